@@ -1,0 +1,621 @@
+//! The object-safe face of the three families, for callers that pick schemes at run time by
+//! name (the simulator). Benches and conformance tests use the typed traits directly.
+//!
+//! Messages become [`Packet`]s: the typed value behind an `Arc` (so a server can fan one packet
+//! out to a whole room without copying), with its wire length and a byte visitor. Each family's
+//! erased system owns the server and every user's client, and the directory of credentials.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::kd::{
+    Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+};
+use crate::pre::{
+    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+};
+use crate::sse::{Access, Resolution, SearchableEncryption, SseClient, SseProperties, SseServer};
+use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+type Payload = dyn Any + Send + Sync;
+
+/// A type-erased message with its exact wire length.
+#[derive(Clone)]
+pub struct Packet {
+    wire_len: usize,
+    visit: fn(&Payload, &mut dyn FnMut(&[u8])),
+    inner: Arc<Payload>,
+}
+
+impl core::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Packet")
+            .field("wire_len", &self.wire_len)
+            .finish_non_exhaustive()
+    }
+}
+
+fn visit_typed<M: Wire + 'static>(any: &Payload, f: &mut dyn FnMut(&[u8])) {
+    if let Some(m) = any.downcast_ref::<M>() {
+        m.visit_bytes(f);
+    }
+}
+
+impl Packet {
+    /// Erases `msg`.
+    pub fn new<M: Wire + Send + Sync + 'static>(msg: M) -> Self {
+        Self {
+            wire_len: msg.wire_len(),
+            visit: visit_typed::<M>,
+            inner: Arc::new(msg),
+        }
+    }
+
+    /// Exact encoded length in bytes.
+    #[must_use]
+    pub fn wire_len(&self) -> usize {
+        self.wire_len
+    }
+
+    /// Calls `f` on every byte string the message carries.
+    pub fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        (self.visit)(&*self.inner, f);
+    }
+
+    /// The typed message.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if the packet holds another type (a routing bug).
+    pub fn downcast_ref<M: 'static>(&self) -> Result<&M, SchemeError> {
+        self.inner
+            .downcast_ref::<M>()
+            .ok_or(SchemeError::Internal("packet routed to the wrong scheme"))
+    }
+
+    /// The typed message, by value (cloned only if the packet is shared).
+    ///
+    /// # Errors
+    /// As [`downcast_ref`](Self::downcast_ref).
+    pub fn take<M: Clone + Send + Sync + 'static>(self) -> Result<M, SchemeError> {
+        let arc = self
+            .inner
+            .downcast::<M>()
+            .map_err(|_| SchemeError::Internal("packet routed to the wrong scheme"))?;
+        Ok(Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()))
+    }
+}
+
+fn erase<M: Wire + Send + Sync + 'static>(out: Outbox<M>, into: &mut Outbox<Packet>) {
+    for (dest, msg) in out.map_into(Packet::new).drain() {
+        into.send(dest, msg);
+    }
+}
+
+fn client<C>(clients: &mut [C], user: UserId) -> Result<&mut C, SchemeError> {
+    clients
+        .get_mut(user.0 as usize)
+        .ok_or(SchemeError::Internal("user not enrolled"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key distribution
+
+/// A key-distribution scheme with its server, clients and directory, picked at run time.
+pub trait DynKd: Send {
+    /// The scheme's name.
+    fn name(&self) -> &'static str;
+    /// What it claims.
+    fn properties(&self) -> KdProperties;
+    /// Enrols the next user; users must be enrolled in id order from zero.
+    ///
+    /// # Errors
+    /// Scheme specific; [`SchemeError::Internal`] if `user` is out of order.
+    fn enroll(&mut self, user: UserId, rng: &mut dyn CryptoRngCore) -> Result<(), SchemeError>;
+    /// [`KdClient::change`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`KdClient::change`].
+    fn change(
+        &mut self,
+        user: UserId,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Handled, SchemeError>;
+    /// [`KdClient::handle`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`KdClient::handle`].
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Handled, SchemeError>;
+    /// [`KdServer::handle`].
+    ///
+    /// # Errors
+    /// As [`KdServer::handle`].
+    fn server_handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
+    /// [`KdClient::current`] of `user`.
+    fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
+    /// [`KdClient::state_len`] of `user`.
+    fn state_len(&self, user: UserId, room: RoomId) -> usize;
+    /// [`KdServer::known_epoch_secret`].
+    fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
+}
+
+/// [`DynKd`] over a typed scheme.
+struct KdSystem<K: KeyDistribution> {
+    server: K::Server,
+    clients: Vec<K::Client>,
+    directory: Vec<K::Credential>,
+}
+
+/// A fresh erased system of scheme `K`.
+///
+/// # Errors
+/// As [`KeyDistribution::new_server`].
+pub fn kd_system<K: KeyDistribution>(
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Box<dyn DynKd>, SchemeError> {
+    Ok(Box::new(KdSystem::<K> {
+        server: K::new_server(rng)?,
+        clients: Vec::new(),
+        directory: Vec::new(),
+    }))
+}
+
+impl<K: KeyDistribution> DynKd for KdSystem<K> {
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+    fn properties(&self) -> KdProperties {
+        K::PROPERTIES
+    }
+    fn enroll(&mut self, user: UserId, rng: &mut dyn CryptoRngCore) -> Result<(), SchemeError> {
+        if user.0 as usize != self.clients.len() {
+            return Err(SchemeError::Internal("users must be enrolled in id order"));
+        }
+        let (c, cred) = K::enroll(&mut self.server, user, rng)?;
+        self.clients.push(c);
+        self.directory.push(cred);
+        Ok(())
+    }
+    fn change(
+        &mut self,
+        user: UserId,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Handled, SchemeError> {
+        let mut typed = Outbox::new();
+        let h = client(&mut self.clients, user)?.change(
+            roster,
+            change,
+            &self.directory,
+            rng,
+            &mut typed,
+        )?;
+        erase(typed, out);
+        Ok(h)
+    }
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Handled, SchemeError> {
+        let msg = msg.downcast_ref::<K::Message>()?;
+        let mut typed = Outbox::new();
+        let h = client(&mut self.clients, user)?.handle(
+            roster,
+            from,
+            msg,
+            &self.directory,
+            rng,
+            &mut typed,
+        )?;
+        erase(typed, out);
+        Ok(h)
+    }
+    fn server_handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let msg = msg.take::<K::Message>()?;
+        let mut typed = Outbox::new();
+        self.server.handle(roster, from, msg, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.clients.get(user.0 as usize)?.current(room)
+    }
+    fn state_len(&self, user: UserId, room: RoomId) -> usize {
+        self.clients
+            .get(user.0 as usize)
+            .map_or(0, |c| c.state_len(room))
+    }
+    fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.server.known_epoch_secret(room)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// History protection
+
+/// A history-protection scheme with its server and clients, picked at run time.
+pub trait DynHistory: Send {
+    /// The scheme's name.
+    fn name(&self) -> &'static str;
+    /// What it claims.
+    fn properties(&self) -> HistoryProperties;
+    /// Adds the next user's client; users must be added in id order from zero.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if `user` is out of order.
+    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError>;
+    /// [`HistoryClient::seal`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`HistoryClient::seal`].
+    fn seal(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError>;
+    /// [`HistoryClient::open`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`HistoryClient::open`].
+    fn open(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &Packet,
+    ) -> Result<Vec<u8>, SchemeError>;
+    /// [`HistoryClient::epoch_changed`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`HistoryClient::epoch_changed`].
+    fn epoch_changed(
+        &mut self,
+        user: UserId,
+        prev: Option<KeyView<'_>>,
+        next: KeyView<'_>,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
+    /// [`HistoryServer::store`].
+    ///
+    /// # Errors
+    /// As [`HistoryServer::store`].
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), SchemeError>;
+    /// The stored record of a message, as a packet to send.
+    fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet>;
+    /// [`HistoryServer::handle`].
+    ///
+    /// # Errors
+    /// As [`HistoryServer::handle`].
+    fn server_handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Work, SchemeError>;
+    /// [`HistoryServer::stored_len`].
+    fn stored_len(&self) -> usize;
+}
+
+struct HistorySystem<H: HistoryProtection> {
+    server: H::Server,
+    clients: Vec<H::Client>,
+}
+
+/// A fresh erased system of scheme `H`.
+#[must_use]
+pub fn history_system<H: HistoryProtection>() -> Box<dyn DynHistory> {
+    Box::new(HistorySystem::<H> {
+        server: H::new_server(),
+        clients: Vec::new(),
+    })
+}
+
+impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
+    fn name(&self) -> &'static str {
+        H::NAME
+    }
+    fn properties(&self) -> HistoryProperties {
+        H::PROPERTIES
+    }
+    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
+        if user.0 as usize != self.clients.len() {
+            return Err(SchemeError::Internal("users must be added in id order"));
+        }
+        self.clients.push(H::new_client(user));
+        Ok(())
+    }
+    fn seal(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError> {
+        client(&mut self.clients, user)?
+            .seal(key, msg, plaintext, rng)
+            .map(Packet::new)
+    }
+    fn open(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &Packet,
+    ) -> Result<Vec<u8>, SchemeError> {
+        let sealed = sealed.downcast_ref::<H::Sealed>()?;
+        client(&mut self.clients, user)?.open(key, msg, sealed)
+    }
+    fn epoch_changed(
+        &mut self,
+        user: UserId,
+        prev: Option<KeyView<'_>>,
+        next: KeyView<'_>,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let mut typed = Outbox::new();
+        client(&mut self.clients, user)?.epoch_changed(prev, next, changer, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), SchemeError> {
+        let sealed = sealed.downcast_ref::<H::Sealed>()?.clone();
+        self.server.store(room, msg, sealed)
+    }
+    fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet> {
+        self.server.get(room, msg).map(|s| Packet::new(s.clone()))
+    }
+    fn server_handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Work, SchemeError> {
+        let msg = msg.take::<H::Message>()?;
+        let mut typed = Outbox::new();
+        let work = self.server.handle(room, from, msg, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(work)
+    }
+    fn stored_len(&self) -> usize {
+        self.server.stored_len()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Searchable encryption
+
+/// A searchable-encryption scheme with its server and clients, picked at run time.
+pub trait DynSse: Send {
+    /// The scheme's name.
+    fn name(&self) -> &'static str;
+    /// What it claims.
+    fn properties(&self) -> SseProperties;
+    /// Adds the next user's client; users must be added in id order from zero.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if `user` is out of order.
+    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError>;
+    /// [`SseClient::index`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`SseClient::index`].
+    fn index(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError>;
+    /// [`SseClient::query`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`SseClient::query`].
+    fn query(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        keyword: &str,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError>;
+    /// [`SseClient::resolve`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`SseClient::resolve`].
+    fn resolve(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        keyword: &str,
+        reply: &Packet,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<Packet>, SchemeError>;
+    /// [`SseClient::epoch_changed`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`SseClient::epoch_changed`].
+    fn epoch_changed(
+        &mut self,
+        user: UserId,
+        prev: Option<KeyView<'_>>,
+        next: KeyView<'_>,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
+    /// [`SseServer::apply`].
+    ///
+    /// # Errors
+    /// As [`SseServer::apply`].
+    fn apply(&mut self, room: RoomId, update: Packet) -> Result<(), SchemeError>;
+    /// [`SseServer::search`].
+    ///
+    /// # Errors
+    /// As [`SseServer::search`].
+    fn search(&self, room: RoomId, access: Access, query: &Packet) -> Result<Packet, SchemeError>;
+    /// [`SseServer::handle`].
+    ///
+    /// # Errors
+    /// As [`SseServer::handle`].
+    fn server_handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Work, SchemeError>;
+    /// [`SseServer::stored_len`].
+    fn stored_len(&self) -> usize;
+}
+
+struct SseSystem<S: SearchableEncryption> {
+    server: S::Server,
+    clients: Vec<S::Client>,
+}
+
+/// A fresh erased system of scheme `S`.
+#[must_use]
+pub fn sse_system<S: SearchableEncryption>() -> Box<dyn DynSse> {
+    Box::new(SseSystem::<S> {
+        server: S::new_server(),
+        clients: Vec::new(),
+    })
+}
+
+impl<S: SearchableEncryption> DynSse for SseSystem<S> {
+    fn name(&self) -> &'static str {
+        S::NAME
+    }
+    fn properties(&self) -> SseProperties {
+        S::PROPERTIES
+    }
+    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
+        if user.0 as usize != self.clients.len() {
+            return Err(SchemeError::Internal("users must be added in id order"));
+        }
+        self.clients.push(S::new_client(user));
+        Ok(())
+    }
+    fn index(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError> {
+        client(&mut self.clients, user)?
+            .index(key, msg, keywords, rng)
+            .map(Packet::new)
+    }
+    fn query(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        keyword: &str,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError> {
+        client(&mut self.clients, user)?
+            .query(key, keyword, rng)
+            .map(Packet::new)
+    }
+    fn resolve(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        keyword: &str,
+        reply: &Packet,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<Packet>, SchemeError> {
+        let reply = reply.downcast_ref::<S::Reply>()?;
+        Ok(
+            match client(&mut self.clients, user)?.resolve(key, keyword, reply, rng)? {
+                Resolution::Done(ids) => Resolution::Done(ids),
+                Resolution::Next(q) => Resolution::Next(Packet::new(q)),
+            },
+        )
+    }
+    fn epoch_changed(
+        &mut self,
+        user: UserId,
+        prev: Option<KeyView<'_>>,
+        next: KeyView<'_>,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let mut typed = Outbox::new();
+        client(&mut self.clients, user)?.epoch_changed(prev, next, changer, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn apply(&mut self, room: RoomId, update: Packet) -> Result<(), SchemeError> {
+        let update = update.take::<S::Update>()?;
+        self.server.apply(room, update)
+    }
+    fn search(&self, room: RoomId, access: Access, query: &Packet) -> Result<Packet, SchemeError> {
+        let query = query.downcast_ref::<S::Query>()?;
+        self.server.search(room, access, query).map(Packet::new)
+    }
+    fn server_handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Work, SchemeError> {
+        let msg = msg.take::<S::Message>()?;
+        let mut typed = Outbox::new();
+        let work = self.server.handle(room, from, msg, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(work)
+    }
+    fn stored_len(&self) -> usize {
+        self.server.stored_len()
+    }
+}

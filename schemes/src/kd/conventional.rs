@@ -1,0 +1,207 @@
+//! `conventional`: the key server generates and holds every room key.
+//!
+//! This is key distribution as a TLS-only chat does it: on every membership change the server
+//! draws a fresh 32-byte room key and sends it to each member over the member's TLS channel
+//! (O(n) sends at the server). There is no end-to-end protection: the server knows every epoch
+//! secret, and so does anyone who can read the server's memory or compel its operator. Members
+//! removed from a room do not receive later keys, so they are excluded only as long as the server
+//! is honest.
+//!
+//! It is the left column of NTT's Table 1 (Yoshida et al., NTT Technical Review 15(5), 2017) and
+//! the baseline every secured scheme is compared with.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+};
+use crate::{
+    CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
+};
+
+/// The conventional scheme (server-generated room keys).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conventional;
+
+/// Messages of the conventional scheme.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Member to server: please re-key the room (after the directory changed its membership).
+    Rekey,
+    /// Server to member: the room's key for an epoch.
+    Key {
+        /// The epoch.
+        epoch: Epoch,
+        /// The room key (protected only by the TLS channel).
+        secret: EpochSecret,
+    },
+}
+
+impl Wire for Message {
+    fn wire_len(&self) -> usize {
+        match self {
+            Self::Rekey => 1,
+            Self::Key { .. } => 1 + 8 + 32,
+        }
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        if let Self::Key { secret, .. } = self {
+            f(secret.as_bytes());
+        }
+    }
+}
+
+/// A user's credential: conventional chat authenticates users by password over TLS, so there
+/// is nothing public to publish.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCredential;
+
+impl Wire for NoCredential {
+    fn wire_len(&self) -> usize {
+        0
+    }
+    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
+}
+
+/// A user's room keys.
+#[derive(Debug, Default)]
+pub struct Client {
+    keys: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+}
+
+/// The key server: it holds every room's current key.
+#[derive(Debug, Default)]
+pub struct Server {
+    keys: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+}
+
+impl KeyDistribution for Conventional {
+    const NAME: &'static str = "conventional";
+    const SUMMARY: &'static str = "server generates and holds every room key; TLS only";
+    const PROPERTIES: KdProperties = KdProperties {
+        server_knows_epoch_secret: true,
+        removal_excludes: false,
+        join_excludes_past: false,
+    };
+    type Credential = NoCredential;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+        Ok(Server::default())
+    }
+
+    fn enroll(
+        _server: &mut Server,
+        _user: UserId,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<(Client, NoCredential), SchemeError> {
+        Ok((Client::default(), NoCredential))
+    }
+}
+
+impl KdClient for Client {
+    type Kd = Conventional;
+
+    fn change(
+        &mut self,
+        _roster: &Roster<'_>,
+        _change: &Change<'_>,
+        _directory: Directory<'_, Conventional>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        out.send(Dest::Server, Message::Rekey);
+        Ok(Handled::Nothing)
+    }
+
+    fn handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &Message,
+        _directory: Directory<'_, Conventional>,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        match (from, msg) {
+            (Origin::Server, Message::Key { epoch, secret }) => {
+                if let Some((have, _)) = self.keys.get(&roster.room) {
+                    if *have >= *epoch {
+                        return Err(Misuse::StaleEpoch {
+                            have: *have,
+                            got: *epoch,
+                        }
+                        .into());
+                    }
+                }
+                self.keys.insert(roster.room, (*epoch, secret.clone()));
+                Ok(Handled::NewEpoch(*epoch))
+            }
+            _ => Err(Misuse::UnexpectedMessage(
+                "conventional clients accept only keys from the server",
+            )
+            .into()),
+        }
+    }
+
+    fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.keys.get(&room).map(|(e, s)| (*e, s))
+    }
+
+    fn state_len(&self, room: RoomId) -> usize {
+        if self.keys.contains_key(&room) {
+            8 + 32
+        } else {
+            0
+        }
+    }
+}
+
+impl KdServer for Server {
+    type Kd = Conventional;
+
+    fn handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: UserId,
+        msg: Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        if !matches!(msg, Message::Rekey) {
+            return Err(Misuse::UnexpectedMessage(
+                "the conventional server accepts only re-key requests",
+            )
+            .into());
+        }
+        if !roster.contains(from) {
+            return Err(Misuse::NotAMember {
+                user: from,
+                room: roster.room,
+            }
+            .into());
+        }
+        let epoch = match self.keys.get(&roster.room) {
+            Some((e, _)) => e.next(),
+            None => Epoch(0),
+        };
+        let secret = EpochSecret::random(rng);
+        for &member in roster.members {
+            out.send(
+                Dest::User(member),
+                Message::Key {
+                    epoch,
+                    secret: secret.clone(),
+                },
+            );
+        }
+        self.keys.insert(roster.room, (epoch, secret));
+        Ok(())
+    }
+
+    fn known_epoch_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.keys.get(&room).map(|(e, s)| (*e, s))
+    }
+}

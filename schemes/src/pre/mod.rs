@@ -1,0 +1,151 @@
+//! History protection: how message bodies are sealed and how stored history stays protected
+//! when a room's epoch changes.
+//!
+//! A scheme is a type family ([`HistoryProtection`]) with a [`HistoryClient`] per user and one
+//! [`HistoryServer`], the message server, which stores one [`HistoryProtection::Sealed`] record
+//! per message. Keys come from the key-distribution layer: every call gets a [`KeyView`] of the
+//! caller's current epoch secret. On an epoch change each member's client is told
+//! ([`HistoryClient::epoch_changed`]); the member who made the change may emit control messages
+//! (re-encryption keys, back-chain links) for the server, which turns them into server-side work
+//! ([`HistoryServer::handle`]), reported as [`Work`] so the caller can charge it.
+
+pub mod none;
+
+use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+/// A member's current key for a room.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyView<'a> {
+    /// The room.
+    pub room: RoomId,
+    /// The epoch of `secret`.
+    pub epoch: Epoch,
+    /// The epoch secret from key distribution.
+    pub secret: &'a EpochSecret,
+}
+
+/// Server-side work a control message caused, so the caller can charge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Work {
+    /// Name of the operation, for the cost model (for example `"reencrypt"`).
+    pub op: &'static str,
+    /// Size of the work in the operation's natural unit (records touched, bytes).
+    pub units: u64,
+    /// Whether the work splits across all server workers (data-parallel).
+    pub parallel: bool,
+}
+
+/// Security properties a history-protection scheme claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryProperties {
+    /// The message server can read stored bodies (no end-to-end encryption).
+    pub server_reads_bodies: bool,
+    /// Messages sent after a member's removal cannot be opened with what that member kept.
+    pub removal_excludes: bool,
+    /// After a change, stored history no longer opens with an old epoch's key.
+    pub rotates_stored_history: bool,
+}
+
+/// A history-protection scheme (a type family; the implementing type carries no data).
+pub trait HistoryProtection: 'static {
+    /// Name used in scenario files and reports.
+    const NAME: &'static str;
+    /// One line describing the scheme.
+    const SUMMARY: &'static str;
+    /// What the scheme claims.
+    const PROPERTIES: HistoryProperties;
+    /// What the message server stores for one message (key header and body).
+    type Sealed: Wire + Clone + Send + Sync + 'static;
+    /// Control traffic between clients and the message server.
+    type Message: Wire + Clone + Send + Sync + 'static;
+    /// A user's state.
+    type Client: HistoryClient<Scheme = Self>;
+    /// The message server's state.
+    type Server: HistoryServer<Scheme = Self>;
+
+    /// A fresh client for `user`.
+    fn new_client(user: UserId) -> Self::Client;
+    /// A fresh, empty message server.
+    fn new_server() -> Self::Server;
+}
+
+/// A user's history-protection state.
+pub trait HistoryClient: Send {
+    /// The scheme.
+    type Scheme: HistoryProtection<Client = Self>;
+
+    /// Seals `plaintext` as message `msg` under the current key.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn seal(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<<Self::Scheme as HistoryProtection>::Sealed, SchemeError>;
+
+    /// Opens a stored record of `key.room`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if this client cannot open it (no key, or tampering).
+    fn open(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &<Self::Scheme as HistoryProtection>::Sealed,
+    ) -> Result<Vec<u8>, SchemeError>;
+
+    /// Tells the client that it now holds epoch `next` of the room (`prev` is the epoch it held
+    /// before, if any). `changer` is true on the member that made the change, which may emit
+    /// control messages for the server.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn epoch_changed(
+        &mut self,
+        prev: Option<KeyView<'_>>,
+        next: KeyView<'_>,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
+    ) -> Result<(), SchemeError>;
+}
+
+/// The message server.
+pub trait HistoryServer: Send {
+    /// The scheme.
+    type Scheme: HistoryProtection<Server = Self>;
+
+    /// Stores a message record.
+    ///
+    /// # Errors
+    /// [`SchemeError::Misuse`] if `msg` is already stored.
+    fn store(
+        &mut self,
+        room: RoomId,
+        msg: MsgId,
+        sealed: <Self::Scheme as HistoryProtection>::Sealed,
+    ) -> Result<(), SchemeError>;
+
+    /// A stored record.
+    fn get(&self, room: RoomId, msg: MsgId)
+        -> Option<&<Self::Scheme as HistoryProtection>::Sealed>;
+
+    /// Processes a control message and reports the work it caused.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: <Self::Scheme as HistoryProtection>::Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
+    ) -> Result<Work, SchemeError>;
+
+    /// Bytes the server stores.
+    fn stored_len(&self) -> usize;
+}

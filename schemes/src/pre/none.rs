@@ -1,0 +1,139 @@
+//! `none`: no end-to-end protection; the message server stores plaintext.
+//!
+//! This is the conventional chat of NTT's Table 1: message bodies cross the network inside TLS
+//! (paid for by every stack) and are stored in the clear, so the server (and anyone with its
+//! storage) reads every message. Access control is the server's ACL alone. Epoch changes cost
+//! nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work};
+use crate::{CryptoRngCore, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+/// The plaintext baseline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProtection;
+
+/// A stored body, in the clear. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlainRecord(pub Arc<[u8]>);
+
+impl Wire for PlainRecord {
+    fn wire_len(&self) -> usize {
+        self.0.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.0);
+    }
+}
+
+/// `none` has no control traffic; this type has no values.
+#[derive(Debug, Clone, Copy)]
+pub enum NoMessage {}
+
+impl Wire for NoMessage {
+    fn wire_len(&self) -> usize {
+        match *self {}
+    }
+    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {
+        match *self {}
+    }
+}
+
+/// A client keeps nothing.
+#[derive(Debug, Default)]
+pub struct Client;
+
+/// Plaintext storage.
+#[derive(Debug, Default)]
+pub struct Server {
+    records: BTreeMap<(RoomId, MsgId), PlainRecord>,
+    bytes: usize,
+}
+
+impl HistoryProtection for NoProtection {
+    const NAME: &'static str = "none";
+    const SUMMARY: &'static str = "no end-to-end protection: the server stores plaintext";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: true,
+        removal_excludes: false,
+        rotates_stored_history: false,
+    };
+    type Sealed = PlainRecord;
+    type Message = NoMessage;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+impl HistoryClient for Client {
+    type Scheme = NoProtection;
+
+    fn seal(
+        &mut self,
+        _key: KeyView<'_>,
+        _msg: MsgId,
+        plaintext: &[u8],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<PlainRecord, SchemeError> {
+        Ok(PlainRecord(plaintext.into()))
+    }
+
+    fn open(
+        &mut self,
+        _key: KeyView<'_>,
+        _msg: MsgId,
+        sealed: &PlainRecord,
+    ) -> Result<Vec<u8>, SchemeError> {
+        Ok(sealed.0.to_vec())
+    }
+
+    fn epoch_changed(
+        &mut self,
+        _prev: Option<KeyView<'_>>,
+        _next: KeyView<'_>,
+        _changer: bool,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<NoMessage>,
+    ) -> Result<(), SchemeError> {
+        Ok(())
+    }
+}
+
+impl HistoryServer for Server {
+    type Scheme = NoProtection;
+
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: PlainRecord) -> Result<(), SchemeError> {
+        self.bytes += sealed.0.len();
+        if self.records.insert((room, msg), sealed).is_some() {
+            return Err(Misuse::UnexpectedMessage("message stored twice").into());
+        }
+        Ok(())
+    }
+
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<&PlainRecord> {
+        self.records.get(&(room, msg))
+    }
+
+    fn handle(
+        &mut self,
+        _room: RoomId,
+        _from: UserId,
+        msg: NoMessage,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<NoMessage>,
+    ) -> Result<Work, SchemeError> {
+        match msg {}
+    }
+
+    fn stored_len(&self) -> usize {
+        self.bytes
+    }
+}

@@ -1,0 +1,167 @@
+//! Searchable encryption: keyword search over a room's messages on a search server.
+//!
+//! A scheme is a type family ([`SearchableEncryption`]) with a [`SseClient`] per user and one
+//! [`SseServer`]. When a member sends a message it also produces an index update
+//! ([`SseClient::index`]) from the message's keywords ([`tokenize`]); a search is a query, the
+//! server's reply, and possibly further rounds ([`Resolution::Next`]) until the client holds the
+//! matching message ids. Keys come from key distribution through a [`KeyView`]; on an epoch
+//! change the changer may send the server control messages (for example a re-keying factor),
+//! whose server-side work is reported as [`Work`].
+
+pub mod plaintext;
+mod tokenize;
+
+pub use tokenize::{tokenize, STOPWORDS};
+
+pub use crate::pre::{KeyView, Work};
+use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+/// The outcome of one round of a search, from the client's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution<Q> {
+    /// The search is complete: the matching message ids, ascending.
+    Done(Vec<MsgId>),
+    /// Another round is needed with this query.
+    Next(Q),
+}
+
+/// Messages a searcher may read, as the chat service's access control sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The first message of the room the searcher may read (by the room's history policy).
+    pub readable_from: MsgId,
+}
+
+/// Security properties a searchable-encryption scheme claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseProperties {
+    /// The search server learns keywords in the clear.
+    pub server_reads_keywords: bool,
+    /// Updates cannot be linked to earlier searches (forward privacy).
+    pub forward_private: bool,
+}
+
+/// A searchable-encryption scheme (a type family; the implementing type carries no data).
+pub trait SearchableEncryption: 'static {
+    /// Name used in scenario files and reports.
+    const NAME: &'static str;
+    /// One line describing the scheme.
+    const SUMMARY: &'static str;
+    /// What the scheme claims.
+    const PROPERTIES: SseProperties;
+    /// Index update for one message.
+    type Update: Wire + Clone + Send + Sync + 'static;
+    /// One round of a search query.
+    type Query: Wire + Clone + Send + Sync + 'static;
+    /// The server's reply to a query.
+    type Reply: Wire + Clone + Send + Sync + 'static;
+    /// Control traffic (re-keying and the like).
+    type Message: Wire + Clone + Send + Sync + 'static;
+    /// A user's state.
+    type Client: SseClient<Scheme = Self>;
+    /// The search server's state.
+    type Server: SseServer<Scheme = Self>;
+
+    /// A fresh client for `user`.
+    fn new_client(user: UserId) -> Self::Client;
+    /// A fresh, empty search server.
+    fn new_server() -> Self::Server;
+}
+
+/// A user's searchable-encryption state.
+pub trait SseClient: Send {
+    /// The scheme.
+    type Scheme: SearchableEncryption<Client = Self>;
+
+    /// The index update for message `msg` carrying `keywords` (distinct, as [`tokenize`] gives).
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn index(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+
+    /// The first query of a search for `keyword`.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn query(
+        &mut self,
+        key: KeyView<'_>,
+        keyword: &str,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Query, SchemeError>;
+
+    /// Processes the server's reply to a round of the search for `keyword`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] or [`SchemeError::Malformed`] for a reply that does not fit.
+    fn resolve(
+        &mut self,
+        key: KeyView<'_>,
+        keyword: &str,
+        reply: &<Self::Scheme as SearchableEncryption>::Reply,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<<Self::Scheme as SearchableEncryption>::Query>, SchemeError>;
+
+    /// As [`crate::pre::HistoryClient::epoch_changed`].
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn epoch_changed(
+        &mut self,
+        prev: Option<KeyView<'_>>,
+        next: KeyView<'_>,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
+    ) -> Result<(), SchemeError>;
+}
+
+/// The search server.
+pub trait SseServer: Send {
+    /// The scheme.
+    type Scheme: SearchableEncryption<Server = Self>;
+
+    /// Applies an index update for `room`.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn apply(
+        &mut self,
+        room: RoomId,
+        update: <Self::Scheme as SearchableEncryption>::Update,
+    ) -> Result<(), SchemeError>;
+
+    /// Answers one round of a query. `access` is what the service's access control allows the
+    /// searcher; schemes whose cryptography enforces access may ignore it.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &<Self::Scheme as SearchableEncryption>::Query,
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Reply, SchemeError>;
+
+    /// Processes a control message and reports the work it caused.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: <Self::Scheme as SearchableEncryption>::Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
+    ) -> Result<Work, SchemeError>;
+
+    /// Bytes the server stores.
+    fn stored_len(&self) -> usize;
+}

@@ -1,0 +1,206 @@
+//! `plaintext`: a conventional server-side inverted index.
+//!
+//! The client sends each message's keywords in the clear (inside TLS) and the server keeps, per
+//! room, a posting list of message ids per keyword. A query is the keyword itself. The server
+//! learns every keyword, every query and every result: this is the search of a TLS-only chat,
+//! the left column of NTT's Table 1. Access control (a joiner under a `from_join` policy seeing
+//! only later messages) is the server's ACL, applied to results.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{
+    Access, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties, SseServer, Work,
+};
+use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+/// The plaintext index baseline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlaintextIndex;
+
+/// A message's keywords, in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// The message.
+    pub msg: MsgId,
+    /// Its distinct keywords.
+    pub keywords: Vec<String>,
+}
+
+/// A keyword, in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query(pub String);
+
+/// Matching message ids, ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply(pub Vec<MsgId>);
+
+/// `plaintext` has no control traffic; this type has no values.
+pub use crate::pre::none::NoMessage;
+
+impl Wire for Update {
+    fn wire_len(&self) -> usize {
+        8 + 2 + self.keywords.iter().map(|k| 1 + k.len()).sum::<usize>()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        for k in &self.keywords {
+            f(k.as_bytes());
+        }
+    }
+}
+
+impl Wire for Query {
+    fn wire_len(&self) -> usize {
+        1 + self.0.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(self.0.as_bytes());
+    }
+}
+
+impl Wire for Reply {
+    fn wire_len(&self) -> usize {
+        4 + 8 * self.0.len()
+    }
+    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
+}
+
+/// Clients keep no search state.
+#[derive(Debug, Default)]
+pub struct Client;
+
+/// Per room, keyword to ascending message ids.
+#[derive(Debug, Default)]
+pub struct Server {
+    // Only looked up, never iterated, so the hash map's order cannot leak into results.
+    rooms: BTreeMap<RoomId, HashMap<String, Vec<MsgId>>>,
+    bytes: usize,
+}
+
+impl SearchableEncryption for PlaintextIndex {
+    const NAME: &'static str = "plaintext";
+    const SUMMARY: &'static str = "conventional server-side inverted index over plaintext keywords";
+    const PROPERTIES: SseProperties = SseProperties {
+        server_reads_keywords: true,
+        forward_private: false,
+    };
+    type Update = Update;
+    type Query = Query;
+    type Reply = Reply;
+    type Message = NoMessage;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+impl SseClient for Client {
+    type Scheme = PlaintextIndex;
+
+    fn index(
+        &mut self,
+        _key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        Ok(Update {
+            msg,
+            keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+        })
+    }
+
+    fn query(
+        &mut self,
+        _key: KeyView<'_>,
+        keyword: &str,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Query, SchemeError> {
+        Ok(Query(keyword.to_owned()))
+    }
+
+    fn resolve(
+        &mut self,
+        _key: KeyView<'_>,
+        _keyword: &str,
+        reply: &Reply,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<Query>, SchemeError> {
+        if reply.0.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(SchemeError::Malformed("result ids not strictly ascending"));
+        }
+        Ok(Resolution::Done(reply.0.clone()))
+    }
+
+    fn epoch_changed(
+        &mut self,
+        _prev: Option<KeyView<'_>>,
+        _next: KeyView<'_>,
+        _changer: bool,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<NoMessage>,
+    ) -> Result<(), SchemeError> {
+        Ok(())
+    }
+}
+
+impl SseServer for Server {
+    type Scheme = PlaintextIndex;
+
+    fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
+        let index = self.rooms.entry(room).or_default();
+        for keyword in update.keywords {
+            self.bytes += 8;
+            match index.get_mut(&keyword) {
+                Some(list) => {
+                    // Ids arrive in send order; keep the list sorted even if they do not.
+                    match list.last() {
+                        Some(&last) if last < update.msg => list.push(update.msg),
+                        _ => {
+                            if let Err(pos) = list.binary_search(&update.msg) {
+                                list.insert(pos, update.msg);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    self.bytes += keyword.len();
+                    index.insert(keyword, vec![update.msg]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+        let ids = self
+            .rooms
+            .get(&room)
+            .and_then(|index| index.get(&query.0))
+            .map(|list| {
+                let start = list.partition_point(|&id| id < access.readable_from);
+                list[start..].to_vec()
+            })
+            .unwrap_or_default();
+        Ok(Reply(ids))
+    }
+
+    fn handle(
+        &mut self,
+        _room: RoomId,
+        _from: UserId,
+        msg: NoMessage,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<NoMessage>,
+    ) -> Result<Work, SchemeError> {
+        match msg {}
+    }
+
+    fn stored_len(&self) -> usize {
+        self.bytes
+    }
+}

@@ -1,0 +1,285 @@
+//! Conformance suites every scheme of a family must pass, and the synchronous message router
+//! they run on. Enabled by the `testing` feature (and in this crate's own tests).
+//!
+//! The suites panic with a message naming the failed property; they are meant for `#[test]`s.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
+use crate::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
+use crate::sse::{tokenize, Access, Resolution, SearchableEncryption, SseClient, SseServer};
+use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId};
+
+/// An organisation running one key-distribution scheme, with messages delivered synchronously.
+#[allow(missing_debug_implementations)]
+pub struct KdHarness<K: KeyDistribution> {
+    /// The key server.
+    pub server: K::Server,
+    /// Every user's client, by id.
+    pub clients: Vec<K::Client>,
+    /// Published credentials, by id.
+    pub directory: Vec<K::Credential>,
+    /// Rosters, as the directory knows them.
+    pub rosters: BTreeMap<RoomId, Vec<UserId>>,
+    /// Messages delivered so far (for byte counting in tests).
+    pub delivered: usize,
+}
+
+impl<K: KeyDistribution> KdHarness<K> {
+    /// Enrols `users` users.
+    pub fn new(users: u32, rng: &mut dyn CryptoRngCore) -> Self {
+        let mut server = K::new_server(rng).unwrap();
+        let mut clients = Vec::new();
+        let mut directory = Vec::new();
+        for u in 0..users {
+            let (c, cred) = K::enroll(&mut server, UserId(u), rng).unwrap();
+            clients.push(c);
+            directory.push(cred);
+        }
+        Self {
+            server,
+            clients,
+            directory,
+            rosters: BTreeMap::new(),
+            delivered: 0,
+        }
+    }
+
+    /// Runs a change by `by` to completion: the roster is updated first, as the directory does.
+    pub fn change(
+        &mut self,
+        room: RoomId,
+        by: UserId,
+        change: Change<'_>,
+        rng: &mut dyn CryptoRngCore,
+    ) {
+        let roster = self.rosters.entry(room).or_default();
+        match change {
+            Change::Create => {}
+            Change::Add(us) => roster.extend_from_slice(us),
+            Change::Remove(us) => roster.retain(|u| !us.contains(u)),
+        }
+        roster.sort_unstable();
+        roster.dedup();
+        let members = roster.clone();
+        let view = Roster {
+            room,
+            members: &members,
+        };
+        let mut out = Outbox::new();
+        self.clients[by.0 as usize]
+            .change(&view, &change, &self.directory, rng, &mut out)
+            .unwrap();
+        self.route(view, by, out, rng);
+    }
+
+    /// Sets the roster of a new room and creates it as `by`.
+    pub fn create(
+        &mut self,
+        room: RoomId,
+        members: &[UserId],
+        by: UserId,
+        rng: &mut dyn CryptoRngCore,
+    ) {
+        self.rosters.insert(room, members.to_vec());
+        self.change(room, by, Change::Create, rng);
+    }
+
+    fn route(
+        &mut self,
+        roster: Roster<'_>,
+        from: UserId,
+        out: Outbox<K::Message>,
+        rng: &mut dyn CryptoRngCore,
+    ) {
+        let mut queue: VecDeque<(Origin, Dest, K::Message)> = out
+            .map_into(|m| m)
+            .drain()
+            .map(|(d, m)| (Origin::User(from), d, m))
+            .collect();
+        while let Some((origin, dest, msg)) = queue.pop_front() {
+            self.delivered += 1;
+            match (origin, dest) {
+                (Origin::User(u), Dest::Server) => {
+                    let mut o = Outbox::new();
+                    self.server.handle(&roster, u, msg, rng, &mut o).unwrap();
+                    queue.extend(o.drain().map(|(d, m)| (Origin::Server, d, m)));
+                }
+                (origin, Dest::User(v)) => self.deliver(&roster, origin, v, &msg, rng, &mut queue),
+                (origin, Dest::Users(vs)) => {
+                    for v in vs {
+                        self.deliver(&roster, origin, v, &msg, rng, &mut queue);
+                    }
+                }
+                (Origin::Server, Dest::Server) => panic!("server sent a message to itself"),
+            }
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        roster: &Roster<'_>,
+        origin: Origin,
+        to: UserId,
+        msg: &K::Message,
+        rng: &mut dyn CryptoRngCore,
+        queue: &mut VecDeque<(Origin, Dest, K::Message)>,
+    ) {
+        let mut o = Outbox::new();
+        let _: Handled = self.clients[to.0 as usize]
+            .handle(roster, origin, msg, &self.directory, rng, &mut o)
+            .unwrap();
+        queue.extend(o.drain().map(|(d, m)| (Origin::User(to), d, m)));
+    }
+
+    /// Asserts that every member of `room` holds the same epoch and secret, and returns them.
+    pub fn agreed(&self, room: RoomId) -> (Epoch, EpochSecret) {
+        let members = &self.rosters[&room];
+        let (epoch, secret) = self.clients[members[0].0 as usize]
+            .current(room)
+            .map(|(e, s)| (e, s.clone()))
+            .expect("member holds no key");
+        for m in members {
+            let (e, s) = self.clients[m.0 as usize]
+                .current(room)
+                .expect("member holds no key");
+            assert_eq!(e, epoch, "members disagree on the epoch");
+            assert!(*s == secret, "members disagree on the epoch secret");
+        }
+        (epoch, secret)
+    }
+}
+
+/// Key distribution: creation, joins and removals keep all members in agreement, each change
+/// moves to a fresh epoch and secret, and a removed member's client does not hold the new secret.
+pub fn kd_membership<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    let room = RoomId(7);
+    let mut h = KdHarness::<K>::new(10, rng);
+    let initial: Vec<UserId> = (0..5).map(UserId).collect();
+    h.create(room, &initial, UserId(0), rng);
+    let (e0, s0) = h.agreed(room);
+
+    h.change(room, UserId(0), Change::Add(&[UserId(5), UserId(6)]), rng);
+    let (e1, s1) = h.agreed(room);
+    assert!(e1 > e0, "a join must start a new epoch");
+    assert!(s1 != s0, "a join must change the epoch secret");
+
+    h.change(room, UserId(0), Change::Remove(&[UserId(3)]), rng);
+    let (e2, s2) = h.agreed(room);
+    assert!(e2 > e1, "a removal must start a new epoch");
+    assert!(s2 != s1, "a removal must change the epoch secret");
+    let removed = h.clients[3].current(room).map(|(e, s)| (e, s.clone()));
+    assert!(
+        removed.as_ref().is_none_or(|(_, s)| *s != s2),
+        "the removed member holds the new epoch secret"
+    );
+    assert!(
+        h.clients[9].current(room).is_none(),
+        "a non-member holds a key"
+    );
+}
+
+/// History protection: members open what other members seal, across epoch changes.
+pub fn history_round_trip<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
+    let room = RoomId(1);
+    let mut server = H::new_server();
+    let mut alice = H::new_client(UserId(0));
+    let mut bob = H::new_client(UserId(1));
+    let secrets: Vec<EpochSecret> = (0..5).map(|_| EpochSecret::random(rng)).collect();
+    let mut prev: Option<usize> = None;
+    for (e, secret) in secrets.iter().enumerate() {
+        let key = KeyView {
+            room,
+            epoch: Epoch(e as u64),
+            secret,
+        };
+        let prev_key = prev.map(|p| KeyView {
+            room,
+            epoch: Epoch(p as u64),
+            secret: &secrets[p],
+        });
+        let mut out = Outbox::new();
+        alice
+            .epoch_changed(prev_key, key, true, rng, &mut out)
+            .unwrap();
+        for (_, msg) in out.drain() {
+            server
+                .handle(room, UserId(0), msg, rng, &mut Outbox::new())
+                .unwrap();
+        }
+        bob.epoch_changed(prev_key, key, false, rng, &mut Outbox::new())
+            .unwrap();
+        let id = MsgId(e as u64);
+        let text = format!("message number {e}");
+        let sealed = alice.seal(key, id, text.as_bytes(), rng).unwrap();
+        server.store(room, id, sealed).unwrap();
+        let stored = server.get(room, id).unwrap().clone();
+        assert_eq!(
+            bob.open(key, id, &stored).unwrap(),
+            text.as_bytes(),
+            "round trip"
+        );
+        prev = Some(e);
+    }
+}
+
+/// Searchable encryption: search results equal a brute-force scan of the messages, and the
+/// access bound is honoured.
+pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
+    let room = RoomId(3);
+    let secret = EpochSecret::random(rng);
+    let key = KeyView {
+        room,
+        epoch: Epoch(0),
+        secret: &secret,
+    };
+    let mut server = S::new_server();
+    let mut client = S::new_client(UserId(0));
+    let words = [
+        "budget", "launch", "hiring", "q3", "review", "offsite", "roadmap",
+    ];
+    let mut texts = Vec::new();
+    for i in 0..60u64 {
+        let mut text = String::from("the");
+        for (j, w) in words.iter().enumerate() {
+            if (i * 7 + j as u64 * 3) % (j as u64 + 2) == 0 {
+                text.push(' ');
+                text.push_str(w);
+            }
+        }
+        let kws = tokenize(&text);
+        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        let upd = client.index(key, MsgId(i), &refs, rng).unwrap();
+        server.apply(room, upd).unwrap();
+        texts.push(kws);
+    }
+    for from in [0u64, 25] {
+        for w in words.iter().chain(&["absent"]) {
+            let expected: BTreeSet<MsgId> = texts
+                .iter()
+                .enumerate()
+                .filter(|(i, kws)| *i as u64 >= from && kws.iter().any(|k| k == w))
+                .map(|(i, _)| MsgId(i as u64))
+                .collect();
+            let mut q = client.query(key, w, rng).unwrap();
+            let found = loop {
+                let reply = server
+                    .search(
+                        room,
+                        Access {
+                            readable_from: MsgId(from),
+                        },
+                        &q,
+                    )
+                    .unwrap();
+                match client.resolve(key, w, &reply, rng).unwrap() {
+                    Resolution::Done(ids) => break ids,
+                    Resolution::Next(next) => q = next,
+                }
+            };
+            let found: BTreeSet<MsgId> = found.into_iter().collect();
+            assert_eq!(found, expected, "search for {w:?} from {from}");
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Every registered scheme passes its family's conformance suite.
+
+use conclave_schemes::kd::conventional::Conventional;
+use conclave_schemes::pre::none::NoProtection;
+use conclave_schemes::sse::plaintext::PlaintextIndex;
+use conclave_schemes::testing;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+#[test]
+fn conventional_membership() {
+    testing::kd_membership::<Conventional>(&mut ChaCha20Rng::seed_from_u64(1));
+}
+
+#[test]
+fn none_round_trip() {
+    testing::history_round_trip::<NoProtection>(&mut ChaCha20Rng::seed_from_u64(2));
+}
+
+#[test]
+fn plaintext_matches_scan() {
+    testing::sse_matches_scan::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(3));
+}
