@@ -18,12 +18,13 @@ use crate::sse::{Access, Resolution, SearchableEncryption, SseClient, SsePropert
 use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
 type Payload = dyn Any + Send + Sync;
+type Visitor = fn(&Payload, &mut dyn FnMut(&[u8]));
 
 /// A type-erased message with its exact wire length.
 #[derive(Clone)]
 pub struct Packet {
     wire_len: usize,
-    visit: fn(&Payload, &mut dyn FnMut(&[u8])),
+    visit: Visitor,
     inner: Arc<Payload>,
 }
 
