@@ -312,6 +312,18 @@ pub trait DynHistory: Send {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError>;
+    /// [`HistoryClient::handle`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`HistoryClient::handle`].
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
     /// [`HistoryServer::store`].
     ///
     /// # Errors
@@ -396,6 +408,20 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
     ) -> Result<(), SchemeError> {
         let mut typed = Outbox::new();
         client(&mut self.clients, user)?.epoch_changed(prev, next, changer, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let msg = msg.downcast_ref::<H::Message>()?;
+        let mut typed = Outbox::new();
+        client(&mut self.clients, user)?.handle(key, msg, rng, &mut typed)?;
         erase(typed, out);
         Ok(())
     }
@@ -484,6 +510,18 @@ pub trait DynSse: Send {
         prev: Option<KeyView<'_>>,
         next: KeyView<'_>,
         changer: bool,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
+    /// [`SseClient::handle`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`SseClient::handle`].
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: &Packet,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError>;
@@ -591,6 +629,20 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
     ) -> Result<(), SchemeError> {
         let mut typed = Outbox::new();
         client(&mut self.clients, user)?.epoch_changed(prev, next, changer, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let msg = msg.downcast_ref::<S::Message>()?;
+        let mut typed = Outbox::new();
+        client(&mut self.clients, user)?.handle(key, msg, rng, &mut typed)?;
         erase(typed, out);
         Ok(())
     }

@@ -111,6 +111,19 @@ pub trait HistoryClient: Send {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
     ) -> Result<(), SchemeError>;
+
+    /// Processes control traffic from the message server (for example stored headers to
+    /// re-wrap), possibly answering it.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &<Self::Scheme as HistoryProtection>::Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
+    ) -> Result<(), SchemeError>;
 }
 
 /// The message server.

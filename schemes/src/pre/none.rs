@@ -105,6 +105,16 @@ impl HistoryClient for Client {
     ) -> Result<(), SchemeError> {
         Ok(())
     }
+
+    fn handle(
+        &mut self,
+        _key: KeyView<'_>,
+        msg: &NoMessage,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<NoMessage>,
+    ) -> Result<(), SchemeError> {
+        match *msg {}
+    }
 }
 
 impl HistoryServer for Server {

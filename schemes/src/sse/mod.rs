@@ -120,6 +120,18 @@ pub trait SseClient: Send {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
     ) -> Result<(), SchemeError>;
+
+    /// Processes control traffic from the search server, possibly answering it.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &<Self::Scheme as SearchableEncryption>::Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
+    ) -> Result<(), SchemeError>;
 }
 
 /// The search server.

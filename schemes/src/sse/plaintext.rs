@@ -146,6 +146,16 @@ impl SseClient for Client {
     ) -> Result<(), SchemeError> {
         Ok(())
     }
+
+    fn handle(
+        &mut self,
+        _key: KeyView<'_>,
+        msg: &NoMessage,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<NoMessage>,
+    ) -> Result<(), SchemeError> {
+        match *msg {}
+    }
 }
 
 impl SseServer for Server {

@@ -1,0 +1,284 @@
+//! How compute is charged (DESIGN.md §2 "Time").
+//!
+//! Every cryptographic call the engine makes goes through [`CostModel::charge`] with an
+//! [`OpKey`] (scheme and operation) and the size of the work in the operation's natural unit
+//! (bytes, members, records, results). `measured` charges the call's measured wall time;
+//! `calibrated` runs the call too (so correctness and the oracle are still checked) but charges
+//! the cost a [`CalibrationTable`] predicts for that key and size, so the same scenario, seed and
+//! table always give the same report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// What is being charged: a scheme (or `tls`, `blob`) and one of its operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpKey {
+    /// Scheme name, or `tls` for the record channel, `blob` for state blobs.
+    pub scheme: &'static str,
+    /// Operation, e.g. `seal`, `index`, `client.change`.
+    pub op: &'static str,
+}
+
+impl OpKey {
+    /// `scheme/op`, the key used in calibration files.
+    #[must_use]
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.scheme, self.op)
+    }
+}
+
+/// Measured costs: per operation, points (units, nanoseconds) ascending in units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationTable {
+    /// Format version (1).
+    pub version: u32,
+    /// CPU the table was measured on.
+    pub cpu_model: String,
+    /// `scheme/op` to points `[units, ns]`, ascending in units.
+    pub entries: BTreeMap<String, Vec<[f64; 2]>>,
+}
+
+/// Why a calibration table is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    /// The file could not be read or written.
+    #[error("calibration file {path}: {source}")]
+    Io {
+        /// the file
+        path: PathBuf,
+        /// why
+        source: std::io::Error,
+    },
+    /// The file is not a calibration table.
+    #[error("calibration file {path} is not a valid calibration table: {reason}")]
+    Format {
+        /// the file
+        path: PathBuf,
+        /// why
+        reason: String,
+    },
+    /// An operation the run needs has no entry.
+    #[error("the calibration table has no entry for `{0}`; run `conclave calibrate` to measure a complete table")]
+    Missing(String),
+}
+
+impl CalibrationTable {
+    /// Reads and checks a table.
+    ///
+    /// # Errors
+    /// [`CalibrationError`] naming the file.
+    pub fn load(path: &Path) -> Result<Self, CalibrationError> {
+        let raw = std::fs::read(path).map_err(|source| CalibrationError::Io { path: path.to_owned(), source })?;
+        let table: Self = serde_json::from_slice(&raw)
+            .map_err(|e| CalibrationError::Format { path: path.to_owned(), reason: e.to_string() })?;
+        table.check().map_err(|reason| CalibrationError::Format { path: path.to_owned(), reason })?;
+        Ok(table)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.version != 1 {
+            return Err(format!("unsupported version {}", self.version));
+        }
+        for (k, pts) in &self.entries {
+            if pts.is_empty() {
+                return Err(format!("entry `{k}` has no points"));
+            }
+            if pts.iter().any(|[u, ns]| !u.is_finite() || !ns.is_finite() || *u < 0.0 || *ns < 0.0) {
+                return Err(format!("entry `{k}` has a negative or non-finite point"));
+            }
+            if pts.windows(2).any(|w| w[0][0] >= w[1][0]) {
+                return Err(format!("entry `{k}` is not strictly ascending in units"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the table as pretty JSON.
+    ///
+    /// # Errors
+    /// [`CalibrationError::Io`] naming the file.
+    pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
+        let io = |source| CalibrationError::Io { path: path.to_owned(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Predicted nanoseconds of `key` for `units`: piecewise-linear between measured points;
+    /// below the first point, the first point's cost (fixed overheads do not shrink); above the
+    /// last, linear extrapolation of the last segment (or proportional scaling of a single point).
+    ///
+    /// # Errors
+    /// [`CalibrationError::Missing`] if the table has no entry for `key`.
+    pub fn predict(&self, key: &OpKey, units: u64) -> Result<u64, CalibrationError> {
+        let pts = self.entries.get(&key.id()).ok_or_else(|| CalibrationError::Missing(key.id()))?;
+        let x = units as f64;
+        let ns = match pts.as_slice() {
+            [] => return Err(CalibrationError::Missing(key.id())),
+            [[u, ns]] => {
+                if x <= *u || *u <= 0.0 {
+                    *ns
+                } else {
+                    ns * x / u
+                }
+            }
+            [first, ..] if x <= first[0] => first[1],
+            _ => {
+                let seg = pts.windows(2).find(|w| x <= w[1][0]).unwrap_or(&pts[pts.len() - 2..]);
+                let ([x0, y0], [x1, y1]) = (seg[0], seg[1]);
+                let slope = (y1 - y0) / (x1 - x0);
+                (y0 + slope * (x - x0)).max(0.0)
+            }
+        };
+        Ok(ns.round() as u64)
+    }
+}
+
+/// A sample collected while calibrating.
+#[derive(Debug, Clone, Copy)]
+pub struct CostSample {
+    /// The operation.
+    pub key: OpKey,
+    /// Its size.
+    pub units: u64,
+    /// Measured nanoseconds.
+    pub ns: u64,
+}
+
+/// The cost model of a run.
+#[derive(Debug)]
+pub enum CostModel {
+    /// Charge measured wall time; optionally keep every sample (for calibration).
+    Measured {
+        /// Samples, when collecting.
+        samples: Option<Vec<CostSample>>,
+    },
+    /// Charge the table's prediction.
+    Calibrated(CalibrationTable),
+}
+
+impl CostModel {
+    /// Whether calls are timed (and cost-only work such as TLS records must really run).
+    #[must_use]
+    pub fn is_measured(&self) -> bool {
+        matches!(self, Self::Measured { .. })
+    }
+
+    /// Runs `f` and returns its result with the nanoseconds charged for it.
+    ///
+    /// # Errors
+    /// [`CalibrationError::Missing`] when the table lacks `key`.
+    pub fn charge<T>(&mut self, key: OpKey, units: u64, f: impl FnOnce() -> T) -> Result<(T, u64), CalibrationError> {
+        match self {
+            Self::Measured { samples } => {
+                let start = Instant::now();
+                let out = f();
+                let ns = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+                if let Some(s) = samples {
+                    s.push(CostSample { key, units, ns });
+                }
+                Ok((out, ns))
+            }
+            Self::Calibrated(table) => {
+                let ns = table.predict(&key, units)?;
+                Ok((f(), ns))
+            }
+        }
+    }
+
+    /// The charge for work whose size is known only after it ran (`units` comes from `f`).
+    ///
+    /// # Errors
+    /// As [`charge`](Self::charge).
+    pub fn charge_after<T>(
+        &mut self,
+        scheme: &'static str,
+        f: impl FnOnce() -> (T, &'static str, u64),
+    ) -> Result<(T, u64), CalibrationError> {
+        let start = Instant::now();
+        let (out, op, units) = f();
+        let key = OpKey { scheme, op };
+        match self {
+            Self::Measured { samples } => {
+                let ns = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+                if let Some(s) = samples {
+                    s.push(CostSample { key, units, ns });
+                }
+                Ok((out, ns))
+            }
+            Self::Calibrated(table) => Ok((out, table.predict(&key, units)?)),
+        }
+    }
+
+    /// Takes the collected samples (empty unless measuring with collection on).
+    pub fn take_samples(&mut self) -> Vec<CostSample> {
+        match self {
+            Self::Measured { samples: Some(s) } => std::mem::take(s),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Reduces samples to a table: per key, samples are grouped by power-of-two size bucket, and
+/// each bucket becomes one point (median units, median nanoseconds).
+#[must_use]
+pub fn build_table(samples: &[CostSample], cpu_model: String) -> CalibrationTable {
+    let mut buckets: BTreeMap<String, BTreeMap<u32, (Vec<u64>, Vec<u64>)>> = BTreeMap::new();
+    for s in samples {
+        let b = 64 - s.units.leading_zeros();
+        let e = buckets.entry(s.key.id()).or_default().entry(b).or_default();
+        e.0.push(s.units);
+        e.1.push(s.ns);
+    }
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2] as f64
+    };
+    let mut entries = BTreeMap::new();
+    for (key, by_bucket) in buckets {
+        let mut pts: Vec<[f64; 2]> = Vec::new();
+        for (_, (mut units, mut ns)) in by_bucket {
+            let p = [median(&mut units), median(&mut ns)];
+            if pts.last().is_none_or(|l| p[0] > l[0]) {
+                pts.push(p);
+            }
+        }
+        entries.insert(key, pts);
+    }
+    CalibrationTable { version: 1, cpu_model, entries }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: OpKey = OpKey { scheme: "s", op: "o" };
+
+    #[test]
+    fn interpolates_and_extrapolates() {
+        let mut t = CalibrationTable { version: 1, cpu_model: String::new(), entries: BTreeMap::new() };
+        t.entries.insert(K.id(), vec![[10.0, 100.0], [20.0, 300.0]]);
+        assert_eq!(t.predict(&K, 5).unwrap(), 100);
+        assert_eq!(t.predict(&K, 15).unwrap(), 200);
+        assert_eq!(t.predict(&K, 30).unwrap(), 500);
+        t.entries.insert(K.id(), vec![[10.0, 100.0]]);
+        assert_eq!(t.predict(&K, 40).unwrap(), 400);
+        assert!(matches!(t.predict(&OpKey { scheme: "x", op: "y" }, 1), Err(CalibrationError::Missing(_))));
+    }
+
+    #[test]
+    fn builds_medians_per_bucket() {
+        let s = |units, ns| CostSample { key: K, units, ns };
+        let t = build_table(&[s(1, 10), s(1, 30), s(1, 20), s(100, 1000), s(120, 1200), s(110, 5000)], "cpu".into());
+        assert_eq!(t.entries[&K.id()], vec![[1.0, 20.0], [110.0, 1200.0]]);
+        assert!(t.check().is_ok());
+    }
+}

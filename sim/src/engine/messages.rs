@@ -1,0 +1,390 @@
+//! Messages: send, store, deliver and receive; fetching stored messages; history for joiners;
+//! control traffic of the data families; and the oracle's checks on stored messages.
+
+use std::sync::Arc;
+
+use conclave_schemes::erased::Packet;
+use conclave_schemes::pre::KeyView;
+use conclave_schemes::{Dest, MsgId, Outbox, RoomId, SchemeError, UserId};
+
+use super::ops::{OpData, OpState};
+use super::{scheme_err, Body, Engine, EngineError, Envelope, MsgRecord, Node, OpId};
+use crate::cost::OpKey;
+use crate::metrics::{Adversary, Op, Party, Property, Sample};
+use crate::scenario::{HistoryPolicy, Nanos};
+
+/// Post-removal messages tried against each removed member.
+const REMOVED_TRIES: u32 = 3;
+/// Stored records per room tried in the storage-breach experiment.
+const BREACH_TRIES: usize = 5;
+
+impl Engine<'_> {
+    /// Sends a message pressed at `pressed`, computing from `ready_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_message_from(
+        &mut self,
+        pressed: Nanos,
+        ready_at: Nanos,
+        user: UserId,
+        room: RoomId,
+        msg: MsgId,
+        body: Arc<[u8]>,
+        keywords: Arc<[String]>,
+    ) -> Result<(), EngineError> {
+        let Some((epoch, secret)) = self.key_of(user, room) else { return Ok(()) };
+        let key = KeyView { room, epoch, secret: &secret };
+        let u = user.0 as usize;
+        let k = OpKey { scheme: self.stack.pre.name(), op: "seal" };
+        let (sealed, seal_ns) = self.charge(k, body.len(), |e| e.stack.pre.seal(user, key, msg, &body, &mut e.user_rng[u]))?;
+        let sealed = sealed.map_err(scheme_err(&self.spec.pre, ready_at, format!("{user} sealing {msg}")))?;
+        let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
+        let k = OpKey { scheme: self.stack.sse.name(), op: "index" };
+        let (index, index_ns) = self.charge(k, refs.len(), |e| e.stack.sse.index(user, key, msg, &refs, &mut e.user_rng[u]))?;
+        let index = index.map_err(scheme_err(&self.spec.sse, ready_at, format!("{user} indexing {msg}")))?;
+        self.rooms[room.0 as usize].messages.insert(
+            msg,
+            MsgRecord { id: msg, sender: user, pressed, epoch, body, keywords, stored: false },
+        );
+        self.counters.messages += 1;
+        let op = self.ops.insert(OpState::new(OpData::Send, user, pressed));
+        let outputs = vec![(Node::MessageServer, room, Some(op), Body::Upload { msg, sealed, index })];
+        self.emit(Node::User(user), ready_at, seal_ns + index_ns, false, Some(op), outputs)?;
+        Ok(())
+    }
+
+    pub(super) fn message_server_receives(&mut self, env: Envelope) -> Result<(), EngineError> {
+        match env.body {
+            Body::Upload { .. } => self.store(env),
+            Body::Fetch { .. } => self.serve_fetch(env),
+            Body::HistoryCtl { .. } => self.ctl_at_server(Node::MessageServer, env),
+            Body::LoginRequest => self.serve_login(env),
+            _ => Ok(()),
+        }
+    }
+
+    fn store(&mut self, env: Envelope) -> Result<(), EngineError> {
+        let Body::Upload { msg, ref sealed, ref index } = env.body else { return Ok(()) };
+        let (sealed, index) = (sealed.clone(), index.clone());
+        let (now, room) = (self.now, env.room);
+        let Node::User(sender) = env.from else { return Ok(()) };
+        let open_ns = self.receive_cost(&env)?;
+        self.oracle.scan(&sealed, || format!("{msg} stored in {room}"));
+        self.oracle.scan(&index, || format!("the index update of {msg}"));
+        let k = OpKey { scheme: self.stack.pre.name(), op: "store" };
+        let (r, store_ns) = self.charge(k, sealed.wire_len(), |e| e.stack.pre.store(room, msg, &sealed))?;
+        r.map_err(scheme_err(&self.spec.pre, now, format!("storing {msg}")))?;
+        if let Some(rec) = self.rooms[room.0 as usize].messages.get_mut(&msg) {
+            rec.stored = true;
+        }
+        self.removed_member_checks(room, msg, &sealed)?;
+
+        let mut outputs = vec![
+            (Node::User(sender), room, env.op, Body::Ack { msg }),
+            (Node::SearchServer, room, None, Body::IndexUpdate { msg, index }),
+        ];
+        let members = self.rooms[room.0 as usize].members.clone();
+        for m in members {
+            if m != sender && self.users[m.0 as usize].online {
+                outputs.push((Node::User(m), room, None, Body::Deliver { msg, sealed: sealed.clone() }));
+            }
+        }
+        self.emit(Node::MessageServer, now, open_ns + store_ns, false, env.op, outputs)?;
+        Ok(())
+    }
+
+    pub(super) fn ack_at_user(&mut self, user: UserId, env: Envelope, _msg: MsgId) -> Result<(), EngineError> {
+        let open_ns = self.receive_cost(&env)?;
+        let done = self.emit(Node::User(user), self.now, open_ns, false, env.op, Vec::new())?;
+        if let Some(op) = env.op {
+            self.finish_op(op, done)?;
+        }
+        Ok(())
+    }
+
+    /// Opens a stored record as `user`, checks the plaintext against the ground truth and
+    /// returns the compute charged. Messages of epochs the user held count for
+    /// [`Property::MembersRead`]; older ones (history) for [`Property::JoinerHistoryPolicy`].
+    pub(super) fn open_and_check(&mut self, user: UserId, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<u64, EngineError> {
+        let Some((epoch, secret)) = self.key_of(user, room) else { return Ok(0) };
+        let Some((rec_epoch, body)) = self.rooms[room.0 as usize].messages.get(&msg).map(|r| (r.epoch, r.body.clone())) else {
+            return Ok(0);
+        };
+        let key = KeyView { room, epoch, secret: &secret };
+        let k = OpKey { scheme: self.stack.pre.name(), op: "open" };
+        let (r, ns) = self.charge(k, sealed.wire_len(), |e| e.stack.pre.open(user, key, msg, sealed))?;
+        let ok = matches!(&r, Ok(pt) if pt[..] == body[..]);
+        let held = self.users[user.0 as usize].epochs.get(&room).is_some_and(|s| s.contains(&rec_epoch));
+        let now = self.now;
+        let describe = || {
+            let why = match &r {
+                Ok(_) => "a wrong plaintext".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            format!("{user} opening {msg} of {room} at t={:.3} ms got {why}", now as f64 / 1e6)
+        };
+        let property = if held { Property::MembersRead } else { Property::JoinerHistoryPolicy };
+        self.oracle.check(property, ok, describe);
+        Ok(ns)
+    }
+
+    pub(super) fn deliver_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
+        let Body::Deliver { msg, ref sealed } = env.body else { return Ok(()) };
+        let sealed = sealed.clone();
+        let room = env.room;
+        let open_ns = self.receive_cost(&env)?;
+        if !self.is_member(user, room) {
+            // Removed while the message was in flight: the server no longer owes it.
+            return Ok(());
+        }
+        let ns = self.open_and_check(user, room, msg, &sealed)?;
+        let done = self.emit(Node::User(user), self.now, open_ns + ns, false, None, Vec::new())?;
+        if let Some(pressed) = self.rooms[room.0 as usize].messages.get(&msg).map(|r| r.pressed) {
+            let mut cpu = [0; 4];
+            cpu[Party::Client.index()] = open_ns + ns;
+            let bytes_down = conclave_schemes::channel::wire_len(env.body.wire_len()) as u64;
+            self.record(Op::Receive, Sample { latency_ns: done.saturating_sub(pressed), bytes_up: 0, bytes_down, rounds: 0, cpu_ns: cpu });
+        }
+        Ok(())
+    }
+
+    pub(super) fn request_fetch(&mut self, user: UserId, room: RoomId, op: OpId, at: Nanos, pre_ns: u64, ids: Vec<MsgId>) -> Result<Nanos, EngineError> {
+        let outputs = vec![(Node::MessageServer, room, Some(op), Body::Fetch { ids })];
+        self.emit(Node::User(user), at, pre_ns, false, Some(op), outputs)
+    }
+
+    fn serve_fetch(&mut self, env: Envelope) -> Result<(), EngineError> {
+        let Body::Fetch { ref ids } = env.body else { return Ok(()) };
+        let Node::User(user) = env.from else { return Ok(()) };
+        let room = env.room;
+        let open_ns = self.receive_cost(&env)?;
+        // The service's access control: only what the room's policy lets this member read.
+        let from = self.readable_from(user, room);
+        let records: Vec<(MsgId, Packet)> = ids
+            .iter()
+            .filter(|id| **id >= from)
+            .filter_map(|id| self.stack.pre.stored(room, *id).map(|p| (*id, p)))
+            .collect();
+        let outputs = vec![(Node::User(user), room, env.op, Body::Fetched { records })];
+        self.emit(Node::MessageServer, self.now, open_ns, false, env.op, outputs)?;
+        Ok(())
+    }
+
+    pub(super) fn fetched_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
+        let Body::Fetched { ref records } = env.body else { return Ok(()) };
+        let records = records.clone();
+        let room = env.room;
+        let mut ns = self.receive_cost(&env)?;
+        for (id, p) in &records {
+            ns += self.open_and_check(user, room, *id, p)?;
+        }
+        let done = self.emit(Node::User(user), self.now, ns, false, env.op, Vec::new())?;
+        if let Some(op) = env.op {
+            self.finish_op(op, done)?;
+        }
+        Ok(())
+    }
+
+    /// A joiner opens the room: it reads the last `history.read` messages from before its join
+    /// when the policy shares history; under `from_join` the oracle checks it cannot.
+    pub(super) fn open_history(&mut self, joiner: UserId, room: RoomId, at: Nanos) -> Result<(), EngineError> {
+        let before: Vec<MsgId> = self.rooms[room.0 as usize]
+            .messages
+            .values()
+            .rev()
+            .filter(|r| r.stored && r.sender != joiner && !self.held_epoch(joiner, room, r.epoch))
+            .take(self.scenario.workload.history.read as usize)
+            .map(|r| r.id)
+            .collect();
+        if before.is_empty() {
+            return Ok(());
+        }
+        match self.policy(room) {
+            HistoryPolicy::Shared => {
+                if self.users[joiner.0 as usize].online {
+                    let op = self.ops.insert(OpState::new(OpData::History, joiner, at));
+                    let mut ids = before;
+                    ids.reverse();
+                    self.request_fetch(joiner, room, op, at, 0, ids)?;
+                }
+            }
+            HistoryPolicy::FromJoin => {
+                // The crypto must keep what the server's ACL withholds: try the stored records.
+                for id in before.into_iter().take(REMOVED_TRIES as usize) {
+                    let Some(p) = self.stack.pre.stored(room, id) else { continue };
+                    let exposed = self.try_open(joiner, room, id, &p, None);
+                    self.oracle.check(Property::JoinerHistoryPolicy, !exposed, || {
+                        format!("{joiner} read {id} of {room}, sent before it joined under a from_join policy")
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn held_epoch(&self, user: UserId, room: RoomId, epoch: conclave_schemes::Epoch) -> bool {
+        self.users[user.0 as usize].epochs.get(&room).is_some_and(|s| s.contains(&epoch))
+    }
+
+    /// Whether `user`'s history client opens a stored record to its true plaintext, with the key
+    /// it holds or with `key` (an adversary's). Oracle work: not charged.
+    fn try_open(&mut self, user: UserId, room: RoomId, msg: MsgId, sealed: &Packet, key: Option<(conclave_schemes::Epoch, conclave_schemes::EpochSecret)>) -> bool {
+        let Some((epoch, secret)) = key.or_else(|| self.key_of(user, room)) else { return false };
+        let Some(body) = self.rooms[room.0 as usize].messages.get(&msg).map(|r| r.body.clone()) else { return false };
+        let view = KeyView { room, epoch, secret: &secret };
+        matches!(self.stack.pre.open(user, view, msg, sealed), Ok(pt) if pt[..] == body[..])
+    }
+
+    /// Removed members try each new message with what they kept; colluding with the servers,
+    /// they also get whatever secret the key server holds.
+    fn removed_member_checks(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), EngineError> {
+        let candidates: Vec<(usize, UserId)> = self.rooms[room.0 as usize]
+            .removed
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, after, tries))| msg >= *after && *tries < REMOVED_TRIES)
+            .map(|(i, (u, _, _))| (i, *u))
+            .collect();
+        for (i, user) in candidates {
+            if self.is_member(user, room) {
+                continue;
+            }
+            self.rooms[room.0 as usize].removed[i].2 += 1;
+            let alone = self.try_open(user, room, msg, sealed, None);
+            self.oracle.check(Property::RemovedExcluded, !alone, || {
+                format!("{user}, removed from {room}, read {msg} with what it kept")
+            });
+            let server_key = self.stack.kd.server_known_secret(room).map(|(e, s)| (e, s.clone()));
+            let with_server = server_key.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
+            self.oracle.adversary(Adversary::ServerPlusRemovedMember, alone || with_server, || {
+                if alone {
+                    format!("{user}, removed from {room}, read {msg} sent after its removal with the key it kept")
+                } else {
+                    format!("{user}, removed from {room}, read {msg} with the epoch secret the key server holds")
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// At the end of the run: with a copy of storage and the first epoch secret of a room that
+    /// has since changed epochs, can an attacker open that epoch's stored messages?
+    pub(super) fn storage_breach_experiment(&mut self) -> Result<(), EngineError> {
+        for r in 0..self.rooms.len() {
+            let room = RoomId(r as u32);
+            let epochs = self.oracle.epochs_of(room);
+            if epochs.len() < 2 {
+                continue;
+            }
+            let old = epochs[0];
+            let Some(secret) = self.oracle.secret_of(room, old).cloned() else { continue };
+            let ids: Vec<MsgId> =
+                self.rooms[r].messages.values().filter(|m| m.stored && m.epoch == old).take(BREACH_TRIES).map(|m| m.id).collect();
+            for id in ids {
+                let Some(p) = self.stack.pre.stored(room, id) else { continue };
+                let exposed = self.try_open(self.adversary, room, id, &p, Some((old, secret.clone())));
+                self.oracle.adversary(Adversary::StorageBreachOldKey, exposed, || {
+                    format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on")
+                });
+            }
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Control traffic of the data families (re-keying, re-encryption)
+
+    pub(super) fn ctl_at_server(&mut self, node: Node, env: Envelope) -> Result<(), EngineError> {
+        let (packet, history) = match env.body {
+            Body::HistoryCtl { ref packet } => (packet.clone(), true),
+            Body::SearchCtl { ref packet } => (packet.clone(), false),
+            _ => return Ok(()),
+        };
+        let Node::User(from) = env.from else { return Ok(()) };
+        let (now, room) = (self.now, env.room);
+        let open_ns = self.receive_cost(&env)?;
+        self.oracle.scan(&packet, || format!("control traffic from {from} about {room}"));
+        let scheme = if history { self.stack.pre.name() } else { self.stack.sse.name() };
+        let mut out = Outbox::new();
+        let mut cost = std::mem::replace(&mut self.cost, crate::cost::CostModel::Measured { samples: None });
+        let charged = cost.charge_after(scheme, || {
+            let r = if history {
+                self.stack.pre.server_handle(room, from, packet, &mut self.server_rng[1], &mut out)
+            } else {
+                self.stack.sse.server_handle(room, from, packet, &mut self.server_rng[2], &mut out)
+            };
+            let (op, units) = r.as_ref().map_or(("server.handle", 0), |w| (w.op, w.units));
+            (r, op, units)
+        });
+        self.cost = cost;
+        let (work, ns) = charged?;
+        let work = work.map_err(scheme_err(scheme, now, format!("server handling control traffic about {room}")))?;
+        let mut outputs = Vec::new();
+        for (dest, p) in out.drain() {
+            self.oracle.scan(&p, || format!("control traffic from a server about {room}"));
+            let users = match dest {
+                Dest::User(v) => vec![v],
+                Dest::Users(vs) => vs,
+                Dest::Server => {
+                    return Err(scheme_err(scheme, now, "server")(SchemeError::Internal("a server addressed a message to itself")))
+                }
+            };
+            for v in users {
+                let body = if history { Body::HistoryCtl { packet: p.clone() } } else { Body::SearchCtl { packet: p.clone() } };
+                outputs.push((Node::User(v), room, env.op, body));
+            }
+        }
+        let sent = outputs.len();
+        let done = self.emit(node, now, open_ns + ns, work.parallel, env.op, outputs)?;
+        self.ctl_step(env.op, sent, done)
+    }
+
+    pub(super) fn ctl_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
+        let (packet, history) = match env.body {
+            Body::HistoryCtl { ref packet } => (packet.clone(), true),
+            Body::SearchCtl { ref packet } => (packet.clone(), false),
+            _ => return Ok(()),
+        };
+        let (now, room) = (self.now, env.room);
+        let open_ns = self.receive_cost(&env)?;
+        let Some((epoch, secret)) = self.key_of(user, room) else { return self.ctl_step(env.op, 0, now) };
+        let key = KeyView { room, epoch, secret: &secret };
+        let u = user.0 as usize;
+        let scheme = if history { self.stack.pre.name() } else { self.stack.sse.name() };
+        let mut out = Outbox::new();
+        let (r, ns) = self.charge(OpKey { scheme, op: "client.handle" }, packet.wire_len(), |e| {
+            if history {
+                e.stack.pre.client_handle(user, key, &packet, &mut e.user_rng[u], &mut out)
+            } else {
+                e.stack.sse.client_handle(user, key, &packet, &mut e.user_rng[u], &mut out)
+            }
+        })?;
+        r.map_err(scheme_err(scheme, now, format!("{user} handling control traffic about {room}")))?;
+        let target = if history { Node::MessageServer } else { Node::SearchServer };
+        let outputs: Vec<_> = out
+            .drain()
+            .map(|(_, p)| {
+                let body = if history { Body::HistoryCtl { packet: p } } else { Body::SearchCtl { packet: p } };
+                (target, room, env.op, body)
+            })
+            .collect();
+        let sent = outputs.len();
+        let done = self.emit(Node::User(user), now, open_ns + ns, false, env.op, outputs)?;
+        self.ctl_step(env.op, sent, done)
+    }
+
+    /// One control message of a reencrypt op was handled at `done`, sending `sent` more.
+    fn ctl_step(&mut self, op: Option<OpId>, sent: usize, done: Nanos) -> Result<(), EngineError> {
+        let Some(id) = op else { return Ok(()) };
+        let finished = match self.ops.get_mut(id) {
+            Some(OpState { data: OpData::Reencrypt { outstanding }, .. }) => {
+                *outstanding = (*outstanding + sent as u32).saturating_sub(1);
+                *outstanding == 0
+            }
+            _ => false,
+        };
+        if finished {
+            self.finish_op(id, done)?;
+        }
+        Ok(())
+    }
+}

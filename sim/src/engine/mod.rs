@@ -1,0 +1,649 @@
+//! The discrete-event engine: one run of one stack over one workload trace.
+//!
+//! Virtual time is integer nanoseconds; events are ordered by (time, sequence number), and
+//! workload events go before engine events at the same time. A node (a user terminal or one of
+//! the three servers) handles a message when it arrives: the cryptography runs then, its cost is
+//! charged by the cost model, the work queues FIFO on the node's processors (one per terminal,
+//! `servers.workers` per server), and the node's replies leave when the work completes.
+//! Operations of DESIGN.md §2 are tracked from the user's action to their end condition and
+//! recorded as samples.
+//!
+//! Simplification, stated: a node's state changes when a message arrives rather than when the
+//! queued work starts. Each node's work is FIFO, so its state sees messages in the same order
+//! either way; only what a concurrent reader of the same state observes can differ.
+
+mod membership;
+mod messages;
+mod ops;
+mod search;
+mod session;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use conclave_schemes::channel::{self, RecordChannel};
+use conclave_schemes::erased::{DynHistory, DynKd, DynSse, Packet};
+use conclave_schemes::kd::Origin;
+use conclave_schemes::{registry, Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
+use rand_chacha::ChaCha20Rng;
+
+use crate::cost::{CalibrationError, CostModel, OpKey};
+use crate::metrics::{Counters, Op, OpStats, Party, Sample, StackResult};
+use crate::net::{Network, INTERNAL_DELAY};
+use crate::oracle::Oracle;
+use crate::rng;
+use crate::scenario::{HistoryPolicy, Nanos, Scenario, StackSpec};
+use crate::workload::{Action, Event, Generator, Org, WorkloadError};
+
+pub use ops::OpId;
+use ops::{OpData, Ops};
+
+/// Why a run failed (oracle violations are not failures of the run itself; see
+/// [`StackResult::security`]).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A scheme returned an error where the protocol should have succeeded.
+    #[error("{scheme} failed at t={at_ms:.3} ms ({context}): {source}")]
+    Scheme {
+        /// the failing scheme
+        scheme: String,
+        /// virtual time, milliseconds
+        at_ms: f64,
+        /// what the engine was doing
+        context: String,
+        /// the scheme's error
+        source: SchemeError,
+    },
+    /// The calibration table is incomplete.
+    #[error(transparent)]
+    Calibration(#[from] CalibrationError),
+    /// The workload could not be generated.
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+}
+
+/// A node of the chat service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Node {
+    User(UserId),
+    KeyServer,
+    MessageServer,
+    SearchServer,
+}
+
+impl Node {
+    fn party(self) -> Party {
+        match self {
+            Node::User(_) => Party::Client,
+            Node::KeyServer => Party::KeyServer,
+            Node::MessageServer => Party::MessageServer,
+            Node::SearchServer => Party::SearchServer,
+        }
+    }
+}
+
+/// What travels between nodes.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    /// A key-distribution message (`origin` is who the recipient hears it from). A user's
+    /// message with a non-empty `relay` is for the server to pass on to those users.
+    Kd { packet: Packet, origin: Origin, relay: Vec<UserId> },
+    /// History-protection control traffic.
+    HistoryCtl { packet: Packet },
+    /// Searchable-encryption control traffic.
+    SearchCtl { packet: Packet },
+    /// A sealed message and its index update, user to message server.
+    Upload { msg: MsgId, sealed: Packet, index: Packet },
+    /// An index update, message server to search server.
+    IndexUpdate { msg: MsgId, index: Packet },
+    /// The message server acknowledges a stored message.
+    Ack { msg: MsgId },
+    /// The message server pushes a stored message to an online member.
+    Deliver { msg: MsgId, sealed: Packet },
+    /// One round of a search query.
+    Query { packet: Packet },
+    /// The search server's reply.
+    Reply { packet: Packet },
+    /// A request for stored messages.
+    Fetch { ids: Vec<MsgId> },
+    /// Stored messages.
+    Fetched { records: Vec<(MsgId, Packet)> },
+    /// A terminal asks for its state at login.
+    LoginRequest,
+    /// State blobs, queued key-distribution messages and recent messages of every room.
+    LoginResponse { rooms: Vec<LoginRoom>, mailbox: Vec<(RoomId, Origin, Packet)> },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LoginRoom {
+    room: RoomId,
+    blob_len: usize,
+    recent: Vec<(MsgId, Packet)>,
+}
+
+/// Framing bytes on top of a body's packets (type, room, ids).
+const FRAME: usize = 16;
+
+impl Body {
+    fn wire_len(&self) -> usize {
+        let payload = match self {
+            Body::Kd { packet, relay, .. } => packet.wire_len() + 4 * relay.len(),
+            Body::HistoryCtl { packet }
+            | Body::SearchCtl { packet }
+            | Body::Query { packet }
+            | Body::Reply { packet } => packet.wire_len(),
+            Body::Upload { sealed, index, .. } => sealed.wire_len() + index.wire_len() + 8,
+            Body::IndexUpdate { index, .. } => index.wire_len() + 8,
+            Body::Ack { .. } | Body::LoginRequest => 8,
+            Body::Deliver { sealed, .. } => sealed.wire_len() + 8,
+            Body::Fetch { ids } => 4 + 8 * ids.len(),
+            Body::Fetched { records } => 4 + records.iter().map(|(_, p)| 12 + p.wire_len()).sum::<usize>(),
+            Body::LoginResponse { rooms, mailbox } => {
+                4 + rooms
+                    .iter()
+                    .map(|r| 12 + r.blob_len + r.recent.iter().map(|(_, p)| 12 + p.wire_len()).sum::<usize>())
+                    .sum::<usize>()
+                    + mailbox.iter().map(|(_, _, p)| 12 + p.wire_len()).sum::<usize>()
+            }
+        };
+        payload + FRAME
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Envelope {
+    op: Option<OpId>,
+    from: Node,
+    room: RoomId,
+    body: Body,
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: Nanos,
+    seq: u64,
+    to: Node,
+    env: Envelope,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// Processors of a node, FIFO.
+#[derive(Debug, Clone)]
+struct Pool {
+    free_at: Vec<Nanos>,
+}
+
+impl Pool {
+    fn new(workers: u32) -> Self {
+        Self { free_at: vec![0; workers.max(1) as usize] }
+    }
+
+    /// Queues `ns` of work arriving at `now`; returns when it completes. Parallel work waits
+    /// for every processor and splits evenly across them.
+    fn run(&mut self, now: Nanos, ns: u64, parallel: bool) -> Nanos {
+        if parallel && self.free_at.len() > 1 {
+            let start = self.free_at.iter().copied().max().unwrap_or(0).max(now);
+            let end = start + ns.div_ceil(self.free_at.len() as u64);
+            self.free_at.iter_mut().for_each(|f| *f = end);
+            end
+        } else {
+            let (i, free) = self
+                .free_at
+                .iter()
+                .copied()
+                .enumerate()
+                .min_by_key(|&(i, f)| (f, i))
+                .unwrap_or((0, 0));
+            let end = free.max(now) + ns;
+            if let Some(f) = self.free_at.get_mut(i) {
+                *f = end;
+            }
+            end
+        }
+    }
+}
+
+/// The three scheme systems of a stack.
+pub(crate) struct Stack {
+    kd: Box<dyn DynKd>,
+    pre: Box<dyn DynHistory>,
+    sse: Box<dyn DynSse>,
+}
+
+/// A message as the engine tracks it (ground truth for the oracle).
+#[derive(Debug, Clone)]
+pub(crate) struct MsgRecord {
+    id: MsgId,
+    sender: UserId,
+    pressed: Nanos,
+    epoch: Epoch,
+    body: Arc<[u8]>,
+    keywords: Arc<[String]>,
+    stored: bool,
+}
+
+/// Per-room state.
+#[derive(Debug, Default)]
+pub(crate) struct RoomState {
+    members: Vec<UserId>,
+    history: Option<HistoryPolicy>,
+    /// Messages by id.
+    messages: BTreeMap<MsgId, MsgRecord>,
+    /// Message ids in the order the search server applied their index updates.
+    indexed: Vec<MsgId>,
+    /// The change running now, and changes waiting for it.
+    change: Option<OpId>,
+    queued_changes: std::collections::VecDeque<(Nanos, Action)>,
+    /// Members removed recently, with the first message id sent after their removal and how
+    /// many post-removal messages have been tried against them.
+    removed: Vec<(UserId, MsgId, u32)>,
+    /// The first message id each member may read (by policy and join time).
+    readable_from: BTreeMap<UserId, MsgId>,
+}
+
+/// Per-user state.
+#[derive(Debug)]
+pub(crate) struct UserState {
+    online: bool,
+    cpu: Pool,
+    /// Key-distribution messages queued while offline, in arrival order.
+    mailbox: Vec<(RoomId, Origin, Packet)>,
+    /// Actions waiting for the user to hold a key for a room.
+    waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
+    /// The epoch and secret the user holds per room (what it keeps, even after removal).
+    held: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    /// Every epoch of each room the user has held.
+    epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
+}
+
+/// The progress of a run, for a progress bar: virtual nanoseconds processed.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Virtual time reached, nanoseconds.
+    pub virtual_ns: AtomicU64,
+}
+
+/// One simulation: a stack, a seed, a workload.
+pub struct Engine<'s> {
+    scenario: &'s Scenario,
+    spec: StackSpec,
+    seed: u64,
+    now: Nanos,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    workload: Generator,
+    peeked: Option<Event>,
+    cost: CostModel,
+    net: Network,
+    stack: Stack,
+    users: Vec<UserState>,
+    rooms: Vec<RoomState>,
+    key_server: Pool,
+    message_server: Pool,
+    search_server: Pool,
+    user_rng: Vec<ChaCha20Rng>,
+    server_rng: [ChaCha20Rng; 3],
+    /// The id of the extra history/search client the adversary experiments use.
+    adversary: UserId,
+    ops: Ops,
+    stats: BTreeMap<Op, OpStats>,
+    oracle: Oracle,
+    counters: Counters,
+    /// The id the next message sent will have (ids increase in trace order).
+    next_msg: MsgId,
+}
+
+impl std::fmt::Debug for Engine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("stack", &self.spec).field("seed", &self.seed).field("now", &self.now).finish_non_exhaustive()
+    }
+}
+
+fn scheme_err(scheme: &str, at: Nanos, context: impl Into<String>) -> impl FnOnce(SchemeError) -> EngineError {
+    let scheme = scheme.to_owned();
+    let context = context.into();
+    move |source| EngineError::Scheme { scheme, at_ms: at as f64 / 1e6, context, source }
+}
+
+impl<'s> Engine<'s> {
+    /// Sets up the organisation for `spec` and `seed`: enrols every user, creates every room
+    /// (setup is not measured).
+    ///
+    /// # Errors
+    /// [`EngineError`] if a scheme is unknown or fails during setup, or the workload cannot be
+    /// generated.
+    pub fn new(scenario: &'s Scenario, spec: &StackSpec, seed: u64, cost: CostModel) -> Result<Self, EngineError> {
+        let org = Org::build(scenario, seed);
+        let workload = Generator::new(scenario, seed, &org)?;
+        let setup = |name: &str| scheme_err(name, 0, "setting up the scheme");
+        let mut setup_rng = rng::crypto(seed, "setup", 0);
+        let stack = Stack {
+            kd: registry::kd(&spec.kd, &mut setup_rng).map_err(setup(&spec.kd))?,
+            pre: registry::history(&spec.pre).map_err(setup(&spec.pre))?,
+            sse: registry::sse(&spec.sse).map_err(setup(&spec.sse))?,
+        };
+        let n = scenario.org.users;
+        let oracle = Oracle::new(
+            stack.kd.properties(),
+            stack.pre.properties(),
+            stack.sse.properties(),
+            &spec.kd,
+            &spec.pre,
+        );
+        let initially_online = workload.initially_online().to_vec();
+        let mut engine = Self {
+            scenario,
+            spec: spec.clone(),
+            seed,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            workload,
+            peeked: None,
+            cost,
+            net: Network::new(&scenario.network.clients, &org.class, seed),
+            stack,
+            users: (0..n as usize)
+                .map(|u| UserState {
+                    online: initially_online.get(u).copied().unwrap_or(false),
+                    cpu: Pool::new(1),
+                    mailbox: Vec::new(),
+                    waiting: BTreeMap::new(),
+                    held: BTreeMap::new(),
+                    epochs: BTreeMap::new(),
+                })
+                .collect(),
+            rooms: Vec::new(),
+            key_server: Pool::new(scenario.servers.workers),
+            message_server: Pool::new(scenario.servers.workers),
+            search_server: Pool::new(scenario.servers.workers),
+            user_rng: (0..u64::from(n)).map(|u| rng::crypto(seed, "client", u)).collect(),
+            server_rng: [
+                rng::crypto(seed, "key-server", 0),
+                rng::crypto(seed, "message-server", 0),
+                rng::crypto(seed, "search-server", 0),
+            ],
+            adversary: UserId(n),
+            ops: Ops::default(),
+            stats: BTreeMap::new(),
+            oracle,
+            counters: Counters::default(),
+            next_msg: MsgId(0),
+        };
+        engine.setup(&org, &mut setup_rng)?;
+        Ok(engine)
+    }
+
+    /// Runs the workload to its end and drains in-flight work.
+    ///
+    /// # Errors
+    /// [`EngineError`] if a scheme fails where it should succeed.
+    pub fn run(mut self, progress: Option<&Progress>) -> Result<StackResult, EngineError> {
+        loop {
+            if self.peeked.is_none() {
+                self.peeked = self.workload.next();
+            }
+            let next_workload = self.peeked.as_ref().map(|e| e.at);
+            let next_event = self.queue.peek().map(|Reverse(s)| s.at);
+            match (next_workload, next_event) {
+                (None, None) => break,
+                (Some(w), e) if e.is_none_or(|e| w <= e) => {
+                    if let Some(ev) = self.peeked.take() {
+                        self.now = ev.at;
+                        self.counters.events += 1;
+                        self.action(ev.at, ev.action)?;
+                    }
+                }
+                _ => {
+                    if let Some(Reverse(s)) = self.queue.pop() {
+                        self.now = s.at;
+                        self.counters.events += 1;
+                        self.arrive(s.to, s.env)?;
+                    }
+                }
+            }
+            if let Some(p) = progress {
+                if self.counters.events % 4096 == 0 {
+                    p.virtual_ns.store(self.now.min(self.scenario.duration), Ordering::Relaxed);
+                }
+            }
+        }
+        if let Some(p) = progress {
+            p.virtual_ns.store(self.scenario.duration, Ordering::Relaxed);
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> Result<StackResult, EngineError> {
+        self.storage_breach_experiment()?;
+        self.counters.churn_skipped = self.workload.skipped_churn();
+        self.counters.message_store_bytes = self.stack.pre.stored_len() as u64;
+        self.counters.search_index_bytes = self.stack.sse.stored_len() as u64;
+        let mut result = StackResult::new(self.spec.clone());
+        result.trace_sha256 = self.workload.trace_sha256();
+        result.ops = self.stats;
+        result.security = self.oracle.finish();
+        result.counters = self.counters;
+        Ok(result)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Scheduling
+
+    fn schedule(&mut self, at: Nanos, to: Node, env: Envelope) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled { at, seq: self.seq, to, env }));
+    }
+
+    /// Charges `ns` of work on `node` starting no earlier than `now`; returns its completion.
+    fn occupy(&mut self, node: Node, now: Nanos, ns: u64, parallel: bool) -> Nanos {
+        match node {
+            Node::User(u) => self.users[u.0 as usize].cpu.run(now, ns, false),
+            Node::KeyServer => self.key_server.run(now, ns, parallel),
+            Node::MessageServer => self.message_server.run(now, ns, parallel),
+            Node::SearchServer => self.search_server.run(now, ns, parallel),
+        }
+    }
+
+    /// Charges an operation's cost, running `f` for real.
+    fn charge<T>(&mut self, key: OpKey, units: usize, f: impl FnOnce(&mut Self) -> T) -> Result<(T, u64), EngineError> {
+        let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
+        let r = cost.charge(key, units as u64, || f(self));
+        self.cost = cost;
+        Ok(r?)
+    }
+
+    /// TLS record cost of `bytes` (sealing on one side, opening on the other). Records really
+    /// run under the measured cost model; the calibrated model charges the table without
+    /// running them (the channel protects against the network only, so no check depends on it).
+    fn tls(&mut self, op: &'static str, bytes: usize) -> Result<u64, EngineError> {
+        self.record_cost(OpKey { scheme: "tls", op }, bytes)
+    }
+
+    /// The cost of sealing (`key.op == "seal"`) or opening records of `bytes` with the
+    /// channel's AEAD; run for real only under the measured cost model.
+    fn record_cost(&mut self, key: OpKey, bytes: usize) -> Result<u64, EngineError> {
+        let op = key.op;
+        if !self.cost.is_measured() {
+            return Ok(self.charge(key, bytes, |_| ())?.1);
+        }
+        let payload = vec![0u8; bytes];
+        let fresh = || RecordChannel::new(&[7; 32], [1; 12]);
+        let mut wire = Vec::with_capacity(channel::wire_len(bytes));
+        if op == "open" {
+            fresh().seal(&payload, &mut wire).map_err(scheme_err("tls", self.now, "sealing a record"))?;
+            let (r, ns) = self.charge(key, bytes, |_| fresh().open(&wire))?;
+            r.map_err(scheme_err("tls", self.now, "opening a record"))?;
+            Ok(ns)
+        } else {
+            let (r, ns) = self.charge(key, bytes, |_| fresh().seal(&payload, &mut wire))?;
+            r.map_err(scheme_err("tls", self.now, "sealing a record"))?;
+            Ok(ns)
+        }
+    }
+
+    /// Runs a job on `node`: `work_ns` of computation arriving at `now`, after which every
+    /// output leaves (each paying its TLS record sealing on `node`). Charges the CPU time to
+    /// `op` and returns when the job completes.
+    fn emit(
+        &mut self,
+        node: Node,
+        now: Nanos,
+        work_ns: u64,
+        parallel: bool,
+        op: Option<OpId>,
+        outputs: Vec<(Node, RoomId, Option<OpId>, Body)>,
+    ) -> Result<Nanos, EngineError> {
+        let mut ns = work_ns;
+        for (_, _, _, body) in &outputs {
+            ns += self.tls("seal", body.wire_len())?;
+        }
+        let done = self.occupy(node, now, ns, parallel);
+        self.account(op, node.party(), ns);
+        for (to, room, out_op, body) in outputs {
+            self.transmit(done, node, to, room, out_op, body);
+        }
+        Ok(done)
+    }
+
+    /// Puts `body` on the wire from `from` to `to` at `depart`, metering the op's bytes.
+    fn transmit(&mut self, depart: Nanos, from: Node, to: Node, room: RoomId, op: Option<OpId>, body: Body) {
+        let wire = channel::wire_len(body.wire_len());
+        let arrival = match (from, to) {
+            (Node::User(u), _) => {
+                if let Some(s) = op.and_then(|id| self.ops.get_mut(id)) {
+                    s.bytes_up += wire as u64;
+                    if s.user == u {
+                        s.rounds += 1;
+                    }
+                }
+                self.net.uplink(u.0, depart, wire)
+            }
+            (_, Node::User(v)) => {
+                if let Some(s) = op.and_then(|id| self.ops.get_mut(id)) {
+                    s.bytes_down += wire as u64;
+                }
+                self.net.downlink(v.0, depart, wire)
+            }
+            _ => depart + INTERNAL_DELAY,
+        };
+        self.schedule(arrival, to, Envelope { op, from, room, body });
+    }
+
+    /// The receiving side's TLS cost of an envelope.
+    fn receive_cost(&mut self, env: &Envelope) -> Result<u64, EngineError> {
+        self.tls("open", env.body.wire_len())
+    }
+
+    /// Adds CPU time to an op's tally.
+    fn account(&mut self, op: Option<OpId>, party: Party, ns: u64) {
+        if let Some(s) = op.and_then(|id| self.ops.get_mut(id)) {
+            s.cpu_ns[party.index()] += ns;
+        }
+    }
+
+    fn record(&mut self, op: Op, sample: Sample) {
+        self.stats.entry(op).or_default().record(&sample);
+    }
+
+    fn finish_op(&mut self, id: OpId, at: Nanos) -> Result<(), EngineError> {
+        let Some(s) = self.ops.remove(id) else { return Ok(()) };
+        let sample = Sample {
+            latency_ns: at.saturating_sub(s.start),
+            bytes_up: s.bytes_up,
+            bytes_down: s.bytes_down,
+            rounds: s.rounds,
+            cpu_ns: s.cpu_ns,
+        };
+        self.record(s.data.op(), sample);
+        if let OpData::Change { room, seen_by_key_server, .. } = s.data {
+            self.change_done(room, at, &seen_by_key_server)?;
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Dispatch
+
+    fn action(&mut self, at: Nanos, action: Action) -> Result<(), EngineError> {
+        if let Action::Send { msg, .. } = &action {
+            self.next_msg = MsgId(msg.0 + 1);
+        }
+        match action {
+            Action::Login { user } => self.login(at, user),
+            Action::Logout { user } => self.logout(at, user),
+            Action::Send { user, room, .. } | Action::Search { user, room, .. } if !self.ready(user, room) => {
+                self.users[user.0 as usize].waiting.entry(room).or_default().push((at, action));
+                Ok(())
+            }
+            Action::Send { user, room, msg, body, keywords, .. } => {
+                self.send_message_from(at, at, user, room, msg, body, keywords)
+            }
+            Action::Search { user, room, keyword } => self.search_from(at, at, user, room, keyword),
+            Action::Join { .. } | Action::Leave { .. } => self.membership(at, action),
+        }
+    }
+
+    fn arrive(&mut self, to: Node, env: Envelope) -> Result<(), EngineError> {
+        match to {
+            Node::KeyServer => self.key_server_receives(env),
+            Node::MessageServer => self.message_server_receives(env),
+            Node::SearchServer => self.search_server_receives(env),
+            Node::User(u) => self.user_receives(u, env),
+        }
+    }
+
+    fn user_receives(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
+        match env.body {
+            Body::Kd { .. } => self.kd_at_user(user, env),
+            Body::HistoryCtl { .. } | Body::SearchCtl { .. } => self.ctl_at_user(user, env),
+            Body::Ack { msg } => self.ack_at_user(user, env, msg),
+            Body::Deliver { .. } => self.deliver_at_user(user, env),
+            Body::Reply { .. } => self.reply_at_user(user, env),
+            Body::Fetched { .. } => self.fetched_at_user(user, env),
+            Body::LoginResponse { .. } => self.login_response_at_user(user, env),
+            Body::Upload { .. } | Body::IndexUpdate { .. } | Body::Query { .. } | Body::Fetch { .. } | Body::LoginRequest => {
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether `user` holds a key for `room` (its actions there can proceed).
+    fn ready(&self, user: UserId, room: RoomId) -> bool {
+        self.users[user.0 as usize].held.contains_key(&room)
+    }
+
+    fn is_member(&self, user: UserId, room: RoomId) -> bool {
+        self.rooms[room.0 as usize].members.binary_search(&user).is_ok()
+    }
+
+    fn readable_from(&self, user: UserId, room: RoomId) -> MsgId {
+        self.rooms[room.0 as usize].readable_from.get(&user).copied().unwrap_or(MsgId(u64::MAX))
+    }
+
+    fn policy(&self, room: RoomId) -> HistoryPolicy {
+        self.rooms[room.0 as usize].history.unwrap_or(self.scenario.policy.history)
+    }
+
+    fn key_of(&self, user: UserId, room: RoomId) -> Option<(Epoch, EpochSecret)> {
+        self.users[user.0 as usize].held.get(&room).cloned()
+    }
+}

@@ -1,0 +1,126 @@
+//! Operations in flight: from a user's action to the op's end condition (DESIGN.md §2).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use conclave_schemes::erased::Packet;
+use conclave_schemes::{MsgId, RoomId, UserId};
+
+use crate::metrics::Op;
+use crate::scenario::Nanos;
+
+/// Handle of an op in flight. Slots are reused; the generation tells a stale handle apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpId {
+    slot: u32,
+    generation: u32,
+}
+
+/// Op-specific progress.
+#[derive(Debug)]
+pub(crate) enum OpData {
+    Login,
+    Send,
+    Search {
+        keyword: Arc<str>,
+        /// What the oracle expects, fixed when the search server answers.
+        expected: Vec<MsgId>,
+    },
+    Change {
+        room: RoomId,
+        join: bool,
+        by: UserId,
+        subject: UserId,
+        /// Online members that do not yet hold the new epoch.
+        awaiting: BTreeSet<UserId>,
+        /// Every key-distribution packet the key server received or sent during the change.
+        seen_by_key_server: Vec<Packet>,
+    },
+    Reencrypt {
+        /// Server jobs not yet complete.
+        outstanding: u32,
+    },
+    History,
+}
+
+impl OpData {
+    pub(crate) fn op(&self) -> Op {
+        match self {
+            OpData::Login => Op::Login,
+            OpData::Send => Op::Send,
+            OpData::Search { .. } => Op::Search,
+            OpData::Change { join: true, .. } => Op::Join,
+            OpData::Change { join: false, .. } => Op::Leave,
+            OpData::Reencrypt { .. } => Op::Reencrypt,
+            OpData::History => Op::History,
+        }
+    }
+}
+
+/// One op in flight and what it has cost so far.
+#[derive(Debug)]
+pub(crate) struct OpState {
+    pub(crate) data: OpData,
+    /// The user who started it.
+    pub(crate) user: UserId,
+    pub(crate) start: Nanos,
+    pub(crate) bytes_up: u64,
+    pub(crate) bytes_down: u64,
+    pub(crate) rounds: u64,
+    pub(crate) cpu_ns: [u64; 4],
+}
+
+impl OpState {
+    pub(crate) fn new(data: OpData, user: UserId, start: Nanos) -> Self {
+        Self { data, user, start, bytes_up: 0, bytes_down: 0, rounds: 0, cpu_ns: [0; 4] }
+    }
+}
+
+/// Ops in flight.
+#[derive(Debug, Default)]
+pub(crate) struct Ops {
+    slots: Vec<(u32, Option<OpState>)>,
+    free: Vec<u32>,
+}
+
+impl Ops {
+    pub(crate) fn insert(&mut self, s: OpState) -> OpId {
+        match self.free.pop() {
+            Some(slot) => {
+                let entry = &mut self.slots[slot as usize];
+                entry.0 = entry.0.wrapping_add(1);
+                entry.1 = Some(s);
+                OpId { slot, generation: entry.0 }
+            }
+            None => {
+                self.slots.push((0, Some(s)));
+                OpId { slot: (self.slots.len() - 1) as u32, generation: 0 }
+            }
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, id: OpId) -> Option<&mut OpState> {
+        match self.slots.get_mut(id.slot as usize) {
+            Some((g, Some(s))) if *g == id.generation => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: OpId) -> Option<OpState> {
+        match self.slots.get_mut(id.slot as usize) {
+            Some((g, s @ Some(_))) if *g == id.generation => {
+                self.free.push(id.slot);
+                s.take()
+            }
+            _ => None,
+        }
+    }
+
+    /// Ops of kind `Change` still in flight, for presence updates.
+    pub(crate) fn changes_mut(&mut self) -> impl Iterator<Item = (OpId, &mut OpState)> {
+        self.slots.iter_mut().enumerate().filter_map(|(i, (g, s))| match s {
+            Some(st @ OpState { data: OpData::Change { .. }, .. }) => Some((OpId { slot: i as u32, generation: *g }, st)),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,88 @@
+//! Sessions of stateless terminals: at login a terminal holds only the user's credential and
+//! restores everything else from the server; at logout it keeps nothing.
+//!
+//! The scheme client objects live on in the simulator between sessions (their state is what a
+//! real terminal would restore); login meters and charges that restoration at its real size:
+//! an encrypted state blob per room ([`conclave_schemes::kd::KdClient::state_len`] bytes plus
+//! AEAD overhead), the key-distribution messages queued while the user was away, and the last
+//! `login.recent` messages of each room.
+
+use conclave_schemes::{MsgId, RoomId, UserId};
+
+use super::ops::{OpData, OpState};
+use super::{Body, Engine, EngineError, Envelope, LoginRoom, Node};
+use crate::cost::OpKey;
+use crate::scenario::Nanos;
+
+/// Nonce and tag of a state blob's AEAD.
+const BLOB_OVERHEAD: usize = 12 + 16;
+
+impl Engine<'_> {
+    pub(super) fn login(&mut self, at: Nanos, user: UserId) -> Result<(), EngineError> {
+        self.users[user.0 as usize].online = true;
+        let op = self.ops.insert(OpState::new(OpData::Login, user, at));
+        // The request is about the user, not a room; room 0 is a placeholder for routing.
+        let outputs = vec![(Node::MessageServer, RoomId(0), Some(op), Body::LoginRequest)];
+        self.emit(Node::User(user), at, 0, false, Some(op), outputs)?;
+        Ok(())
+    }
+
+    pub(super) fn logout(&mut self, at: Nanos, user: UserId) -> Result<(), EngineError> {
+        self.users[user.0 as usize].online = false;
+        self.presence_changed(user, at)
+    }
+
+    pub(super) fn serve_login(&mut self, env: Envelope) -> Result<(), EngineError> {
+        let Node::User(user) = env.from else { return Ok(()) };
+        let open_ns = self.receive_cost(&env)?;
+        let recent = self.scenario.workload.login.recent as usize;
+        let mut rooms = Vec::new();
+        for r in 0..self.rooms.len() {
+            let room = RoomId(r as u32);
+            if !self.is_member(user, room) {
+                continue;
+            }
+            let blob_len = self.stack.kd.state_len(user, room) + BLOB_OVERHEAD;
+            let from = self.readable_from(user, room);
+            let ids: Vec<MsgId> =
+                self.rooms[r].messages.values().rev().filter(|m| m.stored && m.id >= from).take(recent).map(|m| m.id).collect();
+            let records = ids.into_iter().rev().filter_map(|id| self.stack.pre.stored(room, id).map(|p| (id, p))).collect();
+            rooms.push(LoginRoom { room, blob_len, recent: records });
+        }
+        let mailbox = std::mem::take(&mut self.users[user.0 as usize].mailbox);
+        let outputs = vec![(Node::User(user), env.room, env.op, Body::LoginResponse { rooms, mailbox })];
+        self.emit(Node::MessageServer, self.now, open_ns, false, env.op, outputs)?;
+        Ok(())
+    }
+
+    pub(super) fn login_response_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
+        let Body::LoginResponse { ref rooms, ref mailbox } = env.body else { return Ok(()) };
+        let (rooms, mailbox) = (rooms.clone(), mailbox.clone());
+        let now = self.now;
+        let mut ns = self.receive_cost(&env)?;
+        for r in &rooms {
+            ns += self.blob_open(r.blob_len)?;
+        }
+        let restored = self.emit(Node::User(user), now, ns, false, env.op, Vec::new())?;
+        // Queued key-distribution messages, in order, on the terminal's processor.
+        for (room, origin, packet) in &mailbox {
+            self.kd_process(user, *room, None, *origin, packet, restored, 0)?;
+        }
+        let mut ns = 0;
+        for r in &rooms {
+            for (id, p) in &r.recent {
+                ns += self.open_and_check(user, r.room, *id, p)?;
+            }
+        }
+        let done = self.emit(Node::User(user), restored, ns, false, env.op, Vec::new())?;
+        if let Some(op) = env.op {
+            self.finish_op(op, done)?;
+        }
+        Ok(())
+    }
+
+    /// Decrypting a state blob of `len` bytes (an AEAD over the blob).
+    fn blob_open(&mut self, len: usize) -> Result<u64, EngineError> {
+        self.record_cost(OpKey { scheme: "blob", op: "open" }, len)
+    }
+}

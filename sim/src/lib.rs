@@ -1,0 +1,10 @@
+//! Conclave's simulator.
+pub mod metrics;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod workload;
+pub mod cost;
+pub mod engine;
+pub mod net;
+pub mod oracle;

@@ -1,0 +1,154 @@
+//! `security.md`: per stack, each oracle property and adversary experiment with its outcome,
+//! and the stack's trust-model notes.
+
+use std::fmt::Write as _;
+
+use super::{md_cell, RunReport};
+use crate::metrics::{Adversary, Property, PropertyOutcome, Verdict};
+
+/// What a property's outcome means, as shown in the table.
+fn outcome(o: &PropertyOutcome) -> &'static str {
+    match (o.checks, o.claimed, o.failures) {
+        (0, _, _) => "not checked",
+        (_, true, 0) => "holds",
+        (_, true, _) => "VIOLATED",
+        (_, false, 0) => "holds (not claimed)",
+        (_, false, _) => "exposed by design",
+    }
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Safe => "safe",
+        Verdict::Exposed => "exposed",
+        Verdict::NotRun => "not run",
+    }
+}
+
+/// `1 check`, `2 checks`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+const INTRO: &str = "\
+The security oracle keeps a ground-truth model of who may read what (room membership, epochs, \
+each room's history policy) and checks the real cryptography against it while the run goes on: \
+current members must decrypt new messages, removed members must not, joiners read history only \
+as the policy allows. Canaries are plaintexts and keywords planted in the workload; the oracle \
+looks for them in every byte a server stores or receives. A stack's schemes claim some of these \
+properties: a failure of a claimed property is a violation and fails the run. A failure of a \
+property the stack does not claim is reported as an exposure by design (for example, the \
+conventional stack's server reads every message). The adversary experiments test properties of \
+the schemes rather than bugs: they are expected to succeed against some stacks.";
+
+/// `security.md`: an explanation of the oracle, then per stack a table of the properties
+/// present (in [`Property::ALL`] order) with their outcome — `holds`, `VIOLATED`, `exposed by
+/// design`, `holds (not claimed)` or `not checked` — the first failure of each failing
+/// property, a table of the adversary experiments (in [`Adversary::ALL`] order; `not run` when
+/// absent), and the trust notes. Deterministic.
+#[must_use]
+pub fn security_md(r: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Security: {}", r.scenario.name);
+    out.push('\n');
+    let _ = writeln!(out, "{INTRO}");
+    if r.stacks.is_empty() {
+        out.push_str("\nNo stack was run.\n");
+    }
+    for st in &r.stacks {
+        let sec = &st.security;
+        out.push('\n');
+        let _ = writeln!(out, "## {}", st.stack.name());
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "Oracle: {} of claimed properties, {}.",
+            plural(sec.claimed_checks(), "check", "checks"),
+            plural(sec.violations(), "violation", "violations")
+        );
+
+        out.push_str("\n### Properties\n\n");
+        let present: Vec<(Property, &PropertyOutcome)> = Property::ALL
+            .iter()
+            .filter_map(|p| sec.properties.get(p).map(|o| (*p, o)))
+            .collect();
+        if present.is_empty() {
+            out.push_str("The oracle recorded no property for this stack.\n");
+        } else {
+            out.push_str("| property | claimed | checks | failures | outcome |\n");
+            out.push_str("|:---|:---:|---:|---:|:---|\n");
+            for (p, o) in &present {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    md_cell(p.describe()),
+                    if o.claimed { "yes" } else { "no" },
+                    o.checks,
+                    o.failures,
+                    outcome(o)
+                );
+            }
+            let failures: Vec<_> = present
+                .iter()
+                .filter_map(|(p, o)| o.first_failure.as_deref().map(|f| (*p, f)))
+                .collect();
+            if !failures.is_empty() {
+                out.push_str("\nFirst failures:\n\n");
+                for (p, f) in failures {
+                    let _ = writeln!(out, "- `{}`: {}", p.name(), f.replace(['\r', '\n'], " "));
+                }
+            }
+        }
+
+        out.push_str("\n### Adversary experiments\n\n");
+        out.push_str("| experiment | verdict | explanation |\n");
+        out.push_str("|:---|:---|:---|\n");
+        for a in Adversary::ALL {
+            let (verdict, why) = match sec.adversary.get(&a) {
+                Some((v, why)) => (*v, why.as_str()),
+                None => (Verdict::NotRun, "the run gave no occasion to try"),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                md_cell(a.describe()),
+                verdict_text(verdict),
+                md_cell(why)
+            );
+        }
+
+        out.push_str("\n### Trust notes\n\n");
+        if sec.notes.notes.is_empty() {
+            out.push_str("None.\n");
+        } else {
+            for n in &sec.notes.notes {
+                let _ = writeln!(out, "- {}", n.replace(['\r', '\n'], " "));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(claimed: bool, checks: u64, failures: u64) -> PropertyOutcome {
+        PropertyOutcome {
+            claimed,
+            checks,
+            failures,
+            first_failure: None,
+        }
+    }
+
+    #[test]
+    fn outcomes() {
+        assert_eq!(outcome(&o(true, 3, 0)), "holds");
+        assert_eq!(outcome(&o(true, 3, 1)), "VIOLATED");
+        assert_eq!(outcome(&o(false, 3, 1)), "exposed by design");
+        assert_eq!(outcome(&o(false, 3, 0)), "holds (not claimed)");
+        assert_eq!(outcome(&o(true, 0, 0)), "not checked");
+        assert_eq!(outcome(&o(false, 0, 0)), "not checked");
+    }
+}

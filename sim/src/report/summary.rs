@@ -1,0 +1,199 @@
+//! `summary.json`: the machine-readable result of a run, with a stable schema (DESIGN.md §6).
+//!
+//! Built from structs that derive `Serialize` in field order, and from [`Ordered`] maps that keep
+//! the order of the crate's `ALL` constants, so the output is byte-for-byte deterministic.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::{cost_model_name, op_stats, round_to, RunReport};
+use crate::metrics::{
+    Adversary, Counters, Op, OpStats, Party, Property, PropertyOutcome, StackResult, Verdict,
+};
+
+/// A JSON object whose keys keep insertion order.
+struct Ordered<V>(Vec<(&'static str, V)>);
+
+impl<V: Serialize> Serialize for Ordered<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    seeds: &'a [u64],
+    cost_model: &'static str,
+    stacks: Vec<StackSummary<'a>>,
+}
+
+#[derive(Serialize)]
+struct StackSummary<'a> {
+    name: String,
+    kd: &'a str,
+    pre: &'a str,
+    sse: &'a str,
+    ops: Ordered<OpSummary>,
+    oracle: Oracle<'a>,
+    adversary: Ordered<&'static str>,
+    counters: CountersSummary,
+    trace_sha256: &'a str,
+}
+
+#[derive(Serialize)]
+struct OpSummary {
+    count: u64,
+    p50_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+    mean_ms: f64,
+    bytes_up: u64,
+    bytes_down: u64,
+    rounds: u64,
+    cpu_ms: Ordered<f64>,
+}
+
+#[derive(Serialize)]
+struct Oracle<'a> {
+    checks: u64,
+    violations: u64,
+    properties: Ordered<PropertySummary<'a>>,
+}
+
+#[derive(Serialize)]
+struct PropertySummary<'a> {
+    claimed: bool,
+    checks: u64,
+    failures: u64,
+    first_failure: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CountersSummary {
+    events: u64,
+    messages: u64,
+    changes: u64,
+    churn_skipped: u64,
+    message_store_bytes: u64,
+    search_index_bytes: u64,
+}
+
+/// Latencies are rounded to microseconds, CPU times to nanoseconds.
+const LATENCY_DECIMALS: i32 = 3;
+const CPU_DECIMALS: i32 = 6;
+
+fn op_summary(s: &OpStats) -> OpSummary {
+    OpSummary {
+        count: s.count,
+        p50_ms: round_to(s.percentile_ms(50.0), LATENCY_DECIMALS),
+        p95_ms: round_to(s.percentile_ms(95.0), LATENCY_DECIMALS),
+        p99_ms: round_to(s.percentile_ms(99.0), LATENCY_DECIMALS),
+        mean_ms: round_to(s.mean_ms(), LATENCY_DECIMALS),
+        bytes_up: s.mean_bytes_up(),
+        bytes_down: s.mean_bytes_down(),
+        rounds: s.mean_rounds(),
+        cpu_ms: Ordered(
+            Party::ALL
+                .iter()
+                .map(|&p| (p.name(), round_to(s.mean_cpu_ms(p), CPU_DECIMALS)))
+                .collect(),
+        ),
+    }
+}
+
+fn property_summary(o: &PropertyOutcome) -> PropertySummary<'_> {
+    PropertySummary {
+        claimed: o.claimed,
+        checks: o.checks,
+        failures: o.failures,
+        first_failure: o.first_failure.as_deref(),
+    }
+}
+
+fn counters_summary(c: &Counters) -> CountersSummary {
+    CountersSummary {
+        events: c.events,
+        messages: c.messages,
+        changes: c.changes,
+        churn_skipped: c.churn_skipped,
+        message_store_bytes: c.message_store_bytes,
+        search_index_bytes: c.search_index_bytes,
+    }
+}
+
+fn stack_summary(st: &StackResult) -> StackSummary<'_> {
+    let sec = &st.security;
+    StackSummary {
+        name: st.stack.name(),
+        kd: &st.stack.kd,
+        pre: &st.stack.pre,
+        sse: &st.stack.sse,
+        ops: Ordered(
+            Op::ALL
+                .iter()
+                .filter_map(|&op| op_stats(st, op).map(|s| (op.name(), op_summary(s))))
+                .collect(),
+        ),
+        oracle: Oracle {
+            checks: sec.claimed_checks(),
+            violations: sec.violations(),
+            properties: Ordered(
+                Property::ALL
+                    .iter()
+                    .filter_map(|p| {
+                        sec.properties
+                            .get(p)
+                            .map(|o| (p.name(), property_summary(o)))
+                    })
+                    .collect(),
+            ),
+        },
+        adversary: Ordered(
+            Adversary::ALL
+                .iter()
+                .map(|a| {
+                    (
+                        a.name(),
+                        sec.adversary
+                            .get(a)
+                            .map_or(Verdict::NotRun, |(v, _)| *v)
+                            .name(),
+                    )
+                })
+                .collect(),
+        ),
+        counters: counters_summary(&st.counters),
+        trace_sha256: &st.trace_sha256,
+    }
+}
+
+/// `summary.json`: pretty-printed (2-space indentation), keys in a fixed order, ending with a
+/// newline. Deterministic: the same report gives byte-identical output.
+///
+/// Per stack and op (only ops with samples, in [`Op::ALL`] order): sample count, p50/p95/p99 and
+/// mean latency in ms (rounded to 3 decimals), mean bytes up/down and round trips per sample,
+/// and mean CPU ms per sample and party (rounded to 6 decimals). Then the oracle's totals and
+/// per-property outcomes, each adversary verdict (`not_run` when absent), the run counters and
+/// the trace hash.
+#[must_use]
+pub fn summary_json(r: &RunReport) -> String {
+    let summary = Summary {
+        scenario: &r.scenario.name,
+        seed: r.seeds.first().copied().unwrap_or(r.scenario.seed),
+        seeds: &r.seeds,
+        cost_model: cost_model_name(r.cost_model),
+        stacks: r.stacks.iter().map(stack_summary).collect(),
+    };
+    // Every map key is a string and every value a number, bool or string, so serialisation
+    // cannot fail.
+    let mut text = serde_json::to_string_pretty(&summary)
+        .unwrap_or_else(|e| unreachable!("summary.json serialisation cannot fail: {e}"));
+    text.push('\n');
+    text
+}

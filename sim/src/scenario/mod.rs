@@ -1,0 +1,291 @@
+//! Scenario files: YAML in, a validated [`Scenario`] out.
+//!
+//! [`load`] reads a file and [`parse`] validates text. The YAML surface is documented key by key
+//! in `scenarios/README.md`; errors are reported as `FILE:LINE:COLUMN: KEY: MESSAGE`.
+
+mod error;
+mod locate;
+mod model;
+mod spec;
+mod units;
+mod validate;
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+pub use error::ScenarioError;
+pub use model::*;
+pub use units::{parse_bandwidth, parse_bytes, parse_duration, parse_rate, Rate, UnitError};
+pub use validate::limits;
+
+use locate::{LocIndex, Pos, RootKind};
+
+/// Scheme names known to the registry, per family, used to validate `stacks`.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownSchemes<'a> {
+    /// Key distribution schemes.
+    pub kd: &'a [&'a str],
+    /// History protection (proxy re-encryption) schemes.
+    pub pre: &'a [&'a str],
+    /// Searchable encryption schemes.
+    pub sse: &'a [&'a str],
+}
+
+/// Reads and validates a scenario file.
+///
+/// # Errors
+/// [`ScenarioError::Io`] when the file cannot be read, [`ScenarioError::Invalid`] when its
+/// content is not a valid scenario.
+pub fn load(path: &Path, known: &KnownSchemes<'_>) -> Result<Scenario, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = valid
+                .rsplit(|b| *b == b'\n')
+                .next()
+                .map_or(0, |l| String::from_utf8_lossy(l).chars().count())
+                + 1;
+            return Err(ScenarioError::Invalid {
+                path: path.to_path_buf(),
+                line: Some(line),
+                column: Some(column),
+                key: None,
+                message: "the file is not valid UTF-8 text".to_owned(),
+            });
+        }
+    };
+    parse(text, path, known)
+}
+
+/// Validates scenario text; `path` is only used in messages and to resolve relative paths
+/// (`workload.keywords.corpus`).
+///
+/// # Errors
+/// [`ScenarioError::Invalid`] naming the line, column and key path of the first problem found.
+pub fn parse(text: &str, path: &Path, known: &KnownSchemes<'_>) -> Result<Scenario, ScenarioError> {
+    let sha = hex(&Sha256::digest(text.as_bytes()));
+    let invalid = |pos: Option<Pos>, key: Option<String>, message: String| ScenarioError::Invalid {
+        path: path.to_path_buf(),
+        line: pos.map(|p| p.line),
+        column: pos.map(|p| p.column),
+        key,
+        message,
+    };
+
+    // Index key positions first: this also classifies the document (empty, list, ...) and finds
+    // syntax errors along with the key being parsed. The indexer must never take the whole
+    // parse down: if it fails in an unexpected way, carry on without positions.
+    // Tabs become spaces for the indexer only (one character for one, so positions hold): the
+    // indexer is stricter than the deserialiser about tabs as separators (`seed:<TAB>1`).
+    let built = std::panic::catch_unwind(|| LocIndex::build(&text.replace('\t', " ")));
+    let index = match built {
+        Ok(Ok(index)) => index,
+        Ok(Err(syntax)) => {
+            // Trust the YAML reader the spec uses: if it accepts the text, go on without
+            // positions; otherwise report the syntax error with its key path.
+            if spec::from_str(text).is_ok() {
+                LocIndex::unindexed()
+            } else {
+                return Err(invalid(
+                    Some(syntax.pos),
+                    syntax.key,
+                    format!("YAML syntax error: {}", syntax.message),
+                ));
+            }
+        }
+        Err(_) => LocIndex::unindexed(),
+    };
+    match index.root {
+        RootKind::Empty => {
+            return Err(invalid(
+                None,
+                None,
+                format!(
+                    "the file is empty: expected a mapping with at least the keys name, duration, org and stacks (allowed top-level keys: {})",
+                    validate::TOP_KEYS
+                ),
+            ));
+        }
+        RootKind::Sequence | RootKind::Scalar => {
+            let what = if index.root == RootKind::Sequence {
+                "a list"
+            } else {
+                "a single value"
+            };
+            return Err(invalid(
+                index.root_pos,
+                None,
+                format!(
+                    "the top level is {what}; a scenario file must be a mapping of keys (allowed top-level keys: {})",
+                    validate::TOP_KEYS
+                ),
+            ));
+        }
+        RootKind::Mapping => {}
+    }
+    if let Some(pos) = index.extra_document {
+        return Err(invalid(
+            Some(pos),
+            None,
+            "a scenario file holds exactly one YAML document, found a second one (`---`)"
+                .to_owned(),
+        ));
+    }
+
+    let spec = spec::from_str(text).map_err(|e| {
+        let (key, message, pos) = split_serde_message(&e.message, e.pos, &index);
+        let pos = pos.or_else(|| key.as_deref().and_then(|k| index.locate(k)));
+        invalid(pos, key, message)
+    })?;
+    let cx = validate::Cx {
+        path,
+        index: &index,
+        known,
+    };
+    validate::validate(spec, &cx, sha)
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Whether `s` looks like a key path as the YAML reader prints it.
+fn looks_like_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']' | '?'))
+}
+
+/// Splits a deserialisation message `PATH: MESSAGE` into key path, a friendlier message and the
+/// best position.
+fn split_serde_message(
+    msg: &str,
+    pos: Option<Pos>,
+    index: &LocIndex,
+) -> (Option<String>, String, Option<Pos>) {
+    let mut path: Option<String> = None;
+    let mut rest = msg;
+    for (i, _) in msg.match_indices(": ") {
+        let (Some(prefix), Some(tail)) = (msg.get(..i), msg.get(i + 2..)) else {
+            continue;
+        };
+        if index.contains(prefix) || looks_like_path(prefix) {
+            path = Some(prefix.to_owned());
+            rest = tail;
+        }
+        break;
+    }
+    let parent = path.clone().unwrap_or_default();
+    // An unknown key is reported at the key itself.
+    if let Some(field) = backticked_after(rest, "unknown field `") {
+        return (
+            Some(locate::join(&parent, &field)),
+            spec_message::friendly(rest),
+            pos,
+        );
+    }
+    // A duplicate key is reported at its second occurrence.
+    if let Some(field) = backticked_after(rest, "duplicate field `") {
+        let key = locate::join(&parent, &field);
+        let at = index.duplicate(&key).or(pos);
+        return (Some(key), spec_message::friendly(rest), at);
+    }
+    let key = path.or_else(|| {
+        pos.and_then(|p| index.path_at(p).or_else(|| index.path_before(p)))
+            .map(str::to_owned)
+    });
+    (
+        key.filter(|k| !k.is_empty()),
+        spec_message::friendly(rest),
+        pos,
+    )
+}
+
+/// The text between `prefix` and the next backtick, if `s` starts with `prefix`.
+fn backticked_after(s: &str, prefix: &str) -> Option<String> {
+    let tail = s.strip_prefix(prefix)?;
+    let end = tail.find('`')?;
+    tail.get(..end).map(str::to_owned)
+}
+
+/// Rewrites the YAML reader's messages in the scenario language's terms.
+mod spec_message {
+    /// Type names as the reader prints them -> as a scenario author reads them.
+    fn types(s: &str) -> String {
+        let mut out = s.to_owned();
+        for (from, to) in [
+            ("expected u64", "expected a non-negative integer"),
+            ("expected u32", "expected a non-negative integer"),
+            ("expected i64", "expected an integer"),
+            ("expected f64", "expected a number"),
+            ("expected a sequence", "expected a list"),
+            ("expected a borrowed string", "expected a string"),
+            ("expected field identifier", "expected a key name"),
+            ("expected variant identifier", "expected a name"),
+            ("invalid type: sequence", "invalid type: a list"),
+            ("invalid type: map", "invalid type: a mapping"),
+            ("invalid type: unit value", "invalid type: an empty value"),
+        ] {
+            out = out.replace(from, to);
+        }
+        // `expected struct FooSpec` -> `expected a mapping`
+        while let Some(i) = out.find("expected struct ") {
+            let tail_start = i + "expected struct ".len();
+            let end = out
+                .get(tail_start..)
+                .and_then(|t| t.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+                .map_or(out.len(), |e| tail_start + e);
+            out.replace_range(i..end, "expected a mapping");
+        }
+        out
+    }
+
+    /// `` `a`, `b` `` / `` `a` or `b` `` / `` one of `a`, `b` `` -> `a, b`.
+    fn list(s: &str) -> String {
+        s.trim_start_matches("one of ")
+            .replace("` or `", ", ")
+            .replace('`', "")
+    }
+
+    /// A friendlier message for the reader's error text.
+    pub(super) fn friendly(msg: &str) -> String {
+        if let Some(tail) = msg.strip_prefix("unknown field ") {
+            if let Some((field, expected)) = tail.split_once(", expected ") {
+                return format!("unknown key {field}; allowed keys: {}", list(expected));
+            }
+            if let Some((field, _)) = tail.split_once(", there are no fields") {
+                return format!("unknown key {field}; no keys are allowed here");
+            }
+        }
+        if let Some(tail) = msg.strip_prefix("unknown variant ") {
+            if let Some((value, expected)) = tail.split_once(", expected ") {
+                return format!("unknown value {value}; allowed values: {}", list(expected));
+            }
+        }
+        if let Some(tail) = msg.strip_prefix("duplicate field ") {
+            return format!("duplicate key {tail}");
+        }
+        if let Some(tail) = msg.strip_prefix("invalid type: integer `") {
+            if let Some((n, _)) = tail.split_once("` as u128") {
+                return format!("the number {n} is too large");
+            }
+        }
+        if let Some(tail) = msg.strip_prefix("missing field ") {
+            return format!("missing required key {tail}");
+        }
+        types(msg)
+    }
+}

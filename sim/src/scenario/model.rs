@@ -1,0 +1,330 @@
+//! The validated scenario: what a scenario file means once every key has been parsed, unit-checked
+//! and cross-checked. Everything downstream (workload generator, engine, reports) reads only these
+//! types; the YAML surface lives in `spec.rs`.
+//!
+//! Units are resolved here: durations are integer nanoseconds, sizes are bytes, bandwidths are
+//! bytes per second and rates are events per second.
+
+use std::path::PathBuf;
+
+/// Nanoseconds of simulated time.
+pub type Nanos = u64;
+
+/// A fully validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `name`: used for the default report directory `reports/<name>/`.
+    pub name: String,
+    /// `seed`: master seed of the run (overridable on the command line).
+    pub seed: u64,
+    /// `replicates`: number of seeds run per stack (`seed`, `seed + 1`, ...), merged in the report.
+    pub replicates: u32,
+    /// `duration`: simulated time covered by the workload.
+    pub duration: Nanos,
+    /// `org`: users, departments and rooms.
+    pub org: Org,
+    /// `policy`: default room policy.
+    pub policy: Policy,
+    /// `workload`: what people do.
+    pub workload: Workload,
+    /// `network`: client classes.
+    pub network: Network,
+    /// `servers`: server worker pools.
+    pub servers: Servers,
+    /// `cost_model`: how compute is charged.
+    pub cost_model: CostModelKind,
+    /// `stacks`: the columns of the report, lists already expanded to their product, in file order,
+    /// duplicates removed.
+    pub stacks: Vec<StackSpec>,
+    /// `report`: output options.
+    pub report: ReportOptions,
+    /// Lower-case hex SHA-256 of the scenario file's bytes.
+    pub source_sha256: String,
+    /// The file the scenario was read from.
+    pub source_path: PathBuf,
+}
+
+/// The organisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    /// `org.users`: number of users, ids `0..users`.
+    pub users: u32,
+    /// `org.departments`: users are split into this many departments of (nearly) equal size, in
+    /// contiguous id blocks.
+    pub departments: u32,
+    /// `org.rooms`: room groups, in file order.
+    pub rooms: Vec<RoomGroup>,
+}
+
+/// One entry of `org.rooms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomGroup {
+    /// `kind` (with `count`/`size` for projects).
+    pub kind: RoomKind,
+    /// `admins`: how many of each room's initial members are admins (at least 1).
+    pub admins: u32,
+    /// `history`: overrides `policy.history` for these rooms.
+    pub history: Option<HistoryPolicy>,
+}
+
+/// What kind of rooms a group creates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoomKind {
+    /// `kind: department`: one room per department holding all its members.
+    Department,
+    /// `kind: org`: one room holding every user.
+    Org,
+    /// `kind: project`: `count` rooms whose sizes are drawn from `size`; members drawn uniformly
+    /// without replacement from the whole organisation.
+    Project {
+        /// `count`
+        count: u32,
+        /// `size`
+        size: SizeDist,
+    },
+}
+
+/// A distribution of room sizes (members).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SizeDist {
+    /// `size: 12`
+    Fixed(u32),
+    /// `size: { uniform: { min: 4, max: 30 } }`, inclusive.
+    Uniform {
+        /// smallest size
+        min: u32,
+        /// largest size
+        max: u32,
+    },
+    /// `size: { zipf: { min: 2, max: 60, s: 1.1 } }`: P(k) proportional to k^-s on min..=max.
+    Zipf {
+        /// smallest size (default 2)
+        min: u32,
+        /// largest size
+        max: u32,
+        /// exponent, > 0
+        s: f64,
+    },
+}
+
+/// Whether a joiner may read messages sent before it joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryPolicy {
+    /// `shared`: joiners read the room's whole history.
+    Shared,
+    /// `from_join`: joiners read only what is sent after they join.
+    FromJoin,
+}
+
+/// `policy`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// `policy.history` (default `shared`).
+    pub history: HistoryPolicy,
+}
+
+/// `workload`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// `workload.messages`
+    pub messages: Messages,
+    /// `workload.keywords`
+    pub keywords: Keywords,
+    /// `workload.search`
+    pub search: Search,
+    /// `workload.login`
+    pub login: Login,
+    /// `workload.churn`
+    pub churn: Churn,
+    /// `workload.history`
+    pub history: History,
+    /// `workload.canaries`: share of messages (0..=1) that carry a canary plaintext and one canary
+    /// keyword, for the security oracle (default 0.05).
+    pub canaries: f64,
+}
+
+/// `workload.messages`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Messages {
+    /// `rate`: messages per second per user, while the user is online.
+    pub rate_per_user: f64,
+    /// `size`: body size distribution in bytes.
+    pub size: ByteDist,
+}
+
+/// A distribution of byte sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ByteDist {
+    /// `size: 160B`
+    Fixed(u64),
+    /// `size: { uniform: { min: 20B, max: 2KB } }`
+    Uniform {
+        /// smallest
+        min: u64,
+        /// largest
+        max: u64,
+    },
+    /// `size: { lognormal: { median: 160B, sigma: 1.0 } }`
+    LogNormal {
+        /// median in bytes
+        median: u64,
+        /// sigma of the underlying normal, >= 0
+        sigma: f64,
+    },
+}
+
+/// `workload.keywords`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keywords {
+    /// Where keywords come from.
+    pub source: KeywordSource,
+    /// `per_message`: distinct keywords per synthetic message (ignored for a corpus, whose
+    /// messages carry their own words).
+    pub per_message: u32,
+}
+
+/// Source of message words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeywordSource {
+    /// `vocabulary: 20000, zipf: 1.1`: synthetic words drawn from a Zipf law.
+    Synthetic {
+        /// number of distinct words
+        vocabulary: u32,
+        /// Zipf exponent, > 0
+        zipf: f64,
+    },
+    /// `corpus: PATH`: a JSONL file of chat messages (resolved relative to the scenario file).
+    Corpus(PathBuf),
+}
+
+/// `workload.search`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// `rate`: searches per second per user, while online.
+    pub rate_per_user: f64,
+    /// `fetch`: how many of the newest matching messages the client fetches and decrypts.
+    pub fetch: u32,
+}
+
+/// `workload.login`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Login {
+    /// `rate`: logins per second per user while offline (the rate at which sessions start).
+    pub rate_per_user: f64,
+    /// `recent`: messages per room decrypted at login.
+    pub recent: u32,
+    /// `session`: mean session length (exponentially distributed); the user is online for it.
+    pub session: Nanos,
+    /// `online_at_start`: share of users (0..=1) online at time zero (their login is not measured).
+    pub online_at_start: f64,
+}
+
+/// `workload.churn`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Churn {
+    /// `join`: joins per second, organisation-wide.
+    pub join_rate: f64,
+    /// `leave`: leaves per second, organisation-wide.
+    pub leave_rate: f64,
+    /// `move`: moves per second, organisation-wide (a user leaves one room and joins another).
+    pub move_rate: f64,
+    /// `events`: scheduled events, sorted by time.
+    pub events: Vec<ScheduledEvent>,
+}
+
+/// One entry of `workload.churn.events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledEvent {
+    /// `at`: simulated time of the event.
+    pub at: Nanos,
+    /// What happens.
+    pub kind: ScheduledKind,
+}
+
+/// Scheduled event kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduledKind {
+    /// `reorg: { from: 3, to: 5, share: 0.3 }`: a share of department `from`'s users move to
+    /// department `to` (they leave `from`'s department room and join `to`'s).
+    Reorg {
+        /// department index, `0..departments`
+        from: u32,
+        /// department index, `0..departments`, != from
+        to: u32,
+        /// share of `from`'s users that move, in (0, 1]
+        share: f64,
+    },
+}
+
+/// `workload.history`
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// `read`: messages from before its join that a joiner reads when it opens the room.
+    pub read: u32,
+}
+
+/// `network`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// `network.clients`: shares sum to 1 (within 1e-6).
+    pub clients: Vec<ClientClass>,
+}
+
+/// One client class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientClass {
+    /// `share` of users in this class.
+    pub share: f64,
+    /// `rtt`: round-trip time to the servers.
+    pub rtt: Nanos,
+    /// `jitter`: one-way delay varies uniformly in `[0, jitter]` on top of `rtt / 2`.
+    pub jitter: Nanos,
+    /// `down`: downlink bandwidth, bytes per second.
+    pub down: f64,
+    /// `up`: uplink bandwidth, bytes per second.
+    pub up: f64,
+}
+
+/// `servers`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Servers {
+    /// `workers`: worker threads of each server (key, message, search).
+    pub workers: u32,
+}
+
+/// `cost_model`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostModelKind {
+    /// `measured`: each operation is charged its measured wall time.
+    Measured,
+    /// `calibrated`: each operation is charged from a calibration table.
+    Calibrated,
+}
+
+/// One column of the report: a scheme from each family.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StackSpec {
+    /// key distribution scheme name
+    pub kd: String,
+    /// history protection scheme name
+    pub pre: String,
+    /// searchable encryption scheme name
+    pub sse: String,
+}
+
+impl StackSpec {
+    /// `kd+pre+sse`
+    #[must_use]
+    pub fn name(&self) -> String {
+        format!("{}+{}+{}", self.kd, self.pre, self.sse)
+    }
+}
+
+/// `report`
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    /// `percentiles` shown in Table 1 (default `[50, 95, 99]`), each in (0, 100].
+    pub percentiles: Vec<f64>,
+    /// `plots` requested (names checked against the known plot kinds).
+    pub plots: Vec<String>,
+}

@@ -1,0 +1,659 @@
+//! The workload: a deterministic trace of what people do, generated lazily per (scenario, seed)
+//! and independent of the schemes under test, so every stack replays exactly the same events.
+//!
+//! Each user runs three independent processes (sessions, messages, searches), each with its own
+//! ChaCha stream; churn and scheduled events have their own streams. The generator keeps the
+//! ground truth of membership and presence it needs to pick plausible events, and hashes every
+//! event it emits ([`Generator::trace_sha256`]).
+
+mod corpus;
+mod org;
+pub mod text;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use conclave_schemes::{MsgId, RoomId, UserId};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, LogNormal, Zipf};
+use sha2::{Digest, Sha256};
+
+pub use corpus::{Corpus, CorpusError};
+pub use org::{Org, RoomInit};
+
+use crate::rng;
+use crate::scenario::{ByteDist, KeywordSource, Nanos, Scenario, ScheduledKind};
+
+/// One thing a person does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The user opens the app (a session starts).
+    Login {
+        /// who
+        user: UserId,
+    },
+    /// The user's session ends.
+    Logout {
+        /// who
+        user: UserId,
+    },
+    /// The user sends a message.
+    Send {
+        /// who
+        user: UserId,
+        /// where
+        room: RoomId,
+        /// the message's id (increasing in trace order)
+        msg: MsgId,
+        /// the plaintext
+        body: Arc<[u8]>,
+        /// its distinct keywords, as the tokeniser gives them
+        keywords: Arc<[String]>,
+        /// whether the body carries a canary
+        canary: bool,
+    },
+    /// The user searches a room for a keyword.
+    Search {
+        /// who
+        user: UserId,
+        /// where
+        room: RoomId,
+        /// the keyword
+        keyword: String,
+    },
+    /// `by` (an admin, or another member) adds `user` to `room`.
+    Join {
+        /// who performs the change
+        by: UserId,
+        /// where
+        room: RoomId,
+        /// who joins
+        user: UserId,
+    },
+    /// `by` removes `user` from `room`.
+    Leave {
+        /// who performs the change
+        by: UserId,
+        /// where
+        room: RoomId,
+        /// who leaves
+        user: UserId,
+    },
+}
+
+/// A timed action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Simulated time, nanoseconds.
+    pub at: Nanos,
+    /// What happens.
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Process {
+    Join,
+    Leave,
+    Move,
+    Scheduled(u32),
+    Session(u32),
+    Message(u32),
+    Search(u32),
+}
+
+/// The lazy trace generator; iterate it for events in time order.
+#[derive(Debug)]
+pub struct Generator {
+    duration: Nanos,
+    users: u32,
+    heap: BinaryHeap<Reverse<(Nanos, Process)>>,
+    pending: VecDeque<Event>,
+    // presence and membership ground truth
+    online: Vec<bool>,
+    initially_online: Vec<bool>,
+    rooms_of: Vec<BTreeSet<RoomId>>,
+    members: Vec<BTreeSet<UserId>>,
+    admins: Vec<BTreeSet<UserId>>,
+    room_department: Vec<Option<u32>>,
+    department: Vec<u32>,
+    // processes
+    session_rng: Vec<ChaCha8Rng>,
+    message_rng: Vec<ChaCha8Rng>,
+    search_rng: Vec<ChaCha8Rng>,
+    churn_rng: ChaCha8Rng,
+    login_gap: Option<Exp<f64>>,
+    session_len: Option<Exp<f64>>,
+    message_gap: Option<Exp<f64>>,
+    search_gap: Option<Exp<f64>>,
+    churn_gaps: [Option<Exp<f64>>; 3],
+    scheduled: Vec<(Nanos, ScheduledKind)>,
+    // content
+    size: ByteDist,
+    words: WordSource,
+    per_message: u32,
+    canary_share: f64,
+    recent_canaries: Vec<VecDeque<String>>,
+    recent_keywords: Vec<VecDeque<Arc<[String]>>>,
+    next_msg: u64,
+    next_canary: u64,
+    // accounting
+    skipped_churn: u64,
+    hasher: Sha256,
+    emitted: u64,
+}
+
+#[derive(Debug)]
+enum WordSource {
+    Synthetic { zipf: Zipf<f64> },
+    Corpus(Corpus),
+}
+
+/// Why a workload could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// The keyword corpus could not be read.
+    #[error(transparent)]
+    Corpus(#[from] CorpusError),
+    /// A distribution parameter is out of range (the validator should have caught it).
+    #[error("invalid workload parameter: {0}")]
+    Parameter(&'static str),
+}
+
+fn exp_gap(rate_per_second: f64) -> Result<Option<Exp<f64>>, WorkloadError> {
+    if rate_per_second <= 0.0 {
+        return Ok(None);
+    }
+    // Rates are per second; gaps are drawn in nanoseconds.
+    Exp::new(rate_per_second / 1e9).map(Some).map_err(|_| WorkloadError::Parameter("rate"))
+}
+
+fn draw(gap: &Option<Exp<f64>>, rng: &mut ChaCha8Rng) -> Option<Nanos> {
+    gap.as_ref().map(|g| (g.sample(rng).min(1e18) as Nanos).max(1))
+}
+
+impl Generator {
+    /// A generator for `scenario` with `seed`, starting from the organisation `org`.
+    ///
+    /// # Errors
+    /// [`WorkloadError`] if the corpus cannot be read.
+    pub fn new(scenario: &Scenario, seed: u64, org: &Org) -> Result<Self, WorkloadError> {
+        let users = scenario.org.users;
+        let w = &scenario.workload;
+        let n_rooms = org.rooms.len();
+        let mut rooms_of = vec![BTreeSet::new(); users as usize];
+        let mut members = Vec::with_capacity(n_rooms);
+        let mut admins = Vec::with_capacity(n_rooms);
+        for r in &org.rooms {
+            for u in &r.members {
+                rooms_of[u.0 as usize].insert(r.id);
+            }
+            members.push(r.members.iter().copied().collect::<BTreeSet<_>>());
+            admins.push(r.admins.iter().copied().collect::<BTreeSet<_>>());
+        }
+        let words = match &w.keywords.source {
+            KeywordSource::Synthetic { vocabulary, zipf } => WordSource::Synthetic {
+                zipf: Zipf::new(u64::from(*vocabulary).max(1), *zipf)
+                    .map_err(|_| WorkloadError::Parameter("keywords.zipf"))?,
+            },
+            KeywordSource::Corpus(path) => WordSource::Corpus(Corpus::load(path)?),
+        };
+        let mut g = Self {
+            duration: scenario.duration,
+            users,
+            heap: BinaryHeap::new(),
+            pending: VecDeque::new(),
+            online: vec![false; users as usize],
+            initially_online: vec![false; users as usize],
+            rooms_of,
+            members,
+            admins,
+            room_department: org.rooms.iter().map(|r| r.department).collect(),
+            department: org.department.clone(),
+            session_rng: (0..users).map(|u| rng::workload(seed, "session", u64::from(u))).collect(),
+            message_rng: (0..users).map(|u| rng::workload(seed, "message", u64::from(u))).collect(),
+            search_rng: (0..users).map(|u| rng::workload(seed, "search", u64::from(u))).collect(),
+            churn_rng: rng::workload(seed, "churn", 0),
+            login_gap: exp_gap(w.login.rate_per_user)?,
+            session_len: if w.login.session == 0 {
+                None
+            } else {
+                Some(Exp::new(1.0 / w.login.session as f64).map_err(|_| WorkloadError::Parameter("login.session"))?)
+            },
+            message_gap: exp_gap(w.messages.rate_per_user)?,
+            search_gap: exp_gap(w.search.rate_per_user)?,
+            churn_gaps: [exp_gap(w.churn.join_rate)?, exp_gap(w.churn.leave_rate)?, exp_gap(w.churn.move_rate)?],
+            scheduled: w.churn.events.iter().map(|e| (e.at, e.kind.clone())).collect(),
+            size: w.messages.size.clone(),
+            words,
+            per_message: w.keywords.per_message,
+            canary_share: w.canaries,
+            recent_canaries: vec![VecDeque::new(); n_rooms],
+            recent_keywords: vec![VecDeque::new(); n_rooms],
+            next_msg: 0,
+            next_canary: 0,
+            skipped_churn: 0,
+            hasher: Sha256::new(),
+            emitted: 0,
+        };
+        g.hasher.update(b"conclave trace v1\0");
+        g.start(w.login.online_at_start);
+        Ok(g)
+    }
+
+    fn start(&mut self, online_at_start: f64) {
+        for u in 0..self.users {
+            let i = u as usize;
+            let online = self.session_rng[i].gen::<f64>() < online_at_start;
+            self.online[i] = online;
+            self.initially_online[i] = online;
+            let first = if online {
+                draw(&self.session_len, &mut self.session_rng[i])
+            } else {
+                draw(&self.login_gap, &mut self.session_rng[i])
+            };
+            self.schedule(first, Process::Session(u));
+            let m = draw(&self.message_gap, &mut self.message_rng[i]);
+            self.schedule(m, Process::Message(u));
+            let s = draw(&self.search_gap, &mut self.search_rng[i]);
+            self.schedule(s, Process::Search(u));
+        }
+        for k in 0..3 {
+            let t = draw(&self.churn_gaps[k], &mut self.churn_rng);
+            self.schedule(t, [Process::Join, Process::Leave, Process::Move][k]);
+        }
+        for (i, (at, _)) in self.scheduled.iter().enumerate() {
+            self.heap.push(Reverse((*at, Process::Scheduled(i as u32))));
+        }
+    }
+
+    fn schedule(&mut self, at: Option<Nanos>, p: Process) {
+        if let Some(at) = at {
+            if at <= self.duration {
+                self.heap.push(Reverse((at, p)));
+            }
+        }
+    }
+
+    fn after(&self, now: Nanos, gap: Option<Nanos>) -> Option<Nanos> {
+        gap.map(|g| now.saturating_add(g))
+    }
+
+    /// Users online at time zero (their sessions start without a measured login).
+    #[must_use]
+    pub fn initially_online(&self) -> &[bool] {
+        &self.initially_online
+    }
+
+    /// Churn events skipped so far because nobody in the room was online to perform them.
+    #[must_use]
+    pub fn skipped_churn(&self) -> u64 {
+        self.skipped_churn
+    }
+
+    /// Hex SHA-256 of the events emitted so far.
+    #[must_use]
+    pub fn trace_sha256(&self) -> String {
+        let digest = self.hasher.clone().finalize();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Events emitted so far.
+    #[must_use]
+    pub fn emitted(&self) -> u64 {
+        self.emitted
+    }
+
+    fn hash(&mut self, e: &Event) {
+        let h = &mut self.hasher;
+        h.update(e.at.to_le_bytes());
+        match &e.action {
+            Action::Login { user } => {
+                h.update([0]);
+                h.update(user.0.to_le_bytes());
+            }
+            Action::Logout { user } => {
+                h.update([1]);
+                h.update(user.0.to_le_bytes());
+            }
+            Action::Send { user, room, msg, body, keywords, canary } => {
+                h.update([2]);
+                h.update(user.0.to_le_bytes());
+                h.update(room.0.to_le_bytes());
+                h.update(msg.0.to_le_bytes());
+                h.update((body.len() as u64).to_le_bytes());
+                h.update(body);
+                h.update((keywords.len() as u64).to_le_bytes());
+                for k in keywords.iter() {
+                    h.update(k.as_bytes());
+                    h.update([0]);
+                }
+                h.update([u8::from(*canary)]);
+            }
+            Action::Search { user, room, keyword } => {
+                h.update([3]);
+                h.update(user.0.to_le_bytes());
+                h.update(room.0.to_le_bytes());
+                h.update(keyword.as_bytes());
+                h.update([0]);
+            }
+            Action::Join { by, room, user } | Action::Leave { by, room, user } => {
+                h.update([if matches!(e.action, Action::Join { .. }) { 4 } else { 5 }]);
+                h.update(by.0.to_le_bytes());
+                h.update(room.0.to_le_bytes());
+                h.update(user.0.to_le_bytes());
+            }
+        }
+    }
+
+    fn step(&mut self, now: Nanos, p: Process) {
+        match p {
+            Process::Session(u) => {
+                let i = u as usize;
+                if self.online[i] {
+                    self.online[i] = false;
+                    self.emit(now, Action::Logout { user: UserId(u) });
+                    let next = draw(&self.login_gap, &mut self.session_rng[i]);
+                    let at = self.after(now, next);
+                    self.schedule(at, p);
+                } else {
+                    self.online[i] = true;
+                    self.emit(now, Action::Login { user: UserId(u) });
+                    let next = draw(&self.session_len, &mut self.session_rng[i]);
+                    let at = self.after(now, next);
+                    self.schedule(at, p);
+                }
+            }
+            Process::Message(u) => {
+                let i = u as usize;
+                if self.online[i] && !self.rooms_of[i].is_empty() {
+                    let action = self.message(u);
+                    self.emit(now, action);
+                }
+                let next = draw(&self.message_gap, &mut self.message_rng[i]);
+                let at = self.after(now, next);
+                self.schedule(at, p);
+            }
+            Process::Search(u) => {
+                let i = u as usize;
+                if self.online[i] && !self.rooms_of[i].is_empty() {
+                    let action = self.search(u);
+                    self.emit(now, action);
+                }
+                let next = draw(&self.search_gap, &mut self.search_rng[i]);
+                let at = self.after(now, next);
+                self.schedule(at, p);
+            }
+            Process::Join | Process::Leave | Process::Move => {
+                match p {
+                    Process::Join => self.churn_join(now),
+                    Process::Leave => self.churn_leave(now),
+                    _ => self.churn_move(now),
+                }
+                let k = match p {
+                    Process::Join => 0,
+                    Process::Leave => 1,
+                    _ => 2,
+                };
+                let next = draw(&self.churn_gaps[k], &mut self.churn_rng);
+                let at = self.after(now, next);
+                self.schedule(at, p);
+            }
+            Process::Scheduled(i) => {
+                if let Some((_, kind)) = self.scheduled.get(i as usize).cloned() {
+                    match kind {
+                        ScheduledKind::Reorg { from, to, share } => self.reorg(now, from, to, share),
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, at: Nanos, action: Action) {
+        self.pending.push_back(Event { at, action });
+    }
+
+    fn pick_room(rooms: &BTreeSet<RoomId>, rng: &mut ChaCha8Rng) -> Option<RoomId> {
+        if rooms.is_empty() {
+            return None;
+        }
+        let k = rng.gen_range(0..rooms.len());
+        rooms.iter().nth(k).copied()
+    }
+
+    fn message(&mut self, u: u32) -> Action {
+        let i = u as usize;
+        let rng = &mut self.message_rng[i];
+        let room = Self::pick_room(&self.rooms_of[i], rng).unwrap_or(RoomId(0));
+        let canary = rng.gen::<f64>() < self.canary_share;
+        let (mut text, mut keywords) = match &self.words {
+            WordSource::Synthetic { zipf } => {
+                let size = match self.size {
+                    ByteDist::Fixed(n) => n,
+                    ByteDist::Uniform { min, max } => rng.gen_range(min..=max.max(min)),
+                    ByteDist::LogNormal { median, sigma } => LogNormal::new((median.max(1) as f64).ln(), sigma)
+                        .map(|d| d.sample(rng).min(1e9) as u64)
+                        .unwrap_or(median),
+                } as usize;
+                let mut ranks: Vec<u32> = Vec::with_capacity(self.per_message as usize);
+                let mut tries = 0;
+                while ranks.len() < self.per_message as usize && tries < 16 * self.per_message.max(1) {
+                    tries += 1;
+                    let r = (zipf.sample(rng) as u32).saturating_sub(1);
+                    if !ranks.contains(&r) {
+                        ranks.push(r);
+                    }
+                }
+                let mut words: Vec<String> = ranks.into_iter().map(text::synthetic_word).collect();
+                if canary {
+                    words.push(text::canary_keyword(self.next_canary));
+                }
+                let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+                (text::body(&refs, size), words)
+            }
+            WordSource::Corpus(c) => {
+                let mut t = c.text(rng.gen_range(0..c.len())).to_owned();
+                if canary {
+                    t.push(' ');
+                    t.push_str(&text::canary_keyword(self.next_canary));
+                }
+                let kws = text::keywords(&t);
+                (t, kws)
+            }
+        };
+        if canary {
+            self.recent_canaries[room.0 as usize].push_back(text::canary_keyword(self.next_canary));
+            if self.recent_canaries[room.0 as usize].len() > 16 {
+                self.recent_canaries[room.0 as usize].pop_front();
+            }
+            text.push(' ');
+            text.push_str(&text::canary_message(self.next_canary));
+            self.next_canary += 1;
+        }
+        keywords.dedup();
+        let keywords: Arc<[String]> = keywords.into();
+        let recent = &mut self.recent_keywords[room.0 as usize];
+        recent.push_back(keywords.clone());
+        if recent.len() > 64 {
+            recent.pop_front();
+        }
+        let msg = MsgId(self.next_msg);
+        self.next_msg += 1;
+        Action::Send { user: UserId(u), room, msg, body: text.into_bytes().into(), keywords, canary }
+    }
+
+    fn search(&mut self, u: u32) -> Action {
+        let i = u as usize;
+        let rng = &mut self.search_rng[i];
+        let room = Self::pick_room(&self.rooms_of[i], rng).unwrap_or(RoomId(0));
+        let canaries = &self.recent_canaries[room.0 as usize];
+        let keyword = if !canaries.is_empty() && rng.gen::<f64>() < self.canary_share {
+            canaries[rng.gen_range(0..canaries.len())].clone()
+        } else {
+            match &self.words {
+                WordSource::Synthetic { zipf } => text::synthetic_word((zipf.sample(rng) as u32).saturating_sub(1)),
+                WordSource::Corpus(c) => {
+                    let recent = &self.recent_keywords[room.0 as usize];
+                    let from_room = if recent.is_empty() {
+                        None
+                    } else {
+                        let kws = &recent[rng.gen_range(0..recent.len())];
+                        (!kws.is_empty()).then(|| kws[rng.gen_range(0..kws.len())].clone())
+                    };
+                    from_room.unwrap_or_else(|| c.random_word(rng))
+                }
+            }
+        };
+        Action::Search { user: UserId(u), room, keyword }
+    }
+
+    /// An online admin of `room` other than `not`, else an online member, else `None`.
+    fn actor(&mut self, room: RoomId, not: UserId) -> Option<UserId> {
+        let r = room.0 as usize;
+        let online = |u: &&UserId| **u != not && self.online[u.0 as usize];
+        let admins: Vec<UserId> = self.admins[r].iter().filter(online).copied().collect();
+        let pool: Vec<UserId> = if admins.is_empty() {
+            self.members[r].iter().filter(online).copied().collect()
+        } else {
+            admins
+        };
+        if pool.is_empty() {
+            return None;
+        }
+        Some(pool[self.churn_rng.gen_range(0..pool.len())])
+    }
+
+    fn apply_join(&mut self, at: Nanos, by: UserId, room: RoomId, user: UserId) {
+        self.members[room.0 as usize].insert(user);
+        self.rooms_of[user.0 as usize].insert(room);
+        self.emit(at, Action::Join { by, room, user });
+    }
+
+    fn apply_leave(&mut self, at: Nanos, by: UserId, room: RoomId, user: UserId) {
+        self.members[room.0 as usize].remove(&user);
+        self.admins[room.0 as usize].remove(&user);
+        self.rooms_of[user.0 as usize].remove(&room);
+        self.emit(at, Action::Leave { by, room, user });
+    }
+
+    fn random_room(&mut self, ok: impl Fn(&Self, usize) -> bool) -> Option<RoomId> {
+        let n = self.members.len();
+        if n == 0 {
+            return None;
+        }
+        for _ in 0..32 {
+            let r = self.churn_rng.gen_range(0..n);
+            if ok(self, r) {
+                return Some(RoomId(r as u32));
+            }
+        }
+        None
+    }
+
+    fn joinable(&self, r: usize) -> bool {
+        self.members[r].len() < self.users as usize
+    }
+
+    fn leavable(&self, r: usize) -> bool {
+        self.members[r].len() > 2 && self.members[r].iter().any(|u| !self.admins[r].contains(u))
+    }
+
+    fn random_non_member(&mut self, room: RoomId) -> Option<UserId> {
+        for _ in 0..64 {
+            let u = UserId(self.churn_rng.gen_range(0..self.users));
+            if !self.members[room.0 as usize].contains(&u) {
+                return Some(u);
+            }
+        }
+        None
+    }
+
+    fn random_leaver(&mut self, room: RoomId) -> Option<UserId> {
+        let r = room.0 as usize;
+        let pool: Vec<UserId> = self.members[r].iter().filter(|u| !self.admins[r].contains(u)).copied().collect();
+        (!pool.is_empty()).then(|| pool[self.churn_rng.gen_range(0..pool.len())])
+    }
+
+    fn churn_join(&mut self, now: Nanos) {
+        let Some(room) = self.random_room(Self::joinable) else { return };
+        let Some(user) = self.random_non_member(room) else { return };
+        match self.actor(room, user) {
+            Some(by) => self.apply_join(now, by, room, user),
+            None => self.skipped_churn += 1,
+        }
+    }
+
+    fn churn_leave(&mut self, now: Nanos) {
+        let Some(room) = self.random_room(Self::leavable) else { return };
+        let Some(user) = self.random_leaver(room) else { return };
+        match self.actor(room, user) {
+            Some(by) => self.apply_leave(now, by, room, user),
+            None => self.skipped_churn += 1,
+        }
+    }
+
+    fn churn_move(&mut self, now: Nanos) {
+        let Some(from) = self.random_room(Self::leavable) else { return };
+        let Some(user) = self.random_leaver(from) else { return };
+        let to = self.random_room(|g, r| g.joinable(r) && !g.members[r].contains(&user));
+        let Some(to) = to else { return };
+        match (self.actor(from, user), self.actor(to, user)) {
+            (Some(a), Some(b)) => {
+                self.apply_leave(now, a, from, user);
+                self.apply_join(now, b, to, user);
+            }
+            _ => self.skipped_churn += 1,
+        }
+    }
+
+    fn reorg(&mut self, now: Nanos, from: u32, to: u32, share: f64) {
+        let room_of = |d: u32| self.room_department.iter().position(|x| *x == Some(d)).map(|r| RoomId(r as u32));
+        let (from_room, to_room) = (room_of(from), room_of(to));
+        let movers: Vec<UserId> = (0..self.users)
+            .filter(|&u| self.department[u as usize] == from)
+            .map(UserId)
+            .filter(|u| from_room.is_none_or(|r| !self.admins[r.0 as usize].contains(u)))
+            .collect();
+        let count = ((movers.len() as f64) * share).ceil() as usize;
+        let chosen: Vec<UserId> = rand::seq::index::sample(&mut self.churn_rng, movers.len(), count.min(movers.len()))
+            .into_iter()
+            .map(|k| movers[k])
+            .collect();
+        for user in chosen {
+            self.department[user.0 as usize] = to;
+            if let Some(fr) = from_room {
+                if self.members[fr.0 as usize].contains(&user) && self.members[fr.0 as usize].len() > 2 {
+                    match self.actor(fr, user) {
+                        Some(by) => self.apply_leave(now, by, fr, user),
+                        None => self.skipped_churn += 1,
+                    }
+                }
+            }
+            if let Some(tr) = to_room {
+                if !self.members[tr.0 as usize].contains(&user) {
+                    match self.actor(tr, user) {
+                        Some(by) => self.apply_join(now, by, tr, user),
+                        None => self.skipped_churn += 1,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                self.hash(&e);
+                self.emitted += 1;
+                return Some(e);
+            }
+            let Reverse((at, p)) = self.heap.pop()?;
+            self.step(at, p);
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! Format tests of the report writers: schema of `summary.json`, Table 1's ratios and golden
+//! text, determinism, security outcomes, and atomic writing.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use conclave_sim::metrics::{
+    Adversary, Counters, Op, OpStats, Property, PropertyOutcome, Sample, StackResult, TrustNotes,
+    Verdict,
+};
+use conclave_sim::report::{
+    security_md, summary_json, table1_csv, table1_md, write_all, CalibrationInfo, ReportError,
+    RunReport,
+};
+use conclave_sim::scenario::{
+    ByteDist, Churn, ClientClass, CostModelKind, History, HistoryPolicy, KeywordSource, Keywords,
+    Login, Messages, Network, Org, Policy, ReportOptions, RoomGroup, RoomKind, Scenario, Search,
+    Servers, SizeDist, StackSpec, Workload,
+};
+use serde_json::Value;
+
+const MS: u64 = 1_000_000;
+
+fn scenario() -> Scenario {
+    Scenario {
+        name: "tiny-table1".to_owned(),
+        seed: 42,
+        replicates: 2,
+        duration: 3_600 * 1_000 * MS,
+        org: Org {
+            users: 12,
+            departments: 2,
+            rooms: vec![
+                RoomGroup {
+                    kind: RoomKind::Department,
+                    admins: 1,
+                    history: None,
+                },
+                RoomGroup {
+                    kind: RoomKind::Project {
+                        count: 2,
+                        size: SizeDist::Uniform { min: 2, max: 6 },
+                    },
+                    admins: 1,
+                    history: Some(HistoryPolicy::FromJoin),
+                },
+            ],
+        },
+        policy: Policy {
+            history: HistoryPolicy::Shared,
+        },
+        workload: Workload {
+            messages: Messages {
+                rate_per_user: 30.0 / 3600.0,
+                size: ByteDist::Fixed(160),
+            },
+            keywords: Keywords {
+                source: KeywordSource::Synthetic {
+                    vocabulary: 1000,
+                    zipf: 1.1,
+                },
+                per_message: 8,
+            },
+            search: Search {
+                rate_per_user: 2.0 / 3600.0,
+                fetch: 10,
+            },
+            login: Login {
+                rate_per_user: 3.0 / 86_400.0,
+                recent: 20,
+                session: 1_800 * 1_000 * MS,
+                online_at_start: 0.5,
+            },
+            churn: Churn {
+                join_rate: 4.0 / 3600.0,
+                leave_rate: 3.0 / 3600.0,
+                move_rate: 0.0,
+                events: vec![],
+            },
+            history: History { read: 50 },
+            canaries: 0.05,
+        },
+        network: Network {
+            clients: vec![ClientClass {
+                share: 1.0,
+                rtt: 30 * MS,
+                jitter: 5 * MS,
+                down: 50e6,
+                up: 10e6,
+            }],
+        },
+        servers: Servers { workers: 8 },
+        cost_model: CostModelKind::Calibrated,
+        stacks: vec![conventional_spec(), secure_spec()],
+        report: ReportOptions {
+            percentiles: vec![50.0, 95.0, 99.9],
+            plots: vec![],
+        },
+        source_sha256: "ab".repeat(32),
+        source_path: PathBuf::from("scenarios/tiny-table1.yaml"),
+    }
+}
+
+fn conventional_spec() -> StackSpec {
+    StackSpec {
+        kd: "conventional".to_owned(),
+        pre: "none".to_owned(),
+        sse: "plaintext".to_owned(),
+    }
+}
+
+fn secure_spec() -> StackSpec {
+    StackSpec {
+        kd: "mkd".to_owned(),
+        pre: "afgh-hybrid".to_owned(),
+        sse: "rekey-index".to_owned(),
+    }
+}
+
+/// `n` identical samples of `latency_us` microseconds.
+fn stats(latency_us: &[u64], bytes_up: u64, bytes_down: u64, rounds: u64) -> OpStats {
+    let mut s = OpStats::default();
+    for &us in latency_us {
+        s.record(&Sample {
+            latency_ns: us * 1000,
+            bytes_up,
+            bytes_down,
+            rounds,
+            cpu_ns: [us * 100, 2_000, 3_000, 0],
+        });
+    }
+    s
+}
+
+fn outcome(claimed: bool, checks: u64, failures: u64, first: Option<&str>) -> PropertyOutcome {
+    PropertyOutcome {
+        claimed,
+        checks,
+        failures,
+        first_failure: first.map(str::to_owned),
+    }
+}
+
+fn conventional() -> StackResult {
+    let mut r = StackResult::new(conventional_spec());
+    r.ops
+        .insert(Op::Login, stats(&[1000, 1000, 1000], 100, 2000, 2));
+    r.ops.insert(Op::Send, stats(&[500, 700], 300, 50, 1));
+    r.ops.insert(Op::Search, stats(&[1500], 60, 4000, 1));
+    r.security
+        .properties
+        .insert(Property::MembersRead, outcome(true, 40, 0, None));
+    r.security.properties.insert(
+        Property::ServerBlindToMessages,
+        outcome(
+            false,
+            10,
+            10,
+            Some("event 3 at 0.5s: canary 0 stored in the clear"),
+        ),
+    );
+    r.security
+        .properties
+        .insert(Property::KeyServerBlind, outcome(false, 4, 0, None));
+    r.security.adversary.insert(
+        Adversary::ServerPlusRemovedMember,
+        (
+            Verdict::Exposed,
+            "the server holds every message in the clear".to_owned(),
+        ),
+    );
+    r.security.notes = TrustNotes {
+        notes: vec!["the server stores plaintext by design".to_owned()],
+    };
+    r.counters = Counters {
+        events: 100,
+        messages: 20,
+        changes: 2,
+        churn_skipped: 0,
+        message_store_bytes: 3200,
+        search_index_bytes: 900,
+    };
+    r.trace_sha256 = "cd".repeat(32);
+    r
+}
+
+fn secure() -> StackResult {
+    let mut r = StackResult::new(secure_spec());
+    r.ops
+        .insert(Op::Login, stats(&[1840, 1840, 1840], 150, 2600, 3));
+    r.ops.insert(Op::Send, stats(&[250_000], 420, 60, 1));
+    r.ops.insert(Op::Receive, stats(&[900, 1100], 0, 500, 1));
+    r.ops.insert(Op::Search, OpStats::default()); // present but empty: treated as absent
+    r.ops.insert(Op::Reencrypt, stats(&[2000], 0, 0, 0));
+    r.security
+        .properties
+        .insert(Property::MembersRead, outcome(true, 40, 0, None));
+    r.security.properties.insert(
+        Property::RemovedExcluded,
+        outcome(
+            true,
+            6,
+            1,
+            Some("event 17 at 3.2s: removed user 4 decrypted message 9 of room 1"),
+        ),
+    );
+    r.security
+        .properties
+        .insert(Property::JoinerHistoryPolicy, outcome(true, 0, 0, None));
+    r.security
+        .properties
+        .insert(Property::ServerBlindToMessages, outcome(true, 10, 0, None));
+    r.security.adversary.insert(
+        Adversary::ServerPlusRemovedMember,
+        (
+            Verdict::Safe,
+            "re-keys are unidirectional | collusion learns nothing".to_owned(),
+        ),
+    );
+    r.counters = Counters {
+        events: 120,
+        messages: 20,
+        changes: 2,
+        churn_skipped: 1,
+        message_store_bytes: 5200,
+        search_index_bytes: 1900,
+    };
+    r.trace_sha256 = "cd".repeat(32);
+    r
+}
+
+fn report(scenario: &Scenario) -> RunReport<'_> {
+    RunReport {
+        scenario,
+        seeds: vec![42, 43],
+        cost_model: CostModelKind::Calibrated,
+        calibration: CalibrationInfo {
+            source: "reports/calibration.json".to_owned(),
+            sha256: Some("ef".repeat(32)),
+        },
+        stacks: vec![conventional(), secure()],
+        wall_seconds: 1.25,
+    }
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn summary_json_has_the_schema() {
+    let s = scenario();
+    let text = summary_json(&report(&s));
+    let v: Value = serde_json::from_str(&text).expect("summary.json parses");
+    assert_eq!(
+        keys(&v),
+        set(&["scenario", "seed", "seeds", "cost_model", "stacks"])
+    );
+    assert_eq!(v["scenario"], "tiny-table1");
+    assert_eq!(v["seed"], 42);
+    assert_eq!(v["seeds"], serde_json::json!([42, 43]));
+    assert_eq!(v["cost_model"], "calibrated");
+    let stacks = v["stacks"].as_array().expect("stacks is an array");
+    assert_eq!(stacks.len(), 2);
+    for st in stacks {
+        assert_eq!(
+            keys(st),
+            set(&[
+                "name",
+                "kd",
+                "pre",
+                "sse",
+                "ops",
+                "oracle",
+                "adversary",
+                "counters",
+                "trace_sha256"
+            ])
+        );
+        assert_eq!(
+            keys(&st["oracle"]),
+            set(&["checks", "violations", "properties"])
+        );
+        assert_eq!(
+            keys(&st["adversary"]),
+            set(&["server_plus_removed_member", "storage_breach_old_key"])
+        );
+        assert_eq!(
+            keys(&st["counters"]),
+            set(&[
+                "events",
+                "messages",
+                "changes",
+                "churn_skipped",
+                "message_store_bytes",
+                "search_index_bytes"
+            ])
+        );
+        for op in st["ops"].as_object().expect("ops is an object").values() {
+            assert_eq!(
+                keys(op),
+                set(&[
+                    "count",
+                    "p50_ms",
+                    "p95_ms",
+                    "p99_ms",
+                    "mean_ms",
+                    "bytes_up",
+                    "bytes_down",
+                    "rounds",
+                    "cpu_ms"
+                ])
+            );
+            assert_eq!(
+                keys(&op["cpu_ms"]),
+                set(&["client", "key_server", "message_server", "search_server"])
+            );
+        }
+    }
+    let conv = &stacks[0];
+    assert_eq!(conv["name"], "conventional+none+plaintext");
+    assert_eq!(keys(&conv["ops"]), set(&["login", "send", "search"]));
+    assert_eq!(conv["ops"]["login"]["count"], 3);
+    assert_eq!(conv["ops"]["login"]["p50_ms"], 1.0);
+    assert_eq!(conv["ops"]["login"]["bytes_down"], 2000);
+    assert_eq!(conv["ops"]["login"]["cpu_ms"]["client"], 0.1);
+    assert_eq!(conv["ops"]["login"]["cpu_ms"]["key_server"], 0.002);
+    assert_eq!(conv["oracle"]["checks"], 40);
+    assert_eq!(conv["oracle"]["violations"], 0);
+    assert_eq!(
+        conv["oracle"]["properties"]["server_blind_to_messages"]["claimed"],
+        false
+    );
+    assert_eq!(
+        conv["oracle"]["properties"]["server_blind_to_messages"]["failures"],
+        10
+    );
+    assert_eq!(conv["adversary"]["server_plus_removed_member"], "exposed");
+    assert_eq!(conv["adversary"]["storage_breach_old_key"], "not_run");
+
+    let sec = &stacks[1];
+    assert_eq!(
+        (sec["kd"].as_str(), sec["pre"].as_str(), sec["sse"].as_str()),
+        (Some("mkd"), Some("afgh-hybrid"), Some("rekey-index"))
+    );
+    // The empty search stats are left out; the others follow `Op::ALL` order in the text.
+    assert_eq!(
+        keys(&sec["ops"]),
+        set(&["login", "send", "receive", "reencrypt"])
+    );
+    assert_eq!(sec["oracle"]["checks"], 56);
+    assert_eq!(sec["oracle"]["violations"], 1);
+    assert_eq!(sec["counters"]["churn_skipped"], 1);
+    assert_eq!(sec["trace_sha256"], "cd".repeat(32));
+
+    // Key order is fixed (`Op::ALL`, `Property::ALL`, struct order), not alphabetical.
+    let pos = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing"))
+    };
+    assert!(pos("\"scenario\"") < pos("\"seed\"") && pos("\"seed\"") < pos("\"cost_model\""));
+    assert!(pos("\"cost_model\"") < pos("\"stacks\""));
+    assert!(pos("\"login\"") < pos("\"send\"") && pos("\"send\"") < pos("\"search\""));
+    assert!(pos("\"members_read\"") < pos("\"server_blind_to_messages\""));
+    assert!(
+        text.starts_with("{\n  \"scenario\""),
+        "2-space pretty printing"
+    );
+    assert!(text.ends_with("}\n"));
+}
+
+#[test]
+fn ratio_to_conventional_is_right() {
+    let s = scenario();
+    let r = report(&s);
+    let md = table1_md(&r);
+    // login p50: 1.840 ms / 1.000 ms.
+    let login = md
+        .lines()
+        .find(|l| l.starts_with("| login |"))
+        .expect("login row");
+    assert!(login.ends_with("| 1.84× |"), "{login}");
+    // receive has no conventional sample: no ratio.
+    let receive = md
+        .lines()
+        .find(|l| l.starts_with("| receive |"))
+        .expect("receive row");
+    assert!(receive.ends_with("| – |"), "{receive}");
+
+    let csv = table1_csv(&r);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("stack,op,count,p50_ms,p95_ms,p99_ms,mean_ms,bytes_up,bytes_down,rounds,ratio_p50_vs_conventional")
+    );
+    assert!(
+        csv.contains(
+            "\nmkd+afgh-hybrid+rekey-index,login,3,1.840,1.840,1.840,1.840,150,2600,3,1.8400\n"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(
+            "\nconventional+none+plaintext,login,3,1.000,1.000,1.000,1.000,100,2000,2,1.0000\n"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nmkd+afgh-hybrid+rekey-index,receive,2,"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("mkd+afgh-hybrid+rekey-index,receive,") && l.ends_with(",1,")),
+        "{csv}"
+    );
+    assert!(
+        !csv.contains(",search,0,"),
+        "empty stats are left out: {csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + 3 + 4);
+}
+
+#[test]
+fn no_conventional_stack_means_no_ratio_columns() {
+    let s = scenario();
+    let mut r = report(&s);
+    r.stacks.remove(0);
+    let md = table1_md(&r);
+    assert!(!md.contains("×conv |"), "{md}");
+    assert!(md.contains("is not in this run"), "{md}");
+    let csv = table1_csv(&r);
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(',')), "{csv}");
+}
+
+#[test]
+fn output_is_deterministic() {
+    let s = scenario();
+    let (a, b) = (report(&s), report(&s));
+    assert_eq!(summary_json(&a), summary_json(&b));
+    assert_eq!(table1_md(&a), table1_md(&b));
+    assert_eq!(table1_csv(&a), table1_csv(&b));
+    assert_eq!(security_md(&a), security_md(&b));
+}
+
+#[test]
+fn security_md_shows_outcomes() {
+    let s = scenario();
+    let md = security_md(&report(&s));
+    assert!(md.starts_with("# Security: tiny-table1\n\n"));
+    let conv_at = md
+        .find("## conventional+none+plaintext")
+        .expect("conventional section");
+    let sec_at = md
+        .find("## mkd+afgh-hybrid+rekey-index")
+        .expect("secure section");
+    assert!(conv_at < sec_at);
+    let (conv, sec) = (&md[conv_at..sec_at], &md[sec_at..]);
+
+    let row = |section: &str, p: Property| -> String {
+        section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", p.describe())))
+            .unwrap_or_else(|| panic!("no row for {p:?}"))
+            .to_owned()
+    };
+    assert!(row(conv, Property::MembersRead).ends_with("| yes | 40 | 0 | holds |"));
+    assert!(row(conv, Property::ServerBlindToMessages)
+        .ends_with("| no | 10 | 10 | exposed by design |"));
+    assert!(row(conv, Property::KeyServerBlind).ends_with("| no | 4 | 0 | holds (not claimed) |"));
+    assert!(row(sec, Property::RemovedExcluded).ends_with("| yes | 6 | 1 | VIOLATED |"));
+    assert!(row(sec, Property::JoinerHistoryPolicy).ends_with("| yes | 0 | 0 | not checked |"));
+    assert!(
+        !sec.contains(Property::KeyServerBlind.describe()),
+        "absent properties are not listed"
+    );
+    assert!(sec.contains("removed user 4 decrypted message 9 of room 1"));
+    assert!(conv.contains("canary 0 stored in the clear"));
+    assert!(conv.contains("- the server stores plaintext by design"));
+    assert!(conv.contains("| exposed | the server holds every message in the clear |"));
+    assert!(
+        sec.contains("| safe | re-keys are unidirectional \\| collusion learns nothing |"),
+        "pipes escaped"
+    );
+    assert!(sec.contains(&format!(
+        "| {} | not run |",
+        Adversary::StorageBreachOldKey.describe()
+    )));
+    assert!(md.contains("ground-truth model"));
+    assert!(conv.contains("Oracle: 40 checks of claimed properties, 0 violations."));
+    assert!(sec.contains("Oracle: 56 checks of claimed properties, 1 violation."));
+}
+
+#[test]
+fn write_all_writes_five_files_and_no_temporaries() {
+    let s = scenario();
+    let r = report(&s);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out").join("nested");
+    let written = write_all(&r, &dir).expect("write_all");
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "summary.json",
+            "table1.md",
+            "table1.csv",
+            "security.md",
+            "manifest.json"
+        ]
+    );
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        on_disk,
+        [
+            "manifest.json",
+            "security.md",
+            "summary.json",
+            "table1.csv",
+            "table1.md"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("summary.json")).expect("read"),
+        summary_json(&r)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("table1.md")).expect("read"),
+        table1_md(&r)
+    );
+
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).expect("read"))
+            .expect("parses");
+    for k in [
+        "conclave_version",
+        "scenario",
+        "scenario_path",
+        "scenario_sha256",
+        "seeds",
+        "cost_model",
+        "calibration",
+        "stacks",
+        "git_revision",
+        "git_dirty",
+        "rustc",
+        "cpu_model",
+        "cpus",
+        "os",
+        "wall_seconds",
+        "created_unix",
+    ] {
+        assert!(manifest.get(k).is_some(), "manifest lacks {k}");
+    }
+    assert_eq!(manifest["scenario_path"], "scenarios/tiny-table1.yaml");
+    assert_eq!(manifest["calibration"]["sha256"], "ef".repeat(32));
+    assert_eq!(
+        manifest["stacks"],
+        serde_json::json!(["conventional+none+plaintext", "mkd+afgh-hybrid+rekey-index"])
+    );
+    assert!(manifest["rustc"].as_str().is_some_and(|v| !v.is_empty()));
+
+    // Writing again replaces the files in place.
+    write_all(&r, &dir).expect("second write_all");
+    assert_eq!(std::fs::read_dir(&dir).expect("read_dir").count(), 5);
+}
+
+#[test]
+fn unwritable_directory_is_an_error_naming_the_path() {
+    let s = scenario();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let dir = file.join("reports");
+    let err = write_all(&report(&s), &dir).expect_err("cannot create a directory under a file");
+    let ReportError::Io { path, .. } = &err;
+    assert!(path.starts_with(&file), "{}", path.display());
+    assert!(
+        err.to_string().contains(&dir.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn table1_md_golden() {
+    let s = scenario();
+    // S2 send: 250 ms is recorded in a 128 us bucket, whose highest equivalent value is
+    // 250.111 ms; 250.111 / 0.500 = 500.22.
+    let expected = "\
+# Table 1: tiny-table1
+
+Seeds: 42, 43. Cost model: calibrated. Latencies are milliseconds of simulated time.
+
+Stacks: S1 = `conventional+none+plaintext`, S2 = `mkd+afgh-hybrid+rekey-index`.
+
+| op | S1 p50 | S1 p95 | S1 p99.9 | S2 p50 | S2 p95 | S2 p99.9 | S2 ×conv |
+|:---|---:|---:|---:|---:|---:|---:|---:|
+| login | 1.00 | 1.00 | 1.00 | 1.84 | 1.84 | 1.84 | 1.84× |
+| send | 0.50 | 0.70 | 0.70 | 250.1 | 250.1 | 250.1 | 500.22× |
+| receive | – | – | – | 0.90 | 1.10 | 1.10 | – |
+| search | 1.50 | 1.50 | 1.50 | – | – | – | – |
+| reencrypt | – | – | – | 2.00 | 2.00 | 2.00 | – |
+
+## Samples and traffic
+
+Samples over all seeds; bytes and round trips are means per sample.
+
+| op | stack | samples | bytes up | bytes down | rounds |
+|:---|:---|---:|---:|---:|---:|
+| login | S1 | 3 | 100 | 2000 | 2 |
+| login | S2 | 3 | 150 | 2600 | 3 |
+| send | S1 | 2 | 300 | 50 | 1 |
+| send | S2 | 1 | 420 | 60 | 1 |
+| receive | S1 | 0 | – | – | – |
+| receive | S2 | 2 | 0 | 500 | 1 |
+| search | S1 | 1 | 60 | 4000 | 1 |
+| search | S2 | 0 | – | – | – |
+| reencrypt | S1 | 0 | – | – | – |
+| reencrypt | S2 | 1 | 0 | 0 | 0 |
+
+## How to read this table
+
+Each row is an operation as DESIGN.md §2 defines it:
+
+- **login**: from the user opening the app until the key state of all its rooms is restored and the last 20 messages of each room are decrypted (`login.recent`).
+- **send**: from the user pressing send until the server has stored and acknowledged the message (encryption, key header and index tokens included).
+- **receive**: from the sender pressing send until an online recipient has the plaintext (one sample per recipient).
+- **search**: from the user submitting a keyword until it has decrypted the top 10 matching messages (`search.fetch`).
+- **reencrypt**: from an epoch change being committed until the stored history (key headers and search index) is protected under the new epoch.
+
+Latencies are end to end and include compute (charged from the calibration table measured on this machine), network (per-link latency, jitter and bandwidth of the user's client class) and queueing at the server workers. A column `pN` is the N-th percentile over all samples of all seeds (microsecond resolution, 3 significant digits); `–` means the stack had no sample of that op.
+
+`×conv` is the stack's p50 divided by the conventional stack's p50 for the same op: `2.00×` means it takes twice as long as in a chat protected by TLS only; `–` means either value is missing or zero.
+";
+    assert_eq!(table1_md(&report(&s)), expected);
+}
