@@ -71,10 +71,18 @@ impl CalibrationTable {
     /// # Errors
     /// [`CalibrationError`] naming the file.
     pub fn load(path: &Path) -> Result<Self, CalibrationError> {
-        let raw = std::fs::read(path).map_err(|source| CalibrationError::Io { path: path.to_owned(), source })?;
-        let table: Self = serde_json::from_slice(&raw)
-            .map_err(|e| CalibrationError::Format { path: path.to_owned(), reason: e.to_string() })?;
-        table.check().map_err(|reason| CalibrationError::Format { path: path.to_owned(), reason })?;
+        let raw = std::fs::read(path).map_err(|source| CalibrationError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let table: Self = serde_json::from_slice(&raw).map_err(|e| CalibrationError::Format {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        table.check().map_err(|reason| CalibrationError::Format {
+            path: path.to_owned(),
+            reason,
+        })?;
         Ok(table)
     }
 
@@ -86,7 +94,10 @@ impl CalibrationTable {
             if pts.is_empty() {
                 return Err(format!("entry `{k}` has no points"));
             }
-            if pts.iter().any(|[u, ns]| !u.is_finite() || !ns.is_finite() || *u < 0.0 || *ns < 0.0) {
+            if pts
+                .iter()
+                .any(|[u, ns]| !u.is_finite() || !ns.is_finite() || *u < 0.0 || *ns < 0.0)
+            {
                 return Err(format!("entry `{k}` has a negative or non-finite point"));
             }
             if pts.windows(2).any(|w| w[0][0] >= w[1][0]) {
@@ -101,7 +112,10 @@ impl CalibrationTable {
     /// # Errors
     /// [`CalibrationError::Io`] naming the file.
     pub fn save(&self, path: &Path) -> Result<(), CalibrationError> {
-        let io = |source| CalibrationError::Io { path: path.to_owned(), source };
+        let io = |source| CalibrationError::Io {
+            path: path.to_owned(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -119,7 +133,10 @@ impl CalibrationTable {
     /// # Errors
     /// [`CalibrationError::Missing`] if the table has no entry for `key`.
     pub fn predict(&self, key: &OpKey, units: u64) -> Result<u64, CalibrationError> {
-        let pts = self.entries.get(&key.id()).ok_or_else(|| CalibrationError::Missing(key.id()))?;
+        let pts = self
+            .entries
+            .get(&key.id())
+            .ok_or_else(|| CalibrationError::Missing(key.id()))?;
         let x = units as f64;
         let ns = match pts.as_slice() {
             [] => return Err(CalibrationError::Missing(key.id())),
@@ -132,7 +149,10 @@ impl CalibrationTable {
             }
             [first, ..] if x <= first[0] => first[1],
             _ => {
-                let seg = pts.windows(2).find(|w| x <= w[1][0]).unwrap_or(&pts[pts.len() - 2..]);
+                let seg = pts
+                    .windows(2)
+                    .find(|w| x <= w[1][0])
+                    .unwrap_or(&pts[pts.len() - 2..]);
                 let ([x0, y0], [x1, y1]) = (seg[0], seg[1]);
                 let slope = (y1 - y0) / (x1 - x0);
                 (y0 + slope * (x - x0)).max(0.0)
@@ -176,7 +196,12 @@ impl CostModel {
     ///
     /// # Errors
     /// [`CalibrationError::Missing`] when the table lacks `key`.
-    pub fn charge<T>(&mut self, key: OpKey, units: u64, f: impl FnOnce() -> T) -> Result<(T, u64), CalibrationError> {
+    pub fn charge<T>(
+        &mut self,
+        key: OpKey,
+        units: u64,
+        f: impl FnOnce() -> T,
+    ) -> Result<(T, u64), CalibrationError> {
         match self {
             Self::Measured { samples } => {
                 let start = Instant::now();
@@ -228,7 +253,9 @@ impl CostModel {
 }
 
 /// Reduces samples to a table: per key, samples are grouped by power-of-two size bucket, and
-/// each bucket becomes one point (median units, median nanoseconds).
+/// each bucket becomes one point (median units, median nanoseconds). Costs never shrink as work
+/// grows, so bucket medians that do (timer noise on a shared machine) are pooled with their
+/// neighbours, weighted by sample count (isotonic regression, pool-adjacent-violators).
 #[must_use]
 pub fn build_table(samples: &[CostSample], cpu_model: String) -> CalibrationTable {
     let mut buckets: BTreeMap<String, BTreeMap<u32, (Vec<u64>, Vec<u64>)>> = BTreeMap::new();
@@ -244,40 +271,109 @@ pub fn build_table(samples: &[CostSample], cpu_model: String) -> CalibrationTabl
     };
     let mut entries = BTreeMap::new();
     for (key, by_bucket) in buckets {
-        let mut pts: Vec<[f64; 2]> = Vec::new();
+        // (units, ns, weight), ascending in units.
+        let mut pts: Vec<(f64, f64, f64)> = Vec::new();
         for (_, (mut units, mut ns)) in by_bucket {
-            let p = [median(&mut units), median(&mut ns)];
-            if pts.last().is_none_or(|l| p[0] > l[0]) {
+            let w = ns.len() as f64;
+            let p = (median(&mut units), median(&mut ns), w);
+            if pts.last().is_none_or(|l| p.0 > l.0) {
                 pts.push(p);
             }
         }
-        entries.insert(key, pts);
+        entries.insert(key, monotone(&pts));
     }
-    CalibrationTable { version: 1, cpu_model, entries }
+    CalibrationTable {
+        version: 1,
+        cpu_model,
+        entries,
+    }
+}
+
+/// Isotonic (non-decreasing) fit of `(x, y, weight)` points by pool-adjacent-violators.
+fn monotone(pts: &[(f64, f64, f64)]) -> Vec<[f64; 2]> {
+    // Blocks of pooled points: (weighted mean of y, total weight, number of points).
+    let mut blocks: Vec<(f64, f64, usize)> = Vec::new();
+    for &(_, y, w) in pts {
+        blocks.push((y, w, 1));
+        while blocks.len() > 1 && blocks[blocks.len() - 2].0 > blocks[blocks.len() - 1].0 {
+            let (y2, w2, n2) = blocks.pop().unwrap_or((0.0, 0.0, 0));
+            if let Some(b) = blocks.last_mut() {
+                let w = b.1 + w2;
+                *b = ((b.0 * b.1 + y2 * w2) / w, w, b.2 + n2);
+            }
+        }
+    }
+    let ys = blocks
+        .iter()
+        .flat_map(|&(y, _, n)| std::iter::repeat_n(y, n));
+    pts.iter()
+        .zip(ys)
+        .map(|(&(x, _, _), y)| [x, y.round()])
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const K: OpKey = OpKey { scheme: "s", op: "o" };
+    #[test]
+    fn monotone_pools_violators() {
+        let fit = monotone(&[
+            (1.0, 10.0, 1.0),
+            (2.0, 30.0, 1.0),
+            (3.0, 20.0, 3.0),
+            (4.0, 40.0, 1.0),
+        ]);
+        assert_eq!(
+            fit,
+            vec![[1.0, 10.0], [2.0, 23.0], [3.0, 23.0], [4.0, 40.0]]
+        );
+    }
+
+    const K: OpKey = OpKey {
+        scheme: "s",
+        op: "o",
+    };
 
     #[test]
     fn interpolates_and_extrapolates() {
-        let mut t = CalibrationTable { version: 1, cpu_model: String::new(), entries: BTreeMap::new() };
+        let mut t = CalibrationTable {
+            version: 1,
+            cpu_model: String::new(),
+            entries: BTreeMap::new(),
+        };
         t.entries.insert(K.id(), vec![[10.0, 100.0], [20.0, 300.0]]);
         assert_eq!(t.predict(&K, 5).unwrap(), 100);
         assert_eq!(t.predict(&K, 15).unwrap(), 200);
         assert_eq!(t.predict(&K, 30).unwrap(), 500);
         t.entries.insert(K.id(), vec![[10.0, 100.0]]);
         assert_eq!(t.predict(&K, 40).unwrap(), 400);
-        assert!(matches!(t.predict(&OpKey { scheme: "x", op: "y" }, 1), Err(CalibrationError::Missing(_))));
+        assert!(matches!(
+            t.predict(
+                &OpKey {
+                    scheme: "x",
+                    op: "y"
+                },
+                1
+            ),
+            Err(CalibrationError::Missing(_))
+        ));
     }
 
     #[test]
     fn builds_medians_per_bucket() {
         let s = |units, ns| CostSample { key: K, units, ns };
-        let t = build_table(&[s(1, 10), s(1, 30), s(1, 20), s(100, 1000), s(120, 1200), s(110, 5000)], "cpu".into());
+        let t = build_table(
+            &[
+                s(1, 10),
+                s(1, 30),
+                s(1, 20),
+                s(100, 1000),
+                s(120, 1200),
+                s(110, 5000),
+            ],
+            "cpu".into(),
+        );
         assert_eq!(t.entries[&K.id()], vec![[1.0, 20.0], [110.0, 1200.0]]);
         assert!(t.check().is_ok());
     }

@@ -1,10 +1,17 @@
-//! Conclave's simulator.
-pub mod metrics;
-pub mod report;
-pub mod rng;
-pub mod scenario;
-pub mod workload;
+//! Conclave's simulator: the scenario language, the workload generator, the discrete-event
+//! engine with its network and server models, cost models, the security oracle, and reports.
+//!
+//! The `conclave` binary drives it: `conclave run FILE` runs every stack of a scenario over the
+//! same workload trace and writes the report (see the repository README).
+
+pub mod calibrate;
 pub mod cost;
 pub mod engine;
+pub mod metrics;
 pub mod net;
 pub mod oracle;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod workload;

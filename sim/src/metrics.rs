@@ -74,7 +74,12 @@ pub enum Party {
 
 impl Party {
     /// Every party, in report order.
-    pub const ALL: [Party; 4] = [Party::Client, Party::KeyServer, Party::MessageServer, Party::SearchServer];
+    pub const ALL: [Party; 4] = [
+        Party::Client,
+        Party::KeyServer,
+        Party::MessageServer,
+        Party::SearchServer,
+    ];
 
     /// Name used in reports and JSON.
     #[must_use]
@@ -190,11 +195,9 @@ impl OpStats {
     }
 
     fn per_sample(&self, total: u64) -> u64 {
-        if self.count == 0 {
-            0
-        } else {
-            (total + self.count / 2) / self.count
-        }
+        (total + self.count / 2)
+            .checked_div(self.count)
+            .unwrap_or(0)
     }
 
     /// Mean bytes sent by clients per sample, rounded.
@@ -352,7 +355,10 @@ pub enum Adversary {
 
 impl Adversary {
     /// Every experiment, in report order.
-    pub const ALL: [Adversary; 2] = [Adversary::ServerPlusRemovedMember, Adversary::StorageBreachOldKey];
+    pub const ALL: [Adversary; 2] = [
+        Adversary::ServerPlusRemovedMember,
+        Adversary::StorageBreachOldKey,
+    ];
 
     /// Snake-case name used in JSON.
     #[must_use]
@@ -399,13 +405,21 @@ impl Security {
     /// Total checks of claimed properties.
     #[must_use]
     pub fn claimed_checks(&self) -> u64 {
-        self.properties.values().filter(|o| o.claimed).map(|o| o.checks).sum()
+        self.properties
+            .values()
+            .filter(|o| o.claimed)
+            .map(|o| o.checks)
+            .sum()
     }
 
     /// Total failures of claimed properties (violations).
     #[must_use]
     pub fn violations(&self) -> u64 {
-        self.properties.values().filter(|o| o.claimed).map(|o| o.failures).sum()
+        self.properties
+            .values()
+            .filter(|o| o.claimed)
+            .map(|o| o.failures)
+            .sum()
     }
 
     /// Adds another run's findings.
@@ -420,7 +434,10 @@ impl Security {
             }
         }
         for (a, (v, why)) in &other.adversary {
-            let mine = self.adversary.entry(*a).or_insert((Verdict::NotRun, String::new()));
+            let mine = self
+                .adversary
+                .entry(*a)
+                .or_insert((Verdict::NotRun, String::new()));
             let merged = mine.0.merge(*v);
             if merged != mine.0 {
                 *mine = (merged, why.clone());

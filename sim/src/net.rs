@@ -41,15 +41,32 @@ impl Network {
             class_of: class_of.to_vec(),
             up: vec![Link::default(); n],
             down: vec![Link::default(); n],
-            jitter: (0..n as u64).map(|u| rng::workload(seed, "jitter", u)).collect(),
+            jitter: (0..n as u64)
+                .map(|u| rng::workload(seed, "jitter", u))
+                .collect(),
         }
     }
 
-    fn send(link: &mut Link, class: &ClientClass, jitter: &mut ChaCha8Rng, now: Nanos, bytes: usize, bw: f64) -> Nanos {
+    fn send(
+        link: &mut Link,
+        class: &ClientClass,
+        jitter: &mut ChaCha8Rng,
+        now: Nanos,
+        bytes: usize,
+        bw: f64,
+    ) -> Nanos {
         let start = now.max(link.free_at);
-        let serialise = if bw > 0.0 { (bytes as f64 * 1e9 / bw).round() as Nanos } else { 0 };
+        let serialise = if bw > 0.0 {
+            (bytes as f64 * 1e9 / bw).round() as Nanos
+        } else {
+            0
+        };
         link.free_at = start + serialise;
-        let j = if class.jitter > 0 { jitter.gen_range(0..=class.jitter) } else { 0 };
+        let j = if class.jitter > 0 {
+            jitter.gen_range(0..=class.jitter)
+        } else {
+            0
+        };
         let arrival = (link.free_at + class.rtt / 2 + j).max(link.last_arrival);
         link.last_arrival = arrival;
         arrival
@@ -59,14 +76,28 @@ impl Network {
     pub fn uplink(&mut self, user: u32, now: Nanos, bytes: usize) -> Nanos {
         let u = user as usize;
         let class = &self.classes[usize::from(self.class_of[u])];
-        Self::send(&mut self.up[u], class, &mut self.jitter[u], now, bytes, class.up)
+        Self::send(
+            &mut self.up[u],
+            class,
+            &mut self.jitter[u],
+            now,
+            bytes,
+            class.up,
+        )
     }
 
     /// The server sends `bytes` to a user at `now`; returns when they reach the user.
     pub fn downlink(&mut self, user: u32, now: Nanos, bytes: usize) -> Nanos {
         let u = user as usize;
         let class = &self.classes[usize::from(self.class_of[u])];
-        Self::send(&mut self.down[u], class, &mut self.jitter[u], now, bytes, class.down)
+        Self::send(
+            &mut self.down[u],
+            class,
+            &mut self.jitter[u],
+            now,
+            bytes,
+            class.down,
+        )
     }
 }
 
@@ -76,7 +107,13 @@ mod tests {
 
     #[test]
     fn serialises_and_keeps_order() {
-        let class = ClientClass { share: 1.0, rtt: 20_000_000, jitter: 0, down: 1e6, up: 1e6 };
+        let class = ClientClass {
+            share: 1.0,
+            rtt: 20_000_000,
+            jitter: 0,
+            down: 1e6,
+            up: 1e6,
+        };
         let mut net = Network::new(&[class], &[0], 1);
         // 1000 bytes at 1 MB/s take 1 ms, then 10 ms of propagation.
         assert_eq!(net.uplink(0, 0, 1000), 11_000_000);

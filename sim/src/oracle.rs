@@ -34,7 +34,9 @@ pub struct CanaryScanner {
 
 impl Default for CanaryScanner {
     fn default() -> Self {
-        Self { finder: memmem::Finder::new(CANARY_PREFIX) }
+        Self {
+            finder: memmem::Finder::new(CANARY_PREFIX),
+        }
     }
 }
 
@@ -76,26 +78,43 @@ pub struct Oracle {
 impl Oracle {
     /// An oracle for a stack with these claims.
     #[must_use]
-    pub fn new(kd: KdProperties, pre: HistoryProperties, sse: SseProperties, kd_name: &str, pre_name: &str) -> Self {
+    pub fn new(
+        kd: KdProperties,
+        pre: HistoryProperties,
+        sse: SseProperties,
+        kd_name: &str,
+        pre_name: &str,
+    ) -> Self {
         let e2e = !pre.server_reads_bodies;
         let claims = [
             (Property::MembersRead, true),
             (Property::SearchMatchesOracle, true),
-            (Property::RemovedExcluded, kd.removal_excludes && pre.removal_excludes),
+            (
+                Property::RemovedExcluded,
+                kd.removal_excludes && pre.removal_excludes,
+            ),
             (Property::JoinerHistoryPolicy, e2e),
             (Property::ServerBlindToMessages, e2e),
-            (Property::ServerBlindToKeywords, e2e && !sse.server_reads_keywords),
+            (
+                Property::ServerBlindToKeywords,
+                e2e && !sse.server_reads_keywords,
+            ),
             (Property::KeyServerBlind, !kd.server_knows_epoch_secret),
         ];
         let mut security = Security::default();
         for (p, claimed) in claims {
-            security.properties.insert(p, PropertyOutcome { claimed, ..PropertyOutcome::default() });
+            security.properties.insert(
+                p,
+                PropertyOutcome {
+                    claimed,
+                    ..PropertyOutcome::default()
+                },
+            );
         }
         if kd.server_knows_epoch_secret {
-            security
-                .notes
-                .notes
-                .push(format!("the key server holds every epoch secret by design (`{kd_name}`)"));
+            security.notes.notes.push(format!(
+                "the key server holds every epoch secret by design (`{kd_name}`)"
+            ));
         }
         if pre.server_reads_bodies {
             security
@@ -104,9 +123,16 @@ impl Oracle {
                 .push(format!("the message server stores plaintext by design (`{pre_name}`); access control is its ACL alone"));
         }
         if sse.server_reads_keywords {
-            security.notes.notes.push("the search server sees keywords and queries in the clear".to_owned());
+            security
+                .notes
+                .notes
+                .push("the search server sees keywords and queries in the clear".to_owned());
         }
-        Self { scanner: CanaryScanner::default(), security, secrets: BTreeMap::new() }
+        Self {
+            scanner: CanaryScanner::default(),
+            security,
+            secrets: BTreeMap::new(),
+        }
     }
 
     /// Records one check of `p`; `ok` false is a failure described by `what`.
@@ -134,7 +160,13 @@ impl Oracle {
 
     /// Registers the secret of a new epoch (the first member to reach it), or checks agreement
     /// with the registered one. Returns whether the member agrees.
-    pub fn epoch_secret(&mut self, room: RoomId, epoch: Epoch, secret: &EpochSecret, who: impl FnOnce() -> String) -> bool {
+    pub fn epoch_secret(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        secret: &EpochSecret,
+        who: impl FnOnce() -> String,
+    ) -> bool {
         let agree = match self.secrets.get(&(room, epoch)) {
             Some(s) => s == secret,
             None => {
@@ -142,7 +174,9 @@ impl Oracle {
                 true
             }
         };
-        self.check(Property::MembersRead, agree, || format!("{} disagrees on the epoch secret", who()));
+        self.check(Property::MembersRead, agree, || {
+            format!("{} disagrees on the epoch secret", who())
+        });
         agree
     }
 
@@ -155,7 +189,10 @@ impl Oracle {
     /// The first epoch registered for a room and the number of epochs seen.
     #[must_use]
     pub fn epochs_of(&self, room: RoomId) -> Vec<Epoch> {
-        self.secrets.range((room, Epoch(0))..=(room, Epoch(u64::MAX))).map(|((_, e), _)| *e).collect()
+        self.secrets
+            .range((room, Epoch(0))..=(room, Epoch(u64::MAX)))
+            .map(|((_, e), _)| *e)
+            .collect()
     }
 
     /// Whether `bytes` contain an epoch secret of `room` registered so far.
@@ -168,8 +205,16 @@ impl Oracle {
 
     /// Records the outcome of one adversary attempt: exposed wins over safe.
     pub fn adversary(&mut self, a: Adversary, exposed: bool, why: impl FnOnce() -> String) {
-        let v = if exposed { Verdict::Exposed } else { Verdict::Safe };
-        let entry = self.security.adversary.entry(a).or_insert((Verdict::NotRun, String::new()));
+        let v = if exposed {
+            Verdict::Exposed
+        } else {
+            Verdict::Safe
+        };
+        let entry = self
+            .security
+            .adversary
+            .entry(a)
+            .or_insert((Verdict::NotRun, String::new()));
         if entry.0.merge(v) != entry.0 {
             *entry = (v, why());
         }
@@ -179,10 +224,10 @@ impl Oracle {
     #[must_use]
     pub fn finish(mut self) -> Security {
         for a in Adversary::ALL {
-            self.security
-                .adversary
-                .entry(a)
-                .or_insert((Verdict::NotRun, "the run gave no occasion to try".to_owned()));
+            self.security.adversary.entry(a).or_insert((
+                Verdict::NotRun,
+                "the run gave no occasion to try".to_owned(),
+            ));
         }
         self.security
     }
@@ -199,7 +244,19 @@ mod tests {
         assert_eq!(s.scan(b"nothing here cnr"), CanaryHits::default());
         let m = canary_message(1);
         let k = canary_keyword(2);
-        assert_eq!(s.scan(m.as_bytes()), CanaryHits { message: true, keyword: false });
-        assert_eq!(s.scan(format!("x {k} y").as_bytes()), CanaryHits { message: false, keyword: true });
+        assert_eq!(
+            s.scan(m.as_bytes()),
+            CanaryHits {
+                message: true,
+                keyword: false
+            }
+        );
+        assert_eq!(
+            s.scan(format!("x {k} y").as_bytes()),
+            CanaryHits {
+                message: false,
+                keyword: true
+            }
+        );
     }
 }

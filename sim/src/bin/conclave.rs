@@ -1,1 +1,342 @@
-fn main() {}
+//! `conclave`: run chat-security scenarios and report what each stack of schemes costs and buys.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use conclave_schemes::registry::{self, Family};
+use conclave_sim::calibrate;
+use conclave_sim::cost::CalibrationTable;
+use conclave_sim::engine::Progress;
+use conclave_sim::report::{self, CalibrationInfo, RunReport};
+use conclave_sim::run::{self, Costing};
+use conclave_sim::scenario::{self, CostModelKind, KnownSchemes, Scenario};
+use sha2::{Digest, Sha256};
+
+/// Exit code for bad input (scenario files, arguments, calibration files).
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a violated security property.
+const EXIT_VIOLATION: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "conclave",
+    version,
+    about = "Simulate end-to-end encrypted business chat and measure what its schemes cost"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CostArg {
+    /// Charge each operation its measured wall time.
+    Measured,
+    /// Charge each operation from a calibration table (deterministic).
+    Calibrated,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its report.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// Seed of the run (overrides the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory (default `reports/<scenario name>/`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Cost model (overrides the scenario's `cost_model`).
+        #[arg(long, value_enum)]
+        cost_model: Option<CostArg>,
+        /// Calibration table to charge from (default: calibrate now and save it beside the report).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Jobs (stack × seed) run in parallel (default: available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Check a scenario file without running it.
+    Validate {
+        /// The scenario file.
+        file: PathBuf,
+    },
+    /// List the registered schemes.
+    Schemes,
+    /// Measure every registered scheme operation and write a calibration table.
+    Calibrate {
+        /// Where to write it.
+        #[arg(long, default_value = "reports/calibration.json")]
+        out: PathBuf,
+    },
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn bad_input(message: impl ToString) -> Self {
+        Self {
+            code: EXIT_BAD_INPUT,
+            message: message.to_string(),
+        }
+    }
+    fn other(message: impl ToString) -> Self {
+        Self {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            file,
+            seed,
+            out,
+            cost_model,
+            calibration,
+            jobs,
+        } => run_scenario(&file, seed, out, cost_model, calibration, jobs),
+        Command::Validate { file } => validate(&file),
+        Command::Schemes => {
+            for info in registry::all() {
+                println!(
+                    "{:<4} {:<14} {}",
+                    info.family.key(),
+                    info.name,
+                    info.summary
+                );
+            }
+            Ok(())
+        }
+        Command::Calibrate { out } => calibrate_to(&out),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn load(file: &Path) -> Result<Scenario, Failure> {
+    let kd = registry::names(Family::KeyDistribution);
+    let pre = registry::names(Family::History);
+    let sse = registry::names(Family::Search);
+    let known = KnownSchemes {
+        kd: &kd,
+        pre: &pre,
+        sse: &sse,
+    };
+    scenario::load(file, &known).map_err(Failure::bad_input)
+}
+
+fn validate(file: &Path) -> Result<(), Failure> {
+    let s = load(file)?;
+    let jobs = s.stacks.len() * s.replicates as usize;
+    println!(
+        "{}: ok ({} users, {} room groups, {} stack(s), {} seed(s), {} job(s))",
+        file.display(),
+        s.org.users,
+        s.org.rooms.len(),
+        s.stacks.len(),
+        s.replicates,
+        jobs
+    );
+    Ok(())
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn calibrate_to(out: &Path) -> Result<(), Failure> {
+    eprintln!("calibrating every registered scheme operation...");
+    let start = Instant::now();
+    let table = calibrate::calibrate().map_err(Failure::other)?;
+    table.save(out).map_err(Failure::other)?;
+    eprintln!(
+        "wrote {} ({} operations, {:.1} s)",
+        out.display(),
+        table.entries.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_scenario(
+    file: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    cost_model: Option<CostArg>,
+    calibration: Option<PathBuf>,
+    jobs: Option<usize>,
+) -> Result<(), Failure> {
+    let scenario = load(file)?;
+    if jobs == Some(0) {
+        return Err(Failure::bad_input("--jobs must be at least 1"));
+    }
+    let first = seed.unwrap_or(scenario.seed);
+    let seeds: Vec<u64> = (0..u64::from(scenario.replicates))
+        .map(|i| first.wrapping_add(i))
+        .collect();
+    let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
+    let kind = match cost_model {
+        Some(CostArg::Measured) => CostModelKind::Measured,
+        Some(CostArg::Calibrated) => CostModelKind::Calibrated,
+        None => scenario.cost_model,
+    };
+    let (costing, calibration_info) = match (kind, calibration) {
+        (CostModelKind::Measured, Some(_)) => {
+            return Err(Failure::bad_input(
+                "--calibration only applies to the calibrated cost model",
+            ))
+        }
+        (CostModelKind::Measured, None) => (
+            Costing::Measured,
+            CalibrationInfo {
+                source: "none (measured cost model)".into(),
+                sha256: None,
+            },
+        ),
+        (CostModelKind::Calibrated, Some(path)) => {
+            let table = CalibrationTable::load(&path).map_err(Failure::bad_input)?;
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+            let info = CalibrationInfo {
+                source: path.display().to_string(),
+                sha256: Some(hex_sha256(&bytes)),
+            };
+            (Costing::Calibrated(table), info)
+        }
+        (CostModelKind::Calibrated, None) => {
+            eprintln!("no --calibration given: calibrating this machine first (a few seconds)...");
+            let table = calibrate::calibrate().map_err(Failure::other)?;
+            let path = out.join("calibration.json");
+            table.save(&path).map_err(Failure::other)?;
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let info = CalibrationInfo {
+                source: format!("measured at start of run, saved as {}", path.display()),
+                sha256: Some(hex_sha256(&bytes)),
+            };
+            (Costing::Calibrated(table), info)
+        }
+    };
+
+    let threads =
+        jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let job_count = scenario.stacks.len() * seeds.len();
+    let progress: Vec<Progress> = (0..job_count).map(|_| Progress::default()).collect();
+    let start = Instant::now();
+    let results = std::thread::scope(|s| {
+        let handle = s.spawn(|| run::run(&scenario, &seeds, &costing, threads, &progress));
+        show_progress(&handle, &progress, scenario.duration, start);
+        handle.join()
+    })
+    .map_err(|_| Failure::other("a simulation thread panicked"))?
+    .map_err(Failure::other)?;
+
+    let violations: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.security
+                .properties
+                .iter()
+                .filter(|(_, o)| o.claimed && o.failures > 0)
+                .map(move |(p, o)| {
+                    format!(
+                        "{}: {} violated {} time(s); first: {}",
+                        r.stack.name(),
+                        p.name(),
+                        o.failures,
+                        o.first_failure.as_deref().unwrap_or("?")
+                    )
+                })
+        })
+        .collect();
+    let report = RunReport {
+        scenario: &scenario,
+        seeds: seeds.clone(),
+        cost_model: kind,
+        calibration: calibration_info,
+        stacks: results,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    };
+    let written = report::write_all(&report, &out).map_err(Failure::other)?;
+    for p in &written {
+        eprintln!("wrote {}", p.display());
+    }
+    if let Ok(table) = std::fs::read_to_string(out.join("table1.md")) {
+        println!("{table}");
+    }
+    if !violations.is_empty() {
+        let mut msg = String::from("security oracle violations:\n");
+        for v in &violations {
+            msg.push_str("  ");
+            msg.push_str(v);
+            msg.push('\n');
+        }
+        msg.push_str(&format!(
+            "rerun with: conclave run {} --seed {}",
+            file.display(),
+            first
+        ));
+        return Err(Failure {
+            code: EXIT_VIOLATION,
+            message: msg,
+        });
+    }
+    Ok(())
+}
+
+/// Draws a progress bar on stderr while the run lasts longer than a second (only on a terminal).
+fn show_progress<T>(
+    handle: &std::thread::ScopedJoinHandle<'_, T>,
+    progress: &[Progress],
+    duration: u64,
+    start: Instant,
+) {
+    let tty = std::io::stderr().is_terminal();
+    let total = (progress.len() as u64).saturating_mul(duration.max(1));
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    while !handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+        if !tty || start.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        let b = bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {percent:>3}% simulated",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        let done: u64 = progress
+            .iter()
+            .map(|p| p.virtual_ns.load(Ordering::Relaxed))
+            .sum();
+        b.set_position(done.min(total));
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}

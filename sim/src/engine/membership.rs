@@ -29,12 +29,28 @@ impl Engine<'_> {
             let user = UserId(u);
             let fail = || scheme_err(&self.spec.kd, 0, format!("enrolling user {u}"));
             self.stack.kd.enroll(user, rng).map_err(fail())?;
-            self.stack.pre.add_user(user).map_err(scheme_err(&self.spec.pre, 0, "adding a user"))?;
-            self.stack.sse.add_user(user).map_err(scheme_err(&self.spec.sse, 0, "adding a user"))?;
+            self.stack.pre.add_user(user).map_err(scheme_err(
+                &self.spec.pre,
+                0,
+                "adding a user",
+            ))?;
+            self.stack.sse.add_user(user).map_err(scheme_err(
+                &self.spec.sse,
+                0,
+                "adding a user",
+            ))?;
         }
         // One more client of each data family for the adversary experiments.
-        self.stack.pre.add_user(self.adversary).map_err(scheme_err(&self.spec.pre, 0, "adding the adversary"))?;
-        self.stack.sse.add_user(self.adversary).map_err(scheme_err(&self.spec.sse, 0, "adding the adversary"))?;
+        self.stack.pre.add_user(self.adversary).map_err(scheme_err(
+            &self.spec.pre,
+            0,
+            "adding the adversary",
+        ))?;
+        self.stack.sse.add_user(self.adversary).map_err(scheme_err(
+            &self.spec.sse,
+            0,
+            "adding the adversary",
+        ))?;
 
         for r in &org.rooms {
             self.rooms.push(RoomState {
@@ -51,14 +67,29 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn setup_room(&mut self, room: RoomId, creator: UserId, rng: &mut ChaCha20Rng) -> Result<(), EngineError> {
+    fn setup_room(
+        &mut self,
+        room: RoomId,
+        creator: UserId,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(), EngineError> {
         let members = self.rooms[room.0 as usize].members.clone();
-        let roster = Roster { room, members: &members };
+        let roster = Roster {
+            room,
+            members: &members,
+        };
         let kd_name = self.spec.kd.clone();
         let err = |what: &str| scheme_err(&kd_name, 0, format!("creating {room} ({what})"));
         let mut out = Outbox::new();
-        let h = self.stack.kd.change(creator, &roster, &Change::Create, rng, &mut out).map_err(err("creator"))?;
-        let mut queue: VecDeque<(Origin, Dest, Packet)> = out.drain().map(|(d, p)| (Origin::User(creator), d, p)).collect();
+        let h = self
+            .stack
+            .kd
+            .change(creator, &roster, &Change::Create, rng, &mut out)
+            .map_err(err("creator"))?;
+        let mut queue: VecDeque<(Origin, Dest, Packet)> = out
+            .drain()
+            .map(|(d, p)| (Origin::User(creator), d, p))
+            .collect();
         if let Handled::NewEpoch(e) = h {
             self.setup_epoch(creator, room, e, creator, rng)?;
         }
@@ -66,13 +97,20 @@ impl Engine<'_> {
             match (origin, dest) {
                 (Origin::User(u), Dest::Server) => {
                     let mut o = Outbox::new();
-                    self.stack.kd.server_handle(&roster, u, packet, rng, &mut o).map_err(err("key server"))?;
+                    self.stack
+                        .kd
+                        .server_handle(&roster, u, packet, rng, &mut o)
+                        .map_err(err("key server"))?;
                     queue.extend(o.drain().map(|(d, p)| (Origin::Server, d, p)));
                 }
                 (Origin::Server, Dest::Server) => {
-                    return Err(scheme_err(&self.spec.kd, 0, "setup")(SchemeError::Internal("key server sent to itself")))
+                    return Err(scheme_err(&self.spec.kd, 0, "setup")(
+                        SchemeError::Internal("key server sent to itself"),
+                    ))
                 }
-                (origin, Dest::User(v)) => self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?,
+                (origin, Dest::User(v)) => {
+                    self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?
+                }
                 (origin, Dest::Users(vs)) => {
                     for v in vs {
                         self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?;
@@ -82,9 +120,11 @@ impl Engine<'_> {
         }
         for &m in &members {
             if !self.ready(m, room) {
-                return Err(scheme_err(&self.spec.kd, 0, format!("creating {room}"))(SchemeError::Internal(
-                    "a founding member holds no key after the room was created",
-                )));
+                return Err(scheme_err(&self.spec.kd, 0, format!("creating {room}"))(
+                    SchemeError::Internal(
+                        "a founding member holds no key after the room was created",
+                    ),
+                ));
             }
         }
         Ok(())
@@ -106,7 +146,11 @@ impl Engine<'_> {
             .stack
             .kd
             .client_handle(to, roster, origin, packet, rng, &mut o)
-            .map_err(scheme_err(&self.spec.kd, 0, format!("{to} joining {} at setup", roster.room)))?;
+            .map_err(scheme_err(
+                &self.spec.kd,
+                0,
+                format!("{to} joining {} at setup", roster.room),
+            ))?;
         queue.extend(o.drain().map(|(d, p)| (Origin::User(to), d, p)));
         if let Handled::NewEpoch(e) = h {
             self.setup_epoch(to, roster.room, e, creator, rng)?;
@@ -114,9 +158,23 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn setup_epoch(&mut self, user: UserId, room: RoomId, epoch: Epoch, creator: UserId, rng: &mut ChaCha20Rng) -> Result<(), EngineError> {
+    fn setup_epoch(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        epoch: Epoch,
+        creator: UserId,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(), EngineError> {
         let (mut pre_out, mut sse_out) = (Outbox::new(), Outbox::new());
-        self.hold_epoch(user, room, epoch, user == creator, &mut pre_out, &mut sse_out)?;
+        self.hold_epoch(
+            user,
+            room,
+            epoch,
+            user == creator,
+            &mut pre_out,
+            &mut sse_out,
+        )?;
         for (_, p) in pre_out.drain() {
             self.stack
                 .pre
@@ -147,33 +205,70 @@ impl Engine<'_> {
         let secret = match self.stack.kd.current(user, room) {
             Some((e, s)) if e == epoch => s.clone(),
             _ => {
-                return Err(scheme_err(&self.spec.kd, now, format!("{user} in {room}"))(SchemeError::Internal(
-                    "reported a new epoch it does not hold",
-                )))
+                return Err(scheme_err(&self.spec.kd, now, format!("{user} in {room}"))(
+                    SchemeError::Internal("reported a new epoch it does not hold"),
+                ))
             }
         };
         let first = self.oracle.secret_of(room, epoch).is_none();
-        self.oracle.epoch_secret(room, epoch, &secret, || format!("{user} in {room} at {epoch}"));
+        self.oracle.epoch_secret(room, epoch, &secret, || {
+            format!("{user} in {room} at {epoch}")
+        });
         if first {
-            let known = self.stack.kd.server_known_secret(room).is_some_and(|(e, s)| e == epoch && *s == secret);
+            let known = self
+                .stack
+                .kd
+                .server_known_secret(room)
+                .is_some_and(|(e, s)| e == epoch && *s == secret);
             self.oracle.check(Property::KeyServerBlind, !known, || {
-                format!("the key server holds the secret of {room} {epoch} (t={:.3} ms)", now as f64 / 1e6)
+                format!(
+                    "the key server holds the secret of {room} {epoch} (t={:.3} ms)",
+                    now as f64 / 1e6
+                )
             });
         }
         let state = &mut self.users[user.0 as usize];
         let prev = state.held.insert(room, (epoch, secret.clone()));
         state.epochs.entry(room).or_default().insert(epoch);
         let u = user.0 as usize;
-        let next = KeyView { room, epoch, secret: &secret };
-        let prev_view = prev.as_ref().map(|(e, s)| KeyView { room, epoch: *e, secret: s });
-        let key = OpKey { scheme: self.stack.pre.name(), op: "epoch_changed" };
-        let (r, pre_ns) =
-            self.charge(key, 1, |e| e.stack.pre.epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], pre_out))?;
-        r.map_err(scheme_err(&self.spec.pre, now, format!("{user} entering {epoch} of {room}")))?;
-        let key = OpKey { scheme: self.stack.sse.name(), op: "epoch_changed" };
-        let (r, sse_ns) =
-            self.charge(key, 1, |e| e.stack.sse.epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], sse_out))?;
-        r.map_err(scheme_err(&self.spec.sse, now, format!("{user} entering {epoch} of {room}")))?;
+        let next = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        let prev_view = prev.as_ref().map(|(e, s)| KeyView {
+            room,
+            epoch: *e,
+            secret: s,
+        });
+        let key = OpKey {
+            scheme: self.stack.pre.name(),
+            op: "epoch_changed",
+        };
+        let (r, pre_ns) = self.charge(key, 1, |e| {
+            e.stack
+                .pre
+                .epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], pre_out)
+        })?;
+        r.map_err(scheme_err(
+            &self.spec.pre,
+            now,
+            format!("{user} entering {epoch} of {room}"),
+        ))?;
+        let key = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "epoch_changed",
+        };
+        let (r, sse_ns) = self.charge(key, 1, |e| {
+            e.stack
+                .sse
+                .epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], sse_out)
+        })?;
+        r.map_err(scheme_err(
+            &self.spec.sse,
+            now,
+            format!("{user} entering {epoch} of {room}"),
+        ))?;
         Ok(pre_ns + sse_ns)
     }
 
@@ -182,7 +277,9 @@ impl Engine<'_> {
 
     /// A join or leave from the workload; changes of one room run one at a time.
     pub(super) fn membership(&mut self, at: Nanos, action: Action) -> Result<(), EngineError> {
-        let (Action::Join { room, .. } | Action::Leave { room, .. }) = action else { return Ok(()) };
+        let (Action::Join { room, .. } | Action::Leave { room, .. }) = action else {
+            return Ok(());
+        };
         let r = &mut self.rooms[room.0 as usize];
         if r.change.is_some() {
             r.queued_changes.push_back((at, action));
@@ -192,7 +289,12 @@ impl Engine<'_> {
     }
 
     /// Starts a change pressed at `pressed`, computing from `ready_at`.
-    fn start_change(&mut self, pressed: Nanos, ready_at: Nanos, action: Action) -> Result<(), EngineError> {
+    fn start_change(
+        &mut self,
+        pressed: Nanos,
+        ready_at: Nanos,
+        action: Action,
+    ) -> Result<(), EngineError> {
         let (join, by, room, subject) = match action {
             Action::Join { by, room, user } => (true, by, room, user),
             Action::Leave { by, room, user } => (false, by, room, user),
@@ -203,7 +305,11 @@ impl Engine<'_> {
             return self.next_change(room, ready_at);
         }
         if !self.ready(by, room) {
-            self.users[by.0 as usize].waiting.entry(room).or_default().push((pressed, action));
+            self.users[by.0 as usize]
+                .waiting
+                .entry(room)
+                .or_default()
+                .push((pressed, action));
             return Ok(());
         }
         let next_msg = self.next_msg;
@@ -213,7 +319,11 @@ impl Engine<'_> {
             if let Err(pos) = r.members.binary_search(&subject) {
                 r.members.insert(pos, subject);
             }
-            let from = if policy == HistoryPolicy::Shared { MsgId(0) } else { next_msg };
+            let from = if policy == HistoryPolicy::Shared {
+                MsgId(0)
+            } else {
+                next_msg
+            };
             r.readable_from.insert(subject, from);
         } else {
             r.members.retain(|u| *u != subject);
@@ -225,25 +335,49 @@ impl Engine<'_> {
             }
         }
         let members = r.members.clone();
-        let awaiting: BTreeSet<UserId> =
-            members.iter().copied().filter(|u| self.users[u.0 as usize].online || *u == by).collect();
+        let awaiting: BTreeSet<UserId> = members
+            .iter()
+            .copied()
+            .filter(|u| self.users[u.0 as usize].online || *u == by)
+            .collect();
         let id = self.ops.insert(OpState::new(
-            OpData::Change { room, join, by, subject, awaiting, seen_by_key_server: Vec::new() },
+            OpData::Change {
+                room,
+                join,
+                by,
+                subject,
+                awaiting,
+                seen_by_key_server: Vec::new(),
+            },
             by,
             pressed,
         ));
         self.rooms[room.0 as usize].change = Some(id);
         self.counters.changes += 1;
 
-        let roster = Roster { room, members: &members };
-        let change = if join { Change::Add(std::slice::from_ref(&subject)) } else { Change::Remove(std::slice::from_ref(&subject)) };
-        let key = OpKey { scheme: self.stack.kd.name(), op: "client.change" };
+        let roster = Roster {
+            room,
+            members: &members,
+        };
+        let change = if join {
+            Change::Add(std::slice::from_ref(&subject))
+        } else {
+            Change::Remove(std::slice::from_ref(&subject))
+        };
+        let key = OpKey {
+            scheme: self.stack.kd.name(),
+            op: "client.change",
+        };
         let mut out = Outbox::new();
         let (h, ns) = self.charge(key, members.len(), |e| {
             let rng = &mut e.user_rng[by.0 as usize];
             e.stack.kd.change(by, &roster, &change, rng, &mut out)
         })?;
-        let h = h.map_err(scheme_err(&self.spec.kd, ready_at, format!("{by} changing {room}")))?;
+        let h = h.map_err(scheme_err(
+            &self.spec.kd,
+            ready_at,
+            format!("{by} changing {room}"),
+        ))?;
         let outputs = self.kd_outputs_from_user(by, room, id, out);
         let done = self.emit(Node::User(by), ready_at, ns, false, Some(id), outputs)?;
         if let Handled::NewEpoch(e) = h {
@@ -253,7 +387,13 @@ impl Engine<'_> {
     }
 
     /// Envelopes for a user's key-distribution outputs (everything goes through the key server).
-    fn kd_outputs_from_user(&self, user: UserId, room: RoomId, op: OpId, mut out: Outbox<Packet>) -> Vec<(Node, RoomId, Option<OpId>, Body)> {
+    fn kd_outputs_from_user(
+        &self,
+        user: UserId,
+        room: RoomId,
+        op: OpId,
+        mut out: Outbox<Packet>,
+    ) -> Vec<(Node, RoomId, Option<OpId>, Body)> {
         out.drain()
             .map(|(dest, packet)| {
                 let relay = match dest {
@@ -261,69 +401,132 @@ impl Engine<'_> {
                     Dest::User(v) => vec![v],
                     Dest::Users(vs) => vs,
                 };
-                (Node::KeyServer, room, Some(op), Body::Kd { packet, origin: Origin::User(user), relay })
+                (
+                    Node::KeyServer,
+                    room,
+                    Some(op),
+                    Body::Kd {
+                        packet,
+                        origin: Origin::User(user),
+                        relay,
+                    },
+                )
             })
             .collect()
     }
 
     pub(super) fn key_server_receives(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Body::Kd { ref packet, origin: Origin::User(from), ref relay } = env.body else {
+        let Body::Kd {
+            ref packet,
+            origin: Origin::User(from),
+            ref relay,
+        } = env.body
+        else {
             return Ok(());
         };
         let (packet, relay) = (packet.clone(), relay.clone());
         let now = self.now;
         let room = env.room;
         let open_ns = self.receive_cost(&env)?;
-        self.oracle.scan(&packet, || format!("a key-distribution message from {from} about {room}"));
+        self.oracle.scan(&packet, || {
+            format!("a key-distribution message from {from} about {room}")
+        });
         self.observe_key_server(env.op, &packet);
         let mut targets: Vec<(UserId, Origin, Packet)> = Vec::new();
         let mut work_ns = 0;
         if relay.is_empty() {
             let members = self.rooms[room.0 as usize].members.clone();
-            let roster = Roster { room, members: &members };
-            let key = OpKey { scheme: self.stack.kd.name(), op: "server.handle" };
+            let roster = Roster {
+                room,
+                members: &members,
+            };
+            let key = OpKey {
+                scheme: self.stack.kd.name(),
+                op: "server.handle",
+            };
             let mut out = Outbox::new();
             let (r, ns) = self.charge(key, members.len(), |e| {
-                e.stack.kd.server_handle(&roster, from, packet, &mut e.server_rng[0], &mut out)
+                e.stack
+                    .kd
+                    .server_handle(&roster, from, packet, &mut e.server_rng[0], &mut out)
             })?;
-            r.map_err(scheme_err(&self.spec.kd, now, format!("key server handling {from}'s message about {room}")))?;
+            r.map_err(scheme_err(
+                &self.spec.kd,
+                now,
+                format!("key server handling {from}'s message about {room}"),
+            ))?;
             work_ns = ns;
             for (dest, p) in out.drain() {
-                self.oracle.scan(&p, || format!("a key-distribution message from the key server about {room}"));
+                self.oracle.scan(&p, || {
+                    format!("a key-distribution message from the key server about {room}")
+                });
                 self.observe_key_server(env.op, &p);
                 match dest {
                     Dest::User(v) => targets.push((v, Origin::Server, p)),
-                    Dest::Users(vs) => targets.extend(vs.into_iter().map(|v| (v, Origin::Server, p.clone()))),
+                    Dest::Users(vs) => {
+                        targets.extend(vs.into_iter().map(|v| (v, Origin::Server, p.clone())))
+                    }
                     Dest::Server => {
-                        return Err(scheme_err(&self.spec.kd, now, "key server")(SchemeError::Internal(
-                            "the key server addressed a message to itself",
-                        )))
+                        return Err(scheme_err(&self.spec.kd, now, "key server")(
+                            SchemeError::Internal("the key server addressed a message to itself"),
+                        ))
                     }
                 }
             }
         } else {
-            targets.extend(relay.into_iter().map(|v| (v, Origin::User(from), packet.clone())));
+            targets.extend(
+                relay
+                    .into_iter()
+                    .map(|v| (v, Origin::User(from), packet.clone())),
+            );
         }
         let mut outputs = Vec::new();
         for (v, origin, p) in targets {
             if self.users[v.0 as usize].online {
-                outputs.push((Node::User(v), room, env.op, Body::Kd { packet: p, origin, relay: Vec::new() }));
+                outputs.push((
+                    Node::User(v),
+                    room,
+                    env.op,
+                    Body::Kd {
+                        packet: p,
+                        origin,
+                        relay: Vec::new(),
+                    },
+                ));
             } else {
                 self.users[v.0 as usize].mailbox.push((room, origin, p));
             }
         }
-        self.emit(Node::KeyServer, now, open_ns + work_ns, false, env.op, outputs)?;
+        self.emit(
+            Node::KeyServer,
+            now,
+            open_ns + work_ns,
+            false,
+            env.op,
+            outputs,
+        )?;
         Ok(())
     }
 
     fn observe_key_server(&mut self, op: Option<OpId>, p: &Packet) {
-        if let Some(OpState { data: OpData::Change { seen_by_key_server, .. }, .. }) = op.and_then(|id| self.ops.get_mut(id)) {
+        if let Some(OpState {
+            data: OpData::Change {
+                seen_by_key_server, ..
+            },
+            ..
+        }) = op.and_then(|id| self.ops.get_mut(id))
+        {
             seen_by_key_server.push(p.clone());
         }
     }
 
     pub(super) fn kd_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
-        let Body::Kd { ref packet, origin, .. } = env.body else { return Ok(()) };
+        let Body::Kd {
+            ref packet, origin, ..
+        } = env.body
+        else {
+            return Ok(());
+        };
         let packet = packet.clone();
         let open_ns = self.receive_cost(&env)?;
         self.kd_process(user, env.room, env.op, origin, &packet, self.now, open_ns)
@@ -343,14 +546,26 @@ impl Engine<'_> {
         pre_ns: u64,
     ) -> Result<(), EngineError> {
         let members = self.rooms[room.0 as usize].members.clone();
-        let roster = Roster { room, members: &members };
-        let key = OpKey { scheme: self.stack.kd.name(), op: "client.handle" };
+        let roster = Roster {
+            room,
+            members: &members,
+        };
+        let key = OpKey {
+            scheme: self.stack.kd.name(),
+            op: "client.handle",
+        };
         let mut out = Outbox::new();
         let (h, ns) = self.charge(key, members.len(), |e| {
             let rng = &mut e.user_rng[user.0 as usize];
-            e.stack.kd.client_handle(user, &roster, origin, packet, rng, &mut out)
+            e.stack
+                .kd
+                .client_handle(user, &roster, origin, packet, rng, &mut out)
         })?;
-        let h = h.map_err(scheme_err(&self.spec.kd, now, format!("{user} handling a message about {room}")))?;
+        let h = h.map_err(scheme_err(
+            &self.spec.kd,
+            now,
+            format!("{user} handling a message about {room}"),
+        ))?;
         let outputs = match op {
             Some(id) => self.kd_outputs_from_user(user, room, id, out),
             None if out.is_empty() => Vec::new(),
@@ -363,7 +578,16 @@ impl Engine<'_> {
                         Dest::User(x) => vec![x],
                         Dest::Users(xs) => xs,
                     };
-                    v.push((Node::KeyServer, room, None, Body::Kd { packet, origin: Origin::User(user), relay }));
+                    v.push((
+                        Node::KeyServer,
+                        room,
+                        None,
+                        Body::Kd {
+                            packet,
+                            origin: Origin::User(user),
+                            relay,
+                        },
+                    ));
                 }
                 v
             }
@@ -377,7 +601,14 @@ impl Engine<'_> {
 
     /// `user` holds `epoch` of `room` from `at`: tell its other families, complete the change
     /// op if this was the last member it waited for, and release actions that waited for a key.
-    pub(super) fn epoch_reached(&mut self, user: UserId, room: RoomId, epoch: Epoch, at: Nanos, op: Option<OpId>) -> Result<(), EngineError> {
+    pub(super) fn epoch_reached(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        epoch: Epoch,
+        at: Nanos,
+        op: Option<OpId>,
+    ) -> Result<(), EngineError> {
         let (mut pre_out, mut sse_out) = (Outbox::new(), Outbox::new());
         let is_changer = matches!(
             op.and_then(|id| self.ops.get_mut(id)),
@@ -388,11 +619,23 @@ impl Engine<'_> {
         // Control traffic from the changer becomes a reencrypt op.
         let mut outputs = Vec::new();
         let ctl_count = pre_out.len() + sse_out.len();
-        let reencrypt = (is_changer && ctl_count > 0)
-            .then(|| self.ops.insert(OpState::new(OpData::Reencrypt { outstanding: ctl_count as u32 }, user, at)));
+        let reencrypt = (is_changer && ctl_count > 0).then(|| {
+            self.ops.insert(OpState::new(
+                OpData::Reencrypt {
+                    outstanding: ctl_count as u32,
+                },
+                user,
+                at,
+            ))
+        });
         let ctl_op = reencrypt.or(op);
         for (_, packet) in pre_out.drain() {
-            outputs.push((Node::MessageServer, room, ctl_op, Body::HistoryCtl { packet }));
+            outputs.push((
+                Node::MessageServer,
+                room,
+                ctl_op,
+                Body::HistoryCtl { packet },
+            ));
         }
         for (_, packet) in sse_out.drain() {
             outputs.push((Node::SearchServer, room, ctl_op, Body::SearchCtl { packet }));
@@ -403,7 +646,18 @@ impl Engine<'_> {
         if let Some(id) = op {
             let mut finished = false;
             let mut history_for = None;
-            if let Some(OpState { data: OpData::Change { room: r, awaiting, join, subject, .. }, .. }) = self.ops.get_mut(id) {
+            if let Some(OpState {
+                data:
+                    OpData::Change {
+                        room: r,
+                        awaiting,
+                        join,
+                        subject,
+                        ..
+                    },
+                ..
+            }) = self.ops.get_mut(id)
+            {
                 if *r == room {
                     awaiting.remove(&user);
                     finished = awaiting.is_empty();
@@ -423,17 +677,37 @@ impl Engine<'_> {
     }
 
     /// Runs actions that waited for `user` to hold a key for `room`.
-    fn release_waiting(&mut self, user: UserId, room: RoomId, at: Nanos) -> Result<(), EngineError> {
-        let Some(waiting) = self.users[user.0 as usize].waiting.remove(&room) else { return Ok(()) };
+    fn release_waiting(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        at: Nanos,
+    ) -> Result<(), EngineError> {
+        let Some(waiting) = self.users[user.0 as usize].waiting.remove(&room) else {
+            return Ok(());
+        };
         for (pressed, action) in waiting {
             match action {
-                Action::Send { user, room, msg, body, keywords, .. } if self.is_member(user, room) => {
+                Action::Send {
+                    user,
+                    room,
+                    msg,
+                    body,
+                    keywords,
+                    ..
+                } if self.is_member(user, room) => {
                     self.send_message_from(pressed, at, user, room, msg, body, keywords)?;
                 }
-                Action::Search { user, room, keyword } if self.is_member(user, room) => {
+                Action::Search {
+                    user,
+                    room,
+                    keyword,
+                } if self.is_member(user, room) => {
                     self.search_from(pressed, at, user, room, keyword)?;
                 }
-                Action::Join { .. } | Action::Leave { .. } => self.start_change(pressed, at, action)?,
+                Action::Join { .. } | Action::Leave { .. } => {
+                    self.start_change(pressed, at, action)?
+                }
                 _ => {}
             }
         }
@@ -441,7 +715,12 @@ impl Engine<'_> {
     }
 
     /// The change of `room` is complete: check what the key server saw, start the next one.
-    pub(super) fn change_done(&mut self, room: RoomId, at: Nanos, seen: &[Packet]) -> Result<(), EngineError> {
+    pub(super) fn change_done(
+        &mut self,
+        room: RoomId,
+        at: Nanos,
+        seen: &[Packet],
+    ) -> Result<(), EngineError> {
         let mut exposed = false;
         for p in seen {
             p.visit_bytes(&mut |b| exposed |= self.oracle.contains_secret(room, b));
@@ -469,7 +748,9 @@ impl Engine<'_> {
             .ops
             .changes_mut()
             .filter_map(|(id, s)| match &mut s.data {
-                OpData::Change { awaiting, .. } => (awaiting.remove(&user) && awaiting.is_empty()).then_some(id),
+                OpData::Change { awaiting, .. } => {
+                    (awaiting.remove(&user) && awaiting.is_empty()).then_some(id)
+                }
                 _ => None,
             })
             .collect();

@@ -31,24 +31,68 @@ impl Engine<'_> {
         body: Arc<[u8]>,
         keywords: Arc<[String]>,
     ) -> Result<(), EngineError> {
-        let Some((epoch, secret)) = self.key_of(user, room) else { return Ok(()) };
-        let key = KeyView { room, epoch, secret: &secret };
+        let Some((epoch, secret)) = self.key_of(user, room) else {
+            return Ok(());
+        };
+        let key = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
         let u = user.0 as usize;
-        let k = OpKey { scheme: self.stack.pre.name(), op: "seal" };
-        let (sealed, seal_ns) = self.charge(k, body.len(), |e| e.stack.pre.seal(user, key, msg, &body, &mut e.user_rng[u]))?;
-        let sealed = sealed.map_err(scheme_err(&self.spec.pre, ready_at, format!("{user} sealing {msg}")))?;
+        let k = OpKey {
+            scheme: self.stack.pre.name(),
+            op: "seal",
+        };
+        let (sealed, seal_ns) = self.charge(k, body.len(), |e| {
+            e.stack.pre.seal(user, key, msg, &body, &mut e.user_rng[u])
+        })?;
+        let sealed = sealed.map_err(scheme_err(
+            &self.spec.pre,
+            ready_at,
+            format!("{user} sealing {msg}"),
+        ))?;
         let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
-        let k = OpKey { scheme: self.stack.sse.name(), op: "index" };
-        let (index, index_ns) = self.charge(k, refs.len(), |e| e.stack.sse.index(user, key, msg, &refs, &mut e.user_rng[u]))?;
-        let index = index.map_err(scheme_err(&self.spec.sse, ready_at, format!("{user} indexing {msg}")))?;
+        let k = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "index",
+        };
+        let (index, index_ns) = self.charge(k, refs.len(), |e| {
+            e.stack.sse.index(user, key, msg, &refs, &mut e.user_rng[u])
+        })?;
+        let index = index.map_err(scheme_err(
+            &self.spec.sse,
+            ready_at,
+            format!("{user} indexing {msg}"),
+        ))?;
         self.rooms[room.0 as usize].messages.insert(
             msg,
-            MsgRecord { id: msg, sender: user, pressed, epoch, body, keywords, stored: false },
+            MsgRecord {
+                id: msg,
+                sender: user,
+                pressed,
+                epoch,
+                body,
+                keywords,
+                stored: false,
+            },
         );
         self.counters.messages += 1;
         let op = self.ops.insert(OpState::new(OpData::Send, user, pressed));
-        let outputs = vec![(Node::MessageServer, room, Some(op), Body::Upload { msg, sealed, index })];
-        self.emit(Node::User(user), ready_at, seal_ns + index_ns, false, Some(op), outputs)?;
+        let outputs = vec![(
+            Node::MessageServer,
+            room,
+            Some(op),
+            Body::Upload { msg, sealed, index },
+        )];
+        self.emit(
+            Node::User(user),
+            ready_at,
+            seal_ns + index_ns,
+            false,
+            Some(op),
+            outputs,
+        )?;
         Ok(())
     }
 
@@ -63,15 +107,31 @@ impl Engine<'_> {
     }
 
     fn store(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Body::Upload { msg, ref sealed, ref index } = env.body else { return Ok(()) };
+        let Body::Upload {
+            msg,
+            ref sealed,
+            ref index,
+        } = env.body
+        else {
+            return Ok(());
+        };
         let (sealed, index) = (sealed.clone(), index.clone());
         let (now, room) = (self.now, env.room);
-        let Node::User(sender) = env.from else { return Ok(()) };
+        let Node::User(sender) = env.from else {
+            return Ok(());
+        };
         let open_ns = self.receive_cost(&env)?;
-        self.oracle.scan(&sealed, || format!("{msg} stored in {room}"));
-        self.oracle.scan(&index, || format!("the index update of {msg}"));
-        let k = OpKey { scheme: self.stack.pre.name(), op: "store" };
-        let (r, store_ns) = self.charge(k, sealed.wire_len(), |e| e.stack.pre.store(room, msg, &sealed))?;
+        self.oracle
+            .scan(&sealed, || format!("{msg} stored in {room}"));
+        self.oracle
+            .scan(&index, || format!("the index update of {msg}"));
+        let k = OpKey {
+            scheme: self.stack.pre.name(),
+            op: "store",
+        };
+        let (r, store_ns) = self.charge(k, sealed.wire_len(), |e| {
+            e.stack.pre.store(room, msg, &sealed)
+        })?;
         r.map_err(scheme_err(&self.spec.pre, now, format!("storing {msg}")))?;
         if let Some(rec) = self.rooms[room.0 as usize].messages.get_mut(&msg) {
             rec.stored = true;
@@ -80,21 +140,53 @@ impl Engine<'_> {
 
         let mut outputs = vec![
             (Node::User(sender), room, env.op, Body::Ack { msg }),
-            (Node::SearchServer, room, None, Body::IndexUpdate { msg, index }),
+            (
+                Node::SearchServer,
+                room,
+                None,
+                Body::IndexUpdate { msg, index },
+            ),
         ];
         let members = self.rooms[room.0 as usize].members.clone();
         for m in members {
             if m != sender && self.users[m.0 as usize].online {
-                outputs.push((Node::User(m), room, None, Body::Deliver { msg, sealed: sealed.clone() }));
+                outputs.push((
+                    Node::User(m),
+                    room,
+                    None,
+                    Body::Deliver {
+                        msg,
+                        sealed: sealed.clone(),
+                    },
+                ));
             }
         }
-        self.emit(Node::MessageServer, now, open_ns + store_ns, false, env.op, outputs)?;
+        self.emit(
+            Node::MessageServer,
+            now,
+            open_ns + store_ns,
+            false,
+            env.op,
+            outputs,
+        )?;
         Ok(())
     }
 
-    pub(super) fn ack_at_user(&mut self, user: UserId, env: Envelope, _msg: MsgId) -> Result<(), EngineError> {
+    pub(super) fn ack_at_user(
+        &mut self,
+        user: UserId,
+        env: Envelope,
+        _msg: MsgId,
+    ) -> Result<(), EngineError> {
         let open_ns = self.receive_cost(&env)?;
-        let done = self.emit(Node::User(user), self.now, open_ns, false, env.op, Vec::new())?;
+        let done = self.emit(
+            Node::User(user),
+            self.now,
+            open_ns,
+            false,
+            env.op,
+            Vec::new(),
+        )?;
         if let Some(op) = env.op {
             self.finish_op(op, done)?;
         }
@@ -104,31 +196,68 @@ impl Engine<'_> {
     /// Opens a stored record as `user`, checks the plaintext against the ground truth and
     /// returns the compute charged. Messages of epochs the user held count for
     /// [`Property::MembersRead`]; older ones (history) for [`Property::JoinerHistoryPolicy`].
-    pub(super) fn open_and_check(&mut self, user: UserId, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<u64, EngineError> {
-        let Some((epoch, secret)) = self.key_of(user, room) else { return Ok(0) };
-        let Some((rec_epoch, body)) = self.rooms[room.0 as usize].messages.get(&msg).map(|r| (r.epoch, r.body.clone())) else {
+    pub(super) fn open_and_check(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        msg: MsgId,
+        sealed: &Packet,
+    ) -> Result<u64, EngineError> {
+        let Some((epoch, secret)) = self.key_of(user, room) else {
             return Ok(0);
         };
-        let key = KeyView { room, epoch, secret: &secret };
-        let k = OpKey { scheme: self.stack.pre.name(), op: "open" };
-        let (r, ns) = self.charge(k, sealed.wire_len(), |e| e.stack.pre.open(user, key, msg, sealed))?;
+        let Some((rec_epoch, body)) = self.rooms[room.0 as usize]
+            .messages
+            .get(&msg)
+            .map(|r| (r.epoch, r.body.clone()))
+        else {
+            return Ok(0);
+        };
+        let key = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        let k = OpKey {
+            scheme: self.stack.pre.name(),
+            op: "open",
+        };
+        let (r, ns) = self.charge(k, sealed.wire_len(), |e| {
+            e.stack.pre.open(user, key, msg, sealed)
+        })?;
         let ok = matches!(&r, Ok(pt) if pt[..] == body[..]);
-        let held = self.users[user.0 as usize].epochs.get(&room).is_some_and(|s| s.contains(&rec_epoch));
+        let held = self.users[user.0 as usize]
+            .epochs
+            .get(&room)
+            .is_some_and(|s| s.contains(&rec_epoch));
         let now = self.now;
         let describe = || {
             let why = match &r {
                 Ok(_) => "a wrong plaintext".to_owned(),
                 Err(e) => e.to_string(),
             };
-            format!("{user} opening {msg} of {room} at t={:.3} ms got {why}", now as f64 / 1e6)
+            format!(
+                "{user} opening {msg} of {room} at t={:.3} ms got {why}",
+                now as f64 / 1e6
+            )
         };
-        let property = if held { Property::MembersRead } else { Property::JoinerHistoryPolicy };
+        let property = if held {
+            Property::MembersRead
+        } else {
+            Property::JoinerHistoryPolicy
+        };
         self.oracle.check(property, ok, describe);
         Ok(ns)
     }
 
-    pub(super) fn deliver_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
-        let Body::Deliver { msg, ref sealed } = env.body else { return Ok(()) };
+    pub(super) fn deliver_at_user(
+        &mut self,
+        user: UserId,
+        env: Envelope,
+    ) -> Result<(), EngineError> {
+        let Body::Deliver { msg, ref sealed } = env.body else {
+            return Ok(());
+        };
         let sealed = sealed.clone();
         let room = env.room;
         let open_ns = self.receive_cost(&env)?;
@@ -137,24 +266,56 @@ impl Engine<'_> {
             return Ok(());
         }
         let ns = self.open_and_check(user, room, msg, &sealed)?;
-        let done = self.emit(Node::User(user), self.now, open_ns + ns, false, None, Vec::new())?;
-        if let Some(pressed) = self.rooms[room.0 as usize].messages.get(&msg).map(|r| r.pressed) {
+        let done = self.emit(
+            Node::User(user),
+            self.now,
+            open_ns + ns,
+            false,
+            None,
+            Vec::new(),
+        )?;
+        if let Some(pressed) = self.rooms[room.0 as usize]
+            .messages
+            .get(&msg)
+            .map(|r| r.pressed)
+        {
             let mut cpu = [0; 4];
             cpu[Party::Client.index()] = open_ns + ns;
             let bytes_down = conclave_schemes::channel::wire_len(env.body.wire_len()) as u64;
-            self.record(Op::Receive, Sample { latency_ns: done.saturating_sub(pressed), bytes_up: 0, bytes_down, rounds: 0, cpu_ns: cpu });
+            self.record(
+                Op::Receive,
+                Sample {
+                    latency_ns: done.saturating_sub(pressed),
+                    bytes_up: 0,
+                    bytes_down,
+                    rounds: 0,
+                    cpu_ns: cpu,
+                },
+            );
         }
         Ok(())
     }
 
-    pub(super) fn request_fetch(&mut self, user: UserId, room: RoomId, op: OpId, at: Nanos, pre_ns: u64, ids: Vec<MsgId>) -> Result<Nanos, EngineError> {
+    pub(super) fn request_fetch(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        op: OpId,
+        at: Nanos,
+        pre_ns: u64,
+        ids: Vec<MsgId>,
+    ) -> Result<Nanos, EngineError> {
         let outputs = vec![(Node::MessageServer, room, Some(op), Body::Fetch { ids })];
         self.emit(Node::User(user), at, pre_ns, false, Some(op), outputs)
     }
 
     fn serve_fetch(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Body::Fetch { ref ids } = env.body else { return Ok(()) };
-        let Node::User(user) = env.from else { return Ok(()) };
+        let Body::Fetch { ref ids } = env.body else {
+            return Ok(());
+        };
+        let Node::User(user) = env.from else {
+            return Ok(());
+        };
         let room = env.room;
         let open_ns = self.receive_cost(&env)?;
         // The service's access control: only what the room's policy lets this member read.
@@ -165,12 +326,25 @@ impl Engine<'_> {
             .filter_map(|id| self.stack.pre.stored(room, *id).map(|p| (*id, p)))
             .collect();
         let outputs = vec![(Node::User(user), room, env.op, Body::Fetched { records })];
-        self.emit(Node::MessageServer, self.now, open_ns, false, env.op, outputs)?;
+        self.emit(
+            Node::MessageServer,
+            self.now,
+            open_ns,
+            false,
+            env.op,
+            outputs,
+        )?;
         Ok(())
     }
 
-    pub(super) fn fetched_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
-        let Body::Fetched { ref records } = env.body else { return Ok(()) };
+    pub(super) fn fetched_at_user(
+        &mut self,
+        user: UserId,
+        env: Envelope,
+    ) -> Result<(), EngineError> {
+        let Body::Fetched { ref records } = env.body else {
+            return Ok(());
+        };
         let records = records.clone();
         let room = env.room;
         let mut ns = self.receive_cost(&env)?;
@@ -186,7 +360,12 @@ impl Engine<'_> {
 
     /// A joiner opens the room: it reads the last `history.read` messages from before its join
     /// when the policy shares history; under `from_join` the oracle checks it cannot.
-    pub(super) fn open_history(&mut self, joiner: UserId, room: RoomId, at: Nanos) -> Result<(), EngineError> {
+    pub(super) fn open_history(
+        &mut self,
+        joiner: UserId,
+        room: RoomId,
+        at: Nanos,
+    ) -> Result<(), EngineError> {
         let before: Vec<MsgId> = self.rooms[room.0 as usize]
             .messages
             .values()
@@ -210,7 +389,9 @@ impl Engine<'_> {
             HistoryPolicy::FromJoin => {
                 // The crypto must keep what the server's ACL withholds: try the stored records.
                 for id in before.into_iter().take(REMOVED_TRIES as usize) {
-                    let Some(p) = self.stack.pre.stored(room, id) else { continue };
+                    let Some(p) = self.stack.pre.stored(room, id) else {
+                        continue;
+                    };
                     let exposed = self.try_open(joiner, room, id, &p, None);
                     self.oracle.check(Property::JoinerHistoryPolicy, !exposed, || {
                         format!("{joiner} read {id} of {room}, sent before it joined under a from_join policy")
@@ -222,21 +403,48 @@ impl Engine<'_> {
     }
 
     fn held_epoch(&self, user: UserId, room: RoomId, epoch: conclave_schemes::Epoch) -> bool {
-        self.users[user.0 as usize].epochs.get(&room).is_some_and(|s| s.contains(&epoch))
+        self.users[user.0 as usize]
+            .epochs
+            .get(&room)
+            .is_some_and(|s| s.contains(&epoch))
     }
 
     /// Whether `user`'s history client opens a stored record to its true plaintext, with the key
     /// it holds or with `key` (an adversary's). Oracle work: not charged.
-    fn try_open(&mut self, user: UserId, room: RoomId, msg: MsgId, sealed: &Packet, key: Option<(conclave_schemes::Epoch, conclave_schemes::EpochSecret)>) -> bool {
-        let Some((epoch, secret)) = key.or_else(|| self.key_of(user, room)) else { return false };
-        let Some(body) = self.rooms[room.0 as usize].messages.get(&msg).map(|r| r.body.clone()) else { return false };
-        let view = KeyView { room, epoch, secret: &secret };
+    fn try_open(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        msg: MsgId,
+        sealed: &Packet,
+        key: Option<(conclave_schemes::Epoch, conclave_schemes::EpochSecret)>,
+    ) -> bool {
+        let Some((epoch, secret)) = key.or_else(|| self.key_of(user, room)) else {
+            return false;
+        };
+        let Some(body) = self.rooms[room.0 as usize]
+            .messages
+            .get(&msg)
+            .map(|r| r.body.clone())
+        else {
+            return false;
+        };
+        let view = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
         matches!(self.stack.pre.open(user, view, msg, sealed), Ok(pt) if pt[..] == body[..])
     }
 
     /// Removed members try each new message with what they kept; colluding with the servers,
     /// they also get whatever secret the key server holds.
-    fn removed_member_checks(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), EngineError> {
+    fn removed_member_checks(
+        &mut self,
+        room: RoomId,
+        msg: MsgId,
+        sealed: &Packet,
+    ) -> Result<(), EngineError> {
         let candidates: Vec<(usize, UserId)> = self.rooms[room.0 as usize]
             .removed
             .iter()
@@ -253,8 +461,13 @@ impl Engine<'_> {
             self.oracle.check(Property::RemovedExcluded, !alone, || {
                 format!("{user}, removed from {room}, read {msg} with what it kept")
             });
-            let server_key = self.stack.kd.server_known_secret(room).map(|(e, s)| (e, s.clone()));
-            let with_server = server_key.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
+            let server_key = self
+                .stack
+                .kd
+                .server_known_secret(room)
+                .map(|(e, s)| (e, s.clone()));
+            let with_server =
+                server_key.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
             self.oracle.adversary(Adversary::ServerPlusRemovedMember, alone || with_server, || {
                 if alone {
                     format!("{user}, removed from {room}, read {msg} sent after its removal with the key it kept")
@@ -276,12 +489,22 @@ impl Engine<'_> {
                 continue;
             }
             let old = epochs[0];
-            let Some(secret) = self.oracle.secret_of(room, old).cloned() else { continue };
-            let ids: Vec<MsgId> =
-                self.rooms[r].messages.values().filter(|m| m.stored && m.epoch == old).take(BREACH_TRIES).map(|m| m.id).collect();
+            let Some(secret) = self.oracle.secret_of(room, old).cloned() else {
+                continue;
+            };
+            let ids: Vec<MsgId> = self.rooms[r]
+                .messages
+                .values()
+                .filter(|m| m.stored && m.epoch == old)
+                .take(BREACH_TRIES)
+                .map(|m| m.id)
+                .collect();
             for id in ids {
-                let Some(p) = self.stack.pre.stored(room, id) else { continue };
-                let exposed = self.try_open(self.adversary, room, id, &p, Some((old, secret.clone())));
+                let Some(p) = self.stack.pre.stored(room, id) else {
+                    continue;
+                };
+                let exposed =
+                    self.try_open(self.adversary, room, id, &p, Some((old, secret.clone())));
                 self.oracle.adversary(Adversary::StorageBreachOldKey, exposed, || {
                     format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on")
                 });
@@ -299,37 +522,63 @@ impl Engine<'_> {
             Body::SearchCtl { ref packet } => (packet.clone(), false),
             _ => return Ok(()),
         };
-        let Node::User(from) = env.from else { return Ok(()) };
+        let Node::User(from) = env.from else {
+            return Ok(());
+        };
         let (now, room) = (self.now, env.room);
         let open_ns = self.receive_cost(&env)?;
-        self.oracle.scan(&packet, || format!("control traffic from {from} about {room}"));
-        let scheme = if history { self.stack.pre.name() } else { self.stack.sse.name() };
+        self.oracle.scan(&packet, || {
+            format!("control traffic from {from} about {room}")
+        });
+        let scheme = if history {
+            self.stack.pre.name()
+        } else {
+            self.stack.sse.name()
+        };
         let mut out = Outbox::new();
-        let mut cost = std::mem::replace(&mut self.cost, crate::cost::CostModel::Measured { samples: None });
+        let mut cost = std::mem::replace(
+            &mut self.cost,
+            crate::cost::CostModel::Measured { samples: None },
+        );
         let charged = cost.charge_after(scheme, || {
             let r = if history {
-                self.stack.pre.server_handle(room, from, packet, &mut self.server_rng[1], &mut out)
+                self.stack
+                    .pre
+                    .server_handle(room, from, packet, &mut self.server_rng[1], &mut out)
             } else {
-                self.stack.sse.server_handle(room, from, packet, &mut self.server_rng[2], &mut out)
+                self.stack
+                    .sse
+                    .server_handle(room, from, packet, &mut self.server_rng[2], &mut out)
             };
             let (op, units) = r.as_ref().map_or(("server.handle", 0), |w| (w.op, w.units));
             (r, op, units)
         });
         self.cost = cost;
         let (work, ns) = charged?;
-        let work = work.map_err(scheme_err(scheme, now, format!("server handling control traffic about {room}")))?;
+        let work = work.map_err(scheme_err(
+            scheme,
+            now,
+            format!("server handling control traffic about {room}"),
+        ))?;
         let mut outputs = Vec::new();
         for (dest, p) in out.drain() {
-            self.oracle.scan(&p, || format!("control traffic from a server about {room}"));
+            self.oracle
+                .scan(&p, || format!("control traffic from a server about {room}"));
             let users = match dest {
                 Dest::User(v) => vec![v],
                 Dest::Users(vs) => vs,
                 Dest::Server => {
-                    return Err(scheme_err(scheme, now, "server")(SchemeError::Internal("a server addressed a message to itself")))
+                    return Err(scheme_err(scheme, now, "server")(SchemeError::Internal(
+                        "a server addressed a message to itself",
+                    )))
                 }
             };
             for v in users {
-                let body = if history { Body::HistoryCtl { packet: p.clone() } } else { Body::SearchCtl { packet: p.clone() } };
+                let body = if history {
+                    Body::HistoryCtl { packet: p.clone() }
+                } else {
+                    Body::SearchCtl { packet: p.clone() }
+                };
                 outputs.push((Node::User(v), room, env.op, body));
             }
         }
@@ -346,24 +595,57 @@ impl Engine<'_> {
         };
         let (now, room) = (self.now, env.room);
         let open_ns = self.receive_cost(&env)?;
-        let Some((epoch, secret)) = self.key_of(user, room) else { return self.ctl_step(env.op, 0, now) };
-        let key = KeyView { room, epoch, secret: &secret };
+        let Some((epoch, secret)) = self.key_of(user, room) else {
+            return self.ctl_step(env.op, 0, now);
+        };
+        let key = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
         let u = user.0 as usize;
-        let scheme = if history { self.stack.pre.name() } else { self.stack.sse.name() };
+        let scheme = if history {
+            self.stack.pre.name()
+        } else {
+            self.stack.sse.name()
+        };
         let mut out = Outbox::new();
-        let (r, ns) = self.charge(OpKey { scheme, op: "client.handle" }, packet.wire_len(), |e| {
-            if history {
-                e.stack.pre.client_handle(user, key, &packet, &mut e.user_rng[u], &mut out)
-            } else {
-                e.stack.sse.client_handle(user, key, &packet, &mut e.user_rng[u], &mut out)
-            }
-        })?;
-        r.map_err(scheme_err(scheme, now, format!("{user} handling control traffic about {room}")))?;
-        let target = if history { Node::MessageServer } else { Node::SearchServer };
+        let (r, ns) = self.charge(
+            OpKey {
+                scheme,
+                op: "client.handle",
+            },
+            packet.wire_len(),
+            |e| {
+                if history {
+                    e.stack
+                        .pre
+                        .client_handle(user, key, &packet, &mut e.user_rng[u], &mut out)
+                } else {
+                    e.stack
+                        .sse
+                        .client_handle(user, key, &packet, &mut e.user_rng[u], &mut out)
+                }
+            },
+        )?;
+        r.map_err(scheme_err(
+            scheme,
+            now,
+            format!("{user} handling control traffic about {room}"),
+        ))?;
+        let target = if history {
+            Node::MessageServer
+        } else {
+            Node::SearchServer
+        };
         let outputs: Vec<_> = out
             .drain()
             .map(|(_, p)| {
-                let body = if history { Body::HistoryCtl { packet: p } } else { Body::SearchCtl { packet: p } };
+                let body = if history {
+                    Body::HistoryCtl { packet: p }
+                } else {
+                    Body::SearchCtl { packet: p }
+                };
                 (target, room, env.op, body)
             })
             .collect();
@@ -376,7 +658,10 @@ impl Engine<'_> {
     fn ctl_step(&mut self, op: Option<OpId>, sent: usize, done: Nanos) -> Result<(), EngineError> {
         let Some(id) = op else { return Ok(()) };
         let finished = match self.ops.get_mut(id) {
-            Some(OpState { data: OpData::Reencrypt { outstanding }, .. }) => {
+            Some(OpState {
+                data: OpData::Reencrypt { outstanding },
+                ..
+            }) => {
                 *outstanding = (*outstanding + sent as u32).saturating_sub(1);
                 *outstanding == 0
             }

@@ -89,13 +89,21 @@ impl Node {
 pub(crate) enum Body {
     /// A key-distribution message (`origin` is who the recipient hears it from). A user's
     /// message with a non-empty `relay` is for the server to pass on to those users.
-    Kd { packet: Packet, origin: Origin, relay: Vec<UserId> },
+    Kd {
+        packet: Packet,
+        origin: Origin,
+        relay: Vec<UserId>,
+    },
     /// History-protection control traffic.
     HistoryCtl { packet: Packet },
     /// Searchable-encryption control traffic.
     SearchCtl { packet: Packet },
     /// A sealed message and its index update, user to message server.
-    Upload { msg: MsgId, sealed: Packet, index: Packet },
+    Upload {
+        msg: MsgId,
+        sealed: Packet,
+        index: Packet,
+    },
     /// An index update, message server to search server.
     IndexUpdate { msg: MsgId, index: Packet },
     /// The message server acknowledges a stored message.
@@ -113,7 +121,10 @@ pub(crate) enum Body {
     /// A terminal asks for its state at login.
     LoginRequest,
     /// State blobs, queued key-distribution messages and recent messages of every room.
-    LoginResponse { rooms: Vec<LoginRoom>, mailbox: Vec<(RoomId, Origin, Packet)> },
+    LoginResponse {
+        rooms: Vec<LoginRoom>,
+        mailbox: Vec<(RoomId, Origin, Packet)>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -139,13 +150,27 @@ impl Body {
             Body::Ack { .. } | Body::LoginRequest => 8,
             Body::Deliver { sealed, .. } => sealed.wire_len() + 8,
             Body::Fetch { ids } => 4 + 8 * ids.len(),
-            Body::Fetched { records } => 4 + records.iter().map(|(_, p)| 12 + p.wire_len()).sum::<usize>(),
+            Body::Fetched { records } => {
+                4 + records
+                    .iter()
+                    .map(|(_, p)| 12 + p.wire_len())
+                    .sum::<usize>()
+            }
             Body::LoginResponse { rooms, mailbox } => {
                 4 + rooms
                     .iter()
-                    .map(|r| 12 + r.blob_len + r.recent.iter().map(|(_, p)| 12 + p.wire_len()).sum::<usize>())
+                    .map(|r| {
+                        12 + r.blob_len
+                            + r.recent
+                                .iter()
+                                .map(|(_, p)| 12 + p.wire_len())
+                                .sum::<usize>()
+                    })
                     .sum::<usize>()
-                    + mailbox.iter().map(|(_, _, p)| 12 + p.wire_len()).sum::<usize>()
+                    + mailbox
+                        .iter()
+                        .map(|(_, _, p)| 12 + p.wire_len())
+                        .sum::<usize>()
             }
         };
         payload + FRAME
@@ -193,7 +218,9 @@ struct Pool {
 
 impl Pool {
     fn new(workers: u32) -> Self {
-        Self { free_at: vec![0; workers.max(1) as usize] }
+        Self {
+            free_at: vec![0; workers.max(1) as usize],
+        }
     }
 
     /// Queues `ns` of work arriving at `now`; returns when it completes. Parallel work waits
@@ -313,14 +340,27 @@ pub struct Engine<'s> {
 
 impl std::fmt::Debug for Engine<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("stack", &self.spec).field("seed", &self.seed).field("now", &self.now).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("stack", &self.spec)
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
     }
 }
 
-fn scheme_err(scheme: &str, at: Nanos, context: impl Into<String>) -> impl FnOnce(SchemeError) -> EngineError {
+fn scheme_err(
+    scheme: &str,
+    at: Nanos,
+    context: impl Into<String>,
+) -> impl FnOnce(SchemeError) -> EngineError {
     let scheme = scheme.to_owned();
     let context = context.into();
-    move |source| EngineError::Scheme { scheme, at_ms: at as f64 / 1e6, context, source }
+    move |source| EngineError::Scheme {
+        scheme,
+        at_ms: at as f64 / 1e6,
+        context,
+        source,
+    }
 }
 
 impl<'s> Engine<'s> {
@@ -330,7 +370,12 @@ impl<'s> Engine<'s> {
     /// # Errors
     /// [`EngineError`] if a scheme is unknown or fails during setup, or the workload cannot be
     /// generated.
-    pub fn new(scenario: &'s Scenario, spec: &StackSpec, seed: u64, cost: CostModel) -> Result<Self, EngineError> {
+    pub fn new(
+        scenario: &'s Scenario,
+        spec: &StackSpec,
+        seed: u64,
+        cost: CostModel,
+    ) -> Result<Self, EngineError> {
         let org = Org::build(scenario, seed);
         let workload = Generator::new(scenario, seed, &org)?;
         let setup = |name: &str| scheme_err(name, 0, "setting up the scheme");
@@ -375,7 +420,9 @@ impl<'s> Engine<'s> {
             key_server: Pool::new(scenario.servers.workers),
             message_server: Pool::new(scenario.servers.workers),
             search_server: Pool::new(scenario.servers.workers),
-            user_rng: (0..u64::from(n)).map(|u| rng::crypto(seed, "client", u)).collect(),
+            user_rng: (0..u64::from(n))
+                .map(|u| rng::crypto(seed, "client", u))
+                .collect(),
             server_rng: [
                 rng::crypto(seed, "key-server", 0),
                 rng::crypto(seed, "message-server", 0),
@@ -396,7 +443,18 @@ impl<'s> Engine<'s> {
     ///
     /// # Errors
     /// [`EngineError`] if a scheme fails where it should succeed.
-    pub fn run(mut self, progress: Option<&Progress>) -> Result<StackResult, EngineError> {
+    pub fn run(self, progress: Option<&Progress>) -> Result<StackResult, EngineError> {
+        self.run_keeping_cost(progress).map(|(r, _)| r)
+    }
+
+    /// As [`run`](Self::run), also returning the cost model (with any samples it collected).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn run_keeping_cost(
+        mut self,
+        progress: Option<&Progress>,
+    ) -> Result<(StackResult, CostModel), EngineError> {
         loop {
             if self.peeked.is_none() {
                 self.peeked = self.workload.next();
@@ -422,17 +480,19 @@ impl<'s> Engine<'s> {
             }
             if let Some(p) = progress {
                 if self.counters.events % 4096 == 0 {
-                    p.virtual_ns.store(self.now.min(self.scenario.duration), Ordering::Relaxed);
+                    p.virtual_ns
+                        .store(self.now.min(self.scenario.duration), Ordering::Relaxed);
                 }
             }
         }
         if let Some(p) = progress {
-            p.virtual_ns.store(self.scenario.duration, Ordering::Relaxed);
+            p.virtual_ns
+                .store(self.scenario.duration, Ordering::Relaxed);
         }
         self.finish()
     }
 
-    fn finish(mut self) -> Result<StackResult, EngineError> {
+    fn finish(mut self) -> Result<(StackResult, CostModel), EngineError> {
         self.storage_breach_experiment()?;
         self.counters.churn_skipped = self.workload.skipped_churn();
         self.counters.message_store_bytes = self.stack.pre.stored_len() as u64;
@@ -442,7 +502,7 @@ impl<'s> Engine<'s> {
         result.ops = self.stats;
         result.security = self.oracle.finish();
         result.counters = self.counters;
-        Ok(result)
+        Ok((result, self.cost))
     }
 
     // -----------------------------------------------------------------------------------------
@@ -450,7 +510,12 @@ impl<'s> Engine<'s> {
 
     fn schedule(&mut self, at: Nanos, to: Node, env: Envelope) {
         self.seq += 1;
-        self.queue.push(Reverse(Scheduled { at, seq: self.seq, to, env }));
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            to,
+            env,
+        }));
     }
 
     /// Charges `ns` of work on `node` starting no earlier than `now`; returns its completion.
@@ -464,7 +529,12 @@ impl<'s> Engine<'s> {
     }
 
     /// Charges an operation's cost, running `f` for real.
-    fn charge<T>(&mut self, key: OpKey, units: usize, f: impl FnOnce(&mut Self) -> T) -> Result<(T, u64), EngineError> {
+    fn charge<T>(
+        &mut self,
+        key: OpKey,
+        units: usize,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> Result<(T, u64), EngineError> {
         let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
         let r = cost.charge(key, units as u64, || f(self));
         self.cost = cost;
@@ -489,7 +559,11 @@ impl<'s> Engine<'s> {
         let fresh = || RecordChannel::new(&[7; 32], [1; 12]);
         let mut wire = Vec::with_capacity(channel::wire_len(bytes));
         if op == "open" {
-            fresh().seal(&payload, &mut wire).map_err(scheme_err("tls", self.now, "sealing a record"))?;
+            fresh().seal(&payload, &mut wire).map_err(scheme_err(
+                "tls",
+                self.now,
+                "sealing a record",
+            ))?;
             let (r, ns) = self.charge(key, bytes, |_| fresh().open(&wire))?;
             r.map_err(scheme_err("tls", self.now, "opening a record"))?;
             Ok(ns)
@@ -525,7 +599,15 @@ impl<'s> Engine<'s> {
     }
 
     /// Puts `body` on the wire from `from` to `to` at `depart`, metering the op's bytes.
-    fn transmit(&mut self, depart: Nanos, from: Node, to: Node, room: RoomId, op: Option<OpId>, body: Body) {
+    fn transmit(
+        &mut self,
+        depart: Nanos,
+        from: Node,
+        to: Node,
+        room: RoomId,
+        op: Option<OpId>,
+        body: Body,
+    ) {
         let wire = channel::wire_len(body.wire_len());
         let arrival = match (from, to) {
             (Node::User(u), _) => {
@@ -545,7 +627,16 @@ impl<'s> Engine<'s> {
             }
             _ => depart + INTERNAL_DELAY,
         };
-        self.schedule(arrival, to, Envelope { op, from, room, body });
+        self.schedule(
+            arrival,
+            to,
+            Envelope {
+                op,
+                from,
+                room,
+                body,
+            },
+        );
     }
 
     /// The receiving side's TLS cost of an envelope.
@@ -565,7 +656,9 @@ impl<'s> Engine<'s> {
     }
 
     fn finish_op(&mut self, id: OpId, at: Nanos) -> Result<(), EngineError> {
-        let Some(s) = self.ops.remove(id) else { return Ok(()) };
+        let Some(s) = self.ops.remove(id) else {
+            return Ok(());
+        };
         let sample = Sample {
             latency_ns: at.saturating_sub(s.start),
             bytes_up: s.bytes_up,
@@ -574,7 +667,12 @@ impl<'s> Engine<'s> {
             cpu_ns: s.cpu_ns,
         };
         self.record(s.data.op(), sample);
-        if let OpData::Change { room, seen_by_key_server, .. } = s.data {
+        if let OpData::Change {
+            room,
+            seen_by_key_server,
+            ..
+        } = s.data
+        {
             self.change_done(room, at, &seen_by_key_server)?;
         }
         Ok(())
@@ -590,14 +688,29 @@ impl<'s> Engine<'s> {
         match action {
             Action::Login { user } => self.login(at, user),
             Action::Logout { user } => self.logout(at, user),
-            Action::Send { user, room, .. } | Action::Search { user, room, .. } if !self.ready(user, room) => {
-                self.users[user.0 as usize].waiting.entry(room).or_default().push((at, action));
+            Action::Send { user, room, .. } | Action::Search { user, room, .. }
+                if !self.ready(user, room) =>
+            {
+                self.users[user.0 as usize]
+                    .waiting
+                    .entry(room)
+                    .or_default()
+                    .push((at, action));
                 Ok(())
             }
-            Action::Send { user, room, msg, body, keywords, .. } => {
-                self.send_message_from(at, at, user, room, msg, body, keywords)
-            }
-            Action::Search { user, room, keyword } => self.search_from(at, at, user, room, keyword),
+            Action::Send {
+                user,
+                room,
+                msg,
+                body,
+                keywords,
+                ..
+            } => self.send_message_from(at, at, user, room, msg, body, keywords),
+            Action::Search {
+                user,
+                room,
+                keyword,
+            } => self.search_from(at, at, user, room, keyword),
             Action::Join { .. } | Action::Leave { .. } => self.membership(at, action),
         }
     }
@@ -620,9 +733,11 @@ impl<'s> Engine<'s> {
             Body::Reply { .. } => self.reply_at_user(user, env),
             Body::Fetched { .. } => self.fetched_at_user(user, env),
             Body::LoginResponse { .. } => self.login_response_at_user(user, env),
-            Body::Upload { .. } | Body::IndexUpdate { .. } | Body::Query { .. } | Body::Fetch { .. } | Body::LoginRequest => {
-                Ok(())
-            }
+            Body::Upload { .. }
+            | Body::IndexUpdate { .. }
+            | Body::Query { .. }
+            | Body::Fetch { .. }
+            | Body::LoginRequest => Ok(()),
         }
     }
 
@@ -632,15 +747,24 @@ impl<'s> Engine<'s> {
     }
 
     fn is_member(&self, user: UserId, room: RoomId) -> bool {
-        self.rooms[room.0 as usize].members.binary_search(&user).is_ok()
+        self.rooms[room.0 as usize]
+            .members
+            .binary_search(&user)
+            .is_ok()
     }
 
     fn readable_from(&self, user: UserId, room: RoomId) -> MsgId {
-        self.rooms[room.0 as usize].readable_from.get(&user).copied().unwrap_or(MsgId(u64::MAX))
+        self.rooms[room.0 as usize]
+            .readable_from
+            .get(&user)
+            .copied()
+            .unwrap_or(MsgId(u64::MAX))
     }
 
     fn policy(&self, room: RoomId) -> HistoryPolicy {
-        self.rooms[room.0 as usize].history.unwrap_or(self.scenario.policy.history)
+        self.rooms[room.0 as usize]
+            .history
+            .unwrap_or(self.scenario.policy.history)
     }
 
     fn key_of(&self, user: UserId, room: RoomId) -> Option<(Epoch, EpochSecret)> {

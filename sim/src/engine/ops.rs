@@ -72,7 +72,15 @@ pub(crate) struct OpState {
 
 impl OpState {
     pub(crate) fn new(data: OpData, user: UserId, start: Nanos) -> Self {
-        Self { data, user, start, bytes_up: 0, bytes_down: 0, rounds: 0, cpu_ns: [0; 4] }
+        Self {
+            data,
+            user,
+            start,
+            bytes_up: 0,
+            bytes_down: 0,
+            rounds: 0,
+            cpu_ns: [0; 4],
+        }
     }
 }
 
@@ -90,11 +98,17 @@ impl Ops {
                 let entry = &mut self.slots[slot as usize];
                 entry.0 = entry.0.wrapping_add(1);
                 entry.1 = Some(s);
-                OpId { slot, generation: entry.0 }
+                OpId {
+                    slot,
+                    generation: entry.0,
+                }
             }
             None => {
                 self.slots.push((0, Some(s)));
-                OpId { slot: (self.slots.len() - 1) as u32, generation: 0 }
+                OpId {
+                    slot: (self.slots.len() - 1) as u32,
+                    generation: 0,
+                }
             }
         }
     }
@@ -118,9 +132,23 @@ impl Ops {
 
     /// Ops of kind `Change` still in flight, for presence updates.
     pub(crate) fn changes_mut(&mut self) -> impl Iterator<Item = (OpId, &mut OpState)> {
-        self.slots.iter_mut().enumerate().filter_map(|(i, (g, s))| match s {
-            Some(st @ OpState { data: OpData::Change { .. }, .. }) => Some((OpId { slot: i as u32, generation: *g }, st)),
-            _ => None,
-        })
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, (g, s))| match s {
+                Some(
+                    st @ OpState {
+                        data: OpData::Change { .. },
+                        ..
+                    },
+                ) => Some((
+                    OpId {
+                        slot: i as u32,
+                        generation: *g,
+                    },
+                    st,
+                )),
+                _ => None,
+            })
     }
 }

@@ -15,15 +15,40 @@ use crate::scenario::Nanos;
 
 impl Engine<'_> {
     /// A search pressed at `pressed`, computing from `ready_at`.
-    pub(super) fn search_from(&mut self, pressed: Nanos, ready_at: Nanos, user: UserId, room: RoomId, keyword: String) -> Result<(), EngineError> {
-        let Some((epoch, secret)) = self.key_of(user, room) else { return Ok(()) };
-        let key = KeyView { room, epoch, secret: &secret };
+    pub(super) fn search_from(
+        &mut self,
+        pressed: Nanos,
+        ready_at: Nanos,
+        user: UserId,
+        room: RoomId,
+        keyword: String,
+    ) -> Result<(), EngineError> {
+        let Some((epoch, secret)) = self.key_of(user, room) else {
+            return Ok(());
+        };
+        let key = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
         let u = user.0 as usize;
-        let k = OpKey { scheme: self.stack.sse.name(), op: "query" };
-        let (q, ns) = self.charge(k, 1, |e| e.stack.sse.query(user, key, &keyword, &mut e.user_rng[u]))?;
-        let packet = q.map_err(scheme_err(&self.spec.sse, ready_at, format!("{user} querying {room}")))?;
+        let k = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "query",
+        };
+        let (q, ns) = self.charge(k, 1, |e| {
+            e.stack.sse.query(user, key, &keyword, &mut e.user_rng[u])
+        })?;
+        let packet = q.map_err(scheme_err(
+            &self.spec.sse,
+            ready_at,
+            format!("{user} querying {room}"),
+        ))?;
         let op = self.ops.insert(OpState::new(
-            OpData::Search { keyword: Arc::from(keyword.as_str()), expected: Vec::new() },
+            OpData::Search {
+                keyword: Arc::from(keyword.as_str()),
+                expected: Vec::new(),
+            },
             user,
             pressed,
         ));
@@ -42,27 +67,52 @@ impl Engine<'_> {
     }
 
     fn apply_index(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Body::IndexUpdate { msg, ref index } = env.body else { return Ok(()) };
+        let Body::IndexUpdate { msg, ref index } = env.body else {
+            return Ok(());
+        };
         let index = index.clone();
         let (now, room) = (self.now, env.room);
         let open_ns = self.receive_cost(&env)?;
-        self.oracle.scan(&index, || format!("the index update of {msg} at the search server"));
-        let k = OpKey { scheme: self.stack.sse.name(), op: "apply" };
+        self.oracle.scan(&index, || {
+            format!("the index update of {msg} at the search server")
+        });
+        let k = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "apply",
+        };
         let (r, ns) = self.charge(k, index.wire_len(), |e| e.stack.sse.apply(room, index))?;
-        r.map_err(scheme_err(&self.spec.sse, now, format!("applying the index update of {msg}")))?;
+        r.map_err(scheme_err(
+            &self.spec.sse,
+            now,
+            format!("applying the index update of {msg}"),
+        ))?;
         self.rooms[room.0 as usize].indexed.push(msg);
-        self.emit(Node::SearchServer, now, open_ns + ns, false, None, Vec::new())?;
+        self.emit(
+            Node::SearchServer,
+            now,
+            open_ns + ns,
+            false,
+            None,
+            Vec::new(),
+        )?;
         Ok(())
     }
 
     fn answer_query(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Body::Query { ref packet } = env.body else { return Ok(()) };
-        let Node::User(user) = env.from else { return Ok(()) };
+        let Body::Query { ref packet } = env.body else {
+            return Ok(());
+        };
+        let Node::User(user) = env.from else {
+            return Ok(());
+        };
         let packet = packet.clone();
         let (now, room) = (self.now, env.room);
         let open_ns = self.receive_cost(&env)?;
-        self.oracle.scan(&packet, || format!("a search query from {user} in {room}"));
-        let access = Access { readable_from: self.readable_from(user, room) };
+        self.oracle
+            .scan(&packet, || format!("a search query from {user} in {room}"));
+        let access = Access {
+            readable_from: self.readable_from(user, room),
+        };
         let scheme = self.stack.sse.name();
         let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
         let charged = cost.charge_after(scheme, || {
@@ -73,46 +123,105 @@ impl Engine<'_> {
         self.cost = cost;
         let (reply, ns) = charged?;
         let reply = reply.map_err(scheme_err(scheme, now, format!("searching {room}")))?;
-        self.oracle.scan(&reply, || format!("a search reply in {room}"));
+        self.oracle
+            .scan(&reply, || format!("a search reply in {room}"));
         // What a correct answer is, at the moment the server answers.
-        if let Some(OpState { data: OpData::Search { keyword, expected, .. }, .. }) = env.op.and_then(|id| self.ops.get_mut(id)) {
+        if let Some(OpState {
+            data: OpData::Search {
+                keyword, expected, ..
+            },
+            ..
+        }) = env.op.and_then(|id| self.ops.get_mut(id))
+        {
             let r = &self.rooms[room.0 as usize];
             let mut ids: Vec<MsgId> = r
                 .indexed
                 .iter()
                 .filter(|id| **id >= access.readable_from)
-                .filter(|id| r.messages.get(id).is_some_and(|m| m.keywords.iter().any(|k| **k == **keyword)))
+                .filter(|id| {
+                    r.messages
+                        .get(id)
+                        .is_some_and(|m| m.keywords.iter().any(|k| **k == **keyword))
+                })
                 .copied()
                 .collect();
             ids.sort_unstable();
             *expected = ids;
         }
-        let outputs = vec![(Node::User(user), room, env.op, Body::Reply { packet: reply })];
-        self.emit(Node::SearchServer, now, open_ns + ns, false, env.op, outputs)?;
+        let outputs = vec![(
+            Node::User(user),
+            room,
+            env.op,
+            Body::Reply { packet: reply },
+        )];
+        self.emit(
+            Node::SearchServer,
+            now,
+            open_ns + ns,
+            false,
+            env.op,
+            outputs,
+        )?;
         Ok(())
     }
 
     pub(super) fn reply_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
-        let Body::Reply { ref packet } = env.body else { return Ok(()) };
+        let Body::Reply { ref packet } = env.body else {
+            return Ok(());
+        };
         let packet = packet.clone();
         let (now, room) = (self.now, env.room);
         let Some(op) = env.op else { return Ok(()) };
         let open_ns = self.receive_cost(&env)?;
         let Some((keyword, expected)) = (match self.ops.get_mut(op) {
-            Some(OpState { data: OpData::Search { keyword, expected, .. }, .. }) => Some((keyword.clone(), expected.clone())),
+            Some(OpState {
+                data: OpData::Search {
+                    keyword, expected, ..
+                },
+                ..
+            }) => Some((keyword.clone(), expected.clone())),
             _ => None,
         }) else {
             return Ok(());
         };
-        let Some((epoch, secret)) = self.key_of(user, room) else { return Ok(()) };
-        let key = KeyView { room, epoch, secret: &secret };
+        let Some((epoch, secret)) = self.key_of(user, room) else {
+            return Ok(());
+        };
+        let key = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
         let u = user.0 as usize;
-        let k = OpKey { scheme: self.stack.sse.name(), op: "resolve" };
-        let (r, ns) = self.charge(k, packet.wire_len(), |e| e.stack.sse.resolve(user, key, &keyword, &packet, &mut e.user_rng[u]))?;
-        match r.map_err(scheme_err(&self.spec.sse, now, format!("{user} resolving a search of {room}")))? {
+        let k = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "resolve",
+        };
+        let (r, ns) = self.charge(k, packet.wire_len(), |e| {
+            e.stack
+                .sse
+                .resolve(user, key, &keyword, &packet, &mut e.user_rng[u])
+        })?;
+        match r.map_err(scheme_err(
+            &self.spec.sse,
+            now,
+            format!("{user} resolving a search of {room}"),
+        ))? {
             Resolution::Next(query) => {
-                let outputs = vec![(Node::SearchServer, room, Some(op), Body::Query { packet: query })];
-                self.emit(Node::User(user), now, open_ns + ns, false, Some(op), outputs)?;
+                let outputs = vec![(
+                    Node::SearchServer,
+                    room,
+                    Some(op),
+                    Body::Query { packet: query },
+                )];
+                self.emit(
+                    Node::User(user),
+                    now,
+                    open_ns + ns,
+                    false,
+                    Some(op),
+                    outputs,
+                )?;
             }
             Resolution::Done(ids) => {
                 self.oracle.check(Property::SearchMatchesOracle, ids == expected, || {
@@ -126,7 +235,14 @@ impl Engine<'_> {
                 let fetch = self.scenario.workload.search.fetch as usize;
                 let top: Vec<MsgId> = ids.iter().rev().take(fetch).rev().copied().collect();
                 if top.is_empty() {
-                    let done = self.emit(Node::User(user), now, open_ns + ns, false, Some(op), Vec::new())?;
+                    let done = self.emit(
+                        Node::User(user),
+                        now,
+                        open_ns + ns,
+                        false,
+                        Some(op),
+                        Vec::new(),
+                    )?;
                     self.finish_op(op, done)?;
                 } else {
                     self.request_fetch(user, room, op, now, open_ns + ns, top)?;

@@ -33,7 +33,9 @@ impl Engine<'_> {
     }
 
     pub(super) fn serve_login(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Node::User(user) = env.from else { return Ok(()) };
+        let Node::User(user) = env.from else {
+            return Ok(());
+        };
         let open_ns = self.receive_cost(&env)?;
         let recent = self.scenario.workload.login.recent as usize;
         let mut rooms = Vec::new();
@@ -44,19 +46,55 @@ impl Engine<'_> {
             }
             let blob_len = self.stack.kd.state_len(user, room) + BLOB_OVERHEAD;
             let from = self.readable_from(user, room);
-            let ids: Vec<MsgId> =
-                self.rooms[r].messages.values().rev().filter(|m| m.stored && m.id >= from).take(recent).map(|m| m.id).collect();
-            let records = ids.into_iter().rev().filter_map(|id| self.stack.pre.stored(room, id).map(|p| (id, p))).collect();
-            rooms.push(LoginRoom { room, blob_len, recent: records });
+            let ids: Vec<MsgId> = self.rooms[r]
+                .messages
+                .values()
+                .rev()
+                .filter(|m| m.stored && m.id >= from)
+                .take(recent)
+                .map(|m| m.id)
+                .collect();
+            let records = ids
+                .into_iter()
+                .rev()
+                .filter_map(|id| self.stack.pre.stored(room, id).map(|p| (id, p)))
+                .collect();
+            rooms.push(LoginRoom {
+                room,
+                blob_len,
+                recent: records,
+            });
         }
         let mailbox = std::mem::take(&mut self.users[user.0 as usize].mailbox);
-        let outputs = vec![(Node::User(user), env.room, env.op, Body::LoginResponse { rooms, mailbox })];
-        self.emit(Node::MessageServer, self.now, open_ns, false, env.op, outputs)?;
+        let outputs = vec![(
+            Node::User(user),
+            env.room,
+            env.op,
+            Body::LoginResponse { rooms, mailbox },
+        )];
+        self.emit(
+            Node::MessageServer,
+            self.now,
+            open_ns,
+            false,
+            env.op,
+            outputs,
+        )?;
         Ok(())
     }
 
-    pub(super) fn login_response_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
-        let Body::LoginResponse { ref rooms, ref mailbox } = env.body else { return Ok(()) };
+    pub(super) fn login_response_at_user(
+        &mut self,
+        user: UserId,
+        env: Envelope,
+    ) -> Result<(), EngineError> {
+        let Body::LoginResponse {
+            ref rooms,
+            ref mailbox,
+        } = env.body
+        else {
+            return Ok(());
+        };
         let (rooms, mailbox) = (rooms.clone(), mailbox.clone());
         let now = self.now;
         let mut ns = self.receive_cost(&env)?;
@@ -83,6 +121,12 @@ impl Engine<'_> {
 
     /// Decrypting a state blob of `len` bytes (an AEAD over the blob).
     fn blob_open(&mut self, len: usize) -> Result<u64, EngineError> {
-        self.record_cost(OpKey { scheme: "blob", op: "open" }, len)
+        self.record_cost(
+            OpKey {
+                scheme: "blob",
+                op: "open",
+            },
+            len,
+        )
     }
 }

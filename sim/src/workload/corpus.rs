@@ -46,24 +46,35 @@ impl Corpus {
     /// # Errors
     /// [`CorpusError`] naming the file (and line) that is wrong.
     pub fn load(path: &Path) -> Result<Self, CorpusError> {
-        let raw = std::fs::read_to_string(path).map_err(|source| CorpusError::Io { path: path.to_owned(), source })?;
+        let raw = std::fs::read_to_string(path).map_err(|source| CorpusError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut texts = Vec::new();
         for (i, line) in raw.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             let value: serde_json::Value =
-                serde_json::from_str(line).map_err(|_| CorpusError::Line { path: path.to_owned(), line: i + 1 })?;
+                serde_json::from_str(line).map_err(|_| CorpusError::Line {
+                    path: path.to_owned(),
+                    line: i + 1,
+                })?;
             let t = value
                 .get("text")
                 .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| CorpusError::Line { path: path.to_owned(), line: i + 1 })?;
+                .ok_or_else(|| CorpusError::Line {
+                    path: path.to_owned(),
+                    line: i + 1,
+                })?;
             if !text::keywords(t).is_empty() {
                 texts.push(t.to_owned());
             }
         }
         if texts.is_empty() {
-            return Err(CorpusError::Empty { path: path.to_owned() });
+            return Err(CorpusError::Empty {
+                path: path.to_owned(),
+            });
         }
         Ok(Self { texts })
     }

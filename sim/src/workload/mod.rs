@@ -166,11 +166,14 @@ fn exp_gap(rate_per_second: f64) -> Result<Option<Exp<f64>>, WorkloadError> {
         return Ok(None);
     }
     // Rates are per second; gaps are drawn in nanoseconds.
-    Exp::new(rate_per_second / 1e9).map(Some).map_err(|_| WorkloadError::Parameter("rate"))
+    Exp::new(rate_per_second / 1e9)
+        .map(Some)
+        .map_err(|_| WorkloadError::Parameter("rate"))
 }
 
 fn draw(gap: &Option<Exp<f64>>, rng: &mut ChaCha8Rng) -> Option<Nanos> {
-    gap.as_ref().map(|g| (g.sample(rng).min(1e18) as Nanos).max(1))
+    gap.as_ref()
+        .map(|g| (g.sample(rng).min(1e18) as Nanos).max(1))
 }
 
 impl Generator {
@@ -211,20 +214,38 @@ impl Generator {
             admins,
             room_department: org.rooms.iter().map(|r| r.department).collect(),
             department: org.department.clone(),
-            session_rng: (0..users).map(|u| rng::workload(seed, "session", u64::from(u))).collect(),
-            message_rng: (0..users).map(|u| rng::workload(seed, "message", u64::from(u))).collect(),
-            search_rng: (0..users).map(|u| rng::workload(seed, "search", u64::from(u))).collect(),
+            session_rng: (0..users)
+                .map(|u| rng::workload(seed, "session", u64::from(u)))
+                .collect(),
+            message_rng: (0..users)
+                .map(|u| rng::workload(seed, "message", u64::from(u)))
+                .collect(),
+            search_rng: (0..users)
+                .map(|u| rng::workload(seed, "search", u64::from(u)))
+                .collect(),
             churn_rng: rng::workload(seed, "churn", 0),
             login_gap: exp_gap(w.login.rate_per_user)?,
             session_len: if w.login.session == 0 {
                 None
             } else {
-                Some(Exp::new(1.0 / w.login.session as f64).map_err(|_| WorkloadError::Parameter("login.session"))?)
+                Some(
+                    Exp::new(1.0 / w.login.session as f64)
+                        .map_err(|_| WorkloadError::Parameter("login.session"))?,
+                )
             },
             message_gap: exp_gap(w.messages.rate_per_user)?,
             search_gap: exp_gap(w.search.rate_per_user)?,
-            churn_gaps: [exp_gap(w.churn.join_rate)?, exp_gap(w.churn.leave_rate)?, exp_gap(w.churn.move_rate)?],
-            scheduled: w.churn.events.iter().map(|e| (e.at, e.kind.clone())).collect(),
+            churn_gaps: [
+                exp_gap(w.churn.join_rate)?,
+                exp_gap(w.churn.leave_rate)?,
+                exp_gap(w.churn.move_rate)?,
+            ],
+            scheduled: w
+                .churn
+                .events
+                .iter()
+                .map(|e| (e.at, e.kind.clone()))
+                .collect(),
             size: w.messages.size.clone(),
             words,
             per_message: w.keywords.per_message,
@@ -317,7 +338,14 @@ impl Generator {
                 h.update([1]);
                 h.update(user.0.to_le_bytes());
             }
-            Action::Send { user, room, msg, body, keywords, canary } => {
+            Action::Send {
+                user,
+                room,
+                msg,
+                body,
+                keywords,
+                canary,
+            } => {
                 h.update([2]);
                 h.update(user.0.to_le_bytes());
                 h.update(room.0.to_le_bytes());
@@ -331,7 +359,11 @@ impl Generator {
                 }
                 h.update([u8::from(*canary)]);
             }
-            Action::Search { user, room, keyword } => {
+            Action::Search {
+                user,
+                room,
+                keyword,
+            } => {
                 h.update([3]);
                 h.update(user.0.to_le_bytes());
                 h.update(room.0.to_le_bytes());
@@ -339,7 +371,11 @@ impl Generator {
                 h.update([0]);
             }
             Action::Join { by, room, user } | Action::Leave { by, room, user } => {
-                h.update([if matches!(e.action, Action::Join { .. }) { 4 } else { 5 }]);
+                h.update([if matches!(e.action, Action::Join { .. }) {
+                    4
+                } else {
+                    5
+                }]);
                 h.update(by.0.to_le_bytes());
                 h.update(room.0.to_le_bytes());
                 h.update(user.0.to_le_bytes());
@@ -403,7 +439,9 @@ impl Generator {
             Process::Scheduled(i) => {
                 if let Some((_, kind)) = self.scheduled.get(i as usize).cloned() {
                     match kind {
-                        ScheduledKind::Reorg { from, to, share } => self.reorg(now, from, to, share),
+                        ScheduledKind::Reorg { from, to, share } => {
+                            self.reorg(now, from, to, share)
+                        }
                     }
                 }
             }
@@ -432,13 +470,17 @@ impl Generator {
                 let size = match self.size {
                     ByteDist::Fixed(n) => n,
                     ByteDist::Uniform { min, max } => rng.gen_range(min..=max.max(min)),
-                    ByteDist::LogNormal { median, sigma } => LogNormal::new((median.max(1) as f64).ln(), sigma)
-                        .map(|d| d.sample(rng).min(1e9) as u64)
-                        .unwrap_or(median),
+                    ByteDist::LogNormal { median, sigma } => {
+                        LogNormal::new((median.max(1) as f64).ln(), sigma)
+                            .map(|d| d.sample(rng).min(1e9) as u64)
+                            .unwrap_or(median)
+                    }
                 } as usize;
                 let mut ranks: Vec<u32> = Vec::with_capacity(self.per_message as usize);
                 let mut tries = 0;
-                while ranks.len() < self.per_message as usize && tries < 16 * self.per_message.max(1) {
+                while ranks.len() < self.per_message as usize
+                    && tries < 16 * self.per_message.max(1)
+                {
                     tries += 1;
                     let r = (zipf.sample(rng) as u32).saturating_sub(1);
                     if !ranks.contains(&r) {
@@ -480,7 +522,14 @@ impl Generator {
         }
         let msg = MsgId(self.next_msg);
         self.next_msg += 1;
-        Action::Send { user: UserId(u), room, msg, body: text.into_bytes().into(), keywords, canary }
+        Action::Send {
+            user: UserId(u),
+            room,
+            msg,
+            body: text.into_bytes().into(),
+            keywords,
+            canary,
+        }
     }
 
     fn search(&mut self, u: u32) -> Action {
@@ -492,7 +541,9 @@ impl Generator {
             canaries[rng.gen_range(0..canaries.len())].clone()
         } else {
             match &self.words {
-                WordSource::Synthetic { zipf } => text::synthetic_word((zipf.sample(rng) as u32).saturating_sub(1)),
+                WordSource::Synthetic { zipf } => {
+                    text::synthetic_word((zipf.sample(rng) as u32).saturating_sub(1))
+                }
                 WordSource::Corpus(c) => {
                     let recent = &self.recent_keywords[room.0 as usize];
                     let from_room = if recent.is_empty() {
@@ -505,7 +556,11 @@ impl Generator {
                 }
             }
         };
-        Action::Search { user: UserId(u), room, keyword }
+        Action::Search {
+            user: UserId(u),
+            room,
+            keyword,
+        }
     }
 
     /// An online admin of `room` other than `not`, else an online member, else `None`.
@@ -571,13 +626,21 @@ impl Generator {
 
     fn random_leaver(&mut self, room: RoomId) -> Option<UserId> {
         let r = room.0 as usize;
-        let pool: Vec<UserId> = self.members[r].iter().filter(|u| !self.admins[r].contains(u)).copied().collect();
+        let pool: Vec<UserId> = self.members[r]
+            .iter()
+            .filter(|u| !self.admins[r].contains(u))
+            .copied()
+            .collect();
         (!pool.is_empty()).then(|| pool[self.churn_rng.gen_range(0..pool.len())])
     }
 
     fn churn_join(&mut self, now: Nanos) {
-        let Some(room) = self.random_room(Self::joinable) else { return };
-        let Some(user) = self.random_non_member(room) else { return };
+        let Some(room) = self.random_room(Self::joinable) else {
+            return;
+        };
+        let Some(user) = self.random_non_member(room) else {
+            return;
+        };
         match self.actor(room, user) {
             Some(by) => self.apply_join(now, by, room, user),
             None => self.skipped_churn += 1,
@@ -585,8 +648,12 @@ impl Generator {
     }
 
     fn churn_leave(&mut self, now: Nanos) {
-        let Some(room) = self.random_room(Self::leavable) else { return };
-        let Some(user) = self.random_leaver(room) else { return };
+        let Some(room) = self.random_room(Self::leavable) else {
+            return;
+        };
+        let Some(user) = self.random_leaver(room) else {
+            return;
+        };
         match self.actor(room, user) {
             Some(by) => self.apply_leave(now, by, room, user),
             None => self.skipped_churn += 1,
@@ -594,8 +661,12 @@ impl Generator {
     }
 
     fn churn_move(&mut self, now: Nanos) {
-        let Some(from) = self.random_room(Self::leavable) else { return };
-        let Some(user) = self.random_leaver(from) else { return };
+        let Some(from) = self.random_room(Self::leavable) else {
+            return;
+        };
+        let Some(user) = self.random_leaver(from) else {
+            return;
+        };
         let to = self.random_room(|g, r| g.joinable(r) && !g.members[r].contains(&user));
         let Some(to) = to else { return };
         match (self.actor(from, user), self.actor(to, user)) {
@@ -608,7 +679,12 @@ impl Generator {
     }
 
     fn reorg(&mut self, now: Nanos, from: u32, to: u32, share: f64) {
-        let room_of = |d: u32| self.room_department.iter().position(|x| *x == Some(d)).map(|r| RoomId(r as u32));
+        let room_of = |d: u32| {
+            self.room_department
+                .iter()
+                .position(|x| *x == Some(d))
+                .map(|r| RoomId(r as u32))
+        };
         let (from_room, to_room) = (room_of(from), room_of(to));
         let movers: Vec<UserId> = (0..self.users)
             .filter(|&u| self.department[u as usize] == from)
@@ -616,14 +692,17 @@ impl Generator {
             .filter(|u| from_room.is_none_or(|r| !self.admins[r.0 as usize].contains(u)))
             .collect();
         let count = ((movers.len() as f64) * share).ceil() as usize;
-        let chosen: Vec<UserId> = rand::seq::index::sample(&mut self.churn_rng, movers.len(), count.min(movers.len()))
-            .into_iter()
-            .map(|k| movers[k])
-            .collect();
+        let chosen: Vec<UserId> =
+            rand::seq::index::sample(&mut self.churn_rng, movers.len(), count.min(movers.len()))
+                .into_iter()
+                .map(|k| movers[k])
+                .collect();
         for user in chosen {
             self.department[user.0 as usize] = to;
             if let Some(fr) = from_room {
-                if self.members[fr.0 as usize].contains(&user) && self.members[fr.0 as usize].len() > 2 {
+                if self.members[fr.0 as usize].contains(&user)
+                    && self.members[fr.0 as usize].len() > 2
+                {
                     match self.actor(fr, user) {
                         Some(by) => self.apply_leave(now, by, fr, user),
                         None => self.skipped_churn += 1,

@@ -64,18 +64,30 @@ impl Org {
         for group in &scenario.org.rooms {
             let history = group.history.unwrap_or(scenario.policy.history);
             let mut push = |members: Vec<UserId>, department: Option<u32>| {
-                let admins = members.iter().take(group.admins.max(1) as usize).copied().collect::<Vec<_>>();
+                let admins = members
+                    .iter()
+                    .take(group.admins.max(1) as usize)
+                    .copied()
+                    .collect::<Vec<_>>();
                 let mut admins = admins;
                 admins.sort_unstable();
                 let mut members = members;
                 members.sort_unstable();
-                rooms.push(RoomInit { id: RoomId(rooms.len() as u32), members, admins, history, department });
+                rooms.push(RoomInit {
+                    id: RoomId(rooms.len() as u32),
+                    members,
+                    admins,
+                    history,
+                    department,
+                });
             };
             match &group.kind {
                 RoomKind::Department => {
                     for d in 0..depts {
-                        let members: Vec<UserId> =
-                            (0..users).filter(|&u| department[u as usize] == d).map(UserId).collect();
+                        let members: Vec<UserId> = (0..users)
+                            .filter(|&u| department[u as usize] == d)
+                            .map(UserId)
+                            .collect();
                         if members.len() >= 2 {
                             push(members, Some(d));
                         }
@@ -86,14 +98,20 @@ impl Org {
                     for _ in 0..*count {
                         let n = draw_size(size, users, &mut room_rng);
                         // The first drawn members become admins: a uniformly random choice.
-                        let members =
-                            sample(&mut room_rng, users as usize, n as usize).into_iter().map(|u| UserId(u as u32)).collect();
+                        let members = sample(&mut room_rng, users as usize, n as usize)
+                            .into_iter()
+                            .map(|u| UserId(u as u32))
+                            .collect();
                         push(members, None);
                     }
                 }
             }
         }
-        Self { department, class, rooms }
+        Self {
+            department,
+            class,
+            rooms,
+        }
     }
 }
 

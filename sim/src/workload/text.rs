@@ -37,7 +37,10 @@ pub const CANARY_KEYWORD_TAG: &[u8] = b"cnrykw";
 /// The canary plaintext marker of canary number `n`.
 #[must_use]
 pub fn canary_message(n: u64) -> String {
-    format!("cnrymsg{n:016x}{:048x}", u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    format!(
+        "cnrymsg{n:016x}{:048x}",
+        u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    )
 }
 
 /// The canary keyword of canary number `n`.

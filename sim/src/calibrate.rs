@@ -1,0 +1,171 @@
+//! `conclave calibrate`: measures every registered scheme operation in-process and writes the
+//! calibration table the `calibrated` cost model charges from.
+//!
+//! It runs a built-in calibration scenario under the measured cost model, once per registered
+//! scheme (each combined with the baselines of the other two families), collecting the wall time
+//! of every call with its size, and reduces the samples to per-operation medians by size class
+//! ([`crate::cost::build_table`]). Rooms span 2 to 128 members and bodies 16 B to 16 KB; larger
+//! sizes are extrapolated linearly from the two largest measured points.
+
+use std::path::PathBuf;
+
+use conclave_schemes::registry::{self, Family};
+
+use crate::cost::{build_table, CalibrationTable, CostModel, CostSample};
+use crate::engine::{Engine, EngineError};
+use crate::scenario::*;
+
+const SECOND: Nanos = 1_000_000_000;
+
+/// The scenario calibration runs: small rooms to large, short and long messages, every op.
+#[must_use]
+pub fn calibration_scenario() -> Scenario {
+    let project = |size: u32, count: u32| RoomGroup {
+        kind: RoomKind::Project {
+            count,
+            size: SizeDist::Fixed(size),
+        },
+        admins: 1,
+        history: None,
+    };
+    Scenario {
+        name: "calibration".to_owned(),
+        seed: 1,
+        replicates: 1,
+        duration: 4 * 3600 * SECOND,
+        org: Org {
+            users: 160,
+            departments: 4,
+            rooms: vec![
+                RoomGroup {
+                    kind: RoomKind::Department,
+                    admins: 1,
+                    history: None,
+                },
+                project(2, 4),
+                project(8, 3),
+                project(32, 2),
+                project(128, 1),
+            ],
+        },
+        policy: Policy {
+            history: HistoryPolicy::Shared,
+        },
+        workload: Workload {
+            messages: Messages {
+                rate_per_user: 20.0 / 3600.0,
+                size: ByteDist::LogNormal {
+                    median: 300,
+                    sigma: 1.5,
+                },
+            },
+            keywords: Keywords {
+                source: KeywordSource::Synthetic {
+                    vocabulary: 2000,
+                    zipf: 1.0,
+                },
+                per_message: 8,
+            },
+            search: Search {
+                rate_per_user: 6.0 / 3600.0,
+                fetch: 10,
+            },
+            login: Login {
+                rate_per_user: 4.0 / 3600.0,
+                recent: 10,
+                session: 600 * SECOND,
+                online_at_start: 0.8,
+            },
+            churn: Churn {
+                join_rate: 40.0 / 3600.0,
+                leave_rate: 40.0 / 3600.0,
+                move_rate: 10.0 / 3600.0,
+                events: Vec::new(),
+            },
+            history: History { read: 20 },
+            canaries: 0.05,
+        },
+        network: Network {
+            clients: vec![ClientClass {
+                share: 1.0,
+                rtt: 40_000_000,
+                jitter: 5_000_000,
+                down: 50e6,
+                up: 10e6,
+            }],
+        },
+        servers: Servers { workers: 2 },
+        cost_model: CostModelKind::Measured,
+        stacks: Vec::new(),
+        report: ReportOptions {
+            percentiles: vec![50.0, 95.0, 99.0],
+            plots: Vec::new(),
+        },
+        source_sha256: String::new(),
+        source_path: PathBuf::from("<calibration>"),
+    }
+}
+
+/// One stack per registered scheme, the other two families at their baselines.
+#[must_use]
+pub fn calibration_stacks() -> Vec<StackSpec> {
+    let base = StackSpec {
+        kd: "conventional".into(),
+        pre: "none".into(),
+        sse: "plaintext".into(),
+    };
+    let mut stacks = vec![base.clone()];
+    for name in registry::names(Family::KeyDistribution) {
+        stacks.push(StackSpec {
+            kd: name.into(),
+            ..base.clone()
+        });
+    }
+    for name in registry::names(Family::History) {
+        stacks.push(StackSpec {
+            pre: name.into(),
+            ..base.clone()
+        });
+    }
+    for name in registry::names(Family::Search) {
+        stacks.push(StackSpec {
+            sse: name.into(),
+            ..base.clone()
+        });
+    }
+    stacks.sort();
+    stacks.dedup();
+    stacks
+}
+
+/// Measures a calibration table (single-threaded, so timings are not disturbed by other jobs).
+///
+/// # Errors
+/// [`EngineError`] if a scheme fails during the calibration run.
+pub fn calibrate() -> Result<CalibrationTable, EngineError> {
+    let scenario = calibration_scenario();
+    let mut samples: Vec<CostSample> = Vec::new();
+    for stack in calibration_stacks() {
+        let cost = CostModel::Measured {
+            samples: Some(Vec::new()),
+        };
+        let engine = Engine::new(&scenario, &stack, scenario.seed, cost)?;
+        let (_, mut cost) = engine.run_keeping_cost(None)?;
+        samples.extend(cost.take_samples());
+    }
+    Ok(build_table(&samples, cpu_model()))
+}
+
+/// The CPU model, from `/proc/cpuinfo` where there is one.
+#[must_use]
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}

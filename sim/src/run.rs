@@ -1,0 +1,111 @@
+//! Running a scenario: every (stack, seed) job in parallel with rayon, each with its own
+//! engine, histograms and oracle, merged per stack at the end in a fixed order.
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::cost::{CalibrationTable, CostModel};
+use crate::engine::{Engine, EngineError, Progress};
+use crate::metrics::StackResult;
+use crate::scenario::{Scenario, StackSpec};
+
+/// The jobs of a run, in report order: stacks in scenario order, seeds ascending.
+#[must_use]
+pub fn jobs(scenario: &Scenario, seeds: &[u64]) -> Vec<(StackSpec, u64)> {
+    scenario
+        .stacks
+        .iter()
+        .flat_map(|s| seeds.iter().map(move |seed| (s.clone(), *seed)))
+        .collect()
+}
+
+/// How the run charges compute.
+#[derive(Debug, Clone)]
+pub enum Costing {
+    /// Measured wall time.
+    Measured,
+    /// A calibration table.
+    Calibrated(CalibrationTable),
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// One job failed.
+    #[error("stack {stack}, seed {seed}: {source}")]
+    Job {
+        /// the stack
+        stack: String,
+        /// the seed
+        seed: u64,
+        /// why
+        #[source]
+        source: EngineError,
+    },
+    /// The thread pool could not be built.
+    #[error("cannot start {0} worker threads")]
+    Threads(usize),
+}
+
+/// Runs every job on `threads` threads; `progress` has one entry per job (or is empty).
+///
+/// # Errors
+/// The first failing job, in job order.
+pub fn run(
+    scenario: &Scenario,
+    seeds: &[u64],
+    costing: &Costing,
+    threads: usize,
+    progress: &[Progress],
+) -> Result<Vec<StackResult>, RunError> {
+    let jobs = jobs(scenario, seeds);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|_| RunError::Threads(threads))?;
+    let results: Vec<Result<StackResult, RunError>> = pool.install(|| {
+        jobs.par_iter()
+            .enumerate()
+            .map(|(i, (stack, seed))| {
+                let cost = match costing {
+                    Costing::Measured => CostModel::Measured { samples: None },
+                    Costing::Calibrated(t) => CostModel::Calibrated(t.clone()),
+                };
+                let fail = |source| RunError::Job {
+                    stack: stack.name(),
+                    seed: *seed,
+                    source,
+                };
+                Engine::new(scenario, stack, *seed, cost)
+                    .map_err(fail)?
+                    .run(progress.get(i))
+                    .map_err(fail)
+            })
+            .collect()
+    });
+    let mut merged: Vec<StackResult> = Vec::new();
+    let mut traces: Vec<Vec<String>> = Vec::new();
+    for (r, (stack, _)) in results.into_iter().zip(&jobs) {
+        let r = r?;
+        match merged.iter().position(|m| m.stack == *stack) {
+            Some(i) => {
+                merged[i].merge(&r);
+                traces[i].push(r.trace_sha256);
+            }
+            None => {
+                traces.push(vec![r.trace_sha256.clone()]);
+                merged.push(r);
+            }
+        }
+    }
+    for (m, t) in merged.iter_mut().zip(traces) {
+        if t.len() > 1 {
+            let mut h = Sha256::new();
+            for x in &t {
+                h.update(x.as_bytes());
+            }
+            m.trace_sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        }
+    }
+    Ok(merged)
+}
