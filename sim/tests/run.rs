@@ -1,0 +1,102 @@
+//! End-to-end runs of the simulator: determinism, the trace's independence from the stack and
+//! cost model, the plaintext search against the oracle, and a golden Table 1.
+
+use std::path::{Path, PathBuf};
+
+use conclave_schemes::registry::{self, Family};
+use conclave_sim::cost::{CalibrationTable, CostModel};
+use conclave_sim::engine::Engine;
+use conclave_sim::metrics::{Op, Property};
+use conclave_sim::report::{self, CalibrationInfo, RunReport};
+use conclave_sim::run::{self, Costing};
+use conclave_sim::scenario::{self, KnownSchemes, Scenario};
+use conclave_sim::workload::{Generator, Org};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn load(path: &Path) -> Scenario {
+    let kd = registry::names(Family::KeyDistribution);
+    let pre = registry::names(Family::History);
+    let sse = registry::names(Family::Search);
+    scenario::load(path, &KnownSchemes { kd: &kd, pre: &pre, sse: &sse }).unwrap()
+}
+
+fn table() -> CalibrationTable {
+    CalibrationTable::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration.json")).unwrap()
+}
+
+fn report_of<'a>(s: &'a Scenario, costing: &Costing) -> RunReport<'a> {
+    let stacks = run::run(s, &[s.seed], costing, 2, &[]).unwrap();
+    RunReport {
+        scenario: s,
+        seeds: vec![s.seed],
+        cost_model: s.cost_model,
+        calibration: CalibrationInfo { source: "tests/fixtures/calibration.json".into(), sha256: None },
+        stacks,
+        wall_seconds: 0.0,
+    }
+}
+
+#[test]
+fn calibrated_runs_are_byte_identical() {
+    let s = load(&root().join("scenarios/ci-smoke.yaml"));
+    let costing = Costing::Calibrated(table());
+    let a = report_of(&s, &costing);
+    let b = report_of(&s, &costing);
+    assert_eq!(report::summary_json(&a), report::summary_json(&b));
+    assert_eq!(report::table1_md(&a), report::table1_md(&b));
+    assert_eq!(report::security_md(&a), report::security_md(&b));
+    assert!(a.stacks[0].counters.events > 1000, "the smoke scenario should do real work");
+}
+
+#[test]
+fn trace_does_not_depend_on_the_stack_or_cost_model() {
+    let s = load(&root().join("scenarios/ci-smoke.yaml"));
+    let stack = &s.stacks[0];
+    let measured = Engine::new(&s, stack, s.seed, CostModel::Measured { samples: None }).unwrap().run(None).unwrap();
+    let calibrated = Engine::new(&s, stack, s.seed, CostModel::Calibrated(table())).unwrap().run(None).unwrap();
+    // The generator on its own, with no engine at all, emits the same trace.
+    let mut g = Generator::new(&s, s.seed, &Org::build(&s, s.seed)).unwrap();
+    for _ in g.by_ref() {}
+    assert_eq!(measured.trace_sha256, calibrated.trace_sha256);
+    assert_eq!(measured.trace_sha256, g.trace_sha256());
+    let other = Engine::new(&s, stack, s.seed + 1, CostModel::Calibrated(table())).unwrap().run(None).unwrap();
+    assert_ne!(other.trace_sha256, measured.trace_sha256, "another seed is another trace");
+}
+
+#[test]
+fn plaintext_search_matches_the_oracle_and_members_read() {
+    let s = load(&root().join("scenarios/ci-smoke.yaml"));
+    let r = run::run(&s, &[s.seed, s.seed + 1], &Costing::Calibrated(table()), 2, &[]).unwrap();
+    let sec = &r[0].security;
+    let search = &sec.properties[&Property::SearchMatchesOracle];
+    assert!(search.checks >= 50, "too few searches checked: {}", search.checks);
+    assert_eq!(search.failures, 0, "{:?}", search.first_failure);
+    let read = &sec.properties[&Property::MembersRead];
+    assert!(read.checks >= 500);
+    assert_eq!(read.failures, 0, "{:?}", read.first_failure);
+    assert_eq!(sec.violations(), 0);
+    // The conventional stack is exposed by design, and the oracle must say so.
+    for p in [Property::ServerBlindToMessages, Property::ServerBlindToKeywords, Property::KeyServerBlind] {
+        let o = &sec.properties[&p];
+        assert!(!o.claimed && o.failures > 0, "{p:?}: {o:?}");
+    }
+    for op in [Op::Login, Op::Send, Op::Receive, Op::Search, Op::Join, Op::Leave] {
+        assert!(r[0].ops.get(&op).is_some_and(|o| o.count > 0), "no samples of {op:?}");
+    }
+}
+
+#[test]
+fn golden_table1_of_a_tiny_scenario() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let s = load(&dir.join("tiny.yaml"));
+    let got = report::table1_md(&report_of(&s, &Costing::Calibrated(table())));
+    let path = dir.join("tiny-table1.md");
+    if std::env::var_os("CONCLAVE_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(got, want, "table1.md changed; if deliberate, rerun with CONCLAVE_UPDATE_GOLDEN=1");
+}
