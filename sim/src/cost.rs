@@ -1,4 +1,4 @@
-//! How compute is charged (DESIGN.md §2 "Time").
+//! How compute is charged.
 //!
 //! Every cryptographic call the engine makes goes through [`CostModel::charge`] with an
 //! [`OpKey`] (scheme and operation) and the size of the work in the operation's natural unit
@@ -258,7 +258,9 @@ impl CostModel {
 /// neighbours, weighted by sample count (isotonic regression, pool-adjacent-violators).
 #[must_use]
 pub fn build_table(samples: &[CostSample], cpu_model: String) -> CalibrationTable {
-    let mut buckets: BTreeMap<String, BTreeMap<u32, (Vec<u64>, Vec<u64>)>> = BTreeMap::new();
+    // Per key, per size bucket: (units, ns) of every sample.
+    type Buckets = BTreeMap<u32, (Vec<u64>, Vec<u64>)>;
+    let mut buckets: BTreeMap<String, Buckets> = BTreeMap::new();
     for s in samples {
         let b = 64 - s.units.leading_zeros();
         let e = buckets.entry(s.key.id()).or_default().entry(b).or_default();

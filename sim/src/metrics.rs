@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 use crate::scenario::StackSpec;
 
-/// The operations of Table 1 and the others the model measures (DESIGN.md §2).
+/// The operations of Table 1 and the others the model measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// User opens the app until the key state of all its rooms is restored and the last
@@ -229,7 +229,7 @@ impl OpStats {
     }
 }
 
-/// The security properties the oracle checks (DESIGN.md §2).
+/// The security properties the oracle checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Property {
     /// Every current member can decrypt new messages of its rooms (and members agree on the
@@ -343,7 +343,7 @@ impl Verdict {
     }
 }
 
-/// The adversary experiments (DESIGN.md §2).
+/// The adversary experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Adversary {
     /// The servers collude with a removed member and try to read messages sent after the removal.

@@ -1,5 +1,5 @@
 //! The security oracle: a ground-truth model of who may read what, checked against the real
-//! cryptography as the run goes (DESIGN.md §2).
+//! cryptography as the run goes.
 //!
 //! The engine reports every check here; this module tallies outcomes per [`Property`], scans
 //! every byte the servers receive or produce for canaries, remembers each epoch's secret for the

@@ -1,10 +1,15 @@
 //! The `conclave` binary: exit codes, error messages and outputs.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn conclave(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_conclave")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_conclave"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn manifest_dir() -> PathBuf {
@@ -24,15 +29,24 @@ fn every_malformed_scenario_exits_2_without_a_report() {
     for f in &files {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
         let out = tmp.path().join(&name);
-        for args in [vec!["validate", f.to_str().unwrap()], vec!["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()]] {
+        for args in [
+            vec!["validate", f.to_str().unwrap()],
+            vec!["run", f.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        ] {
             let o = conclave(&args);
             let stderr = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{name}: {args:?}: {stderr}");
             assert!(stderr.starts_with("error: "), "{name}: {stderr}");
-            assert!(stderr.contains(f.to_str().unwrap()), "{name}: the message must name the file: {stderr}");
+            assert!(
+                stderr.contains(f.to_str().unwrap()),
+                "{name}: the message must name the file: {stderr}"
+            );
             assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         }
-        assert!(!out.exists(), "{name}: a report was written for a bad scenario");
+        assert!(
+            !out.exists(),
+            "{name}: a report was written for a bad scenario"
+        );
     }
 }
 
@@ -43,22 +57,53 @@ fn messages_name_key_and_line() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr.contains("org.rooms["), "{stderr}");
-    assert!(stderr.split(':').nth(2).is_some_and(|line| line.trim().parse::<u32>().is_ok()), "no line number: {stderr}");
+    assert!(
+        stderr
+            .split(':')
+            .nth(2)
+            .is_some_and(|line| line.trim().parse::<u32>().is_ok()),
+        "no line number: {stderr}"
+    );
 }
 
 #[test]
 fn bad_arguments_exit_2() {
     let smoke = manifest_dir().join("../scenarios/ci-smoke.yaml");
     let smoke = smoke.to_str().unwrap();
-    assert_eq!(conclave(&["run", smoke, "--jobs", "0"]).status.code(), Some(2));
-    assert_eq!(conclave(&["run", smoke, "--cost-model", "guess"]).status.code(), Some(2));
+    assert_eq!(
+        conclave(&["run", smoke, "--jobs", "0"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        conclave(&["run", smoke, "--cost-model", "guess"])
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(conclave(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(conclave(&["run", "/nonexistent/scenario.yaml"]).status.code(), Some(2));
+    assert_eq!(
+        conclave(&["run", "/nonexistent/scenario.yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
     let tmp = tempfile::tempdir().unwrap();
     let bogus = tmp.path().join("cal.json");
     std::fs::write(&bogus, "{ \"version\": 1 }").unwrap();
-    let o = conclave(&["run", smoke, "--calibration", bogus.to_str().unwrap(), "--out", tmp.path().join("r").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = conclave(&[
+        "run",
+        smoke,
+        "--calibration",
+        bogus.to_str().unwrap(),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("cal.json"));
 }
 
@@ -79,16 +124,29 @@ fn run_writes_the_report_and_validate_accepts_shipped_scenarios() {
         "3",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["summary.json", "table1.md", "table1.csv", "security.md", "manifest.json"] {
+    for f in [
+        "summary.json",
+        "table1.md",
+        "table1.csv",
+        "security.md",
+        "manifest.json",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["seed"], 3);
     assert!(String::from_utf8_lossy(&o.stdout).contains("# Table 1"));
     for s in std::fs::read_dir(manifest_dir().join("../scenarios")).unwrap() {
         let p = s.unwrap().path();
         if p.extension().is_some_and(|e| e == "yaml") {
-            assert!(conclave(&["validate", p.to_str().unwrap()]).status.success(), "{}", p.display());
+            assert!(
+                conclave(&["validate", p.to_str().unwrap()])
+                    .status
+                    .success(),
+                "{}",
+                p.display()
+            );
         }
     }
     let schemes = String::from_utf8_lossy(&conclave(&["schemes"]).stdout).into_owned();

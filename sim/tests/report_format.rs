@@ -638,7 +638,7 @@ Samples over all seeds; bytes and round trips are means per sample.
 
 ## How to read this table
 
-Each row is an operation as DESIGN.md §2 defines it:
+Each row is an operation:
 
 - **login**: from the user opening the app until the key state of all its rooms is restored and the last 20 messages of each room are decrypted (`login.recent`).
 - **send**: from the user pressing send until the server has stored and acknowledged the message (encryption, key header and index tokens included).

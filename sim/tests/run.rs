@@ -1,6 +1,8 @@
 //! End-to-end runs of the simulator: determinism, the trace's independence from the stack and
 //! cost model, the plaintext search against the oracle, and a golden Table 1.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use conclave_schemes::registry::{self, Family};
@@ -20,11 +22,22 @@ fn load(path: &Path) -> Scenario {
     let kd = registry::names(Family::KeyDistribution);
     let pre = registry::names(Family::History);
     let sse = registry::names(Family::Search);
-    scenario::load(path, &KnownSchemes { kd: &kd, pre: &pre, sse: &sse }).unwrap()
+    scenario::load(
+        path,
+        &KnownSchemes {
+            kd: &kd,
+            pre: &pre,
+            sse: &sse,
+        },
+    )
+    .unwrap()
 }
 
 fn table() -> CalibrationTable {
-    CalibrationTable::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration.json")).unwrap()
+    CalibrationTable::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration.json"),
+    )
+    .unwrap()
 }
 
 fn report_of<'a>(s: &'a Scenario, costing: &Costing) -> RunReport<'a> {
@@ -33,7 +46,10 @@ fn report_of<'a>(s: &'a Scenario, costing: &Costing) -> RunReport<'a> {
         scenario: s,
         seeds: vec![s.seed],
         cost_model: s.cost_model,
-        calibration: CalibrationInfo { source: "tests/fixtures/calibration.json".into(), sha256: None },
+        calibration: CalibrationInfo {
+            source: "tests/fixtures/calibration.json".into(),
+            sha256: None,
+        },
         stacks,
         wall_seconds: 0.0,
     }
@@ -48,43 +64,83 @@ fn calibrated_runs_are_byte_identical() {
     assert_eq!(report::summary_json(&a), report::summary_json(&b));
     assert_eq!(report::table1_md(&a), report::table1_md(&b));
     assert_eq!(report::security_md(&a), report::security_md(&b));
-    assert!(a.stacks[0].counters.events > 1000, "the smoke scenario should do real work");
+    assert!(
+        a.stacks[0].counters.events > 1000,
+        "the smoke scenario should do real work"
+    );
 }
 
 #[test]
 fn trace_does_not_depend_on_the_stack_or_cost_model() {
     let s = load(&root().join("scenarios/ci-smoke.yaml"));
     let stack = &s.stacks[0];
-    let measured = Engine::new(&s, stack, s.seed, CostModel::Measured { samples: None }).unwrap().run(None).unwrap();
-    let calibrated = Engine::new(&s, stack, s.seed, CostModel::Calibrated(table())).unwrap().run(None).unwrap();
+    let measured = Engine::new(&s, stack, s.seed, CostModel::Measured { samples: None })
+        .unwrap()
+        .run(None)
+        .unwrap();
+    let calibrated = Engine::new(&s, stack, s.seed, CostModel::Calibrated(table()))
+        .unwrap()
+        .run(None)
+        .unwrap();
     // The generator on its own, with no engine at all, emits the same trace.
     let mut g = Generator::new(&s, s.seed, &Org::build(&s, s.seed)).unwrap();
     for _ in g.by_ref() {}
     assert_eq!(measured.trace_sha256, calibrated.trace_sha256);
     assert_eq!(measured.trace_sha256, g.trace_sha256());
-    let other = Engine::new(&s, stack, s.seed + 1, CostModel::Calibrated(table())).unwrap().run(None).unwrap();
-    assert_ne!(other.trace_sha256, measured.trace_sha256, "another seed is another trace");
+    let other = Engine::new(&s, stack, s.seed + 1, CostModel::Calibrated(table()))
+        .unwrap()
+        .run(None)
+        .unwrap();
+    assert_ne!(
+        other.trace_sha256, measured.trace_sha256,
+        "another seed is another trace"
+    );
 }
 
 #[test]
 fn plaintext_search_matches_the_oracle_and_members_read() {
     let s = load(&root().join("scenarios/ci-smoke.yaml"));
-    let r = run::run(&s, &[s.seed, s.seed + 1], &Costing::Calibrated(table()), 2, &[]).unwrap();
+    let r = run::run(
+        &s,
+        &[s.seed, s.seed + 1],
+        &Costing::Calibrated(table()),
+        2,
+        &[],
+    )
+    .unwrap();
     let sec = &r[0].security;
     let search = &sec.properties[&Property::SearchMatchesOracle];
-    assert!(search.checks >= 50, "too few searches checked: {}", search.checks);
+    assert!(
+        search.checks >= 50,
+        "too few searches checked: {}",
+        search.checks
+    );
     assert_eq!(search.failures, 0, "{:?}", search.first_failure);
     let read = &sec.properties[&Property::MembersRead];
     assert!(read.checks >= 500);
     assert_eq!(read.failures, 0, "{:?}", read.first_failure);
     assert_eq!(sec.violations(), 0);
     // The conventional stack is exposed by design, and the oracle must say so.
-    for p in [Property::ServerBlindToMessages, Property::ServerBlindToKeywords, Property::KeyServerBlind] {
+    for p in [
+        Property::ServerBlindToMessages,
+        Property::ServerBlindToKeywords,
+        Property::KeyServerBlind,
+    ] {
         let o = &sec.properties[&p];
         assert!(!o.claimed && o.failures > 0, "{p:?}: {o:?}");
     }
-    for op in [Op::Login, Op::Send, Op::Receive, Op::Search, Op::Join, Op::Leave] {
-        assert!(r[0].ops.get(&op).is_some_and(|o| o.count > 0), "no samples of {op:?}");
+    for op in [
+        Op::Login,
+        Op::Send,
+        Op::Receive,
+        Op::Search,
+        Op::Join,
+        Op::Leave,
+    ] {
+        assert!(
+            r[0].ops.get(&op).is_some_and(|o| o.count > 0),
+            "no samples of {op:?}"
+        );
     }
 }
 
@@ -98,5 +154,8 @@ fn golden_table1_of_a_tiny_scenario() {
         std::fs::write(&path, &got).unwrap();
     }
     let want = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(got, want, "table1.md changed; if deliberate, rerun with CONCLAVE_UPDATE_GOLDEN=1");
+    assert_eq!(
+        got, want,
+        "table1.md changed; if deliberate, rerun with CONCLAVE_UPDATE_GOLDEN=1"
+    );
 }

@@ -5,7 +5,7 @@
 //! the three servers) handles a message when it arrives: the cryptography runs then, its cost is
 //! charged by the cost model, the work queues FIFO on the node's processors (one per terminal,
 //! `servers.workers` per server), and the node's replies leave when the work completes.
-//! Operations of DESIGN.md §2 are tracked from the user's action to their end condition and
+//! Operations (README, "Operations") are tracked from the user's action to their end condition and
 //! recorded as samples.
 //!
 //! Simplification, stated: a node's state changes when a message arrives rather than when the

@@ -1,4 +1,4 @@
-//! Operations in flight: from a user's action to the op's end condition (DESIGN.md §2).
+//! Operations in flight: from a user's action to the op's end condition.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

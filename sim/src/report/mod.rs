@@ -1,4 +1,4 @@
-//! Report writers (DESIGN.md §6): turn the measurements of a finished run into `summary.json`,
+//! Report writers: turn the measurements of a finished run into `summary.json`,
 //! `table1.md`, `table1.csv`, `security.md` and `manifest.json`.
 //!
 //! Every writer except [`manifest_json`] is a pure function of its [`RunReport`]: the same inputs

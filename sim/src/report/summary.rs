@@ -1,4 +1,4 @@
-//! `summary.json`: the machine-readable result of a run, with a stable schema (DESIGN.md §6).
+//! `summary.json`: the machine-readable result of a run, with a stable schema.
 //!
 //! Built from structs that derive `Serialize` in field order, and from [`Ordered`] maps that keep
 //! the order of the crate's `ALL` constants, so the output is byte-for-byte deterministic.

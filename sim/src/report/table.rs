@@ -48,7 +48,7 @@ fn percentiles(s: &Scenario) -> Vec<f64> {
     }
 }
 
-/// What an op measures, as a sentence fragment (DESIGN.md §2), with the scenario's parameters.
+/// What an op measures, as a sentence fragment, with the scenario's parameters.
 fn op_definition(op: Op, s: &Scenario) -> String {
     let w = &s.workload;
     match op {
@@ -223,7 +223,7 @@ fn how_to_read(out: &mut String, r: &RunReport, ops: &[Op], has_conventional: bo
     let ratio_label = percentile_label(ratio_p);
     out.push('\n');
     out.push_str("## How to read this table\n\n");
-    out.push_str("Each row is an operation as DESIGN.md §2 defines it:\n\n");
+    out.push_str("Each row is an operation:\n\n");
     for &op in ops {
         let _ = writeln!(
             out,

@@ -1,0 +1,40 @@
+# Conveniences for people who have `just`; every recipe is a plain cargo command.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# list recipes
+default:
+    @just --list --unsorted
+
+# all tests (the README's test command)
+test:
+    cargo test --workspace --release
+
+# formatting and lints, as CI checks them
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# run a scenario and write its report under reports/<name>/
+run scenario="scenarios/paper-table1.yaml" *args="":
+    cargo run --release -- run {{scenario}} {{args}}
+
+# run every shipped scenario with one shared calibration table
+sweep:
+    cargo run --release -- calibrate --out reports/calibration.json
+    for f in scenarios/*.yaml; do cargo run --release -- run "$f" --calibration reports/calibration.json; done
+
+# show a report's Table 1 and security findings
+report name="paper-table1":
+    cat reports/{{name}}/table1.md reports/{{name}}/security.md
+
+# criterion benches (all, or one: just bench engine)
+bench target="":
+    cargo bench -p conclave-benches {{ if target == "" { "" } else { "--bench " + target } }}
+
+# measure this machine's calibration table
+calibrate out="reports/calibration.json":
+    cargo run --release -- calibrate --out {{out}}
+
+# everything CI runs
+ci:
+    bash .ci/run
