@@ -378,7 +378,7 @@ impl Engine<'_> {
             ready_at,
             format!("{by} changing {room}"),
         ))?;
-        let outputs = self.kd_outputs_from_user(by, room, id, out);
+        let outputs = self.kd_outputs_from_user(by, room, Some(id), out);
         let done = self.emit(Node::User(by), ready_at, ns, false, Some(id), outputs)?;
         if let Handled::NewEpoch(e) = h {
             self.epoch_reached(by, room, e, done, Some(id))?;
@@ -391,7 +391,7 @@ impl Engine<'_> {
         &self,
         user: UserId,
         room: RoomId,
-        op: OpId,
+        op: Option<OpId>,
         mut out: Outbox<Packet>,
     ) -> Vec<(Node, RoomId, Option<OpId>, Body)> {
         out.drain()
@@ -404,7 +404,7 @@ impl Engine<'_> {
                 (
                     Node::KeyServer,
                     room,
-                    Some(op),
+                    op,
                     Body::Kd {
                         packet,
                         origin: Origin::User(user),
@@ -566,32 +566,8 @@ impl Engine<'_> {
             now,
             format!("{user} handling a message about {room}"),
         ))?;
-        let outputs = match op {
-            Some(id) => self.kd_outputs_from_user(user, room, id, out),
-            None if out.is_empty() => Vec::new(),
-            None => {
-                // A reply to a queued message has no op to belong to; it still travels.
-                let mut v = Vec::new();
-                for (dest, packet) in out.drain() {
-                    let relay = match dest {
-                        Dest::Server => Vec::new(),
-                        Dest::User(x) => vec![x],
-                        Dest::Users(xs) => xs,
-                    };
-                    v.push((
-                        Node::KeyServer,
-                        room,
-                        None,
-                        Body::Kd {
-                            packet,
-                            origin: Origin::User(user),
-                            relay,
-                        },
-                    ));
-                }
-                v
-            }
-        };
+        // A reply to a queued message (op None) has no op to belong to; it still travels.
+        let outputs = self.kd_outputs_from_user(user, room, op, out);
         let done = self.emit(Node::User(user), now, pre_ns + ns, false, op, outputs)?;
         if let Handled::NewEpoch(e) = h {
             self.epoch_reached(user, room, e, done, op)?;
