@@ -4,7 +4,8 @@
 //! * `pre/seal`: a member seals a body as a new message (key header and body);
 //! * `pre/open`: another member opens the stored record;
 //! * `pre/store`: the message server stores a sealed record (records are stored in chunks of
-//!   [`STORE_CHUNK`] into a fresh server, made and dropped untimed);
+//!   [`STORE_CHUNK`] into a fresh server that holds only the room's epoch, made and dropped
+//!   untimed);
 //! * `tls/seal`, `tls/open`: [`RecordChannel`] on payloads of [`RECORD_SIZES`], a fresh channel
 //!   direction per call, as the `measured` cost model charges it.
 //!
@@ -15,12 +16,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use conclave_benches::{history_epoch, rng, time_chunked, BODY_SIZES, RECORD_SIZES};
+use conclave_benches::{history_room, rng, time_chunked, BODY_SIZES, RECORD_SIZES};
 use conclave_schemes::channel::{self, RecordChannel};
 use conclave_schemes::pre::{
     none::NoProtection, HistoryClient, HistoryProtection, HistoryServer, KeyView,
 };
-use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, UserId};
+use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// Records stored into one server before it is replaced (untimed), bounding memory at 64 MiB
@@ -38,9 +39,7 @@ fn bench_pre<H: HistoryProtection>(c: &mut Criterion) {
         secret: &secret,
     };
     // Alice (user 0) created the room and sends; Bob (user 1) reads.
-    let mut clients = vec![H::new_client(UserId(0)), H::new_client(UserId(1))];
-    let mut server = H::new_server();
-    history_epoch::<H>(&mut clients, &mut server, key, &mut rng);
+    let (clients, mut server) = history_room::<H>(2, key, &mut rng);
     let [mut alice, mut bob] = <[H::Client; 2]>::try_from(clients)
         .unwrap_or_else(|_| unreachable!("two clients were made"));
 
@@ -84,7 +83,7 @@ fn bench_pre<H: HistoryProtection>(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("pre/open");
     for (id, record) in &stored {
-        let len = record.wire_len_hint(&bodies, *id);
+        let len = bodies[id.0 as usize].len();
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_with_input(BenchmarkId::new(H::NAME, len), record, |b, record| {
             b.iter(|| bob.open(key, *id, black_box(record)));
@@ -102,14 +101,18 @@ fn bench_pre<H: HistoryProtection>(c: &mut Criterion) {
                     iters,
                     STORE_CHUNK,
                     |n| {
-                        let records: Vec<_> = (0..n).map(|_| Some(record.clone())).collect();
-                        (H::new_server(), records)
+                        let records: Vec<_> = (0..n).map(|_| record.clone()).collect();
+                        // Each chunk's server has the room's epoch, without records.
+                        let (_, server) = history_room::<H>(1, key, &mut rng);
+                        (server, records)
                     },
                     |(server, records), i| {
-                        let record = records[i as usize].take();
-                        if let Some(record) = record {
-                            black_box(server.store(room, MsgId(i), record)).ok();
+                        if let Some(record) = records.pop() {
+                            if let Err(e) = server.store(room, MsgId(i), record) {
+                                panic!("{}: store: {e}", H::NAME);
+                            }
                         }
+                        black_box(&*server);
                     },
                 )
             });

@@ -231,13 +231,27 @@ fn route<M>(
     }
 }
 
-/// Gives every client (client `i` is user `i`) the room's first epoch `key` for history
-/// protection, client 0 as the member who created the room, and routes the control traffic this
-/// causes through `server`.
+/// A fresh message server and fresh history-protection clients of users `0..users` who all
+/// hold the room's first epoch `key`, as in the simulator: user 0 created the room (it is the
+/// changer) and the control traffic this causes has been routed through the server.
 ///
 /// # Panics
 /// If the scheme fails.
-pub fn history_epoch<H: HistoryProtection>(
+#[must_use]
+pub fn history_room<H: HistoryProtection>(
+    users: u32,
+    key: KeyView<'_>,
+    rng: &mut ChaCha20Rng,
+) -> (Vec<H::Client>, H::Server) {
+    let mut clients: Vec<H::Client> = (0..users).map(|u| H::new_client(UserId(u))).collect();
+    let mut server = H::new_server();
+    history_epoch::<H>(&mut clients, &mut server, key, rng);
+    (clients, server)
+}
+
+/// Gives every client (client `i` is user `i`) the epoch `key`, client 0 as the changer, and
+/// routes the control traffic this causes through `server`.
+fn history_epoch<H: HistoryProtection>(
     clients: &mut [H::Client],
     server: &mut H::Server,
     key: KeyView<'_>,
@@ -266,11 +280,25 @@ pub fn history_epoch<H: HistoryProtection>(
     }
 }
 
-/// As [`history_epoch`], for searchable encryption.
+/// As [`history_room`], for searchable encryption: a fresh search server and clients of users
+/// `0..users` holding the room's first epoch `key`.
 ///
 /// # Panics
 /// If the scheme fails.
-pub fn search_epoch<S: SearchableEncryption>(
+#[must_use]
+pub fn search_room<S: SearchableEncryption>(
+    users: u32,
+    key: KeyView<'_>,
+    rng: &mut ChaCha20Rng,
+) -> (Vec<S::Client>, S::Server) {
+    let mut clients: Vec<S::Client> = (0..users).map(|u| S::new_client(UserId(u))).collect();
+    let mut server = S::new_server();
+    search_epoch::<S>(&mut clients, &mut server, key, rng);
+    (clients, server)
+}
+
+/// As [`history_epoch`], for searchable encryption.
+fn search_epoch<S: SearchableEncryption>(
     clients: &mut [S::Client],
     server: &mut S::Server,
     key: KeyView<'_>,

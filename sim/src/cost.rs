@@ -31,7 +31,7 @@ impl OpKey {
 }
 
 /// Measured costs: per operation, points (units, nanoseconds) ascending in units.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CalibrationTable {
     /// Format version (1).
     pub version: u32,
@@ -39,6 +39,71 @@ pub struct CalibrationTable {
     pub cpu_model: String,
     /// `scheme/op` to points `[units, ns]`, ascending in units.
     pub entries: BTreeMap<String, Vec<[f64; 2]>>,
+    /// Entries already looked up, by the identity of their key's static strings: the engine
+    /// charges several operations per event, and a string-keyed lookup each time would cost
+    /// more than the simulation itself.
+    #[serde(skip)]
+    resolved: Resolved,
+}
+
+/// Slots of resolved entries, indexed by a hash of the key's identity; a collision falls back
+/// to a linear scan of the overflow list.
+#[derive(Debug, Clone, Default)]
+struct Resolved {
+    slots: Vec<Option<(KeyIdentity, Vec<[f64; 2]>)>>,
+    overflow: Vec<(KeyIdentity, Vec<[f64; 2]>)>,
+}
+
+const RESOLVED_SLOTS: usize = 64;
+
+fn slot_of(id: &KeyIdentity) -> usize {
+    // Static strings have distinct addresses; mixing both keeps the keys of one scheme apart.
+    let h = id[0].wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id[2].wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    (h >> 58) % RESOLVED_SLOTS
+}
+
+impl Resolved {
+    fn get(&self, id: &KeyIdentity) -> Option<&[[f64; 2]]> {
+        match self.slots.get(slot_of(id)) {
+            Some(Some((k, pts))) if k == id => Some(pts),
+            _ => self
+                .overflow
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, p)| p.as_slice()),
+        }
+    }
+
+    fn insert(&mut self, id: KeyIdentity, pts: Vec<[f64; 2]>) {
+        if self.slots.is_empty() {
+            self.slots = vec![None; RESOLVED_SLOTS];
+        }
+        let slot = &mut self.slots[slot_of(&id)];
+        if slot.is_none() {
+            *slot = Some((id, pts));
+        } else {
+            self.overflow.push((id, pts));
+        }
+    }
+}
+
+/// Pointer and length of an [`OpKey`]'s two strings: equal identities mean equal keys.
+type KeyIdentity = [usize; 4];
+
+fn identity(key: &OpKey) -> KeyIdentity {
+    [
+        key.scheme.as_ptr() as usize,
+        key.scheme.len(),
+        key.op.as_ptr() as usize,
+        key.op.len(),
+    ]
+}
+
+impl PartialEq for CalibrationTable {
+    fn eq(&self, other: &Self) -> bool {
+        (self.version, &self.cpu_model, &self.entries)
+            == (other.version, &other.cpu_model, &other.entries)
+    }
 }
 
 /// Why a calibration table is unusable.
@@ -66,6 +131,17 @@ pub enum CalibrationError {
 }
 
 impl CalibrationTable {
+    /// A table of `entries` measured on `cpu_model`.
+    #[must_use]
+    pub fn new(cpu_model: String, entries: BTreeMap<String, Vec<[f64; 2]>>) -> Self {
+        Self {
+            version: 1,
+            cpu_model,
+            entries,
+            resolved: Resolved::default(),
+        }
+    }
+
     /// Reads and checks a table.
     ///
     /// # Errors
@@ -137,9 +213,34 @@ impl CalibrationTable {
             .entries
             .get(&key.id())
             .ok_or_else(|| CalibrationError::Missing(key.id()))?;
+        Self::interpolate(pts, units).ok_or_else(|| CalibrationError::Missing(key.id()))
+    }
+
+    /// As [`predict`](Self::predict), remembering where `key`'s entry is for the next call.
+    ///
+    /// # Errors
+    /// As [`predict`](Self::predict).
+    pub fn predict_cached(&mut self, key: &OpKey, units: u64) -> Result<u64, CalibrationError> {
+        let id = identity(key);
+        if let Some(pts) = self.resolved.get(&id) {
+            return Self::interpolate(pts, units)
+                .ok_or_else(|| CalibrationError::Missing(key.id()));
+        }
+        let pts = self
+            .entries
+            .get(&key.id())
+            .ok_or_else(|| CalibrationError::Missing(key.id()))?
+            .clone();
+        let ns =
+            Self::interpolate(&pts, units).ok_or_else(|| CalibrationError::Missing(key.id()))?;
+        self.resolved.insert(id, pts);
+        Ok(ns)
+    }
+
+    fn interpolate(pts: &[[f64; 2]], units: u64) -> Option<u64> {
         let x = units as f64;
-        let ns = match pts.as_slice() {
-            [] => return Err(CalibrationError::Missing(key.id())),
+        let ns = match pts {
+            [] => return None,
             [[u, ns]] => {
                 if x <= *u || *u <= 0.0 {
                     *ns
@@ -158,7 +259,7 @@ impl CalibrationTable {
                 (y0 + slope * (x - x0)).max(0.0)
             }
         };
-        Ok(ns.round() as u64)
+        Some(ns.round() as u64)
     }
 }
 
@@ -213,7 +314,7 @@ impl CostModel {
                 Ok((out, ns))
             }
             Self::Calibrated(table) => {
-                let ns = table.predict(&key, units)?;
+                let ns = table.predict_cached(&key, units)?;
                 Ok((f(), ns))
             }
         }
@@ -239,7 +340,7 @@ impl CostModel {
                 }
                 Ok((out, ns))
             }
-            Self::Calibrated(table) => Ok((out, table.predict(&key, units)?)),
+            Self::Calibrated(table) => Ok((out, table.predict_cached(&key, units)?)),
         }
     }
 
@@ -284,11 +385,7 @@ pub fn build_table(samples: &[CostSample], cpu_model: String) -> CalibrationTabl
         }
         entries.insert(key, monotone(&pts));
     }
-    CalibrationTable {
-        version: 1,
-        cpu_model,
-        entries,
-    }
+    CalibrationTable::new(cpu_model, entries)
 }
 
 /// Isotonic (non-decreasing) fit of `(x, y, weight)` points by pool-adjacent-violators.
@@ -339,15 +436,18 @@ mod tests {
 
     #[test]
     fn interpolates_and_extrapolates() {
-        let mut t = CalibrationTable {
-            version: 1,
-            cpu_model: String::new(),
-            entries: BTreeMap::new(),
-        };
+        let mut t = CalibrationTable::new(String::new(), BTreeMap::new());
         t.entries.insert(K.id(), vec![[10.0, 100.0], [20.0, 300.0]]);
         assert_eq!(t.predict(&K, 5).unwrap(), 100);
         assert_eq!(t.predict(&K, 15).unwrap(), 200);
         assert_eq!(t.predict(&K, 30).unwrap(), 500);
+        for units in [0, 5, 15, 30, 1000] {
+            assert_eq!(
+                t.predict_cached(&K, units).unwrap(),
+                t.predict(&K, units).unwrap()
+            );
+        }
+        let mut t = t.clone();
         t.entries.insert(K.id(), vec![[10.0, 100.0]]);
         assert_eq!(t.predict(&K, 40).unwrap(), 400);
         assert!(matches!(

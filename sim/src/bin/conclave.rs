@@ -340,3 +340,6 @@ fn show_progress<T>(
         b.finish_and_clear();
     }
 }
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -27,30 +27,30 @@ impl Engine<'_> {
         let n = self.scenario.org.users;
         for u in 0..n {
             let user = UserId(u);
-            let fail = || scheme_err(&self.spec.kd, 0, format!("enrolling user {u}"));
+            let fail = || scheme_err(&self.spec.kd, 0, || format!("enrolling user {u}"));
             self.stack.kd.enroll(user, rng).map_err(fail())?;
-            self.stack.pre.add_user(user).map_err(scheme_err(
-                &self.spec.pre,
-                0,
-                "adding a user",
-            ))?;
-            self.stack.sse.add_user(user).map_err(scheme_err(
-                &self.spec.sse,
-                0,
-                "adding a user",
-            ))?;
+            self.stack
+                .pre
+                .add_user(user)
+                .map_err(scheme_err(&self.spec.pre, 0, || "adding a user".to_owned()))?;
+            self.stack
+                .sse
+                .add_user(user)
+                .map_err(scheme_err(&self.spec.sse, 0, || "adding a user".to_owned()))?;
         }
         // One more client of each data family for the adversary experiments.
-        self.stack.pre.add_user(self.adversary).map_err(scheme_err(
-            &self.spec.pre,
-            0,
-            "adding the adversary",
-        ))?;
-        self.stack.sse.add_user(self.adversary).map_err(scheme_err(
-            &self.spec.sse,
-            0,
-            "adding the adversary",
-        ))?;
+        self.stack
+            .pre
+            .add_user(self.adversary)
+            .map_err(scheme_err(&self.spec.pre, 0, || {
+                "adding the adversary".to_owned()
+            }))?;
+        self.stack
+            .sse
+            .add_user(self.adversary)
+            .map_err(scheme_err(&self.spec.sse, 0, || {
+                "adding the adversary".to_owned()
+            }))?;
 
         for r in &org.rooms {
             self.rooms.push(RoomState {
@@ -79,13 +79,14 @@ impl Engine<'_> {
             members: &members,
         };
         let kd_name = self.spec.kd.clone();
-        let err = |what: &str| scheme_err(&kd_name, 0, format!("creating {room} ({what})"));
         let mut out = Outbox::new();
         let h = self
             .stack
             .kd
             .change(creator, &roster, &Change::Create, rng, &mut out)
-            .map_err(err("creator"))?;
+            .map_err(scheme_err(&kd_name, 0, || {
+                format!("creating {room} (creator)")
+            }))?;
         let mut queue: VecDeque<(Origin, Dest, Packet)> = out
             .drain()
             .map(|(d, p)| (Origin::User(creator), d, p))
@@ -100,11 +101,13 @@ impl Engine<'_> {
                     self.stack
                         .kd
                         .server_handle(&roster, u, packet, rng, &mut o)
-                        .map_err(err("key server"))?;
+                        .map_err(scheme_err(&kd_name, 0, || {
+                            format!("creating {room} (key server)")
+                        }))?;
                     queue.extend(o.drain().map(|(d, p)| (Origin::Server, d, p)));
                 }
                 (Origin::Server, Dest::Server) => {
-                    return Err(scheme_err(&self.spec.kd, 0, "setup")(
+                    return Err(scheme_err(&self.spec.kd, 0, || "setup".to_owned())(
                         SchemeError::Internal("key server sent to itself"),
                     ))
                 }
@@ -120,7 +123,7 @@ impl Engine<'_> {
         }
         for &m in &members {
             if !self.ready(m, room) {
-                return Err(scheme_err(&self.spec.kd, 0, format!("creating {room}"))(
+                return Err(scheme_err(&self.spec.kd, 0, || format!("creating {room}"))(
                     SchemeError::Internal(
                         "a founding member holds no key after the room was created",
                     ),
@@ -146,11 +149,9 @@ impl Engine<'_> {
             .stack
             .kd
             .client_handle(to, roster, origin, packet, rng, &mut o)
-            .map_err(scheme_err(
-                &self.spec.kd,
-                0,
-                format!("{to} joining {} at setup", roster.room),
-            ))?;
+            .map_err(scheme_err(&self.spec.kd, 0, || {
+                format!("{to} joining {} at setup", roster.room)
+            }))?;
         queue.extend(o.drain().map(|(d, p)| (Origin::User(to), d, p)));
         if let Handled::NewEpoch(e) = h {
             self.setup_epoch(to, roster.room, e, creator, rng)?;
@@ -179,13 +180,13 @@ impl Engine<'_> {
             self.stack
                 .pre
                 .server_handle(room, user, p, rng, &mut Outbox::new())
-                .map_err(scheme_err(&self.spec.pre, 0, "setup"))?;
+                .map_err(scheme_err(&self.spec.pre, 0, || "setup".to_owned()))?;
         }
         for (_, p) in sse_out.drain() {
             self.stack
                 .sse
                 .server_handle(room, user, p, rng, &mut Outbox::new())
-                .map_err(scheme_err(&self.spec.sse, 0, "setup"))?;
+                .map_err(scheme_err(&self.spec.sse, 0, || "setup".to_owned()))?;
         }
         Ok(())
     }
@@ -205,9 +206,11 @@ impl Engine<'_> {
         let secret = match self.stack.kd.current(user, room) {
             Some((e, s)) if e == epoch => s.clone(),
             _ => {
-                return Err(scheme_err(&self.spec.kd, now, format!("{user} in {room}"))(
-                    SchemeError::Internal("reported a new epoch it does not hold"),
-                ))
+                return Err(scheme_err(&self.spec.kd, now, || {
+                    format!("{user} in {room}")
+                })(SchemeError::Internal(
+                    "reported a new epoch it does not hold",
+                )))
             }
         };
         let first = self.oracle.secret_of(room, epoch).is_none();
@@ -250,11 +253,9 @@ impl Engine<'_> {
                 .pre
                 .epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], pre_out)
         })?;
-        r.map_err(scheme_err(
-            &self.spec.pre,
-            now,
-            format!("{user} entering {epoch} of {room}"),
-        ))?;
+        r.map_err(scheme_err(&self.spec.pre, now, || {
+            format!("{user} entering {epoch} of {room}")
+        }))?;
         let key = OpKey {
             scheme: self.stack.sse.name(),
             op: "epoch_changed",
@@ -264,11 +265,9 @@ impl Engine<'_> {
                 .sse
                 .epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], sse_out)
         })?;
-        r.map_err(scheme_err(
-            &self.spec.sse,
-            now,
-            format!("{user} entering {epoch} of {room}"),
-        ))?;
+        r.map_err(scheme_err(&self.spec.sse, now, || {
+            format!("{user} entering {epoch} of {room}")
+        }))?;
         Ok(pre_ns + sse_ns)
     }
 
@@ -373,11 +372,9 @@ impl Engine<'_> {
             let rng = &mut e.user_rng[by.0 as usize];
             e.stack.kd.change(by, &roster, &change, rng, &mut out)
         })?;
-        let h = h.map_err(scheme_err(
-            &self.spec.kd,
-            ready_at,
-            format!("{by} changing {room}"),
-        ))?;
+        let h = h.map_err(scheme_err(&self.spec.kd, ready_at, || {
+            format!("{by} changing {room}")
+        }))?;
         let outputs = self.kd_outputs_from_user(by, room, Some(id), out);
         let done = self.emit(Node::User(by), ready_at, ns, false, Some(id), outputs)?;
         if let Handled::NewEpoch(e) = h {
@@ -450,11 +447,9 @@ impl Engine<'_> {
                     .kd
                     .server_handle(&roster, from, packet, &mut e.server_rng[0], &mut out)
             })?;
-            r.map_err(scheme_err(
-                &self.spec.kd,
-                now,
-                format!("key server handling {from}'s message about {room}"),
-            ))?;
+            r.map_err(scheme_err(&self.spec.kd, now, || {
+                format!("key server handling {from}'s message about {room}")
+            }))?;
             work_ns = ns;
             for (dest, p) in out.drain() {
                 self.oracle.scan(&p, || {
@@ -467,7 +462,7 @@ impl Engine<'_> {
                         targets.extend(vs.into_iter().map(|v| (v, Origin::Server, p.clone())))
                     }
                     Dest::Server => {
-                        return Err(scheme_err(&self.spec.kd, now, "key server")(
+                        return Err(scheme_err(&self.spec.kd, now, || "key server".to_owned())(
                             SchemeError::Internal("the key server addressed a message to itself"),
                         ))
                     }
@@ -561,11 +556,9 @@ impl Engine<'_> {
                 .kd
                 .client_handle(user, &roster, origin, packet, rng, &mut out)
         })?;
-        let h = h.map_err(scheme_err(
-            &self.spec.kd,
-            now,
-            format!("{user} handling a message about {room}"),
-        ))?;
+        let h = h.map_err(scheme_err(&self.spec.kd, now, || {
+            format!("{user} handling a message about {room}")
+        }))?;
         // A reply to a queued message (op None) has no op to belong to; it still travels.
         let outputs = self.kd_outputs_from_user(user, room, op, out);
         let done = self.emit(Node::User(user), now, pre_ns + ns, false, op, outputs)?;

@@ -47,11 +47,9 @@ impl Engine<'_> {
         let (sealed, seal_ns) = self.charge(k, body.len(), |e| {
             e.stack.pre.seal(user, key, msg, &body, &mut e.user_rng[u])
         })?;
-        let sealed = sealed.map_err(scheme_err(
-            &self.spec.pre,
-            ready_at,
-            format!("{user} sealing {msg}"),
-        ))?;
+        let sealed = sealed.map_err(scheme_err(&self.spec.pre, ready_at, || {
+            format!("{user} sealing {msg}")
+        }))?;
         let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
         let k = OpKey {
             scheme: self.stack.sse.name(),
@@ -60,11 +58,9 @@ impl Engine<'_> {
         let (index, index_ns) = self.charge(k, refs.len(), |e| {
             e.stack.sse.index(user, key, msg, &refs, &mut e.user_rng[u])
         })?;
-        let index = index.map_err(scheme_err(
-            &self.spec.sse,
-            ready_at,
-            format!("{user} indexing {msg}"),
-        ))?;
+        let index = index.map_err(scheme_err(&self.spec.sse, ready_at, || {
+            format!("{user} indexing {msg}")
+        }))?;
         self.rooms[room.0 as usize].messages.insert(
             msg,
             MsgRecord {
@@ -132,7 +128,7 @@ impl Engine<'_> {
         let (r, store_ns) = self.charge(k, sealed.wire_len(), |e| {
             e.stack.pre.store(room, msg, &sealed)
         })?;
-        r.map_err(scheme_err(&self.spec.pre, now, format!("storing {msg}")))?;
+        r.map_err(scheme_err(&self.spec.pre, now, || format!("storing {msg}")))?;
         if let Some(rec) = self.rooms[room.0 as usize].messages.get_mut(&msg) {
             rec.stored = true;
         }
@@ -147,8 +143,8 @@ impl Engine<'_> {
                 Body::IndexUpdate { msg, index },
             ),
         ];
-        let members = self.rooms[room.0 as usize].members.clone();
-        for m in members {
+        for k in 0..self.rooms[room.0 as usize].members.len() {
+            let m = self.rooms[room.0 as usize].members[k];
             if m != sender && self.users[m.0 as usize].online {
                 outputs.push((
                     Node::User(m),
@@ -203,29 +199,33 @@ impl Engine<'_> {
         msg: MsgId,
         sealed: &Packet,
     ) -> Result<u64, EngineError> {
-        let Some((epoch, secret)) = self.key_of(user, room) else {
-            return Ok(0);
-        };
-        let Some((rec_epoch, body)) = self.rooms[room.0 as usize]
+        let u = user.0 as usize;
+        let Some(rec_epoch) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
-            .map(|r| (r.epoch, r.body.clone()))
+            .map(|r| r.epoch)
         else {
             return Ok(0);
         };
-        let key = KeyView {
-            room,
-            epoch,
-            secret: &secret,
-        };
+        if !self.users[u].held.contains_key(&room) {
+            return Ok(0);
+        }
         let k = OpKey {
             scheme: self.stack.pre.name(),
             op: "open",
         };
-        let (r, ns) = self.charge(k, sealed.wire_len(), |e| {
-            e.stack.pre.open(user, key, msg, sealed)
+        let (r, ns) = self.charge(k, sealed.wire_len(), |e| match e.users[u].held.get(&room) {
+            Some((epoch, secret)) => {
+                let key = KeyView {
+                    room,
+                    epoch: *epoch,
+                    secret,
+                };
+                e.stack.pre.open(user, key, msg, sealed)
+            }
+            None => Err(SchemeError::Internal("the key vanished")),
         })?;
-        let ok = matches!(&r, Ok(pt) if pt[..] == body[..]);
+        let ok = matches!((&r, self.rooms[room.0 as usize].messages.get(&msg)), (Ok(pt), Some(m)) if pt[..] == m.body[..]);
         let held = self.users[user.0 as usize]
             .epochs
             .get(&room)
@@ -555,11 +555,9 @@ impl Engine<'_> {
         });
         self.cost = cost;
         let (work, ns) = charged?;
-        let work = work.map_err(scheme_err(
-            scheme,
-            now,
-            format!("server handling control traffic about {room}"),
-        ))?;
+        let work = work.map_err(scheme_err(scheme, now, || {
+            format!("server handling control traffic about {room}")
+        }))?;
         let mut outputs = Vec::new();
         for (dest, p) in out.drain() {
             self.oracle
@@ -568,9 +566,9 @@ impl Engine<'_> {
                 Dest::User(v) => vec![v],
                 Dest::Users(vs) => vs,
                 Dest::Server => {
-                    return Err(scheme_err(scheme, now, "server")(SchemeError::Internal(
-                        "a server addressed a message to itself",
-                    )))
+                    return Err(scheme_err(scheme, now, || "server".to_owned())(
+                        SchemeError::Internal("a server addressed a message to itself"),
+                    ))
                 }
             };
             for v in users {
@@ -628,11 +626,9 @@ impl Engine<'_> {
                 }
             },
         )?;
-        r.map_err(scheme_err(
-            scheme,
-            now,
-            format!("{user} handling control traffic about {room}"),
-        ))?;
+        r.map_err(scheme_err(scheme, now, || {
+            format!("{user} handling control traffic about {room}")
+        }))?;
         let target = if history {
             Node::MessageServer
         } else {

@@ -185,28 +185,41 @@ pub(crate) struct Envelope {
     body: Body,
 }
 
-#[derive(Debug)]
-struct Scheduled {
-    at: Nanos,
+/// Pending arrivals: a heap of (time, sequence, slot) over a slab of envelopes, so the heap
+/// moves 24-byte keys rather than whole envelopes.
+#[derive(Debug, Default)]
+struct EventQueue {
+    heap: BinaryHeap<Reverse<(Nanos, u64, u32)>>,
+    slab: Vec<Option<(Node, Envelope)>>,
+    free: Vec<u32>,
     seq: u64,
-    to: Node,
-    env: Envelope,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+impl EventQueue {
+    fn push(&mut self, at: Nanos, to: Node, env: Envelope) {
+        self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some((to, env));
+                i
+            }
+            None => {
+                self.slab.push(Some((to, env)));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse((at, self.seq, slot)));
     }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
+
+    fn peek_time(&self) -> Option<Nanos> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
+
+    fn pop(&mut self) -> Option<(Nanos, Node, Envelope)> {
+        let Reverse((at, _, slot)) = self.heap.pop()?;
+        let (to, env) = self.slab.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        Some((at, to, env))
     }
 }
 
@@ -274,8 +287,9 @@ pub(crate) struct RoomState {
     history: Option<HistoryPolicy>,
     /// Messages by id.
     messages: BTreeMap<MsgId, MsgRecord>,
-    /// Message ids in the order the search server applied their index updates.
-    indexed: Vec<MsgId>,
+    /// The oracle's own index of what the search server has indexed: keyword to message ids,
+    /// ascending, built from the workload's ground truth (never from a scheme's output).
+    indexed: std::collections::HashMap<String, Vec<MsgId>>,
     /// The change running now, and changes waiting for it.
     change: Option<OpId>,
     queued_changes: std::collections::VecDeque<(Nanos, Action)>,
@@ -314,8 +328,7 @@ pub struct Engine<'s> {
     spec: StackSpec,
     seed: u64,
     now: Nanos,
-    seq: u64,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: EventQueue,
     workload: Generator,
     peeked: Option<Event>,
     cost: CostModel,
@@ -348,17 +361,16 @@ impl std::fmt::Debug for Engine<'_> {
     }
 }
 
-fn scheme_err(
-    scheme: &str,
+fn scheme_err<'a>(
+    scheme: &'a str,
     at: Nanos,
-    context: impl Into<String>,
-) -> impl FnOnce(SchemeError) -> EngineError {
-    let scheme = scheme.to_owned();
-    let context = context.into();
+    context: impl FnOnce() -> String + 'a,
+) -> impl FnOnce(SchemeError) -> EngineError + 'a {
+    // Everything is built only on failure: this sits on every hot path.
     move |source| EngineError::Scheme {
-        scheme,
+        scheme: scheme.to_owned(),
         at_ms: at as f64 / 1e6,
-        context,
+        context: context(),
         source,
     }
 }
@@ -378,12 +390,12 @@ impl<'s> Engine<'s> {
     ) -> Result<Self, EngineError> {
         let org = Org::build(scenario, seed);
         let workload = Generator::new(scenario, seed, &org)?;
-        let setup = |name: &str| scheme_err(name, 0, "setting up the scheme");
+        let setup = || "setting up the scheme".to_owned();
         let mut setup_rng = rng::crypto(seed, "setup", 0);
         let stack = Stack {
-            kd: registry::kd(&spec.kd, &mut setup_rng).map_err(setup(&spec.kd))?,
-            pre: registry::history(&spec.pre).map_err(setup(&spec.pre))?,
-            sse: registry::sse(&spec.sse).map_err(setup(&spec.sse))?,
+            kd: registry::kd(&spec.kd, &mut setup_rng).map_err(scheme_err(&spec.kd, 0, setup))?,
+            pre: registry::history(&spec.pre).map_err(scheme_err(&spec.pre, 0, setup))?,
+            sse: registry::sse(&spec.sse).map_err(scheme_err(&spec.sse, 0, setup))?,
         };
         let n = scenario.org.users;
         let oracle = Oracle::new(
@@ -399,8 +411,8 @@ impl<'s> Engine<'s> {
             spec: spec.clone(),
             seed,
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+
+            queue: EventQueue::default(),
             workload,
             peeked: None,
             cost,
@@ -460,7 +472,7 @@ impl<'s> Engine<'s> {
                 self.peeked = self.workload.next();
             }
             let next_workload = self.peeked.as_ref().map(|e| e.at);
-            let next_event = self.queue.peek().map(|Reverse(s)| s.at);
+            let next_event = self.queue.peek_time();
             match (next_workload, next_event) {
                 (None, None) => break,
                 (Some(w), e) if e.is_none_or(|e| w <= e) => {
@@ -471,10 +483,10 @@ impl<'s> Engine<'s> {
                     }
                 }
                 _ => {
-                    if let Some(Reverse(s)) = self.queue.pop() {
-                        self.now = s.at;
+                    if let Some((at, to, env)) = self.queue.pop() {
+                        self.now = at;
                         self.counters.events += 1;
-                        self.arrive(s.to, s.env)?;
+                        self.arrive(to, env)?;
                     }
                 }
             }
@@ -509,13 +521,7 @@ impl<'s> Engine<'s> {
     // Scheduling
 
     fn schedule(&mut self, at: Nanos, to: Node, env: Envelope) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            at,
-            seq: self.seq,
-            to,
-            env,
-        }));
+        self.queue.push(at, to, env);
     }
 
     /// Charges `ns` of work on `node` starting no earlier than `now`; returns its completion.
@@ -559,17 +565,21 @@ impl<'s> Engine<'s> {
         let fresh = || RecordChannel::new(&[7; 32], [1; 12]);
         let mut wire = Vec::with_capacity(channel::wire_len(bytes));
         if op == "open" {
-            fresh().seal(&payload, &mut wire).map_err(scheme_err(
-                "tls",
-                self.now,
-                "sealing a record",
-            ))?;
+            fresh()
+                .seal(&payload, &mut wire)
+                .map_err(scheme_err("tls", self.now, || {
+                    "sealing a record".to_owned()
+                }))?;
             let (r, ns) = self.charge(key, bytes, |_| fresh().open(&wire))?;
-            r.map_err(scheme_err("tls", self.now, "opening a record"))?;
+            r.map_err(scheme_err("tls", self.now, || {
+                "opening a record".to_owned()
+            }))?;
             Ok(ns)
         } else {
             let (r, ns) = self.charge(key, bytes, |_| fresh().seal(&payload, &mut wire))?;
-            r.map_err(scheme_err("tls", self.now, "sealing a record"))?;
+            r.map_err(scheme_err("tls", self.now, || {
+                "sealing a record".to_owned()
+            }))?;
             Ok(ns)
         }
     }

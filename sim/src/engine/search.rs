@@ -39,11 +39,9 @@ impl Engine<'_> {
         let (q, ns) = self.charge(k, 1, |e| {
             e.stack.sse.query(user, key, &keyword, &mut e.user_rng[u])
         })?;
-        let packet = q.map_err(scheme_err(
-            &self.spec.sse,
-            ready_at,
-            format!("{user} querying {room}"),
-        ))?;
+        let packet = q.map_err(scheme_err(&self.spec.sse, ready_at, || {
+            format!("{user} querying {room}")
+        }))?;
         let op = self.ops.insert(OpState::new(
             OpData::Search {
                 keyword: Arc::from(keyword.as_str()),
@@ -81,12 +79,23 @@ impl Engine<'_> {
             op: "apply",
         };
         let (r, ns) = self.charge(k, index.wire_len(), |e| e.stack.sse.apply(room, index))?;
-        r.map_err(scheme_err(
-            &self.spec.sse,
-            now,
-            format!("applying the index update of {msg}"),
-        ))?;
-        self.rooms[room.0 as usize].indexed.push(msg);
+        r.map_err(scheme_err(&self.spec.sse, now, || {
+            format!("applying the index update of {msg}")
+        }))?;
+        let r = &mut self.rooms[room.0 as usize];
+        if let Some(m) = r.messages.get(&msg) {
+            for k in m.keywords.iter() {
+                match r.indexed.get_mut(k) {
+                    Some(ids) => {
+                        let at = ids.partition_point(|id| *id < msg);
+                        ids.insert(at, msg);
+                    }
+                    None => {
+                        r.indexed.insert(k.clone(), vec![msg]);
+                    }
+                }
+            }
+        }
         self.emit(
             Node::SearchServer,
             now,
@@ -122,7 +131,7 @@ impl Engine<'_> {
         });
         self.cost = cost;
         let (reply, ns) = charged?;
-        let reply = reply.map_err(scheme_err(scheme, now, format!("searching {room}")))?;
+        let reply = reply.map_err(scheme_err(scheme, now, || format!("searching {room}")))?;
         self.oracle
             .scan(&reply, || format!("a search reply in {room}"));
         // What a correct answer is, at the moment the server answers.
@@ -133,20 +142,12 @@ impl Engine<'_> {
             ..
         }) = env.op.and_then(|id| self.ops.get_mut(id))
         {
-            let r = &self.rooms[room.0 as usize];
-            let mut ids: Vec<MsgId> = r
+            let ids = self.rooms[room.0 as usize]
                 .indexed
-                .iter()
-                .filter(|id| **id >= access.readable_from)
-                .filter(|id| {
-                    r.messages
-                        .get(id)
-                        .is_some_and(|m| m.keywords.iter().any(|k| **k == **keyword))
-                })
-                .copied()
-                .collect();
-            ids.sort_unstable();
-            *expected = ids;
+                .get(&**keyword)
+                .map_or(&[][..], Vec::as_slice);
+            let from = ids.partition_point(|id| *id < access.readable_from);
+            *expected = ids[from..].to_vec();
         }
         let outputs = vec![(
             Node::User(user),
@@ -202,11 +203,9 @@ impl Engine<'_> {
                 .sse
                 .resolve(user, key, &keyword, &packet, &mut e.user_rng[u])
         })?;
-        match r.map_err(scheme_err(
-            &self.spec.sse,
-            now,
-            format!("{user} resolving a search of {room}"),
-        ))? {
+        match r.map_err(scheme_err(&self.spec.sse, now, || {
+            format!("{user} resolving a search of {room}")
+        }))? {
             Resolution::Next(query) => {
                 let outputs = vec![(
                     Node::SearchServer,
