@@ -155,6 +155,30 @@ pub trait DynKd: Send {
     fn state_len(&self, user: UserId, room: RoomId) -> usize;
     /// [`KdServer::known_epoch_secret`].
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
+    /// [`KeyDistribution::MESSAGE_LAYER`].
+    fn message_layer(&self) -> bool;
+    /// [`KdClient::protect`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`KdClient::protect`].
+    fn protect(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        body: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, SchemeError>;
+    /// [`KdClient::unprotect`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`KdClient::unprotect`].
+    fn unprotect(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        sender: UserId,
+        body: &[u8],
+    ) -> Result<Vec<u8>, SchemeError>;
 }
 
 /// [`DynKd`] over a typed scheme.
@@ -259,6 +283,27 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     }
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.server.known_epoch_secret(room)
+    }
+    fn message_layer(&self) -> bool {
+        K::MESSAGE_LAYER
+    }
+    fn protect(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        body: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, SchemeError> {
+        client(&mut self.clients, user)?.protect(room, body, rng)
+    }
+    fn unprotect(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        sender: UserId,
+        body: &[u8],
+    ) -> Result<Vec<u8>, SchemeError> {
+        client(&mut self.clients, user)?.unprotect(room, sender, body)
     }
 }
 

@@ -13,6 +13,7 @@
 //! when `change` returns).
 
 pub mod conventional;
+pub mod sealed_box;
 
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -82,6 +83,9 @@ pub trait KeyDistribution: 'static {
     const SUMMARY: &'static str;
     /// What the scheme claims.
     const PROPERTIES: KdProperties;
+    /// Whether the scheme protects each application message itself ([`KdClient::protect`]),
+    /// as Sender Keys does with its hash ratchet; most schemes only distribute epoch secrets.
+    const MESSAGE_LAYER: bool = false;
     /// A user's public credential, published in the directory at enrolment.
     type Credential: Wire + Clone + Send + Sync + 'static;
     /// Any protocol message, in either direction.
@@ -152,6 +156,34 @@ pub trait KdClient: Send {
     /// Size in bytes of the state a stateless terminal must restore for `room` at login
     /// (before the blob's own encryption overhead).
     fn state_len(&self, room: RoomId) -> usize;
+
+    /// Protects an application message of `room` before history protection seals it. Only
+    /// schemes with [`KeyDistribution::MESSAGE_LAYER`] do anything; the default returns the body
+    /// unchanged.
+    ///
+    /// # Errors
+    /// [`SchemeError::Misuse`] if this client holds no key for `room`.
+    fn protect(
+        &mut self,
+        _room: RoomId,
+        body: &[u8],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, SchemeError> {
+        Ok(body.to_vec())
+    }
+
+    /// Reverses [`protect`](Self::protect) for a message `sender` sent to `room`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if it does not authenticate or this client cannot derive its key.
+    fn unprotect(
+        &mut self,
+        _room: RoomId,
+        _sender: UserId,
+        body: &[u8],
+    ) -> Result<Vec<u8>, SchemeError> {
+        Ok(body.to_vec())
+    }
 }
 
 /// The key-distribution server.

@@ -40,13 +40,34 @@ impl Engine<'_> {
             secret: &secret,
         };
         let u = user.0 as usize;
+        // Schemes with their own per-message layer (Sender Keys) protect the body first.
+        let mut layer_ns = 0;
+        let protected = if self.stack.kd.message_layer() {
+            let k = OpKey {
+                scheme: self.stack.kd.name(),
+                op: "protect",
+            };
+            let (p, ns) = self.charge(k, body.len(), |e| {
+                e.stack.kd.protect(user, room, &body, &mut e.user_rng[u])
+            })?;
+            layer_ns = ns;
+            Some(p.map_err(scheme_err(&self.spec.kd, ready_at, || {
+                format!("{user} protecting {msg}")
+            }))?)
+        } else {
+            None
+        };
+        let plaintext: &[u8] = protected.as_deref().unwrap_or(&body);
         let k = OpKey {
             scheme: self.stack.pre.name(),
             op: "seal",
         };
-        let (sealed, seal_ns) = self.charge(k, body.len(), |e| {
-            e.stack.pre.seal(user, key, msg, &body, &mut e.user_rng[u])
+        let (sealed, seal_ns) = self.charge(k, plaintext.len(), |e| {
+            e.stack
+                .pre
+                .seal(user, key, msg, plaintext, &mut e.user_rng[u])
         })?;
+        let seal_ns = seal_ns + layer_ns;
         let sealed = sealed.map_err(scheme_err(&self.spec.pre, ready_at, || {
             format!("{user} sealing {msg}")
         }))?;
@@ -225,6 +246,23 @@ impl Engine<'_> {
             }
             None => Err(SchemeError::Internal("the key vanished")),
         })?;
+        let (r, ns) = match r {
+            Ok(pt) if self.stack.kd.message_layer() => {
+                let sender = self.rooms[room.0 as usize]
+                    .messages
+                    .get(&msg)
+                    .map_or(user, |m| m.sender);
+                let k = OpKey {
+                    scheme: self.stack.kd.name(),
+                    op: "unprotect",
+                };
+                let (r2, ns2) = self.charge(k, pt.len(), |e| {
+                    e.stack.kd.unprotect(user, room, sender, &pt)
+                })?;
+                (r2, ns + ns2)
+            }
+            other => (other, ns),
+        };
         let ok = matches!((&r, self.rooms[room.0 as usize].messages.get(&msg)), (Ok(pt), Some(m)) if pt[..] == m.body[..]);
         let held = self.users[user.0 as usize]
             .epochs
@@ -422,10 +460,10 @@ impl Engine<'_> {
         let Some((epoch, secret)) = key.or_else(|| self.key_of(user, room)) else {
             return false;
         };
-        let Some(body) = self.rooms[room.0 as usize]
+        let Some((body, sender)) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
-            .map(|r| r.body.clone())
+            .map(|r| (r.body.clone(), r.sender))
         else {
             return false;
         };
@@ -434,7 +472,14 @@ impl Engine<'_> {
             epoch,
             secret: &secret,
         };
-        matches!(self.stack.pre.open(user, view, msg, sealed), Ok(pt) if pt[..] == body[..])
+        let opened = self.stack.pre.open(user, view, msg, sealed);
+        let opened = match opened {
+            Ok(pt) if self.stack.kd.message_layer() => {
+                self.stack.kd.unprotect(user, room, sender, &pt)
+            }
+            other => other,
+        };
+        matches!(opened, Ok(pt) if pt[..] == body[..])
     }
 
     /// Removed members try each new message with what they kept; colluding with the servers,
