@@ -24,6 +24,22 @@ pub struct KdHarness<K: KeyDistribution> {
     pub rosters: BTreeMap<RoomId, Vec<UserId>>,
     /// Messages delivered so far (for byte counting in tests).
     pub delivered: usize,
+    /// A user that receives a copy of every message delivered to anyone (an insider watching
+    /// all traffic); its errors are ignored.
+    pub eavesdropper: Option<UserId>,
+    /// Corrupts the next user-bound message it returns true for; that delivery's outcome is
+    /// kept in [`tamper_outcome`](Self::tamper_outcome) and the message goes no further.
+    #[allow(clippy::type_complexity)]
+    pub tamper: Option<Box<dyn FnMut(&mut K::Message) -> bool>>,
+    /// The outcome of handling the corrupted message.
+    pub tamper_outcome: Option<Result<Handled, crate::SchemeError>>,
+}
+
+/// Messages a conformance test can corrupt.
+pub trait Tamper {
+    /// Flips a bit of a field the recipient authenticates; returns false if the message has no
+    /// such field (it is then delivered unchanged).
+    fn tamper(&mut self) -> bool;
 }
 
 impl<K: KeyDistribution> KdHarness<K> {
@@ -43,6 +59,9 @@ impl<K: KeyDistribution> KdHarness<K> {
             directory,
             rosters: BTreeMap::new(),
             delivered: 0,
+            eavesdropper: None,
+            tamper: None,
+            tamper_outcome: None,
         }
     }
 
@@ -126,6 +145,32 @@ impl<K: KeyDistribution> KdHarness<K> {
         rng: &mut dyn CryptoRngCore,
         queue: &mut VecDeque<(Origin, Dest, K::Message)>,
     ) {
+        if let Some(t) = &mut self.tamper {
+            let mut bad = msg.clone();
+            if t(&mut bad) {
+                self.tamper = None;
+                let outcome = self.clients[to.0 as usize].handle(
+                    roster,
+                    origin,
+                    &bad,
+                    &self.directory,
+                    rng,
+                    &mut Outbox::new(),
+                );
+                self.tamper_outcome = Some(outcome);
+                return;
+            }
+        }
+        if let Some(e) = self.eavesdropper.filter(|e| *e != to) {
+            let _ = self.clients[e.0 as usize].handle(
+                roster,
+                origin,
+                msg,
+                &self.directory,
+                rng,
+                &mut Outbox::new(),
+            );
+        }
         let mut o = Outbox::new();
         let _: Handled = self.clients[to.0 as usize]
             .handle(roster, origin, msg, &self.directory, rng, &mut o)
@@ -178,6 +223,57 @@ pub fn kd_membership<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
         h.clients[9].current(room).is_none(),
         "a non-member holds a key"
     );
+}
+
+/// Key distribution: a removed member that keeps its state and sees a copy of every message of
+/// the changes after its removal still cannot derive the new epoch secrets; a joiner cannot derive
+/// the secrets of epochs before its join.
+pub fn kd_exclusion<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    let room = RoomId(3);
+    let mut h = KdHarness::<K>::new(9, rng);
+    let initial: Vec<UserId> = (0..6).map(UserId).collect();
+    h.create(room, &initial, UserId(0), rng);
+    let (_, before_join) = h.agreed(room);
+
+    h.change(room, UserId(0), Change::Add(&[UserId(7)]), rng);
+    let joiner_holds_old = h.clients[7]
+        .current(room)
+        .is_some_and(|(_, s)| *s == before_join);
+    assert!(
+        !joiner_holds_old,
+        "the joiner holds an epoch secret from before its join"
+    );
+
+    h.change(room, UserId(0), Change::Remove(&[UserId(4)]), rng);
+    h.eavesdropper = Some(UserId(4));
+    let (_, after_leave) = h.agreed(room);
+    h.change(room, UserId(1), Change::Add(&[UserId(8)]), rng);
+    h.change(room, UserId(0), Change::Remove(&[UserId(2)]), rng);
+    let (_, latest) = h.agreed(room);
+    let kept = h.clients[4].current(room).map(|(_, s)| s.clone());
+    assert!(
+        kept.as_ref()
+            .is_none_or(|s| *s != after_leave && *s != latest),
+        "the removed member derived a later epoch secret from the traffic it saw"
+    );
+}
+
+/// Key distribution: a corrupted message is rejected with an error, not accepted.
+pub fn kd_rejects_tampering<K: KeyDistribution>(rng: &mut dyn CryptoRngCore)
+where
+    K::Message: Tamper,
+{
+    let room = RoomId(5);
+    let mut h = KdHarness::<K>::new(6, rng);
+    let initial: Vec<UserId> = (0..4).map(UserId).collect();
+    h.create(room, &initial, UserId(0), rng);
+    h.tamper = Some(Box::new(|m: &mut K::Message| m.tamper()));
+    h.change(room, UserId(0), Change::Add(&[UserId(4)]), rng);
+    match h.tamper_outcome.take() {
+        Some(Err(_)) => {}
+        Some(Ok(_)) => panic!("a tampered message was accepted"),
+        None => panic!("no message of the change could be tampered with"),
+    }
 }
 
 /// History protection: members open what other members seal, across epoch changes.

@@ -12,6 +12,14 @@ fn conventional_membership() {
     testing::kd_membership::<Conventional>(&mut ChaCha20Rng::seed_from_u64(1));
 }
 
+/// The conventional scheme trusts TLS and the server: an insider who sees the key messages
+/// reads the new key. The suite must catch that.
+#[test]
+#[should_panic(expected = "derived a later epoch secret")]
+fn conventional_fails_exclusion_by_design() {
+    testing::kd_exclusion::<Conventional>(&mut ChaCha20Rng::seed_from_u64(4));
+}
+
 #[test]
 fn none_round_trip() {
     testing::history_round_trip::<NoProtection>(&mut ChaCha20Rng::seed_from_u64(2));
