@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
 use crate::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
 use crate::sse::{tokenize, Access, Resolution, SearchableEncryption, SseClient, SseServer};
-use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId};
+use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId, Wire};
 
 /// An organisation running one key-distribution scheme, with messages delivered synchronously.
 #[allow(missing_debug_implementations)]
@@ -33,6 +33,29 @@ pub struct KdHarness<K: KeyDistribution> {
     pub tamper: Option<Box<dyn FnMut(&mut K::Message) -> bool>>,
     /// The outcome of handling the corrupted message.
     pub tamper_outcome: Option<Result<Handled, crate::SchemeError>>,
+    /// Sees every call, for per-role costs.
+    pub observer: Option<Box<dyn Observer>>,
+    changer: Option<UserId>,
+}
+
+/// Who does a piece of work in the harness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The member making the change ([`KdClient::change`] and the messages it then handles).
+    Changer(UserId),
+    /// Another member, or a joiner, handling a message.
+    Member(UserId),
+    /// The key server handling a message.
+    Server,
+}
+
+/// Watches every call the harness makes, so a caller can time or count work per role (the
+/// harness itself has no clock, like everything in this crate).
+pub trait Observer {
+    /// A call by `role` starts.
+    fn begin(&mut self, role: Role);
+    /// The call ends, having received `bytes_in` and sent `bytes_out` (wire lengths).
+    fn end(&mut self, role: Role, bytes_in: usize, bytes_out: usize);
 }
 
 /// Messages a conformance test can corrupt.
@@ -62,6 +85,8 @@ impl<K: KeyDistribution> KdHarness<K> {
             eavesdropper: None,
             tamper: None,
             tamper_outcome: None,
+            observer: None,
+            changer: None,
         }
     }
 
@@ -87,10 +112,35 @@ impl<K: KeyDistribution> KdHarness<K> {
             members: &members,
         };
         let mut out = Outbox::new();
+        self.changer = Some(by);
+        self.begin(Role::Changer(by));
         self.clients[by.0 as usize]
             .change(&view, &change, &self.directory, rng, &mut out)
             .unwrap();
+        self.end(Role::Changer(by), 0, &out);
         self.route(view, by, out, rng);
+        self.changer = None;
+    }
+
+    fn role_of(&self, user: UserId) -> Role {
+        if self.changer == Some(user) {
+            Role::Changer(user)
+        } else {
+            Role::Member(user)
+        }
+    }
+
+    fn begin(&mut self, role: Role) {
+        if let Some(o) = &mut self.observer {
+            o.begin(role);
+        }
+    }
+
+    fn end(&mut self, role: Role, bytes_in: usize, out: &Outbox<K::Message>) {
+        if let Some(o) = &mut self.observer {
+            let bytes_out = out.iter().map(|(_, m)| m.wire_len()).sum();
+            o.end(role, bytes_in, bytes_out);
+        }
     }
 
     /// Sets the roster of a new room and creates it as `by`.
@@ -122,7 +172,10 @@ impl<K: KeyDistribution> KdHarness<K> {
             match (origin, dest) {
                 (Origin::User(u), Dest::Server) => {
                     let mut o = Outbox::new();
+                    let len = msg.wire_len();
+                    self.begin(Role::Server);
                     self.server.handle(&roster, u, msg, rng, &mut o).unwrap();
+                    self.end(Role::Server, len, &o);
                     queue.extend(o.drain().map(|(d, m)| (Origin::Server, d, m)));
                 }
                 (origin, Dest::User(v)) => self.deliver(&roster, origin, v, &msg, rng, &mut queue),
@@ -172,9 +225,12 @@ impl<K: KeyDistribution> KdHarness<K> {
             );
         }
         let mut o = Outbox::new();
+        let role = self.role_of(to);
+        self.begin(role);
         let _: Handled = self.clients[to.0 as usize]
             .handle(roster, origin, msg, &self.directory, rng, &mut o)
             .unwrap();
+        self.end(role, msg.wire_len(), &o);
         queue.extend(o.drain().map(|(d, m)| (Origin::User(to), d, m)));
     }
 

@@ -62,6 +62,11 @@ impl<M> Outbox<M> {
         self.items.is_empty()
     }
 
+    /// The queued messages, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &(Dest, M)> {
+        self.items.iter()
+    }
+
     /// Takes every queued message, leaving the outbox empty.
     pub fn drain(&mut self) -> std::vec::Drain<'_, (Dest, M)> {
         self.items.drain(..)
