@@ -19,7 +19,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use conclave_benches::{members, rng, GROUP_SIZES, LARGE_GROUP};
-use conclave_schemes::kd::{conventional::Conventional, Change, KeyDistribution};
+use conclave_schemes::kd::{
+    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys, Change,
+    KeyDistribution,
+};
 use conclave_schemes::testing::KdHarness;
 use conclave_schemes::{RoomId, UserId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -133,6 +136,9 @@ fn bench_change<K: KeyDistribution>(c: &mut Criterion, step: Step) {
 /// One line per scheme.
 fn all_schemes(c: &mut Criterion) {
     bench_kd::<Conventional>(c);
+    bench_kd::<PairwiseDh>(c);
+    bench_kd::<SenderKeys>(c);
+    bench_kd::<Mkd>(c);
 }
 
 criterion_group! {

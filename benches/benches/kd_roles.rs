@@ -15,7 +15,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use conclave_benches::{members, rng, GROUP_SIZES, LARGE_GROUP};
-use conclave_schemes::kd::{conventional::Conventional, Change, KeyDistribution};
+use conclave_schemes::kd::{
+    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys, Change,
+    KeyDistribution,
+};
 use conclave_schemes::testing::{KdHarness, Observer, Role};
 use conclave_schemes::{RoomId, UserId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -172,6 +175,9 @@ fn bench_kd_roles<K: KeyDistribution>(c: &mut Criterion) {
 /// One line per scheme.
 fn all_schemes(c: &mut Criterion) {
     bench_kd_roles::<Conventional>(c);
+    bench_kd_roles::<PairwiseDh>(c);
+    bench_kd_roles::<SenderKeys>(c);
+    bench_kd_roles::<Mkd>(c);
 }
 
 criterion_group! {

@@ -1,7 +1,10 @@
 //! Scheme names, as scenario files and reports spell them, mapped to constructors.
 
 use crate::erased::{history_system, kd_system, sse_system, DynHistory, DynKd, DynSse};
-use crate::kd::{conventional::Conventional, KeyDistribution};
+use crate::kd::{
+    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys,
+    KeyDistribution,
+};
 use crate::pre::{none::NoProtection, HistoryProtection};
 use crate::sse::{plaintext::PlaintextIndex, SearchableEncryption};
 use crate::{CryptoRngCore, SchemeError};
@@ -77,7 +80,12 @@ const fn sse_entry<S: SearchableEncryption>() -> (SchemeInfo, SseCtor) {
     )
 }
 
-const KD: &[(SchemeInfo, KdCtor)] = &[kd_entry::<Conventional>()];
+const KD: &[(SchemeInfo, KdCtor)] = &[
+    kd_entry::<Conventional>(),
+    kd_entry::<PairwiseDh>(),
+    kd_entry::<SenderKeys>(),
+    kd_entry::<Mkd>(),
+];
 const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[history_entry::<NoProtection>()];
 const SSE: &[(SchemeInfo, SseCtor)] = &[sse_entry::<PlaintextIndex>()];
 

@@ -4,7 +4,7 @@
 //! It runs a built-in calibration scenario under the measured cost model, once per registered
 //! scheme (each combined with the baselines of the other two families), collecting the wall time
 //! of every call with its size, and reduces the samples to per-operation medians by size class
-//! ([`crate::cost::build_table`]). Rooms span 2 to 128 members and bodies 16 B to 16 KB; larger
+//! ([`crate::cost::build_table`]). Rooms span 2 to 64 members and bodies 16 B to 16 KB; larger
 //! sizes are extrapolated linearly from the two largest measured points.
 
 use std::path::PathBuf;
@@ -32,10 +32,10 @@ pub fn calibration_scenario() -> Scenario {
         name: "calibration".to_owned(),
         seed: 1,
         replicates: 1,
-        duration: 4 * 3600 * SECOND,
+        duration: 3600 * SECOND,
         org: Org {
             users: 160,
-            departments: 4,
+            departments: 8,
             rooms: vec![
                 RoomGroup {
                     kind: RoomKind::Department,
@@ -45,7 +45,7 @@ pub fn calibration_scenario() -> Scenario {
                 project(2, 4),
                 project(8, 3),
                 project(32, 2),
-                project(128, 1),
+                project(64, 1),
             ],
         },
         policy: Policy {
@@ -77,9 +77,9 @@ pub fn calibration_scenario() -> Scenario {
                 online_at_start: 0.8,
             },
             churn: Churn {
-                join_rate: 40.0 / 3600.0,
-                leave_rate: 40.0 / 3600.0,
-                move_rate: 10.0 / 3600.0,
+                join_rate: 30.0 / 3600.0,
+                leave_rate: 30.0 / 3600.0,
+                move_rate: 6.0 / 3600.0,
                 events: Vec::new(),
             },
             history: History { read: 20 },
@@ -144,12 +144,24 @@ pub fn calibration_stacks() -> Vec<StackSpec> {
 /// [`EngineError`] if a scheme fails during the calibration run.
 pub fn calibrate() -> Result<CalibrationTable, EngineError> {
     let scenario = calibration_scenario();
+    // Key-distribution schemes can cost O(n^2) per change (Sender Keys); a few changes per size
+    // class are enough to measure them, so their stacks run with a quarter of the churn.
+    let mut kd_scenario = scenario.clone();
+    let churn = &mut kd_scenario.workload.churn;
+    churn.join_rate /= 4.0;
+    churn.leave_rate /= 4.0;
+    churn.move_rate /= 4.0;
     let mut samples: Vec<CostSample> = Vec::new();
     for stack in calibration_stacks() {
         let cost = CostModel::Measured {
             samples: Some(Vec::new()),
         };
-        let engine = Engine::new(&scenario, &stack, scenario.seed, cost)?;
+        let scenario = if stack.kd == "conventional" {
+            &scenario
+        } else {
+            &kd_scenario
+        };
+        let engine = Engine::new(scenario, &stack, scenario.seed, cost)?;
         let (_, mut cost) = engine.run_keeping_cost(None)?;
         samples.extend(cost.take_samples());
     }

@@ -462,6 +462,9 @@ pub struct Counters {
     pub changes: u64,
     /// Churn events skipped because nobody in the room was online to perform them.
     pub churn_skipped: u64,
+    /// Key-distribution messages a terminal refused as no longer applicable (it had left the
+    /// room, or a later change overtook it) — races of the model, not failures.
+    pub kd_stale: u64,
     /// Bytes stored by the message server at the end of the run.
     pub message_store_bytes: u64,
     /// Bytes stored by the search server at the end of the run.
@@ -475,6 +478,7 @@ impl Counters {
         self.messages += o.messages;
         self.changes += o.changes;
         self.churn_skipped += o.churn_skipped;
+        self.kd_stale += o.kd_stale;
         self.message_store_bytes += o.message_store_bytes;
         self.search_index_bytes += o.search_index_bytes;
     }

@@ -177,6 +177,7 @@ fn conventional() -> StackResult {
         messages: 20,
         changes: 2,
         churn_skipped: 0,
+        kd_stale: 0,
         message_store_bytes: 3200,
         search_index_bytes: 900,
     };
@@ -222,6 +223,7 @@ fn secure() -> StackResult {
         messages: 20,
         changes: 2,
         churn_skipped: 1,
+        kd_stale: 0,
         message_store_bytes: 5200,
         search_index_bytes: 1900,
     };
@@ -298,6 +300,7 @@ fn summary_json_has_the_schema() {
                 "messages",
                 "changes",
                 "churn_skipped",
+                "kd_stale",
                 "message_store_bytes",
                 "search_index_bytes"
             ])

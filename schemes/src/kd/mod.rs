@@ -13,7 +13,10 @@
 //! when `change` returns).
 
 pub mod conventional;
+pub mod mkd;
+pub mod pairwise_dh;
 pub mod sealed_box;
+pub mod sender_keys;
 
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 

@@ -447,9 +447,13 @@ impl Engine<'_> {
                     .kd
                     .server_handle(&roster, from, packet, &mut e.server_rng[0], &mut out)
             })?;
-            r.map_err(scheme_err(&self.spec.kd, now, || {
-                format!("key server handling {from}'s message about {room}")
-            }))?;
+            match r {
+                // A message of a session a later change superseded: dropped, as by the clients.
+                Err(SchemeError::Misuse(_)) => self.counters.kd_stale += 1,
+                other => other.map_err(scheme_err(&self.spec.kd, now, || {
+                    format!("key server handling {from}'s message about {room}")
+                }))?,
+            }
             work_ns = ns;
             for (dest, p) in out.drain() {
                 self.oracle.scan(&p, || {
@@ -540,6 +544,11 @@ impl Engine<'_> {
         now: Nanos,
         pre_ns: u64,
     ) -> Result<(), EngineError> {
+        if !self.is_member(user, room) {
+            // Removed while the message was in flight: nothing for it to do any more.
+            self.counters.kd_stale += 1;
+            return Ok(());
+        }
         let members = self.rooms[room.0 as usize].members.clone();
         let roster = Roster {
             room,
@@ -556,9 +565,18 @@ impl Engine<'_> {
                 .kd
                 .client_handle(user, &roster, origin, packet, rng, &mut out)
         })?;
-        let h = h.map_err(scheme_err(&self.spec.kd, now, || {
-            format!("{user} handling a message about {room}")
-        }))?;
+        let h = match h {
+            // A message a later change overtook (stale epoch, a sender no longer on the
+            // roster): a race of the model, which real clients also drop.
+            Err(SchemeError::Misuse(_)) => {
+                self.counters.kd_stale += 1;
+                self.emit(Node::User(user), now, pre_ns + ns, false, op, Vec::new())?;
+                return Ok(());
+            }
+            other => other.map_err(scheme_err(&self.spec.kd, now, || {
+                format!("{user} handling a message about {room}")
+            }))?,
+        };
         // A reply to a queued message (op None) has no op to belong to; it still travels.
         let outputs = self.kd_outputs_from_user(user, room, op, out);
         let done = self.emit(Node::User(user), now, pre_ns + ns, false, op, outputs)?;

@@ -80,6 +80,7 @@ struct CountersSummary {
     messages: u64,
     changes: u64,
     churn_skipped: u64,
+    kd_stale: u64,
     message_store_bytes: u64,
     search_index_bytes: u64,
 }
@@ -122,6 +123,7 @@ fn counters_summary(c: &Counters) -> CountersSummary {
         messages: c.messages,
         changes: c.changes,
         churn_skipped: c.churn_skipped,
+        kd_stale: c.kd_stale,
         message_store_bytes: c.message_store_bytes,
         search_index_bytes: c.search_index_bytes,
     }

@@ -1,0 +1,812 @@
+//! The member's role: static secrets, the current frame's credentials, per-room ring state, and
+//! the three steps of a change (round 1 on `Begin`, round 2 on the reply, key derivation on the
+//! final message).
+
+use std::collections::BTreeMap;
+
+use curve25519_dalek::scalar::Scalar;
+use zeroize::Zeroize;
+
+use super::message::{credentials_context, ctx, identity, opt_bytes, ChangeKind, Message};
+use super::prf::{self, Tag, V, V_LEN};
+use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::{group, ibe, Mkd, P};
+use crate::kd::{Change, Directory, Handled, KdClient, Origin, Roster};
+use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
+
+/// 32 random bytes.
+pub(super) fn random32(rng: &mut dyn CryptoRngCore) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    rng.fill_bytes(&mut b);
+    b
+}
+
+/// Operation counts of a client (for the cost model: per-member work is O(1) in the group size).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientOps {
+    /// Fixed-base exponentiations `g^r` (fresh DH shares).
+    pub dh_shares: u64,
+    /// Variable-base exponentiations `R^r` (fresh link values).
+    pub dh_links: u64,
+    /// Pedersen commitments computed.
+    pub commitments: u64,
+    /// Pedersen openings checked.
+    pub openings_checked: u64,
+    /// IBE decryptions (one pairing each).
+    pub ibe_decryptions: u64,
+}
+
+/// A member's stored state for a room (what a terminal restores at login).
+#[derive(Clone)]
+struct ClientRoom {
+    epoch: Epoch,
+    secret: EpochSecret,
+    left: UserId,
+    right: UserId,
+    h_left: [u8; P],
+    h_right: [u8; P],
+    r: [u8; P],
+}
+
+impl Drop for ClientRoom {
+    fn drop(&mut self) {
+        self.h_left.zeroize();
+        self.h_right.zeroize();
+        self.r.zeroize();
+    }
+}
+
+/// A member's state during a session.
+struct ClientSession {
+    epoch: Epoch,
+    frame: u64,
+    left: UserId,
+    right: UserId,
+    fresh_left: bool,
+    fresh_right: bool,
+    representative: bool,
+    r_secret: Option<Scalar>,
+    share: Option<[u8; P]>,
+    k: [u8; 32],
+    s: Scalar,
+    c: [u8; P],
+    /// After round 1: sid, link values and the left key.
+    sid: Option<[u8; 32]>,
+    h_left: [u8; P],
+    h_right: [u8; P],
+    k_left: V,
+}
+
+impl Drop for ClientSession {
+    fn drop(&mut self) {
+        self.k.zeroize();
+        self.s.zeroize();
+        if let Some(r) = &mut self.r_secret {
+            r.zeroize();
+        }
+        self.h_left.zeroize();
+        self.h_right.zeroize();
+        self.k_left.zeroize();
+    }
+}
+
+/// A user's DMKD state: static secrets, the current frame's credentials and per-room state.
+pub struct Client {
+    user: UserId,
+    keypair: StaticKeyPair,
+    server_public: x25519_dalek::PublicKey,
+    st: [u8; 32],
+    st1: [u8; 32],
+    frame: u64,
+    usk: ibe::UserKey,
+    mk: [u8; 32],
+    rooms: BTreeMap<RoomId, ClientRoom>,
+    sessions: BTreeMap<RoomId, ClientSession>,
+    ops: ClientOps,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("user", &self.user)
+            .field("frame", &self.frame)
+            .field("rooms", &self.rooms.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.st.zeroize();
+        self.st1.zeroize();
+        self.mk.zeroize();
+    }
+}
+
+/// Per-room state a terminal restores: epoch 8, secret 32, neighbours 2×4, `H^l`, `H^r`, `r` 3×32.
+const ROOM_STATE_LEN: usize = 8 + 32 + 8 + 3 * P;
+/// Per-user credentials of the current frame: frame 8, IBE key 96, `mk` 32.
+const CREDENTIAL_STATE_LEN: usize = 8 + ibe::USER_KEY_LEN + 32;
+
+impl Client {
+    /// Provisions `user`'s client from its enrolment credentials (sealed by the server) and
+    /// fresh static strings `st_i`, `st'_i`.
+    pub(super) fn provision(
+        user: UserId,
+        keypair: StaticKeyPair,
+        server_public: x25519_dalek::PublicKey,
+        frame: u64,
+        sealed: &SealedBox,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Self, SchemeError> {
+        let (usk, mk) = open_credentials(&keypair, &server_public, user, frame, sealed)?;
+        Ok(Self {
+            user,
+            keypair,
+            server_public,
+            st: random32(rng),
+            st1: random32(rng),
+            frame,
+            usk,
+            mk,
+            rooms: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            ops: ClientOps::default(),
+        })
+    }
+
+    /// This client's operation counts so far.
+    #[must_use]
+    pub fn ops(&self) -> ClientOps {
+        self.ops
+    }
+
+    /// The time frame of the credentials this client holds.
+    #[must_use]
+    pub fn frame(&self) -> u64 {
+        self.frame
+    }
+
+    /// `tPRF` with fresh ephemerals `(ã, ã')` and this user's static strings.
+    fn tprf(&self, purpose: &[u8], rng: &mut dyn CryptoRngCore) -> V {
+        let (mut a, mut a1) = (random32(rng), random32(rng));
+        let v = prf::tprf(purpose, &a, &a1, &self.st, &self.st1);
+        a.zeroize();
+        a1.zeroize();
+        v
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_begin(
+        &mut self,
+        roster: &Roster<'_>,
+        epoch: Epoch,
+        frame: u64,
+        left: UserId,
+        right: UserId,
+        fresh_left: bool,
+        fresh_right: bool,
+        representative: bool,
+        tag: &Tag,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let room = roster.room;
+        let flags = [
+            u8::from(fresh_left),
+            u8::from(fresh_right),
+            u8::from(representative),
+        ];
+        prf::verify(
+            &self.mk,
+            &[
+                b"begin",
+                &ctx(room, epoch, self.user),
+                &frame.to_be_bytes(),
+                &left.0.to_be_bytes(),
+                &right.0.to_be_bytes(),
+                &flags,
+            ],
+            tag,
+        )?;
+        if !roster.contains(self.user) {
+            return Err(Misuse::NotAMember {
+                user: self.user,
+                room,
+            }
+            .into());
+        }
+        if !roster.contains(left) || !roster.contains(right) {
+            return Err(SchemeError::Malformed("ring neighbour is not a member"));
+        }
+        if frame != self.frame {
+            return Err(SchemeError::Malformed("session of another time frame"));
+        }
+        if let Some(have) = self.rooms.get(&room) {
+            if epoch <= have.epoch {
+                return Err(Misuse::StaleEpoch {
+                    have: have.epoch,
+                    got: epoch,
+                }
+                .into());
+            }
+        }
+        // A stored link may be reused only if this member holds it.
+        let stored = self.rooms.get(&room);
+        if !fresh_left && stored.is_none_or(|s| s.left != left) {
+            return Err(SchemeError::Crypto);
+        }
+        if !fresh_right && stored.is_none_or(|s| s.right != right) {
+            return Err(SchemeError::Crypto);
+        }
+        let (h_left, h_right) = stored.map_or(([0; P], [0; P]), |s| (s.h_left, s.h_right));
+
+        let fresh = fresh_left || fresh_right;
+        let (r_secret, share) = if fresh {
+            let mut v = self.tprf(b"r", rng);
+            let r = group::scalar_wide(&v);
+            v.zeroize();
+            self.ops.dh_shares += 1;
+            (Some(r), Some(group::g_pow(&r)))
+        } else {
+            (None, None)
+        };
+        let mut kv = self.tprf(b"k", rng);
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&kv[..32]);
+        kv.zeroize();
+        let mut sv = self.tprf(b"s", rng);
+        let s = group::scalar_wide(&sv);
+        sv.zeroize();
+        let c = group::commit(&k, &s);
+        self.ops.commitments += 1;
+
+        let tag = prf::tag(
+            &self.mk,
+            &[
+                b"round1",
+                &ctx(room, epoch, self.user),
+                opt_bytes(&share),
+                &c,
+            ],
+        );
+        out.send(
+            Dest::Server,
+            Message::Round1 {
+                epoch,
+                share,
+                commitment: c,
+                tag,
+            },
+        );
+        self.sessions.insert(
+            room,
+            ClientSession {
+                epoch,
+                frame,
+                left,
+                right,
+                fresh_left,
+                fresh_right,
+                representative,
+                r_secret,
+                share,
+                k,
+                s,
+                c,
+                sid: None,
+                h_left,
+                h_right,
+                k_left: [0; V_LEN],
+            },
+        );
+        Ok(Handled::Nothing)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_round1_reply(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        sid: &[u8; 32],
+        left_share: &Option<[u8; P]>,
+        right_share: &Option<[u8; P]>,
+        tag: &Tag,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        prf::verify(
+            &self.mk,
+            &[
+                b"round1 reply",
+                &ctx(room, epoch, self.user),
+                sid,
+                opt_bytes(left_share),
+                opt_bytes(right_share),
+            ],
+            tag,
+        )?;
+        let user = self.user;
+        let mk = self.mk;
+        let sess = self
+            .sessions
+            .get_mut(&room)
+            .ok_or(Misuse::UnexpectedMessage("no DMKD session for this room"))?;
+        if sess.epoch != epoch || sess.sid.is_some() {
+            return Err(Misuse::UnexpectedMessage("round-1 reply out of order").into());
+        }
+        if left_share.is_some() != sess.fresh_left || right_share.is_some() != sess.fresh_right {
+            return Err(SchemeError::Malformed(
+                "round-1 reply shares do not match links",
+            ));
+        }
+        if let Some(r) = sess.r_secret {
+            if let Some(rl) = left_share {
+                sess.h_left = group::pow(rl, &r)?;
+                self.ops.dh_links += 1;
+            }
+            if let Some(rr) = right_share {
+                sess.h_right = group::pow(rr, &r)?;
+                self.ops.dh_links += 1;
+            }
+        }
+        if let Some(r) = &mut sess.r_secret {
+            r.zeroize();
+        }
+        sess.r_secret = None;
+        let k_left = prf::f(sid, &sess.h_left);
+        let k_right = prf::f(sid, &sess.h_right);
+        #[allow(unused_mut)]
+        let mut t = prf::xor64(&k_left, &k_right);
+        sess.k_left = k_left;
+        sess.sid = Some(*sid);
+        // σ covers (U_j, R_j, c_j, sid, R_α, R_β, …) as in research/mkd.md §1.6.
+        let base: [&[u8]; 4] = [
+            &ctx(room, epoch, user),
+            opt_bytes(&sess.share),
+            &sess.c,
+            sid,
+        ];
+        let mut lr = Vec::with_capacity(2 * P);
+        lr.extend_from_slice(opt_bytes(left_share));
+        lr.extend_from_slice(opt_bytes(right_share));
+        let msg = if sess.representative {
+            let mut ks = [0u8; V_LEN];
+            ks[..32].copy_from_slice(&sess.k);
+            ks[32..].copy_from_slice(sess.s.as_bytes());
+            let t_prime = prf::xor64(&k_left, &ks);
+            ks.zeroize();
+            let tag = prf::tag(
+                &mk,
+                &[
+                    b"round2 rep",
+                    base[0],
+                    base[1],
+                    base[2],
+                    base[3],
+                    &lr,
+                    &t,
+                    &t_prime,
+                ],
+            );
+            Message::Round2Rep {
+                epoch,
+                t,
+                t_prime,
+                tag,
+            }
+        } else {
+            #[allow(unused_mut)]
+            let mut k = sess.k;
+            #[cfg(any(test, feature = "testing"))]
+            corrupt(&mut k, &mut t);
+            let s = sess.s.to_bytes();
+            let tag = prf::tag(
+                &mk,
+                &[
+                    b"round2", base[0], base[1], base[2], base[3], &lr, &k, &s, &t,
+                ],
+            );
+            Message::Round2 {
+                epoch,
+                k,
+                s,
+                t,
+                tag,
+            }
+        };
+        out.send(Dest::Server, msg);
+        Ok(Handled::Nothing)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_final(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        c1: Option<&[u8; P]>,
+        k_prime: &[u8; 32],
+        t_prefix: Option<&V>,
+        t_prime: Option<&V>,
+        ct: &ibe::Ciphertext,
+        tag: &Tag,
+    ) -> Result<Handled, SchemeError> {
+        let sess = self
+            .sessions
+            .get(&room)
+            .ok_or(Misuse::UnexpectedMessage("no DMKD session for this room"))?;
+        let sid = sess
+            .sid
+            .ok_or(Misuse::UnexpectedMessage("final message before round 2"))?;
+        if sess.epoch != epoch {
+            return Err(Misuse::StaleEpoch {
+                have: sess.epoch,
+                got: epoch,
+            }
+            .into());
+        }
+        let c = ctx(room, epoch, self.user);
+        let mut k1 = match (sess.representative, c1, t_prefix, t_prime) {
+            (true, None, None, None) => {
+                prf::verify(
+                    &self.mk,
+                    &[b"final rep", &c, &sid, k_prime, &ct.u, &ct.body],
+                    tag,
+                )?;
+                sess.k
+            }
+            (false, Some(c1), Some(t_prefix), Some(t_prime)) => {
+                prf::verify(
+                    &self.mk,
+                    &[
+                        b"final", &c, &sid, c1, k_prime, t_prefix, t_prime, &ct.u, &ct.body,
+                    ],
+                    tag,
+                )?;
+                let mut k1l = prf::xor64(t_prefix, &sess.k_left);
+                let mut ks = prf::xor64(t_prime, &k1l);
+                k1l.zeroize();
+                let mut k1 = [0u8; 32];
+                k1.copy_from_slice(&ks[..32]);
+                let mut sb = [0u8; 32];
+                sb.copy_from_slice(&ks[32..]);
+                ks.zeroize();
+                let s1 = group::scalar(&sb).map_err(|_| SchemeError::Crypto);
+                sb.zeroize();
+                self.ops.openings_checked += 1;
+                if !group::opens(c1, &k1, &s1?) {
+                    return Err(SchemeError::Crypto);
+                }
+                k1
+            }
+            _ => {
+                return Err(Misuse::UnexpectedMessage(
+                    "final message for the wrong role (representative or not)",
+                )
+                .into())
+            }
+        };
+        self.ops.ibe_decryptions += 1;
+        let mut big_k1 = self.usk.decrypt(&identity(self.user, sess.frame), ct)?;
+        let mut x = prf::xor32(k_prime, &k1);
+        k1.zeroize();
+        let mut big_k2 = prf::f1(&sid, &x);
+        x.zeroize();
+        let secret =
+            EpochSecret::from_bytes(prf::xor32(&prf::f2(&sid, &big_k1), &prf::f2(&sid, &big_k2)));
+        let r = (prf::f3(&sid, &big_k1) + prf::f3(&sid, &big_k2))
+            .compress()
+            .to_bytes();
+        big_k1.zeroize();
+        big_k2.zeroize();
+        let Some(sess) = self.sessions.remove(&room) else {
+            return Err(SchemeError::Internal("session vanished"));
+        };
+        self.rooms.insert(
+            room,
+            ClientRoom {
+                epoch,
+                secret,
+                left: sess.left,
+                right: sess.right,
+                h_left: sess.h_left,
+                h_right: sess.h_right,
+                r,
+            },
+        );
+        Ok(Handled::NewEpoch(epoch))
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+thread_local! {
+    static CORRUPT_NEXT: core::cell::Cell<Option<Corruption>> = const { core::cell::Cell::new(None) };
+}
+
+/// What the test hook [`Client::corrupt_next_round2`] corrupts.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corruption {
+    /// Flip a bit of `T_j` (caught by the server's `⊕ T_i = 0` check).
+    T,
+    /// Flip a bit of `k_j` (caught by the server's check of the opening of `c_j`).
+    K,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl Client {
+    /// Test hook: the next round-2 message a non-representative client on this thread sends
+    /// carries a corrupted `T_j` or `k_j` with a valid MAC (a member that misbehaves, rather
+    /// than a network attacker), so that the server's own checks are what must catch it.
+    pub fn corrupt_next_round2(what: Corruption) {
+        CORRUPT_NEXT.with(|c| c.set(Some(what)));
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+fn corrupt(k: &mut [u8; 32], t: &mut V) {
+    match CORRUPT_NEXT.with(|c| c.replace(None)) {
+        Some(Corruption::T) => t[0] ^= 1,
+        Some(Corruption::K) => k[0] ^= 1,
+        None => {}
+    }
+}
+
+fn open_credentials(
+    keypair: &StaticKeyPair,
+    server_public: &x25519_dalek::PublicKey,
+    user: UserId,
+    frame: u64,
+    sealed: &SealedBox,
+) -> Result<(ibe::UserKey, [u8; 32]), SchemeError> {
+    let mut pt = sealed_box::open(
+        keypair,
+        server_public,
+        &credentials_context(user, frame),
+        sealed,
+    )?;
+    if pt.len() != ibe::USER_KEY_LEN + 32 {
+        pt.zeroize();
+        return Err(SchemeError::Malformed("credentials length"));
+    }
+    let usk = ibe::UserKey::from_bytes(&pt[..ibe::USER_KEY_LEN]);
+    let mut mk = [0u8; 32];
+    mk.copy_from_slice(&pt[ibe::USER_KEY_LEN..]);
+    pt.zeroize();
+    Ok((usk?, mk))
+}
+
+impl KdClient for Client {
+    type Kd = Mkd;
+
+    fn change(
+        &mut self,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        _directory: Directory<'_, Mkd>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        if !roster.contains(self.user) {
+            return Err(Misuse::NotAMember {
+                user: self.user,
+                room: roster.room,
+            }
+            .into());
+        }
+        let kind = match change {
+            Change::Create => ChangeKind::Create,
+            Change::Add(_) => ChangeKind::Add,
+            Change::Remove(_) => ChangeKind::Remove,
+        };
+        let tag = prf::tag(
+            &self.mk,
+            &[
+                b"request",
+                &ctx(roster.room, Epoch(0), self.user),
+                &[kind.byte()],
+            ],
+        );
+        out.send(Dest::Server, Message::Request { kind, tag });
+        Ok(Handled::Nothing)
+    }
+
+    fn handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &Message,
+        _directory: Directory<'_, Mkd>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        if from != Origin::Server {
+            return Err(
+                Misuse::UnexpectedMessage("DMKD clients hear only from the key server").into(),
+            );
+        }
+        let room = roster.room;
+        match msg {
+            Message::Credentials { frame, sealed } => {
+                if *frame <= self.frame {
+                    return Err(SchemeError::Malformed("credentials of an old time frame"));
+                }
+                let (usk, mk) = open_credentials(
+                    &self.keypair,
+                    &self.server_public,
+                    self.user,
+                    *frame,
+                    sealed,
+                )?;
+                self.usk = usk;
+                self.mk = mk;
+                self.frame = *frame;
+                Ok(Handled::Nothing)
+            }
+            Message::Begin {
+                epoch,
+                frame,
+                left,
+                right,
+                fresh_left,
+                fresh_right,
+                representative,
+                tag,
+            } => self.on_begin(
+                roster,
+                *epoch,
+                *frame,
+                *left,
+                *right,
+                *fresh_left,
+                *fresh_right,
+                *representative,
+                tag,
+                rng,
+                out,
+            ),
+            Message::Round1Reply {
+                epoch,
+                sid,
+                left_share,
+                right_share,
+                tag,
+            } => self.on_round1_reply(room, *epoch, sid, left_share, right_share, tag, out),
+            Message::Final {
+                epoch,
+                c1,
+                k_prime,
+                t_prefix,
+                t_prime,
+                ct,
+                tag,
+            } => self.on_final(
+                room,
+                *epoch,
+                Some(c1),
+                k_prime,
+                Some(t_prefix),
+                Some(t_prime),
+                ct,
+                tag,
+            ),
+            Message::FinalRep {
+                epoch,
+                k_prime,
+                ct,
+                tag,
+            } => self.on_final(room, *epoch, None, k_prime, None, None, ct, tag),
+            Message::Request { .. }
+            | Message::Round1 { .. }
+            | Message::Round2 { .. }
+            | Message::Round2Rep { .. } => Err(Misuse::UnexpectedMessage(
+                "a user-to-server DMKD message reached a client",
+            )
+            .into()),
+        }
+    }
+
+    fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.rooms.get(&room).map(|r| (r.epoch, &r.secret))
+    }
+
+    fn state_len(&self, room: RoomId) -> usize {
+        if self.rooms.contains_key(&room) {
+            ROOM_STATE_LEN + CREDENTIAL_STATE_LEN
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::kd::KeyDistribution;
+
+    /// A non-representative member checks the representative's opening `(k_1, s_1)` recovered
+    /// from `T'` against `c_1`: a server (holding the member's MAC key) that alters `T'` is caught.
+    #[test]
+    fn member_checks_the_representatives_commitment() {
+        let mut rng = ChaCha20Rng::seed_from_u64(90);
+        let mut server = Mkd::new_server(&mut rng).unwrap();
+        let (mut client, _) = Mkd::enroll(&mut server, UserId(1), &mut rng).unwrap();
+        let (mk, ibe_public) = server.test_keys(UserId(1)).unwrap();
+        let room = RoomId(1);
+        let epoch = Epoch(0);
+        let sid = [3u8; 32];
+        let k_left = [5u8; V_LEN];
+        let (k1, s1) = ([6u8; 32], group::scalar_wide(&[7u8; 64]));
+        let c1 = group::commit(&k1, &s1);
+        let rep_left = [8u8; V_LEN];
+        let mut ks = [0u8; V_LEN];
+        ks[..32].copy_from_slice(&k1);
+        ks[32..].copy_from_slice(s1.as_bytes());
+        let good_t_prime = prf::xor64(&rep_left, &ks);
+        let t_prefix = prf::xor64(&rep_left, &k_left);
+        let k_prime = [9u8; 32];
+        let ct = ibe_public
+            .encrypt(&identity(UserId(1), 0), &[10u8; 32], &mut rng)
+            .unwrap();
+        let attempt = |client: &mut Client, t_prime: V| {
+            client.sessions.insert(
+                room,
+                ClientSession {
+                    epoch,
+                    frame: 0,
+                    left: UserId(0),
+                    right: UserId(2),
+                    fresh_left: true,
+                    fresh_right: true,
+                    representative: false,
+                    r_secret: None,
+                    share: None,
+                    k: [0; 32],
+                    s: Scalar::ZERO,
+                    c: [0; 32],
+                    sid: Some(sid),
+                    h_left: [0; 32],
+                    h_right: [0; 32],
+                    k_left,
+                },
+            );
+            let cx = ctx(room, epoch, UserId(1));
+            let tag = prf::tag(
+                &mk,
+                &[
+                    b"final", &cx, &sid, &c1, &k_prime, &t_prefix, &t_prime, &ct.u, &ct.body,
+                ],
+            );
+            client.on_final(
+                room,
+                epoch,
+                Some(&c1),
+                &k_prime,
+                Some(&t_prefix),
+                Some(&t_prime),
+                &ct,
+                &tag,
+            )
+        };
+        let mut bad = good_t_prime;
+        bad[0] ^= 1; // changes k_1
+        assert_eq!(attempt(&mut client, bad), Err(SchemeError::Crypto));
+        let mut bad = good_t_prime;
+        bad[40] ^= 1; // changes s_1
+        assert_eq!(attempt(&mut client, bad), Err(SchemeError::Crypto));
+        assert!(client.current(room).is_none());
+        assert_eq!(
+            attempt(&mut client, good_t_prime),
+            Ok(Handled::NewEpoch(epoch))
+        );
+        // The derived secret is F''(sid, K_1) ⊕ F''(sid, F'(sid, k' ⊕ k_1)).
+        let k2 = prf::f1(&sid, &prf::xor32(&k_prime, &k1));
+        let expect = prf::xor32(&prf::f2(&sid, &[10u8; 32]), &prf::f2(&sid, &k2));
+        assert_eq!(
+            client.current(room).map(|(_, s)| *s.as_bytes()),
+            Some(expect)
+        );
+    }
+}

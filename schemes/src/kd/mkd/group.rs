@@ -1,0 +1,111 @@
+//! The DH group `G` of DMKD: Ristretto255 with generator `g` (the standard basepoint) and a second
+//! generator `h` whose discrete logarithm nobody knows (hash to group of a fixed public string,
+//! "nothing up my sleeve"), and Pedersen commitments `c = g^k h^s`.
+//!
+//! `k` is a 32-byte string (it is XOR-combined into `k'`); it is reduced mod the group order inside
+//! the commitment (research/mkd.md §1.10 item 2). All of this is constant time (curve25519-dalek),
+//! except the commitment check, which uses variable-time multiscalar multiplication on public data.
+
+use curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE;
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::VartimeMultiscalarMul;
+use sha2::Sha512;
+
+use crate::SchemeError;
+
+/// The string `h` is hashed from.
+pub const H_SEED: &[u8] = b"conclave mkd Pedersen generator h v1";
+
+/// The second generator `h = HashToGroup(H_SEED)`.
+#[must_use]
+pub fn h() -> RistrettoPoint {
+    RistrettoPoint::hash_from_bytes::<Sha512>(H_SEED)
+}
+
+/// `g^x` (fixed base).
+#[must_use]
+pub fn g_pow(x: &Scalar) -> [u8; 32] {
+    (RISTRETTO_BASEPOINT_TABLE * x).compress().to_bytes()
+}
+
+/// `P^x` for a received point `P` (variable base), compressed.
+///
+/// # Errors
+/// [`SchemeError::Malformed`] if `p` is not a valid encoding.
+pub fn pow(p: &[u8; 32], x: &Scalar) -> Result<[u8; 32], SchemeError> {
+    Ok((decompress(p)? * x).compress().to_bytes())
+}
+
+/// Decodes a point.
+///
+/// # Errors
+/// [`SchemeError::Malformed`] if `p` is not a valid Ristretto encoding.
+pub fn decompress(p: &[u8; 32]) -> Result<RistrettoPoint, SchemeError> {
+    CompressedRistretto(*p)
+        .decompress()
+        .ok_or(SchemeError::Malformed("not a Ristretto255 point"))
+}
+
+/// Reduces 64 uniform bytes to a scalar.
+#[must_use]
+pub fn scalar_wide(v: &[u8; 64]) -> Scalar {
+    Scalar::from_bytes_mod_order_wide(v)
+}
+
+/// Parses a canonical scalar encoding.
+///
+/// # Errors
+/// [`SchemeError::Malformed`] if it is not canonical.
+pub fn scalar(bytes: &[u8; 32]) -> Result<Scalar, SchemeError> {
+    Option::from(Scalar::from_canonical_bytes(*bytes))
+        .ok_or(SchemeError::Malformed("non-canonical scalar"))
+}
+
+/// Pedersen commitment `c = g^k h^s` (k reduced mod the group order).
+#[must_use]
+pub fn commit(k: &[u8; 32], s: &Scalar) -> [u8; 32] {
+    let k = Scalar::from_bytes_mod_order(*k);
+    (RISTRETTO_BASEPOINT_TABLE * &k + h() * s)
+        .compress()
+        .to_bytes()
+}
+
+/// Checks an opening `(k, s)` of `c` (variable time: all inputs are public at this point).
+#[must_use]
+pub fn opens(c: &[u8; 32], k: &[u8; 32], s: &Scalar) -> bool {
+    let k = Scalar::from_bytes_mod_order(*k);
+    let g = curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
+    let p = RistrettoPoint::vartime_multiscalar_mul([k, *s], [g, h()]);
+    p.compress().to_bytes() == *c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pedersen_opens_only_its_own_opening() {
+        let k = [7u8; 32];
+        let s = scalar_wide(&[9u8; 64]);
+        let c = commit(&k, &s);
+        assert!(opens(&c, &k, &s));
+        let mut k2 = k;
+        k2[0] ^= 1;
+        assert!(!opens(&c, &k2, &s));
+        assert!(!opens(&c, &k, &(s + Scalar::ONE)));
+        assert_ne!(h().compress(), RistrettoPoint::default().compress());
+        assert_ne!(
+            h().compress(),
+            curve25519_dalek::constants::RISTRETTO_BASEPOINT_COMPRESSED
+        );
+    }
+
+    #[test]
+    fn dh_agrees() {
+        let (a, b) = (scalar_wide(&[1; 64]), scalar_wide(&[2; 64]));
+        let (ga, gb) = (g_pow(&a), g_pow(&b));
+        assert_eq!(pow(&gb, &a).unwrap(), pow(&ga, &b).unwrap());
+        assert!(pow(&[0xff; 32], &a).is_err());
+    }
+}

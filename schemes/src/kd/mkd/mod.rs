@@ -1,0 +1,186 @@
+//! `mkd`: dynamic multi-cast key distribution (DMKD) of Yoneyama, Yoshida, Kawahara, Kobayashi,
+//! Fuji and Yamamoto, "Multi-Cast Key Distribution: Scalable, Dynamic and Provably Secure
+//! Construction", ProvSec 2016 (LNCS 10005), as reconstructed in research/mkd.md §1 from NTT's
+//! SCIS 2018 KEM-based DMKD paper (Kinjo et al., 3A2-1) and the patents US 10,630,465 (Join),
+//! US 10,355,856 / CN107637013A (Dist) and US 11,258,588 / EP 3509246 (ring indices).
+//!
+//! # What it does
+//!
+//! Members sit on a logical ring kept in a stable per-room order (creation order, joiners
+//! appended). Every change runs two rounds through the key server:
+//!
+//! 1. each member sends a Pedersen commitment `c_i = g^{k_i} h^{s_i}` and, if one of its ring
+//!    links is new, a fresh DH share `R_i = g^{r_i}` (`r_i, k_i, s_i` from the twisted PRF of fresh
+//!    ephemerals and the member's static strings `st_i, st'_i`); the server sets
+//!    `sid = TCR(room, epoch, (U_i, c_i)_i)` and relays the neighbours' shares;
+//! 2. each member computes its link keys `K^l = F(sid, H^l)`, `K^r = F(sid, H^r)` (H = the link's
+//!    DH value, fresh or stored) and sends `T_i = K^l ⊕ K^r`; the representative also sends
+//!    `T' = K^l ⊕ (k_1 ‖ s_1)`, the others their openings `(k_j, s_j)`. The server checks the
+//!    MACs, the openings and `⊕ T_i = 0`, and returns `k' = ⊕ k_j ⊕ k_S`, the prefix XOR `T'_j`,
+//!    `T'`, `c_1` and `K_1` encrypted to `user ‖ time frame`. Members recover `K_1^l`, then
+//!    `k_1 ‖ s_1` (checked against `c_1`), and derive `K_2 = F'(sid, k' ⊕ k_1)` and the epoch
+//!    secret `SK = F''(sid, K_1) ⊕ F''(sid, K_2)`.
+//!
+//! Dist (room creation) refreshes every link. Join and Leave follow the "stored-H" reading of
+//! research/mkd.md §1.8: only the endpoints of new ring links draw a fresh `R` and do a DH;
+//! everyone else hashes its stored link values with the new `sid` and sends only a fresh
+//! commitment and its round-2 values. The representative is the first member of the ring on
+//! Dist and Join and, on Leave, the surviving left neighbour of the (first) leaver (§1.10).
+//! A removed member's two links are replaced by a fresh link between its former neighbours, so its
+//! stored values no longer reach any link key.
+//!
+//! The change is started by a member ([`KdClient::change`](super::KdClient::change) sends a MAC'd request to the server);
+//! the server then tells every member its neighbours, which links are new and who represents the
+//! ring (a `Begin` message, which a deployment would piggyback on the membership notification).
+//!
+//! # Messages of one change (n members; sizes as metered by [`Wire`])
+//!
+//! | step | direction | message | bytes |
+//! |---|---|---|---|
+//! | 0 | changer → server | `Request` | 34 |
+//! | 0 | server → each member | `Begin` (epoch, frame, neighbours, link flags, representative) | 58 |
+//! | 1 | each member → server | `Round1` (`c_i`, and `R_i` if a link is new) | 74, or 106 with `R_i` |
+//! | 1 | server → each member | `Round1Reply` (`sid`, neighbours' fresh `R`) | 75 + 32 per relayed `R` |
+//! | 2 | member → server | `Round2` (`k_j, s_j, T_j`) / representative: `Round2Rep` (`T_1, T'`) | 169 / 169 |
+//! | 2 | server → member | `Final` (`c_1, k', T'_j, T', CT_j`) / representative: `FinalRep` (`k', CT_1`) | 329 / 169 |
+//! | frame | server → each user | `Credentials` (IBE key and `mk`, sealed) | 185 |
+//!
+//! Every message carries a 32-byte HMAC-SHA-256 tag. A member sends 2 messages and receives 3
+//! per change whatever n is; the server sends 3n and receives 2n + 1, and does n IBE
+//! encryptions and n − 1 opening checks.
+//!
+//! # What each party stores
+//!
+//! * Member, per room (144 B, [`KdClient::state_len`](super::KdClient::state_len) adds the 136 B
+//!   of frame credentials): epoch, epoch secret, left and right neighbour, `H^(l)`, `H^(r)`, `r`.
+//!   Per user: X25519 key pair, `st_i`, `st'_i`, frame, IBE key for `user ‖ frame`, `mk_i`.
+//! * Server: IBE master key, `st_S`, `st'_S`, X25519 key pair, frame; per user its X25519 public
+//!   key and `mk_i`; per room the epoch and the ring order. During a change also the round-1
+//!   values, `sid`, the `T_j`, `T'` and the openings `(k_j, s_j)` of non-representatives.
+//!
+//! # Time frames
+//!
+//! Per-frame credentials (the IBE key for `user ‖ frame` and the MAC key `mk_i` shared with the
+//! server) reach each user sealed to its X25519 key with [`super::sealed_box`] (HPKE-auth-style
+//! sealed box from the server's static X25519 key). The first frame's are issued at enrolment;
+//! [`Server::new_time_frame`] issues the next frame's. The family trait has no clock, so frames
+//! advance only when the caller asks. The "Update" re-key of every room at a new frame is not a
+//! separate operation here: the next change of each room uses the new frame's `K_1`.
+//!
+//! # What the server sees and holds
+//!
+//! The server holds only its own secrets (IBE master key, `st_S`, `st'_S`, its X25519 key, the
+//! per-user MAC keys) and public or protocol values: rings, commitments, DH shares, `T_i`, `T'`
+//! and the openings `k_j, s_j` of non-representatives. It never holds any `r_i`, any pairwise DH
+//! value, `k_1` or the epoch secret; `K_1` and `k_S` live only for the duration of the final step.
+//! [`KdServer::known_epoch_secret`](super::KdServer::known_epoch_secret) is always `None`.
+//!
+//! # Security properties (as claimed by the paper; not re-proved here)
+//!
+//! The server and eavesdroppers learn nothing about `SK` (CDH on the ring links); a removed
+//! member cannot derive later epoch secrets and a joiner cannot derive earlier ones; the values
+//! `r_i, k_i, s_i` stay secret unless both the ephemeral and the static inputs of the twisted PRF
+//! leak; `K_1` changes per session and is bound to the time frame.
+//!
+//! # Known weaknesses and deviations
+//!
+//! * Reconstruction gaps (research/mkd.md §1.10): the SCIS 2018 typing is loose, so every PRF is
+//!   HMAC-SHA-256/512 with its own label (`V = {0,1}^512`, `K_1`, `k_i`, `r` 32 B); `k_i` is a
+//!   byte string reduced mod the group order inside the commitment; the role of the stored `r` in
+//!   Join/Update is unresolved (it is computed and stored, `r = F'''(sid,K_1) + F'''(sid,K_2)` in
+//!   Ristretto255, but not used); the exact Join/Leave message flow of the DH version is inferred.
+//! * The server→user and user→server channels are MAC-authenticated only: the server (and a
+//!   network observer) sees every `T_i`, `T'` and every `k_j` with `j` not the representative.
+//! * CP-ABE is replaced by Boneh–Franklin IBE with identity `user ‖ time frame` (see [`ibe`],
+//!   including its cost difference and that arkworks is not constant time).
+//! * `sid` additionally binds the room, the epoch and the ring order (the paper hashes only the
+//!   commitments); MACs additionally cover round 1 and the server's round-1 reply.
+//! * Stored-H links give no forward secrecy for a link until one of its endpoints' neighbours
+//!   changes: whoever steals a member's state can follow its links (the paper's freshness
+//!   definition forbids StateReveal of the current state for the same reason).
+//! * Offline members cannot be skipped: every change needs every member's round-1 and round-2
+//!   contributions, so one unresponsive member stalls the room's re-key.
+//! * A `Request` while a session is pending aborts the pending session and starts a new one. The
+//!   request's MAC binds the room and the change kind but no nonce, so it can be replayed (the
+//!   effect is an extra re-key); its kind is informational: the new ring follows from the roster.
+//! * A member or server that fails a check returns an error and the change stalls; the server
+//!   drops a session whose `T` values do not XOR to zero, and a new request restarts the change.
+
+mod client;
+mod group;
+pub mod ibe;
+mod message;
+mod prf;
+mod server;
+
+use super::sealed_box::{self, StaticKeyPair};
+use super::{KdProperties, KeyDistribution};
+use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+
+#[cfg(any(test, feature = "testing"))]
+pub use client::Corruption;
+pub use client::{Client, ClientOps};
+pub use message::{ChangeKind, Message};
+pub use prf::{Tag, V};
+pub use server::{Server, ServerOps};
+
+/// Length of a Ristretto255 point or scalar.
+const P: usize = 32;
+
+/// A DH share `R = g^r`, present only where a ring link is new.
+type Share = Option<[u8; P]>;
+
+/// The DMKD scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mkd;
+
+/// A user's public credential: its X25519 key, to which the server seals per-frame credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential(pub [u8; 32]);
+
+impl Wire for Credential {
+    fn wire_len(&self) -> usize {
+        32
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.0);
+    }
+}
+
+impl KeyDistribution for Mkd {
+    const NAME: &'static str = "mkd";
+    const SUMMARY: &'static str =
+        "DMKD (Yoneyama et al. 2016): DH ring through the key server, O(1) per member, server blind";
+    const PROPERTIES: KdProperties = KdProperties {
+        server_knows_epoch_secret: false,
+        removal_excludes: true,
+        join_excludes_past: true,
+    };
+    type Credential = Credential;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+        Ok(Server::new(rng))
+    }
+
+    fn enroll(
+        server: &mut Server,
+        user: UserId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(Client, Credential), SchemeError> {
+        let keypair = StaticKeyPair::generate(rng);
+        let public = keypair.public();
+        let sealed = server.register(user, public, rng)?;
+        let client = Client::provision(
+            user,
+            keypair,
+            server.x25519_public(),
+            server.frame(),
+            &sealed,
+            rng,
+        )?;
+        Ok((client, Credential(public.to_bytes())))
+    }
+}

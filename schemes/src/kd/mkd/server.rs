@@ -1,0 +1,716 @@
+//! The key server's role: rings, sessions, the checks on round 2, `k'`, the prefix XORs and
+//! `K_1` under IBE; and the per-frame credentials.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use zeroize::Zeroize;
+
+use super::client::random32;
+use super::message::{ctx, identity, opt_bytes, ChangeKind, Message};
+use super::prf::{self, Tag, V, V_LEN};
+use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::{group, ibe, Mkd, Share, P};
+use crate::kd::{KdServer, Roster};
+use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
+
+/// Operation counts of the server (O(n) per change).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerOps {
+    /// Pedersen openings verified.
+    pub openings_checked: u64,
+    /// IBE encryptions of `K_1` (one pairing and one hash to `G_2` each).
+    pub ibe_encryptions: u64,
+    /// IBE key extractions (time-frame credentials).
+    pub ibe_extractions: u64,
+    /// MAC tags computed or verified.
+    pub macs: u64,
+}
+
+struct UserEntry {
+    public: x25519_dalek::PublicKey,
+    mk: [u8; 32],
+}
+
+impl Drop for UserEntry {
+    fn drop(&mut self) {
+        self.mk.zeroize();
+    }
+}
+
+enum Round2Values {
+    Member { k: [u8; 32], t: V },
+    Rep { t: V, t_prime: V },
+}
+
+struct ServerSession {
+    epoch: Epoch,
+    frame: u64,
+    ring: Vec<UserId>,
+    pos: BTreeMap<UserId, usize>,
+    rep: usize,
+    /// `fresh_right[q]`: the link from `ring[q]` to `ring[q+1]` is new.
+    fresh_right: Vec<bool>,
+    /// Round-1 values `(R_q, c_q)`.
+    round1: Vec<Option<(Share, [u8; P])>>,
+    received1: usize,
+    sid: Option<[u8; 32]>,
+    round2: Vec<Option<Round2Values>>,
+    received2: usize,
+}
+
+impl ServerSession {
+    fn n(&self) -> usize {
+        self.ring.len()
+    }
+    fn left_of(&self, q: usize) -> usize {
+        (q + self.n() - 1) % self.n()
+    }
+    fn right_of(&self, q: usize) -> usize {
+        (q + 1) % self.n()
+    }
+    fn fresh_left(&self, q: usize) -> bool {
+        self.fresh_right[self.left_of(q)]
+    }
+    fn share(&self, q: usize) -> Option<[u8; P]> {
+        self.round1[q].and_then(|(r, _)| r)
+    }
+    /// The shares the server relays to `q` in its round-1 reply.
+    fn relayed(&self, q: usize) -> (Option<[u8; P]>, Option<[u8; P]>) {
+        let l = if self.fresh_left(q) {
+            self.share(self.left_of(q))
+        } else {
+            None
+        };
+        let r = if self.fresh_right[q] {
+            self.share(self.right_of(q))
+        } else {
+            None
+        };
+        (l, r)
+    }
+}
+
+#[derive(Default)]
+struct ServerRoom {
+    current: Option<(Epoch, Vec<UserId>)>,
+    session: Option<ServerSession>,
+}
+
+/// The DMKD key server. It holds only its own secrets (IBE master key, `st_S`, `st'_S`, its
+/// X25519 key, the users' MAC keys) and public values; never a member's `r_i`, `k_1`, a
+/// pairwise DH value or an epoch secret.
+pub struct Server {
+    keypair: StaticKeyPair,
+    msk: ibe::MasterKey,
+    st: [u8; 32],
+    st1: [u8; 32],
+    frame: u64,
+    users: BTreeMap<UserId, UserEntry>,
+    rooms: BTreeMap<RoomId, ServerRoom>,
+    ops: ServerOps,
+}
+
+impl core::fmt::Debug for Server {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("frame", &self.frame)
+            .field("users", &self.users.len())
+            .field("rooms", &self.rooms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.st.zeroize();
+        self.st1.zeroize();
+    }
+}
+
+impl Server {
+    /// Sets up a server: IBE master key, static strings `st_S`, `st'_S`, X25519 key.
+    pub(super) fn new(rng: &mut dyn CryptoRngCore) -> Self {
+        let mut st = [0u8; 32];
+        let mut st1 = [0u8; 32];
+        rng.fill_bytes(&mut st);
+        rng.fill_bytes(&mut st1);
+        Self {
+            keypair: StaticKeyPair::generate(rng),
+            msk: ibe::MasterKey::generate(rng),
+            st,
+            st1,
+            frame: 0,
+            users: BTreeMap::new(),
+            rooms: BTreeMap::new(),
+            ops: ServerOps::default(),
+        }
+    }
+
+    /// Registers `user`'s X25519 key and issues its credentials for the current frame.
+    pub(super) fn register(
+        &mut self,
+        user: UserId,
+        public: x25519_dalek::PublicKey,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<SealedBox, SchemeError> {
+        if self.users.contains_key(&user) {
+            return Err(Misuse::UnexpectedMessage("user already enrolled").into());
+        }
+        self.users.insert(
+            user,
+            UserEntry {
+                public,
+                mk: [0; 32],
+            },
+        );
+        self.issue(user, rng)
+    }
+
+    /// The server's X25519 key, which authenticates sealed credentials.
+    #[must_use]
+    pub fn x25519_public(&self) -> x25519_dalek::PublicKey {
+        self.keypair.public()
+    }
+
+    /// Test access: a user's current MAC key and the IBE parameters.
+    #[cfg(test)]
+    pub(super) fn test_keys(&self, user: UserId) -> Option<([u8; 32], ibe::PublicParams)> {
+        self.users.get(&user).map(|e| (e.mk, self.msk.public()))
+    }
+
+    /// The server's operation counts so far.
+    #[must_use]
+    pub fn ops(&self) -> ServerOps {
+        self.ops
+    }
+
+    /// The current time frame.
+    #[must_use]
+    pub fn frame(&self) -> u64 {
+        self.frame
+    }
+
+    /// Starts a new time frame: issues every enrolled user a fresh IBE key for `user ‖ frame`
+    /// and a fresh MAC key, each sealed to the user ([`Message::Credentials`]), and returns the
+    /// new frame. Changes started afterwards use the new frame's keys.
+    ///
+    /// # Errors
+    /// [`SchemeError::Misuse`] while a change is in progress in some room (its MACs would
+    /// stop verifying).
+    pub fn new_time_frame(
+        &mut self,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<u64, SchemeError> {
+        if self.rooms.values().any(|r| r.session.is_some()) {
+            return Err(Misuse::UnexpectedMessage("a change is in progress").into());
+        }
+        self.frame += 1;
+        let users: Vec<UserId> = self.users.keys().copied().collect();
+        for user in users {
+            let sealed = self.issue(user, rng)?;
+            out.send(
+                Dest::User(user),
+                Message::Credentials {
+                    frame: self.frame,
+                    sealed,
+                },
+            );
+        }
+        Ok(self.frame)
+    }
+
+    /// Derives `user`'s credentials for the current frame and seals them.
+    fn issue(
+        &mut self,
+        user: UserId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<SealedBox, SchemeError> {
+        let frame = self.frame;
+        let usk = self.msk.extract(&identity(user, frame))?;
+        self.ops.ibe_extractions += 1;
+        let mut mk = [0u8; 32];
+        rng.fill_bytes(&mut mk);
+        let mut pt = usk.to_bytes()?.to_vec();
+        pt.extend_from_slice(&mk);
+        let entry = self
+            .users
+            .get_mut(&user)
+            .ok_or(SchemeError::Internal("issuing to an unknown user"))?;
+        entry.mk = mk;
+        let sealed = sealed_box::seal(
+            &self.keypair,
+            &entry.public,
+            &super::message::credentials_context(user, frame),
+            &pt,
+            rng,
+        );
+        pt.zeroize();
+        mk.zeroize();
+        sealed
+    }
+
+    fn mk(&self, user: UserId, room: RoomId) -> Result<&[u8; 32], SchemeError> {
+        self.users
+            .get(&user)
+            .map(|e| &e.mk)
+            .ok_or_else(|| Misuse::NotAMember { user, room }.into())
+    }
+
+    fn on_request(
+        &mut self,
+        roster: &Roster<'_>,
+        from: UserId,
+        kind: ChangeKind,
+        tag: &Tag,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let room = roster.room;
+        self.ops.macs += 1;
+        prf::verify(
+            self.mk(from, room)?,
+            &[b"request", &ctx(room, Epoch(0), from), &[kind.byte()]],
+            tag,
+        )?;
+        if !roster.contains(from) {
+            return Err(Misuse::NotAMember { user: from, room }.into());
+        }
+        if roster.members.is_empty() {
+            return Err(SchemeError::Malformed("empty roster"));
+        }
+        for &m in roster.members {
+            if !self.users.contains_key(&m) {
+                return Err(Misuse::NotAMember { user: m, room }.into());
+            }
+        }
+        let current = self.rooms.get(&room).and_then(|r| r.current.as_ref());
+        let (epoch, ring, rep, fresh_right) = match (kind, current) {
+            (ChangeKind::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
+            (ChangeKind::Create, None) => {
+                let n = roster.members.len();
+                (Epoch(0), roster.members.to_vec(), 0, vec![true; n])
+            }
+            (_, None) => return Err(Misuse::UnknownRoom(room).into()),
+            (_, Some((epoch, old))) => {
+                // Stable ring order: survivors keep their order, joiners are appended.
+                let mut ring: Vec<UserId> = old
+                    .iter()
+                    .copied()
+                    .filter(|u| roster.contains(*u))
+                    .collect();
+                let kept: BTreeSet<UserId> = ring.iter().copied().collect();
+                ring.extend(roster.members.iter().copied().filter(|u| !kept.contains(u)));
+                let m = old.len();
+                let old_right: BTreeMap<UserId, UserId> =
+                    (0..m).map(|i| (old[i], old[(i + 1) % m])).collect();
+                let n = ring.len();
+                let fresh_right: Vec<bool> = (0..n)
+                    .map(|q| old_right.get(&ring[q]) != Some(&ring[(q + 1) % n]))
+                    .collect();
+                // Representative: U_1 on Join; the surviving left neighbour of the first
+                // leaver on Leave.
+                let mut rep_user = ring[0];
+                if let Some(i) = (0..m).find(|&i| !roster.contains(old[i])) {
+                    if let Some(j) = (1..m)
+                        .map(|d| old[(i + m - d) % m])
+                        .find(|u| roster.contains(*u))
+                    {
+                        rep_user = j;
+                    }
+                }
+                let rep = ring.iter().position(|u| *u == rep_user).unwrap_or(0);
+                (epoch.next(), ring, rep, fresh_right)
+            }
+        };
+        let n = ring.len();
+        let session = ServerSession {
+            epoch,
+            frame: self.frame,
+            pos: ring.iter().enumerate().map(|(q, u)| (*u, q)).collect(),
+            ring,
+            rep,
+            fresh_right,
+            round1: vec![None; n],
+            received1: 0,
+            sid: None,
+            round2: (0..n).map(|_| None).collect(),
+            received2: 0,
+        };
+        for q in 0..n {
+            let user = session.ring[q];
+            let (left, right) = (
+                session.ring[session.left_of(q)],
+                session.ring[session.right_of(q)],
+            );
+            let (fresh_left, fresh_right) = (session.fresh_left(q), session.fresh_right[q]);
+            let representative = q == rep;
+            let flags = [
+                u8::from(fresh_left),
+                u8::from(fresh_right),
+                u8::from(representative),
+            ];
+            self.ops.macs += 1;
+            let tag = prf::tag(
+                self.mk(user, room)?,
+                &[
+                    b"begin",
+                    &ctx(room, epoch, user),
+                    &session.frame.to_be_bytes(),
+                    &left.0.to_be_bytes(),
+                    &right.0.to_be_bytes(),
+                    &flags,
+                ],
+            );
+            out.send(
+                Dest::User(user),
+                Message::Begin {
+                    epoch,
+                    frame: session.frame,
+                    left,
+                    right,
+                    fresh_left,
+                    fresh_right,
+                    representative,
+                    tag,
+                },
+            );
+        }
+        self.rooms.entry(room).or_default().session = Some(session);
+        Ok(())
+    }
+
+    fn session(&mut self, room: RoomId, epoch: Epoch) -> Result<&mut ServerSession, SchemeError> {
+        let s = self
+            .rooms
+            .get_mut(&room)
+            .and_then(|r| r.session.as_mut())
+            .ok_or(Misuse::UnexpectedMessage("no DMKD session for this room"))?;
+        if s.epoch != epoch {
+            return Err(Misuse::StaleEpoch {
+                have: s.epoch,
+                got: epoch,
+            }
+            .into());
+        }
+        Ok(s)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_round1(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        epoch: Epoch,
+        share: Option<[u8; P]>,
+        commitment: [u8; P],
+        tag: &Tag,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let mk = *self.mk(from, room)?;
+        self.ops.macs += 1;
+        let sess = self.session(room, epoch)?;
+        let q = *sess
+            .pos
+            .get(&from)
+            .ok_or(Misuse::NotAMember { user: from, room })?;
+        prf::verify(
+            &mk,
+            &[
+                b"round1",
+                &ctx(room, epoch, from),
+                opt_bytes(&share),
+                &commitment,
+            ],
+            tag,
+        )?;
+        if sess.round1[q].is_some() {
+            return Err(Misuse::UnexpectedMessage("duplicate round-1 message").into());
+        }
+        if share.is_some() != (sess.fresh_left(q) || sess.fresh_right[q]) {
+            return Err(SchemeError::Malformed("DH share present iff a link is new"));
+        }
+        if let Some(r) = &share {
+            group::decompress(r)?;
+        }
+        group::decompress(&commitment)?;
+        sess.round1[q] = Some((share, commitment));
+        sess.received1 += 1;
+        if sess.received1 < sess.n() {
+            return Ok(());
+        }
+        // sid = TCR(room, epoch, (U_q, c_q) in ring order).
+        let room_b = room.0.to_be_bytes();
+        let epoch_b = epoch.0.to_be_bytes();
+        let mut parts: Vec<&[u8]> = vec![&room_b, &epoch_b];
+        let ids: Vec<[u8; 4]> = sess.ring.iter().map(|u| u.0.to_be_bytes()).collect();
+        for (id, r1) in ids.iter().zip(&sess.round1) {
+            parts.push(id);
+            parts.push(r1.as_ref().map_or(&[][..], |(_, c)| &c[..]));
+        }
+        let sid = prf::tcr(&parts);
+        sess.sid = Some(sid);
+        let replies: Vec<(UserId, Share, Share)> = (0..sess.n())
+            .map(|q| {
+                let (l, r) = sess.relayed(q);
+                (sess.ring[q], l, r)
+            })
+            .collect();
+        for (user, left_share, right_share) in replies {
+            self.ops.macs += 1;
+            let tag = prf::tag(
+                self.mk(user, room)?,
+                &[
+                    b"round1 reply",
+                    &ctx(room, epoch, user),
+                    &sid,
+                    opt_bytes(&left_share),
+                    opt_bytes(&right_share),
+                ],
+            );
+            out.send(
+                Dest::User(user),
+                Message::Round1Reply {
+                    epoch,
+                    sid,
+                    left_share,
+                    right_share,
+                    tag,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn on_round2(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: &Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let epoch = match msg {
+            Message::Round2 { epoch, .. } | Message::Round2Rep { epoch, .. } => *epoch,
+            _ => return Err(SchemeError::Internal("not a round-2 message")),
+        };
+        let mk = *self.mk(from, room)?;
+        self.ops.macs += 1;
+        let sess = self.session(room, epoch)?;
+        let q = *sess
+            .pos
+            .get(&from)
+            .ok_or(Misuse::NotAMember { user: from, room })?;
+        let sid = sess.sid.ok_or(Misuse::UnexpectedMessage(
+            "round 2 before round 1 completed",
+        ))?;
+        if sess.round2[q].is_some() {
+            return Err(Misuse::UnexpectedMessage("duplicate round-2 message").into());
+        }
+        let Some((share, c)) = sess.round1[q] else {
+            return Err(SchemeError::Internal("round 1 incomplete"));
+        };
+        let (l, r) = sess.relayed(q);
+        let mut lr = Vec::with_capacity(2 * P);
+        lr.extend_from_slice(opt_bytes(&l));
+        lr.extend_from_slice(opt_bytes(&r));
+        let cx = ctx(room, epoch, from);
+        let values = match (msg, q == sess.rep) {
+            (Message::Round2 { k, s, t, tag, .. }, false) => {
+                prf::verify(
+                    &mk,
+                    &[b"round2", &cx, opt_bytes(&share), &c, &sid, &lr, k, s, t],
+                    tag,
+                )?;
+                let s = group::scalar(s)?;
+                if !group::opens(&c, k, &s) {
+                    return Err(SchemeError::Crypto);
+                }
+                Round2Values::Member { k: *k, t: *t }
+            }
+            (
+                Message::Round2Rep {
+                    t, t_prime, tag, ..
+                },
+                true,
+            ) => {
+                prf::verify(
+                    &mk,
+                    &[
+                        b"round2 rep",
+                        &cx,
+                        opt_bytes(&share),
+                        &c,
+                        &sid,
+                        &lr,
+                        t,
+                        t_prime,
+                    ],
+                    tag,
+                )?;
+                Round2Values::Rep {
+                    t: *t,
+                    t_prime: *t_prime,
+                }
+            }
+            _ => {
+                return Err(Misuse::UnexpectedMessage(
+                    "round-2 message for the wrong role (representative or not)",
+                )
+                .into())
+            }
+        };
+        sess.round2[q] = Some(values);
+        sess.received2 += 1;
+        let is_member = matches!(msg, Message::Round2 { .. });
+        if is_member {
+            self.ops.openings_checked += 1;
+        }
+        let done = {
+            let sess = self.session(room, epoch)?;
+            sess.received2 == sess.n()
+        };
+        if done {
+            self.finish(room, sid, rng, out)?;
+        }
+        Ok(())
+    }
+
+    /// All round-2 values are in: check `⊕ T_i = 0`, pick `k_S` and `K_1`, send the finals.
+    fn finish(
+        &mut self,
+        room: RoomId,
+        sid: [u8; 32],
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let Some(sess) = self.rooms.get_mut(&room).and_then(|r| r.session.take()) else {
+            return Err(SchemeError::Internal("session vanished"));
+        };
+        let n = sess.n();
+        let mut ts: Vec<V> = Vec::with_capacity(n);
+        let mut t_prime = [0u8; V_LEN];
+        let mut k_prime = [0u8; 32];
+        for v in &sess.round2 {
+            match v {
+                Some(Round2Values::Member { k, t }) => {
+                    ts.push(*t);
+                    k_prime = prf::xor32(&k_prime, k);
+                }
+                Some(Round2Values::Rep { t, t_prime: tp }) => {
+                    ts.push(*t);
+                    t_prime = *tp;
+                }
+                None => return Err(SchemeError::Internal("round 2 incomplete")),
+            }
+        }
+        // Invariant: the T values telescope to zero. On failure the session is aborted.
+        let sum = ts.iter().fold([0u8; V_LEN], |acc, t| prf::xor64(&acc, t));
+        if sum != [0u8; V_LEN] {
+            return Err(SchemeError::Crypto);
+        }
+        let draw = |purpose: &[u8], st: &[u8; 32], st1: &[u8; 32], rng: &mut dyn CryptoRngCore| {
+            let (mut a, mut a1) = (random32(rng), random32(rng));
+            let v = prf::tprf(purpose, &a, &a1, st, st1);
+            a.zeroize();
+            a1.zeroize();
+            v
+        };
+        let mut ks = draw(b"kS", &self.st, &self.st1, rng);
+        let mut k_s = [0u8; 32];
+        k_s.copy_from_slice(&ks[..32]);
+        ks.zeroize();
+        let mut kv = draw(b"K1", &self.st, &self.st1, rng);
+        let mut big_k1 = [0u8; 32];
+        big_k1.copy_from_slice(&kv[..32]);
+        kv.zeroize();
+        k_prime = prf::xor32(&k_prime, &k_s);
+        k_s.zeroize();
+        let Some((_, c1)) = sess.round1[sess.rep] else {
+            return Err(SchemeError::Internal("round 1 incomplete"));
+        };
+        let pp = self.msk.public();
+        let epoch = sess.epoch;
+        // Walk the ring from the representative, accumulating T'_q.
+        let mut prefix = [0u8; V_LEN];
+        for d in 0..n {
+            let q = (sess.rep + d) % n;
+            let user = sess.ring[q];
+            let ct = pp.encrypt(&identity(user, sess.frame), &big_k1, rng)?;
+            self.ops.ibe_encryptions += 1;
+            self.ops.macs += 1;
+            let cx = ctx(room, epoch, user);
+            let mk = self.mk(user, room)?;
+            let msg = if d == 0 {
+                let tag = prf::tag(mk, &[b"final rep", &cx, &sid, &k_prime, &ct.u, &ct.body]);
+                Message::FinalRep {
+                    epoch,
+                    k_prime,
+                    ct,
+                    tag,
+                }
+            } else {
+                let tag = prf::tag(
+                    mk,
+                    &[
+                        b"final", &cx, &sid, &c1, &k_prime, &prefix, &t_prime, &ct.u, &ct.body,
+                    ],
+                );
+                Message::Final {
+                    epoch,
+                    c1,
+                    k_prime,
+                    t_prefix: prefix,
+                    t_prime,
+                    ct,
+                    tag,
+                }
+            };
+            out.send(Dest::User(user), msg);
+            prefix = prf::xor64(&prefix, &ts[q]);
+        }
+        big_k1.zeroize();
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.current = Some((epoch, sess.ring));
+        }
+        Ok(())
+    }
+}
+
+impl KdServer for Server {
+    type Kd = Mkd;
+
+    fn handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: UserId,
+        msg: Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let room = roster.room;
+        match &msg {
+            Message::Request { kind, tag } => self.on_request(roster, from, *kind, tag, out),
+            Message::Round1 {
+                epoch,
+                share,
+                commitment,
+                tag,
+            } => self.on_round1(room, from, *epoch, *share, *commitment, tag, out),
+            Message::Round2 { .. } | Message::Round2Rep { .. } => {
+                self.on_round2(room, from, &msg, rng, out)
+            }
+            Message::Credentials { .. }
+            | Message::Begin { .. }
+            | Message::Round1Reply { .. }
+            | Message::Final { .. }
+            | Message::FinalRep { .. } => Err(Misuse::UnexpectedMessage(
+                "a server-to-user DMKD message reached the server",
+            )
+            .into()),
+        }
+    }
+
+    fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        None
+    }
+}

@@ -1,0 +1,430 @@
+//! `pairwise-dh`: the member making a change sends a fresh epoch secret to every member over
+//! pairwise channels.
+//!
+//! # What it implements
+//!
+//! The "changer distributes over pairwise channels" baseline of end-to-end encrypted group chat
+//! (the key-distribution half of client-side fan-out, research/groupkeys.md §3.1(a)): on every
+//! membership change (creation, add, remove) the member making it draws a fresh 32-byte
+//! [`EpochSecret`] and seals it to each other member of the new roster (joiners included, removed
+//! members excluded) in a [`sealed_box`]: static-ephemeral X25519, HKDF-SHA-256
+//! and ChaCha20-Poly1305, shaped like HPKE's authenticated mode (RFC 9180 §5.1.3). Each box is
+//! bound to the context (scheme name, room, new epoch, whether the recipient is joining, sender,
+//! recipient), so a box cannot be replayed to another member, room or epoch.
+//!
+//! Credentials are the users' static X25519 public keys ([`Credential`]), published in the
+//! directory at enrolment; each client keeps its [`StaticKeyPair`]. The key server only relays
+//! boxes: its [`KdServer::handle`] rejects anything addressed to it.
+//!
+//! # Flows and costs (n = members after the change)
+//!
+//! | change | messages |
+//! |---|---|
+//! | create, add, remove | changer → each other member: one box with the new epoch secret (n − 1 boxes, n − 1 X25519 pairs at the changer; 2 X25519 at each recipient) |
+//!
+//! The changer holds the new epoch as soon as [`KdClient::change`] returns; every other member
+//! holds it once it opened its box.
+//!
+//! # Security properties
+//!
+//! * The server learns nothing: it relays boxes it cannot open (it never holds an epoch secret).
+//! * A removed member is excluded from every later epoch, as long as its static key is not used
+//!   any more: later secrets are sealed only to the members of the new roster.
+//! * A joiner receives only the new epoch secret, never an earlier one.
+//! * Recipients check that the sender is on the roster, that the epoch is exactly the next one
+//!   (joiners: any epoch after the one they may still hold) and that the box authenticates under
+//!   the sender's static key.
+//!
+//! # Weaknesses
+//!
+//! * O(n) public-key work and O(n) uploads at the changer on every change.
+//! * No post-compromise security beyond the fresh secret: whoever holds a member's static X25519
+//!   secret opens every future box sent to that member, and the static key is never rotated. No
+//!   forward secrecy against that compromise either (boxes use the recipient's static key).
+//! * Membership is the chat server's roster, not authenticated end to end: a malicious server can
+//!   add a member to the roster and the changer will seal the next secret to it.
+//!
+//! # State of a stateless terminal
+//!
+//! Per room: the epoch and its secret (8 + 32 bytes, [`KdClient::state_len`]). The static X25519
+//! secret is the user's long-term credential, which a terminal holds at login (DESIGN.md §2); it
+//! is not counted per room.
+
+use std::collections::BTreeMap;
+
+use x25519_dalek::PublicKey;
+
+use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::{
+    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+};
+use crate::{
+    CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
+};
+
+/// The pairwise-dh scheme (the changer seals a fresh epoch secret to each member).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PairwiseDh;
+
+/// A user's public credential: its static X25519 public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential(pub PublicKey);
+
+impl Wire for Credential {
+    fn wire_len(&self) -> usize {
+        32
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(self.0.as_bytes());
+    }
+}
+
+/// The message of pairwise-dh: a new epoch secret sealed from the changer to one member.
+#[derive(Debug, Clone)]
+pub struct Message {
+    epoch: Epoch,
+    joining: bool,
+    sealed: SealedBox,
+}
+
+impl Message {
+    /// The epoch the secret is for.
+    #[must_use]
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// Whether the recipient is joining the room (or the room is being created).
+    #[must_use]
+    pub fn joining(&self) -> bool {
+        self.joining
+    }
+}
+
+impl Wire for Message {
+    fn wire_len(&self) -> usize {
+        // joining flag, epoch, box
+        1 + 8 + self.sealed.wire_len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        self.sealed.visit_bytes(f);
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for Message {
+    fn tamper(&mut self) -> bool {
+        match self.sealed.ciphertext_mut().first_mut() {
+            Some(b) => {
+                *b ^= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A user's pairwise-dh state: its static key pair and the current epoch of each of its rooms.
+#[derive(Debug)]
+pub struct Client {
+    me: UserId,
+    keys: StaticKeyPair,
+    rooms: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+}
+
+/// The key server of pairwise-dh: a relay that computes nothing.
+#[derive(Debug, Default)]
+pub struct Server;
+
+/// Bytes of a pairwise-dh message on the wire (flag, epoch, box of a 32-byte secret).
+pub const MESSAGE_LEN: usize = 1 + 8 + SealedBox::OVERHEAD + 32;
+
+impl KeyDistribution for PairwiseDh {
+    const NAME: &'static str = "pairwise-dh";
+    const SUMMARY: &'static str =
+        "the changer seals a fresh epoch secret to each member over pairwise X25519 channels";
+    const PROPERTIES: KdProperties = KdProperties {
+        server_knows_epoch_secret: false,
+        removal_excludes: true,
+        join_excludes_past: true,
+    };
+    type Credential = Credential;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+        Ok(Server)
+    }
+
+    fn enroll(
+        _server: &mut Server,
+        user: UserId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(Client, Credential), SchemeError> {
+        let keys = StaticKeyPair::generate(rng);
+        let cred = Credential(keys.public());
+        Ok((
+            Client {
+                me: user,
+                keys,
+                rooms: BTreeMap::new(),
+            },
+            cred,
+        ))
+    }
+}
+
+/// The static public key of `user` in the directory.
+pub(crate) fn lookup(directory: &[Credential], user: UserId) -> Result<&PublicKey, SchemeError> {
+    usize::try_from(user.0)
+        .ok()
+        .and_then(|i| directory.get(i))
+        .map(|c| &c.0)
+        .ok_or(SchemeError::Malformed("user missing from the directory"))
+}
+
+/// The context a box is bound to.
+fn context(
+    room: RoomId,
+    epoch: Epoch,
+    joining: bool,
+    sender: UserId,
+    recipient: UserId,
+) -> Vec<u8> {
+    let mut ctx = Vec::with_capacity(PairwiseDh::NAME.len() + 21);
+    ctx.extend_from_slice(PairwiseDh::NAME.as_bytes());
+    ctx.extend_from_slice(&room.0.to_be_bytes());
+    ctx.extend_from_slice(&epoch.0.to_be_bytes());
+    ctx.push(u8::from(joining));
+    ctx.extend_from_slice(&sender.0.to_be_bytes());
+    ctx.extend_from_slice(&recipient.0.to_be_bytes());
+    ctx
+}
+
+impl Client {
+    /// This client's user.
+    #[must_use]
+    pub fn user(&self) -> UserId {
+        self.me
+    }
+}
+
+impl KdClient for Client {
+    type Kd = PairwiseDh;
+
+    fn change(
+        &mut self,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        directory: Directory<'_, PairwiseDh>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let room = roster.room;
+        if !roster.contains(self.me) {
+            return Err(Misuse::NotAMember {
+                user: self.me,
+                room,
+            }
+            .into());
+        }
+        let held = self.rooms.get(&room).map(|(e, _)| *e);
+        let (epoch, joiners): (Epoch, Option<&[UserId]>) = match (change, held) {
+            (Change::Create, None) => (Epoch(0), None),
+            (Change::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
+            (Change::Add(us), Some(e)) => (e.next(), Some(us)),
+            (Change::Remove(_), Some(e)) => (e.next(), Some(&[])),
+            (_, None) => return Err(Misuse::UnknownRoom(room).into()),
+        };
+        let secret = EpochSecret::random(rng);
+        // Seal every box before touching state or the outbox, so a failure leaves neither changed.
+        let mut boxes = Vec::with_capacity(roster.members.len().saturating_sub(1));
+        for &member in roster.members.iter().filter(|m| **m != self.me) {
+            let joining = joiners.is_none_or(|us| us.contains(&member));
+            let ctx = context(room, epoch, joining, self.me, member);
+            let recipient = lookup(directory, member)?;
+            let sealed = sealed_box::seal(&self.keys, recipient, &ctx, secret.as_bytes(), rng)?;
+            boxes.push((
+                member,
+                Message {
+                    epoch,
+                    joining,
+                    sealed,
+                },
+            ));
+        }
+        for (member, msg) in boxes {
+            out.send(Dest::User(member), msg);
+        }
+        self.rooms.insert(room, (epoch, secret));
+        Ok(Handled::NewEpoch(epoch))
+    }
+
+    fn handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &Message,
+        directory: Directory<'_, PairwiseDh>,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let room = roster.room;
+        let Origin::User(sender) = from else {
+            return Err(Misuse::UnexpectedMessage(
+                "pairwise-dh clients accept boxes from members only",
+            )
+            .into());
+        };
+        if sender == self.me {
+            return Err(Misuse::UnexpectedMessage("a box from oneself").into());
+        }
+        for user in [sender, self.me] {
+            if !roster.contains(user) {
+                return Err(Misuse::NotAMember { user, room }.into());
+            }
+        }
+        match (self.rooms.get(&room), msg.joining) {
+            // A joiner (or a member of a new room) takes any epoch after the one it may still
+            // hold from an earlier membership.
+            (Some((have, _)), true) if *have >= msg.epoch => {
+                return Err(Misuse::StaleEpoch {
+                    have: *have,
+                    got: msg.epoch,
+                }
+                .into())
+            }
+            (Some((have, _)), false) if have.next() != msg.epoch => {
+                return Err(Misuse::StaleEpoch {
+                    have: *have,
+                    got: msg.epoch,
+                }
+                .into())
+            }
+            (None, false) => return Err(Misuse::UnknownRoom(room).into()),
+            _ => {}
+        }
+        let ctx = context(room, msg.epoch, msg.joining, sender, self.me);
+        let plain = sealed_box::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| SchemeError::Malformed("epoch secret of the wrong length"))?;
+        self.rooms
+            .insert(room, (msg.epoch, EpochSecret::from_bytes(bytes)));
+        Ok(Handled::NewEpoch(msg.epoch))
+    }
+
+    fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.rooms.get(&room).map(|(e, s)| (*e, s))
+    }
+
+    /// Epoch and secret, 8 + 32 bytes, if the client holds the room (the static key is the
+    /// user's long-term credential and not counted per room).
+    fn state_len(&self, room: RoomId) -> usize {
+        if self.rooms.contains_key(&room) {
+            8 + 32
+        } else {
+            0
+        }
+    }
+}
+
+impl KdServer for Server {
+    type Kd = PairwiseDh;
+
+    fn handle(
+        &mut self,
+        _roster: &Roster<'_>,
+        _from: UserId,
+        _msg: Message,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        Err(Misuse::UnexpectedMessage("the pairwise-dh server only relays").into())
+    }
+
+    fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+
+    fn setup(n: u32, rng: &mut ChaCha20Rng) -> (Vec<Client>, Vec<Credential>) {
+        let mut server = Server;
+        (0..n)
+            .map(|u| PairwiseDh::enroll(&mut server, UserId(u), rng).unwrap())
+            .unzip()
+    }
+
+    #[test]
+    fn create_then_checks() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let (mut clients, dir) = setup(4, &mut rng);
+        let members = [UserId(0), UserId(1), UserId(2)];
+        let roster = Roster {
+            room: RoomId(1),
+            members: &members,
+        };
+        let mut out = Outbox::new();
+        let h = clients[0]
+            .change(&roster, &Change::Create, &dir, &mut rng, &mut out)
+            .unwrap();
+        assert_eq!(h, Handled::NewEpoch(Epoch(0)));
+        assert_eq!(out.len(), 2);
+        let msgs: Vec<(Dest, Message)> = out.drain().collect();
+        for (d, m) in &msgs {
+            assert_eq!(m.wire_len(), MESSAGE_LEN);
+            let Dest::User(to) = d else { panic!() };
+            let got = clients[to.0 as usize]
+                .handle(
+                    &roster,
+                    Origin::User(UserId(0)),
+                    m,
+                    &dir,
+                    &mut rng,
+                    &mut Outbox::new(),
+                )
+                .unwrap();
+            assert_eq!(got, Handled::NewEpoch(Epoch(0)));
+        }
+        // Replaying the box is a stale epoch; a box claimed to come from another member fails.
+        let (_, m) = &msgs[0];
+        let replay = clients[1].handle(
+            &roster,
+            Origin::User(UserId(0)),
+            m,
+            &dir,
+            &mut rng,
+            &mut Outbox::new(),
+        );
+        assert!(matches!(
+            replay,
+            Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
+        ));
+        // The server handles nothing.
+        assert!(Server
+            .handle(&roster, UserId(0), m.clone(), &mut rng, &mut Outbox::new())
+            .is_err());
+        // A non-member cannot change the room.
+        assert!(matches!(
+            clients[3].change(
+                &roster,
+                &Change::Remove(&[]),
+                &dir,
+                &mut rng,
+                &mut Outbox::new()
+            ),
+            Err(SchemeError::Misuse(Misuse::NotAMember { .. }))
+        ));
+        assert_eq!(clients[1].state_len(RoomId(1)), 40);
+        assert_eq!(clients[3].state_len(RoomId(1)), 0);
+    }
+}

@@ -1,0 +1,564 @@
+//! The `mkd` (DMKD) key-distribution scheme: conformance suites, the protocol's invariants,
+//! per-member O(1) cost, time frames, and that the server never sees an epoch secret.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
+
+use std::collections::{BTreeMap, VecDeque};
+
+use conclave_schemes::kd::mkd::{
+    ClientOps, Corruption, Credential, Message, Mkd, Server, ServerOps,
+};
+use conclave_schemes::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
+use conclave_schemes::testing;
+use conclave_schemes::{Dest, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+type Client = <Mkd as KeyDistribution>::Client;
+
+#[test]
+fn membership() {
+    testing::kd_membership::<Mkd>(&mut ChaCha20Rng::seed_from_u64(1));
+}
+
+#[test]
+fn exclusion() {
+    testing::kd_exclusion::<Mkd>(&mut ChaCha20Rng::seed_from_u64(2));
+}
+
+#[test]
+fn rejects_tampering() {
+    testing::kd_rejects_tampering::<Mkd>(&mut ChaCha20Rng::seed_from_u64(3));
+}
+
+#[test]
+fn properties() {
+    let p = Mkd::PROPERTIES;
+    assert!(!p.server_knows_epoch_secret && p.removal_excludes && p.join_excludes_past);
+}
+
+/// One hop of routed traffic: `None` is the server.
+struct Hop {
+    from: Option<UserId>,
+    to: Option<UserId>,
+    msg: Message,
+}
+
+/// A small organisation with its own router, which logs every hop and surfaces errors.
+struct Org {
+    server: Server,
+    clients: Vec<Client>,
+    directory: Vec<Credential>,
+    rosters: BTreeMap<RoomId, Vec<UserId>>,
+    log: Vec<Hop>,
+    rng: ChaCha20Rng,
+}
+
+impl Org {
+    fn new(users: u32, seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut server = Mkd::new_server(&mut rng).unwrap();
+        let mut clients = Vec::new();
+        let mut directory = Vec::new();
+        for u in 0..users {
+            let (c, cred) = Mkd::enroll(&mut server, UserId(u), &mut rng).unwrap();
+            clients.push(c);
+            directory.push(cred);
+        }
+        Self {
+            server,
+            clients,
+            directory,
+            rosters: BTreeMap::new(),
+            log: Vec::new(),
+            rng,
+        }
+    }
+
+    fn client(&self, u: UserId) -> &Client {
+        &self.clients[u.0 as usize]
+    }
+
+    fn change(&mut self, room: RoomId, by: UserId, change: Change<'_>) -> Result<(), SchemeError> {
+        let roster = self.rosters.entry(room).or_default();
+        match change {
+            Change::Create => {}
+            Change::Add(us) => roster.extend_from_slice(us),
+            Change::Remove(us) => roster.retain(|u| !us.contains(u)),
+        }
+        roster.sort_unstable();
+        roster.dedup();
+        let members = roster.clone();
+        let view = Roster {
+            room,
+            members: &members,
+        };
+        let mut out = Outbox::new();
+        self.clients[by.0 as usize].change(
+            &view,
+            &change,
+            &self.directory,
+            &mut self.rng,
+            &mut out,
+        )?;
+        let mut queue: VecDeque<(Option<UserId>, Dest, Message)> =
+            out.drain().map(|(d, m)| (Some(by), d, m)).collect();
+        while let Some((from, dest, msg)) = queue.pop_front() {
+            match (from, dest) {
+                (Some(u), Dest::Server) => {
+                    self.log.push(Hop {
+                        from,
+                        to: None,
+                        msg: msg.clone(),
+                    });
+                    let mut o = Outbox::new();
+                    self.server.handle(&view, u, msg, &mut self.rng, &mut o)?;
+                    queue.extend(o.drain().map(|(d, m)| (None, d, m)));
+                }
+                (None, Dest::User(v)) => {
+                    self.log.push(Hop {
+                        from,
+                        to: Some(v),
+                        msg: msg.clone(),
+                    });
+                    let mut o = Outbox::new();
+                    let _: Handled = self.clients[v.0 as usize].handle(
+                        &view,
+                        Origin::Server,
+                        &msg,
+                        &self.directory,
+                        &mut self.rng,
+                        &mut o,
+                    )?;
+                    queue.extend(o.drain().map(|(d, m)| (Some(v), d, m)));
+                }
+                _ => panic!("unexpected route"),
+            }
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, room: RoomId, members: &[UserId], by: UserId) -> Result<(), SchemeError> {
+        self.rosters.insert(room, members.to_vec());
+        self.change(room, by, Change::Create)
+    }
+
+    fn agreed(&self, room: RoomId) -> (Epoch, EpochSecret) {
+        let members = &self.rosters[&room];
+        let (e, s) = self.client(members[0]).current(room).unwrap();
+        let (e, s) = (e, s.clone());
+        for m in members {
+            let (em, sm) = self.client(*m).current(room).unwrap();
+            assert_eq!(em, e, "members disagree on the epoch");
+            assert!(*sm == s, "members disagree on the secret");
+        }
+        (e, s)
+    }
+
+    fn new_time_frame(&mut self) -> u64 {
+        let mut out = Outbox::new();
+        let frame = self.server.new_time_frame(&mut self.rng, &mut out).unwrap();
+        let roster = Roster {
+            room: RoomId(0),
+            members: &[],
+        };
+        for (d, m) in out.drain() {
+            let Dest::User(u) = d else {
+                panic!("credentials go to one user")
+            };
+            self.log.push(Hop {
+                from: None,
+                to: Some(u),
+                msg: m.clone(),
+            });
+            self.clients[u.0 as usize]
+                .handle(
+                    &roster,
+                    Origin::Server,
+                    &m,
+                    &self.directory,
+                    &mut self.rng,
+                    &mut Outbox::new(),
+                )
+                .unwrap();
+        }
+        frame
+    }
+}
+
+fn ids(r: std::ops::Range<u32>) -> Vec<UserId> {
+    r.map(UserId).collect()
+}
+
+#[test]
+fn agreement_across_dist_joins_and_leaves() {
+    let room = RoomId(1);
+    let mut org = Org::new(10, 10);
+    org.create(room, &ids(0..4), UserId(0)).unwrap();
+    let mut seen = vec![org.agreed(room)];
+    assert_eq!(seen[0].0, Epoch(0));
+    let steps: Vec<(UserId, Change<'static>)> = vec![
+        (UserId(1), Change::Add(&[UserId(4)])),
+        (UserId(0), Change::Add(&[UserId(5), UserId(6)])),
+        (UserId(2), Change::Remove(&[UserId(0)])), // the first ring member leaves
+        (UserId(5), Change::Remove(&[UserId(3), UserId(6)])), // two at once
+        (UserId(2), Change::Add(&[UserId(0), UserId(7)])), // a former member rejoins
+        (
+            UserId(4),
+            Change::Remove(&[UserId(1), UserId(2), UserId(5), UserId(7)]),
+        ), // down to 2
+        (UserId(0), Change::Add(&[UserId(9)])),
+    ];
+    for (by, ch) in steps {
+        org.change(room, by, ch).unwrap();
+        let (e, s) = org.agreed(room);
+        let prev = seen.last().unwrap();
+        assert_eq!(e, prev.0.next(), "one epoch per change");
+        assert!(seen.iter().all(|(_, old)| *old != s), "fresh secret");
+        seen.push((e, s));
+    }
+    assert_eq!(org.rosters[&room], vec![UserId(0), UserId(4), UserId(9)]);
+    // Removed members hold no later secret.
+    let latest = &seen.last().unwrap().1;
+    for u in [1, 2, 3, 5, 6, 7] {
+        assert!(org.clients[u]
+            .current(room)
+            .is_none_or(|(_, s)| s != latest));
+    }
+    assert!(org.clients[8].current(room).is_none());
+    assert!(org.server.known_epoch_secret(room).is_none());
+}
+
+#[test]
+fn xor_of_t_values_is_zero_and_enforced() {
+    let room = RoomId(2);
+    let mut org = Org::new(6, 20);
+    org.create(room, &ids(0..5), UserId(0)).unwrap();
+    // Every honest session's T values (round 2, user to server) XOR to zero.
+    let mut sum = [0u8; 64];
+    let mut count = 0;
+    for hop in &org.log {
+        match &hop.msg {
+            Message::Round2 { t, .. } | Message::Round2Rep { t, .. } => {
+                for (a, b) in sum.iter_mut().zip(t) {
+                    *a ^= b;
+                }
+                count += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(count, 5);
+    assert_eq!(sum, [0u8; 64]);
+
+    // A member that sends a wrong T (correctly MAC'd, valid opening) is caught by the server.
+    let before = org.agreed(room);
+    Client::corrupt_next_round2(Corruption::T);
+    let err = org.change(room, UserId(0), Change::Add(&[UserId(5)]));
+    assert_eq!(err, Err(SchemeError::Crypto));
+    assert!(org.rosters[&room].iter().all(|u| org
+        .client(*u)
+        .current(room)
+        .is_none_or(|(e, _)| e == before.0)));
+    // The aborted session is replaced by a new request, which completes.
+    org.change(room, UserId(1), Change::Add(&[])).unwrap();
+    let (e, s) = org.agreed(room);
+    assert_eq!(e, before.0.next());
+    assert!(s != before.1);
+}
+
+/// What one member sent and received during one change, and its operation counts.
+#[derive(Debug, PartialEq, Eq)]
+struct MemberCost {
+    sent: (usize, usize),
+    received: (usize, usize),
+    ops: ClientOps,
+}
+
+fn member_cost(org: &Org, from: usize, u: UserId, ops_before: &[ClientOps]) -> MemberCost {
+    let mut sent = (0, 0);
+    let mut received = (0, 0);
+    for hop in &org.log[from..] {
+        if hop.from == Some(u) {
+            sent.0 += 1;
+            sent.1 += hop.msg.wire_len();
+        }
+        if hop.to == Some(u) {
+            received.0 += 1;
+            received.1 += hop.msg.wire_len();
+        }
+    }
+    let now = org.client(u).ops();
+    let b = ops_before[u.0 as usize];
+    MemberCost {
+        sent,
+        received,
+        ops: ClientOps {
+            dh_shares: now.dh_shares - b.dh_shares,
+            dh_links: now.dh_links - b.dh_links,
+            commitments: now.commitments - b.commitments,
+            openings_checked: now.openings_checked - b.openings_checked,
+            ibe_decryptions: now.ibe_decryptions - b.ibe_decryptions,
+        },
+    }
+}
+
+/// Per-member cost of a Dist and of a Join for a group of `n`, for an interior member (not the
+/// changer, the representative or a new link's endpoint), plus the server's counts.
+fn costs(n: u32) -> (MemberCost, MemberCost, MemberCost, ServerOps) {
+    let room = RoomId(3);
+    let mut org = Org::new(n + 1, 30 + u64::from(n));
+    let ops0: Vec<_> = org.clients.iter().map(Client::ops).collect();
+    org.create(room, &ids(0..n), UserId(0)).unwrap();
+    let dist = member_cost(&org, 0, UserId(3), &ops0);
+    let dist_rep = member_cost(&org, 0, UserId(0), &ops0);
+    let server_dist = org.server.ops();
+    let mark = org.log.len();
+    let ops1: Vec<_> = org.clients.iter().map(Client::ops).collect();
+    org.change(room, UserId(0), Change::Add(&[UserId(n)]))
+        .unwrap();
+    org.agreed(room);
+    let join = member_cost(&org, mark, UserId(3), &ops1);
+    (dist, dist_rep, join, server_dist)
+}
+
+#[test]
+fn per_member_cost_is_constant_and_server_cost_linear() {
+    let (d8, r8, j8, s8) = costs(8);
+    // n = 64 takes ~30 s in an unoptimised build (64 pairings, hashes to G_2 and G_2
+    // multiplications at the server), so debug builds compare 8 with 16 and release builds 8 with 64.
+    let n_big = if cfg!(debug_assertions) { 16 } else { 64 };
+    let (d64, r64, j64, s64) = costs(n_big);
+    // An interior member: 2 messages out, 3 in, the same bytes, one share, two DH, one
+    // commitment, one opening check and one IBE decryption, whatever the group size.
+    assert_eq!(d8, d64);
+    assert_eq!(r8, r64);
+    assert_eq!(
+        d8.ops,
+        ClientOps {
+            dh_shares: 1,
+            dh_links: 2,
+            commitments: 1,
+            openings_checked: 1,
+            ibe_decryptions: 1
+        }
+    );
+    assert_eq!((d8.sent.0, d8.received.0), (2, 3));
+    // Sizes: Round1 with a share 106 B + Round2 169 B; Begin 58 + Round1Reply 139 + Final 329.
+    assert_eq!(d8.sent.1, 106 + 169);
+    assert_eq!(d8.received.1, 58 + 139 + 329);
+    // Join: an interior member does no DH at all (stored links), only a commitment.
+    assert_eq!(j8, j64);
+    assert_eq!(
+        j8.ops,
+        ClientOps {
+            dh_shares: 0,
+            dh_links: 0,
+            commitments: 1,
+            openings_checked: 1,
+            ibe_decryptions: 1
+        }
+    );
+    assert_eq!(j8.sent.1, 74 + 169);
+    // Server: one IBE encryption per member, one opening check per non-representative.
+    for (s, n) in [(s8, 8u64), (s64, n_big as u64)] {
+        assert_eq!(s.ibe_encryptions, n);
+        assert_eq!(s.openings_checked, n - 1);
+    }
+}
+
+#[test]
+fn epoch_secrets_never_reach_the_server() {
+    let room = RoomId(4);
+    let mut org = Org::new(8, 40);
+    let mut secrets = Vec::new();
+    org.create(room, &ids(0..4), UserId(1)).unwrap();
+    secrets.push(org.agreed(room).1);
+    org.change(room, UserId(0), Change::Add(&[UserId(4), UserId(5)]))
+        .unwrap();
+    secrets.push(org.agreed(room).1);
+    org.new_time_frame();
+    org.change(room, UserId(2), Change::Remove(&[UserId(0)]))
+        .unwrap();
+    secrets.push(org.agreed(room).1);
+    assert!(org.server.known_epoch_secret(room).is_none());
+    let mut scanned = 0;
+    for hop in &org.log {
+        hop.msg.visit_bytes(&mut |b: &[u8]| {
+            scanned += b.len();
+            for s in &secrets {
+                let s = s.as_bytes();
+                assert!(
+                    !b.windows(s.len()).any(|w| w == s)
+                        && !s.windows(8).any(|w| b.windows(8).any(|x| x == w)),
+                    "an epoch secret (or 8 bytes of one) appears in server traffic"
+                );
+            }
+        });
+    }
+    assert!(scanned > 1000);
+}
+
+#[test]
+fn time_frames_issue_fresh_credentials() {
+    let room = RoomId(5);
+    let mut org = Org::new(5, 50);
+    assert_eq!(org.server.frame(), 0);
+    org.create(room, &ids(0..3), UserId(0)).unwrap();
+    let (_, s0) = org.agreed(room);
+    let mark = org.log.len();
+    assert_eq!(org.new_time_frame(), 1);
+    assert!(org.clients.iter().all(|c| c.frame() == 1));
+    // One sealed credential per enrolled user: 1 + 8 + 32 + (96 + 32) + 16 bytes.
+    let creds: Vec<&Hop> = org.log[mark..].iter().collect();
+    assert_eq!(creds.len(), 5);
+    assert!(creds.iter().all(|h| h.msg.wire_len() == 185));
+    // A replayed or tampered credential message is rejected.
+    let roster = Roster { room, members: &[] };
+    let old = creds[0].msg.clone();
+    let dir = org.directory.clone();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    assert!(org.clients[0]
+        .handle(
+            &roster,
+            Origin::Server,
+            &old,
+            &dir,
+            &mut rng,
+            &mut Outbox::new()
+        )
+        .is_err());
+    let mut bad = old.clone();
+    {
+        use conclave_schemes::testing::Tamper;
+        assert!(bad.tamper());
+    }
+    if let Message::Credentials { frame, .. } = &mut bad {
+        *frame = 2;
+    }
+    assert!(org.clients[0]
+        .handle(
+            &roster,
+            Origin::Server,
+            &bad,
+            &dir,
+            &mut rng,
+            &mut Outbox::new()
+        )
+        .is_err());
+    // Changes keep working under the new frame's keys.
+    org.change(room, UserId(1), Change::Add(&[UserId(3)]))
+        .unwrap();
+    let (e, s1) = org.agreed(room);
+    assert_eq!(e, Epoch(1));
+    assert!(s1 != s0);
+}
+
+#[test]
+fn new_frame_refused_mid_change_and_stale_frame_rejected() {
+    let room = RoomId(6);
+    let mut org = Org::new(4, 60);
+    org.create(room, &ids(0..3), UserId(0)).unwrap();
+    // Start a change but deliver nothing: the server has a pending session.
+    let members = ids(0..3);
+    let view = Roster {
+        room,
+        members: &members,
+    };
+    let mut out = Outbox::new();
+    let dir = org.directory.clone();
+    org.clients[0]
+        .change(&view, &Change::Add(&[]), &dir, &mut org.rng, &mut out)
+        .unwrap();
+    let (_, req) = out.drain().next().unwrap();
+    let mut o = Outbox::new();
+    org.server
+        .handle(&view, UserId(0), req, &mut org.rng, &mut o)
+        .unwrap();
+    assert!(org
+        .server
+        .new_time_frame(&mut org.rng, &mut Outbox::new())
+        .is_err());
+    // A member that is not in the roster cannot start a change.
+    let others = ids(1..3);
+    let view2 = Roster {
+        room,
+        members: &others,
+    };
+    assert!(org.clients[0]
+        .change(
+            &view2,
+            &Change::Create,
+            &dir,
+            &mut org.rng,
+            &mut Outbox::new()
+        )
+        .is_err());
+    // Re-creating an existing room is refused by the server.
+    assert!(matches!(
+        org.change(room, UserId(1), Change::Create),
+        Err(SchemeError::Misuse(_))
+    ));
+}
+
+#[test]
+fn state_len_and_server_blindness() {
+    let room = RoomId(7);
+    let mut org = Org::new(3, 70);
+    assert_eq!(org.client(UserId(0)).state_len(room), 0);
+    org.create(room, &ids(0..2), UserId(0)).unwrap();
+    org.agreed(room);
+    // Room: epoch 8 + secret 32 + neighbours 8 + H^l, H^r, r 96; credentials: 8 + 96 + 32.
+    assert_eq!(org.client(UserId(0)).state_len(room), 144 + 136);
+    assert!(org.server.known_epoch_secret(room).is_none());
+    // A two-member ring works (left and right neighbour coincide).
+    org.change(room, UserId(1), Change::Add(&[UserId(2)]))
+        .unwrap();
+    org.agreed(room);
+}
+
+#[test]
+fn server_checks_pedersen_openings() {
+    let room = RoomId(8);
+    let mut org = Org::new(5, 80);
+    org.create(room, &ids(0..4), UserId(0)).unwrap();
+    let before = org.agreed(room);
+    // A member whose k_j does not open its commitment c_j (correctly MAC'd) is caught.
+    Client::corrupt_next_round2(Corruption::K);
+    assert_eq!(
+        org.change(room, UserId(0), Change::Add(&[UserId(4)])),
+        Err(SchemeError::Crypto)
+    );
+    org.change(room, UserId(0), Change::Add(&[])).unwrap();
+    assert_eq!(org.agreed(room).0, before.0.next());
+}
+
+#[test]
+fn leave_and_join_refresh_only_the_changed_links() {
+    let room = RoomId(9);
+    let mut org = Org::new(8, 90);
+    org.create(room, &ids(0..6), UserId(0)).unwrap();
+    let links = |org: &Org| -> Vec<u64> { org.clients.iter().map(|c| c.ops().dh_links).collect() };
+    // Leave of U_3 (ring 0..5): only U_2 and U_4 do one DH each, for their new link.
+    let before = links(&org);
+    org.change(room, UserId(0), Change::Remove(&[UserId(3)]))
+        .unwrap();
+    org.agreed(room);
+    let delta: Vec<u64> = links(&org)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a - b)
+        .collect();
+    assert_eq!(delta, [0, 0, 1, 0, 1, 0, 0, 0]);
+    // Join of U_6 (ring 0,1,2,4,5): U_5 and U_0 one DH each, the joiner two.
+    let before = links(&org);
+    org.change(room, UserId(1), Change::Add(&[UserId(6)]))
+        .unwrap();
+    org.agreed(room);
+    let delta: Vec<u64> = links(&org)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a - b)
+        .collect();
+    assert_eq!(delta, [1, 0, 0, 0, 0, 1, 2, 0]);
+}
