@@ -18,7 +18,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use conclave_benches::{members, rng, GROUP_SIZES, LARGE_GROUP};
+use conclave_benches::{largest_group, members, rng, GROUP_SIZES, LARGE_GROUP};
 use conclave_schemes::kd::{
     conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys, Change,
     KeyDistribution,
@@ -45,7 +45,10 @@ fn bench_kd<K: KeyDistribution>(c: &mut Criterion) {
 
 fn bench_create<K: KeyDistribution>(c: &mut Criterion) {
     let mut group = c.benchmark_group("kd/create");
-    for n in GROUP_SIZES {
+    for n in GROUP_SIZES
+        .into_iter()
+        .filter(|&n| n <= largest_group(K::NAME))
+    {
         if n >= LARGE_GROUP {
             group.sample_size(10);
         }
@@ -94,7 +97,10 @@ fn bench_change<K: KeyDistribution>(c: &mut Criterion, step: Step) {
         Step::Leave => "kd/leave",
     };
     let mut group = c.benchmark_group(name);
-    for n in GROUP_SIZES {
+    for n in GROUP_SIZES
+        .into_iter()
+        .filter(|&n| n <= largest_group(K::NAME))
+    {
         if n >= LARGE_GROUP {
             group.sample_size(10);
         }

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use conclave_benches::{members, rng, GROUP_SIZES, LARGE_GROUP};
+use conclave_benches::{largest_group, members, rng, GROUP_SIZES, LARGE_GROUP};
 use conclave_schemes::kd::{
     conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys, Change,
     KeyDistribution,
@@ -103,7 +103,10 @@ fn role_time(t: &Tally, role: &str) -> Duration {
 fn bench_roles<K: KeyDistribution>(c: &mut Criterion, join: bool) {
     let step = if join { "join" } else { "leave" };
     let mut group = c.benchmark_group(format!("kd-roles/{step}"));
-    for n in GROUP_SIZES {
+    for n in GROUP_SIZES
+        .into_iter()
+        .filter(|&n| n <= largest_group(K::NAME))
+    {
         if n >= LARGE_GROUP {
             group.sample_size(10);
         }
