@@ -9,8 +9,10 @@ use conclave_schemes::kd::mkd::{
     ClientOps, Corruption, Credential, Message, Mkd, Server, ServerOps,
 };
 use conclave_schemes::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
-use conclave_schemes::testing;
-use conclave_schemes::{Dest, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
+use conclave_schemes::testing::{self, KdHarness};
+use conclave_schemes::{
+    Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -155,22 +157,28 @@ impl Org {
         (e, s)
     }
 
+    /// A new time frame: credentials, then the Update of every room, delivered in order.
     fn new_time_frame(&mut self) -> u64 {
         let mut out = Outbox::new();
         let frame = self.server.new_time_frame(&mut self.rng, &mut out).unwrap();
-        let roster = Roster {
-            room: RoomId(0),
-            members: &[],
-        };
         for (d, m) in out.drain() {
             let Dest::User(u) = d else {
-                panic!("credentials go to one user")
+                panic!("credentials and updates go to one user")
             };
             self.log.push(Hop {
                 from: None,
                 to: Some(u),
                 msg: m.clone(),
             });
+            let room = match &m {
+                Message::Update { room, .. } => *room,
+                _ => RoomId(0),
+            };
+            let members = self.rosters.get(&room).cloned().unwrap_or_default();
+            let roster = Roster {
+                room,
+                members: &members,
+            };
             self.clients[u.0 as usize]
                 .handle(
                     &roster,
@@ -377,7 +385,8 @@ fn epoch_secrets_never_reach_the_server() {
     org.change(room, UserId(0), Change::Add(&[UserId(4), UserId(5)]))
         .unwrap();
     secrets.push(org.agreed(room).1);
-    org.new_time_frame();
+    org.new_time_frame(); // the Update re-keys the room
+    secrets.push(org.agreed(room).1);
     org.change(room, UserId(2), Change::Remove(&[UserId(0)]))
         .unwrap();
     secrets.push(org.agreed(room).1);
@@ -409,10 +418,18 @@ fn time_frames_issue_fresh_credentials() {
     let mark = org.log.len();
     assert_eq!(org.new_time_frame(), 1);
     assert!(org.clients.iter().all(|c| c.frame() == 1));
-    // One sealed credential per enrolled user: 1 + 8 + 32 + (96 + 32) + 16 bytes.
-    let creds: Vec<&Hop> = org.log[mark..].iter().collect();
+    // One sealed credential per enrolled user: 1 + 8 + 32 + (96 + 32) + 16 bytes; then one
+    // Update per member of the room.
+    let creds: Vec<&Hop> = org.log[mark..]
+        .iter()
+        .filter(|h| matches!(h.msg, Message::Credentials { .. }))
+        .collect();
     assert_eq!(creds.len(), 5);
+    assert_eq!(org.log.len() - mark, 5 + 3);
     assert!(creds.iter().all(|h| h.msg.wire_len() == 185));
+    let (e_upd, s_upd) = org.agreed(room);
+    assert_eq!(e_upd, Epoch(1));
+    assert!(s_upd != s0);
     // A replayed or tampered credential message is rejected.
     let roster = Roster { room, members: &[] };
     let old = creds[0].msg.clone();
@@ -446,12 +463,12 @@ fn time_frames_issue_fresh_credentials() {
             &mut Outbox::new()
         )
         .is_err());
-    // Changes keep working under the new frame's keys.
+    // Changes keep working under the new frame's keys, on top of the updated epoch.
     org.change(room, UserId(1), Change::Add(&[UserId(3)]))
         .unwrap();
     let (e, s1) = org.agreed(room);
-    assert_eq!(e, Epoch(1));
-    assert!(s1 != s0);
+    assert_eq!(e, Epoch(2));
+    assert!(s1 != s0 && s1 != s_upd);
 }
 
 #[test]
@@ -508,8 +525,9 @@ fn state_len_and_server_blindness() {
     assert_eq!(org.client(UserId(0)).state_len(room), 0);
     org.create(room, &ids(0..2), UserId(0)).unwrap();
     org.agreed(room);
-    // Room: epoch 8 + secret 32 + neighbours 8 + H^l, H^r, r 96; credentials: 8 + 96 + 32.
-    assert_eq!(org.client(UserId(0)).state_len(room), 144 + 136);
+    // Room: epoch 8 + secret 32 + neighbours 8 + H^l, H^r, r 96 + sid, K_2 64; credentials:
+    // 8 + 96 + 32.
+    assert_eq!(org.client(UserId(0)).state_len(room), 208 + 136);
     assert!(org.server.known_epoch_secret(room).is_none());
     // A two-member ring works (left and right neighbour coincide).
     org.change(room, UserId(1), Change::Add(&[UserId(2)]))
@@ -561,4 +579,249 @@ fn leave_and_join_refresh_only_the_changed_links() {
         .map(|(a, b)| a - b)
         .collect();
     assert_eq!(delta, [1, 0, 0, 0, 0, 1, 2, 0]);
+}
+
+// The per-time-frame Update (research/mkd.md §1.8), on the conformance harness.
+
+/// Starts a new time frame on a harness's server and returns its outbox, in order.
+fn frame_outbox(h: &mut KdHarness<Mkd>, rng: &mut ChaCha20Rng) -> (u64, Vec<(UserId, Message)>) {
+    let mut out = Outbox::new();
+    let frame = h.server.new_time_frame(rng, &mut out).unwrap();
+    let msgs = out
+        .drain()
+        .map(|(d, m)| match d {
+            Dest::User(u) => (u, m),
+            _ => panic!("credentials and updates go to one user"),
+        })
+        .collect();
+    (frame, msgs)
+}
+
+/// Delivers one server message to `to`, with the roster of the room it names (credentials name
+/// none).
+fn deliver(
+    h: &mut KdHarness<Mkd>,
+    to: UserId,
+    msg: &Message,
+    rng: &mut ChaCha20Rng,
+) -> Result<Handled, SchemeError> {
+    let room = match msg {
+        Message::Update { room, .. } => *room,
+        _ => RoomId(0),
+    };
+    let members = h.rosters.get(&room).cloned().unwrap_or_default();
+    let roster = Roster {
+        room,
+        members: &members,
+    };
+    h.clients[to.0 as usize].handle(
+        &roster,
+        Origin::Server,
+        msg,
+        &h.directory,
+        rng,
+        &mut Outbox::new(),
+    )
+}
+
+/// Runs a new time frame on a harness, delivering everything in outbox order.
+fn run_frame(h: &mut KdHarness<Mkd>, rng: &mut ChaCha20Rng) -> Vec<(UserId, Message)> {
+    let (_, msgs) = frame_outbox(h, rng);
+    for (u, m) in &msgs {
+        let handled = deliver(h, *u, m, rng).unwrap();
+        if let Message::Update { epoch, .. } = m {
+            assert_eq!(handled, Handled::NewEpoch(*epoch));
+        }
+    }
+    msgs
+}
+
+fn updates_to(msgs: &[(UserId, Message)], room: RoomId) -> Vec<UserId> {
+    msgs.iter()
+        .filter(|(_, m)| matches!(m, Message::Update { room: r, .. } if *r == room))
+        .map(|(u, _)| *u)
+        .collect()
+}
+
+#[test]
+fn update_rekeys_every_room_at_a_new_frame() {
+    let mut rng = ChaCha20Rng::seed_from_u64(100);
+    let mut h = KdHarness::<Mkd>::new(8, &mut rng);
+    let (a, b) = (RoomId(1), RoomId(2));
+    h.create(a, &ids(0..4), UserId(0), &mut rng);
+    h.change(a, UserId(1), Change::Add(&[UserId(4)]), &mut rng);
+    h.change(a, UserId(0), Change::Remove(&[UserId(2)]), &mut rng);
+    h.create(b, &ids(4..7), UserId(5), &mut rng);
+    let (ea, sa) = h.agreed(a);
+    let (eb, sb) = h.agreed(b);
+    let removed = h.clients[2].current(a).map(|(e, s)| (e, s.clone()));
+    assert!(removed.as_ref().is_some_and(|(e, _)| *e < ea));
+    let ops0: Vec<ClientOps> = h.clients.iter().map(Client::ops).collect();
+    let server0 = h.server.ops();
+
+    let msgs = run_frame(&mut h, &mut rng);
+    // Credentials for all 8 users first, then one Update per ring member of each room; none to
+    // the removed member or to non-members.
+    let first_update = msgs
+        .iter()
+        .position(|(_, m)| matches!(m, Message::Update { .. }))
+        .unwrap();
+    assert_eq!(first_update, 8);
+    assert!(msgs[..8]
+        .iter()
+        .all(|(_, m)| matches!(m, Message::Credentials { .. })));
+    let mut to_a = updates_to(&msgs, a);
+    to_a.sort_unstable();
+    assert_eq!(to_a, [UserId(0), UserId(1), UserId(3), UserId(4)]);
+    let mut to_b = updates_to(&msgs, b);
+    to_b.sort_unstable();
+    assert_eq!(to_b, ids(4..7));
+    assert_eq!(msgs.len(), 8 + 4 + 3);
+    // Update: room 4 + epoch 8 + frame 8 + IBE ciphertext 96 + tag 32, plus the kind byte.
+    assert!(msgs[8..].iter().all(|(_, m)| m.wire_len() == 149));
+
+    // Every member agrees on a fresh secret at the next epoch.
+    let (ea1, sa1) = h.agreed(a);
+    let (eb1, sb1) = h.agreed(b);
+    assert_eq!((ea1, eb1), (ea.next(), eb.next()));
+    assert!(sa1 != sa && sb1 != sb && sa1 != sb1);
+    // The removed member got nothing and still holds its old epoch.
+    let now = h.clients[2].current(a).map(|(e, s)| (e, s.clone()));
+    assert!(now == removed);
+    assert!(now.is_some_and(|(_, s)| s != sa1));
+    assert!(h.clients[7].current(a).is_none());
+    assert!(h.server.known_epoch_secret(a).is_none());
+    assert!(h.server.known_epoch_secret(b).is_none());
+
+    // O(1) per member: one IBE decryption per room, no DH, no commitment; O(n) at the server.
+    for (u, c) in h.clients.iter().enumerate() {
+        let (o, n) = (ops0[u], c.ops());
+        let rooms = u64::from(to_a.contains(&UserId(u as u32)))
+            + u64::from(to_b.contains(&UserId(u as u32)));
+        assert_eq!(n.ibe_decryptions - o.ibe_decryptions, rooms, "user {u}");
+        assert_eq!(
+            (n.dh_shares, n.dh_links, n.commitments, n.openings_checked),
+            (o.dh_shares, o.dh_links, o.commitments, o.openings_checked)
+        );
+    }
+    assert_eq!(h.server.ops().ibe_encryptions - server0.ibe_encryptions, 7);
+    assert_eq!(h.server.ops().ibe_extractions - server0.ibe_extractions, 8);
+
+    // A later Leave and Join continue from the updated epoch.
+    h.change(a, UserId(3), Change::Remove(&[UserId(1)]), &mut rng);
+    let (ea2, sa2) = h.agreed(a);
+    assert_eq!(ea2, ea1.next());
+    assert!(sa2 != sa1 && sa2 != sa);
+    assert!(h.clients[1].current(a).is_some_and(|(_, s)| *s == sa1));
+    h.change(a, UserId(0), Change::Add(&[UserId(2)]), &mut rng);
+    let (ea3, sa3) = h.agreed(a);
+    assert_eq!(ea3, ea2.next());
+    assert!(sa3 != sa2);
+
+    // A second frame updates again; the member removed before it (U_1) gets nothing.
+    let msgs = run_frame(&mut h, &mut rng);
+    assert!(!updates_to(&msgs, a).contains(&UserId(1)));
+    let (ea4, sa4) = h.agreed(a);
+    assert_eq!(ea4, ea3.next());
+    assert!(sa4 != sa3);
+    assert!(h.clients[1].current(a).is_some_and(|(_, s)| *s == sa1));
+}
+
+#[test]
+fn tampered_replayed_or_early_update_is_rejected() {
+    let mut rng = ChaCha20Rng::seed_from_u64(101);
+    let mut h = KdHarness::<Mkd>::new(6, &mut rng);
+    let room = RoomId(3);
+    h.create(room, &ids(0..3), UserId(0), &mut rng);
+    h.change(room, UserId(2), Change::Add(&[UserId(3)]), &mut rng);
+    h.change(room, UserId(2), Change::Remove(&[UserId(1)]), &mut rng);
+    let (e0, s0) = h.agreed(room);
+
+    let (_, msgs) = frame_outbox(&mut h, &mut rng);
+    let (creds, updates): (Vec<_>, Vec<_>) = msgs
+        .into_iter()
+        .partition(|(_, m)| matches!(m, Message::Credentials { .. }));
+    let (u, upd) = updates[0].clone();
+    // Before its credentials, a member cannot verify the Update (old MAC key).
+    assert_eq!(deliver(&mut h, u, &upd, &mut rng), Err(SchemeError::Crypto));
+    for (v, m) in &creds {
+        deliver(&mut h, *v, m, &mut rng).unwrap();
+    }
+    // Tampered ciphertext, frame or epoch: the MAC fails.
+    let mut bad = upd.clone();
+    {
+        use conclave_schemes::testing::Tamper;
+        assert!(bad.tamper());
+    }
+    assert_eq!(deliver(&mut h, u, &bad, &mut rng), Err(SchemeError::Crypto));
+    for f in [0usize, 1] {
+        let mut bad = upd.clone();
+        if let Message::Update { frame, epoch, .. } = &mut bad {
+            if f == 0 {
+                *frame += 1;
+            } else {
+                *epoch = epoch.next();
+            }
+        }
+        assert_eq!(deliver(&mut h, u, &bad, &mut rng), Err(SchemeError::Crypto));
+    }
+    // Another member's Update does not verify under this member's key, and the removed member
+    // cannot use one either.
+    let (w, other) = updates.iter().find(|(w, _)| *w != u).cloned().unwrap();
+    assert_ne!(w, u);
+    assert_eq!(
+        deliver(&mut h, u, &other, &mut rng),
+        Err(SchemeError::Crypto)
+    );
+    let removed = h.clients[1].current(room).map(|(e, s)| (e, s.clone()));
+    let mut members = h.rosters[&room].clone();
+    members.push(UserId(1));
+    let roster = Roster {
+        room,
+        members: &members,
+    };
+    let dir = h.directory.clone();
+    assert!(h.clients[1]
+        .handle(
+            &roster,
+            Origin::Server,
+            &upd,
+            &dir,
+            &mut rng,
+            &mut Outbox::new()
+        )
+        .is_err());
+    assert!(h.clients[1].current(room).map(|(e, s)| (e, s.clone())) == removed);
+    assert!(h.clients[u.0 as usize]
+        .current(room)
+        .is_some_and(|(e, s)| e == e0 && *s == s0));
+
+    // The genuine Update is accepted once; a replay is stale.
+    assert_eq!(
+        deliver(&mut h, u, &upd, &mut rng),
+        Ok(Handled::NewEpoch(e0.next()))
+    );
+    assert!(matches!(
+        deliver(&mut h, u, &upd, &mut rng),
+        Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
+    ));
+    for (v, m) in &updates[1..] {
+        deliver(&mut h, *v, m, &mut rng).unwrap();
+    }
+    let (e1, s1) = h.agreed(room);
+    assert_eq!(e1, e0.next());
+    assert!(s1 != s0);
+
+    // After the next frame, the old frame's Update is rejected (new MAC key).
+    run_frame(&mut h, &mut rng);
+    let (e2, _) = h.agreed(room);
+    assert_eq!(e2, e1.next());
+    assert_eq!(deliver(&mut h, u, &upd, &mut rng), Err(SchemeError::Crypto));
+    // The harness's tamper suite still passes after a frame change.
+    h.tamper = Some(Box::new(|m: &mut Message| {
+        use conclave_schemes::testing::Tamper;
+        m.tamper()
+    }));
+    h.change(room, UserId(0), Change::Add(&[UserId(4)]), &mut rng);
+    assert!(matches!(h.tamper_outcome.take(), Some(Err(_))));
 }

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use curve25519_dalek::scalar::Scalar;
 use zeroize::Zeroize;
 
-use super::message::{credentials_context, ctx, identity, opt_bytes, ChangeKind, Message};
+use super::message::{
+    credentials_context, ctx, identity, opt_bytes, update_mac_parts, update_sid, ChangeKind,
+    Message,
+};
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{group, ibe, Mkd, P};
@@ -46,6 +49,11 @@ struct ClientRoom {
     h_left: [u8; P],
     h_right: [u8; P],
     r: [u8; P],
+    /// The session id of the room's last change or Update (public: the server computed or can
+    /// compute it).
+    sid: [u8; 32],
+    /// `K_2 = F'(sid, k' ⊕ k_1)` of the room's last change, carried through Updates.
+    k2: [u8; 32],
 }
 
 impl Drop for ClientRoom {
@@ -53,6 +61,7 @@ impl Drop for ClientRoom {
         self.h_left.zeroize();
         self.h_right.zeroize();
         self.r.zeroize();
+        self.k2.zeroize();
     }
 }
 
@@ -123,8 +132,9 @@ impl Drop for Client {
     }
 }
 
-/// Per-room state a terminal restores: epoch 8, secret 32, neighbours 2×4, `H^l`, `H^r`, `r` 3×32.
-const ROOM_STATE_LEN: usize = 8 + 32 + 8 + 3 * P;
+/// Per-room state a terminal restores: epoch 8, secret 32, neighbours 2×4, `H^l`, `H^r`, `r` 3×32,
+/// `sid` and `K_2` 2×32.
+const ROOM_STATE_LEN: usize = 8 + 32 + 8 + 3 * P + 2 * 32;
 /// Per-user credentials of the current frame: frame 8, IBE key 96, `mk` 32.
 const CREDENTIAL_STATE_LEN: usize = 8 + ibe::USER_KEY_LEN + 32;
 
@@ -491,14 +501,10 @@ impl Client {
         k1.zeroize();
         let mut big_k2 = prf::f1(&sid, &x);
         x.zeroize();
-        let secret =
-            EpochSecret::from_bytes(prf::xor32(&prf::f2(&sid, &big_k1), &prf::f2(&sid, &big_k2)));
-        let r = (prf::f3(&sid, &big_k1) + prf::f3(&sid, &big_k2))
-            .compress()
-            .to_bytes();
+        let (secret, r) = session_key(&sid, &big_k1, &big_k2);
         big_k1.zeroize();
-        big_k2.zeroize();
         let Some(sess) = self.sessions.remove(&room) else {
+            big_k2.zeroize();
             return Err(SchemeError::Internal("session vanished"));
         };
         self.rooms.insert(
@@ -511,10 +517,82 @@ impl Client {
                 h_left: sess.h_left,
                 h_right: sess.h_right,
                 r,
+                sid,
+                k2: big_k2,
             },
         );
+        big_k2.zeroize();
         Ok(Handled::NewEpoch(epoch))
     }
+
+    /// The Update at a new time frame (research/mkd.md §1.8, "K2 carried in state"): decrypt
+    /// `K_1^(t)`, chain `sid_t` from the stored `sid`, and derive
+    /// `SK_t = F''(sid_t, K_1^(t)) ⊕ F''(sid_t, K_2)` and `r` with the stored `K_2`.
+    fn on_update(
+        &mut self,
+        roster: &Roster<'_>,
+        room: RoomId,
+        epoch: Epoch,
+        frame: u64,
+        ct: &ibe::Ciphertext,
+        tag: &Tag,
+    ) -> Result<Handled, SchemeError> {
+        if roster.room != room {
+            return Err(SchemeError::Malformed("update delivered for another room"));
+        }
+        let cx = ctx(room, epoch, self.user);
+        let frame_b = frame.to_be_bytes();
+        // Under this frame's MAC key: an Update of an earlier frame (or one that arrives before
+        // this frame's credentials) fails here.
+        prf::verify(&self.mk, &update_mac_parts(&cx, &frame_b, ct), tag)?;
+        if frame != self.frame {
+            return Err(SchemeError::Malformed("update of another time frame"));
+        }
+        if !roster.contains(self.user) {
+            return Err(Misuse::NotAMember {
+                user: self.user,
+                room,
+            }
+            .into());
+        }
+        let have = self
+            .rooms
+            .get(&room)
+            .ok_or(Misuse::UnknownRoom(room))?
+            .epoch;
+        if epoch != have.next() {
+            return Err(Misuse::StaleEpoch { have, got: epoch }.into());
+        }
+        self.ops.ibe_decryptions += 1;
+        let mut big_k1 = self.usk.decrypt(&identity(self.user, frame), ct)?;
+        let Some(state) = self.rooms.get_mut(&room) else {
+            big_k1.zeroize();
+            return Err(SchemeError::Internal("room state vanished"));
+        };
+        let sid = update_sid(room, epoch, frame, &state.sid);
+        let (secret, r) = session_key(&sid, &big_k1, &state.k2);
+        big_k1.zeroize();
+        state.epoch = epoch;
+        state.secret = secret;
+        state.r.zeroize();
+        state.r = r;
+        state.sid = sid;
+        // The server sends an Update only while no change of the room is in progress, so a
+        // session this member still holds was aborted by the server.
+        self.sessions.remove(&room);
+        Ok(Handled::NewEpoch(epoch))
+    }
+}
+
+/// `SK = F''(sid, K_1) ⊕ F''(sid, K_2)` and the stored `r = F'''(sid, K_1) + F'''(sid, K_2)`.
+fn session_key(sid: &[u8; 32], k1: &[u8; 32], k2: &[u8; 32]) -> (EpochSecret, [u8; P]) {
+    let mut a = prf::f2(sid, k1);
+    let mut b = prf::f2(sid, k2);
+    let secret = EpochSecret::from_bytes(prf::xor32(&a, &b));
+    a.zeroize();
+    b.zeroize();
+    let r = (prf::f3(sid, k1) + prf::f3(sid, k2)).compress().to_bytes();
+    (secret, r)
 }
 
 #[cfg(any(test, feature = "testing"))]
@@ -695,6 +773,13 @@ impl KdClient for Client {
                 ct,
                 tag,
             } => self.on_final(room, *epoch, None, k_prime, None, None, ct, tag),
+            Message::Update {
+                room: for_room,
+                epoch,
+                frame,
+                ct,
+                tag,
+            } => self.on_update(roster, *for_room, *epoch, *frame, ct, tag),
             Message::Request { .. }
             | Message::Round1 { .. }
             | Message::Round2 { .. }

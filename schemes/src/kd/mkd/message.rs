@@ -128,6 +128,21 @@ pub enum Message {
         /// MAC.
         tag: Tag,
     },
+    /// Server → member, at a new time frame (Update): a fresh `K_1^(t)` for a room, encrypted to
+    /// `user ‖ frame`. Sent after the frame's [`Message::Credentials`], whose IBE key and MAC key
+    /// it needs.
+    Update {
+        /// The room (the server sends it unprompted, so it names the room).
+        room: RoomId,
+        /// The new epoch (the room's current one plus one).
+        epoch: Epoch,
+        /// The new time frame.
+        frame: u64,
+        /// `K_1^(t)` encrypted to `user ‖ frame`.
+        ct: ibe::Ciphertext,
+        /// MAC.
+        tag: Tag,
+    },
     /// Server → representative: `(k', CT_1, σ'_1)`.
     FinalRep {
         /// The epoch.
@@ -161,6 +176,7 @@ impl Wire for Message {
             Self::Round2Rep { .. } => EPOCH + 2 * V_LEN + TAG_LEN,
             Self::Final { .. } => EPOCH + P + 32 + 2 * V_LEN + ibe::CIPHERTEXT_LEN + TAG_LEN,
             Self::FinalRep { .. } => EPOCH + 32 + ibe::CIPHERTEXT_LEN + TAG_LEN,
+            Self::Update { .. } => 4 + EPOCH + 8 + ibe::CIPHERTEXT_LEN + TAG_LEN,
         }
     }
 
@@ -231,6 +247,11 @@ impl Wire for Message {
                 f(&ct.body);
                 f(tag);
             }
+            Self::Update { ct, tag, .. } => {
+                f(&ct.u);
+                f(&ct.body);
+                f(tag);
+            }
         }
     }
 }
@@ -250,6 +271,7 @@ impl crate::testing::Tamper for Message {
             Self::Round2 { t, .. } | Self::Round2Rep { t, .. } => t[0] ^= 1,
             Self::Final { t_prefix, .. } => t_prefix[0] ^= 1,
             Self::FinalRep { k_prime, .. } => k_prime[0] ^= 1,
+            Self::Update { ct, .. } => ct.body[0] ^= 1,
         }
         true
     }
@@ -263,6 +285,27 @@ pub(super) fn ctx(room: RoomId, epoch: Epoch, user: UserId) -> [u8; 16] {
     b[4..12].copy_from_slice(&epoch.0.to_be_bytes());
     b[12..].copy_from_slice(&user.0.to_be_bytes());
     b
+}
+
+/// The MAC input of an [`Message::Update`] (shared by both sides).
+pub(super) fn update_mac_parts<'a>(
+    cx: &'a [u8; 16],
+    frame: &'a [u8; 8],
+    ct: &'a ibe::Ciphertext,
+) -> [&'a [u8]; 5] {
+    [b"update", cx, frame, &ct.u, &ct.body]
+}
+
+/// `sid_t = TCR("update", room, epoch, frame, sid)`: the session id of an Update, chained from
+/// the room's previous one (which every member holds and the server does not need).
+pub(super) fn update_sid(room: RoomId, epoch: Epoch, frame: u64, sid: &[u8; 32]) -> [u8; 32] {
+    super::prf::tcr(&[
+        b"update",
+        &room.0.to_be_bytes(),
+        &epoch.0.to_be_bytes(),
+        &frame.to_be_bytes(),
+        sid,
+    ])
 }
 
 pub(super) fn opt_bytes(o: &Option<[u8; P]>) -> &[u8] {
@@ -320,17 +363,25 @@ mod tests {
             Message::FinalRep {
                 epoch: Epoch(1),
                 k_prime: [0; 32],
+                ct: ct.clone(),
+                tag: [0; 32],
+            },
+            Message::Update {
+                room: RoomId(1),
+                epoch: Epoch(1),
+                frame: 1,
                 ct,
                 tag: [0; 32],
             },
         ];
         let lens: Vec<usize> = msgs.iter().map(Wire::wire_len).collect();
-        assert_eq!(lens, [34, 106, 74, 169, 169]);
+        assert_eq!(lens, [34, 106, 74, 169, 169, 149]);
         for m in &msgs {
             let mut visited = 0;
             m.visit_bytes(&mut |b: &[u8]| visited += b.len());
-            // Everything but the kind byte, epoch, flags and option markers is visited.
-            assert!(m.wire_len() - visited <= 10, "{m:?}");
+            // Everything but the kind byte, room, epoch, frame, flags and option markers is
+            // visited.
+            assert!(m.wire_len() - visited <= 21, "{m:?}");
         }
     }
 }

@@ -44,15 +44,17 @@
 //! | 2 | member → server | `Round2` (`k_j, s_j, T_j`) / representative: `Round2Rep` (`T_1, T'`) | 169 / 169 |
 //! | 2 | server → member | `Final` (`c_1, k', T'_j, T', CT_j`) / representative: `FinalRep` (`k', CT_1`) | 329 / 169 |
 //! | frame | server → each user | `Credentials` (IBE key and `mk`, sealed) | 185 |
+//! | frame | server → each member of each room | `Update` (room, epoch, frame, `CT`) | 149 |
 //!
-//! Every message carries a 32-byte HMAC-SHA-256 tag. A member sends 2 messages and receives 3
-//! per change whatever n is; the server sends 3n and receives 2n + 1, and does n IBE
-//! encryptions and n − 1 opening checks.
+//! Every message carries a 32-byte HMAC-SHA-256 tag (the sealed credentials an AEAD tag
+//! instead). A member sends 2 messages and receives 3 per change whatever n is; the server
+//! sends 3n and receives 2n + 1, and does n IBE encryptions and n − 1 opening checks.
 //!
 //! # What each party stores
 //!
-//! * Member, per room (144 B, [`KdClient::state_len`](super::KdClient::state_len) adds the 136 B
-//!   of frame credentials): epoch, epoch secret, left and right neighbour, `H^(l)`, `H^(r)`, `r`.
+//! * Member, per room (208 B, [`KdClient::state_len`](super::KdClient::state_len) adds the 136 B
+//!   of frame credentials): epoch, epoch secret, left and right neighbour, `H^(l)`, `H^(r)`, `r`,
+//!   and, for the Update, the last `sid` and `K_2`.
 //!   Per user: X25519 key pair, `st_i`, `st'_i`, frame, IBE key for `user ‖ frame`, `mk_i`.
 //! * Server: IBE master key, `st_S`, `st'_S`, X25519 key pair, frame; per user its X25519 public
 //!   key and `mk_i`; per room the epoch and the ring order. During a change also the round-1
@@ -64,15 +66,38 @@
 //! server) reach each user sealed to its X25519 key with [`super::sealed_box`] (HPKE-auth-style
 //! sealed box from the server's static X25519 key). The first frame's are issued at enrolment;
 //! [`Server::new_time_frame`] issues the next frame's. The family trait has no clock, so frames
-//! advance only when the caller asks. The "Update" re-key of every room at a new frame is not a
-//! separate operation here: the next change of each room uses the new frame's `K_1`.
+//! advance only when the caller asks.
+//!
+//! The same call then runs the **Update** of every room the server knows (research/mkd.md §1.8,
+//! "K2 carried in state"). Per room the server draws a fresh `K_1^(t)` with its twisted PRF
+//! and sends each member of the room's ring `Update = (room, epoch + 1, frame,
+//! IBE.Enc(member ‖ frame, K_1^(t)))`, MAC'd under the member's new `mk`. The member checks
+//! the MAC, the frame and that the epoch is exactly its own plus one, decrypts `K_1^(t)`, chains
+//! `sid_t = TCR("update", room, epoch, frame, sid)` from its stored `sid`, and sets
+//! `SK_t = F''(sid_t, K_1^(t)) ⊕ F''(sid_t, K_2)` and `r = F'''(sid_t, K_1^(t)) +
+//! F'''(sid_t, K_2)` with the `K_2` stored at the room's last Dist/Join/Leave; it stores `sid_t`
+//! and moves to the next epoch. The room's epoch advances on the server too, and the next
+//! change continues from it. The outbox holds every user's `Credentials` first, then the
+//! `Update`s, so delivery in order gives each member its new keys before its updates (an
+//! Update that arrives before them fails its MAC).
+//!
+//! Cost of an Update: no DH, no commitment and no message from the members. Each member
+//! receives one 149-byte message per room and does one MAC check and one IBE decryption (one
+//! pairing); the server does, per room of n members, one tPRF, n IBE encryptions and n MACs.
+//! Members who were removed are not on the ring and get nothing, so they never see `K_1^(t)`,
+//! and they lack the room's current `K_2` anyway. As the Update needs no member's reply, an
+//! offline member does not stall it; one that misses it catches up at the room's next change
+//! (once it has the frame's credentials). [`Server::new_time_frame`] is still refused while a change
+//! is in progress in any room, and it uses the ring of each room's last completed change: a
+//! removal the directory has made must have run its Leave first.
 //!
 //! # What the server sees and holds
 //!
 //! The server holds only its own secrets (IBE master key, `st_S`, `st'_S`, its X25519 key, the
 //! per-user MAC keys) and public or protocol values: rings, commitments, DH shares, `T_i`, `T'`
 //! and the openings `k_j, s_j` of non-representatives. It never holds any `r_i`, any pairwise DH
-//! value, `k_1` or the epoch secret; `K_1` and `k_S` live only for the duration of the final step.
+//! value, `k_1` or the epoch secret; `K_1` and `k_S` live only for the duration of the final step
+//! (and `K_1^(t)` for that of a room's Update).
 //! [`KdServer::known_epoch_secret`](super::KdServer::known_epoch_secret) is always `None`.
 //!
 //! # Security properties (as claimed by the paper; not re-proved here)
@@ -89,6 +114,14 @@
 //!   byte string reduced mod the group order inside the commitment; the role of the stored `r` in
 //!   Join/Update is unresolved (it is computed and stored, `r = F'''(sid,K_1) + F'''(sid,K_2)` in
 //!   Ristretto255, but not used); the exact Join/Leave message flow of the DH version is inferred.
+//! * The Update is also inferred (the sources only say it "updates K_1 with the ABE
+//!   algorithm"): it carries `K_2` itself in state and chains `sid_t` (binding the room, the new
+//!   epoch and the frame) from the stored `sid`, a choice of ours. Its secrecy rests on the
+//!   `K_2` of the room's last change and on the fresh `K_1^(t)`: whoever holds both a member's
+//!   state (its `K_2` and its static X25519 key, which opens each new frame's IBE key) and that
+//!   member's traffic can follow every Update until the next Join or Leave refreshes `K_2`; the
+//!   server alone, which picks `K_1^(t)`, cannot. An Update gives no post-compromise security
+//!   against such a state thief.
 //! * The server→user and user→server channels are MAC-authenticated only: the server (and a
 //!   network observer) sees every `T_i`, `T'` and every `k_j` with `j` not the representative.
 //! * CP-ABE is replaced by Boneh–Franklin IBE with identity `user ‖ time frame` (see [`ibe`],

@@ -1,12 +1,12 @@
 //! The key server's role: rings, sessions, the checks on round 2, `k'`, the prefix XORs and
-//! `K_1` under IBE; and the per-frame credentials.
+//! `K_1` under IBE; and the per-frame credentials and Updates.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use zeroize::Zeroize;
 
 use super::client::random32;
-use super::message::{ctx, identity, opt_bytes, ChangeKind, Message};
+use super::message::{ctx, identity, opt_bytes, update_mac_parts, ChangeKind, Message};
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{group, ibe, Mkd, Share, P};
@@ -191,12 +191,20 @@ impl Server {
     }
 
     /// Starts a new time frame: issues every enrolled user a fresh IBE key for `user ‖ frame`
-    /// and a fresh MAC key, each sealed to the user ([`Message::Credentials`]), and returns the
-    /// new frame. Changes started afterwards use the new frame's keys.
+    /// and a fresh MAC key, each sealed to the user ([`Message::Credentials`]), then runs the
+    /// Update of every room this server knows (research/mkd.md §1.8): a fresh `K_1^(t)` per room
+    /// (tPRF with `st_S`, `st'_S`), encrypted to each member of the room's ring under
+    /// `member ‖ frame` and MAC'd under the member's new key ([`Message::Update`]); the room
+    /// moves to the next epoch. All credentials come first in `out`, then the updates, so a
+    /// router that delivers in order gives every member its new keys before its updates.
+    /// Returns the new frame.
+    ///
+    /// The ring is the one of the room's last completed change: a removal the directory has
+    /// made but whose Leave has not run yet is not known here, so the Leave must run first.
     ///
     /// # Errors
     /// [`SchemeError::Misuse`] while a change is in progress in some room (its MACs would
-    /// stop verifying).
+    /// stop verifying); nothing is issued then.
     pub fn new_time_frame(
         &mut self,
         rng: &mut dyn CryptoRngCore,
@@ -217,7 +225,73 @@ impl Server {
                 },
             );
         }
+        let rooms: Vec<RoomId> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.current.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for room in rooms {
+            self.update(room, rng, out)?;
+        }
         Ok(self.frame)
+    }
+
+    /// The Update of one room at the current frame: `K_1^(t)` to every member, epoch + 1.
+    fn update(
+        &mut self,
+        room: RoomId,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let Some((epoch, ring)) = self.rooms.get(&room).and_then(|r| r.current.clone()) else {
+            return Err(SchemeError::Internal("updating an unknown room"));
+        };
+        let epoch = epoch.next();
+        let frame = self.frame;
+        let mut kv = self.draw(b"K1", rng);
+        let mut big_k1 = [0u8; 32];
+        big_k1.copy_from_slice(&kv[..32]);
+        kv.zeroize();
+        let pp = self.msk.public();
+        let frame_b = frame.to_be_bytes();
+        for &user in &ring {
+            let ct = match pp.encrypt(&identity(user, frame), &big_k1, rng) {
+                Ok(ct) => ct,
+                Err(e) => {
+                    big_k1.zeroize();
+                    return Err(e);
+                }
+            };
+            self.ops.ibe_encryptions += 1;
+            self.ops.macs += 1;
+            let cx = ctx(room, epoch, user);
+            let tag = prf::tag(self.mk(user, room)?, &update_mac_parts(&cx, &frame_b, &ct));
+            out.send(
+                Dest::User(user),
+                Message::Update {
+                    room,
+                    epoch,
+                    frame,
+                    ct,
+                    tag,
+                },
+            );
+        }
+        big_k1.zeroize();
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.current = Some((epoch, ring));
+        }
+        Ok(())
+    }
+
+    /// `tPRF(purpose)` with fresh ephemerals and the server's static strings `st_S`, `st'_S`.
+    fn draw(&self, purpose: &[u8], rng: &mut dyn CryptoRngCore) -> V {
+        let (mut a, mut a1) = (random32(rng), random32(rng));
+        let v = prf::tprf(purpose, &a, &a1, &self.st, &self.st1);
+        a.zeroize();
+        a1.zeroize();
+        v
     }
 
     /// Derives `user`'s credentials for the current frame and seals them.
@@ -608,18 +682,11 @@ impl Server {
         if sum != [0u8; V_LEN] {
             return Err(SchemeError::Crypto);
         }
-        let draw = |purpose: &[u8], st: &[u8; 32], st1: &[u8; 32], rng: &mut dyn CryptoRngCore| {
-            let (mut a, mut a1) = (random32(rng), random32(rng));
-            let v = prf::tprf(purpose, &a, &a1, st, st1);
-            a.zeroize();
-            a1.zeroize();
-            v
-        };
-        let mut ks = draw(b"kS", &self.st, &self.st1, rng);
+        let mut ks = self.draw(b"kS", rng);
         let mut k_s = [0u8; 32];
         k_s.copy_from_slice(&ks[..32]);
         ks.zeroize();
-        let mut kv = draw(b"K1", &self.st, &self.st1, rng);
+        let mut kv = self.draw(b"K1", rng);
         let mut big_k1 = [0u8; 32];
         big_k1.copy_from_slice(&kv[..32]);
         kv.zeroize();
@@ -703,7 +770,8 @@ impl KdServer for Server {
             | Message::Begin { .. }
             | Message::Round1Reply { .. }
             | Message::Final { .. }
-            | Message::FinalRep { .. } => Err(Misuse::UnexpectedMessage(
+            | Message::FinalRep { .. }
+            | Message::Update { .. } => Err(Misuse::UnexpectedMessage(
                 "a server-to-user DMKD message reached the server",
             )
             .into()),
