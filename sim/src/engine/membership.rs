@@ -577,6 +577,13 @@ impl Engine<'_> {
                 format!("{user} handling a message about {room}")
             }))?,
         };
+        // Key traffic may carry what a parked message was waiting for.
+        let retry_ns = if self.users[user.0 as usize].parked.is_empty() {
+            0
+        } else {
+            self.retry_parked(user)?
+        };
+        let ns = ns + retry_ns;
         // A reply to a queued message (op None) has no op to belong to; it still travels.
         let outputs = self.kd_outputs_from_user(user, room, op, out);
         let done = self.emit(Node::User(user), now, pre_ns + ns, false, op, outputs)?;

@@ -13,6 +13,15 @@ use crate::cost::OpKey;
 use crate::metrics::{Adversary, Op, Party, Property, Sample};
 use crate::scenario::{HistoryPolicy, Nanos};
 
+/// The outcome of opening a stored message.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Opened {
+    /// Compute charged.
+    pub(super) ns: u64,
+    /// The message could not be opened yet and waits for key traffic.
+    pub(super) parked: bool,
+}
+
 /// Post-removal messages tried against each removed member.
 const REMOVED_TRIES: u32 = 3;
 /// Stored records per room tried in the storage-breach experiment.
@@ -219,18 +228,19 @@ impl Engine<'_> {
         room: RoomId,
         msg: MsgId,
         sealed: &Packet,
-    ) -> Result<u64, EngineError> {
+    ) -> Result<Opened, EngineError> {
         let u = user.0 as usize;
         let Some(rec_epoch) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
             .map(|r| r.epoch)
         else {
-            return Ok(0);
+            return Ok(Opened::default());
         };
         if !self.users[u].held.contains_key(&room) {
-            return Ok(0);
+            return Ok(Opened::default());
         }
+        let mut layer_failed = false;
         let k = OpKey {
             scheme: self.stack.pre.name(),
             op: "open",
@@ -259,6 +269,7 @@ impl Engine<'_> {
                 let (r2, ns2) = self.charge(k, pt.len(), |e| {
                     e.stack.kd.unprotect(user, room, sender, &pt)
                 })?;
+                layer_failed = matches!(r2, Err(SchemeError::Crypto));
                 (r2, ns + ns2)
             }
             other => (other, ns),
@@ -279,13 +290,44 @@ impl Engine<'_> {
                 now as f64 / 1e6
             )
         };
+        if held && layer_failed {
+            // A per-message layer (Sender Keys) whose key for this sender has not arrived yet:
+            // the terminal keeps the message and tries again when key traffic comes in, as real
+            // clients do. Still unreadable at the end of the run, it counts as a failure.
+            let parked = &mut self.users[u].parked;
+            if !parked.iter().any(|(r, m, _)| *r == room && *m == msg) {
+                parked.push((room, msg, sealed.clone()));
+            }
+            return Ok(Opened { ns, parked: true });
+        }
         let property = if held {
             Property::MembersRead
         } else {
             Property::JoinerHistoryPolicy
         };
         self.oracle.check(property, ok, describe);
+        Ok(Opened { ns, parked: false })
+    }
+
+    /// Tries again the messages `user` could not open yet; returns the compute it took.
+    pub(super) fn retry_parked(&mut self, user: UserId) -> Result<u64, EngineError> {
+        let parked = std::mem::take(&mut self.users[user.0 as usize].parked);
+        let mut ns = 0;
+        for (room, msg, sealed) in parked {
+            ns += self.open_and_check(user, room, msg, &sealed)?.ns;
+        }
         Ok(ns)
+    }
+
+    /// At the end of the run, messages that never became readable are failures.
+    pub(super) fn unreadable_at_end(&mut self) {
+        for u in 0..self.users.len() {
+            for (room, msg, _) in std::mem::take(&mut self.users[u].parked) {
+                self.oracle.check(Property::MembersRead, false, || {
+                    format!("user {u} never became able to open {msg} of {room}")
+                });
+            }
+        }
     }
 
     pub(super) fn deliver_at_user(
@@ -303,7 +345,7 @@ impl Engine<'_> {
             // Removed while the message was in flight: the server no longer owes it.
             return Ok(());
         }
-        let ns = self.open_and_check(user, room, msg, &sealed)?;
+        let Opened { ns, parked } = self.open_and_check(user, room, msg, &sealed)?;
         let done = self.emit(
             Node::User(user),
             self.now,
@@ -315,6 +357,7 @@ impl Engine<'_> {
         if let Some(pressed) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
+            .filter(|_| !parked)
             .map(|r| r.pressed)
         {
             let mut cpu = [0; 4];
@@ -387,7 +430,7 @@ impl Engine<'_> {
         let room = env.room;
         let mut ns = self.receive_cost(&env)?;
         for (id, p) in &records {
-            ns += self.open_and_check(user, room, *id, p)?;
+            ns += self.open_and_check(user, room, *id, p)?.ns;
         }
         let done = self.emit(Node::User(user), self.now, ns, false, env.op, Vec::new())?;
         if let Some(op) = env.op {

@@ -313,6 +313,9 @@ pub(crate) struct UserState {
     held: BTreeMap<RoomId, (Epoch, EpochSecret)>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
+    /// Messages it could not open yet (a per-message key not yet received), retried when key
+    /// traffic arrives.
+    parked: Vec<(RoomId, MsgId, Packet)>,
 }
 
 /// The progress of a run, for a progress bar: virtual nanoseconds processed.
@@ -426,6 +429,7 @@ impl<'s> Engine<'s> {
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
                     epochs: BTreeMap::new(),
+                    parked: Vec::new(),
                 })
                 .collect(),
             rooms: Vec::new(),
@@ -506,6 +510,7 @@ impl<'s> Engine<'s> {
 
     fn finish(mut self) -> Result<(StackResult, CostModel), EngineError> {
         self.storage_breach_experiment()?;
+        self.unreadable_at_end();
         self.counters.churn_skipped = self.workload.skipped_churn();
         self.counters.message_store_bytes = self.stack.pre.stored_len() as u64;
         self.counters.search_index_bytes = self.stack.sse.stored_len() as u64;

@@ -109,7 +109,7 @@ impl Engine<'_> {
         let mut ns = 0;
         for r in &rooms {
             for (id, p) in &r.recent {
-                ns += self.open_and_check(user, r.room, *id, p)?;
+                ns += self.open_and_check(user, r.room, *id, p)?.ns;
             }
         }
         let done = self.emit(Node::User(user), restored, ns, false, env.op, Vec::new())?;
