@@ -80,6 +80,19 @@ impl SealedBox {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for SealedBox {
+    fn tamper(&mut self) -> bool {
+        match self.ciphertext.first_mut() {
+            Some(b) => {
+                *b ^= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 fn key_schedule(
     ikm: &[u8],
     e: &[u8; 32],
