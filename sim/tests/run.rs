@@ -87,6 +87,15 @@ fn trace_does_not_depend_on_the_stack_or_cost_model() {
     for _ in g.by_ref() {}
     assert_eq!(measured.trace_sha256, calibrated.trace_sha256);
     assert_eq!(measured.trace_sha256, g.trace_sha256());
+    // Another stack replays exactly the same workload.
+    let mut secured = stack.clone();
+    secured.kd = "pairwise-dh".to_owned();
+    let other_stack = Engine::new(&s, &secured, s.seed, CostModel::Measured { samples: None })
+        .unwrap()
+        .run(None)
+        .unwrap();
+    assert_eq!(other_stack.trace_sha256, measured.trace_sha256);
+    assert_eq!(other_stack.counters.messages, measured.counters.messages);
     let other = Engine::new(&s, stack, s.seed + 1, CostModel::Calibrated(table()))
         .unwrap()
         .run(None)
