@@ -265,20 +265,7 @@ impl KdClient for Client {
         _out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let Origin::User(sender) = from else {
-            return Err(Misuse::UnexpectedMessage(
-                "pairwise-dh clients accept boxes from members only",
-            )
-            .into());
-        };
-        if sender == self.me {
-            return Err(Misuse::UnexpectedMessage("a box from oneself").into());
-        }
-        for user in [sender, self.me] {
-            if !roster.contains(user) {
-                return Err(Misuse::NotAMember { user, room }.into());
-            }
-        }
+        let sender = super::sealed_box::member_sender(roster, from, self.me)?;
         match (self.rooms.get(&room), msg.joining) {
             // A joiner (or a member of a new room) takes any epoch after the one it may still
             // hold from an earlier membership.

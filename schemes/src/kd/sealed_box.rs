@@ -18,7 +18,8 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use x25519_dalek::{EphemeralSecret, PublicKey, StaticSecret};
 
-use crate::{CryptoRngCore, SchemeError, Wire};
+use crate::kd::{Origin, Roster};
+use crate::{CryptoRngCore, Misuse, SchemeError, UserId, Wire};
 
 /// A user's long-term X25519 key pair.
 #[derive(Clone)]
@@ -78,6 +79,32 @@ impl SealedBox {
     pub fn ciphertext_mut(&mut self) -> &mut Vec<u8> {
         &mut self.ciphertext
     }
+}
+
+/// The sender of a box that `me` received about `roster.room`, after the checks every pairwise
+/// scheme makes: boxes come from another user (not the server, not oneself), and both the sender
+/// and the recipient are members of the room.
+///
+/// # Errors
+/// [`Misuse::UnexpectedMessage`] for a box from the server or from oneself;
+/// [`Misuse::NotAMember`] if the sender or the recipient is not on the roster.
+pub fn member_sender(roster: &Roster<'_>, from: Origin, me: UserId) -> Result<UserId, SchemeError> {
+    let Origin::User(sender) = from else {
+        return Err(Misuse::UnexpectedMessage("pairwise boxes come from members only").into());
+    };
+    if sender == me {
+        return Err(Misuse::UnexpectedMessage("a box from oneself").into());
+    }
+    for user in [sender, me] {
+        if !roster.contains(user) {
+            return Err(Misuse::NotAMember {
+                user,
+                room: roster.room,
+            }
+            .into());
+        }
+    }
+    Ok(sender)
 }
 
 #[cfg(any(test, feature = "testing"))]

@@ -744,20 +744,7 @@ impl KdClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let Origin::User(sender) = from else {
-            return Err(Misuse::UnexpectedMessage(
-                "sender-keys clients accept boxes from members only",
-            )
-            .into());
-        };
-        if sender == self.me {
-            return Err(Misuse::UnexpectedMessage("a box from oneself").into());
-        }
-        for user in [sender, self.me] {
-            if !roster.contains(user) {
-                return Err(Misuse::NotAMember { user, room }.into());
-            }
-        }
+        let sender = super::sealed_box::member_sender(roster, from, self.me)?;
         let ctx = context(msg.kind, room, msg.epoch, sender, self.me);
         let mut plain =
             sealed_box::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
