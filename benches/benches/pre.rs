@@ -59,8 +59,7 @@ fn bench_pre<H: HistoryProtection>(c: &mut Criterion) {
             .unwrap_or_else(|e| panic!("{}: store: {e}", H::NAME));
         let record = server
             .get(room, id)
-            .unwrap_or_else(|| panic!("{}: stored record missing", H::NAME))
-            .clone();
+            .unwrap_or_else(|| panic!("{}: stored record missing", H::NAME));
         let opened = bob
             .open(key, id, &record)
             .unwrap_or_else(|e| panic!("{}: open: {e}", H::NAME));

@@ -26,7 +26,9 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use conclave_schemes::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
+use conclave_schemes::pre::{
+    EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView,
+};
 use conclave_schemes::registry::{self, Family};
 use conclave_schemes::sse::{Access, Resolution, SearchableEncryption, SseClient, SseServer};
 use conclave_schemes::{Dest, MsgId, Outbox, UserId};
@@ -260,7 +262,16 @@ fn history_epoch<H: HistoryProtection>(
     for i in 0..clients.len() {
         let mut out = Outbox::new();
         clients[i]
-            .epoch_changed(None, key, i == 0, rng, &mut out)
+            .epoch_changed(
+                EpochChange {
+                    prev: None,
+                    next: key,
+                    changer: i == 0,
+                    shares_history: true,
+                },
+                rng,
+                &mut out,
+            )
             .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", H::NAME));
         let from = UserId(u32::try_from(i).unwrap_or(u32::MAX));
         route(
@@ -307,7 +318,16 @@ fn search_epoch<S: SearchableEncryption>(
     for i in 0..clients.len() {
         let mut out = Outbox::new();
         clients[i]
-            .epoch_changed(None, key, i == 0, rng, &mut out)
+            .epoch_changed(
+                EpochChange {
+                    prev: None,
+                    next: key,
+                    changer: i == 0,
+                    shares_history: true,
+                },
+                rng,
+                &mut out,
+            )
             .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", S::NAME));
         let from = UserId(u32::try_from(i).unwrap_or(u32::MAX));
         route(

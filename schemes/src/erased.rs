@@ -12,7 +12,7 @@ use crate::kd::{
     Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
 };
 use crate::pre::{
-    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
 use crate::sse::{Access, Resolution, SearchableEncryption, SseClient, SseProperties, SseServer};
 use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
@@ -351,9 +351,7 @@ pub trait DynHistory: Send {
     fn epoch_changed(
         &mut self,
         user: UserId,
-        prev: Option<KeyView<'_>>,
-        next: KeyView<'_>,
-        changer: bool,
+        change: EpochChange<'_>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError>;
@@ -445,14 +443,12 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
     fn epoch_changed(
         &mut self,
         user: UserId,
-        prev: Option<KeyView<'_>>,
-        next: KeyView<'_>,
-        changer: bool,
+        change: EpochChange<'_>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError> {
         let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.epoch_changed(prev, next, changer, rng, &mut typed)?;
+        client(&mut self.clients, user)?.epoch_changed(change, rng, &mut typed)?;
         erase(typed, out);
         Ok(())
     }
@@ -475,7 +471,7 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         self.server.store(room, msg, sealed)
     }
     fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet> {
-        self.server.get(room, msg).map(|s| Packet::new(s.clone()))
+        self.server.get(room, msg).map(Packet::new)
     }
     fn server_handle(
         &mut self,
@@ -552,9 +548,7 @@ pub trait DynSse: Send {
     fn epoch_changed(
         &mut self,
         user: UserId,
-        prev: Option<KeyView<'_>>,
-        next: KeyView<'_>,
-        changer: bool,
+        change: EpochChange<'_>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError>;
@@ -666,14 +660,12 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
     fn epoch_changed(
         &mut self,
         user: UserId,
-        prev: Option<KeyView<'_>>,
-        next: KeyView<'_>,
-        changer: bool,
+        change: EpochChange<'_>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError> {
         let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.epoch_changed(prev, next, changer, rng, &mut typed)?;
+        client(&mut self.clients, user)?.epoch_changed(change, rng, &mut typed)?;
         erase(typed, out);
         Ok(())
     }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
-use crate::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
+use crate::pre::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView};
 use crate::sse::{tokenize, Access, Resolution, SearchableEncryption, SseClient, SseServer};
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId, Wire};
 
@@ -352,21 +352,28 @@ pub fn history_round_trip<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
             secret: &secrets[p],
         });
         let mut out = Outbox::new();
-        alice
-            .epoch_changed(prev_key, key, true, rng, &mut out)
-            .unwrap();
+        let change = EpochChange {
+            prev: prev_key,
+            next: key,
+            changer: true,
+            shares_history: true,
+        };
+        alice.epoch_changed(change, rng, &mut out).unwrap();
         for (_, msg) in out.drain() {
             server
                 .handle(room, UserId(0), msg, rng, &mut Outbox::new())
                 .unwrap();
         }
-        bob.epoch_changed(prev_key, key, false, rng, &mut Outbox::new())
-            .unwrap();
+        let change = EpochChange {
+            changer: false,
+            ..change
+        };
+        bob.epoch_changed(change, rng, &mut Outbox::new()).unwrap();
         let id = MsgId(e as u64);
         let text = format!("message number {e}");
         let sealed = alice.seal(key, id, text.as_bytes(), rng).unwrap();
         server.store(room, id, sealed).unwrap();
-        let stored = server.get(room, id).unwrap().clone();
+        let stored = server.get(room, id).unwrap();
         assert_eq!(
             bob.open(key, id, &stored).unwrap(),
             text.as_bytes(),

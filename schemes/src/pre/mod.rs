@@ -24,6 +24,20 @@ pub struct KeyView<'a> {
     pub secret: &'a EpochSecret,
 }
 
+/// What a client learns when a room's epoch changes under it.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochChange<'a> {
+    /// The epoch this client held before, if any (`None` for a member who just joined).
+    pub prev: Option<KeyView<'a>>,
+    /// The epoch it holds now.
+    pub next: KeyView<'a>,
+    /// Whether this client made the change; only the changer emits re-keying traffic.
+    pub changer: bool,
+    /// Whether the room's policy lets members read messages from before they joined. When it
+    /// does not, a scheme must not carry stored history over to keys a joiner receives.
+    pub shares_history: bool,
+}
+
 /// Server-side work a control message caused, so the caller can charge it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Work {
@@ -97,17 +111,15 @@ pub trait HistoryClient: Send {
         sealed: &<Self::Scheme as HistoryProtection>::Sealed,
     ) -> Result<Vec<u8>, SchemeError>;
 
-    /// Tells the client that it now holds epoch `next` of the room (`prev` is the epoch it held
-    /// before, if any). `changer` is true on the member that made the change, which may emit
-    /// control messages for the server.
+    /// Tells the client that it now holds a new epoch of the room. The member that made the
+    /// change ([`EpochChange::changer`]) may emit control messages for the server, and so may a
+    /// joiner that needs something stored (a back-chain of keys).
     ///
     /// # Errors
     /// Scheme specific.
     fn epoch_changed(
         &mut self,
-        prev: Option<KeyView<'_>>,
-        next: KeyView<'_>,
-        changer: bool,
+        change: EpochChange<'_>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
     ) -> Result<(), SchemeError>;
@@ -142,9 +154,9 @@ pub trait HistoryServer: Send {
         sealed: <Self::Scheme as HistoryProtection>::Sealed,
     ) -> Result<(), SchemeError>;
 
-    /// A stored record.
-    fn get(&self, room: RoomId, msg: MsgId)
-        -> Option<&<Self::Scheme as HistoryProtection>::Sealed>;
+    /// A stored record as the server sends it to a reader (a scheme may attach what the reader
+    /// needs with it, such as the current capsule of the record's epoch).
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<<Self::Scheme as HistoryProtection>::Sealed>;
 
     /// Processes a control message and reports the work it caused.
     ///

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work};
+use super::{
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+};
 use crate::{CryptoRngCore, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext baseline.
@@ -97,9 +99,7 @@ impl HistoryClient for Client {
 
     fn epoch_changed(
         &mut self,
-        _prev: Option<KeyView<'_>>,
-        _next: KeyView<'_>,
-        _changer: bool,
+        _change: EpochChange<'_>,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<NoMessage>,
     ) -> Result<(), SchemeError> {
@@ -128,8 +128,8 @@ impl HistoryServer for Server {
         Ok(())
     }
 
-    fn get(&self, room: RoomId, msg: MsgId) -> Option<&PlainRecord> {
-        self.records.get(&(room, msg))
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<PlainRecord> {
+        self.records.get(&(room, msg)).cloned()
     }
 
     fn handle(

@@ -13,7 +13,7 @@ mod tokenize;
 
 pub use tokenize::{tokenize, STOPWORDS};
 
-pub use crate::pre::{KeyView, Work};
+pub use crate::pre::{EpochChange, KeyView, Work};
 use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The outcome of one round of a search, from the client's side.
@@ -85,6 +85,18 @@ pub trait SseClient: Send {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
 
+    /// The index update that deletes message `msg`, which carried `keywords`, from the index.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn remove(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+
     /// The first query of a search for `keyword`.
     ///
     /// # Errors
@@ -114,9 +126,7 @@ pub trait SseClient: Send {
     /// Scheme specific.
     fn epoch_changed(
         &mut self,
-        prev: Option<KeyView<'_>>,
-        next: KeyView<'_>,
-        changer: bool,
+        change: EpochChange<'_>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
     ) -> Result<(), SchemeError>;

@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    Access, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties, SseServer, Work,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
+    SseServer, Work,
 };
 use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -24,6 +25,8 @@ pub struct Update {
     pub msg: MsgId,
     /// Its distinct keywords.
     pub keywords: Vec<String>,
+    /// Whether this deletes the message from the index rather than adding it.
+    pub delete: bool,
 }
 
 /// A keyword, in the clear.
@@ -39,7 +42,7 @@ pub use crate::pre::none::NoMessage;
 
 impl Wire for Update {
     fn wire_len(&self) -> usize {
-        8 + 2 + self.keywords.iter().map(|k| 1 + k.len()).sum::<usize>()
+        8 + 1 + 2 + self.keywords.iter().map(|k| 1 + k.len()).sum::<usize>()
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
         for k in &self.keywords {
@@ -111,6 +114,21 @@ impl SseClient for Client {
         Ok(Update {
             msg,
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+            delete: false,
+        })
+    }
+
+    fn remove(
+        &mut self,
+        _key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        Ok(Update {
+            msg,
+            keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+            delete: true,
         })
     }
 
@@ -138,9 +156,7 @@ impl SseClient for Client {
 
     fn epoch_changed(
         &mut self,
-        _prev: Option<KeyView<'_>>,
-        _next: KeyView<'_>,
-        _changer: bool,
+        _change: EpochChange<'_>,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<NoMessage>,
     ) -> Result<(), SchemeError> {
@@ -163,6 +179,17 @@ impl SseServer for Server {
 
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
         let index = self.rooms.entry(room).or_default();
+        if update.delete {
+            for keyword in &update.keywords {
+                if let Some(list) = index.get_mut(keyword) {
+                    if let Ok(pos) = list.binary_search(&update.msg) {
+                        list.remove(pos);
+                        self.bytes -= 8;
+                    }
+                }
+            }
+            return Ok(());
+        }
         for keyword in update.keywords {
             self.bytes += 8;
             match index.get_mut(&keyword) {

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use conclave_schemes::erased::Packet;
 use conclave_schemes::kd::{Change, Handled, Origin, Roster};
-use conclave_schemes::pre::KeyView;
+use conclave_schemes::pre::{EpochChange, KeyView};
 use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
@@ -244,6 +244,12 @@ impl Engine<'_> {
             epoch: *e,
             secret: s,
         });
+        let change = EpochChange {
+            prev: prev_view,
+            next,
+            changer,
+            shares_history: self.policy(room) == HistoryPolicy::Shared,
+        };
         let key = OpKey {
             scheme: self.stack.pre.name(),
             op: "epoch_changed",
@@ -251,7 +257,7 @@ impl Engine<'_> {
         let (r, pre_ns) = self.charge(key, 1, |e| {
             e.stack
                 .pre
-                .epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], pre_out)
+                .epoch_changed(user, change, &mut e.user_rng[u], pre_out)
         })?;
         r.map_err(scheme_err(&self.spec.pre, now, || {
             format!("{user} entering {epoch} of {room}")
@@ -263,7 +269,7 @@ impl Engine<'_> {
         let (r, sse_ns) = self.charge(key, 1, |e| {
             e.stack
                 .sse
-                .epoch_changed(user, prev_view, next, changer, &mut e.user_rng[u], sse_out)
+                .epoch_changed(user, change, &mut e.user_rng[u], sse_out)
         })?;
         r.map_err(scheme_err(&self.spec.sse, now, || {
             format!("{user} entering {epoch} of {room}")
