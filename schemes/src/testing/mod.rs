@@ -4,12 +4,16 @@
 //! The suites panic with a message naming the failed property; they are meant for `#[test]`s.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+mod history;
+mod sse;
+
+pub use history::*;
+pub use sse::*;
+
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
-use crate::pre::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView};
-use crate::sse::{tokenize, Access, Resolution, SearchableEncryption, SseClient, SseServer};
-use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId, Wire};
+use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Outbox, RoomId, UserId, Wire};
 
 /// An organisation running one key-distribution scheme, with messages delivered synchronously.
 #[allow(missing_debug_implementations)]
@@ -329,116 +333,5 @@ where
         Some(Err(_)) => {}
         Some(Ok(_)) => panic!("a tampered message was accepted"),
         None => panic!("no message of the change could be tampered with"),
-    }
-}
-
-/// History protection: members open what other members seal, across epoch changes.
-pub fn history_round_trip<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
-    let room = RoomId(1);
-    let mut server = H::new_server();
-    let mut alice = H::new_client(UserId(0));
-    let mut bob = H::new_client(UserId(1));
-    let secrets: Vec<EpochSecret> = (0..5).map(|_| EpochSecret::random(rng)).collect();
-    let mut prev: Option<usize> = None;
-    for (e, secret) in secrets.iter().enumerate() {
-        let key = KeyView {
-            room,
-            epoch: Epoch(e as u64),
-            secret,
-        };
-        let prev_key = prev.map(|p| KeyView {
-            room,
-            epoch: Epoch(p as u64),
-            secret: &secrets[p],
-        });
-        let mut out = Outbox::new();
-        let change = EpochChange {
-            prev: prev_key,
-            next: key,
-            changer: true,
-            shares_history: true,
-        };
-        alice.epoch_changed(change, rng, &mut out).unwrap();
-        for (_, msg) in out.drain() {
-            server
-                .handle(room, UserId(0), msg, rng, &mut Outbox::new())
-                .unwrap();
-        }
-        let change = EpochChange {
-            changer: false,
-            ..change
-        };
-        bob.epoch_changed(change, rng, &mut Outbox::new()).unwrap();
-        let id = MsgId(e as u64);
-        let text = format!("message number {e}");
-        let sealed = alice.seal(key, id, text.as_bytes(), rng).unwrap();
-        server.store(room, id, sealed).unwrap();
-        let stored = server.get(room, id).unwrap();
-        assert_eq!(
-            bob.open(key, id, &stored).unwrap(),
-            text.as_bytes(),
-            "round trip"
-        );
-        prev = Some(e);
-    }
-}
-
-/// Searchable encryption: search results equal a brute-force scan of the messages, and the
-/// access bound is honoured.
-pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
-    let room = RoomId(3);
-    let secret = EpochSecret::random(rng);
-    let key = KeyView {
-        room,
-        epoch: Epoch(0),
-        secret: &secret,
-    };
-    let mut server = S::new_server();
-    let mut client = S::new_client(UserId(0));
-    let words = [
-        "budget", "launch", "hiring", "q3", "review", "offsite", "roadmap",
-    ];
-    let mut texts = Vec::new();
-    for i in 0..60u64 {
-        let mut text = String::from("the");
-        for (j, w) in words.iter().enumerate() {
-            if (i * 7 + j as u64 * 3) % (j as u64 + 2) == 0 {
-                text.push(' ');
-                text.push_str(w);
-            }
-        }
-        let kws = tokenize(&text);
-        let refs: Vec<&str> = kws.iter().map(String::as_str).collect();
-        let upd = client.index(key, MsgId(i), &refs, rng).unwrap();
-        server.apply(room, upd).unwrap();
-        texts.push(kws);
-    }
-    for from in [0u64, 25] {
-        for w in words.iter().chain(&["absent"]) {
-            let expected: BTreeSet<MsgId> = texts
-                .iter()
-                .enumerate()
-                .filter(|(i, kws)| *i as u64 >= from && kws.iter().any(|k| k == w))
-                .map(|(i, _)| MsgId(i as u64))
-                .collect();
-            let mut q = client.query(key, w, rng).unwrap();
-            let found = loop {
-                let reply = server
-                    .search(
-                        room,
-                        Access {
-                            readable_from: MsgId(from),
-                        },
-                        &q,
-                    )
-                    .unwrap();
-                match client.resolve(key, w, &reply, rng).unwrap() {
-                    Resolution::Done(ids) => break ids,
-                    Resolution::Next(next) => q = next,
-                }
-            };
-            let found: BTreeSet<MsgId> = found.into_iter().collect();
-            assert_eq!(found, expected, "search for {w:?} from {from}");
-        }
     }
 }
