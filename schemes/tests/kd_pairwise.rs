@@ -458,3 +458,88 @@ fn pairwise_dh_rejects_wrong_epoch_and_origin() {
         Err(SchemeError::Misuse(Misuse::UnexpectedMessage(_)))
     ));
 }
+
+/// A joiner's sender key can reach an offline member only after the joiner was removed again;
+/// the member still needs it for what the joiner sent while in the room.
+#[test]
+fn sender_keys_accepts_a_removed_members_earlier_sender_key() {
+    let mut r = rng(21);
+    let room = RoomId(7);
+    let mut h = KdHarness::<SenderKeys>::new(4, &mut r);
+    h.create(room, &users(0..3), UserId(0), &mut r);
+    let joiner = UserId(3);
+    let with_joiner = users(0..4);
+    let view = Roster {
+        room,
+        members: &with_joiner,
+    };
+    // User 0 adds the joiner; every kick is handled except that the joiner's own sender key
+    // never reaches user 1 (offline) yet.
+    let mut out = Outbox::new();
+    h.clients[0]
+        .change(
+            &view,
+            &Change::Add(&[joiner]),
+            &h.directory,
+            &mut r,
+            &mut out,
+        )
+        .unwrap();
+    let mut queue: Vec<(UserId, UserId, sender_keys::Message)> = out
+        .drain()
+        .map(|(d, m)| match d {
+            Dest::User(to) => (UserId(0), to, m),
+            _ => panic!("boxes go to users"),
+        })
+        .collect();
+    let mut held_back = Vec::new();
+    while let Some((from, to, msg)) = queue.pop() {
+        if from == joiner && to == UserId(1) {
+            held_back.push(msg);
+            continue;
+        }
+        let mut out = Outbox::new();
+        h.clients[to.0 as usize]
+            .handle(
+                &view,
+                Origin::User(from),
+                &msg,
+                &h.directory,
+                &mut r,
+                &mut out,
+            )
+            .unwrap();
+        for (d, m) in out.drain() {
+            let Dest::User(next) = d else {
+                panic!("boxes go to users")
+            };
+            queue.push((to, next, m));
+        }
+    }
+    assert_eq!(held_back.len(), 1);
+    let sent = h.clients[3]
+        .protect(room, b"hello from the joiner", &mut r)
+        .unwrap();
+    // The joiner is removed; user 1 sees the later roster when the held-back box arrives,
+    // while it still holds the join's epoch.
+    let after = users(0..3);
+    let later = Roster {
+        room,
+        members: &after,
+    };
+    assert_eq!(h.clients[1].current(room).map(|(e, _)| e), Some(Epoch(1)));
+    h.clients[1]
+        .handle(
+            &later,
+            Origin::User(joiner),
+            &held_back[0],
+            &h.directory,
+            &mut r,
+            &mut Outbox::new(),
+        )
+        .unwrap();
+    assert_eq!(
+        h.clients[1].unprotect(room, joiner, &sent).unwrap(),
+        b"hello from the joiner"
+    );
+}

@@ -744,7 +744,23 @@ impl KdClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let sender = super::sealed_box::member_sender(roster, from, self.me)?;
+        let sender = match (msg.kind, from) {
+            // A sender key of an epoch this member holds or has left behind may come from a member
+            // removed since (its box waited in an offline member's mailbox, and the roster is
+            // already the later one); the messages it sent before its removal still need it. It is authenticated by the
+            // sender's static key like any box, and lets its owner do nothing it could not do
+            // with the sender key it held anyway.
+            (Kind::SenderKey, Origin::User(sender))
+                if sender != self.me
+                    && roster.contains(self.me)
+                    && self
+                        .current(room)
+                        .is_some_and(|(held, _)| msg.epoch <= held) =>
+            {
+                sender
+            }
+            _ => super::sealed_box::member_sender(roster, from, self.me)?,
+        };
         let ctx = context(msg.kind, room, msg.epoch, sender, self.me);
         let mut plain =
             sealed_box::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;

@@ -323,8 +323,15 @@ impl Engine<'_> {
     pub(super) fn unreadable_at_end(&mut self) {
         for u in 0..self.users.len() {
             for (room, msg, _) in std::mem::take(&mut self.users[u].parked) {
-                self.oracle.check(Property::MembersRead, false, || {
-                    format!("user {u} never became able to open {msg} of {room}")
+                let origin = self.rooms[room.0 as usize]
+                    .messages
+                    .get(&msg)
+                    .map(|r| (r.sender, r.epoch));
+                self.oracle.check(Property::MembersRead, false, || match origin {
+                    Some((sender, epoch)) => format!(
+                        "user {u} never became able to open {msg} of {room}, sent by {sender} in {epoch}"
+                    ),
+                    None => format!("user {u} never became able to open {msg} of {room}"),
                 });
             }
         }
