@@ -27,6 +27,7 @@ pub fn calibration_scenario() -> Scenario {
         },
         admins: 1,
         history: None,
+        preload: 0,
     };
     Scenario {
         name: "calibration".to_owned(),
@@ -41,6 +42,7 @@ pub fn calibration_scenario() -> Scenario {
                     kind: RoomKind::Department,
                     admins: 1,
                     history: None,
+                    preload: 0,
                 },
                 project(2, 4),
                 project(8, 3),

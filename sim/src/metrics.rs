@@ -458,6 +458,8 @@ pub struct Counters {
     pub events: u64,
     /// Messages sent.
     pub messages: u64,
+    /// Messages rooms held when the run started (`preload`), stored without being sent.
+    pub preloaded: u64,
     /// Membership changes applied.
     pub changes: u64,
     /// Churn events skipped because nobody in the room was online to perform them.
@@ -476,6 +478,7 @@ impl Counters {
     pub fn merge(&mut self, o: &Counters) {
         self.events += o.events;
         self.messages += o.messages;
+        self.preloaded += o.preloaded;
         self.changes += o.changes;
         self.churn_skipped += o.churn_skipped;
         self.kd_stale += o.kd_stale;

@@ -35,6 +35,7 @@ fn scenario() -> Scenario {
                     kind: RoomKind::Department,
                     admins: 1,
                     history: None,
+                    preload: 0,
                 },
                 RoomGroup {
                     kind: RoomKind::Project {
@@ -43,6 +44,7 @@ fn scenario() -> Scenario {
                     },
                     admins: 1,
                     history: Some(HistoryPolicy::FromJoin),
+                    preload: 0,
                 },
             ],
         },
@@ -175,6 +177,7 @@ fn conventional() -> StackResult {
     r.counters = Counters {
         events: 100,
         messages: 20,
+        preloaded: 0,
         changes: 2,
         churn_skipped: 0,
         kd_stale: 0,
@@ -221,6 +224,7 @@ fn secure() -> StackResult {
     r.counters = Counters {
         events: 120,
         messages: 20,
+        preloaded: 0,
         changes: 2,
         churn_skipped: 1,
         kd_stale: 0,

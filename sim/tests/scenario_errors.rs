@@ -686,3 +686,24 @@ fn never_panics_on_truncated_or_mangled_input() {
         must_not_panic(text);
     }
 }
+bad!(
+    event_with_two_kinds,
+    "event_two_kinds.yaml",
+    Some("workload.churn.events[0]"),
+    Some(10),
+    "exactly one kind"
+);
+bad!(
+    event_leave_unknown_target,
+    "event_leave_target.yaml",
+    Some("workload.churn.events[0].leave"),
+    Some(10),
+    "expected all"
+);
+bad!(
+    preload_out_of_range,
+    "preload_too_large.yaml",
+    Some("org.rooms[0].preload"),
+    Some(7),
+    "from 0 to 1000000, found 2000000"
+);

@@ -705,6 +705,16 @@ impl Engine<'_> {
                 } if self.is_member(user, room) => {
                     self.search_from(pressed, at, user, room, keyword)?;
                 }
+                Action::Preload {
+                    user,
+                    room,
+                    msg,
+                    body,
+                    keywords,
+                    ..
+                } if self.is_member(user, room) => {
+                    self.preload_message(user, room, msg, body, keywords)?;
+                }
                 Action::Join { .. } | Action::Leave { .. } => {
                     self.start_change(pressed, at, action)?
                 }

@@ -122,6 +122,83 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// A message the room held before the run: sealed by `user` with its key and stored and
+    /// indexed on the servers directly. Nothing is timed or charged, nobody receives it; it is
+    /// history (joiners read it, re-encryption and search cover it, the oracle scans it).
+    pub(super) fn preload_message(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        msg: MsgId,
+        body: Arc<[u8]>,
+        keywords: Arc<[String]>,
+    ) -> Result<(), EngineError> {
+        let Some((epoch, secret)) = self.key_of(user, room) else {
+            return Ok(());
+        };
+        let key = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        let u = user.0 as usize;
+        let context = || format!("{user} preloading {msg} into {room}");
+        let protected = if self.stack.kd.message_layer() {
+            let p = self
+                .stack
+                .kd
+                .protect(user, room, &body, &mut self.user_rng[u]);
+            Some(p.map_err(scheme_err(&self.spec.kd, 0, context))?)
+        } else {
+            None
+        };
+        let plaintext: &[u8] = protected.as_deref().unwrap_or(&body);
+        let sealed = self
+            .stack
+            .pre
+            .seal(user, key, msg, plaintext, &mut self.user_rng[u])
+            .map_err(scheme_err(&self.spec.pre, 0, context))?;
+        let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
+        let index = self
+            .stack
+            .sse
+            .index(user, key, msg, &refs, &mut self.user_rng[u])
+            .map_err(scheme_err(&self.spec.sse, 0, context))?;
+        self.oracle.scan(&sealed, || {
+            format!("preloaded message {msg} stored in {room}")
+        });
+        self.oracle
+            .scan(&index, || format!("the index update of preloaded {msg}"));
+        self.stack
+            .pre
+            .store(room, msg, &sealed)
+            .map_err(scheme_err(&self.spec.pre, 0, context))?;
+        self.stack
+            .sse
+            .apply(room, index)
+            .map_err(scheme_err(&self.spec.sse, 0, context))?;
+        let r = &mut self.rooms[room.0 as usize];
+        for k in keywords.iter() {
+            let ids = r.indexed.entry(k.clone()).or_default();
+            let at = ids.partition_point(|id| *id < msg);
+            ids.insert(at, msg);
+        }
+        r.messages.insert(
+            msg,
+            MsgRecord {
+                id: msg,
+                sender: user,
+                pressed: 0,
+                epoch,
+                body,
+                keywords,
+                stored: true,
+            },
+        );
+        self.counters.preloaded += 1;
+        Ok(())
+    }
+
     pub(super) fn message_server_receives(&mut self, env: Envelope) -> Result<(), EngineError> {
         match env.body {
             Body::Upload { .. } => self.store(env),
@@ -635,16 +712,27 @@ impl Engine<'_> {
             &mut self.cost,
             crate::cost::CostModel::Measured { samples: None },
         );
+        let one_thread = Arc::clone(&self.one_thread);
         let charged = cost.charge_after(scheme, || {
-            let r = if history {
-                self.stack
-                    .pre
-                    .server_handle(room, from, packet, &mut self.server_rng[1], &mut out)
-            } else {
-                self.stack
-                    .sse
-                    .server_handle(room, from, packet, &mut self.server_rng[2], &mut out)
-            };
+            let r = one_thread.install(|| {
+                if history {
+                    self.stack.pre.server_handle(
+                        room,
+                        from,
+                        packet,
+                        &mut self.server_rng[1],
+                        &mut out,
+                    )
+                } else {
+                    self.stack.sse.server_handle(
+                        room,
+                        from,
+                        packet,
+                        &mut self.server_rng[2],
+                        &mut out,
+                    )
+                }
+            });
             let (op, units) = r.as_ref().map_or(("server.handle", 0), |w| (w.op, w.units));
             (r, op, units)
         });

@@ -62,6 +62,9 @@ pub enum EngineError {
     /// The workload could not be generated.
     #[error(transparent)]
     Workload(#[from] WorkloadError),
+    /// The machine could not provide what a run needs (a thread).
+    #[error("setting up the run: {0}")]
+    Setup(String),
 }
 
 /// A node of the chat service.
@@ -344,6 +347,9 @@ pub struct Engine<'s> {
     search_server: Pool,
     user_rng: Vec<ChaCha20Rng>,
     server_rng: [ChaCha20Rng; 3],
+    /// Runs server jobs a scheme parallelises with rayon on one thread, so that a measured cost
+    /// is one worker's time; the server model spreads `parallel` work over its workers itself.
+    one_thread: Arc<rayon::ThreadPool>,
     /// The id of the extra history/search client the adversary experiments use.
     adversary: UserId,
     ops: Ops,
@@ -444,6 +450,12 @@ impl<'s> Engine<'s> {
                 rng::crypto(seed, "message-server", 0),
                 rng::crypto(seed, "search-server", 0),
             ],
+            one_thread: Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .map_err(|e| EngineError::Setup(format!("a one-thread pool: {e}")))?,
+            ),
             adversary: UserId(n),
             ops: Ops::default(),
             stats: BTreeMap::new(),
@@ -697,13 +709,15 @@ impl<'s> Engine<'s> {
     // Dispatch
 
     fn action(&mut self, at: Nanos, action: Action) -> Result<(), EngineError> {
-        if let Action::Send { msg, .. } = &action {
+        if let Action::Send { msg, .. } | Action::Preload { msg, .. } = &action {
             self.next_msg = MsgId(msg.0 + 1);
         }
         match action {
             Action::Login { user } => self.login(at, user),
             Action::Logout { user } => self.logout(at, user),
-            Action::Send { user, room, .. } | Action::Search { user, room, .. }
+            Action::Send { user, room, .. }
+            | Action::Search { user, room, .. }
+            | Action::Preload { user, room, .. }
                 if !self.ready(user, room) =>
             {
                 self.users[user.0 as usize]
@@ -726,6 +740,14 @@ impl<'s> Engine<'s> {
                 room,
                 keyword,
             } => self.search_from(at, at, user, room, keyword),
+            Action::Preload {
+                user,
+                room,
+                msg,
+                body,
+                keywords,
+                ..
+            } => self.preload_message(user, room, msg, body, keywords),
             Action::Join { .. } | Action::Leave { .. } => self.membership(at, action),
         }
     }

@@ -65,6 +65,8 @@ pub struct RoomGroup {
     pub admins: u32,
     /// `history`: overrides `policy.history` for these rooms.
     pub history: Option<HistoryPolicy>,
+    /// `preload`: messages each room of the group already holds when the run starts.
+    pub preload: u32,
 }
 
 /// What kind of rooms a group creates.
@@ -254,6 +256,10 @@ pub enum ScheduledKind {
         /// share of `from`'s users that move, in (0, 1]
         share: f64,
     },
+    /// `leave: all`: in every room with more than 2 members, one random non-admin member leaves.
+    LeaveEach,
+    /// `join: all`: one random user who is not a member joins every room.
+    JoinEach,
 }
 
 /// `workload.history`

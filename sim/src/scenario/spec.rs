@@ -137,6 +137,7 @@ pub(crate) struct RoomSpec {
     pub size: Option<RoomSizeSpec>,
     pub admins: Option<i64>,
     pub history: Option<HistorySpec>,
+    pub preload: Option<i64>,
 }
 
 /// `org.rooms[i].kind`
@@ -373,6 +374,8 @@ pub(crate) struct ChurnSpec {
 pub(crate) struct EventSpec {
     pub at: Option<UnitText>,
     pub reorg: Option<ReorgSpec>,
+    pub leave: Option<String>,
+    pub join: Option<String>,
 }
 
 /// `reorg: { from, to, share }`

@@ -37,6 +37,8 @@ pub mod limits {
     pub const PROJECT_COUNT_MAX: i64 = 100_000;
     /// Most rooms in the organisation, all groups together.
     pub const ROOMS_TOTAL_MAX: u64 = 1_000_000;
+    /// Most preloaded messages per room (`org.rooms[i].preload`).
+    pub const PRELOAD_MAX: i64 = 1_000_000;
     /// Smallest project room.
     pub const ROOM_SIZE_MIN: i64 = 2;
     /// Largest Zipf exponent (room sizes and keywords).
@@ -538,10 +540,12 @@ fn validate_room(
             format!("{admins} admins do not fit in the smallest room of this group ({smallest} members): expected 1 to {smallest}"),
         ));
     }
+    let preload = cx.int_or(&join(key, "preload"), room.preload, 0, 0, lim::PRELOAD_MAX)?;
     Ok(RoomGroup {
         kind,
         admins,
         history: room.history.map(history),
+        preload,
     })
 }
 
@@ -799,11 +803,30 @@ fn validate_churn(cx: &Cx<'_>, c: ChurnSpec, org: &Org, duration: u64) -> Result
             ));
         }
         let rk = join(&key, "reorg");
-        let reorg = cx.req(
-            &rk,
-            e.reorg,
-            "the event kind; allowed kinds: reorg: { from, to, share }",
-        )?;
+        let kinds =
+            "the event kind; allowed kinds: reorg: { from, to, share }, leave: all, join: all";
+        let given = [e.reorg.is_some(), e.leave.is_some(), e.join.is_some()];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err(cx.err(&key, format!("an event has exactly one kind ({kinds})")));
+        }
+        for (what, name, kind) in [
+            (e.leave.as_deref(), "leave", ScheduledKind::LeaveEach),
+            (e.join.as_deref(), "join", ScheduledKind::JoinEach),
+        ] {
+            if let Some(what) = what {
+                if what != "all" {
+                    return Err(cx.err(
+                        &join(&key, name),
+                        format!("unknown {name} target {what:?}: expected all"),
+                    ));
+                }
+                events.push(ScheduledEvent { at, kind });
+            }
+        }
+        if e.leave.is_some() || e.join.is_some() {
+            continue;
+        }
+        let reorg = cx.req(&rk, e.reorg, kinds)?;
         let d = org.departments;
         let last = i64::from(d) - 1;
         let dept = |k: &str, v: Option<i64>| -> Result<u32> {

@@ -54,6 +54,22 @@ pub enum Action {
         /// whether the body carries a canary
         canary: bool,
     },
+    /// A message the room already held when the run started (`org.rooms[i].preload`): stored
+    /// and indexed at time zero, delivered to nobody, not timed.
+    Preload {
+        /// its sender, an initial member of the room
+        user: UserId,
+        /// where
+        room: RoomId,
+        /// the message's id
+        msg: MsgId,
+        /// the plaintext
+        body: Arc<[u8]>,
+        /// its distinct keywords
+        keywords: Arc<[String]>,
+        /// whether the body carries a canary
+        canary: bool,
+    },
     /// The user searches a room for a keyword.
     Search {
         /// who
@@ -259,6 +275,13 @@ impl Generator {
             emitted: 0,
         };
         g.hasher.update(b"conclave trace v1\0");
+        let preload: Vec<(RoomId, u32)> = org
+            .rooms
+            .iter()
+            .filter(|r| r.preload > 0)
+            .map(|r| (r.id, r.preload))
+            .collect();
+        g.preload(&preload, seed);
         g.start(w.login.online_at_start);
         Ok(g)
     }
@@ -345,8 +368,20 @@ impl Generator {
                 body,
                 keywords,
                 canary,
+            }
+            | Action::Preload {
+                user,
+                room,
+                msg,
+                body,
+                keywords,
+                canary,
             } => {
-                h.update([2]);
+                h.update([if matches!(e.action, Action::Send { .. }) {
+                    2
+                } else {
+                    6
+                }]);
                 h.update(user.0.to_le_bytes());
                 h.update(room.0.to_le_bytes());
                 h.update(msg.0.to_le_bytes());
@@ -442,6 +477,8 @@ impl Generator {
                         ScheduledKind::Reorg { from, to, share } => {
                             self.reorg(now, from, to, share)
                         }
+                        ScheduledKind::LeaveEach => self.leave_each(now),
+                        ScheduledKind::JoinEach => self.join_each(now),
                     }
                 }
             }
@@ -462,8 +499,53 @@ impl Generator {
 
     fn message(&mut self, u: u32) -> Action {
         let i = u as usize;
-        let rng = &mut self.message_rng[i];
-        let room = Self::pick_room(&self.rooms_of[i], rng).unwrap_or(RoomId(0));
+        let mut rng = self.message_rng[i].clone();
+        let room = Self::pick_room(&self.rooms_of[i], &mut rng).unwrap_or(RoomId(0));
+        let (msg, body, keywords, canary) = self.compose(room, &mut rng);
+        self.message_rng[i] = rng;
+        Action::Send {
+            user: UserId(u),
+            room,
+            msg,
+            body,
+            keywords,
+            canary,
+        }
+    }
+
+    /// Messages rooms hold when the run starts (`org.rooms[i].preload`), each from a random
+    /// initial member, all at time zero.
+    fn preload(&mut self, rooms: &[(RoomId, u32)], seed: u64) {
+        for &(room, count) in rooms {
+            let members: Vec<UserId> = self.members[room.0 as usize].iter().copied().collect();
+            if members.is_empty() {
+                continue;
+            }
+            let mut rng = crate::rng::workload(seed, "preload", u64::from(room.0));
+            for _ in 0..count {
+                let user = members[rng.gen_range(0..members.len())];
+                let (msg, body, keywords, canary) = self.compose(room, &mut rng);
+                self.emit(
+                    0,
+                    Action::Preload {
+                        user,
+                        room,
+                        msg,
+                        body,
+                        keywords,
+                        canary,
+                    },
+                );
+            }
+        }
+    }
+
+    /// A new message for `room`: its id, body, keywords and whether it carries a canary.
+    fn compose(
+        &mut self,
+        room: RoomId,
+        rng: &mut ChaCha8Rng,
+    ) -> (MsgId, Arc<[u8]>, Arc<[String]>, bool) {
         let canary = rng.gen::<f64>() < self.canary_share;
         let (mut text, mut keywords) = match &self.words {
             WordSource::Synthetic { zipf } => {
@@ -522,14 +604,7 @@ impl Generator {
         }
         let msg = MsgId(self.next_msg);
         self.next_msg += 1;
-        Action::Send {
-            user: UserId(u),
-            room,
-            msg,
-            body: text.into_bytes().into(),
-            keywords,
-            canary,
-        }
+        (msg, text.into_bytes().into(), keywords, canary)
     }
 
     fn search(&mut self, u: u32) -> Action {
@@ -657,6 +732,40 @@ impl Generator {
         match self.actor(room, user) {
             Some(by) => self.apply_leave(now, by, room, user),
             None => self.skipped_churn += 1,
+        }
+    }
+
+    /// One random non-admin member leaves each room that has more than 2 members.
+    fn leave_each(&mut self, now: Nanos) {
+        for r in 0..self.members.len() {
+            if !self.leavable(r) {
+                continue;
+            }
+            let room = RoomId(r as u32);
+            let Some(user) = self.random_leaver(room) else {
+                continue;
+            };
+            match self.actor(room, user) {
+                Some(by) => self.apply_leave(now, by, room, user),
+                None => self.skipped_churn += 1,
+            }
+        }
+    }
+
+    /// One random non-member joins each room that does not hold every user yet.
+    fn join_each(&mut self, now: Nanos) {
+        for r in 0..self.members.len() {
+            if !self.joinable(r) {
+                continue;
+            }
+            let room = RoomId(r as u32);
+            let Some(user) = self.random_non_member(room) else {
+                continue;
+            };
+            match self.actor(room, user) {
+                Some(by) => self.apply_join(now, by, room, user),
+                None => self.skipped_churn += 1,
+            }
         }
     }
 

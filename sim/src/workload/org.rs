@@ -21,6 +21,8 @@ pub struct RoomInit {
     pub history: HistoryPolicy,
     /// The department, for department rooms.
     pub department: Option<u32>,
+    /// Messages the room already holds when the run starts.
+    pub preload: u32,
 }
 
 /// The organisation at time zero.
@@ -79,6 +81,7 @@ impl Org {
                     admins,
                     history,
                     department,
+                    preload: group.preload,
                 });
             };
             match &group.kind {
