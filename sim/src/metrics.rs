@@ -390,11 +390,48 @@ pub struct TrustNotes {
     pub notes: Vec<String>,
 }
 
+/// What the search server saw of the searches: the search pattern, measured from the bytes of
+/// every query it received (two queries with identical bytes are linkable), and the access
+/// pattern (result ids it returned or entries it looked up).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchLeakage {
+    /// Searches the server answered (first rounds).
+    pub searches: u64,
+    /// Query messages it received (every round).
+    pub queries: u64,
+    /// Distinct keywords searched (ground truth, which the server does not see).
+    pub keywords: u64,
+    /// Distinct query messages, by their bytes, summed over keywords.
+    pub distinct_queries: u64,
+    /// Most distinct query messages for one keyword.
+    pub max_queries_per_keyword: u64,
+    /// Searches whose first query is byte-identical to an earlier search's: the server can tell
+    /// they are for the same keyword.
+    pub linkable_searches: u64,
+    /// Matching message ids the searches returned, which the server learns (access pattern).
+    pub results: u64,
+}
+
+impl SearchLeakage {
+    /// Adds another run's figures.
+    pub fn merge(&mut self, o: &SearchLeakage) {
+        self.searches += o.searches;
+        self.queries += o.queries;
+        self.keywords += o.keywords;
+        self.distinct_queries += o.distinct_queries;
+        self.max_queries_per_keyword = self.max_queries_per_keyword.max(o.max_queries_per_keyword);
+        self.linkable_searches += o.linkable_searches;
+        self.results += o.results;
+    }
+}
+
 /// Everything the oracle found for one stack.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Security {
     /// Per property.
     pub properties: BTreeMap<Property, PropertyOutcome>,
+    /// What the search server learnt from the searches.
+    pub search_leakage: SearchLeakage,
     /// Per adversary experiment, with a one-line explanation of the outcome.
     pub adversary: BTreeMap<Adversary, (Verdict, String)>,
     /// Trust-model notes.
@@ -424,6 +461,7 @@ impl Security {
 
     /// Adds another run's findings.
     pub fn merge(&mut self, other: &Security) {
+        self.search_leakage.merge(&other.search_leakage);
         for (p, o) in &other.properties {
             let mine = self.properties.entry(*p).or_default();
             mine.claimed |= o.claimed;

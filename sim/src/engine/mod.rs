@@ -12,6 +12,7 @@
 //! queued work starts. Each node's work is FIFO, so its state sees messages in the same order
 //! either way; only what a concurrent reader of the same state observes can differ.
 
+mod leakage;
 mod membership;
 mod messages;
 mod ops;
@@ -350,6 +351,7 @@ pub struct Engine<'s> {
     /// Runs server jobs a scheme parallelises with rayon on one thread, so that a measured cost
     /// is one worker's time; the server model spreads `parallel` work over its workers itself.
     one_thread: Arc<rayon::ThreadPool>,
+    leakage: leakage::LeakageMeter,
     /// The id of the extra history/search client the adversary experiments use.
     adversary: UserId,
     ops: Ops,
@@ -456,6 +458,7 @@ impl<'s> Engine<'s> {
                     .build()
                     .map_err(|e| EngineError::Setup(format!("a one-thread pool: {e}")))?,
             ),
+            leakage: leakage::LeakageMeter::default(),
             adversary: UserId(n),
             ops: Ops::default(),
             stats: BTreeMap::new(),
@@ -530,6 +533,7 @@ impl<'s> Engine<'s> {
         result.trace_sha256 = self.workload.trace_sha256();
         result.ops = self.stats;
         result.security = self.oracle.finish();
+        result.security.search_leakage = self.leakage.finish();
         result.counters = self.counters;
         Ok((result, self.cost))
     }

@@ -25,6 +25,8 @@ pub(crate) enum OpData {
         keyword: Arc<str>,
         /// What the oracle expects, fixed when the search server answers.
         expected: Vec<MsgId>,
+        /// Query rounds the search server answered so far.
+        rounds: u32,
     },
     Change {
         room: RoomId,

@@ -46,6 +46,7 @@ impl Engine<'_> {
             OpData::Search {
                 keyword: Arc::from(keyword.as_str()),
                 expected: Vec::new(),
+                rounds: 0,
             },
             user,
             pressed,
@@ -136,9 +137,12 @@ impl Engine<'_> {
             .scan(&reply, || format!("a search reply in {room}"));
         // What a correct answer is, at the moment the server answers.
         if let Some(OpState {
-            data: OpData::Search {
-                keyword, expected, ..
-            },
+            data:
+                OpData::Search {
+                    keyword,
+                    expected,
+                    rounds,
+                },
             ..
         }) = env.op.and_then(|id| self.ops.get_mut(id))
         {
@@ -148,6 +152,9 @@ impl Engine<'_> {
                 .map_or(&[][..], Vec::as_slice);
             let from = ids.partition_point(|id| *id < access.readable_from);
             *expected = ids[from..].to_vec();
+            *rounds += 1;
+            let (keyword, first) = (keyword.clone(), *rounds == 1);
+            self.leakage.query(&keyword, &packet, first);
         }
         let outputs = vec![(
             Node::User(user),
@@ -223,6 +230,7 @@ impl Engine<'_> {
                 )?;
             }
             Resolution::Done(ids) => {
+                self.leakage.results(expected.len());
                 self.oracle.check(Property::SearchMatchesOracle, ids == expected, || {
                     format!(
                         "{user} searching {room} for {keyword:?} at t={:.3} ms got {} results, expected {}",

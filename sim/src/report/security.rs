@@ -41,6 +41,43 @@ property the stack does not claim is reported as an exposure by design (for exam
 conventional stack's server reads every message). The adversary experiments test properties of \
 the schemes rather than bugs: they are expected to succeed against some stacks.";
 
+/// What the search server learnt, as measured from the queries it received.
+fn search_leakage(out: &mut String, l: &crate::metrics::SearchLeakage) {
+    out.push_str("\n### Search leakage\n\n");
+    if l.searches == 0 {
+        out.push_str("No search reached the search server.\n");
+        return;
+    }
+    let per_keyword = l.distinct_queries as f64 / l.keywords.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "The search server answered {} ({} query messages in all, {:.2} rounds per search) for {} distinct keywords.\n",
+        plural(l.searches, "search", "searches"),
+        l.queries,
+        l.queries as f64 / l.searches as f64,
+        l.keywords
+    );
+    out.push_str("| leakage | measured | meaning |\n|:---|---:|:---|\n");
+    let _ = writeln!(
+        out,
+        "| search pattern | {} of {} searches ({:.1} %) | first queries byte-identical to an earlier search's: the server knows they repeat a keyword |",
+        l.linkable_searches,
+        l.searches,
+        100.0 * l.linkable_searches as f64 / l.searches as f64
+    );
+    let _ = writeln!(
+        out,
+        "| distinct query messages per keyword | {per_keyword:.2} on average, at most {} | 1 means every search for a keyword looks the same; more means tokens change (new epochs, counters) |",
+        l.max_queries_per_keyword
+    );
+    let _ = writeln!(
+        out,
+        "| access pattern | {} result ids ({:.1} per search) | matching message ids the server returned or looked up for the searches |",
+        l.results,
+        l.results as f64 / l.searches as f64
+    );
+}
+
 /// `security.md`: an explanation of the oracle, then per stack a table of the properties
 /// present (in [`Property::ALL`] order) with their outcome — `holds`, `VIOLATED`, `exposed by
 /// design`, `holds (not claimed)` or `not checked` — the first failure of each failing
@@ -116,6 +153,8 @@ pub fn security_md(r: &RunReport) -> String {
                 md_cell(why)
             );
         }
+
+        search_leakage(&mut out, &sec.search_leakage);
 
         out.push_str("\n### Trust notes\n\n");
         if sec.notes.notes.is_empty() {

@@ -42,8 +42,20 @@ struct StackSummary<'a> {
     ops: Ordered<OpSummary>,
     oracle: Oracle<'a>,
     adversary: Ordered<&'static str>,
+    search_leakage: LeakageSummary,
     counters: CountersSummary,
     trace_sha256: &'a str,
+}
+
+#[derive(Serialize)]
+struct LeakageSummary {
+    searches: u64,
+    queries: u64,
+    keywords: u64,
+    distinct_queries: u64,
+    max_queries_per_keyword: u64,
+    linkable_searches: u64,
+    results: u64,
 }
 
 #[derive(Serialize)]
@@ -78,6 +90,7 @@ struct PropertySummary<'a> {
 struct CountersSummary {
     events: u64,
     messages: u64,
+    preloaded: u64,
     changes: u64,
     churn_skipped: u64,
     kd_stale: u64,
@@ -121,6 +134,7 @@ fn counters_summary(c: &Counters) -> CountersSummary {
     CountersSummary {
         events: c.events,
         messages: c.messages,
+        preloaded: c.preloaded,
         changes: c.changes,
         churn_skipped: c.churn_skipped,
         kd_stale: c.kd_stale,
@@ -170,6 +184,18 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
                 })
                 .collect(),
         ),
+        search_leakage: {
+            let l = &sec.search_leakage;
+            LeakageSummary {
+                searches: l.searches,
+                queries: l.queries,
+                keywords: l.keywords,
+                distinct_queries: l.distinct_queries,
+                max_queries_per_keyword: l.max_queries_per_keyword,
+                linkable_searches: l.linkable_searches,
+                results: l.results,
+            }
+        },
         counters: counters_summary(&st.counters),
         trace_sha256: &st.trace_sha256,
     }
