@@ -1,6 +1,8 @@
 //! Every registered scheme passes its family's conformance suite.
 
 use conclave_schemes::kd::conventional::Conventional;
+use conclave_schemes::pre::client_rewrap::ClientRewrap;
+use conclave_schemes::pre::epoch_keys::EpochKeys;
 use conclave_schemes::pre::none::NoProtection;
 use conclave_schemes::sse::plaintext::PlaintextIndex;
 use conclave_schemes::testing;
@@ -28,4 +30,86 @@ fn none_round_trip() {
 #[test]
 fn plaintext_matches_scan() {
     testing::sse_matches_scan::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(3));
+}
+
+#[test]
+fn none_late_store() {
+    testing::history_late_store::<NoProtection>(&mut ChaCha20Rng::seed_from_u64(10));
+}
+
+/// The plaintext baseline has no keys: a joiner reads everything, whatever the policy says.
+#[test]
+#[should_panic(expected = "opened a message from before its join")]
+fn none_fails_from_join_by_design() {
+    testing::history_policy::<NoProtection>(&mut ChaCha20Rng::seed_from_u64(11));
+}
+
+/// The plaintext baseline authenticates nothing: a flipped bit reaches the reader.
+#[test]
+#[should_panic(expected = "a tampered record opened")]
+fn none_fails_tampering_by_design() {
+    testing::history_rejects_tampering::<NoProtection>(&mut ChaCha20Rng::seed_from_u64(12));
+}
+
+#[test]
+fn none_storage_breach_is_exposed() {
+    assert!(testing::history_storage_breach::<NoProtection>(
+        &mut ChaCha20Rng::seed_from_u64(13)
+    ));
+}
+
+#[test]
+fn epoch_keys_round_trip() {
+    testing::history_round_trip::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(20));
+}
+
+#[test]
+fn epoch_keys_policy() {
+    testing::history_policy::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(21));
+}
+
+#[test]
+fn epoch_keys_late_store() {
+    testing::history_late_store::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(22));
+}
+
+#[test]
+fn epoch_keys_rejects_tampering() {
+    testing::history_rejects_tampering::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(23));
+}
+
+/// epoch-keys never re-keys stored history: its module doc says an old key stays exposed.
+#[test]
+fn epoch_keys_storage_breach_is_exposed() {
+    assert!(testing::history_storage_breach::<EpochKeys>(
+        &mut ChaCha20Rng::seed_from_u64(24)
+    ));
+}
+
+#[test]
+fn client_rewrap_round_trip() {
+    testing::history_round_trip::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(30));
+}
+
+#[test]
+fn client_rewrap_policy() {
+    testing::history_policy::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(31));
+}
+
+#[test]
+fn client_rewrap_late_store() {
+    testing::history_late_store::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(32));
+}
+
+#[test]
+fn client_rewrap_rejects_tampering() {
+    testing::history_rejects_tampering::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(33));
+}
+
+/// client-rewrap re-wraps every stored header: its module doc says an old key opens nothing.
+#[test]
+fn client_rewrap_storage_breach_is_safe() {
+    assert!(!testing::history_storage_breach::<ClientRewrap>(
+        &mut ChaCha20Rng::seed_from_u64(34)
+    ));
 }

@@ -1,0 +1,1097 @@
+//! `client-rewrap`: ciphertext-dependent key rotation. Every message has its own key, wrapped
+//! under the epoch's key-encryption key; on a change a member downloads every stored wrap,
+//! re-wraps it under the new epoch and uploads it.
+//!
+//! # What it implements
+//!
+//! The "AE-hybrid" key rotation of deployed key-management systems, as described and analysed by
+//! Everspaugh, Paterson, Ristenpart and Scott, "Key Rotation for Authenticated Encryption",
+//! CRYPTO 2017 (research/pre.md §1.7 item 1; DESIGN.md §3 history table): `C_dem = Enc(K_d, M)`,
+//! `C_kem = Enc(K, K_d)`, and rotation replaces `C_kem` by `Enc(K', Dec(K, C_kem))`, done by a
+//! key holder, with `K_d` unchanged.
+//!
+//! * **KEK.** `KEK_e = HKDF(secret_e, "conclave/client-rewrap/kek" ‖ room ‖ e)`.
+//! * **Record** ([`RewrapRecord`]): a [`Header`] (68 bytes: epoch `e`, random nonce, and
+//!   `ChaCha20-Poly1305(KEK_e, nonce, K_d, aad = 1 ‖ room ‖ msg ‖ e)`), a link count (one byte
+//!   while below 128) and the body `ChaCha20-Poly1305(K_d, 0, M, aad = room ‖ msg)` (M + 16
+//!   bytes). `K_d` is 32 fresh random bytes per message and seals exactly one body, so its nonce
+//!   can be fixed. A fresh record is 85 bytes plus the body.
+//! * **Rotation** (a change that shares history): the changer uploads the new epoch's link (see
+//!   below) in [`Message::Rotate`]; the server answers with every stored header of the room under
+//!   an older epoch ([`Message::Headers`]); the changer unwraps each with the KEK of the epoch it
+//!   is under (it keeps the KEKs of every epoch it held) and re-wraps it under its current KEK
+//!   with a fresh nonce ([`Message::Rewrapped`]). The server overwrites a header only if the
+//!   stored one is under an older epoch than the upload's, so a slow upload never undoes a newer
+//!   rotation. Bodies never change.
+//! * **Catch-up links.** Nothing orders a sender's store against a rotation, and the server
+//!   cannot re-wrap, so a record sealed under epoch `e` may be stored after the room's headers
+//!   moved past `e`, for readers who never held `e`. For those, each rotation to epoch `t` also
+//!   stores the link `ChaCha20-Poly1305(KEK_t, nonce, KEK_{t-1}, aad = 2 ‖ room ‖ t-1 ‖ t)`
+//!   ([`KekLink`], 76 bytes; the leading byte keeps links and headers apart under one KEK).
+//!   `get` attaches to a record the links of every epoch after its header's, so any reader that
+//!   holds a later KEK walks down to the one it needs; the next rotation then re-wraps the late
+//!   header like any other. Up-to-date records carry no links.
+//!
+//! # Flows and costs (per change that shares history; N stored records)
+//!
+//! | who | work | traffic |
+//! |---|---|---|
+//! | changer | N AEAD opens and N AEAD seals of 32 bytes (plus 1 for the link) | uploads 77 B, downloads and uploads ≈ 76·N B each way |
+//! | server | copies N headers out, overwrites N headers | reported as `"headers"` and `"rewrap"`, units = headers |
+//! | other members, joiners | nothing | nothing |
+//!
+//! Client time and bandwidth grow with the stored history: that is the price of rotating with
+//! zero public-key work and no re-encryption on the server.
+//!
+//! # Security properties
+//!
+//! * The server sees only ciphertext: wraps and links under KEKs, bodies under message keys.
+//! * **Removed member: excluded**, also **with the server's help**: messages after a removal are
+//!   wrapped under KEKs derived from secrets it never holds, and a re-wrapped header is a fresh
+//!   AEAD encryption under the new KEK (a ciphertext-dependent "token" carries no key relation);
+//!   links only go backwards.
+//! * **Storage breach with an old key: safe for re-wrapped records.** Once re-wrapped, a header
+//!   opens only with the new KEK; an old epoch secret opens nothing the server now stores, except
+//!   headers not re-wrapped yet (records stored late, until the next rotation).
+//! * **`from_join`:** no rotation and no link for such a change: a joiner receives nothing that
+//!   opens an earlier epoch. Members keep opening old records with the KEKs they kept.
+//!
+//! # Weaknesses
+//!
+//! * `K_d` never changes (ES17: no post-compromise security for the body): whoever once learned a
+//!   message key, or a server that kept an old header and later learns its old KEK (say from a
+//!   removed member), reads that message — history the removed member could read anyway.
+//! * Rotation is O(N) client work and traffic per change, by one member, while the room goes on.
+//! * A member (or any holder of the current KEK) can upload garbage headers; the server cannot
+//!   check them (availability, not confidentiality: a garbage header fails to open). Headers the
+//!   changer cannot open are left as they are.
+//! * Under `shared`, a member who holds the current KEK reaches every older KEK through the links
+//!   (all of which open only headers already re-wrapped, or late ones).
+//!
+//! # Variable time
+//!
+//! Nothing secret-dependent: ChaCha20-Poly1305 and HKDF-SHA-256 (RustCrypto) are constant time.
+//! Which headers are re-wrapped, and which epochs a client knows, is visible to the server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use zeroize::Zeroizing;
+
+use super::{
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+};
+use crate::{
+    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
+    UserId, Wire,
+};
+
+const KEK: Label = Label::Custom("conclave/client-rewrap/kek");
+/// AAD domain of a header wrap.
+const HEADER_DOMAIN: u8 = 1;
+/// AAD domain of a link.
+const LINK_DOMAIN: u8 = 2;
+
+/// AEAD tag bytes.
+const TAG: usize = 16;
+/// AEAD nonce bytes.
+const NONCE: usize = 12;
+/// Bytes of a header: epoch, nonce, wrapped 32-byte message key.
+pub const HEADER_LEN: usize = 8 + NONCE + 32 + TAG;
+/// Bytes of a link: both epochs, nonce, wrapped 32-byte KEK.
+pub const LINK_LEN: usize = 8 + 8 + NONCE + 32 + TAG;
+/// Bytes a fresh record adds to its body: header, empty link count, body tag.
+pub const RECORD_OVERHEAD: usize = HEADER_LEN + 1 + TAG;
+/// Bytes of one (message id, header) entry in [`Message::Headers`] and [`Message::Rewrapped`].
+pub const ENTRY_LEN: usize = 8 + HEADER_LEN;
+
+/// The client-rewrap scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientRewrap;
+
+/// A message key wrapped under the KEK of `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    epoch: Epoch,
+    nonce: [u8; NONCE],
+    wrapped: [u8; 32 + TAG],
+}
+
+impl Header {
+    /// The epoch whose KEK wraps the message key.
+    #[must_use]
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+}
+
+/// `KEK_prev` wrapped under `KEK_epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KekLink {
+    prev: Epoch,
+    epoch: Epoch,
+    nonce: [u8; NONCE],
+    wrapped: [u8; 32 + TAG],
+}
+
+impl KekLink {
+    /// The epoch whose KEK opens this link.
+    #[must_use]
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The epoch whose KEK it carries.
+    #[must_use]
+    pub fn prev(&self) -> Epoch {
+        self.prev
+    }
+}
+
+/// A stored message: its current header, the links a reader may need to reach the header's
+/// KEK (attached by the server, empty when sealed), and the body. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewrapRecord {
+    header: Header,
+    links: Arc<[KekLink]>,
+    body: Arc<[u8]>,
+}
+
+impl RewrapRecord {
+    /// The header.
+    #[must_use]
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The links attached.
+    #[must_use]
+    pub fn links(&self) -> &[KekLink] {
+        &self.links
+    }
+}
+
+/// Bytes of a LEB128 length prefix for `n`.
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).div_ceil(7).max(1) as usize
+}
+
+impl Wire for RewrapRecord {
+    fn wire_len(&self) -> usize {
+        HEADER_LEN + varint_len(self.links.len()) + self.links.len() * LINK_LEN + self.body.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.header.nonce);
+        f(&self.header.wrapped);
+        for link in self.links.iter() {
+            f(&link.nonce);
+            f(&link.wrapped);
+        }
+        f(&self.body);
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for RewrapRecord {
+    /// Flips a bit of the wrapped message key, the part rotation rewrites.
+    fn tamper(&mut self) -> bool {
+        self.header.wrapped[0] ^= 1;
+        true
+    }
+}
+
+/// Control traffic of client-rewrap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Changer to server: the new epoch's link; asks for the headers to re-wrap.
+    Rotate(KekLink),
+    /// Server to changer: stored headers under epochs older than the rotation's, and the links
+    /// below the changer's previous epoch that late headers may need.
+    Headers {
+        /// Headers to re-wrap, by message.
+        headers: Vec<(MsgId, Header)>,
+        /// Links the changer may need to reach the KEK of a header.
+        links: Vec<KekLink>,
+    },
+    /// Changer to server: re-wrapped headers.
+    Rewrapped(Vec<(MsgId, Header)>),
+}
+
+impl Wire for Message {
+    fn wire_len(&self) -> usize {
+        // One byte of message kind, then the fields.
+        1 + match self {
+            Self::Rotate(_) => LINK_LEN,
+            Self::Headers { headers, links } => {
+                varint_len(headers.len())
+                    + headers.len() * ENTRY_LEN
+                    + varint_len(links.len())
+                    + links.len() * LINK_LEN
+            }
+            Self::Rewrapped(headers) => varint_len(headers.len()) + headers.len() * ENTRY_LEN,
+        }
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        let mut link = |l: &KekLink| {
+            f(&l.nonce);
+            f(&l.wrapped);
+        };
+        match self {
+            Self::Rotate(l) => link(l),
+            Self::Headers { headers, links } => {
+                links.iter().for_each(&mut link);
+                for (_, h) in headers {
+                    f(&h.nonce);
+                    f(&h.wrapped);
+                }
+            }
+            Self::Rewrapped(headers) => {
+                for (_, h) in headers {
+                    f(&h.nonce);
+                    f(&h.wrapped);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for Message {
+    fn tamper(&mut self) -> bool {
+        let wrapped = match self {
+            Self::Rotate(link) => &mut link.wrapped,
+            Self::Headers { headers, .. } | Self::Rewrapped(headers) => match headers.first_mut() {
+                Some((_, h)) => &mut h.wrapped,
+                None => return false,
+            },
+        };
+        wrapped[0] ^= 1;
+        true
+    }
+}
+
+type Kek = Zeroizing<[u8; 32]>;
+
+/// What a client knows of one epoch: its KEK, and the secret it came from if the client held
+/// the epoch (a KEK learned from a link has none).
+struct Known {
+    secret: Option<EpochSecret>,
+    kek: Kek,
+}
+
+/// A user's state: per room, the KEK of every epoch it held or reached through links.
+#[derive(Default)]
+pub struct Client {
+    rooms: BTreeMap<RoomId, BTreeMap<Epoch, Known>>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let epochs: BTreeMap<&RoomId, Vec<&Epoch>> = self
+            .rooms
+            .iter()
+            .map(|(r, known)| (r, known.keys().collect()))
+            .collect();
+        f.debug_struct("Client")
+            .field("known_epochs", &epochs)
+            .finish()
+    }
+}
+
+/// A record as the server keeps it (links are per room, attached at `get`).
+#[derive(Debug, Clone)]
+struct Stored {
+    header: Header,
+    body: Arc<[u8]>,
+}
+
+/// The message server: records, and each room's links.
+#[derive(Debug, Default)]
+pub struct Server {
+    records: BTreeMap<(RoomId, MsgId), Stored>,
+    links: BTreeMap<RoomId, BTreeMap<Epoch, KekLink>>,
+    bytes: usize,
+}
+
+impl HistoryProtection for ClientRewrap {
+    const NAME: &'static str = "client-rewrap";
+    const SUMMARY: &'static str =
+        "per-message keys; on a change a member re-wraps every stored key header (AE-hybrid)";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        rotates_stored_history: true,
+    };
+    type Sealed = RewrapRecord;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client::default()
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+fn aad(domain: u8, room: RoomId, id: u64, epoch: Epoch) -> [u8; 21] {
+    let mut aad = [0u8; 21];
+    aad[0] = domain;
+    aad[1..5].copy_from_slice(&room.0.to_be_bytes());
+    aad[5..13].copy_from_slice(&id.to_be_bytes());
+    aad[13..].copy_from_slice(&epoch.0.to_be_bytes());
+    aad
+}
+
+fn body_aad(room: RoomId, msg: MsgId) -> [u8; 12] {
+    let mut aad = [0u8; 12];
+    aad[..4].copy_from_slice(&room.0.to_be_bytes());
+    aad[4..].copy_from_slice(&msg.0.to_be_bytes());
+    aad
+}
+
+/// Seals 32 bytes under `kek` with a fresh nonce.
+fn wrap(
+    kek: &[u8; 32],
+    plain: &[u8; 32],
+    aad: &[u8],
+    rng: &mut dyn CryptoRngCore,
+) -> Result<([u8; NONCE], [u8; 32 + TAG]), SchemeError> {
+    let mut nonce = [0u8; NONCE];
+    rng.fill_bytes(&mut nonce);
+    let sealed = ChaCha20Poly1305::new(Key::from_slice(kek))
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .map_err(|_| SchemeError::Internal("wrap failed"))?;
+    let sealed = sealed
+        .try_into()
+        .map_err(|_| SchemeError::Internal("wrap length"))?;
+    Ok((nonce, sealed))
+}
+
+/// Opens 32 bytes wrapped under `kek`.
+fn unwrap(
+    kek: &[u8; 32],
+    nonce: &[u8; NONCE],
+    wrapped: &[u8; 32 + TAG],
+    aad: &[u8],
+) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
+    let plain = Zeroizing::new(
+        ChaCha20Poly1305::new(Key::from_slice(kek))
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: wrapped, aad })
+            .map_err(|_| SchemeError::Crypto)?,
+    );
+    let bytes: [u8; 32] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| SchemeError::Crypto)?;
+    Ok(Zeroizing::new(bytes))
+}
+
+fn wrap_header(
+    kek: &[u8; 32],
+    room: RoomId,
+    msg: MsgId,
+    epoch: Epoch,
+    message_key: &[u8; 32],
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Header, SchemeError> {
+    let (nonce, wrapped) = wrap(
+        kek,
+        message_key,
+        &aad(HEADER_DOMAIN, room, msg.0, epoch),
+        rng,
+    )?;
+    Ok(Header {
+        epoch,
+        nonce,
+        wrapped,
+    })
+}
+
+fn unwrap_header(
+    kek: &[u8; 32],
+    room: RoomId,
+    msg: MsgId,
+    header: &Header,
+) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
+    unwrap(
+        kek,
+        &header.nonce,
+        &header.wrapped,
+        &aad(HEADER_DOMAIN, room, msg.0, header.epoch),
+    )
+}
+
+impl Client {
+    /// Remembers `key`'s KEK (re-deriving it if the client knew the epoch only through a link
+    /// or from another secret: the key view is authoritative) and returns it.
+    fn learn(&mut self, key: KeyView<'_>) -> &Kek {
+        let known = self.rooms.entry(key.room).or_default();
+        let fresh = known
+            .get(&key.epoch)
+            .is_none_or(|k| k.secret.as_ref() != Some(key.secret));
+        if fresh {
+            let kek = Zeroizing::new(key.secret.derive(KEK, key.room, key.epoch));
+            known.insert(
+                key.epoch,
+                Known {
+                    secret: Some(key.secret.clone()),
+                    kek,
+                },
+            );
+        }
+        &known[&key.epoch].kek
+    }
+
+    /// Walks `links` down from every epoch this client knows, remembering the KEKs it reaches.
+    /// Links that do not open are skipped: whatever needed them then fails to open.
+    fn walk(&mut self, room: RoomId, links: &[KekLink]) {
+        let known = self.rooms.entry(room).or_default();
+        let mut sorted: Vec<&KekLink> = links.iter().collect();
+        // Newest first, so one pass follows the whole chain down.
+        sorted.sort_by_key(|l| core::cmp::Reverse(l.epoch));
+        for link in sorted {
+            if link.prev >= link.epoch || known.contains_key(&link.prev) {
+                continue;
+            }
+            let Some(holder) = known.get(&link.epoch) else {
+                continue;
+            };
+            let aad = aad(LINK_DOMAIN, room, link.prev.0, link.epoch);
+            if let Ok(kek) = unwrap(&holder.kek, &link.nonce, &link.wrapped, &aad) {
+                known.insert(link.prev, Known { secret: None, kek });
+            }
+        }
+    }
+
+    fn kek(&self, room: RoomId, epoch: Epoch) -> Option<&Kek> {
+        self.rooms.get(&room)?.get(&epoch).map(|k| &k.kek)
+    }
+}
+
+impl HistoryClient for Client {
+    type Scheme = ClientRewrap;
+
+    fn seal(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<RewrapRecord, SchemeError> {
+        let mut message_key = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(message_key.as_mut_slice());
+        let kek = self.learn(key);
+        let header = wrap_header(kek, key.room, msg, key.epoch, &message_key, rng)?;
+        // The message key is fresh and seals this one body: a fixed nonce is never reused.
+        let body = ChaCha20Poly1305::new(Key::from_slice(message_key.as_slice()))
+            .encrypt(
+                &Nonce::default(),
+                Payload {
+                    msg: plaintext,
+                    aad: &body_aad(key.room, msg),
+                },
+            )
+            .map_err(|_| SchemeError::Internal("body encryption failed"))?;
+        Ok(RewrapRecord {
+            header,
+            links: Arc::new([]),
+            body: body.into(),
+        })
+    }
+
+    fn open(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &RewrapRecord,
+    ) -> Result<Vec<u8>, SchemeError> {
+        self.learn(key);
+        let epoch = sealed.header.epoch;
+        if self.kek(key.room, epoch).is_none() {
+            self.walk(key.room, &sealed.links);
+        }
+        let kek = self.kek(key.room, epoch).ok_or(SchemeError::Crypto)?;
+        let message_key = unwrap_header(kek, key.room, msg, &sealed.header)?;
+        ChaCha20Poly1305::new(Key::from_slice(message_key.as_slice()))
+            .decrypt(
+                &Nonce::default(),
+                Payload {
+                    msg: &sealed.body,
+                    aad: &body_aad(key.room, msg),
+                },
+            )
+            .map_err(|_| SchemeError::Crypto)
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let next = change.next;
+        let next_kek = self.learn(next).clone();
+        let Some(prev) = change.prev else {
+            return Ok(());
+        };
+        if prev.room != next.room || prev.epoch >= next.epoch {
+            return Err(Misuse::StaleEpoch {
+                have: prev.epoch,
+                got: next.epoch,
+            }
+            .into());
+        }
+        let prev_kek = self.learn(prev).clone();
+        if change.changer && change.shares_history {
+            let link_aad = aad(LINK_DOMAIN, next.room, prev.epoch.0, next.epoch);
+            let (nonce, wrapped) = wrap(&next_kek, &prev_kek, &link_aad, rng)?;
+            out.send(
+                Dest::Server,
+                Message::Rotate(KekLink {
+                    prev: prev.epoch,
+                    epoch: next.epoch,
+                    nonce,
+                    wrapped,
+                }),
+            );
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Message,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let Message::Headers { headers, links } = msg else {
+            return Err(
+                Misuse::UnexpectedMessage("client-rewrap clients take only headers").into(),
+            );
+        };
+        let target = self.learn(key).clone();
+        self.walk(key.room, links);
+        let mut rewrapped = Vec::with_capacity(headers.len());
+        for (msg, header) in headers {
+            if header.epoch >= key.epoch {
+                continue;
+            }
+            // A header this client cannot open stays as it is (see the module doc).
+            let Some(kek) = self.kek(key.room, header.epoch) else {
+                continue;
+            };
+            let Ok(message_key) = unwrap_header(kek, key.room, *msg, header) else {
+                continue;
+            };
+            let fresh = wrap_header(&target, key.room, *msg, key.epoch, &message_key, rng)?;
+            rewrapped.push((*msg, fresh));
+        }
+        if !rewrapped.is_empty() {
+            out.send(Dest::Server, Message::Rewrapped(rewrapped));
+        }
+        Ok(())
+    }
+}
+
+impl Server {
+    /// The room's links of epochs in `(after, upto)`, oldest first.
+    fn links_between(&self, room: RoomId, after: Epoch, upto: Option<Epoch>) -> Vec<KekLink> {
+        let Some(links) = self.links.get(&room) else {
+            return Vec::new();
+        };
+        links
+            .range((
+                core::ops::Bound::Excluded(after),
+                upto.map_or(core::ops::Bound::Unbounded, core::ops::Bound::Excluded),
+            ))
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    fn room_records(
+        &mut self,
+        room: RoomId,
+    ) -> std::collections::btree_map::RangeMut<'_, (RoomId, MsgId), Stored> {
+        self.records
+            .range_mut((room, MsgId(0))..=(room, MsgId(u64::MAX)))
+    }
+}
+
+impl HistoryServer for Server {
+    type Scheme = ClientRewrap;
+
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: RewrapRecord) -> Result<(), SchemeError> {
+        if self.records.contains_key(&(room, msg)) {
+            return Err(Misuse::UnexpectedMessage("message stored twice").into());
+        }
+        self.bytes += HEADER_LEN + sealed.body.len();
+        self.records.insert(
+            (room, msg),
+            Stored {
+                header: sealed.header,
+                body: sealed.body,
+            },
+        );
+        Ok(())
+    }
+
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<RewrapRecord> {
+        let stored = self.records.get(&(room, msg))?;
+        Some(RewrapRecord {
+            header: stored.header.clone(),
+            links: self.links_between(room, stored.header.epoch, None).into(),
+            body: stored.body.clone(),
+        })
+    }
+
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Message,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Work, SchemeError> {
+        match msg {
+            Message::Rotate(link) => {
+                if link.prev >= link.epoch {
+                    return Err(SchemeError::Malformed(
+                        "a link must point to an earlier epoch",
+                    ));
+                }
+                let rotation = link.epoch;
+                let changer_held = link.prev;
+                let links = self.links.entry(room).or_default();
+                if links.get(&rotation).is_some_and(|l| *l != link) {
+                    return Err(
+                        Misuse::UnexpectedMessage("a second, different link for an epoch").into(),
+                    );
+                }
+                if links.insert(rotation, link).is_none() {
+                    self.bytes += LINK_LEN;
+                }
+                let headers: Vec<(MsgId, Header)> = self
+                    .room_records(room)
+                    .filter(|(_, s)| s.header.epoch < rotation)
+                    .map(|((_, m), s)| (*m, s.header.clone()))
+                    .collect();
+                let units = headers.len() as u64;
+                // Late headers under epochs before the changer's previous one need links down
+                // from it; the changer holds its previous epoch's KEK itself.
+                let oldest = headers.iter().map(|(_, h)| h.epoch).min();
+                if let Some(oldest) = oldest {
+                    let links = if oldest < changer_held {
+                        self.links_between(room, oldest, Some(changer_held.next()))
+                    } else {
+                        Vec::new()
+                    };
+                    out.send(Dest::User(from), Message::Headers { headers, links });
+                }
+                Ok(Work {
+                    op: "headers",
+                    units,
+                    parallel: false,
+                })
+            }
+            Message::Rewrapped(headers) => {
+                let units = headers.len() as u64;
+                for (msg, header) in headers {
+                    if let Some(stored) = self.records.get_mut(&(room, msg)) {
+                        // Never let a slow upload undo a newer rotation.
+                        if stored.header.epoch < header.epoch {
+                            stored.header = header;
+                        }
+                    }
+                }
+                Ok(Work {
+                    op: "rewrap",
+                    units,
+                    parallel: false,
+                })
+            }
+            Message::Headers { .. } => {
+                Err(Misuse::UnexpectedMessage("headers go from the server to the changer").into())
+            }
+        }
+    }
+
+    fn stored_len(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::testing::{HistoryHarness, Tamper};
+
+    fn rng(seed: u64) -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    fn key(room: RoomId, epoch: u64, secret: &EpochSecret) -> KeyView<'_> {
+        KeyView {
+            room,
+            epoch: Epoch(epoch),
+            secret,
+        }
+    }
+
+    fn header_epochs(server: &Server) -> Vec<Epoch> {
+        server.records.values().map(|s| s.header.epoch).collect()
+    }
+
+    #[test]
+    fn wire_lengths_are_exact() {
+        let mut rng = rng(1);
+        let u = UserId;
+        assert_eq!(
+            (HEADER_LEN, LINK_LEN, ENTRY_LEN, RECORD_OVERHEAD),
+            (68, 76, 76, 85)
+        );
+        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(1), true);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        for len in [0, 1, 160, 4096] {
+            let (_, record) = h.seal(u(1), &vec![3; len], &mut rng);
+            assert_eq!(record.wire_len(), len + RECORD_OVERHEAD);
+        }
+        // Nothing stored: a rotation is the link alone (the server has no headers to send).
+        h.rekey(u(0), &mut rng);
+        assert_eq!((h.control_messages, h.control_bytes), (1, 1 + LINK_LEN));
+        for i in 0..5 {
+            h.send(u(i % 2), b"hello", &mut rng);
+        }
+        let before = h.control_bytes;
+        h.join(&[u(2)], u(1), &mut rng);
+        // Rotate, 5 headers down, 5 re-wrapped headers up.
+        assert_eq!(h.control_messages, 1 + 3);
+        assert_eq!(
+            h.control_bytes - before,
+            (1 + LINK_LEN) + (1 + 1 + 5 * ENTRY_LEN + 1) + (1 + 1 + 5 * ENTRY_LEN)
+        );
+        assert_eq!(
+            h.server.stored_len(),
+            2 * LINK_LEN + 5 * (HEADER_LEN + 5 + TAG)
+        );
+        let big = Message::Rewrapped(vec![(MsgId(1), h.get(MsgId(4)).header.clone()); 130]);
+        assert_eq!(big.wire_len(), 1 + 2 + 130 * ENTRY_LEN);
+    }
+
+    /// After every rotation, every header is under the current epoch, the old keys open
+    /// nothing, and the server reports one unit per header each way.
+    #[test]
+    fn rewrap_leaves_no_header_under_an_old_epoch() {
+        let mut rng = rng(2);
+        let u = UserId;
+        let mut h = HistoryHarness::<ClientRewrap>::new(5, RoomId(2), true);
+        h.create(&[u(0), u(1), u(2)], u(0), &mut rng);
+        let changes: [(&[UserId], &[UserId], UserId); 4] = [
+            (&[u(3)], &[], u(0)),
+            (&[], &[u(1)], u(2)),
+            (&[u(4)], &[], u(3)),
+            (&[], &[], u(4)),
+        ];
+        for (add, remove, by) in changes {
+            for i in 0..3 {
+                let sender = *h.members.iter().nth(i % h.members.len()).unwrap();
+                h.send(sender, b"some history", &mut rng);
+            }
+            let stored = h.sent.len() as u64;
+            h.work.clear();
+            h.change(add, remove, by, &mut rng);
+            let now = h.epoch();
+            assert!(header_epochs(&h.server).iter().all(|e| *e == now), "{now}");
+            assert_eq!(
+                h.work,
+                vec![
+                    Work {
+                        op: "headers",
+                        units: stored,
+                        parallel: false
+                    },
+                    Work {
+                        op: "rewrap",
+                        units: stored,
+                        parallel: false
+                    },
+                ]
+            );
+            for old in 0..now.0 {
+                for s in &h.sent {
+                    let record = h.get(s.id);
+                    assert!(
+                        record.links().is_empty(),
+                        "up-to-date records carry no links"
+                    );
+                    assert_eq!(
+                        h.open_fresh(Epoch(old), s.id, &record),
+                        Err(SchemeError::Crypto),
+                        "old key of epoch {old}"
+                    );
+                }
+            }
+            h.assert_members_read_all("rewrap");
+        }
+    }
+
+    /// A late record carries the links down to its epoch until the next rotation re-wraps it.
+    #[test]
+    fn late_records_carry_links_until_the_next_rotation() {
+        let mut rng = rng(3);
+        let u = UserId;
+        let mut h = HistoryHarness::<ClientRewrap>::new(5, RoomId(3), true);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let (late, record) = h.seal(u(1), b"late", &mut rng);
+        h.join(&[u(2)], u(0), &mut rng);
+        h.join(&[u(3)], u(2), &mut rng);
+        h.store(late, record);
+        let fetched = h.get(late);
+        assert_eq!(fetched.header().epoch(), Epoch(0));
+        let link_epochs: Vec<Epoch> = fetched.links().iter().map(KekLink::epoch).collect();
+        assert_eq!(link_epochs, vec![Epoch(1), Epoch(2)]);
+        assert_eq!(fetched.wire_len(), HEADER_LEN + 1 + 2 * LINK_LEN + 4 + TAG);
+        // User 3 never held epochs 0 or 1; it reads through both links.
+        h.assert_reads(u(3), late, "late record through links");
+        // The next rotation is by user 3: it needs the links to re-wrap the late header too.
+        h.work.clear();
+        h.rekey(u(3), &mut rng);
+        assert_eq!(h.work[0].units, 1, "only the late header was stale");
+        let fetched = h.get(late);
+        assert_eq!(fetched.header().epoch(), Epoch(3));
+        assert!(fetched.links().is_empty());
+        assert_eq!(
+            h.open_fresh(Epoch(0), late, &fetched),
+            Err(SchemeError::Crypto)
+        );
+        h.join(&[u(4)], u(1), &mut rng);
+        h.assert_members_read_all("late record after re-wrap");
+    }
+
+    /// The server never lets an upload under an older epoch overwrite a newer header.
+    #[test]
+    fn slow_uploads_do_not_undo_newer_rotations() {
+        let mut rng = rng(4);
+        let room = RoomId(4);
+        let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let mut alice = Client::default();
+        let mut server = Server::default();
+        let record = alice
+            .seal(key(room, 0, &s[0]), MsgId(9), b"body", &mut rng)
+            .unwrap();
+        server.store(room, MsgId(9), record.clone()).unwrap();
+        let k = |e: usize, rng: &mut ChaCha20Rng| {
+            wrap_header(
+                &s[e].derive(KEK, room, Epoch(e as u64)),
+                room,
+                MsgId(9),
+                Epoch(e as u64),
+                &[0; 32],
+                rng,
+            )
+            .unwrap()
+        };
+        let (h1, h2) = (k(1, &mut rng), k(2, &mut rng));
+        let mut out = Outbox::new();
+        for h in [h2.clone(), h1] {
+            server
+                .handle(
+                    room,
+                    UserId(0),
+                    Message::Rewrapped(vec![(MsgId(9), h)]),
+                    &mut rng,
+                    &mut out,
+                )
+                .unwrap();
+        }
+        assert_eq!(server.records[&(room, MsgId(9))].header, h2);
+        // Unknown messages in an upload are ignored.
+        server
+            .handle(
+                room,
+                UserId(0),
+                Message::Rewrapped(vec![(MsgId(10), h2)]),
+                &mut rng,
+                &mut out,
+            )
+            .unwrap();
+        assert!(server.get(room, MsgId(10)).is_none());
+        assert!(out.is_empty());
+    }
+
+    /// A header the changer cannot open stays where it is; the others move on.
+    #[test]
+    fn unopenable_headers_are_left_behind() {
+        let mut rng = rng(5);
+        let u = UserId;
+        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(5), true);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let good = h.send(u(0), b"good", &mut rng);
+        let bad = h.send(u(1), b"bad", &mut rng);
+        h.server
+            .records
+            .get_mut(&(RoomId(5), bad))
+            .unwrap()
+            .header
+            .wrapped[5] ^= 4;
+        h.join(&[u(2)], u(1), &mut rng);
+        assert_eq!(h.get(good).header().epoch(), Epoch(1));
+        assert_eq!(h.get(bad).header().epoch(), Epoch(0));
+        h.assert_reads(u(2), good, "re-wrapped");
+        assert_eq!(h.read(u(2), bad), Err(SchemeError::Crypto));
+        assert_eq!(h.read(u(0), bad), Err(SchemeError::Crypto));
+    }
+
+    /// Under `from_join` nothing is rotated: members keep reading with the KEKs they held.
+    #[test]
+    fn from_join_rotates_nothing() {
+        let mut rng = rng(6);
+        let u = UserId;
+        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(6), false);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let id = h.send(u(0), b"before", &mut rng);
+        h.join(&[u(2)], u(1), &mut rng);
+        h.rekey(u(2), &mut rng);
+        assert_eq!(h.control_messages, 0);
+        assert!(h.server.links.is_empty());
+        assert_eq!(h.get(id).header().epoch(), Epoch(0));
+        h.assert_reads(u(0), id, "from_join");
+    }
+
+    /// Seeded random cases: records open under their epoch's KEK only, bound to room and
+    /// message; every authenticated field of header, body and links matters.
+    #[test]
+    fn records_open_only_with_their_binding() {
+        let mut rng = rng(7);
+        for case in 0..48 {
+            let room = RoomId(rng.next_u32());
+            let epoch = rng.next_u64() >> 2;
+            let msg = MsgId(rng.next_u64());
+            let secret = EpochSecret::random(&mut rng);
+            let next = EpochSecret::random(&mut rng);
+            let mut text = vec![0u8; (rng.next_u32() % 300) as usize];
+            rng.fill_bytes(&mut text);
+            let k = key(room, epoch, &secret);
+            let k_next = key(room, epoch + 1, &next);
+            let record = Client::default().seal(k, msg, &text, &mut rng).unwrap();
+            assert_eq!(
+                Client::default().open(k, msg, &record).unwrap(),
+                text,
+                "case {case}"
+            );
+            for (what, outcome) in [
+                (
+                    "other secret",
+                    Client::default().open(key(room, epoch, &next), msg, &record),
+                ),
+                (
+                    "other room",
+                    Client::default().open(key(RoomId(room.0 ^ 1), epoch, &secret), msg, &record),
+                ),
+                (
+                    "other message",
+                    Client::default().open(k, MsgId(msg.0 ^ 1), &record),
+                ),
+                (
+                    "later key, no link",
+                    Client::default().open(k_next, msg, &record),
+                ),
+            ] {
+                assert_eq!(outcome, Err(SchemeError::Crypto), "case {case}: {what}");
+            }
+            // With the link of the next epoch attached, the next key reaches the record.
+            let mut out = Outbox::new();
+            Client::default()
+                .epoch_changed(
+                    EpochChange {
+                        prev: Some(k),
+                        next: k_next,
+                        changer: true,
+                        shares_history: true,
+                    },
+                    &mut rng,
+                    &mut out,
+                )
+                .unwrap();
+            let Some((_, Message::Rotate(link))) = out.drain().next() else {
+                panic!("the changer sends its link");
+            };
+            let linked = RewrapRecord {
+                links: vec![link.clone()].into(),
+                ..record.clone()
+            };
+            assert_eq!(Client::default().open(k_next, msg, &linked).unwrap(), text);
+            let mut bad_link = link.clone();
+            bad_link.wrapped[(case % 48) as usize] ^= 1;
+            let mut shifted_link = link;
+            shifted_link.prev = Epoch(epoch.wrapping_sub(1));
+            let mut bad_header = record.clone();
+            assert!(bad_header.tamper());
+            let mut bad_nonce = record.clone();
+            bad_nonce.header.nonce[(case % 12) as usize] ^= 2;
+            let mut bad_epoch = record.clone();
+            bad_epoch.header.epoch = Epoch(epoch + 1);
+            let mut bad_body = record.clone();
+            let mut body = bad_body.body.to_vec();
+            let at = (case as usize) % body.len();
+            body[at] ^= 1;
+            bad_body.body = body.into();
+            for (what, reader, bad) in [
+                ("header", k, bad_header),
+                ("nonce", k, bad_nonce),
+                ("epoch", k_next, bad_epoch),
+                ("body", k, bad_body),
+                (
+                    "link",
+                    k_next,
+                    RewrapRecord {
+                        links: vec![bad_link].into(),
+                        ..record.clone()
+                    },
+                ),
+                (
+                    "link epochs",
+                    k_next,
+                    RewrapRecord {
+                        links: vec![shifted_link].into(),
+                        ..record.clone()
+                    },
+                ),
+            ] {
+                assert_eq!(
+                    Client::default().open(reader, msg, &bad),
+                    Err(SchemeError::Crypto),
+                    "case {case}: tampered {what}"
+                );
+            }
+        }
+    }
+
+    /// A header wrap is never accepted as a link or the other way round under one KEK.
+    #[test]
+    fn headers_and_links_are_kept_apart() {
+        let mut rng = rng(8);
+        let room = RoomId(8);
+        let secret = EpochSecret::random(&mut rng);
+        let kek = secret.derive(KEK, room, Epoch(5));
+        // Message id 4 and previous epoch 4 would give equal AAD but for the domain byte.
+        let header = wrap_header(&kek, room, MsgId(4), Epoch(5), &[9; 32], &mut rng).unwrap();
+        let as_link = KekLink {
+            prev: Epoch(4),
+            epoch: Epoch(5),
+            nonce: header.nonce,
+            wrapped: header.wrapped,
+        };
+        let mut client = Client::default();
+        client.learn(key(room, 5, &secret));
+        client.walk(room, &[as_link]);
+        assert!(client.kek(room, Epoch(4)).is_none());
+    }
+}

@@ -1,0 +1,903 @@
+//! `epoch-keys`: end-to-end encrypted history without re-encryption. One message key per epoch;
+//! joiners read older history through an encrypted back-chain of epoch secrets on the server.
+//!
+//! # What it implements
+//!
+//! The end-to-end baseline of DESIGN.md §3 (history table): stored history is never touched on
+//! an epoch change. It is key regression / lazy revocation (Fu, Kamara, Kohno, NDSS 2006;
+//! research/pre.md §1.7 item 7) without a key owner: the back-chain is the server-stored
+//! `h_e = AEAD(K_e, K_{e-1})` proposed in research/sse.md §(ii).
+//!
+//! * **Message key.** `MK_e = HKDF(secret_e, "conclave/epoch-keys/message" ‖ room ‖ e)`, the
+//!   same for every message of epoch `e`.
+//! * **Record** ([`EpochRecord`], 36 bytes plus the body): the epoch `e` (8), a random nonce (12)
+//!   and `ChaCha20-Poly1305(MK_e, nonce, body, aad = room ‖ msg ‖ e)` (body + 16-byte tag).
+//!   Binding the message id and room stops the server from moving a record to another message.
+//! * **Back-chain.** When a change shares history, the changer uploads the link
+//!   `link_e = ChaCha20-Poly1305(CK_e, 0, secret_{e-1}, aad = room ‖ e-1 ‖ e)` with
+//!   `CK_e = HKDF(secret_e, "conclave/epoch-keys/chain" ‖ room ‖ e)` ([`ChainLink`], 64 bytes).
+//!   `CK_e` encrypts exactly one plaintext, so the fixed nonce is never reused with another one.
+//!   A joiner (no previous epoch, history shared) asks the server for the chain below its epoch;
+//!   the server answers with the links (at once, or as soon as the link of the joiner's epoch
+//!   arrives) and the joiner walks back, link by link, remembering every secret it recovers.
+//! * **Clients** remember the secrets of every epoch they held or walked to, with the message
+//!   key derived from each, and open a record of any of those epochs.
+//!
+//! # Flows and costs (per change; N stored records, E epochs)
+//!
+//! | who | work | traffic |
+//! |---|---|---|
+//! | changer (history shared) | 1 HKDF + 1 AEAD of 32 bytes | uploads one 65-byte [`Message::Link`] |
+//! | joiner (history shared) | one AEAD open per link walked | 9-byte request, answer of `2 + 64·E` bytes |
+//! | server | stores the link; answers a joiner with the chain | none per record |
+//!
+//! Server work is reported as `"chain"` (units: links stored or sent), never per record.
+//!
+//! # Security properties
+//!
+//! * The server sees only ciphertext: bodies under message keys it never holds, links under
+//!   chain keys derived from epoch secrets it never holds.
+//! * **Removed member: excluded.** Links only go backwards (`secret_e` opens `secret_{e-1}`), so a
+//!   removed member's last secret opens nothing sealed after its removal. **Server + removed
+//!   member: still excluded**, for the same reason: the server holds no forward material.
+//! * **`from_join`:** no link is uploaded for such a change, so the chain is broken at the
+//!   joiner's epoch and a joiner reaches no earlier secret.
+//!
+//! # Weaknesses
+//!
+//! * **Storage breach with an old key: exposed.** Stored history is never re-keyed: whoever
+//!   holds an old epoch secret (a removed member, a leaked device) opens every stored record of
+//!   that epoch forever, and by walking the back-chain every record of every earlier epoch.
+//! * One key per epoch: compromise of `MK_e` exposes the whole epoch. Nonces are random 96-bit
+//!   values under one key per epoch, safe far beyond 2^32 messages per epoch.
+//! * The server can withhold or drop links (availability, not confidentiality); a joiner then
+//!   reads less history. It cannot forge them.
+//! * A joiner's chain answer grows with the number of epochs (O(E) bytes and AEAD opens).
+//!
+//! # Variable time
+//!
+//! Nothing secret-dependent: ChaCha20-Poly1305 and HKDF-SHA-256 (RustCrypto) are constant time.
+//! Which epochs a client knows, and so how far a walk goes, is not secret from the server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use zeroize::Zeroizing;
+
+use super::{
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+};
+use crate::{
+    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
+    UserId, Wire,
+};
+
+const MESSAGE_KEY: Label = Label::Custom("conclave/epoch-keys/message");
+const CHAIN_KEY: Label = Label::Custom("conclave/epoch-keys/chain");
+
+/// AEAD tag bytes.
+const TAG: usize = 16;
+/// AEAD nonce bytes.
+const NONCE: usize = 12;
+/// Bytes a record adds to its body: epoch, nonce and tag.
+pub const RECORD_OVERHEAD: usize = 8 + NONCE + TAG;
+/// Bytes of a back-chain link: both epochs and the sealed 32-byte secret.
+pub const LINK_LEN: usize = 8 + 8 + 32 + TAG;
+
+/// The epoch-keys scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EpochKeys;
+
+/// A stored message: its epoch, nonce and body ciphertext (with tag). Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochRecord {
+    epoch: Epoch,
+    nonce: [u8; NONCE],
+    ciphertext: Arc<[u8]>,
+}
+
+impl EpochRecord {
+    /// The epoch whose message key seals the body.
+    #[must_use]
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+}
+
+impl Wire for EpochRecord {
+    fn wire_len(&self) -> usize {
+        8 + NONCE + self.ciphertext.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.nonce);
+        f(&self.ciphertext);
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for EpochRecord {
+    fn tamper(&mut self) -> bool {
+        let mut body = self.ciphertext.to_vec();
+        match body.first_mut() {
+            Some(b) => {
+                *b ^= 1;
+                self.ciphertext = body.into();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// One link of the back-chain: `secret_prev` sealed under the chain key of `epoch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    prev: Epoch,
+    epoch: Epoch,
+    sealed: [u8; 32 + TAG],
+}
+
+impl ChainLink {
+    /// The epoch whose secret opens this link.
+    #[must_use]
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The epoch whose secret it carries.
+    #[must_use]
+    pub fn prev(&self) -> Epoch {
+        self.prev
+    }
+}
+
+/// Control traffic of epoch-keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Changer to server: the link of the new epoch.
+    Link(ChainLink),
+    /// Joiner to server: send the back-chain from `epoch` (the joiner's) down.
+    ChainRequest {
+        /// The joiner's epoch.
+        epoch: Epoch,
+    },
+    /// Server to joiner: every link of the room up to the requested epoch.
+    Chain(Vec<ChainLink>),
+}
+
+/// Bytes of a LEB128 length prefix for `n`.
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).div_ceil(7).max(1) as usize
+}
+
+impl Wire for Message {
+    fn wire_len(&self) -> usize {
+        // One byte of message kind, then the fields.
+        1 + match self {
+            Self::Link(_) => LINK_LEN,
+            Self::ChainRequest { .. } => 8,
+            Self::Chain(links) => varint_len(links.len()) + links.len() * LINK_LEN,
+        }
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        match self {
+            Self::Link(link) => f(&link.sealed),
+            Self::ChainRequest { .. } => {}
+            Self::Chain(links) => links.iter().for_each(|l| f(&l.sealed)),
+        }
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for Message {
+    fn tamper(&mut self) -> bool {
+        let link = match self {
+            Self::Link(link) => link,
+            Self::Chain(links) => match links.first_mut() {
+                Some(link) => link,
+                None => return false,
+            },
+            Self::ChainRequest { .. } => return false,
+        };
+        link.sealed[0] ^= 1;
+        true
+    }
+}
+
+/// An epoch a client can open: its secret and the message key derived from it.
+struct Known {
+    secret: EpochSecret,
+    message_key: Zeroizing<[u8; 32]>,
+}
+
+impl Known {
+    fn new(secret: EpochSecret, room: RoomId, epoch: Epoch) -> Self {
+        let message_key = Zeroizing::new(secret.derive(MESSAGE_KEY, room, epoch));
+        Self {
+            secret,
+            message_key,
+        }
+    }
+}
+
+/// A user's state: per room, every epoch it can open.
+#[derive(Default)]
+pub struct Client {
+    rooms: BTreeMap<RoomId, BTreeMap<Epoch, Known>>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let epochs: BTreeMap<&RoomId, Vec<&Epoch>> = self
+            .rooms
+            .iter()
+            .map(|(r, known)| (r, known.keys().collect()))
+            .collect();
+        f.debug_struct("Client")
+            .field("known_epochs", &epochs)
+            .finish()
+    }
+}
+
+/// The message server: records, the back-chain of each room, and joiners waiting for a link.
+#[derive(Debug, Default)]
+pub struct Server {
+    records: BTreeMap<(RoomId, MsgId), EpochRecord>,
+    chains: BTreeMap<RoomId, BTreeMap<Epoch, ChainLink>>,
+    waiting: BTreeMap<(RoomId, Epoch), Vec<UserId>>,
+    bytes: usize,
+}
+
+impl HistoryProtection for EpochKeys {
+    const NAME: &'static str = "epoch-keys";
+    const SUMMARY: &'static str =
+        "per-epoch message keys, no re-encryption; joiners walk an encrypted back-chain";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        rotates_stored_history: false,
+    };
+    type Sealed = EpochRecord;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client::default()
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+fn record_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> [u8; 20] {
+    let mut aad = [0u8; 20];
+    aad[..4].copy_from_slice(&room.0.to_be_bytes());
+    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
+    aad[12..].copy_from_slice(&epoch.0.to_be_bytes());
+    aad
+}
+
+fn link_aad(room: RoomId, prev: Epoch, epoch: Epoch) -> [u8; 20] {
+    let mut aad = [0u8; 20];
+    aad[..4].copy_from_slice(&room.0.to_be_bytes());
+    aad[4..12].copy_from_slice(&prev.0.to_be_bytes());
+    aad[12..].copy_from_slice(&epoch.0.to_be_bytes());
+    aad
+}
+
+/// Seals `prev`'s secret under the chain key of `next`.
+fn make_link(prev: KeyView<'_>, next: KeyView<'_>) -> Result<ChainLink, SchemeError> {
+    let chain_key = Zeroizing::new(next.secret.derive(CHAIN_KEY, next.room, next.epoch));
+    let sealed = ChaCha20Poly1305::new(Key::from_slice(chain_key.as_slice()))
+        .encrypt(
+            &Nonce::default(),
+            Payload {
+                msg: prev.secret.as_bytes(),
+                aad: &link_aad(next.room, prev.epoch, next.epoch),
+            },
+        )
+        .map_err(|_| SchemeError::Internal("link encryption failed"))?;
+    let sealed = sealed
+        .try_into()
+        .map_err(|_| SchemeError::Internal("link length"))?;
+    Ok(ChainLink {
+        prev: prev.epoch,
+        epoch: next.epoch,
+        sealed,
+    })
+}
+
+/// Opens `link` with the secret of its epoch.
+fn open_link(
+    room: RoomId,
+    link: &ChainLink,
+    secret: &EpochSecret,
+) -> Result<EpochSecret, SchemeError> {
+    let chain_key = Zeroizing::new(secret.derive(CHAIN_KEY, room, link.epoch));
+    let plain = Zeroizing::new(
+        ChaCha20Poly1305::new(Key::from_slice(chain_key.as_slice()))
+            .decrypt(
+                &Nonce::default(),
+                Payload {
+                    msg: &link.sealed,
+                    aad: &link_aad(room, link.prev, link.epoch),
+                },
+            )
+            .map_err(|_| SchemeError::Crypto)?,
+    );
+    let bytes: [u8; 32] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| SchemeError::Crypto)?;
+    Ok(EpochSecret::from_bytes(bytes))
+}
+
+impl Client {
+    /// Remembers `key`, replacing what was known for its epoch if the secret differs (the key
+    /// view is authoritative), and returns what is known for it.
+    fn learn(&mut self, key: KeyView<'_>) -> &Known {
+        let known = self.rooms.entry(key.room).or_default();
+        let fresh = known
+            .get(&key.epoch)
+            .is_none_or(|k| k.secret != *key.secret);
+        if fresh {
+            known.insert(
+                key.epoch,
+                Known::new(key.secret.clone(), key.room, key.epoch),
+            );
+        }
+        &known[&key.epoch]
+    }
+
+    /// Walks `links` back from every epoch this client knows; returns whether every link it
+    /// tried authenticated.
+    fn walk(&mut self, room: RoomId, links: &[ChainLink]) -> bool {
+        let known = self.rooms.entry(room).or_default();
+        let mut sorted: Vec<&ChainLink> = links.iter().collect();
+        // Newest first, so one pass follows the whole chain down.
+        sorted.sort_by_key(|l| core::cmp::Reverse(l.epoch));
+        let mut all_good = true;
+        for link in sorted {
+            if link.prev >= link.epoch || known.contains_key(&link.prev) {
+                continue;
+            }
+            let Some(holder) = known.get(&link.epoch) else {
+                continue;
+            };
+            match open_link(room, link, &holder.secret) {
+                Ok(secret) => {
+                    known.insert(link.prev, Known::new(secret, room, link.prev));
+                }
+                Err(_) => all_good = false,
+            }
+        }
+        all_good
+    }
+}
+
+impl HistoryClient for Client {
+    type Scheme = EpochKeys;
+
+    fn seal(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<EpochRecord, SchemeError> {
+        let mut nonce = [0u8; NONCE];
+        rng.fill_bytes(&mut nonce);
+        let known = self.learn(key);
+        let ciphertext = ChaCha20Poly1305::new(Key::from_slice(known.message_key.as_slice()))
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &record_aad(key.room, msg, key.epoch),
+                },
+            )
+            .map_err(|_| SchemeError::Internal("body encryption failed"))?;
+        Ok(EpochRecord {
+            epoch: key.epoch,
+            nonce,
+            ciphertext: ciphertext.into(),
+        })
+    }
+
+    fn open(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &EpochRecord,
+    ) -> Result<Vec<u8>, SchemeError> {
+        self.learn(key);
+        let known = self
+            .rooms
+            .get(&key.room)
+            .and_then(|k| k.get(&sealed.epoch))
+            .ok_or(SchemeError::Crypto)?;
+        ChaCha20Poly1305::new(Key::from_slice(known.message_key.as_slice()))
+            .decrypt(
+                Nonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &record_aad(key.room, msg, sealed.epoch),
+                },
+            )
+            .map_err(|_| SchemeError::Crypto)
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let next = change.next;
+        if let Some(prev) = change.prev {
+            if prev.room != next.room || prev.epoch >= next.epoch {
+                return Err(Misuse::StaleEpoch {
+                    have: prev.epoch,
+                    got: next.epoch,
+                }
+                .into());
+            }
+            self.learn(prev);
+        }
+        self.learn(next);
+        if !change.shares_history {
+            return Ok(());
+        }
+        match change.prev {
+            Some(prev) if change.changer => {
+                out.send(Dest::Server, Message::Link(make_link(prev, next)?))
+            }
+            // A joiner of a room that has history (epoch 0 is the room's creation).
+            None if next.epoch > Epoch(0) => {
+                out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch })
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Message,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let Message::Chain(links) = msg else {
+            return Err(Misuse::UnexpectedMessage("epoch-keys clients take only chains").into());
+        };
+        self.learn(key);
+        if self.walk(key.room, links) {
+            Ok(())
+        } else {
+            Err(SchemeError::Crypto)
+        }
+    }
+}
+
+impl Server {
+    /// The room's links up to `epoch`, oldest first.
+    fn chain(&self, room: RoomId, epoch: Epoch) -> Vec<ChainLink> {
+        self.chains
+            .get(&room)
+            .map(|c| c.range(..=epoch).map(|(_, l)| l.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl HistoryServer for Server {
+    type Scheme = EpochKeys;
+
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: EpochRecord) -> Result<(), SchemeError> {
+        if self.records.contains_key(&(room, msg)) {
+            return Err(Misuse::UnexpectedMessage("message stored twice").into());
+        }
+        self.bytes += sealed.wire_len();
+        self.records.insert((room, msg), sealed);
+        Ok(())
+    }
+
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<EpochRecord> {
+        self.records.get(&(room, msg)).cloned()
+    }
+
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Message,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Work, SchemeError> {
+        let mut units = 0;
+        match msg {
+            Message::Link(link) => {
+                if link.prev >= link.epoch {
+                    return Err(SchemeError::Malformed(
+                        "a link must point to an earlier epoch",
+                    ));
+                }
+                let epoch = link.epoch;
+                let chain = self.chains.entry(room).or_default();
+                match chain.get(&epoch) {
+                    Some(stored) if *stored == link => {}
+                    Some(_) => {
+                        return Err(Misuse::UnexpectedMessage(
+                            "a second, different link for an epoch",
+                        )
+                        .into())
+                    }
+                    None => {
+                        self.bytes += LINK_LEN;
+                        chain.insert(epoch, link);
+                    }
+                }
+                units += 1;
+                // Joiners that asked before the link arrived.
+                if let Some(joiners) = self.waiting.remove(&(room, epoch)) {
+                    let links = self.chain(room, epoch);
+                    for joiner in joiners {
+                        units += links.len() as u64;
+                        out.send(Dest::User(joiner), Message::Chain(links.clone()));
+                    }
+                }
+            }
+            Message::ChainRequest { epoch } => {
+                let ready = self
+                    .chains
+                    .get(&room)
+                    .is_some_and(|c| c.contains_key(&epoch));
+                if ready {
+                    let links = self.chain(room, epoch);
+                    units += links.len() as u64;
+                    out.send(Dest::User(from), Message::Chain(links));
+                } else {
+                    self.waiting.entry((room, epoch)).or_default().push(from);
+                }
+            }
+            Message::Chain(_) => {
+                return Err(
+                    Misuse::UnexpectedMessage("chains go from the server to joiners").into(),
+                )
+            }
+        }
+        Ok(Work {
+            op: "chain",
+            units,
+            parallel: false,
+        })
+    }
+
+    fn stored_len(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::testing::{HistoryHarness, Tamper};
+
+    fn rng(seed: u64) -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    fn key(room: RoomId, epoch: u64, secret: &EpochSecret) -> KeyView<'_> {
+        KeyView {
+            room,
+            epoch: Epoch(epoch),
+            secret,
+        }
+    }
+
+    #[test]
+    fn wire_lengths_are_exact() {
+        let mut rng = rng(1);
+        let u = UserId;
+        let mut h = HistoryHarness::<EpochKeys>::new(4, RoomId(1), true);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        assert_eq!(h.control_messages, 0, "creating a room sends nothing");
+        for len in [0, 1, 160, 4096] {
+            let (_, record) = h.seal(u(0), &vec![7; len], &mut rng);
+            assert_eq!(record.wire_len(), len + RECORD_OVERHEAD);
+            assert_eq!(RECORD_OVERHEAD, 8 + 12 + 16);
+        }
+        // A re-key uploads one link.
+        h.rekey(u(1), &mut rng);
+        assert_eq!((h.control_messages, h.control_bytes), (1, 1 + LINK_LEN));
+        assert_eq!(LINK_LEN, 64);
+        h.rekey(u(0), &mut rng);
+        // A join: the changer's link (65), the joiner's request (9), the chain of 3 links.
+        let before = h.control_bytes;
+        h.join(&[u(2)], u(1), &mut rng);
+        assert_eq!(h.control_messages, 2 + 3);
+        assert_eq!(h.control_bytes - before, 65 + 9 + (2 + 3 * 64));
+        // Sealed records were not stored: the server holds the three links only.
+        assert_eq!(h.server.stored_len(), 3 * LINK_LEN);
+        h.send(u(2), &[1; 100], &mut rng);
+        assert_eq!(h.server.stored_len(), 3 * LINK_LEN + 100 + RECORD_OVERHEAD);
+        let chain = Message::Chain(vec![h.server.chains[&RoomId(1)][&Epoch(1)].clone(); 200]);
+        assert_eq!(
+            chain.wire_len(),
+            1 + 2 + 200 * 64,
+            "two-byte count from 128 links"
+        );
+        assert_eq!(Message::ChainRequest { epoch: Epoch(9) }.wire_len(), 9);
+    }
+
+    /// A joiner walks the chain back over many epochs, in one answer, and keeps what it learned.
+    #[test]
+    fn joiner_walks_the_back_chain() {
+        let mut rng = rng(2);
+        let u = UserId;
+        let mut h = HistoryHarness::<EpochKeys>::new(3, RoomId(2), true);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut ids = Vec::new();
+        for e in 0..6 {
+            ids.push(h.send(u(e % 2), format!("epoch {e}").as_bytes(), &mut rng));
+            h.rekey(u((e + 1) % 2), &mut rng);
+        }
+        let messages_before = h.control_messages;
+        h.join(&[u(2)], u(0), &mut rng);
+        // Link, request, chain: one round trip, however long the history.
+        assert_eq!(h.control_messages - messages_before, 3);
+        let known = &h.clients[2].rooms[&RoomId(2)];
+        assert_eq!(
+            known.keys().copied().collect::<Vec<_>>(),
+            (0..=7).map(Epoch).collect::<Vec<_>>(),
+            "the joiner knows every epoch"
+        );
+        for (e, secret) in h.secrets.iter().enumerate() {
+            assert!(known[&Epoch(e as u64)].secret == *secret, "epoch {e}");
+        }
+        for id in ids {
+            h.assert_reads(u(2), id, "back-chain walk");
+        }
+        // No record was touched by any change.
+        assert!(h.work.iter().all(|w| w.op == "chain" && !w.parallel));
+    }
+
+    /// The joiner's request may reach the server before the changer's link: the server answers
+    /// when the link arrives.
+    #[test]
+    fn chain_request_waits_for_its_link() {
+        let mut rng = rng(3);
+        let room = RoomId(3);
+        let secrets: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let mut server = Server::default();
+        let mut alice = Client::default();
+        let mut joiner = Client::default();
+        let mut out = Outbox::new();
+        alice
+            .epoch_changed(
+                EpochChange {
+                    prev: None,
+                    next: key(room, 0, &secrets[0]),
+                    changer: true,
+                    shares_history: true,
+                },
+                &mut rng,
+                &mut out,
+            )
+            .unwrap();
+        assert!(out.is_empty());
+        let old = alice
+            .seal(key(room, 0, &secrets[0]), MsgId(1), b"old", &mut rng)
+            .unwrap();
+        server.store(room, MsgId(1), old).unwrap();
+        let change = EpochChange {
+            prev: Some(key(room, 0, &secrets[0])),
+            next: key(room, 1, &secrets[1]),
+            changer: true,
+            shares_history: true,
+        };
+        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
+        let (_, link) = out.drain().next().unwrap();
+        let mut request = Outbox::new();
+        let join = EpochChange {
+            prev: None,
+            changer: false,
+            ..change
+        };
+        joiner.epoch_changed(join, &mut rng, &mut request).unwrap();
+        let (dest, request) = request.drain().next().unwrap();
+        assert_eq!(dest, Dest::Server);
+        assert_eq!(request, Message::ChainRequest { epoch: Epoch(1) });
+        let mut answer = Outbox::new();
+        let work = server
+            .handle(room, UserId(5), request, &mut rng, &mut answer)
+            .unwrap();
+        assert!(answer.is_empty(), "no link yet, so no answer yet");
+        assert_eq!(work.units, 0);
+        server
+            .handle(room, UserId(0), link, &mut rng, &mut answer)
+            .unwrap();
+        let (dest, chain) = answer.drain().next().unwrap();
+        assert_eq!(dest, Dest::User(UserId(5)));
+        joiner
+            .handle(
+                key(room, 1, &secrets[1]),
+                &chain,
+                &mut rng,
+                &mut Outbox::new(),
+            )
+            .unwrap();
+        let record = server.get(room, MsgId(1)).unwrap();
+        assert_eq!(
+            joiner
+                .open(key(room, 1, &secrets[1]), MsgId(1), &record)
+                .unwrap(),
+            b"old"
+        );
+    }
+
+    #[test]
+    fn tampered_links_are_rejected() {
+        let mut rng = rng(4);
+        let room = RoomId(4);
+        let (s0, s1) = (EpochSecret::random(&mut rng), EpochSecret::random(&mut rng));
+        let link = make_link(key(room, 0, &s0), key(room, 1, &s1)).unwrap();
+        assert!(open_link(room, &link, &s1).unwrap() == s0);
+        assert_eq!(
+            open_link(room, &link, &s0).unwrap_err(),
+            SchemeError::Crypto
+        );
+        assert_eq!(
+            open_link(RoomId(5), &link, &s1).unwrap_err(),
+            SchemeError::Crypto
+        );
+        let mut moved = link.clone();
+        moved.prev = Epoch(7);
+        moved.epoch = Epoch(8);
+        assert_eq!(
+            open_link(room, &moved, &s1).unwrap_err(),
+            SchemeError::Crypto
+        );
+        let mut chain = Message::Chain(vec![link]);
+        assert!(chain.tamper());
+        let mut joiner = Client::default();
+        assert_eq!(
+            joiner.handle(key(room, 1, &s1), &chain, &mut rng, &mut Outbox::new()),
+            Err(SchemeError::Crypto)
+        );
+        assert!(
+            !joiner.rooms[&room].contains_key(&Epoch(0)),
+            "nothing learned from a bad link"
+        );
+    }
+
+    #[test]
+    fn server_rejects_misuse() {
+        let mut rng = rng(5);
+        let room = RoomId(6);
+        let s: Vec<EpochSecret> = (0..2).map(|_| EpochSecret::random(&mut rng)).collect();
+        let mut server = Server::default();
+        let link = make_link(key(room, 0, &s[0]), key(room, 1, &s[1])).unwrap();
+        let mut out = Outbox::new();
+        server
+            .handle(
+                room,
+                UserId(0),
+                Message::Link(link.clone()),
+                &mut rng,
+                &mut out,
+            )
+            .unwrap();
+        // The same link again (a retransmission) is fine; a different one is not.
+        server
+            .handle(
+                room,
+                UserId(0),
+                Message::Link(link.clone()),
+                &mut rng,
+                &mut out,
+            )
+            .unwrap();
+        let other = make_link(key(room, 0, &s[1]), key(room, 1, &s[1])).unwrap();
+        assert!(matches!(
+            server.handle(room, UserId(1), Message::Link(other), &mut rng, &mut out),
+            Err(SchemeError::Misuse(_))
+        ));
+        assert!(matches!(
+            server.handle(
+                room,
+                UserId(1),
+                Message::Chain(vec![link]),
+                &mut rng,
+                &mut out
+            ),
+            Err(SchemeError::Misuse(_))
+        ));
+        let record = Client::default()
+            .seal(key(room, 1, &s[1]), MsgId(3), b"x", &mut rng)
+            .unwrap();
+        server.store(room, MsgId(3), record.clone()).unwrap();
+        assert!(matches!(
+            server.store(room, MsgId(3), record),
+            Err(SchemeError::Misuse(_))
+        ));
+        assert!(out.is_empty());
+    }
+
+    /// Under `from_join` no link is uploaded and no joiner asks for one.
+    #[test]
+    fn from_join_sends_nothing() {
+        let mut rng = rng(6);
+        let u = UserId;
+        let mut h = HistoryHarness::<EpochKeys>::new(4, RoomId(7), false);
+        h.create(&[u(0), u(1)], u(0), &mut rng);
+        h.send(u(0), b"before", &mut rng);
+        h.join(&[u(2)], u(1), &mut rng);
+        h.remove(&[u(0)], u(1), &mut rng);
+        h.join(&[u(3)], u(2), &mut rng);
+        assert_eq!(h.control_messages, 0);
+        assert!(h.server.chains.is_empty());
+    }
+
+    /// Seeded random cases: records open under their own epoch key only, bound to room,
+    /// message and epoch; every authenticated field matters.
+    #[test]
+    fn records_open_only_with_their_binding() {
+        let mut rng = rng(7);
+        for case in 0..48 {
+            let room = RoomId(rng.next_u32());
+            let epoch = rng.next_u64() >> 1;
+            let msg = MsgId(rng.next_u64());
+            let secret = EpochSecret::random(&mut rng);
+            let other = EpochSecret::random(&mut rng);
+            let mut text = vec![0u8; (rng.next_u32() % 300) as usize];
+            rng.fill_bytes(&mut text);
+            let k = key(room, epoch, &secret);
+            let record = Client::default().seal(k, msg, &text, &mut rng).unwrap();
+            assert_eq!(record.epoch(), Epoch(epoch));
+            assert_eq!(
+                Client::default().open(k, msg, &record).unwrap(),
+                text,
+                "case {case}"
+            );
+            let wrong_secret = key(room, epoch, &other);
+            let wrong_room = key(RoomId(room.0 ^ 1), epoch, &secret);
+            let cases = [
+                Client::default().open(wrong_secret, msg, &record),
+                Client::default().open(wrong_room, msg, &record),
+                Client::default().open(k, MsgId(msg.0 ^ 1), &record),
+                // A fresh client with the next epoch's key cannot reach this epoch.
+                Client::default().open(key(room, epoch + 1, &secret), msg, &record),
+            ];
+            for (i, outcome) in cases.into_iter().enumerate() {
+                assert_eq!(
+                    outcome,
+                    Err(SchemeError::Crypto),
+                    "case {case}, variant {i}"
+                );
+            }
+            let mut bad_nonce = record.clone();
+            bad_nonce.nonce[(case % NONCE as u64) as usize] ^= 0x80;
+            let mut bad_body = record.clone();
+            assert!(bad_body.tamper());
+            for bad in [bad_nonce, bad_body] {
+                assert_eq!(
+                    Client::default().open(k, msg, &bad),
+                    Err(SchemeError::Crypto)
+                );
+            }
+            // A record relabelled to another epoch the reader holds under the same secret.
+            let mut client = Client::default();
+            client.learn(key(room, epoch + 1, &secret));
+            let mut relabelled = record.clone();
+            relabelled.epoch = Epoch(epoch + 1);
+            assert_eq!(client.open(k, msg, &relabelled), Err(SchemeError::Crypto));
+        }
+    }
+}
