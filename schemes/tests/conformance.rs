@@ -29,3 +29,15 @@ fn none_round_trip() {
 fn plaintext_matches_scan() {
     testing::sse_matches_scan::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(3));
 }
+
+#[test]
+fn bbs98_round_trip() {
+    use conclave_schemes::pre::bbs98::Bbs98;
+    testing::history_round_trip::<Bbs98>(&mut ChaCha20Rng::seed_from_u64(21));
+}
+
+#[test]
+fn keyhom_round_trip() {
+    use conclave_schemes::pre::keyhom::KeyHom;
+    testing::history_round_trip::<KeyHom>(&mut ChaCha20Rng::seed_from_u64(22));
+}
