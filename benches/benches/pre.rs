@@ -19,7 +19,8 @@ use std::time::Duration;
 use conclave_benches::{history_room, rng, time_chunked, BODY_SIZES, RECORD_SIZES};
 use conclave_schemes::channel::{self, RecordChannel};
 use conclave_schemes::pre::{
-    none::NoProtection, HistoryClient, HistoryProtection, HistoryServer, KeyView,
+    bbs98::Bbs98, keyhom::KeyHom, none::NoProtection, HistoryClient, HistoryProtection,
+    HistoryServer, KeyView,
 };
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -171,6 +172,8 @@ fn bench_tls(c: &mut Criterion) {
 /// One line per scheme.
 fn all_schemes(c: &mut Criterion) {
     bench_pre::<NoProtection>(c);
+    bench_pre::<Bbs98>(c);
+    bench_pre::<KeyHom>(c);
 }
 
 criterion_group! {

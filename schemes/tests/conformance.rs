@@ -113,3 +113,48 @@ fn client_rewrap_storage_breach_is_safe() {
         &mut ChaCha20Rng::seed_from_u64(34)
     ));
 }
+
+/// The whole history suite for a scheme; `breach` is what its module doc says a storage breach
+/// with an old epoch key opens after re-encryption.
+macro_rules! history_suite {
+    ($module:ident, $scheme:ty, $seed:expr, breach_opens: $breach:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn round_trip() {
+                testing::history_round_trip::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed));
+            }
+
+            #[test]
+            fn policy() {
+                testing::history_policy::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed + 1));
+            }
+
+            #[test]
+            fn late_store() {
+                testing::history_late_store::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed + 2));
+            }
+
+            #[test]
+            fn rejects_tampering() {
+                testing::history_rejects_tampering::<$scheme>(&mut ChaCha20Rng::seed_from_u64(
+                    $seed + 3,
+                ));
+            }
+
+            #[test]
+            fn storage_breach() {
+                assert_eq!(
+                    testing::history_storage_breach::<$scheme>(&mut ChaCha20Rng::seed_from_u64(
+                        $seed + 4
+                    )),
+                    $breach
+                );
+            }
+        }
+    };
+}
+
+history_suite!(bbs98, conclave_schemes::pre::bbs98::Bbs98, 210, breach_opens: false);
+history_suite!(keyhom, conclave_schemes::pre::keyhom::KeyHom, 220, breach_opens: false);

@@ -9,8 +9,11 @@
 //! (re-encryption keys, back-chain links) for the server, which turns them into server-side work
 //! ([`HistoryServer::handle`]), reported as [`Work`] so the caller can charge it.
 
+pub mod bbs98;
 pub mod client_rewrap;
+pub mod dl_hybrid;
 pub mod epoch_keys;
+pub mod keyhom;
 pub mod none;
 
 use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};

@@ -1,0 +1,219 @@
+//! `bbs98`: hybrid per-epoch history protection with the ElGamal proxy re-encryption of Blaze,
+//! Bleumer and Strauss (EUROCRYPT'98) in KEM form, on Ristretto255.
+//!
+//! Source: research/pre.md §1.1 (the algorithms as in charm's `pre_bbs98.py`, and the KEM form
+//! of the hybrid harness); the per-epoch message keys follow NTT's patent US 11,336,441
+//! (research/mkd.md §2.3). Records, key ids, the wrap table and re-key bookkeeping are
+//! [`dl_hybrid`]'s.
+//!
+//! * Epoch key: `a_e ≠ 0` derived from the epoch secret, public key `pk_e = g^{a_e}`.
+//! * Wrap of a random 32-byte message key `mk` (a capsule, 80 B): `r ←$ Z_q`,
+//!   `c = pk_e^r = g^{a_e·r}` (32 B), and `mk` sealed with ChaCha20-Poly1305 under
+//!   `HKDF-SHA-256(g^r, conclave/bbs98/dem ‖ room ‖ key id)` (32 B + 16 B tag; the key is fresh
+//!   per capsule, so the nonce is fixed). Unwrap: `g^r = c^{1/a_e}`.
+//! * Re-key from epoch `K-1` to `K`: `rk = a_K / a_{K-1}`, computed by the changer (it holds
+//!   both secrets) and sent to the server only (48 B). Re-encryption: `c ↦ c^{rk}`, one scalar
+//!   multiplication per capsule; the sealed `mk` is untouched. Re-keys compose by
+//!   multiplication, so a capsule stored late under an older epoch is brought forward with one
+//!   multiplication by their product (multi-hop, constant-size ciphertexts).
+//!
+//! Security: CPA-secure capsules under DDH (the DEM tag makes a wrong key or a forged capsule
+//! fail). Current members open all history when the policy shares it; a removed member opens
+//! nothing sealed after its removal. After re-keying, stored capsules are overwritten: a storage
+//! breach together with an old epoch key opens nothing re-keyed (but capsules of epochs before a
+//! `from_join` change stay under their epoch's key, by design). A removed member's client that
+//! cached a message key (or the plaintexts) still opens the bodies it could read before: bodies
+//! are never re-encrypted.
+//!
+//! **Known weakness: not collusion-safe.** The scheme is bidirectional (`1/rk` re-keys back)
+//! and interactive. A removed member who kept `a_{K-1}` and obtains `rk` from the server gets
+//! `a_K = rk · a_{K-1}`, then every later epoch key by the same step, and reads everything sealed
+//! after its removal. The server keeps every re-key (it needs them for late stores), so a breach
+//! of its re-key table is the same attack. The server alone learns nothing about message keys.
+//!
+//! Side channels: scalar multiplications, the inversion of `a_e` and the hash are
+//! constant time (curve25519-dalek); nothing secret-dependent is variable time.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::{RistrettoPoint, Scalar};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN, TAG_LEN};
+use super::{HistoryProperties, HistoryProtection};
+use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+
+/// The `bbs98` scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bbs98;
+
+/// Length of an encoded capsule: `c` and the sealed message key.
+pub const CAPSULE_LEN: usize = 32 + SEALED_KEY_LEN;
+/// Length of the sealed message key.
+pub const SEALED_KEY_LEN: usize = 32 + TAG_LEN;
+
+/// A capsule: `c = pk^r` and the message key sealed under a key derived from `g^r`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capsule {
+    /// `c = g^{a·r}`, compressed.
+    pub c: [u8; 32],
+    /// The message key, sealed with its tag.
+    pub sealed_key: [u8; SEALED_KEY_LEN],
+}
+
+impl Wire for Capsule {
+    fn wire_len(&self) -> usize {
+        CAPSULE_LEN
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.c);
+        f(&self.sealed_key);
+    }
+}
+
+/// A capsule as the server keeps it: `c` decoded.
+#[derive(Debug, Clone)]
+pub struct StoredCapsule {
+    c: RistrettoPoint,
+    sealed_key: [u8; SEALED_KEY_LEN],
+}
+
+/// A sealed record of `bbs98`.
+pub type Record = dl_hybrid::Record<Capsule>;
+
+/// The DEM of a capsule: a ChaCha20-Poly1305 key from `g^r` and the context. Fresh per
+/// capsule, so a fixed nonce is safe.
+fn dem(g_r: &RistrettoPoint, context: &[u8; CONTEXT_LEN]) -> Result<ChaCha20Poly1305, SchemeError> {
+    let hk = Hkdf::<Sha256>::new(None, g_r.compress().as_bytes());
+    let mut key = Key::default();
+    let info: [&[u8]; 3] = [Bbs98::LABEL.as_bytes(), b"/dem", context];
+    hk.expand_multi_info(&info, &mut key)
+        .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
+    Ok(ChaCha20Poly1305::new(&key))
+}
+
+const DEM_NONCE: [u8; 12] = [0; 12];
+
+impl EpochWrap for Bbs98 {
+    const LABEL: &'static str = "conclave/bbs98";
+    const STORED_LEN: usize = CAPSULE_LEN;
+    type Wrap = Capsule;
+    type Stored = StoredCapsule;
+
+    fn wrap(
+        key: &EpochKey,
+        context: &[u8; CONTEXT_LEN],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(MessageKey, Capsule), SchemeError> {
+        let mut mk = [0u8; 32];
+        rng.fill_bytes(&mut mk);
+        let message_key = MessageKey(mk);
+        let r = Scalar::random(rng);
+        let c = RistrettoPoint::mul_base(&(key.scalar() * r));
+        let sealed = dem(&RistrettoPoint::mul_base(&r), context)?
+            .encrypt(
+                Nonce::from_slice(&DEM_NONCE),
+                Payload {
+                    msg: message_key.as_bytes(),
+                    aad: context,
+                },
+            )
+            .map_err(|_| SchemeError::Internal("capsule encryption failed"))?;
+        let sealed_key = <[u8; SEALED_KEY_LEN]>::try_from(sealed.as_slice())
+            .map_err(|_| SchemeError::Internal("sealed message key of unexpected length"))?;
+        Ok((
+            message_key,
+            Capsule {
+                c: c.compress().to_bytes(),
+                sealed_key,
+            },
+        ))
+    }
+
+    fn unwrap(
+        key: &EpochKey,
+        context: &[u8; CONTEXT_LEN],
+        wrap: &Capsule,
+    ) -> Result<MessageKey, SchemeError> {
+        let StoredCapsule { c, sealed_key } = Self::decode(wrap)?;
+        let g_r = c * key.scalar().invert();
+        let opened = dem(&g_r, context)?
+            .decrypt(
+                Nonce::from_slice(&DEM_NONCE),
+                Payload {
+                    msg: &sealed_key,
+                    aad: context,
+                },
+            )
+            .map_err(|_| SchemeError::Crypto)?;
+        let mk = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto)?;
+        Ok(MessageKey(mk))
+    }
+
+    fn decode(wrap: &Capsule) -> Result<StoredCapsule, SchemeError> {
+        let c = CompressedRistretto(wrap.c)
+            .decompress()
+            .ok_or(SchemeError::Malformed(
+                "capsule point is not a Ristretto encoding",
+            ))?;
+        Ok(StoredCapsule {
+            c,
+            sealed_key: wrap.sealed_key,
+        })
+    }
+
+    fn encode(stored: &StoredCapsule) -> Capsule {
+        Capsule {
+            c: stored.c.compress().to_bytes(),
+            sealed_key: stored.sealed_key,
+        }
+    }
+
+    fn rekey(prev: &EpochKey, next: &EpochKey) -> Scalar {
+        next.scalar() * prev.scalar().invert()
+    }
+
+    fn check_rekey(rekey: &Scalar) -> Result<(), SchemeError> {
+        // a_K / a_{K-1} is never zero; a zero re-key would destroy every capsule.
+        if *rekey == Scalar::ZERO {
+            return Err(SchemeError::Malformed("zero re-key"));
+        }
+        Ok(())
+    }
+
+    fn compose(first: &Scalar, then: &Scalar) -> Scalar {
+        first * then
+    }
+
+    fn reencrypt(rekey: &Scalar, stored: &mut StoredCapsule) {
+        stored.c *= rekey;
+    }
+
+    fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar {
+        rekey * prev
+    }
+}
+
+impl HistoryProtection for Bbs98 {
+    const NAME: &'static str = "bbs98";
+    const SUMMARY: &'static str =
+        "ElGamal (BBS98) bidirectional multi-hop PRE on per-epoch message-key capsules";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        rotates_stored_history: true,
+    };
+    type Sealed = Record;
+    type Message = ReKey;
+    type Client = dl_hybrid::Client<Self>;
+    type Server = dl_hybrid::Server<Self>;
+
+    fn new_client(user: UserId) -> Self::Client {
+        dl_hybrid::Client::new(user)
+    }
+    fn new_server() -> Self::Server {
+        dl_hybrid::Server::default()
+    }
+}

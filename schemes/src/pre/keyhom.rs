@@ -1,0 +1,204 @@
+//! `keyhom`: hybrid per-epoch history protection with a key-homomorphic wrap, the instantiation
+//! of NTT's secure business chat inferred from its patents, on Ristretto255.
+//!
+//! Source: research/mkd.md §2.3 (\[INF\]: US 11,336,441 and US 11,902,421 describe one message key
+//! per epoch, "encrypted to be re-encryptable by using the shared key" and overwritten after a
+//! re-encryption by a key the terminal made from the old and new shared keys; the algebra is in
+//! the style of the key-homomorphic PRF of Boneh, Lewi, Montgomery and Raghunathan, CRYPTO 2013).
+//! Records, key ids, the wrap table and re-key bookkeeping are
+//! [`dl_hybrid`]'s.
+//!
+//! * Epoch key: `a_e` derived from the epoch secret.
+//! * Wrap (48 B): a fresh 16-byte nonce `x` and `W_2 = M · H(x)^{a_e}`, where `M = g^m` is a
+//!   random group element and `H` hashes to Ristretto255 (SHA-512, Elligator). The message key
+//!   is `HKDF-SHA-256(M, conclave/keyhom/message-key ‖ room ‖ key id)`. Unwrap:
+//!   `M = W_2 / H(x)^{a_e}`.
+//! * Re-key from epoch `K-1` to `K`: `Δ = a_K − a_{K-1}`, computed by the changer and sent to the
+//!   server only (48 B). Re-encryption: `W_2 ↦ W_2 · H(x)^Δ`, one scalar multiplication per
+//!   wrap (the server keeps `H(x)` decoded next to each wrap, 32 B more of storage, so it does not
+//!   hash again). Re-keys compose by addition: a wrap stored late under an older epoch is brought
+//!   forward with one multiplication by their sum.
+//!
+//! Security: `H(x)^{a}` is a pseudorandom mask under DDH in the random-oracle model, so a wrap
+//! hides `M`. A wrap carries no tag: a wrong key or a forged wrap yields a wrong message key,
+//! which the body's tag rejects. Current members open all history when the policy shares it; a
+//! removed member opens nothing sealed after its removal. After re-keying, wraps are
+//! overwritten: a storage breach together with an old epoch key opens nothing re-keyed (wraps of
+//! epochs before a `from_join` change stay under their epoch's key, by design). A removed
+//! member's client that cached a message key (or the plaintexts) still opens the bodies it could
+//! read before: bodies are never re-encrypted.
+//!
+//! **Known weakness: not collusion-safe**, as research/mkd.md §2.3 notes. A removed member who
+//! kept `a_{K-1}` and obtains `Δ` from the server gets `a_K = a_{K-1} + Δ`, then every later
+//! epoch key, and reads everything sealed after its removal; `−Δ` re-keys backwards. The server
+//! keeps every re-key (it needs them for late stores), so a breach of its re-key table is the
+//! same attack. `Δ` must reach the server alone, never other members.
+//!
+//! Side channels: scalar multiplications and the hash to the group are constant time
+//! (curve25519-dalek); nothing secret-dependent is variable time.
+
+use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::{RistrettoPoint, Scalar};
+use hkdf::Hkdf;
+use sha2::digest::Digest;
+use sha2::{Sha256, Sha512};
+
+use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN};
+use super::{HistoryProperties, HistoryProtection};
+use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+
+/// The `keyhom` scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyHom;
+
+/// Length of a wrap's nonce `x`.
+pub const WRAP_NONCE_LEN: usize = 16;
+/// Length of an encoded wrap: `x` and `W_2`.
+pub const WRAP_LEN: usize = WRAP_NONCE_LEN + 32;
+
+/// A key-homomorphic wrap `(x, W_2 = M · H(x)^a)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomWrap {
+    /// The nonce `x`.
+    pub nonce: [u8; WRAP_NONCE_LEN],
+    /// `W_2`, compressed.
+    pub masked: [u8; 32],
+}
+
+impl Wire for HomWrap {
+    fn wire_len(&self) -> usize {
+        WRAP_LEN
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.nonce);
+        f(&self.masked);
+    }
+}
+
+/// A wrap as the server keeps it: `W_2` decoded and `H(x)` cached.
+#[derive(Debug, Clone)]
+pub struct StoredHomWrap {
+    nonce: [u8; WRAP_NONCE_LEN],
+    masked: RistrettoPoint,
+    nonce_point: RistrettoPoint,
+}
+
+/// A sealed record of `keyhom`.
+pub type Record = dl_hybrid::Record<HomWrap>;
+
+/// `H(x)`: the nonce hashed to the group.
+fn nonce_point(nonce: &[u8; WRAP_NONCE_LEN]) -> RistrettoPoint {
+    RistrettoPoint::from_hash(
+        Sha512::new()
+            .chain_update(KeyHom::LABEL)
+            .chain_update(b"/nonce-point")
+            .chain_update(nonce),
+    )
+}
+
+/// The message key `M` encodes, bound to the context.
+fn message_key(m: &RistrettoPoint, context: &[u8; CONTEXT_LEN]) -> Result<MessageKey, SchemeError> {
+    let hk = Hkdf::<Sha256>::new(None, m.compress().as_bytes());
+    let mut mk = [0u8; 32];
+    let info: [&[u8]; 3] = [KeyHom::LABEL.as_bytes(), b"/message-key", context];
+    hk.expand_multi_info(&info, &mut mk)
+        .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
+    Ok(MessageKey(mk))
+}
+
+impl EpochWrap for KeyHom {
+    const LABEL: &'static str = "conclave/keyhom";
+    const STORED_LEN: usize = WRAP_LEN + 32;
+    type Wrap = HomWrap;
+    type Stored = StoredHomWrap;
+
+    fn wrap(
+        key: &EpochKey,
+        context: &[u8; CONTEXT_LEN],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(MessageKey, HomWrap), SchemeError> {
+        let mut nonce = [0u8; WRAP_NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let m = RistrettoPoint::mul_base(&Scalar::random(rng));
+        let masked = m + nonce_point(&nonce) * key.scalar();
+        let wrap = HomWrap {
+            nonce,
+            masked: masked.compress().to_bytes(),
+        };
+        Ok((message_key(&m, context)?, wrap))
+    }
+
+    fn unwrap(
+        key: &EpochKey,
+        context: &[u8; CONTEXT_LEN],
+        wrap: &HomWrap,
+    ) -> Result<MessageKey, SchemeError> {
+        let stored = Self::decode(wrap)?;
+        let m = stored.masked - stored.nonce_point * key.scalar();
+        message_key(&m, context)
+    }
+
+    fn decode(wrap: &HomWrap) -> Result<StoredHomWrap, SchemeError> {
+        let masked =
+            CompressedRistretto(wrap.masked)
+                .decompress()
+                .ok_or(SchemeError::Malformed(
+                    "wrap point is not a Ristretto encoding",
+                ))?;
+        Ok(StoredHomWrap {
+            nonce: wrap.nonce,
+            masked,
+            nonce_point: nonce_point(&wrap.nonce),
+        })
+    }
+
+    fn encode(stored: &StoredHomWrap) -> HomWrap {
+        HomWrap {
+            nonce: stored.nonce,
+            masked: stored.masked.compress().to_bytes(),
+        }
+    }
+
+    fn rekey(prev: &EpochKey, next: &EpochKey) -> Scalar {
+        next.scalar() - prev.scalar()
+    }
+
+    fn check_rekey(_rekey: &Scalar) -> Result<(), SchemeError> {
+        // Every scalar is a difference of two epoch keys.
+        Ok(())
+    }
+
+    fn compose(first: &Scalar, then: &Scalar) -> Scalar {
+        first + then
+    }
+
+    fn reencrypt(rekey: &Scalar, stored: &mut StoredHomWrap) {
+        stored.masked += stored.nonce_point * rekey;
+    }
+
+    fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar {
+        prev + rekey
+    }
+}
+
+impl HistoryProtection for KeyHom {
+    const NAME: &'static str = "keyhom";
+    const SUMMARY: &'static str =
+        "key-homomorphic per-epoch message-key wraps (x, M·H(x)^a), re-keyed by a' − a";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        rotates_stored_history: true,
+    };
+    type Sealed = Record;
+    type Message = ReKey;
+    type Client = dl_hybrid::Client<Self>;
+    type Server = dl_hybrid::Server<Self>;
+
+    fn new_client(user: UserId) -> Self::Client {
+        dl_hybrid::Client::new(user)
+    }
+    fn new_server() -> Self::Server {
+        dl_hybrid::Server::default()
+    }
+}
