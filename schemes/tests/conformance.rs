@@ -29,3 +29,10 @@ fn none_round_trip() {
 fn plaintext_matches_scan() {
     testing::sse_matches_scan::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(3));
 }
+
+#[test]
+fn mitra_matches_scan() {
+    testing::sse_matches_scan::<conclave_schemes::sse::mitra::Mitra>(
+        &mut ChaCha20Rng::seed_from_u64(5),
+    );
+}
