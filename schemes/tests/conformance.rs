@@ -158,3 +158,10 @@ macro_rules! history_suite {
 
 history_suite!(bbs98, conclave_schemes::pre::bbs98::Bbs98, 210, breach_opens: false);
 history_suite!(keyhom, conclave_schemes::pre::keyhom::KeyHom, 220, breach_opens: false);
+
+#[test]
+fn mitra_matches_scan() {
+    testing::sse_matches_scan::<conclave_schemes::sse::mitra::Mitra>(
+        &mut ChaCha20Rng::seed_from_u64(5),
+    );
+}

@@ -1,0 +1,488 @@
+//! Mitra's client: per room, the keys of the epochs it holds, its own write counters, the
+//! counters of every writer's chains as rebuilt from the server's log, and searches in flight.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::keys::{keyword_tag, EpochKeys, KeywordTag, LogHeader, Op};
+use super::wire::{Entry, Link, Message, Query, Reply, Update};
+use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
+use crate::sse::{EpochChange, KeyView, Resolution, SseClient};
+use crate::{CryptoRngCore, Dest, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
+
+/// Searches a client keeps open per room; older unanswered ones are forgotten.
+const OPEN_SEARCHES: usize = 64;
+
+/// A user's Mitra state.
+pub struct Client {
+    user: UserId,
+    rooms: BTreeMap<RoomId, RoomState>,
+    next_search: u32,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("user", &self.user)
+            .field("rooms", &self.rooms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub(super) fn new(user: UserId) -> Self {
+        Self {
+            user,
+            rooms: BTreeMap::new(),
+            next_search: 0,
+        }
+    }
+
+    /// The room's state, with the key of `key`'s epoch registered.
+    fn room(&mut self, key: KeyView<'_>) -> Result<&mut RoomState, SchemeError> {
+        let state = self.rooms.entry(key.room).or_default();
+        state.hold_view(key)?;
+        Ok(state)
+    }
+
+    fn update(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        op: Op,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        let writer = self.user;
+        let state = self.room(key)?;
+        let keys = &state
+            .held
+            .get(&key.epoch)
+            .ok_or(SchemeError::Internal("registered key missing"))?
+            .keys;
+        let mut entries = Vec::with_capacity(keywords.len());
+        let mut body = Vec::with_capacity(log_body_len(keywords.len()));
+        body.push(op.byte());
+        for keyword in keywords {
+            let tag = keyword_tag(keyword);
+            let counter = state.written.entry((key.epoch, tag)).or_insert(0);
+            *counter = counter.checked_add(1).ok_or(SchemeError::Unsupported(
+                "more than 2^32 updates of a keyword",
+            ))?;
+            let c = *counter;
+            entries.push(Entry {
+                address: keys.address(writer, &tag, c),
+                value: keys.seal_value(writer, &tag, c, msg, op),
+            });
+            body.extend_from_slice(&c.to_be_bytes());
+            body.extend_from_slice(&tag);
+        }
+        let header = LogHeader {
+            room: key.room,
+            epoch: key.epoch,
+            writer,
+        };
+        let log = keys.seal_log(&header, &body, rng)?;
+        Ok(Update {
+            epoch: key.epoch,
+            writer,
+            entries,
+            log,
+        })
+    }
+}
+
+/// The counters of one chain `(epoch, writer, keyword)` a client knows of: `1..=prefix`, plus
+/// any beyond it that were logged out of order.
+#[derive(Debug, Clone, Default)]
+struct Counters {
+    prefix: u32,
+    beyond: BTreeSet<u32>,
+}
+
+impl Counters {
+    fn insert(&mut self, c: u32) {
+        if c <= self.prefix {
+            return;
+        }
+        if c == self.prefix + 1 {
+            self.prefix = c;
+            while self.beyond.remove(&(self.prefix + 1)) {
+                self.prefix += 1;
+            }
+        } else {
+            self.beyond.insert(c);
+        }
+    }
+
+    fn contains(&self, c: u32) -> bool {
+        (1..=self.prefix).contains(&c) || self.beyond.contains(&c)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (1..=self.prefix).chain(self.beyond.iter().copied())
+    }
+}
+
+/// A chain: the epoch and the writer (the keyword is the map key above it).
+type ChainId = (Epoch, UserId);
+
+/// An epoch the client holds a key for.
+struct Held {
+    keys: EpochKeys,
+    /// Every log record of this epoch with a sequence number below this has been read.
+    read_to: u64,
+}
+
+/// Which part of the log a query asked for.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    cursor: u64,
+    floor: Epoch,
+    rewind: Vec<(Epoch, u64)>,
+}
+
+/// A search in flight.
+struct Search {
+    keyword: KeywordTag,
+    /// Entries already asked for in earlier rounds, per chain.
+    asked: BTreeMap<ChainId, Counters>,
+    /// The entries of the outstanding query, in the order of its addresses.
+    round: Vec<(Epoch, UserId, u32)>,
+    window: Window,
+    /// Per message: adds minus deletes seen so far.
+    tally: BTreeMap<MsgId, i64>,
+}
+
+#[derive(Default)]
+struct RoomState {
+    held: BTreeMap<Epoch, Held>,
+    /// The log position read up to (the newest `read_to`).
+    cursor: u64,
+    /// This client's own chains: the last counter used per (epoch, keyword).
+    written: HashMap<(Epoch, KeywordTag), u32>,
+    /// Every chain the log revealed, by keyword.
+    known: HashMap<KeywordTag, BTreeMap<ChainId, Counters>>,
+    searches: BTreeMap<u32, Search>,
+}
+
+impl RoomState {
+    fn hold_view(&mut self, key: KeyView<'_>) -> Result<(), SchemeError> {
+        if !self.held.contains_key(&key.epoch) {
+            self.hold(key.epoch, EpochKeys::from_view(key)?);
+        }
+        Ok(())
+    }
+
+    fn hold(&mut self, epoch: Epoch, keys: EpochKeys) {
+        self.held.entry(epoch).or_insert(Held { keys, read_to: 0 });
+    }
+
+    fn keys(&self, epoch: Epoch) -> Result<&EpochKeys, SchemeError> {
+        self.held
+            .get(&epoch)
+            .map(|h| &h.keys)
+            .ok_or(SchemeError::Internal("key of a known chain missing"))
+    }
+
+    /// The part of the log the next query asks for.
+    fn window(&self) -> Window {
+        Window {
+            cursor: self.cursor,
+            floor: self.held.keys().next().copied().unwrap_or_default(),
+            rewind: self
+                .held
+                .iter()
+                .filter(|(_, h)| h.read_to < self.cursor)
+                .map(|(e, h)| (*e, h.read_to))
+                .collect(),
+        }
+    }
+
+    /// The next round of `search`: the keyword's entries not asked for yet. `None` when there
+    /// are none and this is not the first round.
+    fn next_query(
+        &mut self,
+        handle: u32,
+        search: &mut Search,
+        first: bool,
+    ) -> Result<Option<Query>, SchemeError> {
+        let mut round = Vec::new();
+        if let Some(chains) = self.known.get(&search.keyword) {
+            for (&(epoch, writer), counters) in chains {
+                let asked = search.asked.entry((epoch, writer)).or_default();
+                for c in counters.iter().filter(|c| !asked.contains(*c)) {
+                    round.push((epoch, writer, c));
+                }
+            }
+        }
+        if round.is_empty() && !first {
+            return Ok(None);
+        }
+        let mut addresses = Vec::with_capacity(round.len());
+        for &(epoch, writer, c) in &round {
+            addresses.push(self.keys(epoch)?.address(writer, &search.keyword, c));
+            search.asked.entry((epoch, writer)).or_default().insert(c);
+        }
+        search.round = round;
+        search.window = self.window();
+        Ok(Some(Query {
+            search: handle,
+            cursor: search.window.cursor,
+            floor: search.window.floor,
+            rewind: search.window.rewind.clone(),
+            addresses,
+        }))
+    }
+
+    /// Reads the log records of a reply to a query that asked for `window`: learns the chains
+    /// they reveal and moves the read positions on.
+    fn read_log(
+        &mut self,
+        room: RoomId,
+        window: &Window,
+        reply: &Reply,
+    ) -> Result<(), SchemeError> {
+        if reply.end < window.cursor {
+            return Err(SchemeError::Malformed(
+                "log ends before the query's position",
+            ));
+        }
+        let mut last: Option<u64> = None;
+        for record in &reply.records {
+            if last.is_some_and(|l| l >= record.seq) || record.seq >= reply.end {
+                return Err(SchemeError::Malformed("log records out of order"));
+            }
+            last = Some(record.seq);
+            let in_tail = record.seq >= window.cursor && record.epoch >= window.floor;
+            let in_rewind = window
+                .rewind
+                .iter()
+                .any(|&(e, from)| e == record.epoch && (from..window.cursor).contains(&record.seq));
+            if !in_tail && !in_rewind {
+                return Err(SchemeError::Malformed(
+                    "log record outside the query's window",
+                ));
+            }
+            // Records of epochs this client holds no key for are skipped: it cannot read them,
+            // and could not derive their addresses either.
+            let Some(held) = self.held.get(&record.epoch) else {
+                continue;
+            };
+            let header = LogHeader {
+                room,
+                epoch: record.epoch,
+                writer: record.writer,
+            };
+            let body = held.keys.open_log(&header, &record.sealed)?;
+            let Some((&op, pairs)) = body.split_first() else {
+                return Err(SchemeError::Malformed("empty log record"));
+            };
+            Op::from_byte(op)?;
+            if pairs.len() % LOG_ENTRY_LEN != 0 {
+                return Err(SchemeError::Malformed("log record of the wrong length"));
+            }
+            for pair in pairs.chunks_exact(LOG_ENTRY_LEN) {
+                let (counter, tag) = pair.split_at(4);
+                let counter = u32::from_be_bytes(
+                    counter
+                        .try_into()
+                        .map_err(|_| SchemeError::Internal("4-byte split"))?,
+                );
+                let tag: KeywordTag = tag
+                    .try_into()
+                    .map_err(|_| SchemeError::Internal("16-byte split"))?;
+                if counter == 0 {
+                    return Err(SchemeError::Malformed("log record with counter 0"));
+                }
+                self.known
+                    .entry(tag)
+                    .or_default()
+                    .entry((record.epoch, record.writer))
+                    .or_default()
+                    .insert(counter);
+            }
+        }
+        for (epoch, held) in &mut self.held {
+            let covered_from = window
+                .rewind
+                .iter()
+                .find(|(e, _)| e == epoch)
+                .map(|&(_, from)| from)
+                .or((*epoch >= window.floor).then_some(window.cursor));
+            if covered_from.is_some_and(|from| held.read_to >= from) {
+                held.read_to = held.read_to.max(reply.end);
+            }
+        }
+        self.cursor = self.cursor.max(reply.end);
+        Ok(())
+    }
+}
+
+impl SseClient for Client {
+    type Scheme = Mitra;
+
+    fn index(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        self.update(key, msg, keywords, Op::Add, rng)
+    }
+
+    fn remove(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        self.update(key, msg, keywords, Op::Del, rng)
+    }
+
+    fn query(
+        &mut self,
+        key: KeyView<'_>,
+        keyword: &str,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Query, SchemeError> {
+        let handle = self.next_search;
+        self.next_search = self.next_search.wrapping_add(1);
+        let state = self.room(key)?;
+        let mut search = Search {
+            keyword: keyword_tag(keyword),
+            asked: BTreeMap::new(),
+            round: Vec::new(),
+            window: Window::default(),
+            tally: BTreeMap::new(),
+        };
+        let query = state
+            .next_query(handle, &mut search, true)?
+            .ok_or(SchemeError::Internal("a first round is always sent"))?;
+        state.searches.insert(handle, search);
+        while state.searches.len() > OPEN_SEARCHES {
+            state.searches.pop_first();
+        }
+        Ok(query)
+    }
+
+    fn resolve(
+        &mut self,
+        key: KeyView<'_>,
+        keyword: &str,
+        reply: &Reply,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<Query>, SchemeError> {
+        let state = self.room(key)?;
+        // Whatever happens below, this round is over; a failed search is not resumed.
+        let mut search = state
+            .searches
+            .remove(&reply.search)
+            .ok_or(Misuse::UnexpectedMessage("a reply to no open search"))?;
+        if search.keyword != keyword_tag(keyword) {
+            return Err(
+                Misuse::UnexpectedMessage("a reply to a search for another keyword").into(),
+            );
+        }
+        if reply.values.len() != search.round.len() {
+            return Err(SchemeError::Malformed(
+                "reply values do not match the query",
+            ));
+        }
+        for (&(epoch, writer, c), value) in search.round.iter().zip(&reply.values) {
+            let (id, op) = state
+                .keys(epoch)?
+                .open_value(writer, &search.keyword, c, value)?;
+            *search.tally.entry(id).or_insert(0) += match op {
+                Op::Add => 1,
+                Op::Del => -1,
+            };
+        }
+        let window = std::mem::take(&mut search.window);
+        state.read_log(key.room, &window, reply)?;
+        match state.next_query(reply.search, &mut search, false)? {
+            Some(query) => {
+                state.searches.insert(reply.search, search);
+                Ok(Resolution::Next(query))
+            }
+            None => Ok(Resolution::Done(
+                search
+                    .tally
+                    .into_iter()
+                    .filter(|&(id, net)| net > 0 && id >= reply.readable_from)
+                    .map(|(id, _)| id)
+                    .collect(),
+            )),
+        }
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let next = change.next;
+        let state = self.room(next)?;
+        if let Some(prev) = change.prev {
+            state.hold_view(prev)?;
+        }
+        match change.prev {
+            Some(prev) if change.changer && change.shares_history && prev.epoch < next.epoch => {
+                let sealed = state.keys(next.epoch)?.seal_link(
+                    next.room,
+                    prev.epoch,
+                    next.epoch,
+                    state.keys(prev.epoch)?,
+                    rng,
+                )?;
+                out.send(
+                    Dest::Server,
+                    Message::Link(Link {
+                        from: prev.epoch,
+                        to: next.epoch,
+                        sealed,
+                    }),
+                );
+            }
+            None if !change.changer && change.shares_history && next.epoch > Epoch(0) => {
+                out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Message,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let state = self.room(key)?;
+        let Message::Chain(links) = msg else {
+            return Err(Misuse::UnexpectedMessage("clients only receive back-chains").into());
+        };
+        // Newest first: each link opens under a key held already or opened by the link before.
+        for link in links {
+            if link.from >= link.to {
+                return Err(SchemeError::Malformed("back-chain link does not go back"));
+            }
+            let Some(held) = state.held.get(&link.to) else {
+                return Err(SchemeError::Malformed(
+                    "back-chain link into an epoch this client does not hold",
+                ));
+            };
+            if state.held.contains_key(&link.from) {
+                continue;
+            }
+            let root = held
+                .keys
+                .open_link(key.room, link.from, link.to, &link.sealed)?;
+            state.hold(link.from, EpochKeys::from_root(root)?);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,340 @@
+//! Mitra's per-epoch keys and the primitives built on them.
+//!
+//! An epoch's index key `K_e` (32 B) is derived from the epoch secret; everything else comes
+//! from `K_e` alone, so a back-chain link that hands a joiner `K_{e-1}` gives it exactly the
+//! search keys of that epoch and nothing of the other families (message keys are derived from
+//! the epoch secret under other labels).
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
+
+use super::wire::Sealed;
+use crate::pre::KeyView;
+use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
+
+/// Size of an address and of a value in the server's dictionary.
+pub const ENTRY_LEN: usize = 16;
+/// Bytes of a value's 16 that carry its integrity tag (after the 8-byte id and the op byte).
+const TAG_LEN: usize = 7;
+/// Size of an index key (the root of an epoch's keys).
+pub const ROOT_LEN: usize = 32;
+/// Size of a ChaCha20-Poly1305 nonce and tag.
+pub const NONCE_LEN: usize = 12;
+/// Size of a ChaCha20-Poly1305 tag.
+pub const AEAD_TAG_LEN: usize = 16;
+
+/// A keyword as Mitra's PRF and log records see it: a 16-byte digest, so log records have a
+/// fixed size per keyword and do not leak keyword lengths through their ciphertext length.
+pub type KeywordTag = [u8; 16];
+
+/// The digest of a keyword (SHA-256 with a domain prefix, truncated to 16 B; 2^64 collision
+/// resistance, which only matters against an adversary choosing keywords).
+pub fn keyword_tag(keyword: &str) -> KeywordTag {
+    let digest = Sha256::new()
+        .chain_update(b"conclave mitra keyword\0")
+        .chain_update(keyword.as_bytes())
+        .finalize();
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&digest[..16]);
+    tag
+}
+
+/// Whether an index entry adds a message to a keyword's list or deletes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// The message carries the keyword.
+    Add,
+    /// The message was deleted.
+    Del,
+}
+
+impl Op {
+    pub fn byte(self) -> u8 {
+        match self {
+            Self::Add => 0,
+            Self::Del => 1,
+        }
+    }
+
+    pub fn from_byte(b: u8) -> Result<Self, SchemeError> {
+        match b {
+            0 => Ok(Self::Add),
+            1 => Ok(Self::Del),
+            _ => Err(SchemeError::Malformed("unknown index operation")),
+        }
+    }
+}
+
+/// Domain separation of the PRF's uses.
+#[derive(Clone, Copy)]
+enum Use {
+    Address = 1,
+    Pad = 2,
+    Tag = 3,
+}
+
+/// One epoch's search keys: the PRF `G` and the AEAD keys of log records and back-chain links.
+pub struct EpochKeys {
+    root: [u8; ROOT_LEN],
+    /// HMAC-SHA-256 already keyed (cloned per evaluation, which saves rehashing the key).
+    prf: Hmac<Sha256>,
+    log: ChaCha20Poly1305,
+    link: ChaCha20Poly1305,
+}
+
+impl Drop for EpochKeys {
+    fn drop(&mut self) {
+        // The keyed HMAC and AEAD states are not zeroised (the crates do not offer it here);
+        // the root they came from is.
+        self.root.zeroize();
+    }
+}
+
+impl EpochKeys {
+    /// The keys of the epoch `key` holds.
+    pub fn from_view(key: KeyView<'_>) -> Result<Self, SchemeError> {
+        let root = key.secret.derive(
+            Label::Custom("conclave sse mitra index"),
+            key.room,
+            key.epoch,
+        );
+        Self::from_root(root)
+    }
+
+    /// The keys derived from an index key `K_e` (as a back-chain link carries it).
+    pub fn from_root(root: [u8; ROOT_LEN]) -> Result<Self, SchemeError> {
+        let hk = Hkdf::<Sha256>::new(None, &root);
+        let expand = |info: &[u8]| -> Result<[u8; 32], SchemeError> {
+            let mut out = [0u8; 32];
+            hk.expand(info, &mut out)
+                .map_err(|_| SchemeError::Internal("HKDF refused a 32-byte output"))?;
+            Ok(out)
+        };
+        let mut prf_key = expand(b"conclave mitra prf")?;
+        let mut log_key = expand(b"conclave mitra log")?;
+        let mut link_key = expand(b"conclave mitra back-link")?;
+        let prf = <Hmac<Sha256> as Mac>::new_from_slice(&prf_key)
+            .map_err(|_| SchemeError::Internal("HMAC refused a 32-byte key"))?;
+        let log = ChaCha20Poly1305::new((&log_key).into());
+        let link = ChaCha20Poly1305::new((&link_key).into());
+        prf_key.zeroize();
+        log_key.zeroize();
+        link_key.zeroize();
+        Ok(Self {
+            root,
+            prf,
+            log,
+            link,
+        })
+    }
+
+    /// `K_e` itself, to seal into a back-chain link.
+    pub fn root(&self) -> &[u8; ROOT_LEN] {
+        &self.root
+    }
+
+    fn prf(
+        &self,
+        purpose: Use,
+        writer: UserId,
+        keyword: &KeywordTag,
+        counter: u32,
+    ) -> Hmac<Sha256> {
+        self.prf
+            .clone()
+            .chain_update([purpose as u8])
+            .chain_update(writer.0.to_be_bytes())
+            .chain_update(keyword)
+            .chain_update(counter.to_be_bytes())
+    }
+
+    /// `G(K_e, "addr" ‖ u ‖ w ‖ c)`: where entry `c` of writer `u`'s chain for `w` lives.
+    pub fn address(&self, writer: UserId, keyword: &KeywordTag, counter: u32) -> [u8; ENTRY_LEN] {
+        truncate(self.prf(Use::Address, writer, keyword, counter))
+    }
+
+    fn tag(
+        &self,
+        writer: UserId,
+        keyword: &KeywordTag,
+        counter: u32,
+        id: MsgId,
+        op: Op,
+    ) -> Hmac<Sha256> {
+        self.prf(Use::Tag, writer, keyword, counter)
+            .chain_update(id.0.to_be_bytes())
+            .chain_update([op.byte()])
+    }
+
+    /// `(id ‖ op ‖ t) ⊕ G(K_e, "val" ‖ u ‖ w ‖ c)`, with `t` the first 7 bytes of
+    /// `G(K_e, "tag" ‖ u ‖ w ‖ c ‖ id ‖ op)`: Mitra's value, plus an integrity tag in the bytes
+    /// the paper leaves as padding so a tampered value is rejected rather than misread.
+    pub fn seal_value(
+        &self,
+        writer: UserId,
+        keyword: &KeywordTag,
+        counter: u32,
+        id: MsgId,
+        op: Op,
+    ) -> [u8; ENTRY_LEN] {
+        let mut block = [0u8; ENTRY_LEN];
+        block[..8].copy_from_slice(&id.0.to_be_bytes());
+        block[8] = op.byte();
+        let tag = self
+            .tag(writer, keyword, counter, id, op)
+            .finalize()
+            .into_bytes();
+        block[9..].copy_from_slice(&tag[..TAG_LEN]);
+        xor(
+            &mut block,
+            &truncate(self.prf(Use::Pad, writer, keyword, counter)),
+        );
+        block
+    }
+
+    /// Inverts [`seal_value`](Self::seal_value) and checks the tag.
+    pub fn open_value(
+        &self,
+        writer: UserId,
+        keyword: &KeywordTag,
+        counter: u32,
+        value: &[u8; ENTRY_LEN],
+    ) -> Result<(MsgId, Op), SchemeError> {
+        let mut block = *value;
+        xor(
+            &mut block,
+            &truncate(self.prf(Use::Pad, writer, keyword, counter)),
+        );
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&block[..8]);
+        let id = MsgId(u64::from_be_bytes(id));
+        // Any op byte other than the two valid ones cannot carry a valid tag; check the tag
+        // under `Add` for those so the failure is the same opaque `Crypto`.
+        let op = Op::from_byte(block[8]).unwrap_or(Op::Add);
+        let tag_ok = self
+            .tag(writer, keyword, counter, id, op)
+            .verify_truncated_left(&block[9..])
+            .is_ok();
+        if tag_ok && block[8] == op.byte() {
+            Ok((id, op))
+        } else {
+            Err(SchemeError::Crypto)
+        }
+    }
+
+    /// Seals a log record's body; the header (room, epoch, writer) is bound as associated data.
+    pub fn seal_log(
+        &self,
+        header: &LogHeader,
+        body: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Sealed, SchemeError> {
+        seal(&self.log, &header.aad(), body, rng)
+    }
+
+    /// Opens a log record's body.
+    pub fn open_log(&self, header: &LogHeader, sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
+        open(&self.log, &header.aad(), sealed)
+    }
+
+    /// Seals `K_from` under this epoch (`to`): one back-chain link.
+    pub fn seal_link(
+        &self,
+        room: RoomId,
+        from: Epoch,
+        to: Epoch,
+        older: &EpochKeys,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Sealed, SchemeError> {
+        seal(&self.link, &link_aad(room, from, to), older.root(), rng)
+    }
+
+    /// Opens a back-chain link into this epoch (`to`), giving `K_from`.
+    pub fn open_link(
+        &self,
+        room: RoomId,
+        from: Epoch,
+        to: Epoch,
+        sealed: &Sealed,
+    ) -> Result<[u8; ROOT_LEN], SchemeError> {
+        let mut plain = open(&self.link, &link_aad(room, from, to), sealed)?;
+        let root = <[u8; ROOT_LEN]>::try_from(plain.as_slice())
+            .map_err(|_| SchemeError::Malformed("back-chain link of the wrong length"));
+        plain.zeroize();
+        root
+    }
+}
+
+/// What a log record's authentication covers besides its body.
+pub struct LogHeader {
+    pub room: RoomId,
+    pub epoch: Epoch,
+    pub writer: UserId,
+}
+
+impl LogHeader {
+    fn aad(&self) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(40);
+        aad.extend_from_slice(b"conclave mitra log\0");
+        aad.extend_from_slice(&self.room.0.to_be_bytes());
+        aad.extend_from_slice(&self.epoch.0.to_be_bytes());
+        aad.extend_from_slice(&self.writer.0.to_be_bytes());
+        aad
+    }
+}
+
+fn link_aad(room: RoomId, from: Epoch, to: Epoch) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(44);
+    aad.extend_from_slice(b"conclave mitra link\0");
+    aad.extend_from_slice(&room.0.to_be_bytes());
+    aad.extend_from_slice(&from.0.to_be_bytes());
+    aad.extend_from_slice(&to.0.to_be_bytes());
+    aad
+}
+
+fn seal(
+    aead: &ChaCha20Poly1305,
+    aad: &[u8],
+    msg: &[u8],
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Sealed, SchemeError> {
+    // A random 96-bit nonce per record: records per key stay far below the 2^32 bound where
+    // random nonces start to risk a collision.
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    let ciphertext = aead
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
+        .map_err(|_| SchemeError::Internal("AEAD refused to seal"))?;
+    Ok(Sealed {
+        nonce,
+        ciphertext: ciphertext.into(),
+    })
+}
+
+fn open(aead: &ChaCha20Poly1305, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
+    aead.decrypt(
+        Nonce::from_slice(&sealed.nonce),
+        Payload {
+            msg: &sealed.ciphertext,
+            aad,
+        },
+    )
+    .map_err(|_| SchemeError::Crypto)
+}
+
+fn truncate(mac: Hmac<Sha256>) -> [u8; ENTRY_LEN] {
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; ENTRY_LEN];
+    out.copy_from_slice(&full[..ENTRY_LEN]);
+    out
+}
+
+fn xor(block: &mut [u8; ENTRY_LEN], pad: &[u8; ENTRY_LEN]) {
+    for (b, p) in block.iter_mut().zip(pad) {
+        *b ^= p;
+    }
+}

@@ -1,0 +1,145 @@
+//! `mitra`: Mitra (Ghareh Chamani, Papadopoulos, Papamanthou, Jalili, "New Constructions for
+//! Forward and Backward Private Symmetric Searchable Encryption", CCS 2018,
+//! <https://doi.org/10.1145/3243734.3243833>), forward private and Type-II backward private,
+//! with deletions, adapted to a multi-writer chat room whose key changes every epoch
+//! (research notes `sse.md` §1.6 for the scheme, §2.3 option A for per-epoch keys and the
+//! back-chain, §2.4 options 1 and 2 for multi-writer state).
+//!
+//! # Construction
+//!
+//! * **Keys per epoch.** `K_e = HKDF(epoch secret, "conclave sse mitra index" ‖ room ‖ e)`; from
+//!   `K_e` alone come the PRF key, the log key and the back-chain key (HKDF-Expand). The PRF
+//!   `G` is HMAC-SHA-256 truncated to 16 bytes (the paper's code uses an AES-based PRG with a
+//!   16-byte output; no AES is among this workspace's dependencies).
+//! * **Per-writer chains** (§2.4 option 1), so concurrent writers never collide: writer `u` in
+//!   epoch `e` keeps a counter per keyword `w`. Update `(op, w, id)`: `c += 1`,
+//!   `addr = G(K_e, "addr" ‖ u ‖ w ‖ c)`, `val = (id ‖ op ‖ t) ⊕ G(K_e, "val" ‖ u ‖ w ‖ c)`, and
+//!   the server stores `DictW[addr] = val`: 16 B + 16 B per keyword, as in the paper. `t` is a
+//!   7-byte tag `G(K_e, "tag" ‖ u ‖ w ‖ c ‖ id ‖ op)` in the bytes the paper leaves as padding,
+//!   so a tampered value is rejected instead of decrypting to a wrong id. `w` enters the PRF as
+//!   a 16-byte digest (SHA-256, truncated).
+//! * **Counters rebuilt from a log** (§2.4 option 2). Each update also carries one log record:
+//!   `(epoch, writer, ChaCha20-Poly1305 under the log key of (op ‖ (c ‖ digest(w))*))`, with
+//!   room, epoch and writer as associated data; the server numbers records in arrival order. A
+//!   search is multi-round: the client sends its log position and the addresses of the
+//!   keyword's entries it knows of; the server returns their values **and** the log records
+//!   after that position; the client reads the records it has keys for, and if they reveal
+//!   entries of the keyword it has not asked for, asks for those ([`Resolution::Next`]), else
+//!   it is done: it cancels adds against deletes (an id is in the result when its adds
+//!   outnumber its deletes) and returns the rest. The final round's log tail reveals nothing
+//!   new, so the result is exactly what the server held when it answered that round. Records
+//!   carry explicit counters, so updates of one writer applied out of order are still found.
+//!   A client that obtains an epoch's key after reading past some of that epoch's records (it
+//!   learnt of the epoch late, or a back-chain gave it) asks for them again (`rewind`), and
+//!   records of epochs older than its oldest key are not sent to it at all (`floor`).
+//! * **Epochs** (§2.3 option A). Clients keep the keys of every epoch they held and search
+//!   them all. When the room shares history, the member who makes a change uploads a
+//!   back-chain link `AEAD(key from K_e; K_{e-1})` (both epochs in the associated data); a
+//!   joiner asks for the chain, walks it back from its own key, and its first search reads the
+//!   log from the start. The link carries the search key `K_{e-1}`, not the epoch secret, so
+//!   history search does not hand out message keys. Without shared history nothing is uploaded
+//!   and a joiner holds no key from before its join.
+//!
+//! # Access
+//!
+//! Values are response-hiding (the id is inside `val`), so the server cannot filter results
+//! by [`Access::readable_from`](crate::sse::Access). Keys enforce the policy: a joiner under
+//! `from_join` holds no key of an earlier epoch, so it can neither read those log records nor
+//! derive those addresses, and finds nothing from before its join even when asked with
+//! `readable_from = 0`; a removed member holds no later key and finds nothing indexed under
+//! later epochs. The service's bound is applied on top by the client: the server echoes
+//! `readable_from` in its reply and the client drops decrypted ids below it. That is the
+//! simplest rule that is exactly the oracle's (ids `>= readable_from`) whenever the bound is
+//! stricter than the keys (a single epoch searched with a later bound); a lying server can only
+//! shrink results with it, which it can do anyway by withholding entries.
+//!
+//! # Security properties and leakage
+//!
+//! * **Forward private**: an update's addresses come from counters never used before, so no
+//!   earlier query contains them, and its log record is an AEAD ciphertext. The update leaks
+//!   its epoch, its writer, its time and its number of keywords (entries, and the record's
+//!   length); not the keywords, their lengths, nor the message.
+//! * **Type-II backward private**: a search leaks, per (epoch, writer) chain, the number of
+//!   updates of the keyword (`a_w` addresses, deletions included) and, by matching the returned
+//!   addresses to stored entries, when each was made (Updates(w)); the values hide which ids
+//!   were added or deleted. After the search the server links those entries to each other and
+//!   to later searches of the same keyword.
+//! * **Search pattern**: the same keyword's addresses are sent again in every search (tokens
+//!   are deterministic), so repeated searches are linkable; the token is `16·a_w` bytes summed
+//!   over every epoch and writer the searcher holds.
+//! * **The log** leaks to the server update times, sizes (keyword counts), writers and epochs in
+//!   the clear, and how far each searcher had read (its position and rewinds). The log tail
+//!   is part of every search's reply: its bytes and the extra rounds are metered.
+//! * **Integrity**: log records, back-chain links and values are authenticated; a tampered
+//!   one is an error. **No completeness**: the server can withhold entries or log records
+//!   (or relabel a record with an epoch the client does not hold, which looks the same); the
+//!   client then misses those results undetected. Mitra is not a verifiable SSE.
+//!
+//! # Known weaknesses
+//!
+//! * Every search reads the whole log tail since the searcher's previous one, and a fresh
+//!   client (a joiner under shared history) reads the whole log once: the price of rebuilding
+//!   counters from the log. Clients keep a counter set per (epoch, writer, keyword).
+//! * Tokens grow with every update of the keyword, deletions included, and with the number of
+//!   epochs and writers (no clean-up phase: the paper's optional re-insertion is not done).
+//! * A removed member keeps the keys of the epochs it held: it still finds messages of those
+//!   epochs (including deletions made later, which are under keys it lacks). A message sent
+//!   under an old epoch after a join (by a writer who had not caught up) cannot be found by a
+//!   `from_join` joiner although the service's bound allows it.
+//! * A search is identified by a handle the reply echoes; a client keeps at most 64 searches
+//!   open per room.
+//! * If a link in the middle of the back-chain reaches the server after a joiner's request was
+//!   answered, that joiner's history stops at the gap.
+//!
+//! # Variable time
+//!
+//! HMAC-SHA-256, ChaCha20-Poly1305 and the tag check (`verify_truncated_left`) are constant
+//! time. Everything else (map lookups by address on the server, counter bookkeeping, which
+//! records a client can open) depends on public data or on data the server already knows.
+
+mod client;
+mod keys;
+mod server;
+mod wire;
+
+pub use client::Client;
+pub use server::Server;
+pub use wire::{Entry, Link, LogRecord, Message, Query, Reply, Sealed, Update};
+
+use super::{SearchableEncryption, SseProperties};
+use crate::UserId;
+
+/// Mitra with per-epoch keys, per-writer chains and a server-side update log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mitra;
+
+/// Bytes per keyword in a log record's body: counter (4) and keyword digest (16).
+const LOG_ENTRY_LEN: usize = 4 + 16;
+
+/// Plaintext length of the log record of an update with `keywords` keywords.
+fn log_body_len(keywords: usize) -> usize {
+    1 + LOG_ENTRY_LEN * keywords
+}
+
+impl SearchableEncryption for Mitra {
+    const NAME: &'static str = "mitra";
+    const SUMMARY: &'static str =
+        "Mitra (CCS 2018): forward and Type-II backward private, per-epoch keys, per-writer chains, counters rebuilt from a server-side log";
+    const PROPERTIES: SseProperties = SseProperties {
+        server_reads_keywords: false,
+        forward_private: true,
+    };
+    type Update = Update;
+    type Query = Query;
+    type Reply = Reply;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(user: UserId) -> Client {
+        Client::new(user)
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
