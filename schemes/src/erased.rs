@@ -388,6 +388,11 @@ pub trait DynHistory: Send {
     ) -> Result<Work, SchemeError>;
     /// [`HistoryServer::stored_len`].
     fn stored_len(&self) -> usize;
+    /// [`HistoryServer::collude`].
+    ///
+    /// # Errors
+    /// As [`HistoryServer::collude`].
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError>;
 }
 
 struct HistorySystem<H: HistoryProtection> {
@@ -489,6 +494,9 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
     }
     fn stored_len(&self) -> usize {
         self.server.stored_len()
+    }
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
+        self.server.collude(kept, msg)
     }
 }
 

@@ -5,8 +5,11 @@ use crate::kd::{
     conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys,
     KeyDistribution,
 };
-use crate::pre::{none::NoProtection, HistoryProtection};
-use crate::sse::{plaintext::PlaintextIndex, SearchableEncryption};
+use crate::pre::{
+    bbs98::Bbs98, client_rewrap::ClientRewrap, epoch_keys::EpochKeys, keyhom::KeyHom,
+    none::NoProtection, HistoryProtection,
+};
+use crate::sse::{mitra::Mitra, plaintext::PlaintextIndex, SearchableEncryption};
 use crate::{CryptoRngCore, SchemeError};
 
 /// The three scheme families.
@@ -86,8 +89,14 @@ const KD: &[(SchemeInfo, KdCtor)] = &[
     kd_entry::<SenderKeys>(),
     kd_entry::<Mkd>(),
 ];
-const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[history_entry::<NoProtection>()];
-const SSE: &[(SchemeInfo, SseCtor)] = &[sse_entry::<PlaintextIndex>()];
+const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[
+    history_entry::<NoProtection>(),
+    history_entry::<EpochKeys>(),
+    history_entry::<ClientRewrap>(),
+    history_entry::<Bbs98>(),
+    history_entry::<KeyHom>(),
+];
+const SSE: &[(SchemeInfo, SseCtor)] = &[sse_entry::<PlaintextIndex>(), sse_entry::<Mitra>()];
 
 /// Every registered scheme, family by family, in registration order.
 #[must_use]

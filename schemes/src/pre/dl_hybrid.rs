@@ -865,6 +865,31 @@ impl<W: DlScheme> HistoryServer for Server<W> {
     fn stored_len(&self) -> usize {
         self.stored_bytes
     }
+
+    /// Chains the server's re-keys from the kept key's epoch to the epoch the record's wrap is
+    /// under (`a_{e+1} = rk·a_e` for BBS98, `a_e + Δ` for keyhom) and opens it.
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
+        let room = self.rooms.get(&kept.room).ok_or(SchemeError::Crypto)?;
+        let record = self.get(kept.room, msg).ok_or(SchemeError::Crypto)?;
+        let target = record
+            .wrap
+            .as_ref()
+            .map(|w| w.epoch)
+            .ok_or(SchemeError::Crypto)?;
+        let mut key = EpochKey::derive::<W>(kept)?;
+        while key.epoch() < target {
+            let Some((to, rk)) = room.rekeys.get(&key.epoch()) else {
+                return Err(SchemeError::Crypto);
+            };
+            let rekey = ReKey {
+                from: key.epoch(),
+                to: *to,
+                key: rk.to_bytes(),
+            };
+            key = key.collude::<W>(&rekey)?;
+        }
+        open_with_epoch_key::<W>(&key, msg, &record)
+    }
 }
 
 impl<W: EpochWrap> Server<W> {

@@ -178,4 +178,17 @@ pub trait HistoryServer: Send {
 
     /// Bytes the server stores.
     fn stored_len(&self) -> usize;
+
+    /// The collusion of this server with a member removed from `kept.room` who kept the epoch
+    /// key `kept`: the plaintext of stored record `msg` if, pooling the server's state
+    /// (re-encryption keys, tokens, links) with that key, they can open it. The default is a
+    /// server whose state adds nothing to a kept key (the caller tries the kept key alone
+    /// separately).
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if the collusion does not open the record.
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
+        let _ = (kept, msg);
+        Err(SchemeError::Crypto)
+    }
 }

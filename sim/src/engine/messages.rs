@@ -367,10 +367,13 @@ impl Engine<'_> {
                 now as f64 / 1e6
             )
         };
-        if held && layer_failed {
-            // A per-message layer (Sender Keys) whose key for this sender has not arrived yet:
-            // the terminal keeps the message and tries again when key traffic comes in, as real
-            // clients do. Still unreadable at the end of the run, it counts as a failure.
+        let history_pending = !held && matches!(r, Err(SchemeError::Crypto));
+        if (held && layer_failed) || history_pending {
+            // A per-message layer (Sender Keys) whose key for this sender has not arrived yet,
+            // or history whose keys are still on their way (a back-chain the message server
+            // sends a joiner): the terminal keeps the message and tries again when key or
+            // history traffic comes in, as real clients do. Still unreadable at the end of the
+            // run, it counts as a failure.
             let parked = &mut self.users[u].parked;
             if !parked.iter().any(|(r, m, _)| *r == room && *m == msg) {
                 parked.push((room, msg, sealed.clone()));
@@ -404,7 +407,18 @@ impl Engine<'_> {
                     .messages
                     .get(&msg)
                     .map(|r| (r.sender, r.epoch));
-                self.oracle.check(Property::MembersRead, false, || match origin {
+                let held = origin.is_some_and(|(_, e)| {
+                    self.users[u]
+                        .epochs
+                        .get(&room)
+                        .is_some_and(|s| s.contains(&e))
+                });
+                let property = if held {
+                    Property::MembersRead
+                } else {
+                    Property::JoinerHistoryPolicy
+                };
+                self.oracle.check(property, false, || match origin {
                     Some((sender, epoch)) => format!(
                         "user {u} never became able to open {msg} of {room}, sent by {sender} in {epoch}"
                     ),
@@ -638,17 +652,50 @@ impl Engine<'_> {
                 .kd
                 .server_known_secret(room)
                 .map(|(e, s)| (e, s.clone()));
-            let with_server =
+            let with_key_server =
                 server_key.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
-            self.oracle.adversary(Adversary::ServerPlusRemovedMember, alone || with_server, || {
+            let with_message_server = self.collusion_opens(user, room, msg);
+            let exposed = alone || with_key_server || with_message_server;
+            self.oracle.adversary(Adversary::ServerPlusRemovedMember, exposed, || {
                 if alone {
                     format!("{user}, removed from {room}, read {msg} sent after its removal with the key it kept")
-                } else {
+                } else if with_key_server {
                     format!("{user}, removed from {room}, read {msg} with the epoch secret the key server holds")
+                } else if with_message_server {
+                    format!("{user}, removed from {room}, read {msg} with its kept key and the message server's re-encryption keys")
+                } else {
+                    format!("{user}, removed from {room}, could not read {msg} (sent after its removal) with its kept key, the key server's secrets or the message server's state")
                 }
             });
         }
         Ok(())
+    }
+
+    /// Whether `user`, removed from `room`, opens `msg` by pooling the key it kept with the
+    /// message server's state (re-encryption keys). Oracle work: not charged.
+    fn collusion_opens(&mut self, user: UserId, room: RoomId, msg: MsgId) -> bool {
+        let Some((epoch, secret)) = self.key_of(user, room) else {
+            return false;
+        };
+        let Some((body, sender)) = self.rooms[room.0 as usize]
+            .messages
+            .get(&msg)
+            .map(|r| (r.body.clone(), r.sender))
+        else {
+            return false;
+        };
+        let kept = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        let opened = match self.stack.pre.collude(kept, msg) {
+            Ok(pt) if self.stack.kd.message_layer() => {
+                self.stack.kd.unprotect(user, room, sender, &pt)
+            }
+            other => other,
+        };
+        matches!(opened, Ok(pt) if pt[..] == body[..])
     }
 
     /// At the end of the run: with a copy of storage and the first epoch secret of a room that
@@ -678,7 +725,11 @@ impl Engine<'_> {
                 let exposed =
                     self.try_open(self.adversary, room, id, &p, Some((old, secret.clone())));
                 self.oracle.adversary(Adversary::StorageBreachOldKey, exposed, || {
-                    format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on")
+                    if exposed {
+                        format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on")
+                    } else {
+                        format!("{id} of {room}, stored under {old}, no longer opens with that epoch's secret after the room moved on")
+                    }
                 });
             }
         }
@@ -812,6 +863,12 @@ impl Engine<'_> {
         r.map_err(scheme_err(scheme, now, || {
             format!("{user} handling control traffic about {room}")
         }))?;
+        // History traffic may carry what a parked message was waiting for (a back-chain).
+        let retry_ns = if history && !self.users[u].parked.is_empty() {
+            self.retry_parked(user)?
+        } else {
+            0
+        };
         let target = if history {
             Node::MessageServer
         } else {
@@ -829,7 +886,14 @@ impl Engine<'_> {
             })
             .collect();
         let sent = outputs.len();
-        let done = self.emit(Node::User(user), now, open_ns + ns, false, env.op, outputs)?;
+        let done = self.emit(
+            Node::User(user),
+            now,
+            open_ns + ns + retry_ns,
+            false,
+            env.op,
+            outputs,
+        )?;
         self.ctl_step(env.op, sent, done)
     }
 
