@@ -80,12 +80,17 @@ impl Oracle {
     #[must_use]
     pub fn new(
         kd: KdProperties,
+        kd_message_layer: bool,
         pre: HistoryProperties,
         sse: SseProperties,
         kd_name: &str,
         pre_name: &str,
     ) -> Self {
         let e2e = !pre.server_reads_bodies;
+        // A key-distribution layer that also protects every message and gives joiners only
+        // what is sent after their join (Sender Keys) keeps them from history whatever the
+        // history scheme stores: such a stack cannot honour a shared-history policy.
+        let layer_excludes_joiners = kd_message_layer && kd.join_excludes_past;
         let claims = [
             (Property::MembersRead, true),
             (Property::SearchMatchesOracle, true),
@@ -93,7 +98,10 @@ impl Oracle {
                 Property::RemovedExcluded,
                 kd.removal_excludes && pre.removal_excludes,
             ),
-            (Property::JoinerHistoryPolicy, e2e),
+            (
+                Property::JoinerHistoryPolicy,
+                e2e && !layer_excludes_joiners,
+            ),
             (Property::ServerBlindToMessages, e2e),
             (
                 Property::ServerBlindToKeywords,
@@ -114,6 +122,11 @@ impl Oracle {
         if kd.server_knows_epoch_secret {
             security.notes.notes.push(format!(
                 "the key server holds every epoch secret by design (`{kd_name}`)"
+            ));
+        }
+        if layer_excludes_joiners {
+            security.notes.notes.push(format!(
+                "`{kd_name}` protects every message with keys a joiner never receives: joiners cannot read history from before their join, whatever the room's policy"
             ));
         }
         if pre.server_reads_bodies {
