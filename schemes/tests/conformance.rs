@@ -29,3 +29,17 @@ fn none_round_trip() {
 fn plaintext_matches_scan() {
     testing::sse_matches_scan::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(3));
 }
+
+#[test]
+fn afgh_round_trip() {
+    testing::history_round_trip::<conclave_schemes::pre::afgh::Afgh>(
+        &mut ChaCha20Rng::seed_from_u64(20),
+    );
+}
+
+#[test]
+fn afgh_hybrid_round_trip() {
+    testing::history_round_trip::<conclave_schemes::pre::afgh::AfghHybrid>(
+        &mut ChaCha20Rng::seed_from_u64(21),
+    );
+}
