@@ -6,8 +6,13 @@ use crate::kd::{
     KeyDistribution,
 };
 use crate::pre::{
-    bbs98::Bbs98, client_rewrap::ClientRewrap, epoch_keys::EpochKeys, keyhom::KeyHom,
-    none::NoProtection, HistoryProtection,
+    afgh::{Afgh, AfghHybrid},
+    bbs98::Bbs98,
+    client_rewrap::ClientRewrap,
+    epoch_keys::EpochKeys,
+    keyhom::KeyHom,
+    none::NoProtection,
+    HistoryProtection,
 };
 use crate::sse::{mitra::Mitra, plaintext::PlaintextIndex, SearchableEncryption};
 use crate::{CryptoRngCore, SchemeError};
@@ -95,6 +100,8 @@ const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[
     history_entry::<ClientRewrap>(),
     history_entry::<Bbs98>(),
     history_entry::<KeyHom>(),
+    history_entry::<Afgh>(),
+    history_entry::<AfghHybrid>(),
 ];
 const SSE: &[(SchemeInfo, SseCtor)] = &[sse_entry::<PlaintextIndex>(), sse_entry::<Mitra>()];
 

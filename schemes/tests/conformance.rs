@@ -158,6 +158,9 @@ macro_rules! history_suite {
 
 history_suite!(bbs98, conclave_schemes::pre::bbs98::Bbs98, 210, breach_opens: false);
 history_suite!(keyhom, conclave_schemes::pre::keyhom::KeyHom, 220, breach_opens: false);
+// AFGH is single-hop: origin capsules stay stored and open with their epoch's key.
+history_suite!(afgh, conclave_schemes::pre::afgh::Afgh, 230, breach_opens: true);
+history_suite!(afgh_hybrid, conclave_schemes::pre::afgh::AfghHybrid, 240, breach_opens: true);
 
 #[test]
 fn mitra_matches_scan() {

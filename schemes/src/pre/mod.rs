@@ -9,6 +9,7 @@
 //! (re-encryption keys, back-chain links) for the server, which turns them into server-side work
 //! ([`HistoryServer::handle`]), reported as [`Work`] so the caller can charge it.
 
+pub mod afgh;
 pub mod bbs98;
 pub mod client_rewrap;
 pub mod dl_hybrid;

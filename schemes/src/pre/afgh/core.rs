@@ -1,0 +1,369 @@
+//! The AFGH algebra on BLS12-381, in KEM form: epoch keys, capsules, re-keys, re-encryption.
+//!
+//! Type-3 adaptation of Ateniese–Fu–Green–Hohenberger's key-optimal scheme (NDSS 2005, §3.2;
+//! research/pre.md §1.2 (c)), with `e: G_1 × G_2 → G_T`, generators `g_1`, `g_2` and
+//! `Z = e(g_1, g_2)`:
+//!
+//! | operation | definition | cost |
+//! |---|---|---|
+//! | key of epoch `e` | `a_e ∈ Fr \ {0}` from HKDF of the epoch secret; `pk_1 = g_1^a`, `pk_2 = g_2^a` | one inversion (keys are cached lazily) |
+//! | [`Capsule::encapsulate`] | `r ←$ Fr*`; capsule `α = pk_1^r ∈ G_1`; secret `Z^r` | one `G_1` and one `G_T` exponentiation |
+//! | [`EpochKey::decapsulate_second`] | `Z^r = e(α, g_2^{1/a})`, `g_2^{1/a}` prepared once per epoch | one prepared pairing |
+//! | [`Rekey::between`] | `rk_{j→K} = pk_{2,K}^{1/a_j} = g_2^{a_K/a_j} ∈ G_2` | one `G_2` exponentiation |
+//! | [`Rekey::compose`] | `rk_{j→K} = rk_{j→t}^{a_K/a_t}` (needs `a_t`, `a_K`, not `a_j`) | one `G_2` exponentiation |
+//! | [`PreparedRekey::reencrypt`] | `α' = e(α, rk_{j→K}) = Z^{a_K r} ∈ G_T` | one pairing with a prepared `G_2` point |
+//! | [`EpochKey::decapsulate_first`] | `Z^r = α'^{1/a_K}` | one `G_T` exponentiation |
+//!
+//! The KEM secret `Z^r` is turned into symmetric keys by HKDF-SHA-256 over its 576-byte
+//! encoding, with the caller's context (room, message or key id, the capsule itself) as `info`
+//! ([`SharedSecret::derive_key`]).
+//!
+//! Encodings are arkworks' compressed ones: capsule 48 B ([`G1_LEN`]), re-key 96 B
+//! ([`G2_LEN`]), re-encrypted capsule 576 B ([`GT_LEN`]; arkworks does not torus-compress
+//! `F_{q^12}`). Every decoder checks the point is on the curve and in the prime-order subgroup
+//! (for `G_T`, `x^r = 1`, about one pairing's cost) and rejects the identity, whose secret
+//! anybody could compute: bad encodings are [`SchemeError::Malformed`].
+//!
+//! Security (eDBDH-style assumption in the Type-3 setting): a second-level capsule under `pk_1`
+//! opens only with `a` or the "weak secret" `g_2^{1/a}`; a re-encrypted capsule only with `a_K`.
+//! A re-key `g_2^{a_K/a_j}` together with `a_j` gives `pk_{2,K}` (public anyway), together with
+//! `a_K` gives `g_2^{1/a_j}` (opens epoch `j`'s second-level capsules), never `a_K` or
+//! `g_2^{1/a_K}` from `a_j`: unidirectional and safe for the delegatee's secret. Single hop:
+//! an element of `G_T` cannot be re-encrypted again.
+//!
+//! **Not constant time.** arkworks 0.5 makes no constant-time claims: scalar multiplications by
+//! `r` and by key ratios, the `G_T` exponentiation by `1/a` and the pairings may leak their
+//! scalars through timing. Acceptable for a simulation, not for deployment.
+
+use std::sync::OnceLock;
+
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::{Pairing, PairingOutput};
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
+use ark_ff::{Field, One, PrimeField, Zero};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroize;
+
+use crate::pre::KeyView;
+use crate::{CryptoRngCore, SchemeError};
+
+/// Length of a compressed `G_1` point: a second-level capsule.
+pub const G1_LEN: usize = 48;
+/// Length of a compressed `G_2` point: a re-key.
+pub const G2_LEN: usize = 96;
+/// Length of an encoded `G_T` element: a re-encrypted (first-level) capsule.
+pub const GT_LEN: usize = 576;
+
+type Gt = PairingOutput<Bls12_381>;
+type G2Prepared = <Bls12_381 as Pairing>::G2Prepared;
+
+/// `Z = e(g_1, g_2)`, computed once per process (a constant, not state).
+fn z() -> &'static Gt {
+    static Z: OnceLock<Gt> = OnceLock::new();
+    Z.get_or_init(|| Bls12_381::pairing(G1Affine::generator(), G2Affine::generator()))
+}
+
+/// A uniformly random non-zero scalar (64 bytes reduced, so the bias is below 2^-128).
+fn random_nonzero_fr(rng: &mut dyn CryptoRngCore) -> Fr {
+    loop {
+        let mut bytes = [0u8; 64];
+        rng.fill_bytes(&mut bytes);
+        let s = Fr::from_le_bytes_mod_order(&bytes);
+        bytes.zeroize();
+        if !s.is_zero() {
+            return s;
+        }
+    }
+}
+
+/// One epoch's AFGH key pair, `a` and its public halves, with the per-epoch precomputations
+/// (`pk_1`, prepared `g_2^{1/a}`) made on first use. Zeroised on drop; `Debug` prints nothing.
+pub struct EpochKey {
+    a: Fr,
+    a_inv: Fr,
+    pk1: OnceLock<G1Affine>,
+    weak_secret: OnceLock<G2Prepared>,
+}
+
+impl std::fmt::Debug for EpochKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochKey").finish_non_exhaustive()
+    }
+}
+
+impl Drop for EpochKey {
+    fn drop(&mut self) {
+        self.a.zeroize();
+        self.a_inv.zeroize();
+    }
+}
+
+impl EpochKey {
+    fn from_scalar(a: Fr) -> Option<Self> {
+        let a_inv = a.inverse()?;
+        Some(Self {
+            a,
+            a_inv,
+            pk1: OnceLock::new(),
+            weak_secret: OnceLock::new(),
+        })
+    }
+
+    /// Derives the key of `key`'s epoch: `a = HKDF-SHA-256(secret, info = domain ‖ room ‖ epoch
+    /// ‖ attempt)`, 64 bytes reduced modulo the group order, retried with the next attempt
+    /// byte in the (probability 2^-255) case it is zero. `domain` keeps schemes apart.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if 256 attempts all give zero (they do not).
+    pub fn derive(domain: &str, key: KeyView<'_>) -> Result<Self, SchemeError> {
+        let hk = Hkdf::<Sha256>::new(None, key.secret.as_bytes());
+        let room = key.room.0.to_be_bytes();
+        let epoch = key.epoch.0.to_be_bytes();
+        for attempt in 0..=u8::MAX {
+            let mut okm = [0u8; 64];
+            let info: [&[u8]; 4] = [domain.as_bytes(), &room, &epoch, &[attempt]];
+            hk.expand_multi_info(&info, &mut okm)
+                .map_err(|_| SchemeError::Internal("HKDF output length"))?;
+            let a = Fr::from_le_bytes_mod_order(&okm);
+            okm.zeroize();
+            if let Some(k) = Self::from_scalar(a) {
+                return Ok(k);
+            }
+        }
+        Err(SchemeError::Internal("epoch key derivation gave zero"))
+    }
+
+    /// A uniformly random key, for tests and benches.
+    pub fn random(rng: &mut dyn CryptoRngCore) -> Self {
+        let a = random_nonzero_fr(rng);
+        Self::from_scalar(a).unwrap_or_else(|| unreachable!("a non-zero scalar is invertible"))
+    }
+
+    /// `pk_1 = g_1^a`, the encapsulation key (computed once).
+    pub fn public_g1(&self) -> G1Affine {
+        *self
+            .pk1
+            .get_or_init(|| (G1Projective::generator() * self.a).into_affine())
+    }
+
+    /// `pk_2 = g_2^a`, the key re-keys are made to (not cached: the changer who needs it holds
+    /// `a` and uses [`Rekey::between`] instead).
+    pub fn public_g2(&self) -> G2Affine {
+        (G2Projective::generator() * self.a).into_affine()
+    }
+
+    /// Opens a second-level capsule made under this key: `Z^r = e(α, g_2^{1/a})`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if the pairing's final exponentiation fails (it does not for
+    /// valid points).
+    pub fn decapsulate_second(&self, capsule: &Capsule) -> Result<SharedSecret, SchemeError> {
+        let weak = self.weak_secret.get_or_init(|| {
+            G2Prepared::from((G2Projective::generator() * self.a_inv).into_affine())
+        });
+        pair(&capsule.0, weak).map(SharedSecret)
+    }
+
+    /// Opens a capsule re-encrypted to this key: `Z^r = α'^{1/a}`.
+    #[must_use]
+    pub fn decapsulate_first(&self, capsule: &Reencrypted) -> SharedSecret {
+        SharedSecret(capsule.0 * self.a_inv)
+    }
+}
+
+/// `e(p, q)` with `q` prepared. The Miller loop consumes its prepared input, hence the clone
+/// (a copy of 68 line coefficients, negligible next to the pairing).
+fn pair(p: &G1Affine, q: &G2Prepared) -> Result<Gt, SchemeError> {
+    let f = Bls12_381::multi_miller_loop([*p], [q.clone()]);
+    Bls12_381::final_exponentiation(f).ok_or(SchemeError::Internal("final exponentiation"))
+}
+
+/// The KEM secret `Z^r`. Zeroised on drop; `Debug` prints nothing.
+pub struct SharedSecret(Gt);
+
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedSecret").finish_non_exhaustive()
+    }
+}
+
+impl Drop for SharedSecret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl SharedSecret {
+    /// A 32-byte key: HKDF-SHA-256 with the secret's encoding as input keying material and the
+    /// concatenation of `info` as context.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] on an arkworks serialisation failure (does not happen).
+    pub fn derive_key(&self, info: &[&[u8]]) -> Result<[u8; 32], SchemeError> {
+        let mut ikm = [0u8; GT_LEN];
+        self.0
+            .serialize_compressed(&mut ikm[..])
+            .map_err(|_| SchemeError::Internal("serialising G_T"))?;
+        let hk = Hkdf::<Sha256>::new(None, &ikm);
+        ikm.zeroize();
+        let mut key = [0u8; 32];
+        hk.expand_multi_info(info, &mut key)
+            .map_err(|_| SchemeError::Internal("HKDF output length"))?;
+        Ok(key)
+    }
+}
+
+/// A second-level capsule `α = pk_1^r ∈ G_1` (never the identity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capsule(G1Affine);
+
+impl Capsule {
+    /// Encapsulates to `pk_1`: a fresh capsule and its secret `Z^r`.
+    pub fn encapsulate(pk1: &G1Affine, rng: &mut dyn CryptoRngCore) -> (Self, SharedSecret) {
+        let mut r = random_nonzero_fr(rng);
+        let capsule = Self((*pk1 * r).into_affine());
+        let secret = SharedSecret(*z() * r);
+        r.zeroize();
+        (capsule, secret)
+    }
+
+    /// The point, for benches comparing a prepared re-encryption with a plain pairing.
+    pub fn point(&self) -> G1Affine {
+        self.0
+    }
+
+    /// Compressed encoding.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
+    pub fn to_bytes(&self) -> Result<[u8; G1_LEN], SchemeError> {
+        let mut b = [0u8; G1_LEN];
+        self.0
+            .serialize_compressed(&mut b[..])
+            .map_err(|_| SchemeError::Internal("serialising G_1"))?;
+        Ok(b)
+    }
+
+    /// Decodes and validates a capsule (on the curve, in the subgroup, not the identity).
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] otherwise.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
+        match G1Affine::deserialize_compressed(b) {
+            Ok(p) if !p.is_zero() => Ok(Self(p)),
+            _ => Err(SchemeError::Malformed("AFGH capsule: not a G_1 point")),
+        }
+    }
+}
+
+/// A first-level (re-encrypted) capsule `α' = Z^{a_K r} ∈ G_T` (never the identity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reencrypted(Gt);
+
+impl Reencrypted {
+    /// Encoding (576 B).
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
+    pub fn to_bytes(&self) -> Result<[u8; GT_LEN], SchemeError> {
+        let mut b = [0u8; GT_LEN];
+        self.0
+            .serialize_compressed(&mut b[..])
+            .map_err(|_| SchemeError::Internal("serialising G_T"))?;
+        Ok(b)
+    }
+
+    /// Decodes and validates a re-encrypted capsule (in the order-`r` subgroup of
+    /// `F_{q^12}^*`, not the identity). The subgroup check costs about one pairing; it keeps a
+    /// malicious server from probing `1/a` in small subgroups.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] otherwise.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
+        match Gt::deserialize_compressed(b) {
+            Ok(x) if !x.0.is_one() => Ok(Self(x)),
+            _ => Err(SchemeError::Malformed(
+                "AFGH re-encrypted capsule: not in G_T",
+            )),
+        }
+    }
+}
+
+/// A re-key `rk_{j→K} = g_2^{a_K/a_j} ∈ G_2` (never the identity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rekey(G2Affine);
+
+impl Rekey {
+    /// `rk_{from→to} = pk_{2,to}^{1/a_from}`: what any holder of `a_from` can make from the
+    /// target's public key alone (AFGH's non-interactive re-key generation).
+    #[must_use]
+    pub fn to_public(from: &EpochKey, to: &G2Affine) -> Self {
+        Self((*to * from.a_inv).into_affine())
+    }
+
+    /// The same re-key, `g_2^{a_to/a_from}`, for a caller holding both keys (one
+    /// exponentiation of the generator instead of computing `pk_2` first).
+    #[must_use]
+    pub fn between(from: &EpochKey, to: &EpochKey) -> Self {
+        Self((G2Projective::generator() * (to.a * from.a_inv)).into_affine())
+    }
+
+    /// Moves the target of `self = rk_{j→via}` to `to`: `rk_{j→to} = rk_{j→via}^{a_to/a_via}`.
+    /// The caller needs `a_via` and `a_to` but not `a_j`; whoever sees both re-keys learns
+    /// only two `G_2` points, not the ratio.
+    #[must_use]
+    pub fn compose(&self, via: &EpochKey, to: &EpochKey) -> Self {
+        Self((self.0 * (to.a * via.a_inv)).into_affine())
+    }
+
+    /// Precomputes the Miller-loop line coefficients, once for all capsules of an origin epoch.
+    #[must_use]
+    pub fn prepare(&self) -> PreparedRekey {
+        PreparedRekey(G2Prepared::from(self.0))
+    }
+
+    /// Compressed encoding (96 B).
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
+    pub fn to_bytes(&self) -> Result<[u8; G2_LEN], SchemeError> {
+        let mut b = [0u8; G2_LEN];
+        self.0
+            .serialize_compressed(&mut b[..])
+            .map_err(|_| SchemeError::Internal("serialising G_2"))?;
+        Ok(b)
+    }
+
+    /// Decodes and validates a re-key (on the twist, in the subgroup, not the identity).
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] otherwise.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
+        match G2Affine::deserialize_compressed(b) {
+            Ok(p) if !p.is_zero() => Ok(Self(p)),
+            _ => Err(SchemeError::Malformed("AFGH re-key: not a G_2 point")),
+        }
+    }
+
+    /// The point, for benches comparing a prepared re-encryption with a plain pairing.
+    pub fn point(&self) -> G2Affine {
+        self.0
+    }
+}
+
+/// A re-key with its Miller-loop lines precomputed (about 12% of a pairing saved per capsule).
+#[derive(Debug, Clone)]
+pub struct PreparedRekey(G2Prepared);
+
+impl PreparedRekey {
+    /// Re-encrypts a second-level capsule: `α' = e(α, rk)`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if the final exponentiation fails (it does not for valid
+    /// points).
+    pub fn reencrypt(&self, capsule: &Capsule) -> Result<Reencrypted, SchemeError> {
+        pair(&capsule.0, &self.0).map(Reencrypted)
+    }
+}

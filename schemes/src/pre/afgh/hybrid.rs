@@ -1,0 +1,421 @@
+//! `afgh-hybrid`: NTT's hybrid design (US 11,336,441; research/mkd.md §2.3) on AFGH: one
+//! message key per epoch, wrapped in one AFGH capsule; only those capsules are re-encrypted.
+//!
+//! The first member to send in an epoch makes a message key: it encapsulates to the epoch's
+//! `pk_1` and takes the key from the KEM, `K_msg = HKDF(Z^r, info = label ‖ room ‖ key id ‖ α)`
+//! (as random as a fresh key wrapped under the capsule, without a second ciphertext). Its first
+//! record with that key carries the capsule; the server moves it into the room's wrap table at
+//! `store`. Later senders reuse the epoch's key once they have opened a record sealed with it;
+//! until then they make their own, so an epoch may have a few keys. Key ids are (epoch, creator,
+//! random 32-bit serial), unique even for a client that lost its state. Bodies:
+//! ChaCha20-Poly1305 under `K_msg`, random 12-byte nonce, associated data
+//! `room ‖ msg ‖ key id`. At a change the server re-encrypts the wraps only: O(message keys)
+//! pairings, independent of the number of messages; bodies are never touched (see [`super`] for
+//! the protocol and the security analysis).
+//!
+//! Record as stored: key id (16 B), a flag byte, the wrap when present (48 B; `get` always
+//! attaches it), the wrap's current re-encryption if any (8 + 576 B), nonce (12 B), body
+//! (plaintext + 16 B tag). Clients cache the message keys they made or opened.
+//!
+//! Hybrid trade-off (research/pre.md §1.6): the message key never changes, so whoever cached it
+//! (a member later removed) keeps reading that epoch's messages; re-encryption protects the
+//! stored wraps, not keys already known.
+//!
+//! Variable time: see [`super::core`]; the AEAD is constant time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::core::{Capsule, G1_LEN};
+use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use crate::pre::{
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+};
+use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+/// HKDF label of the epoch keys.
+const EPOCH_KEY_DOMAIN: &str = "conclave/afgh-hybrid/epoch-key";
+/// HKDF label of the message keys.
+const MESSAGE_KEY_LABEL: &[u8] = b"conclave/afgh-hybrid/message-key";
+/// Length of a body nonce.
+const NONCE_LEN: usize = 12;
+
+/// Hybrid AFGH proxy re-encryption (one wrapped message key per epoch).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AfghHybrid;
+
+/// Names a message key: the epoch it belongs to, who made it, and a random serial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId {
+    /// The epoch whose key wraps it.
+    pub epoch: Epoch,
+    /// The member that made it.
+    pub creator: UserId,
+    /// Random, so a creator that lost its state does not reuse an id.
+    pub serial: u32,
+}
+
+impl KeyId {
+    /// Encoded length.
+    pub const LEN: usize = 16;
+
+    /// Encoding: epoch, creator, serial, big-endian.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[..8].copy_from_slice(&self.epoch.0.to_be_bytes());
+        b[8..12].copy_from_slice(&self.creator.0.to_be_bytes());
+        b[12..].copy_from_slice(&self.serial.to_be_bytes());
+        b
+    }
+}
+
+/// A message record. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HybridRecord {
+    /// The message key it is sealed under.
+    pub key: KeyId,
+    /// The key's wrap, `α = pk_{1,key.epoch}^r` compressed: carried by the first record sealed
+    /// with a new key, and attached by the server to every record it sends.
+    pub wrap: Option<[u8; G1_LEN]>,
+    /// The server's re-encryption of the wrap to the newest epoch it has a re-key for.
+    pub current: Option<CurrentCapsule>,
+    /// Body nonce.
+    pub nonce: [u8; NONCE_LEN],
+    /// ChaCha20-Poly1305 ciphertext and tag.
+    pub body: Arc<[u8]>,
+}
+
+impl Wire for HybridRecord {
+    fn wire_len(&self) -> usize {
+        KeyId::LEN
+            + 1
+            + self.wrap.map_or(0, |_| G1_LEN)
+            + self.current.as_ref().map_or(0, |_| CurrentCapsule::LEN)
+            + NONCE_LEN
+            + self.body.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        if let Some(w) = &self.wrap {
+            f(w);
+        }
+        if let Some(c) = &self.current {
+            f(&c.capsule[..]);
+        }
+        f(&self.nonce);
+        f(&self.body);
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for HybridRecord {
+    fn tamper(&mut self) -> bool {
+        let mut body = self.body.to_vec();
+        match body.first_mut() {
+            Some(b) => {
+                *b ^= 1;
+                self.body = body.into();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A 32-byte message key. Zeroised on drop; `Debug` prints nothing.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct MessageKey([u8; 32]);
+
+impl std::fmt::Debug for MessageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageKey").finish_non_exhaustive()
+    }
+}
+
+/// The key a client seals with in a room, and its wrap until the first record carries it.
+#[derive(Debug)]
+struct Sending {
+    id: KeyId,
+    key: MessageKey,
+    unsent_wrap: Option<[u8; G1_LEN]>,
+}
+
+/// A user's state: epoch keys, the message key it seals with per room, the message keys it
+/// made or opened.
+#[derive(Debug)]
+pub struct Client {
+    user: UserId,
+    keys: Keyring,
+    sending: BTreeMap<RoomId, Sending>,
+    known: BTreeMap<(RoomId, KeyId), MessageKey>,
+}
+
+/// A stored body.
+#[derive(Debug)]
+struct StoredBody {
+    key: KeyId,
+    nonce: [u8; NONCE_LEN],
+    body: Arc<[u8]>,
+}
+
+/// The message server: bodies, and per room the wrap table.
+#[derive(Debug, Default)]
+pub struct Server {
+    bodies: BTreeMap<(RoomId, MsgId), StoredBody>,
+    rooms: BTreeMap<RoomId, RoomCapsules<KeyId>>,
+    body_bytes: usize,
+}
+
+fn aad(room: RoomId, msg: MsgId, key: &KeyId) -> [u8; 4 + 8 + KeyId::LEN] {
+    let mut aad = [0u8; 4 + 8 + KeyId::LEN];
+    aad[..4].copy_from_slice(&room.0.to_be_bytes());
+    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
+    aad[12..].copy_from_slice(&key.to_bytes());
+    aad
+}
+
+fn message_key(
+    secret: &super::core::SharedSecret,
+    room: RoomId,
+    id: &KeyId,
+    wrap: &[u8; G1_LEN],
+) -> Result<MessageKey, SchemeError> {
+    secret
+        .derive_key(&[
+            MESSAGE_KEY_LABEL,
+            &room.0.to_be_bytes(),
+            &id.to_bytes(),
+            wrap,
+        ])
+        .map(MessageKey)
+}
+
+impl HistoryProtection for AfghHybrid {
+    const NAME: &'static str = "afgh-hybrid";
+    const SUMMARY: &'static str =
+        "hybrid AFGH proxy re-encryption (NTT): one wrapped message key per epoch; the server re-encrypts the wraps only";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        // Single hop: origin wraps are kept, and they still open with their epoch's key.
+        rotates_stored_history: false,
+    };
+    type Sealed = HybridRecord;
+    type Message = Control;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(user: UserId) -> Client {
+        Client {
+            user,
+            keys: Keyring::new(EPOCH_KEY_DOMAIN),
+            sending: BTreeMap::new(),
+            known: BTreeMap::new(),
+        }
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+impl Client {
+    /// The message key to seal with in `key`'s epoch, made (and wrapped) if this client has
+    /// none yet.
+    fn sending_key(
+        &mut self,
+        key: KeyView<'_>,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<&mut Sending, SchemeError> {
+        let current = self
+            .sending
+            .get(&key.room)
+            .is_some_and(|s| s.id.epoch == key.epoch);
+        if !current {
+            let id = KeyId {
+                epoch: key.epoch,
+                creator: self.user,
+                serial: rng.next_u32(),
+            };
+            let pk1 = self.keys.key(key)?.public_g1();
+            let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
+            let wrap = capsule.to_bytes()?;
+            let message_key = message_key(&secret, key.room, &id, &wrap)?;
+            self.known.insert((key.room, id), message_key.clone());
+            self.sending.insert(
+                key.room,
+                Sending {
+                    id,
+                    key: message_key,
+                    unsent_wrap: Some(wrap),
+                },
+            );
+        }
+        self.sending
+            .get_mut(&key.room)
+            .ok_or(SchemeError::Internal("sending key was just stored"))
+    }
+}
+
+impl HistoryClient for Client {
+    type Scheme = AfghHybrid;
+
+    fn seal(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<HybridRecord, SchemeError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let sending = self.sending_key(key, rng)?;
+        let body = ChaCha20Poly1305::new(Key::from_slice(&sending.key.0))
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad(key.room, msg, &sending.id),
+                },
+            )
+            .map_err(|_| SchemeError::Internal("AEAD encryption"))?;
+        Ok(HybridRecord {
+            key: sending.id,
+            wrap: sending.unsent_wrap.take(),
+            current: None,
+            nonce,
+            body: body.into(),
+        })
+    }
+
+    fn open(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &HybridRecord,
+    ) -> Result<Vec<u8>, SchemeError> {
+        let id = sealed.key;
+        let message_key = match self.known.get(&(key.room, id)) {
+            Some(k) => k.clone(),
+            None => {
+                let wrap = sealed.wrap.as_ref().ok_or(SchemeError::Crypto)?;
+                let secret = self
+                    .keys
+                    .recover(key, id.epoch, wrap, sealed.current.as_ref())?;
+                message_key(&secret, key.room, &id, wrap)?
+            }
+        };
+        let plaintext = ChaCha20Poly1305::new(Key::from_slice(&message_key.0))
+            .decrypt(
+                Nonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.body,
+                    aad: &aad(key.room, msg, &id),
+                },
+            )
+            .map_err(|_| SchemeError::Crypto)?;
+        // Only a key that authenticated a body is remembered or adopted for sending.
+        let adopt = id.epoch == key.epoch
+            && self
+                .sending
+                .get(&key.room)
+                .is_none_or(|s| s.id.epoch != key.epoch);
+        if adopt {
+            self.sending.insert(
+                key.room,
+                Sending {
+                    id,
+                    key: message_key.clone(),
+                    unsent_wrap: None,
+                },
+            );
+        }
+        self.known.entry((key.room, id)).or_insert(message_key);
+        Ok(plaintext)
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<(), SchemeError> {
+        self.keys.epoch_changed(change, out)
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Control,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<(), SchemeError> {
+        self.keys.handle(key, msg, out)
+    }
+}
+
+impl HistoryServer for Server {
+    type Scheme = AfghHybrid;
+
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: HybridRecord) -> Result<(), SchemeError> {
+        if self.bodies.contains_key(&(room, msg)) {
+            return Err(Misuse::UnexpectedMessage("message stored twice").into());
+        }
+        let wraps = self.rooms.entry(room).or_default();
+        match &sealed.wrap {
+            Some(wrap) => wraps.insert(sealed.key, sealed.key.epoch, wrap)?,
+            None if wraps.contains(&sealed.key) => {}
+            None => {
+                return Err(Misuse::UnexpectedMessage(
+                    "record sealed under a message key whose wrap was never stored",
+                )
+                .into())
+            }
+        }
+        self.body_bytes += KeyId::LEN + NONCE_LEN + sealed.body.len();
+        self.bodies.insert(
+            (room, msg),
+            StoredBody {
+                key: sealed.key,
+                nonce: sealed.nonce,
+                body: sealed.body,
+            },
+        );
+        Ok(())
+    }
+
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<HybridRecord> {
+        let stored = self.bodies.get(&(room, msg))?;
+        let wrap = self.rooms.get(&room)?.get(&stored.key)?;
+        Some(HybridRecord {
+            key: stored.key,
+            wrap: Some(wrap.capsule),
+            current: wrap.current,
+            nonce: stored.nonce,
+            body: Arc::clone(&stored.body),
+        })
+    }
+
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Control,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<Work, SchemeError> {
+        self.rooms.entry(room).or_default().handle(from, msg, out)
+    }
+
+    fn stored_len(&self) -> usize {
+        self.body_bytes
+            + self
+                .rooms
+                .values()
+                .map(RoomCapsules::stored_len)
+                .sum::<usize>()
+    }
+}

@@ -1,0 +1,264 @@
+//! `afgh`: pure pairing-based proxy re-encryption, one AFGH capsule per message.
+//!
+//! Each message is sealed with its own KEM: capsule `α = pk_{1,e}^r` under the sender's epoch
+//! `e`, body key `HKDF(Z^r, info = label ‖ room ‖ msg ‖ e ‖ α)`, body ChaCha20-Poly1305 (a fresh
+//! key per message, so a fixed nonce) with `room ‖ msg ‖ e` as associated data. At every
+//! history-sharing change the server re-encrypts **every** stored capsule from its origin
+//! epoch to the new one: O(N) pairings per change, reported as
+//! `Work { op: "reencrypt", units: N, parallel: true }` (see [`super`] for the protocol and the
+//! security analysis shared with `afgh-hybrid`).
+//!
+//! Record as stored and sent: origin epoch (8 B), origin capsule (48 B), a flag (1 B), the
+//! current re-encryption if any (target epoch 8 B + 576 B), body (plaintext + 16 B tag).
+//!
+//! Variable time: see [`super::core`]; the AEAD is constant time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use zeroize::Zeroize;
+
+use super::core::{Capsule, G1_LEN};
+use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use crate::pre::{
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+};
+use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+
+/// HKDF label of the epoch keys.
+const EPOCH_KEY_DOMAIN: &str = "conclave/afgh/epoch-key";
+/// HKDF label of the body keys.
+const BODY_KEY_LABEL: &[u8] = b"conclave/afgh/body-key";
+
+/// Pure pairing-based AFGH proxy re-encryption (one capsule per message).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Afgh;
+
+/// A message record: its origin capsule, its current re-encryption, its body. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfghRecord {
+    /// The epoch it was sealed under.
+    pub origin: Epoch,
+    /// `α = pk_{1,origin}^r`, compressed.
+    pub capsule: [u8; G1_LEN],
+    /// The server's re-encryption of `capsule` to the newest epoch it has a re-key for.
+    pub current: Option<CurrentCapsule>,
+    /// ChaCha20-Poly1305 ciphertext and tag.
+    pub body: Arc<[u8]>,
+}
+
+impl Wire for AfghRecord {
+    fn wire_len(&self) -> usize {
+        8 + G1_LEN + 1 + self.current.as_ref().map_or(0, |_| CurrentCapsule::LEN) + self.body.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.capsule);
+        if let Some(c) = &self.current {
+            f(&c.capsule[..]);
+        }
+        f(&self.body);
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl crate::testing::Tamper for AfghRecord {
+    fn tamper(&mut self) -> bool {
+        let mut body = self.body.to_vec();
+        match body.first_mut() {
+            Some(b) => {
+                *b ^= 1;
+                self.body = body.into();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A user's state: the keys of every epoch it held.
+#[derive(Debug)]
+pub struct Client {
+    keys: Keyring,
+}
+
+/// The message server: bodies, and per room the capsule store.
+#[derive(Debug, Default)]
+pub struct Server {
+    bodies: BTreeMap<(RoomId, MsgId), Arc<[u8]>>,
+    rooms: BTreeMap<RoomId, RoomCapsules<MsgId>>,
+    body_bytes: usize,
+}
+
+fn body_key(
+    secret: &super::core::SharedSecret,
+    room: RoomId,
+    msg: MsgId,
+    origin: Epoch,
+    capsule: &[u8; G1_LEN],
+) -> Result<[u8; 32], SchemeError> {
+    secret.derive_key(&[
+        BODY_KEY_LABEL,
+        &room.0.to_be_bytes(),
+        &msg.0.to_be_bytes(),
+        &origin.0.to_be_bytes(),
+        capsule,
+    ])
+}
+
+fn aad(room: RoomId, msg: MsgId, origin: Epoch) -> [u8; 20] {
+    let mut aad = [0u8; 20];
+    aad[..4].copy_from_slice(&room.0.to_be_bytes());
+    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
+    aad[12..].copy_from_slice(&origin.0.to_be_bytes());
+    aad
+}
+
+impl HistoryProtection for Afgh {
+    const NAME: &'static str = "afgh";
+    const SUMMARY: &'static str =
+        "AFGH proxy re-encryption on BLS12-381, one capsule per message; the server re-encrypts every capsule at each change";
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        // Single hop: origin capsules are kept, and they still open with their epoch's key.
+        rotates_stored_history: false,
+    };
+    type Sealed = AfghRecord;
+    type Message = Control;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client {
+            keys: Keyring::new(EPOCH_KEY_DOMAIN),
+        }
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+impl HistoryClient for Client {
+    type Scheme = Afgh;
+
+    fn seal(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<AfghRecord, SchemeError> {
+        let pk1 = self.keys.key(key)?.public_g1();
+        let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
+        let capsule = capsule.to_bytes()?;
+        let mut k = body_key(&secret, key.room, msg, key.epoch, &capsule)?;
+        let body = ChaCha20Poly1305::new(Key::from_slice(&k))
+            .encrypt(
+                &Nonce::default(),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad(key.room, msg, key.epoch),
+                },
+            )
+            .map_err(|_| SchemeError::Internal("AEAD encryption"));
+        k.zeroize();
+        Ok(AfghRecord {
+            origin: key.epoch,
+            capsule,
+            current: None,
+            body: body?.into(),
+        })
+    }
+
+    fn open(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &AfghRecord,
+    ) -> Result<Vec<u8>, SchemeError> {
+        let secret =
+            self.keys
+                .recover(key, sealed.origin, &sealed.capsule, sealed.current.as_ref())?;
+        let mut k = body_key(&secret, key.room, msg, sealed.origin, &sealed.capsule)?;
+        let plaintext = ChaCha20Poly1305::new(Key::from_slice(&k))
+            .decrypt(
+                &Nonce::default(),
+                Payload {
+                    msg: &sealed.body,
+                    aad: &aad(key.room, msg, sealed.origin),
+                },
+            )
+            .map_err(|_| SchemeError::Crypto);
+        k.zeroize();
+        plaintext
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<(), SchemeError> {
+        self.keys.epoch_changed(change, out)
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Control,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<(), SchemeError> {
+        self.keys.handle(key, msg, out)
+    }
+}
+
+impl HistoryServer for Server {
+    type Scheme = Afgh;
+
+    fn store(&mut self, room: RoomId, msg: MsgId, sealed: AfghRecord) -> Result<(), SchemeError> {
+        if self.bodies.contains_key(&(room, msg)) {
+            return Err(Misuse::UnexpectedMessage("message stored twice").into());
+        }
+        self.rooms
+            .entry(room)
+            .or_default()
+            .insert(msg, sealed.origin, &sealed.capsule)?;
+        self.body_bytes += sealed.body.len();
+        self.bodies.insert((room, msg), sealed.body);
+        Ok(())
+    }
+
+    fn get(&self, room: RoomId, msg: MsgId) -> Option<AfghRecord> {
+        let body = self.bodies.get(&(room, msg))?;
+        let stored = self.rooms.get(&room)?.get(&msg)?;
+        Some(AfghRecord {
+            origin: stored.origin,
+            capsule: stored.capsule,
+            current: stored.current,
+            body: Arc::clone(body),
+        })
+    }
+
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Control,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<Work, SchemeError> {
+        self.rooms.entry(room).or_default().handle(from, msg, out)
+    }
+
+    fn stored_len(&self) -> usize {
+        self.body_bytes
+            + self
+                .rooms
+                .values()
+                .map(RoomCapsules::stored_len)
+                .sum::<usize>()
+    }
+}
