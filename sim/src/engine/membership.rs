@@ -622,12 +622,16 @@ impl Engine<'_> {
         let reencrypt = (is_changer && ctl_count > 0).then(|| {
             self.ops.insert(OpState::new(
                 OpData::Reencrypt {
+                    room,
                     outstanding: ctl_count as u32,
                 },
                 user,
                 at,
             ))
         });
+        if reencrypt.is_some() {
+            self.rooms[room.0 as usize].reencrypting += 1;
+        }
         let ctl_op = reencrypt.or(op);
         for (_, packet) in pre_out.drain() {
             outputs.push((

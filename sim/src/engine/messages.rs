@@ -368,12 +368,28 @@ impl Engine<'_> {
             )
         };
         let history_pending = !held && matches!(r, Err(SchemeError::Crypto));
+
         if (held && layer_failed) || history_pending {
             // A per-message layer (Sender Keys) whose key for this sender has not arrived yet,
             // or history whose keys are still on their way (a back-chain the message server
             // sends a joiner): the terminal keeps the message and tries again when key or
             // history traffic comes in, as real clients do. Still unreadable at the end of the
             // run, it counts as a failure.
+            // History fetched while a re-encryption was about to finish is already re-protected
+            // on the server: the terminal fetches it again (once) unless one is still running.
+            if history_pending && !self.refetching && self.rooms[room.0 as usize].reencrypting == 0
+            {
+                if let Some(current) = self.stack.pre.stored(room, msg) {
+                    self.refetching = true;
+                    let again = self.open_and_check(user, room, msg, &current);
+                    self.refetching = false;
+                    let again = again?;
+                    return Ok(Opened {
+                        ns: ns + again.ns,
+                        parked: again.parked,
+                    });
+                }
+            }
             let parked = &mut self.users[u].parked;
             if !parked.iter().any(|(r, m, _)| *r == room && *m == msg) {
                 parked.push((room, msg, sealed.clone()));
@@ -897,21 +913,48 @@ impl Engine<'_> {
         self.ctl_step(env.op, sent, done)
     }
 
-    /// One control message of a reencrypt op was handled at `done`, sending `sent` more.
+    /// One control message of a reencrypt op was handled at `done`, sending `sent` more. When
+    /// the last one is done the room's history is re-protected: terminals holding history they
+    /// could not open yet fetch it again.
     fn ctl_step(&mut self, op: Option<OpId>, sent: usize, done: Nanos) -> Result<(), EngineError> {
         let Some(id) = op else { return Ok(()) };
         let finished = match self.ops.get_mut(id) {
             Some(OpState {
-                data: OpData::Reencrypt { outstanding },
+                data: OpData::Reencrypt { room, outstanding },
                 ..
             }) => {
                 *outstanding = (*outstanding + sent as u32).saturating_sub(1);
-                *outstanding == 0
+                (*outstanding == 0).then_some(*room)
             }
-            _ => false,
+            _ => None,
         };
-        if finished {
+        if let Some(room) = finished {
+            let r = &mut self.rooms[room.0 as usize];
+            r.reencrypting = r.reencrypting.saturating_sub(1);
             self.finish_op(id, done)?;
+            self.refetch_parked(room, done)?;
+        }
+        Ok(())
+    }
+
+    /// Every terminal with parked records of `room` fetches their current version and tries
+    /// again (charged as opening them; the fetch itself is not modelled).
+    fn refetch_parked(&mut self, room: RoomId, at: Nanos) -> Result<(), EngineError> {
+        for u in 0..self.users.len() {
+            if !self.users[u].parked.iter().any(|(r, _, _)| *r == room) {
+                continue;
+            }
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.users[u].parked)
+                .into_iter()
+                .partition(|(r, _, _)| *r == room);
+            self.users[u].parked = rest;
+            let user = UserId(u as u32);
+            let mut ns = 0;
+            for (_, msg, old) in mine {
+                let current = self.stack.pre.stored(room, msg).unwrap_or(old);
+                ns += self.open_and_check(user, room, msg, &current)?.ns;
+            }
+            self.emit(Node::User(user), at, ns, false, None, Vec::new())?;
         }
         Ok(())
     }

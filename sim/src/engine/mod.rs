@@ -296,6 +296,8 @@ pub(crate) struct RoomState {
     indexed: std::collections::HashMap<String, Vec<MsgId>>,
     /// The change running now, and changes waiting for it.
     change: Option<OpId>,
+    /// Re-encryptions of this room's history in flight.
+    reencrypting: u32,
     queued_changes: std::collections::VecDeque<(Nanos, Action)>,
     /// Members removed recently, with the first message id sent after their removal and how
     /// many post-removal messages have been tried against them.
@@ -352,6 +354,8 @@ pub struct Engine<'s> {
     /// is one worker's time; the server model spreads `parallel` work over its workers itself.
     one_thread: Arc<rayon::ThreadPool>,
     leakage: leakage::LeakageMeter,
+    /// A terminal is fetching a history record again (at most once per attempt).
+    refetching: bool,
     /// The id of the extra history/search client the adversary experiments use.
     adversary: UserId,
     ops: Ops,
@@ -460,6 +464,7 @@ impl<'s> Engine<'s> {
                     .map_err(|e| EngineError::Setup(format!("a one-thread pool: {e}")))?,
             ),
             leakage: leakage::LeakageMeter::default(),
+            refetching: false,
             adversary: UserId(n),
             ops: Ops::default(),
             stats: BTreeMap::new(),

@@ -39,6 +39,8 @@ pub(crate) enum OpData {
         seen_by_key_server: Vec<Packet>,
     },
     Reencrypt {
+        /// The room whose history is re-protected.
+        room: RoomId,
         /// Server jobs not yet complete.
         outstanding: u32,
     },
