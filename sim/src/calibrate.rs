@@ -111,6 +111,21 @@ pub fn calibration_scenario() -> Scenario {
 /// One stack per registered scheme, the other two families at their baselines.
 #[must_use]
 pub fn calibration_stacks() -> Vec<StackSpec> {
+    calibration_stacks_for(&[])
+}
+
+/// As [`calibration_stacks`], for the schemes `stacks` use only (every registered scheme when
+/// `stacks` is empty).
+#[must_use]
+pub fn calibration_stacks_for(stacks: &[StackSpec]) -> Vec<StackSpec> {
+    let used = |family: Family, name: &str| {
+        stacks.is_empty()
+            || stacks.iter().any(|s| match family {
+                Family::KeyDistribution => s.kd == name,
+                Family::History => s.pre == name,
+                Family::Search => s.sse == name,
+            })
+    };
     let base = StackSpec {
         kd: "conventional".into(),
         pre: "none".into(),
@@ -118,18 +133,27 @@ pub fn calibration_stacks() -> Vec<StackSpec> {
     };
     let mut stacks = vec![base.clone()];
     for name in registry::names(Family::KeyDistribution) {
+        if !used(Family::KeyDistribution, name) {
+            continue;
+        }
         stacks.push(StackSpec {
             kd: name.into(),
             ..base.clone()
         });
     }
     for name in registry::names(Family::History) {
+        if !used(Family::History, name) {
+            continue;
+        }
         stacks.push(StackSpec {
             pre: name.into(),
             ..base.clone()
         });
     }
     for name in registry::names(Family::Search) {
+        if !used(Family::Search, name) {
+            continue;
+        }
         stacks.push(StackSpec {
             sse: name.into(),
             ..base.clone()
@@ -145,6 +169,14 @@ pub fn calibration_stacks() -> Vec<StackSpec> {
 /// # Errors
 /// [`EngineError`] if a scheme fails during the calibration run.
 pub fn calibrate() -> Result<CalibrationTable, EngineError> {
+    calibrate_for(&[])
+}
+
+/// As [`calibrate`], measuring only the schemes `stacks` use (all when empty).
+///
+/// # Errors
+/// [`EngineError`] if a scheme fails during the calibration run.
+pub fn calibrate_for(stacks: &[StackSpec]) -> Result<CalibrationTable, EngineError> {
     let scenario = calibration_scenario();
     // Key-distribution schemes can cost O(n^2) per change (Sender Keys); a few changes per size
     // class are enough to measure them, so their stacks run with a quarter of the churn.
@@ -154,7 +186,7 @@ pub fn calibrate() -> Result<CalibrationTable, EngineError> {
     churn.leave_rate /= 4.0;
     churn.move_rate /= 4.0;
     let mut samples: Vec<CostSample> = Vec::new();
-    for stack in calibration_stacks() {
+    for stack in calibration_stacks_for(stacks) {
         let cost = CostModel::Measured {
             samples: Some(Vec::new()),
         };

@@ -226,8 +226,8 @@ fn run_scenario(
             (Costing::Calibrated(table), info)
         }
         (CostModelKind::Calibrated, None) => {
-            eprintln!("no --calibration given: calibrating this machine first (a few seconds)...");
-            let table = calibrate::calibrate().map_err(Failure::other)?;
+            eprintln!("no --calibration given: calibrating this machine for the scenario's schemes first (seconds to a minute)...");
+            let table = calibrate::calibrate_for(&scenario.stacks).map_err(Failure::other)?;
             let path = out.join("calibration.json");
             table.save(&path).map_err(Failure::other)?;
             let bytes = std::fs::read(&path).unwrap_or_default();
