@@ -163,6 +163,16 @@ fn bench_roles<K: KeyDistribution>(c: &mut Criterion, join: bool) {
                     per_member(t.bytes[3]),
                     t.member_count
                 );
+                // The last change's times for every role at once: with `--profile-time`, one
+                // change is enough to read off a size where criterion's samples take too long.
+                eprintln!(
+                    "time of the last {step} at n = {n} ({}): changer {:?}, joiner {:?}, server {:?}, each other member {:?}",
+                    K::NAME,
+                    t.changer,
+                    t.joiner,
+                    t.server,
+                    t.members / t.member_count.max(1)
+                );
                 printed = true;
             }
         }
