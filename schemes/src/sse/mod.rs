@@ -8,7 +8,9 @@
 //! change the changer may send the server control messages (for example a re-keying factor),
 //! whose server-side work is reported as [`Work`].
 
+pub mod per_epoch;
 pub mod plaintext;
+pub mod rekey_index;
 mod tokenize;
 
 pub use tokenize::{tokenize, STOPWORDS};
