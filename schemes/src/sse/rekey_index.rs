@@ -7,7 +7,8 @@
 //! terminal makes a re-encryption key from the old and the new session key and the server turns
 //! every stored index into the one the new key would give; a query is the keyword under the
 //! current key. The patent gives no algorithm. This module uses the instantiation of
-//! research/mkd.md §2.3 [INF] and research/sse.md §2.3 option B (key-homomorphic labels):
+//! research/mkd.md §2.3 (marked there as inferred) and research/sse.md §2.3 option B
+//! (key-homomorphic labels):
 //!
 //! * `H` hashes a keyword to the Ristretto255 group (SHA-512 and the Elligator-based map of
 //!   RFC 9496 §4.3.4, `RistrettoPoint::from_hash`);
@@ -28,12 +29,16 @@
 //!
 //! Tags are deterministic, so every posting of a keyword has the same tag: the server keeps one
 //! tag per distinct keyword with its list of message ids, and one exponentiation re-keys all of
-//! them. An "entry" in the costs is such a tag.
+//! them. An "entry" in the costs is such a tag. Re-keying raises each point to `rho/2` and
+//! compresses the doubles in batches (`double_and_compress_batch`), which shares one field
+//! inversion per batch instead of one per tag.
 //!
 //! # Security
 //!
-//! Keywords are hidden from the server under the discrete-logarithm assumptions in the random
-//! oracle model (a tag is an oblivious-PRF-style output `H(w)^a`). The server learns:
+//! `w -> H(w)^a` is the Naor–Pinkas–Reingold PRF: tags are pseudorandom under the decisional
+//! Diffie–Hellman assumption in the random-oracle model, so without `a` the server cannot test a
+//! guessed keyword. Exponents are per room and epoch, so tags of different rooms are unlinkable.
+//! The server learns:
 //!
 //! * **keyword equality across updates and with queries** (deterministic tags): the number of
 //!   distinct keywords of a room, the size of each posting list, which messages share a keyword,
@@ -56,9 +61,12 @@
 //! applied to every result) hides them. The cryptography enforces removal (against a
 //! non-colluding server), not `from_join`.
 //!
-//! Ordering: a query under an epoch the server has not reached (its factor is still in flight)
-//! is refused with [`Misuse::StaleEpoch`]; a query under an older epoch is answered, by a lookup
-//! that finds nothing that was re-keyed since.
+//! Ordering: factors and updates may reach the server out of order. Updates and factors of
+//! epochs the server has not reached wait; a factor behind a room's first update is kept for
+//! late updates. A query under an epoch the server has not reached (its factor is still in
+//! flight) is refused with [`Misuse::StaleEpoch`], since an answer would miss the history; a
+//! query under an older epoch is answered, by a lookup that finds nothing re-keyed since (this is
+//! what a removed member gets).
 //!
 //! # Timing
 //!
@@ -599,12 +607,30 @@ impl SseServer for Server {
             .rooms
             .entry(room)
             .or_insert_with(|| RoomIndex::new(from_epoch));
-        if msg.epoch <= index.epoch || index.early_factors.contains_key(&msg.epoch) {
-            return Err(Misuse::StaleEpoch {
-                have: index.epoch,
-                got: msg.epoch,
+        let stale = Misuse::StaleEpoch {
+            have: index.epoch,
+            got: msg.epoch,
+        };
+        if msg.epoch <= index.epoch {
+            // The room's first update came from this epoch or a later one, ahead of this factor:
+            // nothing stored needs it, but it lets late updates from before it catch up.
+            if index.catch_up.contains_key(&from_epoch) {
+                return Err(stale.into());
             }
-            .into());
+            let onward = if msg.epoch == index.epoch {
+                Scalar::ONE
+            } else {
+                *index.catch_up.get(&msg.epoch).ok_or(stale)?
+            };
+            index.catch_up.insert(from_epoch, msg.rho * onward);
+            return Ok(Work {
+                op: "rekey",
+                units: 0,
+                parallel: true,
+            });
+        }
+        if index.early_factors.contains_key(&msg.epoch) {
+            return Err(stale.into());
         }
         index.early_factors.insert(msg.epoch, msg.rho);
         let mut raised = 0;
@@ -785,6 +811,50 @@ mod tests {
                 .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
                 .unwrap();
         }
+        assert_eq!(
+            server.search(room, all, &query).unwrap(),
+            Reply(vec![MsgId(0), MsgId(1)])
+        );
+    }
+
+    /// A room the server first sees through an update of epoch 1, whose factor arrives after
+    /// it: the factor is kept for late updates of epoch 0, and a second copy is refused.
+    #[test]
+    fn a_factor_behind_the_first_update() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let room = RoomId(1);
+        let s0 = EpochSecret::random(&mut rng);
+        let s1 = EpochSecret::random(&mut rng);
+        let mut server = Server::default();
+        let mut alice = Client::default();
+        let late = alice
+            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
+            .unwrap();
+        let mut out = Outbox::new();
+        let change = EpochChange {
+            prev: Some(key(&s0, 0)),
+            next: key(&s1, 1),
+            changer: true,
+            shares_history: true,
+        };
+        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
+        let first = alice
+            .index(key(&s1, 1), MsgId(1), &["alpha"], &mut rng)
+            .unwrap();
+        server.apply(room, first).unwrap();
+        let (_, rekey) = out.drain().next().unwrap();
+        server
+            .handle(room, UserId(0), rekey.clone(), &mut rng, &mut Outbox::new())
+            .unwrap();
+        assert!(matches!(
+            server.handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new()),
+            Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
+        ));
+        server.apply(room, late).unwrap();
+        let query = alice.query(key(&s1, 1), "alpha", &mut rng).unwrap();
+        let all = Access {
+            readable_from: MsgId(0),
+        };
         assert_eq!(
             server.search(room, all, &query).unwrap(),
             Reply(vec![MsgId(0), MsgId(1)])
