@@ -222,14 +222,11 @@ impl<S: SearchableEncryption> SseHarness<S> {
         &mut self,
         room: RoomId,
         from: UserId,
-        out: Outbox<S::Message>,
+        mut out: Outbox<S::Message>,
         rng: &mut dyn CryptoRngCore,
     ) {
-        let mut queue: VecDeque<(Option<UserId>, Dest, S::Message)> = out
-            .map_into(|m| m)
-            .drain()
-            .map(|(d, m)| (Some(from), d, m))
-            .collect();
+        let mut queue: VecDeque<(Option<UserId>, Dest, S::Message)> =
+            out.drain().map(|(d, m)| (Some(from), d, m)).collect();
         let mut deliveries = 0;
         while let Some((origin, dest, msg)) = queue.pop_front() {
             deliveries += 1;
