@@ -269,15 +269,6 @@ struct Posting {
     ids: Vec<MsgId>,
 }
 
-/// An update checked and decompressed, waiting or about to be applied.
-#[derive(Debug, Clone)]
-struct Parsed {
-    epoch: Epoch,
-    msg: MsgId,
-    delete: bool,
-    points: Vec<RistrettoPoint>,
-}
-
 /// A room's index.
 #[derive(Debug)]
 struct RoomIndex {
@@ -292,7 +283,7 @@ struct RoomIndex {
     /// Factors for epochs after the next one, waiting for the ones before them.
     early_factors: BTreeMap<Epoch, Scalar>,
     /// Updates under epochs the server has not reached, by epoch, in arrival order.
-    early_updates: BTreeMap<Epoch, Vec<Parsed>>,
+    early_updates: BTreeMap<Epoch, Vec<Update>>,
     early_bytes: usize,
 }
 
@@ -316,56 +307,84 @@ impl RoomIndex {
             + self.early_bytes
     }
 
-    /// Applies an update keyed under the current epoch.
-    fn apply_current(&mut self, msg: MsgId, delete: bool, points: Vec<RistrettoPoint>) {
-        for point in points {
-            let tag = point.compress();
-            if delete {
-                if let Some(posting) = self.postings.get_mut(&tag) {
-                    if let Ok(pos) = posting.ids.binary_search(&msg) {
-                        posting.ids.remove(pos);
-                        self.pairs -= 1;
-                        if posting.ids.is_empty() {
-                            self.postings.remove(&tag);
-                        }
-                    }
-                }
-                continue;
+    /// Applies an update whose epoch is not after the current one, raising its tags to the
+    /// current epoch first if it is late.
+    fn apply_update(&mut self, update: Update) -> Result<(), SchemeError> {
+        let tags: Vec<(CompressedRistretto, Option<RistrettoPoint>)> = if update.epoch < self.epoch
+        {
+            let factor = *self.catch_up.get(&update.epoch).ok_or(Misuse::StaleEpoch {
+                have: self.epoch,
+                got: update.epoch,
+            })?;
+            decompress_all(&update.tags)?
+                .into_iter()
+                .map(|point| {
+                    let raised = point * factor;
+                    (raised.compress(), Some(raised))
+                })
+                .collect()
+        } else {
+            update.tags.into_iter().map(|tag| (tag, None)).collect()
+        };
+        if update.delete {
+            for (tag, _) in tags {
+                self.remove_pair(&tag, update.msg);
             }
-            let posting = self.postings.entry(tag).or_insert_with(|| Posting {
+            return Ok(());
+        }
+        // Only tags new to the index are decompressed (a stored tag is a valid point), all of
+        // them before anything changes, so a malformed update changes nothing.
+        let mut fresh = Vec::new();
+        for (tag, point) in &tags {
+            if !self.postings.contains_key(tag) {
+                let point = match point {
+                    Some(point) => *point,
+                    None => tag
+                        .decompress()
+                        .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))?,
+                };
+                fresh.push((*tag, point));
+            }
+        }
+        for (tag, point) in fresh {
+            self.postings.entry(tag).or_insert_with(|| Posting {
                 point,
                 ids: Vec::new(),
             });
+        }
+        for (tag, _) in tags {
+            let posting = self
+                .postings
+                .get_mut(&tag)
+                .ok_or(SchemeError::Internal("posting inserted above is missing"))?;
             // Ids mostly arrive in send order: append, else insert in place.
             match posting.ids.last() {
-                Some(&last) if last >= msg => {
-                    if let Err(pos) = posting.ids.binary_search(&msg) {
-                        posting.ids.insert(pos, msg);
+                Some(&last) if last >= update.msg => {
+                    if let Err(pos) = posting.ids.binary_search(&update.msg) {
+                        posting.ids.insert(pos, update.msg);
                         self.pairs += 1;
                     }
                 }
                 _ => {
-                    posting.ids.push(msg);
+                    posting.ids.push(update.msg);
                     self.pairs += 1;
                 }
             }
         }
+        Ok(())
     }
 
-    /// Applies a parsed update whose epoch is not after the current one.
-    fn apply_past_or_current(&mut self, update: Parsed) -> Result<(), SchemeError> {
-        let mut points = update.points;
-        if update.epoch < self.epoch {
-            let factor = self.catch_up.get(&update.epoch).ok_or(Misuse::StaleEpoch {
-                have: self.epoch,
-                got: update.epoch,
-            })?;
-            for p in &mut points {
-                *p *= factor;
+    /// Removes `(tag, msg)` if stored, and the tag if no message is left under it.
+    fn remove_pair(&mut self, tag: &CompressedRistretto, msg: MsgId) {
+        if let Some(posting) = self.postings.get_mut(tag) {
+            if let Ok(pos) = posting.ids.binary_search(&msg) {
+                posting.ids.remove(pos);
+                self.pairs -= 1;
+                if posting.ids.is_empty() {
+                    self.postings.remove(tag);
+                }
             }
         }
-        self.apply_current(update.msg, update.delete, points);
-        Ok(())
     }
 
     /// Moves to `self.epoch + 1` with factor `rho`; returns the tags raised.
@@ -398,17 +417,22 @@ impl RoomIndex {
         self.epoch = self.epoch.next();
         if let Some(waiting) = self.early_updates.remove(&self.epoch) {
             for update in waiting {
-                self.early_bytes -= parsed_len(&update);
-                self.apply_past_or_current(update)?;
+                self.early_bytes -= update.wire_len();
+                self.apply_update(update)?;
             }
         }
         Ok(raised)
     }
 }
 
-/// Stored size of a waiting update, as its wire encoding.
-fn parsed_len(update: &Parsed) -> usize {
-    ID_LEN + ID_LEN + 1 + 2 + POINT_LEN * update.points.len()
+/// Every tag decompressed.
+fn decompress_all(tags: &[CompressedRistretto]) -> Result<Vec<RistrettoPoint>, SchemeError> {
+    tags.iter()
+        .map(|tag| {
+            tag.decompress()
+                .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))
+        })
+        .collect()
 }
 
 /// The search server: one index per room.
@@ -535,34 +559,22 @@ impl SseServer for Server {
     type Scheme = RekeyIndex;
 
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
-        let points = update
-            .tags
-            .iter()
-            .map(|t| {
-                t.decompress()
-                    .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let parsed = Parsed {
-            epoch: update.epoch,
-            msg: update.msg,
-            delete: update.delete,
-            points,
-        };
         let index = self
             .rooms
             .entry(room)
             .or_insert_with(|| RoomIndex::new(update.epoch));
-        if parsed.epoch > index.epoch {
-            index.early_bytes += parsed_len(&parsed);
+        if update.epoch > index.epoch {
+            // Checked now, so that a malformed update is refused here, not when its epoch comes.
+            decompress_all(&update.tags)?;
+            index.early_bytes += update.wire_len();
             index
                 .early_updates
-                .entry(parsed.epoch)
+                .entry(update.epoch)
                 .or_default()
-                .push(parsed);
+                .push(update);
             return Ok(());
         }
-        index.apply_past_or_current(parsed)
+        index.apply_update(update)
     }
 
     fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
