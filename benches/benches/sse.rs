@@ -23,7 +23,8 @@ use conclave_benches::{
 };
 use conclave_schemes::pre::KeyView;
 use conclave_schemes::sse::{
-    plaintext::PlaintextIndex, SearchableEncryption, SseClient, SseServer,
+    per_epoch::PerEpoch, plaintext::PlaintextIndex, rekey_index::RekeyIndex, SearchableEncryption,
+    SseClient, SseServer,
 };
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -153,6 +154,8 @@ fn bench_sse<S: SearchableEncryption>(c: &mut Criterion) {
 /// One line per scheme.
 fn all_schemes(c: &mut Criterion) {
     bench_sse::<PlaintextIndex>(c);
+    bench_sse::<RekeyIndex>(c);
+    bench_sse::<PerEpoch>(c);
 }
 
 criterion_group! {

@@ -14,7 +14,10 @@ use crate::pre::{
     none::NoProtection,
     HistoryProtection,
 };
-use crate::sse::{mitra::Mitra, plaintext::PlaintextIndex, SearchableEncryption};
+use crate::sse::{
+    mitra::Mitra, per_epoch::PerEpoch, plaintext::PlaintextIndex, rekey_index::RekeyIndex,
+    SearchableEncryption,
+};
 use crate::{CryptoRngCore, SchemeError};
 
 /// The three scheme families.
@@ -103,7 +106,12 @@ const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[
     history_entry::<Afgh>(),
     history_entry::<AfghHybrid>(),
 ];
-const SSE: &[(SchemeInfo, SseCtor)] = &[sse_entry::<PlaintextIndex>(), sse_entry::<Mitra>()];
+const SSE: &[(SchemeInfo, SseCtor)] = &[
+    sse_entry::<PlaintextIndex>(),
+    sse_entry::<RekeyIndex>(),
+    sse_entry::<PerEpoch>(),
+    sse_entry::<Mitra>(),
+];
 
 /// Every registered scheme, family by family, in registration order.
 #[must_use]

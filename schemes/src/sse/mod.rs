@@ -9,7 +9,9 @@
 //! whose server-side work is reported as [`Work`].
 
 pub mod mitra;
+pub mod per_epoch;
 pub mod plaintext;
+pub mod rekey_index;
 mod tokenize;
 
 pub use tokenize::{tokenize, STOPWORDS};

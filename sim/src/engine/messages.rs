@@ -832,6 +832,9 @@ impl Engine<'_> {
         }
         let sent = outputs.len();
         let done = self.emit(node, now, open_ns + ns, work.parallel, env.op, outputs)?;
+        if !history && !self.rooms[room.0 as usize].pending_queries.is_empty() {
+            self.answer_pending_queries(room)?;
+        }
         self.ctl_step(env.op, sent, done)
     }
 

@@ -298,6 +298,9 @@ pub(crate) struct RoomState {
     change: Option<OpId>,
     /// Re-encryptions of this room's history in flight.
     reencrypting: u32,
+    /// Queries the search server could not answer yet (for an epoch whose re-keying has not
+    /// reached it); answered again after its next control message for the room.
+    pending_queries: Vec<Envelope>,
     queued_changes: std::collections::VecDeque<(Nanos, Action)>,
     /// Members removed recently, with the first message id sent after their removal and how
     /// many post-removal messages have been tried against them.

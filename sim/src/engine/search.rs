@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use conclave_schemes::pre::KeyView;
 use conclave_schemes::sse::{Access, Resolution};
-use conclave_schemes::{MsgId, RoomId, UserId};
+use conclave_schemes::{MsgId, RoomId, SchemeError, UserId};
 
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, Node};
@@ -108,6 +108,15 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// Answers the queries of `room` that waited for a control message.
+    pub(super) fn answer_pending_queries(&mut self, room: RoomId) -> Result<(), EngineError> {
+        let pending = std::mem::take(&mut self.rooms[room.0 as usize].pending_queries);
+        for env in pending {
+            self.answer_query(env)?;
+        }
+        Ok(())
+    }
+
     fn answer_query(&mut self, env: Envelope) -> Result<(), EngineError> {
         let Body::Query { ref packet } = env.body else {
             return Ok(());
@@ -132,7 +141,15 @@ impl Engine<'_> {
         });
         self.cost = cost;
         let (reply, ns) = charged?;
-        let reply = reply.map_err(scheme_err(scheme, now, || format!("searching {room}")))?;
+        let reply = match reply {
+            // A query under an epoch whose re-keying has not reached the server yet: it waits
+            // for the server's next control message about the room.
+            Err(SchemeError::Misuse(_)) => {
+                self.rooms[room.0 as usize].pending_queries.push(env);
+                return Ok(());
+            }
+            other => other.map_err(scheme_err(scheme, now, || format!("searching {room}")))?,
+        };
         self.oracle
             .scan(&reply, || format!("a search reply in {room}"));
         // What a correct answer is, at the moment the server answers.

@@ -1,0 +1,788 @@
+//! `per-epoch`: one Π_bas-style index per epoch, searched with one token per readable epoch.
+//!
+//! # What and from where
+//!
+//! research/sse.md §2.3 option A ("per-epoch indexes, search all epochs") with the deterministic
+//! PRF labels of Cash et al.'s Π_bas (NDSS 2014, research/sse.md §1.2) and the server-stored
+//! encrypted back-chain of option A (ii), which the notes flag as their own suggestion (key
+//! regression without a central key owner).
+//!
+//! * Epoch `e` of a room has a search root `r_e = HKDF(secret_e, "conclave sse per-epoch root",
+//!   room, e)`, and from it a label key `K_e` and a link key `L_e` (HKDF-SHA-256, distinct
+//!   labels, bound to room and epoch).
+//! * The update for message `m` with keywords `w_i` under epoch `e` is `(m, {F(K_e, w_i)})`, with
+//!   `F` HMAC-SHA-256 **truncated to 16 bytes** (128-bit labels: a collision among the 2^32 labels
+//!   of a very large room has probability about 2^-64), labels sorted. The server keeps per room
+//!   one map label -> ascending ids (labels of different epochs are independent, so one map
+//!   holds every epoch). A deletion is the message id alone: the server drops the message from
+//!   every label it was added under, which it already knows, so the deletion reveals nothing
+//!   new and works whichever epoch the message was indexed in (a label under the deleter's
+//!   epoch would miss a message indexed in an earlier one).
+//! * A search for `w` is one round: the labels `F(K_e, w)` for every epoch `e` whose key the
+//!   searcher holds, sorted; the server unions their lists and applies the access bound.
+//! * Late updates need nothing: they carry their own epoch's label, which every searcher entitled
+//!   to that epoch puts in its query.
+//! * Clients remember the root of every epoch they held. When the room shares history, the
+//!   changer of epoch `e` uploads the link `AEAD(L_e, r_(e-1))` (ChaCha20-Poly1305, nonce zero:
+//!   each link key seals exactly one, fixed, plaintext; the room and epoch are the associated
+//!   data). A joiner (`prev: None`) of a room that shares history asks the server for the chain;
+//!   the server answers with the contiguous links from the joiner's epoch down (at once, or as
+//!   soon as the changer's link arrives), and the joiner walks it back to the first epoch or the
+//!   first missing link. Links carry search roots, never epoch secrets, so a joiner gains no key
+//!   of another family.
+//!
+//! # Security
+//!
+//! Keywords are hidden from the server if HMAC-SHA-256 is a PRF. The server learns:
+//!
+//! * **keyword equality within an epoch** (deterministic labels): which messages of an epoch
+//!   share a keyword, the per-epoch posting sizes `n_(e,w)`, and the number of distinct keywords
+//!   per epoch; labels of different epochs are unlinkable until a search links them;
+//! * per search, **linkable sub-tokens**: the labels of one query are one keyword in different
+//!   epochs, so after a search the server links that keyword's postings across epochs; the
+//!   **search pattern** (the same query repeats) and the **access pattern** (result ids);
+//! * **the update pattern**: ids, number of keywords per update, deletions by id.
+//!
+//! Not forward private: an update in the current epoch carries the label a previous query for
+//! the same keyword sent. Removed members keep the roots of the epochs they lived through and
+//! find only messages indexed in those epochs; the chain runs backwards only, so they learn
+//! nothing about later epochs, even with the server's help. Under `from_join` no link is
+//! uploaded, so a joiner's keys find nothing from before its join epoch: that policy is enforced
+//! by cryptography (at epoch granularity; the server also applies `Access::readable_from`).
+//! Under shared history, anyone who holds a later epoch's root can derive every earlier one
+//! back to the first change made without sharing.
+//!
+//! Cost: a query carries one 16-byte label per readable epoch and the server makes one lookup
+//! per label even when the keyword is absent, so search cost grows with membership churn
+//! (research/sse.md §2.3 suggests compaction or rotating only on removals; not done here).
+//!
+//! # Timing
+//!
+//! HMAC, HKDF and ChaCha20-Poly1305 are constant time (RustCrypto). The server's map lookups
+//! and merges are variable time in public data (labels, ids).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroize;
+
+use super::{
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
+    SseServer, Work,
+};
+use crate::{
+    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
+    UserId, Wire,
+};
+
+/// Bytes of a keyword label (HMAC-SHA-256 truncated).
+pub const LABEL_LEN: usize = 16;
+/// Bytes of a sealed search root: 32 plus the AEAD tag.
+pub const SEALED_ROOT_LEN: usize = 32 + 16;
+/// Bytes of an encoded epoch or message id.
+const ID_LEN: usize = 8;
+
+/// A keyword's label in one epoch.
+pub type KeywordLabel = [u8; LABEL_LEN];
+
+/// The per-epoch index.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PerEpoch;
+
+/// An index update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// Message `msg` carries the keywords with these labels (under its epoch's key), sorted.
+    Add {
+        /// The message.
+        msg: MsgId,
+        /// One label per keyword.
+        labels: Vec<KeywordLabel>,
+    },
+    /// Message `msg` leaves the index.
+    Delete {
+        /// The message.
+        msg: MsgId,
+    },
+}
+
+/// A keyword's labels under every epoch the searcher holds, sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// One label per readable epoch.
+    pub labels: Vec<KeywordLabel>,
+}
+
+/// Matching message ids, ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply(pub Vec<MsgId>);
+
+/// One link of the back-chain: epoch `epoch - 1`'s search root sealed under epoch `epoch`'s
+/// link key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The epoch whose key seals the link.
+    pub epoch: Epoch,
+    /// The sealed root of the epoch before it.
+    pub sealed: [u8; SEALED_ROOT_LEN],
+}
+
+/// Control traffic: the back-chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Changer to server: the new epoch's link.
+    Link(Link),
+    /// Joiner to server: send me the chain down from this epoch.
+    ChainRequest {
+        /// The epoch the joiner holds.
+        epoch: Epoch,
+    },
+    /// Server to joiner: contiguous links, descending from the requested epoch.
+    Chain(Vec<Link>),
+}
+
+impl Wire for Update {
+    fn wire_len(&self) -> usize {
+        match self {
+            // kind, id, label count (u16), labels.
+            Self::Add { labels, .. } => 1 + ID_LEN + 2 + LABEL_LEN * labels.len(),
+            Self::Delete { .. } => 1 + ID_LEN,
+        }
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        if let Self::Add { labels, .. } = self {
+            for label in labels {
+                f(label);
+            }
+        }
+    }
+}
+
+impl Wire for Query {
+    fn wire_len(&self) -> usize {
+        2 + LABEL_LEN * self.labels.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        for label in &self.labels {
+            f(label);
+        }
+    }
+}
+
+impl Wire for Reply {
+    fn wire_len(&self) -> usize {
+        4 + ID_LEN * self.0.len()
+    }
+    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
+}
+
+impl Link {
+    /// Encoded length: epoch and sealed root.
+    pub const LEN: usize = ID_LEN + SEALED_ROOT_LEN;
+}
+
+impl Wire for Message {
+    fn wire_len(&self) -> usize {
+        1 + match self {
+            Self::Link(_) => Link::LEN,
+            Self::ChainRequest { .. } => ID_LEN,
+            Self::Chain(links) => 2 + Link::LEN * links.len(),
+        }
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        match self {
+            Self::Link(link) => f(&link.sealed),
+            Self::ChainRequest { .. } => {}
+            Self::Chain(links) => {
+                for link in links {
+                    f(&link.sealed);
+                }
+            }
+        }
+    }
+}
+
+/// The keys of one epoch of one room.
+struct EpochKeys {
+    /// `r_e`: seals into the previous link and derives the other keys.
+    root: EpochSecret,
+    /// HMAC keyed with `K_e`, cloned per label.
+    labels: Hmac<Sha256>,
+}
+
+impl EpochKeys {
+    fn from_root(room: RoomId, epoch: Epoch, root: EpochSecret) -> Self {
+        let mut key = root.derive(Label::Custom("conclave sse per-epoch labels"), room, epoch);
+        // HMAC takes keys of any length, so this cannot fail.
+        let labels = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts 32-byte keys"));
+        key.zeroize();
+        Self { root, labels }
+    }
+
+    fn from_secret(key: KeyView<'_>) -> Self {
+        let root = key.secret.derive(
+            Label::Custom("conclave sse per-epoch root"),
+            key.room,
+            key.epoch,
+        );
+        Self::from_root(key.room, key.epoch, EpochSecret::from_bytes(root))
+    }
+
+    fn label(&self, keyword: &str) -> KeywordLabel {
+        let mut mac = self.labels.clone();
+        mac.update(keyword.as_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut label = [0u8; LABEL_LEN];
+        label.copy_from_slice(&full[..LABEL_LEN]);
+        label
+    }
+}
+
+/// The AEAD of epoch `epoch`'s link, keyed from its root, and the associated data.
+fn link_cipher(root: &EpochSecret, room: RoomId, epoch: Epoch) -> (ChaCha20Poly1305, [u8; 12]) {
+    let mut key = root.derive(Label::Custom("conclave sse per-epoch link"), room, epoch);
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
+    key.zeroize();
+    let mut aad = [0u8; 12];
+    aad[..4].copy_from_slice(&room.0.to_be_bytes());
+    aad[4..].copy_from_slice(&epoch.0.to_be_bytes());
+    (cipher, aad)
+}
+
+/// Seals `prev_root` (epoch `epoch - 1`) under epoch `epoch`'s root.
+fn seal_link(
+    room: RoomId,
+    epoch: Epoch,
+    root: &EpochSecret,
+    prev_root: &EpochSecret,
+) -> Result<Link, SchemeError> {
+    let (cipher, aad) = link_cipher(root, room, epoch);
+    // Each link key seals exactly one plaintext (the fixed previous root), so a fixed nonce is
+    // never reused with different data.
+    let sealed = cipher
+        .encrypt(
+            Nonce::from_slice(&[0u8; 12]),
+            Payload {
+                msg: prev_root.as_bytes(),
+                aad: &aad,
+            },
+        )
+        .map_err(|_| SchemeError::Internal("AEAD refused a 32-byte plaintext"))?;
+    let sealed = <[u8; SEALED_ROOT_LEN]>::try_from(sealed.as_slice())
+        .map_err(|_| SchemeError::Internal("sealed root has the wrong length"))?;
+    Ok(Link { epoch, sealed })
+}
+
+/// Opens `link` with its epoch's root, giving the previous epoch's root.
+fn open_link(room: RoomId, root: &EpochSecret, link: &Link) -> Result<EpochSecret, SchemeError> {
+    let (cipher, aad) = link_cipher(root, room, link.epoch);
+    let mut opened = cipher
+        .decrypt(
+            Nonce::from_slice(&[0u8; 12]),
+            Payload {
+                msg: &link.sealed,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| SchemeError::Crypto)?;
+    let bytes = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto);
+    opened.zeroize();
+    Ok(EpochSecret::from_bytes(bytes?))
+}
+
+/// A client: the keys of every epoch it held or walked back to, per room.
+#[derive(Default)]
+pub struct Client {
+    rooms: HashMap<RoomId, BTreeMap<Epoch, EpochKeys>>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("rooms", &self.rooms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// The keys of `key`'s epoch, remembered from now on.
+    fn keys(&mut self, key: KeyView<'_>) -> &EpochKeys {
+        self.rooms
+            .entry(key.room)
+            .or_default()
+            .entry(key.epoch)
+            .or_insert_with(|| EpochKeys::from_secret(key))
+    }
+
+    /// The epochs of `room` this client holds keys for (for tests).
+    #[must_use]
+    pub fn epochs(&self, room: RoomId) -> Vec<Epoch> {
+        self.rooms
+            .get(&room)
+            .map(|epochs| epochs.keys().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A room's index and back-chain.
+#[derive(Debug, Default)]
+struct RoomIndex {
+    postings: HashMap<KeywordLabel, Vec<MsgId>>,
+    /// The labels each message was added under, for deletions.
+    labels_of: HashMap<MsgId, Vec<KeywordLabel>>,
+    pairs: usize,
+    links: BTreeMap<Epoch, Link>,
+    /// Joiners waiting for the link of an epoch before their chain can be sent.
+    waiting: BTreeMap<Epoch, Vec<UserId>>,
+}
+
+impl RoomIndex {
+    fn stored_len(&self) -> usize {
+        // Postings: label and ids. Deletion map: id and label references. Links.
+        LABEL_LEN * self.postings.len()
+            + ID_LEN * self.pairs
+            + ID_LEN * self.labels_of.len()
+            + LABEL_LEN * self.pairs
+            + Link::LEN * self.links.len()
+    }
+
+    /// The contiguous links from `epoch` down.
+    fn chain(&self, epoch: Epoch) -> Vec<Link> {
+        self.links
+            .range(..=epoch)
+            .rev()
+            .zip((0..=epoch.0).rev())
+            .take_while(|((e, _), expected)| e.0 == *expected)
+            .map(|((_, link), _)| link.clone())
+            .collect()
+    }
+}
+
+/// The search server.
+#[derive(Debug, Default)]
+pub struct Server {
+    rooms: BTreeMap<RoomId, RoomIndex>,
+}
+
+impl SearchableEncryption for PerEpoch {
+    const NAME: &'static str = "per-epoch";
+    const SUMMARY: &'static str =
+        "Π_bas-style PRF labels under per-epoch keys; one token per readable epoch; back-chain of epoch keys for joiners";
+    const PROPERTIES: SseProperties = SseProperties {
+        server_reads_keywords: false,
+        forward_private: false,
+    };
+    type Update = Update;
+    type Query = Query;
+    type Reply = Reply;
+    type Message = Message;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client::default()
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+impl SseClient for Client {
+    type Scheme = PerEpoch;
+
+    fn index(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        let keys = self.keys(key);
+        let mut labels: Vec<KeywordLabel> = keywords.iter().map(|w| keys.label(w)).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        Ok(Update::Add { msg, labels })
+    }
+
+    fn remove(
+        &mut self,
+        _key: KeyView<'_>,
+        msg: MsgId,
+        _keywords: &[&str],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        Ok(Update::Delete { msg })
+    }
+
+    fn query(
+        &mut self,
+        key: KeyView<'_>,
+        keyword: &str,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Query, SchemeError> {
+        self.keys(key);
+        let mut labels: Vec<KeywordLabel> = self
+            .rooms
+            .get(&key.room)
+            .map(|epochs| epochs.values().map(|k| k.label(keyword)).collect())
+            .unwrap_or_default();
+        labels.sort_unstable();
+        Ok(Query { labels })
+    }
+
+    fn resolve(
+        &mut self,
+        _key: KeyView<'_>,
+        _keyword: &str,
+        reply: &Reply,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<Query>, SchemeError> {
+        if reply.0.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(SchemeError::Malformed("result ids not strictly ascending"));
+        }
+        Ok(Resolution::Done(reply.0.clone()))
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let next = change.next;
+        self.keys(next);
+        if !change.shares_history {
+            if let Some(prev) = change.prev {
+                self.keys(prev);
+            }
+            return Ok(());
+        }
+        match change.prev {
+            Some(prev) => {
+                self.keys(prev);
+                if !change.changer {
+                    return Ok(());
+                }
+                if next.epoch != prev.epoch.next() {
+                    return Err(Misuse::StaleEpoch {
+                        have: prev.epoch,
+                        got: next.epoch,
+                    }
+                    .into());
+                }
+                let prev_root = self.keys(prev).root.clone();
+                let link = seal_link(next.room, next.epoch, &self.keys(next).root, &prev_root)?;
+                out.send(Dest::Server, Message::Link(link));
+            }
+            // A joiner of a room that shares history fetches the chain (the first epoch has
+            // nothing before it).
+            None if next.epoch > Epoch(0) => {
+                out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch });
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Message,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let Message::Chain(links) = msg else {
+            return Err(
+                Misuse::UnexpectedMessage("links and chain requests are for the server").into(),
+            );
+        };
+        self.keys(key);
+        let room = key.room;
+        let epochs = self.rooms.entry(room).or_default();
+        // Newest first: each opened link gives the root that opens the next one.
+        let mut links: Vec<&Link> = links.iter().collect();
+        links.sort_unstable_by_key(|link| core::cmp::Reverse(link.epoch));
+        for link in links {
+            let Some(prev_epoch) = link.epoch.0.checked_sub(1).map(Epoch) else {
+                return Err(SchemeError::Malformed("a link into the first epoch"));
+            };
+            let Some(keys) = epochs.get(&link.epoch) else {
+                continue;
+            };
+            let prev_root = open_link(room, &keys.root, link)?;
+            epochs
+                .entry(prev_epoch)
+                .or_insert_with(|| EpochKeys::from_root(room, prev_epoch, prev_root));
+        }
+        Ok(())
+    }
+}
+
+impl SseServer for Server {
+    type Scheme = PerEpoch;
+
+    fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
+        let index = self.rooms.entry(room).or_default();
+        match update {
+            Update::Add { msg, labels } => {
+                for label in labels {
+                    let ids = index.postings.entry(label).or_default();
+                    // Ids mostly arrive in send order: append, else insert in place.
+                    let inserted = match ids.last() {
+                        Some(&last) if last >= msg => match ids.binary_search(&msg) {
+                            Ok(_) => false,
+                            Err(pos) => {
+                                ids.insert(pos, msg);
+                                true
+                            }
+                        },
+                        _ => {
+                            ids.push(msg);
+                            true
+                        }
+                    };
+                    if inserted {
+                        index.pairs += 1;
+                        index.labels_of.entry(msg).or_default().push(label);
+                    }
+                }
+            }
+            Update::Delete { msg } => {
+                for label in index.labels_of.remove(&msg).unwrap_or_default() {
+                    if let Some(ids) = index.postings.get_mut(&label) {
+                        if let Ok(pos) = ids.binary_search(&msg) {
+                            ids.remove(pos);
+                            index.pairs -= 1;
+                            if ids.is_empty() {
+                                index.postings.remove(&label);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+        let Some(index) = self.rooms.get(&room) else {
+            return Ok(Reply(Vec::new()));
+        };
+        let mut ids: Vec<MsgId> = Vec::new();
+        for label in &query.labels {
+            if let Some(list) = index.postings.get(label) {
+                let start = list.partition_point(|&id| id < access.readable_from);
+                ids.extend_from_slice(&list[start..]);
+            }
+        }
+        // Each message is indexed in one epoch, so the lists are disjoint; sort them together.
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Reply(ids))
+    }
+
+    fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Message,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Work, SchemeError> {
+        let index = self.rooms.entry(room).or_default();
+        let mut links_moved = 0u64;
+        match msg {
+            Message::Link(link) => {
+                if link.epoch == Epoch(0) {
+                    return Err(SchemeError::Malformed("a link into the first epoch"));
+                }
+                let epoch = link.epoch;
+                // The first link of an epoch stands; a repeat changes nothing.
+                if index.links.contains_key(&epoch) {
+                    return Ok(Work::default());
+                }
+                index.links.insert(epoch, link);
+                links_moved += 1;
+                for joiner in index.waiting.remove(&epoch).unwrap_or_default() {
+                    let chain = index.chain(epoch);
+                    links_moved += chain.len() as u64;
+                    out.send(Dest::User(joiner), Message::Chain(chain));
+                }
+            }
+            Message::ChainRequest { epoch } => {
+                if index.links.contains_key(&epoch) {
+                    let chain = index.chain(epoch);
+                    links_moved += chain.len() as u64;
+                    out.send(Dest::User(from), Message::Chain(chain));
+                } else {
+                    index.waiting.entry(epoch).or_default().push(from);
+                }
+            }
+            Message::Chain(_) => {
+                return Err(Misuse::UnexpectedMessage("chains are for joiners").into());
+            }
+        }
+        Ok(Work {
+            op: "back-chain",
+            units: links_moved,
+            parallel: false,
+        })
+    }
+
+    fn stored_len(&self) -> usize {
+        self.rooms.values().map(RoomIndex::stored_len).sum()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::testing::SseHarness;
+
+    #[test]
+    fn wire_lengths_are_exact() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let secret = EpochSecret::random(&mut rng);
+        let key = KeyView {
+            room: RoomId(1),
+            epoch: Epoch(0),
+            secret: &secret,
+        };
+        let mut client = Client::default();
+        let add = client
+            .index(key, MsgId(3), &["alpha", "beta", "gamma"], &mut rng)
+            .unwrap();
+        // kind 1, id 8, count 2, three 16-byte labels.
+        assert_eq!(add.wire_len(), 1 + 8 + 2 + 3 * 16);
+        let delete = client.remove(key, MsgId(3), &["alpha"], &mut rng).unwrap();
+        assert_eq!(delete.wire_len(), 1 + 8);
+        let query = client.query(key, "alpha", &mut rng).unwrap();
+        assert_eq!(query.wire_len(), 2 + 16);
+        let link = Link {
+            epoch: Epoch(1),
+            sealed: [0; SEALED_ROOT_LEN],
+        };
+        assert_eq!(Message::Link(link.clone()).wire_len(), 1 + 8 + 48);
+        assert_eq!(Message::ChainRequest { epoch: Epoch(1) }.wire_len(), 1 + 8);
+        assert_eq!(Message::Chain(vec![link; 3]).wire_len(), 1 + 2 + 3 * 56);
+    }
+
+    /// A joiner of a room that shares history walks the chain back to the first epoch, and its
+    /// query then carries one label per epoch; under `from_join` it holds its own epochs only.
+    #[test]
+    fn joiners_walk_the_chain() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let u = UserId;
+        for (room, shares_history) in [(RoomId(1), true), (RoomId(2), false)] {
+            let mut h = SseHarness::<PerEpoch>::new(5);
+            h.create(room, &[u(0), u(1)], u(0), shares_history, &mut rng);
+            for i in 0..4 {
+                let joining = [u(2)];
+                let (join, leave): (&[UserId], &[UserId]) = if i % 2 == 0 {
+                    (&joining, &[])
+                } else {
+                    (&[], &joining)
+                };
+                h.change(room, u(i % 2), join, leave, &mut rng);
+            }
+            h.change(room, u(1), &[u(4)], &[], &mut rng);
+            let joiner = &h.clients[4];
+            let expected: Vec<Epoch> = if shares_history {
+                (0..=5).map(Epoch).collect()
+            } else {
+                vec![Epoch(5)]
+            };
+            assert_eq!(joiner.epochs(room), expected);
+            let held = h.held_key(u(4), room).unwrap().clone();
+            let query = h.clients[4]
+                .query(held.view(room), "alpha", &mut rng)
+                .unwrap();
+            assert_eq!(query.labels.len(), expected.len());
+            // User 2 was a member in epochs 1 and 3 and left at 4: it holds the epochs it lived
+            // through (and, with shared history, those before), no later ones.
+            let expected_leaver: Vec<Epoch> = if shares_history {
+                (0..=3).map(Epoch).collect()
+            } else {
+                vec![Epoch(1), Epoch(3)]
+            };
+            assert_eq!(h.clients[2].epochs(room), expected_leaver);
+        }
+    }
+
+    /// A joiner asking before the changer's link arrived is answered when it does; a chain with
+    /// a gap is walked down to the gap; a tampered link is rejected.
+    #[test]
+    fn chain_requests_gaps_and_tampering() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let room = RoomId(1);
+        let secrets: Vec<EpochSecret> = (0..4).map(|_| EpochSecret::random(&mut rng)).collect();
+        let key = |e: usize| KeyView {
+            room,
+            epoch: Epoch(e as u64),
+            secret: &secrets[e],
+        };
+        let mut server = Server::default();
+        let mut member = Client::default();
+        let mut links = Vec::new();
+        for e in 1..4 {
+            let mut out = Outbox::new();
+            let change = EpochChange {
+                prev: Some(key(e - 1)),
+                next: key(e),
+                changer: true,
+                shares_history: true,
+            };
+            member.epoch_changed(change, &mut rng, &mut out).unwrap();
+            links.extend(out.drain().map(|(_, m)| m));
+        }
+        // Links for epochs 1 and 3 only: epoch 2's is lost.
+        let [l1, _l2, l3] = <[Message; 3]>::try_from(links).unwrap();
+        server
+            .handle(room, UserId(0), l1, &mut rng, &mut Outbox::new())
+            .unwrap();
+        let mut joiner = Client::default();
+        let mut out = Outbox::new();
+        let join = EpochChange {
+            prev: None,
+            next: key(3),
+            changer: false,
+            shares_history: true,
+        };
+        joiner.epoch_changed(join, &mut rng, &mut out).unwrap();
+        let (_, request) = out.drain().next().unwrap();
+        assert_eq!(request, Message::ChainRequest { epoch: Epoch(3) });
+        let mut replies = Outbox::new();
+        server
+            .handle(room, UserId(9), request, &mut rng, &mut replies)
+            .unwrap();
+        assert!(replies.is_empty(), "the link of epoch 3 has not arrived");
+        server
+            .handle(room, UserId(0), l3, &mut rng, &mut replies)
+            .unwrap();
+        let (dest, chain) = replies.drain().next().unwrap();
+        assert_eq!(dest, Dest::User(UserId(9)));
+        joiner
+            .handle(key(3), &chain, &mut rng, &mut Outbox::new())
+            .unwrap();
+        assert_eq!(joiner.epochs(room), vec![Epoch(2), Epoch(3)]);
+
+        let Message::Chain(mut bad) = chain else {
+            panic!("expected a chain");
+        };
+        bad[0].sealed[5] ^= 1;
+        let mut fresh = Client::default();
+        assert_eq!(
+            fresh.handle(key(3), &Message::Chain(bad), &mut rng, &mut Outbox::new()),
+            Err(SchemeError::Crypto)
+        );
+        assert_eq!(fresh.epochs(room), vec![Epoch(3)]);
+    }
+}

@@ -1,0 +1,906 @@
+//! `rekey-index`: NTT's re-keyable search index, on Ristretto255.
+//!
+//! # What and from where
+//!
+//! NTT's patent US 11,765,137 (research/mkd.md §2.3): a terminal sends (index, message id) pairs
+//! where the index is made from a keyword with the session key; when the session key changes, a
+//! terminal makes a re-encryption key from the old and the new session key and the server turns
+//! every stored index into the one the new key would give; a query is the keyword under the
+//! current key. The patent gives no algorithm. This module uses the instantiation of
+//! research/mkd.md §2.3 (marked there as inferred) and research/sse.md §2.3 option B
+//! (key-homomorphic labels):
+//!
+//! * `H` hashes a keyword to the Ristretto255 group (SHA-512 and the Elligator-based map of
+//!   RFC 9496 §4.3.4, `RistrettoPoint::from_hash`);
+//! * epoch `e` of a room has the exponent `a_e`, a non-zero scalar derived from the epoch secret
+//!   with HKDF-SHA-256 (label `conclave sse rekey-index exponent`, bound to room and epoch) and
+//!   reduced from 512 bits;
+//! * the update for message `m` with keywords `w_i` under epoch `e` is
+//!   `(e, m, {H(w_i)^a_e})` (tags sorted, so their order says nothing about the text); a deletion
+//!   has the same form and removes the `(tag, m)` pairs;
+//! * a query is `(e, H(w)^a_e)` for the searcher's current epoch, one round, answered by a
+//!   hash-table lookup on the compressed tag;
+//! * on every epoch change with a predecessor the changer sends the search server
+//!   `rho = a_e' / a_e` (and nothing to anyone else). The server raises every stored tag to
+//!   `rho` as one data-parallel rayon job ([`Work`] `"rekey"`, units = tags raised) and keeps
+//!   the product of the later factors for every past epoch, so an update made under an older
+//!   epoch that arrives late is raised to the current key before it is stored. Updates and
+//!   factors from epochs the server has not reached yet wait until it has.
+//!
+//! Tags are deterministic, so every posting of a keyword has the same tag: the server keeps one
+//! tag per distinct keyword with its list of message ids, and one exponentiation re-keys all of
+//! them. An "entry" in the costs is such a tag. Re-keying raises each point to `rho/2` and
+//! compresses the doubles in batches (`double_and_compress_batch`), which shares one field
+//! inversion per batch instead of one per tag.
+//!
+//! # Security
+//!
+//! `w -> H(w)^a` is the Naor–Pinkas–Reingold PRF: tags are pseudorandom under the decisional
+//! Diffie–Hellman assumption in the random-oracle model, so without `a` the server cannot test a
+//! guessed keyword. Exponents are per room and epoch, so tags of different rooms are unlinkable.
+//! The server learns:
+//!
+//! * **keyword equality across updates and with queries** (deterministic tags): the number of
+//!   distinct keywords of a room, the size of each posting list, which messages share a keyword,
+//!   the search pattern and the access pattern (result ids). This is the leakage of a
+//!   deterministic index such as Π_bas without padding, plus the re-keying;
+//! * **the update pattern**: message ids, their number of keywords, the epoch of each update;
+//! * **every re-keying factor**. Not forward private: an update's tag equals the tag of an
+//!   earlier query for the same keyword in the same epoch ([`SseProperties::forward_private`] is
+//!   false).
+//!
+//! Removed members: after a change, the index answers only tags under the new exponent, so a
+//! removed member's kept key finds nothing (also nothing it found before: the whole index moved).
+//! This rests on the server not colluding: a removed member who knows `a` and learns `rho` gets
+//! `a' = rho·a`, and the server keeps every factor, so removed member plus server yield every
+//! later exponent. The factor goes to the server only, over the client-server channel.
+//!
+//! History policy: the index is re-keyed at every change, `from_join` included, because current
+//! members must keep searching the whole history with one token. A joiner's exponent therefore
+//! matches pre-join entries too; under `from_join` only the server's ACL (`Access::readable_from`,
+//! applied to every result) hides them. The cryptography enforces removal (against a
+//! non-colluding server), not `from_join`.
+//!
+//! Ordering: factors and updates may reach the server out of order. Updates and factors of
+//! epochs the server has not reached wait; a factor behind a room's first update is kept for
+//! late updates. A query under an epoch the server has not reached (its factor is still in
+//! flight) is refused with [`Misuse::StaleEpoch`], since an answer would miss the history; a
+//! query under an older epoch is answered, by a lookup that finds nothing re-keyed since (this is
+//! what a removed member gets).
+//!
+//! # Timing
+//!
+//! Scalar multiplication, hashing to the group, compression and decompression are constant time
+//! (curve25519-dalek). Scalar inversion for `rho` is constant time. The server's hash-table
+//! lookups and list operations are variable time in public data (tags, ids).
+
+use std::collections::{BTreeMap, HashMap};
+
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::scalar::Scalar;
+use rayon::prelude::*;
+use sha2::{Digest, Sha512};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::{
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
+    SseServer, Work,
+};
+use crate::{
+    CryptoRngCore, Dest, Epoch, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
+};
+
+/// Bytes of an encoded Ristretto point or scalar.
+const POINT_LEN: usize = 32;
+/// Bytes of an encoded epoch or message id.
+const ID_LEN: usize = 8;
+
+/// Tags raised per rayon task when re-keying (and per shared inversion when compressing).
+const REKEY_CHUNK: usize = 256;
+
+/// The re-keyable index.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RekeyIndex;
+
+/// A message's keyword tags under one epoch's exponent (an addition or a deletion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// The epoch whose exponent made the tags.
+    pub epoch: Epoch,
+    /// The message.
+    pub msg: MsgId,
+    /// Whether this deletes the message's `(tag, msg)` pairs rather than adding them.
+    pub delete: bool,
+    /// `H(w)^a` per keyword, sorted by encoding.
+    pub tags: Vec<CompressedRistretto>,
+}
+
+/// A keyword's tag under the searcher's current epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// The epoch whose exponent made the tag.
+    pub epoch: Epoch,
+    /// `H(w)^a`.
+    pub tag: CompressedRistretto,
+}
+
+/// Matching message ids, ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply(pub Vec<MsgId>);
+
+/// The changer's re-keying factor for the search server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rekey {
+    /// The epoch the factor leads to (from the epoch before it).
+    pub epoch: Epoch,
+    /// `a_epoch / a_(epoch-1)`.
+    pub rho: Scalar,
+}
+
+impl core::fmt::Debug for Rekey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Rekey")
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wire for Update {
+    fn wire_len(&self) -> usize {
+        // epoch, id, delete flag, tag count (u16), tags.
+        ID_LEN + ID_LEN + 1 + 2 + POINT_LEN * self.tags.len()
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        for tag in &self.tags {
+            f(tag.as_bytes());
+        }
+    }
+}
+
+impl Wire for Query {
+    fn wire_len(&self) -> usize {
+        ID_LEN + POINT_LEN
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(self.tag.as_bytes());
+    }
+}
+
+impl Wire for Reply {
+    fn wire_len(&self) -> usize {
+        4 + ID_LEN * self.0.len()
+    }
+    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
+}
+
+impl Wire for Rekey {
+    fn wire_len(&self) -> usize {
+        ID_LEN + POINT_LEN
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(self.rho.as_bytes());
+    }
+}
+
+/// An epoch's exponent `a`, wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct Exponent(Scalar);
+
+impl Exponent {
+    /// `a` for `key`'s epoch: HKDF of the epoch secret, hashed to a scalar (512-bit reduction,
+    /// so uniform), re-hashed with a counter in the negligible case that it is zero.
+    fn derive(key: KeyView<'_>) -> Self {
+        let seed = key.secret.derive(
+            Label::Custom("conclave sse rekey-index exponent"),
+            key.room,
+            key.epoch,
+        );
+        let mut counter = 0u8;
+        loop {
+            let scalar =
+                Scalar::from_hash(Sha512::new().chain_update(seed).chain_update([counter]));
+            if scalar != Scalar::ZERO {
+                return Self(scalar);
+            }
+            counter = counter.wrapping_add(1);
+        }
+    }
+}
+
+/// `H(w)`: the keyword hashed to the group, domain-separated.
+fn keyword_point(keyword: &str) -> RistrettoPoint {
+    RistrettoPoint::from_hash(
+        Sha512::new()
+            .chain_update(b"conclave sse rekey-index keyword\0")
+            .chain_update(keyword.as_bytes()),
+    )
+}
+
+/// `H(w)^a`, compressed.
+fn tag(keyword: &str, a: &Exponent) -> CompressedRistretto {
+    (keyword_point(keyword) * a.0).compress()
+}
+
+/// A client caches the exponent of the latest epoch it used per room.
+#[derive(Default)]
+pub struct Client {
+    exponents: HashMap<RoomId, (Epoch, Exponent)>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("rooms", &self.exponents.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    fn exponent(&mut self, key: KeyView<'_>) -> &Exponent {
+        let slot = self
+            .exponents
+            .entry(key.room)
+            .or_insert_with(|| (key.epoch, Exponent::derive(key)));
+        if slot.0 != key.epoch {
+            *slot = (key.epoch, Exponent::derive(key));
+        }
+        &slot.1
+    }
+
+    fn update(&mut self, key: KeyView<'_>, msg: MsgId, keywords: &[&str], delete: bool) -> Update {
+        let a = self.exponent(key);
+        let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
+        tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+        tags.dedup();
+        Update {
+            epoch: key.epoch,
+            msg,
+            delete,
+            tags,
+        }
+    }
+}
+
+/// One distinct tag of the current epoch: its point (kept decompressed for re-keying) and the
+/// ascending ids of the messages carrying it.
+#[derive(Debug, Clone)]
+struct Posting {
+    point: RistrettoPoint,
+    ids: Vec<MsgId>,
+}
+
+/// A room's index.
+#[derive(Debug)]
+struct RoomIndex {
+    /// The epoch whose exponent keys every posting.
+    epoch: Epoch,
+    postings: HashMap<CompressedRistretto, Posting>,
+    /// (tag, id) pairs stored.
+    pairs: usize,
+    /// For every earlier epoch `u` the server saw a factor from, the product of the factors
+    /// from `u` to `epoch`.
+    catch_up: BTreeMap<Epoch, Scalar>,
+    /// Factors for epochs after the next one, waiting for the ones before them.
+    early_factors: BTreeMap<Epoch, Scalar>,
+    /// Updates under epochs the server has not reached, by epoch, in arrival order.
+    early_updates: BTreeMap<Epoch, Vec<Update>>,
+    early_bytes: usize,
+}
+
+impl RoomIndex {
+    fn new(epoch: Epoch) -> Self {
+        Self {
+            epoch,
+            postings: HashMap::new(),
+            pairs: 0,
+            catch_up: BTreeMap::new(),
+            early_factors: BTreeMap::new(),
+            early_updates: BTreeMap::new(),
+            early_bytes: 0,
+        }
+    }
+
+    fn stored_len(&self) -> usize {
+        POINT_LEN * self.postings.len()
+            + ID_LEN * self.pairs
+            + (ID_LEN + POINT_LEN) * (self.catch_up.len() + self.early_factors.len())
+            + self.early_bytes
+    }
+
+    /// Applies an update whose epoch is not after the current one, raising its tags to the
+    /// current epoch first if it is late.
+    fn apply_update(&mut self, update: Update) -> Result<(), SchemeError> {
+        let tags: Vec<(CompressedRistretto, Option<RistrettoPoint>)> = if update.epoch < self.epoch
+        {
+            let factor = *self.catch_up.get(&update.epoch).ok_or(Misuse::StaleEpoch {
+                have: self.epoch,
+                got: update.epoch,
+            })?;
+            decompress_all(&update.tags)?
+                .into_iter()
+                .map(|point| {
+                    let raised = point * factor;
+                    (raised.compress(), Some(raised))
+                })
+                .collect()
+        } else {
+            update.tags.into_iter().map(|tag| (tag, None)).collect()
+        };
+        if update.delete {
+            for (tag, _) in tags {
+                self.remove_pair(&tag, update.msg);
+            }
+            return Ok(());
+        }
+        // Only tags new to the index are decompressed (a stored tag is a valid point), all of
+        // them before anything changes, so a malformed update changes nothing.
+        let mut fresh = Vec::new();
+        for (tag, point) in &tags {
+            if !self.postings.contains_key(tag) {
+                let point = match point {
+                    Some(point) => *point,
+                    None => tag
+                        .decompress()
+                        .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))?,
+                };
+                fresh.push((*tag, point));
+            }
+        }
+        for (tag, point) in fresh {
+            self.postings.entry(tag).or_insert_with(|| Posting {
+                point,
+                ids: Vec::new(),
+            });
+        }
+        for (tag, _) in tags {
+            let posting = self
+                .postings
+                .get_mut(&tag)
+                .ok_or(SchemeError::Internal("posting inserted above is missing"))?;
+            // Ids mostly arrive in send order: append, else insert in place.
+            match posting.ids.last() {
+                Some(&last) if last >= update.msg => {
+                    if let Err(pos) = posting.ids.binary_search(&update.msg) {
+                        posting.ids.insert(pos, update.msg);
+                        self.pairs += 1;
+                    }
+                }
+                _ => {
+                    posting.ids.push(update.msg);
+                    self.pairs += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `(tag, msg)` if stored, and the tag if no message is left under it.
+    fn remove_pair(&mut self, tag: &CompressedRistretto, msg: MsgId) {
+        if let Some(posting) = self.postings.get_mut(tag) {
+            if let Ok(pos) = posting.ids.binary_search(&msg) {
+                posting.ids.remove(pos);
+                self.pairs -= 1;
+                if posting.ids.is_empty() {
+                    self.postings.remove(tag);
+                }
+            }
+        }
+    }
+
+    /// Moves to `self.epoch + 1` with factor `rho`; returns the tags raised.
+    fn rekey(&mut self, rho: Scalar) -> Result<u64, SchemeError> {
+        let mut postings: Vec<Posting> = self.postings.drain().map(|(_, p)| p).collect();
+        // The data-parallel job: one exponentiation per distinct tag, in chunks. Compressing a
+        // point costs a field inversion; `double_and_compress_batch` shares one inversion per
+        // chunk, so each point is raised to rho/2 and doubled on the way out.
+        let half_rho = rho * Scalar::from(2u8).invert();
+        let tags: Vec<CompressedRistretto> = postings
+            .par_chunks_mut(REKEY_CHUNK)
+            .flat_map_iter(|chunk| {
+                for posting in chunk.iter_mut() {
+                    posting.point *= half_rho;
+                }
+                let tags =
+                    RistrettoPoint::double_and_compress_batch(chunk.iter().map(|p| &p.point));
+                for posting in chunk.iter_mut() {
+                    posting.point += posting.point;
+                }
+                tags
+            })
+            .collect();
+        let raised = tags.len() as u64;
+        self.postings = tags.into_iter().zip(postings).collect();
+        for factor in self.catch_up.values_mut() {
+            *factor *= rho;
+        }
+        self.catch_up.insert(self.epoch, rho);
+        self.epoch = self.epoch.next();
+        if let Some(waiting) = self.early_updates.remove(&self.epoch) {
+            for update in waiting {
+                self.early_bytes -= update.wire_len();
+                self.apply_update(update)?;
+            }
+        }
+        Ok(raised)
+    }
+}
+
+/// Every tag decompressed.
+fn decompress_all(tags: &[CompressedRistretto]) -> Result<Vec<RistrettoPoint>, SchemeError> {
+    tags.iter()
+        .map(|tag| {
+            tag.decompress()
+                .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))
+        })
+        .collect()
+}
+
+/// The search server: one index per room.
+#[derive(Debug, Default)]
+pub struct Server {
+    rooms: BTreeMap<RoomId, RoomIndex>,
+}
+
+impl SearchableEncryption for RekeyIndex {
+    const NAME: &'static str = "rekey-index";
+    const SUMMARY: &'static str =
+        "NTT-style re-keyable index: tags H(w)^a on Ristretto255, raised to a'/a by the server on every epoch change";
+    const PROPERTIES: SseProperties = SseProperties {
+        server_reads_keywords: false,
+        forward_private: false,
+    };
+    type Update = Update;
+    type Query = Query;
+    type Reply = Reply;
+    type Message = Rekey;
+    type Client = Client;
+    type Server = Server;
+
+    fn new_client(_user: UserId) -> Client {
+        Client::default()
+    }
+    fn new_server() -> Server {
+        Server::default()
+    }
+}
+
+impl SseClient for Client {
+    type Scheme = RekeyIndex;
+
+    fn index(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        Ok(self.update(key, msg, keywords, false))
+    }
+
+    fn remove(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Update, SchemeError> {
+        Ok(self.update(key, msg, keywords, true))
+    }
+
+    fn query(
+        &mut self,
+        key: KeyView<'_>,
+        keyword: &str,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Query, SchemeError> {
+        Ok(Query {
+            epoch: key.epoch,
+            tag: tag(keyword, self.exponent(key)),
+        })
+    }
+
+    fn resolve(
+        &mut self,
+        _key: KeyView<'_>,
+        _keyword: &str,
+        reply: &Reply,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<Resolution<Query>, SchemeError> {
+        if reply.0.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(SchemeError::Malformed("result ids not strictly ascending"));
+        }
+        Ok(Resolution::Done(reply.0.clone()))
+    }
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Rekey>,
+    ) -> Result<(), SchemeError> {
+        // Only the changer re-keys, and only from an epoch it held (a room's creator has none).
+        let (true, Some(prev)) = (change.changer, change.prev) else {
+            return Ok(());
+        };
+        let next = change.next;
+        if next.epoch != prev.epoch.next() {
+            return Err(Misuse::StaleEpoch {
+                have: prev.epoch,
+                got: next.epoch,
+            }
+            .into());
+        }
+        let a = Exponent::derive(prev);
+        let a_next = self.exponent(next);
+        // a is non-zero by construction, so the inverse exists.
+        let rho = a_next.0 * a.0.invert();
+        out.send(
+            Dest::Server,
+            Rekey {
+                epoch: next.epoch,
+                rho,
+            },
+        );
+        Ok(())
+    }
+
+    fn handle(
+        &mut self,
+        _key: KeyView<'_>,
+        _msg: &Rekey,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Rekey>,
+    ) -> Result<(), SchemeError> {
+        Err(Misuse::UnexpectedMessage("re-keying factors are for the search server").into())
+    }
+}
+
+impl SseServer for Server {
+    type Scheme = RekeyIndex;
+
+    fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
+        let index = self
+            .rooms
+            .entry(room)
+            .or_insert_with(|| RoomIndex::new(update.epoch));
+        if update.epoch > index.epoch {
+            // Checked now, so that a malformed update is refused here, not when its epoch comes.
+            decompress_all(&update.tags)?;
+            index.early_bytes += update.wire_len();
+            index
+                .early_updates
+                .entry(update.epoch)
+                .or_default()
+                .push(update);
+            return Ok(());
+        }
+        index.apply_update(update)
+    }
+
+    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+        let Some(index) = self.rooms.get(&room) else {
+            return Ok(Reply(Vec::new()));
+        };
+        if query.epoch > index.epoch {
+            // The factor to that epoch has not arrived: an answer now would miss the history.
+            return Err(Misuse::StaleEpoch {
+                have: index.epoch,
+                got: query.epoch,
+            }
+            .into());
+        }
+        let ids = index
+            .postings
+            .get(&query.tag)
+            .map(|posting| {
+                let start = posting.ids.partition_point(|&id| id < access.readable_from);
+                posting.ids[start..].to_vec()
+            })
+            .unwrap_or_default();
+        Ok(Reply(ids))
+    }
+
+    fn handle(
+        &mut self,
+        room: RoomId,
+        _from: UserId,
+        msg: Rekey,
+        _rng: &mut dyn CryptoRngCore,
+        _out: &mut Outbox<Rekey>,
+    ) -> Result<Work, SchemeError> {
+        if msg.rho == Scalar::ZERO {
+            return Err(SchemeError::Malformed("re-keying factor is zero"));
+        }
+        let Some(from_epoch) = msg.epoch.0.checked_sub(1).map(Epoch) else {
+            return Err(SchemeError::Malformed("re-keying to the first epoch"));
+        };
+        // A room first seen through a factor starts, empty, at the epoch the factor leaves.
+        let index = self
+            .rooms
+            .entry(room)
+            .or_insert_with(|| RoomIndex::new(from_epoch));
+        let stale = Misuse::StaleEpoch {
+            have: index.epoch,
+            got: msg.epoch,
+        };
+        if msg.epoch <= index.epoch {
+            // The room's first update came from this epoch or a later one, ahead of this factor:
+            // nothing stored needs it, but it lets late updates from before it catch up.
+            if index.catch_up.contains_key(&from_epoch) {
+                return Err(stale.into());
+            }
+            let onward = if msg.epoch == index.epoch {
+                Scalar::ONE
+            } else {
+                *index.catch_up.get(&msg.epoch).ok_or(stale)?
+            };
+            index.catch_up.insert(from_epoch, msg.rho * onward);
+            return Ok(Work {
+                op: "rekey",
+                units: 0,
+                parallel: true,
+            });
+        }
+        if index.early_factors.contains_key(&msg.epoch) {
+            return Err(stale.into());
+        }
+        index.early_factors.insert(msg.epoch, msg.rho);
+        let mut raised = 0;
+        while let Some(rho) = index.early_factors.remove(&index.epoch.next()) {
+            raised += index.rekey(rho)?;
+        }
+        Ok(Work {
+            op: "rekey",
+            units: raised,
+            parallel: true,
+        })
+    }
+
+    fn stored_len(&self) -> usize {
+        self.rooms.values().map(RoomIndex::stored_len).sum()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::testing::SseHarness;
+    use crate::EpochSecret;
+
+    fn key(secret: &EpochSecret, epoch: u64) -> KeyView<'_> {
+        KeyView {
+            room: RoomId(1),
+            epoch: Epoch(epoch),
+            secret,
+        }
+    }
+
+    #[test]
+    fn wire_lengths_are_exact() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let secret = EpochSecret::random(&mut rng);
+        let mut client = Client::default();
+        let update = client
+            .index(
+                key(&secret, 0),
+                MsgId(3),
+                &["alpha", "beta", "gamma"],
+                &mut rng,
+            )
+            .unwrap();
+        // epoch 8, id 8, flag 1, count 2, three 32-byte tags.
+        assert_eq!(update.wire_len(), 8 + 8 + 1 + 2 + 3 * 32);
+        let query = client.query(key(&secret, 0), "alpha", &mut rng).unwrap();
+        assert_eq!(query.wire_len(), 8 + 32);
+        assert_eq!(Reply(vec![MsgId(1), MsgId(2)]).wire_len(), 4 + 2 * 8);
+        let next = EpochSecret::random(&mut rng);
+        let mut out = Outbox::new();
+        let change = EpochChange {
+            prev: Some(key(&secret, 0)),
+            next: key(&next, 1),
+            changer: true,
+            shares_history: true,
+        };
+        client.epoch_changed(change, &mut rng, &mut out).unwrap();
+        let (dest, rekey) = out.drain().next().unwrap();
+        assert_eq!(dest, Dest::Server);
+        assert_eq!(rekey.wire_len(), 8 + 32);
+    }
+
+    /// (H(w)^a)^(a'/a) = H(w)^a' for random exponents and keywords.
+    #[test]
+    fn rekeying_algebra() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        for i in 0..64u64 {
+            let s = EpochSecret::random(&mut rng);
+            let s_next = EpochSecret::random(&mut rng);
+            let a = Exponent::derive(key(&s, i));
+            let a_next = Exponent::derive(key(&s_next, i + 1));
+            let rho = a_next.0 * a.0.invert();
+            let word = format!("word{}", rng.next_u64());
+            let raised = (keyword_point(&word) * a.0) * rho;
+            assert_eq!(raised.compress(), tag(&word, &a_next), "iteration {i}");
+            assert_ne!(tag(&word, &a), tag(&word, &a_next), "iteration {i}");
+        }
+    }
+
+    /// A change re-keys one tag per distinct keyword, as parallel work, and only the changer
+    /// sends a factor.
+    #[test]
+    fn a_change_rekeys_every_distinct_tag() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let room = RoomId(4);
+        let mut h = SseHarness::<RekeyIndex>::new(4);
+        h.create(
+            room,
+            &[UserId(0), UserId(1), UserId(2)],
+            UserId(0),
+            true,
+            &mut rng,
+        );
+        h.index(room, UserId(0), &["a", "b", "c"], &mut rng);
+        h.index(room, UserId(1), &["b", "c", "d", "e"], &mut rng);
+        assert!(h.work.is_empty(), "creating a room re-keys nothing");
+        h.change(room, UserId(2), &[UserId(3)], &[], &mut rng);
+        assert_eq!(
+            h.work,
+            vec![Work {
+                op: "rekey",
+                units: 5,
+                parallel: true
+            }]
+        );
+    }
+
+    /// Re-keying in several chunks keeps every tag findable under the new key.
+    #[test]
+    fn rekeying_spans_chunks() {
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let room = RoomId(2);
+        let mut h = SseHarness::<RekeyIndex>::new(2);
+        h.create(room, &[UserId(0), UserId(1)], UserId(0), true, &mut rng);
+        let words: Vec<String> = (0..2 * REKEY_CHUNK + 3).map(|i| format!("w{i}")).collect();
+        for pair in words.chunks(2) {
+            let refs: Vec<&str> = pair.iter().map(String::as_str).collect();
+            h.index(room, UserId(0), &refs, &mut rng);
+        }
+        h.change(room, UserId(1), &[], &[], &mut rng);
+        h.change(room, UserId(0), &[], &[], &mut rng);
+        assert_eq!(h.work.last().map(|w| w.units), Some(words.len() as u64));
+        for word in words.iter().step_by(37).chain(words.last()) {
+            h.assert_search(
+                "rekeying_spans_chunks",
+                room,
+                UserId(1),
+                word,
+                MsgId(0),
+                &mut rng,
+            );
+        }
+    }
+
+    /// Updates and queries from an epoch the server has not reached: the update waits for the
+    /// factor, the query is refused.
+    #[test]
+    fn early_traffic_waits_for_the_factor() {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let room = RoomId(1);
+        let s0 = EpochSecret::random(&mut rng);
+        let s1 = EpochSecret::random(&mut rng);
+        let mut server = Server::default();
+        let mut alice = Client::default();
+        let mut bob = Client::default();
+        let old = alice
+            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
+            .unwrap();
+        server.apply(room, old).unwrap();
+        let mut out = Outbox::new();
+        let change = EpochChange {
+            prev: Some(key(&s0, 0)),
+            next: key(&s1, 1),
+            changer: true,
+            shares_history: true,
+        };
+        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
+        let early = bob
+            .index(key(&s1, 1), MsgId(1), &["alpha"], &mut rng)
+            .unwrap();
+        server.apply(room, early).unwrap();
+        let all = Access {
+            readable_from: MsgId(0),
+        };
+        let query = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
+        assert!(matches!(
+            server.search(room, all, &query),
+            Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
+        ));
+        for (_, rekey) in out.drain() {
+            server
+                .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
+                .unwrap();
+        }
+        assert_eq!(
+            server.search(room, all, &query).unwrap(),
+            Reply(vec![MsgId(0), MsgId(1)])
+        );
+    }
+
+    /// A room the server first sees through an update of epoch 1, whose factor arrives after
+    /// it: the factor is kept for late updates of epoch 0, and a second copy is refused.
+    #[test]
+    fn a_factor_behind_the_first_update() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let room = RoomId(1);
+        let s0 = EpochSecret::random(&mut rng);
+        let s1 = EpochSecret::random(&mut rng);
+        let mut server = Server::default();
+        let mut alice = Client::default();
+        let late = alice
+            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
+            .unwrap();
+        let mut out = Outbox::new();
+        let change = EpochChange {
+            prev: Some(key(&s0, 0)),
+            next: key(&s1, 1),
+            changer: true,
+            shares_history: true,
+        };
+        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
+        let first = alice
+            .index(key(&s1, 1), MsgId(1), &["alpha"], &mut rng)
+            .unwrap();
+        server.apply(room, first).unwrap();
+        let (_, rekey) = out.drain().next().unwrap();
+        server
+            .handle(room, UserId(0), rekey.clone(), &mut rng, &mut Outbox::new())
+            .unwrap();
+        assert!(matches!(
+            server.handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new()),
+            Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
+        ));
+        server.apply(room, late).unwrap();
+        let query = alice.query(key(&s1, 1), "alpha", &mut rng).unwrap();
+        let all = Access {
+            readable_from: MsgId(0),
+        };
+        assert_eq!(
+            server.search(room, all, &query).unwrap(),
+            Reply(vec![MsgId(0), MsgId(1)])
+        );
+    }
+
+    #[test]
+    fn bad_input_is_rejected() {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let mut server = Server::default();
+        let bad = Update {
+            epoch: Epoch(0),
+            msg: MsgId(0),
+            delete: false,
+            tags: vec![CompressedRistretto([0xff; 32])],
+        };
+        assert!(matches!(
+            server.apply(RoomId(1), bad),
+            Err(SchemeError::Malformed(_))
+        ));
+        for rekey in [
+            Rekey {
+                epoch: Epoch(1),
+                rho: Scalar::ZERO,
+            },
+            Rekey {
+                epoch: Epoch(0),
+                rho: Scalar::ONE,
+            },
+        ] {
+            assert!(matches!(
+                server.handle(RoomId(1), UserId(0), rekey, &mut rng, &mut Outbox::new()),
+                Err(SchemeError::Malformed(_))
+            ));
+        }
+    }
+}
