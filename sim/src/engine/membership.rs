@@ -349,7 +349,6 @@ impl Engine<'_> {
             OpData::Change {
                 room,
                 join,
-                by,
                 subject,
                 awaiting,
                 seen_by_key_server: Vec::new(),
@@ -610,10 +609,17 @@ impl Engine<'_> {
         op: Option<OpId>,
     ) -> Result<(), EngineError> {
         let (mut pre_out, mut sse_out) = (Outbox::new(), Outbox::new());
-        let is_changer = matches!(
-            op.and_then(|id| self.ops.get_mut(id)),
-            Some(OpState { data: OpData::Change { by, room: r, .. }, .. }) if *by == user && *r == room
-        );
+        // The first member to reach an epoch who held the one before re-keys the room's
+        // history and index: usually the member who made the change, but with key distribution
+        // that completes only when the last member comes online (mkd) it may be offline by then.
+        let continuing = self.users[user.0 as usize].held.contains_key(&room);
+        let is_changer = continuing
+            && self.rooms[room.0 as usize]
+                .rekeyed
+                .is_none_or(|done| done < epoch);
+        if is_changer {
+            self.rooms[room.0 as usize].rekeyed = Some(epoch);
+        }
         let ns = self.hold_epoch(user, room, epoch, is_changer, &mut pre_out, &mut sse_out)?;
 
         // Control traffic from the changer becomes a reencrypt op.

@@ -654,8 +654,18 @@ impl Engine<'_> {
             .filter(|(_, (_, after, tries))| msg >= *after && *tries < REMOVED_TRIES)
             .map(|(i, (u, _, _))| (i, *u))
             .collect();
+        let sealed_in = self.rooms[room.0 as usize]
+            .messages
+            .get(&msg)
+            .map(|m| m.epoch);
         for (i, user) in candidates {
             if self.is_member(user, room) {
+                continue;
+            }
+            // Sealed under an epoch the removed member held: its removal had not taken effect
+            // for the sender yet (key distribution still under way), so it is not a message
+            // the removal protects.
+            if sealed_in.is_some_and(|e| self.held_epoch(user, room, e)) {
                 continue;
             }
             self.rooms[room.0 as usize].removed[i].2 += 1;

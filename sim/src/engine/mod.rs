@@ -298,6 +298,8 @@ pub(crate) struct RoomState {
     change: Option<OpId>,
     /// Re-encryptions of this room's history in flight.
     reencrypting: u32,
+    /// The latest epoch whose re-keying of history and index a member has started.
+    rekeyed: Option<Epoch>,
     /// Queries the search server could not answer yet (for an epoch whose re-keying has not
     /// reached it); answered again after its next control message for the room.
     pending_queries: Vec<Envelope>,

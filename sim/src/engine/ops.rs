@@ -31,7 +31,6 @@ pub(crate) enum OpData {
     Change {
         room: RoomId,
         join: bool,
-        by: UserId,
         subject: UserId,
         /// Online members that do not yet hold the new epoch.
         awaiting: BTreeSet<UserId>,
