@@ -285,8 +285,21 @@ fn summary_json_has_the_schema() {
                 "ops",
                 "oracle",
                 "adversary",
+                "search_leakage",
                 "counters",
                 "trace_sha256"
+            ])
+        );
+        assert_eq!(
+            keys(&st["search_leakage"]),
+            set(&[
+                "searches",
+                "queries",
+                "keywords",
+                "distinct_queries",
+                "max_queries_per_keyword",
+                "linkable_searches",
+                "results"
             ])
         );
         assert_eq!(
@@ -302,6 +315,7 @@ fn summary_json_has_the_schema() {
             set(&[
                 "events",
                 "messages",
+                "preloaded",
                 "changes",
                 "churn_skipped",
                 "kd_stale",
