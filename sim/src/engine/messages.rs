@@ -239,6 +239,9 @@ impl Engine<'_> {
         if let Some(rec) = self.rooms[room.0 as usize].messages.get_mut(&msg) {
             rec.stored = true;
         }
+        // Members receive the record as the server hands it to readers (with whatever it
+        // attaches, such as the current wrap of its message key).
+        let sealed = self.stack.pre.stored(room, msg).unwrap_or(sealed);
         self.removed_member_checks(room, msg, &sealed)?;
 
         let mut outputs = vec![
