@@ -477,8 +477,8 @@ impl Generator {
                         ScheduledKind::Reorg { from, to, share } => {
                             self.reorg(now, from, to, share)
                         }
-                        ScheduledKind::LeaveEach => self.leave_each(now),
-                        ScheduledKind::JoinEach => self.join_each(now),
+                        ScheduledKind::LeaveEach => self.change_each(now, false),
+                        ScheduledKind::JoinEach => self.change_each(now, true),
                     }
                 }
             }
@@ -709,62 +709,44 @@ impl Generator {
         (!pool.is_empty()).then(|| pool[self.churn_rng.gen_range(0..pool.len())])
     }
 
+    /// A random user joins (`join`) or a random non-admin member leaves `room`, performed by
+    /// an online admin or member; skipped and counted when nobody can perform it.
+    fn change_room(&mut self, now: Nanos, room: RoomId, join: bool) {
+        let user = if join {
+            self.random_non_member(room)
+        } else {
+            self.random_leaver(room)
+        };
+        let Some(user) = user else { return };
+        match (self.actor(room, user), join) {
+            (Some(by), true) => self.apply_join(now, by, room, user),
+            (Some(by), false) => self.apply_leave(now, by, room, user),
+            (None, _) => self.skipped_churn += 1,
+        }
+    }
+
     fn churn_join(&mut self, now: Nanos) {
-        let Some(room) = self.random_room(Self::joinable) else {
-            return;
-        };
-        let Some(user) = self.random_non_member(room) else {
-            return;
-        };
-        match self.actor(room, user) {
-            Some(by) => self.apply_join(now, by, room, user),
-            None => self.skipped_churn += 1,
+        if let Some(room) = self.random_room(Self::joinable) {
+            self.change_room(now, room, true);
         }
     }
 
     fn churn_leave(&mut self, now: Nanos) {
-        let Some(room) = self.random_room(Self::leavable) else {
-            return;
-        };
-        let Some(user) = self.random_leaver(room) else {
-            return;
-        };
-        match self.actor(room, user) {
-            Some(by) => self.apply_leave(now, by, room, user),
-            None => self.skipped_churn += 1,
+        if let Some(room) = self.random_room(Self::leavable) {
+            self.change_room(now, room, false);
         }
     }
 
-    /// One random non-admin member leaves each room that has more than 2 members.
-    fn leave_each(&mut self, now: Nanos) {
+    /// `join: all` and `leave: all`: one join into, or one leave from, every room that allows it.
+    fn change_each(&mut self, now: Nanos, join: bool) {
         for r in 0..self.members.len() {
-            if !self.leavable(r) {
-                continue;
-            }
-            let room = RoomId(r as u32);
-            let Some(user) = self.random_leaver(room) else {
-                continue;
+            let possible = if join {
+                self.joinable(r)
+            } else {
+                self.leavable(r)
             };
-            match self.actor(room, user) {
-                Some(by) => self.apply_leave(now, by, room, user),
-                None => self.skipped_churn += 1,
-            }
-        }
-    }
-
-    /// One random non-member joins each room that does not hold every user yet.
-    fn join_each(&mut self, now: Nanos) {
-        for r in 0..self.members.len() {
-            if !self.joinable(r) {
-                continue;
-            }
-            let room = RoomId(r as u32);
-            let Some(user) = self.random_non_member(room) else {
-                continue;
-            };
-            match self.actor(room, user) {
-                Some(by) => self.apply_join(now, by, room, user),
-                None => self.skipped_churn += 1,
+            if possible {
+                self.change_room(now, RoomId(r as u32), join);
             }
         }
     }
