@@ -96,7 +96,7 @@ const POINT_LEN: usize = 32;
 const ID_LEN: usize = 8;
 
 /// Tags raised per rayon task when re-keying (and per shared inversion when compressing).
-const REKEY_CHUNK: usize = 256;
+const REKEY_CHUNK: usize = 64;
 
 /// The re-keyable index.
 #[derive(Debug, Clone, Copy, Default)]
