@@ -18,10 +18,22 @@ lint:
 run scenario="scenarios/paper-table1.yaml" *args="":
     cargo run --release -- run {{scenario}} {{args}}
 
-# run every shipped scenario with one shared calibration table
+# run every shipped scenario; calibrated ones share one calibration table
 sweep:
     cargo run --release -- calibrate --out reports/calibration.json
-    for f in scenarios/*.yaml; do cargo run --release -- run "$f" --calibration reports/calibration.json; done
+    for f in scenarios/*.yaml; do \
+        if grep -q '^cost_model: measured' "$f"; then cargo run --release -- run "$f"; \
+        else cargo run --release -- run "$f" --calibration reports/calibration.json; fi; \
+    done
+
+# regenerate the committed reference reports (minutes; history-reencrypt about fifteen)
+reference:
+    cargo run --release -- run scenarios/paper-table1.yaml --out reports/reference/paper-table1
+    cargo run --release -- run scenarios/history-reencrypt.yaml --out reports/reference/history-reencrypt
+
+# re-keying cost against stored history, every history scheme (one-shot table)
+reencrypt-table *sizes="":
+    cargo run --release -p conclave-benches --example reencrypt_table -- {{sizes}}
 
 # show a report's Table 1 and security findings
 report name="paper-table1":
