@@ -232,6 +232,12 @@ impl Engine<'_> {
         }
         let state = &mut self.users[user.0 as usize];
         let prev = state.held.insert(room, (epoch, secret.clone()));
+        // A member removed and added again enters as a joiner, whatever key it kept.
+        let prev = if state.removed_from.remove(&room) {
+            None
+        } else {
+            prev
+        };
         state.epochs.entry(room).or_default().insert(epoch);
         let u = user.0 as usize;
         let next = KeyView {
@@ -335,6 +341,7 @@ impl Engine<'_> {
             r.readable_from.remove(&subject);
             r.removed.retain(|(u, _, _)| *u != subject);
             r.removed.push((subject, next_msg, 0));
+            self.users[subject.0 as usize].removed_from.insert(room);
             if r.removed.len() > REMOVED_TRACKED {
                 r.removed.remove(0);
             }
@@ -612,7 +619,8 @@ impl Engine<'_> {
         // The first member to reach an epoch who held the one before re-keys the room's
         // history and index: usually the member who made the change, but with key distribution
         // that completes only when the last member comes online (mkd) it may be offline by then.
-        let continuing = self.users[user.0 as usize].held.contains_key(&room);
+        let continuing = self.users[user.0 as usize].held.contains_key(&room)
+            && !self.users[user.0 as usize].removed_from.contains(&room);
         let is_changer = continuing
             && self.rooms[room.0 as usize]
                 .rekeyed

@@ -322,6 +322,9 @@ pub(crate) struct UserState {
     waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
     /// The epoch and secret the user holds per room (what it keeps, even after removal).
     held: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    /// Rooms the user was removed from since it last held their key: when it rejoins it is a
+    /// joiner to the history and search schemes, not a continuing member.
+    removed_from: BTreeSet<RoomId>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
     /// Messages it could not open yet (a per-message key not yet received), retried when key
@@ -446,6 +449,7 @@ impl<'s> Engine<'s> {
                     mailbox: Vec::new(),
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
+                    removed_from: BTreeSet::new(),
                     epochs: BTreeMap::new(),
                     parked: Vec::new(),
                 })
