@@ -113,7 +113,7 @@ pub struct OpStats {
     pub bytes_down: u64,
     /// Client-server round trips, summed over samples.
     pub rounds: u64,
-    /// CPU nanoseconds charged per party ([`Party::index`]), summed over samples.
+    /// CPU nanoseconds charged per party (indexed by party: client, key server, message server, search server), summed over samples.
     pub cpu_ns: [u64; 4],
 }
 

@@ -24,7 +24,7 @@
 //!   search is multi-round: the client sends its log position and the addresses of the
 //!   keyword's entries it knows of; the server returns their values **and** the log records
 //!   after that position; the client reads the records it has keys for, and if they reveal
-//!   entries of the keyword it has not asked for, asks for those ([`Resolution::Next`]), else
+//!   entries of the keyword it has not asked for, asks for those ([`Resolution::Next`](crate::sse::Resolution::Next)), else
 //!   it is done: it cancels adds against deletes (an id is in the result when its adds
 //!   outnumber its deletes) and returns the rest. The final round's log tail reveals nothing
 //!   new, so the result is exactly what the server held when it answered that round. Records
