@@ -344,6 +344,31 @@ impl CostModel {
         }
     }
 
+    /// As [`charge_after`](Self::charge_after), for work that times itself (`f` returns the
+    /// time it measured): work run on another thread pool, where the time around the call
+    /// would include whatever the waiting thread did meanwhile.
+    ///
+    /// # Errors
+    /// As [`charge`](Self::charge).
+    pub fn charge_timed<T>(
+        &mut self,
+        scheme: &'static str,
+        f: impl FnOnce() -> (T, &'static str, u64, std::time::Duration),
+    ) -> Result<(T, u64), CalibrationError> {
+        let (out, op, units, spent) = f();
+        let key = OpKey { scheme, op };
+        match self {
+            Self::Measured { samples } => {
+                let ns = spent.as_nanos().min(u128::from(u64::MAX)) as u64;
+                if let Some(s) = samples {
+                    s.push(CostSample { key, units, ns });
+                }
+                Ok((out, ns))
+            }
+            Self::Calibrated(table) => Ok((out, table.predict_cached(&key, units)?)),
+        }
+    }
+
     /// Takes the collected samples (empty unless measuring with collection on).
     pub fn take_samples(&mut self) -> Vec<CostSample> {
         match self {

@@ -228,13 +228,25 @@ impl Engine<'_> {
             .scan(&sealed, || format!("{msg} stored in {room}"));
         self.oracle
             .scan(&index, || format!("the index update of {msg}"));
-        let k = OpKey {
-            scheme: self.stack.pre.name(),
-            op: "store",
-        };
-        let (r, store_ns) = self.charge(k, sealed.wire_len(), |e| {
-            e.stack.pre.store(room, msg, &sealed)
-        })?;
+        // A late record may be re-encrypted at store, data-parallel: on the one-thread pool,
+        // timed there (see `ctl_at_server`).
+        let scheme = self.stack.pre.name();
+        let units = sealed.wire_len() as u64;
+        let one_thread = Arc::clone(&self.one_thread);
+        let mut cost = std::mem::replace(
+            &mut self.cost,
+            crate::cost::CostModel::Measured { samples: None },
+        );
+        let charged = cost.charge_timed(scheme, || {
+            let (r, spent) = one_thread.install(|| {
+                let start = std::time::Instant::now();
+                let r = self.stack.pre.store(room, msg, &sealed);
+                (r, start.elapsed())
+            });
+            (r, "store", units, spent)
+        });
+        self.cost = cost;
+        let (r, store_ns) = charged?;
         r.map_err(scheme_err(&self.spec.pre, now, || format!("storing {msg}")))?;
         if let Some(rec) = self.rooms[room.0 as usize].messages.get_mut(&msg) {
             rec.stored = true;
@@ -793,9 +805,12 @@ impl Engine<'_> {
             crate::cost::CostModel::Measured { samples: None },
         );
         let one_thread = Arc::clone(&self.one_thread);
-        let charged = cost.charge_after(scheme, || {
-            let r = one_thread.install(|| {
-                if history {
+        // Timed on the pool's own thread: a rayon worker waiting in `install` may run other
+        // jobs (other stacks' runs) meanwhile, which must not be charged to this one.
+        let charged = cost.charge_timed(scheme, || {
+            let (r, spent) = one_thread.install(|| {
+                let start = std::time::Instant::now();
+                let r = if history {
                     self.stack.pre.server_handle(
                         room,
                         from,
@@ -811,10 +826,11 @@ impl Engine<'_> {
                         &mut self.server_rng[2],
                         &mut out,
                     )
-                }
+                };
+                (r, start.elapsed())
             });
             let (op, units) = r.as_ref().map_or(("server.handle", 0), |w| (w.op, w.units));
-            (r, op, units)
+            (r, op, units, spent)
         });
         self.cost = cost;
         let (work, ns) = charged?;
