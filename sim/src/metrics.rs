@@ -408,6 +408,10 @@ pub struct SearchLeakage {
     /// Searches whose first query is byte-identical to an earlier search's: the server can tell
     /// they are for the same keyword.
     pub linkable_searches: u64,
+    /// Searches whose first query is byte-identical to an earlier search's for another keyword
+    /// (a query that does not depend on the keyword yet, such as Mitra's for a keyword the
+    /// client has never seen): the server sees a repeat that is not one.
+    pub ambiguous_searches: u64,
     /// Matching message ids the searches returned, which the server learns (access pattern).
     pub results: u64,
 }
@@ -421,6 +425,7 @@ impl SearchLeakage {
         self.distinct_queries += o.distinct_queries;
         self.max_queries_per_keyword = self.max_queries_per_keyword.max(o.max_queries_per_keyword);
         self.linkable_searches += o.linkable_searches;
+        self.ambiguous_searches += o.ambiguous_searches;
         self.results += o.results;
     }
 }

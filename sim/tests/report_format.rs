@@ -299,6 +299,7 @@ fn summary_json_has_the_schema() {
                 "distinct_queries",
                 "max_queries_per_keyword",
                 "linkable_searches",
+                "ambiguous_searches",
                 "results"
             ])
         );

@@ -13,7 +13,8 @@ use crate::metrics::SearchLeakage;
 #[derive(Debug, Default)]
 pub(super) struct LeakageMeter {
     by_keyword: BTreeMap<Arc<str>, BTreeSet<[u8; 32]>>,
-    first_queries: BTreeSet<[u8; 32]>,
+    /// First queries seen, with the keyword of the first search that sent them.
+    first_queries: BTreeMap<[u8; 32], Arc<str>>,
     figures: SearchLeakage,
 }
 
@@ -33,8 +34,13 @@ impl LeakageMeter {
         self.figures.queries += 1;
         if first_round {
             self.figures.searches += 1;
-            if !self.first_queries.insert(f) {
-                self.figures.linkable_searches += 1;
+            match self.first_queries.get(&f) {
+                None => {
+                    self.first_queries.insert(f, keyword.clone());
+                }
+                Some(k) if k == keyword => self.figures.linkable_searches += 1,
+                // Identical bytes for another keyword: the server cannot link these correctly.
+                Some(_) => self.figures.ambiguous_searches += 1,
             }
         }
         self.by_keyword

@@ -60,11 +60,18 @@ fn search_leakage(out: &mut String, l: &crate::metrics::SearchLeakage) {
     out.push_str("| leakage | measured | meaning |\n|:---|---:|:---|\n");
     let _ = writeln!(
         out,
-        "| search pattern | {} of {} searches ({:.1} %) | first queries byte-identical to an earlier search's: the server knows they repeat a keyword |",
+        "| search pattern | {} of {} searches ({:.1} %) | first queries byte-identical to an earlier search's for the same keyword: the server knows they repeat a keyword |",
         l.linkable_searches,
         l.searches,
         100.0 * l.linkable_searches as f64 / l.searches as f64
     );
+    if l.ambiguous_searches > 0 {
+        let _ = writeln!(
+            out,
+            "| identical queries for different keywords | {} | first queries that do not depend on the keyword yet: they look like repeats but are not |",
+            l.ambiguous_searches
+        );
+    }
     let _ = writeln!(
         out,
         "| distinct query messages per keyword | {per_keyword:.2} on average, at most {} | 1 means every search for a keyword looks the same; more means tokens change (new epochs, counters) |",

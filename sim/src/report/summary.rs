@@ -55,6 +55,7 @@ struct LeakageSummary {
     distinct_queries: u64,
     max_queries_per_keyword: u64,
     linkable_searches: u64,
+    ambiguous_searches: u64,
     results: u64,
 }
 
@@ -193,6 +194,7 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
                 distinct_queries: l.distinct_queries,
                 max_queries_per_keyword: l.max_queries_per_keyword,
                 linkable_searches: l.linkable_searches,
+                ambiguous_searches: l.ambiguous_searches,
                 results: l.results,
             }
         },
