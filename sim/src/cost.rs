@@ -320,33 +320,10 @@ impl CostModel {
         }
     }
 
-    /// The charge for work whose size is known only after it ran (`units` comes from `f`).
-    ///
-    /// # Errors
-    /// As [`charge`](Self::charge).
-    pub fn charge_after<T>(
-        &mut self,
-        scheme: &'static str,
-        f: impl FnOnce() -> (T, &'static str, u64),
-    ) -> Result<(T, u64), CalibrationError> {
-        let start = Instant::now();
-        let (out, op, units) = f();
-        let key = OpKey { scheme, op };
-        match self {
-            Self::Measured { samples } => {
-                let ns = start.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
-                if let Some(s) = samples {
-                    s.push(CostSample { key, units, ns });
-                }
-                Ok((out, ns))
-            }
-            Self::Calibrated(table) => Ok((out, table.predict_cached(&key, units)?)),
-        }
-    }
-
-    /// As [`charge_after`](Self::charge_after), for work that times itself (`f` returns the
-    /// time it measured): work run on another thread pool, where the time around the call
-    /// would include whatever the waiting thread did meanwhile.
+    /// The charge for work whose size is known only after it ran and that times itself (`f`
+    /// returns its result, the operation's name, its units and the time it measured): work run
+    /// on another thread pool, where the time around the call would include whatever the
+    /// waiting thread did meanwhile.
     ///
     /// # Errors
     /// As [`charge`](Self::charge).

@@ -228,25 +228,11 @@ impl Engine<'_> {
             .scan(&sealed, || format!("{msg} stored in {room}"));
         self.oracle
             .scan(&index, || format!("the index update of {msg}"));
-        // A late record may be re-encrypted at store, data-parallel: on the one-thread pool,
-        // timed there (see `ctl_at_server`).
-        let scheme = self.stack.pre.name();
+        // A late record may be re-encrypted at store, data-parallel: a server job.
         let units = sealed.wire_len() as u64;
-        let one_thread = Arc::clone(&self.one_thread);
-        let mut cost = std::mem::replace(
-            &mut self.cost,
-            crate::cost::CostModel::Measured { samples: None },
-        );
-        let charged = cost.charge_timed(scheme, || {
-            let (r, spent) = one_thread.install(|| {
-                let start = std::time::Instant::now();
-                let r = self.stack.pre.store(room, msg, &sealed);
-                (r, start.elapsed())
-            });
-            (r, "store", units, spent)
-        });
-        self.cost = cost;
-        let (r, store_ns) = charged?;
+        let (r, store_ns) = self.charge_server_job(self.stack.pre.name(), |e| {
+            (e.stack.pre.store(room, msg, &sealed), "store", units)
+        })?;
         r.map_err(scheme_err(&self.spec.pre, now, || format!("storing {msg}")))?;
         if let Some(rec) = self.rooms[room.0 as usize].messages.get_mut(&msg) {
             rec.stored = true;
@@ -800,40 +786,19 @@ impl Engine<'_> {
             self.stack.sse.name()
         };
         let mut out = Outbox::new();
-        let mut cost = std::mem::replace(
-            &mut self.cost,
-            crate::cost::CostModel::Measured { samples: None },
-        );
-        let one_thread = Arc::clone(&self.one_thread);
-        // Timed on the pool's own thread: a rayon worker waiting in `install` may run other
-        // jobs (other stacks' runs) meanwhile, which must not be charged to this one.
-        let charged = cost.charge_timed(scheme, || {
-            let (r, spent) = one_thread.install(|| {
-                let start = std::time::Instant::now();
-                let r = if history {
-                    self.stack.pre.server_handle(
-                        room,
-                        from,
-                        packet,
-                        &mut self.server_rng[1],
-                        &mut out,
-                    )
-                } else {
-                    self.stack.sse.server_handle(
-                        room,
-                        from,
-                        packet,
-                        &mut self.server_rng[2],
-                        &mut out,
-                    )
-                };
-                (r, start.elapsed())
-            });
+        let (work, ns) = self.charge_server_job(scheme, |e| {
+            let r = if history {
+                e.stack
+                    .pre
+                    .server_handle(room, from, packet, &mut e.server_rng[1], &mut out)
+            } else {
+                e.stack
+                    .sse
+                    .server_handle(room, from, packet, &mut e.server_rng[2], &mut out)
+            };
             let (op, units) = r.as_ref().map_or(("server.handle", 0), |w| (w.op, w.units));
-            (r, op, units, spent)
-        });
-        self.cost = cost;
-        let (work, ns) = charged?;
+            (r, op, units)
+        })?;
         let work = work.map_err(scheme_err(scheme, now, || {
             format!("server handling control traffic about {room}")
         }))?;

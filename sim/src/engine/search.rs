@@ -9,7 +9,7 @@ use conclave_schemes::{MsgId, RoomId, SchemeError, UserId};
 
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, Node};
-use crate::cost::{CostModel, OpKey};
+use crate::cost::OpKey;
 use crate::metrics::Property;
 use crate::scenario::Nanos;
 
@@ -133,14 +133,11 @@ impl Engine<'_> {
             readable_from: self.readable_from(user, room),
         };
         let scheme = self.stack.sse.name();
-        let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
-        let charged = cost.charge_after(scheme, || {
-            let r = self.stack.sse.search(room, access, &packet);
+        let (reply, ns) = self.charge_server_job(scheme, |e| {
+            let r = e.stack.sse.search(room, access, &packet);
             let units = r.as_ref().map_or(0, |p| p.wire_len() as u64);
             (r, "search", units)
-        });
-        self.cost = cost;
-        let (reply, ns) = charged?;
+        })?;
         let reply = match reply {
             // A query under an epoch whose re-keying has not reached the server yet: it waits
             // for the server's next control message about the room.
