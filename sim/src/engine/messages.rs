@@ -353,10 +353,7 @@ impl Engine<'_> {
             other => (other, ns),
         };
         let ok = matches!((&r, self.rooms[room.0 as usize].messages.get(&msg)), (Ok(pt), Some(m)) if pt[..] == m.body[..]);
-        let held = self.users[user.0 as usize]
-            .epochs
-            .get(&room)
-            .is_some_and(|s| s.contains(&rec_epoch));
+        let held = self.held_epoch(user, room, rec_epoch);
         let now = self.now;
         let describe = || {
             let why = match &r {
@@ -424,12 +421,7 @@ impl Engine<'_> {
                     .messages
                     .get(&msg)
                     .map(|r| (r.sender, r.epoch));
-                let held = origin.is_some_and(|(_, e)| {
-                    self.users[u]
-                        .epochs
-                        .get(&room)
-                        .is_some_and(|s| s.contains(&e))
-                });
+                let held = origin.is_some_and(|(_, e)| self.held_epoch(UserId(u as u32), room, e));
                 let property = if held {
                     Property::MembersRead
                 } else {
@@ -618,6 +610,24 @@ impl Engine<'_> {
         let Some((epoch, secret)) = key.or_else(|| self.key_of(user, room)) else {
             return false;
         };
+        let view = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        let opened = self.stack.pre.open(user, view, msg, sealed);
+        self.is_true_plaintext(user, room, msg, opened)
+    }
+
+    /// Whether what `user` got from the history layer for `msg` is, after the key-distribution
+    /// scheme's own per-message layer if it has one, the message's true plaintext.
+    fn is_true_plaintext(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        msg: MsgId,
+        opened: Result<Vec<u8>, SchemeError>,
+    ) -> bool {
         let Some((body, sender)) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
@@ -625,12 +635,6 @@ impl Engine<'_> {
         else {
             return false;
         };
-        let view = KeyView {
-            room,
-            epoch,
-            secret: &secret,
-        };
-        let opened = self.stack.pre.open(user, view, msg, sealed);
         let opened = match opened {
             Ok(pt) if self.stack.kd.message_layer() => {
                 self.stack.kd.unprotect(user, room, sender, &pt)
@@ -704,25 +708,13 @@ impl Engine<'_> {
         let Some((epoch, secret)) = self.key_of(user, room) else {
             return false;
         };
-        let Some((body, sender)) = self.rooms[room.0 as usize]
-            .messages
-            .get(&msg)
-            .map(|r| (r.body.clone(), r.sender))
-        else {
-            return false;
-        };
         let kept = KeyView {
             room,
             epoch,
             secret: &secret,
         };
-        let opened = match self.stack.pre.collude(kept, msg) {
-            Ok(pt) if self.stack.kd.message_layer() => {
-                self.stack.kd.unprotect(user, room, sender, &pt)
-            }
-            other => other,
-        };
-        matches!(opened, Ok(pt) if pt[..] == body[..])
+        let opened = self.stack.pre.collude(kept, msg);
+        self.is_true_plaintext(user, room, msg, opened)
     }
 
     /// At the end of the run: with a copy of storage and the first epoch secret of a room that
