@@ -48,49 +48,8 @@ impl Engine<'_> {
             epoch,
             secret: &secret,
         };
-        let u = user.0 as usize;
-        // Schemes with their own per-message layer (Sender Keys) protect the body first.
-        let mut layer_ns = 0;
-        let protected = if self.stack.kd.message_layer() {
-            let k = OpKey {
-                scheme: self.stack.kd.name(),
-                op: "protect",
-            };
-            let (p, ns) = self.charge(k, body.len(), |e| {
-                e.stack.kd.protect(user, room, &body, &mut e.user_rng[u])
-            })?;
-            layer_ns = ns;
-            Some(p.map_err(scheme_err(&self.spec.kd, ready_at, || {
-                format!("{user} protecting {msg}")
-            }))?)
-        } else {
-            None
-        };
-        let plaintext: &[u8] = protected.as_deref().unwrap_or(&body);
-        let k = OpKey {
-            scheme: self.stack.pre.name(),
-            op: "seal",
-        };
-        let (sealed, seal_ns) = self.charge(k, plaintext.len(), |e| {
-            e.stack
-                .pre
-                .seal(user, key, msg, plaintext, &mut e.user_rng[u])
-        })?;
-        let seal_ns = seal_ns + layer_ns;
-        let sealed = sealed.map_err(scheme_err(&self.spec.pre, ready_at, || {
-            format!("{user} sealing {msg}")
-        }))?;
-        let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
-        let k = OpKey {
-            scheme: self.stack.sse.name(),
-            op: "index",
-        };
-        let (index, index_ns) = self.charge(k, refs.len(), |e| {
-            e.stack.sse.index(user, key, msg, &refs, &mut e.user_rng[u])
-        })?;
-        let index = index.map_err(scheme_err(&self.spec.sse, ready_at, || {
-            format!("{user} indexing {msg}")
-        }))?;
+        let (sealed, index, ns) =
+            self.seal_and_index(user, key, msg, &body, &keywords, ready_at)?;
         self.rooms[room.0 as usize].messages.insert(
             msg,
             MsgRecord {
@@ -111,15 +70,66 @@ impl Engine<'_> {
             Some(op),
             Body::Upload { msg, sealed, index },
         )];
-        self.emit(
-            Node::User(user),
-            ready_at,
-            seal_ns + index_ns,
-            false,
-            Some(op),
-            outputs,
-        )?;
+        self.emit(Node::User(user), ready_at, ns, false, Some(op), outputs)?;
         Ok(())
+    }
+
+    /// The sender's side of a message: the key-distribution layer's protection if the scheme
+    /// has one, the history scheme's seal and the search scheme's index update, with the
+    /// compute they cost.
+    fn seal_and_index(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        body: &[u8],
+        keywords: &[String],
+        at: Nanos,
+    ) -> Result<(Packet, Packet, u64), EngineError> {
+        let room = key.room;
+        let u = user.0 as usize;
+        // Schemes with their own per-message layer (Sender Keys) protect the body first.
+        let mut layer_ns = 0;
+        let protected = if self.stack.kd.message_layer() {
+            let k = OpKey {
+                scheme: self.stack.kd.name(),
+                op: "protect",
+            };
+            let (p, ns) = self.charge(k, body.len(), |e| {
+                e.stack.kd.protect(user, room, body, &mut e.user_rng[u])
+            })?;
+            layer_ns = ns;
+            Some(p.map_err(scheme_err(&self.spec.kd, at, || {
+                format!("{user} protecting {msg}")
+            }))?)
+        } else {
+            None
+        };
+        let plaintext: &[u8] = protected.as_deref().unwrap_or(body);
+        let k = OpKey {
+            scheme: self.stack.pre.name(),
+            op: "seal",
+        };
+        let (sealed, seal_ns) = self.charge(k, plaintext.len(), |e| {
+            e.stack
+                .pre
+                .seal(user, key, msg, plaintext, &mut e.user_rng[u])
+        })?;
+        let sealed = sealed.map_err(scheme_err(&self.spec.pre, at, || {
+            format!("{user} sealing {msg}")
+        }))?;
+        let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
+        let k = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "index",
+        };
+        let (index, index_ns) = self.charge(k, refs.len(), |e| {
+            e.stack.sse.index(user, key, msg, &refs, &mut e.user_rng[u])
+        })?;
+        let index = index.map_err(scheme_err(&self.spec.sse, at, || {
+            format!("{user} indexing {msg}")
+        }))?;
+        Ok((sealed, index, layer_ns + seal_ns + index_ns))
     }
 
     /// A message the room held before the run: sealed by `user` with its key and stored and
@@ -141,29 +151,9 @@ impl Engine<'_> {
             epoch,
             secret: &secret,
         };
-        let u = user.0 as usize;
+        // Charged like a send, but the charge is dropped: preloaded history costs no time.
+        let (sealed, index, _) = self.seal_and_index(user, key, msg, &body, &keywords, 0)?;
         let context = || format!("{user} preloading {msg} into {room}");
-        let protected = if self.stack.kd.message_layer() {
-            let p = self
-                .stack
-                .kd
-                .protect(user, room, &body, &mut self.user_rng[u]);
-            Some(p.map_err(scheme_err(&self.spec.kd, 0, context))?)
-        } else {
-            None
-        };
-        let plaintext: &[u8] = protected.as_deref().unwrap_or(&body);
-        let sealed = self
-            .stack
-            .pre
-            .seal(user, key, msg, plaintext, &mut self.user_rng[u])
-            .map_err(scheme_err(&self.spec.pre, 0, context))?;
-        let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
-        let index = self
-            .stack
-            .sse
-            .index(user, key, msg, &refs, &mut self.user_rng[u])
-            .map_err(scheme_err(&self.spec.sse, 0, context))?;
         self.oracle.scan(&sealed, || {
             format!("preloaded message {msg} stored in {room}")
         });
@@ -177,13 +167,7 @@ impl Engine<'_> {
             .sse
             .apply(room, index)
             .map_err(scheme_err(&self.spec.sse, 0, context))?;
-        let r = &mut self.rooms[room.0 as usize];
-        for k in keywords.iter() {
-            let ids = r.indexed.entry(k.clone()).or_default();
-            let at = ids.partition_point(|id| *id < msg);
-            ids.insert(at, msg);
-        }
-        r.messages.insert(
+        self.rooms[room.0 as usize].messages.insert(
             msg,
             MsgRecord {
                 id: msg,
@@ -195,6 +179,7 @@ impl Engine<'_> {
                 stored: true,
             },
         );
+        self.note_indexed(room, msg);
         self.counters.preloaded += 1;
         Ok(())
     }

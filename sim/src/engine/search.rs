@@ -83,20 +83,7 @@ impl Engine<'_> {
         r.map_err(scheme_err(&self.spec.sse, now, || {
             format!("applying the index update of {msg}")
         }))?;
-        let r = &mut self.rooms[room.0 as usize];
-        if let Some(m) = r.messages.get(&msg) {
-            for k in m.keywords.iter() {
-                match r.indexed.get_mut(k) {
-                    Some(ids) => {
-                        let at = ids.partition_point(|id| *id < msg);
-                        ids.insert(at, msg);
-                    }
-                    None => {
-                        r.indexed.insert(k.clone(), vec![msg]);
-                    }
-                }
-            }
-        }
+        self.note_indexed(room, msg);
         self.emit(
             Node::SearchServer,
             now,
@@ -115,6 +102,26 @@ impl Engine<'_> {
             self.answer_query(env)?;
         }
         Ok(())
+    }
+
+    /// The oracle's own index: `msg` (a message of `room` it knows) is now indexed at the
+    /// search server under each of its ground-truth keywords.
+    pub(super) fn note_indexed(&mut self, room: RoomId, msg: MsgId) {
+        let r = &mut self.rooms[room.0 as usize];
+        let Some(m) = r.messages.get(&msg) else {
+            return;
+        };
+        for k in m.keywords.iter() {
+            match r.indexed.get_mut(k) {
+                Some(ids) => {
+                    let at = ids.partition_point(|id| *id < msg);
+                    ids.insert(at, msg);
+                }
+                None => {
+                    r.indexed.insert(k.clone(), vec![msg]);
+                }
+            }
+        }
     }
 
     fn answer_query(&mut self, env: Envelope) -> Result<(), EngineError> {
