@@ -584,25 +584,30 @@ impl<'s> Engine<'s> {
     }
 
     /// Charges a server job whose size is known only after it ran (`f` returns its result, the
-    /// operation's name and its units). The job runs on the engine's one-thread pool, so work a
-    /// scheme parallelises with rayon costs one worker's time (the server model spreads
-    /// `parallel` work over its workers itself), and it is timed on that pool's thread: a rayon
-    /// worker waiting in `install` may run other stacks meanwhile, which is not this job's cost.
+    /// operation's name and its units). Under the measured model the job runs on the engine's
+    /// one-thread pool, so work a scheme parallelises with rayon costs one worker's time (the
+    /// server model spreads `parallel` work over its workers itself), and it is timed on that
+    /// pool's thread: a rayon worker waiting in `install` may run other stacks meanwhile, which
+    /// is not this job's cost.
     fn charge_server_job<T: Send>(
         &mut self,
         scheme: &'static str,
         f: impl FnOnce(&mut Self) -> (T, &'static str, u64) + Send,
     ) -> Result<(T, u64), EngineError> {
-        let one_thread = Arc::clone(&self.one_thread);
-        let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
-        let charged = cost.charge_timed(scheme, || {
-            let ((out, op, units), spent) = one_thread.install(|| {
+        let ((out, op, units), spent) = if self.cost.is_measured() {
+            let one_thread = Arc::clone(&self.one_thread);
+            one_thread.install(|| {
                 let start = std::time::Instant::now();
                 let out = f(self);
                 (out, start.elapsed())
-            });
-            (out, op, units, spent)
-        });
+            })
+        } else {
+            // Charged from the table: where the job runs does not matter, and handing every
+            // store and search to another thread would cost more than the engine's own work.
+            (f(self), std::time::Duration::ZERO)
+        };
+        let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
+        let charged = cost.charge_timed(scheme, || (out, op, units, spent));
         self.cost = cost;
         Ok(charged?)
     }
