@@ -344,6 +344,19 @@ pub trait DynHistory: Send {
         msg: MsgId,
         sealed: &Packet,
     ) -> Result<Vec<u8>, SchemeError>;
+    /// [`HistoryClient::open`] on a fresh client of `user` that holds nothing but `key`: what
+    /// a party holding exactly this key opens. The system's own clients are not touched, so an
+    /// experiment with a key never leaks into the state of the run.
+    ///
+    /// # Errors
+    /// As [`HistoryClient::open`].
+    fn open_detached(
+        &self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &Packet,
+    ) -> Result<Vec<u8>, SchemeError>;
     /// [`HistoryClient::epoch_changed`] on `user`'s client.
     ///
     /// # Errors
@@ -444,6 +457,16 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
     ) -> Result<Vec<u8>, SchemeError> {
         let sealed = sealed.downcast_ref::<H::Sealed>()?;
         client(&mut self.clients, user)?.open(key, msg, sealed)
+    }
+    fn open_detached(
+        &self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        sealed: &Packet,
+    ) -> Result<Vec<u8>, SchemeError> {
+        let sealed = sealed.downcast_ref::<H::Sealed>()?;
+        H::new_client(user).open(key, msg, sealed)
     }
     fn epoch_changed(
         &mut self,

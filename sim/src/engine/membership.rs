@@ -2,6 +2,7 @@
 //! member reaches a new epoch.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use conclave_schemes::erased::Packet;
 use conclave_schemes::kd::{Change, Handled, Origin, Roster};
@@ -10,7 +11,7 @@ use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use super::ops::{OpData, OpState};
-use super::{scheme_err, Body, Engine, EngineError, Envelope, Node, OpId, RoomState};
+use super::{scheme_err, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState};
 use crate::cost::OpKey;
 use crate::metrics::Property;
 use crate::scenario::{HistoryPolicy, Nanos};
@@ -55,6 +56,7 @@ impl Engine<'_> {
         for r in &org.rooms {
             self.rooms.push(RoomState {
                 members: r.members.clone(),
+                roster: r.members.clone().into(),
                 history: Some(r.history),
                 readable_from: r.members.iter().map(|u| (*u, MsgId(0))).collect(),
                 ..RoomState::default()
@@ -230,6 +232,10 @@ impl Engine<'_> {
                 )
             });
         }
+        let current = &mut self.rooms[room.0 as usize].epoch;
+        if current.is_none_or(|c| c < epoch) {
+            *current = Some(epoch);
+        }
         let state = &mut self.users[user.0 as usize];
         let prev = state.held.insert(room, (epoch, secret.clone()));
         // A member removed and added again enters as a joiner, whatever key it kept.
@@ -292,7 +298,7 @@ impl Engine<'_> {
             return Ok(());
         };
         let r = &mut self.rooms[room.0 as usize];
-        if r.change.is_some() {
+        if r.change.is_some() || r.changer_catching_up.is_some() {
             r.queued_changes.push_back((at, action));
             return Ok(());
         }
@@ -311,11 +317,15 @@ impl Engine<'_> {
             Action::Leave { by, room, user } => (false, by, room, user),
             _ => return Ok(()),
         };
+        self.rooms[room.0 as usize].changer_catching_up = None;
         if join == self.is_member(subject, room) || !self.is_member(by, room) {
             // The trace is consistent; this guards against a change that no longer applies.
             return self.next_change(room, ready_at);
         }
-        if !self.ready(by, room) {
+        if !self.holds_current(by, room) {
+            // The changer's terminal has not caught up with the room's latest change (its key
+            // traffic is queued or in flight): it makes the change once it has.
+            self.rooms[room.0 as usize].changer_catching_up = Some(by);
             self.users[by.0 as usize]
                 .waiting
                 .entry(room)
@@ -346,6 +356,7 @@ impl Engine<'_> {
                 r.removed.remove(0);
             }
         }
+        r.roster = r.members.clone().into();
         let members = r.members.clone();
         let awaiting: BTreeSet<UserId> = members
             .iter()
@@ -403,6 +414,7 @@ impl Engine<'_> {
         op: Option<OpId>,
         mut out: Outbox<Packet>,
     ) -> Vec<(Node, RoomId, Option<OpId>, Body)> {
+        let roster = &self.rooms[room.0 as usize].roster;
         out.drain()
             .map(|(dest, packet)| {
                 let relay = match dest {
@@ -418,6 +430,7 @@ impl Engine<'_> {
                         packet,
                         origin: Origin::User(user),
                         relay,
+                        roster: Arc::clone(roster),
                     },
                 )
             })
@@ -429,11 +442,12 @@ impl Engine<'_> {
             ref packet,
             origin: Origin::User(from),
             ref relay,
+            ref roster,
         } = env.body
         else {
             return Ok(());
         };
-        let (packet, relay) = (packet.clone(), relay.clone());
+        let (packet, relay, sent_roster) = (packet.clone(), relay.clone(), Arc::clone(roster));
         let now = self.now;
         let room = env.room;
         let open_ns = self.receive_cost(&env)?;
@@ -441,7 +455,7 @@ impl Engine<'_> {
             format!("a key-distribution message from {from} about {room}")
         });
         self.observe_key_server(env.op, &packet);
-        let mut targets: Vec<(UserId, Origin, Packet)> = Vec::new();
+        let mut targets: Vec<(UserId, Origin, Packet, Arc<[UserId]>)> = Vec::new();
         let mut work_ns = 0;
         if relay.is_empty() {
             let members = self.rooms[room.0 as usize].members.clone();
@@ -472,11 +486,13 @@ impl Engine<'_> {
                     format!("a key-distribution message from the key server about {room}")
                 });
                 self.observe_key_server(env.op, &p);
+                let roster = Arc::clone(&self.rooms[room.0 as usize].roster);
                 match dest {
-                    Dest::User(v) => targets.push((v, Origin::Server, p)),
-                    Dest::Users(vs) => {
-                        targets.extend(vs.into_iter().map(|v| (v, Origin::Server, p.clone())))
-                    }
+                    Dest::User(v) => targets.push((v, Origin::Server, p, roster)),
+                    Dest::Users(vs) => targets.extend(
+                        vs.into_iter()
+                            .map(|v| (v, Origin::Server, p.clone(), Arc::clone(&roster))),
+                    ),
                     Dest::Server => {
                         return Err(scheme_err(&self.spec.kd, now, || "key server".to_owned())(
                             SchemeError::Internal("the key server addressed a message to itself"),
@@ -485,27 +501,36 @@ impl Engine<'_> {
                 }
             }
         } else {
-            targets.extend(
-                relay
-                    .into_iter()
-                    .map(|v| (v, Origin::User(from), packet.clone())),
-            );
+            targets.extend(relay.into_iter().map(|v| {
+                (
+                    v,
+                    Origin::User(from),
+                    packet.clone(),
+                    Arc::clone(&sent_roster),
+                )
+            }));
         }
         let mut outputs = Vec::new();
-        for (v, origin, p) in targets {
+        for (v, origin, packet, roster) in targets {
             if self.users[v.0 as usize].online {
                 outputs.push((
                     Node::User(v),
                     room,
                     env.op,
                     Body::Kd {
-                        packet: p,
+                        packet,
                         origin,
                         relay: Vec::new(),
+                        roster,
                     },
                 ));
             } else {
-                self.users[v.0 as usize].mailbox.push((room, origin, p));
+                self.users[v.0 as usize].mailbox.push(KdMail {
+                    room,
+                    origin,
+                    packet,
+                    roster,
+                });
             }
         }
         self.emit(
@@ -533,39 +558,46 @@ impl Engine<'_> {
 
     pub(super) fn kd_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
         let Body::Kd {
-            ref packet, origin, ..
+            ref packet,
+            origin,
+            ref roster,
+            ..
         } = env.body
         else {
             return Ok(());
         };
-        let packet = packet.clone();
+        let mail = KdMail {
+            room: env.room,
+            origin,
+            packet: packet.clone(),
+            roster: Arc::clone(roster),
+        };
         let open_ns = self.receive_cost(&env)?;
-        self.kd_process(user, env.room, env.op, origin, &packet, self.now, open_ns)
+        self.kd_process(user, env.op, &mail, self.now, open_ns)
     }
 
     /// A user's terminal processes one key-distribution message at `now` (after `pre_ns` of
     /// other work); returns when it is done.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn kd_process(
         &mut self,
         user: UserId,
-        room: RoomId,
         op: Option<OpId>,
-        origin: Origin,
-        packet: &Packet,
+        mail: &KdMail,
         now: Nanos,
         pre_ns: u64,
     ) -> Result<(), EngineError> {
+        let KdMail {
+            room,
+            origin,
+            ref packet,
+            roster: ref members,
+        } = *mail;
         if !self.is_member(user, room) {
             // Removed while the message was in flight: nothing for it to do any more.
             self.counters.kd_stale += 1;
             return Ok(());
         }
-        let members = self.rooms[room.0 as usize].members.clone();
-        let roster = Roster {
-            room,
-            members: &members,
-        };
+        let roster = Roster { room, members };
         let key = OpKey {
             scheme: self.stack.kd.name(),
             op: "client.handle",
@@ -761,7 +793,8 @@ impl Engine<'_> {
     }
 
     fn next_change(&mut self, room: RoomId, at: Nanos) -> Result<(), EngineError> {
-        if self.rooms[room.0 as usize].change.is_some() {
+        let r = &self.rooms[room.0 as usize];
+        if r.change.is_some() || r.changer_catching_up.is_some() {
             return Ok(());
         }
         if let Some((pressed, action)) = self.rooms[room.0 as usize].queued_changes.pop_front() {

@@ -582,8 +582,9 @@ impl Engine<'_> {
             .is_some_and(|s| s.contains(&epoch))
     }
 
-    /// Whether `user`'s history client opens a stored record to its true plaintext, with the key
-    /// it holds or with `key` (an adversary's). Oracle work: not charged.
+    /// Whether `user`'s history client opens a stored record to its true plaintext with the key
+    /// it holds, or whether a fresh client holding only `key` (an adversary's) does: an
+    /// experiment never teaches the run's own clients a key. Oracle work: not charged.
     fn try_open(
         &mut self,
         user: UserId,
@@ -592,6 +593,7 @@ impl Engine<'_> {
         sealed: &Packet,
         key: Option<(conclave_schemes::Epoch, conclave_schemes::EpochSecret)>,
     ) -> bool {
+        let detached = key.is_some();
         let Some((epoch, secret)) = key.or_else(|| self.key_of(user, room)) else {
             return false;
         };
@@ -600,7 +602,11 @@ impl Engine<'_> {
             epoch,
             secret: &secret,
         };
-        let opened = self.stack.pre.open(user, view, msg, sealed);
+        let opened = if detached {
+            self.stack.pre.open_detached(user, view, msg, sealed)
+        } else {
+            self.stack.pre.open(user, view, msg, sealed)
+        };
         self.is_true_plaintext(user, room, msg, opened)
     }
 

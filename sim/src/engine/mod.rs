@@ -97,6 +97,9 @@ pub(crate) enum Body {
         packet: Packet,
         origin: Origin,
         relay: Vec<UserId>,
+        /// The directory's roster of the room when the message was sent: a recipient checks
+        /// the message against the membership of its change, however late it processes it.
+        roster: Arc<[UserId]>,
     },
     /// History-protection control traffic.
     HistoryCtl { packet: Packet },
@@ -127,8 +130,17 @@ pub(crate) enum Body {
     /// State blobs, queued key-distribution messages and recent messages of every room.
     LoginResponse {
         rooms: Vec<LoginRoom>,
-        mailbox: Vec<(RoomId, Origin, Packet)>,
+        mailbox: Vec<KdMail>,
     },
+}
+
+/// A key-distribution message queued for an offline user.
+#[derive(Debug, Clone)]
+pub(crate) struct KdMail {
+    room: RoomId,
+    origin: Origin,
+    packet: Packet,
+    roster: Arc<[UserId]>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,7 +185,7 @@ impl Body {
                     .sum::<usize>()
                     + mailbox
                         .iter()
-                        .map(|(_, _, p)| 12 + p.wire_len())
+                        .map(|m| 12 + m.packet.wire_len())
                         .sum::<usize>()
             }
         };
@@ -288,6 +300,8 @@ pub(crate) struct MsgRecord {
 #[derive(Debug, Default)]
 pub(crate) struct RoomState {
     members: Vec<UserId>,
+    /// `members` as shared by the key-distribution messages of the current epoch.
+    roster: Arc<[UserId]>,
     history: Option<HistoryPolicy>,
     /// Messages by id.
     messages: BTreeMap<MsgId, MsgRecord>,
@@ -296,10 +310,16 @@ pub(crate) struct RoomState {
     indexed: std::collections::HashMap<String, Vec<MsgId>>,
     /// The change running now, and changes waiting for it.
     change: Option<OpId>,
+    /// The next change's changer, while its terminal catches up with the room's current epoch:
+    /// later changes wait behind it, so every stack applies the trace's changes in its order.
+    changer_catching_up: Option<UserId>,
     /// Re-encryptions of this room's history in flight.
     reencrypting: u32,
     /// The latest epoch whose re-keying of history and index a member has started.
     rekeyed: Option<Epoch>,
+    /// The latest epoch any member has reached: the room's current epoch. A change starts
+    /// only from it (the service orders changes; a terminal that missed one catches up first).
+    epoch: Option<Epoch>,
     /// Queries the search server could not answer yet (for an epoch whose re-keying has not
     /// reached it); answered again after its next control message for the room.
     pending_queries: Vec<Envelope>,
@@ -317,7 +337,7 @@ pub(crate) struct UserState {
     online: bool,
     cpu: Pool,
     /// Key-distribution messages queued while offline, in arrival order.
-    mailbox: Vec<(RoomId, Origin, Packet)>,
+    mailbox: Vec<KdMail>,
     /// Actions waiting for the user to hold a key for a room.
     waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
     /// The epoch and secret the user holds per room (what it keeps, even after removal).
@@ -829,6 +849,16 @@ impl<'s> Engine<'s> {
     /// Whether `user` holds a key for `room` (its actions there can proceed).
     fn ready(&self, user: UserId, room: RoomId) -> bool {
         self.users[user.0 as usize].held.contains_key(&room)
+    }
+
+    /// Whether `user` holds the room's current epoch (it may make a change).
+    fn holds_current(&self, user: UserId, room: RoomId) -> bool {
+        let current = self.rooms[room.0 as usize].epoch;
+        self.users[user.0 as usize]
+            .held
+            .get(&room)
+            .is_some_and(|(e, _)| Some(*e) == current)
+            && !self.users[user.0 as usize].removed_from.contains(&room)
     }
 
     fn is_member(&self, user: UserId, room: RoomId) -> bool {

@@ -103,8 +103,8 @@ impl Engine<'_> {
         }
         let restored = self.emit(Node::User(user), now, ns, false, env.op, Vec::new())?;
         // Queued key-distribution messages, in order, on the terminal's processor.
-        for (room, origin, packet) in &mailbox {
-            self.kd_process(user, *room, None, *origin, packet, restored, 0)?;
+        for mail in &mailbox {
+            self.kd_process(user, None, mail, restored, 0)?;
         }
         let mut ns = 0;
         for r in &rooms {

@@ -8,8 +8,8 @@ use curve25519_dalek::scalar::Scalar;
 use zeroize::Zeroize;
 
 use super::message::{
-    credentials_context, ctx, identity, opt_bytes, update_mac_parts, update_sid, ChangeKind,
-    Message,
+    credentials_context, ctx, identity, opt_bytes, session_ctx, update_mac_parts, update_sid,
+    ChangeKind, Message,
 };
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
@@ -68,6 +68,7 @@ impl Drop for ClientRoom {
 /// A member's state during a session.
 struct ClientSession {
     epoch: Epoch,
+    attempt: u32,
     frame: u64,
     left: UserId,
     right: UserId,
@@ -190,7 +191,7 @@ impl Client {
     fn on_begin(
         &mut self,
         roster: &Roster<'_>,
-        epoch: Epoch,
+        (epoch, attempt): (Epoch, u32),
         frame: u64,
         left: UserId,
         right: UserId,
@@ -211,7 +212,7 @@ impl Client {
             &self.mk,
             &[
                 b"begin",
-                &ctx(room, epoch, self.user),
+                &session_ctx(room, epoch, attempt, self.user),
                 &frame.to_be_bytes(),
                 &left.0.to_be_bytes(),
                 &right.0.to_be_bytes(),
@@ -275,7 +276,7 @@ impl Client {
             &self.mk,
             &[
                 b"round1",
-                &ctx(room, epoch, self.user),
+                &session_ctx(room, epoch, attempt, self.user),
                 opt_bytes(&share),
                 &c,
             ],
@@ -284,6 +285,7 @@ impl Client {
             Dest::Server,
             Message::Round1 {
                 epoch,
+                attempt,
                 share,
                 commitment: c,
                 tag,
@@ -293,6 +295,7 @@ impl Client {
             room,
             ClientSession {
                 epoch,
+                attempt,
                 frame,
                 left,
                 right,
@@ -370,8 +373,9 @@ impl Client {
         sess.k_left = k_left;
         sess.sid = Some(*sid);
         // σ covers (U_j, R_j, c_j, sid, R_α, R_β, …) as in research/mkd.md §1.6.
+        let attempt = sess.attempt;
         let base: [&[u8]; 4] = [
-            &ctx(room, epoch, user),
+            &session_ctx(room, epoch, attempt, user),
             opt_bytes(&sess.share),
             &sess.c,
             sid,
@@ -400,6 +404,7 @@ impl Client {
             );
             Message::Round2Rep {
                 epoch,
+                attempt,
                 t,
                 t_prime,
                 tag,
@@ -418,6 +423,7 @@ impl Client {
             );
             Message::Round2 {
                 epoch,
+                attempt,
                 k,
                 s,
                 t,
@@ -722,6 +728,7 @@ impl KdClient for Client {
             }
             Message::Begin {
                 epoch,
+                attempt,
                 frame,
                 left,
                 right,
@@ -731,7 +738,7 @@ impl KdClient for Client {
                 tag,
             } => self.on_begin(
                 roster,
-                *epoch,
+                (*epoch, *attempt),
                 *frame,
                 *left,
                 *right,
@@ -840,6 +847,7 @@ mod tests {
                 room,
                 ClientSession {
                     epoch,
+                    attempt: 0,
                     frame: 0,
                     left: UserId(0),
                     right: UserId(2),

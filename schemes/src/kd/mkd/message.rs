@@ -48,6 +48,9 @@ pub enum Message {
     Begin {
         /// The new epoch.
         epoch: Epoch,
+        /// Which session for this epoch (a session a member never answered is superseded by
+        /// the next change's, for the same epoch).
+        attempt: u32,
         /// The time frame whose keys the session uses.
         frame: u64,
         /// Left ring neighbour.
@@ -67,6 +70,8 @@ pub enum Message {
     Round1 {
         /// The epoch.
         epoch: Epoch,
+        /// The session, as its `Begin` said.
+        attempt: u32,
         /// `R_i = g^{r_i}`, if one of the member's links is new.
         share: Option<[u8; P]>,
         /// `c_i = g^{k_i} h^{s_i}`.
@@ -91,6 +96,8 @@ pub enum Message {
     Round2 {
         /// The epoch.
         epoch: Epoch,
+        /// The session, as its `Begin` said.
+        attempt: u32,
         /// `k_j`.
         k: [u8; 32],
         /// `s_j`.
@@ -104,6 +111,8 @@ pub enum Message {
     Round2Rep {
         /// The epoch.
         epoch: Epoch,
+        /// The session, as its `Begin` said.
+        attempt: u32,
         /// `T_1`.
         t: V,
         /// `T' = K_1^l ⊕ (k_1 ‖ s_1)`.
@@ -158,6 +167,7 @@ pub enum Message {
 
 const KIND: usize = 1;
 const EPOCH: usize = 8;
+const ATTEMPT: usize = 4;
 
 impl Wire for Message {
     fn wire_len(&self) -> usize {
@@ -165,15 +175,15 @@ impl Wire for Message {
         KIND + match self {
             Self::Request { .. } => 1 + TAG_LEN,
             Self::Credentials { sealed, .. } => 8 + sealed.wire_len(),
-            Self::Begin { .. } => EPOCH + 8 + 4 + 4 + 1 + TAG_LEN,
-            Self::Round1 { share, .. } => EPOCH + opt(share) + P + TAG_LEN,
+            Self::Begin { .. } => EPOCH + ATTEMPT + 8 + 4 + 4 + 1 + TAG_LEN,
+            Self::Round1 { share, .. } => EPOCH + ATTEMPT + opt(share) + P + TAG_LEN,
             Self::Round1Reply {
                 left_share,
                 right_share,
                 ..
             } => EPOCH + 32 + opt(left_share) + opt(right_share) + TAG_LEN,
-            Self::Round2 { .. } => EPOCH + 32 + P + V_LEN + TAG_LEN,
-            Self::Round2Rep { .. } => EPOCH + 2 * V_LEN + TAG_LEN,
+            Self::Round2 { .. } => EPOCH + ATTEMPT + 32 + P + V_LEN + TAG_LEN,
+            Self::Round2Rep { .. } => EPOCH + ATTEMPT + 2 * V_LEN + TAG_LEN,
             Self::Final { .. } => EPOCH + P + 32 + 2 * V_LEN + ibe::CIPHERTEXT_LEN + TAG_LEN,
             Self::FinalRep { .. } => EPOCH + 32 + ibe::CIPHERTEXT_LEN + TAG_LEN,
             Self::Update { .. } => 4 + EPOCH + 8 + ibe::CIPHERTEXT_LEN + TAG_LEN,
@@ -287,6 +297,14 @@ pub(super) fn ctx(room: RoomId, epoch: Epoch, user: UserId) -> [u8; 16] {
     b
 }
 
+/// The MAC context of a session's messages: [`ctx`] and the session's attempt number.
+pub(super) fn session_ctx(room: RoomId, epoch: Epoch, attempt: u32, user: UserId) -> [u8; 20] {
+    let mut b = [0u8; 20];
+    b[..16].copy_from_slice(&ctx(room, epoch, user));
+    b[16..].copy_from_slice(&attempt.to_be_bytes());
+    b
+}
+
 /// The MAC input of an [`Message::Update`] (shared by both sides).
 pub(super) fn update_mac_parts<'a>(
     cx: &'a [u8; 16],
@@ -344,18 +362,21 @@ mod tests {
             },
             Message::Round1 {
                 epoch: Epoch(1),
+                attempt: 0,
                 share: Some([0; 32]),
                 commitment: [0; 32],
                 tag: [0; 32],
             },
             Message::Round1 {
                 epoch: Epoch(1),
+                attempt: 0,
                 share: None,
                 commitment: [0; 32],
                 tag: [0; 32],
             },
             Message::Round2Rep {
                 epoch: Epoch(1),
+                attempt: 0,
                 t: [0; 64],
                 t_prime: [0; 64],
                 tag: [0; 32],
@@ -375,7 +396,7 @@ mod tests {
             },
         ];
         let lens: Vec<usize> = msgs.iter().map(Wire::wire_len).collect();
-        assert_eq!(lens, [34, 106, 74, 169, 169, 149]);
+        assert_eq!(lens, [34, 110, 78, 173, 169, 149]);
         for m in &msgs {
             let mut visited = 0;
             m.visit_bytes(&mut |b: &[u8]| visited += b.len());

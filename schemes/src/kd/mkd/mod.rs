@@ -38,13 +38,18 @@
 //! | step | direction | message | bytes |
 //! |---|---|---|---|
 //! | 0 | changer → server | `Request` | 34 |
-//! | 0 | server → each member | `Begin` (epoch, frame, neighbours, link flags, representative) | 58 |
-//! | 1 | each member → server | `Round1` (`c_i`, and `R_i` if a link is new) | 74, or 106 with `R_i` |
+//! | 0 | server → each member | `Begin` (epoch, attempt, frame, neighbours, link flags, representative) | 62 |
+//! | 1 | each member → server | `Round1` (`c_i`, and `R_i` if a link is new) | 78, or 110 with `R_i` |
 //! | 1 | server → each member | `Round1Reply` (`sid`, neighbours' fresh `R`) | 75 + 32 per relayed `R` |
-//! | 2 | member → server | `Round2` (`k_j, s_j, T_j`) / representative: `Round2Rep` (`T_1, T'`) | 169 / 169 |
+//! | 2 | member → server | `Round2` (`k_j, s_j, T_j`) / representative: `Round2Rep` (`T_1, T'`) | 173 / 173 |
 //! | 2 | server → member | `Final` (`c_1, k', T'_j, T', CT_j`) / representative: `FinalRep` (`k', CT_1`) | 329 / 169 |
 //! | frame | server → each user | `Credentials` (IBE key and `mk`, sealed) | 185 |
 //! | frame | server → each member of each room | `Update` (room, epoch, frame, `CT`) | 149 |
+//!
+//! A session's messages name its epoch and its *attempt*: a change whose session a member never
+//! answered (it stayed offline) is superseded by the next change's session for the same epoch,
+//! and the superseded session's late messages are recognised by their attempt number, never
+//! mistaken for the new session's. The attempt is covered by the MACs.
 //!
 //! Every message carries a 32-byte HMAC-SHA-256 tag (the sealed credentials an AEAD tag
 //! instead). A member sends 2 messages and receives 3 per change whatever n is; the server

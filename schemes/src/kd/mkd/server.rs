@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use zeroize::Zeroize;
 
 use super::client::random32;
-use super::message::{ctx, identity, opt_bytes, update_mac_parts, ChangeKind, Message};
+use super::message::{
+    ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message,
+};
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{group, ibe, Mkd, Share, P};
@@ -44,6 +46,8 @@ enum Round2Values {
 
 struct ServerSession {
     epoch: Epoch,
+    /// The session's number among those started for `epoch`.
+    attempt: u32,
     frame: u64,
     ring: Vec<UserId>,
     pos: BTreeMap<UserId, usize>,
@@ -397,8 +401,17 @@ impl Server {
             }
         };
         let n = ring.len();
+        // A session still running for this epoch never completed (a member never answered):
+        // this one supersedes it, and its late messages are told apart by the attempt.
+        let attempt = self
+            .rooms
+            .get(&room)
+            .and_then(|r| r.session.as_ref())
+            .filter(|s| s.epoch == epoch)
+            .map_or(0, |s| s.attempt.wrapping_add(1));
         let session = ServerSession {
             epoch,
+            attempt,
             frame: self.frame,
             pos: ring.iter().enumerate().map(|(q, u)| (*u, q)).collect(),
             ring,
@@ -428,7 +441,7 @@ impl Server {
                 self.mk(user, room)?,
                 &[
                     b"begin",
-                    &ctx(room, epoch, user),
+                    &session_ctx(room, epoch, attempt, user),
                     &session.frame.to_be_bytes(),
                     &left.0.to_be_bytes(),
                     &right.0.to_be_bytes(),
@@ -439,6 +452,7 @@ impl Server {
                 Dest::User(user),
                 Message::Begin {
                     epoch,
+                    attempt,
                     frame: session.frame,
                     left,
                     right,
@@ -453,12 +467,20 @@ impl Server {
         Ok(())
     }
 
-    fn session(&mut self, room: RoomId, epoch: Epoch) -> Result<&mut ServerSession, SchemeError> {
+    fn session(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        attempt: u32,
+    ) -> Result<&mut ServerSession, SchemeError> {
         let s = self
             .rooms
             .get_mut(&room)
             .and_then(|r| r.session.as_mut())
             .ok_or(Misuse::UnexpectedMessage("no DMKD session for this room"))?;
+        if s.epoch == epoch && s.attempt != attempt {
+            return Err(Misuse::UnexpectedMessage("a message of a superseded session").into());
+        }
         if s.epoch != epoch {
             return Err(Misuse::StaleEpoch {
                 have: s.epoch,
@@ -474,7 +496,7 @@ impl Server {
         &mut self,
         room: RoomId,
         from: UserId,
-        epoch: Epoch,
+        (epoch, attempt): (Epoch, u32),
         share: Option<[u8; P]>,
         commitment: [u8; P],
         tag: &Tag,
@@ -482,7 +504,7 @@ impl Server {
     ) -> Result<(), SchemeError> {
         let mk = *self.mk(from, room)?;
         self.ops.macs += 1;
-        let sess = self.session(room, epoch)?;
+        let sess = self.session(room, epoch, attempt)?;
         let q = *sess
             .pos
             .get(&from)
@@ -491,7 +513,7 @@ impl Server {
             &mk,
             &[
                 b"round1",
-                &ctx(room, epoch, from),
+                &session_ctx(room, epoch, attempt, from),
                 opt_bytes(&share),
                 &commitment,
             ],
@@ -563,13 +585,15 @@ impl Server {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
-        let epoch = match msg {
-            Message::Round2 { epoch, .. } | Message::Round2Rep { epoch, .. } => *epoch,
+        let (epoch, attempt) = match msg {
+            Message::Round2 { epoch, attempt, .. } | Message::Round2Rep { epoch, attempt, .. } => {
+                (*epoch, *attempt)
+            }
             _ => return Err(SchemeError::Internal("not a round-2 message")),
         };
         let mk = *self.mk(from, room)?;
         self.ops.macs += 1;
-        let sess = self.session(room, epoch)?;
+        let sess = self.session(room, epoch, attempt)?;
         let q = *sess
             .pos
             .get(&from)
@@ -587,7 +611,7 @@ impl Server {
         let mut lr = Vec::with_capacity(2 * P);
         lr.extend_from_slice(opt_bytes(&l));
         lr.extend_from_slice(opt_bytes(&r));
-        let cx = ctx(room, epoch, from);
+        let cx = session_ctx(room, epoch, attempt, from);
         let values = match (msg, q == sess.rep) {
             (Message::Round2 { k, s, t, tag, .. }, false) => {
                 prf::verify(
@@ -640,7 +664,7 @@ impl Server {
             self.ops.openings_checked += 1;
         }
         let done = {
-            let sess = self.session(room, epoch)?;
+            let sess = self.session(room, epoch, attempt)?;
             sess.received2 == sess.n()
         };
         if done {
@@ -759,10 +783,19 @@ impl KdServer for Server {
             Message::Request { kind, tag } => self.on_request(roster, from, *kind, tag, out),
             Message::Round1 {
                 epoch,
+                attempt,
                 share,
                 commitment,
                 tag,
-            } => self.on_round1(room, from, *epoch, *share, *commitment, tag, out),
+            } => self.on_round1(
+                room,
+                from,
+                (*epoch, *attempt),
+                *share,
+                *commitment,
+                tag,
+                out,
+            ),
             Message::Round2 { .. } | Message::Round2Rep { .. } => {
                 self.on_round2(room, from, &msg, rng, out)
             }
