@@ -32,7 +32,8 @@ fn parse(text: &str) -> Scenario {
 }
 
 fn costing() -> Costing {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../reports/reference/paper-table1/calibration.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../reports/reference/paper-table1/calibration.json");
     Costing::Calibrated(CalibrationTable::load(&path).unwrap())
 }
 
@@ -58,7 +59,10 @@ fn assert_conserved(s: &Scenario, stacks: &[StackResult]) {
     for st in stacks {
         for op in [Op::Login, Op::Send, Op::Search, Op::Join, Op::Leave] {
             let want = actions.get(&op).copied().unwrap_or(0);
-            let got = st.ops.get(&op).map_or(0, |x| x.count + x.incomplete + x.skipped_total());
+            let got = st
+                .ops
+                .get(&op)
+                .map_or(0, |x| x.count + x.incomplete + x.skipped_total());
             assert_eq!(
                 got,
                 want,
@@ -107,10 +111,16 @@ fn a_run_ending_with_changes_in_flight_reports_them_incomplete() {
         .filter_map(|op| mkd.ops.get(op))
         .map(|x| x.incomplete)
         .sum();
-    assert!(changes_incomplete > 0, "mkd left no change in flight: {:?}", mkd.ops);
+    assert!(
+        changes_incomplete > 0,
+        "mkd left no change in flight: {:?}",
+        mkd.ops
+    );
     let conv = &stacks[0];
     assert_eq!(
-        conv.ops.get(&Op::Join).map_or(0, |x| x.incomplete + x.skipped_total()),
+        conv.ops
+            .get(&Op::Join)
+            .map_or(0, |x| x.incomplete + x.skipped_total()),
         0,
         "the conventional stack finishes every join"
     );
@@ -129,7 +139,11 @@ fn dropped_actions_are_skipped_with_their_reason() {
         m
     });
     assert!(
-        skipped.get(&SkipReason::BehindUnfinishedChange).copied().unwrap_or(0) > 0,
+        skipped
+            .get(&SkipReason::BehindUnfinishedChange)
+            .copied()
+            .unwrap_or(0)
+            > 0,
         "changes queued behind mkd's unfinished ones are skipped: {skipped:?}"
     );
     assert!(
@@ -151,7 +165,10 @@ fn dropped_actions_are_skipped_with_their_reason() {
     let md = report::table1_md(&r);
     assert!(md.contains("×†"), "an unpaired ratio is marked:\n{md}");
     assert!(md.contains("| incomplete | skipped |"), "{md}");
-    assert!(md.contains("`behind_unfinished_change`"), "the legend names the reasons:\n{md}");
+    assert!(
+        md.contains("`behind_unfinished_change`"),
+        "the legend names the reasons:\n{md}"
+    );
     let json: serde_json::Value = serde_json::from_str(&report::summary_json(&r)).unwrap();
     let ops = &json["stacks"][1]["ops"];
     let total: u64 = ops

@@ -128,12 +128,7 @@ fn op_summary(s: &OpStats) -> OpSummary {
         skipped_reasons: Ordered(
             SkipReason::ALL
                 .iter()
-                .filter_map(|r| {
-                    s.skipped
-                        .get(r)
-                        .filter(|n| **n > 0)
-                        .map(|n| (r.name(), *n))
-                })
+                .filter_map(|r| s.skipped.get(r).filter(|n| **n > 0).map(|n| (r.name(), *n)))
                 .collect(),
         ),
     }

@@ -191,6 +191,20 @@ fn latency_table(out: &mut String, r: &RunReport, pcts: &[f64], conv: Option<usi
     }
 }
 
+/// Whether the latency table marks some ratio as unpaired.
+fn any_unpaired(r: &RunReport, ops: &[Op], ratio_p: f64) -> bool {
+    let Some(c) = conventional_index(&r.stacks) else {
+        return false;
+    };
+    let conv = &r.stacks[c];
+    r.stacks.iter().enumerate().any(|(i, st)| {
+        i != c
+            && ops
+                .iter()
+                .any(|&op| ratio(st, conv, op, ratio_p).is_some() && !paired(st, conv, op))
+    })
+}
+
 /// Whether any stack left an op incomplete or skipped an action.
 fn any_censored(r: &RunReport) -> bool {
     r.stacks
@@ -206,7 +220,9 @@ fn traffic_table(out: &mut String, r: &RunReport, ops: &[Op]) {
     out.push_str("## Samples and traffic\n\n");
     out.push_str("Samples over all seeds; bytes and round trips are means per sample.\n\n");
     if censored {
-        out.push_str("| op | stack | samples | incomplete | skipped | bytes up | bytes down | rounds |\n");
+        out.push_str(
+            "| op | stack | samples | incomplete | skipped | bytes up | bytes down | rounds |\n",
+        );
         out.push_str("|:---|:---|---:|---:|:---|---:|---:|---:|\n");
     } else {
         out.push_str("| op | stack | samples | bytes up | bytes down | rounds |\n");
@@ -220,7 +236,11 @@ fn traffic_table(out: &mut String, r: &RunReport, ops: &[Op]) {
             if censored {
                 let incomplete = entry.map_or(0, |x| x.incomplete);
                 let skipped = entry.map(skipped_text).unwrap_or_default();
-                let _ = write!(row, " {incomplete} | {} |", if skipped.is_empty() { "0" } else { &skipped });
+                let _ = write!(
+                    row,
+                    " {incomplete} | {} |",
+                    if skipped.is_empty() { "0" } else { &skipped }
+                );
             }
             match op_stats(st, op) {
                 Some(x) => {
@@ -272,6 +292,8 @@ fn how_to_read(out: &mut String, r: &RunReport, ops: &[Op], has_conventional: bo
              same op: `2.00×` means it takes twice as long as in a chat protected by TLS only; `{MISSING}` means \
              either value is missing or zero."
         );
+    }
+    if any_unpaired(r, ops, ratio_p) {
         out.push('\n');
         let _ = writeln!(
             out,
@@ -342,8 +364,7 @@ pub fn table1_csv(r: &RunReport) -> String {
             } else {
                 ",,,,,,".to_owned()
             };
-            let with_ratio =
-                conv.and_then(|c| ratio(st, &r.stacks[c], op, 50.0).map(|v| (v, c)));
+            let with_ratio = conv.and_then(|c| ratio(st, &r.stacks[c], op, 50.0).map(|v| (v, c)));
             let (ratio, is_paired) = with_ratio.map_or_else(
                 || (String::new(), String::new()),
                 |(v, c)| (format!("{v:.4}"), paired(st, &r.stacks[c], op).to_string()),
