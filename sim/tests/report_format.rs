@@ -199,8 +199,10 @@ fn secure() -> StackResult {
     r.ops.insert(Op::Receive, stats(&[900, 1100], 0, 500, 1));
     r.ops.insert(Op::Search, OpStats::default()); // present but empty: treated as absent
                                                   // No join finished: one in flight, two waited for a key, one no longer applied.
-    let mut join = OpStats::default();
-    join.incomplete = 1;
+    let mut join = OpStats {
+        incomplete: 1,
+        ..OpStats::default()
+    };
     join.skip(SkipReason::NoKeyByEnd);
     join.skip(SkipReason::NoKeyByEnd);
     join.skip(SkipReason::ChangeNoLongerApplies);
