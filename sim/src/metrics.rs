@@ -108,7 +108,8 @@ pub enum SkipReason {
     /// A join of a member or a leave of a non-member, or an admin who is no longer a member:
     /// earlier changes (possibly reordered by waiting for keys) made it moot.
     ChangeNoLongerApplies,
-    /// The change was queued behind another change of its room that never finished.
+    /// The change was queued behind another change of its room that never finished (or never
+    /// started: its admin was still waiting for the room's key).
     BehindUnfinishedChange,
 }
 
@@ -145,7 +146,8 @@ impl SkipReason {
                  no longer was, a member, or the admin had left)"
             }
             SkipReason::BehindUnfinishedChange => {
-                "the change was queued behind another change of its room that never finished"
+                "the change was queued behind another change of its room that never finished (or never \
+                 started: its admin was still waiting for the room's key)"
             }
         }
     }
