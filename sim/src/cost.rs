@@ -205,7 +205,7 @@ impl CalibrationTable {
     /// unconditionally for `stacks` ([`required_entries`]).
     ///
     /// Operations a scheme reports for its own server jobs (such as `rewrap` or `back-chain`)
-    /// depend on what the run does and are checked when charged.
+    /// depend on what the run does and are checked when charged (still bad input, exit 2).
     ///
     /// # Errors
     /// [`CalibrationError::Incomplete`] listing every missing entry and the stacks that use it.
@@ -319,8 +319,10 @@ impl CalibrationTable {
 
 /// The `scheme/op` entries the engine charges from the table in every run of `stack`: TLS
 /// records and state blobs, the key-distribution client operations (and per-message
-/// protection for a scheme with a message layer), sealing, opening and epoch changes of
-/// history protection, and indexing, querying and updating of the search scheme.
+/// protection for a scheme with a message layer), sealing, opening, storing and epoch changes of
+/// history protection, and indexing, querying, searching and updating of the search scheme.
+/// Work a scheme's server does on control traffic (re-encryption, re-wrapping, back-chains),
+/// and the key server's handling for schemes that route through it, depend on the run.
 #[must_use]
 pub fn required_entries(stack: &StackSpec) -> Vec<String> {
     let mut ids: Vec<String> = ["tls/seal", "tls/open", "blob/open"]
@@ -337,10 +339,17 @@ pub fn required_entries(stack: &StackSpec) -> Vec<String> {
     if registry::kd(&stack.kd, &mut rng).is_ok_and(|kd| kd.message_layer()) {
         ids.extend(of(&stack.kd, &["protect", "unprotect"]));
     }
-    ids.extend(of(&stack.pre, &["seal", "open", "epoch_changed"]));
+    ids.extend(of(&stack.pre, &["seal", "open", "store", "epoch_changed"]));
     ids.extend(of(
         &stack.sse,
-        &["index", "query", "resolve", "apply", "epoch_changed"],
+        &[
+            "index",
+            "query",
+            "search",
+            "resolve",
+            "apply",
+            "epoch_changed",
+        ],
     ));
     ids
 }

@@ -256,3 +256,31 @@ fn an_incomplete_calibration_table_is_refused_before_the_run() {
     );
     assert!(!out.exists(), "refused before simulating: nothing written");
 }
+
+#[test]
+fn a_calibration_entry_missing_for_work_that_depends_on_the_run_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = manifest_dir().join("tests/fixtures/calibration.json");
+    let mut table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    // The key server's handling is charged only when the run routes a change through it.
+    table["entries"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conventional/server.handle")
+        .unwrap();
+    let cal = tmp.path().join("partial.json");
+    std::fs::write(&cal, serde_json::to_vec(&table).unwrap()).unwrap();
+    let smoke = manifest_dir().join("../scenarios/ci-smoke.yaml");
+    expect_refused(
+        &[
+            "run",
+            smoke.to_str().unwrap(),
+            "--calibration",
+            cal.to_str().unwrap(),
+            "--out",
+            tmp.path().join("r").to_str().unwrap(),
+        ],
+        &["conventional/server.handle", "conclave calibrate"],
+    );
+}

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use conclave_schemes::registry::{self, Family};
 use conclave_sim::calibrate;
 use conclave_sim::cost::CalibrationTable;
-use conclave_sim::engine::Progress;
+use conclave_sim::engine::{EngineError, Progress};
 use conclave_sim::guard;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
@@ -268,7 +268,14 @@ fn run_scenario(
         handle.join()
     })
     .map_err(|_| Failure::other("a simulation thread panicked"))?
-    .map_err(Failure::other)?;
+    .map_err(|e| match e {
+        // An operation a scheme reports for its own server jobs, missing from the table.
+        run::RunError::Job {
+            source: EngineError::Calibration(_),
+            ..
+        } => Failure::bad_input(e),
+        e => Failure::other(e),
+    })?;
 
     let violations: Vec<String> = results
         .iter()
