@@ -185,19 +185,31 @@ pub fn estimate_memory(s: &Scenario, parallel_jobs: usize) -> MemoryEstimate {
     }
 }
 
-/// This machine's memory (`MemTotal` of `/proc/meminfo`), when it can be read.
+/// This machine's memory (`MemTotal` of `/proc/meminfo`), or the process's control-group limit
+/// (`/sys/fs/cgroup/memory.max`) when that is lower; `None` when neither can be read.
 #[must_use]
 pub fn machine_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line
-        .trim_start_matches("MemTotal:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    kib.checked_mul(1024)
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line
+                .trim_start_matches("MemTotal:")
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            kib.checked_mul(1024)
+        });
+    // `max` (no limit) does not parse, which is what it means.
+    let limit = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match (total, limit) {
+        (Some(t), Some(l)) => Some(t.min(l)),
+        (t, l) => t.or(l),
+    }
 }
 
 /// Valid but impossible input, found before simulating.

@@ -59,7 +59,7 @@ enum Command {
         /// Calibration table to charge from (default: calibrate now and save it beside the report).
         #[arg(long)]
         calibration: Option<PathBuf>,
-        /// Jobs (stack × seed) run in parallel (default: available cores).
+        /// Jobs (stack × seed) run in parallel, 1 to 256 (default: available cores).
         #[arg(long)]
         jobs: Option<usize>,
     },
