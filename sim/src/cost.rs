@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use conclave_schemes::registry;
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
+
+use crate::scenario::StackSpec;
 
 /// What is being charged: a scheme (or `tls`, `blob`) and one of its operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -125,6 +129,20 @@ pub enum CalibrationError {
         /// why
         reason: String,
     },
+    /// The table lacks operations the scenario's stacks use (found before the run).
+    #[error(
+        "calibration file {}: no entry for {} (used by {}); run `conclave calibrate` to measure a complete table, \
+         or run without --calibration to calibrate for this scenario",
+        .path.display(), .missing.join(", "), .stacks.join(", ")
+    )]
+    Incomplete {
+        /// the file
+        path: PathBuf,
+        /// the missing `scheme/op` entries
+        missing: Vec<String>,
+        /// the stacks that need them
+        stacks: Vec<String>,
+    },
     /// An operation the run needs has no entry.
     #[error("the calibration table has no entry for `{0}`; run `conclave calibrate` to measure a complete table")]
     Missing(String),
@@ -181,6 +199,42 @@ impl CalibrationTable {
             }
         }
         Ok(())
+    }
+
+    /// Checks that the table has an entry for every operation the engine charges
+    /// unconditionally for `stacks` ([`required_entries`]).
+    ///
+    /// Operations a scheme reports for its own server jobs (such as `rewrap` or `back-chain`)
+    /// depend on what the run does and are checked when charged (still bad input, exit 2).
+    ///
+    /// # Errors
+    /// [`CalibrationError::Incomplete`] listing every missing entry and the stacks that use it.
+    pub fn check_covers(&self, path: &Path, stacks: &[StackSpec]) -> Result<(), CalibrationError> {
+        let mut missing: Vec<String> = Vec::new();
+        let mut users: Vec<String> = Vec::new();
+        for stack in stacks {
+            let lacking: Vec<String> = required_entries(stack)
+                .into_iter()
+                .filter(|k| !self.entries.contains_key(k))
+                .collect();
+            if !lacking.is_empty() {
+                users.push(stack.name());
+            }
+            for k in lacking {
+                if !missing.contains(&k) {
+                    missing.push(k);
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(CalibrationError::Incomplete {
+                path: path.to_owned(),
+                missing,
+                stacks: users,
+            })
+        }
     }
 
     /// Writes the table as pretty JSON.
@@ -261,6 +315,43 @@ impl CalibrationTable {
         };
         Some(ns.round() as u64)
     }
+}
+
+/// The `scheme/op` entries the engine charges from the table in every run of `stack`: TLS
+/// records and state blobs, the key-distribution client operations (and per-message
+/// protection for a scheme with a message layer), sealing, opening, storing and epoch changes of
+/// history protection, and indexing, querying, searching and updating of the search scheme.
+/// Work a scheme's server does on control traffic (re-encryption, re-wrapping, back-chains),
+/// and the key server's handling for schemes that route through it, depend on the run.
+#[must_use]
+pub fn required_entries(stack: &StackSpec) -> Vec<String> {
+    let mut ids: Vec<String> = ["tls/seal", "tls/open", "blob/open"]
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect();
+    let of = |scheme: &str, ops: &[&str]| -> Vec<String> {
+        ops.iter().map(|op| format!("{scheme}/{op}")).collect()
+    };
+    ids.extend(of(&stack.kd, &["client.change", "client.handle"]));
+    // Whether the scheme protects each message itself is a property of the scheme; an unknown
+    // name is the scenario's error, reported elsewhere.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
+    if registry::kd(&stack.kd, &mut rng).is_ok_and(|kd| kd.message_layer()) {
+        ids.extend(of(&stack.kd, &["protect", "unprotect"]));
+    }
+    ids.extend(of(&stack.pre, &["seal", "open", "store", "epoch_changed"]));
+    ids.extend(of(
+        &stack.sse,
+        &[
+            "index",
+            "query",
+            "search",
+            "resolve",
+            "apply",
+            "epoch_changed",
+        ],
+    ));
+    ids
 }
 
 /// A sample collected while calibrating.

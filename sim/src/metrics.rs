@@ -97,6 +97,62 @@ impl Party {
     }
 }
 
+/// Why a stack dropped a workload action that the trace asked for (other stacks of the same
+/// trace may have performed it): the censoring of `skipped` in the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// The action waited for the user to hold a key for the room, and the run ended first.
+    NoKeyByEnd,
+    /// The action waited for a key; when the key came the user was no longer a member.
+    NotMemberAnyMore,
+    /// A join of a member or a leave of a non-member, or an admin who is no longer a member:
+    /// earlier changes (possibly reordered by waiting for keys) made it moot.
+    ChangeNoLongerApplies,
+    /// The change was queued behind another change of its room that never finished (or never
+    /// started: its admin was still waiting for the room's key).
+    BehindUnfinishedChange,
+}
+
+impl SkipReason {
+    /// Every reason, in report order.
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::NoKeyByEnd,
+        SkipReason::NotMemberAnyMore,
+        SkipReason::ChangeNoLongerApplies,
+        SkipReason::BehindUnfinishedChange,
+    ];
+
+    /// Snake-case name used in JSON and tables.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::NoKeyByEnd => "no_key_by_end",
+            SkipReason::NotMemberAnyMore => "not_member_any_more",
+            SkipReason::ChangeNoLongerApplies => "change_no_longer_applies",
+            SkipReason::BehindUnfinishedChange => "behind_unfinished_change",
+        }
+    }
+
+    /// The reason as a sentence fragment, for the table's legend.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::NoKeyByEnd => "the user still held no key for the room when the run ended",
+            SkipReason::NotMemberAnyMore => {
+                "the key came after the user had left the room, so the action no longer applied"
+            }
+            SkipReason::ChangeNoLongerApplies => {
+                "the join or leave no longer applied when its turn came (the subject already was, or \
+                 no longer was, a member, or the admin had left)"
+            }
+            SkipReason::BehindUnfinishedChange => {
+                "the change was queued behind another change of its room that never finished (or never \
+                 started: its admin was still waiting for the room's key)"
+            }
+        }
+    }
+}
+
 /// Highest latency a histogram records: one simulated day, in microseconds.
 pub const MAX_LATENCY_US: u64 = 86_400_000_000;
 
@@ -115,6 +171,11 @@ pub struct OpStats {
     pub rounds: u64,
     /// CPU nanoseconds charged per party (indexed by party: client, key server, message server, search server), summed over samples.
     pub cpu_ns: [u64; 4],
+    /// Ops started but not finished when the run ended (right-censored: not in the latency
+    /// histogram, which covers finished ops only).
+    pub incomplete: u64,
+    /// Workload actions of this op that the stack dropped, per reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
 }
 
 impl Default for OpStats {
@@ -129,6 +190,8 @@ impl Default for OpStats {
             bytes_down: 0,
             rounds: 0,
             cpu_ns: [0; 4],
+            incomplete: 0,
+            skipped: BTreeMap::new(),
         }
     }
 }
@@ -174,6 +237,27 @@ impl OpStats {
         for (a, b) in self.cpu_ns.iter_mut().zip(other.cpu_ns) {
             *a += b;
         }
+        self.incomplete += other.incomplete;
+        for (reason, n) in &other.skipped {
+            *self.skipped.entry(*reason).or_default() += n;
+        }
+    }
+
+    /// Counts one skipped action.
+    pub fn skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// Skipped actions, all reasons together.
+    #[must_use]
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    /// Whether some action of this op was censored (left incomplete or skipped).
+    #[must_use]
+    pub fn censored(&self) -> bool {
+        self.incomplete > 0 || self.skipped_total() > 0
     }
 
     /// Latency at percentile `p` (0..=100), in milliseconds.

@@ -155,3 +155,132 @@ fn run_writes_the_report_and_validate_accepts_shipped_scenarios() {
     }
     let _ = Path::new(&out);
 }
+
+/// Runs `args`, expects exit 2 with a message containing every needle, and no panic.
+fn expect_refused(args: &[&str], needles: &[&str]) {
+    let o = conclave(args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{args:?}: expected {n:?} in: {stderr}");
+    }
+}
+
+#[test]
+fn a_scenario_beyond_the_machine_is_refused_by_validate_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let f = manifest_dir().join("tests/fixtures/memory_too_large.yaml");
+    let f = f.to_str().unwrap();
+    let needles = [
+        "memory_too_large.yaml: org.rooms[0].preload: ",
+        "GiB",
+        "more than this machine's",
+    ];
+    expect_refused(&["validate", f], &needles);
+    expect_refused(&["run", f, "--out", out.to_str().unwrap()], &needles);
+    assert!(!out.exists(), "nothing is written for a refused run");
+}
+
+#[test]
+fn jobs_out_of_range_and_an_out_file_are_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smoke = manifest_dir().join("../scenarios/ci-smoke.yaml");
+    let smoke = smoke.to_str().unwrap();
+    let cal = manifest_dir().join("tests/fixtures/calibration.json");
+    let cal = cal.to_str().unwrap();
+    let out = tmp.path().join("r");
+    let out = out.to_str().unwrap();
+    for jobs in ["0", "257"] {
+        expect_refused(
+            &[
+                "run",
+                smoke,
+                "--calibration",
+                cal,
+                "--out",
+                out,
+                "--jobs",
+                jobs,
+            ],
+            &["--jobs: expected 1 to 256", jobs],
+        );
+    }
+    let file = tmp.path().join("report.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    expect_refused(
+        &[
+            "run",
+            smoke,
+            "--calibration",
+            cal,
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        &["report.txt: exists and is not a directory"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    // Without --calibration the run would calibrate into --out first: still refused up front.
+    expect_refused(
+        &["run", smoke, "--out", file.to_str().unwrap()],
+        &["report.txt: exists and is not a directory"],
+    );
+    assert!(!Path::new(out).exists());
+}
+
+#[test]
+fn an_incomplete_calibration_table_is_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let secured = manifest_dir().join("tests/fixtures/secured.yaml");
+    let cal = manifest_dir().join("tests/fixtures/calibration.json");
+    expect_refused(
+        &[
+            "run",
+            secured.to_str().unwrap(),
+            "--cost-model",
+            "calibrated",
+            "--calibration",
+            cal.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[
+            "calibration.json: no entry for ",
+            "pairwise-dh/client.change",
+            "mkd/client.change",
+            "conclave calibrate",
+        ],
+    );
+    assert!(!out.exists(), "refused before simulating: nothing written");
+}
+
+#[test]
+fn a_calibration_entry_missing_for_work_that_depends_on_the_run_is_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = manifest_dir().join("tests/fixtures/calibration.json");
+    let mut table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+    // The key server's handling is charged only when the run routes a change through it.
+    table["entries"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conventional/server.handle")
+        .unwrap();
+    let cal = tmp.path().join("partial.json");
+    std::fs::write(&cal, serde_json::to_vec(&table).unwrap()).unwrap();
+    let smoke = manifest_dir().join("../scenarios/ci-smoke.yaml");
+    expect_refused(
+        &[
+            "run",
+            smoke.to_str().unwrap(),
+            "--calibration",
+            cal.to_str().unwrap(),
+            "--out",
+            tmp.path().join("r").to_str().unwrap(),
+        ],
+        &["conventional/server.handle", "conclave calibrate"],
+    );
+}

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use conclave_sim::metrics::{
-    Adversary, Counters, Op, OpStats, Property, PropertyOutcome, Sample, StackResult, TrustNotes,
-    Verdict,
+    Adversary, Counters, Op, OpStats, Property, PropertyOutcome, Sample, SkipReason, StackResult,
+    TrustNotes, Verdict,
 };
 use conclave_sim::report::{
     security_md, summary_json, table1_csv, table1_md, write_all, CalibrationInfo, ReportError,
@@ -192,9 +192,21 @@ fn secure() -> StackResult {
     let mut r = StackResult::new(secure_spec());
     r.ops
         .insert(Op::Login, stats(&[1840, 1840, 1840], 150, 2600, 3));
-    r.ops.insert(Op::Send, stats(&[250_000], 420, 60, 1));
+    // One send still in flight at the end: S2's send ratio is unpaired.
+    let mut send = stats(&[250_000], 420, 60, 1);
+    send.incomplete = 1;
+    r.ops.insert(Op::Send, send);
     r.ops.insert(Op::Receive, stats(&[900, 1100], 0, 500, 1));
     r.ops.insert(Op::Search, OpStats::default()); // present but empty: treated as absent
+                                                  // No join finished: one in flight, two waited for a key, one no longer applied.
+    let mut join = OpStats {
+        incomplete: 1,
+        ..OpStats::default()
+    };
+    join.skip(SkipReason::NoKeyByEnd);
+    join.skip(SkipReason::NoKeyByEnd);
+    join.skip(SkipReason::ChangeNoLongerApplies);
+    r.ops.insert(Op::Join, join);
     r.ops.insert(Op::Reencrypt, stats(&[2000], 0, 0, 0));
     r.security
         .properties
@@ -336,7 +348,10 @@ fn summary_json_has_the_schema() {
                     "bytes_up",
                     "bytes_down",
                     "rounds",
-                    "cpu_ms"
+                    "cpu_ms",
+                    "incomplete",
+                    "skipped",
+                    "skipped_reasons"
                 ])
             );
             assert_eq!(
@@ -374,8 +389,25 @@ fn summary_json_has_the_schema() {
     // The empty search stats are left out; the others follow `Op::ALL` order in the text.
     assert_eq!(
         keys(&sec["ops"]),
-        set(&["login", "send", "receive", "reencrypt"])
+        set(&["login", "send", "receive", "join", "reencrypt"])
     );
+    // Censored actions: an op with no sample but censored actions is listed.
+    assert_eq!(sec["ops"]["send"]["incomplete"], 1);
+    assert_eq!(sec["ops"]["send"]["skipped"], 0);
+    assert_eq!(sec["ops"]["send"]["skipped_reasons"], serde_json::json!({}));
+    assert_eq!(sec["ops"]["join"]["count"], 0);
+    assert_eq!(sec["ops"]["join"]["p50_ms"], 0.0);
+    assert_eq!(sec["ops"]["join"]["incomplete"], 1);
+    assert_eq!(sec["ops"]["join"]["skipped"], 3);
+    assert_eq!(
+        sec["ops"]["join"]["skipped_reasons"],
+        serde_json::json!({"no_key_by_end": 2, "change_no_longer_applies": 1})
+    );
+    assert!(
+        text.find("\"no_key_by_end\"") < text.find("\"change_no_longer_applies\""),
+        "reasons in `SkipReason::ALL` order"
+    );
+    assert_eq!(conv["ops"]["send"]["incomplete"], 0);
     assert_eq!(sec["oracle"]["checks"], 56);
     assert_eq!(sec["oracle"]["violations"], 1);
     assert_eq!(sec["counters"]["churn_skipped"], 1);
@@ -419,34 +451,51 @@ fn ratio_to_conventional_is_right() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("stack,op,count,p50_ms,p95_ms,p99_ms,mean_ms,bytes_up,bytes_down,rounds,ratio_p50_vs_conventional")
+        Some("stack,op,count,p50_ms,p95_ms,p99_ms,mean_ms,bytes_up,bytes_down,rounds,ratio_p50_vs_conventional,incomplete,skipped,skipped_reasons,ratio_paired")
     );
     assert!(
         csv.contains(
-            "\nmkd+afgh-hybrid+rekey-index,login,3,1.840,1.840,1.840,1.840,150,2600,3,1.8400\n"
+            "\nmkd+afgh-hybrid+rekey-index,login,3,1.840,1.840,1.840,1.840,150,2600,3,1.8400,0,0,,true\n"
         ),
         "{csv}"
     );
     assert!(
         csv.contains(
-            "\nconventional+none+plaintext,login,3,1.000,1.000,1.000,1.000,100,2000,2,1.0000\n"
+            "\nconventional+none+plaintext,login,3,1.000,1.000,1.000,1.000,100,2000,2,1.0000,0,0,,true\n"
         ),
         "{csv}"
     );
+    // S2 completed 1 send of 2 (one incomplete): the ratio is unpaired.
+    assert!(
+        csv.contains("\nmkd+afgh-hybrid+rekey-index,send,1,250.111,250.111,250.111,250.048,420,60,1,500.2220,1,0,,false\n"),
+        "{csv}"
+    );
+    // No join finished: no latencies, no ratio, the censored counts and reasons.
+    assert!(
+        csv.contains("\nmkd+afgh-hybrid+rekey-index,join,0,,,,,,,,,1,3,no_key_by_end=2;change_no_longer_applies=1,\n"),
+        "{csv}"
+    );
+    let send = md
+        .lines()
+        .find(|l| l.starts_with("| send |"))
+        .expect("send row");
+    assert!(send.ends_with("| 500.22×† |"), "{send}");
+    assert!(md.contains("`†` marks an unpaired ratio"), "{md}");
     assert!(
         csv.contains("\nmkd+afgh-hybrid+rekey-index,receive,2,"),
         "{csv}"
     );
     assert!(
         csv.lines()
-            .any(|l| l.starts_with("mkd+afgh-hybrid+rekey-index,receive,") && l.ends_with(",1,")),
+            .any(|l| l.starts_with("mkd+afgh-hybrid+rekey-index,receive,")
+                && l.ends_with(",1,,0,0,,")),
         "{csv}"
     );
     assert!(
         !csv.contains(",search,0,"),
         "empty stats are left out: {csv}"
     );
-    assert_eq!(csv.lines().count(), 1 + 3 + 4);
+    assert_eq!(csv.lines().count(), 1 + 3 + 5);
 }
 
 #[test]
@@ -636,27 +685,30 @@ Stacks: S1 = `conventional+none+plaintext`, S2 = `mkd+afgh-hybrid+rekey-index`.
 | op | S1 p50 | S1 p95 | S1 p99.9 | S2 p50 | S2 p95 | S2 p99.9 | S2 ×conv |
 |:---|---:|---:|---:|---:|---:|---:|---:|
 | login | 1.00 | 1.00 | 1.00 | 1.84 | 1.84 | 1.84 | 1.84× |
-| send | 0.50 | 0.70 | 0.70 | 250.1 | 250.1 | 250.1 | 500.22× |
+| send | 0.50 | 0.70 | 0.70 | 250.1 | 250.1 | 250.1 | 500.22×† |
 | receive | – | – | – | 0.90 | 1.10 | 1.10 | – |
 | search | 1.50 | 1.50 | 1.50 | – | – | – | – |
+| join | – | – | – | – | – | – | – |
 | reencrypt | – | – | – | 2.00 | 2.00 | 2.00 | – |
 
 ## Samples and traffic
 
 Samples over all seeds; bytes and round trips are means per sample.
 
-| op | stack | samples | bytes up | bytes down | rounds |
-|:---|:---|---:|---:|---:|---:|
-| login | S1 | 3 | 100 | 2000 | 2 |
-| login | S2 | 3 | 150 | 2600 | 3 |
-| send | S1 | 2 | 300 | 50 | 1 |
-| send | S2 | 1 | 420 | 60 | 1 |
-| receive | S1 | 0 | – | – | – |
-| receive | S2 | 2 | 0 | 500 | 1 |
-| search | S1 | 1 | 60 | 4000 | 1 |
-| search | S2 | 0 | – | – | – |
-| reencrypt | S1 | 0 | – | – | – |
-| reencrypt | S2 | 1 | 0 | 0 | 0 |
+| op | stack | samples | incomplete | skipped | bytes up | bytes down | rounds |
+|:---|:---|---:|---:|:---|---:|---:|---:|
+| login | S1 | 3 | 0 | 0 | 100 | 2000 | 2 |
+| login | S2 | 3 | 0 | 0 | 150 | 2600 | 3 |
+| send | S1 | 2 | 0 | 0 | 300 | 50 | 1 |
+| send | S2 | 1 | 1 | 0 | 420 | 60 | 1 |
+| receive | S1 | 0 | 0 | 0 | – | – | – |
+| receive | S2 | 2 | 0 | 0 | 0 | 500 | 1 |
+| search | S1 | 1 | 0 | 0 | 60 | 4000 | 1 |
+| search | S2 | 0 | 0 | 0 | – | – | – |
+| join | S1 | 0 | 0 | 0 | – | – | – |
+| join | S2 | 0 | 1 | 3 (no_key_by_end 2, change_no_longer_applies 1) | – | – | – |
+| reencrypt | S1 | 0 | 0 | 0 | – | – | – |
+| reencrypt | S2 | 1 | 0 | 0 | 0 | 0 | 0 |
 
 ## How to read this table
 
@@ -666,11 +718,19 @@ Each row is an operation:
 - **send**: from the user pressing send until the server has stored and acknowledged the message (encryption, key header and index tokens included).
 - **receive**: from the sender pressing send until an online recipient has the plaintext (one sample per recipient).
 - **search**: from the user submitting a keyword until it has decrypted the top 10 matching messages (`search.fetch`).
+- **join**: from an admin adding a member until all online members, the new one included, hold the new epoch secret.
 - **reencrypt**: from an epoch change being committed until the stored history (key headers and search index) is protected under the new epoch.
 
 Latencies are end to end and include compute (charged from the calibration table measured on this machine), network (per-link latency, jitter and bandwidth of the user's client class) and queueing at the server workers. A column `pN` is the N-th percentile over all samples of all seeds (microsecond resolution, 3 significant digits); `–` means the stack had no sample of that op.
 
 `×conv` is the stack's p50 divided by the conventional stack's p50 for the same op: `2.00×` means it takes twice as long as in a chat protected by TLS only; `–` means either value is missing or zero.
+
+`†` marks an unpaired ratio: the two stacks have different sample counts for the op (every stack replays the same trace, so one of them left ops incomplete or skipped actions, or its schemes do work the other's do not), and the percentiles compare different sets of samples.
+
+Censored operations are not in the latencies: `incomplete` counts ops started but unfinished when the run ended (their latency would exceed what the run observed), `skipped` counts workload actions the stack dropped, per reason:
+
+- `no_key_by_end`: the user still held no key for the room when the run ended.
+- `change_no_longer_applies`: the join or leave no longer applied when its turn came (the subject already was, or no longer was, a member, or the admin had left).
 ";
     assert_eq!(table1_md(&report(&s)), expected);
 }

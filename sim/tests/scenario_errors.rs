@@ -707,3 +707,194 @@ bad!(
     Some(7),
     "from 0 to 1000000, found 2000000"
 );
+
+// ---------------------------------------------------------------------------------------------
+// Valid but impossible input: a malformed corpus is found when the scenario is read, the other
+// guards before a run starts.
+
+bad!(
+    corpus_bad_json_line,
+    "corpus_bad_line.yaml",
+    Some("workload.keywords.corpus"),
+    Some(7),
+    "corpus_bad_line.jsonl:2: not valid JSON"
+);
+bad!(
+    corpus_line_without_text,
+    "corpus_no_text.yaml",
+    Some("workload.keywords.corpus"),
+    Some(7),
+    "corpus_no_text.jsonl:3: missing field \"text\""
+);
+bad!(
+    corpus_without_messages,
+    "corpus_empty.yaml",
+    Some("workload.keywords.corpus"),
+    Some(7),
+    "corpus_empty.jsonl: the corpus has no message with a keyword"
+);
+
+mod guards {
+    use super::*;
+    use conclave_sim::cost::CalibrationTable;
+    use conclave_sim::guard::{estimate_memory, preflight, GuardError, RunRequest, JOBS_MAX};
+
+    const GIB: u64 = 1 << 30;
+
+    fn request(jobs: Option<usize>, memory_limit: Option<u64>) -> RunRequest<'static> {
+        RunRequest {
+            jobs,
+            default_jobs: 2,
+            out: None,
+            memory_limit,
+        }
+    }
+
+    #[test]
+    fn a_scenario_beyond_the_machine_is_refused_naming_the_dominant_key() {
+        let s = load(&fixture("fixtures", "memory_too_large.yaml"), &KNOWN).unwrap();
+        let e = estimate_memory(&s, 1);
+        assert_eq!(e.dominant_key, "org.rooms[0].preload");
+        assert!(e.total > 100 * 1024 * GIB, "{e:?}");
+        match preflight(&s, &request(None, Some(64 * GIB))) {
+            Err(err @ GuardError::Memory { .. }) => {
+                let shown = err.to_string();
+                assert!(
+                    shown.contains("memory_too_large.yaml: org.rooms[0].preload: "),
+                    "{shown}"
+                );
+                assert!(shown.contains("100000000000 messages"), "{shown}");
+                assert!(
+                    shown.contains("more than this machine's 64.0 GiB"),
+                    "{shown}"
+                );
+            }
+            other => panic!("expected a memory refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_shipped_scenario_fits_in_4_gib_with_all_its_jobs_in_parallel() {
+        for name in [
+            "ci-smoke.yaml",
+            "paper-table1.yaml",
+            "churn-kd.yaml",
+            "history-reencrypt.yaml",
+            "search-chitchat.yaml",
+        ] {
+            let s = load(&scenario_file(name), &KNOWN).unwrap();
+            let e = estimate_memory(&s, JOBS_MAX);
+            eprintln!(
+                "{name}: {:.1} MiB for {} job(s)",
+                e.total as f64 / (1 << 20) as f64,
+                e.parallel
+            );
+            assert!(e.total < 4 * GIB, "{name}: {e:?}");
+            assert!(
+                e.total > 1 << 20,
+                "{name}: an estimate this small counts nothing: {e:?}"
+            );
+            preflight(&s, &request(None, Some(4 * GIB))).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_estimate_grows_with_what_the_engine_allocates() {
+        let base = load(&scenario_file("ci-smoke.yaml"), &KNOWN).unwrap();
+        let one = estimate_memory(&base, 1).total;
+        let mut more_users = base.clone();
+        more_users.org.users *= 2;
+        let mut longer = base.clone();
+        longer.duration *= 2;
+        let mut preloaded = base.clone();
+        preloaded.org.rooms[0].preload = 10_000;
+        for (what, s) in [
+            ("users", more_users),
+            ("duration", longer),
+            ("preload", preloaded),
+        ] {
+            assert!(estimate_memory(&s, 1).total > one, "{what}");
+        }
+        // Jobs in parallel multiply the estimate, up to the run's job count.
+        let mut stacks = base.clone();
+        stacks.stacks = vec![base.stacks[0].clone(); 3];
+        assert_eq!(
+            estimate_memory(&stacks, 2).total,
+            2 * estimate_memory(&stacks, 1).total
+        );
+        assert_eq!(
+            estimate_memory(&stacks, 8).total,
+            3 * estimate_memory(&stacks, 1).total
+        );
+    }
+
+    #[test]
+    fn jobs_are_bounded() {
+        let s = load(&scenario_file("ci-smoke.yaml"), &KNOWN).unwrap();
+        for bad in [0, JOBS_MAX + 1, usize::MAX] {
+            let err = preflight(&s, &request(Some(bad), None)).unwrap_err();
+            assert!(matches!(err, GuardError::Jobs(j) if j == bad), "{err}");
+            assert!(
+                err.to_string().starts_with("--jobs: expected 1 to 256"),
+                "{err}"
+            );
+        }
+        preflight(&s, &request(Some(1), None)).unwrap();
+        preflight(&s, &request(Some(JOBS_MAX), None)).unwrap();
+    }
+
+    #[test]
+    fn out_must_not_be_a_file() {
+        let s = load(&scenario_file("ci-smoke.yaml"), &KNOWN).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let mut req = request(None, None);
+        req.out = Some(&file);
+        let err = preflight(&s, &req).unwrap_err();
+        assert!(matches!(err, GuardError::OutNotDirectory(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("report.txt: exists and is not a directory"),
+            "{err}"
+        );
+        req.out = Some(dir.path());
+        preflight(&s, &req).unwrap();
+        let missing = dir.path().join("new");
+        req.out = Some(&missing);
+        preflight(&s, &req).unwrap();
+    }
+
+    #[test]
+    fn an_incomplete_calibration_table_names_what_is_missing() {
+        let path = fixture("fixtures", "calibration.json");
+        let table = CalibrationTable::load(&path).unwrap();
+        let conventional = vec![stack("conventional", "none", "plaintext")];
+        table.check_covers(&path, &conventional).unwrap();
+        let secured = vec![
+            stack("conventional", "none", "plaintext"),
+            stack("mkd", "none", "plaintext"),
+            stack("sender-keys", "none", "plaintext"),
+        ];
+        let shown = table.check_covers(&path, &secured).unwrap_err().to_string();
+        assert!(shown.contains("calibration.json: no entry for mkd/client.change, mkd/client.handle, sender-keys/client.change"), "{shown}");
+        // Sender Keys protects every message itself: its protect/unprotect are needed too.
+        assert!(
+            shown.contains("sender-keys/protect, sender-keys/unprotect"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("(used by mkd+none+plaintext, sender-keys+none+plaintext)"),
+            "{shown}"
+        );
+
+        // A table measured for every scheme of Table 1 covers it.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let reference = root.join("reports/reference/paper-table1/calibration.json");
+        let s = load(&scenario_file("paper-table1.yaml"), &KNOWN).unwrap();
+        CalibrationTable::load(&reference)
+            .unwrap()
+            .check_covers(&reference, &s.stacks)
+            .unwrap();
+    }
+}

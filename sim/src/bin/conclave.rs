@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use conclave_schemes::registry::{self, Family};
 use conclave_sim::calibrate;
 use conclave_sim::cost::CalibrationTable;
-use conclave_sim::engine::Progress;
+use conclave_sim::engine::{EngineError, Progress};
+use conclave_sim::guard;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
 use conclave_sim::scenario::{self, CostModelKind, KnownSchemes, Scenario};
@@ -58,7 +59,7 @@ enum Command {
         /// Calibration table to charge from (default: calibrate now and save it beside the report).
         #[arg(long)]
         calibration: Option<PathBuf>,
-        /// Jobs (stack × seed) run in parallel (default: available cores).
+        /// Jobs (stack × seed) run in parallel, 1 to 256 (default: available cores).
         #[arg(long)]
         jobs: Option<usize>,
     },
@@ -144,8 +145,25 @@ fn load(file: &Path) -> Result<Scenario, Failure> {
     scenario::load(file, &known).map_err(Failure::bad_input)
 }
 
+/// Jobs run in parallel without `--jobs`.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Refuses, before simulating, what cannot run here (memory, `--jobs`, `--out`).
+fn preflight(s: &Scenario, jobs: Option<usize>, out: Option<&Path>) -> Result<(), Failure> {
+    let request = guard::RunRequest {
+        jobs,
+        default_jobs: default_jobs(),
+        out,
+        memory_limit: guard::machine_memory(),
+    };
+    guard::preflight(s, &request).map_err(Failure::bad_input)
+}
+
 fn validate(file: &Path) -> Result<(), Failure> {
     let s = load(file)?;
+    preflight(&s, None, None)?;
     let jobs = s.stacks.len() * s.replicates as usize;
     println!(
         "{}: ok ({} users, {} room groups, {} stack(s), {} seed(s), {} job(s))",
@@ -189,14 +207,12 @@ fn run_scenario(
     jobs: Option<usize>,
 ) -> Result<(), Failure> {
     let scenario = load(file)?;
-    if jobs == Some(0) {
-        return Err(Failure::bad_input("--jobs must be at least 1"));
-    }
     let first = seed.unwrap_or(scenario.seed);
     let seeds: Vec<u64> = (0..u64::from(scenario.replicates))
         .map(|i| first.wrapping_add(i))
         .collect();
     let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
+    preflight(&scenario, jobs, Some(&out))?;
     let kind = match cost_model {
         Some(CostArg::Measured) => CostModelKind::Measured,
         Some(CostArg::Calibrated) => CostModelKind::Calibrated,
@@ -217,6 +233,9 @@ fn run_scenario(
         ),
         (CostModelKind::Calibrated, Some(path)) => {
             let table = CalibrationTable::load(&path).map_err(Failure::bad_input)?;
+            table
+                .check_covers(&path, &scenario.stacks)
+                .map_err(Failure::bad_input)?;
             let bytes = std::fs::read(&path)
                 .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
             let info = CalibrationInfo {
@@ -239,8 +258,7 @@ fn run_scenario(
         }
     };
 
-    let threads =
-        jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = jobs.unwrap_or_else(default_jobs);
     let job_count = scenario.stacks.len() * seeds.len();
     let progress: Vec<Progress> = (0..job_count).map(|_| Progress::default()).collect();
     let start = Instant::now();
@@ -250,7 +268,14 @@ fn run_scenario(
         handle.join()
     })
     .map_err(|_| Failure::other("a simulation thread panicked"))?
-    .map_err(Failure::other)?;
+    .map_err(|e| match e {
+        // An operation a scheme reports for its own server jobs, missing from the table.
+        run::RunError::Job {
+            source: EngineError::Calibration(_),
+            ..
+        } => Failure::bad_input(e),
+        e => Failure::other(e),
+    })?;
 
     let violations: Vec<String> = results
         .iter()

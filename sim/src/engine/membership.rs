@@ -13,7 +13,7 @@ use rand_chacha::ChaCha20Rng;
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState};
 use crate::cost::OpKey;
-use crate::metrics::Property;
+use crate::metrics::{Property, SkipReason};
 use crate::scenario::{HistoryPolicy, Nanos};
 use crate::workload::{Action, Org};
 
@@ -319,7 +319,8 @@ impl Engine<'_> {
         };
         self.rooms[room.0 as usize].changer_catching_up = None;
         if join == self.is_member(subject, room) || !self.is_member(by, room) {
-            // The trace is consistent; this guards against a change that no longer applies.
+            // The trace is consistent, but waiting for keys can reorder a room's changes.
+            self.skip(&action, SkipReason::ChangeNoLongerApplies);
             return self.next_change(room, ready_at);
         }
         if !self.holds_current(by, room) {
@@ -768,7 +769,12 @@ impl Engine<'_> {
                 Action::Join { .. } | Action::Leave { .. } => {
                     self.start_change(pressed, at, action)?
                 }
-                _ => {}
+                Action::Send { .. } | Action::Search { .. } => {
+                    self.skip(&action, SkipReason::NotMemberAnyMore);
+                }
+                // A preload is not an op (its count is in the counters), and sessions never
+                // wait for a key.
+                Action::Preload { .. } | Action::Login { .. } | Action::Logout { .. } => {}
             }
         }
         Ok(())

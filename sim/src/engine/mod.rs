@@ -31,7 +31,7 @@ use conclave_schemes::{registry, Epoch, EpochSecret, MsgId, RoomId, SchemeError,
 use rand_chacha::ChaCha20Rng;
 
 use crate::cost::{CalibrationError, CostModel, OpKey};
-use crate::metrics::{Counters, Op, OpStats, Party, Sample, StackResult};
+use crate::metrics::{Counters, Op, OpStats, Party, Sample, SkipReason, StackResult};
 use crate::net::{Network, INTERNAL_DELAY};
 use crate::oracle::Oracle;
 use crate::rng;
@@ -561,6 +561,7 @@ impl<'s> Engine<'s> {
     fn finish(mut self) -> Result<(StackResult, CostModel), EngineError> {
         self.storage_breach_experiment()?;
         self.unreadable_at_end();
+        self.censor_at_end();
         self.counters.churn_skipped = self.workload.skipped_churn();
         self.counters.message_store_bytes = self.stack.pre.stored_len() as u64;
         self.counters.search_index_bytes = self.stack.sse.stored_len() as u64;
@@ -748,6 +749,35 @@ impl<'s> Engine<'s> {
 
     fn record(&mut self, op: Op, sample: Sample) {
         self.stats.entry(op).or_default().record(&sample);
+    }
+
+    /// Counts a workload action this stack dropped.
+    fn skip(&mut self, action: &Action, reason: SkipReason) {
+        if let Some(op) = action.op() {
+            self.stats.entry(op).or_default().skip(reason);
+        }
+    }
+
+    /// What the run leaves unfinished: ops in flight are incomplete; actions still waiting for
+    /// a key, or queued behind a change, are skipped.
+    fn censor_at_end(&mut self) {
+        let mut incomplete: Vec<Op> = self.ops.in_flight().map(|s| s.data.op()).collect();
+        incomplete.sort_unstable();
+        for op in incomplete {
+            self.stats.entry(op).or_default().incomplete += 1;
+        }
+        for u in 0..self.users.len() {
+            let waiting = std::mem::take(&mut self.users[u].waiting);
+            for (_, action) in waiting.values().flatten() {
+                self.skip(action, SkipReason::NoKeyByEnd);
+            }
+        }
+        for r in 0..self.rooms.len() {
+            let queued = std::mem::take(&mut self.rooms[r].queued_changes);
+            for (_, action) in &queued {
+                self.skip(action, SkipReason::BehindUnfinishedChange);
+            }
+        }
     }
 
     fn finish_op(&mut self, id: OpId, at: Nanos) -> Result<(), EngineError> {

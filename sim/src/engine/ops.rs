@@ -133,6 +133,11 @@ impl Ops {
         }
     }
 
+    /// Every op still in flight.
+    pub(crate) fn in_flight(&self) -> impl Iterator<Item = &OpState> {
+        self.slots.iter().filter_map(|(_, s)| s.as_ref())
+    }
+
     /// Ops of kind `Change` still in flight, for presence updates.
     pub(crate) fn changes_mut(&mut self) -> impl Iterator<Item = (OpId, &mut OpState)> {
         self.slots

@@ -141,12 +141,44 @@ fn op_stats(stack: &StackResult, op: Op) -> Option<&OpStats> {
     stack.ops.get(&op).filter(|s| s.count > 0)
 }
 
-/// Ops with samples in at least one stack, in [`Op::ALL`] order.
+/// The stats of `op` in `stack`, if it has a sample or a censored action (incomplete or
+/// skipped): what the summary and the sample table list.
+fn op_entry(stack: &StackResult, op: Op) -> Option<&OpStats> {
+    stack.ops.get(&op).filter(|s| s.count > 0 || s.censored())
+}
+
+/// Ops with samples or censored actions in at least one stack, in [`Op::ALL`] order.
 fn measured_ops(stacks: &[StackResult]) -> Vec<Op> {
     Op::ALL
         .into_iter()
-        .filter(|&op| stacks.iter().any(|s| op_stats(s, op).is_some()))
+        .filter(|&op| stacks.iter().any(|s| op_entry(s, op).is_some()))
         .collect()
+}
+
+/// Whether a comparison of `op` between two stacks is paired: both have the same number of
+/// samples. Every stack replays the same trace, so counts differ only when a stack left ops
+/// incomplete or skipped actions (or, for ops the engine derives, such as `reencrypt`, when
+/// the stacks' schemes differ in what they do); a ratio over different sample sets is then not
+/// a like-for-like comparison.
+fn paired(a: &StackResult, b: &StackResult, op: Op) -> bool {
+    let count = |s: &StackResult| s.ops.get(&op).map_or(0, |x| x.count);
+    count(a) == count(b)
+}
+
+/// Skipped actions of an op, as `N (reason n, reason m)`; empty when none.
+fn skipped_text(s: &OpStats) -> String {
+    let total = s.skipped_total();
+    if total == 0 {
+        return String::new();
+    }
+    let reasons = s
+        .skipped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| format!("{} {n}", r.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{total} ({reasons})")
 }
 
 /// Index of the conventional stack in the run, if present.

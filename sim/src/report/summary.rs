@@ -6,9 +6,10 @@
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{cost_model_name, op_stats, round_to, RunReport};
+use super::{cost_model_name, op_entry, round_to, RunReport};
 use crate::metrics::{
-    Adversary, Counters, Op, OpStats, Party, Property, PropertyOutcome, StackResult, Verdict,
+    Adversary, Counters, Op, OpStats, Party, Property, PropertyOutcome, SkipReason, StackResult,
+    Verdict,
 };
 
 /// A JSON object whose keys keep insertion order.
@@ -70,6 +71,9 @@ struct OpSummary {
     bytes_down: u64,
     rounds: u64,
     cpu_ms: Ordered<f64>,
+    incomplete: u64,
+    skipped: u64,
+    skipped_reasons: Ordered<u64>,
 }
 
 #[derive(Serialize)]
@@ -119,6 +123,14 @@ fn op_summary(s: &OpStats) -> OpSummary {
                 .map(|&p| (p.name(), round_to(s.mean_cpu_ms(p), CPU_DECIMALS)))
                 .collect(),
         ),
+        incomplete: s.incomplete,
+        skipped: s.skipped_total(),
+        skipped_reasons: Ordered(
+            SkipReason::ALL
+                .iter()
+                .filter_map(|r| s.skipped.get(r).filter(|n| **n > 0).map(|n| (r.name(), *n)))
+                .collect(),
+        ),
     }
 }
 
@@ -154,7 +166,7 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
         ops: Ordered(
             Op::ALL
                 .iter()
-                .filter_map(|&op| op_stats(st, op).map(|s| (op.name(), op_summary(s))))
+                .filter_map(|&op| op_entry(st, op).map(|s| (op.name(), op_summary(s))))
                 .collect(),
         ),
         oracle: Oracle {
@@ -206,9 +218,12 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
 /// `summary.json`: pretty-printed (2-space indentation), keys in a fixed order, ending with a
 /// newline. Deterministic: the same report gives byte-identical output.
 ///
-/// Per stack and op (only ops with samples, in [`Op::ALL`] order): sample count, p50/p95/p99 and
-/// mean latency in ms (rounded to 3 decimals), mean bytes up/down and round trips per sample,
-/// and mean CPU ms per sample and party (rounded to 6 decimals). Then the oracle's totals and
+/// Per stack and op (only ops with samples or censored actions, in [`Op::ALL`] order): sample
+/// count, p50/p95/p99 and mean latency in ms (rounded to 3 decimals; 0 without samples), mean
+/// bytes up/down and round trips per sample, mean CPU ms per sample and party (rounded to 6
+/// decimals), then the censored actions: `incomplete` (started, unfinished at the end of the
+/// run, not in the latencies), `skipped` (workload actions the stack dropped) and
+/// `skipped_reasons` (the non-zero counts per [`SkipReason`], in its order). Then the oracle's totals and
 /// per-property outcomes, each adversary verdict (`not_run` when absent), the run counters and
 /// the trace hash.
 #[must_use]

@@ -4,14 +4,17 @@
 use std::fmt::Write as _;
 
 use super::{
-    conventional_index, cost_model_name, measured_ops, op_stats, percentile_label, ratio,
-    RunReport, CONVENTIONAL_STACK,
+    conventional_index, cost_model_name, measured_ops, op_entry, op_stats, paired,
+    percentile_label, ratio, skipped_text, RunReport, CONVENTIONAL_STACK,
 };
-use crate::metrics::Op;
+use crate::metrics::{Op, SkipReason};
 use crate::scenario::{CostModelKind, Scenario};
 
 /// Shown for a value that does not exist (no samples, or a ratio against zero).
 const MISSING: &str = "–";
+
+/// Marks a ratio whose two stacks have different sample counts for the op.
+const UNPAIRED: &str = "†";
 
 /// Percentiles shown when the scenario lists none.
 const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 95.0, 99.0];
@@ -174,8 +177,13 @@ fn latency_table(out: &mut String, r: &RunReport, pcts: &[f64], conv: Option<usi
                 let _ = write!(row, " {cell} |");
             }
             if let Some(c) = conv.filter(|&c| c != i) {
+                let mark = if paired(st, &r.stacks[c], op) {
+                    ""
+                } else {
+                    UNPAIRED
+                };
                 let cell = ratio(st, &r.stacks[c], op, ratio_p)
-                    .map_or_else(|| MISSING.to_owned(), |x| format!("{x:.2}×"));
+                    .map_or_else(|| MISSING.to_owned(), |x| format!("{x:.2}×{mark}"));
                 let _ = write!(row, " {cell} |");
             }
         }
@@ -183,37 +191,72 @@ fn latency_table(out: &mut String, r: &RunReport, pcts: &[f64], conv: Option<usi
     }
 }
 
-/// Sample counts and per-sample traffic, one row per (op, stack).
+/// Whether the latency table marks some ratio as unpaired.
+fn any_unpaired(r: &RunReport, ops: &[Op], ratio_p: f64) -> bool {
+    let Some(c) = conventional_index(&r.stacks) else {
+        return false;
+    };
+    let conv = &r.stacks[c];
+    r.stacks.iter().enumerate().any(|(i, st)| {
+        i != c
+            && ops
+                .iter()
+                .any(|&op| ratio(st, conv, op, ratio_p).is_some() && !paired(st, conv, op))
+    })
+}
+
+/// Whether any stack left an op incomplete or skipped an action.
+fn any_censored(r: &RunReport) -> bool {
+    r.stacks
+        .iter()
+        .any(|st| st.ops.values().any(crate::metrics::OpStats::censored))
+}
+
+/// Sample counts and per-sample traffic, one row per (op, stack); with `incomplete` and
+/// `skipped` columns when some stack censored an op.
 fn traffic_table(out: &mut String, r: &RunReport, ops: &[Op]) {
+    let censored = any_censored(r);
     out.push('\n');
     out.push_str("## Samples and traffic\n\n");
     out.push_str("Samples over all seeds; bytes and round trips are means per sample.\n\n");
-    out.push_str("| op | stack | samples | bytes up | bytes down | rounds |\n");
-    out.push_str("|:---|:---|---:|---:|---:|---:|\n");
+    if censored {
+        out.push_str(
+            "| op | stack | samples | incomplete | skipped | bytes up | bytes down | rounds |\n",
+        );
+        out.push_str("|:---|:---|---:|---:|:---|---:|---:|---:|\n");
+    } else {
+        out.push_str("| op | stack | samples | bytes up | bytes down | rounds |\n");
+        out.push_str("|:---|:---|---:|---:|---:|---:|\n");
+    }
     for &op in ops {
         for (i, st) in r.stacks.iter().enumerate() {
+            let mut row = format!("| {} | S{} |", op.name(), i + 1);
+            let entry = op_entry(st, op);
+            let _ = write!(row, " {} |", entry.map_or(0, |x| x.count));
+            if censored {
+                let incomplete = entry.map_or(0, |x| x.incomplete);
+                let skipped = entry.map(skipped_text).unwrap_or_default();
+                let _ = write!(
+                    row,
+                    " {incomplete} | {} |",
+                    if skipped.is_empty() { "0" } else { &skipped }
+                );
+            }
             match op_stats(st, op) {
                 Some(x) => {
-                    let _ = writeln!(
-                        out,
-                        "| {} | S{} | {} | {} | {} | {} |",
-                        op.name(),
-                        i + 1,
-                        x.count,
+                    let _ = write!(
+                        row,
+                        " {} | {} | {} |",
                         x.mean_bytes_up(),
                         x.mean_bytes_down(),
                         x.mean_rounds()
                     );
                 }
                 None => {
-                    let _ = writeln!(
-                        out,
-                        "| {} | S{} | 0 | {MISSING} | {MISSING} | {MISSING} |",
-                        op.name(),
-                        i + 1
-                    );
+                    let _ = write!(row, " {MISSING} | {MISSING} | {MISSING} |");
                 }
             }
+            let _ = writeln!(out, "{row}");
         }
     }
 }
@@ -250,6 +293,35 @@ fn how_to_read(out: &mut String, r: &RunReport, ops: &[Op], has_conventional: bo
              either value is missing or zero."
         );
     }
+    if any_unpaired(r, ops, ratio_p) {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "`{UNPAIRED}` marks an unpaired ratio: the two stacks have different sample counts for the op (every \
+             stack replays the same trace, so one of them left ops incomplete or skipped actions, or its schemes \
+             do work the other's do not), and the percentiles compare different sets of samples."
+        );
+    }
+    if any_censored(r) {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "Censored operations are not in the latencies: `incomplete` counts ops started but unfinished when \
+             the run ended (their latency would exceed what the run observed), `skipped` counts workload actions \
+             the stack dropped, per reason:"
+        );
+        out.push('\n');
+        for reason in SkipReason::ALL {
+            let seen = r.stacks.iter().any(|st| {
+                st.ops
+                    .values()
+                    .any(|x| x.skipped.get(&reason).is_some_and(|n| *n > 0))
+            });
+            if seen {
+                let _ = writeln!(out, "- `{}`: {}.", reason.name(), reason.describe());
+            }
+        }
+    }
 }
 
 /// Quotes a CSV field if it contains a comma, a quote or a line break.
@@ -261,35 +333,56 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// `table1.csv`: one line per (stack, op with samples), stacks in run order, ops in
-/// [`Op::ALL`] order. Latencies in ms with 3 decimals, bytes and rounds as per-sample means, the
-/// ratio of p50 to the conventional stack's p50 with 4 decimals (empty when unavailable).
-/// Deterministic.
+/// `table1.csv`: one line per (stack, op with samples or censored actions), stacks in run order,
+/// ops in [`Op::ALL`] order. Latencies in ms with 3 decimals (empty without samples), bytes and
+/// rounds as per-sample means, the ratio of p50 to the conventional stack's p50 with 4 decimals
+/// (empty when unavailable), then `incomplete`, `skipped`, `skipped_reasons`
+/// (`reason=n` joined by `;`) and `ratio_paired` (`true` when both stacks have the same sample
+/// count, empty without a ratio). Deterministic.
 #[must_use]
 pub fn table1_csv(r: &RunReport) -> String {
     let conv = conventional_index(&r.stacks);
     let mut out = String::from(
-        "stack,op,count,p50_ms,p95_ms,p99_ms,mean_ms,bytes_up,bytes_down,rounds,ratio_p50_vs_conventional\n",
+        "stack,op,count,p50_ms,p95_ms,p99_ms,mean_ms,bytes_up,bytes_down,rounds,ratio_p50_vs_conventional,\
+         incomplete,skipped,skipped_reasons,ratio_paired\n",
     );
     for st in &r.stacks {
         let name = csv_field(&st.stack.name());
         for op in Op::ALL {
-            let Some(x) = op_stats(st, op) else { continue };
-            let ratio = conv
-                .and_then(|c| ratio(st, &r.stacks[c], op, 50.0))
-                .map_or_else(String::new, |v| format!("{v:.4}"));
+            let Some(x) = op_entry(st, op) else { continue };
+            let measured = if x.count > 0 {
+                format!(
+                    "{:.3},{:.3},{:.3},{:.3},{},{},{}",
+                    x.percentile_ms(50.0),
+                    x.percentile_ms(95.0),
+                    x.percentile_ms(99.0),
+                    x.mean_ms(),
+                    x.mean_bytes_up(),
+                    x.mean_bytes_down(),
+                    x.mean_rounds(),
+                )
+            } else {
+                ",,,,,,".to_owned()
+            };
+            let with_ratio = conv.and_then(|c| ratio(st, &r.stacks[c], op, 50.0).map(|v| (v, c)));
+            let (ratio, is_paired) = with_ratio.map_or_else(
+                || (String::new(), String::new()),
+                |(v, c)| (format!("{v:.4}"), paired(st, &r.stacks[c], op).to_string()),
+            );
+            let reasons = x
+                .skipped
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(reason, n)| format!("{}={n}", reason.name()))
+                .collect::<Vec<_>>()
+                .join(";");
             let _ = writeln!(
                 out,
-                "{name},{},{},{:.3},{:.3},{:.3},{:.3},{},{},{},{ratio}",
+                "{name},{},{},{measured},{ratio},{},{},{reasons},{is_paired}",
                 op.name(),
                 x.count,
-                x.percentile_ms(50.0),
-                x.percentile_ms(95.0),
-                x.percentile_ms(99.0),
-                x.mean_ms(),
-                x.mean_bytes_up(),
-                x.mean_bytes_down(),
-                x.mean_rounds(),
+                x.incomplete,
+                x.skipped_total(),
             );
         }
     }

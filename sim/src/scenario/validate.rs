@@ -704,6 +704,8 @@ fn validate_keywords(cx: &Cx<'_>, k: KeywordsSpec) -> Result<Keywords> {
                 ),
             ));
         }
+        // Read now, so that a malformed corpus is bad input before any simulation starts.
+        crate::workload::Corpus::load(&resolved).map_err(|e| cx.err(ck, e.to_string()))?;
         KeywordSource::Corpus(resolved)
     } else {
         let vocabulary = cx.int_or(

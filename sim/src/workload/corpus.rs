@@ -11,7 +11,7 @@ use super::text;
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     /// The file could not be read.
-    #[error("cannot read corpus {path}: {source}")]
+    #[error("cannot read corpus {}: {source}", .path.display())]
     Io {
         /// the corpus file
         path: PathBuf,
@@ -19,15 +19,17 @@ pub enum CorpusError {
         source: std::io::Error,
     },
     /// A line is not a JSON object with a string `text`.
-    #[error("{path}:{line}: expected a JSON object with a string field \"text\"")]
+    #[error("{}:{line}: {reason}; expected a JSON object with a string field \"text\" on every line", .path.display())]
     Line {
         /// the corpus file
         path: PathBuf,
         /// 1-based line number
         line: usize,
+        /// what is wrong with the line
+        reason: String,
     },
     /// No line had any keyword.
-    #[error("{path}: the corpus has no message with a keyword")]
+    #[error("{}: the corpus has no message with a keyword (it is empty, blank, or its texts have no word a search could find)", .path.display())]
     Empty {
         /// the corpus file
         path: PathBuf,
@@ -55,18 +57,19 @@ impl Corpus {
             if line.trim().is_empty() {
                 continue;
             }
+            let bad = |reason: String| CorpusError::Line {
+                path: path.to_owned(),
+                line: i + 1,
+                reason,
+            };
             let value: serde_json::Value =
-                serde_json::from_str(line).map_err(|_| CorpusError::Line {
-                    path: path.to_owned(),
-                    line: i + 1,
-                })?;
-            let t = value
-                .get("text")
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| CorpusError::Line {
-                    path: path.to_owned(),
-                    line: i + 1,
-                })?;
+                serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+            let t = match value.get("text") {
+                Some(serde_json::Value::String(t)) => t,
+                Some(_) => return Err(bad("field \"text\" is not a string".to_owned())),
+                None if value.is_object() => return Err(bad("missing field \"text\"".to_owned())),
+                None => return Err(bad("not a JSON object".to_owned())),
+            };
             if !text::keywords(t).is_empty() {
                 texts.push(t.to_owned());
             }

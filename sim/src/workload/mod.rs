@@ -99,6 +99,22 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The measured operation this action starts, if any (a logout and a preload start none).
+    #[must_use]
+    pub fn op(&self) -> Option<crate::metrics::Op> {
+        use crate::metrics::Op;
+        match self {
+            Action::Login { .. } => Some(Op::Login),
+            Action::Send { .. } => Some(Op::Send),
+            Action::Search { .. } => Some(Op::Search),
+            Action::Join { .. } => Some(Op::Join),
+            Action::Leave { .. } => Some(Op::Leave),
+            Action::Logout { .. } | Action::Preload { .. } => None,
+        }
+    }
+}
+
 /// A timed action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
