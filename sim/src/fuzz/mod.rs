@@ -19,8 +19,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use rand::RngCore;
-use rayon::prelude::*;
 
 use conclave_schemes::registry::{self, Family};
 
@@ -239,30 +241,18 @@ pub fn checks_twice(index: u32) -> bool {
 /// Runs a batch: every scenario (in parallel), then shrinks and writes one reproducer per
 /// distinct failure. `progress` is called as each scenario finishes (from worker threads).
 ///
-/// # Errors
-/// When the thread pool cannot be built.
-pub fn run_batch(
-    cfg: &BatchConfig,
-    progress: &(dyn Fn(&ScenarioOutcome) + Sync),
-) -> Result<BatchOutcome, String> {
+#[must_use]
+pub fn run_batch(cfg: &BatchConfig, progress: &(dyn Fn(&ScenarioOutcome) + Sync)) -> BatchOutcome {
     let start = Instant::now();
     let registered = Registered::new();
     let known = registered.known();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(cfg.jobs.max(1))
-        .build()
-        .map_err(|e| format!("cannot start {} worker threads: {e}", cfg.jobs))?;
-    let scenarios: Vec<ScenarioOutcome> = pool.install(|| {
-        (0..cfg.count)
-            .into_par_iter()
-            .map(|index| {
-                let outcome = run_one(cfg, &known, index, start);
-                if !matches!(outcome.verdict, Verdict::NotStarted) {
-                    progress(&outcome);
-                }
-                outcome
-            })
-            .collect()
+    let scenarios: Vec<ScenarioOutcome> = parallel_map(cfg.jobs, cfg.count as usize, |i| {
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        let outcome = run_one(cfg, &known, index, start);
+        if !matches!(outcome.verdict, Verdict::NotStarted) {
+            progress(&outcome);
+        }
+        outcome
     });
 
     // The first scenario showing each distinct failure is the one shrunk.
@@ -283,21 +273,44 @@ pub fn run_batch(
         };
         (*i, position)
     });
-    let reproducers: Vec<Reproducer> = pool.install(|| {
-        order
-            .par_iter()
-            .enumerate()
-            .map(|(n, (class, (i, found)))| {
-                let s = &scenarios[*i];
-                output::reproduce(cfg, &known, &s.scenario, s.index, n + 1, class, found)
-            })
-            .collect()
+    let reproducers: Vec<Reproducer> = parallel_map(cfg.jobs, order.len(), |n| {
+        let (class, (i, found)) = &order[n];
+        let s = &scenarios[*i];
+        output::reproduce(cfg, &known, &s.scenario, s.index, n + 1, class, found)
     });
-    Ok(BatchOutcome {
+    BatchOutcome {
         scenarios,
         reproducers,
         seconds: start.elapsed().as_secs_f64(),
-    })
+    }
+}
+
+/// `f(0..n)` on `jobs` plain threads, results in index order. Plain threads rather than a rayon
+/// pool: each run builds its own pool, and a rayon worker waiting on another pool steals other
+/// scenarios meanwhile, which would blur the per-scenario timings.
+fn parallel_map<T: Send>(jobs: usize, n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, n.max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let r = f(i);
+                if let Ok(mut all) = results.lock() {
+                    all[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn run_one(

@@ -222,7 +222,7 @@ pub(crate) fn fuzz(args: &FuzzArgs) -> Result<(), Failure> {
             let _ = writeln!(out, "{line}");
         }
     };
-    let outcome = fuzz::run_batch(&cfg, &progress).map_err(Failure::other)?;
+    let outcome = fuzz::run_batch(&cfg, &progress);
 
     for r in &outcome.reproducers {
         println!(
