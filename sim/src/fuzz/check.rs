@@ -71,6 +71,19 @@ impl FailureClass {
         matches!(self, Self::Violation { .. })
     }
 
+    /// What makes two failures the same bug, for reporting each bug once: a scheme error is the
+    /// same bug in whatever stack the scheme runs (same scheme, same kind of engine step); the
+    /// other classes belong to their stack.
+    #[must_use]
+    pub fn same_bug_key(&self) -> String {
+        match self {
+            Self::SchemeError {
+                scheme, context, ..
+            } => format!("{scheme} fails ({context})"),
+            other => other.to_string(),
+        }
+    }
+
     /// Whether checking this class needs two runs.
     #[must_use]
     pub fn needs_second_run(&self) -> bool {

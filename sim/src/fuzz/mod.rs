@@ -93,7 +93,8 @@ pub struct ScenarioOutcome {
 pub struct BatchOutcome {
     /// Per scenario, in index order.
     pub scenarios: Vec<ScenarioOutcome>,
-    /// One reproducer per distinct failure, in order of first appearance.
+    /// One reproducer per distinct failure ([`FailureClass::same_bug_key`]), in order of first
+    /// appearance.
     pub reproducers: Vec<Reproducer>,
     /// Wall time of the whole batch.
     pub seconds: f64,
@@ -256,17 +257,19 @@ pub fn run_batch(cfg: &BatchConfig, progress: &(dyn Fn(&ScenarioOutcome) + Sync)
     });
 
     // The first scenario showing each distinct failure is the one shrunk.
-    let mut first: BTreeMap<FailureClass, (usize, Found)> = BTreeMap::new();
+    let mut first: BTreeMap<String, (usize, Found)> = BTreeMap::new();
     for (i, s) in scenarios.iter().enumerate() {
         if let Verdict::Failed(found) = &s.verdict {
             for f in found {
-                first.entry(f.class.clone()).or_insert((i, f.clone()));
+                first
+                    .entry(f.class.same_bug_key())
+                    .or_insert((i, f.clone()));
             }
         }
     }
-    let mut order: Vec<(FailureClass, (usize, Found))> = first.into_iter().collect();
+    let mut order: Vec<(usize, Found)> = first.into_values().collect();
     // In order of appearance: by scenario, then as the scenario reported them.
-    order.sort_by_key(|(_, (i, f))| {
+    order.sort_by_key(|(i, f)| {
         let position = match &scenarios[*i].verdict {
             Verdict::Failed(found) => found.iter().position(|g| g == f).unwrap_or(0),
             _ => 0,
@@ -274,9 +277,17 @@ pub fn run_batch(cfg: &BatchConfig, progress: &(dyn Fn(&ScenarioOutcome) + Sync)
         (*i, position)
     });
     let reproducers: Vec<Reproducer> = parallel_map(cfg.jobs, order.len(), |n| {
-        let (class, (i, found)) = &order[n];
+        let (i, found) = &order[n];
         let s = &scenarios[*i];
-        output::reproduce(cfg, &known, &s.scenario, s.index, n + 1, class, found)
+        output::reproduce(
+            cfg,
+            &known,
+            &s.scenario,
+            s.index,
+            n + 1,
+            &found.class,
+            found,
+        )
     });
     BatchOutcome {
         scenarios,
