@@ -7,6 +7,7 @@
 pub mod calibrate;
 pub mod cost;
 pub mod engine;
+pub mod fuzz;
 pub mod guard;
 pub mod metrics;
 pub mod net;

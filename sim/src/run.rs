@@ -109,3 +109,41 @@ pub fn run(
     }
     Ok(merged)
 }
+
+/// A `--stack` name that the scenario does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("the scenario has no stack `{wanted}`; its stacks are: {available}")]
+pub struct UnknownStack {
+    /// the name asked for
+    pub wanted: String,
+    /// the scenario's stacks, comma-separated
+    pub available: String,
+}
+
+/// `scenario` with only the stacks named in `names` (`kd+pre+sse`, whitespace around `+`
+/// ignored), in the scenario's order; all of them when `names` is empty.
+///
+/// # Errors
+/// [`UnknownStack`] for the first name the scenario does not have.
+pub fn select_stacks(scenario: &Scenario, names: &[String]) -> Result<Scenario, UnknownStack> {
+    let normalise = |n: &str| n.split('+').map(str::trim).collect::<Vec<_>>().join("+");
+    let wanted: Vec<String> = names.iter().map(|n| normalise(n)).collect();
+    for (name, given) in wanted.iter().zip(names) {
+        if !scenario.stacks.iter().any(|s| s.name() == *name) {
+            return Err(UnknownStack {
+                wanted: given.clone(),
+                available: scenario
+                    .stacks
+                    .iter()
+                    .map(StackSpec::name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let mut subset = scenario.clone();
+    if !wanted.is_empty() {
+        subset.stacks.retain(|s| wanted.contains(&s.name()));
+    }
+    Ok(subset)
+}

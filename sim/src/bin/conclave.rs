@@ -17,6 +17,9 @@ use conclave_sim::run::{self, Costing};
 use conclave_sim::scenario::{self, CostModelKind, KnownSchemes, Scenario};
 use sha2::{Digest, Sha256};
 
+#[path = "conclave/fuzz.rs"]
+mod fuzz;
+
 /// Exit code for bad input (scenario files, arguments, calibration files).
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for a violated security property.
@@ -62,6 +65,43 @@ enum Command {
         /// Jobs (stack × seed) run in parallel, 1 to 256 (default: available cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run only this stack of the scenario (`kd+pre+sse`; repeatable).
+        #[arg(long = "stack", value_name = "NAME")]
+        stacks: Vec<String>,
+    },
+    /// Run random valid scenarios, check every run, and shrink each failure to a reproducer.
+    Fuzz {
+        /// Scenarios to generate.
+        #[arg(long, default_value_t = 100)]
+        count: u32,
+        /// Batch seed (default: drawn from the clock and printed); scenario k's seed derives from
+        /// it, so the same seed reproduces the whole batch.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stacks to draw from: `all` (random stacks of every registered scheme) or a
+        /// comma-separated list of `kd+pre+sse`.
+        #[arg(long, default_value = "all")]
+        stacks: String,
+        /// Largest organisation generated (organisations have 20 users or more unless this is
+        /// smaller).
+        #[arg(long, default_value_t = 60)]
+        max_users: u32,
+        /// Stop starting new scenarios after this wall time (`2m`, `90s`).
+        #[arg(long)]
+        time_limit: Option<String>,
+        /// Output directory: the batch's calibration table and one `failure-NNN/` per distinct
+        /// failure.
+        #[arg(long, default_value = "reports/fuzz")]
+        out: PathBuf,
+        /// Calibration table to charge from (default: calibrate the batch's schemes now).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Scenarios run in parallel (default: available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Wall time allowed for shrinking each distinct failure.
+        #[arg(long, default_value = "60s")]
+        shrink_time: String,
     },
     /// Check a scenario file without running it.
     Validate {
@@ -109,7 +149,37 @@ fn main() -> ExitCode {
             cost_model,
             calibration,
             jobs,
-        } => run_scenario(&file, seed, out, cost_model, calibration, jobs),
+            stacks,
+        } => run_scenario(&RunArgs {
+            file,
+            seed,
+            out,
+            cost_model,
+            calibration,
+            jobs,
+            stacks,
+        }),
+        Command::Fuzz {
+            count,
+            seed,
+            stacks,
+            max_users,
+            time_limit,
+            out,
+            calibration,
+            jobs,
+            shrink_time,
+        } => fuzz::fuzz(&fuzz::FuzzArgs {
+            count,
+            seed,
+            stacks,
+            max_users,
+            time_limit,
+            out,
+            calibration,
+            jobs,
+            shrink_time,
+        }),
         Command::Validate { file } => validate(&file),
         Command::Schemes => {
             for info in registry::all() {
@@ -198,27 +268,74 @@ fn calibrate_to(out: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_scenario(
-    file: &Path,
+/// The arguments of `conclave run`.
+struct RunArgs {
+    file: PathBuf,
     seed: Option<u64>,
     out: Option<PathBuf>,
     cost_model: Option<CostArg>,
     calibration: Option<PathBuf>,
     jobs: Option<usize>,
-) -> Result<(), Failure> {
+    stacks: Vec<String>,
+}
+
+/// The command that runs the same thing again: scenario, seed, the calibration table written
+/// beside the report and the stack subset.
+fn rerun_line(args: &RunArgs, seed: u64, calibration: Option<&Path>, out: &Path) -> String {
+    let mut line = format!(
+        "rerun with: conclave run {} --seed {seed}",
+        shell_word(&args.file.to_string_lossy())
+    );
+    match calibration {
+        Some(c) => line.push_str(&format!(
+            " --calibration {}",
+            shell_word(&c.to_string_lossy())
+        )),
+        None => line.push_str(" --cost-model measured"),
+    }
+    for s in &args.stacks {
+        line.push_str(&format!(" --stack {}", shell_word(s)));
+    }
+    if args.out.is_some() {
+        line.push_str(&format!(" --out {}", shell_word(&out.to_string_lossy())));
+    }
+    line
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-_./=:,@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
+    let file = args.file.as_path();
     let scenario = load(file)?;
-    let first = seed.unwrap_or(scenario.seed);
+    let scenario = run::select_stacks(&scenario, &args.stacks)
+        .map_err(|e| Failure::bad_input(format!("{}: --stack: {e}", file.display())))?;
+    let first = args.seed.unwrap_or(scenario.seed);
     let seeds: Vec<u64> = (0..u64::from(scenario.replicates))
         .map(|i| first.wrapping_add(i))
         .collect();
-    let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
-    preflight(&scenario, jobs, Some(&out))?;
-    let kind = match cost_model {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(&scenario.name));
+    preflight(&scenario, args.jobs, Some(&out))?;
+    let kind = match args.cost_model {
         Some(CostArg::Measured) => CostModelKind::Measured,
         Some(CostArg::Calibrated) => CostModelKind::Calibrated,
         None => scenario.cost_model,
     };
-    let (costing, calibration_info) = match (kind, calibration) {
+    // The table in force is always written beside the report, so that the rerun line carries it.
+    let beside = out.join("calibration.json");
+    let (costing, calibration_info) = match (kind, &args.calibration) {
         (CostModelKind::Measured, Some(_)) => {
             return Err(Failure::bad_input(
                 "--calibration only applies to the calibrated cost model",
@@ -232,12 +349,13 @@ fn run_scenario(
             },
         ),
         (CostModelKind::Calibrated, Some(path)) => {
-            let table = CalibrationTable::load(&path).map_err(Failure::bad_input)?;
+            let table = CalibrationTable::load(path).map_err(Failure::bad_input)?;
             table
-                .check_covers(&path, &scenario.stacks)
+                .check_covers(path, &scenario.stacks)
                 .map_err(Failure::bad_input)?;
-            let bytes = std::fs::read(&path)
+            let bytes = std::fs::read(path)
                 .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+            copy_beside(path, &bytes, &beside)?;
             let info = CalibrationInfo {
                 source: path.display().to_string(),
                 sha256: Some(hex_sha256(&bytes)),
@@ -247,18 +365,23 @@ fn run_scenario(
         (CostModelKind::Calibrated, None) => {
             eprintln!("no --calibration given: calibrating this machine for the scenario's schemes first (seconds to a minute)...");
             let table = calibrate::calibrate_for(&scenario.stacks).map_err(Failure::other)?;
-            let path = out.join("calibration.json");
-            table.save(&path).map_err(Failure::other)?;
-            let bytes = std::fs::read(&path).unwrap_or_default();
+            table.save(&beside).map_err(Failure::other)?;
+            let bytes = std::fs::read(&beside).unwrap_or_default();
             let info = CalibrationInfo {
-                source: format!("measured at start of run, saved as {}", path.display()),
+                source: format!("measured at start of run, saved as {}", beside.display()),
                 sha256: Some(hex_sha256(&bytes)),
             };
             (Costing::Calibrated(table), info)
         }
     };
+    let rerun = rerun_line(
+        args,
+        first,
+        matches!(costing, Costing::Calibrated(_)).then_some(beside.as_path()),
+        &out,
+    );
 
-    let threads = jobs.unwrap_or_else(default_jobs);
+    let threads = args.jobs.unwrap_or_else(default_jobs);
     let job_count = scenario.stacks.len() * seeds.len();
     let progress: Vec<Progress> = (0..job_count).map(|_| Progress::default()).collect();
     let start = Instant::now();
@@ -267,30 +390,27 @@ fn run_scenario(
         show_progress(&handle, &progress, scenario.duration, start);
         handle.join()
     })
-    .map_err(|_| Failure::other("a simulation thread panicked"))?
+    .map_err(|_| Failure::other(format!("a simulation thread panicked\n{rerun}")))?
     .map_err(|e| match e {
         // An operation a scheme reports for its own server jobs, missing from the table.
         run::RunError::Job {
             source: EngineError::Calibration(_),
             ..
-        } => Failure::bad_input(e),
-        e => Failure::other(e),
+        } => Failure::bad_input(format!("{e}\n{rerun}")),
+        e => Failure::other(format!(
+            "the run failed; no report was written: {e}\n{rerun}"
+        )),
     })?;
 
     let violations: Vec<String> = results
         .iter()
         .flat_map(|r| {
-            r.security
-                .properties
-                .iter()
-                .filter(|(_, o)| o.claimed && o.failures > 0)
-                .map(move |(p, o)| {
+            conclave_sim::fuzz::check::violations(r)
+                .into_iter()
+                .map(move |(p, n, first)| {
                     format!(
-                        "{}: {} violated {} time(s); first: {}",
-                        r.stack.name(),
-                        p.name(),
-                        o.failures,
-                        o.first_failure.as_deref().unwrap_or("?")
+                        "{}: {p} violated {n} time(s); first: {first}",
+                        r.stack.name()
                     )
                 })
         })
@@ -317,17 +437,31 @@ fn run_scenario(
             msg.push_str(v);
             msg.push('\n');
         }
-        msg.push_str(&format!(
-            "rerun with: conclave run {} --seed {}",
-            file.display(),
-            first
-        ));
+        msg.push_str(&rerun);
         return Err(Failure {
             code: EXIT_VIOLATION,
             message: msg,
         });
     }
     Ok(())
+}
+
+/// Copies the calibration table given with `--calibration` beside the report (unless it is
+/// that file already).
+fn copy_beside(from: &Path, bytes: &[u8], beside: &Path) -> Result<(), Failure> {
+    let same = match (from.canonicalize(), beside.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Ok(());
+    }
+    if let Some(dir) = beside.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(beside, bytes)
+        .map_err(|e| Failure::other(format!("cannot write {}: {e}", beside.display())))
 }
 
 /// Draws a progress bar on stderr while the run lasts longer than a second (only on a terminal).

@@ -1,0 +1,342 @@
+//! Running a scenario and judging the outcome: no run error, no panic, no violation of a claimed
+//! property and, when asked, two runs with byte-identical `summary.json`.
+//!
+//! Each stack runs on its own (a run stops at the first failing job, and one stack's failure must
+//! not hide another's), so every failure found names the stack it belongs to.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+use crate::engine::EngineError;
+use crate::metrics::StackResult;
+use crate::report::{self, CalibrationInfo, RunReport};
+use crate::run::{self, Costing, RunError};
+use crate::scenario::{CostModelKind, Scenario, StackSpec};
+
+/// What went wrong, reduced to what must stay the same while shrinking.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureClass {
+    /// A property the stack claims was violated.
+    Violation {
+        /// `kd+pre+sse`
+        stack: String,
+        /// the property's name (`members_read`, ...)
+        property: String,
+    },
+    /// A scheme failed during the run ([`EngineError::Scheme`]).
+    SchemeError {
+        /// `kd+pre+sse`
+        stack: String,
+        /// the failing scheme
+        scheme: String,
+        /// what the engine was doing, with numbers blanked (`user # handling ... room #`)
+        context: String,
+    },
+    /// The run failed for another reason (calibration, workload, setup).
+    RunError {
+        /// `kd+pre+sse`
+        stack: String,
+        /// the error with numbers blanked
+        kind: String,
+    },
+    /// The run panicked.
+    Panic {
+        /// `kd+pre+sse`
+        stack: String,
+    },
+    /// Two runs of the same scenario and seed rendered different `summary.json`.
+    Nondeterministic {
+        /// `kd+pre+sse`
+        stack: String,
+    },
+}
+
+impl FailureClass {
+    /// The stack the failure belongs to.
+    #[must_use]
+    pub fn stack(&self) -> &str {
+        match self {
+            Self::Violation { stack, .. }
+            | Self::SchemeError { stack, .. }
+            | Self::RunError { stack, .. }
+            | Self::Panic { stack }
+            | Self::Nondeterministic { stack } => stack,
+        }
+    }
+
+    /// Whether this is a violated security property (exit status 3 rather than 1).
+    #[must_use]
+    pub fn is_violation(&self) -> bool {
+        matches!(self, Self::Violation { .. })
+    }
+
+    /// What makes two failures the same bug, for reporting each bug once: a scheme error is the
+    /// same bug in whatever stack the scheme runs (same scheme, same kind of engine step); the
+    /// other classes belong to their stack.
+    #[must_use]
+    pub fn same_bug_key(&self) -> String {
+        match self {
+            Self::SchemeError {
+                scheme, context, ..
+            } => format!("{scheme} fails ({context})"),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether checking this class needs two runs.
+    #[must_use]
+    pub fn needs_second_run(&self) -> bool {
+        matches!(self, Self::Nondeterministic { .. })
+    }
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Violation { stack, property } => write!(f, "{stack}: violates {property}"),
+            Self::SchemeError {
+                stack,
+                scheme,
+                context,
+            } => write!(f, "{stack}: {scheme} fails ({context})"),
+            Self::RunError { stack, kind } => write!(f, "{stack}: run error ({kind})"),
+            Self::Panic { stack } => write!(f, "{stack}: panic"),
+            Self::Nondeterministic { stack } => write!(f, "{stack}: nondeterministic summary.json"),
+        }
+    }
+}
+
+/// A failure found, with its full message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// What kind of failure.
+    pub class: FailureClass,
+    /// The message as `conclave run` would print it.
+    pub message: String,
+}
+
+/// Replaces every run of digits (and a following `.digits`) by `#`, so that messages differing
+/// only in ids and times compare equal.
+#[must_use]
+pub fn blank_numbers(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_number = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                out.push('#');
+                in_number = true;
+            }
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The violations of claimed properties in a stack's result, as `(property, failures, first)`.
+#[must_use]
+pub fn violations(r: &StackResult) -> Vec<(&'static str, u64, String)> {
+    r.security
+        .properties
+        .iter()
+        .filter(|(_, o)| o.claimed && o.failures > 0)
+        .map(|(p, o)| {
+            (
+                p.name(),
+                o.failures,
+                o.first_failure.clone().unwrap_or_else(|| "?".to_owned()),
+            )
+        })
+        .collect()
+}
+
+/// How many fuzz runs are under way in this process; while there is one, the panic hook stays
+/// silent (the fuzzer catches the panic and reports its message itself). Panics happen on the
+/// run's worker threads, so a per-thread flag would not reach them.
+static QUIET_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs, once per process, a panic hook that is silent while a fuzz run is under way and
+/// behaves as the default hook otherwise.
+fn install_quiet_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if QUIET_RUNS.load(Ordering::SeqCst) == 0 {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, catching a panic as its message.
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_quiet_hook();
+    QUIET_RUNS.fetch_add(1, Ordering::SeqCst);
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET_RUNS.fetch_sub(1, Ordering::SeqCst);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    })
+}
+
+/// `scenario` with only `stack` in it.
+fn only(scenario: &Scenario, stack: &StackSpec) -> Scenario {
+    let mut s = scenario.clone();
+    s.stacks = vec![stack.clone()];
+    s
+}
+
+/// The seeds a scenario runs with.
+#[must_use]
+pub fn seeds_of(scenario: &Scenario) -> Vec<u64> {
+    (0..u64::from(scenario.replicates))
+        .map(|i| scenario.seed.wrapping_add(i))
+        .collect()
+}
+
+/// One run of one stack: its result, or the failure that stopped it.
+fn run_stack(scenario: &Scenario, costing: &Costing) -> Result<Vec<StackResult>, Found> {
+    let stack = scenario
+        .stacks
+        .first()
+        .map(StackSpec::name)
+        .unwrap_or_default();
+    let seeds = seeds_of(scenario);
+    // One thread: the batch runs scenarios in parallel instead.
+    let outcome = quietly(|| run::run(scenario, &seeds, costing, 1, &[]));
+    match outcome {
+        Err(message) => Err(Found {
+            class: FailureClass::Panic {
+                stack: stack.clone(),
+            },
+            message: format!("stack {stack}: panicked: {message}"),
+        }),
+        Ok(Err(e)) => {
+            let class = match &e {
+                RunError::Job {
+                    source:
+                        EngineError::Scheme {
+                            scheme, context, ..
+                        },
+                    ..
+                } => FailureClass::SchemeError {
+                    stack: stack.clone(),
+                    scheme: scheme.clone(),
+                    context: blank_numbers(context),
+                },
+                other => FailureClass::RunError {
+                    stack: stack.clone(),
+                    kind: blank_numbers(&other.to_string()),
+                },
+            };
+            Err(Found {
+                class,
+                message: e.to_string(),
+            })
+        }
+        Ok(Ok(results)) => Ok(results),
+    }
+}
+
+/// `summary.json` of a finished run, rendered in memory.
+fn summary(scenario: &Scenario, results: Vec<StackResult>) -> String {
+    report::summary_json(&RunReport {
+        scenario,
+        seeds: seeds_of(scenario),
+        cost_model: CostModelKind::Calibrated,
+        calibration: CalibrationInfo {
+            source: "fuzz batch".to_owned(),
+            sha256: None,
+        },
+        stacks: results,
+        wall_seconds: 0.0,
+    })
+}
+
+/// Checks every stack of `scenario` (run with its own seed and replicates); `twice` also runs
+/// each clean stack a second time and compares the rendered `summary.json`. Returns every
+/// failure found, in stack order.
+#[must_use]
+pub fn check(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> {
+    let mut found = Vec::new();
+    for stack in &scenario.stacks {
+        found.extend(check_stack(&only(scenario, stack), costing, twice));
+    }
+    found
+}
+
+/// Checks the single stack of `scenario`.
+fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> {
+    let results = match run_stack(scenario, costing) {
+        Ok(r) => r,
+        Err(f) => return vec![f],
+    };
+    let mut found = Vec::new();
+    for r in &results {
+        for (property, failures, first) in violations(r) {
+            found.push(Found {
+                class: FailureClass::Violation {
+                    stack: r.stack.name(),
+                    property: property.to_owned(),
+                },
+                message: format!(
+                    "{}: {property} violated {failures} time(s); first: {first}",
+                    r.stack.name()
+                ),
+            });
+        }
+    }
+    if twice && found.is_empty() {
+        let first = summary(scenario, results);
+        match run_stack(scenario, costing) {
+            Err(f) => found.push(f),
+            Ok(again) => {
+                let second = summary(scenario, again);
+                if first != second {
+                    let stack = scenario
+                        .stacks
+                        .first()
+                        .map(StackSpec::name)
+                        .unwrap_or_default();
+                    found.push(Found {
+                        message: format!(
+                            "{stack}: two runs of seed {} rendered different summary.json ({})",
+                            scenario.seed,
+                            first_difference(&first, &second)
+                        ),
+                        class: FailureClass::Nondeterministic { stack },
+                    });
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The failure of class `class` when `scenario` is checked, if it still shows (only the class's
+/// stack is run).
+#[must_use]
+pub fn reproduces(scenario: &Scenario, costing: &Costing, class: &FailureClass) -> Option<Found> {
+    let stack = scenario.stacks.iter().find(|s| s.name() == class.stack())?;
+    check_stack(&only(scenario, stack), costing, class.needs_second_run())
+        .into_iter()
+        .find(|f| f.class == *class)
+}
+
+/// The first line on which two texts differ, for the nondeterminism message.
+fn first_difference(a: &str, b: &str) -> String {
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}: `{}` vs `{}`", i + 1, x.trim(), y.trim());
+        }
+    }
+    format!("{} vs {} lines", a.lines().count(), b.lines().count())
+}

@@ -1,0 +1,175 @@
+//! Reproducers: a failure shrunk to a small scenario and written to `DIR/failure-NNN/` with the
+//! exact `conclave run` command that shows it again, checked by loading the written file back
+//! and running it as that command would.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::cost::CalibrationTable;
+use crate::run::{self, Costing};
+use crate::scenario::{self, KnownSchemes};
+
+use super::check::{self, FailureClass, Found};
+use super::generate::FuzzScenario;
+use super::shrink::{self, ShrinkOutcome};
+use super::{load, BatchConfig};
+
+/// A written reproducer.
+#[derive(Debug, Clone)]
+pub struct Reproducer {
+    /// The failure it reproduces.
+    pub class: FailureClass,
+    /// Index of the batch scenario it was shrunk from.
+    pub index: u32,
+    /// `DIR/failure-NNN/`
+    pub dir: PathBuf,
+    /// The command that reproduces it.
+    pub command: String,
+    /// The batch's calibration table, which the command charges from.
+    pub calibration: PathBuf,
+    /// The failure message of the shrunk scenario (as the reproducing run printed it), or of the
+    /// original one when the shrunk scenario could not be checked again.
+    pub message: String,
+    /// Shrinking statistics.
+    pub shrink: ShrinkOutcome,
+    /// Whether running the written files as `command` says showed the same failure.
+    pub verified: bool,
+    /// Why the reproducer could not be written, if it could not.
+    pub write_error: Option<String>,
+}
+
+/// Quotes `s` for a POSIX shell when it needs it.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-_./=:,@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Shrinks `original` while `class` persists, writes the reproducer and verifies it.
+pub(crate) fn reproduce(
+    cfg: &BatchConfig,
+    known: &KnownSchemes<'_>,
+    original: &FuzzScenario,
+    index: u32,
+    number: usize,
+    class: &FailureClass,
+    found: &Found,
+) -> Reproducer {
+    let dir = cfg.out.join(format!("failure-{number:03}"));
+    let path = dir.join("scenario.yaml");
+    let shrunk = shrink::shrink(
+        original.clone(),
+        cfg.shrink_budget,
+        |c| load(c, &path, known).is_ok(),
+        |c| {
+            load(c, &path, known)
+                .ok()
+                .and_then(|s| check::reproduces(&s, &cfg.costing, class))
+                .is_some()
+        },
+    );
+    let seed = shrunk.scenario.seed;
+    let command = [
+        "conclave".to_owned(),
+        "run".to_owned(),
+        shell_word(&path.to_string_lossy()),
+        "--seed".to_owned(),
+        seed.to_string(),
+        "--calibration".to_owned(),
+        shell_word(&cfg.calibration_path.to_string_lossy()),
+        "--stack".to_owned(),
+        shell_word(class.stack()),
+        "--out".to_owned(),
+        shell_word(&dir.join("report").to_string_lossy()),
+    ]
+    .join(" ");
+    let mut rep = Reproducer {
+        class: class.clone(),
+        index,
+        dir: dir.clone(),
+        command,
+        calibration: cfg.calibration_path.clone(),
+        message: found.message.clone(),
+        shrink: shrunk,
+        verified: false,
+        write_error: None,
+    };
+    if let Err(e) = write_files(&rep, original, found) {
+        rep.write_error = Some(e);
+        return rep;
+    }
+    match verify(&path, &cfg.calibration_path, known, class) {
+        Ok(Some(f)) => {
+            rep.verified = true;
+            rep.message = f.message;
+        }
+        Ok(None) => {}
+        Err(e) => rep.write_error = Some(format!("checking the written reproducer: {e}")),
+    }
+    // failure.txt is rewritten with the verification's outcome.
+    if let Err(e) = write_files(&rep, original, found) {
+        rep.write_error = Some(e);
+    }
+    rep
+}
+
+/// Loads the written scenario and calibration as `conclave run` does and checks the failure.
+fn verify(
+    path: &Path,
+    calibration: &Path,
+    known: &KnownSchemes<'_>,
+    class: &FailureClass,
+) -> Result<Option<Found>, String> {
+    let s = scenario::load(path, known).map_err(|e| e.to_string())?;
+    let s = run::select_stacks(&s, &[class.stack().to_owned()]).map_err(|e| e.to_string())?;
+    let table = CalibrationTable::load(calibration).map_err(|e| e.to_string())?;
+    Ok(check::reproduces(&s, &Costing::Calibrated(table), class))
+}
+
+fn write_files(rep: &Reproducer, original: &FuzzScenario, found: &Found) -> Result<(), String> {
+    let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    fs::create_dir_all(&rep.dir).map_err(|e| io(&rep.dir, e))?;
+    let mut failure = String::new();
+    let _ = writeln!(failure, "failure: {}", rep.class);
+    let _ = writeln!(failure, "message: {}", rep.message);
+    let _ = writeln!(failure, "seed: {}", rep.shrink.scenario.seed);
+    let _ = writeln!(failure, "calibration: {}", rep.calibration.display());
+    let _ = writeln!(
+        failure,
+        "reproduced from the written files: {}",
+        if rep.verified { "yes" } else { "no" }
+    );
+    let _ = writeln!(
+        failure,
+        "shrunk from batch scenario {} ({}) to {} in {} tries, {} kept{}",
+        rep.index,
+        original.shape(),
+        rep.shrink.scenario.shape(),
+        rep.shrink.tried,
+        rep.shrink.kept,
+        if rep.shrink.out_of_time {
+            " (time budget spent: may not be minimal)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(failure, "original failure: {}", found.message);
+    let files: [(&str, String); 5] = [
+        ("scenario.yaml", rep.shrink.scenario.to_yaml()),
+        ("original.yaml", original.to_yaml()),
+        ("seed.txt", format!("{}\n", rep.shrink.scenario.seed)),
+        ("failure.txt", failure),
+        ("command.txt", format!("{}\n", rep.command)),
+    ];
+    for (name, text) in files {
+        let p = rep.dir.join(name);
+        fs::write(&p, text).map_err(|e| io(&p, e))?;
+    }
+    Ok(())
+}

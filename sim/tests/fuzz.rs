@@ -1,0 +1,426 @@
+//! `conclave fuzz`: the generator's scenarios are valid and cover the scenario language, the
+//! shrinker reaches the minimal failing scenario, and the command line runs a batch; `conclave
+//! run --stack` and the calibration table and rerun line written with a run.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use conclave_schemes::registry::{self, Family};
+use conclave_sim::fuzz::generate::{GenRoomKind, GenRoomSize};
+use conclave_sim::fuzz::shrink::shrink;
+use conclave_sim::fuzz::{self, check, FuzzScenario, GenConfig, Registered};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn conclave(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_conclave"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn generator(registered: &Registered) -> GenConfig {
+    let corpus = manifest_dir()
+        .join("../data/chitchat-sample.jsonl")
+        .canonicalize()
+        .unwrap();
+    registered.generator(60, Some(corpus), vec!["afgh".to_owned()])
+}
+
+/// Every key of the scenario language (`scenarios/README.md`), as a path with list items written
+/// `[]`; `=x` names a value form (`=int` an integer, `=str` a string, other values literally).
+const KEYS: &[&str] = &[
+    "name",
+    "seed",
+    "replicates",
+    "duration",
+    "org.users",
+    "org.departments",
+    "org.rooms[].kind=department",
+    "org.rooms[].kind=org",
+    "org.rooms[].kind=project",
+    "org.rooms[].count",
+    "org.rooms[].size=int",
+    "org.rooms[].size.uniform.min",
+    "org.rooms[].size.uniform.max",
+    "org.rooms[].size.zipf.min",
+    "org.rooms[].size.zipf.max",
+    "org.rooms[].size.zipf.s",
+    "org.rooms[].admins",
+    "org.rooms[].history=shared",
+    "org.rooms[].history=from_join",
+    "org.rooms[].preload",
+    "policy.history=shared",
+    "policy.history=from_join",
+    "workload.messages.rate",
+    "workload.messages.size=str",
+    "workload.messages.size.uniform.min",
+    "workload.messages.size.uniform.max",
+    "workload.messages.size.lognormal.median",
+    "workload.messages.size.lognormal.sigma",
+    "workload.keywords.vocabulary",
+    "workload.keywords.zipf",
+    "workload.keywords.corpus",
+    "workload.keywords.per_message",
+    "workload.search.rate",
+    "workload.search.fetch",
+    "workload.login.rate",
+    "workload.login.recent",
+    "workload.login.session",
+    "workload.login.online_at_start",
+    "workload.churn.join",
+    "workload.churn.leave",
+    "workload.churn.move",
+    "workload.churn.events[].at",
+    "workload.churn.events[].reorg.from",
+    "workload.churn.events[].reorg.to",
+    "workload.churn.events[].reorg.share",
+    "workload.churn.events[].leave=all",
+    "workload.churn.events[].join=all",
+    "workload.history.read",
+    "workload.canaries",
+    "network.clients[].share",
+    "network.clients[].rtt",
+    "network.clients[].jitter",
+    "network.clients[].down",
+    "network.clients[].up",
+    "servers.workers",
+    "cost_model=calibrated",
+    "stacks[]=str",
+    "stacks[].kd[]",
+    "stacks[].pre",
+    "stacks[].sse",
+    "report.percentiles[]",
+    "report.plots[]",
+];
+
+/// Records every key path of `v` (and the value forms named in [`KEYS`]).
+fn walk(v: &serde_yaml::Value, path: &str, out: &mut BTreeSet<String>) {
+    use serde_yaml::Value;
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                let k = k.as_str().unwrap();
+                let p = if path.is_empty() {
+                    k.to_owned()
+                } else {
+                    format!("{path}.{k}")
+                };
+                out.insert(p.clone());
+                walk(v, &p, out);
+            }
+        }
+        Value::Sequence(items) => {
+            let p = format!("{path}[]");
+            out.insert(p.clone());
+            for item in items {
+                walk(item, &p, out);
+            }
+        }
+        Value::Number(n) if n.is_u64() => {
+            out.insert(format!("{path}=int"));
+        }
+        Value::String(s) => {
+            out.insert(format!("{path}=str"));
+            out.insert(format!("{path}={s}"));
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn generated_scenarios_are_valid_and_cover_every_key_and_scheme() {
+    let registered = Registered::new();
+    let cfg = generator(&registered);
+    let known = registered.known();
+    let mut keys = BTreeSet::new();
+    let mut schemes = BTreeSet::new();
+    let (mut rooms_of_one, mut rooms_of_two, mut offline, mut conventional) = (0, 0, 0, 0);
+    for index in 0..300 {
+        let s = fuzz::draw(&cfg, 7, index);
+        let yaml = s.to_yaml();
+        let loaded = fuzz::load(&s, Path::new("generated.yaml"), &known)
+            .unwrap_or_else(|e| panic!("scenario {index} does not validate: {e}\n{yaml}"));
+        assert_eq!(loaded.seed, s.seed);
+        assert!((20..=60).contains(&loaded.org.users), "{yaml}");
+        walk(&serde_yaml::from_str(&yaml).unwrap(), "", &mut keys);
+        for st in &loaded.stacks {
+            schemes.insert(format!("kd:{}", st.kd));
+            schemes.insert(format!("pre:{}", st.pre));
+            schemes.insert(format!("sse:{}", st.sse));
+            if st.name() == "conventional+none+plaintext" {
+                conventional += 1;
+            }
+        }
+        if s.departments == Some(s.users) {
+            rooms_of_one += 1;
+        }
+        if s.rooms.iter().any(|r| {
+            matches!(
+                r.kind,
+                GenRoomKind::Project {
+                    size: GenRoomSize::Fixed(2),
+                    ..
+                }
+            )
+        }) {
+            rooms_of_two += 1;
+        }
+        if s.login
+            .as_ref()
+            .is_some_and(|l| l.online_tenths.is_some_and(|t| t < 10))
+        {
+            offline += 1;
+        }
+    }
+    let missing: Vec<&&str> = KEYS.iter().filter(|k| !keys.contains(**k)).collect();
+    assert!(missing.is_empty(), "keys never generated: {missing:?}");
+    for (family, key) in [
+        (Family::KeyDistribution, "kd"),
+        (Family::History, "pre"),
+        (Family::Search, "sse"),
+    ] {
+        for name in registry::names(family) {
+            assert!(
+                schemes.contains(&format!("{key}:{name}")),
+                "{key} scheme {name} never drawn"
+            );
+        }
+    }
+    assert!(rooms_of_one > 0 && rooms_of_two > 10 && offline > 100 && conventional > 10);
+}
+
+#[test]
+fn the_same_seed_draws_the_same_batch() {
+    let registered = Registered::new();
+    let cfg = generator(&registered);
+    assert_eq!(fuzz::draw(&cfg, 3, 5), fuzz::draw(&cfg, 3, 5));
+    assert_ne!(fuzz::draw(&cfg, 3, 5), fuzz::draw(&cfg, 3, 6));
+    assert_ne!(fuzz::draw(&cfg, 3, 5), fuzz::draw(&cfg, 4, 5));
+}
+
+#[test]
+fn stacks_are_drawn_from_the_given_list() {
+    let registered = Registered::new();
+    let mut cfg = generator(&registered);
+    let only = conclave_sim::fuzz::generate::conventional_stack();
+    cfg.stacks = vec![only.clone()];
+    for i in 0..20 {
+        assert_eq!(fuzz::draw(&cfg, 1, i).stacks, vec![only.clone()]);
+    }
+}
+
+fn is_project(s: &FuzzScenario) -> bool {
+    s.rooms
+        .iter()
+        .any(|r| matches!(r.kind, GenRoomKind::Project { .. }))
+}
+
+#[test]
+fn the_shrinker_reaches_the_minimal_failing_scenario() {
+    let registered = Registered::new();
+    let cfg = generator(&registered);
+    let known = registered.known();
+    let fails = |s: &FuzzScenario| s.users >= 7 && is_project(s);
+    // A big starting point: several stacks, groups and events.
+    let start = (0..200)
+        .map(|i| fuzz::draw(&cfg, 11, i))
+        .find(|s| {
+            fails(s)
+                && s.rooms.len() >= 3
+                && s.stacks.len() >= 2
+                && s.churn.as_ref().is_some_and(|c| !c.events.is_empty())
+        })
+        .unwrap();
+    let mut evaluated = 0;
+    let out = shrink(
+        start,
+        Duration::from_secs(60),
+        |s| fuzz::load(s, Path::new("shrunk.yaml"), &known).is_ok(),
+        |s| {
+            evaluated += 1;
+            fails(s)
+        },
+    );
+    assert!(!out.out_of_time);
+    assert_eq!(out.tried, evaluated);
+    let s = &out.scenario;
+    assert_eq!(s.users, 7, "{}", s.to_yaml());
+    assert_eq!(s.rooms.len(), 1);
+    assert_eq!(
+        s.rooms[0].kind,
+        GenRoomKind::Project {
+            count: 1,
+            size: GenRoomSize::Fixed(2)
+        }
+    );
+    assert_eq!(s.stacks.len(), 1);
+    assert_eq!(s.duration_s, 60);
+    assert!(s.churn.is_none() && s.departments.is_none() && s.clients.is_none());
+    assert!(s.workers.is_none() && s.replicates.is_none() && s.report.is_none());
+    assert!(s.rooms[0].preload.is_none() && s.rooms[0].admins.is_none());
+    assert!(fuzz::load(s, Path::new("shrunk.yaml"), &known).is_ok());
+}
+
+#[test]
+fn numbers_are_blanked_in_failure_classes() {
+    assert_eq!(
+        check::blank_numbers("user 13 handling control traffic about room 2 at t=24.5 ms"),
+        "user # handling control traffic about room # at t=# ms"
+    );
+}
+
+fn fixture_calibration() -> PathBuf {
+    manifest_dir().join("tests/fixtures/calibration.json")
+}
+
+#[test]
+fn fuzz_runs_a_small_batch_and_prints_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fuzz");
+    let o = conclave(&[
+        "fuzz",
+        "--count",
+        "2",
+        "--seed",
+        "1",
+        "--stacks",
+        "conventional+none+plaintext",
+        "--max-users",
+        "20",
+        "--calibration",
+        fixture_calibration().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        matches!(o.status.code(), Some(0 | 3)),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("fuzz: 2 scenarios (seed 1), "), "{stdout}");
+    assert!(stdout.contains("[1/2] seed "), "{stdout}");
+    assert_eq!(
+        std::fs::read(out.join("calibration.json")).unwrap(),
+        std::fs::read(fixture_calibration()).unwrap()
+    );
+}
+
+#[test]
+fn fuzz_rejects_bad_arguments() {
+    for args in [
+        vec!["fuzz", "--stacks", "conventional+none"],
+        vec!["fuzz", "--stacks", "mlss+none+plaintext"],
+        vec!["fuzz", "--max-users", "1"],
+        vec!["fuzz", "--time-limit", "soon"],
+        vec!["fuzz", "--jobs", "0"],
+        vec!["fuzz", "--count", "0"],
+    ] {
+        let o = conclave(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// A copy of the smoke scenario with a second stack.
+fn two_stack_scenario(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(manifest_dir().join("../scenarios/ci-smoke.yaml")).unwrap();
+    let text = text.replace(
+        "stacks:\n  - conventional+none+plaintext\n",
+        "stacks:\n  - conventional+none+plaintext\n  - pairwise-dh+none+plaintext\n",
+    );
+    assert!(text.contains("pairwise-dh+none+plaintext"));
+    let path = dir.join("two-stacks.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn run_stack_runs_a_subset_and_writes_the_calibration_beside_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = two_stack_scenario(tmp.path());
+    let out = tmp.path().join("r");
+    let o = conclave(&[
+        "run",
+        file.to_str().unwrap(),
+        "--stack",
+        "conventional + none + plaintext",
+        "--calibration",
+        fixture_calibration().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let text = summary.to_string();
+    assert!(text.contains("conventional+none+plaintext"));
+    assert!(!text.contains("pairwise-dh"), "{text}");
+    assert_eq!(
+        std::fs::read(out.join("calibration.json")).unwrap(),
+        std::fs::read(fixture_calibration()).unwrap()
+    );
+
+    let o = conclave(&[
+        "run",
+        file.to_str().unwrap(),
+        "--stack",
+        "mls+none+plaintext",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("mls+none+plaintext"), "{stderr}");
+    assert!(
+        stderr.contains("conventional+none+plaintext, pairwise-dh+none+plaintext"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_failed_run_prints_the_full_rerun_line_and_keeps_its_calibration() {
+    // The fixture table has the conventional stack's operations only: pairwise-dh's are missing,
+    // so the run stops with an error the moment it charges one.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = two_stack_scenario(tmp.path());
+    let out = tmp.path().join("r");
+    let o = conclave(&[
+        "run",
+        file.to_str().unwrap(),
+        "--stack",
+        "pairwise-dh+none+plaintext",
+        "--seed",
+        "5",
+        "--calibration",
+        fixture_calibration().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let beside = out.join("calibration.json");
+    assert!(beside.is_file());
+    assert!(!out.join("summary.json").exists(), "{stderr}");
+    let rerun = stderr
+        .lines()
+        .find(|l| l.starts_with("rerun with: conclave run "))
+        .unwrap_or_else(|| panic!("no rerun line: {stderr}"));
+    for part in [
+        file.to_str().unwrap(),
+        " --seed 5",
+        &format!(" --calibration {}", beside.display()),
+        " --stack pairwise-dh+none+plaintext",
+    ] {
+        assert!(rerun.contains(part), "`{part}` missing from: {rerun}");
+    }
+}
