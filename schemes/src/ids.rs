@@ -64,28 +64,6 @@ impl Epoch {
 /// Why an epoch from a message was refused by [`Epoch::bounded`].
 pub const EPOCH_BEYOND_LIMIT: &str = "epoch beyond the limit of 2^48 membership changes";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn epoch_arithmetic_is_checked_and_bounded() {
-        assert_eq!(Epoch(3).next(), Some(Epoch(4)));
-        assert_eq!(Epoch(u64::MAX).next(), None);
-        assert!(Epoch(4).follows(Epoch(3)));
-        assert!(!Epoch(0).follows(Epoch(u64::MAX)));
-        assert_eq!(Epoch(7).bounded(), Ok(Epoch(7)));
-        assert_eq!(
-            Epoch::LIMIT.bounded(),
-            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
-        );
-        assert_eq!(
-            Epoch(u64::MAX).bounded(),
-            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
-        );
-    }
-}
-
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "user {}", self.0)
@@ -107,5 +85,27 @@ impl fmt::Display for Epoch {
 impl fmt::Display for MsgId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "message {}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_arithmetic_is_checked_and_bounded() {
+        assert_eq!(Epoch(3).next(), Some(Epoch(4)));
+        assert_eq!(Epoch(u64::MAX).next(), None);
+        assert!(Epoch(4).follows(Epoch(3)));
+        assert!(!Epoch(0).follows(Epoch(u64::MAX)));
+        assert_eq!(Epoch(7).bounded(), Ok(Epoch(7)));
+        assert_eq!(
+            Epoch::LIMIT.bounded(),
+            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
+        );
+        assert_eq!(
+            Epoch(u64::MAX).bounded(),
+            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
+        );
     }
 }
