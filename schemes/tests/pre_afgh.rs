@@ -806,7 +806,7 @@ fn afgh_hybrid_units_follow_message_keys_not_messages() {
 #[test]
 fn hostile_group_elements_are_refused_specifically() {
     use ark_bls12_381::Fq12;
-    use ark_ff::{One, Zero};
+    use ark_ff::One;
 
     let not_in_gt = SchemeError::Malformed("AFGH re-encrypted capsule: not in G_T");
     // An element of F_{q^12}^* outside the order-r subgroup: 2 (its order divides q^12 - 1
