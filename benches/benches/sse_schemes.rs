@@ -129,16 +129,17 @@ fn bench_rekey(c: &mut Criterion) {
                         epoch,
                         secret: &secret,
                     };
+                    let next_epoch = epoch.next().expect("a bench never exhausts its epochs");
                     let next = KeyView {
                         room,
-                        epoch: epoch.next(),
+                        epoch: next_epoch,
                         secret: &next_secret,
                     };
                     total += pool.install(|| {
                         change_epoch::<RekeyIndex>(&mut client, &mut server, prev, next, &mut rng)
                     });
                     secret = next_secret;
-                    epoch = epoch.next();
+                    epoch = next_epoch;
                 }
                 total
             });

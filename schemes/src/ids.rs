@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::SchemeError;
+
 /// A user of the organisation. Users are numbered densely from zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserId(pub u32);
@@ -19,12 +21,48 @@ pub struct Epoch(pub u64);
 pub struct MsgId(pub u64);
 
 impl Epoch {
-    /// The epoch after this one.
+    /// The bound on every epoch a party accepts from a message: 2^48, far more membership
+    /// changes than any room sees, and far enough below `u64::MAX` that counting on from an
+    /// accepted epoch never overflows.
+    pub const LIMIT: Self = Self(1 << 48);
+
+    /// The epoch after this one; `None` at `u64::MAX`.
     #[must_use]
-    pub fn next(self) -> Self {
-        Self(self.0 + 1)
+    pub fn next(self) -> Option<Self> {
+        self.0.checked_add(1).map(Self)
+    }
+
+    /// The epoch after this one, as a result.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] at `u64::MAX` (reachable only from an unbounded epoch).
+    pub fn advance(self) -> Result<Self, SchemeError> {
+        self.next()
+            .ok_or(SchemeError::Malformed("epoch counter exhausted"))
+    }
+
+    /// Whether `self` is exactly the epoch after `have` (never true at the end of the range).
+    #[must_use]
+    pub fn follows(self, have: Self) -> bool {
+        have.next() == Some(self)
+    }
+
+    /// Checks an epoch read from a message (a box, a kick, an index update, a re-key) against
+    /// [`Epoch::LIMIT`], so that a jump to an attacker-chosen epoch cannot exhaust the counter.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] if the epoch is at or beyond the limit.
+    pub fn bounded(self) -> Result<Self, SchemeError> {
+        if self < Self::LIMIT {
+            Ok(self)
+        } else {
+            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
+        }
     }
 }
+
+/// Why an epoch from a message was refused by [`Epoch::bounded`].
+pub const EPOCH_BEYOND_LIMIT: &str = "epoch beyond the limit of 2^48 membership changes";
 
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -47,5 +85,27 @@ impl fmt::Display for Epoch {
 impl fmt::Display for MsgId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "message {}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_arithmetic_is_checked_and_bounded() {
+        assert_eq!(Epoch(3).next(), Some(Epoch(4)));
+        assert_eq!(Epoch(u64::MAX).next(), None);
+        assert!(Epoch(4).follows(Epoch(3)));
+        assert!(!Epoch(0).follows(Epoch(u64::MAX)));
+        assert_eq!(Epoch(7).bounded(), Ok(Epoch(7)));
+        assert_eq!(
+            Epoch::LIMIT.bounded(),
+            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
+        );
+        assert_eq!(
+            Epoch(u64::MAX).bounded(),
+            Err(SchemeError::Malformed(EPOCH_BEYOND_LIMIT))
+        );
     }
 }

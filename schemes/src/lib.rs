@@ -43,7 +43,7 @@ mod wire;
 pub mod testing;
 
 pub use error::{Misuse, SchemeError};
-pub use ids::{Epoch, MsgId, RoomId, UserId};
+pub use ids::{Epoch, MsgId, RoomId, UserId, EPOCH_BEYOND_LIMIT};
 pub use rand_core::CryptoRngCore;
 pub use secret::{EpochSecret, Label};
 pub use wire::{Dest, Outbox, Wire};

@@ -4,6 +4,7 @@ use core::fmt;
 
 use hkdf::Hkdf;
 use sha2::Sha256;
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{Epoch, RoomId};
@@ -12,9 +13,24 @@ use crate::{Epoch, RoomId};
 ///
 /// History protection and search derive their keys from it with HKDF-SHA-256 under distinct
 /// [`Label`]s, bound to the room and the epoch, so keys of different families, rooms and epochs
-/// are independent. Zeroised on drop; `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// are independent. Zeroised on drop; `Debug` does not print it; compared in constant time.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct EpochSecret([u8; 32]);
+
+impl ConstantTimeEq for EpochSecret {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
+
+/// In constant time: comparing secrets must not leak how many leading bytes agree.
+impl PartialEq for EpochSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for EpochSecret {}
 
 /// Purposes a key can be derived for; each is a distinct HKDF `info` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,5 +114,17 @@ mod tests {
         assert_ne!(a, s.derive(Label::MessageKey, RoomId(2), Epoch(2)));
         assert_ne!(a, s.derive(Label::MessageKey, RoomId(1), Epoch(3)));
         assert_eq!(a, s.derive(Label::MessageKey, RoomId(1), Epoch(2)));
+    }
+
+    #[test]
+    fn secrets_compare_in_constant_time() {
+        fn constant_time<T: ConstantTimeEq + Eq>() {}
+        constant_time::<EpochSecret>();
+        let mut last_differs = [7; 32];
+        last_differs[31] = 8;
+        let s = EpochSecret::from_bytes([7; 32]);
+        assert_eq!(s, EpochSecret::from_bytes([7; 32]));
+        assert_ne!(s, EpochSecret::from_bytes(last_differs));
+        assert!(bool::from(s.ct_eq(&EpochSecret::from_bytes([7; 32]))));
     }
 }

@@ -221,7 +221,7 @@ fn agreement_across_dist_joins_and_leaves() {
         org.change(room, by, ch).unwrap();
         let (e, s) = org.agreed(room);
         let prev = seen.last().unwrap();
-        assert_eq!(e, prev.0.next(), "one epoch per change");
+        assert_eq!(e, prev.0.next().unwrap(), "one epoch per change");
         assert!(seen.iter().all(|(_, old)| *old != s), "fresh secret");
         seen.push((e, s));
     }
@@ -271,7 +271,7 @@ fn xor_of_t_values_is_zero_and_enforced() {
     // The aborted session is replaced by a new request, which completes.
     org.change(room, UserId(1), Change::Add(&[])).unwrap();
     let (e, s) = org.agreed(room);
-    assert_eq!(e, before.0.next());
+    assert_eq!(e, before.0.next().unwrap());
     assert!(s != before.1);
 }
 
@@ -549,7 +549,7 @@ fn server_checks_pedersen_openings() {
         Err(SchemeError::Crypto)
     );
     org.change(room, UserId(0), Change::Add(&[])).unwrap();
-    assert_eq!(org.agreed(room).0, before.0.next());
+    assert_eq!(org.agreed(room).0, before.0.next().unwrap());
 }
 
 #[test]
@@ -684,7 +684,7 @@ fn update_rekeys_every_room_at_a_new_frame() {
     // Every member agrees on a fresh secret at the next epoch.
     let (ea1, sa1) = h.agreed(a);
     let (eb1, sb1) = h.agreed(b);
-    assert_eq!((ea1, eb1), (ea.next(), eb.next()));
+    assert_eq!((ea1, eb1), (ea.next().unwrap(), eb.next().unwrap()));
     assert!(sa1 != sa && sb1 != sb && sa1 != sb1);
     // The removed member got nothing and still holds its old epoch.
     let now = h.clients[2].current(a).map(|(e, s)| (e, s.clone()));
@@ -711,19 +711,19 @@ fn update_rekeys_every_room_at_a_new_frame() {
     // A later Leave and Join continue from the updated epoch.
     h.change(a, UserId(3), Change::Remove(&[UserId(1)]), &mut rng);
     let (ea2, sa2) = h.agreed(a);
-    assert_eq!(ea2, ea1.next());
+    assert_eq!(ea2, ea1.next().unwrap());
     assert!(sa2 != sa1 && sa2 != sa);
     assert!(h.clients[1].current(a).is_some_and(|(_, s)| *s == sa1));
     h.change(a, UserId(0), Change::Add(&[UserId(2)]), &mut rng);
     let (ea3, sa3) = h.agreed(a);
-    assert_eq!(ea3, ea2.next());
+    assert_eq!(ea3, ea2.next().unwrap());
     assert!(sa3 != sa2);
 
     // A second frame updates again; the member removed before it (U_1) gets nothing.
     let msgs = run_frame(&mut h, &mut rng);
     assert!(!updates_to(&msgs, a).contains(&UserId(1)));
     let (ea4, sa4) = h.agreed(a);
-    assert_eq!(ea4, ea3.next());
+    assert_eq!(ea4, ea3.next().unwrap());
     assert!(sa4 != sa3);
     assert!(h.clients[1].current(a).is_some_and(|(_, s)| *s == sa1));
 }
@@ -761,7 +761,7 @@ fn tampered_replayed_or_early_update_is_rejected() {
             if f == 0 {
                 *frame += 1;
             } else {
-                *epoch = epoch.next();
+                *epoch = epoch.next().unwrap();
             }
         }
         assert_eq!(deliver(&mut h, u, &bad, &mut rng), Err(SchemeError::Crypto));
@@ -800,7 +800,7 @@ fn tampered_replayed_or_early_update_is_rejected() {
     // The genuine Update is accepted once; a replay is stale.
     assert_eq!(
         deliver(&mut h, u, &upd, &mut rng),
-        Ok(Handled::NewEpoch(e0.next()))
+        Ok(Handled::NewEpoch(e0.next().unwrap()))
     );
     assert!(matches!(
         deliver(&mut h, u, &upd, &mut rng),
@@ -810,13 +810,13 @@ fn tampered_replayed_or_early_update_is_rejected() {
         deliver(&mut h, *v, m, &mut rng).unwrap();
     }
     let (e1, s1) = h.agreed(room);
-    assert_eq!(e1, e0.next());
+    assert_eq!(e1, e0.next().unwrap());
     assert!(s1 != s0);
 
     // After the next frame, the old frame's Update is rejected (new MAC key).
     run_frame(&mut h, &mut rng);
     let (e2, _) = h.agreed(room);
-    assert_eq!(e2, e1.next());
+    assert_eq!(e2, e1.next().unwrap());
     assert_eq!(deliver(&mut h, u, &upd, &mut rng), Err(SchemeError::Crypto));
     // The harness's tamper suite still passes after a frame change.
     h.tamper = Some(Box::new(|m: &mut Message| {

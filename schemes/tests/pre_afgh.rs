@@ -595,16 +595,19 @@ where
         Err(SchemeError::Malformed(_))
     ));
 
-    // Re-encrypted capsule: a flipped bit leaves the subgroup (or changes the key).
+    // Re-encrypted capsule: a flipped bit leaves the subgroup (all but a 2^-250 fraction of
+    // F_{q^12}^* is outside it), which the decoder reports as such.
     let mut bad = record.clone();
     let current = bad.current_mut().unwrap();
     let mut bytes = *current.capsule;
     bytes[5] ^= 1;
     current.capsule = Arc::new(bytes);
-    assert!(matches!(
+    assert_eq!(
         org.fresh_open(1, id, &bad),
-        Err(SchemeError::Malformed(_) | SchemeError::Crypto)
-    ));
+        Err(SchemeError::Malformed(
+            "AFGH re-encrypted capsule: not in G_T"
+        ))
+    );
     // A valid re-encrypted capsule of another record.
     let mut bad = record.clone();
     *bad.current_mut().unwrap() = org
@@ -796,4 +799,44 @@ fn afgh_hybrid_units_follow_message_keys_not_messages() {
     org.take_work();
     org.change(1, &[2], &[], true);
     assert_eq!(org.take_work(), 7);
+}
+
+/// What an active server could send instead of a genuine element: each is refused with the
+/// decoder's own error, not merely "some error".
+#[test]
+fn hostile_group_elements_are_refused_specifically() {
+    use ark_bls12_381::Fq12;
+    use ark_ff::One;
+
+    let not_in_gt = SchemeError::Malformed("AFGH re-encrypted capsule: not in G_T");
+    // An element of F_{q^12}^* outside the order-r subgroup: 2 (its order divides q^12 - 1
+    // but not r).
+    let outside = PairingOutput::<Bls12_381>(Fq12::from(2u8));
+    let mut bytes = Vec::new();
+    outside.serialize_compressed(&mut bytes).unwrap();
+    assert_eq!(Reencrypted::from_bytes(&bytes), Err(not_in_gt.clone()));
+    // The identity of G_T: `α' = 1` would open under every key.
+    let one = PairingOutput::<Bls12_381>(Fq12::one());
+    let mut bytes = Vec::new();
+    one.serialize_compressed(&mut bytes).unwrap();
+    assert_eq!(Reencrypted::from_bytes(&bytes), Err(not_in_gt));
+    // An identity G_2 re-key would turn every capsule into the identity of G_T.
+    let mut bytes = Vec::new();
+    G2Affine::zero().serialize_compressed(&mut bytes).unwrap();
+    assert_eq!(
+        Rekey::from_bytes(&bytes),
+        Err(SchemeError::Malformed("AFGH re-key: not a G_2 point"))
+    );
+    // The identity of G_1 as a capsule.
+    let mut bytes = Vec::new();
+    G1Affine::zero().serialize_compressed(&mut bytes).unwrap();
+    assert_eq!(
+        Capsule::from_bytes(&bytes),
+        Err(SchemeError::Malformed("AFGH capsule: not a G_1 point"))
+    );
+    // A genuine element still decodes.
+    let genuine = PairingOutput::<Bls12_381>::generator();
+    let mut bytes = Vec::new();
+    genuine.serialize_compressed(&mut bytes).unwrap();
+    assert!(Reencrypted::from_bytes(&bytes).is_ok());
 }

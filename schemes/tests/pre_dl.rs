@@ -889,3 +889,148 @@ fn declared_lengths() {
     assert_eq!(<Bbs98 as HistoryProtection>::NAME, "bbs98");
     assert_eq!(<KeyHom as HistoryProtection>::NAME, "keyhom");
 }
+
+/// The body of message `msg` sealed under `mk`, as anyone who knows the message key (here the
+/// attacker) builds it: ChaCha20-Poly1305, associated data `label/body ‖ room ‖ msg ‖ key id`.
+fn forge_body(label: &str, room: RoomId, msg: MsgId, key_id: KeyId, mk: &[u8; 32]) -> Record<()> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+    let mut aad = Vec::new();
+    aad.extend_from_slice(label.as_bytes());
+    aad.extend_from_slice(b"/body");
+    aad.extend_from_slice(&room.0.to_be_bytes());
+    aad.extend_from_slice(&msg.0.to_be_bytes());
+    aad.extend_from_slice(&key_id.to_bytes());
+    let body = ChaCha20Poly1305::new(Key::from_slice(mk))
+        .encrypt(
+            Nonce::from_slice(&[3; 12]),
+            Payload {
+                msg: b"forged",
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    Record {
+        key_id,
+        wrap: None,
+        nonce: [3; 12],
+        body: body.into(),
+    }
+}
+
+/// The message server forges a capsule with `c` the identity: `g^r` is then the identity for
+/// every epoch key, so the DEM key is public and the server chooses the message key. The
+/// capsule must be refused, and no member may end up sending under a key the server knows.
+#[test]
+fn bbs98_refuses_an_identity_capsule_forged_by_the_server() {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    use curve25519_dalek::RistrettoPoint;
+    use hkdf::Hkdf;
+    use sha2::Sha256;
+
+    let mut chat = Chat::<Bbs98>::new(3, &[0, 1], 61);
+    let (room, msg) = (chat.room, MsgId(900));
+    let key_id = KeyId {
+        epoch: Epoch(0),
+        creator: UserId(2),
+        counter: 0,
+    };
+    let server_mk = [0x5a; 32];
+    let context = wrap_context(room, key_id);
+    let identity = RistrettoPoint::default().compress().to_bytes();
+    let hk = Hkdf::<Sha256>::new(None, &identity);
+    let mut dem = [0u8; 32];
+    hk.expand_multi_info(&[b"conclave/bbs98".as_slice(), b"/dem", &context], &mut dem)
+        .unwrap();
+    let sealed = ChaCha20Poly1305::new((&dem).into())
+        .encrypt(
+            Nonce::from_slice(&[0; 12]),
+            Payload {
+                msg: &server_mk,
+                aad: &context,
+            },
+        )
+        .unwrap();
+    let capsule = Capsule {
+        c: identity,
+        sealed_key: sealed.try_into().unwrap(),
+    };
+    assert_eq!(
+        <Bbs98 as conclave_schemes::pre::dl_hybrid::EpochWrap>::decode(&capsule).err(),
+        Some(SchemeError::Malformed(bbs98::IDENTITY_CAPSULE))
+    );
+    let body = forge_body("conclave/bbs98", room, msg, key_id, &server_mk);
+    let forged = Record {
+        key_id,
+        wrap: Some(conclave_schemes::pre::dl_hybrid::AttachedWrap {
+            epoch: Epoch(0),
+            wrap: capsule,
+        }),
+        nonce: body.nonce,
+        body: body.body,
+    };
+    let key = key_view(room, &chat.secrets, 0);
+    let opened = chat.clients[1].open(key, msg, &forged);
+    assert_eq!(opened, Err(SchemeError::Malformed(bbs98::IDENTITY_CAPSULE)));
+    let next = chat.clients[1]
+        .seal(
+            key,
+            MsgId(901),
+            b"later",
+            &mut ChaCha20Rng::seed_from_u64(2),
+        )
+        .unwrap();
+    assert_ne!(next.key_id, key_id, "member 1 sends under the server's key");
+}
+
+/// A removed member (who kept the old epoch's key) and the server forge a record whose key id
+/// names the current epoch but whose wrap is under the old one. Current members still hold the
+/// old key and would open it; they must not, or must at least never send under that key.
+fn wrap_under_an_older_epoch_is_not_adopted<H: DlScheme>() {
+    let mut chat = Chat::<H>::new(3, &[0, 1, 2], 62);
+    chat.change(0, &[], &[2], true);
+    let (room, msg) = (chat.room, MsgId(900));
+    let key_id = KeyId {
+        epoch: Epoch(1),
+        creator: UserId(0),
+        counter: 77,
+    };
+    // What user 2 knows: the epoch-0 key.
+    let old = EpochKey::derive::<H>(chat.view(0)).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let (mk, wrap) = H::wrap(&old, &wrap_context(room, key_id), &mut rng).unwrap();
+    let body = forge_body(H::LABEL, room, msg, key_id, mk.as_bytes());
+    let forged = Record {
+        key_id,
+        wrap: Some(conclave_schemes::pre::dl_hybrid::AttachedWrap {
+            epoch: Epoch(0),
+            wrap,
+        }),
+        nonce: body.nonce,
+        body: body.body,
+    };
+    let key = key_view(room, &chat.secrets, 1);
+    let opened = chat.clients[1].open(key, msg, &forged);
+    assert!(
+        matches!(opened, Err(SchemeError::Malformed(_))),
+        "a wrap older than its key id opened: {opened:?}"
+    );
+    let next = chat.clients[1]
+        .seal(key, MsgId(901), b"later", &mut rng)
+        .unwrap();
+    assert_ne!(
+        next.key_id, key_id,
+        "member 1 sends under a key user 2 knows"
+    );
+}
+
+#[test]
+fn bbs98_wrap_under_an_older_epoch_is_not_adopted() {
+    wrap_under_an_older_epoch_is_not_adopted::<Bbs98>();
+}
+
+#[test]
+fn keyhom_wrap_under_an_older_epoch_is_not_adopted() {
+    wrap_under_an_older_epoch_is_not_adopted::<KeyHom>();
+}

@@ -777,3 +777,40 @@ fn replies_for_other_searches_are_refused() {
         Err(SchemeError::Misuse(_))
     ));
 }
+
+/// A client re-created for the same user (a new device, a restart) must not start its chains
+/// at counter 1 again: the server would see one (address, pad) twice and learn `id₁ ⊕ id₂`. It
+/// rebuilds its own counters from the log, as searches read it.
+#[test]
+fn recreated_writer_never_reuses_an_address() {
+    let mut rng = ChaCha20Rng::seed_from_u64(77);
+    let room = RoomId(3);
+    let mut h = conclave_schemes::testing::SseHarness::<Mitra>::new(2);
+    h.create(room, &[UserId(0), UserId(1)], UserId(0), true, &mut rng);
+    let held = h.held_key(UserId(0), room).unwrap().clone();
+    let key = held.view(room);
+    let first = h.clients[0]
+        .index(key, MsgId(1), &["offsite"], &mut rng)
+        .unwrap();
+    h.server.apply(room, first.clone()).unwrap();
+    h.clients[0] = Mitra::new_client(UserId(0));
+    let access = Access {
+        readable_from: MsgId(0),
+    };
+    assert_eq!(
+        h.search(room, UserId(0), "offsite", access, &mut rng),
+        vec![MsgId(1)]
+    );
+    let second = h.clients[0]
+        .index(key, MsgId(2), &["offsite"], &mut rng)
+        .unwrap();
+    assert_ne!(
+        first.entries[0].address, second.entries[0].address,
+        "the re-created writer reused its first address"
+    );
+    h.server.apply(room, second).unwrap();
+    assert_eq!(
+        h.search(room, UserId(1), "offsite", access, &mut rng),
+        vec![MsgId(1), MsgId(2)]
+    );
+}

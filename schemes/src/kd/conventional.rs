@@ -127,6 +127,7 @@ impl KdClient for Client {
     ) -> Result<Handled, SchemeError> {
         match (from, msg) {
             (Origin::Server, Message::Key { epoch, secret }) => {
+                epoch.bounded()?;
                 if let Some((have, _)) = self.keys.get(&roster.room) {
                     if *have >= *epoch {
                         return Err(Misuse::StaleEpoch {
@@ -184,7 +185,7 @@ impl KdServer for Server {
             .into());
         }
         let epoch = match self.keys.get(&roster.room) {
-            Some((e, _)) => e.next(),
+            Some((e, _)) => e.advance()?,
             None => Epoch(0),
         };
         let secret = EpochSecret::random(rng);

@@ -227,8 +227,8 @@ impl KdClient for Client {
         let (epoch, joiners): (Epoch, Option<&[UserId]>) = match (change, held) {
             (Change::Create, None) => (Epoch(0), None),
             (Change::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
-            (Change::Add(us), Some(e)) => (e.next(), Some(us)),
-            (Change::Remove(_), Some(e)) => (e.next(), Some(&[])),
+            (Change::Add(us), Some(e)) => (e.advance()?, Some(us)),
+            (Change::Remove(_), Some(e)) => (e.advance()?, Some(&[])),
             (_, None) => return Err(Misuse::UnknownRoom(room).into()),
         };
         let secret = EpochSecret::random(rng);
@@ -266,6 +266,7 @@ impl KdClient for Client {
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
         let sender = super::sealed_box::member_sender(roster, from, self.me)?;
+        msg.epoch.bounded()?;
         match (self.rooms.get(&room), msg.joining) {
             // A joiner (or a member of a new room) takes any epoch after the one it may still
             // hold from an earlier membership.
@@ -276,7 +277,7 @@ impl KdClient for Client {
                 }
                 .into())
             }
-            (Some((have, _)), false) if have.next() != msg.epoch => {
+            (Some((have, _)), false) if !msg.epoch.follows(*have) => {
                 return Err(Misuse::StaleEpoch {
                     have: *have,
                     got: msg.epoch,
@@ -407,5 +408,65 @@ mod tests {
         ));
         assert_eq!(clients[1].state_len(RoomId(1)), 40);
         assert_eq!(clients[3].state_len(RoomId(1)), 0);
+    }
+
+    /// A member (the changer of a room is any member) boxes a joiner an epoch at the end of the
+    /// counter: it must be refused, so that the joiner's next epoch cannot wrap around to 0.
+    #[test]
+    fn joiner_box_at_the_end_of_the_epoch_range_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let (mut clients, dir) = setup(2, &mut rng);
+        let members = [UserId(0), UserId(1)];
+        let roster = Roster {
+            room: RoomId(1),
+            members: &members,
+        };
+        let far = Message {
+            epoch: Epoch(u64::MAX),
+            joining: true,
+            sealed: sealed_box::seal(
+                &clients[0].keys,
+                &dir[1].0,
+                &context(RoomId(1), Epoch(u64::MAX), true, UserId(0), UserId(1)),
+                &[5; 32],
+                &mut rng,
+            )
+            .unwrap(),
+        };
+        let got = clients[1].handle(
+            &roster,
+            Origin::User(UserId(0)),
+            &far,
+            &dir,
+            &mut rng,
+            &mut Outbox::new(),
+        );
+        assert!(
+            matches!(got, Err(SchemeError::Malformed(_))),
+            "epoch u64::MAX accepted: {got:?}"
+        );
+        // Had it been accepted, a box of epoch 0 would be taken as the next one.
+        let wrapped = Message {
+            epoch: Epoch(0),
+            joining: false,
+            sealed: sealed_box::seal(
+                &clients[0].keys,
+                &dir[1].0,
+                &context(RoomId(1), Epoch(0), false, UserId(0), UserId(1)),
+                &[6; 32],
+                &mut rng,
+            )
+            .unwrap(),
+        };
+        assert!(clients[1]
+            .handle(
+                &roster,
+                Origin::User(UserId(0)),
+                &wrapped,
+                &dir,
+                &mut rng,
+                &mut Outbox::new(),
+            )
+            .is_err());
     }
 }

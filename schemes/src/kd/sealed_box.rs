@@ -9,6 +9,10 @@
 //! Only the holder of `R`'s secret can open a box, and only the holder of `s` can make one that
 //! opens as coming from `S` (sender authentication; a compromised `R` can forge boxes to itself,
 //! as in HPKE auth mode). Each box uses a fresh ephemeral, so key and nonce are never reused.
+//! Both X25519 outputs must be contributory (not all zero, RFC 9180 §7.1.4): a small-order
+//! ephemeral or static key is refused with [`SchemeError::Malformed`], so a box never rests on
+//! a shared secret fixed by public data. The shared secrets, the key material derived from them
+//! and the AEAD key are zeroised after use.
 //! X25519 is constant time (curve25519-dalek); no forward secrecy against a later compromise of
 //! `R`'s static key.
 
@@ -16,10 +20,14 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use x25519_dalek::{EphemeralSecret, PublicKey, StaticSecret};
+use x25519_dalek::{EphemeralSecret, PublicKey, SharedSecret, StaticSecret};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::kd::{Origin, Roster};
 use crate::{CryptoRngCore, Misuse, SchemeError, UserId, Wire};
+
+/// Why a box with a small-order key is refused.
+pub const NON_CONTRIBUTORY: &str = "X25519 with a small-order key (all-zero shared secret)";
 
 /// A user's long-term X25519 key pair.
 #[derive(Clone)]
@@ -120,6 +128,24 @@ impl crate::testing::Tamper for SealedBox {
     }
 }
 
+/// The two X25519 outputs a box's key is derived from, zeroised on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct Ikm([u8; 64]);
+
+impl Ikm {
+    /// Concatenates the ephemeral and static shared secrets, refusing either if it is all zero
+    /// (a small-order public key: RFC 9180 §7.1.4). The `SharedSecret`s zeroise themselves.
+    fn new(ephemeral: SharedSecret, static_: SharedSecret) -> Result<Self, SchemeError> {
+        if !ephemeral.was_contributory() || !static_.was_contributory() {
+            return Err(SchemeError::Malformed(NON_CONTRIBUTORY));
+        }
+        let mut ikm = Self([0u8; 64]);
+        ikm.0[..32].copy_from_slice(ephemeral.as_bytes());
+        ikm.0[32..].copy_from_slice(static_.as_bytes());
+        Ok(ikm)
+    }
+}
+
 fn key_schedule(
     ikm: &[u8],
     e: &[u8; 32],
@@ -140,7 +166,9 @@ fn key_schedule(
     if hk.expand_multi_info(&info, &mut okm).is_err() {
         unreachable!("HKDF output length 44 is always valid");
     }
-    (*Key::from_slice(&okm[..32]), *Nonce::from_slice(&okm[32..]))
+    let keys = (*Key::from_slice(&okm[..32]), *Nonce::from_slice(&okm[32..]));
+    okm.zeroize();
+    keys
 }
 
 /// Seals `plaintext` from `sender` to `recipient`; `context` (room, epoch, purpose) is bound in.
@@ -156,11 +184,14 @@ pub fn seal(
 ) -> Result<SealedBox, SchemeError> {
     let eph = EphemeralSecret::random_from_rng(&mut *rng);
     let eph_pub = PublicKey::from(&eph).to_bytes();
-    let mut ikm = [0u8; 64];
-    ikm[..32].copy_from_slice(eph.diffie_hellman(recipient).as_bytes());
-    ikm[32..].copy_from_slice(sender.secret.diffie_hellman(recipient).as_bytes());
-    let (key, nonce) = key_schedule(&ikm, &eph_pub, &sender.public, recipient, context);
-    let ciphertext = ChaCha20Poly1305::new(&key)
+    let ikm = Ikm::new(
+        eph.diffie_hellman(recipient),
+        sender.secret.diffie_hellman(recipient),
+    )?;
+    let (mut key, nonce) = key_schedule(&ikm.0, &eph_pub, &sender.public, recipient, context);
+    let cipher = ChaCha20Poly1305::new(&key);
+    key.zeroize();
+    let ciphertext = cipher
         .encrypt(
             &nonce,
             Payload {
@@ -187,11 +218,14 @@ pub fn open(
     sealed: &SealedBox,
 ) -> Result<Vec<u8>, SchemeError> {
     let eph = PublicKey::from(sealed.ephemeral);
-    let mut ikm = [0u8; 64];
-    ikm[..32].copy_from_slice(me.secret.diffie_hellman(&eph).as_bytes());
-    ikm[32..].copy_from_slice(me.secret.diffie_hellman(sender).as_bytes());
-    let (key, nonce) = key_schedule(&ikm, &sealed.ephemeral, sender, &me.public, context);
-    ChaCha20Poly1305::new(&key)
+    let ikm = Ikm::new(
+        me.secret.diffie_hellman(&eph),
+        me.secret.diffie_hellman(sender),
+    )?;
+    let (mut key, nonce) = key_schedule(&ikm.0, &sealed.ephemeral, sender, &me.public, context);
+    let cipher = ChaCha20Poly1305::new(&key);
+    key.zeroize();
+    cipher
         .decrypt(
             &nonce,
             Payload {
@@ -241,6 +275,50 @@ mod tests {
             open(&b, &a.public(), b"ctx", &bad),
             Err(SchemeError::Crypto),
             "tampered"
+        );
+    }
+
+    /// A box whose ephemeral key is a small-order point (here `u = 0`) makes the first X25519
+    /// output all zero, whatever the recipient's key: RFC 9180 §7.1.4 requires refusing it.
+    #[test]
+    fn small_order_ephemeral_and_recipient_are_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(10);
+        let (a, b) = (
+            StaticKeyPair::generate(&mut rng),
+            StaticKeyPair::generate(&mut rng),
+        );
+        // Built as a sender holding `a`'s static key would, with the identity as ephemeral.
+        let zero = [0u8; 32];
+        let mut ikm = [0u8; 64];
+        ikm[32..].copy_from_slice(a.secret.diffie_hellman(&b.public()).as_bytes());
+        let (key, nonce) = key_schedule(&ikm, &zero, &a.public(), &b.public(), b"ctx");
+        let ciphertext = ChaCha20Poly1305::new(&key)
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: b"epoch secret".as_slice(),
+                    aad: b"ctx",
+                },
+            )
+            .unwrap();
+        let forged = SealedBox {
+            ephemeral: zero,
+            ciphertext,
+        };
+        assert_eq!(
+            open(&b, &a.public(), b"ctx", &forged),
+            Err(SchemeError::Malformed(NON_CONTRIBUTORY))
+        );
+        // A small-order sender or recipient key is refused on both sides.
+        let small = PublicKey::from(zero);
+        assert_eq!(
+            seal(&a, &small, b"ctx", b"x", &mut rng),
+            Err(SchemeError::Malformed(NON_CONTRIBUTORY))
+        );
+        let sb = seal(&a, &b.public(), b"ctx", b"x", &mut rng).unwrap();
+        assert_eq!(
+            open(&b, &small, b"ctx", &sb),
+            Err(SchemeError::Malformed(NON_CONTRIBUTORY))
         );
     }
 }

@@ -598,7 +598,7 @@ impl Client {
             (Some(have), true) if have >= epoch => {
                 return Err(Misuse::StaleEpoch { have, got: epoch }.into())
             }
-            (Some(have), false) if have.next() != epoch => {
+            (Some(have), false) if !epoch.follows(have) => {
                 return Err(Misuse::StaleEpoch { have, got: epoch }.into())
             }
             (None, false) => return Err(Misuse::UnknownRoom(room).into()),
@@ -676,7 +676,7 @@ impl KdClient for Client {
         let epoch = match (change, held) {
             (Change::Create, None) => Epoch(0),
             (Change::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
-            (_, Some(e)) => e.next(),
+            (_, Some(e)) => e.advance()?,
             (_, None) => return Err(Misuse::UnknownRoom(room).into()),
         };
         // A creation or a removal rotates the changer's sender key; a join does not.
@@ -744,6 +744,7 @@ impl KdClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
+        msg.epoch.bounded()?;
         let sender = match (msg.kind, from) {
             // A sender key of an epoch this member holds or has left behind may come from a member
             // removed since (its box waited in an offline member's mailbox, and the roster is
@@ -1030,5 +1031,45 @@ mod tests {
             Ok(Action::Share(u)) if u.len() == 2
         ));
         assert!(Skdm::parse(&[0; SKDM_LEN - 1]).is_err());
+    }
+
+    /// A member kicks another into a "fresh" epoch at the end of the counter: refused, so that
+    /// the recipient's next epoch cannot wrap around.
+    #[test]
+    fn fresh_kick_at_the_end_of_the_epoch_range_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let room = RoomId(4);
+        let mut h = KdHarness::<SenderKeys>::new(2, &mut rng);
+        h.create(room, &[UserId(0), UserId(1)], UserId(0), &mut rng);
+        let far = Epoch(u64::MAX);
+        let kick = Kick {
+            secret: EpochSecret::from_bytes([8; 32]),
+            action: Action::Fresh(OwnKey::generate(Epoch(0), &mut rng).skdm()),
+        };
+        let at = Fanout {
+            room,
+            epoch: far,
+            directory: &h.directory,
+        };
+        let (_, msg) = h.clients[0]
+            .seal_to(&at, Kind::Kick, UserId(1), &kick.encode(), &mut rng)
+            .unwrap();
+        let members = [UserId(0), UserId(1)];
+        let roster = Roster {
+            room,
+            members: &members,
+        };
+        let got = h.clients[1].handle(
+            &roster,
+            Origin::User(UserId(0)),
+            &msg,
+            &h.directory,
+            &mut rng,
+            &mut Outbox::new(),
+        );
+        assert!(
+            matches!(got, Err(SchemeError::Malformed(_))),
+            "epoch u64::MAX accepted: {got:?}"
+        );
     }
 }

@@ -18,7 +18,10 @@
 //!   multiplication by their product (multi-hop, constant-size ciphertexts).
 //!
 //! Security: CPA-secure capsules under DDH (the DEM tag makes a wrong key or a forged capsule
-//! fail). Current members open all history when the policy shares it; a removed member opens
+//! fail). A capsule with `c` the identity is refused at decoding (client and server): it would
+//! make `g^r` the identity for every epoch key, a DEM key anyone computes, so the message server
+//! could forge a capsule whose message key it chose. Any other `c` needs `pk_e = g^{a_e}`,
+//! which only holders of the epoch secret know, to yield a message key its maker knows. Current members open all history when the policy shares it; a removed member opens
 //! nothing sealed after its removal. After re-keying, stored capsules are overwritten: a storage
 //! breach together with an old epoch key opens nothing re-keyed (but capsules of epochs before a
 //! `from_join` change stay under their epoch's key, by design). A removed member's client that
@@ -37,6 +40,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -53,6 +57,9 @@ pub struct Bbs98;
 pub const CAPSULE_LEN: usize = 32 + SEALED_KEY_LEN;
 /// Length of the sealed message key.
 pub const SEALED_KEY_LEN: usize = 32 + TAG_LEN;
+
+/// Why a capsule whose `c` is the identity is refused.
+pub const IDENTITY_CAPSULE: &str = "capsule point is the identity";
 
 /// A capsule: `c = pk^r` and the message key sealed under a key derived from `g^r`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +165,11 @@ impl EpochWrap for Bbs98 {
             .ok_or(SchemeError::Malformed(
                 "capsule point is not a Ristretto encoding",
             ))?;
+        // With `c` the identity, `g^r` is the identity under every epoch key and the DEM key
+        // is public: anyone (the server) could make a capsule whose message key it knows.
+        if c == RistrettoPoint::identity() {
+            return Err(SchemeError::Malformed(IDENTITY_CAPSULE));
+        }
         Ok(StoredCapsule {
             c,
             sealed_key: wrap.sealed_key,

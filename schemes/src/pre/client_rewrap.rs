@@ -686,7 +686,7 @@ impl HistoryServer for Server {
                 let oldest = headers.iter().map(|(_, h)| h.epoch).min();
                 if let Some(oldest) = oldest {
                     let links = if oldest < changer_held {
-                        self.links_between(room, oldest, Some(changer_held.next()))
+                        self.links_between(room, oldest, changer_held.next())
                     } else {
                         Vec::new()
                     };

@@ -35,7 +35,12 @@
 //! Security. Bodies and wraps are end-to-end encrypted; the server sees key ids, epochs,
 //! lengths and which records share a message key. A wrap need not authenticate itself (keyhom's
 //! does not: a forged wrap yields a wrong message key, which the body's tag rejects), and only
-//! an authenticated body makes a message key enter a client's cache. The re-keys the server keeps let anyone holding them and
+//! an authenticated body makes a message key enter a client's cache. A member adopts another
+//! member's message key as its sending key only for a key id of the current epoch whose wrap is
+//! under that epoch, and only after the body authenticates: making such a wrap with a message
+//! key one knows takes the current epoch key (bbs98 refuses the identity capsule that would not),
+//! so neither the server nor a removed member who kept an older epoch key can plant a sending
+//! key. A record whose wrap is under an epoch before its key id's is refused outright. The re-keys the server keeps let anyone holding them and
 //! an old epoch key derive the later epoch keys in both schemes built on this module (see
 //! their docs): a breach of the server's re-key table is a collusion.
 //!
@@ -69,6 +74,9 @@ pub const TAG_LEN: usize = 16;
 pub const REKEY_LEN: usize = 8 + 8 + 32;
 /// Length of the epoch that goes with an attached wrap.
 pub const EPOCH_LEN: usize = 8;
+
+/// Why a record whose wrap is under an epoch before its key id's is refused.
+pub const WRAP_BEFORE_KEY: &str = "a wrap under an epoch before its message key's";
 
 /// The context a wrap is bound to: room and key id.
 pub const CONTEXT_LEN: usize = 4 + KEY_ID_LEN;
@@ -603,6 +611,12 @@ impl<W: DlScheme> HistoryClient for Client<W> {
             return open_body::<W>(mk, key.room, msg, sealed);
         }
         let wrap = sealed.wrap.as_ref().ok_or(SchemeError::Crypto)?;
+        // Wraps only move forward from their key's epoch. One under an earlier epoch was made
+        // with a key a removed member may have kept: opening it would let that member (with the
+        // server) choose a message key current members then send under.
+        if wrap.epoch < sealed.key_id.epoch {
+            return Err(SchemeError::Malformed(WRAP_BEFORE_KEY));
+        }
         let epoch_key = self.epoch_key(key, wrap.epoch)?;
         let mk = W::unwrap(
             &epoch_key,

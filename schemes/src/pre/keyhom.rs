@@ -38,6 +38,7 @@
 //! (curve25519-dalek); nothing secret-dependent is variable time.
 
 use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use hkdf::Hkdf;
 use sha2::digest::Digest;
@@ -145,6 +146,11 @@ impl EpochWrap for KeyHom {
                 .ok_or(SchemeError::Malformed(
                     "wrap point is not a Ristretto encoding",
                 ))?;
+        // Never produced honestly (it would take `M = H(x)^{-a}`); refused like every identity
+        // element this crate decodes.
+        if masked == RistrettoPoint::identity() {
+            return Err(SchemeError::Malformed("wrap point is the identity"));
+        }
         Ok(StoredHomWrap {
             nonce: wrap.nonce,
             masked,

@@ -467,7 +467,7 @@ impl SseClient for Client {
                 if !change.changer {
                     return Ok(());
                 }
-                if next.epoch != prev.epoch.next() {
+                if !next.epoch.follows(prev.epoch) {
                     return Err(Misuse::StaleEpoch {
                         have: prev.epoch,
                         got: next.epoch,

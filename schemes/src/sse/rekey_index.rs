@@ -414,7 +414,7 @@ impl RoomIndex {
             *factor *= rho;
         }
         self.catch_up.insert(self.epoch, rho);
-        self.epoch = self.epoch.next();
+        self.epoch = self.epoch.advance()?;
         if let Some(waiting) = self.early_updates.remove(&self.epoch) {
             for update in waiting {
                 self.early_bytes -= update.wire_len();
@@ -523,7 +523,7 @@ impl SseClient for Client {
             return Ok(());
         };
         let next = change.next;
-        if next.epoch != prev.epoch.next() {
+        if !next.epoch.follows(prev.epoch) {
             return Err(Misuse::StaleEpoch {
                 have: prev.epoch,
                 got: next.epoch,
@@ -559,6 +559,7 @@ impl SseServer for Server {
     type Scheme = RekeyIndex;
 
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
+        update.epoch.bounded()?;
         let index = self
             .rooms
             .entry(room)
@@ -608,6 +609,7 @@ impl SseServer for Server {
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<Rekey>,
     ) -> Result<Work, SchemeError> {
+        msg.epoch.bounded()?;
         if msg.rho == Scalar::ZERO {
             return Err(SchemeError::Malformed("re-keying factor is zero"));
         }
@@ -646,7 +648,7 @@ impl SseServer for Server {
         }
         index.early_factors.insert(msg.epoch, msg.rho);
         let mut raised = 0;
-        while let Some(rho) = index.early_factors.remove(&index.epoch.next()) {
+        while let Some(rho) = index.early_factors.remove(&index.epoch.advance()?) {
             raised += index.rekey(rho)?;
         }
         Ok(Work {
@@ -902,5 +904,38 @@ mod tests {
                 Err(SchemeError::Malformed(_))
             ));
         }
+    }
+
+    /// A room's first index update (or factor) names the last epoch of the counter: refused, so
+    /// that the index's next epoch cannot wrap around.
+    #[test]
+    fn first_update_at_the_end_of_the_epoch_range_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(41);
+        let mut server = Server::default();
+        let update = Update {
+            epoch: Epoch(u64::MAX),
+            msg: MsgId(1),
+            delete: false,
+            tags: Vec::new(),
+        };
+        let got = server.apply(RoomId(1), update);
+        assert!(
+            matches!(got, Err(SchemeError::Malformed(_))),
+            "epoch u64::MAX accepted: {got:?}"
+        );
+        let got = server.handle(
+            RoomId(2),
+            UserId(0),
+            Rekey {
+                epoch: Epoch(u64::MAX),
+                rho: Scalar::ONE,
+            },
+            &mut rng,
+            &mut Outbox::new(),
+        );
+        assert!(
+            matches!(got, Err(SchemeError::Malformed(_))),
+            "epoch u64::MAX accepted: {got:?}"
+        );
     }
 }

@@ -174,7 +174,10 @@ impl<S: SearchableEncryption> SseHarness<S> {
         }
         state.members.extend(join.iter().copied());
         assert!(state.members.contains(&by), "the changer cannot leave");
-        state.epoch = state.epoch.next();
+        state.epoch = state
+            .epoch
+            .next()
+            .expect("a test room never exhausts its epochs");
         let epoch = state.epoch;
         self.enter_epoch(room, by, join, rng);
         epoch

@@ -566,7 +566,7 @@ impl Client {
             .get(&room)
             .ok_or(Misuse::UnknownRoom(room))?
             .epoch;
-        if epoch != have.next() {
+        if !epoch.follows(have) {
             return Err(Misuse::StaleEpoch { have, got: epoch }.into());
         }
         self.ops.ibe_decryptions += 1;
@@ -709,6 +709,9 @@ impl KdClient for Client {
             );
         }
         let room = roster.room;
+        if let Some(epoch) = msg.epoch() {
+            epoch.bounded()?;
+        }
         match msg {
             Message::Credentials { frame, sealed } => {
                 if *frame <= self.frame {

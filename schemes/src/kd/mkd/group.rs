@@ -9,7 +9,7 @@
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
-use curve25519_dalek::traits::VartimeMultiscalarMul;
+use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
 use sha2::Sha512;
 
 use crate::SchemeError;
@@ -34,17 +34,30 @@ pub fn g_pow(x: &Scalar) -> [u8; 32] {
 /// # Errors
 /// [`SchemeError::Malformed`] if `p` is not a valid encoding.
 pub fn pow(p: &[u8; 32], x: &Scalar) -> Result<[u8; 32], SchemeError> {
-    Ok((decompress(p)? * x).compress().to_bytes())
+    let value = decompress(p)? * x;
+    // A zero exponent would give the identity as a link value: refused like an identity share.
+    if value == RistrettoPoint::identity() {
+        return Err(SchemeError::Malformed(IDENTITY_POINT));
+    }
+    Ok(value.compress().to_bytes())
 }
 
-/// Decodes a point.
+/// Why an identity share, link value or commitment is refused.
+pub const IDENTITY_POINT: &str = "a DMKD share, link value or commitment is the identity";
+
+/// Decodes a point (a share `R_i`, a commitment), refusing the identity: as a share it would
+/// make the link value the identity whatever the member's secret.
 ///
 /// # Errors
-/// [`SchemeError::Malformed`] if `p` is not a valid Ristretto encoding.
+/// [`SchemeError::Malformed`] if `p` is not a valid Ristretto encoding or is the identity.
 pub fn decompress(p: &[u8; 32]) -> Result<RistrettoPoint, SchemeError> {
-    CompressedRistretto(*p)
+    let point = CompressedRistretto(*p)
         .decompress()
-        .ok_or(SchemeError::Malformed("not a Ristretto255 point"))
+        .ok_or(SchemeError::Malformed("not a Ristretto255 point"))?;
+    if point == RistrettoPoint::identity() {
+        return Err(SchemeError::Malformed(IDENTITY_POINT));
+    }
+    Ok(point)
 }
 
 /// Reduces 64 uniform bytes to a scalar.
@@ -74,6 +87,9 @@ pub fn commit(k: &[u8; 32], s: &Scalar) -> [u8; 32] {
 /// Checks an opening `(k, s)` of `c` (variable time: all inputs are public at this point).
 #[must_use]
 pub fn opens(c: &[u8; 32], k: &[u8; 32], s: &Scalar) -> bool {
+    if *c == RistrettoPoint::identity().compress().to_bytes() {
+        return false;
+    }
     let k = Scalar::from_bytes_mod_order(*k);
     let g = curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
     let p = RistrettoPoint::vartime_multiscalar_mul([k, *s], [g, h()]);
@@ -107,5 +123,26 @@ mod tests {
         let (ga, gb) = (g_pow(&a), g_pow(&b));
         assert_eq!(pow(&gb, &a).unwrap(), pow(&ga, &b).unwrap());
         assert!(pow(&[0xff; 32], &a).is_err());
+    }
+
+    /// An identity share (or commitment) relayed by an active server is refused.
+    #[test]
+    fn identity_shares_and_commitments_are_refused() {
+        let identity = RistrettoPoint::identity().compress().to_bytes();
+        let a = scalar_wide(&[1; 64]);
+        assert_eq!(
+            decompress(&identity),
+            Err(SchemeError::Malformed(IDENTITY_POINT))
+        );
+        assert_eq!(
+            pow(&identity, &a),
+            Err(SchemeError::Malformed(IDENTITY_POINT))
+        );
+        assert_eq!(
+            pow(&g_pow(&a), &Scalar::ZERO),
+            Err(SchemeError::Malformed(IDENTITY_POINT))
+        );
+        // `g^0 h^0` is the identity: a commitment the server could "open" with zeros.
+        assert!(!opens(&identity, &[0; 32], &Scalar::ZERO));
     }
 }

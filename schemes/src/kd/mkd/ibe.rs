@@ -35,6 +35,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 use crate::{CryptoRngCore, SchemeError};
 
 /// Length of a compressed `G_1` point.
@@ -46,10 +48,11 @@ pub const CIPHERTEXT_LEN: usize = G1_LEN + 32 + 16;
 
 const DST: &[u8] = b"CONCLAVE-MKD-BF-IBE-V01-CS01-with-BLS12381G2_XMD:SHA-256_SSWU_RO_";
 
-/// The key generation centre's master key (held by the key server).
-#[derive(Clone)]
+/// The key generation centre's master key (held by the key server). Zeroised on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey {
     s: Fr,
+    #[zeroize(skip)]
     public: G1Affine,
 }
 
@@ -61,8 +64,8 @@ impl core::fmt::Debug for MasterKey {
     }
 }
 
-/// A user's decryption key for one identity.
-#[derive(Clone, PartialEq, Eq)]
+/// A user's decryption key for one identity. Zeroised on drop.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct UserKey(G2Affine);
 
 impl core::fmt::Debug for UserKey {
@@ -241,5 +244,16 @@ mod tests {
         let back = UserKey::from_bytes(&alice.to_bytes().unwrap()).unwrap();
         assert_eq!(back, alice);
         assert!(UserKey::from_bytes(&[0xff; USER_KEY_LEN]).is_err());
+    }
+
+    /// The master key and user keys are key material: wiped on drop and on request.
+    #[test]
+    fn keys_are_zeroised() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+        wiped_on_drop::<MasterKey>();
+        wiped_on_drop::<UserKey>();
+        let mut msk = MasterKey::generate(&mut ChaCha20Rng::seed_from_u64(4));
+        msk.zeroize();
+        assert_eq!(msk.s, Fr::from(0u8));
     }
 }

@@ -169,6 +169,24 @@ const KIND: usize = 1;
 const EPOCH: usize = 8;
 const ATTEMPT: usize = 4;
 
+impl Message {
+    /// The epoch the message is about, if it names one.
+    #[must_use]
+    pub fn epoch(&self) -> Option<Epoch> {
+        match self {
+            Self::Request { .. } | Self::Credentials { .. } => None,
+            Self::Begin { epoch, .. }
+            | Self::Round1 { epoch, .. }
+            | Self::Round1Reply { epoch, .. }
+            | Self::Round2 { epoch, .. }
+            | Self::Round2Rep { epoch, .. }
+            | Self::Final { epoch, .. }
+            | Self::Update { epoch, .. }
+            | Self::FinalRep { epoch, .. } => Some(*epoch),
+        }
+    }
+}
+
 impl Wire for Message {
     fn wire_len(&self) -> usize {
         let opt = |o: &Option<[u8; P]>| 1 + o.map_or(0, |_| P);

@@ -112,6 +112,15 @@
 //! `r_i, k_i, s_i` stay secret unless both the ephemeral and the static inputs of the twisted PRF
 //! leak; `K_1` changes per session and is bound to the time frame.
 //!
+//! **The key server's blindness holds for an honest-but-curious server only.** The shares
+//! `R_i` reach a member's neighbours through the server, authenticated only by MACs under keys
+//! the server itself holds. An *active* key server substitutes its own share `g^{r*}` for a
+//! neighbour's, so both link values of that link are `R_i^{r*}`, which it computes; knowing
+//! every link key, it recovers `K_1` from `T'` and `K_2` from `k'`, hence `SK`. Identity shares, link
+//! values and commitments are refused (they would fix a link value independently of the
+//! member's secret), but nothing in DMKD as published stops a substitution: it needs shares
+//! signed by the members' long-term keys, which the paper does not have.
+//!
 //! # Known weaknesses and deviations
 //!
 //! * Reconstruction gaps (research/mkd.md §1.10): the SCIS 2018 typing is loose, so every PRF is

@@ -251,7 +251,7 @@ impl Server {
         let Some((epoch, ring)) = self.rooms.get(&room).and_then(|r| r.current.clone()) else {
             return Err(SchemeError::Internal("updating an unknown room"));
         };
-        let epoch = epoch.next();
+        let epoch = epoch.advance()?;
         let frame = self.frame;
         let mut kv = self.draw(b"K1", rng);
         let mut big_k1 = [0u8; 32];
@@ -397,7 +397,7 @@ impl Server {
                     }
                 }
                 let rep = ring.iter().position(|u| *u == rep_user).unwrap_or(0);
-                (epoch.next(), ring, rep, fresh_right)
+                (epoch.advance()?, ring, rep, fresh_right)
             }
         };
         let n = ring.len();

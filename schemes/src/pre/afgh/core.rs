@@ -44,7 +44,7 @@ use ark_ff::{Field, One, PrimeField, Zero};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::pre::KeyView;
 use crate::{CryptoRngCore, SchemeError};
@@ -93,12 +93,30 @@ impl std::fmt::Debug for EpochKey {
     }
 }
 
-impl Drop for EpochKey {
-    fn drop(&mut self) {
+/// Wipes `a`, `1/a` and the cached `g_2^{1/a}` (the "weak secret": it opens every
+/// second-level capsule of the epoch). `pk_1` is public and left alone.
+impl Zeroize for EpochKey {
+    fn zeroize(&mut self) {
         self.a.zeroize();
         self.a_inv.zeroize();
+        if let Some(weak) = self.weak_secret.get_mut() {
+            for (c0, c1, c2) in &mut weak.ell_coeffs {
+                c0.zeroize();
+                c1.zeroize();
+                c2.zeroize();
+            }
+            weak.infinity = false;
+        }
     }
 }
+
+impl Drop for EpochKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for EpochKey {}
 
 impl EpochKey {
     fn from_scalar(a: Fr) -> Option<Self> {
@@ -365,5 +383,32 @@ impl PreparedRekey {
     /// points).
     pub fn reencrypt(&self, capsule: &Capsule) -> Result<Reencrypted, SchemeError> {
         pair(&capsule.0, &self.0).map(Reencrypted)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+
+    /// The cached weak secret `g_2^{1/a}` is key material: wiping the key wipes it too.
+    #[test]
+    fn zeroize_wipes_the_cached_weak_secret() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut key = EpochKey::random(&mut rng);
+        let capsule =
+            Capsule((G1Projective::generator() * random_nonzero_fr(&mut rng)).into_affine());
+        key.decapsulate_second(&capsule).unwrap();
+        key.zeroize();
+        assert!(key.a.is_zero() && key.a_inv.is_zero());
+        let weak = key.weak_secret.get().unwrap();
+        assert!(!weak.ell_coeffs.is_empty());
+        assert!(weak
+            .ell_coeffs
+            .iter()
+            .all(|(c0, c1, c2)| c0.is_zero() && c1.is_zero() && c2.is_zero()));
     }
 }

@@ -1,5 +1,10 @@
 //! Mitra's client: per room, the keys of the epochs it holds, its own write counters, the
 //! counters of every writer's chains as rebuilt from the server's log, and searches in flight.
+//!
+//! A writer continues each of its chains after the highest counter it made or the log showed
+//! it, so a client re-created for the same user does not reuse an (address, pad) once it has
+//! read the log (a search reads it). Before its first search it cannot know: a deployment
+//! would sync the log when a device is set up.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -64,7 +69,15 @@ impl Client {
         body.push(op.byte());
         for keyword in keywords {
             let tag = keyword_tag(keyword);
+            // The log may show counters of this chain that this client did not make (an earlier
+            // client of the same user): never reuse one, or the server sees one address twice.
+            let logged = state
+                .known
+                .get(&tag)
+                .and_then(|chains| chains.get(&(key.epoch, writer)))
+                .map_or(0, Counters::last);
             let counter = state.written.entry((key.epoch, tag)).or_insert(0);
+            *counter = (*counter).max(logged);
             *counter = counter.checked_add(1).ok_or(SchemeError::Unsupported(
                 "more than 2^32 updates of a keyword",
             ))?;
@@ -112,6 +125,11 @@ impl Counters {
         } else {
             self.beyond.insert(c);
         }
+    }
+
+    /// The highest counter known (0 if none).
+    fn last(&self) -> u32 {
+        self.beyond.last().copied().unwrap_or(0).max(self.prefix)
     }
 
     fn contains(&self, c: u32) -> bool {
