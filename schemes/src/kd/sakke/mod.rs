@@ -1,0 +1,5 @@
+//! SAKKE placeholder docs.
+
+pub mod curve;
+pub mod field;
+pub mod pairing;
