@@ -126,7 +126,10 @@ mod tests {
     fn generator_is_on_the_curve_and_of_order_q() {
         assert!(check_subgroup_point(&generator(), "P").is_ok());
         let q_minus_one = -Fq::from(1u64);
-        assert_eq!(to_affine(&(mul_generator(&q_minus_one) + generator())), Point::zero());
+        assert_eq!(
+            to_affine(&(mul_generator(&q_minus_one) + generator())),
+            Point::zero()
+        );
     }
 
     #[test]
@@ -136,13 +139,22 @@ mod tests {
         assert_eq!(point_from_bytes(&bytes, "R"), Ok(p));
         let mut off_curve = bytes;
         off_curve[POINT_OCTETS - 1] ^= 1;
-        assert_eq!(point_from_bytes(&off_curve, "R"), Err(SchemeError::Malformed("R")));
+        assert_eq!(
+            point_from_bytes(&off_curve, "R"),
+            Err(SchemeError::Malformed("R"))
+        );
         let mut compressed = bytes;
         compressed[0] = 0x02;
-        assert_eq!(point_from_bytes(&compressed, "R"), Err(SchemeError::Malformed("R")));
+        assert_eq!(
+            point_from_bytes(&compressed, "R"),
+            Err(SchemeError::Malformed("R"))
+        );
         // (0, 0) is on E (y² = x³ − 3x) but has order 2.
         let two_torsion = Point::new_unchecked(Fp::from(0u64), Fp::from(0u64));
         assert!(two_torsion.is_on_curve());
-        assert_eq!(check_subgroup_point(&two_torsion, "R"), Err(SchemeError::Malformed("R")));
+        assert_eq!(
+            check_subgroup_point(&two_torsion, "R"),
+            Err(SchemeError::Malformed("R"))
+        );
     }
 }

@@ -120,8 +120,17 @@ mod tests {
         let mut p = p_bytes;
         p[FP_OCTETS - 1] += 1;
         assert_eq!(fp_from_bytes(&p, "x"), Err(SchemeError::Malformed("x")));
-        assert_eq!(fp_from_bytes(&p[1..], "x"), Err(SchemeError::Malformed("x")));
-        assert_eq!(fq_from_bytes(&[0x12, 0x34], "z").map(|z| z == Fq::from(0x1234u64)), Ok(true));
-        assert_eq!(fq_from_bytes(&[0xff; FP_OCTETS], "z"), Err(SchemeError::Malformed("z")));
+        assert_eq!(
+            fp_from_bytes(&p[1..], "x"),
+            Err(SchemeError::Malformed("x"))
+        );
+        assert_eq!(
+            fq_from_bytes(&[0x12, 0x34], "z").map(|z| z == Fq::from(0x1234u64)),
+            Ok(true)
+        );
+        assert_eq!(
+            fq_from_bytes(&[0xff; FP_OCTETS], "z"),
+            Err(SchemeError::Malformed("z"))
+        );
     }
 }

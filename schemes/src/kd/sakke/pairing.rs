@@ -26,6 +26,7 @@
 
 use ark_ec::{AdditiveGroup, AffineRepr};
 use ark_ff::{batch_inversion, BigInteger, Field, MontConfig, PrimeField, Zero};
+use zeroize::Zeroize;
 
 use super::curve::{pf_representative, Point, PAIRING_GENERATOR};
 use super::field::{Fp, Fp2, Fq, ScalarFieldConfig};
@@ -50,7 +51,11 @@ struct Jacobian {
 
 impl Jacobian {
     fn from_affine(p: &Point) -> Self {
-        Self { x: p.x, y: p.y, z: Fp::ONE }
+        Self {
+            x: p.x,
+            y: p.y,
+            z: Fp::ONE,
+        }
     }
 
     /// C := [2]C (dbl-2001-b, a = −3) and the tangent at the old C.
@@ -65,30 +70,47 @@ impl Jacobian {
         let x3 = alpha.square() - four_beta.double();
         let eight_gamma_sq = gamma.square().double().double().double();
         let y3 = alpha * (four_beta - x3) - eight_gamma_sq;
-        let line = Line { a: alpha * delta, b: alpha * self.x - gamma.double(), c: z3 * delta };
-        *self = Self { x: x3, y: y3, z: z3 };
+        let line = Line {
+            a: alpha * delta,
+            b: alpha * self.x - gamma.double(),
+            c: z3 * delta,
+        };
+        *self = Self {
+            x: x3,
+            y: y3,
+            z: z3,
+        };
         line
     }
 
-    /// C := C + R for an affine R, and the chord through C and R. Fails if C = ±R, which cannot
-    /// happen inside the loop for R of order q (the multiples stay strictly between 1 and q − 1).
+    /// C := C + R for an affine R, and the chord through C and R. Fails (opaquely) if C = ±R,
+    /// which cannot happen inside the loop for R of order q (the multiples stay strictly between
+    /// 1 and q − 1), only for a point outside the subgroup.
     fn add_affine(&mut self, r: &Point) -> Result<Line, SchemeError> {
         let z1z1 = self.z.square();
         let z_cubed = self.z * z1z1;
         let s2 = r.y * z_cubed;
         let h = r.x * z1z1 - self.x;
         if h.is_zero() {
-            return Err(SchemeError::Internal("Miller loop reached C = ±R"));
+            return Err(SchemeError::Crypto);
         }
         let rr = s2 - self.y;
-        let line = Line { a: -rr, b: self.y * r.x - r.y * self.z * self.x, c: -(self.z * h) };
+        let line = Line {
+            a: -rr,
+            b: self.y * r.x - r.y * self.z * self.x,
+            c: -(self.z * h),
+        };
         let hh = h.square();
         let hhh = h * hh;
         let v = self.x * hh;
         let x3 = rr.square() - hhh - v.double();
         let y3 = rr * (v - x3) - self.y * hhh;
         let z3 = self.z * h;
-        *self = Self { x: x3, y: y3, z: z3 };
+        *self = Self {
+            x: x3,
+            y: y3,
+            z: z3,
+        };
         Ok(line)
     }
 }
@@ -104,10 +126,7 @@ fn loop_bits() -> impl Iterator<Item = bool> {
 
 /// Walks the Miller loop for the first argument `r`, handing each step's lines to `visit`
 /// (`true` marks a doubling, which squares the accumulator first).
-fn miller_lines(
-    r: &Point,
-    mut visit: impl FnMut(bool, Line),
-) -> Result<(), SchemeError> {
+fn miller_lines(r: &Point, mut visit: impl FnMut(bool, Line)) -> Result<(), SchemeError> {
     let mut c = Jacobian::from_affine(r);
     for bit in loop_bits() {
         visit(true, c.double());
@@ -146,11 +165,27 @@ pub fn pairing(r: &Point, q: &Point) -> Result<Fp, SchemeError> {
 }
 
 /// The Miller-loop lines of a fixed first argument, normalised so that evaluating one at ψ(Q)
-/// costs one F_p multiplication: each line is `a·Qx + b + i·Qy`.
-#[derive(Debug, Clone)]
+/// costs one F_p multiplication: each line is `a·Qx + b + i·Qy`. The lines determine the first
+/// argument, so they are wiped on drop.
+#[derive(Clone)]
 pub struct PreparedPairing {
     /// Per step: whether it is a doubling, and the normalised (a, b).
     lines: Vec<(bool, Fp, Fp)>,
+}
+
+impl std::fmt::Debug for PreparedPairing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreparedPairing({} lines, redacted)", self.lines.len())
+    }
+}
+
+impl Drop for PreparedPairing {
+    fn drop(&mut self) {
+        for (_, a, b) in &mut self.lines {
+            a.zeroize();
+            b.zeroize();
+        }
+    }
 }
 
 impl PreparedPairing {
