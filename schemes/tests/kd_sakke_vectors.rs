@@ -9,10 +9,10 @@ use conclave_schemes::kd::sakke::eccsi::{
     hash_hs, recover_j, validation_point, verify, Ksak, Pvt, Signature, SigningKey, Ssk,
 };
 use conclave_schemes::kd::sakke::field::fq_to_bytes;
-use conclave_schemes::kd::sakke::pairing::{pairing, pf_pow_generator};
-use conclave_schemes::kd::sakke::sakke::{
+use conclave_schemes::kd::sakke::kem::{
     derive_r, encapsulate_ssv, ssv_mask, KmsMasterKey, Receiver, Rsk, Sed, Ssv,
 };
+use conclave_schemes::kd::sakke::pairing::{pairing, pf_pow_generator};
 use conclave_schemes::SchemeError;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::sec1::ToEncodedPoint;

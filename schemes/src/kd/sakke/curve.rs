@@ -50,7 +50,6 @@ pub type Point = Affine<SakkeCurve>;
 pub type ProjectivePoint = Projective<SakkeCurve>;
 
 /// The generator P of the order-q subgroup.
-#[must_use]
 pub fn generator() -> Point {
     SakkeCurve::GENERATOR
 }
@@ -59,19 +58,16 @@ pub fn generator() -> Point {
 pub const PAIRING_GENERATOR: Fp = MontFp!("72318540319893484220975341669332432575818927481358009720584083943516276621417060302392786299799344569172206524147721903994442857382133625096750630097570038409549352199759903497308598028786040712424925743366381098713707205563511641289221694866731609322223749035775803396822481664417002922584633490670539106886");
 
 /// [k]Q by ark-ec's double-and-add (variable time in k).
-#[must_use]
 pub fn mul(point: &Point, k: &Fq) -> ProjectivePoint {
     point.mul_bigint(k.into_bigint())
 }
 
 /// [k]P for the generator P.
-#[must_use]
 pub fn mul_generator(k: &Fq) -> ProjectivePoint {
     ProjectivePoint::generator().mul_bigint(k.into_bigint())
 }
 
 /// Normalises to affine coordinates.
-#[must_use]
 pub fn to_affine(point: &ProjectivePoint) -> Point {
     point.into_affine()
 }

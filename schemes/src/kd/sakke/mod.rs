@@ -4,5 +4,5 @@ pub mod curve;
 pub mod eccsi;
 pub mod field;
 pub mod hash;
+pub mod kem;
 pub mod pairing;
-pub mod sakke;

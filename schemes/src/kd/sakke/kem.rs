@@ -77,7 +77,6 @@ pub struct KmsPublicKey {
 
 impl KmsPublicKey {
     /// The point Z.
-    #[must_use]
     pub fn point(&self) -> &Point {
         &self.point
     }
@@ -171,7 +170,6 @@ impl std::fmt::Debug for Rsk {
 
 impl Rsk {
     /// The point K.
-    #[must_use]
     pub fn point(&self) -> &Point {
         &self.point
     }
@@ -210,7 +208,6 @@ pub struct Sed {
 
 impl Sed {
     /// R_(b,S).
-    #[must_use]
     pub fn r_point(&self) -> &Point {
         &self.r_point
     }
