@@ -6,6 +6,8 @@
 //! variable-time double-and-add); the pairing's own doubling and addition steps, which also yield
 //! line values, are in [`super::pairing`].
 
+use ark_ec::scalar_mul::wnaf::WnafContext;
+use ark_ec::scalar_mul::BatchMulPreprocessing;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr, CurveConfig, CurveGroup, PrimeGroup};
 use ark_ff::{Field, MontFp, PrimeField};
@@ -57,9 +59,45 @@ pub fn generator() -> Point {
 /// g = ⟨P, P⟩ as the F_p representative x₂/x₁ of RFC 6508 §2.1 (RFC 6509 Appendix A).
 pub const PAIRING_GENERATOR: Fp = MontFp!("72318540319893484220975341669332432575818927481358009720584083943516276621417060302392786299799344569172206524147721903994442857382133625096750630097570038409549352199759903497308598028786040712424925743366381098713707205563511641289221694866731609322223749035775803396822481664417002922584633490670539106886");
 
-/// [k]Q by ark-ec's double-and-add (variable time in k).
+/// Window of the wNAF for variable-base multiplications: 8 precomputed odd multiples, about
+/// one addition per 6 bits of the scalar.
+const WNAF_WINDOW: usize = 5;
+
+/// [k]Q by ark-ec's width-5 wNAF (variable time in k).
 pub fn mul(point: &Point, k: &Fq) -> ProjectivePoint {
-    point.mul_bigint(k.into_bigint())
+    WnafContext::new(WNAF_WINDOW).mul(ProjectivePoint::from(*point), k)
+}
+
+/// A fixed base with ark-ec's windowed table of multiples: [k]Q costs one mixed addition per
+/// `window` bits of k and no doubling. The table holds ⌈1022/w⌉·2^w affine points (1 MiB for
+/// w = 4).
+pub struct FixedBase {
+    table: BatchMulPreprocessing<ProjectivePoint>,
+}
+
+impl std::fmt::Debug for FixedBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FixedBase(window {})", self.table.window)
+    }
+}
+
+impl FixedBase {
+    /// Tabulates multiples of `base` with window 4.
+    #[must_use]
+    pub fn new(base: &Point) -> Self {
+        // ark-ec picks the window from the number of scalars it expects: ⌊0.69·⌈lg 64⌉⌋ = 4.
+        Self {
+            table: BatchMulPreprocessing::new(ProjectivePoint::from(*base), 64),
+        }
+    }
+
+    /// [k]Q for the tabulated Q.
+    pub fn mul(&self, k: &Fq) -> Point {
+        self.table
+            .batch_mul(std::slice::from_ref(k))
+            .pop()
+            .unwrap_or_default()
+    }
 }
 
 /// [k]P for the generator P.
@@ -126,6 +164,15 @@ mod tests {
             to_affine(&(mul_generator(&q_minus_one) + generator())),
             Point::zero()
         );
+    }
+
+    #[test]
+    fn multiplication_methods_agree() {
+        let k = -Fq::from(12_345u64);
+        let base = to_affine(&mul_generator(&Fq::from(3u64)));
+        let expected = to_affine(&(base.mul_bigint(k.into_bigint())));
+        assert_eq!(to_affine(&mul(&base, &k)), expected);
+        assert_eq!(FixedBase::new(&base).mul(&k), expected);
     }
 
     #[test]

@@ -26,6 +26,8 @@
 
 use ark_ec::{AdditiveGroup, AffineRepr};
 use ark_ff::{batch_inversion, BigInteger, Field, MontConfig, PrimeField, Zero};
+use std::sync::OnceLock;
+
 use zeroize::Zeroize;
 
 use super::curve::{pf_representative, Point, PAIRING_GENERATOR};
@@ -227,11 +229,27 @@ impl PreparedPairing {
     }
 }
 
+/// (1 + i·g)^(2^j) for j below the bit length of q, computed once per process (1,022 F_p²
+/// squarings, 256 KiB): g^k is then a product of the entries for k's set bits, with no squaring.
+fn generator_powers_of_two() -> &'static [Fp2] {
+    static POWERS: OnceLock<Vec<Fp2>> = OnceLock::new();
+    POWERS.get_or_init(|| {
+        let bits = usize::try_from(Fq::MODULUS_BIT_SIZE).unwrap_or(1024);
+        let mut power = Fp2::new(Fp::ONE, PAIRING_GENERATOR);
+        let mut powers = Vec::with_capacity(bits);
+        for _ in 0..bits {
+            powers.push(power);
+            power.square_in_place();
+        }
+        powers
+    })
+}
+
 /// g^k in PF_p for g = ⟨P, P⟩ (the class of 1 + i·g) as its F_p representative (RFC 6508
-/// §6.2.1 step 4a). Variable time in `k`.
+/// §6.2.1 step 4a). Variable time in `k`: one F_p² multiplication per set bit.
 pub fn pf_pow_generator(k: &Fq) -> Result<Fp, SchemeError> {
-    let base = Fp2::new(Fp::ONE, PAIRING_GENERATOR);
-    let v = base.pow(k.into_bigint());
+    let v = Fp2::pow_with_table(generator_powers_of_two(), k.into_bigint())
+        .ok_or(SchemeError::Internal("g^k table shorter than k"))?;
     pf_representative(&v.c0, &v.c1).ok_or(SchemeError::Internal("g^k has no F_p representative"))
 }
 
