@@ -48,11 +48,14 @@
 //!
 //! # Security
 //!
-//! SAKKE is an identity-based KEM, OW-CPA-style secure under the bilinear Diffie–Hellman
-//! assumption in the random-oracle model, made chosen-ciphertext robust by the re-encryption
-//! test; ECCSI is an EC-Schnorr-like identity-based signature. Parameter set 1 gives about 80
-//! bits of security against discrete logarithms in F_p² (a 2048-bit field) and 128 bits on
-//! P-256: the weaker, SAKKE part, is what MIKEY-SAKKE was standardised with.
+//! SAKKE is the Sakai–Kasahara identity-based KEM; its security reduces to the ℓ-BDHI problem in
+//! the random-oracle model (Chen and Cheng's proof for the Sakai–Kasahara IBE), and the
+//! re-encryption test rejects every SED that is not an honest encapsulation of its own SSV. ECCSI
+//! is an EC-Schnorr-like identity-based signature. The pairing maps into a subgroup of a 2048-bit
+//! F_p²: classical estimates put discrete logarithms there at about 112 bits, and the
+//! number-field-sieve variants for extension fields (Kim and Barbulescu, 2016) lower that
+//! estimate; P-256 gives 128 bits. Parameter set 1 is what MIKEY-SAKKE deployments use, and its
+//! SAKKE half is the weaker one.
 //!
 //! **Escrow by design.** The KMS holds z and KSAK: it can compute every RSK it issued and so
 //! open every SED sent to its users, and it can issue an SSK/PVT for any identity of its domain
@@ -73,8 +76,8 @@
 //! * Identifiers are reduced mod q and read as integers, so distinct identifier octet strings
 //!   congruent mod q (or differing only by leading zero octets) share an RSK; real identifiers
 //!   begin with a non-zero period string and are far shorter than q.
-//! * ECCSI signatures are malleable in the PVT only together with the identity's key, not
-//!   otherwise; SAKKE SEDs are not authenticated by themselves (MIKEY signs them with ECCSI).
+//! * A SED is not authenticated by itself (anyone can encapsulate to anyone); MIKEY-SAKKE signs
+//!   the I_MESSAGE that carries it with the sender's ECCSI key.
 //!
 //! # Side channels
 //!
