@@ -221,3 +221,88 @@ fn sakke_rfc6508_appendix_a() {
         Err(SchemeError::Crypto)
     ));
 }
+
+#[test]
+fn bad_encodings_are_refused_with_the_field_named() {
+    let v = Vectors::load();
+    let sed = v.bytes("SAKKE Encapsulated Data 0x04||Rx||Ry||H (273 octets)");
+    assert_eq!(
+        Sed::from_bytes(&sed[..272]),
+        Err(SchemeError::Malformed("SAKKE encapsulated data length"))
+    );
+    let mut off_curve = sed.clone();
+    off_curve[100] ^= 1;
+    assert_eq!(
+        Sed::from_bytes(&off_curve),
+        Err(SchemeError::Malformed("SAKKE encapsulated data R_(b,S)"))
+    );
+    let mut z_bytes = v.point("SAKKE Z_S x", "SAKKE Z_S y");
+    z_bytes[0] = 0x02;
+    assert_eq!(
+        conclave_schemes::kd::sakke::kem::KmsPublicKey::from_bytes(&z_bytes),
+        Err(SchemeError::Malformed("SAKKE KMS public key Z"))
+    );
+    assert_eq!(
+        KmsMasterKey::from_bytes(&[1]).map(|_| ()),
+        Err(SchemeError::Malformed("SAKKE KMS master secret z"))
+    );
+
+    let signature = v.bytes("ECCSI Signature r||s||PVT (129 octets)");
+    assert_eq!(
+        Signature::from_bytes(&signature[1..]),
+        Err(SchemeError::Malformed("ECCSI signature length"))
+    );
+    let mut zero_s = signature.clone();
+    zero_s[32..64].fill(0);
+    assert_eq!(
+        Signature::from_bytes(&zero_s),
+        Err(SchemeError::Malformed("ECCSI signature s"))
+    );
+    let mut big_r = signature.clone();
+    big_r[..32].fill(0xff);
+    assert_eq!(
+        Signature::from_bytes(&big_r),
+        Err(SchemeError::Malformed("ECCSI signature r"))
+    );
+    let mut bad_pvt = signature;
+    bad_pvt[128] ^= 1;
+    assert_eq!(
+        Signature::from_bytes(&bad_pvt),
+        Err(SchemeError::Malformed("ECCSI PVT"))
+    );
+}
+
+#[test]
+fn fresh_keys_round_trip_and_stay_with_their_identity() {
+    use rand_chacha::rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    let master = KmsMasterKey::generate(&mut rng);
+    let kms = master.public_key();
+    let alice: &[u8] = b"2026-12\0tel:+15550100\0";
+    let bob: &[u8] = b"2026-12\0tel:+15550101\0";
+    let next_period: &[u8] = b"2027-01\0tel:+15550100\0";
+    let receiver = Receiver::new(&kms, alice, master.issue_rsk(alice).unwrap()).unwrap();
+    let (ssv, sed) = conclave_schemes::kd::sakke::kem::encapsulate(&mut rng, &kms, alice).unwrap();
+    assert_eq!(
+        receiver
+            .decapsulate(&Sed::from_bytes(&sed.to_bytes()).unwrap())
+            .unwrap(),
+        ssv
+    );
+    // Bob's RSK does not validate as Alice's, and cannot open Alice's SED.
+    let bob_rsk = master.issue_rsk(bob).unwrap();
+    assert_eq!(bob_rsk.validate(&kms, alice), Err(SchemeError::Crypto));
+    assert!(Receiver::new(&kms, alice, bob_rsk.clone()).is_err());
+    let bob_receiver = Receiver::new(&kms, bob, bob_rsk).unwrap();
+    assert!(bob_receiver.decapsulate(&sed).is_err());
+    // Next period's SED is not opened with this period's key.
+    let (_, next) =
+        conclave_schemes::kd::sakke::kem::encapsulate(&mut rng, &kms, next_period).unwrap();
+    assert!(receiver.decapsulate(&next).is_err());
+    // Another KMS's RSK for the same identifier fails validation.
+    let other = KmsMasterKey::generate(&mut rng);
+    assert_eq!(
+        other.issue_rsk(alice).unwrap().validate(&kms, alice),
+        Err(SchemeError::Crypto)
+    );
+}
