@@ -63,12 +63,12 @@ pub const PAIRING_GENERATOR: Fp = MontFp!("7231854031989348422097534166933243257
 /// one addition per 6 bits of the scalar.
 const WNAF_WINDOW: usize = 5;
 
-/// [k]Q by ark-ec's width-5 wNAF (variable time in k).
+/// \[k\]Q by ark-ec's width-5 wNAF (variable time in k).
 pub fn mul(point: &Point, k: &Fq) -> ProjectivePoint {
     WnafContext::new(WNAF_WINDOW).mul(ProjectivePoint::from(*point), k)
 }
 
-/// A fixed base with ark-ec's windowed table of multiples: [k]Q costs one mixed addition per
+/// A fixed base with ark-ec's windowed table of multiples: \[k\]Q costs one mixed addition per
 /// `window` bits of k and no doubling. The table holds ⌈1022/w⌉·2^w affine points (1 MiB for
 /// w = 4).
 pub struct FixedBase {
@@ -91,7 +91,7 @@ impl FixedBase {
         }
     }
 
-    /// [k]Q for the tabulated Q.
+    /// \[k\]Q for the tabulated Q.
     pub fn mul(&self, k: &Fq) -> Point {
         self.table
             .batch_mul(std::slice::from_ref(k))
@@ -100,7 +100,7 @@ impl FixedBase {
     }
 }
 
-/// [k]P for the generator P.
+/// \[k\]P for the generator P.
 pub fn mul_generator(k: &Fq) -> ProjectivePoint {
     ProjectivePoint::generator().mul_bigint(k.into_bigint())
 }

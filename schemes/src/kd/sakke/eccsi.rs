@@ -50,7 +50,7 @@ fn parse_point(bytes: &[u8], field: &'static str) -> Result<AffinePoint, SchemeE
     Option::from(AffinePoint::from_encoded_point(&encoded)).ok_or(SchemeError::Malformed(field))
 }
 
-/// Parses a 32-octet big-endian scalar in [1, q − 1].
+/// Parses a 32-octet big-endian scalar in \[1, q − 1\].
 fn parse_nonzero_scalar(bytes: &[u8], field: &'static str) -> Result<Scalar, SchemeError> {
     let bytes: [u8; SCALAR_OCTETS] = bytes
         .try_into()
@@ -62,7 +62,7 @@ fn parse_nonzero_scalar(bytes: &[u8], field: &'static str) -> Result<Scalar, Sch
     }
 }
 
-/// A uniformly random scalar in [1, q − 1].
+/// A uniformly random scalar in \[1, q − 1\].
 fn random_nonzero_scalar(rng: &mut dyn CryptoRngCore) -> Scalar {
     loop {
         let s = Scalar::random(&mut *rng);
@@ -102,7 +102,7 @@ pub fn hash_he(
     h.finalize().into()
 }
 
-/// The KMS Public Authentication Key KPAK = [KSAK]G.
+/// The KMS Public Authentication Key KPAK = \[KSAK\]G.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kpak(AffinePoint);
 
@@ -119,7 +119,7 @@ impl Kpak {
     }
 }
 
-/// A Public Validation Token PVT = [v]G, published with every signature.
+/// A Public Validation Token PVT = \[v\]G, published with every signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pvt(AffinePoint);
 
@@ -153,7 +153,7 @@ impl Ssk {
         self.0.to_repr().into()
     }
 
-    /// Parses an SSK in [1, q − 1]. Whether it matches an identity is [`SigningKey::new`]'s
+    /// Parses an SSK in \[1, q − 1\]. Whether it matches an identity is [`SigningKey::new`]'s
     /// question.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SchemeError> {
         parse_nonzero_scalar(bytes, "ECCSI SSK").map(Self)
@@ -172,17 +172,17 @@ impl std::fmt::Debug for Ksak {
 }
 
 impl Ksak {
-    /// Draws a KSAK uniformly from [1, q − 1].
+    /// Draws a KSAK uniformly from \[1, q − 1\].
     pub fn generate(rng: &mut dyn CryptoRngCore) -> Self {
         Self(random_nonzero_scalar(rng))
     }
 
-    /// A given KSAK (32 octets, big-endian, in [1, q − 1]).
+    /// A given KSAK (32 octets, big-endian, in \[1, q − 1\]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SchemeError> {
         parse_nonzero_scalar(bytes, "ECCSI KSAK").map(Self)
     }
 
-    /// KPAK = [KSAK]G.
+    /// KPAK = \[KSAK\]G.
     #[must_use]
     pub fn kpak(&self) -> Kpak {
         Kpak((ProjectivePoint::GENERATOR * self.0).to_affine())
@@ -236,7 +236,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Validates (SSK, PVT) for `id` under `kpak` (RFC 6507 §5.1.2: KPAK = [SSK]G − [HS]PVT)
+    /// Validates (SSK, PVT) for `id` under `kpak` (RFC 6507 §5.1.2: KPAK = \[SSK\]G − \[HS\]PVT)
     /// and keeps them.
     pub fn new(kpak: &Kpak, id: &[u8], ssk: Ssk, pvt: Pvt) -> Result<Self, SchemeError> {
         let hs = hash_hs(kpak, id, &pvt);
@@ -317,7 +317,7 @@ pub struct Signature {
 }
 
 impl Signature {
-    /// r, the x-coordinate of J = [j]G.
+    /// r, the x-coordinate of J = \[j\]G.
     #[must_use]
     pub fn r(&self) -> &[u8; SCALAR_OCTETS] {
         &self.r
@@ -345,7 +345,7 @@ impl Signature {
         out
     }
 
-    /// Parses `r || s || PVT`: r a coordinate below the field prime, s in [1, q − 1], PVT on
+    /// Parses `r || s || PVT`: r a coordinate below the field prime, s in \[1, q − 1\], PVT on
     /// the curve.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SchemeError> {
         if bytes.len() != SIGNATURE_OCTETS {
@@ -366,15 +366,15 @@ impl Signature {
     }
 }
 
-/// Y = [HS]PVT + KPAK, the signer's public validation point (RFC 6507 §5.2.2 step 4).
+/// Y = \[HS\]PVT + KPAK, the signer's public validation point (RFC 6507 §5.2.2 step 4).
 #[must_use]
 pub fn validation_point(kpak: &Kpak, id: &[u8], pvt: &Pvt) -> AffinePoint {
     let hs = reduce(&hash_hs(kpak, id, pvt));
     (ProjectivePoint::from(pvt.0) * hs + ProjectivePoint::from(kpak.0)).to_affine()
 }
 
-/// J = [s]([HE]G + [r]Y) (RFC 6507 §5.2.2 step 5), which equals the signer's [j]G for a valid
-/// signature. Computed as [s·HE]G + [s·r]KPAK + [s·r·HS]PVT (Y = [HS]PVT + KPAK): one
+/// J = \[s\](\[HE\]G + \[r\]Y) (RFC 6507 §5.2.2 step 5), which equals the signer's \[j\]G for a valid
+/// signature. Computed as \[s·HE\]G + \[s·r\]KPAK + \[s·r·HS\]PVT (Y = \[HS\]PVT + KPAK): one
 /// two-point linear combination and one multiplication instead of four multiplications.
 #[must_use]
 pub fn recover_j(kpak: &Kpak, id: &[u8], message: &[u8], signature: &Signature) -> AffinePoint {

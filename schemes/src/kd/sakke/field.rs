@@ -1,5 +1,5 @@
 //! The fields of SAKKE parameter set 1 (RFC 6509 Appendix A): the 1024-bit base field F_p, the
-//! scalar field F_q of the prime subgroup (q | p + 1, (p + 1)/q = 4) and F_p² = F_p[i]/(i² + 1)
+//! scalar field F_q of the prime subgroup (q | p + 1, (p + 1)/q = 4) and F_p² = F_p\[i\]/(i² + 1)
 //! (RFC 6508 §2.1), all on ark-ff's Montgomery backend with 16 64-bit limbs.
 //!
 //! ark-ff's generic Montgomery multiplication is not constant time (it branches on the final
@@ -37,7 +37,7 @@ pub struct ScalarFieldConfig;
 /// An integer mod q: SAKKE scalars (the master secret z, identifiers, r).
 pub type Fq = ark_ff::Fp<MontBackend<ScalarFieldConfig, LIMBS>, LIMBS>;
 
-/// F_p² = F_p[i] with i² = −1 (p ≡ 3 mod 4, so −1 is a non-residue).
+/// F_p² = F_p\[i\] with i² = −1 (p ≡ 3 mod 4, so −1 is a non-residue).
 #[derive(Debug, Clone, Copy)]
 pub struct Fp2Params;
 
@@ -86,7 +86,7 @@ pub fn fq_to_bytes(x: &Fq) -> [u8; FP_OCTETS] {
 }
 
 /// Parses a big-endian integer of at most 128 octets that must be below q (a secret scalar such
-/// as the KMS master key; RFC 6508 §6.1 draws it from [2, q − 1]). `field` names the value in the
+/// as the KMS master key; RFC 6508 §6.1 draws it from \[2, q − 1\]). `field` names the value in the
 /// error.
 pub fn fq_from_bytes(bytes: &[u8], field: &'static str) -> Result<Fq, SchemeError> {
     if bytes.len() > FP_OCTETS {

@@ -25,7 +25,7 @@ pub const SED_OCTETS: usize = POINT_OCTETS + SSV_OCTETS;
 /// below 2⁻⁵⁰⁰.
 const UNIFORM_SCALAR_OCTETS: usize = FP_OCTETS + 64;
 
-/// Draws a scalar uniformly from [2, q − 1].
+/// Draws a scalar uniformly from \[2, q − 1\].
 fn random_scalar(rng: &mut dyn CryptoRngCore) -> Fq {
     let mut buf = [0u8; UNIFORM_SCALAR_OCTETS];
     loop {
@@ -69,7 +69,7 @@ impl std::fmt::Debug for Ssv {
     }
 }
 
-/// The KMS's public key Z = [z]P (RFC 6508 §2.2, "Z_T").
+/// The KMS's public key Z = \[z\]P (RFC 6508 §2.2, "Z_T").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KmsPublicKey {
     point: Point,
@@ -95,7 +95,7 @@ impl KmsPublicKey {
         })
     }
 
-    /// [b]P + Z for identifier `id`: the point every encapsulation to `id` is a multiple of.
+    /// \[b\]P + Z for identifier `id`: the point every encapsulation to `id` is a multiple of.
     pub fn receiver_point(&self, id: &[u8]) -> Result<Point, SchemeError> {
         let point = to_affine(&(mul_generator(&identifier_scalar(id)) + self.point));
         if point.is_zero() {
@@ -120,14 +120,14 @@ impl std::fmt::Debug for KmsMasterKey {
 }
 
 impl KmsMasterKey {
-    /// Draws z uniformly from [2, q − 1].
+    /// Draws z uniformly from \[2, q − 1\].
     pub fn generate(rng: &mut dyn CryptoRngCore) -> Self {
         Self {
             z: random_scalar(rng),
         }
     }
 
-    /// A given master secret (big-endian, at most 128 octets), which must lie in [2, q − 1].
+    /// A given master secret (big-endian, at most 128 octets), which must lie in \[2, q − 1\].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SchemeError> {
         let z = fq_from_bytes(bytes, "SAKKE KMS master secret z")?;
         if z.into_bigint() <= 1u64.into() {
@@ -136,7 +136,7 @@ impl KmsMasterKey {
         Ok(Self { z })
     }
 
-    /// Z = [z]P.
+    /// Z = \[z\]P.
     #[must_use]
     pub fn public_key(&self) -> KmsPublicKey {
         KmsPublicKey {
@@ -144,7 +144,7 @@ impl KmsMasterKey {
         }
     }
 
-    /// The RSK K_(a,T) = [(a + z)⁻¹]P for identifier `id` (RFC 6508 §6.1.1).
+    /// The RSK K_(a,T) = \[(a + z)⁻¹\]P for identifier `id` (RFC 6508 §6.1.1).
     pub fn issue_rsk(&self, id: &[u8]) -> Result<Rsk, SchemeError> {
         let mut sum = identifier_scalar(id) + self.z;
         let inverse = sum.inverse().ok_or(SchemeError::Crypto);
@@ -188,7 +188,7 @@ impl Rsk {
         })
     }
 
-    /// RFC 6508 §6.1.2: ⟨[a]P + Z, K⟩ = g, i.e. this is the RSK of `id` under `kms`.
+    /// RFC 6508 §6.1.2: ⟨\[a\]P + Z, K⟩ = g, i.e. this is the RSK of `id` under `kms`.
     pub fn validate(&self, kms: &KmsPublicKey, id: &[u8]) -> Result<(), SchemeError> {
         let receiver_point = kms.receiver_point(id)?;
         if pairing(&receiver_point, &self.point)? == PAIRING_GENERATOR {
@@ -310,7 +310,7 @@ pub fn encapsulate_ssv(kms: &KmsPublicKey, id: &[u8], ssv: &Ssv) -> Result<Sed, 
 }
 
 /// A receiver's decapsulation key: its identifier, its KMS's public key and its validated RSK,
-/// with [b]P + Z cached and optionally the RSK's Miller-loop lines precomputed.
+/// with \[b\]P + Z cached and optionally the RSK's Miller-loop lines precomputed.
 pub struct Receiver {
     id: Vec<u8>,
     receiver_point: Point,
@@ -345,7 +345,7 @@ impl Receiver {
     /// As [`Receiver::new`], and precomputes what every decapsulation to this receiver shares
     /// (as wolfSSL's RSK table): the Miller-loop lines of the RSK (about 1,530 lines, 390 KiB, as
     /// secret as the RSK itself), which cut the pairing to about a third, and a window-4 table
-    /// of multiples of [b]P + Z (1 MiB, public), which turns the re-encryption test into 256
+    /// of multiples of \[b\]P + Z (1 MiB, public), which turns the re-encryption test into 256
     /// mixed additions.
     pub fn with_precomputation(
         kms: &KmsPublicKey,

@@ -17,18 +17,18 @@
 //!
 //! # Construction
 //!
-//! F_p and F_q are ark-ff Montgomery fields of 16 64-bit limbs; F_p² = F_p[i]/(i² + 1) is
+//! F_p and F_q are ark-ff Montgomery fields of 16 64-bit limbs; F_p² = F_p\[i\]/(i² + 1) is
 //! ark-ff's quadratic extension; points are ark-ec short-Weierstrass points in Jacobian
 //! coordinates. The Miller loop is this module's own (ark-ec has no pairing for this curve): it
 //! keeps the running point in Jacobian coordinates and scales every line by F_p factors, which
 //! vanish in PF_p = F_p²*/F_p*, so it never inverts (see [`pairing`]). The final exponentiation is
 //! by (p + 1)/q = 4 and the pairing value is represented by x₂/x₁ (RFC 6508 §2.1).
 //!
-//! * KMS: master secret z ∈ [2, q − 1], public Z = [z]P; RSK for identifier a is
-//!   K = [(a + z)⁻¹]P. ECCSI KMS: KSAK, KPAK = [KSAK]G; SSK = KSAK + HS·v, PVT = [v]G.
-//! * Encapsulation to b: r = H2IR(SSV ‖ b, q), R = [r]([b]P + Z), H = SSV ⊕ H2IR(g^r, 2^128);
+//! * KMS: master secret z ∈ \[2, q − 1\], public Z = \[z\]P; RSK for identifier a is
+//!   K = \[(a + z)⁻¹\]P. ECCSI KMS: KSAK, KPAK = \[KSAK\]G; SSK = KSAK + HS·v, PVT = \[v\]G.
+//! * Encapsulation to b: r = H2IR(SSV ‖ b, q), R = \[r\](\[b\]P + Z), H = SSV ⊕ H2IR(g^r, 2^128);
 //!   the SED is `0x04 ‖ Rx ‖ Ry ‖ H`, 273 octets. Decapsulation: w = ⟨R, K⟩, SSV = H ⊕
-//!   H2IR(w, 2^128), then the re-encryption test [r]([b]P + Z) = R.
+//!   H2IR(w, 2^128), then the re-encryption test \[r\](\[b\]P + Z) = R.
 //! * ECCSI signature `r ‖ s ‖ PVT`, 129 octets.
 //!
 //! # Costs
@@ -37,7 +37,7 @@
 //!
 //! | operation | work |
 //! |---|---|
-//! | encapsulate | [b]P + Z (ark-ec double-and-add), [r]·(width-5 wNAF: 1,021 doublings, ≈ 170 additions), g^r (≈ 511 F_p² multiplications from a process-wide table of g^(2^j)), 5 SHA-256 |
+//! | encapsulate | \[b\]P + Z (ark-ec double-and-add), \[r\]·(width-5 wNAF: 1,021 doublings, ≈ 170 additions), g^r (≈ 511 F_p² multiplications from a process-wide table of g^(2^j)), 5 SHA-256 |
 //! | decapsulate | one Miller loop over q − 1 (1,021 doublings, ≈ 510 additions, each with its line), 2 F_p² squarings, one inversion, one wNAF multiplication |
 //! | decapsulate, precomputed receiver | Miller loop evaluated from the RSK's stored lines (one M per line plus the F_p² accumulation), the test from a window-4 table (256 mixed additions); the receiver stores ≈ 1.4 MiB |
 //! | RSK validation | one pairing |

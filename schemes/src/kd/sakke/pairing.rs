@@ -1,4 +1,4 @@
-//! The reduced Tate–Lichtenbaum pairing ⟨·,·⟩ : E(F_p)[q] × E(F_p)[q] → PF_p[q] of RFC 6508
+//! The reduced Tate–Lichtenbaum pairing ⟨·,·⟩ : E(F_p)\[q\] × E(F_p)\[q\] → PF_p\[q\] of RFC 6508
 //! §3.2 with the distortion map ψ(x, y) = (−x, i·y), and exponentiation in PF_p.
 //!
 //! The Miller loop runs over the bits of q − 1 from the second most significant one down. The
@@ -60,7 +60,7 @@ impl Jacobian {
         }
     }
 
-    /// C := [2]C (dbl-2001-b, a = −3) and the tangent at the old C.
+    /// C := \[2\]C (dbl-2001-b, a = −3) and the tangent at the old C.
     fn double(&mut self) -> Line {
         let delta = self.z.square();
         let gamma = self.y.square();
