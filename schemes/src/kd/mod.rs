@@ -15,6 +15,7 @@
 pub mod conventional;
 pub mod mkd;
 pub mod pairwise_dh;
+pub mod sakke;
 pub mod sealed_box;
 pub mod sender_keys;
 
