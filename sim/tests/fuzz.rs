@@ -388,26 +388,40 @@ fn run_stack_runs_a_subset_and_writes_the_calibration_beside_the_report() {
 
 #[test]
 fn a_failed_run_prints_the_full_rerun_line_and_keeps_its_calibration() {
-    // The fixture table has the conventional stack's operations only: pairwise-dh's are missing,
-    // so the run stops with an error the moment it charges one.
+    // A table without the conventional key server's entry: what a scheme's server charges is
+    // found only while the run charges it (the pre-flight check covers the client side), so the
+    // run stops at the first membership change with an error naming the missing entry.
     let tmp = tempfile::tempdir().unwrap();
     let file = two_stack_scenario(tmp.path());
+    let mut table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture_calibration()).unwrap()).unwrap();
+    table["entries"]
+        .as_object_mut()
+        .unwrap()
+        .remove("conventional/server.handle")
+        .unwrap();
+    let partial = tmp.path().join("partial.json");
+    std::fs::write(&partial, table.to_string()).unwrap();
     let out = tmp.path().join("r");
     let o = conclave(&[
         "run",
         file.to_str().unwrap(),
         "--stack",
-        "pairwise-dh+none+plaintext",
+        "conventional+none+plaintext",
         "--seed",
         "5",
         "--calibration",
-        fixture_calibration().to_str().unwrap(),
+        partial.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("conventional/server.handle") || stderr.contains("server.handle"),
+        "{stderr}"
+    );
     let beside = out.join("calibration.json");
     assert!(beside.is_file());
     assert!(!out.join("summary.json").exists(), "{stderr}");
@@ -419,7 +433,7 @@ fn a_failed_run_prints_the_full_rerun_line_and_keeps_its_calibration() {
         file.to_str().unwrap(),
         " --seed 5",
         &format!(" --calibration {}", beside.display()),
-        " --stack pairwise-dh+none+plaintext",
+        " --stack conventional+none+plaintext",
     ] {
         assert!(rerun.contains(part), "`{part}` missing from: {rerun}");
     }

@@ -1,0 +1,63 @@
+//! Scenarios that once failed, each shrunk from a random scenario that showed a root cause (the
+//! comment at the top of each file says which): every one must run clean, with no claimed
+//! property violated, under the committed calibration table its failure depended on.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use conclave_schemes::registry::{self, Family};
+use conclave_sim::cost::CalibrationTable;
+use conclave_sim::run::{self, Costing};
+use conclave_sim::scenario::{self, KnownSchemes};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions")
+}
+
+fn run_clean(file: &str) {
+    let kd = registry::names(Family::KeyDistribution);
+    let pre = registry::names(Family::History);
+    let sse = registry::names(Family::Search);
+    let known = KnownSchemes {
+        kd: &kd,
+        pre: &pre,
+        sse: &sse,
+    };
+    let s = scenario::load(&dir().join(file), &known).unwrap();
+    let table = CalibrationTable::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration-full.json"),
+    )
+    .unwrap();
+    let results = run::run(&s, &[s.seed], &Costing::Calibrated(table), 2, &[])
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    for r in &results {
+        let violated: Vec<String> = r
+            .security
+            .properties
+            .iter()
+            .filter(|(_, o)| o.claimed && o.failures > 0)
+            .map(|(p, o)| format!("{}: {:?}", p.name(), o.first_failure))
+            .collect();
+        assert!(
+            violated.is_empty(),
+            "{file}, {}: {violated:?}",
+            r.stack.name()
+        );
+    }
+}
+
+#[test]
+fn stale_changer_and_late_roster() {
+    run_clean("stale-changer-and-late-roster.yaml");
+}
+
+#[test]
+fn superseded_mkd_session() {
+    run_clean("superseded-mkd-session.yaml");
+}
+
+#[test]
+fn oracle_key_trials_detached() {
+    run_clean("oracle-key-trials-detached.yaml");
+}
