@@ -61,3 +61,13 @@ fn superseded_mkd_session() {
 fn oracle_key_trials_detached() {
     run_clean("oracle-key-trials-detached.yaml");
 }
+
+#[test]
+fn key_message_overtakes_login() {
+    run_clean("key-message-overtakes-login.yaml");
+}
+
+#[test]
+fn send_concurrent_with_join() {
+    run_clean("send-concurrent-with-join.yaml");
+}

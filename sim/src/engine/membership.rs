@@ -245,6 +245,9 @@ impl Engine<'_> {
             prev
         };
         state.epochs.entry(room).or_default().insert(epoch);
+        if prev.is_none() {
+            state.joined_at.insert(room, epoch);
+        }
         let u = user.0 as usize;
         let next = KeyView {
             room,
@@ -574,6 +577,20 @@ impl Engine<'_> {
             roster: Arc::clone(roster),
         };
         let open_ns = self.receive_cost(&env)?;
+        if let Some(early) = self.users[user.0 as usize].restoring.as_mut() {
+            // The login's mailbox holds earlier messages of the key server: this one waits for it.
+            early.push((env.op, mail));
+            return self
+                .emit(
+                    Node::User(user),
+                    self.now,
+                    open_ns,
+                    false,
+                    env.op,
+                    Vec::new(),
+                )
+                .map(|_| ());
+        }
         self.kd_process(user, env.op, &mail, self.now, open_ns)
     }
 

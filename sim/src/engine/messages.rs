@@ -20,6 +20,8 @@ pub(super) struct Opened {
     pub(super) ns: u64,
     /// The message could not be opened yet and waits for key traffic.
     pub(super) parked: bool,
+    /// The message is history to the user under `from_join` (sealed before its join): not read.
+    pub(super) before_join: bool,
 }
 
 /// Post-removal messages tried against each removed member.
@@ -350,6 +352,27 @@ impl Engine<'_> {
                 now as f64 / 1e6
             )
         };
+        // Sealed under an epoch before the user's join (a sender whose key traffic had not yet
+        // brought it the join sealed it after the join started): history, which under
+        // `from_join` the user must not read, however recent its id.
+        let before_join = !held
+            && self.policy(room) == HistoryPolicy::FromJoin
+            && self.users[u]
+                .joined_at
+                .get(&room)
+                .is_some_and(|j| rec_epoch < *j);
+        if before_join {
+            self.oracle.check(Property::JoinerHistoryPolicy, !ok, || {
+                format!(
+                    "{user} read {msg} of {room}, sealed under {rec_epoch} before it joined, under a from_join policy"
+                )
+            });
+            return Ok(Opened {
+                ns,
+                parked: false,
+                before_join: true,
+            });
+        }
         let history_pending = !held && matches!(r, Err(SchemeError::Crypto));
 
         if (held && layer_failed) || history_pending {
@@ -369,7 +392,7 @@ impl Engine<'_> {
                     let again = again?;
                     return Ok(Opened {
                         ns: ns + again.ns,
-                        parked: again.parked,
+                        ..again
                     });
                 }
             }
@@ -377,7 +400,11 @@ impl Engine<'_> {
             if !parked.iter().any(|(r, m, _)| *r == room && *m == msg) {
                 parked.push((room, msg, sealed.clone()));
             }
-            return Ok(Opened { ns, parked: true });
+            return Ok(Opened {
+                ns,
+                parked: true,
+                before_join: false,
+            });
         }
         let property = if held {
             Property::MembersRead
@@ -385,7 +412,11 @@ impl Engine<'_> {
             Property::JoinerHistoryPolicy
         };
         self.oracle.check(property, ok, describe);
-        Ok(Opened { ns, parked: false })
+        Ok(Opened {
+            ns,
+            parked: false,
+            before_join: false,
+        })
     }
 
     /// Tries again the messages `user` could not open yet; returns the compute it took.
@@ -437,7 +468,11 @@ impl Engine<'_> {
             // Removed while the message was in flight: the server no longer owes it.
             return Ok(());
         }
-        let Opened { ns, parked } = self.open_and_check(user, room, msg, &sealed)?;
+        let Opened {
+            ns,
+            parked,
+            before_join,
+        } = self.open_and_check(user, room, msg, &sealed)?;
         let done = self.emit(
             Node::User(user),
             self.now,
@@ -449,7 +484,7 @@ impl Engine<'_> {
         if let Some(pressed) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
-            .filter(|_| !parked)
+            .filter(|_| !parked && !before_join)
             .map(|r| r.pressed)
         {
             let mut cpu = [0; 4];

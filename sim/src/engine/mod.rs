@@ -338,6 +338,10 @@ pub(crate) struct UserState {
     cpu: Pool,
     /// Key-distribution messages queued while offline, in arrival order.
     mailbox: Vec<KdMail>,
+    /// While a login is restoring the terminal's state (its response, with the mailbox, not yet
+    /// processed): key-distribution messages that reached the terminal directly, kept to be
+    /// processed after the mailbox, which they follow in the key server's order.
+    restoring: Option<Vec<(Option<OpId>, KdMail)>>,
     /// Actions waiting for the user to hold a key for a room.
     waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
     /// The epoch and secret the user holds per room (what it keeps, even after removal).
@@ -347,6 +351,9 @@ pub(crate) struct UserState {
     removed_from: BTreeSet<RoomId>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
+    /// The first epoch of the user's current membership of each room (its join, or the room's
+    /// creation): messages sealed under earlier epochs are history to it.
+    joined_at: BTreeMap<RoomId, Epoch>,
     /// Messages it could not open yet (a per-message key not yet received), retried when key
     /// traffic arrives.
     parked: Vec<(RoomId, MsgId, Packet)>,
@@ -467,10 +474,12 @@ impl<'s> Engine<'s> {
                     online: initially_online.get(u).copied().unwrap_or(false),
                     cpu: Pool::new(1),
                     mailbox: Vec::new(),
+                    restoring: None,
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
                     removed_from: BTreeSet::new(),
                     epochs: BTreeMap::new(),
+                    joined_at: BTreeMap::new(),
                     parked: Vec::new(),
                 })
                 .collect(),

@@ -20,6 +20,9 @@ const BLOB_OVERHEAD: usize = 12 + 16;
 impl Engine<'_> {
     pub(super) fn login(&mut self, at: Nanos, user: UserId) -> Result<(), EngineError> {
         self.users[user.0 as usize].online = true;
+        self.users[user.0 as usize]
+            .restoring
+            .get_or_insert_with(Vec::new);
         let op = self.ops.insert(OpState::new(OpData::Login, user, at));
         // The request is about the user, not a room; room 0 is a placeholder for routing.
         let outputs = vec![(Node::MessageServer, RoomId(0), Some(op), Body::LoginRequest)];
@@ -105,6 +108,14 @@ impl Engine<'_> {
         // Queued key-distribution messages, in order, on the terminal's processor.
         for mail in &mailbox {
             self.kd_process(user, None, mail, restored, 0)?;
+        }
+        // Key messages sent after the login began, which overtook the response, come next.
+        for (op, mail) in self.users[user.0 as usize]
+            .restoring
+            .take()
+            .unwrap_or_default()
+        {
+            self.kd_process(user, op, &mail, restored, 0)?;
         }
         let mut ns = 0;
         for r in &rooms {
