@@ -11,6 +11,7 @@ use conclave_schemes::registry::{self, Family};
 use conclave_sim::calibrate;
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::engine::{EngineError, Progress};
+use conclave_sim::fuzz::output::shell_word;
 use conclave_sim::guard;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
@@ -300,18 +301,6 @@ fn rerun_line(args: &RunArgs, seed: u64, calibration: Option<&Path>, out: &Path)
         line.push_str(&format!(" --out {}", shell_word(&out.to_string_lossy())));
     }
     line
-}
-
-/// Quotes `s` for a POSIX shell when it needs it.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-_./=:,@".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 fn run_scenario(args: &RunArgs) -> Result<(), Failure> {

@@ -39,8 +39,9 @@ pub struct Reproducer {
     pub write_error: Option<String>,
 }
 
-/// Quotes `s` for a POSIX shell when it needs it.
-fn shell_word(s: &str) -> String {
+/// Quotes `s` for a POSIX shell when it needs it (the commands printed to reproduce a run).
+#[must_use]
+pub fn shell_word(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-_./=:,@".contains(c))
