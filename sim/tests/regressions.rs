@@ -71,3 +71,8 @@ fn key_message_overtakes_login() {
 fn send_concurrent_with_join() {
     run_clean("send-concurrent-with-join.yaml");
 }
+
+#[test]
+fn rejoin_after_late_mailbox() {
+    run_clean("rejoin-after-late-mailbox.yaml");
+}

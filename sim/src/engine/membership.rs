@@ -238,12 +238,14 @@ impl Engine<'_> {
         }
         let state = &mut self.users[user.0 as usize];
         let prev = state.held.insert(room, (epoch, secret.clone()));
-        // A member removed and added again enters as a joiner, whatever key it kept.
-        let prev = if state.removed_from.remove(&room) {
-            None
-        } else {
-            prev
-        };
+        // A member removed and added again enters as a joiner, whatever key it kept; so does one
+        // that skips epochs (a continuing member holds every epoch of the room in turn): a key
+        // message of an earlier membership, processed late from the mailbox, gave it that key.
+        let removed = state.removed_from.remove(&room);
+        let skipped = prev
+            .as_ref()
+            .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
+        let prev = if removed || skipped { None } else { prev };
         state.epochs.entry(room).or_default().insert(epoch);
         if prev.is_none() {
             state.joined_at.insert(room, epoch);
