@@ -29,11 +29,11 @@ use std::time::{Duration, Instant};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView,
 };
-use conclave_schemes::registry::{self, Family};
 use conclave_schemes::sse::{Access, Resolution, SearchableEncryption, SseClient, SseServer};
 use conclave_schemes::{Dest, MsgId, Outbox, UserId};
 use conclave_sim::cost::CalibrationTable;
-use conclave_sim::scenario::{self, KnownSchemes, Scenario};
+use conclave_sim::fuzz::Registered;
+use conclave_sim::scenario::{self, Scenario};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -96,43 +96,13 @@ pub fn message_keywords(i: u64) -> Vec<String> {
         .collect()
 }
 
-/// The scheme names registered in `conclave_schemes`, for validating scenarios.
-#[derive(Debug, Clone)]
-pub struct SchemeNames {
-    kd: Vec<&'static str>,
-    pre: Vec<&'static str>,
-    sse: Vec<&'static str>,
-}
-
-impl SchemeNames {
-    /// Every registered scheme, by family.
-    #[must_use]
-    pub fn registered() -> Self {
-        Self {
-            kd: registry::names(Family::KeyDistribution),
-            pre: registry::names(Family::History),
-            sse: registry::names(Family::Search),
-        }
-    }
-
-    /// The view the scenario parser takes.
-    #[must_use]
-    pub fn known(&self) -> KnownSchemes<'_> {
-        KnownSchemes {
-            kd: &self.kd,
-            pre: &self.pre,
-            sse: &self.sse,
-        }
-    }
-}
-
 /// Parses a scenario embedded in a bench; `name` stands for its file name in error messages.
 ///
 /// # Panics
 /// If the text is not a valid scenario (the message names the line, column and key).
 #[must_use]
 pub fn parse_scenario(name: &str, yaml: &str) -> Scenario {
-    let names = SchemeNames::registered();
+    let names = Registered::new();
     scenario::parse(yaml, Path::new(name), &names.known())
         .unwrap_or_else(|e| panic!("bench scenario is invalid: {e}"))
 }
@@ -149,7 +119,7 @@ pub fn scenarios_dir() -> PathBuf {
 /// If the file cannot be read or is not a valid scenario.
 #[must_use]
 pub fn load_scenario(file: &str) -> Scenario {
-    let names = SchemeNames::registered();
+    let names = Registered::new();
     let path = scenarios_dir().join(file);
     scenario::load(&path, &names.known()).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -6,25 +6,17 @@
 
 use std::path::{Path, PathBuf};
 
-use conclave_schemes::registry::{self, Family};
 use conclave_sim::cost::CalibrationTable;
+use conclave_sim::fuzz::Registered;
 use conclave_sim::run::{self, Costing};
-use conclave_sim::scenario::{self, KnownSchemes};
+use conclave_sim::scenario;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions")
 }
 
 fn run_clean(file: &str) {
-    let kd = registry::names(Family::KeyDistribution);
-    let pre = registry::names(Family::History);
-    let sse = registry::names(Family::Search);
-    let known = KnownSchemes {
-        kd: &kd,
-        pre: &pre,
-        sse: &sse,
-    };
-    let s = scenario::load(&dir().join(file), &known).unwrap();
+    let s = scenario::load(&dir().join(file), &Registered::new().known()).unwrap();
     let table = CalibrationTable::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration-full.json"),
     )

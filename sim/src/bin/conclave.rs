@@ -7,15 +7,16 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use conclave_schemes::registry::{self, Family};
+use conclave_schemes::registry;
 use conclave_sim::calibrate;
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::engine::{EngineError, Progress};
 use conclave_sim::fuzz::output::shell_word;
+use conclave_sim::fuzz::Registered;
 use conclave_sim::guard;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
-use conclave_sim::scenario::{self, CostModelKind, KnownSchemes, Scenario};
+use conclave_sim::scenario::{self, CostModelKind, Scenario};
 use sha2::{Digest, Sha256};
 
 #[path = "conclave/fuzz.rs"]
@@ -205,15 +206,7 @@ fn main() -> ExitCode {
 }
 
 fn load(file: &Path) -> Result<Scenario, Failure> {
-    let kd = registry::names(Family::KeyDistribution);
-    let pre = registry::names(Family::History);
-    let sse = registry::names(Family::Search);
-    let known = KnownSchemes {
-        kd: &kd,
-        pre: &pre,
-        sse: &sse,
-    };
-    scenario::load(file, &known).map_err(Failure::bad_input)
+    scenario::load(file, &Registered::new().known()).map_err(Failure::bad_input)
 }
 
 /// Jobs run in parallel without `--jobs`.
