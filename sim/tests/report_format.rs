@@ -4,10 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use conclave_sim::metrics::{
-    Adversary, Counters, Op, OpStats, Property, PropertyOutcome, Sample, SkipReason, StackResult,
-    TrustNotes, Verdict,
-};
+use conclave_sim::metrics::{Counters, Op, OpStats, Sample, SkipReason, StackResult};
+use conclave_sim::oracle::{Adversary, Property, PropertyOutcome, TrustNotes, Verdict};
 use conclave_sim::report::{
     security_md, summary_json, table1_csv, table1_md, write_all, CalibrationInfo, ReportError,
     RunReport,

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use conclave_schemes::registry::{self, Family};
 use conclave_sim::cost::{CalibrationTable, CostModel};
 use conclave_sim::engine::Engine;
-use conclave_sim::metrics::{Op, Property};
+use conclave_sim::metrics::Op;
+use conclave_sim::oracle::Property;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
 use conclave_sim::scenario::{self, KnownSchemes, Scenario};
@@ -174,7 +175,7 @@ fn golden_table1_of_a_tiny_scenario() {
 /// experiments give the verdicts the schemes' documentation claims.
 #[test]
 fn secured_stacks_pass_the_oracle() {
-    use conclave_sim::metrics::{Adversary, Verdict};
+    use conclave_sim::oracle::{Adversary, Verdict};
     let s = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secured.yaml"));
     let results = run::run(&s, &[s.seed], &Costing::Measured, 2, &[]).unwrap();
     assert_eq!(results.len(), s.stacks.len());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use conclave_schemes::erased::Packet;
 use sha2::{Digest, Sha256};
 
-use crate::metrics::SearchLeakage;
+use crate::oracle::SearchLeakage;
 
 /// Counts what the search server could link: queries are compared by a hash of their bytes
 /// (every byte string the scheme says the server sees, length-prefixed).

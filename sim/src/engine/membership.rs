@@ -13,7 +13,8 @@ use rand_chacha::ChaCha20Rng;
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState};
 use crate::cost::OpKey;
-use crate::metrics::{Property, SkipReason};
+use crate::metrics::SkipReason;
+use crate::oracle::Property;
 use crate::scenario::{HistoryPolicy, Nanos};
 use crate::workload::{Action, Org};
 

@@ -10,7 +10,8 @@ use conclave_schemes::{Dest, MsgId, Outbox, RoomId, SchemeError, UserId};
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, MsgRecord, Node, OpId};
 use crate::cost::OpKey;
-use crate::metrics::{Adversary, Op, Party, Property, Sample};
+use crate::metrics::{Op, Party, Sample};
+use crate::oracle::{Adversary, Property};
 use crate::scenario::{HistoryPolicy, Nanos};
 
 /// The outcome of opening a stored message.

@@ -10,7 +10,7 @@ use conclave_schemes::{MsgId, RoomId, SchemeError, UserId};
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, Node};
 use crate::cost::OpKey;
-use crate::metrics::Property;
+use crate::oracle::Property;
 use crate::scenario::Nanos;
 
 impl Engine<'_> {

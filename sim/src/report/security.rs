@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{md_cell, RunReport};
-use crate::metrics::{Adversary, Property, PropertyOutcome, Verdict};
+use crate::oracle::{Adversary, Property, PropertyOutcome, SearchLeakage, Verdict};
 
 /// What a property's outcome means, as shown in the table.
 fn outcome(o: &PropertyOutcome) -> &'static str {
@@ -42,7 +42,7 @@ conventional stack's server reads every message). The adversary experiments test
 the schemes rather than bugs: they are expected to succeed against some stacks.";
 
 /// What the search server learnt, as measured from the queries it received.
-fn search_leakage(out: &mut String, l: &crate::metrics::SearchLeakage) {
+fn search_leakage(out: &mut String, l: &SearchLeakage) {
     out.push_str("\n### Search leakage\n\n");
     if l.searches == 0 {
         out.push_str("No search reached the search server.\n");

@@ -7,10 +7,8 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::{cost_model_name, op_entry, round_to, RunReport};
-use crate::metrics::{
-    Adversary, Counters, Op, OpStats, Party, Property, PropertyOutcome, SkipReason, StackResult,
-    Verdict,
-};
+use crate::metrics::{Counters, Op, OpStats, Party, SkipReason, StackResult};
+use crate::oracle::{Adversary, Property, PropertyOutcome, Verdict};
 
 /// A JSON object whose keys keep insertion order.
 struct Ordered<V>(Vec<(&'static str, V)>);
