@@ -27,7 +27,8 @@ use std::sync::Arc;
 use conclave_schemes::channel::{self, RecordChannel};
 use conclave_schemes::erased::{DynHistory, DynKd, DynSse, Packet};
 use conclave_schemes::kd::Origin;
-use conclave_schemes::{registry, Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
+use conclave_schemes::registry::Registry;
+use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use crate::cost::{CalibrationError, CostModel, OpKey};
@@ -426,8 +427,8 @@ fn scheme_err<'a>(
 }
 
 impl<'s> Engine<'s> {
-    /// Sets up the organisation for `spec` and `seed`: enrols every user, creates every room
-    /// (setup is not measured).
+    /// Sets up the organisation for `spec` and `seed` with the schemes of
+    /// [`Registry::builtin`]: enrols every user, creates every room (setup is not measured).
     ///
     /// # Errors
     /// [`EngineError`] if a scheme is unknown or fails during setup, or the workload cannot be
@@ -438,14 +439,34 @@ impl<'s> Engine<'s> {
         seed: u64,
         cost: CostModel,
     ) -> Result<Self, EngineError> {
+        Self::with_registry(&Registry::builtin(), scenario, spec, seed, cost)
+    }
+
+    /// As [`new`](Self::new), taking the stack's schemes from `registry`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_registry(
+        registry: &Registry,
+        scenario: &'s Scenario,
+        spec: &StackSpec,
+        seed: u64,
+        cost: CostModel,
+    ) -> Result<Self, EngineError> {
         let org = Org::build(scenario, seed);
         let workload = Generator::new(scenario, seed, &org)?;
         let setup = || "setting up the scheme".to_owned();
         let mut setup_rng = rng::crypto(seed, "setup", 0);
         let stack = Stack {
-            kd: registry::kd(&spec.kd, &mut setup_rng).map_err(scheme_err(&spec.kd, 0, setup))?,
-            pre: registry::history(&spec.pre).map_err(scheme_err(&spec.pre, 0, setup))?,
-            sse: registry::sse(&spec.sse).map_err(scheme_err(&spec.sse, 0, setup))?,
+            kd: registry
+                .kd(&spec.kd, &mut setup_rng)
+                .map_err(scheme_err(&spec.kd, 0, setup))?,
+            pre: registry
+                .history(&spec.pre)
+                .map_err(scheme_err(&spec.pre, 0, setup))?,
+            sse: registry
+                .sse(&spec.sse)
+                .map_err(scheme_err(&spec.sse, 0, setup))?,
         };
         let n = scenario.org.users;
         let oracle = Oracle::new(
