@@ -242,6 +242,9 @@ impl Engine<'_> {
         // that skips epochs (a continuing member holds every epoch of the room in turn): a key
         // message of an earlier membership, processed late from the mailbox, gave it that key.
         let removed = state.removed_from.remove(&room);
+        if removed {
+            state.reached_after_removal.remove(&room);
+        }
         let skipped = prev
             .as_ref()
             .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
@@ -615,6 +618,7 @@ impl Engine<'_> {
         if !self.is_member(user, room) {
             // Removed while the message was in flight: nothing for it to do any more.
             self.counters.kd_stale += 1;
+            self.removed_member_listens(user, mail);
             return Ok(());
         }
         let roster = Roster { room, members };
@@ -655,6 +659,43 @@ impl Engine<'_> {
             self.epoch_reached(user, room, e, done, op)?;
         }
         Ok(())
+    }
+
+    /// A removed member's terminal processes key traffic sent to it after its removal (the
+    /// message's roster no longer has it), as an ex-member who wants to read on would; any epoch
+    /// secret this gives it counts as kept ([`Property::RemovedExcluded`]). Oracle work: not
+    /// charged, replies go nowhere, and a scheme's refusal is the expected outcome.
+    fn removed_member_listens(&mut self, user: UserId, mail: &KdMail) {
+        let KdMail {
+            room,
+            origin,
+            ref packet,
+            roster: ref members,
+        } = *mail;
+        let u = user.0 as usize;
+        if !self.users[u].removed_from.contains(&room) || members.binary_search(&user).is_ok() {
+            return;
+        }
+        let roster = Roster { room, members };
+        let handled = self.stack.kd.client_handle(
+            user,
+            &roster,
+            origin,
+            packet,
+            &mut self.user_rng[u],
+            &mut Outbox::new(),
+        );
+        let Ok(Handled::NewEpoch(epoch)) = handled else {
+            return;
+        };
+        if let Some((e, secret)) = self.stack.kd.current(user, room) {
+            if e == epoch {
+                let secret = secret.clone();
+                self.users[u]
+                    .reached_after_removal
+                    .insert(room, (epoch, secret));
+            }
+        }
     }
 
     /// `user` holds `epoch` of `room` from `at`: tell its other families, complete the change

@@ -350,6 +350,10 @@ pub(crate) struct UserState {
     /// Rooms the user was removed from since it last held their key: when it rejoins it is a
     /// joiner to the history and search schemes, not a continuing member.
     removed_from: BTreeSet<RoomId>,
+    /// Per room it was removed from: the latest epoch and secret its key-distribution client
+    /// reached from key traffic addressed to it after its removal (an honest scheme sends it
+    /// nothing that gives one). Part of what a removed member kept.
+    reached_after_removal: BTreeMap<RoomId, (Epoch, EpochSecret)>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
     /// The first epoch of the user's current membership of each room (its join, or the room's
@@ -499,6 +503,7 @@ impl<'s> Engine<'s> {
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
                     removed_from: BTreeSet::new(),
+                    reached_after_removal: BTreeMap::new(),
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),
