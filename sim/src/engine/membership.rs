@@ -11,7 +11,9 @@ use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use super::ops::{OpData, OpState};
-use super::{scheme_err, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState};
+use super::{
+    scheme_err, AfterRemoval, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState,
+};
 use crate::cost::OpKey;
 use crate::metrics::{Property, SkipReason};
 use crate::scenario::{HistoryPolicy, Nanos};
@@ -243,7 +245,7 @@ impl Engine<'_> {
         // message of an earlier membership, processed late from the mailbox, gave it that key.
         let removed = state.removed_from.remove(&room);
         if removed {
-            state.reached_after_removal.remove(&room);
+            state.after_removal.remove(&room);
         }
         let skipped = prev
             .as_ref()
@@ -360,7 +362,16 @@ impl Engine<'_> {
             r.readable_from.remove(&subject);
             r.removed.retain(|(u, _, _)| *u != subject);
             r.removed.push((subject, next_msg, 0));
-            self.users[subject.0 as usize].removed_from.insert(room);
+            let last_before = r.epoch;
+            let state = &mut self.users[subject.0 as usize];
+            state.removed_from.insert(room);
+            state.after_removal.insert(
+                room,
+                AfterRemoval {
+                    last_before,
+                    reached: None,
+                },
+            );
             if r.removed.len() > REMOVED_TRACKED {
                 r.removed.remove(0);
             }
@@ -673,7 +684,14 @@ impl Engine<'_> {
             roster: ref members,
         } = *mail;
         let u = user.0 as usize;
-        if !self.users[u].removed_from.contains(&room) || members.binary_search(&user).is_ok() {
+        let Some(last_before) = self.users[u]
+            .after_removal
+            .get(&room)
+            .map(|a| a.last_before)
+        else {
+            return;
+        };
+        if members.binary_search(&user).is_ok() {
             return;
         }
         let roster = Roster { room, members };
@@ -688,12 +706,16 @@ impl Engine<'_> {
         let Ok(Handled::NewEpoch(epoch)) = handled else {
             return;
         };
+        // An epoch from before the removal (a late message of an earlier change) is not news.
+        if last_before.is_some_and(|b| epoch <= b) {
+            return;
+        }
         if let Some((e, secret)) = self.stack.kd.current(user, room) {
             if e == epoch {
-                let secret = secret.clone();
-                self.users[u]
-                    .reached_after_removal
-                    .insert(room, (epoch, secret));
+                let reached = Some((epoch, secret.clone()));
+                if let Some(a) = self.users[u].after_removal.get_mut(&room) {
+                    a.reached = reached;
+                }
             }
         }
     }

@@ -702,9 +702,9 @@ impl Engine<'_> {
             self.rooms[room.0 as usize].removed[i].2 += 1;
             let alone = self.try_open(user, room, msg, sealed, None);
             let reached = self.users[user.0 as usize]
-                .reached_after_removal
+                .after_removal
                 .get(&room)
-                .cloned();
+                .and_then(|a| a.reached.clone());
             let reached_epoch = reached.as_ref().map(|(e, _)| *e);
             let with_later_key =
                 !alone && reached.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));

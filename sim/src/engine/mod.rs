@@ -350,10 +350,9 @@ pub(crate) struct UserState {
     /// Rooms the user was removed from since it last held their key: when it rejoins it is a
     /// joiner to the history and search schemes, not a continuing member.
     removed_from: BTreeSet<RoomId>,
-    /// Per room it was removed from: the latest epoch and secret its key-distribution client
-    /// reached from key traffic addressed to it after its removal (an honest scheme sends it
-    /// nothing that gives one). Part of what a removed member kept.
-    reached_after_removal: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    /// Per room it was removed from, until it holds the room's key again: what key traffic
+    /// sent to it after the removal gave it (part of what a removed member kept).
+    after_removal: BTreeMap<RoomId, AfterRemoval>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
     /// The first epoch of the user's current membership of each room (its join, or the room's
@@ -362,6 +361,16 @@ pub(crate) struct UserState {
     /// Messages it could not open yet (a per-message key not yet received), retried when key
     /// traffic arrives.
     parked: Vec<(RoomId, MsgId, Packet)>,
+}
+
+/// What a removed member's terminal made of key traffic sent to it after its removal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AfterRemoval {
+    /// The room's latest epoch when the member was removed: only a later one is the removal's.
+    last_before: Option<Epoch>,
+    /// The latest such later epoch its key-distribution client reached, with its secret (an
+    /// honest scheme sends it nothing that gives one).
+    reached: Option<(Epoch, EpochSecret)>,
 }
 
 /// The progress of a run, for a progress bar: virtual nanoseconds processed.
@@ -503,7 +512,7 @@ impl<'s> Engine<'s> {
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
                     removed_from: BTreeSet::new(),
-                    reached_after_removal: BTreeMap::new(),
+                    after_removal: BTreeMap::new(),
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),
