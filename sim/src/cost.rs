@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use conclave_schemes::registry;
+use conclave_schemes::registry::Registry;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -202,18 +202,23 @@ impl CalibrationTable {
     }
 
     /// Checks that the table has an entry for every operation the engine charges
-    /// unconditionally for `stacks` ([`required_entries`]).
+    /// unconditionally for `stacks`, whose schemes `registry` has ([`required_entries`]).
     ///
     /// Operations a scheme reports for its own server jobs (such as `rewrap` or `back-chain`)
     /// depend on what the run does and are checked when charged (still bad input, exit 2).
     ///
     /// # Errors
     /// [`CalibrationError::Incomplete`] listing every missing entry and the stacks that use it.
-    pub fn check_covers(&self, path: &Path, stacks: &[StackSpec]) -> Result<(), CalibrationError> {
+    pub fn check_covers(
+        &self,
+        path: &Path,
+        stacks: &[StackSpec],
+        registry: &Registry,
+    ) -> Result<(), CalibrationError> {
         let mut missing: Vec<String> = Vec::new();
         let mut users: Vec<String> = Vec::new();
         for stack in stacks {
-            let lacking: Vec<String> = required_entries(stack)
+            let lacking: Vec<String> = required_entries(stack, registry)
                 .into_iter()
                 .filter(|k| !self.entries.contains_key(k))
                 .collect();
@@ -323,8 +328,9 @@ impl CalibrationTable {
 /// history protection, and indexing, querying, searching and updating of the search scheme.
 /// Work a scheme's server does on control traffic (re-encryption, re-wrapping, back-chains),
 /// and the key server's handling for schemes that route through it, depend on the run.
+/// `registry` tells whether the stack's key distribution has a message layer.
 #[must_use]
-pub fn required_entries(stack: &StackSpec) -> Vec<String> {
+pub fn required_entries(stack: &StackSpec, registry: &Registry) -> Vec<String> {
     let mut ids: Vec<String> = ["tls/seal", "tls/open", "blob/open"]
         .iter()
         .map(|k| (*k).to_owned())
@@ -336,7 +342,10 @@ pub fn required_entries(stack: &StackSpec) -> Vec<String> {
     // Whether the scheme protects each message itself is a property of the scheme; an unknown
     // name is the scenario's error, reported elsewhere.
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
-    if registry::kd(&stack.kd, &mut rng).is_ok_and(|kd| kd.message_layer()) {
+    if registry
+        .kd(&stack.kd, &mut rng)
+        .is_ok_and(|kd| kd.message_layer())
+    {
         ids.extend(of(&stack.kd, &["protect", "unprotect"]));
     }
     ids.extend(of(&stack.pre, &["seal", "open", "store", "epoch_changed"]));

@@ -1,12 +1,14 @@
 //! Running a scenario: every (stack, seed) job in parallel with rayon, each with its own
-//! engine, histograms and oracle, merged per stack at the end in a fixed order.
+//! engine, histograms and oracle, merged per stack at the end in a fixed order; and what the
+//! oracle's findings make of the run ([`RunOutcome`], with its exit status).
 
+use conclave_schemes::registry::Registry;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::cost::{CalibrationTable, CostModel};
 use crate::engine::{Engine, EngineError, Progress};
-use crate::metrics::StackResult;
+use crate::metrics::{Property, StackResult};
 use crate::scenario::{Scenario, StackSpec};
 
 /// The jobs of a run, in report order: stacks in scenario order, seeds ascending.
@@ -47,11 +49,34 @@ pub enum RunError {
     Threads(usize),
 }
 
-/// Runs every job on `threads` threads; `progress` has one entry per job (or is empty).
+/// Runs every job on `threads` threads with the schemes of [`Registry::builtin`]; `progress`
+/// has one entry per job (or is empty).
 ///
 /// # Errors
 /// The first failing job, in job order.
 pub fn run(
+    scenario: &Scenario,
+    seeds: &[u64],
+    costing: &Costing,
+    threads: usize,
+    progress: &[Progress],
+) -> Result<Vec<StackResult>, RunError> {
+    run_with(
+        &Registry::builtin(),
+        scenario,
+        seeds,
+        costing,
+        threads,
+        progress,
+    )
+}
+
+/// As [`run`], taking the stacks' schemes from `registry`.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(
+    registry: &Registry,
     scenario: &Scenario,
     seeds: &[u64],
     costing: &Costing,
@@ -76,7 +101,7 @@ pub fn run(
                     seed: *seed,
                     source,
                 };
-                Engine::new(scenario, stack, *seed, cost)
+                Engine::with_registry(registry, scenario, stack, *seed, cost)
                     .map_err(fail)?
                     .run(progress.get(i))
                     .map_err(fail)
@@ -108,6 +133,93 @@ pub fn run(
         }
     }
     Ok(merged)
+}
+
+/// The exit status of `conclave run` and `conclave fuzz` when a property a stack claims was
+/// violated.
+pub const EXIT_VIOLATION: u8 = 3;
+
+/// A property a stack claims that its run violated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The stack, `kd+pre+sse`.
+    pub stack: String,
+    /// The property.
+    pub property: Property,
+    /// How many of its checks failed.
+    pub failures: u64,
+    /// The first failure, as the oracle described it.
+    pub first: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} violated {} time(s); first: {}",
+            self.stack,
+            self.property.name(),
+            self.failures,
+            self.first
+        )
+    }
+}
+
+/// The violations of claimed properties in one stack's result, in report order of the
+/// properties. A property the stack does not claim is an exposure by design, never a violation.
+#[must_use]
+pub fn violations(r: &StackResult) -> Vec<Violation> {
+    r.security
+        .properties
+        .iter()
+        .filter(|(_, o)| o.claimed && o.failures > 0)
+        .map(|(p, o)| Violation {
+            stack: r.stack.name(),
+            property: *p,
+            failures: o.failures,
+            first: o.first_failure.clone().unwrap_or_else(|| "?".to_owned()),
+        })
+        .collect()
+}
+
+/// What the oracle's findings make of a finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// No claimed property was violated (exit status 0).
+    Clean,
+    /// Some were ([`EXIT_VIOLATION`]): every violation, stack by stack in result order.
+    Violations(Vec<Violation>),
+}
+
+impl RunOutcome {
+    /// The outcome of a run's results.
+    #[must_use]
+    pub fn of(results: &[StackResult]) -> Self {
+        let all: Vec<Violation> = results.iter().flat_map(violations).collect();
+        if all.is_empty() {
+            Self::Clean
+        } else {
+            Self::Violations(all)
+        }
+    }
+
+    /// The process exit status for this outcome: 0, or [`EXIT_VIOLATION`].
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Clean => 0,
+            Self::Violations(_) => EXIT_VIOLATION,
+        }
+    }
+
+    /// The violated properties, by name, in order (empty when clean).
+    #[must_use]
+    pub fn violated(&self) -> Vec<&'static str> {
+        match self {
+            Self::Clean => Vec::new(),
+            Self::Violations(v) => v.iter().map(|v| v.property.name()).collect(),
+        }
+    }
 }
 
 /// A `--stack` name that the scenario does not have.

@@ -736,6 +736,7 @@ bad!(
 
 mod guards {
     use super::*;
+    use conclave_schemes::registry::Registry;
     use conclave_sim::cost::CalibrationTable;
     use conclave_sim::guard::{estimate_memory, preflight, GuardError, RunRequest, JOBS_MAX};
 
@@ -870,13 +871,18 @@ mod guards {
         let path = fixture("fixtures", "calibration.json");
         let table = CalibrationTable::load(&path).unwrap();
         let conventional = vec![stack("conventional", "none", "plaintext")];
-        table.check_covers(&path, &conventional).unwrap();
+        table
+            .check_covers(&path, &conventional, &Registry::builtin())
+            .unwrap();
         let secured = vec![
             stack("conventional", "none", "plaintext"),
             stack("mkd", "none", "plaintext"),
             stack("sender-keys", "none", "plaintext"),
         ];
-        let shown = table.check_covers(&path, &secured).unwrap_err().to_string();
+        let shown = table
+            .check_covers(&path, &secured, &Registry::builtin())
+            .unwrap_err()
+            .to_string();
         assert!(shown.contains("calibration.json: no entry for mkd/client.change, mkd/client.handle, sender-keys/client.change"), "{shown}");
         // Sender Keys protects every message itself: its protect/unprotect are needed too.
         assert!(
@@ -894,7 +900,7 @@ mod guards {
         let s = load(&scenario_file("paper-table1.yaml"), &KNOWN).unwrap();
         CalibrationTable::load(&reference)
             .unwrap()
-            .check_covers(&reference, &s.stacks)
+            .check_covers(&reference, &s.stacks, &Registry::builtin())
             .unwrap();
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use conclave_schemes::registry;
+use conclave_schemes::registry::{self, Registry};
 use conclave_sim::calibrate;
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::engine::{EngineError, Progress};
@@ -15,7 +15,7 @@ use conclave_sim::fuzz::output::shell_word;
 use conclave_sim::fuzz::Registered;
 use conclave_sim::guard;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
-use conclave_sim::run::{self, Costing};
+use conclave_sim::run::{self, Costing, RunOutcome, EXIT_VIOLATION};
 use conclave_sim::scenario::{self, CostModelKind, Scenario};
 use sha2::{Digest, Sha256};
 
@@ -24,8 +24,6 @@ mod fuzz;
 
 /// Exit code for bad input (scenario files, arguments, calibration files).
 const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code for a violated security property.
-const EXIT_VIOLATION: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -333,7 +331,7 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         (CostModelKind::Calibrated, Some(path)) => {
             let table = CalibrationTable::load(path).map_err(Failure::bad_input)?;
             table
-                .check_covers(path, &scenario.stacks)
+                .check_covers(path, &scenario.stacks, &Registry::builtin())
                 .map_err(Failure::bad_input)?;
             let bytes = std::fs::read(path)
                 .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
@@ -384,19 +382,7 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         )),
     })?;
 
-    let violations: Vec<String> = results
-        .iter()
-        .flat_map(|r| {
-            conclave_sim::fuzz::check::violations(r)
-                .into_iter()
-                .map(move |(p, n, first)| {
-                    format!(
-                        "{}: {p} violated {n} time(s); first: {first}",
-                        r.stack.name()
-                    )
-                })
-        })
-        .collect();
+    let outcome = RunOutcome::of(&results);
     let report = RunReport {
         scenario: &scenario,
         seeds: seeds.clone(),
@@ -412,20 +398,20 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
     if let Ok(table) = std::fs::read_to_string(out.join("table1.md")) {
         println!("{table}");
     }
-    if !violations.is_empty() {
-        let mut msg = String::from("security oracle violations:\n");
-        for v in &violations {
-            msg.push_str("  ");
-            msg.push_str(v);
-            msg.push('\n');
+    match &outcome {
+        RunOutcome::Clean => Ok(()),
+        RunOutcome::Violations(violations) => {
+            let mut msg = String::from("security oracle violations:\n");
+            for v in violations {
+                msg.push_str(&format!("  {v}\n"));
+            }
+            msg.push_str(&rerun);
+            Err(Failure {
+                code: outcome.exit_code(),
+                message: msg,
+            })
         }
-        msg.push_str(&rerun);
-        return Err(Failure {
-            code: EXIT_VIOLATION,
-            message: msg,
-        });
     }
-    Ok(())
 }
 
 /// Copies the calibration table given with `--calibration` beside the report (unless it is

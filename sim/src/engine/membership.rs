@@ -11,7 +11,9 @@ use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use super::ops::{OpData, OpState};
-use super::{scheme_err, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState};
+use super::{
+    scheme_err, AfterRemoval, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState,
+};
 use crate::cost::OpKey;
 use crate::metrics::SkipReason;
 use crate::oracle::Property;
@@ -243,6 +245,9 @@ impl Engine<'_> {
         // that skips epochs (a continuing member holds every epoch of the room in turn): a key
         // message of an earlier membership, processed late from the mailbox, gave it that key.
         let removed = state.removed_from.remove(&room);
+        if removed {
+            state.after_removal.remove(&room);
+        }
         let skipped = prev
             .as_ref()
             .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
@@ -358,7 +363,16 @@ impl Engine<'_> {
             r.readable_from.remove(&subject);
             r.removed.retain(|(u, _, _)| *u != subject);
             r.removed.push((subject, next_msg, 0));
-            self.users[subject.0 as usize].removed_from.insert(room);
+            let last_before = r.epoch;
+            let state = &mut self.users[subject.0 as usize];
+            state.removed_from.insert(room);
+            state.after_removal.insert(
+                room,
+                AfterRemoval {
+                    last_before,
+                    reached: None,
+                },
+            );
             if r.removed.len() > REMOVED_TRACKED {
                 r.removed.remove(0);
             }
@@ -616,6 +630,7 @@ impl Engine<'_> {
         if !self.is_member(user, room) {
             // Removed while the message was in flight: nothing for it to do any more.
             self.counters.kd_stale += 1;
+            self.removed_member_listens(user, mail);
             return Ok(());
         }
         let roster = Roster { room, members };
@@ -656,6 +671,54 @@ impl Engine<'_> {
             self.epoch_reached(user, room, e, done, op)?;
         }
         Ok(())
+    }
+
+    /// A removed member's terminal processes key traffic sent to it after its removal (the
+    /// message's roster no longer has it), as an ex-member who wants to read on would; any epoch
+    /// secret this gives it counts as kept ([`Property::RemovedExcluded`]). Oracle work: not
+    /// charged, replies go nowhere, and a scheme's refusal is the expected outcome.
+    fn removed_member_listens(&mut self, user: UserId, mail: &KdMail) {
+        let KdMail {
+            room,
+            origin,
+            ref packet,
+            roster: ref members,
+        } = *mail;
+        let u = user.0 as usize;
+        let Some(last_before) = self.users[u]
+            .after_removal
+            .get(&room)
+            .map(|a| a.last_before)
+        else {
+            return;
+        };
+        if members.binary_search(&user).is_ok() {
+            return;
+        }
+        let roster = Roster { room, members };
+        let handled = self.stack.kd.client_handle(
+            user,
+            &roster,
+            origin,
+            packet,
+            &mut self.user_rng[u],
+            &mut Outbox::new(),
+        );
+        let Ok(Handled::NewEpoch(epoch)) = handled else {
+            return;
+        };
+        // An epoch from before the removal (a late message of an earlier change) is not news.
+        if last_before.is_some_and(|b| epoch <= b) {
+            return;
+        }
+        if let Some((e, secret)) = self.stack.kd.current(user, room) {
+            if e == epoch {
+                let reached = Some((epoch, secret.clone()));
+                if let Some(a) = self.users[u].after_removal.get_mut(&room) {
+                    a.reached = reached;
+                }
+            }
+        }
     }
 
     /// `user` holds `epoch` of `room` from `at`: tell its other families, complete the change

@@ -702,9 +702,20 @@ impl Engine<'_> {
             }
             self.rooms[room.0 as usize].removed[i].2 += 1;
             let alone = self.try_open(user, room, msg, sealed, None);
-            self.oracle.check(Property::RemovedExcluded, !alone, || {
-                format!("{user}, removed from {room}, read {msg} with what it kept")
-            });
+            let reached = self.users[user.0 as usize]
+                .after_removal
+                .get(&room)
+                .and_then(|a| a.reached.clone());
+            let reached_epoch = reached.as_ref().map(|(e, _)| *e);
+            let with_later_key =
+                !alone && reached.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
+            self.oracle
+                .check(Property::RemovedExcluded, !alone && !with_later_key, || {
+                    match reached_epoch.filter(|_| with_later_key) {
+                        Some(e) => format!("{user}, removed from {room}, read {msg} with the secret of {e} that key distribution sent it after its removal"),
+                        None => format!("{user}, removed from {room}, read {msg} with what it kept"),
+                    }
+                });
             let server_key = self
                 .stack
                 .kd
@@ -713,10 +724,12 @@ impl Engine<'_> {
             let with_key_server =
                 server_key.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
             let with_message_server = self.collusion_opens(user, room, msg);
-            let exposed = alone || with_key_server || with_message_server;
+            let exposed = alone || with_later_key || with_key_server || with_message_server;
             self.oracle.adversary(Adversary::ServerPlusRemovedMember, exposed, || {
                 if alone {
                     format!("{user}, removed from {room}, read {msg} sent after its removal with the key it kept")
+                } else if with_later_key {
+                    format!("{user}, removed from {room}, read {msg} sent after its removal with a secret key distribution sent it after its removal")
                 } else if with_key_server {
                     format!("{user}, removed from {room}, read {msg} with the epoch secret the key server holds")
                 } else if with_message_server {

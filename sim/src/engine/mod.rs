@@ -27,7 +27,8 @@ use std::sync::Arc;
 use conclave_schemes::channel::{self, RecordChannel};
 use conclave_schemes::erased::{DynHistory, DynKd, DynSse, Packet};
 use conclave_schemes::kd::Origin;
-use conclave_schemes::{registry, Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
+use conclave_schemes::registry::Registry;
+use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use crate::cost::{CalibrationError, CostModel, OpKey};
@@ -349,6 +350,9 @@ pub(crate) struct UserState {
     /// Rooms the user was removed from since it last held their key: when it rejoins it is a
     /// joiner to the history and search schemes, not a continuing member.
     removed_from: BTreeSet<RoomId>,
+    /// Per room it was removed from, until it holds the room's key again: what key traffic
+    /// sent to it after the removal gave it (part of what a removed member kept).
+    after_removal: BTreeMap<RoomId, AfterRemoval>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
     /// The first epoch of the user's current membership of each room (its join, or the room's
@@ -357,6 +361,16 @@ pub(crate) struct UserState {
     /// Messages it could not open yet (a per-message key not yet received), retried when key
     /// traffic arrives.
     parked: Vec<(RoomId, MsgId, Packet)>,
+}
+
+/// What a removed member's terminal made of key traffic sent to it after its removal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AfterRemoval {
+    /// The room's latest epoch when the member was removed: only a later one is the removal's.
+    last_before: Option<Epoch>,
+    /// The latest such later epoch its key-distribution client reached, with its secret (an
+    /// honest scheme sends it nothing that gives one).
+    reached: Option<(Epoch, EpochSecret)>,
 }
 
 /// The progress of a run, for a progress bar: virtual nanoseconds processed.
@@ -426,8 +440,8 @@ fn scheme_err<'a>(
 }
 
 impl<'s> Engine<'s> {
-    /// Sets up the organisation for `spec` and `seed`: enrols every user, creates every room
-    /// (setup is not measured).
+    /// Sets up the organisation for `spec` and `seed` with the schemes of
+    /// [`Registry::builtin`]: enrols every user, creates every room (setup is not measured).
     ///
     /// # Errors
     /// [`EngineError`] if a scheme is unknown or fails during setup, or the workload cannot be
@@ -438,14 +452,34 @@ impl<'s> Engine<'s> {
         seed: u64,
         cost: CostModel,
     ) -> Result<Self, EngineError> {
+        Self::with_registry(&Registry::builtin(), scenario, spec, seed, cost)
+    }
+
+    /// As [`new`](Self::new), taking the stack's schemes from `registry`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_registry(
+        registry: &Registry,
+        scenario: &'s Scenario,
+        spec: &StackSpec,
+        seed: u64,
+        cost: CostModel,
+    ) -> Result<Self, EngineError> {
         let org = Org::build(scenario, seed);
         let workload = Generator::new(scenario, seed, &org)?;
         let setup = || "setting up the scheme".to_owned();
         let mut setup_rng = rng::crypto(seed, "setup", 0);
         let stack = Stack {
-            kd: registry::kd(&spec.kd, &mut setup_rng).map_err(scheme_err(&spec.kd, 0, setup))?,
-            pre: registry::history(&spec.pre).map_err(scheme_err(&spec.pre, 0, setup))?,
-            sse: registry::sse(&spec.sse).map_err(scheme_err(&spec.sse, 0, setup))?,
+            kd: registry
+                .kd(&spec.kd, &mut setup_rng)
+                .map_err(scheme_err(&spec.kd, 0, setup))?,
+            pre: registry
+                .history(&spec.pre)
+                .map_err(scheme_err(&spec.pre, 0, setup))?,
+            sse: registry
+                .sse(&spec.sse)
+                .map_err(scheme_err(&spec.sse, 0, setup))?,
         };
         let n = scenario.org.users;
         let oracle = Oracle::new(
@@ -478,6 +512,7 @@ impl<'s> Engine<'s> {
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
                     removed_from: BTreeSet::new(),
+                    after_removal: BTreeMap::new(),
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),

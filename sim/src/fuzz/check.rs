@@ -136,23 +136,6 @@ pub fn blank_numbers(s: &str) -> String {
     out
 }
 
-/// The violations of claimed properties in a stack's result, as `(property, failures, first)`.
-#[must_use]
-pub fn violations(r: &StackResult) -> Vec<(&'static str, u64, String)> {
-    r.security
-        .properties
-        .iter()
-        .filter(|(_, o)| o.claimed && o.failures > 0)
-        .map(|(p, o)| {
-            (
-                p.name(),
-                o.failures,
-                o.first_failure.clone().unwrap_or_else(|| "?".to_owned()),
-            )
-        })
-        .collect()
-}
-
 /// How many fuzz runs are under way in this process; while there is one, the panic hook stays
 /// silent (the fuzzer catches the panic and reports its message itself). Panics happen on the
 /// run's worker threads, so a per-thread flag would not reach them.
@@ -280,19 +263,14 @@ fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found
         Err(f) => return vec![f],
     };
     let mut found = Vec::new();
-    for r in &results {
-        for (property, failures, first) in violations(r) {
-            found.push(Found {
-                class: FailureClass::Violation {
-                    stack: r.stack.name(),
-                    property: property.to_owned(),
-                },
-                message: format!(
-                    "{}: {property} violated {failures} time(s); first: {first}",
-                    r.stack.name()
-                ),
-            });
-        }
+    for v in results.iter().flat_map(run::violations) {
+        found.push(Found {
+            class: FailureClass::Violation {
+                stack: v.stack.clone(),
+                property: v.property.name().to_owned(),
+            },
+            message: v.to_string(),
+        });
     }
     if twice && found.is_empty() {
         let first = summary(scenario, results);

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use rand::RngCore;
 
-use conclave_schemes::registry::{self, Family};
+use conclave_schemes::registry::{Family, Registry};
 
 use crate::cost::CalibrationTable;
 use crate::run::Costing;
@@ -147,13 +147,19 @@ pub struct Registered {
 }
 
 impl Registered {
-    /// Reads the registry.
+    /// The names of [`Registry::builtin`].
     #[must_use]
     pub fn new() -> Self {
+        Self::from_registry(&Registry::builtin())
+    }
+
+    /// The names of `registry`, so that scenarios may name the schemes it adds.
+    #[must_use]
+    pub fn from_registry(registry: &Registry) -> Self {
         Self {
-            kd: registry::names(Family::KeyDistribution),
-            pre: registry::names(Family::History),
-            sse: registry::names(Family::Search),
+            kd: registry.names(Family::KeyDistribution),
+            pre: registry.names(Family::History),
+            sse: registry.names(Family::Search),
         }
     }
 
