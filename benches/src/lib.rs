@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView,
 };
-use conclave_schemes::sse::{Access, Resolution, SearchableEncryption, SseClient, SseServer};
+use conclave_schemes::sse::{
+    Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
+};
 use conclave_schemes::{Dest, MsgId, Outbox, UserId};
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::fuzz::Registered;
@@ -337,9 +339,15 @@ pub fn search<S: SearchableEncryption>(
         .query(key, keyword, rng)
         .unwrap_or_else(|e| panic!("{}: query: {e}", S::NAME));
     loop {
-        let reply = server
+        let reply = match server
             .search(key.room, access, &query)
-            .unwrap_or_else(|e| panic!("{}: search: {e}", S::NAME));
+            .unwrap_or_else(|e| panic!("{}: search: {e}", S::NAME))
+        {
+            Searched::Reply(reply) => reply,
+            Searched::NotYet { waiting_for } => {
+                panic!("{}: the server waits for {waiting_for}", S::NAME)
+            }
+        };
         match client
             .resolve(key, keyword, &reply, rng)
             .unwrap_or_else(|e| panic!("{}: resolve: {e}", S::NAME))

@@ -9,13 +9,18 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::kd::{
-    Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+    Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer, Origin,
+    Roster, ServerHandled,
 };
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
-use crate::sse::{Access, Resolution, SearchableEncryption, SseClient, SseProperties, SseServer};
-use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::sse::{
+    Access, Resolution, SearchableEncryption, Searched, SseClient, SseProperties, SseServer,
+};
+use crate::{
+    CryptoRngCore, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 
 type Payload = dyn Any + Send + Sync;
 type Visitor = fn(&Payload, &mut dyn FnMut(&[u8]));
@@ -148,37 +153,16 @@ pub trait DynKd: Send {
         msg: Packet,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError>;
+    ) -> Result<ServerHandled, SchemeError>;
     /// [`KdClient::current`] of `user`.
     fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
     /// [`KdClient::state_len`] of `user`.
     fn state_len(&self, user: UserId, room: RoomId) -> usize;
     /// [`KdServer::known_epoch_secret`].
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
-    /// [`KeyDistribution::MESSAGE_LAYER`].
-    fn message_layer(&self) -> bool;
-    /// [`KdClient::protect`] on `user`'s client.
-    ///
-    /// # Errors
-    /// As [`KdClient::protect`].
-    fn protect(
-        &mut self,
-        user: UserId,
-        room: RoomId,
-        body: &[u8],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Vec<u8>, SchemeError>;
-    /// [`KdClient::unprotect`] on `user`'s client.
-    ///
-    /// # Errors
-    /// As [`KdClient::unprotect`].
-    fn unprotect(
-        &mut self,
-        user: UserId,
-        room: RoomId,
-        sender: UserId,
-        body: &[u8],
-    ) -> Result<Vec<u8>, SchemeError>;
+    /// [`KdClient::message_layer`] of `user`'s client: `None` for schemes without one (and
+    /// for an unknown user).
+    fn message_layer(&mut self, user: UserId) -> Option<&mut dyn MessageLayer>;
 }
 
 /// [`DynKd`] over a typed scheme.
@@ -266,12 +250,12 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
         msg: Packet,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         let msg = msg.take::<K::Message>()?;
         let mut typed = Outbox::new();
-        self.server.handle(roster, from, msg, rng, &mut typed)?;
+        let h = self.server.handle(roster, from, msg, rng, &mut typed)?;
         erase(typed, out);
-        Ok(())
+        Ok(h)
     }
     fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.clients.get(user.0 as usize)?.current(room)
@@ -284,26 +268,8 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.server.known_epoch_secret(room)
     }
-    fn message_layer(&self) -> bool {
-        K::MESSAGE_LAYER
-    }
-    fn protect(
-        &mut self,
-        user: UserId,
-        room: RoomId,
-        body: &[u8],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Vec<u8>, SchemeError> {
-        client(&mut self.clients, user)?.protect(room, body, rng)
-    }
-    fn unprotect(
-        &mut self,
-        user: UserId,
-        room: RoomId,
-        sender: UserId,
-        body: &[u8],
-    ) -> Result<Vec<u8>, SchemeError> {
-        client(&mut self.clients, user)?.unprotect(room, sender, body)
+    fn message_layer(&mut self, user: UserId) -> Option<&mut dyn MessageLayer> {
+        self.clients.get_mut(user.0 as usize)?.message_layer()
     }
 }
 
@@ -343,7 +309,7 @@ pub trait DynHistory: Send {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &Packet,
-    ) -> Result<Vec<u8>, SchemeError>;
+    ) -> Result<Opened, SchemeError>;
     /// [`HistoryClient::open`] on a fresh client of `user` that holds nothing but `key`: what
     /// a party holding exactly this key opens. The system's own clients are not touched, so an
     /// experiment with a key never leaks into the state of the run.
@@ -356,7 +322,7 @@ pub trait DynHistory: Send {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &Packet,
-    ) -> Result<Vec<u8>, SchemeError>;
+    ) -> Result<Opened, SchemeError>;
     /// [`HistoryClient::epoch_changed`] on `user`'s client.
     ///
     /// # Errors
@@ -454,7 +420,7 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &Packet,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         let sealed = sealed.downcast_ref::<H::Sealed>()?;
         client(&mut self.clients, user)?.open(key, msg, sealed)
     }
@@ -464,7 +430,7 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &Packet,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         let sealed = sealed.downcast_ref::<H::Sealed>()?;
         H::new_client(user).open(key, msg, sealed)
     }
@@ -604,7 +570,12 @@ pub trait DynSse: Send {
     ///
     /// # Errors
     /// As [`SseServer::search`].
-    fn search(&self, room: RoomId, access: Access, query: &Packet) -> Result<Packet, SchemeError>;
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &Packet,
+    ) -> Result<Searched<Packet>, SchemeError>;
     /// [`SseServer::handle`].
     ///
     /// # Errors
@@ -718,9 +689,17 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
         let update = update.take::<S::Update>()?;
         self.server.apply(room, update)
     }
-    fn search(&self, room: RoomId, access: Access, query: &Packet) -> Result<Packet, SchemeError> {
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &Packet,
+    ) -> Result<Searched<Packet>, SchemeError> {
         let query = query.downcast_ref::<S::Query>()?;
-        self.server.search(room, access, query).map(Packet::new)
+        Ok(match self.server.search(room, access, query)? {
+            Searched::Reply(r) => Searched::Reply(Packet::new(r)),
+            Searched::NotYet { waiting_for } => Searched::NotYet { waiting_for },
+        })
     }
     fn server_handle(
         &mut self,

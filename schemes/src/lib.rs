@@ -33,6 +33,7 @@ pub mod erased;
 mod error;
 mod ids;
 pub mod kd;
+mod outcome;
 pub mod pre;
 pub mod registry;
 mod secret;
@@ -44,6 +45,7 @@ pub mod testing;
 
 pub use error::{Misuse, SchemeError};
 pub use ids::{Epoch, MsgId, RoomId, UserId, EPOCH_BEYOND_LIMIT};
+pub use outcome::Opened;
 pub use rand_core::CryptoRngCore;
 pub use secret::{EpochSecret, Label};
 pub use wire::{Dest, Outbox, Wire};

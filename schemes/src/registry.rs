@@ -302,7 +302,9 @@ pub fn sse(name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::{Access, EpochChange, KeyView, Resolution, SseClient, SseServer, Work};
+    use crate::sse::{
+        Access, EpochChange, KeyView, Resolution, Searched, SseClient, SseServer, Work,
+    };
     use crate::{MsgId, Outbox, RoomId, UserId};
 
     /// A search scheme that finds nothing, to register beside the built-in ones.
@@ -391,8 +393,13 @@ mod tests {
         fn apply(&mut self, _: RoomId, _: Vec<u8>) -> Result<(), SchemeError> {
             Ok(())
         }
-        fn search(&self, _: RoomId, _: Access, _: &Vec<u8>) -> Result<Vec<u8>, SchemeError> {
-            Ok(Vec::new())
+        fn search(
+            &self,
+            _: RoomId,
+            _: Access,
+            _: &Vec<u8>,
+        ) -> Result<Searched<Vec<u8>>, SchemeError> {
+            Ok(Searched::Reply(Vec::new()))
         }
         fn handle(
             &mut self,

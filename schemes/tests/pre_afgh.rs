@@ -21,8 +21,18 @@ use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work,
 };
 use conclave_schemes::testing::Tamper;
+/// What these access tests ask of an open: the plaintext, or that the reader cannot read it.
+/// A key the reader does not hold ([`Opened::Pending`]) counts as [`SchemeError::Crypto`] here:
+/// an outsider's pending key never arrives.
+fn readable(opened: Result<Opened, SchemeError>) -> Result<Vec<u8>, SchemeError> {
+    match opened? {
+        Opened::Plaintext(p) => Ok(p),
+        Opened::Pending { .. } => Err(SchemeError::Crypto),
+    }
+}
+
 use conclave_schemes::{
-    Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
+    Dest, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -242,7 +252,7 @@ where
             epoch: Epoch(epoch),
             secret: &self.secrets[epoch as usize],
         };
-        self.clients[user as usize].open(key, msg, &record)
+        readable(self.clients[user as usize].open(key, msg, &record))
     }
 
     /// A fresh client given only epoch `epoch`'s key opens `record`.
@@ -252,7 +262,7 @@ where
         msg: MsgId,
         record: &H::Sealed,
     ) -> Result<Vec<u8>, SchemeError> {
-        H::new_client(UserId(999)).open(self.key(epoch), msg, record)
+        readable(H::new_client(UserId(999)).open(self.key(epoch), msg, record))
     }
 
     fn text(&self, msg: MsgId) -> &[u8] {

@@ -268,6 +268,8 @@ impl World {
             let mut reply = self
                 .server
                 .search(ROOM, Access { readable_from }, &query)
+                .unwrap()
+                .reply()
                 .unwrap();
             tamper(&mut reply);
             cost.reply_bytes += reply.wire_len();
@@ -444,6 +446,8 @@ fn lagging_member_catches_up_on_records_it_skipped() {
             },
             &q,
         )
+        .unwrap()
+        .reply()
         .unwrap();
     let key = view(&w.secrets, &w.held, 2);
     w.clients[2]
@@ -766,6 +770,8 @@ fn replies_for_other_searches_are_refused() {
             },
             &query,
         )
+        .unwrap()
+        .reply()
         .unwrap();
     let key = view(&w.secrets, &w.held, 1);
     assert!(matches!(

@@ -339,12 +339,13 @@ pub fn required_entries(stack: &StackSpec, registry: &Registry) -> Vec<String> {
         ops.iter().map(|op| format!("{scheme}/{op}")).collect()
     };
     ids.extend(of(&stack.kd, &["client.change", "client.handle"]));
-    // Whether the scheme protects each message itself is a property of the scheme; an unknown
-    // name is the scenario's error, reported elsewhere.
+    // Whether the scheme protects each message itself is a capability of its clients: ask a
+    // first enrolled one. An unknown name is the scenario's error, reported elsewhere.
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
+    let first = conclave_schemes::UserId(0);
     if registry
         .kd(&stack.kd, &mut rng)
-        .is_ok_and(|kd| kd.message_layer())
+        .is_ok_and(|mut kd| kd.enroll(first, &mut rng).is_ok() && kd.message_layer(first).is_some())
     {
         ids.extend(of(&stack.kd, &["protect", "unprotect"]));
     }

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::cost::{CalibrationTable, CostModel};
 use crate::engine::{Engine, EngineError, Progress};
-use crate::metrics::{Property, StackResult};
+use crate::metrics::StackResult;
+use crate::oracle::Property;
 use crate::scenario::{Scenario, StackSpec};
 
 /// The jobs of a run, in report order: stacks in scenario order, seeds ascending.

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+    ServerHandled,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -82,6 +83,7 @@ impl KeyDistribution for Conventional {
         server_knows_epoch_secret: true,
         removal_excludes: false,
         join_excludes_past: false,
+        layer_hides_history_from_joiners: false,
     };
     type Credential = NoCredential;
     type Message = Message;
@@ -130,11 +132,7 @@ impl KdClient for Client {
                 epoch.bounded()?;
                 if let Some((have, _)) = self.keys.get(&roster.room) {
                     if *have >= *epoch {
-                        return Err(Misuse::StaleEpoch {
-                            have: *have,
-                            got: *epoch,
-                        }
-                        .into());
+                        return Ok(Handled::Stale);
                     }
                 }
                 self.keys.insert(roster.room, (*epoch, secret.clone()));
@@ -170,7 +168,7 @@ impl KdServer for Server {
         msg: Message,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         if !matches!(msg, Message::Rekey) {
             return Err(Misuse::UnexpectedMessage(
                 "the conventional server accepts only re-key requests",
@@ -199,7 +197,7 @@ impl KdServer for Server {
             );
         }
         self.keys.insert(roster.room, (epoch, secret));
-        Ok(())
+        Ok(ServerHandled::Processed)
     }
 
     fn known_epoch_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {

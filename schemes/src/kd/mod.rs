@@ -19,7 +19,7 @@ pub mod sakke;
 pub mod sealed_box;
 pub mod sender_keys;
 
-use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, Epoch, EpochSecret, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// A room's membership as the directory knows it, after the change being processed.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +65,22 @@ pub enum Handled {
     Nothing,
     /// The client now holds the secret of this epoch.
     NewEpoch(Epoch),
+    /// The message belongs to an epoch or a session that a later change has superseded (it
+    /// waited in a mailbox while the room moved on); the client dropped it and nothing changed.
+    /// Real clients drop such messages too. It changes nothing, so a scheme may say it before
+    /// authenticating the message; a message that fails to authenticate for the epoch the
+    /// client is in is [`SchemeError::Crypto`].
+    Stale,
+}
+
+/// What processing a message did at the key server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerHandled {
+    /// The message was processed (its effects, if any, are in the outbox).
+    Processed,
+    /// The message belongs to a session that a later change has superseded; the server dropped
+    /// it.
+    Stale,
 }
 
 /// Security properties a key-distribution scheme claims; the simulator's oracle checks the
@@ -77,6 +93,39 @@ pub struct KdProperties {
     pub removal_excludes: bool,
     /// A joiner cannot derive any earlier epoch secret.
     pub join_excludes_past: bool,
+    /// The scheme's own [`MessageLayer`] keeps a joiner from every message sent before it
+    /// joined, whatever the history scheme stores (Sender Keys): a stack with it cannot honour
+    /// a shared-history policy.
+    pub layer_hides_history_from_joiners: bool,
+}
+
+/// Protection of each application message by the key-distribution scheme itself, under the
+/// history scheme's sealing (Sender Keys' hash ratchet): an optional capability of a client
+/// ([`KdClient::message_layer`]).
+pub trait MessageLayer {
+    /// Protects an application message of `room` before history protection seals it.
+    ///
+    /// # Errors
+    /// [`SchemeError::Misuse`] if this client holds no key for `room`.
+    fn protect(
+        &mut self,
+        room: RoomId,
+        body: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Vec<u8>, SchemeError>;
+
+    /// Reverses [`protect`](Self::protect) for a message `sender` sent to `room`:
+    /// [`Opened::Pending`] while the sender's key for it has not arrived.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if it does not authenticate; [`SchemeError::Malformed`] if it
+    /// does not parse.
+    fn unprotect(
+        &mut self,
+        room: RoomId,
+        sender: UserId,
+        body: &[u8],
+    ) -> Result<Opened, SchemeError>;
 }
 
 /// A group key-distribution scheme (a type family; the implementing type carries no data).
@@ -87,9 +136,6 @@ pub trait KeyDistribution: 'static {
     const SUMMARY: &'static str;
     /// What the scheme claims.
     const PROPERTIES: KdProperties;
-    /// Whether the scheme protects each application message itself ([`KdClient::protect`]),
-    /// as Sender Keys does with its hash ratchet; most schemes only distribute epoch secrets.
-    const MESSAGE_LAYER: bool = false;
     /// A user's public credential, published in the directory at enrolment.
     type Credential: Wire + Clone + Send + Sync + 'static;
     /// Any protocol message, in either direction.
@@ -139,7 +185,8 @@ pub trait KdClient: Send {
         out: &mut Outbox<<Self::Kd as KeyDistribution>::Message>,
     ) -> Result<Handled, SchemeError>;
 
-    /// Processes a message about `roster.room`.
+    /// Processes a message about `roster.room`; [`Handled::Stale`] for a message a later change
+    /// superseded.
     ///
     /// # Errors
     /// [`SchemeError::Crypto`] if the message does not authenticate or decrypt;
@@ -161,32 +208,10 @@ pub trait KdClient: Send {
     /// (before the blob's own encryption overhead).
     fn state_len(&self, room: RoomId) -> usize;
 
-    /// Protects an application message of `room` before history protection seals it. Only
-    /// schemes with [`KeyDistribution::MESSAGE_LAYER`] do anything; the default returns the body
-    /// unchanged.
-    ///
-    /// # Errors
-    /// [`SchemeError::Misuse`] if this client holds no key for `room`.
-    fn protect(
-        &mut self,
-        _room: RoomId,
-        body: &[u8],
-        _rng: &mut dyn CryptoRngCore,
-    ) -> Result<Vec<u8>, SchemeError> {
-        Ok(body.to_vec())
-    }
-
-    /// Reverses [`protect`](Self::protect) for a message `sender` sent to `room`.
-    ///
-    /// # Errors
-    /// [`SchemeError::Crypto`] if it does not authenticate or this client cannot derive its key.
-    fn unprotect(
-        &mut self,
-        _room: RoomId,
-        _sender: UserId,
-        body: &[u8],
-    ) -> Result<Vec<u8>, SchemeError> {
-        Ok(body.to_vec())
+    /// The scheme's per-message protection, for schemes that have one; `None` (the default)
+    /// for schemes that only distribute epoch secrets.
+    fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {
+        None
     }
 }
 
@@ -195,7 +220,8 @@ pub trait KdServer: Send {
     /// The scheme.
     type Kd: KeyDistribution<Server = Self>;
 
-    /// Processes a message from `from` about `roster.room`.
+    /// Processes a message from `from` about `roster.room`; [`ServerHandled::Stale`] for a
+    /// message of a session a later change superseded.
     ///
     /// # Errors
     /// As [`KdClient::handle`].
@@ -206,7 +232,7 @@ pub trait KdServer: Send {
         msg: <Self::Kd as KeyDistribution>::Message,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<<Self::Kd as KeyDistribution>::Message>,
-    ) -> Result<(), SchemeError>;
+    ) -> Result<ServerHandled, SchemeError>;
 
     /// The epoch secret the server itself holds for `room`, for schemes whose server knows it
     /// by design ([`KdProperties::server_knows_epoch_secret`]); `None` otherwise.

@@ -57,6 +57,7 @@ use x25519_dalek::PublicKey;
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+    ServerHandled,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -141,6 +142,7 @@ impl KeyDistribution for PairwiseDh {
         server_knows_epoch_secret: false,
         removal_excludes: true,
         join_excludes_past: true,
+        layer_hides_history_from_joiners: false,
     };
     type Credential = Credential;
     type Message = Message;
@@ -265,18 +267,15 @@ impl KdClient for Client {
         _out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let sender = super::sealed_box::member_sender(roster, from, self.me)?;
+        let Some(sender) = super::sealed_box::member_sender(roster, from, self.me)? else {
+            return Ok(Handled::Stale);
+        };
         msg.epoch.bounded()?;
         match (self.rooms.get(&room), msg.joining) {
             // A joiner (or a member of a new room) takes any epoch after the one it may still
             // hold from an earlier membership.
-            (Some((have, _)), true) if *have >= msg.epoch => {
-                return Err(Misuse::StaleEpoch {
-                    have: *have,
-                    got: msg.epoch,
-                }
-                .into())
-            }
+            (Some((have, _)), _) if *have >= msg.epoch => return Ok(Handled::Stale),
+            // A gap: the sender thought this member held an epoch it never reached.
             (Some((have, _)), false) if !msg.epoch.follows(*have) => {
                 return Err(Misuse::StaleEpoch {
                     have: *have,
@@ -323,7 +322,7 @@ impl KdServer for Server {
         _msg: Message,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         Err(Misuse::UnexpectedMessage("the pairwise-dh server only relays").into())
     }
 
@@ -387,10 +386,7 @@ mod tests {
             &mut rng,
             &mut Outbox::new(),
         );
-        assert!(matches!(
-            replay,
-            Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
-        ));
+        assert_eq!(replay, Ok(Handled::Stale));
         // The server handles nothing.
         assert!(Server
             .handle(&roster, UserId(0), m.clone(), &mut rng, &mut Outbox::new())

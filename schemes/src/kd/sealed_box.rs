@@ -90,29 +90,33 @@ impl SealedBox {
 }
 
 /// The sender of a box that `me` received about `roster.room`, after the checks every pairwise
-/// scheme makes: boxes come from another user (not the server, not oneself), and both the sender
-/// and the recipient are members of the room.
+/// scheme makes: boxes come from another user (not the server, not oneself), and the sender is
+/// a member of the room. `None` when the roster the box was sent under does not have `me`: the
+/// box belongs to a membership of this user that a later change ended (it waited in a mailbox),
+/// and the caller drops it as stale.
 ///
 /// # Errors
 /// [`Misuse::UnexpectedMessage`] for a box from the server or from oneself;
-/// [`Misuse::NotAMember`] if the sender or the recipient is not on the roster.
-pub fn member_sender(roster: &Roster<'_>, from: Origin, me: UserId) -> Result<UserId, SchemeError> {
+/// [`Misuse::NotAMember`] if the sender is not on the roster.
+pub fn member_sender(
+    roster: &Roster<'_>,
+    from: Origin,
+    me: UserId,
+) -> Result<Option<UserId>, SchemeError> {
     let Origin::User(sender) = from else {
         return Err(Misuse::UnexpectedMessage("pairwise boxes come from members only").into());
     };
     if sender == me {
         return Err(Misuse::UnexpectedMessage("a box from oneself").into());
     }
-    for user in [sender, me] {
-        if !roster.contains(user) {
-            return Err(Misuse::NotAMember {
-                user,
-                room: roster.room,
-            }
-            .into());
+    if !roster.contains(sender) {
+        return Err(Misuse::NotAMember {
+            user: sender,
+            room: roster.room,
         }
+        .into());
     }
-    Ok(sender)
+    Ok(roster.contains(me).then_some(sender))
 }
 
 #[cfg(any(test, feature = "testing"))]

@@ -10,13 +10,13 @@
 //! key**: a 32-byte chain key and an Ed25519 signing key pair, both drawn from the `rng`. Its key
 //! id is the epoch it was created in (a member creates at most one per epoch).
 //!
-//! *Per message* ([`KdClient::protect`], this scheme has [`KeyDistribution::MESSAGE_LAYER`]):
+//! *Per message* (this scheme's [`MessageLayer`]):
 //! the hash ratchet of libsignal, message key = HMAC-SHA-256(chain, 0x01), next chain =
 //! HMAC-SHA-256(chain, 0x02). The body is encrypted with ChaCha20-Poly1305 under a key and nonce
 //! HKDF-derived from the message key (WhatsApp uses AES-256-CBC with HMAC-SHA-256; this crate keeps
 //! one AEAD family) and the result is signed with the sender key's Ed25519 key. The protected
 //! message is `key id (8) || iteration (4) || ciphertext (body + 16) || signature (64)`;
-//! [`KdClient::unprotect`] verifies the signature before it derives anything.
+//! [`MessageLayer::unprotect`] verifies the signature before it derives anything.
 //!
 //! *Distribution*: sender key distribution messages (SKDM: key id, iteration, chain key at that
 //! iteration, verifying key) travel in [`sealed_box`]es (static-ephemeral
@@ -95,10 +95,12 @@ use super::pairwise_dh::lookup;
 pub use super::pairwise_dh::Credential;
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{
-    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer,
+    Origin, Roster, ServerHandled,
 };
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
+    CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Opened, Outbox, RoomId, SchemeError, UserId,
+    Wire,
 };
 
 /// The Sender Keys scheme.
@@ -439,8 +441,8 @@ impl KeyDistribution for SenderKeys {
         server_knows_epoch_secret: false,
         removal_excludes: true,
         join_excludes_past: true,
+        layer_hides_history_from_joiners: true,
     };
-    const MESSAGE_LAYER: bool = true;
     type Credential = Credential;
     type Message = Message;
     type Client = Client;
@@ -595,9 +597,8 @@ impl Client {
         let held = state.and_then(|s| s.epoch.as_ref().map(|(e, _)| *e));
         let fresh = matches!(kick.action, Action::Fresh(_));
         match (held, fresh) {
-            (Some(have), true) if have >= epoch => {
-                return Err(Misuse::StaleEpoch { have, got: epoch }.into())
-            }
+            (Some(have), _) if have >= epoch => return Ok(Handled::Stale),
+            // A gap: the sender thought this member held an epoch it never reached.
             (Some(have), false) if !epoch.follows(have) => {
                 return Err(Misuse::StaleEpoch { have, got: epoch }.into())
             }
@@ -760,7 +761,10 @@ impl KdClient for Client {
             {
                 sender
             }
-            _ => super::sealed_box::member_sender(roster, from, self.me)?,
+            _ => match super::sealed_box::member_sender(roster, from, self.me)? {
+                Some(sender) => sender,
+                None => return Ok(Handled::Stale),
+            },
         };
         let ctx = context(msg.kind, room, msg.epoch, sender, self.me);
         let mut plain =
@@ -808,6 +812,12 @@ impl KdClient for Client {
         })
     }
 
+    fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {
+        Some(self)
+    }
+}
+
+impl MessageLayer for Client {
     fn protect(
         &mut self,
         room: RoomId,
@@ -857,7 +867,7 @@ impl KdClient for Client {
         room: RoomId,
         sender: UserId,
         body: &[u8],
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         if body.len() < PROTECT_OVERHEAD {
             return Err(SchemeError::Malformed("protected message too short"));
         }
@@ -871,13 +881,16 @@ impl KdClient for Client {
         if iteration > MAX_ITERATION {
             return Err(SchemeError::Malformed("iteration out of range"));
         }
-        let key = self
+        let Some(key) = self
             .rooms
             .get_mut(&room)
             .ok_or(Misuse::UnknownRoom(room))?
             .keys
             .get_mut(&(sender, id))
-            .ok_or(SchemeError::Crypto)?;
+        else {
+            // The sender's key of that epoch travels in its own box, which may come later.
+            return Ok(Opened::Pending { waiting_for: id });
+        };
         let header = message_header(room, sender, id, iteration);
         let mut signed = header.clone();
         signed.extend_from_slice(ct);
@@ -895,6 +908,7 @@ impl KdClient for Client {
                     aad: &header,
                 },
             )
+            .map(Opened::Plaintext)
             .map_err(|_| SchemeError::Crypto)
     }
 }
@@ -909,7 +923,7 @@ impl KdServer for Server {
         _msg: Message,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         Err(Misuse::UnexpectedMessage("the sender-keys server only relays").into())
     }
 
@@ -1015,7 +1029,11 @@ mod tests {
             Err(SchemeError::Crypto)
         );
         assert_eq!(
-            h.clients[2].unprotect(room, UserId(0), &genuine).unwrap(),
+            h.clients[2]
+                .unprotect(room, UserId(0), &genuine)
+                .unwrap()
+                .plaintext()
+                .unwrap(),
             b"hello"
         );
     }

@@ -62,7 +62,9 @@ use sha2::Sha512;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work};
-use crate::{CryptoRngCore, Dest, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{
+    CryptoRngCore, Dest, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 
 /// Length of an encoded [`KeyId`].
 pub const KEY_ID_LEN: usize = 16;
@@ -513,14 +515,15 @@ impl<W: EpochWrap> Client<W> {
     }
 
     /// The epoch key of `epoch` in `key.room`: `key` itself or one this client held.
-    fn epoch_key(&self, key: KeyView<'_>, epoch: Epoch) -> Result<EpochKey, SchemeError> {
+    /// The epoch key of `epoch` of `key.room`, if this client holds it (`None` otherwise).
+    fn epoch_key(&self, key: KeyView<'_>, epoch: Epoch) -> Result<Option<EpochKey>, SchemeError> {
         if let Some(k) = self.epoch_keys.get(&(key.room, epoch)) {
-            return Ok(k.clone());
+            return Ok(Some(k.clone()));
         }
         if key.epoch == epoch {
-            return EpochKey::derive::<W>(key);
+            return EpochKey::derive::<W>(key).map(Some);
         }
-        Err(SchemeError::Crypto)
+        Ok(None)
     }
 
     /// The message key to seal under at `key`'s epoch, with the wrap to attach if it is new.
@@ -551,7 +554,9 @@ impl<W: EpochWrap> Client<W> {
             creator: self.user,
             counter,
         };
-        let epoch_key = self.epoch_key(key, key.epoch)?;
+        let epoch_key = self
+            .epoch_key(key, key.epoch)?
+            .ok_or(SchemeError::Internal("the current epoch key is missing"))?;
         let (mk, wrap) = W::wrap(&epoch_key, &wrap_context(key.room, id), rng)?;
         self.message_keys.insert((key.room, id), mk.clone());
         self.sending.insert(key.room, id);
@@ -605,19 +610,29 @@ impl<W: DlScheme> HistoryClient for Client<W> {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &Record<W::Wrap>,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         let slot = (key.room, sealed.key_id);
         if let Some(mk) = self.message_keys.get(&slot) {
-            return open_body::<W>(mk, key.room, msg, sealed);
+            return open_body::<W>(mk, key.room, msg, sealed).map(Opened::Plaintext);
         }
-        let wrap = sealed.wrap.as_ref().ok_or(SchemeError::Crypto)?;
+        // No wrap attached: the server holds none for this key yet (its re-key is on the way).
+        let Some(wrap) = sealed.wrap.as_ref() else {
+            return Ok(Opened::Pending {
+                waiting_for: sealed.key_id.epoch,
+            });
+        };
         // Wraps only move forward from their key's epoch. One under an earlier epoch was made
         // with a key a removed member may have kept: opening it would let that member (with the
         // server) choose a message key current members then send under.
         if wrap.epoch < sealed.key_id.epoch {
             return Err(SchemeError::Malformed(WRAP_BEFORE_KEY));
         }
-        let epoch_key = self.epoch_key(key, wrap.epoch)?;
+        // A wrap under an epoch this client does not hold (yet, or any more).
+        let Some(epoch_key) = self.epoch_key(key, wrap.epoch)? else {
+            return Ok(Opened::Pending {
+                waiting_for: wrap.epoch,
+            });
+        };
         let mk = W::unwrap(
             &epoch_key,
             &wrap_context(key.room, sealed.key_id),
@@ -635,7 +650,7 @@ impl<W: DlScheme> HistoryClient for Client<W> {
         {
             self.sending.insert(key.room, sealed.key_id);
         }
-        Ok(plaintext)
+        Ok(Opened::Plaintext(plaintext))
     }
 
     fn epoch_changed(

@@ -70,8 +70,8 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
-    UserId, Wire,
+    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
+    SchemeError, UserId, Wire,
 };
 
 const MESSAGE_KEY: Label = Label::Custom("conclave/epoch-keys/message");
@@ -412,13 +412,13 @@ impl HistoryClient for Client {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &EpochRecord,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         self.learn(key);
-        let known = self
-            .rooms
-            .get(&key.room)
-            .and_then(|k| k.get(&sealed.epoch))
-            .ok_or(SchemeError::Crypto)?;
+        let Some(known) = self.rooms.get(&key.room).and_then(|k| k.get(&sealed.epoch)) else {
+            return Ok(Opened::Pending {
+                waiting_for: sealed.epoch,
+            });
+        };
         ChaCha20Poly1305::new(Key::from_slice(known.message_key.as_slice()))
             .decrypt(
                 Nonce::from_slice(&sealed.nonce),
@@ -427,6 +427,7 @@ impl HistoryClient for Client {
                     aad: &record_aad(key.room, msg, sealed.epoch),
                 },
             )
+            .map(Opened::Plaintext)
             .map_err(|_| SchemeError::Crypto)
     }
 
@@ -737,6 +738,8 @@ mod tests {
         assert_eq!(
             joiner
                 .open(key(room, 1, &secrets[1]), MsgId(1), &record)
+                .unwrap()
+                .plaintext()
                 .unwrap(),
             b"old"
         );
@@ -862,7 +865,11 @@ mod tests {
             let record = Client::default().seal(k, msg, &text, &mut rng).unwrap();
             assert_eq!(record.epoch(), Epoch(epoch));
             assert_eq!(
-                Client::default().open(k, msg, &record).unwrap(),
+                Client::default()
+                    .open(k, msg, &record)
+                    .unwrap()
+                    .plaintext()
+                    .unwrap(),
                 text,
                 "case {case}"
             );
@@ -872,9 +879,15 @@ mod tests {
                 Client::default().open(wrong_secret, msg, &record),
                 Client::default().open(wrong_room, msg, &record),
                 Client::default().open(k, MsgId(msg.0 ^ 1), &record),
-                // A fresh client with the next epoch's key cannot reach this epoch.
-                Client::default().open(key(room, epoch + 1, &secret), msg, &record),
             ];
+            // A fresh client with the next epoch's key cannot reach this epoch.
+            assert_eq!(
+                Client::default().open(key(room, epoch + 1, &secret), msg, &record),
+                Ok(Opened::Pending {
+                    waiting_for: Epoch(epoch)
+                }),
+                "case {case}"
+            );
             for (i, outcome) in cases.into_iter().enumerate() {
                 assert_eq!(
                     outcome,

@@ -17,7 +17,9 @@ pub mod epoch_keys;
 pub mod keyhom;
 pub mod none;
 
-use crate::{CryptoRngCore, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{
+    CryptoRngCore, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 
 /// A member's current key for a room.
 #[derive(Debug, Clone, Copy)]
@@ -106,16 +108,21 @@ pub trait HistoryClient: Send {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as HistoryProtection>::Sealed, SchemeError>;
 
-    /// Opens a stored record of `key.room`.
+    /// Opens a stored record of `key.room`: [`Opened::Pending`] when this client does not hold
+    /// the key of the record's epoch (a back-chain link, a re-encryption or a key-distribution
+    /// message may still bring it; whether it should is the room's policy, which the caller
+    /// knows).
     ///
     /// # Errors
-    /// [`SchemeError::Crypto`] if this client cannot open it (no key, or tampering).
+    /// [`SchemeError::Crypto`] if the record does not authenticate under the key this client
+    /// holds for its epoch (tampering, or a bug); [`SchemeError::Malformed`] if it does not
+    /// parse.
     fn open(
         &mut self,
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &<Self::Scheme as HistoryProtection>::Sealed,
-    ) -> Result<Vec<u8>, SchemeError>;
+    ) -> Result<Opened, SchemeError>;
 
     /// Tells the client that it now holds a new epoch of the room. The member that made the
     /// change ([`EpochChange::changer`]) may emit control messages for the server, and so may a

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
-use crate::{CryptoRngCore, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext baseline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,8 +93,8 @@ impl HistoryClient for Client {
         _key: KeyView<'_>,
         _msg: MsgId,
         sealed: &PlainRecord,
-    ) -> Result<Vec<u8>, SchemeError> {
-        Ok(sealed.0.to_vec())
+    ) -> Result<Opened, SchemeError> {
+        Ok(Opened::Plaintext(sealed.0.to_vec()))
     }
 
     fn epoch_changed(

@@ -17,7 +17,7 @@ mod tokenize;
 pub use tokenize::{tokenize, STOPWORDS};
 
 pub use crate::pre::{EpochChange, KeyView, Work};
-use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The outcome of one round of a search, from the client's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,31 @@ pub enum Resolution<Q> {
     Done(Vec<MsgId>),
     /// Another round is needed with this query.
     Next(Q),
+}
+
+/// The server's answer to one round of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Searched<R> {
+    /// The reply for the searcher.
+    Reply(R),
+    /// The query is under an epoch whose re-keying has not reached the server yet; an answer
+    /// now would miss history. The caller holds the query and asks again after the server's
+    /// next control message about the room.
+    NotYet {
+        /// The epoch the server does not serve yet.
+        waiting_for: Epoch,
+    },
+}
+
+impl<R> Searched<R> {
+    /// The reply, if the server answered.
+    #[must_use]
+    pub fn reply(self) -> Option<R> {
+        match self {
+            Self::Reply(r) => Some(r),
+            Self::NotYet { .. } => None,
+        }
+    }
 }
 
 /// Messages a searcher may read, as the chat service's access control sees it.
@@ -162,17 +187,18 @@ pub trait SseServer: Send {
         update: <Self::Scheme as SearchableEncryption>::Update,
     ) -> Result<(), SchemeError>;
 
-    /// Answers one round of a query. `access` is what the service's access control allows the
-    /// searcher; schemes whose cryptography enforces access may ignore it.
+    /// Answers one round of a query, or says it cannot yet ([`Searched::NotYet`]). `access` is
+    /// what the service's access control allows the searcher; schemes whose cryptography
+    /// enforces access may ignore it.
     ///
     /// # Errors
-    /// Scheme specific.
+    /// [`SchemeError::Malformed`] for a query that does not parse; scheme specific otherwise.
     fn search(
         &self,
         room: RoomId,
         access: Access,
         query: &<Self::Scheme as SearchableEncryption>::Query,
-    ) -> Result<<Self::Scheme as SearchableEncryption>::Reply, SchemeError>;
+    ) -> Result<Searched<<Self::Scheme as SearchableEncryption>::Reply>, SchemeError>;
 
     /// Processes a control message and reports the work it caused.
     ///

@@ -70,8 +70,8 @@ use sha2::Sha256;
 use zeroize::Zeroize;
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
-    SseServer, Work,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseProperties, SseServer, Work,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
@@ -568,9 +568,14 @@ impl SseServer for Server {
         Ok(())
     }
 
-    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &Query,
+    ) -> Result<Searched<Reply>, SchemeError> {
         let Some(index) = self.rooms.get(&room) else {
-            return Ok(Reply(Vec::new()));
+            return Ok(Searched::Reply(Reply(Vec::new())));
         };
         let mut ids: Vec<MsgId> = Vec::new();
         for label in &query.labels {
@@ -582,7 +587,7 @@ impl SseServer for Server {
         // Each message is indexed in one epoch, so the lists are disjoint; sort them together.
         ids.sort_unstable();
         ids.dedup();
-        Ok(Reply(ids))
+        Ok(Searched::Reply(Reply(ids)))
     }
 
     fn handle(

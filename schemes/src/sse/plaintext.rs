@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
-    SseServer, Work,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseProperties, SseServer, Work,
 };
 use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -213,7 +213,12 @@ impl SseServer for Server {
         Ok(())
     }
 
-    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &Query,
+    ) -> Result<Searched<Reply>, SchemeError> {
         let ids = self
             .rooms
             .get(&room)
@@ -223,7 +228,7 @@ impl SseServer for Server {
                 list[start..].to_vec()
             })
             .unwrap_or_default();
-        Ok(Reply(ids))
+        Ok(Searched::Reply(Reply(ids)))
     }
 
     fn handle(

@@ -64,7 +64,7 @@
 //! Ordering: factors and updates may reach the server out of order. Updates and factors of
 //! epochs the server has not reached wait; a factor behind a room's first update is kept for
 //! late updates. A query under an epoch the server has not reached (its factor is still in
-//! flight) is refused with [`Misuse::StaleEpoch`], since an answer would miss the history; a
+//! flight) is answered [`Searched::NotYet`], since an answer would miss the history; a
 //! query under an older epoch is answered, by a lookup that finds nothing re-keyed since (this is
 //! what a removed member gets).
 //!
@@ -83,8 +83,8 @@ use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
-    SseServer, Work,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseProperties, SseServer, Work,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -578,17 +578,20 @@ impl SseServer for Server {
         index.apply_update(update)
     }
 
-    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &Query,
+    ) -> Result<Searched<Reply>, SchemeError> {
         let Some(index) = self.rooms.get(&room) else {
-            return Ok(Reply(Vec::new()));
+            return Ok(Searched::Reply(Reply(Vec::new())));
         };
         if query.epoch > index.epoch {
             // The factor to that epoch has not arrived: an answer now would miss the history.
-            return Err(Misuse::StaleEpoch {
-                have: index.epoch,
-                got: query.epoch,
-            }
-            .into());
+            return Ok(Searched::NotYet {
+                waiting_for: query.epoch,
+            });
         }
         let ids = index
             .postings
@@ -598,7 +601,7 @@ impl SseServer for Server {
                 posting.ids[start..].to_vec()
             })
             .unwrap_or_default();
-        Ok(Reply(ids))
+        Ok(Searched::Reply(Reply(ids)))
     }
 
     fn handle(
@@ -816,17 +819,19 @@ mod tests {
             readable_from: MsgId(0),
         };
         let query = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
-        assert!(matches!(
+        assert_eq!(
             server.search(room, all, &query),
-            Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
-        ));
+            Ok(Searched::NotYet {
+                waiting_for: Epoch(1)
+            })
+        );
         for (_, rekey) in out.drain() {
             server
                 .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
                 .unwrap();
         }
         assert_eq!(
-            server.search(room, all, &query).unwrap(),
+            server.search(room, all, &query).unwrap().reply().unwrap(),
             Reply(vec![MsgId(0), MsgId(1)])
         );
     }
@@ -870,7 +875,7 @@ mod tests {
             readable_from: MsgId(0),
         };
         assert_eq!(
-            server.search(room, all, &query).unwrap(),
+            server.search(room, all, &query).unwrap().reply().unwrap(),
             Reply(vec![MsgId(0), MsgId(1)])
         );
     }

@@ -21,7 +21,8 @@ use super::Tamper;
 use crate::pre::none::PlainRecord;
 use crate::pre::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work};
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
+    CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId,
+    Wire,
 };
 
 /// Control messages one routing may take before the harness calls it a livelock.
@@ -329,7 +330,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
     ///
     /// # Errors
     /// Whatever the scheme's `open` returns.
-    pub fn read(&mut self, user: UserId, id: MsgId) -> Result<Vec<u8>, SchemeError> {
+    pub fn read(&mut self, user: UserId, id: MsgId) -> Result<Opened, SchemeError> {
         let record = self.get(id);
         let (epoch, secret) = self.keys[user.0 as usize].clone().unwrap();
         let key = KeyView {
@@ -350,7 +351,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         epoch: Epoch,
         id: MsgId,
         record: &H::Sealed,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         let outsider = UserId(u32::try_from(self.clients.len()).unwrap());
         H::new_client(outsider).open(self.key_of(epoch), id, record)
     }
@@ -369,8 +370,15 @@ impl<H: HistoryProtection> HistoryHarness<H> {
     pub fn assert_reads(&mut self, user: UserId, id: MsgId, property: &str) {
         let expected = self.sent(id).clone();
         match self.read(user, id) {
-            Ok(text) if text == expected.text => {}
-            Ok(_) => panic!(
+            Ok(Opened::Plaintext(text)) if text == expected.text => {}
+            Ok(Opened::Pending { waiting_for }) => panic!(
+                "{}: {property}: {user} in {} cannot open {id} (sealed by {} in {}) yet: it waits for {waiting_for}",
+                H::NAME,
+                self.key(user).epoch,
+                expected.sender,
+                expected.epoch
+            ),
+            Ok(Opened::Plaintext(_)) => panic!(
                 "{}: {property}: {user} opened {id} (sealed by {} in {}) to a wrong plaintext",
                 H::NAME,
                 expected.sender,
@@ -386,12 +394,13 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         }
     }
 
-    /// Panics (naming `property` and `what`) unless `user` fails to open `id` with an error.
+    /// Panics (naming `property` and `what`) unless `user` fails to open `id` (an error, or a
+    /// key it does not hold).
     pub fn assert_cannot_read(&mut self, user: UserId, id: MsgId, property: &str, what: &str) {
         let expected = self.sent(id).clone();
         match self.read(user, id) {
-            Err(_) => {}
-            Ok(text) if text == expected.text => panic!(
+            Err(_) | Ok(Opened::Pending { .. }) => {}
+            Ok(Opened::Plaintext(text)) if text == expected.text => panic!(
                 "{}: {property}: {user} {what} ({id}, sealed in {})",
                 H::NAME,
                 expected.epoch
@@ -651,12 +660,12 @@ pub fn history_storage_breach<H: HistoryProtection>(rng: &mut dyn CryptoRngCore)
     for &id in &ids {
         let record = h.get(id);
         match h.open_fresh(old, id, &record) {
-            Ok(text) if text == h.sent(id).text => opened += 1,
-            Ok(_) => panic!(
+            Ok(Opened::Plaintext(text)) if text == h.sent(id).text => opened += 1,
+            Ok(Opened::Plaintext(_)) => panic!(
                 "{}: storage breach: {id} opened to a wrong plaintext",
                 H::NAME
             ),
-            Err(_) => {}
+            Err(_) | Ok(Opened::Pending { .. }) => {}
         }
     }
     assert!(

@@ -25,7 +25,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::pre::{EpochChange, KeyView, Work};
-use crate::sse::{tokenize, Access, Resolution, SearchableEncryption, SseClient, SseServer};
+use crate::sse::{
+    tokenize, Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
+};
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
 };
@@ -82,6 +84,8 @@ pub enum SearchFailure {
     Server(SchemeError),
     /// The client could not use the server's reply.
     Resolve(SchemeError),
+    /// The server cannot answer until the re-keying to this epoch reaches it.
+    NotYet(Epoch),
 }
 
 struct RoomState {
@@ -414,9 +418,13 @@ impl<S: SearchableEncryption> SseHarness<S> {
             .map_err(SearchFailure::Query)?;
         for _ in 0..MAX_DELIVERIES {
             scan::<S>(&self.canaries, "a query", &query);
-            let reply = server
+            let reply = match server
                 .search(room, access, &query)
-                .map_err(SearchFailure::Server)?;
+                .map_err(SearchFailure::Server)?
+            {
+                Searched::Reply(r) => r,
+                Searched::NotYet { waiting_for } => return Err(SearchFailure::NotYet(waiting_for)),
+            };
             match client
                 .resolve(key, keyword, &reply, rng)
                 .map_err(SearchFailure::Resolve)?
@@ -599,7 +607,7 @@ pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
                 .collect();
             let mut q = client.query(key, w, rng).unwrap();
             let found = loop {
-                let reply = server
+                let Searched::Reply(reply) = server
                     .search(
                         room,
                         Access {
@@ -607,7 +615,13 @@ pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
                         },
                         &q,
                     )
-                    .unwrap();
+                    .unwrap()
+                else {
+                    panic!(
+                        "{}: the server did not answer a query it is ready for",
+                        S::NAME
+                    )
+                };
                 match client.resolve(key, w, &reply, rng).unwrap() {
                     Resolution::Done(ids) => break ids,
                     Resolution::Next(next) => q = next,
@@ -770,6 +784,10 @@ pub fn sse_removed_member<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) 
                 Err(SearchFailure::Server(e)) => panic!(
                     "{}: {PROPERTY}: the server refused the removed member's query ({e}); the \
                      suite needs its answer",
+                    S::NAME
+                ),
+                Err(SearchFailure::NotYet(e)) => panic!(
+                    "{}: {PROPERTY}: the server holds the removed member's query until {e},                      which it has left behind",
                     S::NAME
                 ),
             };

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use conclave_schemes::erased::Packet;
-use conclave_schemes::kd::{Change, Handled, Origin, Roster};
+use conclave_schemes::kd::{Change, Handled, Origin, Roster, ServerHandled};
 use conclave_schemes::pre::{EpochChange, KeyView};
 use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
@@ -494,12 +494,11 @@ impl Engine<'_> {
                     .kd
                     .server_handle(&roster, from, packet, &mut e.server_rng[0], &mut out)
             })?;
-            match r {
-                // A message of a session a later change superseded: dropped, as by the clients.
-                Err(SchemeError::Misuse(_)) => self.counters.kd_stale += 1,
-                other => other.map_err(scheme_err(&self.spec.kd, now, || {
-                    format!("key server handling {from}'s message about {room}")
-                }))?,
+            let handled = r.map_err(scheme_err(&self.spec.kd, now, || {
+                format!("key server handling {from}'s message about {room}")
+            }))?;
+            if handled == ServerHandled::Stale {
+                self.counters.kd_stale += 1;
             }
             work_ns = ns;
             for (dest, p) in out.drain() {
@@ -645,18 +644,15 @@ impl Engine<'_> {
                 .kd
                 .client_handle(user, &roster, origin, packet, rng, &mut out)
         })?;
-        let h = match h {
-            // A message a later change overtook (stale epoch, a sender no longer on the
-            // roster): a race of the model, which real clients also drop.
-            Err(SchemeError::Misuse(_)) => {
-                self.counters.kd_stale += 1;
-                self.emit(Node::User(user), now, pre_ns + ns, false, op, Vec::new())?;
-                return Ok(());
-            }
-            other => other.map_err(scheme_err(&self.spec.kd, now, || {
-                format!("{user} handling a message about {room}")
-            }))?,
-        };
+        let h = h.map_err(scheme_err(&self.spec.kd, now, || {
+            format!("{user} handling a message about {room}")
+        }))?;
+        if h == Handled::Stale {
+            // A message a later change overtook: the client dropped it, as real clients do.
+            self.counters.kd_stale += 1;
+            self.emit(Node::User(user), now, pre_ns + ns, false, op, Vec::new())?;
+            return Ok(());
+        }
         // Key traffic may carry what a parked message was waiting for.
         let retry_ns = if self.users[user.0 as usize].parked.is_empty() {
             0

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use conclave_schemes::erased::Packet;
 use conclave_schemes::pre::KeyView;
-use conclave_schemes::{Dest, MsgId, Outbox, RoomId, SchemeError, UserId};
+use conclave_schemes::{Dest, MsgId, Opened as SchemeOpened, Outbox, RoomId, SchemeError, UserId};
 
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, MsgRecord, Node, OpId};
@@ -16,7 +16,7 @@ use crate::scenario::{HistoryPolicy, Nanos};
 
 /// The outcome of opening a stored message.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Opened {
+pub(super) struct ReadOutcome {
     /// Compute charged.
     pub(super) ns: u64,
     /// The message could not be opened yet and waits for key traffic.
@@ -93,13 +93,14 @@ impl Engine<'_> {
         let u = user.0 as usize;
         // Schemes with their own per-message layer (Sender Keys) protect the body first.
         let mut layer_ns = 0;
-        let protected = if self.stack.kd.message_layer() {
+        let protected = if self.stack.kd.message_layer(user).is_some() {
             let k = OpKey {
                 scheme: self.stack.kd.name(),
                 op: "protect",
             };
-            let (p, ns) = self.charge(k, body.len(), |e| {
-                e.stack.kd.protect(user, room, body, &mut e.user_rng[u])
+            let (p, ns) = self.charge(k, body.len(), |e| match e.stack.kd.message_layer(user) {
+                Some(layer) => layer.protect(room, body, &mut e.user_rng[u]),
+                None => Err(SchemeError::Internal("the message layer vanished")),
             })?;
             layer_ns = ns;
             Some(p.map_err(scheme_err(&self.spec.kd, at, || {
@@ -294,19 +295,18 @@ impl Engine<'_> {
         room: RoomId,
         msg: MsgId,
         sealed: &Packet,
-    ) -> Result<Opened, EngineError> {
+    ) -> Result<ReadOutcome, EngineError> {
         let u = user.0 as usize;
         let Some(rec_epoch) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
             .map(|r| r.epoch)
         else {
-            return Ok(Opened::default());
+            return Ok(ReadOutcome::default());
         };
         if !self.users[u].held.contains_key(&room) {
-            return Ok(Opened::default());
+            return Ok(ReadOutcome::default());
         }
-        let mut layer_failed = false;
         let k = OpKey {
             scheme: self.stack.pre.name(),
             op: "open",
@@ -322,8 +322,11 @@ impl Engine<'_> {
             }
             None => Err(SchemeError::Internal("the key vanished")),
         })?;
+        // What the history layer gave goes through the key-distribution scheme's own
+        // per-message layer, if it has one (Sender Keys).
+        let history_pending = matches!(r, Ok(SchemeOpened::Pending { .. }));
         let (r, ns) = match r {
-            Ok(pt) if self.stack.kd.message_layer() => {
+            Ok(SchemeOpened::Plaintext(pt)) if self.stack.kd.message_layer(user).is_some() => {
                 let sender = self.rooms[room.0 as usize]
                     .messages
                     .get(&msg)
@@ -332,20 +335,24 @@ impl Engine<'_> {
                     scheme: self.stack.kd.name(),
                     op: "unprotect",
                 };
-                let (r2, ns2) = self.charge(k, pt.len(), |e| {
-                    e.stack.kd.unprotect(user, room, sender, &pt)
-                })?;
-                layer_failed = matches!(r2, Err(SchemeError::Crypto));
+                let (r2, ns2) =
+                    self.charge(k, pt.len(), |e| match e.stack.kd.message_layer(user) {
+                        Some(layer) => layer.unprotect(room, sender, &pt),
+                        None => Err(SchemeError::Internal("the message layer vanished")),
+                    })?;
                 (r2, ns + ns2)
             }
             other => (other, ns),
         };
-        let ok = matches!((&r, self.rooms[room.0 as usize].messages.get(&msg)), (Ok(pt), Some(m)) if pt[..] == m.body[..]);
+        let pending = matches!(r, Ok(SchemeOpened::Pending { .. }));
+        let ok = matches!((&r, self.rooms[room.0 as usize].messages.get(&msg)), (Ok(SchemeOpened::Plaintext(pt)), Some(m)) if pt[..] == m.body[..]);
         let held = self.held_epoch(user, room, rec_epoch);
         let now = self.now;
         let describe = || {
             let why = match &r {
                 Ok(_) => "a wrong plaintext".to_owned(),
+                // Nothing in flight explains a cryptographic failure: a tampered record or a
+                // bug, reported as such.
                 Err(e) => e.to_string(),
             };
             format!(
@@ -368,20 +375,18 @@ impl Engine<'_> {
                     "{user} read {msg} of {room}, sealed under {rec_epoch} before it joined, under a from_join policy"
                 )
             });
-            return Ok(Opened {
+            return Ok(ReadOutcome {
                 ns,
                 parked: false,
                 before_join: true,
             });
         }
-        let history_pending = !held && matches!(r, Err(SchemeError::Crypto));
-
-        if (held && layer_failed) || history_pending {
-            // A per-message layer (Sender Keys) whose key for this sender has not arrived yet,
-            // or history whose keys are still on their way (a back-chain the message server
-            // sends a joiner): the terminal keeps the message and tries again when key or
-            // history traffic comes in, as real clients do. Still unreadable at the end of the
-            // run, it counts as a failure.
+        if pending {
+            // A key the schemes say is still on its way (a sender's key for the per-message
+            // layer, a back-chain link the message server sends a joiner, a re-encryption):
+            // the terminal keeps the message and tries again when key or history traffic comes
+            // in, as real clients do. Still unreadable at the end of the run, it counts as a
+            // failure.
             // History fetched while a re-encryption was about to finish is already re-protected
             // on the server: the terminal fetches it again (once) unless one is still running.
             if history_pending && !self.refetching && self.rooms[room.0 as usize].reencrypting == 0
@@ -391,7 +396,7 @@ impl Engine<'_> {
                     let again = self.open_and_check(user, room, msg, &current);
                     self.refetching = false;
                     let again = again?;
-                    return Ok(Opened {
+                    return Ok(ReadOutcome {
                         ns: ns + again.ns,
                         ..again
                     });
@@ -401,7 +406,7 @@ impl Engine<'_> {
             if !parked.iter().any(|(r, m, _)| *r == room && *m == msg) {
                 parked.push((room, msg, sealed.clone()));
             }
-            return Ok(Opened {
+            return Ok(ReadOutcome {
                 ns,
                 parked: true,
                 before_join: false,
@@ -413,7 +418,7 @@ impl Engine<'_> {
             Property::JoinerHistoryPolicy
         };
         self.oracle.check(property, ok, describe);
-        Ok(Opened {
+        Ok(ReadOutcome {
             ns,
             parked: false,
             before_join: false,
@@ -469,7 +474,7 @@ impl Engine<'_> {
             // Removed while the message was in flight: the server no longer owes it.
             return Ok(());
         }
-        let Opened {
+        let ReadOutcome {
             ns,
             parked,
             before_join,
@@ -643,6 +648,7 @@ impl Engine<'_> {
         } else {
             self.stack.pre.open(user, view, msg, sealed)
         };
+        let opened = opened.ok().and_then(SchemeOpened::plaintext);
         self.is_true_plaintext(user, room, msg, opened)
     }
 
@@ -653,7 +659,7 @@ impl Engine<'_> {
         user: UserId,
         room: RoomId,
         msg: MsgId,
-        opened: Result<Vec<u8>, SchemeError>,
+        opened: Option<Vec<u8>>,
     ) -> bool {
         let Some((body, sender)) = self.rooms[room.0 as usize]
             .messages
@@ -662,13 +668,14 @@ impl Engine<'_> {
         else {
             return false;
         };
-        let opened = match opened {
-            Ok(pt) if self.stack.kd.message_layer() => {
-                self.stack.kd.unprotect(user, room, sender, &pt)
-            }
-            other => other,
+        let opened = match (opened, self.stack.kd.message_layer(user)) {
+            (Some(pt), Some(layer)) => layer
+                .unprotect(room, sender, &pt)
+                .ok()
+                .and_then(SchemeOpened::plaintext),
+            (opened, _) => opened,
         };
-        matches!(opened, Ok(pt) if pt[..] == body[..])
+        opened.is_some_and(|pt| pt[..] == body[..])
     }
 
     /// Removed members try each new message with what they kept; colluding with the servers,
@@ -753,7 +760,7 @@ impl Engine<'_> {
             epoch,
             secret: &secret,
         };
-        let opened = self.stack.pre.collude(kept, msg);
+        let opened = self.stack.pre.collude(kept, msg).ok();
         self.is_true_plaintext(user, room, msg, opened)
     }
 

@@ -484,7 +484,6 @@ impl<'s> Engine<'s> {
         let n = scenario.org.users;
         let oracle = Oracle::new(
             stack.kd.properties(),
-            stack.kd.message_layer(),
             stack.pre.properties(),
             stack.sse.properties(),
             &spec.kd,

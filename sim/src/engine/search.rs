@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use conclave_schemes::pre::KeyView;
-use conclave_schemes::sse::{Access, Resolution};
-use conclave_schemes::{MsgId, RoomId, SchemeError, UserId};
+use conclave_schemes::sse::{Access, Resolution, Searched};
+use conclave_schemes::{MsgId, RoomId, UserId};
 
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, Node};
@@ -142,17 +142,20 @@ impl Engine<'_> {
         let scheme = self.stack.sse.name();
         let (reply, ns) = self.charge_server_job(scheme, |e| {
             let r = e.stack.sse.search(room, access, &packet);
-            let units = r.as_ref().map_or(0, |p| p.wire_len() as u64);
+            let units = match &r {
+                Ok(Searched::Reply(p)) => p.wire_len() as u64,
+                _ => 0,
+            };
             (r, "search", units)
         })?;
-        let reply = match reply {
+        let reply = match reply.map_err(scheme_err(scheme, now, || format!("searching {room}")))? {
+            Searched::Reply(reply) => reply,
             // A query under an epoch whose re-keying has not reached the server yet: it waits
             // for the server's next control message about the room.
-            Err(SchemeError::Misuse(_)) => {
+            Searched::NotYet { .. } => {
                 self.rooms[room.0 as usize].pending_queries.push(env);
                 return Ok(());
             }
-            other => other.map_err(scheme_err(scheme, now, || format!("searching {room}")))?,
         };
         self.oracle
             .scan(&reply, || format!("a search reply in {room}"));

@@ -41,7 +41,6 @@ impl Oracle {
     #[must_use]
     pub fn new(
         kd: KdProperties,
-        kd_message_layer: bool,
         pre: HistoryProperties,
         sse: SseProperties,
         kd_name: &str,
@@ -51,7 +50,7 @@ impl Oracle {
         // A key-distribution layer that also protects every message and gives joiners only
         // what is sent after their join (Sender Keys) keeps them from history whatever the
         // history scheme stores: such a stack cannot honour a shared-history policy.
-        let layer_excludes_joiners = kd_message_layer && kd.join_excludes_past;
+        let layer_excludes_joiners = kd.layer_hides_history_from_joiners;
         let claims = [
             (Property::MembersRead, true),
             (Property::SearchMatchesOracle, true),

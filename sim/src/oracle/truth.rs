@@ -75,8 +75,8 @@ mod tests {
                 server_knows_epoch_secret: false,
                 removal_excludes: true,
                 join_excludes_past: false,
+                layer_hides_history_from_joiners: false,
             },
-            false,
             HistoryProperties {
                 server_reads_bodies: false,
                 removal_excludes: true,

@@ -8,7 +8,7 @@ use conclave_schemes::pre::epoch_keys::EpochKeys;
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
-use conclave_schemes::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use conclave_schemes::{CryptoRngCore, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 
 type Inner = EpochKeys;
 type InnerClient = <Inner as HistoryProtection>::Client;
@@ -91,7 +91,7 @@ impl HistoryClient for CleartextClient {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &CleartextRecord,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         self.0.open(key, msg, &sealed.inner)
     }
 

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use conclave_schemes::kd::pairwise_dh::PairwiseDh;
 use conclave_schemes::kd::{
-    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
+    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer,
+    Origin, Roster, ServerHandled,
 };
 use conclave_schemes::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, Outbox, RoomId, SchemeError, UserId,
@@ -91,7 +92,6 @@ impl KeyDistribution for LeaksToRemoved {
     const NAME: &'static str = "broken-leaks-to-removed";
     const SUMMARY: &'static str = "pairwise-dh that sends a removed member the new epoch secret";
     const PROPERTIES: KdProperties = Inner::PROPERTIES;
-    const MESSAGE_LAYER: bool = Inner::MESSAGE_LAYER;
     type Credential = <Inner as KeyDistribution>::Credential;
     type Message = LeakyMessage;
     type Client = LeakyClient;
@@ -183,12 +183,8 @@ impl KdClient for LeakyClient {
                     self.leaked.insert(room, (*epoch, leaked));
                     Ok(Handled::NewEpoch(*epoch))
                 }
-                // Sealed under a secret this user does not hold.
-                Some((held, _)) => Err(Misuse::StaleEpoch {
-                    have: held,
-                    got: *kept,
-                }
-                .into()),
+                // Sealed under a secret this user no longer holds: overtaken.
+                Some(_) => Ok(Handled::Stale),
                 None => Err(Misuse::NotAMember {
                     user: self.me,
                     room,
@@ -210,22 +206,8 @@ impl KdClient for LeakyClient {
         self.inner.state_len(room)
     }
 
-    fn protect(
-        &mut self,
-        room: RoomId,
-        body: &[u8],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Vec<u8>, SchemeError> {
-        self.inner.protect(room, body, rng)
-    }
-
-    fn unprotect(
-        &mut self,
-        room: RoomId,
-        sender: UserId,
-        body: &[u8],
-    ) -> Result<Vec<u8>, SchemeError> {
-        self.inner.unprotect(room, sender, body)
+    fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {
+        self.inner.message_layer()
     }
 }
 
@@ -239,7 +221,7 @@ impl KdServer for LeakyServer {
         msg: LeakyMessage,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<LeakyMessage>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         match msg {
             LeakyMessage::Inner(m) => {
                 let mut inner_out = Outbox::new();
@@ -300,7 +282,6 @@ impl KeyDistribution for Diverges {
     const NAME: &'static str = "broken-diverges";
     const SUMMARY: &'static str = "pairwise-dh in which user 1 holds a perturbed epoch secret";
     const PROPERTIES: KdProperties = Inner::PROPERTIES;
-    const MESSAGE_LAYER: bool = Inner::MESSAGE_LAYER;
     type Credential = <Inner as KeyDistribution>::Credential;
     type Message = InnerMessage;
     type Client = DivergingClient;
@@ -367,22 +348,8 @@ impl KdClient for DivergingClient {
         self.inner.state_len(room)
     }
 
-    fn protect(
-        &mut self,
-        room: RoomId,
-        body: &[u8],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Vec<u8>, SchemeError> {
-        self.inner.protect(room, body, rng)
-    }
-
-    fn unprotect(
-        &mut self,
-        room: RoomId,
-        sender: UserId,
-        body: &[u8],
-    ) -> Result<Vec<u8>, SchemeError> {
-        self.inner.unprotect(room, sender, body)
+    fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {
+        self.inner.message_layer()
     }
 }
 
@@ -396,7 +363,7 @@ impl KdServer for DivergingServer {
         msg: InnerMessage,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<InnerMessage>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         self.0.handle(roster, from, msg, rng, out)
     }
 

@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 
 use conclave_schemes::sse::per_epoch::PerEpoch;
 use conclave_schemes::sse::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseProperties,
-    SseServer, Work,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseProperties, SseServer, Work,
 };
 use conclave_schemes::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId};
 
@@ -169,7 +169,7 @@ impl<D: Distortion> SseServer for MiscountingServer<D> {
         room: RoomId,
         access: Access,
         query: &InnerQuery,
-    ) -> Result<InnerReply, SchemeError> {
+    ) -> Result<Searched<InnerReply>, SchemeError> {
         self.0.search(room, access, query)
     }
 

@@ -187,6 +187,13 @@ impl Client {
         v
     }
 
+    /// Whether a message about `epoch` of `room` was overtaken: this client already holds that
+    /// epoch or a later one, or is in a session for a later epoch.
+    fn superseded(&self, room: RoomId, epoch: Epoch) -> bool {
+        self.rooms.get(&room).is_some_and(|r| r.epoch >= epoch)
+            || self.sessions.get(&room).is_some_and(|s| s.epoch > epoch)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_begin(
         &mut self,
@@ -233,14 +240,8 @@ impl Client {
         if frame != self.frame {
             return Err(SchemeError::Malformed("session of another time frame"));
         }
-        if let Some(have) = self.rooms.get(&room) {
-            if epoch <= have.epoch {
-                return Err(Misuse::StaleEpoch {
-                    have: have.epoch,
-                    got: epoch,
-                }
-                .into());
-            }
+        if self.superseded(room, epoch) {
+            return Ok(Handled::Stale);
         }
         // A stored link may be reused only if this member holds it.
         let stored = self.rooms.get(&room);
@@ -338,6 +339,9 @@ impl Client {
             ],
             tag,
         )?;
+        if self.superseded(room, epoch) {
+            return Ok(Handled::Stale);
+        }
         let user = self.user;
         let mk = self.mk;
         let sess = self
@@ -446,6 +450,9 @@ impl Client {
         ct: &ibe::Ciphertext,
         tag: &Tag,
     ) -> Result<Handled, SchemeError> {
+        if self.superseded(room, epoch) {
+            return Ok(Handled::Stale);
+        }
         let sess = self
             .sessions
             .get(&room)
@@ -566,6 +573,9 @@ impl Client {
             .get(&room)
             .ok_or(Misuse::UnknownRoom(room))?
             .epoch;
+        if epoch <= have {
+            return Ok(Handled::Stale);
+        }
         if !epoch.follows(have) {
             return Err(Misuse::StaleEpoch { have, got: epoch }.into());
         }

@@ -202,6 +202,7 @@ impl KeyDistribution for Mkd {
         server_knows_epoch_secret: false,
         removal_excludes: true,
         join_excludes_past: true,
+        layer_hides_history_from_joiners: false,
     };
     type Credential = Credential;
     type Message = Message;

@@ -12,7 +12,7 @@ use super::message::{
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{group, ibe, Mkd, Share, P};
-use crate::kd::{KdServer, Roster};
+use crate::kd::{KdServer, Roster, ServerHandled};
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
 
 /// Operation counts of the server (O(n) per change).
@@ -342,7 +342,7 @@ impl Server {
         kind: ChangeKind,
         tag: &Tag,
         out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         let room = roster.room;
         self.ops.macs += 1;
         prf::verify(
@@ -464,31 +464,26 @@ impl Server {
             );
         }
         self.rooms.entry(room).or_default().session = Some(session);
-        Ok(())
+        Ok(ServerHandled::Processed)
     }
 
+    /// The session a round message of `(epoch, attempt)` belongs to, or `None` for a message
+    /// a later change superseded (its session was restarted or has finished).
     fn session(
         &mut self,
         room: RoomId,
         epoch: Epoch,
         attempt: u32,
-    ) -> Result<&mut ServerSession, SchemeError> {
-        let s = self
-            .rooms
-            .get_mut(&room)
-            .and_then(|r| r.session.as_mut())
-            .ok_or(Misuse::UnexpectedMessage("no DMKD session for this room"))?;
-        if s.epoch == epoch && s.attempt != attempt {
-            return Err(Misuse::UnexpectedMessage("a message of a superseded session").into());
+    ) -> Result<Option<&mut ServerSession>, SchemeError> {
+        let r = self.rooms.get_mut(&room).ok_or(Misuse::UnknownRoom(room))?;
+        let done = r.current.as_ref().map(|(e, _)| *e);
+        match r.session.as_mut() {
+            Some(s) if s.epoch == epoch && s.attempt > attempt => Ok(None),
+            Some(s) if s.epoch == epoch && s.attempt == attempt => Ok(Some(s)),
+            Some(s) if s.epoch > epoch => Ok(None),
+            _ if done.is_some_and(|d| d >= epoch) => Ok(None),
+            _ => Err(Misuse::UnexpectedMessage("a round message of no session").into()),
         }
-        if s.epoch != epoch {
-            return Err(Misuse::StaleEpoch {
-                have: s.epoch,
-                got: epoch,
-            }
-            .into());
-        }
-        Ok(s)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -501,10 +496,12 @@ impl Server {
         commitment: [u8; P],
         tag: &Tag,
         out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         let mk = *self.mk(from, room)?;
         self.ops.macs += 1;
-        let sess = self.session(room, epoch, attempt)?;
+        let Some(sess) = self.session(room, epoch, attempt)? else {
+            return Ok(ServerHandled::Stale);
+        };
         let q = *sess
             .pos
             .get(&from)
@@ -532,7 +529,7 @@ impl Server {
         sess.round1[q] = Some((share, commitment));
         sess.received1 += 1;
         if sess.received1 < sess.n() {
-            return Ok(());
+            return Ok(ServerHandled::Processed);
         }
         // sid = TCR(room, epoch, (U_q, c_q) in ring order).
         let room_b = room.0.to_be_bytes();
@@ -574,7 +571,7 @@ impl Server {
                 },
             );
         }
-        Ok(())
+        Ok(ServerHandled::Processed)
     }
 
     fn on_round2(
@@ -584,7 +581,7 @@ impl Server {
         msg: &Message,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         let (epoch, attempt) = match msg {
             Message::Round2 { epoch, attempt, .. } | Message::Round2Rep { epoch, attempt, .. } => {
                 (*epoch, *attempt)
@@ -593,7 +590,9 @@ impl Server {
         };
         let mk = *self.mk(from, room)?;
         self.ops.macs += 1;
-        let sess = self.session(room, epoch, attempt)?;
+        let Some(sess) = self.session(room, epoch, attempt)? else {
+            return Ok(ServerHandled::Stale);
+        };
         let q = *sess
             .pos
             .get(&from)
@@ -664,13 +663,15 @@ impl Server {
             self.ops.openings_checked += 1;
         }
         let done = {
-            let sess = self.session(room, epoch, attempt)?;
+            let sess = self
+                .session(room, epoch, attempt)?
+                .ok_or(SchemeError::Internal("the session vanished"))?;
             sess.received2 == sess.n()
         };
         if done {
             self.finish(room, sid, rng, out)?;
         }
-        Ok(())
+        Ok(ServerHandled::Processed)
     }
 
     /// All round-2 values are in: check `⊕ T_i = 0`, pick `k_S` and `K_1`, send the finals.
@@ -777,7 +778,7 @@ impl KdServer for Server {
         msg: Message,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
-    ) -> Result<(), SchemeError> {
+    ) -> Result<ServerHandled, SchemeError> {
         let room = roster.room;
         match &msg {
             Message::Request { kind, tag } => self.on_request(roster, from, *kind, tag, out),

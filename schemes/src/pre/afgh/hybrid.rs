@@ -35,7 +35,9 @@ use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
-use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{
+    CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 
 /// HKDF label of the epoch keys.
 const EPOCH_KEY_DOMAIN: &str = "conclave/afgh-hybrid/epoch-key";
@@ -296,15 +298,25 @@ impl HistoryClient for Client {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &HybridRecord,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         let id = sealed.key;
         let message_key = match self.known.get(&(key.room, id)) {
             Some(k) => k.clone(),
             None => {
-                let wrap = sealed.wrap.as_ref().ok_or(SchemeError::Crypto)?;
-                let secret = self
-                    .keys
-                    .recover(key, id.epoch, wrap, sealed.current.as_ref())?;
+                // No wrap attached: the server holds none for this key yet.
+                let Some(wrap) = sealed.wrap.as_ref() else {
+                    return Ok(Opened::Pending {
+                        waiting_for: id.epoch,
+                    });
+                };
+                let secret =
+                    match self
+                        .keys
+                        .recover(key, id.epoch, wrap, sealed.current.as_ref())?
+                    {
+                        Ok(secret) => secret,
+                        Err(waiting_for) => return Ok(Opened::Pending { waiting_for }),
+                    };
                 message_key(&secret, key.room, &id, wrap)?
             }
         };
@@ -334,7 +346,7 @@ impl HistoryClient for Client {
             );
         }
         self.known.entry((key.room, id)).or_insert(message_key);
-        Ok(plaintext)
+        Ok(Opened::Plaintext(plaintext))
     }
 
     fn epoch_changed(

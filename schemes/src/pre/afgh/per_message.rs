@@ -25,7 +25,9 @@ use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
 };
-use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{
+    CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 
 /// HKDF label of the epoch keys.
 const EPOCH_KEY_DOMAIN: &str = "conclave/afgh/epoch-key";
@@ -177,10 +179,15 @@ impl HistoryClient for Client {
         key: KeyView<'_>,
         msg: MsgId,
         sealed: &AfghRecord,
-    ) -> Result<Vec<u8>, SchemeError> {
+    ) -> Result<Opened, SchemeError> {
         let secret =
-            self.keys
-                .recover(key, sealed.origin, &sealed.capsule, sealed.current.as_ref())?;
+            match self
+                .keys
+                .recover(key, sealed.origin, &sealed.capsule, sealed.current.as_ref())?
+            {
+                Ok(secret) => secret,
+                Err(waiting_for) => return Ok(Opened::Pending { waiting_for }),
+            };
         let mut k = body_key(&secret, key.room, msg, sealed.origin, &sealed.capsule)?;
         let plaintext = ChaCha20Poly1305::new(Key::from_slice(&k))
             .decrypt(
@@ -190,6 +197,7 @@ impl HistoryClient for Client {
                     aad: &aad(key.room, msg, sealed.origin),
                 },
             )
+            .map(Opened::Plaintext)
             .map_err(|_| SchemeError::Crypto);
         k.zeroize();
         plaintext

@@ -229,28 +229,31 @@ impl Keyring {
 
     /// The KEM secret of a capsule: from the origin capsule if this client holds the origin
     /// epoch (one pairing), else from the current re-encryption if it holds its target (a
-    /// subgroup check and one `G_T` exponentiation). `key` is remembered first.
+    /// subgroup check and one `G_T` exponentiation). `key` is remembered first. If it holds
+    /// neither, `Err` of the epoch whose key it lacks (the re-encryption's target, else the
+    /// origin): a re-encryption or a key may still be on its way.
     ///
     /// # Errors
-    /// [`SchemeError::Crypto`] if it holds neither; [`SchemeError::Malformed`] for invalid
-    /// encodings.
+    /// [`SchemeError::Malformed`] for invalid encodings.
     pub fn recover(
         &mut self,
         key: KeyView<'_>,
         origin: Epoch,
         capsule: &[u8; G1_LEN],
         current: Option<&CurrentCapsule>,
-    ) -> Result<SharedSecret, SchemeError> {
+    ) -> Result<Result<SharedSecret, Epoch>, SchemeError> {
         self.key(key)?;
         if let Some(k) = self.held(key.room, origin) {
-            return k.decapsulate_second(&Capsule::from_bytes(capsule)?);
+            return k.decapsulate_second(&Capsule::from_bytes(capsule)?).map(Ok);
         }
         if let Some(c) = current {
             if let Some(k) = self.held(key.room, c.target) {
-                return Ok(k.decapsulate_first(&Reencrypted::from_bytes(&c.capsule[..])?));
+                return Ok(Ok(
+                    k.decapsulate_first(&Reencrypted::from_bytes(&c.capsule[..])?)
+                ));
             }
         }
-        Err(SchemeError::Crypto)
+        Ok(Err(current.map_or(origin, |c| c.target)))
     }
 }
 

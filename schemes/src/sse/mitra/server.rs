@@ -5,7 +5,7 @@ use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use super::keys::ENTRY_LEN;
 use super::wire::{Link, LogRecord, Message, Query, Reply, Sealed, Update};
 use super::Mitra;
-use crate::sse::{Access, SseServer, Work};
+use crate::sse::{Access, Searched, SseServer, Work};
 use crate::{CryptoRngCore, Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The search server.
@@ -98,7 +98,12 @@ impl SseServer for Server {
         Ok(())
     }
 
-    fn search(&self, room: RoomId, access: Access, query: &Query) -> Result<Reply, SchemeError> {
+    fn search(
+        &self,
+        room: RoomId,
+        access: Access,
+        query: &Query,
+    ) -> Result<Searched<Reply>, SchemeError> {
         let empty = RoomIndex::default();
         let index = self.rooms.get(&room).unwrap_or(&empty);
         let end = index.log.len() as u64;
@@ -138,13 +143,13 @@ impl SseServer for Server {
             .into_iter()
             .map(|seq| index.record(seq))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Reply {
+        Ok(Searched::Reply(Reply {
             search: query.search,
             readable_from: access.readable_from,
             end,
             values,
             records,
-        })
+        }))
     }
 
     fn handle(
