@@ -244,10 +244,7 @@ impl Engine<'_> {
         // A member removed and added again enters as a joiner, whatever key it kept; so does one
         // that skips epochs (a continuing member holds every epoch of the room in turn): a key
         // message of an earlier membership, processed late from the mailbox, gave it that key.
-        let removed = state.removed_from.remove(&room);
-        if removed {
-            state.after_removal.remove(&room);
-        }
+        let removed = state.after_removal.remove(&room).is_some();
         let skipped = prev
             .as_ref()
             .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
@@ -365,7 +362,6 @@ impl Engine<'_> {
             r.removed.push((subject, next_msg, 0));
             let last_before = r.epoch;
             let state = &mut self.users[subject.0 as usize];
-            state.removed_from.insert(room);
             state.after_removal.insert(
                 room,
                 AfterRemoval {
@@ -732,7 +728,9 @@ impl Engine<'_> {
         // history and index: usually the member who made the change, but with key distribution
         // that completes only when the last member comes online (mkd) it may be offline by then.
         let continuing = self.users[user.0 as usize].held.contains_key(&room)
-            && !self.users[user.0 as usize].removed_from.contains(&room);
+            && !self.users[user.0 as usize]
+                .after_removal
+                .contains_key(&room);
         let is_changer = continuing
             && self.rooms[room.0 as usize]
                 .rekeyed

@@ -347,11 +347,9 @@ pub(crate) struct UserState {
     waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
     /// The epoch and secret the user holds per room (what it keeps, even after removal).
     held: BTreeMap<RoomId, (Epoch, EpochSecret)>,
-    /// Rooms the user was removed from since it last held their key: when it rejoins it is a
-    /// joiner to the history and search schemes, not a continuing member.
-    removed_from: BTreeSet<RoomId>,
-    /// Per room it was removed from, until it holds the room's key again: what key traffic
-    /// sent to it after the removal gave it (part of what a removed member kept).
+    /// Per room the user was removed from since it last held the room's key: what key traffic
+    /// sent to it after the removal gave it (part of what a removed member kept). When it
+    /// rejoins it is a joiner to the history and search schemes, not a continuing member.
     after_removal: BTreeMap<RoomId, AfterRemoval>,
     /// Every epoch of each room the user has held.
     epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
@@ -510,7 +508,6 @@ impl<'s> Engine<'s> {
                     restoring: None,
                     waiting: BTreeMap::new(),
                     held: BTreeMap::new(),
-                    removed_from: BTreeSet::new(),
                     after_removal: BTreeMap::new(),
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
@@ -931,7 +928,9 @@ impl<'s> Engine<'s> {
             .held
             .get(&room)
             .is_some_and(|(e, _)| Some(*e) == current)
-            && !self.users[user.0 as usize].removed_from.contains(&room)
+            && !self.users[user.0 as usize]
+                .after_removal
+                .contains_key(&room)
     }
 
     fn is_member(&self, user: UserId, room: RoomId) -> bool {
