@@ -145,6 +145,21 @@ where
 
     /// Starts a new epoch: `add` join, `remove` leave, `changer` commits.
     fn change(&mut self, changer: u32, add: &[u32], remove: &[u32], shares_history: bool) {
+        let held = self.change_holding(changer, add, remove, shares_history, |_| false);
+        assert!(held.is_empty());
+    }
+
+    /// As [`Org::change`], but control messages for which `hold` is true are not delivered;
+    /// they are returned, to be delivered later with [`Org::deliver`].
+    fn change_holding(
+        &mut self,
+        changer: u32,
+        add: &[u32],
+        remove: &[u32],
+        shares_history: bool,
+        hold: impl Fn(&Control) -> bool,
+    ) -> Vec<(u32, Dest, Control)> {
+        let mut held = Vec::new();
         let old = self.secrets.len().checked_sub(1).map(|e| e as u64);
         self.secrets.push(EpochSecret::random(&mut self.rng));
         let next = self.epoch();
@@ -172,20 +187,33 @@ where
             self.clients[user as usize]
                 .epoch_changed(change, &mut self.rng, &mut out)
                 .unwrap();
-            self.route(user, out);
+            let queue = out.drain().map(|(d, m)| (user, d, m)).collect();
+            held.extend(self.route_holding(queue, &hold));
         }
         for m in &self.members {
             self.last_epoch.insert(*m, next);
         }
+        held
     }
 
-    fn route(&mut self, from: u32, out: Outbox<Control>) {
-        let mut queue: VecDeque<(u32, Dest, Control)> = out
-            .map_into(|m| m)
-            .drain()
-            .map(|(d, m)| (from, d, m))
-            .collect();
+    /// Delivers messages held back by [`Org::change_holding`], and all they cause.
+    fn deliver(&mut self, held: Vec<(u32, Dest, Control)>) {
+        let still = self.route_holding(held.into(), &|_| false);
+        assert!(still.is_empty());
+    }
+
+    /// Routes `queue` and what it causes, returning the messages `hold` keeps back.
+    fn route_holding(
+        &mut self,
+        mut queue: VecDeque<(u32, Dest, Control)>,
+        hold: &dyn Fn(&Control) -> bool,
+    ) -> Vec<(u32, Dest, Control)> {
+        let mut held = Vec::new();
         while let Some((sender, dest, msg)) = queue.pop_front() {
+            if hold(&msg) {
+                held.push((sender, dest, msg));
+                continue;
+            }
             let (name, n) = kind(&msg);
             self.control_lengths.push((name, n, msg.wire_len()));
             let mut out = Outbox::new();
@@ -213,6 +241,7 @@ where
                 Dest::Users(_) => panic!("AFGH sends no multicast"),
             }
         }
+        held
     }
 
     /// `from` seals a message under its current epoch; it is not stored yet.
@@ -523,6 +552,47 @@ where
         );
     }
     org.everyone_opens_everything();
+}
+
+/// Overlapping changes: the changer of epoch 2 uploads its moved re-keys only after the changer
+/// of epoch 3, who joined at 2 and never held epoch 1, has asked for the held re-keys. The
+/// server forwards the late re-key to the changer of 3, so a joiner at 3 reads epoch 0's
+/// history (it used to stay on a re-key to 2 that nobody moved on).
+fn overlapping_changes<H>(seed: u64)
+where
+    H: HistoryProtection<Message = Control>,
+    H::Sealed: Record,
+{
+    let mut org = Org::<H>::new(6, &[0, 1], seed);
+    org.send(0);
+    org.change(0, &[2], &[], true);
+    org.send(2);
+    let late = org.change_holding(1, &[3], &[], true, |m| {
+        matches!(m, Control::Rekeys { .. })
+    });
+    assert_eq!(late.len(), 1, "{}: the changer of 2 moves origin 0", H::NAME);
+    org.change(3, &[4], &[], true);
+    org.deliver(late);
+    for (id, _, _) in org.messages.clone() {
+        let record = org.server.get(ROOM, id).unwrap();
+        assert_eq!(
+            record.current().map(|c| c.target),
+            Some(Epoch(3)),
+            "{}: {id:?} reaches the newest epoch",
+            H::NAME
+        );
+    }
+    org.everyone_opens_everything();
+}
+
+#[test]
+fn afgh_overlapping_changes_reach_the_newest_epoch() {
+    overlapping_changes::<Afgh>(11);
+}
+
+#[test]
+fn afgh_hybrid_overlapping_changes_reach_the_newest_epoch() {
+    overlapping_changes::<AfghHybrid>(12);
 }
 
 #[test]

@@ -68,3 +68,8 @@ fn send_concurrent_with_join() {
 fn rejoin_after_late_mailbox() {
     run_clean("rejoin-after-late-mailbox.yaml");
 }
+
+#[test]
+fn late_rekey_overlapping_joins() {
+    run_clean("late-rekey-overlapping-joins.yaml");
+}

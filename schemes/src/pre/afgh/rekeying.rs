@@ -19,6 +19,14 @@
 //! capsules, so a record sealed under an old epoch and stored late still finds an up-to-date
 //! re-key; it is re-encrypted at `store`. A re-key is installed only if its target is newer than
 //! the one held, so re-keys of interleaved changes may arrive in any order.
+//!
+//! Changes overlap: the changer of `K + 1` may ask before the changer of `K` has uploaded its
+//! moved re-keys, and then gets re-keys still targeting `K - 1`, an epoch it may never have held
+//! (it joined at `K`). So the server remembers who asked for each epoch, and a re-key to `t` that
+//! it installs once the changer of `t + 1` has asked is forwarded to that changer
+//! ([`Control::HeldRekeys`] again), who holds `t` and `t + 1` and moves it on. Every installed
+//! re-key thus reaches the changer of the next epoch exactly once (in the answer to its request
+//! or forwarded), and every origin climbs to the newest epoch as the changers answer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -300,6 +308,9 @@ pub struct RoomCapsules<Id> {
     by_origin: BTreeMap<Epoch, Vec<Slot>>,
     index: BTreeMap<Id, (Epoch, usize)>,
     rekeys: BTreeMap<Epoch, Installed>,
+    /// Who asked for each epoch ([`Control::RekeyRequest`]): late re-keys to the epoch before
+    /// are forwarded to them.
+    changers: BTreeMap<Epoch, UserId>,
     bytes: usize,
 }
 
@@ -309,6 +320,7 @@ impl<Id> Default for RoomCapsules<Id> {
             by_origin: BTreeMap::new(),
             index: BTreeMap::new(),
             rekeys: BTreeMap::new(),
+            changers: BTreeMap::new(),
             bytes: 0,
         }
     }
@@ -380,7 +392,7 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
     ) -> Result<Work, SchemeError> {
         let units = match msg {
             Control::RekeyRequest { to, from_prev } => {
-                let units = self.install(to, &[from_prev])?;
+                let installed = self.install(to, &[from_prev])?;
                 let held: Vec<HeldRekey> = self
                     .rekeys
                     .iter()
@@ -394,9 +406,16 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
                 if !held.is_empty() {
                     out.send(Dest::User(from), Control::HeldRekeys { to, held });
                 }
-                units
+                // Only the first request for an epoch names its changer: a second is a
+                // duplicate or a replay, and the re-keys it could move reach the first anyway.
+                self.changers.entry(to).or_insert(from);
+                installed.units
             }
-            Control::Rekeys { to, rekeys } => self.install(to, &rekeys)?,
+            Control::Rekeys { to, rekeys } => {
+                let installed = self.install(to, &rekeys)?;
+                self.forward_late(to, &installed.origins, out);
+                installed.units
+            }
             Control::HeldRekeys { .. } => {
                 return Err(Misuse::UnexpectedMessage("held re-keys are for the changer").into())
             }
@@ -408,9 +427,34 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
         })
     }
 
+    /// Forwards re-keys just moved to `to` to the changer of the next epoch, if it already
+    /// asked: it got them still targeting an older epoch, or not at all.
+    fn forward_late(&self, to: Epoch, origins: &[Epoch], out: &mut Outbox<Control>) {
+        let Some(next) = to.0.checked_add(1).map(Epoch) else {
+            return;
+        };
+        let Some(changer) = self.changers.get(&next) else {
+            return;
+        };
+        let held: Vec<HeldRekey> = origins
+            .iter()
+            .filter_map(|origin| {
+                let rk = self.rekeys.get(origin)?;
+                (rk.target == to).then_some(HeldRekey {
+                    origin: *origin,
+                    target: to,
+                    rekey: rk.encoded,
+                })
+            })
+            .collect();
+        if !held.is_empty() {
+            out.send(Dest::User(*changer), Control::HeldRekeys { to: next, held });
+        }
+    }
+
     /// Installs `rk_{origin→to}` for each origin whose held target is older than `to`, then
-    /// re-encrypts all their capsules in parallel. Returns the number re-encrypted.
-    fn install(&mut self, to: Epoch, rekeys: &[OriginRekey]) -> Result<u64, SchemeError> {
+    /// re-encrypts all their capsules in parallel.
+    fn install(&mut self, to: Epoch, rekeys: &[OriginRekey]) -> Result<Installation, SchemeError> {
         let mut parsed = Vec::with_capacity(rekeys.len());
         for r in rekeys {
             if r.origin >= to {
@@ -449,6 +493,18 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
         work.into_par_iter()
             .try_for_each(|(slot, rk)| slot.reencrypt(rk.target, &rk.prepared))?;
         self.bytes += fresh * CurrentCapsule::LEN;
-        Ok(units)
+        Ok(Installation {
+            origins: updated,
+            units,
+        })
     }
+}
+
+/// What [`RoomCapsules::install`] did.
+#[derive(Debug)]
+struct Installation {
+    /// The origins whose re-key was replaced by the newer one.
+    origins: Vec<Epoch>,
+    /// Capsules re-encrypted.
+    units: u64,
 }
