@@ -73,3 +73,8 @@ fn rejoin_after_late_mailbox() {
 fn late_rekey_overlapping_joins() {
     run_clean("late-rekey-overlapping-joins.yaml");
 }
+
+#[test]
+fn retry_after_new_epoch() {
+    run_clean("retry-after-new-epoch.yaml");
+}

@@ -649,18 +649,19 @@ impl Engine<'_> {
             self.emit(Node::User(user), now, pre_ns + ns, false, op, Vec::new())?;
             return Ok(());
         }
-        // Key traffic may carry what a parked message was waiting for.
-        let retry_ns = if self.users[user.0 as usize].parked.is_empty() {
-            0
-        } else {
-            self.retry_parked(user)?
-        };
-        let ns = ns + retry_ns;
         // A reply to a queued message (op None) has no op to belong to; it still travels.
         let outputs = self.kd_outputs_from_user(user, room, op, out);
         let done = self.emit(Node::User(user), now, pre_ns + ns, false, op, outputs)?;
+        // Key traffic may carry what a parked message was waiting for: a sender's key, or the
+        // new epoch itself, so the retry comes after the epoch is recorded as held (history
+        // the new epoch parks is not retried at once).
+        let parked = self.users[user.0 as usize].parked.len();
         if let Handled::NewEpoch(e) = h {
             self.epoch_reached(user, room, e, done, op)?;
+        }
+        if parked > 0 {
+            let retry_ns = self.retry_parked_first(user, parked)?;
+            self.emit(Node::User(user), done, retry_ns, false, None, Vec::new())?;
         }
         Ok(())
     }

@@ -427,7 +427,18 @@ impl Engine<'_> {
 
     /// Tries again the messages `user` could not open yet; returns the compute it took.
     pub(super) fn retry_parked(&mut self, user: UserId) -> Result<u64, EngineError> {
-        let parked = std::mem::take(&mut self.users[user.0 as usize].parked);
+        self.retry_parked_first(user, usize::MAX)
+    }
+
+    /// Tries again the first `count` messages `user` parked (those parked since stay parked).
+    pub(super) fn retry_parked_first(
+        &mut self,
+        user: UserId,
+        count: usize,
+    ) -> Result<u64, EngineError> {
+        let all = &mut self.users[user.0 as usize].parked;
+        let later = all.split_off(count.min(all.len()));
+        let parked = std::mem::replace(all, later);
         let mut ns = 0;
         for (room, msg, sealed) in parked {
             ns += self.open_and_check(user, room, msg, &sealed)?.ns;
