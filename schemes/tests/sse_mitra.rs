@@ -11,7 +11,8 @@ use conclave_schemes::sse::mitra::{
     Client, LogRecord, Message, Mitra, Query, Reply, Server, Update,
 };
 use conclave_schemes::sse::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, SseClient, SseServer,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseServer,
 };
 use conclave_schemes::{
     Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -56,6 +57,9 @@ struct World {
     /// Corrupts back-chains on their way to a client; the outcome lands in `tamper_outcome`.
     tamper_chain: bool,
     tamper_outcome: Option<Result<(), SchemeError>>,
+    /// Holds back-chains on their way to clients in `held_chains` instead of delivering them.
+    hold_chains: bool,
+    held_chains: Vec<(UserId, Message)>,
 }
 
 impl World {
@@ -78,6 +82,8 @@ impl World {
             routed: Vec::new(),
             tamper_chain: false,
             tamper_outcome: None,
+            hold_chains: false,
+            held_chains: Vec::new(),
         };
         for &u in initial {
             w.member[u as usize] = true;
@@ -138,6 +144,10 @@ impl World {
                 Dest::Users(vs) => vs,
             };
             for v in users {
+                if self.hold_chains && matches!(msg, Message::Chain(_)) {
+                    self.held_chains.push((v, msg.clone()));
+                    continue;
+                }
                 let mut msg = msg.clone();
                 let tampered = self.tamper_chain && tamper_chain(&mut msg);
                 let mut o = Outbox::new();
@@ -561,6 +571,61 @@ fn joiner_with_shared_history_finds_everything() {
             w.check(user, "launch");
         }
     }
+}
+
+/// A joiner searching before the changer's back-chain link has reached the server is held
+/// ([`Searched::NotYet`]); answered once the link is there but before the chain reached it, it
+/// asks another round instead of ending with no history.
+#[test]
+fn joiner_search_waits_for_its_back_chain() {
+    let mut w = World::new(6, &[0, 1, 2], true, 17);
+    for i in 0..4 {
+        w.send(i % 3, &["launch"]);
+    }
+    // The joiner learns of the new epoch first; the changer (1) and the others lag.
+    w.change(1, &[3], &[], true, &[0, 1, 2]);
+    let key = view(&w.secrets, &w.held, 3);
+    let query = w.clients[3].query(key, "launch", &mut w.rng).unwrap();
+    let access = Access {
+        readable_from: MsgId(0),
+    };
+    assert!(
+        matches!(
+            w.server.search(ROOM, access, &query).unwrap(),
+            Searched::NotYet { waiting_for: Epoch(1) }
+        ),
+        "a joiner's query waits while its back-chain link is missing"
+    );
+    // The changer uploads its link; the chain to the joiner is held on the way.
+    w.hold_chains = true;
+    let prev = w.held[1];
+    w.tell(1, prev, true);
+    w.catch_up(0);
+    w.catch_up(2);
+    let reply = w.server.search(ROOM, access, &query).unwrap().reply().unwrap();
+    let key = view(&w.secrets, &w.held, 3);
+    let next = match w.clients[3].resolve(key, "launch", &reply, &mut w.rng).unwrap() {
+        Resolution::Next(next) => next,
+        Resolution::Done(ids) => panic!("a search ended before the back-chain came: {ids:?}"),
+    };
+    w.hold_chains = false;
+    for (user, chain) in std::mem::take(&mut w.held_chains) {
+        let key = view(&w.secrets, &w.held, user.0);
+        let mut out = Outbox::new();
+        w.clients[user.0 as usize]
+            .handle(key, &chain, &mut w.rng, &mut out)
+            .unwrap();
+    }
+    let mut query = next;
+    let found = loop {
+        let reply = w.server.search(ROOM, access, &query).unwrap().reply().unwrap();
+        match w.clients[3].resolve(key, "launch", &reply, &mut w.rng).unwrap() {
+            Resolution::Done(ids) => break ids,
+            Resolution::Next(next) => query = next,
+        }
+    };
+    assert_eq!(found, w.expected("launch", MsgId(0), None));
+    assert_eq!(found.len(), 4);
 }
 
 #[test]

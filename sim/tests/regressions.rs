@@ -78,3 +78,8 @@ fn late_rekey_overlapping_joins() {
 fn retry_after_new_epoch() {
     run_clean("retry-after-new-epoch.yaml");
 }
+
+#[test]
+fn search_before_back_chain() {
+    run_clean("search-before-back-chain.yaml");
+}

@@ -181,6 +181,9 @@ struct RoomState {
     /// Every chain the log revealed, by keyword.
     known: HashMap<KeywordTag, BTreeMap<ChainId, Counters>>,
     searches: BTreeMap<u32, Search>,
+    /// The epoch this client joined at, while the back-chain it asked for has not come: a
+    /// search that ends before it does would miss the history the chain opens.
+    awaiting_chain: Option<Epoch>,
 }
 
 impl RoomState {
@@ -233,7 +236,11 @@ impl RoomState {
                 }
             }
         }
-        if round.is_empty() && !first {
+        // Done when nothing is left to ask: no entry, no log to read again under a key learnt
+        // since the last round, and no back-chain still on its way (a round more waits for it).
+        let window = self.window();
+        if round.is_empty() && !first && window.rewind.is_empty() && self.awaiting_chain.is_none()
+        {
             return Ok(None);
         }
         let mut addresses = Vec::with_capacity(round.len());
@@ -242,7 +249,7 @@ impl RoomState {
             search.asked.entry((epoch, writer)).or_default().insert(c);
         }
         search.round = round;
-        search.window = self.window();
+        search.window = window;
         Ok(Some(Query {
             search: handle,
             cursor: search.window.cursor,
@@ -465,6 +472,7 @@ impl SseClient for Client {
                 );
             }
             None if !change.changer && change.shares_history && next.epoch > Epoch(0) => {
+                state.awaiting_chain = Some(next.epoch);
                 out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch });
             }
             _ => {}
@@ -484,6 +492,9 @@ impl SseClient for Client {
             return Err(Misuse::UnexpectedMessage("clients only receive back-chains").into());
         };
         // Newest first: each link opens under a key held already or opened by the link before.
+        if links.first().is_some_and(|l| Some(l.to) == state.awaiting_chain) {
+            state.awaiting_chain = None;
+        }
         for link in links {
             if link.from >= link.to {
                 return Err(SchemeError::Malformed("back-chain link does not go back"));

@@ -36,7 +36,10 @@
 //!   them all. When the room shares history, the member who makes a change uploads a
 //!   back-chain link `AEAD(key from K_e; K_{e-1})` (both epochs in the associated data); a
 //!   joiner asks for the chain, walks it back from its own key, and its first search reads the
-//!   log from the start. The link carries the search key `K_{e-1}`, not the epoch secret, so
+//!   log from the start. Until the chain has come, a joiner's search cannot be complete: the
+//!   server holds a query whose floor is an epoch joiners are waiting on a link for
+//!   ([`Searched::NotYet`](crate::sse::Searched::NotYet)), and the joiner does not end a search
+//!   while its chain is still on its way (it asks one more round). The link carries the search key `K_{e-1}`, not the epoch secret, so
 //!   history search does not hand out message keys. Without shared history nothing is uploaded
 //!   and a joiner holds no key from before its join.
 //!

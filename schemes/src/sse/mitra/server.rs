@@ -106,6 +106,13 @@ impl SseServer for Server {
     ) -> Result<Searched<Reply>, SchemeError> {
         let empty = RoomIndex::default();
         let index = self.rooms.get(&room).unwrap_or(&empty);
+        // A joiner's first queries name its join epoch as their floor: while the back-chain it
+        // asked for waits for the changer's link, an answer would miss the room's history.
+        if index.waiting.get(&query.floor).is_some_and(|w| !w.is_empty()) {
+            return Ok(Searched::NotYet {
+                waiting_for: query.floor,
+            });
+        }
         let end = index.log.len() as u64;
         if query.cursor > end {
             return Err(SchemeError::Malformed("log position beyond the log"));
