@@ -567,10 +567,13 @@ where
     org.send(0);
     org.change(0, &[2], &[], true);
     org.send(2);
-    let late = org.change_holding(1, &[3], &[], true, |m| {
-        matches!(m, Control::Rekeys { .. })
-    });
-    assert_eq!(late.len(), 1, "{}: the changer of 2 moves origin 0", H::NAME);
+    let late = org.change_holding(1, &[3], &[], true, |m| matches!(m, Control::Rekeys { .. }));
+    assert_eq!(
+        late.len(),
+        1,
+        "{}: the changer of 2 moves origin 0",
+        H::NAME
+    );
     org.change(3, &[4], &[], true);
     org.deliver(late);
     for (id, _, _) in org.messages.clone() {

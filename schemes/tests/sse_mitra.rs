@@ -11,8 +11,7 @@ use conclave_schemes::sse::mitra::{
     Client, LogRecord, Message, Mitra, Query, Reply, Server, Update,
 };
 use conclave_schemes::sse::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseServer,
+    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
 use conclave_schemes::{
     Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -592,7 +591,9 @@ fn joiner_search_waits_for_its_back_chain() {
     assert!(
         matches!(
             w.server.search(ROOM, access, &query).unwrap(),
-            Searched::NotYet { waiting_for: Epoch(1) }
+            Searched::NotYet {
+                waiting_for: Epoch(1)
+            }
         ),
         "a joiner's query waits while its back-chain link is missing"
     );
@@ -602,9 +603,17 @@ fn joiner_search_waits_for_its_back_chain() {
     w.tell(1, prev, true);
     w.catch_up(0);
     w.catch_up(2);
-    let reply = w.server.search(ROOM, access, &query).unwrap().reply().unwrap();
+    let reply = w
+        .server
+        .search(ROOM, access, &query)
+        .unwrap()
+        .reply()
+        .unwrap();
     let key = view(&w.secrets, &w.held, 3);
-    let next = match w.clients[3].resolve(key, "launch", &reply, &mut w.rng).unwrap() {
+    let next = match w.clients[3]
+        .resolve(key, "launch", &reply, &mut w.rng)
+        .unwrap()
+    {
         Resolution::Next(next) => next,
         Resolution::Done(ids) => panic!("a search ended before the back-chain came: {ids:?}"),
     };
@@ -618,8 +627,16 @@ fn joiner_search_waits_for_its_back_chain() {
     }
     let mut query = next;
     let found = loop {
-        let reply = w.server.search(ROOM, access, &query).unwrap().reply().unwrap();
-        match w.clients[3].resolve(key, "launch", &reply, &mut w.rng).unwrap() {
+        let reply = w
+            .server
+            .search(ROOM, access, &query)
+            .unwrap()
+            .reply()
+            .unwrap();
+        match w.clients[3]
+            .resolve(key, "launch", &reply, &mut w.rng)
+            .unwrap()
+        {
             Resolution::Done(ids) => break ids,
             Resolution::Next(next) => query = next,
         }

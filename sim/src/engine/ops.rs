@@ -23,8 +23,14 @@ pub(crate) enum OpData {
     Send,
     Search {
         keyword: Arc<str>,
-        /// What the oracle expects, fixed when the search server answers.
+        /// What the oracle expects, fixed when the search server answers: ids the result must
+        /// hold, ascending.
         expected: Vec<MsgId>,
+        /// Ids the result may hold or not, ascending: under `from_join`, messages sent after
+        /// the searcher's join but sealed under an epoch before it (by a sender that had not
+        /// caught up). The service's bound (by message id) admits them; the joiner's keys (by
+        /// epoch) do not.
+        either: Vec<MsgId>,
         /// Query rounds the search server answered so far.
         rounds: u32,
     },

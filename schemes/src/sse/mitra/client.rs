@@ -239,8 +239,7 @@ impl RoomState {
         // Done when nothing is left to ask: no entry, no log to read again under a key learnt
         // since the last round, and no back-chain still on its way (a round more waits for it).
         let window = self.window();
-        if round.is_empty() && !first && window.rewind.is_empty() && self.awaiting_chain.is_none()
-        {
+        if round.is_empty() && !first && window.rewind.is_empty() && self.awaiting_chain.is_none() {
             return Ok(None);
         }
         let mut addresses = Vec::with_capacity(round.len());
@@ -492,7 +491,10 @@ impl SseClient for Client {
             return Err(Misuse::UnexpectedMessage("clients only receive back-chains").into());
         };
         // Newest first: each link opens under a key held already or opened by the link before.
-        if links.first().is_some_and(|l| Some(l.to) == state.awaiting_chain) {
+        if links
+            .first()
+            .is_some_and(|l| Some(l.to) == state.awaiting_chain)
+        {
             state.awaiting_chain = None;
         }
         for link in links {

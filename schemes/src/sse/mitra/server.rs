@@ -108,7 +108,11 @@ impl SseServer for Server {
         let index = self.rooms.get(&room).unwrap_or(&empty);
         // A joiner's first queries name its join epoch as their floor: while the back-chain it
         // asked for waits for the changer's link, an answer would miss the room's history.
-        if index.waiting.get(&query.floor).is_some_and(|w| !w.is_empty()) {
+        if index
+            .waiting
+            .get(&query.floor)
+            .is_some_and(|w| !w.is_empty())
+        {
             return Ok(Searched::NotYet {
                 waiting_for: query.floor,
             });
