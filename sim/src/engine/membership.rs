@@ -1,305 +1,25 @@
-//! Rooms and keys: setup, joins and leaves, key-distribution traffic, and what happens when a
-//! member reaches a new epoch.
+//! Membership changes: joins and leaves, one at a time per room, and what happens when a member
+//! reaches a new epoch.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use conclave_schemes::erased::Packet;
-use conclave_schemes::kd::{Change, Handled, Origin, Roster, ServerHandled};
+use conclave_schemes::kd::{Change, Handled, Roster};
 use conclave_schemes::pre::{EpochChange, KeyView};
-use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
-use rand_chacha::ChaCha20Rng;
+use conclave_schemes::{Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 
 use super::ops::{OpData, OpState};
-use super::{
-    scheme_err, AfterRemoval, Body, Engine, EngineError, Envelope, KdMail, Node, OpId, RoomState,
-};
+use super::{scheme_err, AfterRemoval, Body, Engine, EngineError, Node, OpId};
 use crate::cost::OpKey;
 use crate::metrics::SkipReason;
 use crate::oracle::Property;
 use crate::scenario::{HistoryPolicy, Nanos};
-use crate::workload::{Action, Org};
+use crate::workload::Action;
 
 /// Most recently removed members per room the oracle keeps trying.
 const REMOVED_TRACKED: usize = 4;
 
 impl Engine<'_> {
-    // -----------------------------------------------------------------------------------------
-    // Setup: provisioning before time zero, delivered instantly and not measured.
-
-    pub(super) fn setup(&mut self, org: &Org, rng: &mut ChaCha20Rng) -> Result<(), EngineError> {
-        let n = self.scenario.org.users;
-        for u in 0..n {
-            let user = UserId(u);
-            let fail = || scheme_err(&self.spec.kd, 0, || format!("enrolling user {u}"));
-            self.stack.kd.enroll(user, rng).map_err(fail())?;
-            self.stack
-                .pre
-                .add_user(user)
-                .map_err(scheme_err(&self.spec.pre, 0, || "adding a user".to_owned()))?;
-            self.stack
-                .sse
-                .add_user(user)
-                .map_err(scheme_err(&self.spec.sse, 0, || "adding a user".to_owned()))?;
-        }
-        // One more client of each data family for the adversary experiments.
-        self.stack
-            .pre
-            .add_user(self.adversary)
-            .map_err(scheme_err(&self.spec.pre, 0, || {
-                "adding the adversary".to_owned()
-            }))?;
-        self.stack
-            .sse
-            .add_user(self.adversary)
-            .map_err(scheme_err(&self.spec.sse, 0, || {
-                "adding the adversary".to_owned()
-            }))?;
-
-        for r in &org.rooms {
-            self.rooms.push(RoomState {
-                members: r.members.clone(),
-                roster: r.members.clone().into(),
-                history: Some(r.history),
-                readable_from: r.members.iter().map(|u| (*u, MsgId(0))).collect(),
-                ..RoomState::default()
-            });
-        }
-        for r in &org.rooms {
-            let creator = r.admins.first().copied().unwrap_or(r.members[0]);
-            self.setup_room(r.id, creator, rng)?;
-        }
-        Ok(())
-    }
-
-    fn setup_room(
-        &mut self,
-        room: RoomId,
-        creator: UserId,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(), EngineError> {
-        let members = self.rooms[room.0 as usize].members.clone();
-        let roster = Roster {
-            room,
-            members: &members,
-        };
-        let kd_name = self.spec.kd.clone();
-        let mut out = Outbox::new();
-        let h = self
-            .stack
-            .kd
-            .change(creator, &roster, &Change::Create, rng, &mut out)
-            .map_err(scheme_err(&kd_name, 0, || {
-                format!("creating {room} (creator)")
-            }))?;
-        let mut queue: VecDeque<(Origin, Dest, Packet)> = out
-            .drain()
-            .map(|(d, p)| (Origin::User(creator), d, p))
-            .collect();
-        if let Handled::NewEpoch(e) = h {
-            self.setup_epoch(creator, room, e, creator, rng)?;
-        }
-        while let Some((origin, dest, packet)) = queue.pop_front() {
-            match (origin, dest) {
-                (Origin::User(u), Dest::Server) => {
-                    let mut o = Outbox::new();
-                    self.stack
-                        .kd
-                        .server_handle(&roster, u, packet, rng, &mut o)
-                        .map_err(scheme_err(&kd_name, 0, || {
-                            format!("creating {room} (key server)")
-                        }))?;
-                    queue.extend(o.drain().map(|(d, p)| (Origin::Server, d, p)));
-                }
-                (Origin::Server, Dest::Server) => {
-                    return Err(scheme_err(&self.spec.kd, 0, || "setup".to_owned())(
-                        SchemeError::Internal("key server sent to itself"),
-                    ))
-                }
-                (origin, Dest::User(v)) => {
-                    self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?
-                }
-                (origin, Dest::Users(vs)) => {
-                    for v in vs {
-                        self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?;
-                    }
-                }
-            }
-        }
-        for &m in &members {
-            if !self.ready(m, room) {
-                return Err(scheme_err(&self.spec.kd, 0, || format!("creating {room}"))(
-                    SchemeError::Internal(
-                        "a founding member holds no key after the room was created",
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn setup_deliver(
-        &mut self,
-        roster: &Roster<'_>,
-        origin: Origin,
-        to: UserId,
-        packet: &Packet,
-        creator: UserId,
-        rng: &mut ChaCha20Rng,
-        queue: &mut VecDeque<(Origin, Dest, Packet)>,
-    ) -> Result<(), EngineError> {
-        let mut o = Outbox::new();
-        let h = self
-            .stack
-            .kd
-            .client_handle(to, roster, origin, packet, rng, &mut o)
-            .map_err(scheme_err(&self.spec.kd, 0, || {
-                format!("{to} joining {} at setup", roster.room)
-            }))?;
-        queue.extend(o.drain().map(|(d, p)| (Origin::User(to), d, p)));
-        if let Handled::NewEpoch(e) = h {
-            self.setup_epoch(to, roster.room, e, creator, rng)?;
-        }
-        Ok(())
-    }
-
-    fn setup_epoch(
-        &mut self,
-        user: UserId,
-        room: RoomId,
-        epoch: Epoch,
-        creator: UserId,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(), EngineError> {
-        let (mut pre_out, mut sse_out) = (Outbox::new(), Outbox::new());
-        self.hold_epoch(
-            user,
-            room,
-            epoch,
-            user == creator,
-            &mut pre_out,
-            &mut sse_out,
-        )?;
-        for (_, p) in pre_out.drain() {
-            self.stack
-                .pre
-                .server_handle(room, user, p, rng, &mut Outbox::new())
-                .map_err(scheme_err(&self.spec.pre, 0, || "setup".to_owned()))?;
-        }
-        for (_, p) in sse_out.drain() {
-            self.stack
-                .sse
-                .server_handle(room, user, p, rng, &mut Outbox::new())
-                .map_err(scheme_err(&self.spec.sse, 0, || "setup".to_owned()))?;
-        }
-        Ok(())
-    }
-
-    /// Records that `user` holds `epoch` of `room` and tells its data-family clients; their
-    /// control messages for the servers are left in the outboxes. Returns the compute charged.
-    fn hold_epoch(
-        &mut self,
-        user: UserId,
-        room: RoomId,
-        epoch: Epoch,
-        changer: bool,
-        pre_out: &mut Outbox<Packet>,
-        sse_out: &mut Outbox<Packet>,
-    ) -> Result<u64, EngineError> {
-        let now = self.now;
-        let secret = match self.stack.kd.current(user, room) {
-            Some((e, s)) if e == epoch => s.clone(),
-            _ => {
-                return Err(scheme_err(&self.spec.kd, now, || {
-                    format!("{user} in {room}")
-                })(SchemeError::Internal(
-                    "reported a new epoch it does not hold",
-                )))
-            }
-        };
-        let first = self.oracle.secret_of(room, epoch).is_none();
-        self.oracle.epoch_secret(room, epoch, &secret, || {
-            format!("{user} in {room} at {epoch}")
-        });
-        if first {
-            let known = self
-                .stack
-                .kd
-                .server_known_secret(room)
-                .is_some_and(|(e, s)| e == epoch && *s == secret);
-            self.oracle.check(Property::KeyServerBlind, !known, || {
-                format!(
-                    "the key server holds the secret of {room} {epoch} (t={:.3} ms)",
-                    now as f64 / 1e6
-                )
-            });
-        }
-        let current = &mut self.rooms[room.0 as usize].epoch;
-        if current.is_none_or(|c| c < epoch) {
-            *current = Some(epoch);
-        }
-        let state = &mut self.users[user.0 as usize];
-        let prev = state.held.insert(room, (epoch, secret.clone()));
-        // A member removed and added again enters as a joiner, whatever key it kept; so does one
-        // that skips epochs (a continuing member holds every epoch of the room in turn): a key
-        // message of an earlier membership, processed late from the mailbox, gave it that key.
-        let removed = state.after_removal.remove(&room).is_some();
-        let skipped = prev
-            .as_ref()
-            .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
-        let prev = if removed || skipped { None } else { prev };
-        state.epochs.entry(room).or_default().insert(epoch);
-        if prev.is_none() {
-            state.joined_at.insert(room, epoch);
-        }
-        let u = user.0 as usize;
-        let next = KeyView {
-            room,
-            epoch,
-            secret: &secret,
-        };
-        let prev_view = prev.as_ref().map(|(e, s)| KeyView {
-            room,
-            epoch: *e,
-            secret: s,
-        });
-        let change = EpochChange {
-            prev: prev_view,
-            next,
-            changer,
-            shares_history: self.policy(room) == HistoryPolicy::Shared,
-        };
-        let key = OpKey {
-            scheme: self.stack.pre.name(),
-            op: "epoch_changed",
-        };
-        let (r, pre_ns) = self.charge(key, 1, |e| {
-            e.stack
-                .pre
-                .epoch_changed(user, change, &mut e.user_rng[u], pre_out)
-        })?;
-        r.map_err(scheme_err(&self.spec.pre, now, || {
-            format!("{user} entering {epoch} of {room}")
-        }))?;
-        let key = OpKey {
-            scheme: self.stack.sse.name(),
-            op: "epoch_changed",
-        };
-        let (r, sse_ns) = self.charge(key, 1, |e| {
-            e.stack
-                .sse
-                .epoch_changed(user, change, &mut e.user_rng[u], sse_out)
-        })?;
-        r.map_err(scheme_err(&self.spec.sse, now, || {
-            format!("{user} entering {epoch} of {room}")
-        }))?;
-        Ok(pre_ns + sse_ns)
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Joins and leaves
-
     /// A join or leave from the workload; changes of one room run one at a time.
     pub(super) fn membership(&mut self, at: Nanos, action: Action) -> Result<(), EngineError> {
         let (Action::Join { room, .. } | Action::Leave { room, .. }) = action else {
@@ -423,297 +143,6 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Envelopes for a user's key-distribution outputs (everything goes through the key server).
-    fn kd_outputs_from_user(
-        &self,
-        user: UserId,
-        room: RoomId,
-        op: Option<OpId>,
-        mut out: Outbox<Packet>,
-    ) -> Vec<(Node, RoomId, Option<OpId>, Body)> {
-        let roster = &self.rooms[room.0 as usize].roster;
-        out.drain()
-            .map(|(dest, packet)| {
-                let relay = match dest {
-                    Dest::Server => Vec::new(),
-                    Dest::User(v) => vec![v],
-                    Dest::Users(vs) => vs,
-                };
-                (
-                    Node::KeyServer,
-                    room,
-                    op,
-                    Body::Kd {
-                        packet,
-                        origin: Origin::User(user),
-                        relay,
-                        roster: Arc::clone(roster),
-                    },
-                )
-            })
-            .collect()
-    }
-
-    pub(super) fn key_server_receives(&mut self, env: Envelope) -> Result<(), EngineError> {
-        let Body::Kd {
-            ref packet,
-            origin: Origin::User(from),
-            ref relay,
-            ref roster,
-        } = env.body
-        else {
-            return Ok(());
-        };
-        let (packet, relay, sent_roster) = (packet.clone(), relay.clone(), Arc::clone(roster));
-        let now = self.now;
-        let room = env.room;
-        let open_ns = self.receive_cost(&env)?;
-        self.oracle.scan(&packet, || {
-            format!("a key-distribution message from {from} about {room}")
-        });
-        self.observe_key_server(env.op, &packet);
-        let mut targets: Vec<(UserId, Origin, Packet, Arc<[UserId]>)> = Vec::new();
-        let mut work_ns = 0;
-        if relay.is_empty() {
-            let members = self.rooms[room.0 as usize].members.clone();
-            let roster = Roster {
-                room,
-                members: &members,
-            };
-            let key = OpKey {
-                scheme: self.stack.kd.name(),
-                op: "server.handle",
-            };
-            let mut out = Outbox::new();
-            let (r, ns) = self.charge(key, members.len(), |e| {
-                e.stack
-                    .kd
-                    .server_handle(&roster, from, packet, &mut e.server_rng[0], &mut out)
-            })?;
-            let handled = r.map_err(scheme_err(&self.spec.kd, now, || {
-                format!("key server handling {from}'s message about {room}")
-            }))?;
-            if handled == ServerHandled::Stale {
-                self.counters.kd_stale += 1;
-            }
-            work_ns = ns;
-            for (dest, p) in out.drain() {
-                self.oracle.scan(&p, || {
-                    format!("a key-distribution message from the key server about {room}")
-                });
-                self.observe_key_server(env.op, &p);
-                let roster = Arc::clone(&self.rooms[room.0 as usize].roster);
-                match dest {
-                    Dest::User(v) => targets.push((v, Origin::Server, p, roster)),
-                    Dest::Users(vs) => targets.extend(
-                        vs.into_iter()
-                            .map(|v| (v, Origin::Server, p.clone(), Arc::clone(&roster))),
-                    ),
-                    Dest::Server => {
-                        return Err(scheme_err(&self.spec.kd, now, || "key server".to_owned())(
-                            SchemeError::Internal("the key server addressed a message to itself"),
-                        ))
-                    }
-                }
-            }
-        } else {
-            targets.extend(relay.into_iter().map(|v| {
-                (
-                    v,
-                    Origin::User(from),
-                    packet.clone(),
-                    Arc::clone(&sent_roster),
-                )
-            }));
-        }
-        let mut outputs = Vec::new();
-        for (v, origin, packet, roster) in targets {
-            if self.users[v.0 as usize].online {
-                outputs.push((
-                    Node::User(v),
-                    room,
-                    env.op,
-                    Body::Kd {
-                        packet,
-                        origin,
-                        relay: Vec::new(),
-                        roster,
-                    },
-                ));
-            } else {
-                self.users[v.0 as usize].mailbox.push(KdMail {
-                    room,
-                    origin,
-                    packet,
-                    roster,
-                });
-            }
-        }
-        self.emit(
-            Node::KeyServer,
-            now,
-            open_ns + work_ns,
-            false,
-            env.op,
-            outputs,
-        )?;
-        Ok(())
-    }
-
-    fn observe_key_server(&mut self, op: Option<OpId>, p: &Packet) {
-        if let Some(OpState {
-            data: OpData::Change {
-                seen_by_key_server, ..
-            },
-            ..
-        }) = op.and_then(|id| self.ops.get_mut(id))
-        {
-            seen_by_key_server.push(p.clone());
-        }
-    }
-
-    pub(super) fn kd_at_user(&mut self, user: UserId, env: Envelope) -> Result<(), EngineError> {
-        let Body::Kd {
-            ref packet,
-            origin,
-            ref roster,
-            ..
-        } = env.body
-        else {
-            return Ok(());
-        };
-        let mail = KdMail {
-            room: env.room,
-            origin,
-            packet: packet.clone(),
-            roster: Arc::clone(roster),
-        };
-        let open_ns = self.receive_cost(&env)?;
-        if let Some(early) = self.users[user.0 as usize].restoring.as_mut() {
-            // The login's mailbox holds earlier messages of the key server: this one waits for it.
-            early.push((env.op, mail));
-            return self
-                .emit(
-                    Node::User(user),
-                    self.now,
-                    open_ns,
-                    false,
-                    env.op,
-                    Vec::new(),
-                )
-                .map(|_| ());
-        }
-        self.kd_process(user, env.op, &mail, self.now, open_ns)
-    }
-
-    /// A user's terminal processes one key-distribution message at `now` (after `pre_ns` of
-    /// other work); returns when it is done.
-    pub(super) fn kd_process(
-        &mut self,
-        user: UserId,
-        op: Option<OpId>,
-        mail: &KdMail,
-        now: Nanos,
-        pre_ns: u64,
-    ) -> Result<(), EngineError> {
-        let KdMail {
-            room,
-            origin,
-            ref packet,
-            roster: ref members,
-        } = *mail;
-        if !self.is_member(user, room) {
-            // Removed while the message was in flight: nothing for it to do any more.
-            self.counters.kd_stale += 1;
-            self.removed_member_listens(user, mail);
-            return Ok(());
-        }
-        let roster = Roster { room, members };
-        let key = OpKey {
-            scheme: self.stack.kd.name(),
-            op: "client.handle",
-        };
-        let mut out = Outbox::new();
-        let (h, ns) = self.charge(key, members.len(), |e| {
-            let rng = &mut e.user_rng[user.0 as usize];
-            e.stack
-                .kd
-                .client_handle(user, &roster, origin, packet, rng, &mut out)
-        })?;
-        let h = h.map_err(scheme_err(&self.spec.kd, now, || {
-            format!("{user} handling a message about {room}")
-        }))?;
-        if h == Handled::Stale {
-            // A message a later change overtook: the client dropped it, as real clients do.
-            self.counters.kd_stale += 1;
-            self.emit(Node::User(user), now, pre_ns + ns, false, op, Vec::new())?;
-            return Ok(());
-        }
-        // A reply to a queued message (op None) has no op to belong to; it still travels.
-        let outputs = self.kd_outputs_from_user(user, room, op, out);
-        let done = self.emit(Node::User(user), now, pre_ns + ns, false, op, outputs)?;
-        // Key traffic may carry what a parked message was waiting for: a sender's key, or the
-        // new epoch itself, so the retry comes after the epoch is recorded as held (history
-        // the new epoch parks is not retried at once).
-        let parked = self.users[user.0 as usize].parked.len();
-        if let Handled::NewEpoch(e) = h {
-            self.epoch_reached(user, room, e, done, op)?;
-        }
-        if parked > 0 {
-            let retry_ns = self.retry_parked_first(user, parked)?;
-            self.emit(Node::User(user), done, retry_ns, false, None, Vec::new())?;
-        }
-        Ok(())
-    }
-
-    /// A removed member's terminal processes key traffic sent to it after its removal (the
-    /// message's roster no longer has it), as an ex-member who wants to read on would; any epoch
-    /// secret this gives it counts as kept ([`Property::RemovedExcluded`]). Oracle work: not
-    /// charged, replies go nowhere, and a scheme's refusal is the expected outcome.
-    fn removed_member_listens(&mut self, user: UserId, mail: &KdMail) {
-        let KdMail {
-            room,
-            origin,
-            ref packet,
-            roster: ref members,
-        } = *mail;
-        let u = user.0 as usize;
-        let Some(last_before) = self.users[u]
-            .after_removal
-            .get(&room)
-            .map(|a| a.last_before)
-        else {
-            return;
-        };
-        if members.binary_search(&user).is_ok() {
-            return;
-        }
-        let roster = Roster { room, members };
-        let handled = self.stack.kd.client_handle(
-            user,
-            &roster,
-            origin,
-            packet,
-            &mut self.user_rng[u],
-            &mut Outbox::new(),
-        );
-        let Ok(Handled::NewEpoch(epoch)) = handled else {
-            return;
-        };
-        // An epoch from before the removal (a late message of an earlier change) is not news.
-        if last_before.is_some_and(|b| epoch <= b) {
-            return;
-        }
-        if let Some((e, secret)) = self.stack.kd.current(user, room) {
-            if e == epoch {
-                let reached = Some((epoch, secret.clone()));
-                if let Some(a) = self.users[u].after_removal.get_mut(&room) {
-                    a.reached = reached;
-                }
-            }
-        }
-    }
-
     /// `user` holds `epoch` of `room` from `at`: tell its other families, complete the change
     /// op if this was the last member it waited for, and release actions that waited for a key.
     pub(super) fn epoch_reached(
@@ -803,6 +232,107 @@ impl Engine<'_> {
             }
         }
         self.release_waiting(user, room, done)
+    }
+
+    /// Records that `user` holds `epoch` of `room` and tells its data-family clients; their
+    /// control messages for the servers are left in the outboxes. Returns the compute charged.
+    pub(super) fn hold_epoch(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        epoch: Epoch,
+        changer: bool,
+        pre_out: &mut Outbox<Packet>,
+        sse_out: &mut Outbox<Packet>,
+    ) -> Result<u64, EngineError> {
+        let now = self.now;
+        let secret = match self.stack.kd.current(user, room) {
+            Some((e, s)) if e == epoch => s.clone(),
+            _ => {
+                return Err(scheme_err(&self.spec.kd, now, || {
+                    format!("{user} in {room}")
+                })(SchemeError::Internal(
+                    "reported a new epoch it does not hold",
+                )))
+            }
+        };
+        let first = self.oracle.secret_of(room, epoch).is_none();
+        self.oracle.epoch_secret(room, epoch, &secret, || {
+            format!("{user} in {room} at {epoch}")
+        });
+        if first {
+            let known = self
+                .stack
+                .kd
+                .server_known_secret(room)
+                .is_some_and(|(e, s)| e == epoch && *s == secret);
+            self.oracle.check(Property::KeyServerBlind, !known, || {
+                format!(
+                    "the key server holds the secret of {room} {epoch} (t={:.3} ms)",
+                    now as f64 / 1e6
+                )
+            });
+        }
+        let current = &mut self.rooms[room.0 as usize].epoch;
+        if current.is_none_or(|c| c < epoch) {
+            *current = Some(epoch);
+        }
+        let state = &mut self.users[user.0 as usize];
+        let prev = state.held.insert(room, (epoch, secret.clone()));
+        // A member removed and added again enters as a joiner, whatever key it kept; so does one
+        // that skips epochs (a continuing member holds every epoch of the room in turn): a key
+        // message of an earlier membership, processed late from the mailbox, gave it that key.
+        let removed = state.after_removal.remove(&room).is_some();
+        let skipped = prev
+            .as_ref()
+            .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
+        let prev = if removed || skipped { None } else { prev };
+        state.epochs.entry(room).or_default().insert(epoch);
+        if prev.is_none() {
+            state.joined_at.insert(room, epoch);
+        }
+        let u = user.0 as usize;
+        let next = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        let prev_view = prev.as_ref().map(|(e, s)| KeyView {
+            room,
+            epoch: *e,
+            secret: s,
+        });
+        let change = EpochChange {
+            prev: prev_view,
+            next,
+            changer,
+            shares_history: self.policy(room) == HistoryPolicy::Shared,
+        };
+        let key = OpKey {
+            scheme: self.stack.pre.name(),
+            op: "epoch_changed",
+        };
+        let (r, pre_ns) = self.charge(key, 1, |e| {
+            e.stack
+                .pre
+                .epoch_changed(user, change, &mut e.user_rng[u], pre_out)
+        })?;
+        r.map_err(scheme_err(&self.spec.pre, now, || {
+            format!("{user} entering {epoch} of {room}")
+        }))?;
+        let key = OpKey {
+            scheme: self.stack.sse.name(),
+            op: "epoch_changed",
+        };
+        let (r, sse_ns) = self.charge(key, 1, |e| {
+            e.stack
+                .sse
+                .epoch_changed(user, change, &mut e.user_rng[u], sse_out)
+        })?;
+        r.map_err(scheme_err(&self.spec.sse, now, || {
+            format!("{user} entering {epoch} of {room}")
+        }))?;
+        Ok(pre_ns + sse_ns)
     }
 
     /// Runs actions that waited for `user` to hold a key for `room`.

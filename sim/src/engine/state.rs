@@ -1,0 +1,104 @@
+//! The engine's state: the stack's schemes, and what it tracks per message, room and user.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use conclave_schemes::erased::{DynHistory, DynKd, DynSse, Packet};
+use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, UserId};
+
+use super::{Envelope, KdMail, OpId, Pool};
+use crate::scenario::{HistoryPolicy, Nanos};
+use crate::workload::Action;
+
+/// The three scheme systems of a stack.
+pub(crate) struct Stack {
+    pub(super) kd: Box<dyn DynKd>,
+    pub(super) pre: Box<dyn DynHistory>,
+    pub(super) sse: Box<dyn DynSse>,
+}
+
+/// A message as the engine tracks it (ground truth for the oracle).
+#[derive(Debug, Clone)]
+pub(crate) struct MsgRecord {
+    pub(super) id: MsgId,
+    pub(super) sender: UserId,
+    pub(super) pressed: Nanos,
+    pub(super) epoch: Epoch,
+    pub(super) body: Arc<[u8]>,
+    pub(super) keywords: Arc<[String]>,
+    pub(super) stored: bool,
+}
+
+/// Per-room state.
+#[derive(Debug, Default)]
+pub(crate) struct RoomState {
+    pub(super) members: Vec<UserId>,
+    /// `members` as shared by the key-distribution messages of the current epoch.
+    pub(super) roster: Arc<[UserId]>,
+    pub(super) history: Option<HistoryPolicy>,
+    /// Messages by id.
+    pub(super) messages: BTreeMap<MsgId, MsgRecord>,
+    /// The oracle's own index of what the search server has indexed: keyword to message ids,
+    /// ascending, built from the workload's ground truth (never from a scheme's output).
+    pub(super) indexed: std::collections::HashMap<String, Vec<MsgId>>,
+    /// The change running now, and changes waiting for it.
+    pub(super) change: Option<OpId>,
+    /// The next change's changer, while its terminal catches up with the room's current epoch:
+    /// later changes wait behind it, so every stack applies the trace's changes in its order.
+    pub(super) changer_catching_up: Option<UserId>,
+    /// Re-encryptions of this room's history in flight.
+    pub(super) reencrypting: u32,
+    /// The latest epoch whose re-keying of history and index a member has started.
+    pub(super) rekeyed: Option<Epoch>,
+    /// The latest epoch any member has reached: the room's current epoch. A change starts
+    /// only from it (the service orders changes; a terminal that missed one catches up first).
+    pub(super) epoch: Option<Epoch>,
+    /// Queries the search server could not answer yet (for an epoch whose re-keying has not
+    /// reached it); answered again after its next control message for the room.
+    pub(super) pending_queries: Vec<Envelope>,
+    pub(super) queued_changes: std::collections::VecDeque<(Nanos, Action)>,
+    /// Members removed recently, with the first message id sent after their removal and how
+    /// many post-removal messages have been tried against them.
+    pub(super) removed: Vec<(UserId, MsgId, u32)>,
+    /// The first message id each member may read (by policy and join time).
+    pub(super) readable_from: BTreeMap<UserId, MsgId>,
+}
+
+/// Per-user state.
+#[derive(Debug)]
+pub(crate) struct UserState {
+    pub(super) online: bool,
+    pub(super) cpu: Pool,
+    /// Key-distribution messages queued while offline, in arrival order.
+    pub(super) mailbox: Vec<KdMail>,
+    /// While a login is restoring the terminal's state (its response, with the mailbox, not yet
+    /// processed): key-distribution messages that reached the terminal directly, kept to be
+    /// processed after the mailbox, which they follow in the key server's order.
+    pub(super) restoring: Option<Vec<(Option<OpId>, KdMail)>>,
+    /// Actions waiting for the user to hold a key for a room.
+    pub(super) waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
+    /// The epoch and secret the user holds per room (what it keeps, even after removal).
+    pub(super) held: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    /// Per room the user was removed from since it last held the room's key: what key traffic
+    /// sent to it after the removal gave it (part of what a removed member kept). When it
+    /// rejoins it is a joiner to the history and search schemes, not a continuing member.
+    pub(super) after_removal: BTreeMap<RoomId, AfterRemoval>,
+    /// Every epoch of each room the user has held.
+    pub(super) epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
+    /// The first epoch of the user's current membership of each room (its join, or the room's
+    /// creation): messages sealed under earlier epochs are history to it.
+    pub(super) joined_at: BTreeMap<RoomId, Epoch>,
+    /// Messages it could not open yet (a per-message key not yet received), retried when key
+    /// traffic arrives.
+    pub(super) parked: Vec<(RoomId, MsgId, Packet)>,
+}
+
+/// What a removed member's terminal made of key traffic sent to it after its removal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AfterRemoval {
+    /// The room's latest epoch when the member was removed: only a later one is the removal's.
+    pub(super) last_before: Option<Epoch>,
+    /// The latest such later epoch its key-distribution client reached, with its secret (an
+    /// honest scheme sends it nothing that gives one).
+    pub(super) reached: Option<(Epoch, EpochSecret)>,
+}
