@@ -83,3 +83,13 @@ fn retry_after_new_epoch() {
 fn search_before_back_chain() {
     run_clean("search-before-back-chain.yaml");
 }
+
+#[test]
+fn from_join_lagging_sender_search() {
+    run_clean("from-join-lagging-sender-search.yaml");
+}
+
+#[test]
+fn per_epoch_search_before_back_chain() {
+    run_clean("per-epoch-search-before-back-chain.yaml");
+}

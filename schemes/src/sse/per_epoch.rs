@@ -29,7 +29,10 @@
 //!   the server answers with the contiguous links from the joiner's epoch down (at once, or as
 //!   soon as the changer's link arrives), and the joiner walks it back to the first epoch or the
 //!   first missing link. Links carry search roots, never epoch secrets, so a joiner gains no key
-//!   of another family.
+//!   of another family. Until the chain has come a joiner's search would miss the history: its
+//!   query says it awaits the chain of its join epoch, the server holds it while it lacks that
+//!   epoch's link ([`Searched::NotYet`]), and the joiner asks again if answered before the chain
+//!   reached it.
 //!
 //! # Security
 //!
@@ -114,11 +117,21 @@ pub enum Update {
 pub struct Query {
     /// One label per readable epoch.
     pub labels: Vec<KeywordLabel>,
+    /// The searcher's join epoch while the back-chain it asked for has not reached it: the
+    /// server holds the query until it has the link into that epoch (it knows the joiner's
+    /// epoch from its chain request anyway).
+    pub awaiting_chain: Option<Epoch>,
 }
 
-/// Matching message ids, ascending.
+/// Matching message ids, ascending, and how many labels the query carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply(pub Vec<MsgId>);
+pub struct Reply {
+    /// The ids.
+    pub ids: Vec<MsgId>,
+    /// Labels of the query answered: a searcher that holds more epochs by the time the reply
+    /// comes (its back-chain arrived meanwhile) asks again.
+    pub labels: u16,
+}
 
 /// One link of the back-chain: epoch `epoch - 1`'s search root sealed under epoch `epoch`'s
 /// link key.
@@ -163,7 +176,7 @@ impl Wire for Update {
 
 impl Wire for Query {
     fn wire_len(&self) -> usize {
-        2 + LABEL_LEN * self.labels.len()
+        2 + LABEL_LEN * self.labels.len() + 1 + self.awaiting_chain.map_or(0, |_| 8)
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
         for label in &self.labels {
@@ -174,7 +187,7 @@ impl Wire for Query {
 
 impl Wire for Reply {
     fn wire_len(&self) -> usize {
-        4 + ID_LEN * self.0.len()
+        4 + ID_LEN * self.ids.len() + 2
     }
     fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
 }
@@ -298,6 +311,8 @@ fn open_link(room: RoomId, root: &EpochSecret, link: &Link) -> Result<EpochSecre
 #[derive(Default)]
 pub struct Client {
     rooms: HashMap<RoomId, BTreeMap<Epoch, EpochKeys>>,
+    /// Per room, the join epoch whose back-chain was asked for and has not come yet.
+    awaiting_chain: HashMap<RoomId, Epoch>,
 }
 
 impl core::fmt::Debug for Client {
@@ -316,6 +331,21 @@ impl Client {
             .or_default()
             .entry(key.epoch)
             .or_insert_with(|| EpochKeys::from_secret(key))
+    }
+
+    /// The query for `keyword`: its label under every epoch held.
+    fn query_for(&mut self, key: KeyView<'_>, keyword: &str) -> Query {
+        self.keys(key);
+        let mut labels: Vec<KeywordLabel> = self
+            .rooms
+            .get(&key.room)
+            .map(|epochs| epochs.values().map(|k| k.label(keyword)).collect())
+            .unwrap_or_default();
+        labels.sort_unstable();
+        Query {
+            labels,
+            awaiting_chain: self.awaiting_chain.get(&key.room).copied(),
+        }
     }
 
     /// The epochs of `room` this client holds keys for (for tests).
@@ -424,27 +454,27 @@ impl SseClient for Client {
         keyword: &str,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Query, SchemeError> {
-        self.keys(key);
-        let mut labels: Vec<KeywordLabel> = self
-            .rooms
-            .get(&key.room)
-            .map(|epochs| epochs.values().map(|k| k.label(keyword)).collect())
-            .unwrap_or_default();
-        labels.sort_unstable();
-        Ok(Query { labels })
+        Ok(self.query_for(key, keyword))
     }
 
     fn resolve(
         &mut self,
-        _key: KeyView<'_>,
-        _keyword: &str,
+        key: KeyView<'_>,
+        keyword: &str,
         reply: &Reply,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Query>, SchemeError> {
-        if reply.0.windows(2).any(|w| w[0] >= w[1]) {
+        if reply.ids.windows(2).any(|w| w[0] >= w[1]) {
             return Err(SchemeError::Malformed("result ids not strictly ascending"));
         }
-        Ok(Resolution::Done(reply.0.clone()))
+        // Answered before the back-chain reached this joiner (the server had the link, the
+        // chain is on its way), or for a query made before it came: without the earlier
+        // epochs' labels the result would miss the history, so ask again.
+        let held = self.rooms.get(&key.room).map_or(0, BTreeMap::len);
+        if self.awaiting_chain.contains_key(&key.room) || held > usize::from(reply.labels) {
+            return Ok(Resolution::Next(self.query_for(key, keyword)));
+        }
+        Ok(Resolution::Done(reply.ids.clone()))
     }
 
     fn epoch_changed(
@@ -481,6 +511,7 @@ impl SseClient for Client {
             // A joiner of a room that shares history fetches the chain (the first epoch has
             // nothing before it).
             None if next.epoch > Epoch(0) => {
+                self.awaiting_chain.insert(next.room, next.epoch);
                 out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch });
             }
             None => {}
@@ -502,6 +533,12 @@ impl SseClient for Client {
         };
         self.keys(key);
         let room = key.room;
+        if links
+            .iter()
+            .any(|l| Some(&l.epoch) == self.awaiting_chain.get(&room))
+        {
+            self.awaiting_chain.remove(&room);
+        }
         let epochs = self.rooms.entry(room).or_default();
         // Newest first: each opened link gives the root that opens the next one.
         let mut links: Vec<&Link> = links.iter().collect();
@@ -520,6 +557,12 @@ impl SseClient for Client {
         }
         Ok(())
     }
+}
+
+/// The label count a reply echoes.
+fn labels_of(query: &Query) -> Result<u16, SchemeError> {
+    u16::try_from(query.labels.len())
+        .map_err(|_| SchemeError::Malformed("a query of too many labels"))
 }
 
 impl SseServer for Server {
@@ -575,8 +618,16 @@ impl SseServer for Server {
         query: &Query,
     ) -> Result<Searched<Reply>, SchemeError> {
         let Some(index) = self.rooms.get(&room) else {
-            return Ok(Searched::Reply(Reply(Vec::new())));
+            return Ok(Searched::Reply(Reply {
+                ids: Vec::new(),
+                labels: labels_of(query)?,
+            }));
         };
+        if let Some(epoch) = query.awaiting_chain {
+            if !index.links.contains_key(&epoch) {
+                return Ok(Searched::NotYet { waiting_for: epoch });
+            }
+        }
         let mut ids: Vec<MsgId> = Vec::new();
         for label in &query.labels {
             if let Some(list) = index.postings.get(label) {
@@ -587,7 +638,10 @@ impl SseServer for Server {
         // Each message is indexed in one epoch, so the lists are disjoint; sort them together.
         ids.sort_unstable();
         ids.dedup();
-        Ok(Searched::Reply(Reply(ids)))
+        Ok(Searched::Reply(Reply {
+            ids,
+            labels: labels_of(query)?,
+        }))
     }
 
     fn handle(
@@ -670,7 +724,8 @@ mod tests {
         let delete = client.remove(key, MsgId(3), &["alpha"], &mut rng).unwrap();
         assert_eq!(delete.wire_len(), 1 + 8);
         let query = client.query(key, "alpha", &mut rng).unwrap();
-        assert_eq!(query.wire_len(), 2 + 16);
+        // count 2, one label, the awaiting-chain flag.
+        assert_eq!(query.wire_len(), 2 + 16 + 1);
         let link = Link {
             epoch: Epoch(1),
             sealed: [0; SEALED_ROOT_LEN],
@@ -769,15 +824,52 @@ mod tests {
             .handle(room, UserId(9), request, &mut rng, &mut replies)
             .unwrap();
         assert!(replies.is_empty(), "the link of epoch 3 has not arrived");
+        // The joiner's search waits for the link, and then for the chain.
+        let access = Access {
+            readable_from: MsgId(0),
+        };
+        let query = joiner.query(key(3), "alpha", &mut rng).unwrap();
+        assert_eq!(
+            server.search(room, access, &query).unwrap(),
+            Searched::NotYet {
+                waiting_for: Epoch(3)
+            }
+        );
         server
             .handle(room, UserId(0), l3, &mut rng, &mut replies)
             .unwrap();
+        let reply = server
+            .search(room, access, &query)
+            .unwrap()
+            .reply()
+            .unwrap();
+        let Resolution::Next(again) = joiner.resolve(key(3), "alpha", &reply, &mut rng).unwrap()
+        else {
+            panic!("a joiner's search ended before its back-chain came");
+        };
+        assert_eq!(again.labels.len(), 1);
         let (dest, chain) = replies.drain().next().unwrap();
         assert_eq!(dest, Dest::User(UserId(9)));
         joiner
             .handle(key(3), &chain, &mut rng, &mut Outbox::new())
             .unwrap();
         assert_eq!(joiner.epochs(room), vec![Epoch(2), Epoch(3)]);
+        // A reply to the query made before the chain came is not the end either.
+        assert!(matches!(
+            joiner.resolve(key(3), "alpha", &reply, &mut rng).unwrap(),
+            Resolution::Next(_)
+        ));
+        let query = joiner.query(key(3), "alpha", &mut rng).unwrap();
+        assert_eq!((query.labels.len(), query.awaiting_chain), (2, None));
+        let reply = server
+            .search(room, access, &query)
+            .unwrap()
+            .reply()
+            .unwrap();
+        assert_eq!(
+            joiner.resolve(key(3), "alpha", &reply, &mut rng).unwrap(),
+            Resolution::Done(Vec::new())
+        );
 
         let Message::Chain(mut bad) = chain else {
             panic!("expected a chain");

@@ -60,7 +60,7 @@ impl Property {
         match self {
             Property::MembersRead => "every current member can decrypt new messages of its rooms",
             Property::SearchMatchesOracle => {
-                "a search returns exactly the messages containing the keyword that the searcher may read"
+                "a search returns exactly the messages containing the keyword that the searcher may read (under from_join, a message sent after the join but sealed under the epoch before it by a member that had not caught up may be returned or not: the service's bound admits it, the joiner's keys do not)"
             }
             Property::RemovedExcluded => {
                 "a removed member, using everything it kept, cannot decrypt messages sent after its removal"
