@@ -42,23 +42,25 @@ impl Engine<'_> {
         else {
             return Ok(ReadOutcome::default());
         };
-        if !self.users[u].held.contains_key(&room) {
+        let Some(held) = self.held_now(user, room) else {
             return Ok(ReadOutcome::default());
-        }
+        };
         let k = OpKey {
             scheme: self.stack.pre.name(),
             op: "open",
         };
-        let (r, ns) = self.charge(k, sealed.wire_len(), |e| match e.users[u].held.get(&room) {
-            Some((epoch, secret)) => {
-                let key = KeyView {
-                    room,
-                    epoch: *epoch,
-                    secret,
-                };
-                e.stack.pre.open(user, key, msg, sealed)
+        let (r, ns) = self.charge(k, sealed.wire_len(), |e| {
+            match e.oracle.secret_of(room, held) {
+                Some(secret) => {
+                    let key = KeyView {
+                        room,
+                        epoch: held,
+                        secret,
+                    };
+                    e.stack.pre.open(user, key, msg, sealed)
+                }
+                None => Err(SchemeError::Internal("the key vanished")),
             }
-            None => Err(SchemeError::Internal("the key vanished")),
         })?;
         // What the history layer gave goes through the key-distribution scheme's own
         // per-message layer, if it has one (Sender Keys).

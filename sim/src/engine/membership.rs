@@ -157,7 +157,7 @@ impl Engine<'_> {
         // The first member to reach an epoch who held the one before re-keys the room's
         // history and index: usually the member who made the change, but with key distribution
         // that completes only when the last member comes online (mkd) it may be offline by then.
-        let continuing = self.users[user.0 as usize].held.contains_key(&room)
+        let continuing = self.held_now(user, room).is_some()
             && !self.users[user.0 as usize]
                 .after_removal
                 .contains_key(&room);
@@ -277,15 +277,20 @@ impl Engine<'_> {
         if current.is_none_or(|c| c < epoch) {
             *current = Some(epoch);
         }
+        let prev = self.held_now(user, room);
+        if prev.is_some_and(|p| p >= epoch) {
+            return Err(scheme_err(&self.spec.kd, now, || {
+                format!("{user} in {room}")
+            })(SchemeError::Internal(
+                "reported an epoch no later than one it held",
+            )));
+        }
         let state = &mut self.users[user.0 as usize];
-        let prev = state.held.insert(room, (epoch, secret.clone()));
         // A member removed and added again enters as a joiner, whatever key it kept; so does one
         // that skips epochs (a continuing member holds every epoch of the room in turn): a key
         // message of an earlier membership, processed late from the mailbox, gave it that key.
         let removed = state.after_removal.remove(&room).is_some();
-        let skipped = prev
-            .as_ref()
-            .is_some_and(|(p, _)| p.0.checked_add(1) != Some(epoch.0));
+        let skipped = prev.is_some_and(|p| p.0.checked_add(1) != Some(epoch.0));
         let prev = if removed || skipped { None } else { prev };
         state.epochs.entry(room).or_default().insert(epoch);
         if prev.is_none() {
@@ -297,7 +302,8 @@ impl Engine<'_> {
             epoch,
             secret: &secret,
         };
-        let prev_view = prev.as_ref().map(|(e, s)| KeyView {
+        let prev_secret = prev.and_then(|p| self.oracle.secret_of(room, p).map(|s| (p, s.clone())));
+        let prev_view = prev_secret.as_ref().map(|(e, s)| KeyView {
             room,
             epoch: *e,
             secret: s,

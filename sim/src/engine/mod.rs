@@ -236,7 +236,6 @@ impl<'s> Engine<'s> {
                     mailbox: Vec::new(),
                     restoring: None,
                     waiting: BTreeMap::new(),
-                    held: BTreeMap::new(),
                     after_removal: BTreeMap::new(),
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
@@ -476,16 +475,22 @@ impl<'s> Engine<'s> {
 
     /// Whether `user` holds a key for `room` (its actions there can proceed).
     fn ready(&self, user: UserId, room: RoomId) -> bool {
-        self.users[user.0 as usize].held.contains_key(&room)
+        self.held_now(user, room).is_some()
+    }
+
+    /// The epoch of `room` that `user` holds now (its last).
+    fn held_now(&self, user: UserId, room: RoomId) -> Option<Epoch> {
+        self.users[user.0 as usize]
+            .epochs
+            .get(&room)
+            .and_then(|s| s.last().copied())
     }
 
     /// Whether `user` holds the room's current epoch (it may make a change).
     fn holds_current(&self, user: UserId, room: RoomId) -> bool {
         let current = self.rooms[room.0 as usize].epoch;
-        self.users[user.0 as usize]
-            .held
-            .get(&room)
-            .is_some_and(|(e, _)| Some(*e) == current)
+        self.held_now(user, room)
+            .is_some_and(|e| Some(e) == current)
             && !self.users[user.0 as usize]
                 .after_removal
                 .contains_key(&room)
@@ -512,8 +517,11 @@ impl<'s> Engine<'s> {
             .unwrap_or(self.scenario.policy.history)
     }
 
+    /// The epoch `user` holds now in `room`, with its secret.
     fn key_of(&self, user: UserId, room: RoomId) -> Option<(Epoch, EpochSecret)> {
-        self.users[user.0 as usize].held.get(&room).cloned()
+        let epoch = self.held_now(user, room)?;
+        let secret = self.oracle.secret_of(room, epoch)?;
+        Some((epoch, secret.clone()))
     }
 
     fn held_epoch(&self, user: UserId, room: RoomId, epoch: conclave_schemes::Epoch) -> bool {

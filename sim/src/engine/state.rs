@@ -77,13 +77,14 @@ pub(crate) struct UserState {
     pub(super) restoring: Option<Vec<(Option<OpId>, KdMail)>>,
     /// Actions waiting for the user to hold a key for a room.
     pub(super) waiting: BTreeMap<RoomId, Vec<(Nanos, Action)>>,
-    /// The epoch and secret the user holds per room (what it keeps, even after removal).
-    pub(super) held: BTreeMap<RoomId, (Epoch, EpochSecret)>,
     /// Per room the user was removed from since it last held the room's key: what key traffic
     /// sent to it after the removal gave it (part of what a removed member kept). When it
     /// rejoins it is a joiner to the history and search schemes, not a continuing member.
     pub(super) after_removal: BTreeMap<RoomId, AfterRemoval>,
-    /// Every epoch of each room the user has held.
+    /// Every epoch of each room the user has held; the last is the one it holds now (and keeps
+    /// after a removal). The one record of who holds what: the epochs' secrets are the oracle's
+    /// ground truth ([`crate::oracle::Oracle::secret_of`]), which every member's secret is
+    /// checked against when it reaches an epoch.
     pub(super) epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
     /// The first epoch of the user's current membership of each room (its join, or the room's
     /// creation): messages sealed under earlier epochs are history to it.
