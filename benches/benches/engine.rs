@@ -14,7 +14,8 @@
 //!   `conclave run --jobs 2` runs it (report writing excluded); throughput in events. The target
 //!   is well under a minute.
 //!
-//! Both count their events with one untimed run first, and print it.
+//! Both count their events with one untimed run first, and print it. The bench uses the
+//! allocator of the `conclave` binary (mimalloc), so it measures the engine as it ships.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -136,3 +137,6 @@ criterion_group! {
     targets = bench_engine
 }
 criterion_main!(benches);
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
