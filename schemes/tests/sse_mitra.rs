@@ -264,12 +264,25 @@ impl World {
         user: u32,
         keyword: &str,
         readable_from: MsgId,
+        tamper: impl FnMut(&mut Reply),
+    ) -> Result<(Vec<MsgId>, Cost), SchemeError> {
+        let key = view(&self.secrets, &self.held, user);
+        let query = self.clients[user as usize].query(key, keyword, &mut self.rng)?;
+        self.continue_search(user, keyword, readable_from, query, tamper)
+    }
+
+    /// Runs a search from `query` (its next round) to completion.
+    fn continue_search(
+        &mut self,
+        user: u32,
+        keyword: &str,
+        readable_from: MsgId,
+        mut query: Query,
         mut tamper: impl FnMut(&mut Reply),
     ) -> Result<(Vec<MsgId>, Cost), SchemeError> {
         let mut cost = Cost::default();
         let key = view(&self.secrets, &self.held, user);
         let client = &mut self.clients[user as usize];
-        let mut query = client.query(key, keyword, &mut self.rng)?;
         loop {
             cost.rounds += 1;
             cost.query_bytes += query.wire_len();
@@ -625,22 +638,9 @@ fn joiner_search_waits_for_its_back_chain() {
             .handle(key, &chain, &mut w.rng, &mut out)
             .unwrap();
     }
-    let mut query = next;
-    let found = loop {
-        let reply = w
-            .server
-            .search(ROOM, access, &query)
-            .unwrap()
-            .reply()
-            .unwrap();
-        match w.clients[3]
-            .resolve(key, "launch", &reply, &mut w.rng)
-            .unwrap()
-        {
-            Resolution::Done(ids) => break ids,
-            Resolution::Next(next) => query = next,
-        }
-    };
+    let (found, _) = w
+        .continue_search(3, "launch", MsgId(0), next, |_| {})
+        .unwrap();
     assert_eq!(found, w.expected("launch", MsgId(0), None));
     assert_eq!(found.len(), 4);
 }

@@ -253,7 +253,9 @@ impl Engine<'_> {
         }
         if parked > 0 {
             let retry_ns = self.retry_parked_first(user, parked)?;
-            self.emit(Node::User(user), done, retry_ns, false, None, Vec::new())?;
+            if retry_ns > 0 {
+                self.emit(Node::User(user), done, retry_ns, false, None, Vec::new())?;
+            }
         }
         Ok(())
     }
