@@ -354,6 +354,12 @@ pub fn search<S: SearchableEncryption>(
         {
             Resolution::Done(ids) => return ids,
             Resolution::Next(next) => query = next,
+            Resolution::Requery { epoch } => {
+                panic!(
+                    "{}: a query under the current key called stale ({epoch})",
+                    S::NAME
+                )
+            }
         }
     }
 }

@@ -656,6 +656,7 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
             match client(&mut self.clients, user)?.resolve(key, keyword, reply, rng)? {
                 Resolution::Done(ids) => Resolution::Done(ids),
                 Resolution::Next(q) => Resolution::Next(Packet::new(q)),
+                Resolution::Requery { epoch } => Resolution::Requery { epoch },
             },
         )
     }

@@ -298,6 +298,7 @@ impl World {
             match client.resolve(key, keyword, &reply, &mut self.rng)? {
                 Resolution::Done(ids) => return Ok((ids, cost)),
                 Resolution::Next(next) => query = next,
+                Resolution::Requery { epoch } => panic!("mitra called a query stale ({epoch})"),
             }
             assert!(cost.rounds < 10, "a search did not converge");
         }
@@ -629,6 +630,7 @@ fn joiner_search_waits_for_its_back_chain() {
     {
         Resolution::Next(next) => next,
         Resolution::Done(ids) => panic!("a search ended before the back-chain came: {ids:?}"),
+        Resolution::Requery { epoch } => panic!("mitra called a query stale ({epoch})"),
     };
     w.hold_chains = false;
     for (user, chain) in std::mem::take(&mut w.held_chains) {

@@ -93,3 +93,13 @@ fn from_join_lagging_sender_search() {
 fn per_epoch_search_before_back_chain() {
     run_clean("per-epoch-search-before-back-chain.yaml");
 }
+
+#[test]
+fn join_stalled_by_offline_member() {
+    run_clean("join-stalled-by-offline-member.yaml");
+}
+
+#[test]
+fn query_overtaken_by_rekey() {
+    run_clean("query-overtaken-by-rekey.yaml");
+}

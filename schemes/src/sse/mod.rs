@@ -26,6 +26,13 @@ pub enum Resolution<Q> {
     Done(Vec<MsgId>),
     /// Another round is needed with this query.
     Next(Q),
+    /// The room changed while the query travelled: the server's index had moved on to
+    /// `epoch`, so nothing the query could find is there. The search starts again, with a
+    /// fresh query, once the searcher holds `epoch` or a later one.
+    Requery {
+        /// The epoch the server's index had reached.
+        epoch: Epoch,
+    },
 }
 
 /// The server's answer to one round of a query.

@@ -65,8 +65,10 @@
 //! epochs the server has not reached wait; a factor behind a room's first update is kept for
 //! late updates. A query under an epoch the server has not reached (its factor is still in
 //! flight) is answered [`Searched::NotYet`], since an answer would miss the history; a
-//! query under an older epoch is answered, by a lookup that finds nothing re-keyed since (this is
-//! what a removed member gets).
+//! query under an older epoch (the room changed while it travelled, or a removed member's kept
+//! key) is answered [`Reply::Stale`] with the index's epoch and searches nothing: the
+//! searcher's client turns it into [`Resolution::Requery`] and asks again once it holds that
+//! epoch. The index never answers a tag of a past epoch, so a removed member's key finds nothing.
 //!
 //! # Timing
 //!
@@ -124,9 +126,15 @@ pub struct Query {
     pub tag: CompressedRistretto,
 }
 
-/// Matching message ids, ascending.
+/// The server's answer to a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply(pub Vec<MsgId>);
+pub enum Reply {
+    /// Matching message ids, ascending.
+    Ids(Vec<MsgId>),
+    /// The index had moved past the query's epoch to this one: no tag of the query's epoch is
+    /// left, so nothing was searched.
+    Stale(Epoch),
+}
 
 /// The changer's re-keying factor for the search server.
 #[derive(Clone, PartialEq, Eq)]
@@ -168,7 +176,12 @@ impl Wire for Query {
 
 impl Wire for Reply {
     fn wire_len(&self) -> usize {
-        4 + ID_LEN * self.0.len()
+        match self {
+            // A count, then the ids.
+            Reply::Ids(ids) => 4 + ID_LEN * ids.len(),
+            // A count that cannot be one (all ones), then the epoch.
+            Reply::Stale(_) => 4 + ID_LEN,
+        }
     }
     fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
 }
@@ -225,6 +238,8 @@ fn tag(keyword: &str, a: &Exponent) -> CompressedRistretto {
 #[derive(Default)]
 pub struct Client {
     exponents: HashMap<RoomId, (Epoch, Exponent)>,
+    /// Per room, the epoch of the last query made: a `Stale` reply must name a later one.
+    queried: HashMap<RoomId, Epoch>,
 }
 
 impl core::fmt::Debug for Client {
@@ -493,6 +508,7 @@ impl SseClient for Client {
         keyword: &str,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Query, SchemeError> {
+        self.queried.insert(key.room, key.epoch);
         Ok(Query {
             epoch: key.epoch,
             tag: tag(keyword, self.exponent(key)),
@@ -501,15 +517,27 @@ impl SseClient for Client {
 
     fn resolve(
         &mut self,
-        _key: KeyView<'_>,
+        key: KeyView<'_>,
         _keyword: &str,
         reply: &Reply,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Query>, SchemeError> {
-        if reply.0.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SchemeError::Malformed("result ids not strictly ascending"));
+        match reply {
+            Reply::Ids(ids) => {
+                if ids.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(SchemeError::Malformed("result ids not strictly ascending"));
+                }
+                Ok(Resolution::Done(ids.clone()))
+            }
+            // A server that calls a query stale must name an epoch after the query's, or it
+            // could keep a searcher asking forever.
+            Reply::Stale(epoch) => match self.queried.get(&key.room) {
+                Some(queried) if epoch > queried => Ok(Resolution::Requery { epoch: *epoch }),
+                _ => Err(SchemeError::Malformed(
+                    "a stale-query reply not after the query's epoch",
+                )),
+            },
         }
-        Ok(Resolution::Done(reply.0.clone()))
     }
 
     fn epoch_changed(
@@ -585,13 +613,17 @@ impl SseServer for Server {
         query: &Query,
     ) -> Result<Searched<Reply>, SchemeError> {
         let Some(index) = self.rooms.get(&room) else {
-            return Ok(Searched::Reply(Reply(Vec::new())));
+            return Ok(Searched::Reply(Reply::Ids(Vec::new())));
         };
         if query.epoch > index.epoch {
             // The factor to that epoch has not arrived: an answer now would miss the history.
             return Ok(Searched::NotYet {
                 waiting_for: query.epoch,
             });
+        }
+        if query.epoch < index.epoch {
+            // Every tag was raised past the query's epoch while it travelled.
+            return Ok(Searched::Reply(Reply::Stale(index.epoch)));
         }
         let ids = index
             .postings
@@ -601,7 +633,7 @@ impl SseServer for Server {
                 posting.ids[start..].to_vec()
             })
             .unwrap_or_default();
-        Ok(Searched::Reply(Reply(ids)))
+        Ok(Searched::Reply(Reply::Ids(ids)))
     }
 
     fn handle(
@@ -701,7 +733,7 @@ mod tests {
         assert_eq!(update.wire_len(), 8 + 8 + 1 + 2 + 3 * 32);
         let query = client.query(key(&secret, 0), "alpha", &mut rng).unwrap();
         assert_eq!(query.wire_len(), 8 + 32);
-        assert_eq!(Reply(vec![MsgId(1), MsgId(2)]).wire_len(), 4 + 2 * 8);
+        assert_eq!(Reply::Ids(vec![MsgId(1), MsgId(2)]).wire_len(), 4 + 2 * 8);
         let next = EpochSecret::random(&mut rng);
         let mut out = Outbox::new();
         let change = EpochChange {
@@ -832,7 +864,58 @@ mod tests {
         }
         assert_eq!(
             server.search(room, all, &query).unwrap().reply().unwrap(),
-            Reply(vec![MsgId(0), MsgId(1)])
+            Reply::Ids(vec![MsgId(0), MsgId(1)])
+        );
+    }
+
+    /// A query whose epoch the index moved past while it travelled finds nothing under its old
+    /// tag: the server says so, and the client asks again once it holds the new epoch. A
+    /// server that calls it stale without naming a later epoch is refused.
+    #[test]
+    fn a_query_overtaken_by_a_rekey_is_asked_again() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let room = RoomId(1);
+        let s0 = EpochSecret::random(&mut rng);
+        let s1 = EpochSecret::random(&mut rng);
+        let mut server = Server::default();
+        let mut alice = Client::default();
+        let mut bob = Client::default();
+        let update = alice
+            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
+            .unwrap();
+        server.apply(room, update).unwrap();
+        let stale = bob.query(key(&s0, 0), "alpha", &mut rng).unwrap();
+        let mut out = Outbox::new();
+        let change = EpochChange {
+            prev: Some(key(&s0, 0)),
+            next: key(&s1, 1),
+            changer: true,
+            shares_history: true,
+        };
+        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
+        for (_, rekey) in out.drain() {
+            server
+                .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
+                .unwrap();
+        }
+        let all = Access {
+            readable_from: MsgId(0),
+        };
+        let reply = server.search(room, all, &stale).unwrap().reply().unwrap();
+        assert_eq!(reply, Reply::Stale(Epoch(1)));
+        assert_eq!(
+            bob.resolve(key(&s0, 0), "alpha", &reply, &mut rng),
+            Ok(Resolution::Requery { epoch: Epoch(1) })
+        );
+        assert!(matches!(
+            bob.resolve(key(&s0, 0), "alpha", &Reply::Stale(Epoch(0)), &mut rng),
+            Err(SchemeError::Malformed(_))
+        ));
+        let fresh = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
+        let reply = server.search(room, all, &fresh).unwrap().reply().unwrap();
+        assert_eq!(
+            bob.resolve(key(&s1, 1), "alpha", &reply, &mut rng),
+            Ok(Resolution::Done(vec![MsgId(0)]))
         );
     }
 
@@ -876,7 +959,7 @@ mod tests {
         };
         assert_eq!(
             server.search(room, all, &query).unwrap().reply().unwrap(),
-            Reply(vec![MsgId(0), MsgId(1)])
+            Reply::Ids(vec![MsgId(0), MsgId(1)])
         );
     }
 

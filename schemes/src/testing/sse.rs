@@ -86,6 +86,8 @@ pub enum SearchFailure {
     Resolve(SchemeError),
     /// The server cannot answer until the re-keying to this epoch reaches it.
     NotYet(Epoch),
+    /// The index has moved on to this epoch, past the searcher's key.
+    Requery(Epoch),
 }
 
 struct RoomState {
@@ -438,6 +440,12 @@ impl<S: SearchableEncryption> SseHarness<S> {
                     return Ok(ids);
                 }
                 Resolution::Next(next) => query = next,
+                Resolution::Requery { epoch } if epoch <= key.epoch => {
+                    query = client
+                        .query(key, keyword, rng)
+                        .map_err(SearchFailure::Query)?;
+                }
+                Resolution::Requery { epoch } => return Err(SearchFailure::Requery(epoch)),
             }
         }
         panic!("{}: a search does not end", S::NAME);
@@ -625,6 +633,10 @@ pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
                 match client.resolve(key, w, &reply, rng).unwrap() {
                     Resolution::Done(ids) => break ids,
                     Resolution::Next(next) => q = next,
+                    Resolution::Requery { epoch } => panic!(
+                        "{}: a query under the room's current epoch was called stale (index at {epoch})",
+                        S::NAME
+                    ),
                 }
             };
             let found: BTreeSet<MsgId> = found.into_iter().collect();
@@ -780,7 +792,11 @@ pub fn sse_removed_member<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) 
                 rng,
             ) {
                 Ok(ids) => ids,
-                Err(SearchFailure::Query(_) | SearchFailure::Resolve(_)) => Vec::new(),
+                Err(
+                    SearchFailure::Query(_)
+                    | SearchFailure::Resolve(_)
+                    | SearchFailure::Requery(_),
+                ) => Vec::new(),
                 Err(SearchFailure::Server(e)) => panic!(
                     "{}: {PROPERTY}: the server refused the removed member's query ({e}); the \
                      suite needs its answer",

@@ -9,6 +9,7 @@ use super::adversary::REMOVED_TRIES;
 use super::ops::{OpData, OpState};
 use super::{Body, Engine, EngineError, Envelope, Node, OpId};
 use crate::cost::OpKey;
+use crate::metrics::Op;
 use crate::oracle::Property;
 use crate::scenario::{HistoryPolicy, Nanos};
 
@@ -208,7 +209,10 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// At the end of the run, messages that never became readable are failures.
+    /// At the end of the run, messages that never became readable are failures, unless the
+    /// reader was waiting for a change of the room that never completed (a key distribution
+    /// that needs a member who stayed offline): then the read is as unfinished as the change,
+    /// and counted as an incomplete receive beside it.
     pub(super) fn unreadable_at_end(&mut self) {
         for u in 0..self.users.len() {
             for (room, msg, _) in std::mem::take(&mut self.users[u].parked) {
@@ -217,6 +221,10 @@ impl Engine<'_> {
                     .get(&msg)
                     .map(|r| (r.sender, r.epoch));
                 let held = origin.is_some_and(|(_, e)| self.held_epoch(UserId(u as u32), room, e));
+                if !held && self.awaits_unfinished_change(UserId(u as u32), room) {
+                    self.stats.entry(Op::Receive).or_default().incomplete += 1;
+                    continue;
+                }
                 let property = if held {
                     Property::MembersRead
                 } else {
@@ -230,6 +238,23 @@ impl Engine<'_> {
                 });
             }
         }
+    }
+
+    /// Whether the change of `room` still in flight would bring `user` its key: the user is
+    /// the member it adds, or one of the members it waits for.
+    fn awaits_unfinished_change(&self, user: UserId, room: RoomId) -> bool {
+        let Some(id) = self.rooms[room.0 as usize].change else {
+            return false;
+        };
+        self.ops.get(id).is_some_and(|s| match &s.data {
+            OpData::Change {
+                join,
+                subject,
+                awaiting,
+                ..
+            } => (*join && *subject == user) || awaiting.contains(&user),
+            _ => false,
+        })
     }
 
     pub(super) fn request_fetch(

@@ -231,7 +231,8 @@ impl Engine<'_> {
                 self.open_history(joiner, room, done)?;
             }
         }
-        self.release_waiting(user, room, done)
+        self.release_waiting(user, room, done)?;
+        self.requery_after(user, room, epoch, done)
     }
 
     /// Records that `user` holds `epoch` of `room` and tells its data-family clients; their

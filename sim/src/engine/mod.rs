@@ -240,6 +240,7 @@ impl<'s> Engine<'s> {
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),
+                    requeries: Vec::new(),
                 })
                 .collect(),
             rooms: Vec::new(),

@@ -122,6 +122,13 @@ impl Ops {
         }
     }
 
+    pub(crate) fn get(&self, id: OpId) -> Option<&OpState> {
+        match self.slots.get(id.slot as usize) {
+            Some((g, Some(s))) if *g == id.generation => Some(s),
+            _ => None,
+        }
+    }
+
     pub(crate) fn get_mut(&mut self, id: OpId) -> Option<&mut OpState> {
         match self.slots.get_mut(id.slot as usize) {
             Some((g, Some(s))) if *g == id.generation => Some(s),

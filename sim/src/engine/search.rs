@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use conclave_schemes::pre::KeyView;
 use conclave_schemes::sse::{Access, Resolution, Searched};
-use conclave_schemes::{MsgId, RoomId, UserId};
+use conclave_schemes::{Epoch, MsgId, RoomId, UserId};
 
 use super::ops::{OpData, OpState};
-use super::{scheme_err, Body, Engine, EngineError, Envelope, Node};
+use super::{scheme_err, Body, Engine, EngineError, Envelope, Node, OpId};
 use crate::cost::OpKey;
 use crate::oracle::Property;
 use crate::scenario::{HistoryPolicy, Nanos};
@@ -23,6 +23,40 @@ impl Engine<'_> {
         room: RoomId,
         keyword: String,
     ) -> Result<(), EngineError> {
+        if self.held_now(user, room).is_none() {
+            return Ok(());
+        }
+        let op = self.ops.insert(OpState::new(
+            OpData::Search {
+                keyword: Arc::from(keyword.as_str()),
+                expected: Vec::new(),
+                either: Vec::new(),
+                rounds: 0,
+            },
+            user,
+            pressed,
+        ));
+        self.send_query(user, room, op, ready_at, 0)
+    }
+
+    /// `user` makes the query of search `op` under the key it holds now and sends it, computing
+    /// from `at` after `before_ns` of other work.
+    fn send_query(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        op: OpId,
+        at: Nanos,
+        before_ns: u64,
+    ) -> Result<(), EngineError> {
+        let Some(OpState {
+            data: OpData::Search { keyword, .. },
+            ..
+        }) = self.ops.get(op)
+        else {
+            return Ok(());
+        };
+        let keyword = keyword.clone();
         let Some((epoch, secret)) = self.key_of(user, room) else {
             return Ok(());
         };
@@ -39,21 +73,41 @@ impl Engine<'_> {
         let (q, ns) = self.charge(k, 1, |e| {
             e.stack.sse.query(user, key, &keyword, &mut e.user_rng[u])
         })?;
-        let packet = q.map_err(scheme_err(&self.spec.sse, ready_at, || {
+        let packet = q.map_err(scheme_err(&self.spec.sse, at, || {
             format!("{user} querying {room}")
         }))?;
-        let op = self.ops.insert(OpState::new(
-            OpData::Search {
-                keyword: Arc::from(keyword.as_str()),
-                expected: Vec::new(),
-                either: Vec::new(),
-                rounds: 0,
-            },
-            user,
-            pressed,
-        ));
         let outputs = vec![(Node::SearchServer, room, Some(op), Body::Query { packet })];
-        self.emit(Node::User(user), ready_at, ns, false, Some(op), outputs)?;
+        self.emit(
+            Node::User(user),
+            at,
+            before_ns + ns,
+            false,
+            Some(op),
+            outputs,
+        )?;
+        Ok(())
+    }
+
+    /// `user` now holds `epoch` of `room`: searches the server called stale before it did
+    /// start again.
+    pub(super) fn requery_after(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        epoch: Epoch,
+        at: Nanos,
+    ) -> Result<(), EngineError> {
+        let waiting = &mut self.users[user.0 as usize].requeries;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(waiting)
+            .into_iter()
+            .partition(|(r, _, after)| *r == room && *after <= epoch);
+        self.users[user.0 as usize].requeries = later;
+        for (_, op, _) in ready {
+            self.send_query(user, room, op, at, 0)?;
+        }
         Ok(())
     }
 
@@ -247,6 +301,22 @@ impl Engine<'_> {
         match r.map_err(scheme_err(&self.spec.sse, now, || {
             format!("{user} resolving a search of {room}")
         }))? {
+            Resolution::Requery { epoch } => {
+                if self.held_now(user, room).is_some_and(|held| held >= epoch) {
+                    self.send_query(user, room, op, now, open_ns + ns)?;
+                } else {
+                    // The key the index moved to is still on its way to this terminal.
+                    self.users[u].requeries.push((room, op, epoch));
+                    self.emit(
+                        Node::User(user),
+                        now,
+                        open_ns + ns,
+                        false,
+                        Some(op),
+                        Vec::new(),
+                    )?;
+                }
+            }
             Resolution::Next(query) => {
                 let outputs = vec![(
                     Node::SearchServer,

@@ -92,6 +92,8 @@ pub(crate) struct UserState {
     /// Messages it could not open yet (a per-message key not yet received), retried when key
     /// traffic arrives.
     pub(super) parked: Vec<(RoomId, MsgId, Packet)>,
+    /// Searches the server called stale, each waiting for the user to hold the epoch it names.
+    pub(super) requeries: Vec<(RoomId, OpId, Epoch)>,
 }
 
 /// What a removed member's terminal made of key traffic sent to it after its removal.
