@@ -217,3 +217,44 @@ fn secured_stacks_pass_the_oracle() {
         );
     }
 }
+
+/// A storage breach with an old epoch's key opens stored history exactly where the history
+/// scheme does not claim to re-key it: under `from_join` for the schemes that re-key only
+/// history a room shares, everywhere for those that never re-key; the explanation says which.
+#[test]
+fn storage_breach_follows_the_rotation_claim_of_the_policy() {
+    use conclave_sim::oracle::{Adversary, Verdict};
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secured.yaml"),
+    )
+    .unwrap();
+    let stacks = "stacks:\n  - pairwise-dh+bbs98+plaintext\n  - pairwise-dh+epoch-keys+plaintext\n";
+    let base = format!("{}{stacks}", &text[..text.find("stacks:").unwrap()]);
+    for (policy, bbs98) in [("shared", Verdict::Safe), ("from_join", Verdict::Exposed)] {
+        let yaml = base
+            .replace("history: shared", &format!("history: {policy}"))
+            .replace("cost_model: measured", "cost_model: calibrated");
+        let dir = std::env::temp_dir().join(format!("conclave-breach-{policy}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("breach.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let s = load(&path);
+        let full = CalibrationTable::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration-full.json"),
+        )
+        .unwrap();
+        let results = run::run(&s, &[s.seed], &Costing::Calibrated(full), 2, &[]).unwrap();
+        for r in &results {
+            let (verdict, why) = &r.security.adversary[&Adversary::StorageBreachOldKey];
+            let (want, because) = if r.stack.pre == "bbs98" {
+                (bbs98, "this room's is from_join")
+            } else {
+                (Verdict::Exposed, "never re-keys stored history")
+            };
+            assert_eq!(*verdict, want, "{policy}, {}: {why}", r.stack.name());
+            if want == Verdict::Exposed {
+                assert!(why.contains(because), "{policy}, {}: {why}", r.stack.name());
+            }
+        }
+    }
+}

@@ -46,7 +46,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN, TAG_LEN};
-use super::{HistoryProperties, HistoryProtection};
+use super::{HistoryProperties, HistoryProtection, Rotation};
 use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 
 /// The `bbs98` scheme.
@@ -215,7 +215,8 @@ impl HistoryProtection for Bbs98 {
     const PROPERTIES: HistoryProperties = HistoryProperties {
         server_reads_bodies: false,
         removal_excludes: true,
-        rotates_stored_history: true,
+        // Under `from_join` a change leaves stored history under its old key.
+        rotates_stored_history: Rotation::WhenSharingHistory,
     };
     type Sealed = Record;
     type Message = ReKey;

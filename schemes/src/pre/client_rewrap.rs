@@ -81,7 +81,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use zeroize::Zeroizing;
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Work,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
@@ -322,7 +323,8 @@ impl HistoryProtection for ClientRewrap {
     const PROPERTIES: HistoryProperties = HistoryProperties {
         server_reads_bodies: false,
         removal_excludes: true,
-        rotates_stored_history: true,
+        // Under `from_join` a change leaves stored history under its old key.
+        rotates_stored_history: Rotation::WhenSharingHistory,
     };
     type Sealed = RewrapRecord;
     type Message = Message;

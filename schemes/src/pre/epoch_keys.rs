@@ -67,7 +67,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use zeroize::Zeroizing;
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Work,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
@@ -257,7 +258,7 @@ impl HistoryProtection for EpochKeys {
     const PROPERTIES: HistoryProperties = HistoryProperties {
         server_reads_bodies: false,
         removal_excludes: true,
-        rotates_stored_history: false,
+        rotates_stored_history: Rotation::Never,
     };
     type Sealed = EpochRecord;
     type Message = Message;

@@ -45,7 +45,7 @@ use sha2::digest::Digest;
 use sha2::{Sha256, Sha512};
 
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN};
-use super::{HistoryProperties, HistoryProtection};
+use super::{HistoryProperties, HistoryProtection, Rotation};
 use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 
 /// The `keyhom` scheme.
@@ -194,7 +194,8 @@ impl HistoryProtection for KeyHom {
     const PROPERTIES: HistoryProperties = HistoryProperties {
         server_reads_bodies: false,
         removal_excludes: true,
-        rotates_stored_history: true,
+        // Under `from_join` a change leaves stored history under its old key.
+        rotates_stored_history: Rotation::WhenSharingHistory,
     };
     type Sealed = Record;
     type Message = ReKey;

@@ -64,8 +64,32 @@ pub struct HistoryProperties {
     pub server_reads_bodies: bool,
     /// Messages sent after a member's removal cannot be opened with what that member kept.
     pub removal_excludes: bool,
-    /// After a change, stored history no longer opens with an old epoch's key.
-    pub rotates_stored_history: bool,
+    /// When, after a change, stored history no longer opens with an old epoch's key.
+    pub rotates_stored_history: Rotation,
+}
+
+/// When a scheme re-protects stored history at a change, so an old epoch's key no longer opens
+/// it (records stored late, after the change's re-keying, may stay under their key until the
+/// next one: see each scheme's weaknesses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Never: a record stays under the key it was sealed with (single-hop re-encryption keeps
+    /// the origin ciphertext, per-epoch keys are never re-keyed).
+    Never,
+    /// Only in rooms whose policy shares history with joiners. Under `from_join` the scheme
+    /// must not carry history over to a key a joiner receives, so it leaves it where it was.
+    WhenSharingHistory,
+}
+
+impl Rotation {
+    /// Whether stored history is re-protected at a change of a room with this policy.
+    #[must_use]
+    pub fn under(self, shares_history: bool) -> bool {
+        match self {
+            Rotation::Never => false,
+            Rotation::WhenSharingHistory => shares_history,
+        }
+    }
 }
 
 /// A history-protection scheme (a type family; the implementing type carries no data).

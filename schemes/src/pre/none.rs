@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Work,
 };
 use crate::{CryptoRngCore, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -60,7 +61,7 @@ impl HistoryProtection for NoProtection {
     const PROPERTIES: HistoryProperties = HistoryProperties {
         server_reads_bodies: true,
         removal_excludes: false,
-        rotates_stored_history: false,
+        rotates_stored_history: Rotation::Never,
     };
     type Sealed = PlainRecord;
     type Message = NoMessage;

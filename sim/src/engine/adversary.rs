@@ -2,11 +2,12 @@
 //! (alone or colluding with the servers) and a storage breach with an old epoch's secret.
 
 use conclave_schemes::erased::Packet;
-use conclave_schemes::pre::KeyView;
+use conclave_schemes::pre::{KeyView, Rotation};
 use conclave_schemes::{MsgId, Opened as SchemeOpened, RoomId, UserId};
 
 use super::{Engine, EngineError};
 use crate::oracle::{Adversary, Property};
+use crate::scenario::HistoryPolicy;
 
 /// Post-removal messages tried against each removed member.
 pub(super) const REMOVED_TRIES: u32 = 3;
@@ -176,6 +177,18 @@ impl Engine<'_> {
                 .take(BREACH_TRIES)
                 .map(|m| m.id)
                 .collect();
+            // What the scheme claims for this room, to explain an exposure.
+            let shares = self.policy(room) == HistoryPolicy::Shared;
+            let claim = match self.stack.pre.properties().rotates_stored_history {
+                Rotation::Never => "never re-keys stored history",
+                Rotation::WhenSharingHistory if shares => {
+                    "re-keys stored history here, but not a record stored after the re-keying"
+                }
+                Rotation::WhenSharingHistory => {
+                    "re-keys stored history only where the policy shares it, and this room's is from_join"
+                }
+            };
+            let pre = self.spec.pre.clone();
             for id in ids {
                 let Some(p) = self.stack.pre.stored(room, id) else {
                     continue;
@@ -184,7 +197,7 @@ impl Engine<'_> {
                     self.try_open(self.adversary, room, id, &p, Some((old, secret.clone())));
                 self.oracle.adversary(Adversary::StorageBreachOldKey, exposed, || {
                     if exposed {
-                        format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on")
+                        format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on (`{pre}` {claim})")
                     } else {
                         format!("{id} of {room}, stored under {old}, no longer opens with that epoch's secret after the room moved on")
                     }

@@ -80,7 +80,7 @@ mod tests {
             HistoryProperties {
                 server_reads_bodies: false,
                 removal_excludes: true,
-                rotates_stored_history: true,
+                rotates_stored_history: conclave_schemes::pre::Rotation::WhenSharingHistory,
             },
             SseProperties {
                 server_reads_keywords: false,

@@ -33,7 +33,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
 use crate::pre::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Work,
 };
 use crate::{
     CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -204,7 +205,7 @@ impl HistoryProtection for AfghHybrid {
         server_reads_bodies: false,
         removal_excludes: true,
         // Single hop: origin wraps are kept, and they still open with their epoch's key.
-        rotates_stored_history: false,
+        rotates_stored_history: Rotation::Never,
     };
     type Sealed = HybridRecord;
     type Message = Control;

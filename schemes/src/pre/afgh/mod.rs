@@ -50,7 +50,7 @@
 //!   origin capsules of epoch `j` stay **exposed** (they are kept for single-hop re-encryption),
 //!   so the records sealed in epoch `j` (`afgh`) or under epoch `j`'s message keys
 //!   (`afgh-hybrid`) open; nothing of other epochs does. Hence
-//!   `rotates_stored_history: false`.
+//!   `rotates_stored_history: Rotation::Never`.
 //! * Bodies are ChaCha20-Poly1305 with keys bound to the room, the message (or key id), the
 //!   origin epoch and the capsule; moving a capsule or body to another record fails. There is
 //!   no sender authentication in this layer: any member can seal as any message id.

@@ -23,7 +23,8 @@ use zeroize::Zeroize;
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
 use crate::pre::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Work,
 };
 use crate::{
     CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -125,7 +126,7 @@ impl HistoryProtection for Afgh {
         server_reads_bodies: false,
         removal_excludes: true,
         // Single hop: origin capsules are kept, and they still open with their epoch's key.
-        rotates_stored_history: false,
+        rotates_stored_history: Rotation::Never,
     };
     type Sealed = AfghRecord;
     type Message = Control;
