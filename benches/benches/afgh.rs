@@ -170,6 +170,9 @@ fn bench_bulk(c: &mut Criterion) {
                                 rekey,
                             }],
                         };
+                        server
+                            .name_changer(RoomId(1), Epoch(to), UserId(0))
+                            .unwrap_or_else(|e| panic!("afgh: naming the changer: {e}"));
                         let start = Instant::now();
                         let work = pool.install(|| {
                             server.handle(RoomId(1), UserId(0), msg, &mut rng, &mut Outbox::new())

@@ -67,6 +67,9 @@ fn change_epoch<S: SearchableEncryption>(
             &mut out,
         )
         .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", S::NAME));
+    server
+        .name_changer(next.room, next.epoch, UserId(0))
+        .unwrap_or_else(|e| panic!("{}: naming the changer: {e}", S::NAME));
     let mut spent = Duration::ZERO;
     for (dest, msg) in out.drain() {
         assert_eq!(

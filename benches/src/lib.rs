@@ -231,6 +231,9 @@ fn history_epoch<H: HistoryProtection>(
     key: KeyView<'_>,
     rng: &mut ChaCha20Rng,
 ) {
+    server
+        .name_changer(key.room, key.epoch, UserId(0))
+        .unwrap_or_else(|e| panic!("{}: naming the changer: {e}", H::NAME));
     for i in 0..clients.len() {
         let mut out = Outbox::new();
         clients[i]
@@ -287,6 +290,9 @@ fn search_epoch<S: SearchableEncryption>(
     key: KeyView<'_>,
     rng: &mut ChaCha20Rng,
 ) {
+    server
+        .name_changer(key.room, key.epoch, UserId(0))
+        .unwrap_or_else(|e| panic!("{}: naming the changer: {e}", S::NAME));
     for i in 0..clients.len() {
         let mut out = Outbox::new();
         clients[i]

@@ -365,6 +365,16 @@ pub trait DynHistory: Send {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<Work, SchemeError>;
+    /// [`HistoryServer::name_changer`].
+    ///
+    /// # Errors
+    /// As [`HistoryServer::name_changer`].
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError>;
     /// [`HistoryServer::stored_len`].
     fn stored_len(&self) -> usize;
     /// [`HistoryServer::collude`].
@@ -481,6 +491,14 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         erase(typed, out);
         Ok(work)
     }
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.server.name_changer(room, epoch, changer)
+    }
     fn stored_len(&self) -> usize {
         self.server.stored_len()
     }
@@ -588,6 +606,16 @@ pub trait DynSse: Send {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<Work, SchemeError>;
+    /// [`SseServer::name_changer`].
+    ///
+    /// # Errors
+    /// As [`SseServer::name_changer`].
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError>;
     /// [`SseServer::stored_len`].
     fn stored_len(&self) -> usize;
 }
@@ -715,6 +743,14 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
         let work = self.server.handle(room, from, msg, rng, &mut typed)?;
         erase(typed, out);
         Ok(work)
+    }
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.server.name_changer(room, epoch, changer)
     }
     fn stored_len(&self) -> usize {
         self.server.stored_len()

@@ -57,6 +57,25 @@ pub enum Misuse {
     /// A message was delivered to a role that does not handle it.
     #[error("unexpected message: {0}")]
     UnexpectedMessage(&'static str),
+    /// Re-keying traffic into an epoch from a member the directory did not name as that
+    /// epoch's changer.
+    #[error("{user} is not the changer of {room} {epoch}")]
+    NotTheChanger {
+        /// who sent it
+        user: UserId,
+        /// where
+        room: RoomId,
+        /// the epoch it re-keys into
+        epoch: Epoch,
+    },
+    /// The directory named a second, different changer for one epoch.
+    #[error("{room} {epoch} already has a changer")]
+    ChangerNamedTwice {
+        /// where
+        room: RoomId,
+        /// which epoch
+        epoch: Epoch,
+    },
 }
 
 impl From<Misuse> for SchemeError {

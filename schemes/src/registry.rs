@@ -390,6 +390,14 @@ mod tests {
 
     impl SseServer for Nobody {
         type Scheme = FindsNothing;
+        fn name_changer(
+            &mut self,
+            _: RoomId,
+            _: crate::Epoch,
+            _: UserId,
+        ) -> Result<(), SchemeError> {
+            Ok(())
+        }
         fn apply(&mut self, _: RoomId, _: Vec<u8>) -> Result<(), SchemeError> {
             Ok(())
         }

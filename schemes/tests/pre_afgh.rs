@@ -169,6 +169,9 @@ where
             self.members.remove(r);
         }
         assert!(self.members.contains(&changer));
+        self.server
+            .name_changer(ROOM, Epoch(next), UserId(changer))
+            .unwrap();
         // The changer first, as the simulator delivers the commit.
         let mut order: Vec<u32> = vec![changer];
         order.extend(self.members.iter().filter(|m| **m != changer));

@@ -15,6 +15,7 @@ use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work,
 };
 use conclave_schemes::testing::Tamper;
+use conclave_schemes::Misuse;
 /// What these access tests ask of an open: the plaintext, or that the reader cannot read it.
 /// A key the reader does not hold ([`Opened::Pending`]) counts as [`SchemeError::Crypto`] here:
 /// an outsider's pending key never arrives.
@@ -102,6 +103,9 @@ impl<H: DlScheme> Chat<H> {
         let secret = EpochSecret::random(&mut self.rng);
         self.secrets.push(secret);
         let next = self.epoch();
+        self.server
+            .name_changer(self.room, Epoch(next), UserId(changer))
+            .unwrap();
         for u in remove {
             self.members.remove(u);
         }
@@ -583,8 +587,9 @@ where
     // Re-keys: non-canonical scalar, backwards, repeated.
     let mut out = Outbox::new();
     let mut rng = ChaCha20Rng::seed_from_u64(50);
-    let mut handle = |server: &mut H::Server, rekey: ReKey| {
-        server.handle(chat.room, UserId(0), rekey, &mut rng, &mut out)
+    let room = chat.room;
+    let mut handle_from = |server: &mut H::Server, from: u32, rekey: ReKey| {
+        server.handle(room, UserId(from), rekey, &mut rng, &mut out)
     };
     let bad_scalar = ReKey {
         from: Epoch(0),
@@ -592,7 +597,7 @@ where
         key: [0xff; 32],
     };
     assert!(matches!(
-        handle(&mut chat.server, bad_scalar),
+        handle_from(&mut chat.server, 0, bad_scalar),
         Err(SchemeError::Malformed(_))
     ));
     let backwards = ReKey {
@@ -601,7 +606,7 @@ where
         key: Scalar::ONE.to_bytes(),
     };
     assert!(matches!(
-        handle(&mut chat.server, backwards),
+        handle_from(&mut chat.server, 0, backwards),
         Err(SchemeError::Malformed(_))
     ));
     let good = ReKey {
@@ -609,9 +614,36 @@ where
         to: Epoch(1),
         key: Scalar::from(3u8).to_bytes(),
     };
-    assert!(handle(&mut chat.server, good.clone()).is_ok());
+    // Nobody was named changer of epoch 1 yet: refused, whoever sends it.
     assert!(matches!(
-        handle(&mut chat.server, good.clone()),
+        handle_from(&mut chat.server, 0, good.clone()),
+        Err(SchemeError::Misuse(Misuse::NotTheChanger { .. }))
+    ));
+    chat.server
+        .name_changer(chat.room, Epoch(1), UserId(0))
+        .unwrap();
+    // Another member's garbage re-key is refused and does not block the changer's.
+    let garbage = ReKey {
+        key: Scalar::from(5u8).to_bytes(),
+        ..good.clone()
+    };
+    assert!(matches!(
+        handle_from(&mut chat.server, 1, garbage),
+        Err(SchemeError::Misuse(Misuse::NotTheChanger { .. }))
+    ));
+    // A jump past the next epoch is refused.
+    let far = ReKey {
+        from: Epoch(0),
+        to: Epoch(1 << 40),
+        key: Scalar::from(3u8).to_bytes(),
+    };
+    assert!(matches!(
+        handle_from(&mut chat.server, 0, far),
+        Err(SchemeError::Malformed(_))
+    ));
+    assert!(handle_from(&mut chat.server, 0, good.clone()).is_ok());
+    assert!(matches!(
+        handle_from(&mut chat.server, 0, good.clone()),
         Err(SchemeError::Misuse(_))
     ));
 
@@ -774,6 +806,9 @@ fn algebra<H: DlScheme>() {
         let sealed = sender.seal(view(0), id, &text, &mut rng).unwrap();
         server.store(room, id, sealed).unwrap();
         for e in 0..hops {
+            server
+                .name_changer(room, Epoch(e as u64 + 1), UserId(0))
+                .unwrap();
             let mut out = Outbox::new();
             let change = EpochChange {
                 prev: Some(view(e)),

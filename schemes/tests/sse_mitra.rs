@@ -108,6 +108,11 @@ impl World {
             epoch: Epoch(p),
             secret: &self.secrets[p as usize],
         });
+        if changer {
+            self.server
+                .name_changer(ROOM, Epoch(e), UserId(user))
+                .unwrap();
+        }
         let change = EpochChange {
             prev,
             next,

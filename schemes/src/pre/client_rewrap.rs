@@ -84,6 +84,7 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
+use crate::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
     SchemeError, UserId, Wire,
@@ -314,6 +315,7 @@ pub struct Server {
     records: BTreeMap<(RoomId, MsgId), Stored>,
     links: BTreeMap<RoomId, BTreeMap<Epoch, KekLink>>,
     bytes: usize,
+    changers: Changers,
 }
 
 impl HistoryProtection for ClientRewrap {
@@ -675,6 +677,7 @@ impl HistoryServer for Server {
                     ));
                 }
                 let rotation = link.epoch;
+                self.changers.check(room, rotation, from)?;
                 let changer_held = link.prev;
                 let links = self.links.entry(room).or_default();
                 if links.get(&rotation).is_some_and(|l| *l != link) {
@@ -709,6 +712,10 @@ impl HistoryServer for Server {
                 })
             }
             Message::Rewrapped(headers) => {
+                // Every header under an epoch whose changer sent it, or none is taken.
+                for (_, header) in &headers {
+                    self.changers.check(room, header.epoch, from)?;
+                }
                 let units = headers.len() as u64;
                 for (msg, header) in headers {
                     if let Some(stored) = self.records.get_mut(&(room, msg)) {
@@ -728,6 +735,15 @@ impl HistoryServer for Server {
                 Err(Misuse::UnexpectedMessage("headers go from the server to the changer").into())
             }
         }
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {
@@ -895,6 +911,10 @@ mod tests {
         let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
         let mut alice = Client::default();
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let record = alice
             .seal(key(room, 0, &s[0]), MsgId(9), b"body", &mut rng)
             .unwrap();

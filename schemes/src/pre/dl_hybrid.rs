@@ -23,7 +23,10 @@
 //!   keeps every re-key it received: a wrap stored late, under an epoch the room has left, is
 //!   brought forward at `store` by the composition of the later re-keys (one operation, whatever
 //!   the number of hops). Under the `from_join` policy no re-key is sent, so wraps of earlier
-//!   epochs stay under their epochs' keys, which only earlier members hold.
+//!   epochs stay under their epochs' keys, which only earlier members hold. The server takes a
+//!   re-key only from the member the directory named changer of its target epoch, only from
+//!   the epoch before, and once ([`crate::changers`]); a wrong re-key from that changer still
+//!   overwrites the wraps (not detected: the server cannot check a re-key).
 //! * **Readers** unwrap with the secret of the epoch the attached wrap is under: their current
 //!   key or one they held before (clients remember the epoch keys they were given). Opened
 //!   message keys are cached, after the body authenticates.
@@ -62,6 +65,7 @@ use sha2::Sha512;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work};
+use crate::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
 };
@@ -761,6 +765,7 @@ impl<W: EpochWrap> Room<W> {
 pub struct Server<W: EpochWrap> {
     rooms: BTreeMap<RoomId, Room<W>>,
     stored_bytes: usize,
+    changers: Changers,
 }
 
 impl<W: EpochWrap> core::fmt::Debug for Server<W> {
@@ -777,6 +782,7 @@ impl<W: EpochWrap> Default for Server<W> {
         Self {
             rooms: BTreeMap::new(),
             stored_bytes: 0,
+            changers: Changers::default(),
         }
     }
 }
@@ -858,12 +864,17 @@ impl<W: DlScheme> HistoryServer for Server<W> {
     fn handle(
         &mut self,
         room: RoomId,
-        _from: UserId,
+        from: UserId,
         msg: ReKey,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<ReKey>,
     ) -> Result<Work, SchemeError> {
+        if !msg.to.follows(msg.from) {
+            return Err(SchemeError::Malformed("a re-key not from the epoch before"));
+        }
         let rk = decode_rekey::<W>(&msg)?;
+        // Only the changer the directory named, once.
+        self.changers.check(room, msg.to, from)?;
         let state = self.rooms.entry(room).or_default();
         if state.rekeys.contains_key(&msg.from) {
             return Err(Misuse::UnexpectedMessage("a second re-key from one epoch").into());
@@ -889,6 +900,15 @@ impl<W: DlScheme> HistoryServer for Server<W> {
             units: units as u64,
             parallel: true,
         })
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {

@@ -70,6 +70,7 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
+use crate::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
     SchemeError, UserId, Wire,
@@ -249,6 +250,7 @@ pub struct Server {
     chains: BTreeMap<RoomId, BTreeMap<Epoch, ChainLink>>,
     waiting: BTreeMap<(RoomId, Epoch), Vec<UserId>>,
     bytes: usize,
+    changers: Changers,
 }
 
 impl HistoryProtection for EpochKeys {
@@ -528,6 +530,7 @@ impl HistoryServer for Server {
                     ));
                 }
                 let epoch = link.epoch;
+                self.changers.check(room, epoch, from)?;
                 let chain = self.chains.entry(room).or_default();
                 match chain.get(&epoch) {
                     Some(stored) if *stored == link => {}
@@ -576,6 +579,15 @@ impl HistoryServer for Server {
             units,
             parallel: false,
         })
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {
@@ -678,6 +690,10 @@ mod tests {
         let room = RoomId(3);
         let secrets: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let mut alice = Client::default();
         let mut joiner = Client::default();
         let mut out = Outbox::new();
@@ -787,6 +803,10 @@ mod tests {
         let room = RoomId(6);
         let s: Vec<EpochSecret> = (0..2).map(|_| EpochSecret::random(&mut rng)).collect();
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let link = make_link(key(room, 0, &s[0]), key(room, 1, &s[1])).unwrap();
         let mut out = Outbox::new();
         server

@@ -208,6 +208,20 @@ pub trait HistoryServer: Send {
         out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
     ) -> Result<Work, SchemeError>;
 
+    /// The service's directory names `changer` as the member that re-keys `room`'s stored
+    /// history into `epoch`: the server accepts re-keying traffic into that epoch from it
+    /// alone ([`crate::changers`]). Called before the changer's traffic can arrive.
+    ///
+    /// # Errors
+    /// [`Misuse::ChangerNamedTwice`](crate::Misuse::ChangerNamedTwice) for a second, different
+    /// changer of one epoch.
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError>;
+
     /// Bytes the server stores.
     fn stored_len(&self) -> usize;
 

@@ -12,7 +12,9 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
-use crate::{CryptoRngCore, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{
+    CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
 
 /// The plaintext baseline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -142,6 +144,16 @@ impl HistoryServer for Server {
         _out: &mut Outbox<NoMessage>,
     ) -> Result<Work, SchemeError> {
         match msg {}
+    }
+
+    fn name_changer(
+        &mut self,
+        _room: RoomId,
+        _epoch: Epoch,
+        _changer: UserId,
+    ) -> Result<(), SchemeError> {
+        // No re-keying traffic to check.
+        Ok(())
     }
 
     fn stored_len(&self) -> usize {

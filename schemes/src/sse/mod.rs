@@ -220,6 +220,21 @@ pub trait SseServer: Send {
         out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
     ) -> Result<Work, SchemeError>;
 
+    /// The service's directory names `changer` as the member that re-keys `room`'s index into
+    /// `epoch`: the server accepts re-keying traffic into that epoch (factors, back-chain
+    /// links) from it alone ([`crate::changers`]). Called before the changer's traffic can
+    /// arrive.
+    ///
+    /// # Errors
+    /// [`Misuse::ChangerNamedTwice`](crate::Misuse::ChangerNamedTwice) for a second, different
+    /// changer of one epoch.
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError>;
+
     /// Bytes the server stores.
     fn stored_len(&self) -> usize;
 }

@@ -76,6 +76,7 @@ use super::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
+use crate::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
     UserId, Wire,
@@ -396,6 +397,7 @@ impl RoomIndex {
 #[derive(Debug, Default)]
 pub struct Server {
     rooms: BTreeMap<RoomId, RoomIndex>,
+    changers: Changers,
 }
 
 impl SearchableEncryption for PerEpoch {
@@ -652,6 +654,9 @@ impl SseServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
+        if let Message::Link(link) = &msg {
+            self.changers.check(room, link.epoch, from)?;
+        }
         let index = self.rooms.entry(room).or_default();
         let mut links_moved = 0u64;
         match msg {
@@ -690,6 +695,15 @@ impl SseServer for Server {
             units: links_moved,
             parallel: false,
         })
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {
@@ -790,6 +804,10 @@ mod tests {
             secret: &secrets[e],
         };
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let mut member = Client::default();
         let mut links = Vec::new();
         for e in 1..4 {

@@ -12,7 +12,7 @@ use super::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
-use crate::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext index baseline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -240,6 +240,16 @@ impl SseServer for Server {
         _out: &mut Outbox<NoMessage>,
     ) -> Result<Work, SchemeError> {
         match msg {}
+    }
+
+    fn name_changer(
+        &mut self,
+        _room: RoomId,
+        _epoch: Epoch,
+        _changer: UserId,
+    ) -> Result<(), SchemeError> {
+        // No re-keying traffic to check.
+        Ok(())
     }
 
     fn stored_len(&self) -> usize {

@@ -88,6 +88,7 @@ use super::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
+use crate::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
 };
@@ -454,6 +455,7 @@ fn decompress_all(tags: &[CompressedRistretto]) -> Result<Vec<RistrettoPoint>, S
 #[derive(Debug, Default)]
 pub struct Server {
     rooms: BTreeMap<RoomId, RoomIndex>,
+    changers: Changers,
 }
 
 impl SearchableEncryption for RekeyIndex {
@@ -639,7 +641,7 @@ impl SseServer for Server {
     fn handle(
         &mut self,
         room: RoomId,
-        _from: UserId,
+        from: UserId,
         msg: Rekey,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<Rekey>,
@@ -651,6 +653,7 @@ impl SseServer for Server {
         let Some(from_epoch) = msg.epoch.0.checked_sub(1).map(Epoch) else {
             return Err(SchemeError::Malformed("re-keying to the first epoch"));
         };
+        self.changers.check(room, msg.epoch, from)?;
         // A room first seen through a factor starts, empty, at the epoch the factor leaves.
         let index = self
             .rooms
@@ -691,6 +694,15 @@ impl SseServer for Server {
             units: raised,
             parallel: true,
         })
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {
@@ -829,6 +841,10 @@ mod tests {
         let s0 = EpochSecret::random(&mut rng);
         let s1 = EpochSecret::random(&mut rng);
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let mut alice = Client::default();
         let mut bob = Client::default();
         let old = alice
@@ -878,6 +894,10 @@ mod tests {
         let s0 = EpochSecret::random(&mut rng);
         let s1 = EpochSecret::random(&mut rng);
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let mut alice = Client::default();
         let mut bob = Client::default();
         let update = alice
@@ -928,6 +948,10 @@ mod tests {
         let s0 = EpochSecret::random(&mut rng);
         let s1 = EpochSecret::random(&mut rng);
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
+        }
         let mut alice = Client::default();
         let late = alice
             .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
@@ -967,6 +991,10 @@ mod tests {
     fn bad_input_is_rejected() {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let mut server = Server::default();
+        // The directory names user 0 the changer of every epoch here.
+        for e in 1..8 {
+            server.name_changer(RoomId(1), Epoch(e), UserId(0)).unwrap();
+        }
         let bad = Update {
             epoch: Epoch(0),
             msg: MsgId(0),

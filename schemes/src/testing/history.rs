@@ -71,6 +71,9 @@ pub struct HistoryHarness<H: HistoryProtection> {
     /// Wire bytes of the control messages delivered.
     pub control_bytes: usize,
     next_msg: u64,
+    /// The changer of the latest epoch: every message it sends the server is first delivered
+    /// as if from another member, which the server must refuse.
+    changer: Option<UserId>,
 }
 
 impl<H: HistoryProtection> HistoryHarness<H> {
@@ -89,6 +92,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
             work: Vec::new(),
             control_messages: 0,
             control_bytes: 0,
+            changer: None,
             next_msg: 0,
         }
     }
@@ -177,6 +181,10 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         let epoch = Epoch(self.secrets.len() as u64);
         let secret = EpochSecret::random(rng);
         self.secrets.push(secret.clone());
+        self.server
+            .name_changer(self.room, epoch, by)
+            .unwrap_or_else(|e| panic!("{}: naming the changer of {epoch}: {e}", H::NAME));
+        self.changer = Some(by);
         // The changer first, as it is the first to hold the new epoch.
         let order = std::iter::once(by).chain(self.members.iter().copied().filter(|u| *u != by));
         for user in order.collect::<Vec<_>>() {
@@ -232,6 +240,11 @@ impl<H: HistoryProtection> HistoryHarness<H> {
                     };
                     self.control_messages += 1;
                     self.control_bytes += msg.wire_len();
+                    if self.changer == Some(user) {
+                        super::refuse_impostor(H::NAME, user, |impostor, o| {
+                            self.server.handle(self.room, impostor, msg.clone(), rng, o)
+                        });
+                    }
                     let mut o = Outbox::new();
                     let work = self
                         .server

@@ -335,3 +335,20 @@ where
         None => panic!("no message of the change could be tampered with"),
     }
 }
+
+/// Delivers a changer's message to its server as if another member (`changer + 1`) had sent it,
+/// through `handle`; the server must refuse it as not from the epoch's changer, and nothing it
+/// sends in reply may go out.
+fn refuse_impostor<W, O>(
+    scheme: &str,
+    changer: UserId,
+    handle: impl FnOnce(UserId, &mut Outbox<O>) -> Result<W, crate::SchemeError>,
+) {
+    let impostor = UserId(changer.0.wrapping_add(1));
+    let mut ignored = Outbox::new();
+    match handle(impostor, &mut ignored) {
+        Err(crate::SchemeError::Misuse(crate::Misuse::NotTheChanger { .. })) => {}
+        Err(e) => panic!("{scheme}: the server refused the changer's message from {impostor} for another reason: {e}"),
+        Ok(_) => panic!("{scheme}: the server took the changer's re-keying traffic from {impostor}"),
+    }
+}

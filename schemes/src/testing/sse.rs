@@ -113,6 +113,9 @@ pub struct SseHarness<S: SearchableEncryption> {
     rooms: BTreeMap<RoomId, RoomState>,
     next_msg: u64,
     canaries: Vec<String>,
+    /// The changer of each room's latest epoch: every message it sends the server is first
+    /// delivered as if from another member, which the server must refuse.
+    changers: BTreeMap<RoomId, UserId>,
 }
 
 impl<S: SearchableEncryption> SseHarness<S> {
@@ -127,6 +130,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
             rooms: BTreeMap::new(),
             next_msg: 0,
             canaries: Vec::new(),
+            changers: BTreeMap::new(),
         }
     }
 
@@ -202,6 +206,10 @@ impl<S: SearchableEncryption> SseHarness<S> {
             secret: EpochSecret::random(rng),
         };
         let shares_history = state.shares_history;
+        self.server
+            .name_changer(room, next.epoch, by)
+            .unwrap_or_else(|e| panic!("{}: naming the changer of {}: {e}", S::NAME, next.epoch));
+        self.changers.insert(room, by);
         let mut order = vec![by];
         order.extend(state.members.iter().copied().filter(|u| *u != by));
         for user in order {
@@ -248,6 +256,11 @@ impl<S: SearchableEncryption> SseHarness<S> {
             let recipients = match dest {
                 Dest::Server => {
                     let sender = origin.expect("the search server sent a message to itself");
+                    if self.changers.get(&room) == Some(&sender) {
+                        super::refuse_impostor(S::NAME, sender, |impostor, o| {
+                            self.server.handle(room, impostor, msg.clone(), rng, o)
+                        });
+                    }
                     let mut o = Outbox::new();
                     let work = self
                         .server

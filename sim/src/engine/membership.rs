@@ -167,6 +167,21 @@ impl Engine<'_> {
                 .is_none_or(|done| done < epoch);
         if is_changer {
             self.rooms[room.0 as usize].rekeyed = Some(epoch);
+            // The directory names the changer to the servers before its traffic can reach
+            // them: they take re-keying traffic into this epoch from it alone.
+            let now = self.now;
+            self.stack
+                .pre
+                .name_changer(room, epoch, user)
+                .map_err(scheme_err(&self.spec.pre, now, || {
+                    format!("naming {user} changer of {room} {epoch}")
+                }))?;
+            self.stack
+                .sse
+                .name_changer(room, epoch, user)
+                .map_err(scheme_err(&self.spec.sse, now, || {
+                    format!("naming {user} changer of {room} {epoch}")
+                }))?;
         }
         let ns = self.hold_epoch(user, room, epoch, is_changer, &mut pre_out, &mut sse_out)?;
 

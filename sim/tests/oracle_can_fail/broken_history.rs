@@ -146,6 +146,15 @@ impl HistoryServer for CleartextServer {
         self.inner.handle(room, from, msg, rng, out)
     }
 
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: conclave_schemes::Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.inner.name_changer(room, epoch, changer)
+    }
+
     fn stored_len(&self) -> usize {
         self.inner.stored_len() + self.bodies.values().map(|b| b.len()).sum::<usize>()
     }

@@ -184,6 +184,15 @@ impl<D: Distortion> SseServer for MiscountingServer<D> {
         self.0.handle(room, from, msg, rng, out)
     }
 
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: conclave_schemes::Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.0.name_changer(room, epoch, changer)
+    }
+
     fn stored_len(&self) -> usize {
         self.0.stored_len()
     }

@@ -32,6 +32,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use crate::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
@@ -171,6 +172,7 @@ pub struct Server {
     bodies: BTreeMap<(RoomId, MsgId), StoredBody>,
     rooms: BTreeMap<RoomId, RoomCapsules<KeyId>>,
     body_bytes: usize,
+    changers: Changers,
 }
 
 fn aad(room: RoomId, msg: MsgId, key: &KeyId) -> [u8; 4 + 8 + KeyId::LEN] {
@@ -420,7 +422,17 @@ impl HistoryServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Control>,
     ) -> Result<Work, SchemeError> {
+        self.changers.check(room, msg.rekeys_into()?, from)?;
         self.rooms.entry(room).or_default().handle(from, msg, out)
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {

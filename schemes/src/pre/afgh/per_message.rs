@@ -22,6 +22,7 @@ use zeroize::Zeroize;
 
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use crate::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
@@ -92,6 +93,7 @@ pub struct Server {
     bodies: BTreeMap<(RoomId, MsgId), Arc<[u8]>>,
     rooms: BTreeMap<RoomId, RoomCapsules<MsgId>>,
     body_bytes: usize,
+    changers: Changers,
 }
 
 fn body_key(
@@ -259,7 +261,17 @@ impl HistoryServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Control>,
     ) -> Result<Work, SchemeError> {
+        self.changers.check(room, msg.rekeys_into()?, from)?;
         self.rooms.entry(room).or_default().handle(from, msg, out)
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {

@@ -15,6 +15,10 @@
 //! 4. the server installs them and re-encrypts every stored capsule of those origins,
 //!    data-parallel.
 //!
+//! The server takes [`Control::RekeyRequest`] and [`Control::Rekeys`] into epoch `t` only from
+//! the member the directory named changer of `t` ([`crate::changers`]), so no other member can
+//! install a re-key with a far-future target that would make later honest ones be skipped.
+//!
 //! The server answers with re-keys of every origin it knows, not only those with stored
 //! capsules, so a record sealed under an old epoch and stored late still finds an up-to-date
 //! re-key; it is re-encrypted at `store`. A re-key is installed only if its target is newer than
@@ -64,6 +68,22 @@ pub struct HeldRekey {
     pub target: Epoch,
     /// `rk_{origin→target}`, compressed `G_2`.
     pub rekey: [u8; G2_LEN],
+}
+
+impl Control {
+    /// The epoch a message from a changer re-keys into, which the server checks against the
+    /// directory's changer of that epoch.
+    ///
+    /// # Errors
+    /// [`Misuse::UnexpectedMessage`] for [`Control::HeldRekeys`], which only the server sends.
+    pub fn rekeys_into(&self) -> Result<Epoch, SchemeError> {
+        match self {
+            Control::RekeyRequest { to, .. } | Control::Rekeys { to, .. } => Ok(*to),
+            Control::HeldRekeys { .. } => {
+                Err(Misuse::UnexpectedMessage("held re-keys are for the changer").into())
+            }
+        }
+    }
 }
 
 /// Re-keying traffic between a changer and the message server.

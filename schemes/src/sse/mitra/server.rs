@@ -5,6 +5,7 @@ use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use super::keys::ENTRY_LEN;
 use super::wire::{Link, LogRecord, Message, Query, Reply, Sealed, Update};
 use super::Mitra;
+use crate::changers::Changers;
 use crate::sse::{Access, Searched, SseServer, Work};
 use crate::{CryptoRngCore, Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -13,6 +14,7 @@ use crate::{CryptoRngCore, Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, Use
 pub struct Server {
     rooms: BTreeMap<RoomId, RoomIndex>,
     bytes: usize,
+    changers: Changers,
 }
 
 /// A log record as stored (its sequence number is its position).
@@ -171,6 +173,9 @@ impl SseServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
+        if let Message::Link(link) = &msg {
+            self.changers.check(room, link.to, from)?;
+        }
         let index = self.rooms.entry(room).or_default();
         match msg {
             Message::Link(link) => {
@@ -183,7 +188,7 @@ impl SseServer for Server {
                     ));
                 }
                 let to = link.to;
-                // The first link into an epoch stays: only that epoch's changer sends one.
+                // Only that epoch's changer sends one; a repeat changes nothing.
                 if let btree_map::Entry::Vacant(slot) = index.links.entry(to) {
                     self.bytes += Link::LEN;
                     slot.insert(link);
@@ -229,6 +234,15 @@ impl SseServer for Server {
                 Err(Misuse::UnexpectedMessage("a back-chain is for clients").into())
             }
         }
+    }
+
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.changers.name(room, epoch, changer)
     }
 
     fn stored_len(&self) -> usize {
