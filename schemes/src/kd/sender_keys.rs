@@ -39,8 +39,8 @@
 //! the other members' new sender keys may still be in flight. [`Client::latest_sender_key`] and
 //! [`Client::own_sender_key`] let a caller check that distribution has finished. An application
 //! message that arrives before its sender's SKDM (only if the network reorders) cannot be
-//! unprotected yet: [`MessageLayer::unprotect`](super::MessageLayer::unprotect) returns
-//! [`Opened::Pending`](crate::Opened::Pending), and the caller retries once the SKDM is in.
+//! unprotected yet: [`MessageLayer::unprotect`] returns
+//! [`Opened::Pending`], and the caller retries once the SKDM is in.
 //!
 //! # Re-reading by stateless terminals
 //!
