@@ -299,6 +299,20 @@ pub trait DynHistory: Send {
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Packet, SchemeError>;
+    /// [`HistoryClient::seal`] on a fresh client of `user` that holds nothing but `key`: a
+    /// record as a party holding exactly this key (a forger) builds it. The system's own
+    /// clients are not touched.
+    ///
+    /// # Errors
+    /// As [`HistoryClient::seal`].
+    fn seal_detached(
+        &self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError>;
     /// [`HistoryClient::open`] on `user`'s client.
     ///
     /// # Errors
@@ -421,6 +435,18 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Packet, SchemeError> {
         client(&mut self.clients, user)?
+            .seal(key, msg, plaintext, rng)
+            .map(Packet::new)
+    }
+    fn seal_detached(
+        &self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: MsgId,
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError> {
+        H::new_client(user)
             .seal(key, msg, plaintext, rng)
             .map(Packet::new)
     }

@@ -319,7 +319,15 @@ fn summary_json_has_the_schema() {
         );
         assert_eq!(
             keys(&st["adversary"]),
-            set(&["server_plus_removed_member", "storage_breach_old_key"])
+            set(&[
+                "server_plus_removed_member",
+                "storage_breach_old_key",
+                "forged_record",
+                "kd_substitution",
+                "hostile_rekey",
+                "splice",
+                "rollback"
+            ])
         );
         assert_eq!(
             keys(&st["counters"]),
@@ -376,8 +384,17 @@ fn summary_json_has_the_schema() {
         conv["oracle"]["properties"]["server_blind_to_messages"]["failures"],
         10
     );
-    assert_eq!(conv["adversary"]["server_plus_removed_member"], "exposed");
-    assert_eq!(conv["adversary"]["storage_breach_old_key"], "not_run");
+    let collusion = &conv["adversary"]["server_plus_removed_member"];
+    assert_eq!(keys(collusion), set(&["verdict", "why"]));
+    assert_eq!(collusion["verdict"], "exposed");
+    assert_eq!(
+        collusion["why"],
+        "the server holds every message in the clear"
+    );
+    // An experiment the run never tried says why it may not have.
+    let breach = &conv["adversary"]["storage_breach_old_key"];
+    assert_eq!(breach["verdict"], "not_run");
+    assert_eq!(breach["why"], Adversary::StorageBreachOldKey.untried());
 
     let sec = &stacks[1];
     assert_eq!(

@@ -258,3 +258,70 @@ fn storage_breach_follows_the_rotation_claim_of_the_policy() {
         }
     }
 }
+
+/// The active-server experiments give each stack the verdicts its design predicts: the
+/// conventional stack (the key server holds the epoch secret, records are plaintext) is
+/// exposed to forgery and splicing; authenticated records (afgh-hybrid, bbs98) are safe from
+/// both, and their servers refuse an impostor's re-key; keyhom, which re-protects shared
+/// history, has earlier versions of its records for a rollback, which members do not detect.
+#[test]
+fn active_server_verdicts_follow_each_stacks_design() {
+    use conclave_sim::oracle::{Adversary, Verdict};
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secured.yaml"),
+    )
+    .unwrap();
+    let stacks = "stacks:\n  - conventional+none+plaintext\n  - pairwise-dh+afgh-hybrid+rekey-index\n  - pairwise-dh+bbs98+per-epoch\n  - pairwise-dh+keyhom+plaintext\n";
+    let yaml = format!("{}{stacks}", &text[..text.find("stacks:").unwrap()])
+        .replace("cost_model: measured", "cost_model: calibrated");
+    let dir = std::env::temp_dir().join("conclave-active-server");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("active.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let s = load(&path);
+    let full = CalibrationTable::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration-full.json"),
+    )
+    .unwrap();
+    let results = run::run(&s, &[s.seed], &Costing::Calibrated(full), 2, &[]).unwrap();
+    // Each stack is found by the one scheme of it that the verdicts are about.
+    let expect: [(&str, &[(Adversary, Verdict)]); 4] = [
+        (
+            "conventional",
+            &[
+                (Adversary::ForgedRecord, Verdict::Exposed),
+                (Adversary::Splice, Verdict::Exposed),
+                (Adversary::Rollback, Verdict::NotApplicable),
+            ],
+        ),
+        (
+            "afgh-hybrid",
+            &[
+                (Adversary::ForgedRecord, Verdict::Safe),
+                (Adversary::Splice, Verdict::Safe),
+                (Adversary::HostileRekey, Verdict::Safe),
+                (Adversary::KdSubstitution, Verdict::Safe),
+                (Adversary::Rollback, Verdict::NotApplicable),
+            ],
+        ),
+        (
+            "bbs98",
+            &[
+                (Adversary::ForgedRecord, Verdict::Safe),
+                (Adversary::Splice, Verdict::Safe),
+                (Adversary::HostileRekey, Verdict::Safe),
+            ],
+        ),
+        ("keyhom", &[(Adversary::Rollback, Verdict::Exposed)]),
+    ];
+    for (scheme, verdicts) in expect {
+        let r = results
+            .iter()
+            .find(|r| r.stack.name().split('+').any(|part| part == scheme))
+            .unwrap_or_else(|| panic!("no stack with {scheme}"));
+        for (a, want) in verdicts {
+            let (got, why) = &r.security.adversary[a];
+            assert_eq!(got, want, "{}, {}: {why}", r.stack.name(), a.name());
+        }
+    }
+}

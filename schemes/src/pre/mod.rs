@@ -46,7 +46,8 @@ pub struct EpochChange<'a> {
     pub shares_history: bool,
 }
 
-/// Server-side work a control message caused, so the caller can charge it.
+/// Server-side work a control message caused, so the caller can charge it. `Work::default()`
+/// (no operation) says the message changed nothing, a repeat for example, and costs nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Work {
     /// Name of the operation, for the cost model (for example `"reencrypt"`).

@@ -64,6 +64,10 @@ impl Engine<'_> {
             // store and search to another thread would cost more than the engine's own work.
             (f(self), std::time::Duration::ZERO)
         };
+        if op.is_empty() {
+            // `Work::default()`: the message changed nothing (a repeat), so costs nothing.
+            return Ok((out, 0));
+        }
         let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
         let charged = cost.charge_timed(scheme, || (out, op, units, spent));
         self.cost = cost;

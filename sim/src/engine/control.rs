@@ -29,6 +29,7 @@ impl Engine<'_> {
         } else {
             self.stack.sse.name()
         };
+        self.impostor_rekey(room, from, &packet, history);
         let mut out = Outbox::new();
         let (work, ns) = self.charge_server_job(scheme, |e| {
             let r = if history {

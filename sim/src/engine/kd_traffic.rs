@@ -220,6 +220,7 @@ impl Engine<'_> {
             self.removed_member_listens(user, mail);
             return Ok(());
         }
+        self.note_kd_relayed(mail);
         let roster = Roster { room, members };
         let key = OpKey {
             scheme: self.stack.kd.name(),

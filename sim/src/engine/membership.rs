@@ -182,6 +182,7 @@ impl Engine<'_> {
                 .map_err(scheme_err(&self.spec.sse, now, || {
                     format!("naming {user} changer of {room} {epoch}")
                 }))?;
+            self.note_changer(room, epoch, user);
         }
         let ns = self.hold_epoch(user, room, epoch, is_changer, &mut pre_out, &mut sse_out)?;
 

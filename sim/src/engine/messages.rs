@@ -202,6 +202,7 @@ impl Engine<'_> {
         // Members receive the record as the server hands it to readers (with whatever it
         // attaches, such as the current wrap of its message key).
         let sealed = self.stack.pre.stored(room, msg).unwrap_or(sealed);
+        self.note_first_version(room, msg, &sealed);
         self.removed_member_checks(room, msg, &sealed)?;
 
         let mut outputs = vec![

@@ -26,13 +26,16 @@
 //! - `kd_traffic`: key-distribution traffic through the key server, to terminals and mailboxes.
 //! - `messages`: sending, storing and delivering chat messages.
 //! - `history`: opening and checking stored records, parked records, fetching, joiners' history.
-//! - `adversary`: the oracle's adversary experiments on stored records.
+//! - `adversary`: the oracle's adversary experiments on stored records (a passive server).
+//! - `active`: the oracle's experiments of an active server (forgery, splicing, rollback,
+//!   replayed key distribution, an impostor's re-keying).
 //! - `control`: control traffic of the data families (re-keying, re-encryption).
 //! - `search`: keyword search.
 //! - `session`: logins and logouts of stateless terminals.
 //! - `ops`: operations in flight.
 //! - `leakage`: search-pattern and access-pattern leakage.
 
+mod active;
 mod adversary;
 mod charge;
 mod control;
@@ -329,6 +332,7 @@ impl<'s> Engine<'s> {
 
     fn finish(mut self) -> Result<(StackResult, CostModel), EngineError> {
         self.storage_breach_experiment()?;
+        self.active_server_experiments();
         self.unreadable_at_end();
         self.censor_at_end();
         self.counters.churn_skipped = self.workload.skipped_churn();

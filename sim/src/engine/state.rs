@@ -62,6 +62,25 @@ pub(crate) struct RoomState {
     pub(super) removed: Vec<(UserId, MsgId, u32)>,
     /// The first message id each member may read (by policy and join time).
     pub(super) readable_from: BTreeMap<UserId, MsgId>,
+    /// What the active-server experiments keep of the run ([`ActiveTrace`]).
+    pub(super) active: ActiveTrace,
+}
+
+/// What the active-server experiments (engine `active`) keep of a room's run: who the directory
+/// named changer, the first records as the server first handed them out, and the first
+/// key-distribution messages it relayed per epoch. Bounded, so a long run keeps a few of each.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveTrace {
+    /// The latest epoch whose changer the directory named, and that changer.
+    pub(super) named_changer: Option<(Epoch, UserId)>,
+    /// Every member ever named changer of the room (an impostor is chosen among the others).
+    pub(super) changers: BTreeSet<UserId>,
+    /// Re-keying messages replayed from an impostor so far.
+    pub(super) impostor_tries: u32,
+    /// The first stored records, as first handed to readers.
+    pub(super) first_versions: Vec<(MsgId, Packet)>,
+    /// Key-distribution messages relayed to members, with the room's epoch when relayed.
+    pub(super) kd_relayed: Vec<(Option<Epoch>, KdMail)>,
 }
 
 /// Per-user state.

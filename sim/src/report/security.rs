@@ -22,6 +22,7 @@ fn verdict_text(v: Verdict) -> &'static str {
         Verdict::Safe => "safe",
         Verdict::Exposed => "exposed",
         Verdict::NotRun => "not run",
+        Verdict::NotApplicable => "not applicable",
     }
 }
 
@@ -39,7 +40,10 @@ looks for them in every byte a server stores or receives. A stack's schemes clai
 properties: a failure of a claimed property is a violation and fails the run. A failure of a \
 property the stack does not claim is reported as an exposure by design (for example, the \
 conventional stack's server reads every message). The adversary experiments test properties of \
-the schemes rather than bugs: they are expected to succeed against some stacks.";
+the schemes rather than bugs: they are expected to succeed against some stacks. The first two \
+are those of a passive server (it reads what it stores, and pools it with what a removed member \
+kept); the others are those of an active one, which forges, splices, replays and rolls back what \
+it sends, while members send re-keying traffic that is not theirs to send.";
 
 /// What the search server learnt, as measured from the queries it received.
 fn search_leakage(out: &mut String, l: &SearchLeakage) {
@@ -150,7 +154,7 @@ pub fn security_md(r: &RunReport) -> String {
         for a in Adversary::ALL {
             let (verdict, why) = match sec.adversary.get(&a) {
                 Some((v, why)) => (*v, why.as_str()),
-                None => (Verdict::NotRun, "the run gave no occasion to try"),
+                None => (Verdict::NotRun, a.untried()),
             };
             let _ = writeln!(
                 out,

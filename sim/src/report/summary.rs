@@ -40,10 +40,17 @@ struct StackSummary<'a> {
     sse: &'a str,
     ops: Ordered<OpSummary>,
     oracle: Oracle<'a>,
-    adversary: Ordered<&'static str>,
+    adversary: Ordered<AdversaryVerdict<'a>>,
     search_leakage: LeakageSummary,
     counters: CountersSummary,
     trace_sha256: &'a str,
+}
+
+/// One adversary experiment's verdict and the one line that explains it.
+#[derive(Serialize)]
+struct AdversaryVerdict<'a> {
+    verdict: &'static str,
+    why: &'a str,
 }
 
 #[derive(Serialize)]
@@ -185,12 +192,16 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
             Adversary::ALL
                 .iter()
                 .map(|a| {
+                    let (verdict, why) = sec
+                        .adversary
+                        .get(a)
+                        .map_or((Verdict::NotRun, a.untried()), |(v, why)| (*v, why));
                     (
                         a.name(),
-                        sec.adversary
-                            .get(a)
-                            .map_or(Verdict::NotRun, |(v, _)| *v)
-                            .name(),
+                        AdversaryVerdict {
+                            verdict: verdict.name(),
+                            why,
+                        },
                     )
                 })
                 .collect(),

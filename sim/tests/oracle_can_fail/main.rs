@@ -1,12 +1,15 @@
-//! The security oracle can fail: five deliberately broken schemes, registered only here, each a
-//! thin wrapper over a registered scheme and claiming what that scheme claims. Each makes a run
-//! of a small scenario (`scenario.yaml`) end with exactly the property it breaks violated and
-//! the exit status of a violation, while the same scenario over the wrapped scheme is clean.
+//! The security oracle can fail: six deliberately broken schemes, registered only here, each a
+//! thin wrapper over a registered scheme and claiming what that scheme claims. Five make a run
+//! of a small scenario (`scenario.yaml`) end with exactly the property they break violated and
+//! the exit status of a violation, while the same scenario over the wrapped scheme is clean;
+//! the sixth, a server that takes re-keying traffic from anyone, turns the active-member
+//! experiment from safe to exposed.
 
 #![allow(clippy::unwrap_used)]
 
 mod broken_history;
 mod broken_kd;
+mod broken_rekey;
 mod broken_search;
 
 use std::path::{Path, PathBuf};
@@ -15,16 +18,18 @@ use conclave_schemes::registry::{Family, Registry};
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::fuzz::Registered;
 use conclave_sim::metrics::StackResult;
+use conclave_sim::oracle::Verdict;
 use conclave_sim::run::{self, Costing, RunOutcome, EXIT_VIOLATION};
 use conclave_sim::scenario::{self, Scenario};
 use rand::SeedableRng;
 
 use broken_history::StoresCleartext;
 use broken_kd::{Diverges, LeaksToRemoved};
+use broken_rekey::TakesAnyRekey;
 use broken_search::{AddsOne, DropsOne, Miscounts};
 
 /// Each broken scheme, its family and the registered scheme it wraps.
-const WRAPS: [(Family, &str, &str); 5] = [
+const WRAPS: [(Family, &str, &str); 6] = [
     (
         Family::KeyDistribution,
         "broken-leaks-to-removed",
@@ -32,6 +37,7 @@ const WRAPS: [(Family, &str, &str); 5] = [
     ),
     (Family::KeyDistribution, "broken-diverges", "pairwise-dh"),
     (Family::History, "broken-stores-cleartext", "epoch-keys"),
+    (Family::History, "broken-takes-any-rekey", "epoch-keys"),
     (Family::Search, "broken-adds-result", "per-epoch"),
     (Family::Search, "broken-drops-result", "per-epoch"),
 ];
@@ -43,6 +49,8 @@ fn registry() -> Registry {
         .with_kd::<Diverges>()
         .unwrap()
         .with_history::<StoresCleartext>()
+        .unwrap()
+        .with_history::<TakesAnyRekey>()
         .unwrap()
         .with_sse::<Miscounts<AddsOne>>()
         .unwrap()
@@ -189,6 +197,33 @@ fn a_search_missing_a_result_violates_search_matches_oracle() {
         "pairwise-dh+epoch-keys+per-epoch",
         "search_matches_oracle",
     );
+}
+
+/// The verdict and explanation of experiment `name` in a result.
+fn verdict(result: &StackResult, name: &str) -> (Verdict, String) {
+    result
+        .security
+        .adversary
+        .iter()
+        .find(|(a, _)| a.name() == name)
+        .map(|(_, v)| v.clone())
+        .unwrap()
+}
+
+#[test]
+fn a_server_taking_anyones_rekey_is_exposed_to_a_hostile_rekey() {
+    let (control, why) = verdict(
+        &run_only("pairwise-dh+epoch-keys+plaintext"),
+        "hostile_rekey",
+    );
+    assert_eq!(control, Verdict::Safe, "{why}");
+    assert!(why.contains("refused"), "{why}");
+    let broken = run_only("pairwise-dh+broken-takes-any-rekey+plaintext");
+    let (v, why) = verdict(&broken, "hostile_rekey");
+    assert_eq!(v, Verdict::Exposed, "{why}");
+    assert!(why.contains("took"), "{why}");
+    // The flaw is one of trust, not of the run: every claimed property still holds.
+    assert_eq!(RunOutcome::of(&[broken]), RunOutcome::Clean);
 }
 
 #[test]
