@@ -8,6 +8,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::kd::interpose::{interposed_room, InterposedRoom};
 use crate::kd::{
     Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer, Origin,
     Roster, ServerHandled,
@@ -163,6 +164,17 @@ pub trait DynKd: Send {
     /// [`KdClient::message_layer`] of `user`'s client: `None` for schemes without one (and
     /// for an unknown user).
     fn message_layer(&mut self, user: UserId) -> Option<&mut dyn MessageLayer>;
+    /// [`interposed_room`] for this scheme: a room of `members` users created through the
+    /// scheme's interposing (actively attacking) key server, in a system of its own (this
+    /// system is not touched); `None` if the scheme has no known active attack implemented.
+    ///
+    /// # Errors
+    /// As [`interposed_room`].
+    fn interposed_room(
+        &self,
+        members: u32,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Option<InterposedRoom>, SchemeError>;
 }
 
 /// [`DynKd`] over a typed scheme.
@@ -270,6 +282,13 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     }
     fn message_layer(&mut self, user: UserId) -> Option<&mut dyn MessageLayer> {
         self.clients.get_mut(user.0 as usize)?.message_layer()
+    }
+    fn interposed_room(
+        &self,
+        members: u32,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Option<InterposedRoom>, SchemeError> {
+        interposed_room::<K>(members, rng)
     }
 }
 

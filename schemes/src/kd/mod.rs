@@ -13,6 +13,7 @@
 //! when `change` returns).
 
 pub mod conventional;
+pub mod interpose;
 pub mod mkd;
 pub mod pairwise_dh;
 pub mod sakke;
@@ -151,6 +152,24 @@ pub trait KeyDistribution: 'static {
     /// Scheme specific; setup of the schemes in this crate does not fail.
     fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Self::Server, SchemeError>;
 
+    /// Sets up a server that runs this scheme's best known attack by an **active** key
+    /// server: it rewrites what it relays, within the protocol's message formats, to learn the
+    /// epoch secret, while the members still complete every change. After a change it reports
+    /// the epoch secret it derived through [`KdServer::known_epoch_secret`].
+    ///
+    /// A caller must not take that report on trust: the claim shows an exposure only if it
+    /// equals the secret the members themselves hold ([`interpose::interposed_room`] returns
+    /// both), so a scheme cannot fake an exposure. `None` (the default) says that no active
+    /// attack is implemented for the scheme, which is not a claim that none exists.
+    ///
+    /// # Errors
+    /// As [`new_server`](Self::new_server), inside the `Some`.
+    fn new_interposing_server(
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Option<Result<Self::Server, SchemeError>> {
+        None
+    }
+
     /// Enrols `user` with the server (provisioning before the run; not a measured operation)
     /// and returns its client and public credential.
     ///
@@ -235,6 +254,8 @@ pub trait KdServer: Send {
     ) -> Result<ServerHandled, SchemeError>;
 
     /// The epoch secret the server itself holds for `room`, for schemes whose server knows it
-    /// by design ([`KdProperties::server_knows_epoch_secret`]); `None` otherwise.
+    /// by design ([`KdProperties::server_knows_epoch_secret`]) and for a server set up by
+    /// [`KeyDistribution::new_interposing_server`] whose attack succeeded (the secret it
+    /// derived); `None` otherwise.
     fn known_epoch_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
 }
