@@ -821,3 +821,24 @@ fn tampered_replayed_or_early_update_is_rejected() {
     h.change(room, UserId(0), Change::Add(&[UserId(4)]), &mut rng);
     assert!(matches!(h.tamper_outcome.take(), Some(Err(_))));
 }
+
+/// research/mkd.md, security: an active key server that substitutes its own share for every
+/// relayed one learns the epoch secret of a room it creates, and no member notices.
+#[test]
+fn interposing_key_server_learns_the_epoch_secret_unnoticed() {
+    use conclave_schemes::kd::interpose::interposed_room;
+    for n in [2, 3, 5, 8] {
+        let mut rng = ChaCha20Rng::seed_from_u64(900 + u64::from(n));
+        let room = interposed_room::<Mkd>(n, &mut rng).unwrap().unwrap();
+        assert!(room.refused.is_none(), "n = {n}: {:?}", room.refused);
+        assert_eq!(room.members.len(), n as usize);
+        assert!(
+            room.exposed(),
+            "n = {n}: the server's claim is not what the members hold"
+        );
+        // The claim is checked, not trusted: a different secret shows nothing.
+        let mut other = room.clone();
+        other.server_claim = Some((Epoch(0), EpochSecret::from_bytes([7; 32])));
+        assert!(!other.exposed());
+    }
+}

@@ -271,7 +271,7 @@ fn active_server_verdicts_follow_each_stacks_design() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secured.yaml"),
     )
     .unwrap();
-    let stacks = "stacks:\n  - conventional+none+plaintext\n  - pairwise-dh+afgh-hybrid+rekey-index\n  - pairwise-dh+bbs98+per-epoch\n  - pairwise-dh+keyhom+plaintext\n";
+    let stacks = "stacks:\n  - conventional+none+plaintext\n  - pairwise-dh+afgh-hybrid+rekey-index\n  - pairwise-dh+bbs98+per-epoch\n  - pairwise-dh+keyhom+plaintext\n  - mkd+none+plaintext\n";
     let yaml = format!("{}{stacks}", &text[..text.find("stacks:").unwrap()])
         .replace("cost_model: measured", "cost_model: calibrated");
     let dir = std::env::temp_dir().join("conclave-active-server");
@@ -285,7 +285,7 @@ fn active_server_verdicts_follow_each_stacks_design() {
     .unwrap();
     let results = run::run(&s, &[s.seed], &Costing::Calibrated(full), 2, &[]).unwrap();
     // Each stack is found by the one scheme of it that the verdicts are about.
-    let expect: [(&str, &[(Adversary, Verdict)]); 4] = [
+    let expect: [(&str, &[(Adversary, Verdict)]); 5] = [
         (
             "conventional",
             &[
@@ -313,6 +313,8 @@ fn active_server_verdicts_follow_each_stacks_design() {
             ],
         ),
         ("keyhom", &[(Adversary::Rollback, Verdict::Exposed)]),
+        // The key server's share substitution (research/mkd.md): its blindness is passive only.
+        ("mkd", &[(Adversary::KdSubstitution, Verdict::Exposed)]),
     ];
     for (scheme, verdicts) in expect {
         let r = results

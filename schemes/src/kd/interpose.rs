@@ -112,10 +112,8 @@ fn deliver_until_quiet<K: KeyDistribution>(
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Option<(UserId, SchemeError)>, SchemeError> {
     let (by, mut out) = first;
-    let mut queue: VecDeque<(Origin, Dest, K::Message)> = out
-        .drain()
-        .map(|(d, m)| (Origin::User(by), d, m))
-        .collect();
+    let mut queue: VecDeque<(Origin, Dest, K::Message)> =
+        out.drain().map(|(d, m)| (Origin::User(by), d, m)).collect();
     while let Some((origin, dest, msg)) = queue.pop_front() {
         let recipients = match (origin, dest) {
             (Origin::User(from), Dest::Server) => {

@@ -1,6 +1,6 @@
 //! The oracle's active-server experiments: a message server that forges, splices and rolls back
-//! records, a key server that replays what it relayed, and a member that sends the changer's
-//! re-keying traffic.
+//! records, a key server that replays what it relayed or runs the scheme's own active attack on
+//! a room of its own, and a member that sends the changer's re-keying traffic.
 //!
 //! Except for the impostor's re-key, which is tried on the server as the traffic arrives (a
 //! server refuses it before touching its state; one that takes it has lost the run's history,
@@ -14,7 +14,7 @@ use conclave_schemes::pre::KeyView;
 use conclave_schemes::{Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, UserId};
 use rand_chacha::ChaCha20Rng;
 
-use super::{Engine, KdMail};
+use super::{scheme_err, Engine, EngineError, KdMail};
 use crate::oracle::Adversary;
 use crate::rng;
 
@@ -25,6 +25,8 @@ const FIRST_VERSIONS: usize = 3;
 /// Key-distribution messages kept per room and epoch, and in all per room, for the replay.
 const KD_KEPT_PER_EPOCH: usize = 2;
 const KD_KEPT: usize = 8;
+/// Members of the room the interposing key server creates, at most.
+const INTERPOSED_MEMBERS_MAX: usize = 16;
 
 impl Engine<'_> {
     fn active_rng(&self, purpose: &str, entity: u64) -> ChaCha20Rng {
@@ -109,8 +111,9 @@ impl Engine<'_> {
         });
     }
 
-    /// The end-of-run experiments of an active server, per room.
-    pub(super) fn active_server_experiments(&mut self) {
+    /// The end-of-run experiments of an active server, per room, and the key server's attack
+    /// on a room of its own.
+    pub(super) fn active_server_experiments(&mut self) -> Result<(), EngineError> {
         let changed = self.rooms.iter().any(|r| r.active.named_changer.is_some());
         let tried = self.rooms.iter().any(|r| r.active.impostor_tries > 0);
         if changed && !tried {
@@ -138,6 +141,42 @@ impl Engine<'_> {
             self.rollback(room, victim, &key);
             self.kd_substitution(room, victim, &key);
         }
+        self.interposed_room()
+    }
+
+    /// The key server runs the scheme's own active attack
+    /// ([`KeyDistribution::new_interposing_server`](conclave_schemes::kd::KeyDistribution::new_interposing_server))
+    /// while creating a room as large as the run's largest (capped), in a system of its own;
+    /// the room is exposed only if the secret the server derived is the one every member holds.
+    fn interposed_room(&mut self) -> Result<(), EngineError> {
+        let largest = self
+            .rooms
+            .iter()
+            .map(|r| r.members.len())
+            .max()
+            .unwrap_or(0);
+        let members = largest.clamp(2, INTERPOSED_MEMBERS_MAX) as u32;
+        let mut rng = self.active_rng("interposing key server", 0);
+        let kd = self.spec.kd.clone();
+        let outcome = self
+            .stack
+            .kd
+            .interposed_room(members, &mut rng)
+            .map_err(scheme_err(&kd, self.now, || {
+                format!("creating a room of {members} through the interposing key server")
+            }))?;
+        let Some(room) = outcome else {
+            return Ok(());
+        };
+        let exposed = room.exposed();
+        self.oracle.adversary(Adversary::KdSubstitution, exposed, || {
+            match (&room.refused, exposed) {
+                (_, true) => format!("the key server substituted its own key-distribution values while {members} members created a room, and derived the epoch secret all of them hold (`{kd}` authenticates relayed values only under keys the server holds)"),
+                (Some((u, e)), false) => format!("{u} refused the key server's substituted key-distribution values while {members} members created a room: {e}"),
+                (None, false) => format!("the key server's substitution while {members} members created a room left it without the members' epoch secret"),
+            }
+        });
+        Ok(())
     }
 
     /// An id no message of the run has.

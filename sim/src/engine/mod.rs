@@ -332,7 +332,7 @@ impl<'s> Engine<'s> {
 
     fn finish(mut self) -> Result<(StackResult, CostModel), EngineError> {
         self.storage_breach_experiment()?;
-        self.active_server_experiments();
+        self.active_server_experiments()?;
         self.unreadable_at_end();
         self.censor_at_end();
         self.counters.churn_skipped = self.workload.skipped_churn();

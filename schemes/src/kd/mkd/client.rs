@@ -601,7 +601,7 @@ impl Client {
 }
 
 /// `SK = F''(sid, K_1) ⊕ F''(sid, K_2)` and the stored `r = F'''(sid, K_1) + F'''(sid, K_2)`.
-fn session_key(sid: &[u8; 32], k1: &[u8; 32], k2: &[u8; 32]) -> (EpochSecret, [u8; P]) {
+pub(super) fn session_key(sid: &[u8; 32], k1: &[u8; 32], k2: &[u8; 32]) -> (EpochSecret, [u8; P]) {
     let mut a = prf::f2(sid, k1);
     let mut b = prf::f2(sid, k2);
     let secret = EpochSecret::from_bytes(prf::xor32(&a, &b));

@@ -156,6 +156,7 @@
 mod client;
 mod group;
 pub mod ibe;
+mod interposer;
 mod message;
 mod prf;
 mod server;
@@ -211,6 +212,10 @@ impl KeyDistribution for Mkd {
 
     fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
         Ok(Server::new(rng))
+    }
+
+    fn new_interposing_server(rng: &mut dyn CryptoRngCore) -> Option<Result<Server, SchemeError>> {
+        Some(Ok(Server::new_interposing(rng)))
     }
 
     fn enroll(

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use zeroize::Zeroize;
 
 use super::client::random32;
+use super::interposer::Interposer;
 use super::message::{
     ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message,
 };
@@ -60,6 +61,8 @@ struct ServerSession {
     sid: Option<[u8; 32]>,
     round2: Vec<Option<Round2Values>>,
     received2: usize,
+    /// An interposing server's share, relayed in place of every neighbour's in this session.
+    substitute: Option<[u8; P]>,
 }
 
 impl ServerSession {
@@ -80,17 +83,15 @@ impl ServerSession {
     }
     /// The shares the server relays to `q` in its round-1 reply.
     fn relayed(&self, q: usize) -> (Option<[u8; P]>, Option<[u8; P]>) {
-        let l = if self.fresh_left(q) {
-            self.share(self.left_of(q))
-        } else {
-            None
+        let relay = |fresh: bool, neighbour: usize| match (fresh, self.substitute) {
+            (false, _) => None,
+            (true, Some(substitute)) => Some(substitute),
+            (true, None) => self.share(neighbour),
         };
-        let r = if self.fresh_right[q] {
-            self.share(self.right_of(q))
-        } else {
-            None
-        };
-        (l, r)
+        (
+            relay(self.fresh_left(q), self.left_of(q)),
+            relay(self.fresh_right[q], self.right_of(q)),
+        )
     }
 }
 
@@ -112,6 +113,8 @@ pub struct Server {
     users: BTreeMap<UserId, UserEntry>,
     rooms: BTreeMap<RoomId, ServerRoom>,
     ops: ServerOps,
+    /// Set only on a server built to attack ([`Server::new_interposing`]).
+    interposer: Option<Interposer>,
 }
 
 impl core::fmt::Debug for Server {
@@ -147,7 +150,17 @@ impl Server {
             users: BTreeMap::new(),
             rooms: BTreeMap::new(),
             ops: ServerOps::default(),
+            interposer: None,
         }
+    }
+
+    /// A server that runs the share-substitution attack of an active key server
+    /// ([`super::interposer`]) on every session in which all ring links are new, and reports
+    /// the epoch secret it derived through [`KdServer::known_epoch_secret`].
+    pub(super) fn new_interposing(rng: &mut dyn CryptoRngCore) -> Self {
+        let mut server = Self::new(rng);
+        server.interposer = Some(Interposer::new(rng));
+        server
     }
 
     /// Registers `user`'s X25519 key and issues its credentials for the current frame.
@@ -283,6 +296,9 @@ impl Server {
             );
         }
         big_k1.zeroize();
+        if let Some(interposer) = &mut self.interposer {
+            interposer.forget(room);
+        }
         if let Some(r) = self.rooms.get_mut(&room) {
             r.current = Some((epoch, ring));
         }
@@ -409,6 +425,11 @@ impl Server {
             .and_then(|r| r.session.as_ref())
             .filter(|s| s.epoch == epoch)
             .map_or(0, |s| s.attempt.wrapping_add(1));
+        let substitute = self
+            .interposer
+            .as_ref()
+            .filter(|_| n >= 2 && fresh_right.iter().all(|fresh| *fresh))
+            .map(Interposer::share);
         let session = ServerSession {
             epoch,
             attempt,
@@ -422,6 +443,7 @@ impl Server {
             sid: None,
             round2: (0..n).map(|_| None).collect(),
             received2: 0,
+            substitute,
         };
         for q in 0..n {
             let user = session.ring[q];
@@ -722,6 +744,33 @@ impl Server {
         };
         let pp = self.msk.public();
         let epoch = sess.epoch;
+        // An interposing server knows every member's left link key (`None` otherwise).
+        let substituted_left = match (&mut self.interposer, sess.substitute) {
+            (Some(interposer), Some(_)) => {
+                let keys = (0..n)
+                    .map(|q| {
+                        let share = sess
+                            .share(q)
+                            .ok_or(SchemeError::Internal("a fresh link without a share"))?;
+                        interposer.link_key(&sid, &share)
+                    })
+                    .collect::<Result<Vec<V>, SchemeError>>()?;
+                interposer.learn(
+                    room,
+                    epoch,
+                    &sid,
+                    (&t_prime, &keys[sess.rep]),
+                    &k_prime,
+                    &big_k1,
+                );
+                Some(keys)
+            }
+            (Some(interposer), None) => {
+                interposer.forget(room);
+                None
+            }
+            (None, _) => None,
+        };
         // Walk the ring from the representative, accumulating T'_q.
         let mut prefix = [0u8; V_LEN];
         for d in 0..n {
@@ -732,6 +781,9 @@ impl Server {
             self.ops.macs += 1;
             let cx = ctx(room, epoch, user);
             let mk = self.mk(user, room)?;
+            if let Some(keys) = &substituted_left {
+                prefix = Interposer::forged_prefix(&keys[sess.rep], &keys[q]);
+            }
             let msg = if d == 0 {
                 let tag = prf::tag(mk, &[b"final rep", &cx, &sid, &k_prime, &ct.u, &ct.body]);
                 Message::FinalRep {
@@ -812,7 +864,7 @@ impl KdServer for Server {
         }
     }
 
-    fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        None
+    fn known_epoch_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.interposer.as_ref()?.learned(room)
     }
 }
