@@ -28,6 +28,7 @@
 //! time; scheme logic around them is written for measurement, not hardened against side
 //! channels. Each scheme module states its own security properties and known weaknesses.
 
+pub mod aead;
 pub mod changers;
 pub mod channel;
 pub mod erased;

@@ -810,14 +810,14 @@ fn afgh_wire_lengths() {
     let kinds: BTreeSet<_> = org.control_lengths.iter().map(|(k, _, _)| *k).collect();
     assert_eq!(kinds.len(), 3, "every control message kind was routed");
 
-    // afgh-hybrid: key id 16, flag 1, [wrap 48], [584], nonce 12, body + tag 16.
+    // afgh-hybrid: key id 16, flag 1, [wrap 48], [584], nonce 24, body + tag 16.
     let mut org = Org::<AfghHybrid>::new(3, &[0, 1], 15);
     let (id, epoch, text, first) = org.seal(0);
     let body = text.len() + 16;
-    assert_eq!(first.wire_len(), 16 + 1 + 48 + 12 + body);
+    assert_eq!(first.wire_len(), 16 + 1 + 48 + 24 + body);
     org.store(id, epoch, text, first);
     let (id2, epoch, text, second) = org.seal(0);
-    assert_eq!(second.wire_len(), 16 + 1 + 12 + second.body.len());
+    assert_eq!(second.wire_len(), 16 + 1 + 24 + second.body.len());
     assert_eq!(
         second.key,
         org.server.get(ROOM, id).unwrap().key,
@@ -828,9 +828,9 @@ fn afgh_wire_lengths() {
     let record = org.server.get(ROOM, id2).unwrap();
     assert_eq!(
         record.wire_len(),
-        16 + 1 + 48 + 584 + 12 + record.body.len()
+        16 + 1 + 48 + 584 + 24 + record.body.len()
     );
-    assert_eq!(visited(&record), 48 + 576 + 12 + record.body.len());
+    assert_eq!(visited(&record), 48 + 576 + 24 + record.body.len());
 }
 
 fn visited(w: &impl Wire) -> usize {

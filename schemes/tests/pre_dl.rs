@@ -859,7 +859,7 @@ fn wire_lengths<H: DlScheme>(wrap_len: usize) {
     let (id, text, first) = chat.seal(0);
     let n = text.len();
     assert_eq!(first.wrap.as_ref().unwrap().wrap.wire_len(), wrap_len);
-    assert_eq!(first.wire_len(), 16 + 8 + wrap_len + 12 + n + 16);
+    assert_eq!(first.wire_len(), 16 + 8 + wrap_len + 24 + n + 16);
     assert_eq!(
         visited_len(&first),
         first.wire_len(),
@@ -867,19 +867,19 @@ fn wire_lengths<H: DlScheme>(wrap_len: usize) {
     );
     chat.store(id, text, first);
     let stored_one = chat.server.stored_len();
-    assert_eq!(stored_one, (16 + 12 + n + 16) + (16 + 8 + H::STORED_LEN));
+    assert_eq!(stored_one, (16 + 24 + n + 16) + (16 + 8 + H::STORED_LEN));
 
     let (id, text, second) = chat.seal(0);
     let n = text.len();
     assert!(second.wrap.is_none());
-    assert_eq!(second.wire_len(), 16 + 12 + n + 16);
+    assert_eq!(second.wire_len(), 16 + 24 + n + 16);
     assert_eq!(visited_len(&second), second.wire_len());
     chat.store(id, text, second);
-    assert_eq!(chat.server.stored_len(), stored_one + 16 + 12 + n + 16);
+    assert_eq!(chat.server.stored_len(), stored_one + 16 + 24 + n + 16);
     let got = chat.server.get(chat.room, id).unwrap();
     assert_eq!(
         got.wire_len(),
-        16 + 8 + wrap_len + 12 + n + 16,
+        16 + 8 + wrap_len + 24 + n + 16,
         "get attaches the wrap"
     );
 
@@ -971,7 +971,7 @@ fn forge_body(label: &str, room: RoomId, msg: MsgId, key_id: KeyId, mk: &[u8; 32
     Record {
         key_id,
         wrap: None,
-        nonce: [3; 12],
+        nonce: [3; conclave_schemes::pre::dl_hybrid::NONCE_LEN],
         body: body.into(),
     }
 }

@@ -772,19 +772,19 @@ fn wire_and_stored_lengths_are_exact() {
     for k in 0..4 {
         let (msg, update) = w.write(k % 3, &WORDS[..k as usize]);
         let k = k as usize;
-        // epoch 8, writer 4, count 4, entries 32k, nonce 12, ciphertext 1 + 20k + 16.
-        assert_eq!(update.wire_len(), 16 + 32 * k + 12 + 1 + 20 * k + 16);
+        // epoch 8, writer 4, count 4, entries 32k, nonce 24, ciphertext 1 + 20k + 16.
+        assert_eq!(update.wire_len(), 16 + 32 * k + 24 + 1 + 20 * k + 16);
         let mut visited = 0;
         update.visit_bytes(&mut |b| visited += b.len());
         assert_eq!(
             visited,
-            32 * k + 12 + 1 + 20 * k + 16,
+            32 * k + 24 + 1 + 20 * k + 16,
             "every carried byte is visited"
         );
         // Stored: the entries, and the record's epoch, writer, nonce and ciphertext.
-        stored += 32 * k + 8 + 4 + 12 + 1 + 20 * k + 16;
-        // A record in a reply: seq 8, epoch 8, writer 4, nonce 12, length 4, ciphertext.
-        records.push(36 + 1 + 20 * k + 16);
+        stored += 32 * k + 8 + 4 + 24 + 1 + 20 * k + 16;
+        // A record in a reply: seq 8, epoch 8, writer 4, nonce 24, length 4, ciphertext.
+        records.push(48 + 1 + 20 * k + 16);
         w.apply(msg, update);
     }
     assert_eq!(w.server.stored_len(), stored);
@@ -808,7 +808,7 @@ fn wire_and_stored_lengths_are_exact() {
         (1, 76, 76)
     );
 
-    // Back-chain traffic: a link (kind 1 + 76), a request (9), a chain of one link (5 + 76).
+    // Back-chain traffic: a link (kind 1 + 88), a request (9), a chain of one link (5 + 88).
     w.routed.clear();
     w.change(0, &[3], &[], false, &[]);
     let lens: Vec<(usize, bool)> = w
@@ -816,8 +816,8 @@ fn wire_and_stored_lengths_are_exact() {
         .iter()
         .map(|(dest, m)| (m.wire_len(), *dest == Dest::Server))
         .collect();
-    assert_eq!(lens, vec![(77, true), (9, true), (81, false)]);
-    assert_eq!(w.server.stored_len(), stored + 76);
+    assert_eq!(lens, vec![(89, true), (9, true), (93, false)]);
+    assert_eq!(w.server.stored_len(), stored + 88);
 }
 
 #[test]

@@ -37,17 +37,16 @@
 //! Side channels: scalar multiplications, the inversion of `a_e` and the hash are
 //! constant time (curve25519-dalek); nothing secret-dependent is variable time.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use curve25519_dalek::ristretto::CompressedRistretto;
 use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use hkdf::Hkdf;
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN, TAG_LEN};
 use super::{HistoryProperties, HistoryProtection, Rotation};
-use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+use crate::{aead, CryptoRngCore, SchemeError, UserId, Wire};
 
 /// The `bbs98` scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,18 +89,19 @@ pub struct StoredCapsule {
 /// A sealed record of `bbs98`.
 pub type Record = dl_hybrid::Record<Capsule>;
 
-/// The DEM of a capsule: a ChaCha20-Poly1305 key from `g^r` and the context. Fresh per
-/// capsule, so a fixed nonce is safe.
-fn dem(g_r: &RistrettoPoint, context: &[u8; CONTEXT_LEN]) -> Result<ChaCha20Poly1305, SchemeError> {
+/// The DEM key of a capsule, from `g^r` and the context: fresh per capsule, so single-use
+/// ([`aead::seal_once`]).
+fn dem(
+    g_r: &RistrettoPoint,
+    context: &[u8; CONTEXT_LEN],
+) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
     let hk = Hkdf::<Sha256>::new(None, g_r.compress().as_bytes());
-    let mut key = Key::default();
+    let mut key = Zeroizing::new([0u8; 32]);
     let info: [&[u8]; 3] = [Bbs98::LABEL.as_bytes(), b"/dem", context];
-    hk.expand_multi_info(&info, &mut key)
+    hk.expand_multi_info(&info, key.as_mut_slice())
         .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
-    Ok(ChaCha20Poly1305::new(&key))
+    Ok(key)
 }
-
-const DEM_NONCE: [u8; 12] = [0; 12];
 
 impl EpochWrap for Bbs98 {
     const LABEL: &'static str = "conclave/bbs98";
@@ -119,15 +119,8 @@ impl EpochWrap for Bbs98 {
         let message_key = MessageKey(mk);
         let r = Scalar::random(rng);
         let c = RistrettoPoint::mul_base(&(key.scalar() * r));
-        let sealed = dem(&RistrettoPoint::mul_base(&r), context)?
-            .encrypt(
-                Nonce::from_slice(&DEM_NONCE),
-                Payload {
-                    msg: message_key.as_bytes(),
-                    aad: context,
-                },
-            )
-            .map_err(|_| SchemeError::Internal("capsule encryption failed"))?;
+        let dem_key = dem(&RistrettoPoint::mul_base(&r), context)?;
+        let sealed = aead::seal_once(&dem_key, context, message_key.as_bytes())?;
         let sealed_key = <[u8; SEALED_KEY_LEN]>::try_from(sealed.as_slice())
             .map_err(|_| SchemeError::Internal("sealed message key of unexpected length"))?;
         Ok((
@@ -146,15 +139,8 @@ impl EpochWrap for Bbs98 {
     ) -> Result<MessageKey, SchemeError> {
         let StoredCapsule { c, sealed_key } = Self::decode(wrap)?;
         let g_r = c * key.scalar().invert();
-        let opened = dem(&g_r, context)?
-            .decrypt(
-                Nonce::from_slice(&DEM_NONCE),
-                Payload {
-                    msg: &sealed_key,
-                    aad: context,
-                },
-            )
-            .map_err(|_| SchemeError::Crypto)?;
+        let dem_key = dem(&g_r, context)?;
+        let opened = aead::open_once(&dem_key, context, &sealed_key)?;
         let mk = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto)?;
         Ok(MessageKey(mk))
     }

@@ -11,11 +11,12 @@
 //! key holder, with `K_d` unchanged.
 //!
 //! * **KEK.** `KEK_e = HKDF(secret_e, "conclave/client-rewrap/kek" ‖ room ‖ e)`.
-//! * **Record** ([`RewrapRecord`]): a [`Header`] (68 bytes: epoch `e`, random nonce, and
-//!   `ChaCha20-Poly1305(KEK_e, nonce, K_d, aad = 1 ‖ room ‖ msg ‖ e)`), a link count (one byte
+//! * **Record** ([`RewrapRecord`]): a [`Header`] (80 bytes: epoch `e`, random 24-byte nonce,
+//!   and `XChaCha20-Poly1305(KEK_e, nonce, K_d, aad = 1 ‖ room ‖ msg ‖ e)`, as every member
+//!   wraps under `KEK_e`: [`crate::aead::SharedKey`]), a link count (one byte
 //!   while below 128) and the body `ChaCha20-Poly1305(K_d, 0, M, aad = room ‖ msg)` (M + 16
 //!   bytes). `K_d` is 32 fresh random bytes per message and seals exactly one body, so its nonce
-//!   can be fixed. A fresh record is 85 bytes plus the body.
+//!   can be fixed ([`crate::aead::seal_once`]). A fresh record is 97 bytes plus the body.
 //! * **Rotation** (a change that shares history): the changer uploads the new epoch's link (see
 //!   below) in [`Message::Rotate`]; the server answers with every stored header of the room under
 //!   an older epoch ([`Message::Headers`]); the changer unwraps each with the KEK of the epoch it
@@ -26,8 +27,8 @@
 //! * **Catch-up links.** Nothing orders a sender's store against a rotation, and the server
 //!   cannot re-wrap, so a record sealed under epoch `e` may be stored after the room's headers
 //!   moved past `e`, for readers who never held `e`. For those, each rotation to epoch `t` also
-//!   stores the link `ChaCha20-Poly1305(KEK_t, nonce, KEK_{t-1}, aad = 2 ‖ room ‖ t-1 ‖ t)`
-//!   ([`KekLink`], 76 bytes; the leading byte keeps links and headers apart under one KEK).
+//!   stores the link `XChaCha20-Poly1305(KEK_t, nonce, KEK_{t-1}, aad = 2 ‖ room ‖ t-1 ‖ t)`
+//!   ([`KekLink`], 88 bytes; the leading byte keeps links and headers apart under one KEK).
 //!   `get` attaches to a record the links of every epoch after its header's, so any reader that
 //!   holds a later KEK walks down to the one it needs; the next rotation then re-wraps the late
 //!   header like any other. Up-to-date records carry no links.
@@ -76,8 +77,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use crate::aead::{self, SharedKey};
 use zeroize::Zeroizing;
 
 use super::{
@@ -97,9 +97,9 @@ const HEADER_DOMAIN: u8 = 1;
 const LINK_DOMAIN: u8 = 2;
 
 /// AEAD tag bytes.
-const TAG: usize = 16;
+const TAG: usize = aead::TAG_LEN;
 /// AEAD nonce bytes.
-const NONCE: usize = 12;
+const NONCE: usize = aead::SHARED_NONCE_LEN;
 /// Bytes of a header: epoch, nonce, wrapped 32-byte message key.
 pub const HEADER_LEN: usize = 8 + NONCE + 32 + TAG;
 /// Bytes of a link: both epochs, nonce, wrapped 32-byte KEK.
@@ -364,11 +364,7 @@ fn wrap(
     aad: &[u8],
     rng: &mut dyn CryptoRngCore,
 ) -> Result<([u8; NONCE], [u8; 32 + TAG]), SchemeError> {
-    let mut nonce = [0u8; NONCE];
-    rng.fill_bytes(&mut nonce);
-    let sealed = ChaCha20Poly1305::new(Key::from_slice(kek))
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
-        .map_err(|_| SchemeError::Internal("wrap failed"))?;
+    let (nonce, sealed) = SharedKey::new(kek).seal(aad, plain, rng)?;
     let sealed = sealed
         .try_into()
         .map_err(|_| SchemeError::Internal("wrap length"))?;
@@ -382,11 +378,7 @@ fn unwrap(
     wrapped: &[u8; 32 + TAG],
     aad: &[u8],
 ) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    let plain = Zeroizing::new(
-        ChaCha20Poly1305::new(Key::from_slice(kek))
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: wrapped, aad })
-            .map_err(|_| SchemeError::Crypto)?,
-    );
+    let plain = Zeroizing::new(SharedKey::new(kek).open(nonce, aad, wrapped)?);
     let bytes: [u8; 32] = plain
         .as_slice()
         .try_into()
@@ -496,15 +488,7 @@ impl HistoryClient for Client {
         let kek = self.learn(key);
         let header = wrap_header(kek, key.room, msg, key.epoch, &message_key, rng)?;
         // The message key is fresh and seals this one body: a fixed nonce is never reused.
-        let body = ChaCha20Poly1305::new(Key::from_slice(message_key.as_slice()))
-            .encrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: plaintext,
-                    aad: &body_aad(key.room, msg),
-                },
-            )
-            .map_err(|_| SchemeError::Internal("body encryption failed"))?;
+        let body = aead::seal_once(&message_key, &body_aad(key.room, msg), plaintext)?;
         Ok(RewrapRecord {
             header,
             links: Arc::new([]),
@@ -527,16 +511,7 @@ impl HistoryClient for Client {
             return Ok(Opened::Pending { waiting_for: epoch });
         };
         let message_key = unwrap_header(kek, key.room, msg, &sealed.header)?;
-        ChaCha20Poly1305::new(Key::from_slice(message_key.as_slice()))
-            .decrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: &sealed.body,
-                    aad: &body_aad(key.room, msg),
-                },
-            )
-            .map(Opened::Plaintext)
-            .map_err(|_| SchemeError::Crypto)
+        aead::open_once(&message_key, &body_aad(key.room, msg), &sealed.body).map(Opened::Plaintext)
     }
 
     fn epoch_changed(
@@ -781,7 +756,7 @@ mod tests {
         let u = UserId;
         assert_eq!(
             (HEADER_LEN, LINK_LEN, ENTRY_LEN, RECORD_OVERHEAD),
-            (68, 76, 76, 85)
+            (80, 88, 88, 97)
         );
         let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(1), true);
         h.create(&[u(0), u(1)], u(0), &mut rng);
@@ -1082,7 +1057,7 @@ mod tests {
             let mut bad_header = record.clone();
             assert!(bad_header.tamper());
             let mut bad_nonce = record.clone();
-            bad_nonce.header.nonce[(case % 12) as usize] ^= 2;
+            bad_nonce.header.nonce[(case % NONCE as u64) as usize] ^= 2;
             let mut bad_epoch = record.clone();
             bad_epoch.header.epoch = Epoch(epoch + 1);
             let mut bad_body = record.clone();

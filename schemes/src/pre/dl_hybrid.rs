@@ -12,8 +12,9 @@
 //!   Other members reuse it once they have opened a record of the epoch; until then they make
 //!   their own, so an epoch may have a few message keys. A key is named by a [`KeyId`]
 //!   `(epoch, creator, counter)`, unique per room.
-//! * **Records.** A [`Record`] carries the key id, a random 12-byte nonce and the body sealed
-//!   with ChaCha20-Poly1305 under the message key, with associated data
+//! * **Records.** A [`Record`] carries the key id, a random 24-byte nonce and the body sealed
+//!   with XChaCha20-Poly1305 under the message key ([`crate::aead::SharedKey`]: members seal
+//!   many bodies under it), with associated data
 //!   `conclave/<scheme>/body ‖ room ‖ msg ‖ key id`. The first record sealed under a new
 //!   message key also carries its wrap; the server moves the wrap into a per-room wrap table at
 //!   `store`, and `get` attaches the key id's current wrap with the epoch it is now under.
@@ -32,7 +33,7 @@
 //!   message keys are cached, after the body authenticates.
 //!
 //! Wire lengths (framing not counted, as elsewhere in this crate): a key id is 16 B, an attached
-//! wrap 8 B of epoch plus the scheme's wrap, a nonce 12 B, a body its length plus a 16-byte tag;
+//! wrap 8 B of epoch plus the scheme's wrap, a nonce 24 B, a body its length plus a 16-byte tag;
 //! a [`ReKey`] 8 + 8 + 32 = 48 B.
 //!
 //! Security. Bodies and wraps are end-to-end encrypted; the server sees key ids, epochs,
@@ -56,8 +57,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use crate::aead::SharedKey;
 use curve25519_dalek::Scalar;
 use hkdf::Hkdf;
 use rayon::prelude::*;
@@ -73,9 +73,9 @@ use crate::{
 /// Length of an encoded [`KeyId`].
 pub const KEY_ID_LEN: usize = 16;
 /// Length of a body nonce.
-pub const NONCE_LEN: usize = 12;
+pub const NONCE_LEN: usize = crate::aead::SHARED_NONCE_LEN;
 /// Length of an AEAD tag.
-pub const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = crate::aead::TAG_LEN;
 /// Length of an encoded [`ReKey`].
 pub const REKEY_LEN: usize = 8 + 8 + 32;
 /// Length of the epoch that goes with an attached wrap.
@@ -438,15 +438,11 @@ fn open_body<W: EpochWrap>(
     msg: MsgId,
     record: &Record<W::Wrap>,
 ) -> Result<Vec<u8>, SchemeError> {
-    ChaCha20Poly1305::new(Key::from_slice(&message_key.0))
-        .decrypt(
-            Nonce::from_slice(&record.nonce),
-            Payload {
-                msg: &record.body,
-                aad: &body_aad::<W>(room, msg, record.key_id),
-            },
-        )
-        .map_err(|_| SchemeError::Crypto)
+    SharedKey::new(&message_key.0).open(
+        &record.nonce,
+        &body_aad::<W>(room, msg, record.key_id),
+        &record.body,
+    )
 }
 
 /// Opens `record` of message `msg` with an epoch key alone, as a fresh client (or an attacker)
@@ -590,17 +586,8 @@ impl<W: DlScheme> HistoryClient for Client<W> {
             key: mk,
             new_wrap: wrap,
         } = self.sending_key(key, rng)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-        let body = ChaCha20Poly1305::new(Key::from_slice(&mk.0))
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &body_aad::<W>(key.room, msg, key_id),
-                },
-            )
-            .map_err(|_| SchemeError::Internal("body encryption failed"))?;
+        let (nonce, body) =
+            SharedKey::new(&mk.0).seal(&body_aad::<W>(key.room, msg, key_id), plaintext, rng)?;
         Ok(Record {
             key_id,
             wrap,

@@ -10,8 +10,9 @@
 //!
 //! * **Message key.** `MK_e = HKDF(secret_e, "conclave/epoch-keys/message" ‖ room ‖ e)`, the
 //!   same for every message of epoch `e`.
-//! * **Record** ([`EpochRecord`], 36 bytes plus the body): the epoch `e` (8), a random nonce (12)
-//!   and `ChaCha20-Poly1305(MK_e, nonce, body, aad = room ‖ msg ‖ e)` (body + 16-byte tag).
+//! * **Record** ([`EpochRecord`], 48 bytes plus the body): the epoch `e` (8), a random nonce (24)
+//!   and `XChaCha20-Poly1305(MK_e, nonce, body, aad = room ‖ msg ‖ e)` (body + 16-byte tag;
+//!   [`crate::aead::SharedKey`]: every member seals under `MK_e`).
 //!   Binding the message id and room stops the server from moving a record to another message.
 //! * **Back-chain.** When a change shares history, the changer uploads the link
 //!   `link_e = ChaCha20-Poly1305(CK_e, 0, secret_{e-1}, aad = room ‖ e-1 ‖ e)` with
@@ -48,8 +49,9 @@
 //! * **Storage breach with an old key: exposed.** Stored history is never re-keyed: whoever
 //!   holds an old epoch secret (a removed member, a leaked device) opens every stored record of
 //!   that epoch forever, and by walking the back-chain every record of every earlier epoch.
-//! * One key per epoch: compromise of `MK_e` exposes the whole epoch. Nonces are random 96-bit
-//!   values under one key per epoch, safe far beyond 2^32 messages per epoch.
+//! * One key per epoch: compromise of `MK_e` exposes the whole epoch. Nonces are random 192-bit
+//!   values under that key (XChaCha20-Poly1305): a collision after q messages has probability
+//!   about q²/2^193, so no usage cap is needed.
 //! * The server can withhold or drop links (availability, not confidentiality); a joiner then
 //!   reads less history. It cannot forge them.
 //! * A joiner's chain answer grows with the number of epochs (O(E) bytes and AEAD opens).
@@ -62,8 +64,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use crate::aead::{self, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
 use zeroize::Zeroizing;
 
 use super::{
@@ -79,10 +80,8 @@ use crate::{
 const MESSAGE_KEY: Label = Label::Custom("conclave/epoch-keys/message");
 const CHAIN_KEY: Label = Label::Custom("conclave/epoch-keys/chain");
 
-/// AEAD tag bytes.
-const TAG: usize = 16;
 /// AEAD nonce bytes.
-const NONCE: usize = 12;
+const NONCE: usize = SHARED_NONCE_LEN;
 /// Bytes a record adds to its body: epoch, nonce and tag.
 pub const RECORD_OVERHEAD: usize = 8 + NONCE + TAG;
 /// Bytes of a back-chain link: both epochs and the sealed 32-byte secret.
@@ -294,15 +293,11 @@ fn link_aad(room: RoomId, prev: Epoch, epoch: Epoch) -> [u8; 20] {
 /// Seals `prev`'s secret under the chain key of `next`.
 fn make_link(prev: KeyView<'_>, next: KeyView<'_>) -> Result<ChainLink, SchemeError> {
     let chain_key = Zeroizing::new(next.secret.derive(CHAIN_KEY, next.room, next.epoch));
-    let sealed = ChaCha20Poly1305::new(Key::from_slice(chain_key.as_slice()))
-        .encrypt(
-            &Nonce::default(),
-            Payload {
-                msg: prev.secret.as_bytes(),
-                aad: &link_aad(next.room, prev.epoch, next.epoch),
-            },
-        )
-        .map_err(|_| SchemeError::Internal("link encryption failed"))?;
+    let sealed = aead::seal_once(
+        &chain_key,
+        &link_aad(next.room, prev.epoch, next.epoch),
+        prev.secret.as_bytes(),
+    )?;
     let sealed = sealed
         .try_into()
         .map_err(|_| SchemeError::Internal("link length"))?;
@@ -320,17 +315,11 @@ fn open_link(
     secret: &EpochSecret,
 ) -> Result<EpochSecret, SchemeError> {
     let chain_key = Zeroizing::new(secret.derive(CHAIN_KEY, room, link.epoch));
-    let plain = Zeroizing::new(
-        ChaCha20Poly1305::new(Key::from_slice(chain_key.as_slice()))
-            .decrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: &link.sealed,
-                    aad: &link_aad(room, link.prev, link.epoch),
-                },
-            )
-            .map_err(|_| SchemeError::Crypto)?,
-    );
+    let plain = Zeroizing::new(aead::open_once(
+        &chain_key,
+        &link_aad(room, link.prev, link.epoch),
+        &link.sealed,
+    )?);
     let bytes: [u8; 32] = plain
         .as_slice()
         .try_into()
@@ -391,18 +380,12 @@ impl HistoryClient for Client {
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<EpochRecord, SchemeError> {
-        let mut nonce = [0u8; NONCE];
-        rng.fill_bytes(&mut nonce);
         let known = self.learn(key);
-        let ciphertext = ChaCha20Poly1305::new(Key::from_slice(known.message_key.as_slice()))
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &record_aad(key.room, msg, key.epoch),
-                },
-            )
-            .map_err(|_| SchemeError::Internal("body encryption failed"))?;
+        let (nonce, ciphertext) = SharedKey::new(&known.message_key).seal(
+            &record_aad(key.room, msg, key.epoch),
+            plaintext,
+            rng,
+        )?;
         Ok(EpochRecord {
             epoch: key.epoch,
             nonce,
@@ -422,16 +405,13 @@ impl HistoryClient for Client {
                 waiting_for: sealed.epoch,
             });
         };
-        ChaCha20Poly1305::new(Key::from_slice(known.message_key.as_slice()))
-            .decrypt(
-                Nonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: &record_aad(key.room, msg, sealed.epoch),
-                },
+        SharedKey::new(&known.message_key)
+            .open(
+                &sealed.nonce,
+                &record_aad(key.room, msg, sealed.epoch),
+                &sealed.ciphertext,
             )
             .map(Opened::Plaintext)
-            .map_err(|_| SchemeError::Crypto)
     }
 
     fn epoch_changed(
@@ -625,7 +605,7 @@ mod tests {
         for len in [0, 1, 160, 4096] {
             let (_, record) = h.seal(u(0), &vec![7; len], &mut rng);
             assert_eq!(record.wire_len(), len + RECORD_OVERHEAD);
-            assert_eq!(RECORD_OVERHEAD, 8 + 12 + 16);
+            assert_eq!(RECORD_OVERHEAD, 8 + 24 + 16);
         }
         // A re-key uploads one link.
         h.rekey(u(1), &mut rng);

@@ -66,16 +66,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
+use crate::aead;
 use crate::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
@@ -256,15 +255,14 @@ impl EpochKeys {
     }
 }
 
-/// The AEAD of epoch `epoch`'s link, keyed from its root, and the associated data.
-fn link_cipher(root: &EpochSecret, room: RoomId, epoch: Epoch) -> (ChaCha20Poly1305, [u8; 12]) {
-    let mut key = root.derive(Label::Custom("conclave sse per-epoch link"), room, epoch);
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
-    key.zeroize();
+/// The single-use AEAD key of epoch `epoch`'s link, from its root, and the associated data.
+fn link_cipher(root: &EpochSecret, room: RoomId, epoch: Epoch) -> (Zeroizing<[u8; 32]>, [u8; 12]) {
+    let key =
+        Zeroizing::new(root.derive(Label::Custom("conclave sse per-epoch link"), room, epoch));
     let mut aad = [0u8; 12];
     aad[..4].copy_from_slice(&room.0.to_be_bytes());
     aad[4..].copy_from_slice(&epoch.0.to_be_bytes());
-    (cipher, aad)
+    (key, aad)
 }
 
 /// Seals `prev_root` (epoch `epoch - 1`) under epoch `epoch`'s root.
@@ -274,18 +272,9 @@ fn seal_link(
     root: &EpochSecret,
     prev_root: &EpochSecret,
 ) -> Result<Link, SchemeError> {
-    let (cipher, aad) = link_cipher(root, room, epoch);
-    // Each link key seals exactly one plaintext (the fixed previous root), so a fixed nonce is
-    // never reused with different data.
-    let sealed = cipher
-        .encrypt(
-            Nonce::from_slice(&[0u8; 12]),
-            Payload {
-                msg: prev_root.as_bytes(),
-                aad: &aad,
-            },
-        )
-        .map_err(|_| SchemeError::Internal("AEAD refused a 32-byte plaintext"))?;
+    let (key, aad) = link_cipher(root, room, epoch);
+    // Each link key seals exactly one plaintext (the fixed previous root).
+    let sealed = aead::seal_once(&key, &aad, prev_root.as_bytes())?;
     let sealed = <[u8; SEALED_ROOT_LEN]>::try_from(sealed.as_slice())
         .map_err(|_| SchemeError::Internal("sealed root has the wrong length"))?;
     Ok(Link { epoch, sealed })
@@ -293,16 +282,8 @@ fn seal_link(
 
 /// Opens `link` with its epoch's root, giving the previous epoch's root.
 fn open_link(room: RoomId, root: &EpochSecret, link: &Link) -> Result<EpochSecret, SchemeError> {
-    let (cipher, aad) = link_cipher(root, room, link.epoch);
-    let mut opened = cipher
-        .decrypt(
-            Nonce::from_slice(&[0u8; 12]),
-            Payload {
-                msg: &link.sealed,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| SchemeError::Crypto)?;
+    let (key, aad) = link_cipher(root, room, link.epoch);
+    let mut opened = aead::open_once(&key, &aad, &link.sealed)?;
     let bytes = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto);
     opened.zeroize();
     Ok(EpochSecret::from_bytes(bytes?))

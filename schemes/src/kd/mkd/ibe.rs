@@ -30,14 +30,12 @@ use ark_ec::{CurveGroup, PrimeGroup};
 use ark_ff::field_hashers::DefaultFieldHasher;
 use ark_ff::PrimeField;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
 use sha2::Sha256;
 
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::{CryptoRngCore, SchemeError};
+use crate::{aead, CryptoRngCore, SchemeError};
 
 /// Length of a compressed `G_1` point.
 pub const G1_LEN: usize = 48;
@@ -105,16 +103,16 @@ fn dem_key(
     z: &<Bls12_381 as Pairing>::TargetField,
     u: &[u8],
     id: &[u8],
-) -> Result<Key, SchemeError> {
+) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
     let mut zb = Vec::with_capacity(576);
     z.serialize_compressed(&mut zb)
         .map_err(|_| SchemeError::Internal("serialising G_T"))?;
     let hk = Hkdf::<Sha256>::new(None, &zb);
-    let mut k = [0u8; 32];
+    let mut k = Zeroizing::new([0u8; 32]);
     let info: [&[u8]; 3] = [b"conclave mkd BF-IBE DEM v1", u, id];
-    hk.expand_multi_info(&info, &mut k)
+    hk.expand_multi_info(&info, k.as_mut_slice())
         .map_err(|_| SchemeError::Internal("HKDF"))?;
-    Ok(*Key::from_slice(&k))
+    Ok(k)
 }
 
 impl MasterKey {
@@ -164,9 +162,7 @@ impl PublicParams {
         u.serialize_compressed(&mut ub[..])
             .map_err(|_| SchemeError::Internal("serialising G_1"))?;
         let key = dem_key(&z, &ub, id)?;
-        let ct = ChaCha20Poly1305::new(&key)
-            .encrypt(&Nonce::default(), Payload { msg, aad: id })
-            .map_err(|_| SchemeError::Internal("AEAD"))?;
+        let ct = aead::seal_once(&key, id, msg)?;
         let body: [u8; 48] = ct
             .try_into()
             .map_err(|_| SchemeError::Internal("AEAD output length"))?;
@@ -185,15 +181,7 @@ impl UserKey {
             .map_err(|_| SchemeError::Malformed("IBE ciphertext: U not in G_1"))?;
         let z = Bls12_381::pairing(u, self.0).0;
         let key = dem_key(&z, &ct.u, id)?;
-        let pt = ChaCha20Poly1305::new(&key)
-            .decrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: &ct.body,
-                    aad: id,
-                },
-            )
-            .map_err(|_| SchemeError::Crypto)?;
+        let pt = aead::open_once(&key, id, &ct.body)?;
         pt.try_into().map_err(|_| SchemeError::Crypto)
     }
 

@@ -8,13 +8,14 @@
 //! `store`. Later senders reuse the epoch's key once they have opened a record sealed with it;
 //! until then they make their own, so an epoch may have a few keys. Key ids are (epoch, creator,
 //! random 32-bit serial), unique even for a client that lost its state. Bodies:
-//! ChaCha20-Poly1305 under `K_msg`, random 12-byte nonce, associated data
+//! XChaCha20-Poly1305 under `K_msg`, random 24-byte nonce ([`crate::aead::SharedKey`]: every
+//! member sends under the epoch's key), associated data
 //! `room ‖ msg ‖ key id`. At a change the server re-encrypts the wraps only: O(message keys)
 //! pairings, independent of the number of messages; bodies are never touched (see [`super`] for
 //! the protocol and the security analysis).
 //!
 //! Record as stored: key id (16 B), a flag byte, the wrap when present (48 B; `get` always
-//! attaches it), the wrap's current re-encryption if any (8 + 576 B), nonce (12 B), body
+//! attaches it), the wrap's current re-encryption if any (8 + 576 B), nonce (24 B), body
 //! (plaintext + 16 B tag). Clients cache the message keys they made or opened.
 //!
 //! Hybrid trade-off (research/pre.md §1.6): the message key never changes, so whoever cached it
@@ -26,8 +27,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use crate::aead::{SharedKey, SHARED_NONCE_LEN};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Capsule, G1_LEN};
@@ -46,7 +46,7 @@ const EPOCH_KEY_DOMAIN: &str = "conclave/afgh-hybrid/epoch-key";
 /// HKDF label of the message keys.
 const MESSAGE_KEY_LABEL: &[u8] = b"conclave/afgh-hybrid/message-key";
 /// Length of a body nonce.
-const NONCE_LEN: usize = 12;
+const NONCE_LEN: usize = SHARED_NONCE_LEN;
 
 /// Hybrid AFGH proxy re-encryption (one wrapped message key per epoch).
 #[derive(Debug, Clone, Copy, Default)]
@@ -275,18 +275,12 @@ impl HistoryClient for Client {
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<HybridRecord, SchemeError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
         let sending = self.sending_key(key, rng)?;
-        let body = ChaCha20Poly1305::new(Key::from_slice(&sending.key.0))
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad(key.room, msg, &sending.id),
-                },
-            )
-            .map_err(|_| SchemeError::Internal("AEAD encryption"))?;
+        let (nonce, body) = SharedKey::new(&sending.key.0).seal(
+            &aad(key.room, msg, &sending.id),
+            plaintext,
+            rng,
+        )?;
         Ok(HybridRecord {
             key: sending.id,
             wrap: sending.unsent_wrap.take(),
@@ -323,15 +317,11 @@ impl HistoryClient for Client {
                 message_key(&secret, key.room, &id, wrap)?
             }
         };
-        let plaintext = ChaCha20Poly1305::new(Key::from_slice(&message_key.0))
-            .decrypt(
-                Nonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.body,
-                    aad: &aad(key.room, msg, &id),
-                },
-            )
-            .map_err(|_| SchemeError::Crypto)?;
+        let plaintext = SharedKey::new(&message_key.0).open(
+            &sealed.nonce,
+            &aad(key.room, msg, &id),
+            &sealed.body,
+        )?;
         // Only a key that authenticated a body is remembered or adopted for sending.
         let adopt = id.epoch == key.epoch
             && self

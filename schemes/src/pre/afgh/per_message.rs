@@ -16,12 +16,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use zeroize::Zeroize;
 
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use crate::aead;
 use crate::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
@@ -159,15 +158,7 @@ impl HistoryClient for Client {
         let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
         let capsule = capsule.to_bytes()?;
         let mut k = body_key(&secret, key.room, msg, key.epoch, &capsule)?;
-        let body = ChaCha20Poly1305::new(Key::from_slice(&k))
-            .encrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad(key.room, msg, key.epoch),
-                },
-            )
-            .map_err(|_| SchemeError::Internal("AEAD encryption"));
+        let body = aead::seal_once(&k, &aad(key.room, msg, key.epoch), plaintext);
         k.zeroize();
         Ok(AfghRecord {
             origin: key.epoch,
@@ -192,16 +183,8 @@ impl HistoryClient for Client {
                 Err(waiting_for) => return Ok(Opened::Pending { waiting_for }),
             };
         let mut k = body_key(&secret, key.room, msg, sealed.origin, &sealed.capsule)?;
-        let plaintext = ChaCha20Poly1305::new(Key::from_slice(&k))
-            .decrypt(
-                &Nonce::default(),
-                Payload {
-                    msg: &sealed.body,
-                    aad: &aad(key.room, msg, sealed.origin),
-                },
-            )
-            .map(Opened::Plaintext)
-            .map_err(|_| SchemeError::Crypto);
+        let plaintext = aead::open_once(&k, &aad(key.room, msg, sealed.origin), &sealed.body)
+            .map(Opened::Plaintext);
         k.zeroize();
         plaintext
     }

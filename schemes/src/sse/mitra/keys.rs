@@ -5,14 +5,13 @@
 //! search keys of that epoch and nothing of the other families (message keys are derived from
 //! the epoch secret under other labels).
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
 use super::wire::Sealed;
+use crate::aead::SharedKey;
 use crate::pre::KeyView;
 use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
 
@@ -22,10 +21,10 @@ pub const ENTRY_LEN: usize = 16;
 const TAG_LEN: usize = 7;
 /// Size of an index key (the root of an epoch's keys).
 pub const ROOT_LEN: usize = 32;
-/// Size of a ChaCha20-Poly1305 nonce and tag.
-pub const NONCE_LEN: usize = 12;
-/// Size of a ChaCha20-Poly1305 tag.
-pub const AEAD_TAG_LEN: usize = 16;
+/// Size of an AEAD nonce (XChaCha20-Poly1305: many writers seal under one epoch's keys).
+pub const NONCE_LEN: usize = crate::aead::SHARED_NONCE_LEN;
+/// Size of an AEAD tag.
+pub const AEAD_TAG_LEN: usize = crate::aead::TAG_LEN;
 
 /// A keyword as Mitra's PRF and log records see it: a 16-byte digest, so log records have a
 /// fixed size per keyword and do not leak keyword lengths through their ciphertext length.
@@ -82,8 +81,8 @@ pub struct EpochKeys {
     root: [u8; ROOT_LEN],
     /// HMAC-SHA-256 already keyed (cloned per evaluation, which saves rehashing the key).
     prf: Hmac<Sha256>,
-    log: ChaCha20Poly1305,
-    link: ChaCha20Poly1305,
+    log: SharedKey,
+    link: SharedKey,
 }
 
 impl Drop for EpochKeys {
@@ -119,8 +118,8 @@ impl EpochKeys {
         let mut link_key = expand(b"conclave mitra back-link")?;
         let prf = <Hmac<Sha256> as Mac>::new_from_slice(&prf_key)
             .map_err(|_| SchemeError::Internal("HMAC refused a 32-byte key"))?;
-        let log = ChaCha20Poly1305::new((&log_key).into());
-        let link = ChaCha20Poly1305::new((&link_key).into());
+        let log = SharedKey::new(&log_key);
+        let link = SharedKey::new(&link_key);
         prf_key.zeroize();
         log_key.zeroize();
         link_key.zeroize();
@@ -297,33 +296,20 @@ fn link_aad(room: RoomId, from: Epoch, to: Epoch) -> Vec<u8> {
 }
 
 fn seal(
-    aead: &ChaCha20Poly1305,
+    aead: &SharedKey,
     aad: &[u8],
     msg: &[u8],
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Sealed, SchemeError> {
-    // A random 96-bit nonce per record: records per key stay far below the 2^32 bound where
-    // random nonces start to risk a collision.
-    let mut nonce = [0u8; NONCE_LEN];
-    rng.fill_bytes(&mut nonce);
-    let ciphertext = aead
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
-        .map_err(|_| SchemeError::Internal("AEAD refused to seal"))?;
+    let (nonce, ciphertext) = aead.seal(aad, msg, rng)?;
     Ok(Sealed {
         nonce,
         ciphertext: ciphertext.into(),
     })
 }
 
-fn open(aead: &ChaCha20Poly1305, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
-    aead.decrypt(
-        Nonce::from_slice(&sealed.nonce),
-        Payload {
-            msg: &sealed.ciphertext,
-            aad,
-        },
-    )
-    .map_err(|_| SchemeError::Crypto)
+fn open(aead: &SharedKey, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
+    aead.open(&sealed.nonce, aad, &sealed.ciphertext)
 }
 
 fn truncate(mac: Hmac<Sha256>) -> [u8; ENTRY_LEN] {

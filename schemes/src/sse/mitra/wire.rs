@@ -4,14 +4,14 @@
 //!
 //! | message | layout | bytes |
 //! |---|---|---|
-//! | [`Update`] | epoch, writer, k, k × (address 16, value 16), log nonce 12, log ciphertext | 16 + 32k + 12 + (1 + 20k + 16) |
+//! | [`Update`] | epoch, writer, k, k × (address 16, value 16), log nonce 24, log ciphertext | 16 + 32k + 24 + (1 + 20k + 16) |
 //! | [`Query`] | search 4, cursor 8, floor 8, r, r × (epoch 8, from 8), a, a × address 16 | 28 + 16r + 16a |
 //! | [`Reply`] | search 4, readable_from 8, end 8, a, a × value 16, n, n × record | 28 + 16a + Σ records |
-//! | [`LogRecord`] | seq 8, epoch 8, writer 4, nonce 12, length 4, ciphertext | 36 + ciphertext |
-//! | [`Message::Link`] | kind 1, [`Link`] | 1 + 76 |
+//! | [`LogRecord`] | seq 8, epoch 8, writer 4, nonce 24, length 4, ciphertext | 48 + ciphertext |
+//! | [`Message::Link`] | kind 1, [`Link`] | 1 + 88 |
 //! | [`Message::ChainRequest`] | kind 1, epoch 8 | 9 |
-//! | [`Message::Chain`] | kind 1, n, n × [`Link`] | 5 + 76n |
-//! | [`Link`] | from 8, to 8, nonce 12, ciphertext 48 | 76 |
+//! | [`Message::Chain`] | kind 1, n, n × [`Link`] | 5 + 88n |
+//! | [`Link`] | from 8, to 8, nonce 24, ciphertext 48 | 88 |
 //!
 //! A log record's plaintext is `op 1 ‖ k × (counter 4 ‖ keyword tag 16)`, so its ciphertext is
 //! `1 + 20k + 16` bytes for an update of `k` keywords: its length reveals `k`, as the update's

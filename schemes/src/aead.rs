@@ -1,0 +1,192 @@
+//! The crate's one AEAD, in the two ways its schemes use a key.
+//!
+//! * A **single-use key** seals exactly one plaintext (a key drawn or derived per message, per
+//!   capsule, per link): ChaCha20-Poly1305 (RFC 8439) with the all-zero nonce, which is safe
+//!   because the key never seals a second plaintext. [`seal_once`], [`open_once`].
+//! * A **shared key** seals many plaintexts, from many members (a room's epoch or message key, a
+//!   search index's record key): XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03) with a random
+//!   192-bit nonce per plaintext, [`SharedKey`]. With q plaintexts under one key the chance of
+//!   a nonce collision is about q²/2^193, negligible for any number of messages a room sends.
+//!   (A random 96-bit nonce, as these keys used before, collides with probability about
+//!   q²/2^97: 2^-33 after 2^32 messages, which is NIST SP 800-38D's limit for random nonces, and
+//!   a collision under ChaCha20-Poly1305 leaks the XOR of two plaintexts and the Poly1305 key.)
+//!
+//! Keys derived together with their nonce for one message (the sealed box, Sender Keys' message
+//! keys) and the transport channel's counter nonces keep their own schedules.
+//!
+//! Both give IND-CCA2 confidentiality and integrity of the plaintext and the associated data
+//! against an active attacker, as long as the key is secret and used as its kind says.
+//! Decryption failures are opaque ([`SchemeError::Crypto`]). Constant time (RustCrypto
+//! `chacha20poly1305`; the tag comparison is constant time).
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, XChaCha20Poly1305, XNonce};
+
+use crate::{CryptoRngCore, SchemeError};
+
+/// Bytes of an authentication tag.
+pub const TAG_LEN: usize = 16;
+/// Bytes of a shared key's nonce, sent with each ciphertext.
+pub const SHARED_NONCE_LEN: usize = 24;
+
+/// Seals `plaintext` under a key that seals nothing else: ciphertext ‖ tag.
+///
+/// # Errors
+/// [`SchemeError::Internal`] only for a plaintext beyond ChaCha20-Poly1305's 256 GiB limit.
+pub fn seal_once(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SchemeError> {
+    ChaCha20Poly1305::new(Key::from_slice(key))
+        .encrypt(
+            &Nonce::default(),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| SchemeError::Internal("AEAD plaintext too long"))
+}
+
+/// Opens what [`seal_once`] sealed.
+///
+/// # Errors
+/// [`SchemeError::Crypto`] if the key, the associated data or the ciphertext is not the one
+/// sealed (or the ciphertext is shorter than a tag).
+pub fn open_once(key: &[u8; 32], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SchemeError> {
+    ChaCha20Poly1305::new(Key::from_slice(key))
+        .decrypt(
+            &Nonce::default(),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map_err(|_| SchemeError::Crypto)
+}
+
+/// A key that seals many plaintexts: XChaCha20-Poly1305 with random nonces.
+pub struct SharedKey(XChaCha20Poly1305);
+
+impl core::fmt::Debug for SharedKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SharedKey(..)")
+    }
+}
+
+impl SharedKey {
+    /// The cipher for `key` (the caller keeps and zeroises the bytes).
+    #[must_use]
+    pub fn new(key: &[u8; 32]) -> Self {
+        Self(XChaCha20Poly1305::new(Key::from_slice(key)))
+    }
+
+    /// Seals `plaintext` under a fresh random nonce: the nonce, and ciphertext ‖ tag.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] only for a plaintext beyond the 256 GiB limit.
+    pub fn seal(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<([u8; SHARED_NONCE_LEN], Vec<u8>), SchemeError> {
+        let mut nonce = [0u8; SHARED_NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| SchemeError::Internal("AEAD plaintext too long"))?;
+        Ok((nonce, ciphertext))
+    }
+
+    /// Opens what [`SharedKey::seal`] sealed under `nonce`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if anything differs from what was sealed.
+    pub fn open(
+        &self,
+        nonce: &[u8; SHARED_NONCE_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, SchemeError> {
+        self.0
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
+            .map_err(|_| SchemeError::Crypto)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    /// draft-irtf-cfrg-xchacha-03 §A.3.1: the AEAD_XChaCha20_Poly1305 test vector.
+    #[test]
+    fn xchacha_matches_the_draft_vector() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+        let aad = hex("50515253c0c1c2c3c4c5c6c7");
+        let key: [u8; 32] = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f")
+            .try_into()
+            .unwrap();
+        let nonce: [u8; 24] = hex("404142434445464748494a4b4c4d4e4f5051525354555657")
+            .try_into()
+            .unwrap();
+        let tag = hex("c0875924c1c7987947deafd8780acf49");
+        let sealed = SharedKey::new(&key);
+        let ct = sealed
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        assert_eq!(&ct[ct.len() - TAG_LEN..], &tag[..]);
+        assert_eq!(sealed.open(&nonce, &aad, &ct).unwrap(), plaintext);
+    }
+
+    #[test]
+    fn shared_key_nonces_differ_and_tampering_is_refused() {
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let key = SharedKey::new(&[9; 32]);
+        let (n1, c1) = key.seal(b"aad", b"body", &mut rng).unwrap();
+        let (n2, c2) = key.seal(b"aad", b"body", &mut rng).unwrap();
+        assert_ne!(n1, n2);
+        assert_ne!(c1, c2);
+        assert_eq!(c1.len(), 4 + TAG_LEN);
+        assert_eq!(key.open(&n1, b"aad", &c1).unwrap(), b"body");
+        assert_eq!(key.open(&n2, b"aad", &c1), Err(SchemeError::Crypto));
+        assert_eq!(key.open(&n1, b"aaD", &c1), Err(SchemeError::Crypto));
+        assert_eq!(
+            key.open(&n1, b"aad", &c1[..TAG_LEN - 1]),
+            Err(SchemeError::Crypto)
+        );
+    }
+
+    #[test]
+    fn single_use_key_round_trips_and_refuses_another_key() {
+        let ct = seal_once(&[1; 32], b"ctx", b"secret").unwrap();
+        assert_eq!(open_once(&[1; 32], b"ctx", &ct).unwrap(), b"secret");
+        assert_eq!(open_once(&[2; 32], b"ctx", &ct), Err(SchemeError::Crypto));
+        assert_eq!(open_once(&[1; 32], b"cty", &ct), Err(SchemeError::Crypto));
+    }
+}
