@@ -22,17 +22,17 @@
 //! Everything here is bench set-up code, run outside the timed regions: a failure is a broken
 //! bench, so these helpers panic with a message saying what failed.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use conclave_schemes::common::router::{route, Arrival};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView,
 };
 use conclave_schemes::sse::{
     Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
-use conclave_schemes::{Dest, MsgId, Outbox, UserId};
+use conclave_schemes::{MsgId, Origin, Outbox, SchemeError, UserId};
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::fuzz::Registered;
 use conclave_sim::scenario::{self, Scenario};
@@ -175,36 +175,6 @@ pub fn time_chunked<S>(
     total
 }
 
-/// Delivers control messages between clients (indexed by `UserId.0`) and a server until none is
-/// left. `queue` holds the first messages with their sender (`None` for the server).
-fn route<M>(
-    rng: &mut ChaCha20Rng,
-    mut queue: VecDeque<(Option<UserId>, Dest, M)>,
-    mut at_server: impl FnMut(&mut ChaCha20Rng, UserId, M, &mut Outbox<M>),
-    mut at_client: impl FnMut(&mut ChaCha20Rng, UserId, &M, &mut Outbox<M>),
-) {
-    while let Some((from, dest, msg)) = queue.pop_front() {
-        let mut out = Outbox::new();
-        match (from, dest) {
-            (Some(user), Dest::Server) => {
-                at_server(rng, user, msg, &mut out);
-                queue.extend(out.drain().map(|(d, m)| (None, d, m)));
-            }
-            (None, Dest::Server) => panic!("a server sent a message to itself"),
-            (_, Dest::User(to)) => {
-                at_client(rng, to, &msg, &mut out);
-                queue.extend(out.drain().map(|(d, m)| (Some(to), d, m)));
-            }
-            (_, Dest::Users(tos)) => {
-                for to in tos {
-                    at_client(rng, to, &msg, &mut out);
-                    queue.extend(out.drain().map(|(d, m)| (Some(to), d, m)));
-                }
-            }
-        }
-    }
-}
-
 /// A fresh message server and fresh history-protection clients of users `0..users` who all
 /// hold the room's first epoch `key`, as in the simulator: user 0 created the room (it is the
 /// changer) and the control traffic this causes has been routed through the server.
@@ -249,20 +219,19 @@ fn history_epoch<H: HistoryProtection>(
             )
             .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", H::NAME));
         let from = UserId(u32::try_from(i).unwrap_or(u32::MAX));
-        route(
-            rng,
-            out.drain().map(|(d, m)| (Some(from), d, m)).collect(),
-            |rng, user, msg, out| {
-                server
-                    .handle(key.room, user, msg, rng, out)
-                    .unwrap_or_else(|e| panic!("{}: server handle: {e}", H::NAME));
-            },
-            |rng, user, msg, out| {
-                clients[user.0 as usize]
-                    .handle(key, msg, rng, out)
-                    .unwrap_or_else(|e| panic!("{}: client handle: {e}", H::NAME));
-            },
-        );
+        route(Origin::User(from), out, |arrival| {
+            let mut out = Outbox::new();
+            match arrival {
+                Arrival::AtServer { from, msg } => {
+                    server.handle(key.room, from, msg, rng, &mut out)?;
+                }
+                Arrival::AtUser { to, msg, .. } => {
+                    clients[to.0 as usize].handle(key, msg, rng, &mut out)?;
+                }
+            }
+            Ok::<_, SchemeError>(out)
+        })
+        .unwrap_or_else(|e| panic!("{}: control traffic: {e}", H::NAME));
     }
 }
 
@@ -308,20 +277,19 @@ fn search_epoch<S: SearchableEncryption>(
             )
             .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", S::NAME));
         let from = UserId(u32::try_from(i).unwrap_or(u32::MAX));
-        route(
-            rng,
-            out.drain().map(|(d, m)| (Some(from), d, m)).collect(),
-            |rng, user, msg, out| {
-                server
-                    .handle(key.room, user, msg, rng, out)
-                    .unwrap_or_else(|e| panic!("{}: server handle: {e}", S::NAME));
-            },
-            |rng, user, msg, out| {
-                clients[user.0 as usize]
-                    .handle(key, msg, rng, out)
-                    .unwrap_or_else(|e| panic!("{}: client handle: {e}", S::NAME));
-            },
-        );
+        route(Origin::User(from), out, |arrival| {
+            let mut out = Outbox::new();
+            match arrival {
+                Arrival::AtServer { from, msg } => {
+                    server.handle(key.room, from, msg, rng, &mut out)?;
+                }
+                Arrival::AtUser { to, msg, .. } => {
+                    clients[to.0 as usize].handle(key, msg, rng, &mut out)?;
+                }
+            }
+            Ok::<_, SchemeError>(out)
+        })
+        .unwrap_or_else(|e| panic!("{}: control traffic: {e}", S::NAME));
     }
 }
 

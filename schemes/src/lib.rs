@@ -28,9 +28,8 @@
 //! time; scheme logic around them is written for measurement, not hardened against side
 //! channels. Each scheme module states its own security properties and known weaknesses.
 
-pub mod aead;
-pub mod changers;
 pub mod channel;
+pub mod common;
 pub mod erased;
 mod error;
 mod ids;
@@ -50,4 +49,4 @@ pub use ids::{Epoch, MsgId, RoomId, UserId, EPOCH_BEYOND_LIMIT};
 pub use outcome::Opened;
 pub use rand_core::CryptoRngCore;
 pub use secret::{EpochSecret, Label};
-pub use wire::{Dest, Outbox, Wire};
+pub use wire::{Dest, Origin, Outbox, Wire};

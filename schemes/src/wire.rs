@@ -14,6 +14,21 @@ pub trait Wire {
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8]));
 }
 
+/// Bytes of the LEB128 length prefix of a list of `n` items.
+#[must_use]
+pub(crate) fn varint_len(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).div_ceil(7).max(1) as usize
+}
+
+/// Who sent a message: the server of the family, or a user (relayed by the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The family's server (key server, message server or search server).
+    Server,
+    /// A user (relayed by the server).
+    User(UserId),
+}
+
 /// Where a role wants a message to go. All traffic physically passes through the servers of the
 /// chat service; the caller meters each hop.
 #[derive(Debug, Clone, PartialEq, Eq)]

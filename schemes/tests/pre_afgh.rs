@@ -3,13 +3,14 @@
 //! tampering, the algebra, wire lengths and the work each change causes.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ark_bls12_381::{Bls12_381, G1Affine, G2Affine};
 use ark_ec::pairing::PairingOutput;
 use ark_ec::{AffineRepr, PrimeGroup};
 use ark_serialize::CanonicalSerialize;
+use conclave_schemes::common::router::{Arrival, Router};
 use conclave_schemes::pre::afgh::core::{
     Capsule, EpochKey, Reencrypted, Rekey, G1_LEN, G2_LEN, GT_LEN,
 };
@@ -32,7 +33,7 @@ fn readable(opened: Result<Opened, SchemeError>) -> Result<Vec<u8>, SchemeError>
 }
 
 use conclave_schemes::{
-    Dest, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+    Dest, Epoch, EpochSecret, MsgId, Opened, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -158,7 +159,7 @@ where
         remove: &[u32],
         shares_history: bool,
         hold: impl Fn(&Control) -> bool,
-    ) -> Vec<(u32, Dest, Control)> {
+    ) -> Vec<(Origin, Dest, Control)> {
         let mut held = Vec::new();
         let old = self.secrets.len().checked_sub(1).map(|e| e as u64);
         self.secrets.push(EpochSecret::random(&mut self.rng));
@@ -190,8 +191,9 @@ where
             self.clients[user as usize]
                 .epoch_changed(change, &mut self.rng, &mut out)
                 .unwrap();
-            let queue = out.drain().map(|(d, m)| (user, d, m)).collect();
-            held.extend(self.route_holding(queue, &hold));
+            let mut router = Router::new();
+            router.send(Origin::User(UserId(user)), out);
+            held.extend(self.route_holding(router, &hold));
         }
         for m in &self.members {
             self.last_epoch.insert(*m, next);
@@ -200,50 +202,55 @@ where
     }
 
     /// Delivers messages held back by [`Org::change_holding`], and all they cause.
-    fn deliver(&mut self, held: Vec<(u32, Dest, Control)>) {
-        let still = self.route_holding(held.into(), &|_| false);
+    fn deliver(&mut self, held: Vec<(Origin, Dest, Control)>) {
+        let mut router = Router::new();
+        for (from, to, msg) in held {
+            router.push(from, to, msg);
+        }
+        let still = self.route_holding(router, &|_| false);
         assert!(still.is_empty());
     }
 
-    /// Routes `queue` and what it causes, returning the messages `hold` keeps back.
+    /// Routes what `router` holds and what it causes, returning the messages `hold` keeps back.
     fn route_holding(
         &mut self,
-        mut queue: VecDeque<(u32, Dest, Control)>,
+        mut router: Router<Control>,
         hold: &dyn Fn(&Control) -> bool,
-    ) -> Vec<(u32, Dest, Control)> {
+    ) -> Vec<(Origin, Dest, Control)> {
         let mut held = Vec::new();
-        while let Some((sender, dest, msg)) = queue.pop_front() {
-            if hold(&msg) {
-                held.push((sender, dest, msg));
-                continue;
-            }
-            let (name, n) = kind(&msg);
-            self.control_lengths.push((name, n, msg.wire_len()));
-            let mut out = Outbox::new();
-            match dest {
-                Dest::Server => {
-                    let work = self
-                        .server
-                        .handle(ROOM, UserId(sender), msg, &mut self.rng, &mut out)
-                        .unwrap();
-                    self.work.push(work);
-                    queue.extend(out.drain().map(|(d, m)| (u32::MAX, d, m)));
+        router
+            .run(|arrival| {
+                let mut out = Outbox::new();
+                match arrival {
+                    Arrival::AtServer { from, msg } if hold(&msg) => {
+                        held.push((Origin::User(from), Dest::Server, msg));
+                    }
+                    Arrival::AtUser { from, to, msg } if hold(msg) => {
+                        held.push((from, Dest::User(to), msg.clone()));
+                    }
+                    Arrival::AtServer { from, msg } => {
+                        let (name, n) = kind(&msg);
+                        self.control_lengths.push((name, n, msg.wire_len()));
+                        let work = self
+                            .server
+                            .handle(ROOM, from, msg, &mut self.rng, &mut out)?;
+                        self.work.push(work);
+                    }
+                    Arrival::AtUser { to, msg, .. } => {
+                        let (name, n) = kind(msg);
+                        self.control_lengths.push((name, n, msg.wire_len()));
+                        let epoch = self.last_epoch.get(&to.0).copied().unwrap_or(self.epoch());
+                        let key = KeyView {
+                            room: ROOM,
+                            epoch: Epoch(epoch),
+                            secret: &self.secrets[epoch as usize],
+                        };
+                        self.clients[to.0 as usize].handle(key, msg, &mut self.rng, &mut out)?;
+                    }
                 }
-                Dest::User(u) => {
-                    let epoch = self.last_epoch.get(&u.0).copied().unwrap_or(self.epoch());
-                    let key = KeyView {
-                        room: ROOM,
-                        epoch: Epoch(epoch),
-                        secret: &self.secrets[epoch as usize],
-                    };
-                    self.clients[u.0 as usize]
-                        .handle(key, &msg, &mut self.rng, &mut out)
-                        .unwrap();
-                    queue.extend(out.drain().map(|(d, m)| (u.0, d, m)));
-                }
-                Dest::Users(_) => panic!("AFGH sends no multicast"),
-            }
-        }
+                Ok::<_, SchemeError>(out)
+            })
+            .unwrap();
         held
     }
 

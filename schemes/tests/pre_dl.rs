@@ -4,8 +4,9 @@
 //! lengths. Every generic test runs once per scheme (see `per_scheme!` at the end).
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
+use conclave_schemes::common::router::{route, Arrival};
 use conclave_schemes::pre::bbs98::{self, Bbs98, Capsule};
 use conclave_schemes::pre::dl_hybrid::{
     open_with_epoch_key, wrap_context, DlScheme, EpochKey, KeyId, ReKey, Record,
@@ -27,7 +28,7 @@ fn readable(opened: Result<Opened, SchemeError>) -> Result<Vec<u8>, SchemeError>
 }
 
 use conclave_schemes::{
-    Dest, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+    Dest, Epoch, EpochSecret, MsgId, Opened, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 use curve25519_dalek::Scalar;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -137,47 +138,29 @@ impl<H: DlScheme> Chat<H> {
 
     /// Delivers `out` from `from` and everything it causes.
     fn route(&mut self, from: u32, out: Outbox<ReKey>) {
-        let mut queue: VecDeque<(u32, Dest, ReKey)> = out
-            .map_into(|m| m)
-            .drain()
-            .map(|(d, m)| (from, d, m))
-            .collect();
-        while let Some((sender, dest, msg)) = queue.pop_front() {
-            match dest {
-                Dest::Server => {
+        route(Origin::User(UserId(from)), out, |arrival| {
+            let mut answers = Outbox::new();
+            match arrival {
+                Arrival::AtServer { from, msg } => {
                     self.rekeys.push(msg.clone());
-                    let mut answers = Outbox::new();
-                    let work = self
-                        .server
-                        .handle(self.room, UserId(sender), msg, &mut self.rng, &mut answers)
-                        .unwrap();
+                    let work =
+                        self.server
+                            .handle(self.room, from, msg, &mut self.rng, &mut answers)?;
                     self.works.push(work);
-                    for (d, m) in answers.drain() {
-                        queue.push_back((u32::MAX, d, m));
-                    }
                 }
-                Dest::User(u) => self.deliver(u.0, &msg, &mut queue),
-                Dest::Users(us) => {
-                    for u in us {
-                        self.deliver(u.0, &msg, &mut queue);
-                    }
+                Arrival::AtUser { to, msg, .. } => {
+                    let epoch = self.held[&to.0];
+                    let key = KeyView {
+                        room: self.room,
+                        epoch: Epoch(epoch),
+                        secret: &self.secrets[epoch as usize],
+                    };
+                    self.clients[to.0 as usize].handle(key, msg, &mut self.rng, &mut answers)?;
                 }
             }
-        }
-    }
-
-    fn deliver(&mut self, to: u32, msg: &ReKey, queue: &mut VecDeque<(u32, Dest, ReKey)>) {
-        let mut out = Outbox::new();
-        let epoch = self.held[&to];
-        let key = KeyView {
-            room: self.room,
-            epoch: Epoch(epoch),
-            secret: &self.secrets[epoch as usize],
-        };
-        self.clients[to as usize]
-            .handle(key, msg, &mut self.rng, &mut out)
-            .unwrap();
-        queue.extend(out.drain().map(|(d, m)| (to, d, m)));
+            Ok::<_, SchemeError>(answers)
+        })
+        .unwrap();
     }
 
     /// Seals a fresh random message as `sender` under its current key, without storing it.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use conclave_schemes::common::router::{route, Arrival};
 use conclave_schemes::sse::mitra::{
     Client, LogRecord, Message, Mitra, Query, Reply, Server, Update,
 };
@@ -14,7 +15,7 @@ use conclave_schemes::sse::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
 use conclave_schemes::{
-    Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
+    Dest, Epoch, EpochSecret, MsgId, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -127,45 +128,37 @@ impl World {
     }
 
     fn route(&mut self, from: UserId, out: Outbox<Message>) {
-        let mut queue: Vec<(UserId, Dest, Message)> = out
-            .map_into(|m| m)
-            .drain()
-            .map(|(d, m)| (from, d, m))
-            .collect();
-        while !queue.is_empty() {
-            let (sender, dest, msg) = queue.remove(0);
-            self.routed.push((dest.clone(), msg.clone()));
-            let users = match dest {
-                Dest::Server => {
-                    let mut o = Outbox::new();
+        route(Origin::User(from), out, |arrival| {
+            let mut o = Outbox::new();
+            match arrival {
+                Arrival::AtServer { from, msg } => {
+                    self.routed.push((Dest::Server, msg.clone()));
                     self.server
-                        .handle(ROOM, sender, msg, &mut self.rng, &mut o)
+                        .handle(ROOM, from, msg, &mut self.rng, &mut o)
                         .unwrap();
-                    queue.extend(o.drain().map(|(d, m)| (sender, d, m)));
-                    continue;
                 }
-                Dest::User(v) => vec![v],
-                Dest::Users(vs) => vs,
-            };
-            for v in users {
-                if self.hold_chains && matches!(msg, Message::Chain(_)) {
-                    self.held_chains.push((v, msg.clone()));
-                    continue;
-                }
-                let mut msg = msg.clone();
-                let tampered = self.tamper_chain && tamper_chain(&mut msg);
-                let mut o = Outbox::new();
-                let key = view(&self.secrets, &self.held, v.0);
-                let r = self.clients[v.0 as usize].handle(key, &msg, &mut self.rng, &mut o);
-                if tampered {
-                    self.tamper_chain = false;
-                    self.tamper_outcome = Some(r);
-                } else {
-                    r.unwrap();
-                    queue.extend(o.drain().map(|(d, m)| (v, d, m)));
+                Arrival::AtUser { to, msg, .. } => {
+                    self.routed.push((Dest::User(to), msg.clone()));
+                    if self.hold_chains && matches!(msg, Message::Chain(_)) {
+                        self.held_chains.push((to, msg.clone()));
+                        return Ok(o);
+                    }
+                    let mut msg = msg.clone();
+                    let tampered = self.tamper_chain && tamper_chain(&mut msg);
+                    let key = view(&self.secrets, &self.held, to.0);
+                    let r = self.clients[to.0 as usize].handle(key, &msg, &mut self.rng, &mut o);
+                    if tampered {
+                        self.tamper_chain = false;
+                        self.tamper_outcome = Some(r);
+                        o = Outbox::new();
+                    } else {
+                        r.unwrap();
+                    }
                 }
             }
-        }
+            Ok::<_, SchemeError>(o)
+        })
+        .unwrap();
     }
 
     /// A membership change by `by`: `add` join, `remove` leave. Members in `lagging` learn of
@@ -363,15 +356,7 @@ fn view<'a>(secrets: &'a [EpochSecret], held: &[Option<u64>], user: u32) -> KeyV
 }
 
 fn tamper_chain(msg: &mut Message) -> bool {
-    match msg {
-        Message::Chain(links) if !links.is_empty() => {
-            let mut bytes = links[0].sealed.ciphertext.to_vec();
-            bytes[3] ^= 1;
-            links[0].sealed.ciphertext = Arc::from(bytes);
-            true
-        }
-        _ => false,
-    }
+    matches!(msg, Message::Chain(_)) && conclave_schemes::testing::Tamper::tamper(msg)
 }
 
 fn flip(bytes: &mut Arc<[u8]>, at: usize) {
@@ -669,7 +654,7 @@ fn joiner_from_join_finds_nothing_before_its_join() {
     assert!(
         w.routed.iter().all(|(_, m)| !matches!(
             m,
-            Message::Link(_) | Message::ChainRequest { .. } | Message::Chain(_)
+            Message::Link(_) | Message::Request { .. } | Message::Chain(_)
         )),
         "back-chain traffic in a room that does not share history"
     );
@@ -808,7 +793,7 @@ fn wire_and_stored_lengths_are_exact() {
         (1, 76, 76)
     );
 
-    // Back-chain traffic: a link (kind 1 + 88), a request (9), a chain of one link (5 + 88).
+    // Back-chain traffic: a link (kind 1 + 64), a request (9), a chain of one link (1 + 1 + 64).
     w.routed.clear();
     w.change(0, &[3], &[], false, &[]);
     let lens: Vec<(usize, bool)> = w
@@ -816,8 +801,8 @@ fn wire_and_stored_lengths_are_exact() {
         .iter()
         .map(|(dest, m)| (m.wire_len(), *dest == Dest::Server))
         .collect();
-    assert_eq!(lens, vec![(89, true), (9, true), (93, false)]);
-    assert_eq!(w.server.stored_len(), stored + 88);
+    assert_eq!(lens, vec![(65, true), (9, true), (66, false)]);
+    assert_eq!(w.server.stored_len(), stored + 64);
 }
 
 #[test]

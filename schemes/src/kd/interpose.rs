@@ -6,10 +6,9 @@
 //! left, and compare the server's claim with the members' own secrets. A member that refuses a
 //! message stops the change there: the attack was detected.
 
-use std::collections::VecDeque;
-
 use super::{Change, Directory, KdClient, KdServer, KeyDistribution, Origin, Roster};
-use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
+use crate::common::router::{route, Arrival, Misrouted};
+use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
 
 /// The room the experiment creates.
 pub const INTERPOSED_ROOM: RoomId = RoomId(0);
@@ -101,6 +100,20 @@ fn held(current: Option<(Epoch, &EpochSecret)>) -> Option<(Epoch, EpochSecret)> 
     current.map(|(e, s)| (e, s.clone()))
 }
 
+/// Why an interposed delivery stopped early.
+enum Stop {
+    /// A member refused a message: the attack was detected.
+    Refused(UserId, SchemeError),
+    /// Anything else: an error of the experiment.
+    Failed(SchemeError),
+}
+
+impl From<Misrouted> for Stop {
+    fn from(e: Misrouted) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
 /// Delivers `first` (an outbox of `first.0`) and everything it causes, in order, until nothing
 /// is left or a member refuses a message (returned).
 fn deliver_until_quiet<K: KeyDistribution>(
@@ -108,36 +121,32 @@ fn deliver_until_quiet<K: KeyDistribution>(
     clients: &mut [K::Client],
     directory: Directory<'_, K>,
     roster: &Roster<'_>,
-    first: (UserId, Outbox<K::Message>),
+    (by, out): (UserId, Outbox<K::Message>),
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Option<(UserId, SchemeError)>, SchemeError> {
-    let (by, mut out) = first;
-    let mut queue: VecDeque<(Origin, Dest, K::Message)> =
-        out.drain().map(|(d, m)| (Origin::User(by), d, m)).collect();
-    while let Some((origin, dest, msg)) = queue.pop_front() {
-        let recipients = match (origin, dest) {
-            (Origin::User(from), Dest::Server) => {
-                let mut o = Outbox::new();
-                server.handle(roster, from, msg, rng, &mut o)?;
-                queue.extend(o.drain().map(|(d, m)| (Origin::Server, d, m)));
-                continue;
-            }
-            (Origin::Server, Dest::Server) => {
-                return Err(SchemeError::Internal("the server sent a message to itself"))
-            }
-            (_, Dest::User(v)) => vec![v],
-            (_, Dest::Users(vs)) => vs,
-        };
-        for to in recipients {
-            let client = clients
-                .get_mut(to.0 as usize)
-                .ok_or(SchemeError::Internal("a message to a user not enrolled"))?;
+    let delivered =
+        route(Origin::User(by), out, |arrival| {
             let mut o = Outbox::new();
-            if let Err(e) = client.handle(roster, origin, &msg, directory, rng, &mut o) {
-                return Ok(Some((to, e)));
+            match arrival {
+                Arrival::AtServer { from, msg } => {
+                    server
+                        .handle(roster, from, msg, rng, &mut o)
+                        .map_err(Stop::Failed)?;
+                }
+                Arrival::AtUser { from, to, msg } => {
+                    let client = clients.get_mut(to.0 as usize).ok_or(Stop::Failed(
+                        SchemeError::Internal("a message to a user not enrolled"),
+                    ))?;
+                    client
+                        .handle(roster, from, msg, directory, rng, &mut o)
+                        .map_err(|e| Stop::Refused(to, e))?;
+                }
             }
-            queue.extend(o.drain().map(|(d, m)| (Origin::User(to), d, m)));
-        }
+            Ok(o)
+        });
+    match delivered {
+        Ok(_) => Ok(None),
+        Err(Stop::Refused(to, e)) => Ok(Some((to, e))),
+        Err(Stop::Failed(e)) => Err(e),
     }
-    Ok(None)
 }

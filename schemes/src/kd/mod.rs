@@ -50,14 +50,7 @@ pub enum Change<'a> {
     Remove(&'a [UserId]),
 }
 
-/// Who a client received a message from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The key-distribution server.
-    Server,
-    /// Another user (relayed by the server).
-    User(UserId),
-}
+pub use crate::wire::Origin;
 
 /// What processing a message did to a client's view of a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

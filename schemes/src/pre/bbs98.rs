@@ -46,7 +46,8 @@ use zeroize::Zeroizing;
 
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN, TAG_LEN};
 use super::{HistoryProperties, HistoryProtection, Rotation};
-use crate::{aead, CryptoRngCore, SchemeError, UserId, Wire};
+use crate::common::aead;
+use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 
 /// The `bbs98` scheme.
 #[derive(Debug, Clone, Copy, Default)]

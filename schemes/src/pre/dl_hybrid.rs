@@ -13,7 +13,7 @@
 //!   their own, so an epoch may have a few message keys. A key is named by a [`KeyId`]
 //!   `(epoch, creator, counter)`, unique per room.
 //! * **Records.** A [`Record`] carries the key id, a random 24-byte nonce and the body sealed
-//!   with XChaCha20-Poly1305 under the message key ([`crate::aead::SharedKey`]: members seal
+//!   with XChaCha20-Poly1305 under the message key ([`crate::common::aead::SharedKey`]: members seal
 //!   many bodies under it), with associated data
 //!   `conclave/<scheme>/body ‖ room ‖ msg ‖ key id`. The first record sealed under a new
 //!   message key also carries its wrap; the server moves the wrap into a per-room wrap table at
@@ -26,7 +26,7 @@
 //!   the number of hops). Under the `from_join` policy no re-key is sent, so wraps of earlier
 //!   epochs stay under their epochs' keys, which only earlier members hold. The server takes a
 //!   re-key only from the member the directory named changer of its target epoch, only from
-//!   the epoch before, and once ([`crate::changers`]); a wrong re-key from that changer still
+//!   the epoch before, and once ([`crate::common::changers`]); a wrong re-key from that changer still
 //!   overwrites the wraps (not detected: the server cannot check a re-key).
 //! * **Readers** unwrap with the secret of the epoch the attached wrap is under: their current
 //!   key or one they held before (clients remember the epoch keys they were given). Opened
@@ -57,7 +57,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::aead::SharedKey;
+use crate::common::aead::SharedKey;
 use curve25519_dalek::Scalar;
 use hkdf::Hkdf;
 use rayon::prelude::*;
@@ -65,7 +65,7 @@ use sha2::Sha512;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work};
-use crate::changers::Changers;
+use crate::common::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
 };
@@ -73,9 +73,9 @@ use crate::{
 /// Length of an encoded [`KeyId`].
 pub const KEY_ID_LEN: usize = 16;
 /// Length of a body nonce.
-pub const NONCE_LEN: usize = crate::aead::SHARED_NONCE_LEN;
+pub const NONCE_LEN: usize = crate::common::aead::SHARED_NONCE_LEN;
 /// Length of an AEAD tag.
-pub const TAG_LEN: usize = crate::aead::TAG_LEN;
+pub const TAG_LEN: usize = crate::common::aead::TAG_LEN;
 /// Length of an encoded [`ReKey`].
 pub const REKEY_LEN: usize = 8 + 8 + 32;
 /// Length of the epoch that goes with an attached wrap.

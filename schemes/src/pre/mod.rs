@@ -211,7 +211,7 @@ pub trait HistoryServer: Send {
 
     /// The service's directory names `changer` as the member that re-keys `room`'s stored
     /// history into `epoch`: the server accepts re-keying traffic into that epoch from it
-    /// alone ([`crate::changers`]). Called before the changer's traffic can arrive.
+    /// alone ([`crate::common::changers`]). Called before the changer's traffic can arrive.
     ///
     /// # Errors
     /// [`Misuse::ChangerNamedTwice`](crate::Misuse::ChangerNamedTwice) for a second, different

@@ -222,7 +222,7 @@ pub trait SseServer: Send {
 
     /// The service's directory names `changer` as the member that re-keys `room`'s index into
     /// `epoch`: the server accepts re-keying traffic into that epoch (factors, back-chain
-    /// links) from it alone ([`crate::changers`]). Called before the changer's traffic can
+    /// links) from it alone ([`crate::common::changers`]). Called before the changer's traffic can
     /// arrive.
     ///
     /// # Errors

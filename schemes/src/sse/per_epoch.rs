@@ -8,8 +8,7 @@
 //! regression without a central key owner).
 //!
 //! * Epoch `e` of a room has a search root `r_e = HKDF(secret_e, "conclave sse per-epoch root",
-//!   room, e)`, and from it a label key `K_e` and a link key `L_e` (HKDF-SHA-256, distinct
-//!   labels, bound to room and epoch).
+//!   room, e)`, and from it a label key `K_e` (HKDF-SHA-256, bound to room and epoch).
 //! * The update for message `m` with keywords `w_i` under epoch `e` is `(m, {F(K_e, w_i)})`, with
 //!   `F` HMAC-SHA-256 **truncated to 16 bytes** (128-bit labels: a collision among the 2^32 labels
 //!   of a very large room has probability about 2^-64), labels sorted. The server keeps per room
@@ -23,9 +22,8 @@
 //! * Late updates need nothing: they carry their own epoch's label, which every searcher entitled
 //!   to that epoch puts in its query.
 //! * Clients remember the root of every epoch they held. When the room shares history, the
-//!   changer of epoch `e` uploads the link `AEAD(L_e, r_(e-1))` (ChaCha20-Poly1305, nonce zero:
-//!   each link key seals exactly one, fixed, plaintext; the room and epoch are the associated
-//!   data). A joiner (`prev: None`) of a room that shares history asks the server for the chain;
+//!   changer of epoch `e` uploads the back-chain link that seals `r_(e-1)` under `r_e`
+//!   ([`crate::common::back_chain`], 64 bytes). A joiner (`prev: None`) of a room that shares history asks the server for the chain;
 //!   the server answers with the contiguous links from the joiner's epoch down (at once, or as
 //!   soon as the changer's link arrives), and the joiner walks it back to the first epoch or the
 //!   first missing link. Links carry search roots, never epoch secrets, so a joiner gains no key
@@ -68,14 +66,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 use super::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
-use crate::aead;
-use crate::changers::Changers;
+use crate::common::back_chain::{self, ChainStore, Part};
+use crate::common::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
     UserId, Wire,
@@ -83,8 +81,8 @@ use crate::{
 
 /// Bytes of a keyword label (HMAC-SHA-256 truncated).
 pub const LABEL_LEN: usize = 16;
-/// Bytes of a sealed search root: 32 plus the AEAD tag.
-pub const SEALED_ROOT_LEN: usize = 32 + 16;
+/// The back-chain's domain.
+const CHAIN: &str = "conclave sse per-epoch link";
 /// Bytes of an encoded epoch or message id.
 const ID_LEN: usize = 8;
 
@@ -133,29 +131,8 @@ pub struct Reply {
     pub labels: u16,
 }
 
-/// One link of the back-chain: epoch `epoch - 1`'s search root sealed under epoch `epoch`'s
-/// link key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    /// The epoch whose key seals the link.
-    pub epoch: Epoch,
-    /// The sealed root of the epoch before it.
-    pub sealed: [u8; SEALED_ROOT_LEN],
-}
-
-/// Control traffic: the back-chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// Changer to server: the new epoch's link.
-    Link(Link),
-    /// Joiner to server: send me the chain down from this epoch.
-    ChainRequest {
-        /// The epoch the joiner holds.
-        epoch: Epoch,
-    },
-    /// Server to joiner: contiguous links, descending from the requested epoch.
-    Chain(Vec<Link>),
-}
+/// Control traffic: the back-chain of search roots.
+pub type Message = back_chain::Message;
 
 impl Wire for Update {
     fn wire_len(&self) -> usize {
@@ -190,32 +167,6 @@ impl Wire for Reply {
         4 + ID_LEN * self.ids.len() + 2
     }
     fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
-}
-
-impl Link {
-    /// Encoded length: epoch and sealed root.
-    pub const LEN: usize = ID_LEN + SEALED_ROOT_LEN;
-}
-
-impl Wire for Message {
-    fn wire_len(&self) -> usize {
-        1 + match self {
-            Self::Link(_) => Link::LEN,
-            Self::ChainRequest { .. } => ID_LEN,
-            Self::Chain(links) => 2 + Link::LEN * links.len(),
-        }
-    }
-    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        match self {
-            Self::Link(link) => f(&link.sealed),
-            Self::ChainRequest { .. } => {}
-            Self::Chain(links) => {
-                for link in links {
-                    f(&link.sealed);
-                }
-            }
-        }
-    }
 }
 
 /// The keys of one epoch of one room.
@@ -253,40 +204,6 @@ impl EpochKeys {
         label.copy_from_slice(&full[..LABEL_LEN]);
         label
     }
-}
-
-/// The single-use AEAD key of epoch `epoch`'s link, from its root, and the associated data.
-fn link_cipher(root: &EpochSecret, room: RoomId, epoch: Epoch) -> (Zeroizing<[u8; 32]>, [u8; 12]) {
-    let key =
-        Zeroizing::new(root.derive(Label::Custom("conclave sse per-epoch link"), room, epoch));
-    let mut aad = [0u8; 12];
-    aad[..4].copy_from_slice(&room.0.to_be_bytes());
-    aad[4..].copy_from_slice(&epoch.0.to_be_bytes());
-    (key, aad)
-}
-
-/// Seals `prev_root` (epoch `epoch - 1`) under epoch `epoch`'s root.
-fn seal_link(
-    room: RoomId,
-    epoch: Epoch,
-    root: &EpochSecret,
-    prev_root: &EpochSecret,
-) -> Result<Link, SchemeError> {
-    let (key, aad) = link_cipher(root, room, epoch);
-    // Each link key seals exactly one plaintext (the fixed previous root).
-    let sealed = aead::seal_once(&key, &aad, prev_root.as_bytes())?;
-    let sealed = <[u8; SEALED_ROOT_LEN]>::try_from(sealed.as_slice())
-        .map_err(|_| SchemeError::Internal("sealed root has the wrong length"))?;
-    Ok(Link { epoch, sealed })
-}
-
-/// Opens `link` with its epoch's root, giving the previous epoch's root.
-fn open_link(room: RoomId, root: &EpochSecret, link: &Link) -> Result<EpochSecret, SchemeError> {
-    let (key, aad) = link_cipher(root, room, link.epoch);
-    let mut opened = aead::open_once(&key, &aad, &link.sealed)?;
-    let bytes = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto);
-    opened.zeroize();
-    Ok(EpochSecret::from_bytes(bytes?))
 }
 
 /// A client: the keys of every epoch it held or walked back to, per room.
@@ -347,30 +264,15 @@ struct RoomIndex {
     /// The labels each message was added under, for deletions.
     labels_of: HashMap<MsgId, Vec<KeywordLabel>>,
     pairs: usize,
-    links: BTreeMap<Epoch, Link>,
-    /// Joiners waiting for the link of an epoch before their chain can be sent.
-    waiting: BTreeMap<Epoch, Vec<UserId>>,
 }
 
 impl RoomIndex {
     fn stored_len(&self) -> usize {
-        // Postings: label and ids. Deletion map: id and label references. Links.
+        // Postings: label and ids. Deletion map: id and label references.
         LABEL_LEN * self.postings.len()
             + ID_LEN * self.pairs
             + ID_LEN * self.labels_of.len()
             + LABEL_LEN * self.pairs
-            + Link::LEN * self.links.len()
-    }
-
-    /// The contiguous links from `epoch` down.
-    fn chain(&self, epoch: Epoch) -> Vec<Link> {
-        self.links
-            .range(..=epoch)
-            .rev()
-            .zip((0..=epoch.0).rev())
-            .take_while(|((e, _), expected)| e.0 == *expected)
-            .map(|((_, link), _)| link.clone())
-            .collect()
     }
 }
 
@@ -378,6 +280,7 @@ impl RoomIndex {
 #[derive(Debug, Default)]
 pub struct Server {
     rooms: BTreeMap<RoomId, RoomIndex>,
+    chains: ChainStore,
     changers: Changers,
 }
 
@@ -466,38 +369,31 @@ impl SseClient for Client {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
+        let part = back_chain::part(&change)?;
         let next = change.next;
         self.keys(next);
-        if !change.shares_history {
-            if let Some(prev) = change.prev {
-                self.keys(prev);
-            }
-            return Ok(());
+        if let Some(prev) = change.prev {
+            self.keys(prev);
         }
-        match change.prev {
-            Some(prev) => {
-                self.keys(prev);
-                if !change.changer {
-                    return Ok(());
-                }
-                if !next.epoch.follows(prev.epoch) {
-                    return Err(Misuse::StaleEpoch {
-                        have: prev.epoch,
-                        got: next.epoch,
-                    }
-                    .into());
-                }
-                let prev_root = self.keys(prev).root.clone();
-                let link = seal_link(next.room, next.epoch, &self.keys(next).root, &prev_root)?;
+        match part {
+            Part::Link { from, to } => {
+                let rooms = &self.rooms;
+                let root = |epoch| {
+                    rooms
+                        .get(&next.room)
+                        .and_then(|epochs| epochs.get(&epoch))
+                        .map(|k| k.root.as_bytes())
+                        .ok_or(SchemeError::Internal("a changer without its epochs' roots"))
+                };
+                let link =
+                    back_chain::Link::seal(CHAIN, next.room, (from, root(from)?), (to, root(to)?))?;
                 out.send(Dest::Server, Message::Link(link));
             }
-            // A joiner of a room that shares history fetches the chain (the first epoch has
-            // nothing before it).
-            None if next.epoch > Epoch(0) => {
-                self.awaiting_chain.insert(next.room, next.epoch);
-                out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch });
+            Part::Join { epoch } => {
+                self.awaiting_chain.insert(next.room, epoch);
+                out.send(Dest::Server, Message::Request { epoch });
             }
-            None => {}
+            Part::None => {}
         }
         Ok(())
     }
@@ -516,28 +412,26 @@ impl SseClient for Client {
         };
         self.keys(key);
         let room = key.room;
-        if links
-            .iter()
-            .any(|l| Some(&l.epoch) == self.awaiting_chain.get(&room))
-        {
-            self.awaiting_chain.remove(&room);
+        if let Some(&awaited) = self.awaiting_chain.get(&room) {
+            if back_chain::answers(links, awaited) {
+                self.awaiting_chain.remove(&room);
+            }
         }
         let epochs = self.rooms.entry(room).or_default();
-        // Newest first: each opened link gives the root that opens the next one.
-        let mut links: Vec<&Link> = links.iter().collect();
-        links.sort_unstable_by_key(|link| core::cmp::Reverse(link.epoch));
-        for link in links {
-            let Some(prev_epoch) = link.epoch.0.checked_sub(1).map(Epoch) else {
-                return Err(SchemeError::Malformed("a link into the first epoch"));
-            };
-            let Some(keys) = epochs.get(&link.epoch) else {
-                continue;
-            };
-            let prev_root = open_link(room, &keys.root, link)?;
-            epochs
-                .entry(prev_epoch)
-                .or_insert_with(|| EpochKeys::from_root(room, prev_epoch, prev_root));
-        }
+        back_chain::walk(
+            CHAIN,
+            room,
+            links,
+            epochs,
+            |k| k.root.as_bytes(),
+            |epoch, root| {
+                Ok(EpochKeys::from_root(
+                    room,
+                    epoch,
+                    EpochSecret::from_bytes(*root),
+                ))
+            },
+        )?;
         Ok(())
     }
 }
@@ -600,17 +494,17 @@ impl SseServer for Server {
         access: Access,
         query: &Query,
     ) -> Result<Searched<Reply>, SchemeError> {
+        if let Some(epoch) = query.awaiting_chain {
+            if !self.chains.has_link(room, epoch) {
+                return Ok(Searched::NotYet { waiting_for: epoch });
+            }
+        }
         let Some(index) = self.rooms.get(&room) else {
             return Ok(Searched::Reply(Reply {
                 ids: Vec::new(),
                 labels: labels_of(query)?,
             }));
         };
-        if let Some(epoch) = query.awaiting_chain {
-            if !index.links.contains_key(&epoch) {
-                return Ok(Searched::NotYet { waiting_for: epoch });
-            }
-        }
         let mut ids: Vec<MsgId> = Vec::new();
         for label in &query.labels {
             if let Some(list) = index.postings.get(label) {
@@ -635,45 +529,10 @@ impl SseServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
-        if let Message::Link(link) = &msg {
-            self.changers.check(room, link.epoch, from)?;
-        }
-        let index = self.rooms.entry(room).or_default();
-        let mut links_moved = 0u64;
-        match msg {
-            Message::Link(link) => {
-                if link.epoch == Epoch(0) {
-                    return Err(SchemeError::Malformed("a link into the first epoch"));
-                }
-                let epoch = link.epoch;
-                // The first link of an epoch stands; a repeat changes nothing.
-                if index.links.contains_key(&epoch) {
-                    return Ok(Work::default());
-                }
-                index.links.insert(epoch, link);
-                links_moved += 1;
-                for joiner in index.waiting.remove(&epoch).unwrap_or_default() {
-                    let chain = index.chain(epoch);
-                    links_moved += chain.len() as u64;
-                    out.send(Dest::User(joiner), Message::Chain(chain));
-                }
-            }
-            Message::ChainRequest { epoch } => {
-                if index.links.contains_key(&epoch) {
-                    let chain = index.chain(epoch);
-                    links_moved += chain.len() as u64;
-                    out.send(Dest::User(from), Message::Chain(chain));
-                } else {
-                    index.waiting.entry(epoch).or_default().push(from);
-                }
-            }
-            Message::Chain(_) => {
-                return Err(Misuse::UnexpectedMessage("chains are for joiners").into());
-            }
-        }
+        let stored = self.chains.handle(room, from, msg, &self.changers, out)?;
         Ok(Work {
             op: "back-chain",
-            units: links_moved,
+            units: stored.units(),
             parallel: false,
         })
     }
@@ -688,7 +547,11 @@ impl SseServer for Server {
     }
 
     fn stored_len(&self) -> usize {
-        self.rooms.values().map(RoomIndex::stored_len).sum()
+        self.rooms
+            .values()
+            .map(RoomIndex::stored_len)
+            .sum::<usize>()
+            + self.chains.stored_len()
     }
 }
 
@@ -721,13 +584,12 @@ mod tests {
         let query = client.query(key, "alpha", &mut rng).unwrap();
         // count 2, one label, the awaiting-chain flag.
         assert_eq!(query.wire_len(), 2 + 16 + 1);
-        let link = Link {
-            epoch: Epoch(1),
-            sealed: [0; SEALED_ROOT_LEN],
-        };
-        assert_eq!(Message::Link(link.clone()).wire_len(), 1 + 8 + 48);
-        assert_eq!(Message::ChainRequest { epoch: Epoch(1) }.wire_len(), 1 + 8);
-        assert_eq!(Message::Chain(vec![link; 3]).wire_len(), 1 + 2 + 3 * 56);
+        let root = [7; 32];
+        let link =
+            back_chain::Link::seal(CHAIN, RoomId(1), (Epoch(0), &root), (Epoch(1), &root)).unwrap();
+        assert_eq!(Message::Link(link.clone()).wire_len(), 1 + 8 + 8 + 48);
+        assert_eq!(Message::Request { epoch: Epoch(1) }.wire_len(), 1 + 8);
+        assert_eq!(Message::Chain(vec![link; 3]).wire_len(), 1 + 1 + 3 * 64);
     }
 
     /// A joiner of a room that shares history walks the chain back to the first epoch, and its
@@ -817,7 +679,7 @@ mod tests {
         };
         joiner.epoch_changed(join, &mut rng, &mut out).unwrap();
         let (_, request) = out.drain().next().unwrap();
-        assert_eq!(request, Message::ChainRequest { epoch: Epoch(3) });
+        assert_eq!(request, Message::Request { epoch: Epoch(3) });
         let mut replies = Outbox::new();
         server
             .handle(room, UserId(9), request, &mut rng, &mut replies)
@@ -870,13 +732,11 @@ mod tests {
             Resolution::Done(Vec::new())
         );
 
-        let Message::Chain(mut bad) = chain else {
-            panic!("expected a chain");
-        };
-        bad[0].sealed[5] ^= 1;
+        let mut bad = chain;
+        assert!(crate::testing::Tamper::tamper(&mut bad));
         let mut fresh = Client::default();
         assert_eq!(
-            fresh.handle(key(3), &Message::Chain(bad), &mut rng, &mut Outbox::new()),
+            fresh.handle(key(3), &bad, &mut rng, &mut Outbox::new()),
             Err(SchemeError::Crypto)
         );
         assert_eq!(fresh.epochs(room), vec![Epoch(3)]);

@@ -88,7 +88,7 @@ use super::{
     Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
-use crate::changers::Changers;
+use crate::common::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
 };

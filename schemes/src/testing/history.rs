@@ -15,13 +15,14 @@
 //!   records of its epoch once the room has re-keyed; the caller asserts what the scheme claims.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use super::Tamper;
+use crate::common::router::{Arrival, Router};
 use crate::pre::none::PlainRecord;
 use crate::pre::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work};
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId,
+    CryptoRngCore, Epoch, EpochSecret, MsgId, Opened, Origin, Outbox, RoomId, SchemeError, UserId,
     Wire,
 };
 
@@ -216,51 +217,34 @@ impl<H: HistoryProtection> HistoryHarness<H> {
     }
 
     /// Delivers `out`, sent by `from`, and everything it causes, until the traffic settles.
-    pub fn route(
-        &mut self,
-        from: UserId,
-        mut out: Outbox<H::Message>,
-        rng: &mut dyn CryptoRngCore,
-    ) {
-        // `None` is the message server.
-        let mut queue: VecDeque<(Option<UserId>, Dest, H::Message)> =
-            out.drain().map(|(d, m)| (Some(from), d, m)).collect();
-        let mut steps = 0;
-        while let Some((origin, dest, msg)) = queue.pop_front() {
-            steps += 1;
-            assert!(
-                steps < ROUTE_LIMIT,
-                "{}: control traffic never settles",
-                H::NAME
-            );
-            match dest {
-                Dest::Server => {
-                    let Some(user) = origin else {
-                        panic!("{}: the message server sent a message to itself", H::NAME)
-                    };
-                    self.control_messages += 1;
-                    self.control_bytes += msg.wire_len();
-                    if self.changer == Some(user) {
-                        super::refuse_impostor(H::NAME, user, |impostor, o| {
-                            self.server.handle(self.room, impostor, msg.clone(), rng, o)
-                        });
+    pub fn route(&mut self, from: UserId, out: Outbox<H::Message>, rng: &mut dyn CryptoRngCore) {
+        let mut router = Router::with_limit(ROUTE_LIMIT);
+        router.send(Origin::User(from), out);
+        router
+            .run(|arrival| {
+                Ok::<_, SchemeError>(match arrival {
+                    Arrival::AtServer { from: user, msg } => {
+                        self.control_messages += 1;
+                        self.control_bytes += msg.wire_len();
+                        if self.changer == Some(user) {
+                            super::refuse_impostor(H::NAME, user, |impostor, o| {
+                                self.server.handle(self.room, impostor, msg.clone(), rng, o)
+                            });
+                        }
+                        let mut o = Outbox::new();
+                        let work = self
+                            .server
+                            .handle(self.room, user, msg, rng, &mut o)
+                            .unwrap_or_else(|e| {
+                                panic!("{}: server handle from {user}: {e}", H::NAME)
+                            });
+                        self.work.push(work);
+                        o
                     }
-                    let mut o = Outbox::new();
-                    let work = self
-                        .server
-                        .handle(self.room, user, msg, rng, &mut o)
-                        .unwrap_or_else(|e| panic!("{}: server handle from {user}: {e}", H::NAME));
-                    self.work.push(work);
-                    queue.extend(o.drain().map(|(d, m)| (None, d, m)));
-                }
-                Dest::User(to) => self.deliver(to, &msg, rng, &mut queue),
-                Dest::Users(tos) => {
-                    for to in tos {
-                        self.deliver(to, &msg, rng, &mut queue);
-                    }
-                }
-            }
-        }
+                    Arrival::AtUser { to, msg, .. } => self.deliver(to, msg, rng),
+                })
+            })
+            .unwrap_or_else(|e| panic!("{}: control traffic: {e}", H::NAME));
     }
 
     fn deliver(
@@ -268,8 +252,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         to: UserId,
         msg: &H::Message,
         rng: &mut dyn CryptoRngCore,
-        queue: &mut VecDeque<(Option<UserId>, Dest, H::Message)>,
-    ) {
+    ) -> Outbox<H::Message> {
         self.control_messages += 1;
         self.control_bytes += msg.wire_len();
         let (epoch, secret) = self.keys[to.0 as usize]
@@ -284,7 +267,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         self.clients[to.0 as usize]
             .handle(key, msg, rng, &mut o)
             .unwrap_or_else(|e| panic!("{}: client handle of {to}: {e}", H::NAME));
-        queue.extend(o.drain().map(|(d, m)| (Some(to), d, m)));
+        o
     }
 
     /// `by` seals `text` as a new message under its current key; the record is not stored yet.

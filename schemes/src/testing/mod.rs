@@ -10,10 +10,11 @@ mod sse;
 pub use history::*;
 pub use sse::*;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
+use crate::common::router::{route, Arrival};
 use crate::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
-use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Outbox, RoomId, UserId, Wire};
+use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// An organisation running one key-distribution scheme, with messages delivered synchronously.
 #[allow(missing_debug_implementations)]
@@ -26,7 +27,7 @@ pub struct KdHarness<K: KeyDistribution> {
     pub directory: Vec<K::Credential>,
     /// Rosters, as the directory knows them.
     pub rosters: BTreeMap<RoomId, Vec<UserId>>,
-    /// Messages delivered so far (for byte counting in tests).
+    /// Deliveries so far (a message to several users counts once per recipient).
     pub delivered: usize,
     /// A user that receives a copy of every message delivered to anyone (an insider watching
     /// all traffic); its errors are ignored.
@@ -166,33 +167,25 @@ impl<K: KeyDistribution> KdHarness<K> {
         out: Outbox<K::Message>,
         rng: &mut dyn CryptoRngCore,
     ) {
-        let mut queue: VecDeque<(Origin, Dest, K::Message)> = out
-            .map_into(|m| m)
-            .drain()
-            .map(|(d, m)| (Origin::User(from), d, m))
-            .collect();
-        while let Some((origin, dest, msg)) = queue.pop_front() {
-            self.delivered += 1;
-            match (origin, dest) {
-                (Origin::User(u), Dest::Server) => {
+        let deliveries = route(Origin::User(from), out, |arrival| {
+            Ok::<_, SchemeError>(match arrival {
+                Arrival::AtServer { from, msg } => {
                     let mut o = Outbox::new();
                     let len = msg.wire_len();
                     self.begin(Role::Server);
-                    self.server.handle(&roster, u, msg, rng, &mut o).unwrap();
+                    self.server.handle(&roster, from, msg, rng, &mut o).unwrap();
                     self.end(Role::Server, len, &o);
-                    queue.extend(o.drain().map(|(d, m)| (Origin::Server, d, m)));
+                    o
                 }
-                (origin, Dest::User(v)) => self.deliver(&roster, origin, v, &msg, rng, &mut queue),
-                (origin, Dest::Users(vs)) => {
-                    for v in vs {
-                        self.deliver(&roster, origin, v, &msg, rng, &mut queue);
-                    }
-                }
-                (Origin::Server, Dest::Server) => panic!("server sent a message to itself"),
-            }
-        }
+                Arrival::AtUser { from, to, msg } => self.deliver(&roster, from, to, msg, rng),
+            })
+        })
+        .unwrap();
+        self.delivered += deliveries;
     }
 
+    /// Hands `msg` to `to` (corrupted, if the tamperer picks it; copied to the eavesdropper) and
+    /// returns what `to` sends in answer.
     fn deliver(
         &mut self,
         roster: &Roster<'_>,
@@ -200,8 +193,7 @@ impl<K: KeyDistribution> KdHarness<K> {
         to: UserId,
         msg: &K::Message,
         rng: &mut dyn CryptoRngCore,
-        queue: &mut VecDeque<(Origin, Dest, K::Message)>,
-    ) {
+    ) -> Outbox<K::Message> {
         if let Some(t) = &mut self.tamper {
             let mut bad = msg.clone();
             if t(&mut bad) {
@@ -215,7 +207,7 @@ impl<K: KeyDistribution> KdHarness<K> {
                     &mut Outbox::new(),
                 );
                 self.tamper_outcome = Some(outcome);
-                return;
+                return Outbox::new();
             }
         }
         if let Some(e) = self.eavesdropper.filter(|e| *e != to) {
@@ -235,7 +227,7 @@ impl<K: KeyDistribution> KdHarness<K> {
             .handle(roster, origin, msg, &self.directory, rng, &mut o)
             .unwrap();
         self.end(role, msg.wire_len(), &o);
-        queue.extend(o.drain().map(|(d, m)| (Origin::User(to), d, m)));
+        o
     }
 
     /// Asserts that every member of `room` holds the same epoch and secret, and returns them.

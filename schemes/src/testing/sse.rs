@@ -22,14 +22,15 @@
 //! report a wire length shorter than the bytes it carries.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::router::{Arrival, Router};
 use crate::pre::{EpochChange, KeyView, Work};
 use crate::sse::{
     tokenize, Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
+    CryptoRngCore, Epoch, EpochSecret, MsgId, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 
 /// Deliveries one change may cause before the harness decides the control traffic never
@@ -239,51 +240,43 @@ impl<S: SearchableEncryption> SseHarness<S> {
         &mut self,
         room: RoomId,
         from: UserId,
-        mut out: Outbox<S::Message>,
+        out: Outbox<S::Message>,
         rng: &mut dyn CryptoRngCore,
     ) {
-        let mut queue: VecDeque<(Option<UserId>, Dest, S::Message)> =
-            out.drain().map(|(d, m)| (Some(from), d, m)).collect();
-        let mut deliveries = 0;
-        while let Some((origin, dest, msg)) = queue.pop_front() {
-            deliveries += 1;
-            assert!(
-                deliveries <= MAX_DELIVERIES,
-                "{}: control traffic does not settle",
-                S::NAME
-            );
-            scan::<S>(&self.canaries, "a control message", &msg);
-            let recipients = match dest {
-                Dest::Server => {
-                    let sender = origin.expect("the search server sent a message to itself");
-                    if self.changers.get(&room) == Some(&sender) {
-                        super::refuse_impostor(S::NAME, sender, |impostor, o| {
-                            self.server.handle(room, impostor, msg.clone(), rng, o)
-                        });
+        let mut router = Router::with_limit(MAX_DELIVERIES);
+        router.send(Origin::User(from), out);
+        router
+            .run(|arrival| {
+                Ok::<_, SchemeError>(match arrival {
+                    Arrival::AtServer { from: sender, msg } => {
+                        scan::<S>(&self.canaries, "a control message", &msg);
+                        if self.changers.get(&room) == Some(&sender) {
+                            super::refuse_impostor(S::NAME, sender, |impostor, o| {
+                                self.server.handle(room, impostor, msg.clone(), rng, o)
+                            });
+                        }
+                        let mut o = Outbox::new();
+                        let work = self
+                            .server
+                            .handle(room, sender, msg, rng, &mut o)
+                            .unwrap_or_else(|e| panic!("{}: server handle: {e}", S::NAME));
+                        self.work.push(work);
+                        o
                     }
-                    let mut o = Outbox::new();
-                    let work = self
-                        .server
-                        .handle(room, sender, msg, rng, &mut o)
-                        .unwrap_or_else(|e| panic!("{}: server handle: {e}", S::NAME));
-                    self.work.push(work);
-                    queue.extend(o.drain().map(|(d, m)| (None, d, m)));
-                    continue;
-                }
-                Dest::User(u) => vec![u],
-                Dest::Users(us) => us,
-            };
-            for to in recipients {
-                let held = self.held[to.0 as usize]
-                    .get(&room)
-                    .unwrap_or_else(|| panic!("{}: a message for {to}, who holds no key", S::NAME));
-                let mut o = Outbox::new();
-                self.clients[to.0 as usize]
-                    .handle(held.view(room), &msg, rng, &mut o)
-                    .unwrap_or_else(|e| panic!("{}: client handle of {to}: {e}", S::NAME));
-                queue.extend(o.drain().map(|(d, m)| (Some(to), d, m)));
-            }
-        }
+                    Arrival::AtUser { to, msg, .. } => {
+                        scan::<S>(&self.canaries, "a control message", msg);
+                        let held = self.held[to.0 as usize].get(&room).unwrap_or_else(|| {
+                            panic!("{}: a message for {to}, who holds no key", S::NAME)
+                        });
+                        let mut o = Outbox::new();
+                        self.clients[to.0 as usize]
+                            .handle(held.view(room), msg, rng, &mut o)
+                            .unwrap_or_else(|e| panic!("{}: client handle of {to}: {e}", S::NAME));
+                        o
+                    }
+                })
+            })
+            .unwrap_or_else(|e| panic!("{}: control traffic: {e}", S::NAME));
     }
 
     /// The room's current epoch.

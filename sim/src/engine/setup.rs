@@ -1,11 +1,10 @@
 //! Setup: provisioning before time zero (enrolling every user, creating every room), delivered
 //! instantly and not measured.
 
-use std::collections::VecDeque;
-
+use conclave_schemes::common::router::{Arrival, Misrouted, Router};
 use conclave_schemes::erased::Packet;
 use conclave_schemes::kd::{Change, Handled, Origin, Roster};
-use conclave_schemes::{Dest, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
+use conclave_schemes::{Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use super::{scheme_err, Engine, EngineError, RoomState};
@@ -77,40 +76,33 @@ impl Engine<'_> {
             .map_err(scheme_err(&kd_name, 0, || {
                 format!("creating {room} (creator)")
             }))?;
-        let mut queue: VecDeque<(Origin, Dest, Packet)> = out
-            .drain()
-            .map(|(d, p)| (Origin::User(creator), d, p))
-            .collect();
         if let Handled::NewEpoch(e) = h {
             self.setup_epoch(creator, room, e, creator, rng)?;
         }
-        while let Some((origin, dest, packet)) = queue.pop_front() {
-            match (origin, dest) {
-                (Origin::User(u), Dest::Server) => {
+        let mut router = Router::new();
+        router.send(Origin::User(creator), out);
+        router
+            .run(|arrival| match arrival {
+                Arrival::AtServer { from, msg } => {
                     let mut o = Outbox::new();
                     self.stack
                         .kd
-                        .server_handle(&roster, u, packet, rng, &mut o)
+                        .server_handle(&roster, from, msg, rng, &mut o)
                         .map_err(scheme_err(&kd_name, 0, || {
                             format!("creating {room} (key server)")
                         }))?;
-                    queue.extend(o.drain().map(|(d, p)| (Origin::Server, d, p)));
+                    Ok(o)
                 }
-                (Origin::Server, Dest::Server) => {
-                    return Err(scheme_err(&self.spec.kd, 0, || "setup".to_owned())(
-                        SchemeError::Internal("key server sent to itself"),
-                    ))
+                Arrival::AtUser { from, to, msg } => {
+                    Ok(self.setup_deliver(&roster, from, to, msg, creator, rng)?)
                 }
-                (origin, Dest::User(v)) => {
-                    self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?
+            })
+            .map_err(|stop| match stop {
+                Stop::Engine(e) => e,
+                Stop::Misrouted(m) => {
+                    scheme_err(&kd_name, 0, || format!("creating {room}"))(m.into())
                 }
-                (origin, Dest::Users(vs)) => {
-                    for v in vs {
-                        self.setup_deliver(&roster, origin, v, &packet, creator, rng, &mut queue)?;
-                    }
-                }
-            }
-        }
+            })?;
         for &m in &members {
             if !self.ready(m, room) {
                 return Err(scheme_err(&self.spec.kd, 0, || format!("creating {room}"))(
@@ -123,7 +115,7 @@ impl Engine<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Hands `packet` to `to` at set-up and returns what it sends in answer.
     fn setup_deliver(
         &mut self,
         roster: &Roster<'_>,
@@ -132,8 +124,7 @@ impl Engine<'_> {
         packet: &Packet,
         creator: UserId,
         rng: &mut ChaCha20Rng,
-        queue: &mut VecDeque<(Origin, Dest, Packet)>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Outbox<Packet>, EngineError> {
         let mut o = Outbox::new();
         let h = self
             .stack
@@ -142,11 +133,10 @@ impl Engine<'_> {
             .map_err(scheme_err(&self.spec.kd, 0, || {
                 format!("{to} joining {} at setup", roster.room)
             }))?;
-        queue.extend(o.drain().map(|(d, p)| (Origin::User(to), d, p)));
         if let Handled::NewEpoch(e) = h {
             self.setup_epoch(to, roster.room, e, creator, rng)?;
         }
-        Ok(())
+        Ok(o)
     }
 
     fn setup_epoch(
@@ -179,5 +169,23 @@ impl Engine<'_> {
                 .map_err(scheme_err(&self.spec.sse, 0, || "setup".to_owned()))?;
         }
         Ok(())
+    }
+}
+
+/// Why set-up delivery stopped.
+enum Stop {
+    Engine(EngineError),
+    Misrouted(Misrouted),
+}
+
+impl From<EngineError> for Stop {
+    fn from(e: EngineError) -> Self {
+        Self::Engine(e)
+    }
+}
+
+impl From<Misrouted> for Stop {
+    fn from(e: Misrouted) -> Self {
+        Self::Misrouted(e)
     }
 }

@@ -35,7 +35,8 @@ use sha2::Sha256;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::{aead, CryptoRngCore, SchemeError};
+use crate::common::aead;
+use crate::{CryptoRngCore, SchemeError};
 
 /// Length of a compressed `G_1` point.
 pub const G1_LEN: usize = 48;

@@ -8,7 +8,7 @@
 //! `store`. Later senders reuse the epoch's key once they have opened a record sealed with it;
 //! until then they make their own, so an epoch may have a few keys. Key ids are (epoch, creator,
 //! random 32-bit serial), unique even for a client that lost its state. Bodies:
-//! XChaCha20-Poly1305 under `K_msg`, random 24-byte nonce ([`crate::aead::SharedKey`]: every
+//! XChaCha20-Poly1305 under `K_msg`, random 24-byte nonce ([`crate::common::aead::SharedKey`]: every
 //! member sends under the epoch's key), associated data
 //! `room ‖ msg ‖ key id`. At a change the server re-encrypts the wraps only: O(message keys)
 //! pairings, independent of the number of messages; bodies are never touched (see [`super`] for
@@ -27,12 +27,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::aead::{SharedKey, SHARED_NONCE_LEN};
+use crate::common::aead::{SharedKey, SHARED_NONCE_LEN};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
-use crate::changers::Changers;
+use crate::common::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,

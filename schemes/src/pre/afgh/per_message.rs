@@ -20,8 +20,8 @@ use zeroize::Zeroize;
 
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
-use crate::aead;
-use crate::changers::Changers;
+use crate::common::aead;
+use crate::common::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,

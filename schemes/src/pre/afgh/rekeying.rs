@@ -16,7 +16,7 @@
 //!    data-parallel.
 //!
 //! The server takes [`Control::RekeyRequest`] and [`Control::Rekeys`] into epoch `t` only from
-//! the member the directory named changer of `t` ([`crate::changers`]), so no other member can
+//! the member the directory named changer of `t` ([`crate::common::changers`]), so no other member can
 //! install a re-key with a far-future target that would make later honest ones be skipped.
 //!
 //! The server answers with re-keys of every origin it knows, not only those with stored

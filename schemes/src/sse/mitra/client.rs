@@ -9,10 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::keys::{keyword_tag, EpochKeys, KeywordTag, LogHeader, Op};
-use super::wire::{Entry, Link, Message, Query, Reply, Update};
+use super::wire::{Entry, Message, Query, Reply, Update};
 use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
+use crate::common::back_chain::{self, Part};
 use crate::sse::{EpochChange, KeyView, Resolution, SseClient};
 use crate::{CryptoRngCore, Dest, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
+
+/// The back-chain's domain.
+const CHAIN: &str = "conclave mitra link";
 
 /// Searches a client keeps open per room; older unanswered ones are forgotten.
 const OPEN_SEARCHES: usize = 64;
@@ -444,7 +448,7 @@ impl SseClient for Client {
     fn epoch_changed(
         &mut self,
         change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
+        _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
         let next = change.next;
@@ -452,29 +456,21 @@ impl SseClient for Client {
         if let Some(prev) = change.prev {
             state.hold_view(prev)?;
         }
-        match change.prev {
-            Some(prev) if change.changer && change.shares_history && prev.epoch < next.epoch => {
-                let sealed = state.keys(next.epoch)?.seal_link(
+        match back_chain::part(&change)? {
+            Part::Link { from, to } => {
+                let link = back_chain::Link::seal(
+                    CHAIN,
                     next.room,
-                    prev.epoch,
-                    next.epoch,
-                    state.keys(prev.epoch)?,
-                    rng,
+                    (from, state.keys(from)?.root()),
+                    (to, state.keys(to)?.root()),
                 )?;
-                out.send(
-                    Dest::Server,
-                    Message::Link(Link {
-                        from: prev.epoch,
-                        to: next.epoch,
-                        sealed,
-                    }),
-                );
+                out.send(Dest::Server, Message::Link(link));
             }
-            None if !change.changer && change.shares_history && next.epoch > Epoch(0) => {
-                state.awaiting_chain = Some(next.epoch);
-                out.send(Dest::Server, Message::ChainRequest { epoch: next.epoch });
+            Part::Join { epoch } => {
+                state.awaiting_chain = Some(epoch);
+                out.send(Dest::Server, Message::Request { epoch });
             }
-            _ => {}
+            Part::None => {}
         }
         Ok(())
     }
@@ -490,30 +486,25 @@ impl SseClient for Client {
         let Message::Chain(links) = msg else {
             return Err(Misuse::UnexpectedMessage("clients only receive back-chains").into());
         };
-        // Newest first: each link opens under a key held already or opened by the link before.
-        if links
-            .first()
-            .is_some_and(|l| Some(l.to) == state.awaiting_chain)
+        if state
+            .awaiting_chain
+            .is_some_and(|epoch| back_chain::answers(links, epoch))
         {
             state.awaiting_chain = None;
         }
-        for link in links {
-            if link.from >= link.to {
-                return Err(SchemeError::Malformed("back-chain link does not go back"));
-            }
-            let Some(held) = state.held.get(&link.to) else {
-                return Err(SchemeError::Malformed(
-                    "back-chain link into an epoch this client does not hold",
-                ));
-            };
-            if state.held.contains_key(&link.from) {
-                continue;
-            }
-            let root = held
-                .keys
-                .open_link(key.room, link.from, link.to, &link.sealed)?;
-            state.hold(link.from, EpochKeys::from_root(root)?);
-        }
+        back_chain::walk(
+            CHAIN,
+            key.room,
+            links,
+            &mut state.held,
+            |held| held.keys.root(),
+            |_, root| {
+                Ok(Held {
+                    keys: EpochKeys::from_root(*root)?,
+                    read_to: 0,
+                })
+            },
+        )?;
         Ok(())
     }
 }

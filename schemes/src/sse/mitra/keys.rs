@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
 use super::wire::Sealed;
-use crate::aead::SharedKey;
+use crate::common::aead::SharedKey;
 use crate::pre::KeyView;
 use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
 
@@ -22,9 +22,7 @@ const TAG_LEN: usize = 7;
 /// Size of an index key (the root of an epoch's keys).
 pub const ROOT_LEN: usize = 32;
 /// Size of an AEAD nonce (XChaCha20-Poly1305: many writers seal under one epoch's keys).
-pub const NONCE_LEN: usize = crate::aead::SHARED_NONCE_LEN;
-/// Size of an AEAD tag.
-pub const AEAD_TAG_LEN: usize = crate::aead::TAG_LEN;
+pub const NONCE_LEN: usize = crate::common::aead::SHARED_NONCE_LEN;
 
 /// A keyword as Mitra's PRF and log records see it: a 16-byte digest, so log records have a
 /// fixed size per keyword and do not leak keyword lengths through their ciphertext length.
@@ -76,13 +74,13 @@ enum Use {
     Tag = 3,
 }
 
-/// One epoch's search keys: the PRF `G` and the AEAD keys of log records and back-chain links.
+/// One epoch's search keys: the PRF `G` and the AEAD key of log records; the root `K_e` they
+/// come from is the epoch's back-chain secret.
 pub struct EpochKeys {
     root: [u8; ROOT_LEN],
     /// HMAC-SHA-256 already keyed (cloned per evaluation, which saves rehashing the key).
     prf: Hmac<Sha256>,
     log: SharedKey,
-    link: SharedKey,
 }
 
 impl Drop for EpochKeys {
@@ -115,23 +113,15 @@ impl EpochKeys {
         };
         let mut prf_key = expand(b"conclave mitra prf")?;
         let mut log_key = expand(b"conclave mitra log")?;
-        let mut link_key = expand(b"conclave mitra back-link")?;
         let prf = <Hmac<Sha256> as Mac>::new_from_slice(&prf_key)
             .map_err(|_| SchemeError::Internal("HMAC refused a 32-byte key"))?;
         let log = SharedKey::new(&log_key);
-        let link = SharedKey::new(&link_key);
         prf_key.zeroize();
         log_key.zeroize();
-        link_key.zeroize();
-        Ok(Self {
-            root,
-            prf,
-            log,
-            link,
-        })
+        Ok(Self { root, prf, log })
     }
 
-    /// `K_e` itself, to seal into a back-chain link.
+    /// `K_e` itself: the epoch's back-chain secret.
     pub fn root(&self) -> &[u8; ROOT_LEN] {
         &self.root
     }
@@ -239,33 +229,6 @@ impl EpochKeys {
     pub fn open_log(&self, header: &LogHeader, sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
         open(&self.log, &header.aad(), sealed)
     }
-
-    /// Seals `K_from` under this epoch (`to`): one back-chain link.
-    pub fn seal_link(
-        &self,
-        room: RoomId,
-        from: Epoch,
-        to: Epoch,
-        older: &EpochKeys,
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Sealed, SchemeError> {
-        seal(&self.link, &link_aad(room, from, to), older.root(), rng)
-    }
-
-    /// Opens a back-chain link into this epoch (`to`), giving `K_from`.
-    pub fn open_link(
-        &self,
-        room: RoomId,
-        from: Epoch,
-        to: Epoch,
-        sealed: &Sealed,
-    ) -> Result<[u8; ROOT_LEN], SchemeError> {
-        let mut plain = open(&self.link, &link_aad(room, from, to), sealed)?;
-        let root = <[u8; ROOT_LEN]>::try_from(plain.as_slice())
-            .map_err(|_| SchemeError::Malformed("back-chain link of the wrong length"));
-        plain.zeroize();
-        root
-    }
 }
 
 /// What a log record's authentication covers besides its body.
@@ -284,15 +247,6 @@ impl LogHeader {
         aad.extend_from_slice(&self.writer.0.to_be_bytes());
         aad
     }
-}
-
-fn link_aad(room: RoomId, from: Epoch, to: Epoch) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(44);
-    aad.extend_from_slice(b"conclave mitra link\0");
-    aad.extend_from_slice(&room.0.to_be_bytes());
-    aad.extend_from_slice(&from.0.to_be_bytes());
-    aad.extend_from_slice(&to.0.to_be_bytes());
-    aad
 }
 
 fn seal(

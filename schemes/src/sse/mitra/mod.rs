@@ -8,7 +8,8 @@
 //! # Construction
 //!
 //! * **Keys per epoch.** `K_e = HKDF(epoch secret, "conclave sse mitra index" ‖ room ‖ e)`; from
-//!   `K_e` alone come the PRF key, the log key and the back-chain key (HKDF-Expand). The PRF
+//!   `K_e` alone come the PRF key and the log key (HKDF-Expand); `K_e` is the epoch's
+//!   back-chain secret. The PRF
 //!   `G` is HMAC-SHA-256 truncated to 16 bytes (the paper's code uses an AES-based PRG with a
 //!   16-byte output; no AES is among this workspace's dependencies).
 //! * **Per-writer chains** (§2.4 option 1), so concurrent writers never collide: writer `u` in
@@ -34,7 +35,7 @@
 //!   records of epochs older than its oldest key are not sent to it at all (`floor`).
 //! * **Epochs** (§2.3 option A). Clients keep the keys of every epoch they held and search
 //!   them all. When the room shares history, the member who makes a change uploads a
-//!   back-chain link `AEAD(key from K_e; K_{e-1})` (both epochs in the associated data); a
+//!   back-chain link sealing `K_{e-1}` under `K_e` ([`crate::common::back_chain`]); a
 //!   joiner asks for the chain, walks it back from its own key, and its first search reads the
 //!   log from the start. Until the chain has come, a joiner's search cannot be complete: the
 //!   server holds a query whose floor is an epoch joiners are waiting on a link for
@@ -107,7 +108,7 @@ mod wire;
 
 pub use client::Client;
 pub use server::Server;
-pub use wire::{Entry, Link, LogRecord, Message, Query, Reply, Sealed, Update};
+pub use wire::{Entry, LogRecord, Message, Query, Reply, Sealed, Update};
 
 use super::{SearchableEncryption, SseProperties};
 use crate::UserId;

@@ -1,18 +1,20 @@
 //! Mitra's search server: per room, the dictionary `DictW`, the update log and the back-chain.
 
-use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::keys::ENTRY_LEN;
-use super::wire::{Link, LogRecord, Message, Query, Reply, Sealed, Update};
+use super::wire::{LogRecord, Message, Query, Reply, Sealed, Update};
 use super::Mitra;
-use crate::changers::Changers;
+use crate::common::back_chain::{ChainStore, Stored as ChainWork};
+use crate::common::changers::Changers;
 use crate::sse::{Access, Searched, SseServer, Work};
-use crate::{CryptoRngCore, Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, Epoch, Outbox, RoomId, SchemeError, UserId};
 
 /// The search server.
 #[derive(Debug, Default)]
 pub struct Server {
     rooms: BTreeMap<RoomId, RoomIndex>,
+    chains: ChainStore,
     bytes: usize,
     changers: Changers,
 }
@@ -37,25 +39,9 @@ struct RoomIndex {
     log: Vec<Stored>,
     /// Sequence numbers of each epoch's records, ascending (for rewinds).
     by_epoch: BTreeMap<Epoch, Vec<u64>>,
-    /// Back-chain links by the epoch they lead into.
-    links: BTreeMap<Epoch, Link>,
-    /// Joiners who asked for a chain whose newest link has not arrived yet.
-    waiting: BTreeMap<Epoch, Vec<UserId>>,
 }
 
 impl RoomIndex {
-    /// The links from `epoch` back as far as they connect, newest first.
-    fn chain(&self, epoch: Epoch) -> Vec<Link> {
-        let mut links = Vec::new();
-        let mut to = epoch;
-        // `from < to` holds for every stored link, so this walk ends.
-        while let Some(link) = self.links.get(&to) {
-            links.push(link.clone());
-            to = link.from;
-        }
-        links
-    }
-
     fn record(&self, seq: u64) -> Result<LogRecord, SchemeError> {
         let stored = usize::try_from(seq)
             .ok()
@@ -110,11 +96,7 @@ impl SseServer for Server {
         let index = self.rooms.get(&room).unwrap_or(&empty);
         // A joiner's first queries name its join epoch as their floor: while the back-chain it
         // asked for waits for the changer's link, an answer would miss the room's history.
-        if index
-            .waiting
-            .get(&query.floor)
-            .is_some_and(|w| !w.is_empty())
-        {
+        if self.chains.awaited(room, query.floor) {
             return Ok(Searched::NotYet {
                 waiting_for: query.floor,
             });
@@ -173,67 +155,15 @@ impl SseServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
-        if let Message::Link(link) = &msg {
-            self.changers.check(room, link.to, from)?;
-        }
-        let index = self.rooms.entry(room).or_default();
-        match msg {
-            Message::Link(link) => {
-                if link.from >= link.to {
-                    return Err(SchemeError::Malformed("back-chain link does not go back"));
-                }
-                if link.wire_len() != Link::LEN {
-                    return Err(SchemeError::Malformed(
-                        "back-chain link of the wrong length",
-                    ));
-                }
-                let to = link.to;
-                // Only that epoch's changer sends one; a repeat changes nothing.
-                if let btree_map::Entry::Vacant(slot) = index.links.entry(to) {
-                    self.bytes += Link::LEN;
-                    slot.insert(link);
-                }
-                let waiting = index.waiting.remove(&to).unwrap_or_default();
-                let answered = waiting.len() as u64;
-                if !waiting.is_empty() {
-                    let chain = index.chain(to);
-                    for joiner in waiting {
-                        out.send(Dest::User(joiner), Message::Chain(chain.clone()));
-                    }
-                }
-                Ok(Work {
-                    op: "store-link",
-                    units: 1 + answered,
-                    parallel: false,
-                })
-            }
-            Message::ChainRequest { epoch } => {
-                if index.links.contains_key(&epoch) {
-                    let chain = index.chain(epoch);
-                    let units = chain.len() as u64;
-                    out.send(Dest::User(from), Message::Chain(chain));
-                    Ok(Work {
-                        op: "send-chain",
-                        units,
-                        parallel: false,
-                    })
-                } else {
-                    // The changer's link has not arrived yet: answer when it does.
-                    let list = index.waiting.entry(epoch).or_default();
-                    if !list.contains(&from) {
-                        list.push(from);
-                    }
-                    Ok(Work {
-                        op: "send-chain",
-                        units: 0,
-                        parallel: false,
-                    })
-                }
-            }
-            Message::Chain(_) => {
-                Err(Misuse::UnexpectedMessage("a back-chain is for clients").into())
-            }
-        }
+        let work = self.chains.handle(room, from, msg, &self.changers, out)?;
+        Ok(Work {
+            op: match work {
+                ChainWork::Link { .. } => "store-link",
+                ChainWork::Request { .. } => "send-chain",
+            },
+            units: work.units(),
+            parallel: false,
+        })
     }
 
     fn name_changer(
@@ -246,6 +176,6 @@ impl SseServer for Server {
     }
 
     fn stored_len(&self) -> usize {
-        self.bytes
+        self.bytes + self.chains.stored_len()
     }
 }

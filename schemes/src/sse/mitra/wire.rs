@@ -8,10 +8,9 @@
 //! | [`Query`] | search 4, cursor 8, floor 8, r, r × (epoch 8, from 8), a, a × address 16 | 28 + 16r + 16a |
 //! | [`Reply`] | search 4, readable_from 8, end 8, a, a × value 16, n, n × record | 28 + 16a + Σ records |
 //! | [`LogRecord`] | seq 8, epoch 8, writer 4, nonce 24, length 4, ciphertext | 48 + ciphertext |
-//! | [`Message::Link`] | kind 1, [`Link`] | 1 + 88 |
-//! | [`Message::ChainRequest`] | kind 1, epoch 8 | 9 |
-//! | [`Message::Chain`] | kind 1, n, n × [`Link`] | 5 + 88n |
-//! | [`Link`] | from 8, to 8, nonce 24, ciphertext 48 | 88 |
+//! | [`Message::Link`] | kind 1, link | 1 + 64 |
+//! | [`Message::Request`] | kind 1, epoch 8 | 9 |
+//! | [`Message::Chain`] | kind 1, n (LEB128), n × link | 1 + varint(n) + 64n |
 //!
 //! A log record's plaintext is `op 1 ‖ k × (counter 4 ‖ keyword tag 16)`, so its ciphertext is
 //! `1 + 20k + 16` bytes for an update of `k` keywords: its length reveals `k`, as the update's
@@ -19,7 +18,8 @@
 
 use std::sync::Arc;
 
-use super::keys::{AEAD_TAG_LEN, ENTRY_LEN, NONCE_LEN, ROOT_LEN};
+use super::keys::{ENTRY_LEN, NONCE_LEN};
+use crate::common::back_chain;
 use crate::{Epoch, MsgId, UserId, Wire};
 
 /// Bytes of an epoch, a count, a user id, a log sequence number.
@@ -176,62 +176,5 @@ impl Wire for Reply {
     }
 }
 
-/// One back-chain link: `K_from` sealed under a key from `K_to`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    /// The older epoch, whose index key the link carries.
-    pub from: Epoch,
-    /// The newer epoch, whose index key opens it.
-    pub to: Epoch,
-    /// `K_from`, sealed.
-    pub sealed: Sealed,
-}
-
-impl Link {
-    /// Encoded size.
-    pub const LEN: usize = 2 * EPOCH + NONCE_LEN + ROOT_LEN + AEAD_TAG_LEN;
-}
-
-impl Wire for Link {
-    fn wire_len(&self) -> usize {
-        2 * EPOCH + self.sealed.wire_len()
-    }
-    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        self.sealed.visit_bytes(f);
-    }
-}
-
-/// Control traffic: the back-chain of index keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// From the member who changed the epoch: the link from the previous epoch into the new one.
-    Link(Link),
-    /// From a joiner of a room that shares history: send me the chain ending at `epoch`.
-    ChainRequest {
-        /// The epoch the joiner holds.
-        epoch: Epoch,
-    },
-    /// To a joiner: the chain, newest link first.
-    Chain(Vec<Link>),
-}
-
-impl Wire for Message {
-    fn wire_len(&self) -> usize {
-        1 + match self {
-            Self::Link(l) => l.wire_len(),
-            Self::ChainRequest { .. } => EPOCH,
-            Self::Chain(links) => COUNT + links.iter().map(Wire::wire_len).sum::<usize>(),
-        }
-    }
-    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        match self {
-            Self::Link(l) => l.visit_bytes(f),
-            Self::ChainRequest { .. } => {}
-            Self::Chain(links) => {
-                for l in links {
-                    l.visit_bytes(f);
-                }
-            }
-        }
-    }
-}
+/// Control traffic: the back-chain of index keys ([`crate::common::back_chain`]).
+pub type Message = back_chain::Message;

@@ -1,0 +1,15 @@
+//! Mechanisms several schemes share, written once so that a fix lands everywhere at once.
+//!
+//! * [`aead`]: the crate's one AEAD, for single-use keys and for keys a room's members share.
+//! * [`back_chain`]: the encrypted chain of per-epoch secrets on a server through which a
+//!   joiner walks back to the epochs before its own (epoch-keys, client-rewrap, per-epoch,
+//!   Mitra).
+//! * [`changers`]: which member the service's directory names as the changer of each epoch, the
+//!   only one whose re-keying traffic a server accepts.
+//! * [`router`]: synchronous delivery of protocol messages between clients and a server until
+//!   the traffic settles (tests, benches, the simulator's set-up, adversary experiments).
+
+pub mod aead;
+pub mod back_chain;
+pub mod changers;
+pub mod router;
