@@ -103,3 +103,8 @@ fn join_stalled_by_offline_member() {
 fn query_overtaken_by_rekey() {
     run_clean("query-overtaken-by-rekey.yaml");
 }
+
+#[test]
+fn rejoin_outlives_its_change() {
+    run_clean("rejoin-outlives-its-change.yaml");
+}

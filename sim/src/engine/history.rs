@@ -240,9 +240,17 @@ impl Engine<'_> {
         }
     }
 
-    /// Whether the change of `room` still in flight would bring `user` its key: the user is
-    /// the member it adds, or one of the members it waits for.
+    /// Whether a change of `room` that has not reached `user` would bring it its key: the user
+    /// is a member whose (re)join has not given it a key yet (even if the change's own op has
+    /// ended, because every member it waited for went offline), or one of the members the
+    /// change in flight waits for.
     fn awaits_unfinished_change(&self, user: UserId, room: RoomId) -> bool {
+        let state = &self.users[user.0 as usize];
+        let keyless_member = self.is_member(user, room)
+            && (self.held_now(user, room).is_none() || state.after_removal.contains_key(&room));
+        if keyless_member {
+            return true;
+        }
         let Some(id) = self.rooms[room.0 as usize].change else {
             return false;
         };
