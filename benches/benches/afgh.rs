@@ -20,6 +20,7 @@
 //!
 //! The 2-thread speed-up only means something on an otherwise idle machine with two free cores.
 
+use conclave_schemes::rekeying::RekeyingServer;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ use ark_ec::pairing::Pairing;
 use conclave_benches::rng;
 use conclave_schemes::pre::afgh::core::{Capsule, EpochKey, Reencrypted, Rekey};
 use conclave_schemes::pre::afgh::rekeying::{Control, OriginRekey};
-use conclave_schemes::pre::afgh::Afgh;
+use conclave_schemes::pre::afgh::{self, Afgh};
 use conclave_schemes::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
 use conclave_schemes::{Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -120,7 +121,7 @@ fn loaded_server(n: u64) -> <Afgh as HistoryProtection>::Server {
     let record = Afgh::new_client(UserId(0))
         .seal(key, MsgId(0), &[7; 160], &mut rng)
         .unwrap_or_else(|e| panic!("afgh: seal: {e}"));
-    let mut server = Afgh::new_server();
+    let mut server = afgh::per_message::Server::default();
     for i in 0..n {
         server
             .store(room, MsgId(i), record.clone())

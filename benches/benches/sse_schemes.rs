@@ -13,6 +13,7 @@
 //! Index update throughput and search time against the result count, per scheme, are in the
 //! `sse` bench (`sse/index`, `sse/apply`, `sse/search`).
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

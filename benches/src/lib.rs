@@ -22,13 +22,12 @@
 //! Everything here is bench set-up code, run outside the timed regions: a failure is a broken
 //! bench, so these helpers panic with a message saying what failed.
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use conclave_schemes::common::router::{route, Arrival};
-use conclave_schemes::pre::{
-    EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView,
-};
+use conclave_schemes::pre::{EpochChange, HistoryProtection, KeyView};
 use conclave_schemes::sse::{
     Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
@@ -188,7 +187,7 @@ pub fn history_room<H: HistoryProtection>(
     rng: &mut ChaCha20Rng,
 ) -> (Vec<H::Client>, H::Server) {
     let mut clients: Vec<H::Client> = (0..users).map(|u| H::new_client(UserId(u))).collect();
-    let mut server = H::new_server();
+    let mut server = H::Server::default();
     history_epoch::<H>(&mut clients, &mut server, key, rng);
     (clients, server)
 }
@@ -247,7 +246,7 @@ pub fn search_room<S: SearchableEncryption>(
     rng: &mut ChaCha20Rng,
 ) -> (Vec<S::Client>, S::Server) {
     let mut clients: Vec<S::Client> = (0..users).map(|u| S::new_client(UserId(u))).collect();
-    let mut server = S::new_server();
+    let mut server = S::Server::default();
     search_epoch::<S>(&mut clients, &mut server, key, rng);
     (clients, server)
 }

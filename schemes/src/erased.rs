@@ -6,6 +6,7 @@
 //! erased system owns the server and every user's client, and the directory of credentials.
 
 use std::any::Any;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::kd::interpose::{interposed_room, InterposedRoom};
@@ -13,9 +14,8 @@ use crate::kd::{
     Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer, Origin,
     Roster, ServerHandled,
 };
-use crate::pre::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Work,
-};
+use crate::pre::{HistoryClient, HistoryProperties, HistoryProtection, HistoryServer};
+use crate::rekeying::{EpochChange, KeyView, RekeyingClient, RekeyingServer, Work};
 use crate::sse::{
     Access, Resolution, SearchableEncryption, Searched, SseClient, SseProperties, SseServer,
 };
@@ -293,10 +293,149 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Re-keying, shared by history protection and search
+
+/// The re-keying side of a data family's clients and server, picked at run time
+/// ([`RekeyingClient`], [`RekeyingServer`]).
+pub trait DynRekeying: Send {
+    /// [`RekeyingClient::epoch_changed`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`RekeyingClient::epoch_changed`].
+    fn epoch_changed(
+        &mut self,
+        user: UserId,
+        change: EpochChange<'_>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
+    /// [`RekeyingClient::handle`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`RekeyingClient::handle`].
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError>;
+    /// [`RekeyingServer::handle`].
+    ///
+    /// # Errors
+    /// As [`RekeyingServer::handle`].
+    fn server_handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Work, SchemeError>;
+    /// [`RekeyingServer::name_changer`].
+    ///
+    /// # Errors
+    /// As [`RekeyingServer::name_changer`].
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError>;
+    /// [`RekeyingServer::stored_len`].
+    fn stored_len(&self) -> usize;
+}
+
+/// A data family's server and every user's client (client `i` is user `i`); `F` is the scheme.
+struct Parties<F, C, S> {
+    server: S,
+    clients: Vec<C>,
+    scheme: PhantomData<fn() -> F>,
+}
+
+impl<F, C, S: Default> Parties<F, C, S> {
+    fn new() -> Self {
+        Self {
+            server: S::default(),
+            clients: Vec::new(),
+            scheme: PhantomData,
+        }
+    }
+
+    /// Adds `client` as the next user's, which must be `user`.
+    fn add(&mut self, user: UserId, client: C) -> Result<(), SchemeError> {
+        if user.0 as usize != self.clients.len() {
+            return Err(SchemeError::Internal("users must be added in id order"));
+        }
+        self.clients.push(client);
+        Ok(())
+    }
+}
+
+impl<F, C, S> DynRekeying for Parties<F, C, S>
+where
+    C: RekeyingClient,
+    S: RekeyingServer<Message = C::Message>,
+{
+    fn epoch_changed(
+        &mut self,
+        user: UserId,
+        change: EpochChange<'_>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let mut typed = Outbox::new();
+        client(&mut self.clients, user)?.epoch_changed(change, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn client_handle(
+        &mut self,
+        user: UserId,
+        key: KeyView<'_>,
+        msg: &Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<(), SchemeError> {
+        let msg = msg.downcast_ref::<C::Message>()?;
+        let mut typed = Outbox::new();
+        client(&mut self.clients, user)?.handle(key, msg, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(())
+    }
+    fn server_handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Packet,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Work, SchemeError> {
+        let msg = msg.take::<S::Message>()?;
+        let mut typed = Outbox::new();
+        let work = self.server.handle(room, from, msg, rng, &mut typed)?;
+        erase(typed, out);
+        Ok(work)
+    }
+    fn name_changer(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        changer: UserId,
+    ) -> Result<(), SchemeError> {
+        self.server.name_changer(room, epoch, changer)
+    }
+    fn stored_len(&self) -> usize {
+        self.server.stored_len()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // History protection
 
 /// A history-protection scheme with its server and clients, picked at run time.
-pub trait DynHistory: Send {
+pub trait DynHistory: DynRekeying {
     /// The scheme's name.
     fn name(&self) -> &'static str;
     /// What it claims.
@@ -356,29 +495,6 @@ pub trait DynHistory: Send {
         msg: MsgId,
         sealed: &Packet,
     ) -> Result<Opened, SchemeError>;
-    /// [`HistoryClient::epoch_changed`] on `user`'s client.
-    ///
-    /// # Errors
-    /// As [`HistoryClient::epoch_changed`].
-    fn epoch_changed(
-        &mut self,
-        user: UserId,
-        change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError>;
-    /// [`HistoryClient::handle`] on `user`'s client.
-    ///
-    /// # Errors
-    /// As [`HistoryClient::handle`].
-    fn client_handle(
-        &mut self,
-        user: UserId,
-        key: KeyView<'_>,
-        msg: &Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError>;
     /// [`HistoryServer::store`].
     ///
     /// # Errors
@@ -386,30 +502,6 @@ pub trait DynHistory: Send {
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), SchemeError>;
     /// The stored record of a message, as a packet to send.
     fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet>;
-    /// [`HistoryServer::handle`].
-    ///
-    /// # Errors
-    /// As [`HistoryServer::handle`].
-    fn server_handle(
-        &mut self,
-        room: RoomId,
-        from: UserId,
-        msg: Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<Work, SchemeError>;
-    /// [`HistoryServer::name_changer`].
-    ///
-    /// # Errors
-    /// As [`HistoryServer::name_changer`].
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError>;
-    /// [`HistoryServer::stored_len`].
-    fn stored_len(&self) -> usize;
     /// [`HistoryServer::collude`].
     ///
     /// # Errors
@@ -417,21 +509,13 @@ pub trait DynHistory: Send {
     fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError>;
 }
 
-struct HistorySystem<H: HistoryProtection> {
-    server: H::Server,
-    clients: Vec<H::Client>,
-}
-
 /// A fresh erased system of scheme `H`.
 #[must_use]
 pub fn history_system<H: HistoryProtection>() -> Box<dyn DynHistory> {
-    Box::new(HistorySystem::<H> {
-        server: H::new_server(),
-        clients: Vec::new(),
-    })
+    Box::new(Parties::<H, H::Client, H::Server>::new())
 }
 
-impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
+impl<H: HistoryProtection> DynHistory for Parties<H, H::Client, H::Server> {
     fn name(&self) -> &'static str {
         H::NAME
     }
@@ -439,11 +523,7 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         H::PROPERTIES
     }
     fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
-        if user.0 as usize != self.clients.len() {
-            return Err(SchemeError::Internal("users must be added in id order"));
-        }
-        self.clients.push(H::new_client(user));
-        Ok(())
+        self.add(user, H::new_client(user))
     }
     fn seal(
         &mut self,
@@ -489,63 +569,12 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
         let sealed = sealed.downcast_ref::<H::Sealed>()?;
         H::new_client(user).open(key, msg, sealed)
     }
-    fn epoch_changed(
-        &mut self,
-        user: UserId,
-        change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError> {
-        let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.epoch_changed(change, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(())
-    }
-    fn client_handle(
-        &mut self,
-        user: UserId,
-        key: KeyView<'_>,
-        msg: &Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError> {
-        let msg = msg.downcast_ref::<H::Message>()?;
-        let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.handle(key, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(())
-    }
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), SchemeError> {
         let sealed = sealed.downcast_ref::<H::Sealed>()?.clone();
         self.server.store(room, msg, sealed)
     }
     fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet> {
         self.server.get(room, msg).map(Packet::new)
-    }
-    fn server_handle(
-        &mut self,
-        room: RoomId,
-        from: UserId,
-        msg: Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<Work, SchemeError> {
-        let msg = msg.take::<H::Message>()?;
-        let mut typed = Outbox::new();
-        let work = self.server.handle(room, from, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(work)
-    }
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.server.name_changer(room, epoch, changer)
-    }
-    fn stored_len(&self) -> usize {
-        self.server.stored_len()
     }
     fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
         self.server.collude(kept, msg)
@@ -556,7 +585,7 @@ impl<H: HistoryProtection> DynHistory for HistorySystem<H> {
 // Searchable encryption
 
 /// A searchable-encryption scheme with its server and clients, picked at run time.
-pub trait DynSse: Send {
+pub trait DynSse: DynRekeying {
     /// The scheme's name.
     fn name(&self) -> &'static str;
     /// What it claims.
@@ -601,29 +630,6 @@ pub trait DynSse: Send {
         reply: &Packet,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Packet>, SchemeError>;
-    /// [`SseClient::epoch_changed`] on `user`'s client.
-    ///
-    /// # Errors
-    /// As [`SseClient::epoch_changed`].
-    fn epoch_changed(
-        &mut self,
-        user: UserId,
-        change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError>;
-    /// [`SseClient::handle`] on `user`'s client.
-    ///
-    /// # Errors
-    /// As [`SseClient::handle`].
-    fn client_handle(
-        &mut self,
-        user: UserId,
-        key: KeyView<'_>,
-        msg: &Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError>;
     /// [`SseServer::apply`].
     ///
     /// # Errors
@@ -639,47 +645,15 @@ pub trait DynSse: Send {
         access: Access,
         query: &Packet,
     ) -> Result<Searched<Packet>, SchemeError>;
-    /// [`SseServer::handle`].
-    ///
-    /// # Errors
-    /// As [`SseServer::handle`].
-    fn server_handle(
-        &mut self,
-        room: RoomId,
-        from: UserId,
-        msg: Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<Work, SchemeError>;
-    /// [`SseServer::name_changer`].
-    ///
-    /// # Errors
-    /// As [`SseServer::name_changer`].
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError>;
-    /// [`SseServer::stored_len`].
-    fn stored_len(&self) -> usize;
-}
-
-struct SseSystem<S: SearchableEncryption> {
-    server: S::Server,
-    clients: Vec<S::Client>,
 }
 
 /// A fresh erased system of scheme `S`.
 #[must_use]
 pub fn sse_system<S: SearchableEncryption>() -> Box<dyn DynSse> {
-    Box::new(SseSystem::<S> {
-        server: S::new_server(),
-        clients: Vec::new(),
-    })
+    Box::new(Parties::<S, S::Client, S::Server>::new())
 }
 
-impl<S: SearchableEncryption> DynSse for SseSystem<S> {
+impl<S: SearchableEncryption> DynSse for Parties<S, S::Client, S::Server> {
     fn name(&self) -> &'static str {
         S::NAME
     }
@@ -687,11 +661,7 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
         S::PROPERTIES
     }
     fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
-        if user.0 as usize != self.clients.len() {
-            return Err(SchemeError::Internal("users must be added in id order"));
-        }
-        self.clients.push(S::new_client(user));
-        Ok(())
+        self.add(user, S::new_client(user))
     }
     fn index(
         &mut self,
@@ -733,32 +703,6 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
             },
         )
     }
-    fn epoch_changed(
-        &mut self,
-        user: UserId,
-        change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError> {
-        let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.epoch_changed(change, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(())
-    }
-    fn client_handle(
-        &mut self,
-        user: UserId,
-        key: KeyView<'_>,
-        msg: &Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<(), SchemeError> {
-        let msg = msg.downcast_ref::<S::Message>()?;
-        let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.handle(key, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(())
-    }
     fn apply(&mut self, room: RoomId, update: Packet) -> Result<(), SchemeError> {
         let update = update.take::<S::Update>()?;
         self.server.apply(room, update)
@@ -774,30 +718,5 @@ impl<S: SearchableEncryption> DynSse for SseSystem<S> {
             Searched::Reply(r) => Searched::Reply(Packet::new(r)),
             Searched::NotYet { waiting_for } => Searched::NotYet { waiting_for },
         })
-    }
-    fn server_handle(
-        &mut self,
-        room: RoomId,
-        from: UserId,
-        msg: Packet,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Packet>,
-    ) -> Result<Work, SchemeError> {
-        let msg = msg.take::<S::Message>()?;
-        let mut typed = Outbox::new();
-        let work = self.server.handle(room, from, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(work)
-    }
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.server.name_changer(room, epoch, changer)
-    }
-    fn stored_len(&self) -> usize {
-        self.server.stored_len()
     }
 }

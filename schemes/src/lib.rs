@@ -37,6 +37,7 @@ pub mod kd;
 mod outcome;
 pub mod pre;
 pub mod registry;
+pub mod rekeying;
 mod secret;
 pub mod sse;
 mod wire;

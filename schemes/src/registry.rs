@@ -303,12 +303,13 @@ pub fn sse(name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
 mod tests {
     use super::*;
     use crate::sse::{
-        Access, EpochChange, KeyView, Resolution, Searched, SseClient, SseServer, Work,
+        Access, KeyView, RekeyingClient, RekeyingServer, Resolution, Searched, SseClient, SseServer,
     };
-    use crate::{MsgId, Outbox, RoomId, UserId};
+    use crate::{MsgId, RoomId, UserId};
 
     /// A search scheme that finds nothing, to register beside the built-in ones.
     struct FindsNothing;
+    #[derive(Default)]
     struct Nobody;
 
     impl SearchableEncryption for FindsNothing {
@@ -327,8 +328,16 @@ mod tests {
         fn new_client(_: UserId) -> Nobody {
             Nobody
         }
-        fn new_server() -> Nobody {
-            Nobody
+    }
+
+    impl RekeyingClient for Nobody {
+        type Message = Vec<u8>;
+    }
+
+    impl RekeyingServer for Nobody {
+        type Message = Vec<u8>;
+        fn stored_len(&self) -> usize {
+            0
         }
     }
 
@@ -369,35 +378,10 @@ mod tests {
         ) -> Result<Resolution<Vec<u8>>, SchemeError> {
             Ok(Resolution::Done(Vec::new()))
         }
-        fn epoch_changed(
-            &mut self,
-            _: EpochChange<'_>,
-            _: &mut dyn CryptoRngCore,
-            _: &mut Outbox<Vec<u8>>,
-        ) -> Result<(), SchemeError> {
-            Ok(())
-        }
-        fn handle(
-            &mut self,
-            _: KeyView<'_>,
-            _: &Vec<u8>,
-            _: &mut dyn CryptoRngCore,
-            _: &mut Outbox<Vec<u8>>,
-        ) -> Result<(), SchemeError> {
-            Ok(())
-        }
     }
 
     impl SseServer for Nobody {
         type Scheme = FindsNothing;
-        fn name_changer(
-            &mut self,
-            _: RoomId,
-            _: crate::Epoch,
-            _: UserId,
-        ) -> Result<(), SchemeError> {
-            Ok(())
-        }
         fn apply(&mut self, _: RoomId, _: Vec<u8>) -> Result<(), SchemeError> {
             Ok(())
         }
@@ -408,19 +392,6 @@ mod tests {
             _: &Vec<u8>,
         ) -> Result<Searched<Vec<u8>>, SchemeError> {
             Ok(Searched::Reply(Vec::new()))
-        }
-        fn handle(
-            &mut self,
-            _: RoomId,
-            _: UserId,
-            _: Vec<u8>,
-            _: &mut dyn CryptoRngCore,
-            _: &mut Outbox<Vec<u8>>,
-        ) -> Result<Work, SchemeError> {
-            Ok(Work::default())
-        }
-        fn stored_len(&self) -> usize {
-            0
         }
     }
 

@@ -21,6 +21,7 @@ use conclave_schemes::pre::afgh::{Afgh, AfghHybrid};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work,
 };
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use conclave_schemes::testing::Tamper;
 /// What these access tests ask of an open: the plaintext, or that the reader cannot read it.
 /// A key the reader does not hold ([`Opened::Pending`]) counts as [`SchemeError::Crypto`] here:
@@ -121,7 +122,7 @@ where
 {
     fn new(users: u32, initial: &[u32], seed: u64) -> Self {
         let mut org = Self {
-            server: H::new_server(),
+            server: H::Server::default(),
             clients: (0..users).map(|u| H::new_client(UserId(u))).collect(),
             secrets: Vec::new(),
             members: BTreeSet::new(),

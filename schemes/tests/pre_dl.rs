@@ -4,6 +4,7 @@
 //! lengths. Every generic test runs once per scheme (see `per_scheme!` at the end).
 #![allow(clippy::unwrap_used)]
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, BTreeSet};
 
 use conclave_schemes::common::router::{route, Arrival};
@@ -62,7 +63,7 @@ impl<H: DlScheme> Chat<H> {
         let secret = EpochSecret::random(&mut rng);
         let mut chat = Self {
             room: RoomId(9),
-            server: H::new_server(),
+            server: H::Server::default(),
             clients: (0..users).map(|u| H::new_client(UserId(u))).collect(),
             secrets: vec![secret],
             members: initial.iter().copied().collect(),
@@ -644,7 +645,7 @@ where
 
 #[test]
 fn bbs98_rejects_zero_rekey() {
-    let mut server = Bbs98::new_server();
+    let mut server = <Bbs98 as HistoryProtection>::Server::default();
     let zero = ReKey {
         from: Epoch(0),
         to: Epoch(1),
@@ -780,7 +781,7 @@ fn algebra<H: DlScheme>() {
         }
 
         // Through the server, with the ReKey messages a changer would send.
-        let mut server = H::new_server();
+        let mut server = H::Server::default();
         let mut sender = H::new_client(UserId(0));
         let len = (rng.next_u32() % 300) as usize;
         let mut text = vec![0u8; len];

@@ -4,6 +4,7 @@
 //! address (forward privacy).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ impl World {
         let secrets = vec![EpochSecret::random(&mut rng)];
         let mut w = Self {
             rng,
-            server: Mitra::new_server(),
+            server: Server::default(),
             clients: (0..users).map(|u| Mitra::new_client(UserId(u))).collect(),
             secrets,
             held: vec![None; users as usize],

@@ -213,7 +213,4 @@ impl HistoryProtection for Bbs98 {
     fn new_client(user: UserId) -> Self::Client {
         dl_hybrid::Client::new(user)
     }
-    fn new_server() -> Self::Server {
-        dl_hybrid::Server::default()
-    }
 }

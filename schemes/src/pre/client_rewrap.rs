@@ -75,6 +75,7 @@
 //! Nothing secret-dependent: ChaCha20-Poly1305 and HKDF-SHA-256 (RustCrypto) are constant time.
 //! Which headers are re-wrapped, and which epochs a client knows, is visible to the server.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -304,9 +305,6 @@ impl HistoryProtection for ClientRewrap {
     fn new_client(_user: UserId) -> Client {
         Client::default()
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 fn header_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> [u8; 20] {
@@ -467,6 +465,10 @@ impl HistoryClient for Client {
         let message_key = unwrap_header(kek, key.room, msg, &sealed.header)?;
         aead::open_once(&message_key, &body_aad(key.room, msg), &sealed.body).map(Opened::Plaintext)
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Message;
 
     fn epoch_changed(
         &mut self,
@@ -574,6 +576,10 @@ impl HistoryServer for Server {
             body: stored.body.clone(),
         })
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Message;
 
     fn handle(
         &mut self,
@@ -637,13 +643,8 @@ impl HistoryServer for Server {
         }
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {

@@ -52,6 +52,7 @@
 //! dalek's constant-time ones; table look-ups by key id, epoch and message id are variable time
 //! but on public values.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -643,6 +644,10 @@ impl<W: DlScheme> HistoryClient for Client<W> {
         }
         Ok(Opened::Plaintext(plaintext))
     }
+}
+
+impl<W: DlScheme> RekeyingClient for Client<W> {
+    type Message = ReKey;
 
     fn epoch_changed(
         &mut self,
@@ -848,6 +853,35 @@ impl<W: DlScheme> HistoryServer for Server<W> {
         })
     }
 
+    /// Chains the server's re-keys from the kept key's epoch to the epoch the record's wrap is
+    /// under (`a_{e+1} = rk·a_e` for BBS98, `a_e + Δ` for keyhom) and opens it.
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
+        let room = self.rooms.get(&kept.room).ok_or(SchemeError::Crypto)?;
+        let record = self.get(kept.room, msg).ok_or(SchemeError::Crypto)?;
+        let target = record
+            .wrap
+            .as_ref()
+            .map(|w| w.epoch)
+            .ok_or(SchemeError::Crypto)?;
+        let mut key = EpochKey::derive::<W>(kept)?;
+        while key.epoch() < target {
+            let Some((to, rk)) = room.rekeys.get(&key.epoch()) else {
+                return Err(SchemeError::Crypto);
+            };
+            let rekey = ReKey {
+                from: key.epoch(),
+                to: *to,
+                key: rk.to_bytes(),
+            };
+            key = key.collude::<W>(&rekey)?;
+        }
+        open_with_epoch_key::<W>(&key, msg, &record)
+    }
+}
+
+impl<W: DlScheme> RekeyingServer for Server<W> {
+    type Message = ReKey;
+
     fn handle(
         &mut self,
         room: RoomId,
@@ -889,42 +923,12 @@ impl<W: DlScheme> HistoryServer for Server<W> {
         })
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {
         self.stored_bytes
-    }
-
-    /// Chains the server's re-keys from the kept key's epoch to the epoch the record's wrap is
-    /// under (`a_{e+1} = rk·a_e` for BBS98, `a_e + Δ` for keyhom) and opens it.
-    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
-        let room = self.rooms.get(&kept.room).ok_or(SchemeError::Crypto)?;
-        let record = self.get(kept.room, msg).ok_or(SchemeError::Crypto)?;
-        let target = record
-            .wrap
-            .as_ref()
-            .map(|w| w.epoch)
-            .ok_or(SchemeError::Crypto)?;
-        let mut key = EpochKey::derive::<W>(kept)?;
-        while key.epoch() < target {
-            let Some((to, rk)) = room.rekeys.get(&key.epoch()) else {
-                return Err(SchemeError::Crypto);
-            };
-            let rekey = ReKey {
-                from: key.epoch(),
-                to: *to,
-                key: rk.to_bytes(),
-            };
-            key = key.collude::<W>(&rekey)?;
-        }
-        open_with_epoch_key::<W>(&key, msg, &record)
     }
 }
 

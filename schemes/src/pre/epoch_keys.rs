@@ -60,6 +60,7 @@
 //! Nothing secret-dependent: ChaCha20-Poly1305 and HKDF-SHA-256 (RustCrypto) are constant time.
 //! Which epochs a client knows, and so how far a walk goes, is not secret from the server.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -197,9 +198,6 @@ impl HistoryProtection for EpochKeys {
     fn new_client(_user: UserId) -> Client {
         Client::default()
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 fn record_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> [u8; 20] {
@@ -285,6 +283,10 @@ impl HistoryClient for Client {
             )
             .map(Opened::Plaintext)
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Message;
 
     fn epoch_changed(
         &mut self,
@@ -346,6 +348,10 @@ impl HistoryServer for Server {
     fn get(&self, room: RoomId, msg: MsgId) -> Option<EpochRecord> {
         self.records.get(&(room, msg)).cloned()
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Message;
 
     fn handle(
         &mut self,
@@ -363,13 +369,8 @@ impl HistoryServer for Server {
         })
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {

@@ -205,7 +205,4 @@ impl HistoryProtection for KeyHom {
     fn new_client(user: UserId) -> Self::Client {
         dl_hybrid::Client::new(user)
     }
-    fn new_server() -> Self::Server {
-        dl_hybrid::Server::default()
-    }
 }

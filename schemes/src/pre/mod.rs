@@ -17,46 +17,8 @@ pub mod epoch_keys;
 pub mod keyhom;
 pub mod none;
 
-use crate::{
-    CryptoRngCore, Epoch, EpochSecret, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
-};
-
-/// A member's current key for a room.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyView<'a> {
-    /// The room.
-    pub room: RoomId,
-    /// The epoch of `secret`.
-    pub epoch: Epoch,
-    /// The epoch secret from key distribution.
-    pub secret: &'a EpochSecret,
-}
-
-/// What a client learns when a room's epoch changes under it.
-#[derive(Debug, Clone, Copy)]
-pub struct EpochChange<'a> {
-    /// The epoch this client held before, if any (`None` for a member who just joined).
-    pub prev: Option<KeyView<'a>>,
-    /// The epoch it holds now.
-    pub next: KeyView<'a>,
-    /// Whether this client made the change; only the changer emits re-keying traffic.
-    pub changer: bool,
-    /// Whether the room's policy lets members read messages from before they joined. When it
-    /// does not, a scheme must not carry stored history over to keys a joiner receives.
-    pub shares_history: bool,
-}
-
-/// Server-side work a control message caused, so the caller can charge it. `Work::default()`
-/// (no operation) says the message changed nothing, a repeat for example, and costs nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Work {
-    /// Name of the operation, for the cost model (for example `"reencrypt"`).
-    pub op: &'static str,
-    /// Size of the work in the operation's natural unit (records touched, bytes).
-    pub units: u64,
-    /// Whether the work splits across all server workers (data-parallel).
-    pub parallel: bool,
-}
+pub use crate::rekeying::{EpochChange, KeyView, RekeyingClient, RekeyingServer, Work};
+use crate::{CryptoRngCore, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
 
 /// Security properties a history-protection scheme claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,21 +65,20 @@ pub trait HistoryProtection: 'static {
     const PROPERTIES: HistoryProperties;
     /// What the message server stores for one message (key header and body).
     type Sealed: Wire + Clone + Send + Sync + 'static;
-    /// Control traffic between clients and the message server.
+    /// Control traffic between clients and the message server (re-keying).
     type Message: Wire + Clone + Send + Sync + 'static;
     /// A user's state.
-    type Client: HistoryClient<Scheme = Self>;
-    /// The message server's state.
-    type Server: HistoryServer<Scheme = Self>;
+    type Client: HistoryClient<Scheme = Self> + RekeyingClient<Message = Self::Message>;
+    /// The message server's state; `Default` is a fresh, empty server.
+    type Server: HistoryServer<Scheme = Self> + RekeyingServer<Message = Self::Message> + Default;
 
     /// A fresh client for `user`.
     fn new_client(user: UserId) -> Self::Client;
-    /// A fresh, empty message server.
-    fn new_server() -> Self::Server;
 }
 
-/// A user's history-protection state.
-pub trait HistoryClient: Send {
+/// A user's history-protection state. Its re-keying side (epoch changes, control traffic) is
+/// [`RekeyingClient`].
+pub trait HistoryClient: RekeyingClient {
     /// The scheme.
     type Scheme: HistoryProtection<Client = Self>;
 
@@ -148,36 +109,11 @@ pub trait HistoryClient: Send {
         msg: MsgId,
         sealed: &<Self::Scheme as HistoryProtection>::Sealed,
     ) -> Result<Opened, SchemeError>;
-
-    /// Tells the client that it now holds a new epoch of the room. The member that made the
-    /// change ([`EpochChange::changer`]) may emit control messages for the server, and so may a
-    /// joiner that needs something stored (a back-chain of keys).
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn epoch_changed(
-        &mut self,
-        change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
-    ) -> Result<(), SchemeError>;
-
-    /// Processes control traffic from the message server (for example stored headers to
-    /// re-wrap), possibly answering it.
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn handle(
-        &mut self,
-        key: KeyView<'_>,
-        msg: &<Self::Scheme as HistoryProtection>::Message,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
-    ) -> Result<(), SchemeError>;
 }
 
-/// The message server.
-pub trait HistoryServer: Send {
+/// The message server. Its re-keying side (control traffic, the changers it accepts it from,
+/// its storage) is [`RekeyingServer`].
+pub trait HistoryServer: RekeyingServer {
     /// The scheme.
     type Scheme: HistoryProtection<Server = Self>;
 
@@ -195,36 +131,6 @@ pub trait HistoryServer: Send {
     /// A stored record as the server sends it to a reader (a scheme may attach what the reader
     /// needs with it, such as the current capsule of the record's epoch).
     fn get(&self, room: RoomId, msg: MsgId) -> Option<<Self::Scheme as HistoryProtection>::Sealed>;
-
-    /// Processes a control message and reports the work it caused.
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn handle(
-        &mut self,
-        room: RoomId,
-        from: UserId,
-        msg: <Self::Scheme as HistoryProtection>::Message,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<<Self::Scheme as HistoryProtection>::Message>,
-    ) -> Result<Work, SchemeError>;
-
-    /// The service's directory names `changer` as the member that re-keys `room`'s stored
-    /// history into `epoch`: the server accepts re-keying traffic into that epoch from it
-    /// alone ([`crate::common::changers`]). Called before the changer's traffic can arrive.
-    ///
-    /// # Errors
-    /// [`Misuse::ChangerNamedTwice`](crate::Misuse::ChangerNamedTwice) for a second, different
-    /// changer of one epoch.
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError>;
-
-    /// Bytes the server stores.
-    fn stored_len(&self) -> usize;
 
     /// The collusion of this server with a member removed from `kept.room` who kept the epoch
     /// key `kept`: the plaintext of stored record `msg` if, pooling the server's state

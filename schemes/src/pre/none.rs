@@ -5,16 +5,14 @@
 //! storage) reads every message. Access control is the server's ACL alone. Epoch changes cost
 //! nothing.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation, Work,
+    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation,
 };
-use crate::{
-    CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
-};
+use crate::{CryptoRngCore, Misuse, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext baseline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,9 +71,6 @@ impl HistoryProtection for NoProtection {
     fn new_client(_user: UserId) -> Client {
         Client
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 impl HistoryClient for Client {
@@ -99,25 +94,11 @@ impl HistoryClient for Client {
     ) -> Result<Opened, SchemeError> {
         Ok(Opened::Plaintext(sealed.0.to_vec()))
     }
+}
 
-    fn epoch_changed(
-        &mut self,
-        _change: EpochChange<'_>,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<NoMessage>,
-    ) -> Result<(), SchemeError> {
-        Ok(())
-    }
-
-    fn handle(
-        &mut self,
-        _key: KeyView<'_>,
-        msg: &NoMessage,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<NoMessage>,
-    ) -> Result<(), SchemeError> {
-        match *msg {}
-    }
+/// Nothing to re-key: the defaults (nothing to remember or send at a change).
+impl RekeyingClient for Client {
+    type Message = NoMessage;
 }
 
 impl HistoryServer for Server {
@@ -134,27 +115,11 @@ impl HistoryServer for Server {
     fn get(&self, room: RoomId, msg: MsgId) -> Option<PlainRecord> {
         self.records.get(&(room, msg)).cloned()
     }
+}
 
-    fn handle(
-        &mut self,
-        _room: RoomId,
-        _from: UserId,
-        msg: NoMessage,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<NoMessage>,
-    ) -> Result<Work, SchemeError> {
-        match msg {}
-    }
-
-    fn name_changer(
-        &mut self,
-        _room: RoomId,
-        _epoch: Epoch,
-        _changer: UserId,
-    ) -> Result<(), SchemeError> {
-        // No re-keying traffic to check.
-        Ok(())
-    }
+/// No re-keying traffic: the defaults (no changers to check).
+impl RekeyingServer for Server {
+    type Message = NoMessage;
 
     fn stored_len(&self) -> usize {
         self.bytes

@@ -16,8 +16,8 @@ mod tokenize;
 
 pub use tokenize::{tokenize, STOPWORDS};
 
-pub use crate::pre::{EpochChange, KeyView, Work};
-use crate::{CryptoRngCore, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+pub use crate::rekeying::{EpochChange, KeyView, RekeyingClient, RekeyingServer, Work};
+use crate::{CryptoRngCore, Epoch, MsgId, RoomId, SchemeError, UserId, Wire};
 
 /// The outcome of one round of a search, from the client's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,21 +90,20 @@ pub trait SearchableEncryption: 'static {
     type Query: Wire + Clone + Send + Sync + 'static;
     /// The server's reply to a query.
     type Reply: Wire + Clone + Send + Sync + 'static;
-    /// Control traffic (re-keying and the like).
+    /// Control traffic between clients and the search server (re-keying).
     type Message: Wire + Clone + Send + Sync + 'static;
     /// A user's state.
-    type Client: SseClient<Scheme = Self>;
-    /// The search server's state.
-    type Server: SseServer<Scheme = Self>;
+    type Client: SseClient<Scheme = Self> + RekeyingClient<Message = Self::Message>;
+    /// The search server's state; `Default` is a fresh, empty server.
+    type Server: SseServer<Scheme = Self> + RekeyingServer<Message = Self::Message> + Default;
 
     /// A fresh client for `user`.
     fn new_client(user: UserId) -> Self::Client;
-    /// A fresh, empty search server.
-    fn new_server() -> Self::Server;
 }
 
-/// A user's searchable-encryption state.
-pub trait SseClient: Send {
+/// A user's searchable-encryption state. Its re-keying side (epoch changes, control traffic)
+/// is [`RekeyingClient`].
+pub trait SseClient: RekeyingClient {
     /// The scheme.
     type Scheme: SearchableEncryption<Client = Self>;
 
@@ -154,33 +153,11 @@ pub trait SseClient: Send {
         reply: &<Self::Scheme as SearchableEncryption>::Reply,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<<Self::Scheme as SearchableEncryption>::Query>, SchemeError>;
-
-    /// As [`crate::pre::HistoryClient::epoch_changed`].
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn epoch_changed(
-        &mut self,
-        change: EpochChange<'_>,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
-    ) -> Result<(), SchemeError>;
-
-    /// Processes control traffic from the search server, possibly answering it.
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn handle(
-        &mut self,
-        key: KeyView<'_>,
-        msg: &<Self::Scheme as SearchableEncryption>::Message,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
-    ) -> Result<(), SchemeError>;
 }
 
-/// The search server.
-pub trait SseServer: Send {
+/// The search server. Its re-keying side (control traffic, the changers it accepts it from,
+/// its storage) is [`RekeyingServer`].
+pub trait SseServer: RekeyingServer {
     /// The scheme.
     type Scheme: SearchableEncryption<Server = Self>;
 
@@ -206,35 +183,4 @@ pub trait SseServer: Send {
         access: Access,
         query: &<Self::Scheme as SearchableEncryption>::Query,
     ) -> Result<Searched<<Self::Scheme as SearchableEncryption>::Reply>, SchemeError>;
-
-    /// Processes a control message and reports the work it caused.
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn handle(
-        &mut self,
-        room: RoomId,
-        from: UserId,
-        msg: <Self::Scheme as SearchableEncryption>::Message,
-        rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<<Self::Scheme as SearchableEncryption>::Message>,
-    ) -> Result<Work, SchemeError>;
-
-    /// The service's directory names `changer` as the member that re-keys `room`'s index into
-    /// `epoch`: the server accepts re-keying traffic into that epoch (factors, back-chain
-    /// links) from it alone ([`crate::common::changers`]). Called before the changer's traffic can
-    /// arrive.
-    ///
-    /// # Errors
-    /// [`Misuse::ChangerNamedTwice`](crate::Misuse::ChangerNamedTwice) for a second, different
-    /// changer of one epoch.
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError>;
-
-    /// Bytes the server stores.
-    fn stored_len(&self) -> usize;
 }

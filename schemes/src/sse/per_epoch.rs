@@ -62,6 +62,7 @@
 //! HMAC, HKDF and ChaCha20-Poly1305 are constant time (RustCrypto). The server's map lookups
 //! and merges are variable time in public data (labels, ids).
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, HashMap};
 
 use hmac::{Hmac, Mac};
@@ -302,9 +303,6 @@ impl SearchableEncryption for PerEpoch {
     fn new_client(_user: UserId) -> Client {
         Client::default()
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 impl SseClient for Client {
@@ -362,6 +360,10 @@ impl SseClient for Client {
         }
         Ok(Resolution::Done(reply.ids.clone()))
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Message;
 
     fn epoch_changed(
         &mut self,
@@ -520,6 +522,10 @@ impl SseServer for Server {
             labels: labels_of(query)?,
         }))
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Message;
 
     fn handle(
         &mut self,
@@ -537,13 +543,8 @@ impl SseServer for Server {
         })
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {

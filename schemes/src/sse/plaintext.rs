@@ -6,13 +6,14 @@
 //! the left column of NTT's Table 1. Access control (a joiner under a `from_join` policy seeing
 //! only later messages) is the server's ACL, applied to results.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseProperties,
+    SseServer,
 };
-use crate::{CryptoRngCore, Epoch, MsgId, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, MsgId, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext index baseline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -96,9 +97,6 @@ impl SearchableEncryption for PlaintextIndex {
     fn new_client(_user: UserId) -> Client {
         Client
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 impl SseClient for Client {
@@ -153,25 +151,11 @@ impl SseClient for Client {
         }
         Ok(Resolution::Done(reply.0.clone()))
     }
+}
 
-    fn epoch_changed(
-        &mut self,
-        _change: EpochChange<'_>,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<NoMessage>,
-    ) -> Result<(), SchemeError> {
-        Ok(())
-    }
-
-    fn handle(
-        &mut self,
-        _key: KeyView<'_>,
-        msg: &NoMessage,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<NoMessage>,
-    ) -> Result<(), SchemeError> {
-        match *msg {}
-    }
+/// Nothing to re-key: the defaults (nothing to remember or send at a change).
+impl RekeyingClient for Client {
+    type Message = NoMessage;
 }
 
 impl SseServer for Server {
@@ -230,27 +214,11 @@ impl SseServer for Server {
             .unwrap_or_default();
         Ok(Searched::Reply(Reply(ids)))
     }
+}
 
-    fn handle(
-        &mut self,
-        _room: RoomId,
-        _from: UserId,
-        msg: NoMessage,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<NoMessage>,
-    ) -> Result<Work, SchemeError> {
-        match msg {}
-    }
-
-    fn name_changer(
-        &mut self,
-        _room: RoomId,
-        _epoch: Epoch,
-        _changer: UserId,
-    ) -> Result<(), SchemeError> {
-        // No re-keying traffic to check.
-        Ok(())
-    }
+/// No re-keying traffic: the defaults (no changers to check).
+impl RekeyingServer for Server {
+    type Message = NoMessage;
 
     fn stored_len(&self) -> usize {
         self.bytes

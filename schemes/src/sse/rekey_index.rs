@@ -76,6 +76,7 @@
 //! (curve25519-dalek). Scalar inversion for `rho` is constant time. The server's hash-table
 //! lookups and list operations are variable time in public data (tags, ids).
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, HashMap};
 
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
@@ -476,9 +477,6 @@ impl SearchableEncryption for RekeyIndex {
     fn new_client(_user: UserId) -> Client {
         Client::default()
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 impl SseClient for Client {
@@ -541,6 +539,10 @@ impl SseClient for Client {
             },
         }
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Rekey;
 
     fn epoch_changed(
         &mut self,
@@ -637,6 +639,10 @@ impl SseServer for Server {
             .unwrap_or_default();
         Ok(Searched::Reply(Reply::Ids(ids)))
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Rekey;
 
     fn handle(
         &mut self,
@@ -696,13 +702,8 @@ impl SseServer for Server {
         })
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {

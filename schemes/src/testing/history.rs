@@ -15,6 +15,7 @@
 //!   records of its epoch once the room has re-keyed; the caller asserts what the scheme claims.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeSet;
 
 use super::Tamper;
@@ -84,7 +85,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         Self {
             room,
             shares_history,
-            server: H::new_server(),
+            server: H::Server::default(),
             clients: (0..users).map(|u| H::new_client(UserId(u))).collect(),
             keys: (0..users).map(|_| None).collect(),
             members: BTreeSet::new(),

@@ -22,6 +22,7 @@
 //! report a wire length shorter than the bytes it carries.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::router::{Arrival, Router};
@@ -124,7 +125,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
     #[must_use]
     pub fn new(users: u32) -> Self {
         Self {
-            server: S::new_server(),
+            server: S::Server::default(),
             clients: (0..users).map(|u| S::new_client(UserId(u))).collect(),
             work: Vec::new(),
             held: (0..users).map(|_| BTreeMap::new()).collect(),
@@ -591,7 +592,7 @@ pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
         epoch: Epoch(0),
         secret: &secret,
     };
-    let mut server = S::new_server();
+    let mut server = S::Server::default();
     let mut client = S::new_client(UserId(0));
     let words = [
         "budget", "launch", "hiring", "q3", "review", "offsite", "roadmap",

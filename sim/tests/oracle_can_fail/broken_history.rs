@@ -1,6 +1,7 @@
 //! A broken history protection over `epoch-keys`, claiming what `epoch-keys` claims: every
 //! stored record carries the body in the clear beside its ciphertext.
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ impl Wire for CleartextRecord {
 pub struct CleartextClient(InnerClient);
 
 /// `epoch-keys`' server, and the bodies it was given beside the records.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct CleartextServer {
     inner: InnerServer,
     bodies: BTreeMap<(RoomId, MsgId), Arc<[u8]>>,
@@ -59,13 +60,6 @@ impl HistoryProtection for StoresCleartext {
 
     fn new_client(user: UserId) -> CleartextClient {
         CleartextClient(Inner::new_client(user))
-    }
-
-    fn new_server() -> CleartextServer {
-        CleartextServer {
-            inner: Inner::new_server(),
-            bodies: BTreeMap::new(),
-        }
     }
 }
 
@@ -94,6 +88,10 @@ impl HistoryClient for CleartextClient {
     ) -> Result<Opened, SchemeError> {
         self.0.open(key, msg, &sealed.inner)
     }
+}
+
+impl RekeyingClient for CleartextClient {
+    type Message = InnerMessage;
 
     fn epoch_changed(
         &mut self,
@@ -135,6 +133,14 @@ impl HistoryServer for CleartextServer {
         Some(CleartextRecord { inner, body })
     }
 
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
+        self.inner.collude(kept, msg)
+    }
+}
+
+impl RekeyingServer for CleartextServer {
+    type Message = InnerMessage;
+
     fn handle(
         &mut self,
         room: RoomId,
@@ -157,9 +163,5 @@ impl HistoryServer for CleartextServer {
 
     fn stored_len(&self) -> usize {
         self.inner.stored_len() + self.bodies.values().map(|b| b.len()).sum::<usize>()
-    }
-
-    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
-        self.inner.collude(kept, msg)
     }
 }

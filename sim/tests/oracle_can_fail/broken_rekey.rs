@@ -2,6 +2,7 @@
 //! server takes re-keying traffic from any member, as if it came from the changer the directory
 //! named.
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, BTreeSet};
 
 use conclave_schemes::pre::epoch_keys::EpochKeys;
@@ -28,7 +29,7 @@ pub struct HonestClient(InnerClient);
 
 /// `epoch-keys`' server, the changers named to it, and the control messages it applied (so the
 /// changer's own copy of a message an impostor sent first is not applied twice).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TrustingServer {
     inner: InnerServer,
     named: BTreeMap<RoomId, UserId>,
@@ -46,14 +47,6 @@ impl HistoryProtection for TakesAnyRekey {
 
     fn new_client(user: UserId) -> HonestClient {
         HonestClient(Inner::new_client(user))
-    }
-
-    fn new_server() -> TrustingServer {
-        TrustingServer {
-            inner: Inner::new_server(),
-            named: BTreeMap::new(),
-            applied: BTreeSet::new(),
-        }
     }
 }
 
@@ -78,6 +71,10 @@ impl HistoryClient for HonestClient {
     ) -> Result<Opened, SchemeError> {
         self.0.open(key, msg, sealed)
     }
+}
+
+impl RekeyingClient for HonestClient {
+    type Message = InnerMessage;
 
     fn epoch_changed(
         &mut self,
@@ -109,6 +106,14 @@ impl HistoryServer for TrustingServer {
     fn get(&self, room: RoomId, msg: MsgId) -> Option<InnerSealed> {
         self.inner.get(room, msg)
     }
+
+    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
+        self.inner.collude(kept, msg)
+    }
+}
+
+impl RekeyingServer for TrustingServer {
+    type Message = InnerMessage;
 
     fn handle(
         &mut self,
@@ -142,9 +147,5 @@ impl HistoryServer for TrustingServer {
 
     fn stored_len(&self) -> usize {
         self.inner.stored_len()
-    }
-
-    fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
-        self.inner.collude(kept, msg)
     }
 }

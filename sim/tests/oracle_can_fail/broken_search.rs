@@ -2,6 +2,7 @@
 //! adds an id to every finished search, the other drops one ([`Miscounts`] with
 //! [`AddsOne`] or [`DropsOne`]).
 
+use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::marker::PhantomData;
 
 use conclave_schemes::sse::per_epoch::PerEpoch;
@@ -71,6 +72,12 @@ pub struct MiscountingClient<D>(InnerClient, PhantomData<D>);
 #[derive(Debug)]
 pub struct MiscountingServer<D>(InnerServer, PhantomData<D>);
 
+impl<D> Default for MiscountingServer<D> {
+    fn default() -> Self {
+        Self(InnerServer::default(), PhantomData)
+    }
+}
+
 impl<D: Distortion> SearchableEncryption for Miscounts<D> {
     const NAME: &'static str = D::NAME;
     const SUMMARY: &'static str = D::SUMMARY;
@@ -84,10 +91,6 @@ impl<D: Distortion> SearchableEncryption for Miscounts<D> {
 
     fn new_client(user: UserId) -> MiscountingClient<D> {
         MiscountingClient(Inner::new_client(user), PhantomData)
-    }
-
-    fn new_server() -> MiscountingServer<D> {
-        MiscountingServer(Inner::new_server(), PhantomData)
     }
 }
 
@@ -136,6 +139,10 @@ impl<D: Distortion> SseClient for MiscountingClient<D> {
         }
         resolution
     }
+}
+
+impl<D: Distortion> RekeyingClient for MiscountingClient<D> {
+    type Message = InnerMessage;
 
     fn epoch_changed(
         &mut self,
@@ -172,6 +179,10 @@ impl<D: Distortion> SseServer for MiscountingServer<D> {
     ) -> Result<Searched<InnerReply>, SchemeError> {
         self.0.search(room, access, query)
     }
+}
+
+impl<D: Distortion> RekeyingServer for MiscountingServer<D> {
+    type Message = InnerMessage;
 
     fn handle(
         &mut self,

@@ -24,6 +24,7 @@
 //!
 //! Variable time: see [`super::core`]; the AEAD is constant time.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -222,9 +223,6 @@ impl HistoryProtection for AfghHybrid {
             known: BTreeMap::new(),
         }
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 impl Client {
@@ -341,6 +339,10 @@ impl HistoryClient for Client {
         self.known.entry((key.room, id)).or_insert(message_key);
         Ok(Opened::Plaintext(plaintext))
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Control;
 
     fn epoch_changed(
         &mut self,
@@ -403,6 +405,10 @@ impl HistoryServer for Server {
             body: Arc::clone(&stored.body),
         })
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Control;
 
     fn handle(
         &mut self,
@@ -416,13 +422,8 @@ impl HistoryServer for Server {
         self.rooms.entry(room).or_default().handle(from, msg, out)
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {

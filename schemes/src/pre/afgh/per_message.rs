@@ -13,6 +13,7 @@
 //!
 //! Variable time: see [`super::core`]; the AEAD is constant time.
 
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -139,9 +140,6 @@ impl HistoryProtection for Afgh {
             keys: Keyring::new(EPOCH_KEY_DOMAIN),
         }
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }
 
 impl HistoryClient for Client {
@@ -188,6 +186,10 @@ impl HistoryClient for Client {
         k.zeroize();
         plaintext
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Control;
 
     fn epoch_changed(
         &mut self,
@@ -235,6 +237,10 @@ impl HistoryServer for Server {
             body: Arc::clone(body),
         })
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Control;
 
     fn handle(
         &mut self,
@@ -248,13 +254,8 @@ impl HistoryServer for Server {
         self.rooms.entry(room).or_default().handle(from, msg, out)
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {

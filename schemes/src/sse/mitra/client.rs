@@ -6,6 +6,7 @@
 //! read the log (a search reads it). Before its first search it cannot know: a deployment
 //! would sync the log when a device is set up.
 
+use crate::rekeying::RekeyingClient;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::keys::{keyword_tag, EpochKeys, KeywordTag, LogHeader, Op};
@@ -444,6 +445,10 @@ impl SseClient for Client {
             )),
         }
     }
+}
+
+impl RekeyingClient for Client {
+    type Message = Message;
 
     fn epoch_changed(
         &mut self,

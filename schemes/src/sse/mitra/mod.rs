@@ -143,7 +143,4 @@ impl SearchableEncryption for Mitra {
     fn new_client(user: UserId) -> Client {
         Client::new(user)
     }
-    fn new_server() -> Server {
-        Server::default()
-    }
 }

@@ -1,5 +1,6 @@
 //! Mitra's search server: per room, the dictionary `DictW`, the update log and the back-chain.
 
+use crate::rekeying::RekeyingServer;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::keys::ENTRY_LEN;
@@ -146,6 +147,10 @@ impl SseServer for Server {
             records,
         }))
     }
+}
+
+impl RekeyingServer for Server {
+    type Message = Message;
 
     fn handle(
         &mut self,
@@ -166,13 +171,8 @@ impl SseServer for Server {
         })
     }
 
-    fn name_changer(
-        &mut self,
-        room: RoomId,
-        epoch: Epoch,
-        changer: UserId,
-    ) -> Result<(), SchemeError> {
-        self.changers.name(room, epoch, changer)
+    fn changers(&mut self) -> Option<&mut Changers> {
+        Some(&mut self.changers)
     }
 
     fn stored_len(&self) -> usize {
