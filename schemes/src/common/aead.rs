@@ -1,23 +1,48 @@
 //! The crate's one AEAD, in the two ways its schemes use a key.
 //!
+//! # Source
+//!
+//! ChaCha20-Poly1305 (RFC 8439) and XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03), from
+//! RustCrypto's `chacha20poly1305`.
+//!
+//! # Construction
+//!
 //! * A **single-use key** seals exactly one plaintext (a key drawn or derived per message, per
 //!   capsule, per link): ChaCha20-Poly1305 (RFC 8439) with the all-zero nonce, which is safe
 //!   because the key never seals a second plaintext. [`seal_once`], [`open_once`].
 //! * A **shared key** seals many plaintexts, from many members (a room's epoch or message key, a
 //!   search index's record key): XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03) with a random
-//!   192-bit nonce per plaintext, [`SharedKey`]. With q plaintexts under one key the chance of
-//!   a nonce collision is about q²/2^193, negligible for any number of messages a room sends.
-//!   (A random 96-bit nonce, as these keys used before, collides with probability about
-//!   q²/2^97: 2^-33 after 2^32 messages, which is NIST SP 800-38D's limit for random nonces, and
-//!   a collision under ChaCha20-Poly1305 leaks the XOR of two plaintexts and the Poly1305 key.)
+//!   192-bit nonce per plaintext, [`SharedKey`].
 //!
 //! Keys derived together with their nonce for one message (the sealed box, Sender Keys' message
 //! keys) and the transport channel's counter nonces keep their own schedules.
 //!
+//! # Costs
+//!
+//! A single-use seal adds the 16-byte tag ([`TAG_LEN`]); a shared-key seal adds the tag and the
+//! 24-byte nonce sent with each ciphertext ([`SHARED_NONCE_LEN`]), and draws that nonce from the
+//! caller's random generator.
+//!
+//! # Security
+//!
 //! Both give IND-CCA2 confidentiality and integrity of the plaintext and the associated data
 //! against an active attacker, as long as the key is secret and used as its kind says.
-//! Decryption failures are opaque ([`SchemeError::Crypto`]). Constant time (RustCrypto
-//! `chacha20poly1305`; the tag comparison is constant time).
+//! Decryption failures are opaque ([`SchemeError::Crypto`]).
+//!
+//! With q plaintexts under one shared key the chance of a nonce collision is about q²/2^193,
+//! negligible for any number of messages a room sends. (A random 96-bit nonce, as these keys used
+//! before, collides with probability about q²/2^97: 2^-33 after 2^32 messages, which is NIST
+//! SP 800-38D's limit for random nonces, and a collision under ChaCha20-Poly1305 leaks the XOR of
+//! two plaintexts and the Poly1305 key.)
+//!
+//! # Weaknesses
+//!
+//! Safety rests on each caller choosing the right kind: a single-use key that sealed a second
+//! plaintext would repeat its nonce, with the consequences of a collision above.
+//!
+//! # Side channels
+//!
+//! Constant time (RustCrypto `chacha20poly1305`; the tag comparison is constant time).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, XChaCha20Poly1305, XNonce};

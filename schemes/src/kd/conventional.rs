@@ -1,14 +1,39 @@
 //! `conventional`: the key server generates and holds every room key.
 //!
-//! This is key distribution as a TLS-only chat does it: on every membership change the server
-//! draws a fresh 32-byte room key and sends it to each member over the member's TLS channel
-//! (O(n) sends at the server). There is no end-to-end protection: the server knows every epoch
-//! secret, and so does anyone who can read the server's memory or compel its operator. Members
-//! removed from a room do not receive later keys, so they are excluded only as long as the server
-//! is honest.
+//! # Source
 //!
-//! It is the left column of NTT's Table 1 (Yoshida et al., NTT Technical Review 15(5), 2017) and
-//! the baseline every secured scheme is compared with.
+//! Key distribution as a TLS-only chat does it. It is the left column of NTT's Table 1 (Yoshida et
+//! al., NTT Technical Review 15(5), 2017) and the baseline every secured scheme is compared with.
+//!
+//! # Construction
+//!
+//! On every membership change a member asks the server to re-key ([`Message::Rekey`]); the server
+//! draws a fresh 32-byte room key and sends it to each member over the member's TLS channel
+//! ([`Message::Key`]). Users publish no credential: conventional chat authenticates them by
+//! password over TLS. A client keeps the newest key of each room and ignores an older one.
+//!
+//! # Costs
+//!
+//! O(n) sends at the server per change (n members): a 1-byte request from the member making the
+//! change, then a 41-byte key message (epoch and key) to each member. No cryptographic work beyond
+//! drawing the key. A client holds 40 bytes per room (the epoch and its key).
+//!
+//! # Security
+//!
+//! There is no end-to-end protection: the server knows every epoch secret, and so does anyone who
+//! can read the server's memory or compel its operator. Members removed from a room do not receive
+//! later keys, so they are excluded only as long as the server is honest. Keys are protected in
+//! transit by TLS alone.
+//!
+//! # Weaknesses
+//!
+//! Everything rests on the server: its memory holds every room's current key, and its honesty is
+//! the only thing that keeps a removed member out.
+//!
+//! # Side channels
+//!
+//! Nothing secret is computed here: the server draws the key from its random generator and copies
+//! it into each member's message; its protection in transit is TLS's, outside this crate.
 
 use std::collections::BTreeMap;
 

@@ -1,11 +1,15 @@
 //! `pairwise-dh`: the member making a change sends a fresh epoch secret to every member over
 //! pairwise channels.
 //!
-//! # What it implements
+//! # Source
 //!
 //! The "changer distributes over pairwise channels" baseline of end-to-end encrypted group chat
-//! (the key-distribution half of client-side fan-out, research/groupkeys.md §3.1(a)): on every
-//! membership change (creation, add, remove) the member making it draws a fresh 32-byte
+//! (the key-distribution half of client-side fan-out, research/groupkeys.md §3.1(a)). The pairwise
+//! channel is shaped like HPKE's authenticated mode (RFC 9180 §5.1.3).
+//!
+//! # Construction
+//!
+//! On every membership change (creation, add, remove) the member making it draws a fresh 32-byte
 //! [`EpochSecret`] and seals it to each other member of the new roster (joiners included, removed
 //! members excluded) in a [`sealed_box`]: static-ephemeral X25519, HKDF-SHA-256
 //! and ChaCha20-Poly1305, shaped like HPKE's authenticated mode (RFC 9180 §5.1.3). Each box is
@@ -16,16 +20,24 @@
 //! directory at enrolment; each client keeps its [`StaticKeyPair`]. The key server only relays
 //! boxes: its [`KdServer::handle`] rejects anything addressed to it.
 //!
-//! # Flows and costs (n = members after the change)
+//! The changer holds the new epoch as soon as [`KdClient::change`] returns; every other member
+//! holds it once it opened its box.
+//!
+//! # Costs
+//!
+//! Flows and costs, n = members after the change:
 //!
 //! | change | messages |
 //! |---|---|
 //! | create, add, remove | changer → each other member: one box with the new epoch secret (n − 1 boxes, n − 1 X25519 pairs at the changer; 2 X25519 at each recipient) |
 //!
-//! The changer holds the new epoch as soon as [`KdClient::change`] returns; every other member
-//! holds it once it opened its box.
+//! ## State of a stateless terminal
 //!
-//! # Security properties
+//! Per room: the epoch and its secret (8 + 32 bytes, [`KdClient::state_len`]). The static X25519
+//! secret is the user's long-term credential, which a terminal holds at login (DESIGN.md §2); it
+//! is not counted per room.
+//!
+//! # Security
 //!
 //! * The server learns nothing: it relays boxes it cannot open (it never holds an epoch secret).
 //! * A removed member is excluded from every later epoch, as long as its static key is not used
@@ -34,6 +46,9 @@
 //! * Recipients check that the sender is on the roster, that the epoch is exactly the next one
 //!   (joiners: any epoch after the one they may still hold) and that the box authenticates under
 //!   the sender's static key.
+//!
+//! An active server cannot open, forge or redirect a box, but it keeps the roster: see the last
+//! weakness below.
 //!
 //! # Weaknesses
 //!
@@ -44,11 +59,11 @@
 //! * Membership is the chat server's roster, not authenticated end to end: a malicious server can
 //!   add a member to the roster and the changer will seal the next secret to it.
 //!
-//! # State of a stateless terminal
+//! # Side channels
 //!
-//! Per room: the epoch and its secret (8 + 32 bytes, [`KdClient::state_len`]). The static X25519
-//! secret is the user's long-term credential, which a terminal holds at login (DESIGN.md §2); it
-//! is not counted per room.
+//! X25519 (curve25519-dalek), HKDF-SHA-256 and ChaCha20-Poly1305 (RustCrypto) are constant time;
+//! nothing secret-dependent is variable time. Which members receive a box is visible to the
+//! server, not secret.
 
 use std::collections::BTreeMap;
 

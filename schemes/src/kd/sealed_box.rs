@@ -2,19 +2,44 @@
 //! X25519 key, used by the schemes that distribute keys member to member (`pairwise-dh`,
 //! `sender-keys`).
 //!
-//! Construction (the shape of HPKE's authenticated mode, RFC 9180 §5.1.3, with X25519, HKDF-SHA-256
-//! and ChaCha20-Poly1305): the sender draws an ephemeral key `e` and computes
+//! # Source
+//!
+//! The shape of HPKE's authenticated mode, RFC 9180 §5.1.3, with X25519, HKDF-SHA-256 and
+//! ChaCha20-Poly1305; the contributory check of RFC 9180 §7.1.4. [`mkd`](super::mkd) also uses
+//! these boxes, from the key server's static key, for each time frame's credentials.
+//!
+//! # Construction
+//!
+//! The sender draws an ephemeral key `e` and computes
 //! `ikm = X25519(e, R) || X25519(s, R)` where `R` is the recipient's and `s` the sender's static
 //! key; the AEAD key and nonce are `HKDF(ikm, info = label || E || S || R || context)`.
+//! Each box uses a fresh ephemeral, so key and nonce are never reused. A box is `E` and the
+//! ciphertext; `context` is the associated data as well. The shared secrets, the key material
+//! derived from them and the AEAD key are zeroised after use.
+//!
+//! # Costs
+//!
+//! A box is its plaintext plus 48 bytes ([`SealedBox::OVERHEAD`]: the 32-byte ephemeral public key
+//! and the 16-byte tag). Sealing: a fresh ephemeral key pair, two X25519, one HKDF and one AEAD
+//! seal. Opening: two X25519, one HKDF and one AEAD open.
+//!
+//! # Security
+//!
 //! Only the holder of `R`'s secret can open a box, and only the holder of `s` can make one that
 //! opens as coming from `S` (sender authentication; a compromised `R` can forge boxes to itself,
-//! as in HPKE auth mode). Each box uses a fresh ephemeral, so key and nonce are never reused.
-//! Both X25519 outputs must be contributory (not all zero, RFC 9180 §7.1.4): a small-order
-//! ephemeral or static key is refused with [`SchemeError::Malformed`], so a box never rests on
-//! a shared secret fixed by public data. The shared secrets, the key material derived from them
-//! and the AEAD key are zeroised after use.
-//! X25519 is constant time (curve25519-dalek); no forward secrecy against a later compromise of
-//! `R`'s static key.
+//! as in HPKE auth mode). Both X25519 outputs must be contributory (not all zero, RFC 9180
+//! §7.1.4): a small-order ephemeral or static key is refused with [`SchemeError::Malformed`], so
+//! a box never rests on a shared secret fixed by public data.
+//!
+//! # Weaknesses
+//!
+//! No forward secrecy against a later compromise of `R`'s static key (boxes use it, not only the
+//! ephemeral). A compromised `R` can also forge boxes to itself (above).
+//!
+//! # Side channels
+//!
+//! X25519 is constant time (curve25519-dalek); so are HKDF-SHA-256 and ChaCha20-Poly1305
+//! (RustCrypto).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};

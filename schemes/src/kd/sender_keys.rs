@@ -1,14 +1,18 @@
 //! `sender-keys`: Signal/WhatsApp Sender Keys, with every sender key distributed over pairwise
 //! channels and a fresh room epoch secret from the member making each change.
 //!
-//! # What it implements
+//! # Source
 //!
 //! Sender Keys as described in the WhatsApp Security Whitepaper ("Transmitting Messages to
 //! Groups") and libsignal's `group_cipher.rs` (research/groupkeys.md §3.1(b)), and analysed by
 //! Balbás, Collins and Gajland, *Analysis and Improvements of the Sender Keys Protocol for Group
-//! Messaging* (ASIACRYPT 2023). Per (room, member, epoch of creation) a member owns a **sender
-//! key**: a 32-byte chain key and an Ed25519 signing key pair, both drawn from the `rng`. Its key
-//! id is the epoch it was created in (a member creates at most one per epoch).
+//! Messaging* (ASIACRYPT 2023).
+//!
+//! # Construction
+//!
+//! Per (room, member, epoch of creation) a member owns a **sender key**: a 32-byte chain key and
+//! an Ed25519 signing key pair, both drawn from the `rng`. Its key id is the epoch it was created
+//! in (a member creates at most one per epoch).
 //!
 //! *Per message* (this scheme's [`MessageLayer`]):
 //! the hash ratchet of libsignal, message key = HMAC-SHA-256(chain, 0x01), next chain =
@@ -42,25 +46,30 @@
 //! unprotected yet: [`MessageLayer::unprotect`] returns
 //! [`Opened::Pending`], and the caller retries once the SKDM is in.
 //!
-//! # Re-reading by stateless terminals
+//! ## Re-reading by stateless terminals
 //!
 //! Sender Keys deletes each message key after use, which a stateless terminal that re-reads
 //! stored history at every login and search (the same message many times, in any order) cannot
 //! afford. This client keeps, for every sender key it received (its own included), the chain key
 //! at the first iteration it learnt (0, or the current iteration for a joiner) and re-derives
-//! forward. That is what [`KdClient::state_len`] counts: 80 bytes per sender key held (sender,
-//! key id, base iteration, base chain key, verifying key), besides the epoch and its secret (40)
-//! and the member's own current sender key (76). Re-derivation costs one HMAC pair per step; an
-//! in-memory cache of every 64th chain key (not part of the restored state: a terminal rebuilds it
-//! at its first read after login) bounds a repeated read to 64 steps. Iterations beyond 2^20
-//! per sender key are refused (a signed message cannot make a receiver ratchet further).
+//! forward. An in-memory cache of every 64th chain key (not part of the restored state: a terminal
+//! rebuilds it at its first read after login) bounds a repeated read to 64 steps. Iterations beyond
+//! 2^20 per sender key are refused (a signed message cannot make a receiver ratchet further).
 //!
-//! The price is forward secrecy: the hash ratchet gives per-message forward secrecy only to a
-//! client that erases chain keys; this one does not, so whoever obtains a member's state reads
-//! every message of every sender key the member holds (the history-protection layer bounds what
-//! stored history such a compromise exposes, not this one).
+//! # Costs
 //!
-//! # Security properties
+//! * Boxes per change (the last column of the table above): n(n − 1) for a creation or a removal,
+//!   3n − 4 for one joiner. Each box costs its sender an X25519 pair and its recipient two X25519
+//!   ([`sealed_box`]).
+//! * Per message: one ratchet step (an HMAC pair), one HKDF, one AEAD and one Ed25519 signature
+//!   (a reader verifies instead, and re-derives as below); the protected message is the body
+//!   plus 92 bytes.
+//! * State ([`KdClient::state_len`]): 80 bytes per sender key held (sender, key id, base
+//!   iteration, base chain key, verifying key), besides the epoch and its secret (40) and the
+//!   member's own current sender key (76). Re-derivation costs one HMAC pair per step, at most 64
+//!   steps for a repeated read.
+//!
+//! # Security
 //!
 //! * The server learns nothing: it relays boxes and signed ciphertexts.
 //! * Removal excludes, after rotation: the removed member holds none of the rotated sender keys
@@ -71,7 +80,15 @@
 //! * Limited post-compromise security: a leaked chain key heals only when its owner rotates (on the
 //!   next leave); Balbás et al. analyse these limits.
 //!
+//! An active server cannot open or forge a box or a signed message, but it keeps the roster: see
+//! the second weakness below.
+//!
 //! # Weaknesses
+//!
+//! The price of re-reading is forward secrecy: the hash ratchet gives per-message forward secrecy
+//! only to a client that erases chain keys; this one does not, so whoever obtains a member's state
+//! reads every message of every sender key the member holds (the history-protection layer bounds
+//! what stored history such a compromise exposes, not this one).
 //!
 //! * O(n²) boxes per leave (and per creation), O(n) public-key work at every member.
 //! * Membership is not authenticated end to end (Rösler, Mainka and Schwenk, *More is Less*,
@@ -81,6 +98,12 @@
 //!   them is up to the message server's membership check.
 //! * No forward secrecy for re-readable history (above); whoever holds a member's static X25519
 //!   key opens every later box sent to it.
+//!
+//! # Side channels
+//!
+//! HMAC-SHA-256, HKDF-SHA-256 and ChaCha20-Poly1305 (RustCrypto), Ed25519 (ed25519-dalek) and
+//! X25519 (curve25519-dalek) are constant time; nothing secret-dependent is variable time. How many
+//! ratchet steps a read takes follows the message's iteration, which travels in the clear.
 
 use std::collections::BTreeMap;
 

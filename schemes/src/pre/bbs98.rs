@@ -1,10 +1,15 @@
 //! `bbs98`: hybrid per-epoch history protection with the ElGamal proxy re-encryption of Blaze,
 //! Bleumer and Strauss (EUROCRYPT'98) in KEM form, on Ristretto255.
 //!
-//! Source: research/pre.md §1.1 (the algorithms as in charm's `pre_bbs98.py`, and the KEM form
+//! # Source
+//!
+//! research/pre.md §1.1 (the algorithms as in charm's `pre_bbs98.py`, and the KEM form
 //! of the hybrid harness); the per-epoch message keys follow NTT's patent US 11,336,441
-//! (research/mkd.md §2.3). Records, key ids, the wrap table and re-key bookkeeping are
-//! [`dl_hybrid`]'s.
+//! (research/mkd.md §2.3).
+//!
+//! # Construction
+//!
+//! Records, key ids, the wrap table and re-key bookkeeping are [`dl_hybrid`]'s.
 //!
 //! * Epoch key: `a_e ≠ 0` derived from the epoch secret, public key `pk_e = g^{a_e}`.
 //! * Wrap of a random 32-byte message key `mk` (a capsule, 80 B): `r ←$ Z_q`,
@@ -17,25 +22,41 @@
 //!   multiplication, so a capsule stored late under an older epoch is brought forward with one
 //!   multiplication by their product (multi-hop, constant-size ciphertexts).
 //!
-//! Security: CPA-secure capsules under DDH (the DEM tag makes a wrong key or a forged capsule
+//! # Costs
+//!
+//! A capsule is 80 B and a re-key 48 B (record lengths: [`dl_hybrid`]). Wrapping takes two
+//! fixed-base scalar multiplications (`g^{a_e·r}`, `g^r`), one HKDF and one AEAD seal;
+//! unwrapping an inversion, one scalar multiplication, one HKDF and one AEAD open. The server's
+//! re-encryption is one scalar multiplication per capsule, and one for a late capsule whatever
+//! the number of hops.
+//!
+//! # Security
+//!
+//! CPA-secure capsules under DDH (the DEM tag makes a wrong key or a forged capsule
 //! fail). A capsule with `c` the identity is refused at decoding (client and server): it would
 //! make `g^r` the identity for every epoch key, a DEM key anyone computes, so the message server
 //! could forge a capsule whose message key it chose. Any other `c` needs `pk_e = g^{a_e}`,
-//! which only holders of the epoch secret know, to yield a message key its maker knows. Current members open all history when the policy shares it; a removed member opens
-//! nothing sealed after its removal. After re-keying, stored capsules are overwritten: a storage
-//! breach together with an old epoch key opens nothing re-keyed (but capsules of epochs before a
-//! `from_join` change stay under their epoch's key, by design). A removed member's client that
-//! cached a message key (or the plaintexts) still opens the bodies it could read before: bodies
-//! are never re-encrypted.
+//! which only holders of the epoch secret know, to yield a message key its maker knows. Current
+//! members open all history when the policy shares it; a removed member opens nothing sealed
+//! after its removal. After re-keying, stored capsules are overwritten: a storage breach together
+//! with an old epoch key opens nothing re-keyed (but capsules of epochs before a `from_join`
+//! change stay under their epoch's key, by design). A removed member's client that cached a
+//! message key (or the plaintexts) still opens the bodies it could read before: bodies are never
+//! re-encrypted. The server alone learns nothing about message keys.
+//!
+//! # Weaknesses
 //!
 //! **Known weakness: not collusion-safe.** The scheme is bidirectional (`1/rk` re-keys back)
 //! and interactive. A removed member who kept `a_{K-1}` and obtains `rk` from the server gets
 //! `a_K = rk · a_{K-1}`, then every later epoch key by the same step, and reads everything sealed
 //! after its removal. The server keeps every re-key (it needs them for late stores), so a breach
-//! of its re-key table is the same attack. The server alone learns nothing about message keys.
+//! of its re-key table is the same attack.
 //!
-//! Side channels: scalar multiplications, the inversion of `a_e` and the hash are
-//! constant time (curve25519-dalek); nothing secret-dependent is variable time.
+//! # Side channels
+//!
+//! Scalar multiplications, the inversion of `a_e` and the hash are
+//! constant time (curve25519-dalek), as are HKDF-SHA-256 and ChaCha20-Poly1305 (RustCrypto);
+//! nothing secret-dependent is variable time.
 
 use curve25519_dalek::ristretto::CompressedRistretto;
 use curve25519_dalek::traits::Identity;

@@ -2,13 +2,15 @@
 //! under the epoch's key-encryption key; on a change a member downloads every stored wrap,
 //! re-wraps it under the new epoch and uploads it.
 //!
-//! # What it implements
+//! # Source
 //!
 //! The "AE-hybrid" key rotation of deployed key-management systems, as described and analysed by
 //! Everspaugh, Paterson, Ristenpart and Scott, "Key Rotation for Authenticated Encryption",
 //! CRYPTO 2017 (research/pre.md §1.7 item 1; DESIGN.md §3 history table): `C_dem = Enc(K_d, M)`,
 //! `C_kem = Enc(K, K_d)`, and rotation replaces `C_kem` by `Enc(K', Dec(K, C_kem))`, done by a
 //! key holder, with `K_d` unchanged.
+//!
+//! # Construction
 //!
 //! * **KEK.** `KEK_e = HKDF(secret_e, "conclave/client-rewrap/kek" ‖ room ‖ e)`.
 //! * **Record** ([`RewrapRecord`]): a [`Header`] (80 bytes: epoch `e`, random 24-byte nonce,
@@ -34,7 +36,9 @@
 //!   holds a later KEK walks down to the one it needs; the next rotation then re-wraps the late
 //!   header like any other. Up-to-date records carry no links.
 //!
-//! # Flows and costs (per change that shares history; N stored records)
+//! # Costs
+//!
+//! Flows and costs per change that shares history; N stored records:
 //!
 //! | who | work | traffic |
 //! |---|---|---|
@@ -45,7 +49,7 @@
 //! Client time and bandwidth grow with the stored history: that is the price of rotating with
 //! zero public-key work and no re-encryption on the server.
 //!
-//! # Security properties
+//! # Security
 //!
 //! * The server sees only ciphertext: wraps and links under KEKs, bodies under message keys.
 //! * **Removed member: excluded**, also **with the server's help**: messages after a removal are
@@ -70,7 +74,7 @@
 //! * Under `shared`, a member who holds the current KEK reaches every older KEK through the links
 //!   (all of which open only headers already re-wrapped, or late ones).
 //!
-//! # Variable time
+//! # Side channels
 //!
 //! Nothing secret-dependent: ChaCha20-Poly1305 and HKDF-SHA-256 (RustCrypto) are constant time.
 //! Which headers are re-wrapped, and which epochs a client knows, is visible to the server.

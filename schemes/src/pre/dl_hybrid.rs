@@ -1,8 +1,12 @@
 //! Machinery shared by the discrete-log "hybrid per-epoch" history schemes,
 //! [`bbs98`](super::bbs98) and [`keyhom`](super::keyhom), on Ristretto255.
 //!
+//! # Source
+//!
 //! The shape follows NTT's patent US 11,336,441 (research/mkd.md §2.3): stored bodies never
 //! change; only one small wrap per message key is re-encrypted when the epoch changes.
+//!
+//! # Construction
 //!
 //! * **Epoch keys.** Every member derives the epoch's scalar `a_e` from the epoch secret
 //!   (HKDF-SHA-512, info `conclave/<scheme>/epoch-key ‖ room ‖ epoch ‖ counter`, reduced
@@ -32,11 +36,16 @@
 //!   key or one they held before (clients remember the epoch keys they were given). Opened
 //!   message keys are cached, after the body authenticates.
 //!
+//! # Costs
+//!
 //! Wire lengths (framing not counted, as elsewhere in this crate): a key id is 16 B, an attached
 //! wrap 8 B of epoch plus the scheme's wrap, a nonce 24 B, a body its length plus a 16-byte tag;
-//! a [`ReKey`] 8 + 8 + 32 = 48 B.
+//! a [`ReKey`] 8 + 8 + 32 = 48 B. At a change the server does one re-encryption per wrap under
+//! the old epoch (one per message key, not per message), data-parallel; a late wrap costs one.
 //!
-//! Security. Bodies and wraps are end-to-end encrypted; the server sees key ids, epochs,
+//! # Security
+//!
+//! Bodies and wraps are end-to-end encrypted; the server sees key ids, epochs,
 //! lengths and which records share a message key. A wrap need not authenticate itself (keyhom's
 //! does not: a forged wrap yields a wrong message key, which the body's tag rejects), and only
 //! an authenticated body makes a message key enter a client's cache. A member adopts another
@@ -44,13 +53,21 @@
 //! under that epoch, and only after the body authenticates: making such a wrap with a message
 //! key one knows takes the current epoch key (bbs98 refuses the identity capsule that would not),
 //! so neither the server nor a removed member who kept an older epoch key can plant a sending
-//! key. A record whose wrap is under an epoch before its key id's is refused outright. The re-keys the server keeps let anyone holding them and
-//! an old epoch key derive the later epoch keys in both schemes built on this module (see
-//! their docs): a breach of the server's re-key table is a collusion.
+//! key. A record whose wrap is under an epoch before its key id's is refused outright.
 //!
-//! Side channels: scalar multiplications, inversions and the hash to the group are curve25519-
-//! dalek's constant-time ones; table look-ups by key id, epoch and message id are variable time
-//! but on public values.
+//! # Weaknesses
+//!
+//! The re-keys the server keeps let anyone holding them and
+//! an old epoch key derive the later epoch keys in both schemes built on this module (see
+//! their docs): a breach of the server's re-key table is a collusion. A wrong re-key from the
+//! named changer overwrites the wraps undetected (above).
+//!
+//! # Side channels
+//!
+//! Scalar multiplications, inversions and the hash to the group are curve25519-
+//! dalek's constant-time ones, and HKDF-SHA-512 and XChaCha20-Poly1305 are RustCrypto's, constant
+//! time too; table look-ups by key id, epoch and message id are variable time but on public
+//! values.
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::btree_map::Entry;

@@ -1,12 +1,14 @@
 //! `epoch-keys`: end-to-end encrypted history without re-encryption. One message key per epoch;
 //! joiners read older history through an encrypted back-chain of epoch secrets on the server.
 //!
-//! # What it implements
+//! # Source
 //!
 //! The end-to-end baseline of DESIGN.md §3 (history table): stored history is never touched on
 //! an epoch change. It is key regression / lazy revocation (Fu, Kamara, Kohno, NDSS 2006;
 //! research/pre.md §1.7 item 7) without a key owner: the back-chain is the server-stored
 //! `h_e = AEAD(K_e, K_{e-1})` proposed in research/sse.md §(ii).
+//!
+//! # Construction
 //!
 //! * **Message key.** `MK_e = HKDF(secret_e, "conclave/epoch-keys/message" ‖ room ‖ e)`, the
 //!   same for every message of epoch `e`.
@@ -23,7 +25,9 @@
 //! * **Clients** remember the secrets of every epoch they held or walked to, with the message
 //!   key derived from each, and open a record of any of those epochs.
 //!
-//! # Flows and costs (per change; N stored records, E epochs)
+//! # Costs
+//!
+//! Flows and costs per change; N stored records, E epochs:
 //!
 //! | who | work | traffic |
 //! |---|---|---|
@@ -33,7 +37,7 @@
 //!
 //! Server work is reported as `"chain"` (units: links stored or sent), never per record.
 //!
-//! # Security properties
+//! # Security
 //!
 //! * The server sees only ciphertext: bodies under message keys it never holds, links under
 //!   chain keys derived from epoch secrets it never holds.
@@ -42,6 +46,9 @@
 //!   member: still excluded**, for the same reason: the server holds no forward material.
 //! * **`from_join`:** no link is uploaded for such a change, so the chain is broken at the
 //!   joiner's epoch and a joiner reaches no earlier secret.
+//!
+//! An active server can move no record to another message (the associated data binds it) and
+//! forge no link ([`crate::common::back_chain`]); what it can do is listed below.
 //!
 //! # Weaknesses
 //!
@@ -55,7 +62,7 @@
 //!   reads less history. It cannot forge them.
 //! * A joiner's chain answer grows with the number of epochs (O(E) bytes and AEAD opens).
 //!
-//! # Variable time
+//! # Side channels
 //!
 //! Nothing secret-dependent: ChaCha20-Poly1305 and HKDF-SHA-256 (RustCrypto) are constant time.
 //! Which epochs a client knows, and so how far a walk goes, is not secret from the server.

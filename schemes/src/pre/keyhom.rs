@@ -1,10 +1,15 @@
 //! `keyhom`: hybrid per-epoch history protection with a key-homomorphic wrap, the instantiation
 //! of NTT's secure business chat inferred from its patents, on Ristretto255.
 //!
-//! Source: research/mkd.md §2.3 (\[INF\]: US 11,336,441 and US 11,902,421 describe one message key
+//! # Source
+//!
+//! research/mkd.md §2.3 (\[INF\]: US 11,336,441 and US 11,902,421 describe one message key
 //! per epoch, "encrypted to be re-encryptable by using the shared key" and overwritten after a
 //! re-encryption by a key the terminal made from the old and new shared keys; the algebra is in
 //! the style of the key-homomorphic PRF of Boneh, Lewi, Montgomery and Raghunathan, CRYPTO 2013).
+//!
+//! # Construction
+//!
 //! Records, key ids, the wrap table and re-key bookkeeping are
 //! [`dl_hybrid`]'s.
 //!
@@ -19,7 +24,17 @@
 //!   hash again). Re-keys compose by addition: a wrap stored late under an older epoch is brought
 //!   forward with one multiplication by their sum.
 //!
-//! Security: `H(x)^{a}` is a pseudorandom mask under DDH in the random-oracle model, so a wrap
+//! # Costs
+//!
+//! A wrap is 48 B (80 B as the server stores it) and a re-key 48 B (record lengths:
+//! [`dl_hybrid`]). Wrapping takes one fixed-base and one variable-base scalar multiplication, a
+//! hash to the group and one HKDF; unwrapping a hash to the group, one scalar multiplication and
+//! one HKDF. The server's re-encryption is one scalar multiplication per wrap, and one for a late
+//! wrap whatever the number of hops.
+//!
+//! # Security
+//!
+//! `H(x)^{a}` is a pseudorandom mask under DDH in the random-oracle model, so a wrap
 //! hides `M`. A wrap carries no tag: a wrong key or a forged wrap yields a wrong message key,
 //! which the body's tag rejects. Current members open all history when the policy shares it; a
 //! removed member opens nothing sealed after its removal. After re-keying, wraps are
@@ -28,14 +43,18 @@
 //! member's client that cached a message key (or the plaintexts) still opens the bodies it could
 //! read before: bodies are never re-encrypted.
 //!
+//! # Weaknesses
+//!
 //! **Known weakness: not collusion-safe**, as research/mkd.md §2.3 notes. A removed member who
 //! kept `a_{K-1}` and obtains `Δ` from the server gets `a_K = a_{K-1} + Δ`, then every later
 //! epoch key, and reads everything sealed after its removal; `−Δ` re-keys backwards. The server
 //! keeps every re-key (it needs them for late stores), so a breach of its re-key table is the
 //! same attack. `Δ` must reach the server alone, never other members.
 //!
-//! Side channels: scalar multiplications and the hash to the group are constant time
-//! (curve25519-dalek); nothing secret-dependent is variable time.
+//! # Side channels
+//!
+//! Scalar multiplications and the hash to the group are constant time
+//! (curve25519-dalek), as is HKDF-SHA-256 (RustCrypto); nothing secret-dependent is variable time.
 
 use curve25519_dalek::ristretto::CompressedRistretto;
 use curve25519_dalek::traits::Identity;

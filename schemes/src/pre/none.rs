@@ -1,9 +1,32 @@
 //! `none`: no end-to-end protection; the message server stores plaintext.
 //!
-//! This is the conventional chat of NTT's Table 1: message bodies cross the network inside TLS
-//! (paid for by every stack) and are stored in the clear, so the server (and anyone with its
-//! storage) reads every message. Access control is the server's ACL alone. Epoch changes cost
-//! nothing.
+//! # Source
+//!
+//! This is the conventional chat of NTT's Table 1.
+//!
+//! # Construction
+//!
+//! Message bodies cross the network inside TLS (paid for by every stack) and are stored in the
+//! clear: a record is the body itself ([`PlainRecord`]). Clients keep nothing, and there is no
+//! control traffic ([`NoMessage`] has no values).
+//!
+//! # Costs
+//!
+//! Epoch changes cost nothing. A stored record is as long as its body; sealing and opening copy it.
+//!
+//! # Security
+//!
+//! None end to end, even against a passive server: the server (and anyone with its storage)
+//! reads every message. Access control is the server's ACL alone.
+//!
+//! # Weaknesses
+//!
+//! A breach of the server's storage exposes every stored message, and removed members and
+//! joiners are kept from history only by the server's ACL.
+//!
+//! # Side channels
+//!
+//! Nothing secret is processed: bodies are handled in the clear.
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;

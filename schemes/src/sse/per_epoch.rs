@@ -1,11 +1,13 @@
 //! `per-epoch`: one Π_bas-style index per epoch, searched with one token per readable epoch.
 //!
-//! # What and from where
+//! # Source
 //!
 //! research/sse.md §2.3 option A ("per-epoch indexes, search all epochs") with the deterministic
 //! PRF labels of Cash et al.'s Π_bas (NDSS 2014, research/sse.md §1.2) and the server-stored
 //! encrypted back-chain of option A (ii), which the notes flag as their own suggestion (key
 //! regression without a central key owner).
+//!
+//! # Construction
 //!
 //! * Epoch `e` of a room has a search root `r_e = HKDF(secret_e, "conclave sse per-epoch root",
 //!   room, e)`, and from it a label key `K_e` (HKDF-SHA-256, bound to room and epoch).
@@ -32,6 +34,17 @@
 //!   epoch's link ([`Searched::NotYet`]), and the joiner asks again if answered before the chain
 //!   reached it.
 //!
+//! # Costs
+//!
+//! A query carries one 16-byte label per readable epoch and the server makes one lookup
+//! per label even when the keyword is absent, so search cost grows with membership churn
+//! (research/sse.md §2.3 suggests compaction or rotating only on removals; not done here).
+//!
+//! On the wire: an update is 11 bytes plus 16 per keyword, a deletion 9 bytes, a query 3 bytes
+//! plus 16 per readable epoch (8 more while it awaits the chain), a reply 6 bytes plus 8 per id.
+//! The back-chain costs what [`crate::common::back_chain`] says: one link per change that shares
+//! history, and a joiner's walk.
+//!
 //! # Security
 //!
 //! Keywords are hidden from the server if HMAC-SHA-256 is a PRF. The server learns:
@@ -53,11 +66,15 @@
 //! Under shared history, anyone who holds a later epoch's root can derive every earlier one
 //! back to the first change made without sharing.
 //!
-//! Cost: a query carries one 16-byte label per readable epoch and the server makes one lookup
-//! per label even when the keyword is absent, so search cost grows with membership churn
-//! (research/sse.md §2.3 suggests compaction or rotating only on removals; not done here).
+//! # Weaknesses
 //!
-//! # Timing
+//! * Not forward private, and keyword equality within an epoch and across searched epochs is
+//!   visible to the server (above).
+//! * Search cost grows with membership churn (Costs).
+//! * A removed member still finds messages indexed in the epochs it lived through, and under
+//!   shared history a later root reaches every earlier one (above).
+//!
+//! # Side channels
 //!
 //! HMAC, HKDF and ChaCha20-Poly1305 are constant time (RustCrypto). The server's map lookups
 //! and merges are variable time in public data (labels, ids).

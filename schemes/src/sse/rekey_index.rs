@@ -1,6 +1,6 @@
 //! `rekey-index`: NTT's re-keyable search index, on Ristretto255.
 //!
-//! # What and from where
+//! # Source
 //!
 //! NTT's patent US 11,765,137 (research/mkd.md §2.3): a terminal sends (index, message id) pairs
 //! where the index is made from a keyword with the session key; when the session key changes, a
@@ -8,7 +8,9 @@
 //! every stored index into the one the new key would give; a query is the keyword under the
 //! current key. The patent gives no algorithm. This module uses the instantiation of
 //! research/mkd.md §2.3 (marked there as inferred) and research/sse.md §2.3 option B
-//! (key-homomorphic labels):
+//! (key-homomorphic labels).
+//!
+//! # Construction
 //!
 //! * `H` hashes a keyword to the Ristretto255 group (SHA-512 and the Elligator-based map of
 //!   RFC 9496 §4.3.4, `RistrettoPoint::from_hash`);
@@ -32,6 +34,25 @@
 //! them. An "entry" in the costs is such a tag. Re-keying raises each point to `rho/2` and
 //! compresses the doubles in batches (`double_and_compress_batch`), which shares one field
 //! inversion per batch instead of one per tag.
+//!
+//! ## Ordering
+//!
+//! Factors and updates may reach the server out of order. Updates and factors of
+//! epochs the server has not reached wait; a factor behind a room's first update is kept for
+//! late updates. A query under an epoch the server has not reached (its factor is still in
+//! flight) is answered [`Searched::NotYet`], since an answer would miss the history; a
+//! query under an older epoch (the room changed while it travelled, or a removed member's kept
+//! key) is answered [`Reply::Stale`] with the index's epoch and searches nothing: the
+//! searcher's client turns it into [`Resolution::Requery`] and asks again once it holds that
+//! epoch. The index never answers a tag of a past epoch, so a removed member's key finds nothing.
+//!
+//! # Costs
+//!
+//! * Update: 19 bytes plus a 32-byte tag per keyword; the client hashes each keyword to the
+//!   group and raises it to `a_e`. Query: 40 bytes, one hash and one exponentiation; reply: 4
+//!   bytes plus 8 per id. A re-keying factor: 40 bytes, from the changer to the server only.
+//! * Re-keying: one exponentiation per entry (distinct keyword of the room), whatever the number
+//!   of postings, as one data-parallel job with one field inversion per batch (above).
 //!
 //! # Security
 //!
@@ -61,20 +82,19 @@
 //! applied to every result) hides them. The cryptography enforces removal (against a
 //! non-colluding server), not `from_join`.
 //!
-//! Ordering: factors and updates may reach the server out of order. Updates and factors of
-//! epochs the server has not reached wait; a factor behind a room's first update is kept for
-//! late updates. A query under an epoch the server has not reached (its factor is still in
-//! flight) is answered [`Searched::NotYet`], since an answer would miss the history; a
-//! query under an older epoch (the room changed while it travelled, or a removed member's kept
-//! key) is answered [`Reply::Stale`] with the index's epoch and searches nothing: the
-//! searcher's client turns it into [`Resolution::Requery`] and asks again once it holds that
-//! epoch. The index never answers a tag of a past epoch, so a removed member's key finds nothing.
+//! # Weaknesses
 //!
-//! # Timing
+//! * Not forward private, and keyword equality is visible to the server (above).
+//! * Not collusion-safe: removed member plus server yield every later exponent (above).
+//! * `from_join` rests on the server's ACL alone (above).
+//! * Every change re-keys every entry of the room.
+//!
+//! # Side channels
 //!
 //! Scalar multiplication, hashing to the group, compression and decompression are constant time
-//! (curve25519-dalek). Scalar inversion for `rho` is constant time. The server's hash-table
-//! lookups and list operations are variable time in public data (tags, ids).
+//! (curve25519-dalek), as is HKDF-SHA-256 (RustCrypto). Scalar inversion for `rho` is constant
+//! time. The server's hash-table lookups and list operations are variable time in public data
+//! (tags, ids).
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, HashMap};

@@ -4,7 +4,15 @@
 //! SCIS 2018 KEM-based DMKD paper (Kinjo et al., 3A2-1) and the patents US 10,630,465 (Join),
 //! US 10,355,856 / CN107637013A (Dist) and US 11,258,588 / EP 3509246 (ring indices).
 //!
-//! # What it does
+//! # Source
+//!
+//! The paper and patents above, through the reconstruction of research/mkd.md §1: Join and Leave
+//! follow its "stored-H" reading (§1.8), the representative on Leave its §1.10, the Update its "K2
+//! carried in state" (§1.8). CP-ABE is replaced by Boneh–Franklin IBE ([`ibe`]). Where the
+//! reconstruction had to choose, and where this module departs from the paper, is listed under
+//! Weaknesses.
+//!
+//! # Construction
 //!
 //! Members sit on a logical ring kept in a stable per-room order (creation order, joiners
 //! appended). Every change runs two rounds through the key server:
@@ -33,39 +41,12 @@
 //! the server then tells every member its neighbours, which links are new and who represents the
 //! ring (a `Begin` message, which a deployment would piggyback on the membership notification).
 //!
-//! # Messages of one change (n members; sizes as metered by [`Wire`])
-//!
-//! | step | direction | message | bytes |
-//! |---|---|---|---|
-//! | 0 | changer → server | `Request` | 34 |
-//! | 0 | server → each member | `Begin` (epoch, attempt, frame, neighbours, link flags, representative) | 62 |
-//! | 1 | each member → server | `Round1` (`c_i`, and `R_i` if a link is new) | 78, or 110 with `R_i` |
-//! | 1 | server → each member | `Round1Reply` (`sid`, neighbours' fresh `R`) | 75 + 32 per relayed `R` |
-//! | 2 | member → server | `Round2` (`k_j, s_j, T_j`) / representative: `Round2Rep` (`T_1, T'`) | 173 / 173 |
-//! | 2 | server → member | `Final` (`c_1, k', T'_j, T', CT_j`) / representative: `FinalRep` (`k', CT_1`) | 329 / 169 |
-//! | frame | server → each user | `Credentials` (IBE key and `mk`, sealed) | 185 |
-//! | frame | server → each member of each room | `Update` (room, epoch, frame, `CT`) | 149 |
-//!
 //! A session's messages name its epoch and its *attempt*: a change whose session a member never
 //! answered (it stayed offline) is superseded by the next change's session for the same epoch,
 //! and the superseded session's late messages are recognised by their attempt number, never
 //! mistaken for the new session's. The attempt is covered by the MACs.
 //!
-//! Every message carries a 32-byte HMAC-SHA-256 tag (the sealed credentials an AEAD tag
-//! instead). A member sends 2 messages and receives 3 per change whatever n is; the server
-//! sends 3n and receives 2n + 1, and does n IBE encryptions and n − 1 opening checks.
-//!
-//! # What each party stores
-//!
-//! * Member, per room (208 B, [`KdClient::state_len`](super::KdClient::state_len) adds the 136 B
-//!   of frame credentials): epoch, epoch secret, left and right neighbour, `H^(l)`, `H^(r)`, `r`,
-//!   and, for the Update, the last `sid` and `K_2`.
-//!   Per user: X25519 key pair, `st_i`, `st'_i`, frame, IBE key for `user ‖ frame`, `mk_i`.
-//! * Server: IBE master key, `st_S`, `st'_S`, X25519 key pair, frame; per user its X25519 public
-//!   key and `mk_i`; per room the epoch and the ring order. During a change also the round-1
-//!   values, `sid`, the `T_j`, `T'` and the openings `(k_j, s_j)` of non-representatives.
-//!
-//! # Time frames
+//! ## Time frames
 //!
 //! Per-frame credentials (the IBE key for `user ‖ frame` and the MAC key `mk_i` shared with the
 //! server) reach each user sealed to its X25519 key with [`super::sealed_box`] (HPKE-auth-style
@@ -86,9 +67,6 @@
 //! `Update`s, so delivery in order gives each member its new keys before its updates (an
 //! Update that arrives before them fails its MAC).
 //!
-//! Cost of an Update: no DH, no commitment and no message from the members. Each member
-//! receives one 149-byte message per room and does one MAC check and one IBE decryption (one
-//! pairing); the server does, per room of n members, one tPRF, n IBE encryptions and n MACs.
 //! Members who were removed are not on the ring and get nothing, so they never see `K_1^(t)`,
 //! and they lack the room's current `K_2` anyway. As the Update needs no member's reply, an
 //! offline member does not stall it; one that misses it catches up at the room's next change
@@ -96,16 +74,45 @@
 //! is in progress in any room, and it uses the ring of each room's last completed change: a
 //! removal the directory has made must have run its Leave first.
 //!
-//! # What the server sees and holds
+//! # Costs
 //!
-//! The server holds only its own secrets (IBE master key, `st_S`, `st'_S`, its X25519 key, the
-//! per-user MAC keys) and public or protocol values: rings, commitments, DH shares, `T_i`, `T'`
-//! and the openings `k_j, s_j` of non-representatives. It never holds any `r_i`, any pairwise DH
-//! value, `k_1` or the epoch secret; `K_1` and `k_S` live only for the duration of the final step
-//! (and `K_1^(t)` for that of a room's Update).
-//! [`KdServer::known_epoch_secret`](super::KdServer::known_epoch_secret) is always `None`.
+//! A member's costs per change do not depend on the size of the room; the server's grow linearly
+//! with it.
 //!
-//! # Security properties (as claimed by the paper; not re-proved here)
+//! ## Messages of one change (n members; sizes as metered by [`Wire`])
+//!
+//! | step | direction | message | bytes |
+//! |---|---|---|---|
+//! | 0 | changer → server | `Request` | 34 |
+//! | 0 | server → each member | `Begin` (epoch, attempt, frame, neighbours, link flags, representative) | 62 |
+//! | 1 | each member → server | `Round1` (`c_i`, and `R_i` if a link is new) | 78, or 110 with `R_i` |
+//! | 1 | server → each member | `Round1Reply` (`sid`, neighbours' fresh `R`) | 75 + 32 per relayed `R` |
+//! | 2 | member → server | `Round2` (`k_j, s_j, T_j`) / representative: `Round2Rep` (`T_1, T'`) | 173 / 173 |
+//! | 2 | server → member | `Final` (`c_1, k', T'_j, T', CT_j`) / representative: `FinalRep` (`k', CT_1`) | 329 / 169 |
+//! | frame | server → each user | `Credentials` (IBE key and `mk`, sealed) | 185 |
+//! | frame | server → each member of each room | `Update` (room, epoch, frame, `CT`) | 149 |
+//!
+//! Every message carries a 32-byte HMAC-SHA-256 tag (the sealed credentials an AEAD tag
+//! instead). A member sends 2 messages and receives 3 per change whatever n is; the server
+//! sends 3n and receives 2n + 1, and does n IBE encryptions and n − 1 opening checks.
+//!
+//! Cost of an Update: no DH, no commitment and no message from the members. Each member
+//! receives one 149-byte message per room and does one MAC check and one IBE decryption (one
+//! pairing); the server does, per room of n members, one tPRF, n IBE encryptions and n MACs.
+//!
+//! ## What each party stores
+//!
+//! * Member, per room (208 B, [`KdClient::state_len`](super::KdClient::state_len) adds the 136 B
+//!   of frame credentials): epoch, epoch secret, left and right neighbour, `H^(l)`, `H^(r)`, `r`,
+//!   and, for the Update, the last `sid` and `K_2`.
+//!   Per user: X25519 key pair, `st_i`, `st'_i`, frame, IBE key for `user ‖ frame`, `mk_i`.
+//! * Server: IBE master key, `st_S`, `st'_S`, X25519 key pair, frame; per user its X25519 public
+//!   key and `mk_i`; per room the epoch and the ring order. During a change also the round-1
+//!   values, `sid`, the `T_j`, `T'` and the openings `(k_j, s_j)` of non-representatives.
+//!
+//! # Security
+//!
+//! As claimed by the paper; not re-proved here.
 //!
 //! The server and eavesdroppers learn nothing about `SK` (CDH on the ring links); a removed
 //! member cannot derive later epoch secrets and a joiner cannot derive earlier ones; the values
@@ -121,7 +128,18 @@
 //! member's secret), but nothing in DMKD as published stops a substitution: it needs shares
 //! signed by the members' long-term keys, which the paper does not have.
 //!
-//! # Known weaknesses and deviations
+//! ## What the server sees and holds
+//!
+//! The server holds only its own secrets (IBE master key, `st_S`, `st'_S`, its X25519 key, the
+//! per-user MAC keys) and public or protocol values: rings, commitments, DH shares, `T_i`, `T'`
+//! and the openings `k_j, s_j` of non-representatives. It never holds any `r_i`, any pairwise DH
+//! value, `k_1` or the epoch secret; `K_1` and `k_S` live only for the duration of the final step
+//! (and `K_1^(t)` for that of a room's Update).
+//! [`KdServer::known_epoch_secret`](super::KdServer::known_epoch_secret) is always `None`.
+//!
+//! # Weaknesses
+//!
+//! Known weaknesses, and deviations from the sources:
 //!
 //! * Reconstruction gaps (research/mkd.md §1.10): the SCIS 2018 typing is loose, so every PRF is
 //!   HMAC-SHA-256/512 with its own label (`V = {0,1}^512`, `K_1`, `k_i`, `r` 32 B); `k_i` is a
@@ -152,6 +170,19 @@
 //!   effect is an extra re-key); its kind is informational: the new ring follows from the roster.
 //! * A member or server that fails a check returns an error and the change stalls; the server
 //!   drops a session whose `T` values do not XOR to zero, and a new request restarts the change.
+//!
+//! # Side channels
+//!
+//! * The Boneh–Franklin IBE ([`ibe`]) runs on arkworks (0.5), which makes no constant-time
+//!   claims: its scalar multiplications with `s` and `t` and the pairing with `d_ID` may leak
+//!   through timing. Acceptable for a simulation, not for deployment.
+//! * The Ristretto255 operations (DH shares, link values, commitments) are curve25519-dalek's
+//!   constant-time ones, except the check of a commitment's opening, a variable-time multiscalar
+//!   multiplication. The server runs it on the non-representatives' openings, which it holds
+//!   anyway; a member runs it on the representative's `(k_1, s_1)`, which the server never holds
+//!   and from which `K_2` is derived, so that check's timing depends on secret values.
+//! * The PRFs, the MAC and `TCR` (HMAC-SHA-256/512, SHA-256) and the sealed credentials (X25519,
+//!   HKDF-SHA-256, ChaCha20-Poly1305) are constant time (RustCrypto, curve25519-dalek).
 
 mod client;
 mod group;

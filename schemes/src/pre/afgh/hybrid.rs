@@ -1,6 +1,13 @@
 //! `afgh-hybrid`: NTT's hybrid design (US 11,336,441; research/mkd.md §2.3) on AFGH: one
 //! message key per epoch, wrapped in one AFGH capsule; only those capsules are re-encrypted.
 //!
+//! # Source
+//!
+//! NTT's patent US 11,336,441 (research/mkd.md §2.3) for the layout, on the AFGH algebra and
+//! re-keying protocol of [`super`]; the hybrid trade-off is research/pre.md §1.6.
+//!
+//! # Construction
+//!
 //! The first member to send in an epoch makes a message key: it encapsulates to the epoch's
 //! `pk_1` and takes the key from the KEM, `K_msg = HKDF(Z^r, info = label ‖ room ‖ key id ‖ α)`
 //! (as random as a fresh key wrapped under the capsule, without a second ciphertext). Its first
@@ -10,19 +17,39 @@
 //! random 32-bit serial), unique even for a client that lost its state. Bodies:
 //! XChaCha20-Poly1305 under `K_msg`, random 24-byte nonce ([`crate::common::aead::SharedKey`]: every
 //! member sends under the epoch's key), associated data
-//! `room ‖ msg ‖ key id`. At a change the server re-encrypts the wraps only: O(message keys)
-//! pairings, independent of the number of messages; bodies are never touched (see [`super`] for
-//! the protocol and the security analysis).
+//! `room ‖ msg ‖ key id`. At a change the server re-encrypts the wraps only; bodies are never
+//! touched (see [`super`] for the protocol and the security analysis).
 //!
 //! Record as stored: key id (16 B), a flag byte, the wrap when present (48 B; `get` always
 //! attaches it), the wrap's current re-encryption if any (8 + 576 B), nonce (24 B), body
 //! (plaintext + 16 B tag). Clients cache the message keys they made or opened.
 //!
+//! # Costs
+//!
+//! A change costs the server O(message keys) pairings, independent of the number of messages
+//! (see [`super`] for the changer's part). A record is its plaintext plus 57 B (key id, flag,
+//! nonce, tag), plus the 48-byte wrap when it carries one (the first record of a key as sent,
+//! every record as `get` returns it) and 584 B for the wrap's re-encryption once there is one.
+//! Opening a record under a message key not yet cached costs what [`super`] gives for a
+//! capsule; later records under that key cost one AEAD open.
+//!
+//! # Security
+//!
+//! As analysed in [`super`] (the server, a removed member, their collusion, a storage breach with
+//! an old key): the server learns no message key, and a body bound to `room ‖ msg ‖ key id`
+//! cannot be moved to another record. The message key is the KEM's output, as random as a fresh
+//! key wrapped under the capsule.
+//!
+//! # Weaknesses
+//!
 //! Hybrid trade-off (research/pre.md §1.6): the message key never changes, so whoever cached it
 //! (a member later removed) keeps reading that epoch's messages; re-encryption protects the
 //! stored wraps, not keys already known.
 //!
-//! Variable time: see [`super::core`]; the AEAD is constant time.
+//! # Side channels
+//!
+//! The AFGH operations are variable time (arkworks makes no constant-time claims; see
+//! [`super::core`]); the AEAD and HKDF-SHA-256 (RustCrypto) are constant time.
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;

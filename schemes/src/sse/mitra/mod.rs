@@ -5,6 +5,13 @@
 //! (research notes `sse.md` §1.6 for the scheme, §2.3 option A for per-epoch keys and the
 //! back-chain, §2.4 options 1 and 2 for multi-writer state).
 //!
+//! # Source
+//!
+//! The paper above for the scheme and its `DictW` of 16-byte addresses and values (the paper's
+//! code uses an AES-based PRG with a 16-byte output); the research notes above for what a chat
+//! room adds: per-writer chains and counters rebuilt from a log (`sse.md` §2.4 options 1 and 2),
+//! per-epoch keys and the back-chain (§2.3 option A, [`crate::common::back_chain`]).
+//!
 //! # Construction
 //!
 //! * **Keys per epoch.** `K_e = HKDF(epoch secret, "conclave sse mitra index" ‖ room ‖ e)`; from
@@ -44,7 +51,23 @@
 //!   history search does not hand out message keys. Without shared history nothing is uploaded
 //!   and a joiner holds no key from before its join.
 //!
-//! # Access
+//! # Costs
+//!
+//! * Update: 16 B + 16 B per keyword in `DictW`, and one log record.
+//! * Search: at least one round, more when the log reveals entries not yet asked for; the token
+//!   is `16·a_w` bytes summed over every epoch and writer the searcher holds, and every reply
+//!   carries the log tail since the searcher's position (its bytes and the extra rounds are
+//!   metered). A fresh client reads the whole log once.
+//! * Client state: a counter set per (epoch, writer, keyword), and at most 64 open searches per
+//!   room.
+//!
+//! # Security
+//!
+//! Keys, not the server, decide what a member finds (Access). A passive server learns the
+//! leakage listed below; an active one can withhold results undetected, and what it alters is
+//! refused (Properties and leakage).
+//!
+//! ## Access
 //!
 //! Values are response-hiding (the id is inside `val`), so the server cannot filter results
 //! by [`Access::readable_from`](crate::sse::Access). Keys enforce the policy: a joiner under
@@ -57,7 +80,7 @@
 //! stricter than the keys (a single epoch searched with a later bound); a lying server can only
 //! shrink results with it, which it can do anyway by withholding entries.
 //!
-//! # Security properties and leakage
+//! ## Properties and leakage
 //!
 //! * **Forward private**: an update's addresses come from counters never used before, so no
 //!   earlier query contains them, and its log record is an AEAD ciphertext. The update leaks
@@ -79,7 +102,7 @@
 //!   (or relabel a record with an epoch the client does not hold, which looks the same); the
 //!   client then misses those results undetected. Mitra is not a verifiable SSE.
 //!
-//! # Known weaknesses
+//! # Weaknesses
 //!
 //! * Every search reads the whole log tail since the searcher's previous one, and a fresh
 //!   client (a joiner under shared history) reads the whole log once: the price of rebuilding
@@ -95,11 +118,12 @@
 //! * If a link in the middle of the back-chain reaches the server after a joiner's request was
 //!   answered, that joiner's history stops at the gap.
 //!
-//! # Variable time
+//! # Side channels
 //!
-//! HMAC-SHA-256, ChaCha20-Poly1305 and the tag check (`verify_truncated_left`) are constant
-//! time. Everything else (map lookups by address on the server, counter bookkeeping, which
-//! records a client can open) depends on public data or on data the server already knows.
+//! HMAC-SHA-256, HKDF-SHA-256, SHA-256 and ChaCha20-Poly1305 (RustCrypto) and the tag check
+//! (`verify_truncated_left`) are constant time. Everything else (map lookups by address on the
+//! server, counter bookkeeping, which records a client can open) depends on public data or on
+//! data the server already knows.
 
 mod client;
 mod keys;
