@@ -5,9 +5,9 @@
 //! [`HistoryServer`], the message server, which stores one [`HistoryProtection::Sealed`] record
 //! per message. Keys come from the key-distribution layer: every call gets a [`KeyView`] of the
 //! caller's current epoch secret. On an epoch change each member's client is told
-//! ([`HistoryClient::epoch_changed`]); the member who made the change may emit control messages
+//! ([`RekeyingClient::epoch_changed`]); the member who made the change may emit control messages
 //! (re-encryption keys, back-chain links) for the server, which turns them into server-side work
-//! ([`HistoryServer::handle`]), reported as [`Work`] so the caller can charge it.
+//! ([`RekeyingServer::handle`]), reported as [`Work`] so the caller can charge it.
 
 pub mod afgh;
 pub mod bbs98;
