@@ -496,7 +496,8 @@ impl Client {
                 let s1 = group::scalar(&sb).map_err(|_| SchemeError::Crypto);
                 sb.zeroize();
                 self.ops.openings_checked += 1;
-                if !group::opens(c1, &k1, &s1?) {
+                // k_1 is secret here: the constant-time check.
+                if !group::opens_secret(c1, &k1, &s1?) {
                     return Err(SchemeError::Crypto);
                 }
                 k1

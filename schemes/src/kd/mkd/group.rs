@@ -4,13 +4,16 @@
 //!
 //! `k` is a 32-byte string (it is XOR-combined into `k'`); it is reduced mod the group order inside
 //! the commitment (research/mkd.md §1.10 item 2). All of this is constant time (curve25519-dalek),
-//! except the commitment check, which uses variable-time multiscalar multiplication on public data.
+//! except [`opens`], the server's check of members' openings, which uses variable-time multiscalar
+//! multiplication on values every party sees; a member checking the representative's opening,
+//! whose `k_1` is secret, uses the constant-time [`opens_secret`].
 
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE;
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
 use sha2::Sha512;
+use subtle::ConstantTimeEq;
 
 use crate::SchemeError;
 
@@ -84,7 +87,17 @@ pub fn commit(k: &[u8; 32], s: &Scalar) -> [u8; 32] {
         .to_bytes()
 }
 
-/// Checks an opening `(k, s)` of `c` (variable time: all inputs are public at this point).
+/// Checks an opening `(k, s)` of `c` in constant time: for a secret `k` (the representative's
+/// `k_1` as a member recovers it).
+#[must_use]
+pub fn opens_secret(c: &[u8; 32], k: &[u8; 32], s: &Scalar) -> bool {
+    let identity = RistrettoPoint::identity().compress().to_bytes();
+    let opened = commit(k, s);
+    bool::from(!c.ct_eq(&identity) & opened.ct_eq(c))
+}
+
+/// Checks an opening `(k, s)` of `c` (variable time: for openings the server and every member
+/// see, never for a secret `k`; see [`opens_secret`]).
 #[must_use]
 pub fn opens(c: &[u8; 32], k: &[u8; 32], s: &Scalar) -> bool {
     if *c == RistrettoPoint::identity().compress().to_bytes() {
@@ -106,10 +119,13 @@ mod tests {
         let s = scalar_wide(&[9u8; 64]);
         let c = commit(&k, &s);
         assert!(opens(&c, &k, &s));
+        assert!(opens_secret(&c, &k, &s));
         let mut k2 = k;
         k2[0] ^= 1;
         assert!(!opens(&c, &k2, &s));
         assert!(!opens(&c, &k, &(s + Scalar::ONE)));
+        assert!(!opens_secret(&c, &k2, &s));
+        assert!(!opens_secret(&c, &k, &(s + Scalar::ONE)));
         assert_ne!(h().compress(), RistrettoPoint::default().compress());
         assert_ne!(
             h().compress(),
@@ -144,5 +160,6 @@ mod tests {
         );
         // `g^0 h^0` is the identity: a commitment the server could "open" with zeros.
         assert!(!opens(&identity, &[0; 32], &Scalar::ZERO));
+        assert!(!opens_secret(&identity, &[0; 32], &Scalar::ZERO));
     }
 }

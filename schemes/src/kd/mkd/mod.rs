@@ -177,10 +177,10 @@
 //!   claims: its scalar multiplications with `s` and `t` and the pairing with `d_ID` may leak
 //!   through timing. Acceptable for a simulation, not for deployment.
 //! * The Ristretto255 operations (DH shares, link values, commitments) are curve25519-dalek's
-//!   constant-time ones, except the check of a commitment's opening, a variable-time multiscalar
-//!   multiplication. The server runs it on the non-representatives' openings, which it holds
-//!   anyway; a member runs it on the representative's `(k_1, s_1)`, which the server never holds
-//!   and from which `K_2` is derived, so that check's timing depends on secret values.
+//!   constant-time ones, except the server's check of the non-representatives' openings, a
+//!   variable-time multiscalar multiplication on values it holds anyway. A member checks the
+//!   representative's `(k_1, s_1)`, which the server never holds and from which `K_2` is
+//!   derived, in constant time (the commitment recomputed and compared with `subtle`).
 //! * The PRFs, the MAC and `TCR` (HMAC-SHA-256/512, SHA-256) and the sealed credentials (X25519,
 //!   HKDF-SHA-256, ChaCha20-Poly1305) are constant time (RustCrypto, curve25519-dalek).
 
