@@ -47,7 +47,7 @@
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, XChaCha20Poly1305, XNonce};
 
-use crate::{CryptoRngCore, SchemeError};
+use crate::{CryptoRngCore, Epoch, MsgId, RoomId, SchemeError, UserId};
 
 /// Bytes of an authentication tag.
 pub const TAG_LEN: usize = 16;
@@ -85,6 +85,90 @@ pub fn open_once(key: &[u8; 32], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8
             },
         )
         .map_err(|_| SchemeError::Crypto)
+}
+
+/// Bytes of associated data an [`Aad`] holds at most.
+pub const AAD_CAPACITY: usize = 96;
+
+/// Associated data, assembled on the stack: the length of a domain string that keeps one use of
+/// a key apart from every other, the domain, then fixed-width fields, big-endian. The length
+/// prefix and the fixed widths make the encoding injective: different domains or field values
+/// never give the same bytes.
+#[derive(Clone)]
+pub struct Aad {
+    buf: [u8; AAD_CAPACITY],
+    len: usize,
+}
+
+impl core::fmt::Debug for Aad {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Aad").field(&self.as_ref()).finish()
+    }
+}
+
+impl Aad {
+    /// Starts with `domain` (at most 255 bytes).
+    ///
+    /// # Panics
+    /// If `domain` is longer than 255 bytes or the data outgrows [`AAD_CAPACITY`]: domains and
+    /// fields are fixed by the scheme's code, never by input, so either is a bug.
+    #[must_use]
+    pub fn new(domain: &str) -> Self {
+        let len =
+            u8::try_from(domain.len()).unwrap_or_else(|_| panic!("AAD domain {domain:?} too long"));
+        Self {
+            buf: [0; AAD_CAPACITY],
+            len: 0,
+        }
+        .bytes(&[len])
+        .bytes(domain.as_bytes())
+    }
+
+    /// Appends `bytes` (fixed width at this position for every use of the domain).
+    ///
+    /// # Panics
+    /// As [`Aad::new`].
+    #[must_use]
+    pub fn bytes(mut self, bytes: &[u8]) -> Self {
+        let end = self.len + bytes.len();
+        assert!(
+            end <= AAD_CAPACITY,
+            "associated data beyond {AAD_CAPACITY} bytes"
+        );
+        self.buf[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+        self
+    }
+
+    /// Appends a room id.
+    #[must_use]
+    pub fn room(self, room: RoomId) -> Self {
+        self.bytes(&room.0.to_be_bytes())
+    }
+
+    /// Appends a message id.
+    #[must_use]
+    pub fn msg(self, msg: MsgId) -> Self {
+        self.bytes(&msg.0.to_be_bytes())
+    }
+
+    /// Appends an epoch.
+    #[must_use]
+    pub fn epoch(self, epoch: Epoch) -> Self {
+        self.bytes(&epoch.0.to_be_bytes())
+    }
+
+    /// Appends a user id.
+    #[must_use]
+    pub fn user(self, user: UserId) -> Self {
+        self.bytes(&user.0.to_be_bytes())
+    }
+}
+
+impl AsRef<[u8]> for Aad {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 /// A key that seals many plaintexts: XChaCha20-Poly1305 with random nonces.
@@ -205,6 +289,17 @@ mod tests {
             key.open(&n1, b"aad", &c1[..TAG_LEN - 1]),
             Err(SchemeError::Crypto)
         );
+    }
+
+    #[test]
+    fn aad_is_prefixed_and_fixed_width() {
+        let a = Aad::new("ab").room(RoomId(1)).msg(MsgId(2));
+        assert_eq!(
+            a.as_ref(),
+            [&[2u8][..], b"ab", &[0, 0, 0, 1], &[0, 0, 0, 0, 0, 0, 0, 2]].concat()
+        );
+        // A domain that is a prefix of another never yields the same bytes.
+        assert_ne!(Aad::new("a").bytes(b"b").as_ref(), Aad::new("ab").as_ref());
     }
 
     #[test]

@@ -61,7 +61,7 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::aead;
+use super::aead::{self, Aad};
 use super::changers::Changers;
 use crate::pre::EpochChange;
 use crate::wire::varint_len;
@@ -92,14 +92,10 @@ fn link_key(
     from: Epoch,
     to: Epoch,
     to_secret: &[u8; 32],
-) -> (ChainSecret, Vec<u8>) {
-    let mut aad = Vec::with_capacity(domain.len() + 4 + 16);
-    aad.extend_from_slice(domain.as_bytes());
-    aad.extend_from_slice(&room.0.to_be_bytes());
-    aad.extend_from_slice(&from.0.to_be_bytes());
-    aad.extend_from_slice(&to.0.to_be_bytes());
+) -> (ChainSecret, Aad) {
+    let aad = Aad::new(domain).room(room).epoch(from).epoch(to);
     let mut key = Zeroizing::new([0u8; 32]);
-    let info: [&[u8]; 2] = [b"conclave back-chain link", &aad];
+    let info: [&[u8]; 2] = [b"conclave back-chain link", aad.as_ref()];
     // 32 bytes is far below HKDF-SHA-256's limit, so expand cannot fail.
     if Hkdf::<Sha256>::new(None, to_secret)
         .expand_multi_info(&info, key.as_mut_slice())
@@ -129,7 +125,7 @@ impl Link {
             .into());
         }
         let (key, aad) = link_key(domain, room, from, to, to_secret);
-        let sealed = aead::seal_once(&key, &aad, from_secret)?
+        let sealed = aead::seal_once(&key, aad.as_ref(), from_secret)?
             .try_into()
             .map_err(|_| SchemeError::Internal("sealed chain secret of unexpected length"))?;
         Ok(Self { from, to, sealed })
@@ -147,7 +143,7 @@ impl Link {
         to_secret: &[u8; 32],
     ) -> Result<ChainSecret, SchemeError> {
         let (key, aad) = link_key(domain, room, self.from, self.to, to_secret);
-        let opened = Zeroizing::new(aead::open_once(&key, &aad, &self.sealed)?);
+        let opened = Zeroizing::new(aead::open_once(&key, aad.as_ref(), &self.sealed)?);
         let secret: [u8; 32] = opened
             .as_slice()
             .try_into()

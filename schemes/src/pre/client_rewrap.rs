@@ -83,7 +83,7 @@ use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::common::aead::{self, SharedKey};
+use crate::common::aead::{self, Aad, SharedKey};
 use zeroize::Zeroizing;
 
 use super::{
@@ -311,19 +311,15 @@ impl HistoryProtection for ClientRewrap {
     }
 }
 
-fn header_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> [u8; 20] {
-    let mut aad = [0u8; 20];
-    aad[..4].copy_from_slice(&room.0.to_be_bytes());
-    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
-    aad[12..].copy_from_slice(&epoch.0.to_be_bytes());
-    aad
+fn header_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> Aad {
+    Aad::new("conclave/client-rewrap/header")
+        .room(room)
+        .msg(msg)
+        .epoch(epoch)
 }
 
-fn body_aad(room: RoomId, msg: MsgId) -> [u8; 12] {
-    let mut aad = [0u8; 12];
-    aad[..4].copy_from_slice(&room.0.to_be_bytes());
-    aad[4..].copy_from_slice(&msg.0.to_be_bytes());
-    aad
+fn body_aad(room: RoomId, msg: MsgId) -> Aad {
+    Aad::new("conclave/client-rewrap/body").room(room).msg(msg)
 }
 
 /// Seals 32 bytes under `kek` with a fresh nonce.
@@ -363,7 +359,7 @@ fn wrap_header(
     message_key: &[u8; 32],
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Header, SchemeError> {
-    let (nonce, wrapped) = wrap(kek, message_key, &header_aad(room, msg, epoch), rng)?;
+    let (nonce, wrapped) = wrap(kek, message_key, header_aad(room, msg, epoch).as_ref(), rng)?;
     Ok(Header {
         epoch,
         nonce,
@@ -381,7 +377,7 @@ fn unwrap_header(
         kek,
         &header.nonce,
         &header.wrapped,
-        &header_aad(room, msg, header.epoch),
+        header_aad(room, msg, header.epoch).as_ref(),
     )
 }
 
@@ -444,7 +440,7 @@ impl HistoryClient for Client {
         let kek = self.learn(key);
         let header = wrap_header(kek, key.room, msg, key.epoch, &message_key, rng)?;
         // The message key is fresh and seals this one body: a fixed nonce is never reused.
-        let body = aead::seal_once(&message_key, &body_aad(key.room, msg), plaintext)?;
+        let body = aead::seal_once(&message_key, body_aad(key.room, msg).as_ref(), plaintext)?;
         Ok(RewrapRecord {
             header,
             links: Arc::new([]),
@@ -467,7 +463,8 @@ impl HistoryClient for Client {
             return Ok(Opened::Pending { waiting_for: epoch });
         };
         let message_key = unwrap_header(kek, key.room, msg, &sealed.header)?;
-        aead::open_once(&message_key, &body_aad(key.room, msg), &sealed.body).map(Opened::Plaintext)
+        aead::open_once(&message_key, body_aad(key.room, msg).as_ref(), &sealed.body)
+            .map(Opened::Plaintext)
     }
 }
 

@@ -75,7 +75,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::common::aead::SharedKey;
+use crate::common::aead::{Aad, SharedKey};
 use curve25519_dalek::Scalar;
 use hkdf::Hkdf;
 use rayon::prelude::*;
@@ -439,15 +439,12 @@ pub fn wrap_context(room: RoomId, key_id: KeyId) -> [u8; CONTEXT_LEN] {
     out
 }
 
-fn body_aad<W: EpochWrap>(room: RoomId, msg: MsgId, key_id: KeyId) -> Vec<u8> {
-    let label = W::LABEL.as_bytes();
-    let mut aad = Vec::with_capacity(label.len() + 5 + 4 + 8 + KEY_ID_LEN);
-    aad.extend_from_slice(label);
-    aad.extend_from_slice(b"/body");
-    aad.extend_from_slice(&room.0.to_be_bytes());
-    aad.extend_from_slice(&msg.0.to_be_bytes());
-    aad.extend_from_slice(&key_id.to_bytes());
-    aad
+fn body_aad<W: EpochWrap>(room: RoomId, msg: MsgId, key_id: KeyId) -> Aad {
+    Aad::new(W::LABEL)
+        .bytes(b"/body")
+        .room(room)
+        .msg(msg)
+        .bytes(&key_id.to_bytes())
 }
 
 fn open_body<W: EpochWrap>(
@@ -458,7 +455,7 @@ fn open_body<W: EpochWrap>(
 ) -> Result<Vec<u8>, SchemeError> {
     SharedKey::new(&message_key.0).open(
         &record.nonce,
-        &body_aad::<W>(room, msg, record.key_id),
+        body_aad::<W>(room, msg, record.key_id).as_ref(),
         &record.body,
     )
 }
@@ -604,8 +601,11 @@ impl<W: DlScheme> HistoryClient for Client<W> {
             key: mk,
             new_wrap: wrap,
         } = self.sending_key(key, rng)?;
-        let (nonce, body) =
-            SharedKey::new(&mk.0).seal(&body_aad::<W>(key.room, msg, key_id), plaintext, rng)?;
+        let (nonce, body) = SharedKey::new(&mk.0).seal(
+            body_aad::<W>(key.room, msg, key_id).as_ref(),
+            plaintext,
+            rng,
+        )?;
         Ok(Record {
             key_id,
             wrap,

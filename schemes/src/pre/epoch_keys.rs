@@ -77,7 +77,7 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
-use crate::common::aead::{SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
+use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
 use crate::common::back_chain::{self, ChainStore, Part};
 use crate::common::changers::Changers;
 use crate::{
@@ -207,12 +207,11 @@ impl HistoryProtection for EpochKeys {
     }
 }
 
-fn record_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> [u8; 20] {
-    let mut aad = [0u8; 20];
-    aad[..4].copy_from_slice(&room.0.to_be_bytes());
-    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
-    aad[12..].copy_from_slice(&epoch.0.to_be_bytes());
-    aad
+fn record_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> Aad {
+    Aad::new("conclave/epoch-keys/record")
+        .room(room)
+        .msg(msg)
+        .epoch(epoch)
 }
 
 impl Client {
@@ -259,7 +258,7 @@ impl HistoryClient for Client {
     ) -> Result<EpochRecord, SchemeError> {
         let known = self.learn(key);
         let (nonce, ciphertext) = SharedKey::new(&known.message_key).seal(
-            &record_aad(key.room, msg, key.epoch),
+            record_aad(key.room, msg, key.epoch).as_ref(),
             plaintext,
             rng,
         )?;
@@ -285,7 +284,7 @@ impl HistoryClient for Client {
         SharedKey::new(&known.message_key)
             .open(
                 &sealed.nonce,
-                &record_aad(key.room, msg, sealed.epoch),
+                record_aad(key.room, msg, sealed.epoch).as_ref(),
                 &sealed.ciphertext,
             )
             .map(Opened::Plaintext)

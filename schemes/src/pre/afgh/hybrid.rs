@@ -55,7 +55,7 @@ use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::common::aead::{SharedKey, SHARED_NONCE_LEN};
+use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Capsule, G1_LEN};
@@ -203,12 +203,11 @@ pub struct Server {
     changers: Changers,
 }
 
-fn aad(room: RoomId, msg: MsgId, key: &KeyId) -> [u8; 4 + 8 + KeyId::LEN] {
-    let mut aad = [0u8; 4 + 8 + KeyId::LEN];
-    aad[..4].copy_from_slice(&room.0.to_be_bytes());
-    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
-    aad[12..].copy_from_slice(&key.to_bytes());
-    aad
+fn aad(room: RoomId, msg: MsgId, key: &KeyId) -> Aad {
+    Aad::new("conclave/afgh-hybrid/body")
+        .room(room)
+        .msg(msg)
+        .bytes(&key.to_bytes())
 }
 
 fn message_key(
@@ -302,7 +301,7 @@ impl HistoryClient for Client {
     ) -> Result<HybridRecord, SchemeError> {
         let sending = self.sending_key(key, rng)?;
         let (nonce, body) = SharedKey::new(&sending.key.0).seal(
-            &aad(key.room, msg, &sending.id),
+            aad(key.room, msg, &sending.id).as_ref(),
             plaintext,
             rng,
         )?;
@@ -344,7 +343,7 @@ impl HistoryClient for Client {
         };
         let plaintext = SharedKey::new(&message_key.0).open(
             &sealed.nonce,
-            &aad(key.room, msg, &id),
+            aad(key.room, msg, &id).as_ref(),
             &sealed.body,
         )?;
         // Only a key that authenticated a body is remembered or adopted for sending.

@@ -49,7 +49,7 @@ use zeroize::Zeroize;
 
 use super::core::{Capsule, G1_LEN};
 use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
-use crate::common::aead;
+use crate::common::aead::{self, Aad};
 use crate::common::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
@@ -140,12 +140,11 @@ fn body_key(
     ])
 }
 
-fn aad(room: RoomId, msg: MsgId, origin: Epoch) -> [u8; 20] {
-    let mut aad = [0u8; 20];
-    aad[..4].copy_from_slice(&room.0.to_be_bytes());
-    aad[4..12].copy_from_slice(&msg.0.to_be_bytes());
-    aad[12..].copy_from_slice(&origin.0.to_be_bytes());
-    aad
+fn aad(room: RoomId, msg: MsgId, origin: Epoch) -> Aad {
+    Aad::new("conclave/afgh/body")
+        .room(room)
+        .msg(msg)
+        .epoch(origin)
 }
 
 impl HistoryProtection for Afgh {
@@ -184,7 +183,7 @@ impl HistoryClient for Client {
         let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
         let capsule = capsule.to_bytes()?;
         let mut k = body_key(&secret, key.room, msg, key.epoch, &capsule)?;
-        let body = aead::seal_once(&k, &aad(key.room, msg, key.epoch), plaintext);
+        let body = aead::seal_once(&k, aad(key.room, msg, key.epoch).as_ref(), plaintext);
         k.zeroize();
         Ok(AfghRecord {
             origin: key.epoch,
@@ -209,8 +208,9 @@ impl HistoryClient for Client {
                 Err(waiting_for) => return Ok(Opened::Pending { waiting_for }),
             };
         let mut k = body_key(&secret, key.room, msg, sealed.origin, &sealed.capsule)?;
-        let plaintext = aead::open_once(&k, &aad(key.room, msg, sealed.origin), &sealed.body)
-            .map(Opened::Plaintext);
+        let plaintext =
+            aead::open_once(&k, aad(key.room, msg, sealed.origin).as_ref(), &sealed.body)
+                .map(Opened::Plaintext);
         k.zeroize();
         plaintext
     }

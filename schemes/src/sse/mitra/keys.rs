@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
 use super::wire::Sealed;
-use crate::common::aead::SharedKey;
+use crate::common::aead::{Aad, SharedKey};
 use crate::pre::KeyView;
 use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
 
@@ -222,12 +222,12 @@ impl EpochKeys {
         body: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Sealed, SchemeError> {
-        seal(&self.log, &header.aad(), body, rng)
+        seal(&self.log, header.aad().as_ref(), body, rng)
     }
 
     /// Opens a log record's body.
     pub fn open_log(&self, header: &LogHeader, sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
-        open(&self.log, &header.aad(), sealed)
+        open(&self.log, header.aad().as_ref(), sealed)
     }
 }
 
@@ -239,13 +239,11 @@ pub struct LogHeader {
 }
 
 impl LogHeader {
-    fn aad(&self) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(40);
-        aad.extend_from_slice(b"conclave mitra log\0");
-        aad.extend_from_slice(&self.room.0.to_be_bytes());
-        aad.extend_from_slice(&self.epoch.0.to_be_bytes());
-        aad.extend_from_slice(&self.writer.0.to_be_bytes());
-        aad
+    fn aad(&self) -> Aad {
+        Aad::new("conclave mitra log")
+            .room(self.room)
+            .epoch(self.epoch)
+            .user(self.writer)
     }
 }
 
