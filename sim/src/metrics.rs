@@ -72,15 +72,22 @@ pub enum Party {
     MessageServer,
     /// The search server.
     SearchServer,
+    /// The terminal of the user who started the op (the changer of a join or leave, the
+    /// sender, the searcher): its share of [`Party::Client`], counted there too.
+    Initiator,
 }
+
+/// Parties CPU time is kept for.
+pub const PARTIES: usize = 5;
 
 impl Party {
     /// Every party, in report order.
-    pub const ALL: [Party; 4] = [
+    pub const ALL: [Party; PARTIES] = [
         Party::Client,
         Party::KeyServer,
         Party::MessageServer,
         Party::SearchServer,
+        Party::Initiator,
     ];
 
     /// Name used in reports and JSON.
@@ -91,6 +98,7 @@ impl Party {
             Party::KeyServer => "key_server",
             Party::MessageServer => "message_server",
             Party::SearchServer => "search_server",
+            Party::Initiator => "initiator",
         }
     }
 
@@ -171,8 +179,8 @@ pub struct OpStats {
     pub bytes_down: u64,
     /// Client-server round trips, summed over samples.
     pub rounds: u64,
-    /// CPU nanoseconds charged per party (indexed by party: client, key server, message server, search server), summed over samples.
-    pub cpu_ns: [u64; 4],
+    /// CPU nanoseconds charged per party (indexed by [`Party::index`]), summed over samples.
+    pub cpu_ns: [u64; PARTIES],
     /// Ops started but not finished when the run ended (right-censored: not in the latency
     /// histogram, which covers finished ops only).
     pub incomplete: u64,
@@ -191,7 +199,7 @@ impl Default for OpStats {
             bytes_up: 0,
             bytes_down: 0,
             rounds: 0,
-            cpu_ns: [0; 4],
+            cpu_ns: [0; PARTIES],
             incomplete: 0,
             skipped: BTreeMap::new(),
         }
@@ -210,7 +218,11 @@ pub struct Sample {
     /// Round trips.
     pub rounds: u64,
     /// CPU per party.
-    pub cpu_ns: [u64; 4],
+    pub cpu_ns: [u64; PARTIES],
+    /// Members of the op's room when it ended (`None` for an op of no one room: a login).
+    pub room_size: Option<u64>,
+    /// Messages the op's room had stored when it ended (kept for re-encryption).
+    pub history: Option<u64>,
 }
 
 impl OpStats {
@@ -315,6 +327,142 @@ impl OpStats {
     }
 }
 
+/// Buckets of a size axis: two per doubling (`⌊2·log2 n⌋`), so a plot against size on a log
+/// scale has evenly spaced points; each bucket remembers the mean size of its samples.
+#[must_use]
+pub fn size_bucket(n: u64) -> u32 {
+    if n <= 1 {
+        return 0;
+    }
+    // ⌊2·log2 n⌋ = ⌊log2 n²⌋, exact in integers (n² fits in u128).
+    let sq = u128::from(n) * u128::from(n);
+    127 - sq.leading_zeros()
+}
+
+/// Measurements of one op in one size bucket (of the room, or of its stored history).
+#[derive(Debug, Clone)]
+pub struct ScaleStats {
+    /// Samples.
+    pub count: u64,
+    /// Sizes of the samples, summed (their mean is the bucket's position on the axis).
+    pub size_sum: u64,
+    /// Latency in microseconds, two significant digits.
+    pub latency_us: Histogram<u64>,
+    /// Bytes sent by clients, summed.
+    pub bytes_up: u64,
+    /// Bytes received by clients, summed.
+    pub bytes_down: u64,
+    /// CPU nanoseconds per party, summed.
+    pub cpu_ns: [u64; PARTIES],
+}
+
+impl Default for ScaleStats {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            size_sum: 0,
+            // Constant bounds: cannot fail.
+            latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 2)
+                .unwrap_or_else(|_| unreachable!("constant histogram bounds are valid")),
+            bytes_up: 0,
+            bytes_down: 0,
+            cpu_ns: [0; PARTIES],
+        }
+    }
+}
+
+impl ScaleStats {
+    /// Records a sample of size `size`.
+    pub fn record(&mut self, size: u64, s: &Sample) {
+        let us = (s.latency_ns / 1000).clamp(1, MAX_LATENCY_US);
+        // Within the bounds: cannot fail.
+        let _ = self.latency_us.record(us);
+        self.count += 1;
+        self.size_sum += size;
+        self.bytes_up += s.bytes_up;
+        self.bytes_down += s.bytes_down;
+        for (a, b) in self.cpu_ns.iter_mut().zip(s.cpu_ns) {
+            *a += b;
+        }
+    }
+
+    /// Adds another run's measurements of the same bucket.
+    pub fn merge(&mut self, o: &ScaleStats) {
+        // Same bounds: cannot fail.
+        let _ = self.latency_us.add(&o.latency_us);
+        self.count += o.count;
+        self.size_sum += o.size_sum;
+        self.bytes_up += o.bytes_up;
+        self.bytes_down += o.bytes_down;
+        for (a, b) in self.cpu_ns.iter_mut().zip(o.cpu_ns) {
+            *a += b;
+        }
+    }
+
+    /// The mean size of the samples: where the bucket sits on the axis.
+    #[must_use]
+    pub fn mean_size(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.size_sum as f64 / self.count as f64
+        }
+    }
+
+    /// Median latency in milliseconds.
+    #[must_use]
+    pub fn p50_ms(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.latency_us.value_at_quantile(0.5) as f64 / 1000.0
+        }
+    }
+
+    /// Mean client bytes (up and down) per sample.
+    #[must_use]
+    pub fn mean_bytes(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            (self.bytes_up + self.bytes_down) as f64 / self.count as f64
+        }
+    }
+
+    /// Mean CPU milliseconds of `party` per sample.
+    #[must_use]
+    pub fn mean_cpu_ms(&self, party: Party) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.cpu_ns[party.index()] as f64 / self.count as f64 / 1e6
+        }
+    }
+}
+
+/// Two-sided 97.5 % quantiles of Student's t distribution for 1 to 30 degrees of freedom.
+const T_975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// The 95 % confidence interval of the mean of `values` (Student's t; the normal quantile
+/// beyond 30 degrees of freedom), or `None` for fewer than two values. Applied to per-seed
+/// p50s, it is the interval a run's p50 is expected in across seeds.
+#[must_use]
+pub fn confidence_interval_95(values: &[f64]) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let t = T_975.get(n - 2).copied().unwrap_or(1.960);
+    let half = t * (var / n as f64).sqrt();
+    Some((mean - half, mean + half))
+}
+
 /// Run-level counters of one stack.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -365,6 +513,12 @@ pub struct StackResult {
     /// Hex SHA-256 of the workload trace (identical for every stack of a scenario and seed;
     /// with several seeds, the hash of the per-seed hashes in seed order).
     pub trace_sha256: String,
+    /// Per op and room-size bucket ([`size_bucket`] of the room's members when the op ended).
+    pub by_room_size: BTreeMap<(Op, u32), ScaleStats>,
+    /// Re-encryptions per bucket of the room's stored history (messages) when they ended.
+    pub reencrypt_by_history: BTreeMap<u32, ScaleStats>,
+    /// Per op, the p50 latency (ms) of each seed that had a sample of it, in seed order.
+    pub p50_per_seed: BTreeMap<Op, Vec<f64>>,
 }
 
 impl StackResult {
@@ -377,6 +531,9 @@ impl StackResult {
             security: Security::default(),
             counters: Counters::default(),
             trace_sha256: String::new(),
+            by_room_size: BTreeMap::new(),
+            reencrypt_by_history: BTreeMap::new(),
+            p50_per_seed: BTreeMap::new(),
         }
     }
 
@@ -387,5 +544,72 @@ impl StackResult {
         }
         self.security.merge(&other.security);
         self.counters.merge(&other.counters);
+        for (k, s) in &other.by_room_size {
+            self.by_room_size.entry(*k).or_default().merge(s);
+        }
+        for (k, s) in &other.reencrypt_by_history {
+            self.reencrypt_by_history.entry(*k).or_default().merge(s);
+        }
+        for (op, p50s) in &other.p50_per_seed {
+            self.p50_per_seed
+                .entry(*op)
+                .or_default()
+                .extend_from_slice(p50s);
+        }
+    }
+
+    /// Records `sample` of `op` into the per-op statistics and its scale buckets.
+    pub fn record(&mut self, op: Op, sample: &Sample) {
+        self.ops.entry(op).or_default().record(sample);
+        if let Some(n) = sample.room_size {
+            self.by_room_size
+                .entry((op, size_bucket(n)))
+                .or_default()
+                .record(n, sample);
+        }
+        if let (Op::Reencrypt, Some(h)) = (op, sample.history) {
+            self.reencrypt_by_history
+                .entry(size_bucket(h))
+                .or_default()
+                .record(h, sample);
+        }
+    }
+
+    /// Notes this run's (one seed's) p50 of every op that had samples.
+    pub fn note_seed_p50s(&mut self) {
+        for (op, s) in &self.ops {
+            if s.count > 0 {
+                self.p50_per_seed
+                    .entry(*op)
+                    .or_default()
+                    .push(s.percentile_ms(50.0));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_intervals_follow_student() {
+        assert_eq!(confidence_interval_95(&[3.0]), None);
+        let (lo, hi) = confidence_interval_95(&[1.0, 3.0]).unwrap_or_default();
+        // mean 2, s = √2, half-width 12.706 · √2 / √2.
+        assert!((lo - (2.0 - 12.706)).abs() < 1e-9 && (hi - (2.0 + 12.706)).abs() < 1e-9);
+        let same = confidence_interval_95(&[5.0; 40]).unwrap_or_default();
+        assert_eq!(same, (5.0, 5.0));
+    }
+
+    #[test]
+    fn size_buckets_split_each_doubling_in_two() {
+        let b: Vec<u32> = [1, 2, 3, 4, 5, 6, 8, 11, 12, 16, 2048]
+            .into_iter()
+            .map(size_bucket)
+            .collect();
+        assert_eq!(b, vec![0, 2, 3, 4, 4, 5, 6, 6, 7, 8, 22]);
+        assert_eq!(size_bucket(0), 0);
+        assert_eq!(size_bucket(u64::MAX), 127);
     }
 }

@@ -126,7 +126,9 @@ fn stats(latency_us: &[u64], bytes_up: u64, bytes_down: u64, rounds: u64) -> OpS
             bytes_up,
             bytes_down,
             rounds,
-            cpu_ns: [us * 100, 2_000, 3_000, 0],
+            cpu_ns: [us * 100, 2_000, 3_000, 0, us * 50],
+            room_size: None,
+            history: None,
         });
     }
     s
@@ -297,7 +299,9 @@ fn summary_json_has_the_schema() {
                 "adversary",
                 "search_leakage",
                 "counters",
-                "trace_sha256"
+                "trace_sha256",
+                "by_room_size",
+                "reencrypt_by_history"
             ])
         );
         assert_eq!(
@@ -357,12 +361,20 @@ fn summary_json_has_the_schema() {
                     "cpu_ms",
                     "incomplete",
                     "skipped",
-                    "skipped_reasons"
+                    "skipped_reasons",
+                    "p50_per_seed_ms",
+                    "p50_ci95_ms"
                 ])
             );
             assert_eq!(
                 keys(&op["cpu_ms"]),
-                set(&["client", "key_server", "message_server", "search_server"])
+                set(&[
+                    "client",
+                    "key_server",
+                    "message_server",
+                    "search_server",
+                    "initiator"
+                ])
             );
         }
     }

@@ -128,7 +128,7 @@ impl Engine<'_> {
             ns += self.tls("seal", body.wire_len())?;
         }
         let done = self.occupy(node, now, ns, parallel);
-        self.account(op, node.party(), ns);
+        self.account(op, node, ns);
         for (to, room, out_op, body) in outputs {
             self.transmit(done, node, to, room, out_op, body);
         }
@@ -182,20 +182,24 @@ impl Engine<'_> {
     }
 
     /// Adds CPU time to an op's tally.
-    pub(super) fn account(&mut self, op: Option<OpId>, party: Party, ns: u64) {
+    pub(super) fn account(&mut self, op: Option<OpId>, node: Node, ns: u64) {
+        let party = node.party();
         if let Some(s) = op.and_then(|id| self.ops.get_mut(id)) {
             s.cpu_ns[party.index()] += ns;
+            if node == Node::User(s.user) {
+                s.cpu_ns[Party::Initiator.index()] += ns;
+            }
         }
     }
 
     pub(super) fn record(&mut self, op: Op, sample: Sample) {
-        self.stats.entry(op).or_default().record(&sample);
+        self.result.record(op, &sample);
     }
 
     /// Counts a workload action this stack dropped.
     pub(super) fn skip(&mut self, action: &Action, reason: SkipReason) {
         if let Some(op) = action.op() {
-            self.stats.entry(op).or_default().skip(reason);
+            self.result.ops.entry(op).or_default().skip(reason);
         }
     }
 }

@@ -222,7 +222,7 @@ impl Engine<'_> {
                     .map(|r| (r.sender, r.epoch));
                 let held = origin.is_some_and(|(_, e)| self.held_epoch(UserId(u as u32), room, e));
                 if !held && self.awaits_unfinished_change(UserId(u as u32), room) {
-                    self.stats.entry(Op::Receive).or_default().incomplete += 1;
+                    self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }
                 let property = if held {
@@ -349,7 +349,9 @@ impl Engine<'_> {
         match self.policy(room) {
             HistoryPolicy::Shared => {
                 if self.users[joiner.0 as usize].online {
-                    let op = self.ops.insert(OpState::new(OpData::History, joiner, at));
+                    let op = self
+                        .ops
+                        .insert(OpState::new(OpData::History, joiner, Some(room), at));
                     let mut ids = before;
                     ids.reverse();
                     self.request_fetch(joiner, room, op, at, 0, ids)?;

@@ -109,6 +109,7 @@ impl Engine<'_> {
                 seen_by_key_server: Vec::new(),
             },
             by,
+            Some(room),
             pressed,
         ));
         self.rooms[room.0 as usize].change = Some(id);
@@ -196,6 +197,7 @@ impl Engine<'_> {
                     outstanding: ctl_count as u32,
                 },
                 user,
+                Some(room),
                 at,
             ))
         });

@@ -10,7 +10,7 @@ use super::history::ReadOutcome;
 use super::ops::{OpData, OpState};
 use super::{scheme_err, Body, Engine, EngineError, Envelope, MsgRecord, Node};
 use crate::cost::OpKey;
-use crate::metrics::{Op, Party, Sample};
+use crate::metrics::{Op, Party, Sample, PARTIES};
 use crate::scenario::Nanos;
 
 impl Engine<'_> {
@@ -49,7 +49,9 @@ impl Engine<'_> {
             },
         );
         self.counters.messages += 1;
-        let op = self.ops.insert(OpState::new(OpData::Send, user, pressed));
+        let op = self
+            .ops
+            .insert(OpState::new(OpData::Send, user, Some(room), pressed));
         let outputs = vec![(
             Node::MessageServer,
             room,
@@ -294,7 +296,7 @@ impl Engine<'_> {
             .filter(|_| !parked && !before_join)
             .map(|r| r.pressed)
         {
-            let mut cpu = [0; 4];
+            let mut cpu = [0; PARTIES];
             cpu[Party::Client.index()] = open_ns + ns;
             let bytes_down = conclave_schemes::channel::wire_len(env.body.wire_len()) as u64;
             self.record(
@@ -305,6 +307,8 @@ impl Engine<'_> {
                     bytes_down,
                     rounds: 0,
                     cpu_ns: cpu,
+                    room_size: Some(self.rooms[room.0 as usize].members.len() as u64),
+                    history: None,
                 },
             );
         }

@@ -62,7 +62,7 @@ use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use crate::cost::{CalibrationError, CostModel};
-use crate::metrics::{Counters, Op, OpStats, Sample, SkipReason, StackResult};
+use crate::metrics::{Counters, Op, Sample, SkipReason, StackResult};
 use crate::net::Network;
 use crate::oracle::Oracle;
 use crate::rng;
@@ -138,7 +138,8 @@ pub struct Engine<'s> {
     /// The id of the extra history/search client the adversary experiments use.
     adversary: UserId,
     ops: Ops,
-    stats: BTreeMap<Op, OpStats>,
+    /// Measurements so far (its security and counters are filled in at the end).
+    result: StackResult,
     oracle: Oracle,
     counters: Counters,
     /// The id the next message sent will have (ids increase in trace order).
@@ -268,7 +269,7 @@ impl<'s> Engine<'s> {
             refetching: false,
             adversary: UserId(n),
             ops: Ops::default(),
-            stats: BTreeMap::new(),
+            result: StackResult::new(spec.clone()),
             oracle,
             counters: Counters::default(),
             next_msg: MsgId(0),
@@ -338,9 +339,9 @@ impl<'s> Engine<'s> {
         self.counters.churn_skipped = self.workload.skipped_churn();
         self.counters.message_store_bytes = self.stack.pre.stored_len() as u64;
         self.counters.search_index_bytes = self.stack.sse.stored_len() as u64;
-        let mut result = StackResult::new(self.spec.clone());
+        let mut result = self.result;
         result.trace_sha256 = self.workload.trace_sha256();
-        result.ops = self.stats;
+        result.note_seed_p50s();
         result.security = self.oracle.finish();
         result.security.search_leakage = self.leakage.finish();
         result.counters = self.counters;
@@ -353,7 +354,7 @@ impl<'s> Engine<'s> {
         let mut incomplete: Vec<Op> = self.ops.in_flight().map(|s| s.data.op()).collect();
         incomplete.sort_unstable();
         for op in incomplete {
-            self.stats.entry(op).or_default().incomplete += 1;
+            self.result.ops.entry(op).or_default().incomplete += 1;
         }
         for u in 0..self.users.len() {
             let waiting = std::mem::take(&mut self.users[u].waiting);
@@ -373,7 +374,10 @@ impl<'s> Engine<'s> {
         let Some(s) = self.ops.remove(id) else {
             return Ok(());
         };
+        let room = s.room.map(|r| &self.rooms[r.0 as usize]);
         let sample = Sample {
+            room_size: room.map(|r| r.members.len() as u64),
+            history: room.map(|r| r.messages.len() as u64),
             latency_ns: at.saturating_sub(s.start),
             bytes_up: s.bytes_up,
             bytes_down: s.bytes_down,

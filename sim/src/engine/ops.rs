@@ -6,7 +6,7 @@ use std::sync::Arc;
 use conclave_schemes::erased::Packet;
 use conclave_schemes::{MsgId, RoomId, UserId};
 
-use crate::metrics::Op;
+use crate::metrics::{Op, PARTIES};
 use crate::scenario::Nanos;
 
 /// Handle of an op in flight. Slots are reused; the generation tells a stale handle apart.
@@ -72,23 +72,26 @@ pub(crate) struct OpState {
     pub(crate) data: OpData,
     /// The user who started it.
     pub(crate) user: UserId,
+    /// The room it is about (`None` for a login, which is about all the user's rooms).
+    pub(crate) room: Option<RoomId>,
     pub(crate) start: Nanos,
     pub(crate) bytes_up: u64,
     pub(crate) bytes_down: u64,
     pub(crate) rounds: u64,
-    pub(crate) cpu_ns: [u64; 4],
+    pub(crate) cpu_ns: [u64; PARTIES],
 }
 
 impl OpState {
-    pub(crate) fn new(data: OpData, user: UserId, start: Nanos) -> Self {
+    pub(crate) fn new(data: OpData, user: UserId, room: Option<RoomId>, start: Nanos) -> Self {
         Self {
             data,
             user,
+            room,
             start,
             bytes_up: 0,
             bytes_down: 0,
             rounds: 0,
-            cpu_ns: [0; 4],
+            cpu_ns: [0; PARTIES],
         }
     }
 }

@@ -34,6 +34,7 @@ impl Engine<'_> {
                 rounds: 0,
             },
             user,
+            Some(room),
             pressed,
         ));
         self.send_query(user, room, op, ready_at, 0)

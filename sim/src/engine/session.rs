@@ -23,7 +23,7 @@ impl Engine<'_> {
         self.users[user.0 as usize]
             .restoring
             .get_or_insert_with(Vec::new);
-        let op = self.ops.insert(OpState::new(OpData::Login, user, at));
+        let op = self.ops.insert(OpState::new(OpData::Login, user, None, at));
         // The request is about the user, not a room; room 0 is a placeholder for routing.
         let outputs = vec![(Node::MessageServer, RoomId(0), Some(op), Body::LoginRequest)];
         self.emit(Node::User(user), at, 0, false, Some(op), outputs)?;

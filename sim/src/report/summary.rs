@@ -7,7 +7,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::{cost_model_name, op_entry, round_to, RunReport};
-use crate::metrics::{Counters, Op, OpStats, Party, SkipReason, StackResult};
+use crate::metrics::{
+    confidence_interval_95, Counters, Op, OpStats, Party, ScaleStats, SkipReason, StackResult,
+};
 use crate::oracle::{Adversary, Property, PropertyOutcome, Verdict};
 
 /// A JSON object whose keys keep insertion order.
@@ -44,6 +46,20 @@ struct StackSummary<'a> {
     search_leakage: LeakageSummary,
     counters: CountersSummary,
     trace_sha256: &'a str,
+    by_room_size: Vec<ScaleSummary>,
+    reencrypt_by_history: Vec<ScaleSummary>,
+}
+
+/// One op in one size bucket: where the bucket sits (the mean size of its samples) and what
+/// the op cost there.
+#[derive(Serialize)]
+struct ScaleSummary {
+    op: &'static str,
+    size: f64,
+    count: u64,
+    p50_ms: f64,
+    bytes: f64,
+    cpu_ms: Ordered<f64>,
 }
 
 /// One adversary experiment's verdict and the one line that explains it.
@@ -79,6 +95,8 @@ struct OpSummary {
     incomplete: u64,
     skipped: u64,
     skipped_reasons: Ordered<u64>,
+    p50_per_seed_ms: Vec<f64>,
+    p50_ci95_ms: Option<[f64; 2]>,
 }
 
 #[derive(Serialize)]
@@ -112,7 +130,27 @@ struct CountersSummary {
 const LATENCY_DECIMALS: i32 = 3;
 const CPU_DECIMALS: i32 = 6;
 
-fn op_summary(s: &OpStats) -> OpSummary {
+fn cpu_summary(mean_cpu_ms: impl Fn(Party) -> f64) -> Ordered<f64> {
+    Ordered(
+        Party::ALL
+            .iter()
+            .map(|&p| (p.name(), round_to(mean_cpu_ms(p), CPU_DECIMALS)))
+            .collect(),
+    )
+}
+
+fn scale_summary(op: Op, s: &ScaleStats) -> ScaleSummary {
+    ScaleSummary {
+        op: op.name(),
+        size: round_to(s.mean_size(), 2),
+        count: s.count,
+        p50_ms: round_to(s.p50_ms(), LATENCY_DECIMALS),
+        bytes: round_to(s.mean_bytes(), 1),
+        cpu_ms: cpu_summary(|p| s.mean_cpu_ms(p)),
+    }
+}
+
+fn op_summary(s: &OpStats, p50_per_seed: &[f64]) -> OpSummary {
     OpSummary {
         count: s.count,
         p50_ms: round_to(s.percentile_ms(50.0), LATENCY_DECIMALS),
@@ -122,12 +160,7 @@ fn op_summary(s: &OpStats) -> OpSummary {
         bytes_up: s.mean_bytes_up(),
         bytes_down: s.mean_bytes_down(),
         rounds: s.mean_rounds(),
-        cpu_ms: Ordered(
-            Party::ALL
-                .iter()
-                .map(|&p| (p.name(), round_to(s.mean_cpu_ms(p), CPU_DECIMALS)))
-                .collect(),
-        ),
+        cpu_ms: cpu_summary(|p| s.mean_cpu_ms(p)),
         incomplete: s.incomplete,
         skipped: s.skipped_total(),
         skipped_reasons: Ordered(
@@ -136,6 +169,16 @@ fn op_summary(s: &OpStats) -> OpSummary {
                 .filter_map(|r| s.skipped.get(r).filter(|n| **n > 0).map(|n| (r.name(), *n)))
                 .collect(),
         ),
+        p50_per_seed_ms: p50_per_seed
+            .iter()
+            .map(|p| round_to(*p, LATENCY_DECIMALS))
+            .collect(),
+        p50_ci95_ms: confidence_interval_95(p50_per_seed).map(|(lo, hi)| {
+            [
+                round_to(lo, LATENCY_DECIMALS),
+                round_to(hi, LATENCY_DECIMALS),
+            ]
+        }),
     }
 }
 
@@ -171,7 +214,12 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
         ops: Ordered(
             Op::ALL
                 .iter()
-                .filter_map(|&op| op_entry(st, op).map(|s| (op.name(), op_summary(s))))
+                .filter_map(|&op| {
+                    op_entry(st, op).map(|s| {
+                        let seeds = st.p50_per_seed.get(&op).map_or(&[][..], Vec::as_slice);
+                        (op.name(), op_summary(s, seeds))
+                    })
+                })
                 .collect(),
         ),
         oracle: Oracle {
@@ -221,6 +269,16 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
         },
         counters: counters_summary(&st.counters),
         trace_sha256: &st.trace_sha256,
+        by_room_size: st
+            .by_room_size
+            .iter()
+            .map(|((op, _), s)| scale_summary(*op, s))
+            .collect(),
+        reencrypt_by_history: st
+            .reencrypt_by_history
+            .values()
+            .map(|s| scale_summary(Op::Reencrypt, s))
+            .collect(),
     }
 }
 
