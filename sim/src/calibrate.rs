@@ -105,6 +105,7 @@ pub fn calibration_scenario() -> Scenario {
         },
         source_sha256: String::new(),
         source_path: PathBuf::from("<calibration>"),
+        sweep: Vec::new(),
     }
 }
 

@@ -284,3 +284,110 @@ fn a_calibration_entry_missing_for_work_that_depends_on_the_run_is_bad_input() {
         &["conventional/server.handle", "conclave calibrate"],
     );
 }
+
+/// A small sweep: two room sizes, two stacks, charged from the committed calibration table.
+const SMALL_SWEEP: &str = "name: small-sweep
+seed: 3
+duration: 10m
+org:
+  users: 30
+  rooms:
+    - { kind: project, count: 1, size: 6, admins: 1 }
+workload:
+  messages: { rate: 6/h/user, size: 100B }
+  keywords: { vocabulary: 200, per_message: 2 }
+  search: { rate: 0/h/user }
+  login: { rate: 12/h/user, recent: 0, session: 365d, online_at_start: 1.0 }
+  churn:
+    events:
+      - { at: 4m, join: all }
+  history: { read: 0 }
+stacks:
+  - { kd: [conventional, pairwise-dh], pre: none, sse: plaintext }
+sweep:
+  org.rooms[0].size: [6, 12]
+";
+
+#[test]
+fn set_overrides_a_key_and_names_it_when_wrong() {
+    let f = manifest_dir().join("../scenarios/ci-smoke.yaml");
+    let f = f.to_str().unwrap();
+    let ok = conclave(&["validate", f, "--set", "org.users=45"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("45 users"));
+    let bad = conclave(&["validate", f, "--set", "org.users=many"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr.contains("org.users") && stderr.contains("--set org.users=many"),
+        "{stderr}"
+    );
+    let missing = conclave(&["validate", f, "--set", "org.rooms[9].size=4"]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr.contains("org.rooms[9].size"), "{stderr}");
+    let malformed = conclave(&["validate", f, "--set", "org.users"]);
+    assert_eq!(malformed.status.code(), Some(2));
+}
+
+#[test]
+fn a_sweep_runs_every_point_and_writes_its_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("sweep.yaml");
+    std::fs::write(&scenario, SMALL_SWEEP).unwrap();
+    let out = tmp.path().join("report");
+    let calibration = manifest_dir().join("tests/fixtures/calibration-full.json");
+    let o = conclave(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--calibration",
+        calibration.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for point in ["point-01", "point-02"] {
+        assert!(out.join(point).join("summary.json").exists(), "{point}");
+    }
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("point,org.rooms[0].size,stack,op,count,p50_ms"));
+    let rows: Vec<&str> = lines.collect();
+    for (point, size) in [("1", "6"), ("2", "12")] {
+        for stack in ["conventional+none+plaintext", "pairwise-dh+none+plaintext"] {
+            assert!(
+                rows.iter()
+                    .any(|r| r.starts_with(&format!("{point},{size},{stack},join,1,"))),
+                "no join row of {stack} at point {point}:\n{csv}"
+            );
+        }
+    }
+    let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
+    assert!(
+        md.contains("## Point 2 (`point-02/`): `org.rooms[0].size` = 12"),
+        "{md}"
+    );
+    // A value the scenario cannot take is refused up front, naming the sweep.
+    let bad = SMALL_SWEEP.replace("[6, 12]", "[6, 500]");
+    std::fs::write(&scenario, bad).unwrap();
+    let o = conclave(&["validate", scenario.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr.contains("sweep.org.rooms[0].size") && stderr.contains("= 500"),
+        "{stderr}"
+    );
+}

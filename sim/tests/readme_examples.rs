@@ -13,7 +13,10 @@ use conclave_sim::scenario;
 const REQUIRED: [(&str, &str); 4] = [
     ("name", "readme-example"),
     ("duration", "10m"),
-    ("org", "{ users: 40, rooms: [ { kind: org } ] }"),
+    (
+        "org",
+        "{ users: 400, rooms: [ { kind: project, count: 1, size: 4 } ] }",
+    ),
     ("stacks", "[ conventional+none+plaintext ]"),
 ];
 

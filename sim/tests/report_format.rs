@@ -98,6 +98,7 @@ fn scenario() -> Scenario {
         },
         source_sha256: "ab".repeat(32),
         source_path: PathBuf::from("scenarios/tiny-table1.yaml"),
+        sweep: Vec::new(),
     }
 }
 

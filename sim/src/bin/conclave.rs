@@ -69,6 +69,10 @@ enum Command {
         /// Run only this stack of the scenario (`kd+pre+sse`; repeatable).
         #[arg(long = "stack", value_name = "NAME")]
         stacks: Vec<String>,
+        /// Set a scenario key before validating (`org.rooms[0].size=32`; the value is YAML;
+        /// repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+        sets: Vec<(String, String)>,
     },
     /// Run random valid scenarios, check every run, and shrink each failure to a reproducer.
     Fuzz {
@@ -108,6 +112,9 @@ enum Command {
     Validate {
         /// The scenario file.
         file: PathBuf,
+        /// Set a scenario key before validating (as with `run`; repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+        sets: Vec<(String, String)>,
     },
     /// List the registered schemes.
     Schemes,
@@ -151,6 +158,7 @@ fn main() -> ExitCode {
             calibration,
             jobs,
             stacks,
+            sets,
         } => run_scenario(&RunArgs {
             file,
             seed,
@@ -158,6 +166,7 @@ fn main() -> ExitCode {
             cost_model,
             calibration,
             jobs,
+            sets,
             stacks,
         }),
         Command::Fuzz {
@@ -181,7 +190,7 @@ fn main() -> ExitCode {
             jobs,
             shrink_time,
         }),
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, sets } => validate(&file, &sets),
         Command::Schemes => {
             for info in registry::all() {
                 println!(
@@ -204,8 +213,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(file: &Path) -> Result<Scenario, Failure> {
-    scenario::load(file, &Registered::new().known()).map_err(Failure::bad_input)
+fn load(file: &Path, sets: &[(String, String)]) -> Result<Scenario, Failure> {
+    scenario::load_with(file, &Registered::new().known(), sets).map_err(Failure::bad_input)
+}
+
+/// `KEY=VALUE` of `--set`.
+fn key_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!(
+            "`{arg}` is not KEY=VALUE (for example org.rooms[0].size=32)"
+        )),
+    }
 }
 
 /// Jobs run in parallel without `--jobs`.
@@ -224,9 +243,12 @@ fn preflight(s: &Scenario, jobs: Option<usize>, out: Option<&Path>) -> Result<()
     guard::preflight(s, &request).map_err(Failure::bad_input)
 }
 
-fn validate(file: &Path) -> Result<(), Failure> {
-    let s = load(file)?;
+fn validate(file: &Path, sets: &[(String, String)]) -> Result<(), Failure> {
+    let s = load(file, sets)?;
     preflight(&s, None, None)?;
+    for p in &s.sweep {
+        preflight(&p.scenario, None, None)?;
+    }
     let jobs = s.stacks.len() * s.replicates as usize;
     println!(
         "{}: ok ({} users, {} room groups, {} stack(s), {} seed(s), {} job(s))",
@@ -237,6 +259,12 @@ fn validate(file: &Path) -> Result<(), Failure> {
         s.replicates,
         jobs
     );
+    if !s.sweep.is_empty() {
+        println!("  sweep of {} point(s):", s.sweep.len());
+        for (i, p) in s.sweep.iter().enumerate() {
+            println!("  {:>3}. {}", i + 1, p.label());
+        }
+    }
     Ok(())
 }
 
@@ -270,6 +298,7 @@ struct RunArgs {
     calibration: Option<PathBuf>,
     jobs: Option<usize>,
     stacks: Vec<String>,
+    sets: Vec<(String, String)>,
 }
 
 /// The command that runs the same thing again: scenario, seed, the calibration table written
@@ -289,6 +318,9 @@ fn rerun_line(args: &RunArgs, seed: u64, calibration: Option<&Path>, out: &Path)
     for s in &args.stacks {
         line.push_str(&format!(" --stack {}", shell_word(s)));
     }
+    for (k, v) in &args.sets {
+        line.push_str(&format!(" --set {}", shell_word(&format!("{k}={v}"))));
+    }
     if args.out.is_some() {
         line.push_str(&format!(" --out {}", shell_word(&out.to_string_lossy())));
     }
@@ -297,25 +329,48 @@ fn rerun_line(args: &RunArgs, seed: u64, calibration: Option<&Path>, out: &Path)
 
 fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
     let file = args.file.as_path();
-    let scenario = load(file)?;
-    let scenario = run::select_stacks(&scenario, &args.stacks)
-        .map_err(|e| Failure::bad_input(format!("{}: --stack: {e}", file.display())))?;
-    let first = args.seed.unwrap_or(scenario.seed);
-    let seeds: Vec<u64> = (0..u64::from(scenario.replicates))
-        .map(|i| first.wrapping_add(i))
-        .collect();
+    let scenario = load(file, &args.sets)?;
+    let select = |s: &Scenario| {
+        run::select_stacks(s, &args.stacks)
+            .map_err(|e| Failure::bad_input(format!("{}: --stack: {e}", file.display())))
+    };
+    let base = select(&scenario)?;
+    let first = args.seed.unwrap_or(base.seed);
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| Path::new("reports").join(&scenario.name));
-    preflight(&scenario, args.jobs, Some(&out))?;
+        .unwrap_or_else(|| Path::new("reports").join(&base.name));
+    // Each point of a sweep is a run of its own, reported in its own directory.
+    let points: Vec<Point> = if scenario.sweep.is_empty() {
+        vec![(Vec::new(), base.clone(), out.clone())]
+    } else {
+        let mut points = Vec::with_capacity(scenario.sweep.len());
+        for (i, p) in scenario.sweep.iter().enumerate() {
+            let dir = out.join(format!("point-{:02}", i + 1));
+            points.push((p.values.clone(), select(&p.scenario)?, dir));
+        }
+        points
+    };
+    preflight(&base, args.jobs, Some(&out))?;
+    for (_, s, dir) in &points {
+        preflight(s, args.jobs, Some(dir))?;
+    }
     // The manifest's wall time covers calibrating too.
     let run_start = Instant::now();
     let kind = match args.cost_model {
         Some(CostArg::Measured) => CostModelKind::Measured,
         Some(CostArg::Calibrated) => CostModelKind::Calibrated,
-        None => scenario.cost_model,
+        None => base.cost_model,
     };
+    // Every point's stacks, once: one calibration table serves the whole sweep.
+    let mut all_stacks = Vec::new();
+    for (_, s, _) in &points {
+        for st in &s.stacks {
+            if !all_stacks.contains(st) {
+                all_stacks.push(st.clone());
+            }
+        }
+    }
     // The table in force is always written beside the report, so that the rerun line carries it.
     let beside = out.join("calibration.json");
     let (costing, calibration_info) = match (kind, &args.calibration) {
@@ -334,7 +389,7 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         (CostModelKind::Calibrated, Some(path)) => {
             let table = CalibrationTable::load(path).map_err(Failure::bad_input)?;
             table
-                .check_covers(path, &scenario.stacks, &Registry::builtin())
+                .check_covers(path, &all_stacks, &Registry::builtin())
                 .map_err(Failure::bad_input)?;
             let bytes = std::fs::read(path)
                 .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
@@ -346,8 +401,8 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
             (Costing::Calibrated(table), info)
         }
         (CostModelKind::Calibrated, None) => {
-            eprintln!("no --calibration given: calibrating this machine for the scenario's schemes first (seconds to a minute)...");
-            let table = calibrate::calibrate_for(&scenario.stacks).map_err(Failure::other)?;
+            eprintln!("calibrating: measuring this machine for the scenario's schemes (seconds to a minute)...");
+            let table = calibrate::calibrate_for(&all_stacks).map_err(Failure::other)?;
             table.save(&beside).map_err(Failure::other)?;
             let bytes = std::fs::read(&beside).unwrap_or_default();
             let info = CalibrationInfo {
@@ -365,59 +420,112 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
     );
 
     let threads = args.jobs.unwrap_or_else(default_jobs);
-    let job_count = scenario.stacks.len() * seeds.len();
-    let progress: Vec<Progress> = (0..job_count).map(|_| Progress::default()).collect();
-    let start = Instant::now();
-    let results = std::thread::scope(|s| {
-        let handle = s.spawn(|| run::run(&scenario, &seeds, &costing, threads, &progress));
-        show_progress(&handle, &progress, scenario.duration, start);
-        handle.join()
-    })
-    .map_err(|_| Failure::other(format!("a simulation thread panicked\n{rerun}")))?
-    .map_err(|e| match e {
-        // An operation a scheme reports for its own server jobs, missing from the table.
-        run::RunError::Job {
-            source: EngineError::Calibration(_),
-            ..
-        } => Failure::bad_input(format!("{e}\n{rerun}")),
-        e => Failure::other(format!(
-            "the run failed; no report was written: {e}\n{rerun}"
-        )),
-    })?;
-
-    let outcome = RunOutcome::of(&results);
-    let report = RunReport {
-        scenario: &scenario,
-        seeds: seeds.clone(),
-        cost_model: kind,
-        calibration: calibration_info,
-        stacks: results,
-        wall_seconds: run_start.elapsed().as_secs_f64(),
-    };
-    let written = report::write_all(&report, &out).map_err(Failure::other)?;
-    for p in &written {
-        eprintln!("wrote {}", p.display());
+    let mut reports: Vec<(Vec<(String, String)>, RunReport<'_>)> = Vec::new();
+    let mut violations = Vec::new();
+    let sweep = points.len() > 1 || !scenario.sweep.is_empty();
+    for (i, (values, point, dir)) in points.iter().enumerate() {
+        let seeds: Vec<u64> = (0..u64::from(point.replicates))
+            .map(|k| first.wrapping_add(k))
+            .collect();
+        let job_count = point.stacks.len() * seeds.len();
+        let progress: Vec<Progress> = (0..job_count).map(|_| Progress::default()).collect();
+        let stage = if sweep {
+            format!(
+                "simulating point {}/{} ({})",
+                i + 1,
+                points.len(),
+                label(values)
+            )
+        } else {
+            "simulating".to_owned()
+        };
+        let point_start = Instant::now();
+        let results = std::thread::scope(|s| {
+            let handle = s.spawn(|| run::run(point, &seeds, &costing, threads, &progress));
+            show_progress(&handle, &progress, point.duration, point_start, &stage);
+            handle.join()
+        })
+        .map_err(|_| Failure::other(format!("a simulation thread panicked\n{rerun}")))?
+        .map_err(|e| match e {
+            // An operation a scheme reports for its own server jobs, missing from the table.
+            run::RunError::Job {
+                source: EngineError::Calibration(_),
+                ..
+            } => Failure::bad_input(format!("{e}\n{rerun}")),
+            e => Failure::other(format!(
+                "the run failed; no report was written: {e}\n{rerun}"
+            )),
+        })?;
+        if let RunOutcome::Violations(v) = RunOutcome::of(&results) {
+            violations.extend(v.into_iter().map(|v| {
+                if sweep {
+                    format!("{v} (point {}: {})", i + 1, label(values))
+                } else {
+                    v.to_string()
+                }
+            }));
+        }
+        let report = RunReport {
+            scenario: point,
+            seeds: seeds.clone(),
+            cost_model: kind,
+            calibration: calibration_info.clone(),
+            stacks: results,
+            wall_seconds: run_start.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "writing the report{}",
+            if sweep {
+                format!(" of point {}", i + 1)
+            } else {
+                String::new()
+            }
+        );
+        let written = report::write_all(&report, dir).map_err(Failure::other)?;
+        for p in &written {
+            eprintln!("wrote {}", p.display());
+        }
+        reports.push((values.clone(), report));
     }
-    if matches!(report.cost_model, CostModelKind::Calibrated) {
+    if matches!(kind, CostModelKind::Calibrated) {
         eprintln!("wrote {}", beside.display());
     }
-    if let Ok(table) = std::fs::read_to_string(out.join("table1.md")) {
+    if sweep {
+        let written = report::write_sweep(&reports, &out).map_err(Failure::other)?;
+        for p in &written {
+            eprintln!("wrote {}", p.display());
+        }
+        if let Ok(table) = std::fs::read_to_string(out.join("sweep.md")) {
+            println!("{table}");
+        }
+    } else if let Ok(table) = std::fs::read_to_string(out.join("table1.md")) {
         println!("{table}");
     }
-    match &outcome {
-        RunOutcome::Clean => Ok(()),
-        RunOutcome::Violations(violations) => {
-            let mut msg = String::from("security oracle violations:\n");
-            for v in violations {
-                msg.push_str(&format!("  {v}\n"));
-            }
-            msg.push_str(&rerun);
-            Err(Failure {
-                code: outcome.exit_code(),
-                message: msg,
-            })
-        }
+    if violations.is_empty() {
+        return Ok(());
     }
+    let mut msg = String::from("security oracle violations:\n");
+    for v in &violations {
+        msg.push_str(&format!("  {v}\n"));
+    }
+    msg.push_str(&rerun);
+    Err(Failure {
+        code: run::EXIT_VIOLATION,
+        message: msg,
+    })
+}
+
+/// A run to make: the sweep point's values (none outside a sweep), its scenario and where its
+/// report goes.
+type Point = (Vec<(String, String)>, Scenario, PathBuf);
+
+/// `key=value, key=value` of a sweep point.
+fn label(values: &[(String, String)]) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Copies the calibration table given with `--calibration` beside the report (unless it is
@@ -444,6 +552,7 @@ fn show_progress<T>(
     progress: &[Progress],
     duration: u64,
     start: Instant,
+    stage: &str,
 ) {
     let tty = std::io::stderr().is_terminal();
     let total = (progress.len() as u64).saturating_mul(duration.max(1));
@@ -457,10 +566,11 @@ fn show_progress<T>(
             let b = indicatif::ProgressBar::new(total);
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:40}] {percent:>3}% simulated",
+                    "{prefix} {elapsed_precise} [{bar:30}] {percent:>3}% of simulated time, ETA {eta}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
+            b.set_prefix(stage.to_owned());
             b
         });
         let done: u64 = progress

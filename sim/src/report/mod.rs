@@ -6,9 +6,11 @@
 //! records the machine, the time and the source revision, and is the only file allowed to vary
 //! between identical runs.
 
+pub mod human;
 mod manifest;
 mod security;
 mod summary;
+mod sweep;
 mod table;
 
 use std::fs;
@@ -22,6 +24,7 @@ use crate::scenario::{CostModelKind, Scenario};
 pub use manifest::manifest_json;
 pub use security::security_md;
 pub use summary::summary_json;
+pub use sweep::{sweep_csv, sweep_md, write_sweep, PointReport};
 pub use table::{table1_csv, table1_md};
 
 /// Name of the conventional stack, the reference column of Table 1.

@@ -1,11 +1,13 @@
 //! Scenario files: YAML in, a validated [`Scenario`] out.
 //!
-//! [`load`] reads a file and [`parse`] validates text. The YAML surface is documented key by key
-//! in `scenarios/README.md`; errors are reported as `FILE:LINE:COLUMN: KEY: MESSAGE`.
+//! [`load`] reads a file and [`parse`] validates text; [`load_with`] first sets keys by path
+//! (`--set`). The YAML surface is documented key by key in `scenarios/README.md`; errors are
+//! reported as `FILE:LINE:COLUMN: KEY: MESSAGE`.
 
 mod error;
 mod locate;
 mod model;
+pub mod overrides;
 mod spec;
 mod units;
 mod validate;
@@ -38,6 +40,21 @@ pub struct KnownSchemes<'a> {
 /// [`ScenarioError::Io`] when the file cannot be read, [`ScenarioError::Invalid`] when its
 /// content is not a valid scenario.
 pub fn load(path: &Path, known: &KnownSchemes<'_>) -> Result<Scenario, ScenarioError> {
+    load_with(path, known, &[])
+}
+
+/// Reads a scenario file, sets each `(key path, YAML value)` of `sets` in it (in order; see
+/// [`overrides`]), and validates the result as [`load`] does.
+///
+/// # Errors
+/// As [`load`]; a key path that cannot be set, or a value that is not YAML, is reported naming
+/// the key. With `sets`, an error found by validation is reported without line and column (they
+/// would point into the edited text), and says which keys were set.
+pub fn load_with(
+    path: &Path,
+    known: &KnownSchemes<'_>,
+    sets: &[(String, String)],
+) -> Result<Scenario, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
         path: path.to_path_buf(),
         source,
@@ -61,7 +78,39 @@ pub fn load(path: &Path, known: &KnownSchemes<'_>) -> Result<Scenario, ScenarioE
             });
         }
     };
-    parse(text, path, known)
+    if sets.is_empty() {
+        return parse(text, path, known);
+    }
+    let invalid = |key: &str, message: String| ScenarioError::Invalid {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        key: Some(key.to_owned()),
+        message,
+    };
+    // A file that is not YAML is reported as written, with its position.
+    let Ok(mut doc) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+        return parse(text, path, known);
+    };
+    for (key, value) in sets {
+        let value = overrides::value(value).map_err(|m| invalid(key, format!("--set: {m}")))?;
+        overrides::set(&mut doc, key, value).map_err(|m| invalid(key, format!("--set: {m}")))?;
+    }
+    let edited = serde_yaml::to_string(&doc)
+        .map_err(|e| invalid("", format!("--set: the edited scenario is not YAML: {e}")))?;
+    let given: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parse(&edited, path, known).map_err(|e| match e {
+        ScenarioError::Invalid {
+            path, key, message, ..
+        } => ScenarioError::Invalid {
+            path,
+            line: None,
+            column: None,
+            key,
+            message: format!("{message} (with --set {})", given.join(" --set ")),
+        },
+        io => io,
+    })
 }
 
 /// Validates scenario text; `path` is only used in messages and to resolve relative paths
@@ -139,17 +188,114 @@ pub fn parse(text: &str, path: &Path, known: &KnownSchemes<'_>) -> Result<Scenar
         ));
     }
 
-    let spec = spec::from_str(text).map_err(|e| {
+    let mut spec = spec::from_str(text).map_err(|e| {
         let (key, message, pos) = split_serde_message(&e.message, e.pos, &index);
         let pos = pos.or_else(|| key.as_deref().and_then(|k| index.locate(k)));
         invalid(pos, key, message)
     })?;
+    let sweep = spec.sweep.take();
     let cx = validate::Cx {
         path,
         index: &index,
         known,
     };
-    validate::validate(spec, &cx, sha)
+    let mut scenario = validate::validate(spec, &cx, sha)?;
+    if let Some(sweep) = sweep {
+        let at = index.locate("sweep");
+        scenario.sweep = sweep_points(text, path, known, &sweep)
+            .map_err(|(key, message)| invalid(at, Some(key), message))?;
+    }
+    Ok(scenario)
+}
+
+/// Most values of one sweep axis.
+const SWEEP_VALUES_MAX: usize = 64;
+
+/// The points of `sweep` (a mapping of one or two key paths to lists of values), each a
+/// scenario of its own, validated: the product of the axes, the first axis outermost.
+fn sweep_points(
+    text: &str,
+    path: &Path,
+    known: &KnownSchemes<'_>,
+    sweep: &serde_yaml::Value,
+) -> Result<Vec<SweepPoint>, (String, String)> {
+    let usage = "a mapping of one or two key paths to lists of values, such as `org.rooms[0].size: [8, 32, 128]`";
+    let axes = sweep
+        .as_mapping()
+        .filter(|m| (1..=2).contains(&m.len()))
+        .ok_or_else(|| ("sweep".to_owned(), format!("expected {usage}")))?;
+    let mut expanded: Vec<(String, Vec<serde_yaml::Value>)> = Vec::new();
+    for (key, values) in axes {
+        let key = key
+            .as_str()
+            .ok_or_else(|| ("sweep".to_owned(), format!("expected {usage}")))?;
+        let values = values
+            .as_sequence()
+            .filter(|v| (1..=SWEEP_VALUES_MAX).contains(&v.len()))
+            .ok_or_else(|| {
+                (
+                    format!("sweep.{key}"),
+                    format!("expected a list of 1 to {SWEEP_VALUES_MAX} values"),
+                )
+            })?;
+        if key == "sweep" || key.starts_with("sweep.") || key.starts_with("sweep[") {
+            return Err((
+                format!("sweep.{key}"),
+                "a sweep cannot set `sweep`".to_owned(),
+            ));
+        }
+        expanded.push((key.to_owned(), values.clone()));
+    }
+    let mut base: serde_yaml::Value = serde_yaml::from_str(text)
+        .map_err(|e| ("sweep".to_owned(), format!("the scenario is not YAML: {e}")))?;
+    if let Some(map) = base.as_mapping_mut() {
+        map.remove("sweep");
+    }
+    // Indices of each axis, first axis outermost.
+    let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
+    for (_, values) in &expanded {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                (0..values.len()).map(move |i| {
+                    let mut next = c.clone();
+                    next.push(i);
+                    next
+                })
+            })
+            .collect();
+    }
+    let mut points = Vec::with_capacity(combos.len());
+    for combo in combos {
+        let mut doc = base.clone();
+        let mut values = Vec::new();
+        for ((key, axis), &i) in expanded.iter().zip(&combo) {
+            let value = axis[i].clone();
+            let label = overrides::label(&value);
+            overrides::set(&mut doc, key, value).map_err(|m| (format!("sweep.{key}[{i}]"), m))?;
+            values.push((key.clone(), label));
+        }
+        let edited = serde_yaml::to_string(&doc)
+            .map_err(|e| ("sweep".to_owned(), format!("a point is not YAML: {e}")))?;
+        let scenario = parse(&edited, path, known).map_err(|e| {
+            let at: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let inner = match &e {
+                ScenarioError::Invalid {
+                    key: Some(k),
+                    message,
+                    ..
+                } => format!("{k}: {message}"),
+                ScenarioError::Invalid { message, .. } => message.clone(),
+                ScenarioError::Io { .. } => e.to_string(),
+            };
+            (
+                format!("sweep.{}", values.first().map_or("", |(k, _)| k.as_str())),
+                format!("at the point {}: {inner}", at.join(", ")),
+            )
+        })?;
+        points.push(SweepPoint { values, scenario });
+    }
+    Ok(points)
 }
 
 /// Lower-case hex.

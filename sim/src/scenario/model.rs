@@ -42,6 +42,31 @@ pub struct Scenario {
     pub source_sha256: String,
     /// The file the scenario was read from.
     pub source_path: PathBuf,
+    /// `sweep`: the scenario at each point of a sweep, in order (empty without one). The
+    /// scenario itself is the file as written; each point is it with the sweep's keys set.
+    pub sweep: Vec<SweepPoint>,
+}
+
+/// One point of a `sweep`: the value of each axis, and the scenario with them set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPoint {
+    /// Per axis, in the file's order: the key path and the value it has at this point (as
+    /// written, one line).
+    pub values: Vec<(String, String)>,
+    /// The scenario at this point.
+    pub scenario: Scenario,
+}
+
+impl SweepPoint {
+    /// `key=value, key=value`: how reports name the point.
+    #[must_use]
+    pub fn label(&self) -> String {
+        self.values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The organisation.

@@ -117,6 +117,8 @@ pub(crate) struct ScenarioSpec {
     pub cost_model: Option<CostModelSpec>,
     pub stacks: Option<Vec<StackEntrySpec>>,
     pub report: Option<ReportSpec>,
+    /// Checked and expanded by `scenario::parse` (each point is a scenario of its own).
+    pub sweep: Option<serde_yaml::Value>,
 }
 
 /// `org`

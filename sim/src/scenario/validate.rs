@@ -127,7 +127,7 @@ type Result<T> = std::result::Result<T, ScenarioError>;
 
 /// The top-level keys, for messages.
 pub(crate) const TOP_KEYS: &str =
-    "name, seed, replicates, duration, org, policy, workload, network, servers, cost_model, stacks, report";
+    "name, seed, replicates, duration, org, policy, workload, network, servers, cost_model, stacks, report, sweep";
 
 /// Validation context: where errors point.
 pub(crate) struct Cx<'a> {
@@ -381,6 +381,7 @@ pub(crate) fn validate(spec: ScenarioSpec, cx: &Cx<'_>, source_sha256: String) -
         report,
         source_sha256,
         source_path: cx.path.to_path_buf(),
+        sweep: Vec::new(),
     })
 }
 
