@@ -462,18 +462,20 @@ fn ratio_to_conventional_is_right() {
     let s = scenario();
     let r = report(&s);
     let md = table1_md(&r);
-    // login p50: 1.840 ms / 1.000 ms.
-    let login = md
+    // login p50: 1.840 ms / 1.000 ms, in the overview and in the login table.
+    let s2 = md
         .lines()
-        .find(|l| l.starts_with("| login |"))
-        .expect("login row");
-    assert!(login.ends_with("| 1.84× |"), "{login}");
+        .find(|l| l.starts_with("| S2 `mkd+afgh-hybrid+rekey-index` | 1.84 ms‡ (1.84×) |"))
+        .expect("S2's overview row");
     // receive has no conventional sample: no ratio.
-    let receive = md
-        .lines()
-        .find(|l| l.starts_with("| receive |"))
-        .expect("receive row");
-    assert!(receive.ends_with("| – |"), "{receive}");
+    assert!(s2.contains("| 900 µs‡ (–) |"), "{s2}");
+    let login = md.split("### login").nth(1).expect("login table");
+    assert!(
+        login.contains(
+            "| S2 `mkd+afgh-hybrid+rekey-index` | 1.84 ms | 1.84 ms | 1.84 ms | 1.84× | 3‡ |"
+        ),
+        "{login}"
+    );
 
     let csv = table1_csv(&r);
     let mut lines = csv.lines();
@@ -503,11 +505,7 @@ fn ratio_to_conventional_is_right() {
         csv.contains("\nmkd+afgh-hybrid+rekey-index,join,0,,,,,,,,,1,3,no_key_by_end=2;change_no_longer_applies=1,\n"),
         "{csv}"
     );
-    let send = md
-        .lines()
-        .find(|l| l.starts_with("| send |"))
-        .expect("send row");
-    assert!(send.ends_with("| 500.22×† |"), "{send}");
+    assert!(s2.contains("| 250 ms‡ (500.22×†) |"), "{s2}");
     assert!(md.contains("`†` marks an unpaired ratio"), "{md}");
     assert!(
         csv.contains("\nmkd+afgh-hybrid+rekey-index,receive,2,"),
@@ -706,18 +704,58 @@ fn table1_md_golden() {
     let expected = "\
 # Table 1: tiny-table1
 
-Seeds: 42, 43. Cost model: calibrated. Latencies are milliseconds of simulated time.
+Seeds: 42, 43. Cost model: calibrated. Latencies are simulated time.
 
 Stacks: S1 = `conventional+none+plaintext`, S2 = `mkd+afgh-hybrid+rekey-index`.
 
-| op | S1 p50 | S1 p95 | S1 p99.9 | S2 p50 | S2 p95 | S2 p99.9 | S2 ×conv |
-|:---|---:|---:|---:|---:|---:|---:|---:|
-| login | 1.00 | 1.00 | 1.00 | 1.84 | 1.84 | 1.84 | 1.84× |
-| send | 0.50 | 0.70 | 0.70 | 250.1 | 250.1 | 250.1 | 500.22×† |
-| receive | – | – | – | 0.90 | 1.10 | 1.10 | – |
-| search | 1.50 | 1.50 | 1.50 | – | – | – | – |
-| join | – | – | – | – | – | – | – |
-| reencrypt | – | – | – | 2.00 | 2.00 | 2.00 | – |
+## p50 of each operation
+
+| stack | login | send | receive | search | join | reencrypt |
+|:---|---:|---:|---:|---:|---:|---:|
+| S1 `conventional+none+plaintext` | 1 ms‡ | 500 µs‡ | – | 1.5 ms‡ | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | 1.84 ms‡ (1.84×) | 250 ms‡ (500.22×†) | 900 µs‡ (–) | – | – | 2 ms‡ (–) |
+
+### login
+
+| stack | p50 | p95 | p99.9 | ×conv | samples | p50 per seed | 95 % CI of p50 |
+|:---|---:|---:|---:|---:|---:|:---|:---|
+| S1 `conventional+none+plaintext` | 1 ms | 1 ms | 1 ms | – | 3‡ | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | 1.84 ms | 1.84 ms | 1.84 ms | 1.84× | 3‡ | – | – |
+
+### send
+
+| stack | p50 | p95 | p99.9 | ×conv | samples | incomplete | skipped | p50 per seed | 95 % CI of p50 |
+|:---|---:|---:|---:|---:|---:|---:|:---|:---|:---|
+| S1 `conventional+none+plaintext` | 500 µs | 700 µs | 700 µs | – | 2‡ | 0 | 0 | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | 250 ms | 250 ms | 250 ms | 500.22×† | 1‡ | 1 | 0 | – | – |
+
+### receive
+
+| stack | p50 | p95 | p99.9 | ×conv | samples | p50 per seed | 95 % CI of p50 |
+|:---|---:|---:|---:|---:|---:|:---|:---|
+| S1 `conventional+none+plaintext` | – | – | – | – | 0 | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | 900 µs | 1.1 ms | 1.1 ms | – | 2‡ | – | – |
+
+### search
+
+| stack | p50 | p95 | p99.9 | ×conv | samples | p50 per seed | 95 % CI of p50 |
+|:---|---:|---:|---:|---:|---:|:---|:---|
+| S1 `conventional+none+plaintext` | 1.5 ms | 1.5 ms | 1.5 ms | – | 1‡ | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | – | – | – | – | 0 | – | – |
+
+### join
+
+| stack | p50 | p95 | p99.9 | ×conv | samples | incomplete | skipped | p50 per seed | 95 % CI of p50 |
+|:---|---:|---:|---:|---:|---:|---:|:---|:---|:---|
+| S1 `conventional+none+plaintext` | – | – | – | – | 0 | 0 | 0 | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | – | – | – | – | 0 | 1 | 3 (no_key_by_end 2, change_no_longer_applies 1) | – | – |
+
+### reencrypt
+
+| stack | p50 | p95 | p99.9 | ×conv | samples | p50 per seed | 95 % CI of p50 |
+|:---|---:|---:|---:|---:|---:|:---|:---|
+| S1 `conventional+none+plaintext` | – | – | – | – | 0 | – | – |
+| S2 `mkd+afgh-hybrid+rekey-index` | 2 ms | 2 ms | 2 ms | – | 1‡ | – | – |
 
 ## Samples and traffic
 
@@ -749,7 +787,7 @@ Each row is an operation:
 - **join**: from an admin adding a member until all online members, the new one included, hold the new epoch secret.
 - **reencrypt**: from an epoch change being committed until the stored history (key headers and search index) is protected under the new epoch.
 
-Latencies are end to end and include compute (charged from the calibration table measured on this machine), network (per-link latency, jitter and bandwidth of the user's client class) and queueing at the server workers. A column `pN` is the N-th percentile over all samples of all seeds (microsecond resolution, 3 significant digits); `–` means the stack had no sample of that op.
+Latencies are end to end and include compute (charged from the calibration table measured on this machine), network (per-link latency, jitter and bandwidth of the user's client class) and queueing at the server workers. A column `pN` is the N-th percentile over all samples of all seeds (microsecond resolution, 3 significant digits), shown with the unit that suits it (µs, ms, s, min, h); `–` means the stack had no sample of that op, and `‡` marks a value over fewer than 30 samples. With several seeds, each op's table lists every seed's p50 and the 95 % confidence interval of the p50 across seeds (Student's t).
 
 `×conv` is the stack's p50 divided by the conventional stack's p50 for the same op: `2.00×` means it takes twice as long as in a chat protected by TLS only; `–` means either value is missing or zero.
 

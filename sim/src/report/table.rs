@@ -1,13 +1,15 @@
-//! `table1.md` and `table1.csv`: the paper-style table, one row per op, one column group per
-//! stack, latency percentiles in ms and the ratio to the conventional stack.
+//! `table1.md` and `table1.csv`: the paper-style table. The markdown puts each stack's p50 of
+//! every op, with its ratio to the conventional stack, in one table that fits a screen, then one
+//! table per op with the full percentiles; latencies carry their unit. The CSV keeps every
+//! number in milliseconds, one row per (stack, op).
 
 use std::fmt::Write as _;
 
 use super::{
-    conventional_index, cost_model_name, measured_ops, op_entry, op_stats, paired,
+    conventional_index, cost_model_name, human, measured_ops, op_entry, op_stats, paired,
     percentile_label, ratio, skipped_text, RunReport, CONVENTIONAL_STACK,
 };
-use crate::metrics::{Op, SkipReason};
+use crate::metrics::{confidence_interval_95, Op, SkipReason};
 use crate::scenario::{CostModelKind, Scenario};
 
 /// Shown for a value that does not exist (no samples, or a ratio against zero).
@@ -16,18 +18,14 @@ const MISSING: &str = "–";
 /// Marks a ratio whose two stacks have different sample counts for the op.
 const UNPAIRED: &str = "†";
 
+/// Marks a percentile over fewer samples than [`THIN_SAMPLES`].
+const THIN: &str = "‡";
+
+/// Fewer samples than this make a percentile too thin to lean on.
+const THIN_SAMPLES: u64 = 30;
+
 /// Percentiles shown when the scenario lists none.
 const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 95.0, 99.0];
-
-/// A latency for the markdown table: 2 decimals below 100 ms, 1 decimal from 100 ms on.
-fn fmt_ms(ms: f64) -> String {
-    // Decide on the value as it would print with 2 decimals, so 99.996 prints as `100.0`.
-    if (ms * 100.0).round() < 10_000.0 {
-        format!("{ms:.2}")
-    } else {
-        format!("{ms:.1}")
-    }
-}
 
 fn seeds_text(seeds: &[u64]) -> String {
     let list = seeds
@@ -115,7 +113,7 @@ pub fn table1_md(r: &RunReport) -> String {
     out.push('\n');
     let _ = writeln!(
         out,
-        "{}. Cost model: {}. Latencies are milliseconds of simulated time.",
+        "{}. Cost model: {}. Latencies are simulated time.",
         seeds_text(&r.seeds),
         cost_model_name(r.cost_model)
     );
@@ -151,43 +149,145 @@ pub fn table1_md(r: &RunReport) -> String {
     out
 }
 
-/// The main table: one row per op, per stack one column per percentile plus the ratio column.
+/// The ratio cell of `st` against the conventional stack for `op`, or `None` outside a run with
+/// it (or for the conventional stack itself).
+fn ratio_cell(
+    r: &RunReport,
+    conv: Option<usize>,
+    i: usize,
+    op: Op,
+    ratio_p: f64,
+) -> Option<String> {
+    let c = conv.filter(|&c| c != i)?;
+    let st = &r.stacks[i];
+    let mark = if paired(st, &r.stacks[c], op) {
+        ""
+    } else {
+        UNPAIRED
+    };
+    Some(
+        ratio(st, &r.stacks[c], op, ratio_p)
+            .map_or_else(|| MISSING.to_owned(), |x| format!("{x:.2}×{mark}")),
+    )
+}
+
+/// The tables of latencies: first every stack's first percentile (with its ratio to the
+/// conventional stack) of every op, then per op each stack's percentiles, samples and censored
+/// counts, and with several seeds the spread of the first percentile across them.
 fn latency_table(out: &mut String, r: &RunReport, pcts: &[f64], conv: Option<usize>, ops: &[Op]) {
     let ratio_p = pcts[0];
-    let mut header = String::from("| op |");
+    let label = percentile_label(ratio_p);
+    let _ = writeln!(
+        out,
+        "## p{label} of each operation
+"
+    );
+    let mut header = String::from("| stack |");
     let mut rule = String::from("|:---|");
-    for (i, _) in r.stacks.iter().enumerate() {
-        for &p in pcts {
-            let _ = write!(header, " S{} p{} |", i + 1, percentile_label(p));
-            rule.push_str("---:|");
-        }
-        if conv.is_some_and(|c| c != i) {
-            let _ = write!(header, " S{} ×conv |", i + 1);
-            rule.push_str("---:|");
-        }
+    for op in ops {
+        let _ = write!(header, " {} |", op.name());
+        rule.push_str("---:|");
     }
     let _ = writeln!(out, "{header}");
     let _ = writeln!(out, "{rule}");
-    for &op in ops {
-        let mut row = format!("| {} |", op.name());
-        for (i, st) in r.stacks.iter().enumerate() {
-            let stats = op_stats(st, op);
-            for &p in pcts {
-                let cell = stats.map_or_else(|| MISSING.to_owned(), |x| fmt_ms(x.percentile_ms(p)));
-                let _ = write!(row, " {cell} |");
-            }
-            if let Some(c) = conv.filter(|&c| c != i) {
-                let mark = if paired(st, &r.stacks[c], op) {
-                    ""
-                } else {
-                    UNPAIRED
-                };
-                let cell = ratio(st, &r.stacks[c], op, ratio_p)
-                    .map_or_else(|| MISSING.to_owned(), |x| format!("{x:.2}×{mark}"));
-                let _ = write!(row, " {cell} |");
-            }
+    for (i, st) in r.stacks.iter().enumerate() {
+        let mut row = format!("| S{} `{}` |", i + 1, st.stack.name());
+        for &op in ops {
+            let cell = op_stats(st, op).map_or_else(
+                || MISSING.to_owned(),
+                |x| {
+                    let thin = if x.count < THIN_SAMPLES { THIN } else { "" };
+                    let value = format!("{}{thin}", human::latency(x.percentile_ms(ratio_p)));
+                    match ratio_cell(r, conv, i, op, ratio_p) {
+                        Some(ratio) => format!("{value} ({ratio})"),
+                        None => value,
+                    }
+                },
+            );
+            let _ = write!(row, " {cell} |");
         }
         let _ = writeln!(out, "{row}");
+    }
+    let several_seeds = r.seeds.len() > 1;
+    for &op in ops {
+        let _ = writeln!(out, "\n### {}\n", op.name());
+        let mut header = String::from("| stack |");
+        let mut rule = String::from("|:---|");
+        for &p in pcts {
+            let _ = write!(header, " p{} |", percentile_label(p));
+            rule.push_str("---:|");
+        }
+        if conv.is_some() {
+            header.push_str(" ×conv |");
+            rule.push_str("---:|");
+        }
+        header.push_str(" samples |");
+        rule.push_str("---:|");
+        let censored = r
+            .stacks
+            .iter()
+            .any(|st| op_entry(st, op).is_some_and(crate::metrics::OpStats::censored));
+        if censored {
+            header.push_str(" incomplete | skipped |");
+            rule.push_str("---:|:---|");
+        }
+        if several_seeds {
+            let _ = write!(header, " p{label} per seed | 95 % CI of p{label} |");
+            rule.push_str(":---|:---|");
+        }
+        let _ = writeln!(out, "{header}");
+        let _ = writeln!(out, "{rule}");
+        for (i, st) in r.stacks.iter().enumerate() {
+            let mut row = format!("| S{} `{}` |", i + 1, st.stack.name());
+            let stats = op_stats(st, op);
+            for &p in pcts {
+                let cell = stats.map_or_else(
+                    || MISSING.to_owned(),
+                    |x| human::latency(x.percentile_ms(p)),
+                );
+                let _ = write!(row, " {cell} |");
+            }
+            if conv.is_some() {
+                let cell =
+                    ratio_cell(r, conv, i, op, ratio_p).unwrap_or_else(|| MISSING.to_owned());
+                let _ = write!(row, " {cell} |");
+            }
+            let entry = op_entry(st, op);
+            let count = entry.map_or(0, |x| x.count);
+            let thin = if count > 0 && count < THIN_SAMPLES {
+                THIN
+            } else {
+                ""
+            };
+            let _ = write!(row, " {count}{thin} |");
+            if censored {
+                let incomplete = entry.map_or(0, |x| x.incomplete);
+                let skipped = entry.map(skipped_text).unwrap_or_default();
+                let _ = write!(
+                    row,
+                    " {incomplete} | {} |",
+                    if skipped.is_empty() { "0" } else { &skipped }
+                );
+            }
+            if several_seeds {
+                let per_seed = st.p50_per_seed.get(&op).map_or(&[][..], Vec::as_slice);
+                let list = if per_seed.is_empty() {
+                    MISSING.to_owned()
+                } else {
+                    per_seed
+                        .iter()
+                        .map(|v| human::latency(*v))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let ci = confidence_interval_95(per_seed).map_or_else(
+                    || MISSING.to_owned(),
+                    |(lo, hi)| format!("{} – {}", human::latency(lo.max(0.0)), human::latency(hi)),
+                );
+                let _ = write!(row, " {list} | {ci} |");
+            }
+            let _ = writeln!(out, "{row}");
+        }
     }
 }
 
@@ -280,8 +380,10 @@ fn how_to_read(out: &mut String, r: &RunReport, ops: &[Op], has_conventional: bo
         out,
         "Latencies are end to end and include compute ({}), network (per-link latency, jitter and bandwidth \
          of the user's client class) and queueing at the server workers. A column `pN` is the N-th \
-         percentile over all samples of all seeds (microsecond resolution, 3 significant digits); `{MISSING}` \
-         means the stack had no sample of that op.",
+         percentile over all samples of all seeds (microsecond resolution, 3 significant digits), shown \
+         with the unit that suits it (µs, ms, s, min, h); `{MISSING}` means the stack had no sample of that \
+         op, and `{THIN}` marks a value over fewer than {THIN_SAMPLES} samples. With several seeds, each op's \
+         table lists every seed's p50 and the 95 % confidence interval of the p50 across seeds (Student's t).",
         cost_model_sentence(r.cost_model)
     );
     if has_conventional {
@@ -392,15 +494,6 @@ pub fn table1_csv(r: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ms_format_switches_at_100() {
-        assert_eq!(fmt_ms(0.0), "0.00");
-        assert_eq!(fmt_ms(99.994), "99.99");
-        assert_eq!(fmt_ms(99.996), "100.0");
-        assert_eq!(fmt_ms(100.0), "100.0");
-        assert_eq!(fmt_ms(1234.56), "1234.6");
-    }
 
     #[test]
     fn csv_quotes_only_when_needed() {
