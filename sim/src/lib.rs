@@ -5,6 +5,7 @@
 //! same workload trace and writes the report (see the repository README).
 
 pub mod calibrate;
+pub mod compare;
 pub mod cost;
 pub mod engine;
 pub mod fuzz;

@@ -391,3 +391,79 @@ fn a_sweep_runs_every_point_and_writes_its_tables() {
         "{stderr}"
     );
 }
+
+/// A doubled calibration table makes every compute charge twice as long: on a network without
+/// delays the p50s grow by far more than 20 %, and `compare --fail-above 20` says so.
+#[test]
+fn compare_catches_a_slowdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("fast.yaml");
+    std::fs::write(
+        &scenario,
+        "name: fast
+seed: 5
+duration: 10m
+org:
+  users: 30
+  rooms:
+    - { kind: project, count: 3, size: 8, admins: 1 }
+workload:
+  messages: { rate: 20/h/user, size: 200B }
+  keywords: { vocabulary: 200, per_message: 3 }
+  search: { rate: 4/h/user, fetch: 3 }
+  login: { rate: 2/h/user, recent: 3, online_at_start: 1.0 }
+  history: { read: 0 }
+network:
+  clients: [ { share: 1, rtt: 1us, jitter: 0ms, down: 1GB/s, up: 1GB/s } ]
+stacks: [ pairwise-dh+epoch-keys+per-epoch ]
+",
+    )
+    .unwrap();
+    let table = manifest_dir().join("tests/fixtures/calibration-full.json");
+    let mut doubled: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&table).unwrap()).unwrap();
+    for points in doubled["entries"].as_object_mut().unwrap().values_mut() {
+        for point in points.as_array_mut().unwrap() {
+            let ns = point[1].as_f64().unwrap();
+            point[1] = serde_json::json!(ns * 2.0);
+        }
+    }
+    let doubled_path = tmp.path().join("doubled.json");
+    std::fs::write(&doubled_path, doubled.to_string()).unwrap();
+    let mut reports = Vec::new();
+    for (name, cal) in [("a", table.as_path()), ("b", doubled_path.as_path())] {
+        let out = tmp.path().join(name);
+        let o = conclave(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--calibration",
+            cal.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        reports.push(out);
+    }
+    let (a, b) = (reports[0].to_str().unwrap(), reports[1].to_str().unwrap());
+    let same = conclave(&["compare", a, a, "--fail-above", "20"]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stdout)
+        .contains("| pairwise-dh+epoch-keys+per-epoch | send |"));
+    let slower = conclave(&["compare", a, b, "--fail-above", "20"]);
+    let stderr = String::from_utf8_lossy(&slower.stderr);
+    assert_eq!(slower.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("pairwise-dh+epoch-keys+per-epoch send"),
+        "{stderr}"
+    );
+    let csv = conclave(&["compare", a, b, "--format", "csv"]);
+    assert_eq!(csv.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("stack,op,count_a,count_b,p50_a_ms"));
+    let missing = conclave(&["compare", a, "/nonexistent/report"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

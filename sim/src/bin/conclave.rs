@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use conclave_schemes::registry::{self, Registry};
 use conclave_sim::calibrate;
+use conclave_sim::compare;
 use conclave_sim::cost::CalibrationTable;
 use conclave_sim::engine::{EngineError, Progress};
 use conclave_sim::fuzz::output::shell_word;
@@ -42,6 +43,16 @@ enum CostArg {
     Measured,
     /// Charge each operation from a calibration table (deterministic).
     Calibrated,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompareFormat {
+    /// A markdown table.
+    Markdown,
+    /// CSV, one row per stack and op.
+    Csv,
+    /// JSON, a list of objects.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +126,19 @@ enum Command {
         /// Set a scenario key before validating (as with `run`; repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
         sets: Vec<(String, String)>,
+    },
+    /// Compare two reports (directories or summary.json files), matched by stack and op.
+    Compare {
+        /// The reference report.
+        a: PathBuf,
+        /// The report compared with it.
+        b: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: CompareFormat,
+        /// Exit with status 4, naming them, if any op's p50 in B exceeds A's by more than PCT %.
+        #[arg(long, value_name = "PCT")]
+        fail_above: Option<f64>,
     },
     /// List the registered schemes.
     Schemes,
@@ -191,6 +215,12 @@ fn main() -> ExitCode {
             shrink_time,
         }),
         Command::Validate { file, sets } => validate(&file, &sets),
+        Command::Compare {
+            a,
+            b,
+            format,
+            fail_above,
+        } => compare_reports(&a, &b, format, fail_above),
         Command::Schemes => {
             for info in registry::all() {
                 println!(
@@ -512,6 +542,55 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
     Err(Failure {
         code: run::EXIT_VIOLATION,
         message: msg,
+    })
+}
+
+/// Exit status of `compare --fail-above` when an op got slower by more than allowed.
+const EXIT_SLOWER: u8 = 4;
+
+fn compare_reports(
+    a: &Path,
+    b: &Path,
+    format: CompareFormat,
+    fail_above: Option<f64>,
+) -> Result<(), Failure> {
+    if let Some(p) = fail_above.filter(|p| !p.is_finite() || *p < 0.0) {
+        return Err(Failure::bad_input(format!(
+            "--fail-above {p}: expected a percentage, 0 or more"
+        )));
+    }
+    let fa = compare::read(a).map_err(Failure::bad_input)?;
+    let fb = compare::read(b).map_err(Failure::bad_input)?;
+    let rows = compare::matched(&fa, &fb);
+    let text = match format {
+        CompareFormat::Markdown => {
+            compare::markdown(&rows, &a.to_string_lossy(), &b.to_string_lossy())
+        }
+        CompareFormat::Csv => compare::csv(&rows),
+        CompareFormat::Json => compare::json(&rows),
+    };
+    print!("{text}");
+    let Some(pct) = fail_above else {
+        return Ok(());
+    };
+    let slower = compare::slower_than(&rows, pct);
+    if slower.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!("{} op(s) got slower by more than {pct} %:\n", slower.len());
+    for r in slower {
+        message.push_str(&format!(
+            "  {} {}: p50 {:.3} ms -> {:.3} ms ({:+.1} %)\n",
+            r.stack,
+            r.op,
+            r.a.p50,
+            r.b.p50,
+            (r.p50_ratio() - 1.0) * 100.0
+        ));
+    }
+    Err(Failure {
+        code: EXIT_SLOWER,
+        message: message.trim_end().to_owned(),
     })
 }
 
