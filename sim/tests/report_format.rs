@@ -595,7 +595,7 @@ fn security_md_shows_outcomes() {
 }
 
 #[test]
-fn write_all_writes_five_files_and_no_temporaries() {
+fn write_all_writes_six_files_and_no_temporaries() {
     let s = scenario();
     let r = report(&s);
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -617,7 +617,8 @@ fn write_all_writes_five_files_and_no_temporaries() {
             "table1.md",
             "table1.csv",
             "security.md",
-            "manifest.json"
+            "manifest.json",
+            "latency.hlog"
         ]
     );
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
@@ -628,6 +629,7 @@ fn write_all_writes_five_files_and_no_temporaries() {
     assert_eq!(
         on_disk,
         [
+            "latency.hlog",
             "manifest.json",
             "security.md",
             "summary.json",
@@ -677,7 +679,50 @@ fn write_all_writes_five_files_and_no_temporaries() {
 
     // Writing again replaces the files in place.
     write_all(&r, &dir).expect("second write_all");
-    assert_eq!(std::fs::read_dir(&dir).expect("read_dir").count(), 5);
+    assert_eq!(std::fs::read_dir(&dir).expect("read_dir").count(), 6);
+}
+
+/// `latency.hlog` reads back with HdrHistogram's own log reader: one histogram per stack and op
+/// with samples, tagged `STACK:OP`, equal to the report's.
+#[test]
+fn latency_log_reads_back() {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use hdrhistogram::serialization::Deserializer;
+    let s = scenario();
+    let r = report(&s);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_all(&r, tmp.path()).expect("write_all");
+    let text = std::fs::read_to_string(tmp.path().join("latency.hlog")).expect("latency.hlog");
+    let mut read = Vec::new();
+    for entry in IntervalLogIterator::new(text.as_bytes()) {
+        if let Ok(LogEntry::Interval(h)) = entry {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(h.encoded_histogram())
+                .expect("base64");
+            let hist: hdrhistogram::Histogram<u64> = Deserializer::new()
+                .deserialize(&mut bytes.as_slice())
+                .expect("a V2 histogram");
+            read.push((h.tag().map(|t| t.as_str().to_owned()), hist));
+        }
+    }
+    let expected: Vec<(String, u64)> = r
+        .stacks
+        .iter()
+        .flat_map(|st| {
+            st.ops.iter().filter(|(_, o)| o.count > 0).map(|(op, o)| {
+                (
+                    format!("{}:{}", st.stack.name(), op.name()),
+                    o.latency_us.len(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(read.len(), expected.len());
+    for ((tag, hist), (want_tag, want_len)) in read.iter().zip(&expected) {
+        assert_eq!(tag.as_deref(), Some(want_tag.as_str()));
+        assert_eq!(hist.len(), *want_len, "{want_tag}");
+    }
 }
 
 #[test]
@@ -688,7 +733,9 @@ fn unwritable_directory_is_an_error_naming_the_path() {
     std::fs::write(&file, b"not a directory").expect("write");
     let dir = file.join("reports");
     let err = write_all(&report(&s), &dir).expect_err("cannot create a directory under a file");
-    let ReportError::Io { path, .. } = &err;
+    let ReportError::Io { path, .. } = &err else {
+        panic!("not an I/O error: {err}");
+    };
     assert!(path.starts_with(&file), "{}", path.display());
     assert!(
         err.to_string().contains(&dir.display().to_string()),

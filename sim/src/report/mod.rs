@@ -6,6 +6,7 @@
 //! records the machine, the time and the source revision, and is the only file allowed to vary
 //! between identical runs.
 
+mod hdr;
 pub mod human;
 mod manifest;
 mod security;
@@ -59,6 +60,14 @@ pub struct RunReport<'a> {
 /// A report file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A file's content could not be produced.
+    #[error("cannot encode report file {file}: {message}")]
+    Encode {
+        /// The file.
+        file: &'static str,
+        /// Why.
+        message: String,
+    },
     /// Creating the directory, writing the temporary file or renaming it failed.
     #[error("cannot write report file {}: {source}", path.display())]
     Io {
@@ -69,8 +78,9 @@ pub enum ReportError {
     },
 }
 
-/// Writes all five report files into `dir` (created if missing) and returns their paths, in the
-/// order `summary.json`, `table1.md`, `table1.csv`, `security.md`, `manifest.json`.
+/// Writes all report files into `dir` (created if missing) and returns their paths, in the
+/// order `summary.json`, `table1.md`, `table1.csv`, `security.md`, `manifest.json`,
+/// `latency.hlog`.
 ///
 /// Each file is written to a temporary name in `dir`, flushed to disk and renamed into place, so
 /// a crash never leaves a half-written file under its final name.
@@ -84,12 +94,17 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError>
         path: dir.to_path_buf(),
         source,
     })?;
-    let files: [(&str, String); 5] = [
+    let hlog = hdr::latency_log(r).map_err(|message| ReportError::Encode {
+        file: "latency.hlog",
+        message,
+    })?;
+    let files: [(&str, String); 6] = [
         ("summary.json", summary_json(r)),
         ("table1.md", table1_md(r)),
         ("table1.csv", table1_csv(r)),
         ("security.md", security_md(r)),
         ("manifest.json", manifest_json(r)),
+        ("latency.hlog", hlog),
     ];
     let mut written = Vec::with_capacity(files.len());
     for (name, text) in &files {
