@@ -689,7 +689,9 @@ fn unwritable_directory_is_an_error_naming_the_path() {
     std::fs::write(&file, b"not a directory").expect("write");
     let dir = file.join("reports");
     let err = write_all(&report(&s), &dir).expect_err("cannot create a directory under a file");
-    let ReportError::Io { path, .. } = &err;
+    let ReportError::Io { path, .. } = &err else {
+        panic!("expected an I/O error, got {err}");
+    };
     assert!(path.starts_with(&file), "{}", path.display());
     assert!(
         err.to_string().contains(&dir.display().to_string()),

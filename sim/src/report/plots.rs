@@ -11,7 +11,9 @@ mod style;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use chart::{line_chart, Axis, BarChart, Figure, LegendKind, LineChart, Panel, Scale, Series};
+pub use chart::{
+    line_chart, Axis, BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Scale, Series,
+};
 pub use style::{series_style, Dash, Marker, SeriesStyle, Unit};
 
 use super::{write_atomically, ReportError, RunReport};

@@ -38,7 +38,7 @@ impl Scale {
         }
     }
 
-    fn from_plot(self, t: f64) -> f64 {
+    fn value_at(self, t: f64) -> f64 {
         match self {
             Scale::Linear => t,
             Scale::Log10 => 10f64.powf(t),
@@ -126,9 +126,20 @@ impl Axis {
                 let last = ((hi + eps) / step).floor() as i64;
                 (first..=last).map(|k| k as f64 * step).collect()
             }
-            Scale::Log2 => (lo.ceil() as i64..=(hi + eps).floor() as i64)
-                .map(|k| k as f64)
-                .collect(),
+            Scale::Log2 => {
+                let doublings: Vec<f64> = (lo.ceil() as i64..=(hi + eps).floor() as i64)
+                    .map(|k| k as f64)
+                    .collect();
+                if doublings.len() >= 4 {
+                    doublings
+                } else {
+                    // A narrow range: halfway ticks too (6, 12, 24 between 4, 8, 16, 32).
+                    (lo.floor() as i64..=hi.ceil() as i64)
+                        .flat_map(|k| [k as f64, k as f64 + 1.5f64.log2()])
+                        .filter(|t| *t >= lo - eps && *t <= hi + eps)
+                        .collect()
+                }
+            }
             Scale::Log10 => {
                 let decades: Vec<f64> = (lo.ceil() as i64..=(hi + eps).floor() as i64)
                     .map(|k| k as f64)
@@ -158,7 +169,7 @@ impl Axis {
     }
 
     fn tick_label(&self, t: f64) -> String {
-        self.unit.label(self.scale.from_plot(t))
+        self.unit.label(self.scale.value_at(t))
     }
 }
 
@@ -249,9 +260,19 @@ pub struct BarChart {
     pub groups: Vec<String>,
     /// Vertical axis.
     pub y: Axis,
-    /// Per series (style index, name): per group, the solid and the pale bar's value (`None`:
-    /// no data).
-    pub bars: Vec<(usize, String, Vec<Option<(f64, f64)>>)>,
+    /// The series, in legend order.
+    pub bars: Vec<BarSeries>,
+}
+
+/// One series of a [`BarChart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarSeries {
+    /// Index into the palette.
+    pub style: usize,
+    /// Name shown in the legend.
+    pub name: String,
+    /// Per group, the solid and the pale bar's value (`None`: no data).
+    pub values: Vec<Option<(f64, f64)>>,
 }
 
 /// One panel of a figure.
@@ -619,16 +640,18 @@ where
     let values = b
         .bars
         .iter()
-        .flat_map(|(_, _, v)| v.iter().flatten().flat_map(|&(a, c)| [a, c]));
+        .flat_map(|s| s.values.iter().flatten().flat_map(|&(a, c)| [a, c]));
     if values.clone().all(|v| !b.y.scale.shows(v)) || b.groups.is_empty() {
         return draw_empty(&b.title, area);
     }
     let (y0, y1) = b.y.bounds(values);
-    // Bars start at a round value below the data, so the shortest bar is still visible.
+    // Bars start at a round value below the data, so the shortest bar is still visible, and
+    // the tallest keeps some headroom under the title.
     let y0 = match b.y.scale {
         Scale::Linear => y0,
         _ => y0.floor(),
     };
+    let y1 = y1 + (y1 - y0) * 0.05;
     let yt = b.y.ticks(y0, y1, MAX_TICKS);
     let n = b.groups.len();
     let centres: Vec<f64> = (0..n).map(|g| g as f64 + 0.5).collect();
@@ -670,9 +693,9 @@ where
     // Each group spans 0.8 of its unit; within it, two bars per series side by side.
     let slots = (2 * b.bars.len()).max(1) as f64;
     let width = 0.8 / slots;
-    for (k, (idx, _, per_group)) in b.bars.iter().enumerate() {
-        let st: SeriesStyle = series_style(*idx);
-        for (g, v) in per_group.iter().enumerate() {
+    for (k, series) in b.bars.iter().enumerate() {
+        let st: SeriesStyle = series_style(series.style);
+        for (g, v) in series.values.iter().enumerate() {
             let Some((solid, pale)) = v else { continue };
             let left = g as f64 + 0.1 + 2.0 * k as f64 * width;
             for (j, (val, colour)) in [(solid, st.colour), (pale, style::pale(st.colour, 0.6))]
@@ -708,8 +731,15 @@ mod tests {
             ["0.01 ms", "0.1 ms", "1 ms", "10 ms", "100 ms", "1 s", "10 s"]
         );
         assert!(a.ticks(-3.0, 8.0, MAX_TICKS).len() <= MAX_TICKS);
-        let narrow = a.ticks(0.9, 1.5, MAX_TICKS);
+        let narrow = a.ticks(0.9, 1.8, MAX_TICKS);
         assert_eq!(narrow.len(), 3); // 10, 20, 50 ms
+        let rooms = Axis::new("n", Scale::Log2, Unit::Count);
+        let labels: Vec<String> = rooms
+            .ticks(2.2, 5.0, MAX_TICKS)
+            .iter()
+            .map(|&t| rooms.tick_label(t))
+            .collect();
+        assert_eq!(labels, ["6", "8", "12", "16", "24", "32"]);
     }
 
     #[test]

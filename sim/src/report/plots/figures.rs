@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use crate::metrics::{Op, OpStats, Party, ScaleStats, StackResult};
 
-use super::chart::{Axis, BarChart, Figure, LegendKind, LineChart, Panel, Scale, Series};
+use super::chart::{
+    Axis, BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Scale, Series,
+};
 use super::style::Unit;
 use super::RunReport;
 
@@ -156,23 +158,27 @@ fn bytes_per_op(r: &RunReport) -> Figure {
         .into_iter()
         .filter(|&op| r.stacks.iter().any(|s| stats(s, op).is_some()))
         .collect();
-    let bars: Vec<(usize, String, Vec<Option<(f64, f64)>>)> = r
+    let bars: Vec<BarSeries> = r
         .stacks
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let per_op = ops
+            let values = ops
                 .iter()
                 .map(|&op| {
                     stats(s, op).map(|st| (st.mean_bytes_up() as f64, st.mean_bytes_down() as f64))
                 })
                 .collect();
-            (i, s.stack.name(), per_op)
+            BarSeries {
+                style: i,
+                name: s.stack.name(),
+                values,
+            }
         })
         .collect();
     let scale = auto_scale(
         bars.iter()
-            .flat_map(|(_, _, v)| v.iter().flatten().flat_map(|&(a, b)| [a, b]))
+            .flat_map(|s| s.values.iter().flatten().flat_map(|&(a, b)| [a, b]))
             .filter(|&v| v > 0.0),
     );
     let slots = 2 * r.stacks.len().max(1);
@@ -187,7 +193,7 @@ fn bytes_per_op(r: &RunReport) -> Figure {
             y: Axis::new(scale_label("bytes per op", scale), scale, Unit::Bytes),
             bars,
         })],
-        panel_size: (width, 480),
+        panel_size: (width, 520),
         legend: legend(r),
         legend_kind: LegendKind::Swatches,
         notes: vec![
