@@ -41,19 +41,36 @@ pub fn write_plots(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportErro
     })?;
     let mut written = Vec::with_capacity(2 * names.len());
     for name in names {
-        let fail = |message: String| ReportError::Plot {
+        let figure = figures::build(name, r).ok_or_else(|| ReportError::Plot {
             plot: name.clone(),
-            message,
-        };
-        let figure = figures::build(name, r).ok_or_else(|| fail("unknown plot".to_owned()))?;
-        let svg = figure.svg().map_err(fail)?;
-        let png = figure.png().map_err(fail)?;
-        for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
-            let file = format!("{name}.{ext}");
-            let path = out.join(&file);
-            write_atomically(&out, &file, &path, bytes)?;
-            written.push(path);
-        }
+            message: "unknown plot".to_owned(),
+        })?;
+        written.extend(write_figure(&figure, name, &out)?);
+    }
+    Ok(written)
+}
+
+/// Renders `figure` and writes it as `dir/NAME.svg` and `dir/NAME.png` (the directory must
+/// exist), each to a temporary file renamed into place; returns both paths, SVG first.
+///
+/// # Errors
+///
+/// [`ReportError::Plot`] naming `name` when drawing or encoding fails, [`ReportError::Io`]
+/// when a file cannot be written.
+pub fn write_figure(figure: &Figure, name: &str, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let fail = |message: String| ReportError::Plot {
+        plot: name.to_owned(),
+        message,
+    };
+    // Both renderings before any write, so a drawing failure leaves no half-updated pair.
+    let svg = figure.svg().map_err(fail)?;
+    let png = figure.png().map_err(fail)?;
+    let mut written = Vec::with_capacity(2);
+    for (ext, bytes) in [("svg", svg.as_bytes()), ("png", png.as_slice())] {
+        let file = format!("{name}.{ext}");
+        let path = dir.join(&file);
+        write_atomically(dir, &file, &path, bytes)?;
+        written.push(path);
     }
     Ok(written)
 }
