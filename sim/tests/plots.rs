@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use conclave_schemes::registry::{self, Family};
 use conclave_sim::metrics::{Op, Sample, StackResult};
+use conclave_sim::report::plots::series_style;
 use conclave_sim::report::{write_all, write_plots, CalibrationInfo, RunReport};
 use conclave_sim::scenario::{self, CostModelKind, KnownSchemes, Scenario, StackSpec};
 
@@ -90,6 +91,49 @@ fn report<'a>(s: &'a Scenario, stacks: Vec<StackResult>) -> RunReport<'a> {
 
 fn names(stacks: &[StackResult]) -> Vec<String> {
     stacks.iter().map(|s| s.stack.name()).collect()
+}
+
+/// Polylines (lines, legend samples, hollow markers) drawn in the colour of series `style`.
+fn polylines_in_colour(svg: &str, style: usize) -> usize {
+    let c = series_style(style).colour;
+    let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|el| {
+            el.split("/>")
+                .next()
+                .is_some_and(|attrs| attrs.contains(&stroke))
+        })
+        .count()
+}
+
+/// Checks that a bar plot fills bars in each listed stack's colour, besides its legend swatch.
+fn check_bars(dir: &Path, plot: &str, styles: &[usize]) {
+    let svg = fs::read_to_string(dir.join("plots").join(format!("{plot}.svg"))).unwrap();
+    for &i in styles {
+        let c = series_style(i).colour;
+        let fill = format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        let n = svg
+            .split("<rect")
+            .skip(1)
+            .filter(|el| {
+                el.split("/>")
+                    .next()
+                    .is_some_and(|attrs| attrs.contains(&fill))
+            })
+            .count();
+        assert!(n >= 2, "{plot}: series {i} has {n} bars in its colour");
+    }
+}
+
+/// Checks that a line plot draws a line in each listed stack's colour (the stacks' styles are
+/// their indices in the run), besides its legend sample.
+fn check_lines(dir: &Path, plot: &str, styles: &[usize]) {
+    let svg = fs::read_to_string(dir.join("plots").join(format!("{plot}.svg"))).unwrap();
+    for &i in styles {
+        let n = polylines_in_colour(&svg, i);
+        assert!(n >= 2, "{plot}: series {i} has {n} polylines in its colour");
+    }
 }
 
 /// Checks one plot's files; `expected` are the stacks it must name, `absent` those it must not.
@@ -177,6 +221,10 @@ fn requested_plots_are_written_with_a_series_per_stack() {
         &all[1..],
         &all[..1],
     );
+    check_lines(dir.path(), "latency_cdf", &[0, 1, 2]);
+    check_bars(dir.path(), "bytes_per_op", &[0, 1, 2]);
+    check_lines(dir.path(), "cost_vs_room_size", &[0, 1, 2]);
+    check_lines(dir.path(), "reencrypt_vs_history", &[1, 2]);
     // No temporary files are left behind.
     let leftovers: Vec<_> = fs::read_dir(dir.path().join("plots"))
         .unwrap()
