@@ -4,6 +4,7 @@
 //! Drawing uses an embedded font and no clock or hash-map order, so the same report gives
 //! byte-identical files.
 
+mod axis;
 mod chart;
 mod figures;
 mod style;
@@ -11,9 +12,8 @@ mod style;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use chart::{
-    line_chart, Axis, BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Scale, Series,
-};
+pub use axis::{Axis, Scale};
+pub use chart::{line_chart, BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Series};
 pub use style::{series_style, Dash, Marker, SeriesStyle, Unit};
 
 use super::{write_atomically, ReportError, RunReport};

@@ -4,9 +4,8 @@ use std::collections::BTreeSet;
 
 use crate::metrics::{Op, OpStats, Party, ScaleStats, StackResult};
 
-use super::chart::{
-    Axis, BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Scale, Series,
-};
+use super::axis::{Axis, Scale};
+use super::chart::{BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Series};
 use super::style::Unit;
 use super::RunReport;
 
