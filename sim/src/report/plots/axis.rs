@@ -82,7 +82,11 @@ impl Axis {
     /// Plot-space bounds for data values `values`, padded so markers at the ends stay inside.
     pub(super) fn bounds(&self, values: impl Iterator<Item = f64>) -> (f64, f64) {
         if let Some((lo, hi)) = self.range {
-            return (self.scale.to_plot(lo), self.scale.to_plot(hi));
+            let (lo, hi) = (self.scale.to_plot(lo), self.scale.to_plot(hi));
+            // A range a log axis cannot show (zero or below) falls back to fitting the data.
+            if lo.is_finite() && hi.is_finite() && lo < hi {
+                return (lo, hi);
+            }
         }
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in values.filter(|&v| self.scale.shows(v)) {
@@ -91,10 +95,8 @@ impl Axis {
             hi = hi.max(t);
         }
         if !lo.is_finite() {
-            return match self.scale {
-                Scale::Linear => (0.0, 1.0),
-                _ => (0.0, 1.0),
-            };
+            // Nothing to show: any non-empty range will do for the empty axes.
+            return (0.0, 1.0);
         }
         if self.scale == Scale::Linear {
             lo = lo.min(0.0);
@@ -113,6 +115,10 @@ impl Axis {
 
     /// Tick positions in plot space between `lo` and `hi`: at most `max` of them.
     pub(super) fn ticks(&self, lo: f64, hi: f64, max: usize) -> Vec<f64> {
+        // Bounds come from finite data, but never loop over an absurd range.
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi && hi - lo < 1e4) {
+            return Vec::new();
+        }
         let eps = (hi - lo).abs() * 1e-9;
         let mut ticks: Vec<f64> = match self.scale {
             Scale::Linear => {
@@ -249,5 +255,13 @@ mod tests {
     fn linear_ticks_use_round_steps() {
         let a = Axis::new("f", Scale::Linear, Unit::Number);
         assert_eq!(a.ticks(0.0, 1.0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+    }
+
+    #[test]
+    fn impossible_ranges_give_no_ticks_and_refit() {
+        let a = Axis::new("t", Scale::Log10, Unit::Millis).with_range(0.0, 10.0);
+        let (lo, hi) = a.bounds([1.0, 100.0].into_iter());
+        assert!((lo + 0.12).abs() < 1e-9 && (hi - 2.12).abs() < 1e-9);
+        assert!(a.ticks(f64::NEG_INFINITY, 1.0, MAX_TICKS).is_empty());
     }
 }
