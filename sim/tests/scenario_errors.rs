@@ -608,7 +608,7 @@ fn shipped_scenarios_load() {
     assert_eq!(s.cost_model, CostModelKind::Calibrated);
     assert_eq!(s.stacks[0], stack("conventional", "none", "plaintext"));
     assert!(s.stacks.contains(&stack("mkd", "none", "plaintext")));
-    assert_eq!(s.report.plots, vec!["latency_cdf", "cost_vs_room_size"]);
+    assert_eq!(s.report.plots, vec!["latency_cdf", "bytes_per_op"]);
 }
 
 #[test]

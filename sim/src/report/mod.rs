@@ -1,5 +1,6 @@
 //! Report writers: turn the measurements of a finished run into `summary.json`,
-//! `table1.md`, `table1.csv`, `security.md` and `manifest.json`.
+//! `table1.md`, `table1.csv`, `security.md` and `manifest.json`, and the plots the scenario
+//! requests under `plots/`.
 //!
 //! Every writer except [`manifest_json`] is a pure function of its [`RunReport`]: the same inputs
 //! give byte-identical output (no clock, no hash-map order, fixed float formatting). The manifest
@@ -9,6 +10,7 @@
 mod hdr;
 pub mod human;
 mod manifest;
+pub mod plots;
 mod security;
 mod summary;
 mod sweep;
@@ -23,6 +25,7 @@ use crate::metrics::{Op, OpStats, StackResult};
 use crate::scenario::{CostModelKind, Scenario};
 
 pub use manifest::manifest_json;
+pub use plots::write_plots;
 pub use security::security_md;
 pub use summary::summary_json;
 pub use sweep::{sweep_csv, sweep_md, write_sweep, PointReport};
@@ -76,11 +79,19 @@ pub enum ReportError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A requested plot could not be drawn or encoded.
+    #[error("cannot draw plot {plot}: {message}")]
+    Plot {
+        /// The plot's name, as in `report.plots`.
+        plot: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
-/// Writes all report files into `dir` (created if missing) and returns their paths, in the
-/// order `summary.json`, `table1.md`, `table1.csv`, `security.md`, `manifest.json`,
-/// `latency.hlog`.
+/// Writes all report files into `dir` (created if missing), then the requested plots (see
+/// [`write_plots`]), and returns their paths, in the order `summary.json`, `table1.md`,
+/// `table1.csv`, `security.md`, `manifest.json`, `latency.hlog`, then the plots.
 ///
 /// Each file is written to a temporary name in `dir`, flushed to disk and renamed into place, so
 /// a crash never leaves a half-written file under its final name.
@@ -88,7 +99,8 @@ pub enum ReportError {
 /// # Errors
 ///
 /// [`ReportError::Io`] naming the directory or file that could not be created, written or
-/// renamed. A temporary file left by a failed write is removed on a best-effort basis.
+/// renamed; [`ReportError::Plot`] naming a plot that could not be drawn. A temporary file left
+/// by a failed write is removed on a best-effort basis.
 pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
@@ -112,6 +124,7 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError>
         write_atomically(dir, name, &path, text.as_bytes())?;
         written.push(path);
     }
+    written.extend(write_plots(r, dir)?);
     Ok(written)
 }
 
