@@ -375,6 +375,15 @@ fn a_sweep_runs_every_point_and_writes_its_tables() {
             );
         }
     }
+    let svg = std::fs::read_to_string(out.join("plots/sweep.svg")).unwrap();
+    for stack in ["conventional+none+plaintext", "pairwise-dh+none+plaintext"] {
+        assert!(svg.contains(stack), "{stack} missing from the sweep plot");
+    }
+    assert!(
+        svg.contains("org.rooms[0].size"),
+        "the axis is labelled with the sweep key"
+    );
+    assert!(out.join("plots/sweep.png").exists());
     let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
     assert!(
         md.contains("## Point 2 (`point-02/`): `org.rooms[0].size` = 12"),

@@ -4,8 +4,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::plots::{self, Axis, Figure, LegendKind, LineChart, Panel, Scale, Series, Unit};
 use super::{human, measured_ops, op_stats, write_atomically, ReportError, RunReport};
-use crate::metrics::Party;
+use crate::metrics::{Op, Party, StackResult};
+use crate::scenario::parse_duration;
 
 /// A point of a sweep: per axis, its key path and value; and the point's report.
 pub type PointReport<'a> = (Vec<(String, String)>, RunReport<'a>);
@@ -126,10 +128,111 @@ pub fn sweep_md(points: &[PointReport<'_>]) -> String {
     out
 }
 
-/// Writes `sweep.csv` and `sweep.md` into `dir` and returns their paths.
+/// An axis value as a number for a plot: a plain number, or a duration in milliseconds.
+fn numeric(value: &str) -> Option<f64> {
+    value
+        .parse::<f64>()
+        .ok()
+        .or_else(|| parse_duration(value).ok().map(|ns| ns as f64 / 1e6))
+        .filter(|v| v.is_finite())
+}
+
+/// `sweep.png`/`.svg`: for a sweep of one axis whose values are numbers (or durations), each
+/// op's p50 against the axis value, one line per stack; `None` otherwise.
+fn against_axis(points: &[PointReport<'_>]) -> Option<Figure> {
+    let (values, first) = points.first()?;
+    if values.len() != 1 {
+        return None;
+    }
+    let key = &values[0].0;
+    let xs: Vec<f64> = points
+        .iter()
+        .map(|(v, _)| v.first().and_then(|(_, x)| numeric(x)))
+        .collect::<Option<_>>()?;
+    let duration_axis = points
+        .iter()
+        .any(|(v, _)| v.first().is_some_and(|(_, x)| x.parse::<f64>().is_err()));
+    let positive = xs.iter().all(|x| *x > 0.0);
+    let spread =
+        xs.iter().copied().fold(f64::NAN, f64::max) / xs.iter().copied().fold(f64::NAN, f64::min);
+    let scale = if positive && spread > 20.0 {
+        Scale::Log2
+    } else {
+        Scale::Linear
+    };
+    let x_unit = if duration_axis {
+        Unit::Millis
+    } else {
+        Unit::Count
+    };
+    let stacks: Vec<String> = first.stacks.iter().map(|s| s.stack.name()).collect();
+    let mut panels = Vec::new();
+    for op in Op::ALL {
+        let series: Vec<Series> = stacks
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Series {
+                name: name.clone(),
+                style: i,
+                points: points
+                    .iter()
+                    .zip(&xs)
+                    .filter_map(|((_, r), x)| {
+                        let st = r.stacks.iter().find(|s| s.stack.name() == *name)?;
+                        op_stats(st, op).map(|s| (*x, s.percentile_ms(50.0)))
+                    })
+                    .collect(),
+                markers: None,
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        panels.push(Panel::Line(LineChart {
+            title: format!("{}: p50 latency", op.name()),
+            x: Axis::new(key.clone(), scale, x_unit),
+            y: Axis::new("p50 latency", Scale::Linear, Unit::Millis),
+            series,
+        }));
+    }
+    if panels.is_empty() {
+        return None;
+    }
+    Some(Figure {
+        title: format!("{}: p50 latency against {key}", first.scenario.name),
+        columns: panels.len().min(3),
+        panels,
+        panel_size: (420, 320),
+        legend: stacks.into_iter().enumerate().collect(),
+        legend_kind: LegendKind::Lines,
+        notes: Vec::new(),
+    })
+}
+
+/// Every point's results merged per stack (the points have the same stacks), for the plots
+/// that key results by scale (room size, stored history) rather than by point.
+fn merged(points: &[PointReport<'_>]) -> Vec<StackResult> {
+    let mut out: Vec<StackResult> = Vec::new();
+    for (_, r) in points {
+        for st in &r.stacks {
+            match out.iter_mut().find(|m| m.stack == st.stack) {
+                Some(m) => m.merge(st),
+                None => out.push(st.clone()),
+            }
+        }
+    }
+    out
+}
+
+/// Writes `sweep.csv` and `sweep.md` into `dir`, and into `dir/plots/` the p50 of each op
+/// against the sweep's axis (`sweep`, for one numeric axis) and the scale plots the scenario
+/// requests (`cost_vs_room_size`, `reencrypt_vs_history`) over all points together; returns
+/// their paths.
 ///
 /// # Errors
-/// [`ReportError::Io`] naming the file that could not be written.
+/// [`ReportError::Io`] naming the file that could not be written, [`ReportError::Plot`] a plot
+/// that could not be drawn.
 pub fn write_sweep(points: &[PointReport<'_>], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
@@ -144,5 +247,27 @@ pub fn write_sweep(points: &[PointReport<'_>], dir: &Path) -> Result<Vec<PathBuf
         write_atomically(dir, name, &path, text.as_bytes())?;
         written.push(path);
     }
+    let Some((_, first)) = points.first() else {
+        return Ok(written);
+    };
+    let plot_dir = dir.join(plots::PLOTS_DIR);
+    if let Some(figure) = against_axis(points) {
+        std::fs::create_dir_all(&plot_dir).map_err(|source| ReportError::Io {
+            path: plot_dir.clone(),
+            source,
+        })?;
+        written.extend(plots::write_figure(&figure, "sweep", &plot_dir)?);
+    }
+    let mut scenario = first.scenario.clone();
+    scenario
+        .report
+        .plots
+        .retain(|p| p == "cost_vs_room_size" || p == "reencrypt_vs_history");
+    let all = RunReport {
+        scenario: &scenario,
+        stacks: merged(points),
+        ..first.clone()
+    };
+    written.extend(plots::write_plots(&all, dir)?);
     Ok(written)
 }

@@ -115,8 +115,10 @@ impl Axis {
 
     /// Tick positions in plot space between `lo` and `hi`: at most `max` of them.
     pub(super) fn ticks(&self, lo: f64, hi: f64, max: usize) -> Vec<f64> {
-        // Bounds come from finite data, but never loop over an absurd range.
-        if !(lo.is_finite() && hi.is_finite() && lo <= hi && hi - lo < 1e4) {
+        // Bounds come from finite data, but never loop over an absurd range: a log axis spans
+        // exponents (10^4 decades is absurd), a linear one is stepped into at most `max` ticks.
+        let absurd = self.scale != Scale::Linear && hi - lo >= 1e4;
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) || absurd {
             return Vec::new();
         }
         let eps = (hi - lo).abs() * 1e-9;
@@ -255,6 +257,12 @@ mod tests {
     fn linear_ticks_use_round_steps() {
         let a = Axis::new("f", Scale::Linear, Unit::Number);
         assert_eq!(a.ticks(0.0, 1.0, 5), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        // Large linear ranges (bytes) get ticks too.
+        let b = Axis::new("bytes", Scale::Linear, Unit::Bytes);
+        assert_eq!(
+            b.ticks(0.0, 60_000.0, 7),
+            vec![0.0, 10_000.0, 20_000.0, 30_000.0, 40_000.0, 50_000.0, 60_000.0]
+        );
     }
 
     #[test]
