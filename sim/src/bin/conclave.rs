@@ -645,7 +645,7 @@ fn show_progress<T>(
             let b = indicatif::ProgressBar::new(total);
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{prefix} {elapsed_precise} [{bar:30}] {percent:>3}% of simulated time, ETA {eta}",
+                    "{prefix} {elapsed_precise} [{bar:30}] {percent:>3}% of simulated time, {msg}, ETA {eta}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
@@ -657,6 +657,12 @@ fn show_progress<T>(
             .map(|p| p.virtual_ns.load(Ordering::Relaxed))
             .sum();
         b.set_position(done.min(total));
+        let events: u64 = progress
+            .iter()
+            .map(|p| p.events.load(Ordering::Relaxed))
+            .sum();
+        let seconds = start.elapsed().as_secs_f64().max(1e-3);
+        b.set_message(format!("{:.2} M events/s", events as f64 / seconds / 1e6));
     }
     if let Some(b) = bar {
         b.finish_and_clear();

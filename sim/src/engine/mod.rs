@@ -108,6 +108,8 @@ pub enum EngineError {
 pub struct Progress {
     /// Virtual time reached, nanoseconds.
     pub virtual_ns: AtomicU64,
+    /// Engine events processed so far.
+    pub events: AtomicU64,
 }
 
 /// One simulation: a stack, a seed, a workload.
@@ -321,12 +323,14 @@ impl<'s> Engine<'s> {
                 if self.counters.events % 4096 == 0 {
                     p.virtual_ns
                         .store(self.now.min(self.scenario.duration), Ordering::Relaxed);
+                    p.events.store(self.counters.events, Ordering::Relaxed);
                 }
             }
         }
         if let Some(p) = progress {
             p.virtual_ns
                 .store(self.scenario.duration, Ordering::Relaxed);
+            p.events.store(self.counters.events, Ordering::Relaxed);
         }
         self.finish()
     }
