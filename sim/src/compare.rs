@@ -131,6 +131,14 @@ pub fn read(path: &Path) -> Result<Figures, CompareError> {
             .get("ops")
             .and_then(Value::as_object)
             .ok_or_else(|| bad("a stack without `ops`"))?;
+        // The JSON reader sorts keys: put the ops back in table order.
+        let mut ops: Vec<(&String, &Value)> = ops.iter().collect();
+        ops.sort_by_key(|(op, _)| {
+            crate::metrics::Op::ALL
+                .iter()
+                .position(|o| o.name() == op.as_str())
+                .unwrap_or(usize::MAX)
+        });
         for (op, v) in ops {
             let num = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
             let count = v.get("count").and_then(Value::as_u64).unwrap_or(0);
