@@ -662,7 +662,15 @@ fn show_progress<T>(
             .map(|p| p.events.load(Ordering::Relaxed))
             .sum();
         let seconds = start.elapsed().as_secs_f64().max(1e-3);
-        b.set_message(format!("{:.2} M events/s", events as f64 / seconds / 1e6));
+        let finished = progress
+            .iter()
+            .filter(|p| p.virtual_ns.load(Ordering::Relaxed) >= duration)
+            .count();
+        b.set_message(format!(
+            "{finished}/{} stack runs done, {:.2} M events/s",
+            progress.len(),
+            events as f64 / seconds / 1e6
+        ));
     }
     if let Some(b) = bar {
         b.finish_and_clear();
