@@ -188,21 +188,26 @@ pub fn history_room<H: HistoryProtection>(
 ) -> (Vec<H::Client>, H::Server) {
     let mut clients: Vec<H::Client> = (0..users).map(|u| H::new_client(UserId(u))).collect();
     let mut server = H::Server::default();
-    history_epoch::<H>(&mut clients, &mut server, key, rng);
+    first_epoch(&mut clients, &mut server, key, rng, H::NAME);
     (clients, server)
 }
 
-/// Gives every client (client `i` is user `i`) the epoch `key`, client 0 as the changer, and
-/// routes the control traffic this causes through `server`.
-fn history_epoch<H: HistoryProtection>(
-    clients: &mut [H::Client],
-    server: &mut H::Server,
+/// Gives every client (client `i` is user `i`) of a data family the epoch `key`, client 0 as
+/// the changer, and routes the control traffic this causes through `server`. `scheme` names the
+/// family's scheme in panics.
+fn first_epoch<C, S>(
+    clients: &mut [C],
+    server: &mut S,
     key: KeyView<'_>,
     rng: &mut ChaCha20Rng,
-) {
+    scheme: &str,
+) where
+    C: RekeyingClient,
+    S: RekeyingServer<Message = C::Message>,
+{
     server
         .name_changer(key.room, key.epoch, UserId(0))
-        .unwrap_or_else(|e| panic!("{}: naming the changer: {e}", H::NAME));
+        .unwrap_or_else(|e| panic!("{scheme}: naming the changer: {e}"));
     for i in 0..clients.len() {
         let mut out = Outbox::new();
         clients[i]
@@ -216,7 +221,7 @@ fn history_epoch<H: HistoryProtection>(
                 rng,
                 &mut out,
             )
-            .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", H::NAME));
+            .unwrap_or_else(|e| panic!("{scheme}: epoch_changed: {e}"));
         let from = UserId(u32::try_from(i).unwrap_or(u32::MAX));
         route(Origin::User(from), out, |arrival| {
             let mut out = Outbox::new();
@@ -230,7 +235,7 @@ fn history_epoch<H: HistoryProtection>(
             }
             Ok::<_, SchemeError>(out)
         })
-        .unwrap_or_else(|e| panic!("{}: control traffic: {e}", H::NAME));
+        .unwrap_or_else(|e| panic!("{scheme}: control traffic: {e}"));
     }
 }
 
@@ -247,49 +252,8 @@ pub fn search_room<S: SearchableEncryption>(
 ) -> (Vec<S::Client>, S::Server) {
     let mut clients: Vec<S::Client> = (0..users).map(|u| S::new_client(UserId(u))).collect();
     let mut server = S::Server::default();
-    search_epoch::<S>(&mut clients, &mut server, key, rng);
+    first_epoch(&mut clients, &mut server, key, rng, S::NAME);
     (clients, server)
-}
-
-/// As [`history_epoch`], for searchable encryption.
-fn search_epoch<S: SearchableEncryption>(
-    clients: &mut [S::Client],
-    server: &mut S::Server,
-    key: KeyView<'_>,
-    rng: &mut ChaCha20Rng,
-) {
-    server
-        .name_changer(key.room, key.epoch, UserId(0))
-        .unwrap_or_else(|e| panic!("{}: naming the changer: {e}", S::NAME));
-    for i in 0..clients.len() {
-        let mut out = Outbox::new();
-        clients[i]
-            .epoch_changed(
-                EpochChange {
-                    prev: None,
-                    next: key,
-                    changer: i == 0,
-                    shares_history: true,
-                },
-                rng,
-                &mut out,
-            )
-            .unwrap_or_else(|e| panic!("{}: epoch_changed: {e}", S::NAME));
-        let from = UserId(u32::try_from(i).unwrap_or(u32::MAX));
-        route(Origin::User(from), out, |arrival| {
-            let mut out = Outbox::new();
-            match arrival {
-                Arrival::AtServer { from, msg } => {
-                    server.handle(key.room, from, msg, rng, &mut out)?;
-                }
-                Arrival::AtUser { to, msg, .. } => {
-                    clients[to.0 as usize].handle(key, msg, rng, &mut out)?;
-                }
-            }
-            Ok::<_, SchemeError>(out)
-        })
-        .unwrap_or_else(|e| panic!("{}: control traffic: {e}", S::NAME));
-    }
 }
 
 /// A complete keyword search by `client` against `server`: the query, every round the scheme

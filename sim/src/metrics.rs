@@ -179,7 +179,7 @@ pub struct OpStats {
     pub bytes_down: u64,
     /// Client-server round trips, summed over samples.
     pub rounds: u64,
-    /// CPU nanoseconds charged per party (indexed by [`Party::index`]), summed over samples.
+    /// CPU nanoseconds charged per party (in [`Party::ALL`] order), summed over samples.
     pub cpu_ns: [u64; PARTIES],
     /// Ops started but not finished when the run ended (right-censored: not in the latency
     /// histogram, which covers finished ops only).

@@ -42,19 +42,7 @@ pub fn bytes(n: f64) -> String {
 
 /// About three significant digits, without trailing zeros after the point: 1.23, 12.3, 123.
 fn three_digits(v: f64) -> String {
-    let decimals = if v < 10.0 {
-        2
-    } else if v < 100.0 {
-        1
-    } else {
-        0
-    };
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
+    super::plots::number(v)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use axis::{Axis, Scale};
 pub use chart::{line_chart, BarChart, BarSeries, Figure, LegendKind, LineChart, Panel, Series};
-pub use style::{series_style, Dash, Marker, SeriesStyle, Unit};
+pub use style::{number, series_style, Dash, Marker, SeriesStyle, Unit};
 
 use super::{write_atomically, ReportError, RunReport};
 
