@@ -108,3 +108,8 @@ fn query_overtaken_by_rekey() {
 fn rejoin_outlives_its_change() {
     run_clean("rejoin-outlives-its-change.yaml");
 }
+
+#[test]
+fn rejoin_removed_before_it_completes() {
+    run_clean("rejoin-removed-before-it-completes.yaml");
+}

@@ -241,14 +241,16 @@ impl Engine<'_> {
     }
 
     /// Whether a change of `room` that has not reached `user` would bring it its key: the user
-    /// is a member whose (re)join has not given it a key yet (even if the change's own op has
-    /// ended, because every member it waited for went offline), or one of the members the
-    /// change in flight waits for.
+    /// holds no key of its current membership (a joiner, or a member added back, whose change
+    /// has not reached it, even if the change's own op has ended because every member it waited
+    /// for went offline); or it was removed and has held no key of the room since, so the
+    /// membership it received the message in never got one (a re-join removed again before it
+    /// completed); or it is one of the members the change in flight waits for.
     fn awaits_unfinished_change(&self, user: UserId, room: RoomId) -> bool {
         let state = &self.users[user.0 as usize];
-        let keyless_member = self.is_member(user, room)
-            && (self.held_now(user, room).is_none() || state.after_removal.contains_key(&room));
-        if keyless_member {
+        let keyless_since_removal = state.after_removal.contains_key(&room);
+        let keyless_member = self.is_member(user, room) && self.held_now(user, room).is_none();
+        if keyless_member || keyless_since_removal {
             return true;
         }
         let Some(id) = self.rooms[room.0 as usize].change else {
