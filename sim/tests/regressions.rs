@@ -113,3 +113,8 @@ fn rejoin_outlives_its_change() {
 fn rejoin_removed_before_it_completes() {
     run_clean("rejoin-removed-before-it-completes.yaml");
 }
+
+#[test]
+fn rejoin_reads_history_rewrapped_at_removal() {
+    run_clean("rejoin-reads-history-rewrapped-at-removal.yaml");
+}

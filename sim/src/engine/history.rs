@@ -220,8 +220,14 @@ impl Engine<'_> {
                     .messages
                     .get(&msg)
                     .map(|r| (r.sender, r.epoch));
-                let held = origin.is_some_and(|(_, e)| self.held_epoch(UserId(u as u32), room, e));
-                if !held && self.awaits_unfinished_change(UserId(u as u32), room) {
+                let user = UserId(u as u32);
+                let held = origin.is_some_and(|(_, e)| self.held_epoch(user, room, e));
+                // A member removed and being added back holds its old epochs from a membership that
+                // ended: the removal's re-protection of history rightly shuts them out until
+                // the re-join brings a key.
+                let rejoining =
+                    self.is_member(user, room) && self.users[u].after_removal.contains_key(&room);
+                if (!held || rejoining) && self.awaits_unfinished_change(user, room) {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }
