@@ -16,6 +16,24 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `conclave run SCENARIO --calibration CALIBRATION --out OUT`, which must exit 0.
+fn run_ok(scenario: &Path, calibration: &Path, out: &Path) {
+    let o = conclave(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--calibration",
+        calibration.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn every_malformed_scenario_exits_2_without_a_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -342,20 +360,7 @@ fn a_sweep_runs_every_point_and_writes_its_tables() {
     std::fs::write(&scenario, SMALL_SWEEP).unwrap();
     let out = tmp.path().join("report");
     let calibration = manifest_dir().join("tests/fixtures/calibration-full.json");
-    let o = conclave(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--calibration",
-        calibration.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    run_ok(&scenario, &calibration, &out);
     for point in ["point-01", "point-02"] {
         assert!(out.join(point).join("summary.json").exists(), "{point}");
     }
@@ -442,20 +447,7 @@ stacks: [ pairwise-dh+epoch-keys+per-epoch ]
     let mut reports = Vec::new();
     for (name, cal) in [("a", table.as_path()), ("b", doubled_path.as_path())] {
         let out = tmp.path().join(name);
-        let o = conclave(&[
-            "run",
-            scenario.to_str().unwrap(),
-            "--calibration",
-            cal.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        run_ok(&scenario, cal, &out);
         reports.push(out);
     }
     let (a, b) = (reports[0].to_str().unwrap(), reports[1].to_str().unwrap());
