@@ -9,7 +9,7 @@ use super::{
     conventional_index, cost_model_name, human, measured_ops, op_entry, op_stats, paired,
     percentile_label, ratio, skipped_text, RunReport, CONVENTIONAL_STACK,
 };
-use crate::metrics::{confidence_interval_95, Op, SkipReason};
+use crate::metrics::{confidence_interval_95, Op, OpStats, SkipReason};
 use crate::scenario::{CostModelKind, Scenario};
 
 /// Shown for a value that does not exist (no samples, or a ratio against zero).
@@ -261,13 +261,7 @@ fn latency_table(out: &mut String, r: &RunReport, pcts: &[f64], conv: Option<usi
             };
             let _ = write!(row, " {count}{thin} |");
             if censored {
-                let incomplete = entry.map_or(0, |x| x.incomplete);
-                let skipped = entry.map(skipped_text).unwrap_or_default();
-                let _ = write!(
-                    row,
-                    " {incomplete} | {} |",
-                    if skipped.is_empty() { "0" } else { &skipped }
-                );
+                censored_cells(&mut row, entry);
             }
             if several_seeds {
                 let per_seed = st.p50_per_seed.get(&op).map_or(&[][..], Vec::as_slice);
@@ -334,13 +328,7 @@ fn traffic_table(out: &mut String, r: &RunReport, ops: &[Op]) {
             let entry = op_entry(st, op);
             let _ = write!(row, " {} |", entry.map_or(0, |x| x.count));
             if censored {
-                let incomplete = entry.map_or(0, |x| x.incomplete);
-                let skipped = entry.map(skipped_text).unwrap_or_default();
-                let _ = write!(
-                    row,
-                    " {incomplete} | {} |",
-                    if skipped.is_empty() { "0" } else { &skipped }
-                );
+                censored_cells(&mut row, entry);
             }
             match op_stats(st, op) {
                 Some(x) => {
@@ -489,6 +477,17 @@ pub fn table1_csv(r: &RunReport) -> String {
         }
     }
     out
+}
+
+/// The `incomplete` and `skipped` cells of an op's row.
+fn censored_cells(row: &mut String, entry: Option<&OpStats>) {
+    let incomplete = entry.map_or(0, |x| x.incomplete);
+    let skipped = entry.map(skipped_text).unwrap_or_default();
+    let _ = write!(
+        row,
+        " {incomplete} | {} |",
+        if skipped.is_empty() { "0" } else { &skipped }
+    );
 }
 
 #[cfg(test)]
