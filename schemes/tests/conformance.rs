@@ -278,3 +278,27 @@ fn per_epoch_removed_member() {
 fn per_epoch_joiner_policy() {
     testing::sse_joiner_policy::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(18), true);
 }
+
+/// A searcher whose key lags behind entries indexed under the room's newest epoch is told to
+/// search again, never handed a partial result.
+#[test]
+fn per_epoch_lagging_searcher() {
+    testing::sse_lagging_searcher::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(19));
+}
+
+#[test]
+fn mitra_lagging_searcher() {
+    testing::sse_lagging_searcher::<conclave_schemes::sse::mitra::Mitra>(
+        &mut ChaCha20Rng::seed_from_u64(54),
+    );
+}
+
+#[test]
+fn rekey_index_lagging_searcher() {
+    testing::sse_lagging_searcher::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(20));
+}
+
+#[test]
+fn plaintext_lagging_searcher() {
+    testing::sse_lagging_searcher::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(21));
+}

@@ -118,3 +118,13 @@ fn rejoin_removed_before_it_completes() {
 fn rejoin_reads_history_rewrapped_at_removal() {
     run_clean("rejoin-reads-history-rewrapped-at-removal.yaml");
 }
+
+#[test]
+fn per_epoch_search_by_lagging_member() {
+    run_clean("per-epoch-search-by-lagging-member.yaml");
+}
+
+#[test]
+fn mitra_search_by_lagging_member() {
+    run_clean("mitra-search-by-lagging-member.yaml");
+}

@@ -23,6 +23,10 @@
 //!   searcher holds, sorted; the server unions their lists and applies the access bound.
 //! * Late updates need nothing: they carry their own epoch's label, which every searcher entitled
 //!   to that epoch puts in its query.
+//! * An update names its epoch, and a reply the newest epoch the room's index has entries of. A
+//!   searcher whose newest key is older (the change's key is still on its way to it) has no
+//!   label for those entries, so it does not end the search with a partial result: it searches
+//!   again once it holds that epoch ([`Resolution::Requery`]).
 //! * Clients remember the root of every epoch they held. When the room shares history, the
 //!   changer of epoch `e` uploads the back-chain link that seals `r_(e-1)` under `r_e`
 //!   ([`crate::common::back_chain`], 64 bytes). A joiner (`prev: None`) of a room that shares history asks the server for the chain;
@@ -40,8 +44,8 @@
 //! per label even when the keyword is absent, so search cost grows with membership churn
 //! (research/sse.md §2.3 suggests compaction or rotating only on removals; not done here).
 //!
-//! On the wire: an update is 11 bytes plus 16 per keyword, a deletion 9 bytes, a query 3 bytes
-//! plus 16 per readable epoch (8 more while it awaits the chain), a reply 6 bytes plus 8 per id.
+//! On the wire: an update is 19 bytes plus 16 per keyword, a deletion 9 bytes, a query 3 bytes
+//! plus 16 per readable epoch (8 more while it awaits the chain), a reply 14 bytes plus 8 per id.
 //! The back-chain costs what [`crate::common::back_chain`] says: one link per change that shares
 //! history, and a joiner's walk.
 //!
@@ -55,7 +59,11 @@
 //! * per search, **linkable sub-tokens**: the labels of one query are one keyword in different
 //!   epochs, so after a search the server links that keyword's postings across epochs; the
 //!   **search pattern** (the same query repeats) and the **access pattern** (result ids);
-//! * **the update pattern**: ids, number of keywords per update, deletions by id.
+//! * **the update pattern**: ids, each update's epoch (which the timing of the room's changes
+//!   shows anyway), number of keywords per update, deletions by id.
+//!
+//! An active server can withhold entries, or name a newer epoch than the room has so that a
+//! searcher waits for a key that never comes; both deny service and neither reveals anything.
 //!
 //! Not forward private: an update in the current epoch carries the label a previous query for
 //! the same keyword sent. Removed members keep the roots of the epochs they lived through and
@@ -118,6 +126,8 @@ pub enum Update {
     Add {
         /// The message.
         msg: MsgId,
+        /// The epoch whose key made the labels.
+        epoch: Epoch,
         /// One label per keyword.
         labels: Vec<KeywordLabel>,
     },
@@ -139,7 +149,8 @@ pub struct Query {
     pub awaiting_chain: Option<Epoch>,
 }
 
-/// Matching message ids, ascending, and how many labels the query carried.
+/// Matching message ids, ascending, how many labels the query carried, and the newest epoch
+/// the room's index holds entries of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// The ids.
@@ -147,6 +158,9 @@ pub struct Reply {
     /// Labels of the query answered: a searcher that holds more epochs by the time the reply
     /// comes (its back-chain arrived meanwhile) asks again.
     pub labels: u16,
+    /// The newest epoch anything was indexed under: a searcher whose newest key is older
+    /// has no label for those entries and searches again once its key has come.
+    pub newest: Epoch,
 }
 
 /// Control traffic: the back-chain of search roots.
@@ -155,8 +169,8 @@ pub type Message = back_chain::Message;
 impl Wire for Update {
     fn wire_len(&self) -> usize {
         match self {
-            // kind, id, label count (u16), labels.
-            Self::Add { labels, .. } => 1 + ID_LEN + 2 + LABEL_LEN * labels.len(),
+            // kind, id, epoch, label count (u16), labels.
+            Self::Add { labels, .. } => 1 + ID_LEN + ID_LEN + 2 + LABEL_LEN * labels.len(),
             Self::Delete { .. } => 1 + ID_LEN,
         }
     }
@@ -182,7 +196,7 @@ impl Wire for Query {
 
 impl Wire for Reply {
     fn wire_len(&self) -> usize {
-        4 + ID_LEN * self.ids.len() + 2
+        4 + ID_LEN * self.ids.len() + 2 + ID_LEN
     }
     fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {}
 }
@@ -282,6 +296,8 @@ struct RoomIndex {
     /// The labels each message was added under, for deletions.
     labels_of: HashMap<MsgId, Vec<KeywordLabel>>,
     pairs: usize,
+    /// The newest epoch of an added entry.
+    newest: Epoch,
 }
 
 impl RoomIndex {
@@ -336,7 +352,11 @@ impl SseClient for Client {
         let mut labels: Vec<KeywordLabel> = keywords.iter().map(|w| keys.label(w)).collect();
         labels.sort_unstable();
         labels.dedup();
-        Ok(Update::Add { msg, labels })
+        Ok(Update::Add {
+            msg,
+            epoch: key.epoch,
+            labels,
+        })
     }
 
     fn remove(
@@ -367,6 +387,18 @@ impl SseClient for Client {
     ) -> Result<Resolution<Query>, SchemeError> {
         if reply.ids.windows(2).any(|w| w[0] >= w[1]) {
             return Err(SchemeError::Malformed("result ids not strictly ascending"));
+        }
+        // Entries were indexed under an epoch whose key has not reached this searcher yet: no
+        // label of its query could find them, so it searches again once it holds that epoch.
+        let newest_held = self
+            .rooms
+            .get(&key.room)
+            .and_then(|epochs| epochs.keys().next_back().copied())
+            .map_or(key.epoch, |held| held.max(key.epoch));
+        if reply.newest > newest_held {
+            return Ok(Resolution::Requery {
+                epoch: reply.newest,
+            });
         }
         // Answered before the back-chain reached this joiner (the server had the link, the
         // chain is on its way), or for a query made before it came: without the earlier
@@ -467,7 +499,8 @@ impl SseServer for Server {
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
         let index = self.rooms.entry(room).or_default();
         match update {
-            Update::Add { msg, labels } => {
+            Update::Add { msg, epoch, labels } => {
+                index.newest = index.newest.max(epoch);
                 for label in labels {
                     let ids = index.postings.entry(label).or_default();
                     // Ids mostly arrive in send order: append, else insert in place.
@@ -522,6 +555,7 @@ impl SseServer for Server {
             return Ok(Searched::Reply(Reply {
                 ids: Vec::new(),
                 labels: labels_of(query)?,
+                newest: Epoch(0),
             }));
         };
         let mut ids: Vec<MsgId> = Vec::new();
@@ -537,6 +571,7 @@ impl SseServer for Server {
         Ok(Searched::Reply(Reply {
             ids,
             labels: labels_of(query)?,
+            newest: index.newest,
         }))
     }
 }
@@ -595,8 +630,8 @@ mod tests {
         let add = client
             .index(key, MsgId(3), &["alpha", "beta", "gamma"], &mut rng)
             .unwrap();
-        // kind 1, id 8, count 2, three 16-byte labels.
-        assert_eq!(add.wire_len(), 1 + 8 + 2 + 3 * 16);
+        // kind 1, id 8, epoch 8, count 2, three 16-byte labels.
+        assert_eq!(add.wire_len(), 1 + 8 + 8 + 2 + 3 * 16);
         let delete = client.remove(key, MsgId(3), &["alpha"], &mut rng).unwrap();
         assert_eq!(delete.wire_len(), 1 + 8);
         let query = client.query(key, "alpha", &mut rng).unwrap();

@@ -15,7 +15,9 @@
 //! * [`sse_removed_member`]: a removed member's client, querying the server directly with the
 //!   key it kept, finds nothing indexed after its removal;
 //! * [`sse_joiner_policy`]: a joiner finds pre-join messages if and only if the room shares
-//!   history, by the access bound and, for schemes that enforce it, by cryptography.
+//!   history, by the access bound and, for schemes that enforce it, by cryptography;
+//! * [`sse_lagging_searcher`]: a member whose key for the room's newest epoch is still on its
+//!   way never ends a search with a partial result.
 //!
 //! The harness also checks every byte string the server sees: none may contain a watched
 //! keyword (unless the scheme declares that the server reads keywords), and no message may
@@ -96,6 +98,10 @@ struct RoomState {
     members: BTreeSet<UserId>,
     epoch: Epoch,
     shares_history: bool,
+    /// Members not told of the latest change yet, with whether they joined by it.
+    behind: BTreeMap<UserId, bool>,
+    /// The key of the latest epoch.
+    next_key: Option<HeldKey>,
     /// The oracle: messages indexed at the server and not deleted, with their keywords.
     indexed: BTreeMap<MsgId, Vec<String>>,
 }
@@ -161,10 +167,12 @@ impl<S: SearchableEncryption> SseHarness<S> {
                 members: members.iter().copied().collect(),
                 epoch: Epoch(0),
                 shares_history,
+                behind: BTreeMap::new(),
+                next_key: None,
                 indexed: BTreeMap::new(),
             },
         );
-        self.enter_epoch(room, by, members, rng);
+        self.enter_epoch(room, by, members, &[], rng);
     }
 
     /// `by` adds `join` and removes `leave`, starting the room's next epoch with a fresh random
@@ -179,7 +187,22 @@ impl<S: SearchableEncryption> SseHarness<S> {
         leave: &[UserId],
         rng: &mut dyn CryptoRngCore,
     ) -> Epoch {
+        self.change_leaving_behind(room, by, join, leave, &[], rng)
+    }
+
+    /// As [`change`](Self::change), but the members in `behind` are not told yet: their key
+    /// for the new epoch is still on its way until [`catch_up`](Self::catch_up).
+    pub fn change_leaving_behind(
+        &mut self,
+        room: RoomId,
+        by: UserId,
+        join: &[UserId],
+        leave: &[UserId],
+        behind: &[UserId],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Epoch {
         let state = self.rooms.get_mut(&room).expect("unknown room");
+        assert!(state.behind.is_empty(), "a member is still behind");
         assert!(state.members.contains(&by), "the changer must be a member");
         for u in leave {
             state.members.remove(u);
@@ -191,8 +214,22 @@ impl<S: SearchableEncryption> SseHarness<S> {
             .next()
             .expect("a test room never exhausts its epochs");
         let epoch = state.epoch;
-        self.enter_epoch(room, by, join, rng);
+        self.enter_epoch(room, by, join, behind, rng);
         epoch
+    }
+
+    /// Tells `user`, left behind by the latest change, of it now.
+    pub fn catch_up(&mut self, room: RoomId, user: UserId, rng: &mut dyn CryptoRngCore) {
+        let state = self.rooms.get_mut(&room).expect("unknown room");
+        let joined = state
+            .behind
+            .remove(&user)
+            .unwrap_or_else(|| panic!("{user} is not behind in {room}"));
+        let next = state
+            .next_key
+            .clone()
+            .expect("a room that changed has a key");
+        self.tell(room, user, &next, joined, false, rng);
     }
 
     fn enter_epoch(
@@ -200,40 +237,58 @@ impl<S: SearchableEncryption> SseHarness<S> {
         room: RoomId,
         by: UserId,
         joiners: &[UserId],
+        behind: &[UserId],
         rng: &mut dyn CryptoRngCore,
     ) {
-        let state = &self.rooms[&room];
+        assert!(!behind.contains(&by), "the changer cannot be behind");
+        let state = self.rooms.get_mut(&room).expect("unknown room");
         let next = HeldKey {
             epoch: state.epoch,
             secret: EpochSecret::random(rng),
         };
-        let shares_history = state.shares_history;
+        state.next_key = Some(next.clone());
+        let mut order = vec![by];
+        order.extend(state.members.iter().copied().filter(|u| *u != by));
+        for &user in behind {
+            state.behind.insert(user, joiners.contains(&user));
+        }
         self.server
             .name_changer(room, next.epoch, by)
             .unwrap_or_else(|e| panic!("{}: naming the changer of {}: {e}", S::NAME, next.epoch));
         self.changers.insert(room, by);
-        let mut order = vec![by];
-        order.extend(state.members.iter().copied().filter(|u| *u != by));
-        for user in order {
-            let u = user.0 as usize;
-            let prev = if joiners.contains(&user) {
-                None
-            } else {
-                self.held[u].get(&room).cloned()
-            };
-            let change = EpochChange {
-                prev: prev.as_ref().map(|p| p.view(room)),
-                next: next.view(room),
-                changer: user == by,
-                shares_history,
-            };
-            let mut out = Outbox::new();
-            self.clients[u]
-                .epoch_changed(change, rng, &mut out)
-                .unwrap_or_else(|e| panic!("{}: epoch_changed of {user}: {e}", S::NAME));
-            self.held[u].insert(room, next.clone());
-            self.route(room, user, out, rng);
+        for user in order.into_iter().filter(|u| !behind.contains(u)) {
+            self.tell(room, user, &next, joiners.contains(&user), user == by, rng);
         }
+    }
+
+    /// Hands `user` the key of the room's new epoch and routes what that causes.
+    fn tell(
+        &mut self,
+        room: RoomId,
+        user: UserId,
+        next: &HeldKey,
+        joined: bool,
+        changer: bool,
+        rng: &mut dyn CryptoRngCore,
+    ) {
+        let u = user.0 as usize;
+        let prev = if joined {
+            None
+        } else {
+            self.held[u].get(&room).cloned()
+        };
+        let change = EpochChange {
+            prev: prev.as_ref().map(|p| p.view(room)),
+            next: next.view(room),
+            changer,
+            shares_history: self.rooms[&room].shares_history,
+        };
+        let mut out = Outbox::new();
+        self.clients[u]
+            .epoch_changed(change, rng, &mut out)
+            .unwrap_or_else(|e| panic!("{}: epoch_changed of {user}: {e}", S::NAME));
+        self.held[u].insert(room, next.clone());
+        self.route(room, user, out, rng);
     }
 
     /// Delivers `out` (sent by `from`) and everything it causes, until nothing is left.
@@ -754,6 +809,47 @@ pub fn sse_late_update<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     // New updates after the late ones still land in the same index.
     h.index(room, u(1), &["launchdate"], rng);
     h.assert_search(PROPERTY, room, u(5), "launchdate", MsgId(0), rng);
+}
+
+/// Searchable encryption: a member whose key for the room's newest epoch is still on its way,
+/// searching while others index under that epoch, never ends the search with a partial result:
+/// it finds everything the oracle expects, or is told to search again once it holds that
+/// epoch. Once it has the key, its search equals the oracle.
+pub fn sse_lagging_searcher<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
+    const PROPERTY: &str = "sse_lagging_searcher";
+    let room = RoomId(15);
+    let mut h = watched_harness::<S>(4);
+    let u = UserId;
+    h.create(room, &[u(0), u(1), u(2)], u(0), true, rng);
+    h.index(room, u(1), &["forecast", "quarterly"], rng);
+    let e = h.change_leaving_behind(room, u(0), &[u(3)], &[], &[u(2)], rng);
+    h.index(room, u(3), &["forecast"], rng);
+    h.index(room, u(1), &["forecast", "budgetcuts"], rng);
+    let access = Access {
+        readable_from: MsgId(0),
+    };
+    for word in ["forecast", "budgetcuts", "quarterly"] {
+        match h.try_search(room, u(2), word, access, rng) {
+            Ok(found) => assert_eq!(
+                found,
+                h.expected(room, word, MsgId(0)),
+                "{}: {PROPERTY}: a searcher without the key of {e} ended a search for {word:?} \
+                 with a partial result",
+                S::NAME
+            ),
+            Err(SearchFailure::Requery(epoch)) => assert_eq!(
+                epoch,
+                e,
+                "{}: {PROPERTY}: told to search again at another epoch than the room's newest",
+                S::NAME
+            ),
+            Err(other) => panic!("{}: {PROPERTY}: search for {word:?}: {other:?}", S::NAME),
+        }
+    }
+    h.catch_up(room, u(2), rng);
+    for word in ["forecast", "budgetcuts", "quarterly", ABSENT] {
+        h.assert_search(PROPERTY, room, u(2), word, MsgId(0), rng);
+    }
 }
 
 /// Searchable encryption: a removed member's client, querying the server directly with the key

@@ -189,9 +189,20 @@ struct RoomState {
     /// The epoch this client joined at, while the back-chain it asked for has not come: a
     /// search that ends before it does would miss the history the chain opens.
     awaiting_chain: Option<Epoch>,
+    /// The newest epoch of a log record read past: while it is newer than every key held,
+    /// those records' entries are missing from any result.
+    newest_seen: Option<Epoch>,
 }
 
 impl RoomState {
+    /// The epoch whose key this client must hold before a search can be complete, if its
+    /// newest key is older than a record it read past.
+    fn lagging_behind(&self) -> Option<Epoch> {
+        let newest_held = self.held.keys().next_back().copied();
+        self.newest_seen
+            .filter(|&seen| newest_held.is_none_or(|held| seen > held))
+    }
+
     fn hold_view(&mut self, key: KeyView<'_>) -> Result<(), SchemeError> {
         if !self.held.contains_key(&key.epoch) {
             self.hold(key.epoch, EpochKeys::from_view(key)?);
@@ -282,6 +293,7 @@ impl RoomState {
                 return Err(SchemeError::Malformed("log records out of order"));
             }
             last = Some(record.seq);
+            self.newest_seen = self.newest_seen.max(Some(record.epoch));
             let in_tail = record.seq >= window.cursor && record.epoch >= window.floor;
             let in_rewind = window
                 .rewind
@@ -429,7 +441,12 @@ impl SseClient for Client {
             };
         }
         let window = std::mem::take(&mut search.window);
+        // Entries written under an epoch whose key has not reached this searcher yet: a
+        // result now would miss them, so it searches again once it holds that epoch.
         state.read_log(key.room, &window, reply)?;
+        if let Some(epoch) = state.lagging_behind() {
+            return Ok(Resolution::Requery { epoch });
+        }
         match state.next_query(reply.search, &mut search, false)? {
             Some(query) => {
                 state.searches.insert(reply.search, search);

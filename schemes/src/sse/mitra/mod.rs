@@ -39,7 +39,10 @@
 //!   carry explicit counters, so updates of one writer applied out of order are still found.
 //!   A client that obtains an epoch's key after reading past some of that epoch's records (it
 //!   learnt of the epoch late, or a back-chain gave it) asks for them again (`rewind`), and
-//!   records of epochs older than its oldest key are not sent to it at all (`floor`).
+//!   records of epochs older than its oldest key are not sent to it at all (`floor`). A
+//!   client that reads a record of an epoch newer than its newest key (the change's key is
+//!   still on its way to it) does not end a search with the partial result: it searches
+//!   again once it holds that epoch ([`Resolution::Requery`](crate::sse::Resolution::Requery)).
 //! * **Epochs** (§2.3 option A). Clients keep the keys of every epoch they held and search
 //!   them all. When the room shares history, the member who makes a change uploads a
 //!   back-chain link sealing `K_{e-1}` under `K_e` ([`crate::common::back_chain`]); a
