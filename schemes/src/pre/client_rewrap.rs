@@ -104,8 +104,9 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
-use crate::common::back_chain::{self, ChainStore, Link};
+use crate::common::back_chain::{self, ChainSecret, ChainStore, Link};
 use crate::common::changers::Changers;
+use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::wire::varint_len;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
@@ -270,23 +271,33 @@ struct Known {
     kek: Kek,
 }
 
-/// A user's state: per room, the KEK of every epoch it held or reached through links.
-#[derive(Default)]
-pub struct Client {
-    rooms: BTreeMap<RoomId, BTreeMap<Epoch, Known>>,
+impl EpochEntry for Known {
+    const CHAIN: &'static str = CHAIN;
+
+    fn held(key: KeyView<'_>) -> Self {
+        Self {
+            secret: Some(key.secret.clone()),
+            kek: Zeroizing::new(key.secret.derive(KEK, key.room, key.epoch)),
+        }
+    }
+
+    fn reached(_: RoomId, _: Epoch, kek: ChainSecret) -> Result<Self, SchemeError> {
+        Ok(Self { secret: None, kek })
+    }
+
+    fn made_from(&self, secret: &EpochSecret) -> bool {
+        self.secret.as_ref() == Some(secret)
+    }
+
+    fn chain_secret(&self) -> &[u8; 32] {
+        &self.kek
+    }
 }
 
-impl core::fmt::Debug for Client {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let epochs: BTreeMap<&RoomId, Vec<&Epoch>> = self
-            .rooms
-            .iter()
-            .map(|(r, known)| (r, known.keys().collect()))
-            .collect();
-        f.debug_struct("Client")
-            .field("known_epochs", &epochs)
-            .finish()
-    }
+/// A user's state: per room, the KEK of every epoch it held or reached through links.
+#[derive(Debug, Default)]
+pub struct Client {
+    known: KnownEpochs<Known>,
 }
 
 /// A record as the server keeps it (links are per room, attached at `get`).
@@ -399,46 +410,13 @@ fn unwrap_header(
 }
 
 impl Client {
-    /// Remembers `key`'s KEK (re-deriving it if the client knew the epoch only through a link
-    /// or from another secret: the key view is authoritative) and returns it.
+    /// Remembers `key`'s KEK and returns it.
     fn learn(&mut self, key: KeyView<'_>) -> &Kek {
-        let known = self.rooms.entry(key.room).or_default();
-        let fresh = known
-            .get(&key.epoch)
-            .is_none_or(|k| k.secret.as_ref() != Some(key.secret));
-        if fresh {
-            let kek = Zeroizing::new(key.secret.derive(KEK, key.room, key.epoch));
-            known.insert(
-                key.epoch,
-                Known {
-                    secret: Some(key.secret.clone()),
-                    kek,
-                },
-            );
-        }
-        &known[&key.epoch].kek
-    }
-
-    /// Follows `links` down from the epochs this client knows, remembering the KEKs it reaches.
-    ///
-    /// # Errors
-    /// [`SchemeError::Crypto`] for a link that does not open under a key this client holds for
-    /// its epoch (forged or corrupted).
-    fn walk(&mut self, room: RoomId, links: &[Link]) -> Result<(), SchemeError> {
-        let known = self.rooms.entry(room).or_default();
-        back_chain::walk(
-            CHAIN,
-            room,
-            links,
-            known,
-            |k| &k.kek,
-            |_, kek| Ok(Known { secret: None, kek }),
-        )?;
-        Ok(())
+        &self.known.learn(key).kek
     }
 
     fn kek(&self, room: RoomId, epoch: Epoch) -> Option<&Kek> {
-        self.rooms.get(&room)?.get(&epoch).map(|k| &k.kek)
+        self.known.get(room, epoch).map(|k| &k.kek)
     }
 }
 
@@ -474,7 +452,7 @@ impl HistoryClient for Client {
         self.learn(key);
         let epoch = sealed.header.epoch;
         if self.kek(key.room, epoch).is_none() {
-            self.walk(key.room, &sealed.links)?;
+            self.known.walk(key.room, &sealed.links)?;
         }
         let Some(kek) = self.kek(key.room, epoch) else {
             return Ok(Opened::Pending { waiting_for: epoch });
@@ -532,7 +510,7 @@ impl RekeyingClient for Client {
             );
         };
         let target = self.learn(key).clone();
-        self.walk(key.room, links)?;
+        self.known.walk(key.room, links)?;
         let mut rewrapped = Vec::with_capacity(headers.len());
         let mut unopened = false;
         for (msg, header) in headers {
@@ -742,7 +720,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
-    use crate::testing::{HistoryHarness, Tamper};
+    use crate::testing::{server_changed_by, HistoryHarness, Tamper};
 
     fn rng(seed: u64) -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(seed)
@@ -768,8 +746,7 @@ mod tests {
             (HEADER_LEN, LINK_LEN, ENTRY_LEN, RECORD_OVERHEAD),
             (80, 64, 88, 97)
         );
-        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(1), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(1), true, &mut rng);
         for len in [0, 1, 160, 4096] {
             let (_, record) = h.seal(u(1), &vec![3; len], &mut rng);
             assert_eq!(record.wire_len(), len + RECORD_OVERHEAD);
@@ -859,8 +836,7 @@ mod tests {
     fn late_records_carry_links_until_the_next_rotation() {
         let mut rng = rng(3);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::new(5, RoomId(3), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(5, RoomId(3), true, &mut rng);
         let (late, record) = h.seal(u(1), b"late", &mut rng);
         h.join(&[u(2)], u(0), &mut rng);
         h.join(&[u(3)], u(2), &mut rng);
@@ -896,11 +872,7 @@ mod tests {
         let room = RoomId(4);
         let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
         let mut alice = Client::default();
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let mut server: Server = server_changed_by(room, UserId(0));
         let record = alice
             .seal(key(room, 0, &s[0]), MsgId(9), b"body", &mut rng)
             .unwrap();
@@ -918,28 +890,19 @@ mod tests {
         };
         let (h1, h2) = (k(1, &mut rng), k(2, &mut rng));
         let mut out = Outbox::new();
-        for h in [h2.clone(), h1] {
+        // The newer upload first, then the slow one, then one for a message never stored.
+        for upload in [
+            (MsgId(9), h2.clone()),
+            (MsgId(9), h1),
+            (MsgId(10), h2.clone()),
+        ] {
+            let upload = Message::Rewrapped(vec![upload]);
             server
-                .handle(
-                    room,
-                    UserId(0),
-                    Message::Rewrapped(vec![(MsgId(9), h)]),
-                    &mut rng,
-                    &mut out,
-                )
+                .handle(room, UserId(0), upload, &mut rng, &mut out)
                 .unwrap();
         }
         assert_eq!(server.records[&(room, MsgId(9))].header, h2);
         // Unknown messages in an upload are ignored.
-        server
-            .handle(
-                room,
-                UserId(0),
-                Message::Rewrapped(vec![(MsgId(10), h2)]),
-                &mut rng,
-                &mut out,
-            )
-            .unwrap();
         assert!(server.get(room, MsgId(10)).is_none());
         assert!(out.is_empty());
     }
@@ -949,8 +912,7 @@ mod tests {
     fn unopenable_headers_are_left_behind() {
         let mut rng = rng(5);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(5), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(5), true, &mut rng);
         let good = h.send(u(0), b"good", &mut rng);
         let bad = h.send(u(1), b"bad", &mut rng);
         h.server
@@ -974,17 +936,21 @@ mod tests {
         all.remove(0)
     }
 
-    /// The headers the server sends `changer` for its rotation from `prev` to `next`, and the
-    /// re-wrap its client answers with (not delivered).
+    /// The headers the server sends `changer` for its rotation of `room` into epoch `to`, and
+    /// the re-wrap its client answers with (not delivered). `s` holds the epochs' secrets.
     fn rotate(
         server: &mut Server,
         changer: (UserId, &mut Client),
-        prev: KeyView<'_>,
-        next: KeyView<'_>,
+        (room, to): (RoomId, u64),
+        s: &[EpochSecret],
         rng: &mut ChaCha20Rng,
     ) -> Message {
         let (id, client) = changer;
-        server.name_changer(next.room, next.epoch, id).unwrap();
+        let (prev, next) = (
+            key(room, to - 1, &s[to as usize - 1]),
+            key(room, to, &s[to as usize]),
+        );
+        server.name_changer(room, next.epoch, id).unwrap();
         let change = EpochChange {
             prev: Some(prev),
             next,
@@ -1041,13 +1007,7 @@ mod tests {
         let mut out = Outbox::new();
 
         // Epoch 1, by alice: the garbled upload arrives before her honest one.
-        let honest = rotate(
-            &mut server,
-            (alice, &mut a),
-            key(room, 0, &s[0]),
-            key(room, 1, &s[1]),
-            &mut rng,
-        );
+        let honest = rotate(&mut server, (alice, &mut a), (room, 1), &s, &mut rng);
         server
             .handle(room, alice, garble(&honest), &mut rng, &mut out)
             .unwrap();
@@ -1077,13 +1037,7 @@ mod tests {
         server
             .handle(room, alice, garble(&honest), &mut rng, &mut out)
             .unwrap();
-        let answer = rotate(
-            &mut server,
-            (bob, &mut b),
-            key(room, 1, &s[1]),
-            key(room, 2, &s[2]),
-            &mut rng,
-        );
+        let answer = rotate(&mut server, (bob, &mut b), (room, 2), &s, &mut rng);
         assert_eq!(answer, Message::Rewrapped(Vec::new()), "nothing opened");
         server
             .handle(room, bob, answer, &mut rng, &mut out)
@@ -1113,8 +1067,7 @@ mod tests {
     fn from_join_rotates_nothing() {
         let mut rng = rng(6);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(6), false);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(6), false, &mut rng);
         let id = h.send(u(0), b"before", &mut rng);
         h.join(&[u(2)], u(1), &mut rng);
         h.rekey(u(2), &mut rng);
@@ -1122,6 +1075,14 @@ mod tests {
         assert_eq!(h.server.links.stored_len(), 0);
         assert_eq!(h.get(id).header().epoch(), Epoch(0));
         h.assert_reads(u(0), id, "from_join");
+    }
+
+    /// What a client holding only `key` reads of `record`.
+    fn fresh_read(key: KeyView<'_>, msg: MsgId, record: &RewrapRecord) -> Option<Vec<u8>> {
+        Client::default()
+            .open(key, msg, record)
+            .unwrap()
+            .plaintext()
     }
 
     /// Seeded random cases: records open under their epoch's KEK only, bound to room and
@@ -1141,12 +1102,8 @@ mod tests {
             let k_next = key(room, epoch + 1, &next);
             let record = Client::default().seal(k, msg, &text, &mut rng).unwrap();
             assert_eq!(
-                Client::default()
-                    .open(k, msg, &record)
-                    .unwrap()
-                    .plaintext()
-                    .unwrap(),
-                text,
+                fresh_read(k, msg, &record),
+                Some(text.clone()),
                 "case {case}"
             );
             for (what, outcome) in [
@@ -1194,14 +1151,7 @@ mod tests {
                 links: vec![link.clone()].into(),
                 ..record.clone()
             };
-            assert_eq!(
-                Client::default()
-                    .open(k_next, msg, &linked)
-                    .unwrap()
-                    .plaintext()
-                    .unwrap(),
-                text
-            );
+            assert_eq!(fresh_read(k_next, msg, &linked), Some(text.clone()));
             let mut bad_link = link.clone();
             assert!(bad_link.tamper());
             let shifted_link = link.relabelled(Epoch(epoch.wrapping_sub(1)), link.to());

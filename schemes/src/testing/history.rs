@@ -27,6 +27,17 @@ use crate::{
     Wire,
 };
 
+/// A fresh server (of either data family) whose directory names `changer` the changer of every
+/// epoch of `room` from 1 to 7: for unit tests that drive a server by hand.
+#[must_use]
+pub fn server_changed_by<S: RekeyingServer + Default>(room: RoomId, changer: UserId) -> S {
+    let mut server = S::default();
+    for e in 1..8 {
+        server.name_changer(room, Epoch(e), changer).unwrap();
+    }
+    server
+}
+
 /// Control messages one routing may take before the harness calls it a livelock.
 const ROUTE_LIMIT: usize = 100_000;
 
@@ -97,6 +108,19 @@ impl<H: HistoryProtection> HistoryHarness<H> {
             changer: None,
             next_msg: 0,
         }
+    }
+
+    /// As [`HistoryHarness::new`], with the room created by user 0 for users 0 and 1.
+    #[must_use]
+    pub fn with_pair(
+        users: u32,
+        room: RoomId,
+        shares_history: bool,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Self {
+        let mut h = Self::new(users, room, shares_history);
+        h.create(&[UserId(0), UserId(1)], UserId(0), rng);
+        h
     }
 
     /// The room's current epoch.
