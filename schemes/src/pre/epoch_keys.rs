@@ -130,15 +130,7 @@ impl Wire for EpochRecord {
 #[cfg(any(test, feature = "testing"))]
 impl crate::testing::Tamper for EpochRecord {
     fn tamper(&mut self) -> bool {
-        let mut body = self.ciphertext.to_vec();
-        match body.first_mut() {
-            Some(b) => {
-                *b ^= 1;
-                self.ciphertext = body.into();
-                true
-            }
-            None => false,
-        }
+        crate::testing::Tamper::tamper(&mut self.ciphertext)
     }
 }
 
