@@ -16,18 +16,8 @@ use conclave_schemes::pre::keyhom::{self, HomWrap, KeyHom};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work,
 };
-use conclave_schemes::testing::Tamper;
+use conclave_schemes::testing::{readable, Tamper};
 use conclave_schemes::Misuse;
-/// What these access tests ask of an open: the plaintext, or that the reader cannot read it.
-/// A key the reader does not hold ([`Opened::Pending`]) counts as [`SchemeError::Crypto`] here:
-/// an outsider's pending key never arrives.
-fn readable(opened: Result<Opened, SchemeError>) -> Result<Vec<u8>, SchemeError> {
-    match opened? {
-        Opened::Plaintext(p) => Ok(p),
-        Opened::Pending { .. } => Err(SchemeError::Crypto),
-    }
-}
-
 use conclave_schemes::{
     Dest, Epoch, EpochSecret, MsgId, Opened, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
 };

@@ -509,6 +509,12 @@ impl ChainStore {
             .collect()
     }
 
+    /// The newest epoch of `room` a link leads into.
+    #[must_use]
+    pub fn newest(&self, room: RoomId) -> Option<Epoch> {
+        self.rooms.get(&room)?.links.keys().next_back().copied()
+    }
+
     /// Whether the link into `epoch` of `room` is stored.
     #[must_use]
     pub fn has_link(&self, room: RoomId, epoch: Epoch) -> bool {

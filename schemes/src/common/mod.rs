@@ -4,6 +4,8 @@
 //! * [`back_chain`]: the encrypted chain of per-epoch secrets on a server through which a
 //!   joiner walks back to the epochs before its own (epoch-keys, client-rewrap, per-epoch,
 //!   Mitra).
+//! * [`known_epochs`]: a back-chain client's entry per epoch it held or reached (epoch-keys,
+//!   client-rewrap).
 //! * [`changers`]: which member the service's directory names as the changer of each epoch, the
 //!   only one whose re-keying traffic a server accepts.
 //! * [`router`]: synchronous delivery of protocol messages between clients and a server until
@@ -12,4 +14,5 @@
 pub mod aead;
 pub mod back_chain;
 pub mod changers;
+pub mod known_epochs;
 pub mod router;

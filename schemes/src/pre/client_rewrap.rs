@@ -23,9 +23,10 @@
 //!   below) in [`Message::Rotate`]; the server answers with every stored header of the room under
 //!   an older epoch ([`Message::Headers`]); the changer unwraps each with the KEK of the epoch it
 //!   is under (it keeps the KEKs of every epoch it held) and re-wraps it under its current KEK
-//!   with a fresh nonce ([`Message::Rewrapped`]). The server overwrites a header only if the
+//!   with a fresh nonce ([`Message::Rewrapped`]). The server replaces a header only if the
 //!   stored one is under an older epoch than the upload's, so a slow upload never undoes a newer
-//!   rotation. Bodies never change.
+//!   rotation, and keeps the header it replaced until the change is confirmed (see Security).
+//!   Bodies never change.
 //! * **Catch-up links.** Nothing orders a sender's store against a rotation, and the server
 //!   cannot re-wrap, so a record sealed under epoch `e` may be stored after the room's headers
 //!   moved past `e`, for readers who never held `e`. For those, each rotation to epoch `t` also
@@ -43,7 +44,7 @@
 //! | who | work | traffic |
 //! |---|---|---|
 //! | changer | N AEAD opens and N AEAD seals of 32 bytes (plus 1 for the link) | uploads 65 B, downloads and uploads ≈ 88·N B each way |
-//! | server | copies N headers out, overwrites N headers | reported as `"headers"` and `"rewrap"`, units = headers |
+//! | server | copies N headers out, replaces N headers (keeping the N it replaced, 80 B each) | reported as `"headers"` and `"rewrap"`, units = headers |
 //! | other members, joiners | nothing | nothing |
 //!
 //! Client time and bandwidth grow with the stored history: that is the price of rotating with
@@ -56,8 +57,18 @@
 //!   wrapped under KEKs derived from secrets it never holds, and a re-wrapped header is a fresh
 //!   AEAD encryption under the new KEK (a ciphertext-dependent "token" carries no key relation);
 //!   links only go backwards.
-//! * **Storage breach with an old key: safe for re-wrapped records.** Once re-wrapped, a header
-//!   opens only with the new KEK; an old epoch secret opens nothing the server now stores, except
+//! * **Old wraps are kept until the change is confirmed.** The server cannot check a re-wrap,
+//!   and only the named changer of its epoch may send one ([`crate::common::changers`]), so a
+//!   garbled upload (cut short, or a hostile changer's) must not destroy the only copy of a
+//!   message key. A re-wrap therefore keeps the header it replaced; the changer may send its
+//!   re-wrap again while it is unconfirmed (an earlier, garbled one does not get the honest one
+//!   refused). The next change confirms it: its changer opens the header to re-wrap it, and the
+//!   older copy is dropped. A header that changer cannot open is dropped instead; the kept one,
+//!   which the earlier epoch's KEK opens, is restored and sent to it again with the links it
+//!   needs. Readers see a garbled header until then (availability, not confidentiality).
+//! * **Storage breach with an old key: safe for records re-wrapped twice.** A re-wrapped header
+//!   opens only with the new KEK, but the copy kept until the next change opens with the KEK of
+//!   the epoch before; a secret two or more epochs old opens nothing the server stores, except
 //!   headers not re-wrapped yet (records stored late, until the next rotation).
 //! * **`from_join`:** no rotation and no link for such a change: a joiner receives nothing that
 //!   opens an earlier epoch. Members keep opening old records with the KEKs they kept.
@@ -68,9 +79,12 @@
 //!   message key, or a server that kept an old header and later learns its old KEK (say from a
 //!   removed member), reads that message — history the removed member could read anyway.
 //! * Rotation is O(N) client work and traffic per change, by one member, while the room goes on.
-//! * A member (or any holder of the current KEK) can upload garbage headers; the server cannot
-//!   check them (availability, not confidentiality: a garbage header fails to open). Headers the
-//!   changer cannot open are left as they are.
+//! * The named changer can upload garbage headers; the server cannot check them (availability,
+//!   not confidentiality: a garbage header fails to open until the next change restores the
+//!   kept copy). Headers the changer cannot open and of which no copy is kept are left as they
+//!   are.
+//! * Keeping the replaced headers costs the server one more header per re-wrapped record, and
+//!   leaves one epoch's worth of older wraps on it (Security).
 //! * Under `shared`, a member who holds the current KEK reaches every older KEK through the links
 //!   (all of which open only headers already re-wrapped, or late ones).
 //!
@@ -90,8 +104,9 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
-use crate::common::back_chain::{self, ChainStore, Link};
+use crate::common::back_chain::{self, ChainSecret, ChainStore, Link};
 use crate::common::changers::Changers;
+use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::wire::varint_len;
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
@@ -256,29 +271,42 @@ struct Known {
     kek: Kek,
 }
 
-/// A user's state: per room, the KEK of every epoch it held or reached through links.
-#[derive(Default)]
-pub struct Client {
-    rooms: BTreeMap<RoomId, BTreeMap<Epoch, Known>>,
+impl EpochEntry for Known {
+    const CHAIN: &'static str = CHAIN;
+
+    fn held(key: KeyView<'_>) -> Self {
+        Self {
+            secret: Some(key.secret.clone()),
+            kek: Zeroizing::new(key.secret.derive(KEK, key.room, key.epoch)),
+        }
+    }
+
+    fn reached(_: RoomId, _: Epoch, kek: ChainSecret) -> Result<Self, SchemeError> {
+        Ok(Self { secret: None, kek })
+    }
+
+    fn made_from(&self, secret: &EpochSecret) -> bool {
+        self.secret.as_ref() == Some(secret)
+    }
+
+    fn chain_secret(&self) -> &[u8; 32] {
+        &self.kek
+    }
 }
 
-impl core::fmt::Debug for Client {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let epochs: BTreeMap<&RoomId, Vec<&Epoch>> = self
-            .rooms
-            .iter()
-            .map(|(r, known)| (r, known.keys().collect()))
-            .collect();
-        f.debug_struct("Client")
-            .field("known_epochs", &epochs)
-            .finish()
-    }
+/// A user's state: per room, the KEK of every epoch it held or reached through links.
+#[derive(Debug, Default)]
+pub struct Client {
+    known: KnownEpochs<Known>,
 }
 
 /// A record as the server keeps it (links are per room, attached at `get`).
 #[derive(Debug, Clone)]
 struct Stored {
     header: Header,
+    /// The header the latest re-wrap replaced, kept until the next change confirms that re-wrap
+    /// (see the module doc): a garbage re-wrap then never holds the only copy of the key.
+    kept: Option<Header>,
     body: Arc<[u8]>,
 }
 
@@ -382,46 +410,13 @@ fn unwrap_header(
 }
 
 impl Client {
-    /// Remembers `key`'s KEK (re-deriving it if the client knew the epoch only through a link
-    /// or from another secret: the key view is authoritative) and returns it.
+    /// Remembers `key`'s KEK and returns it.
     fn learn(&mut self, key: KeyView<'_>) -> &Kek {
-        let known = self.rooms.entry(key.room).or_default();
-        let fresh = known
-            .get(&key.epoch)
-            .is_none_or(|k| k.secret.as_ref() != Some(key.secret));
-        if fresh {
-            let kek = Zeroizing::new(key.secret.derive(KEK, key.room, key.epoch));
-            known.insert(
-                key.epoch,
-                Known {
-                    secret: Some(key.secret.clone()),
-                    kek,
-                },
-            );
-        }
-        &known[&key.epoch].kek
-    }
-
-    /// Follows `links` down from the epochs this client knows, remembering the KEKs it reaches.
-    ///
-    /// # Errors
-    /// [`SchemeError::Crypto`] for a link that does not open under a key this client holds for
-    /// its epoch (forged or corrupted).
-    fn walk(&mut self, room: RoomId, links: &[Link]) -> Result<(), SchemeError> {
-        let known = self.rooms.entry(room).or_default();
-        back_chain::walk(
-            CHAIN,
-            room,
-            links,
-            known,
-            |k| &k.kek,
-            |_, kek| Ok(Known { secret: None, kek }),
-        )?;
-        Ok(())
+        &self.known.learn(key).kek
     }
 
     fn kek(&self, room: RoomId, epoch: Epoch) -> Option<&Kek> {
-        self.rooms.get(&room)?.get(&epoch).map(|k| &k.kek)
+        self.known.get(room, epoch).map(|k| &k.kek)
     }
 }
 
@@ -457,7 +452,7 @@ impl HistoryClient for Client {
         self.learn(key);
         let epoch = sealed.header.epoch;
         if self.kek(key.room, epoch).is_none() {
-            self.walk(key.room, &sealed.links)?;
+            self.known.walk(key.room, &sealed.links)?;
         }
         let Some(kek) = self.kek(key.room, epoch) else {
             return Ok(Opened::Pending { waiting_for: epoch });
@@ -515,8 +510,9 @@ impl RekeyingClient for Client {
             );
         };
         let target = self.learn(key).clone();
-        self.walk(key.room, links)?;
+        self.known.walk(key.room, links)?;
         let mut rewrapped = Vec::with_capacity(headers.len());
+        let mut unopened = false;
         for (msg, header) in headers {
             if header.epoch >= key.epoch {
                 continue;
@@ -526,19 +522,81 @@ impl RekeyingClient for Client {
                 continue;
             };
             let Ok(message_key) = unwrap_header(kek, key.room, *msg, header) else {
+                unopened = true;
                 continue;
             };
             let fresh = wrap_header(&target, key.room, *msg, key.epoch, &message_key, rng)?;
             rewrapped.push((*msg, fresh));
         }
-        if !rewrapped.is_empty() {
+        // Even with nothing re-wrapped, the answer tells the server which headers did not
+        // open, so it can restore the ones it kept.
+        if !rewrapped.is_empty() || unopened {
             out.send(Dest::Server, Message::Rewrapped(rewrapped));
         }
         Ok(())
     }
 }
 
+impl Stored {
+    /// Takes a re-wrapped header and returns the bytes this adds to storage.
+    fn rewrap(&mut self, header: Header) -> usize {
+        if self.header.epoch < header.epoch {
+            // The changer opened the header it replaces, which confirms the re-wrap that made
+            // it; that header is kept in turn until the next change confirms this one.
+            let added = if self.kept.is_none() { HEADER_LEN } else { 0 };
+            self.kept = Some(core::mem::replace(&mut self.header, header));
+            added
+        } else {
+            // A re-wrap not confirmed yet may be replaced by its changer's next upload (one
+            // that failed or was garbled, sent again); never let a slow upload undo a newer
+            // rotation, nor replace the header a record was sealed with.
+            if self.header.epoch == header.epoch && self.kept.is_some() {
+                self.header = header;
+            }
+            0
+        }
+    }
+}
+
 impl Server {
+    /// A [`Message::Headers`] with `headers` for a changer that holds the KEK of `held`: late
+    /// headers under older epochs come with the links down from it.
+    fn headers_for(&self, room: RoomId, headers: Vec<(MsgId, Header)>, held: Epoch) -> Message {
+        let links = match headers.iter().map(|(_, h)| h.epoch).min() {
+            Some(oldest) if oldest < held => self.links.links_between(room, oldest, held.next()),
+            _ => Vec::new(),
+        };
+        Message::Headers { headers, links }
+    }
+
+    /// After the changer of `rotation` answered it: records it left under an older epoch
+    /// although their last re-wrap is unconfirmed did not open for it, so that re-wrap is
+    /// dropped, the header it replaced restored, and the changer asked to re-wrap that one.
+    fn restore_unconfirmed(
+        &mut self,
+        room: RoomId,
+        changer: UserId,
+        rotation: Epoch,
+        out: &mut Outbox<Message>,
+    ) {
+        let mut restored = Vec::new();
+        for ((_, msg), stored) in self.room_records(room) {
+            if stored.header.epoch < rotation {
+                if let Some(kept) = stored.kept.take() {
+                    stored.header = kept;
+                    restored.push((*msg, stored.header.clone()));
+                }
+            }
+        }
+        if !restored.is_empty() {
+            self.bytes -= restored.len() * HEADER_LEN;
+            out.send(
+                Dest::User(changer),
+                self.headers_for(room, restored, rotation),
+            );
+        }
+    }
+
     fn room_records(
         &mut self,
         room: RoomId,
@@ -560,6 +618,7 @@ impl HistoryServer for Server {
             (room, msg),
             Stored {
                 header: sealed.header,
+                kept: None,
                 body: sealed.body,
             },
         );
@@ -601,16 +660,11 @@ impl RekeyingServer for Server {
                     .map(|((_, m), s)| (*m, s.header.clone()))
                     .collect();
                 let units = headers.len() as u64;
-                // Late headers under epochs before the changer's previous one need links down
-                // from it; the changer holds its previous epoch's KEK itself.
-                let oldest = headers.iter().map(|(_, h)| h.epoch).min();
-                if let Some(oldest) = oldest {
-                    let links = if oldest < changer_held {
-                        self.links.links_between(room, oldest, changer_held.next())
-                    } else {
-                        Vec::new()
-                    };
-                    out.send(Dest::User(from), Message::Headers { headers, links });
+                if !headers.is_empty() {
+                    out.send(
+                        Dest::User(from),
+                        self.headers_for(room, headers, changer_held),
+                    );
                 }
                 Ok(Work {
                     op: "headers",
@@ -624,12 +678,19 @@ impl RekeyingServer for Server {
                     self.changers.check(room, header.epoch, from)?;
                 }
                 let units = headers.len() as u64;
+                let rotation = self.links.newest(room);
+                let completes_rotation =
+                    rotation.is_some_and(|r| headers.iter().all(|(_, h)| h.epoch == r));
                 for (msg, header) in headers {
                     if let Some(stored) = self.records.get_mut(&(room, msg)) {
-                        // Never let a slow upload undo a newer rotation.
-                        if stored.header.epoch < header.epoch {
-                            stored.header = header;
-                        }
+                        self.bytes += stored.rewrap(header);
+                    }
+                }
+                // The upload answers the room's newest rotation (or says that nothing opened):
+                // what its changer did not re-wrap, it could not open.
+                if let Some(rotation) = rotation.filter(|_| completes_rotation) {
+                    if self.changers.check(room, rotation, from).is_ok() {
+                        self.restore_unconfirmed(room, from, rotation, out);
                     }
                 }
                 Ok(Work {
@@ -659,7 +720,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
-    use crate::testing::{HistoryHarness, Tamper};
+    use crate::testing::{server_changed_by, HistoryHarness, Tamper};
 
     fn rng(seed: u64) -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(seed)
@@ -685,8 +746,7 @@ mod tests {
             (HEADER_LEN, LINK_LEN, ENTRY_LEN, RECORD_OVERHEAD),
             (80, 64, 88, 97)
         );
-        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(1), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(1), true, &mut rng);
         for len in [0, 1, 160, 4096] {
             let (_, record) = h.seal(u(1), &vec![3; len], &mut rng);
             assert_eq!(record.wire_len(), len + RECORD_OVERHEAD);
@@ -705,9 +765,10 @@ mod tests {
             h.control_bytes - before,
             (1 + LINK_LEN) + (1 + 1 + 5 * ENTRY_LEN + 1) + (1 + 1 + 5 * ENTRY_LEN)
         );
+        // Each record keeps the header its re-wrap replaced until the next change.
         assert_eq!(
             h.server.stored_len(),
-            2 * LINK_LEN + 5 * (HEADER_LEN + 5 + TAG)
+            2 * LINK_LEN + 5 * (2 * HEADER_LEN + 5 + TAG)
         );
         let big = Message::Rewrapped(vec![(MsgId(1), h.get(MsgId(4)).header.clone()); 130]);
         assert_eq!(big.wire_len(), 1 + 2 + 130 * ENTRY_LEN);
@@ -775,8 +836,7 @@ mod tests {
     fn late_records_carry_links_until_the_next_rotation() {
         let mut rng = rng(3);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::new(5, RoomId(3), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(5, RoomId(3), true, &mut rng);
         let (late, record) = h.seal(u(1), b"late", &mut rng);
         h.join(&[u(2)], u(0), &mut rng);
         h.join(&[u(3)], u(2), &mut rng);
@@ -812,11 +872,7 @@ mod tests {
         let room = RoomId(4);
         let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
         let mut alice = Client::default();
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let mut server: Server = server_changed_by(room, UserId(0));
         let record = alice
             .seal(key(room, 0, &s[0]), MsgId(9), b"body", &mut rng)
             .unwrap();
@@ -834,28 +890,19 @@ mod tests {
         };
         let (h1, h2) = (k(1, &mut rng), k(2, &mut rng));
         let mut out = Outbox::new();
-        for h in [h2.clone(), h1] {
+        // The newer upload first, then the slow one, then one for a message never stored.
+        for upload in [
+            (MsgId(9), h2.clone()),
+            (MsgId(9), h1),
+            (MsgId(10), h2.clone()),
+        ] {
+            let upload = Message::Rewrapped(vec![upload]);
             server
-                .handle(
-                    room,
-                    UserId(0),
-                    Message::Rewrapped(vec![(MsgId(9), h)]),
-                    &mut rng,
-                    &mut out,
-                )
+                .handle(room, UserId(0), upload, &mut rng, &mut out)
                 .unwrap();
         }
         assert_eq!(server.records[&(room, MsgId(9))].header, h2);
         // Unknown messages in an upload are ignored.
-        server
-            .handle(
-                room,
-                UserId(0),
-                Message::Rewrapped(vec![(MsgId(10), h2)]),
-                &mut rng,
-                &mut out,
-            )
-            .unwrap();
         assert!(server.get(room, MsgId(10)).is_none());
         assert!(out.is_empty());
     }
@@ -865,8 +912,7 @@ mod tests {
     fn unopenable_headers_are_left_behind() {
         let mut rng = rng(5);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(5), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(5), true, &mut rng);
         let good = h.send(u(0), b"good", &mut rng);
         let bad = h.send(u(1), b"bad", &mut rng);
         h.server
@@ -883,13 +929,145 @@ mod tests {
         assert_eq!(h.read(u(0), bad), Err(SchemeError::Crypto));
     }
 
+    /// The one message `out` holds, and to whom.
+    fn only(out: &mut Outbox<Message>) -> (Dest, Message) {
+        let mut all: Vec<(Dest, Message)> = out.drain().collect();
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    /// The headers the server sends `changer` for its rotation of `room` into epoch `to`, and
+    /// the re-wrap its client answers with (not delivered). `s` holds the epochs' secrets.
+    fn rotate(
+        server: &mut Server,
+        changer: (UserId, &mut Client),
+        (room, to): (RoomId, u64),
+        s: &[EpochSecret],
+        rng: &mut ChaCha20Rng,
+    ) -> Message {
+        let (id, client) = changer;
+        let (prev, next) = (
+            key(room, to - 1, &s[to as usize - 1]),
+            key(room, to, &s[to as usize]),
+        );
+        server.name_changer(room, next.epoch, id).unwrap();
+        let change = EpochChange {
+            prev: Some(prev),
+            next,
+            changer: true,
+            shares_history: true,
+        };
+        let mut out = Outbox::new();
+        client.epoch_changed(change, rng, &mut out).unwrap();
+        let (_, rotation) = only(&mut out);
+        server
+            .handle(next.room, id, rotation, rng, &mut out)
+            .unwrap();
+        let (_, headers) = only(&mut out);
+        client.handle(next, &headers, rng, &mut out).unwrap();
+        only(&mut out).1
+    }
+
+    fn reads(client: &mut Client, server: &Server, key: KeyView<'_>, msg: MsgId) -> bool {
+        let record = server.get(key.room, msg).unwrap();
+        matches!(client.open(key, msg, &record), Ok(Opened::Plaintext(p)) if p == b"history")
+    }
+
+    /// A garbled re-wrap (cut short in transit, or a hostile changer's) replaces no header for
+    /// good: the changer's honest re-wrap sent after it is still taken, and without one the next
+    /// change restores the headers the garbled one replaced, which the previous epoch's key
+    /// opens, and re-wraps them.
+    #[test]
+    fn a_garbled_rewrap_destroys_no_history() {
+        let mut rng = rng(8);
+        let room = RoomId(8);
+        let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let (alice, bob) = (UserId(0), UserId(1));
+        let (mut a, mut b) = (Client::default(), Client::default());
+        let mut server = Server::default();
+        let ids = [MsgId(1), MsgId(2), MsgId(3)];
+        for id in ids {
+            let record = a
+                .seal(key(room, 0, &s[0]), id, b"history", &mut rng)
+                .unwrap();
+            server.store(room, id, record).unwrap();
+        }
+        let before = server.stored_len();
+        b.learn(key(room, 0, &s[0]));
+        let garble = |upload: &Message| {
+            let Message::Rewrapped(headers) = upload else {
+                panic!("not a re-wrap: {upload:?}");
+            };
+            let mut headers = headers.clone();
+            for (_, h) in &mut headers {
+                h.wrapped[7] ^= 0x20;
+            }
+            Message::Rewrapped(headers)
+        };
+        let mut out = Outbox::new();
+
+        // Epoch 1, by alice: the garbled upload arrives before her honest one.
+        let honest = rotate(&mut server, (alice, &mut a), (room, 1), &s, &mut rng);
+        server
+            .handle(room, alice, garble(&honest), &mut rng, &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        for id in ids {
+            assert!(!reads(&mut b, &server, key(room, 1, &s[1]), id));
+            let kept = server.records[&(room, id)].kept.clone().unwrap();
+            assert_eq!(
+                kept.epoch(),
+                Epoch(0),
+                "the previous epoch's header is kept"
+            );
+        }
+        server
+            .handle(room, alice, honest.clone(), &mut rng, &mut out)
+            .unwrap();
+        for id in ids {
+            assert!(reads(&mut b, &server, key(room, 1, &s[1]), id), "{id}");
+        }
+        assert_eq!(
+            server.stored_len(),
+            before + LINK_LEN + ids.len() * HEADER_LEN
+        );
+
+        // Alice garbles her re-wrap again and sends nothing better: the next change, by bob,
+        // finds headers it cannot open, and re-wraps the ones kept from epoch 0 instead.
+        server
+            .handle(room, alice, garble(&honest), &mut rng, &mut out)
+            .unwrap();
+        let answer = rotate(&mut server, (bob, &mut b), (room, 2), &s, &mut rng);
+        assert_eq!(answer, Message::Rewrapped(Vec::new()), "nothing opened");
+        server
+            .handle(room, bob, answer, &mut rng, &mut out)
+            .unwrap();
+        let (to, restored) = only(&mut out);
+        assert_eq!(to, Dest::User(bob));
+        let Message::Headers { headers, .. } = &restored else {
+            panic!("not headers: {restored:?}");
+        };
+        assert!(headers.iter().all(|(_, h)| h.epoch() == Epoch(0)));
+        b.handle(key(room, 2, &s[2]), &restored, &mut rng, &mut out)
+            .unwrap();
+        let (_, upload) = only(&mut out);
+        server
+            .handle(room, bob, upload, &mut rng, &mut out)
+            .unwrap();
+        assert!(out.is_empty(), "everything re-wrapped");
+        let mut carol = Client::default();
+        for id in ids {
+            assert_eq!(server.get(room, id).unwrap().header().epoch(), Epoch(2));
+            assert!(reads(&mut carol, &server, key(room, 2, &s[2]), id), "{id}");
+        }
+    }
+
     /// Under `from_join` nothing is rotated: members keep reading with the KEKs they held.
     #[test]
     fn from_join_rotates_nothing() {
         let mut rng = rng(6);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::new(3, RoomId(6), false);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(6), false, &mut rng);
         let id = h.send(u(0), b"before", &mut rng);
         h.join(&[u(2)], u(1), &mut rng);
         h.rekey(u(2), &mut rng);
@@ -897,6 +1075,14 @@ mod tests {
         assert_eq!(h.server.links.stored_len(), 0);
         assert_eq!(h.get(id).header().epoch(), Epoch(0));
         h.assert_reads(u(0), id, "from_join");
+    }
+
+    /// What a client holding only `key` reads of `record`.
+    fn fresh_read(key: KeyView<'_>, msg: MsgId, record: &RewrapRecord) -> Option<Vec<u8>> {
+        Client::default()
+            .open(key, msg, record)
+            .unwrap()
+            .plaintext()
     }
 
     /// Seeded random cases: records open under their epoch's KEK only, bound to room and
@@ -916,12 +1102,8 @@ mod tests {
             let k_next = key(room, epoch + 1, &next);
             let record = Client::default().seal(k, msg, &text, &mut rng).unwrap();
             assert_eq!(
-                Client::default()
-                    .open(k, msg, &record)
-                    .unwrap()
-                    .plaintext()
-                    .unwrap(),
-                text,
+                fresh_read(k, msg, &record),
+                Some(text.clone()),
                 "case {case}"
             );
             for (what, outcome) in [
@@ -969,14 +1151,7 @@ mod tests {
                 links: vec![link.clone()].into(),
                 ..record.clone()
             };
-            assert_eq!(
-                Client::default()
-                    .open(k_next, msg, &linked)
-                    .unwrap()
-                    .plaintext()
-                    .unwrap(),
-                text
-            );
+            assert_eq!(fresh_read(k_next, msg, &linked), Some(text.clone()));
             let mut bad_link = link.clone();
             assert!(bad_link.tamper());
             let shifted_link = link.relabelled(Epoch(epoch.wrapping_sub(1)), link.to());

@@ -78,8 +78,9 @@ use super::{
     Rotation, Work,
 };
 use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
-use crate::common::back_chain::{self, ChainStore, Part};
+use crate::common::back_chain::{self, ChainSecret, ChainStore, Part};
 use crate::common::changers::Changers;
+use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
     SchemeError, UserId, Wire,
@@ -129,15 +130,7 @@ impl Wire for EpochRecord {
 #[cfg(any(test, feature = "testing"))]
 impl crate::testing::Tamper for EpochRecord {
     fn tamper(&mut self) -> bool {
-        let mut body = self.ciphertext.to_vec();
-        match body.first_mut() {
-            Some(b) => {
-                *b ^= 1;
-                self.ciphertext = body.into();
-                true
-            }
-            None => false,
-        }
+        crate::testing::Tamper::tamper(&mut self.ciphertext)
     }
 }
 
@@ -160,23 +153,31 @@ impl Known {
     }
 }
 
-/// A user's state: per room, every epoch it can open.
-#[derive(Default)]
-pub struct Client {
-    rooms: BTreeMap<RoomId, BTreeMap<Epoch, Known>>,
+impl EpochEntry for Known {
+    // The chain secret is the epoch secret itself.
+    const CHAIN: &'static str = CHAIN;
+
+    fn held(key: KeyView<'_>) -> Self {
+        Self::new(key.secret.clone(), key.room, key.epoch)
+    }
+
+    fn reached(room: RoomId, epoch: Epoch, chain: ChainSecret) -> Result<Self, SchemeError> {
+        Ok(Self::new(EpochSecret::from_bytes(*chain), room, epoch))
+    }
+
+    fn made_from(&self, secret: &EpochSecret) -> bool {
+        self.secret == *secret
+    }
+
+    fn chain_secret(&self) -> &[u8; 32] {
+        self.secret.as_bytes()
+    }
 }
 
-impl core::fmt::Debug for Client {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let epochs: BTreeMap<&RoomId, Vec<&Epoch>> = self
-            .rooms
-            .iter()
-            .map(|(r, known)| (r, known.keys().collect()))
-            .collect();
-        f.debug_struct("Client")
-            .field("known_epochs", &epochs)
-            .finish()
-    }
+/// A user's state: per room, every epoch it can open.
+#[derive(Debug, Default)]
+pub struct Client {
+    known: KnownEpochs<Known>,
 }
 
 /// The message server: records and the back-chain of each room.
@@ -214,38 +215,6 @@ fn record_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> Aad {
         .epoch(epoch)
 }
 
-impl Client {
-    /// Remembers `key`, replacing what was known for its epoch if the secret differs (the key
-    /// view is authoritative), and returns what is known for it.
-    fn learn(&mut self, key: KeyView<'_>) -> &Known {
-        let known = self.rooms.entry(key.room).or_default();
-        let fresh = known
-            .get(&key.epoch)
-            .is_none_or(|k| k.secret != *key.secret);
-        if fresh {
-            known.insert(
-                key.epoch,
-                Known::new(key.secret.clone(), key.room, key.epoch),
-            );
-        }
-        &known[&key.epoch]
-    }
-
-    /// Walks `links` back from every epoch this client knows.
-    fn walk(&mut self, room: RoomId, links: &[back_chain::Link]) -> Result<(), SchemeError> {
-        let known = self.rooms.entry(room).or_default();
-        back_chain::walk(
-            CHAIN,
-            room,
-            links,
-            known,
-            |k| k.secret.as_bytes(),
-            |epoch, secret| Ok(Known::new(EpochSecret::from_bytes(*secret), room, epoch)),
-        )?;
-        Ok(())
-    }
-}
-
 impl HistoryClient for Client {
     type Scheme = EpochKeys;
 
@@ -256,7 +225,7 @@ impl HistoryClient for Client {
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<EpochRecord, SchemeError> {
-        let known = self.learn(key);
+        let known = self.known.learn(key);
         let (nonce, ciphertext) = SharedKey::new(&known.message_key).seal(
             record_aad(key.room, msg, key.epoch).as_ref(),
             plaintext,
@@ -275,8 +244,8 @@ impl HistoryClient for Client {
         msg: MsgId,
         sealed: &EpochRecord,
     ) -> Result<Opened, SchemeError> {
-        self.learn(key);
-        let Some(known) = self.rooms.get(&key.room).and_then(|k| k.get(&sealed.epoch)) else {
+        self.known.learn(key);
+        let Some(known) = self.known.get(key.room, sealed.epoch) else {
             return Ok(Opened::Pending {
                 waiting_for: sealed.epoch,
             });
@@ -303,9 +272,9 @@ impl RekeyingClient for Client {
         let part = back_chain::part(&change)?;
         let next = change.next;
         if let Some(prev) = change.prev {
-            self.learn(prev);
+            self.known.learn(prev);
         }
-        self.learn(next);
+        self.known.learn(next);
         match part {
             Part::Link { .. } => {
                 if let Some(prev) = change.prev {
@@ -334,8 +303,8 @@ impl RekeyingClient for Client {
         let Message::Chain(links) = msg else {
             return Err(Misuse::UnexpectedMessage("epoch-keys clients take only chains").into());
         };
-        self.learn(key);
-        self.walk(key.room, links)
+        self.known.learn(key);
+        self.known.walk(key.room, links)
     }
 }
 
@@ -390,7 +359,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
-    use crate::testing::{HistoryHarness, Tamper};
+    use crate::testing::{server_changed_by, HistoryHarness, Tamper};
 
     fn rng(seed: u64) -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(seed)
@@ -408,8 +377,7 @@ mod tests {
     fn wire_lengths_are_exact() {
         let mut rng = rng(1);
         let u = UserId;
-        let mut h = HistoryHarness::<EpochKeys>::new(4, RoomId(1), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<EpochKeys>::with_pair(4, RoomId(1), true, &mut rng);
         assert_eq!(h.control_messages, 0, "creating a room sends nothing");
         for len in [0, 1, 160, 4096] {
             let (_, record) = h.seal(u(0), &vec![7; len], &mut rng);
@@ -447,8 +415,7 @@ mod tests {
     fn joiner_walks_the_back_chain() {
         let mut rng = rng(2);
         let u = UserId;
-        let mut h = HistoryHarness::<EpochKeys>::new(3, RoomId(2), true);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<EpochKeys>::with_pair(3, RoomId(2), true, &mut rng);
         let mut ids = Vec::new();
         for e in 0..6 {
             ids.push(h.send(u(e % 2), format!("epoch {e}").as_bytes(), &mut rng));
@@ -458,14 +425,11 @@ mod tests {
         h.join(&[u(2)], u(0), &mut rng);
         // Link, request, chain: one round trip, however long the history.
         assert_eq!(h.control_messages - messages_before, 3);
-        let known = &h.clients[2].rooms[&RoomId(2)];
-        assert_eq!(
-            known.keys().copied().collect::<Vec<_>>(),
-            (0..=7).map(Epoch).collect::<Vec<_>>(),
-            "the joiner knows every epoch"
-        );
+        // The joiner knows every epoch.
+        let known = &h.clients[2].known;
         for (e, secret) in h.secrets.iter().enumerate() {
-            assert!(known[&Epoch(e as u64)].secret == *secret, "epoch {e}");
+            let entry = known.get(RoomId(2), Epoch(e as u64));
+            assert!(entry.is_some_and(|k| k.secret == *secret), "epoch {e}");
         }
         for id in ids {
             h.assert_reads(u(2), id, "back-chain walk");
@@ -481,11 +445,7 @@ mod tests {
         let mut rng = rng(3);
         let room = RoomId(3);
         let secrets: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let mut server: Server = server_changed_by(room, UserId(0));
         let mut alice = Client::default();
         let mut joiner = Client::default();
         let mut out = Outbox::new();
@@ -582,7 +542,7 @@ mod tests {
                 Err(SchemeError::Crypto)
             );
             assert!(
-                !joiner.rooms[&room].contains_key(&Epoch(0)),
+                joiner.known.get(room, Epoch(0)).is_none(),
                 "nothing learned from a bad link"
             );
         }
@@ -596,7 +556,7 @@ mod tests {
                 &mut Outbox::new(),
             )
             .unwrap();
-        assert!(joiner.rooms[&room][&Epoch(0)].secret == s0);
+        assert!(joiner.known.get(room, Epoch(0)).unwrap().secret == s0);
     }
 
     #[test]
@@ -604,32 +564,16 @@ mod tests {
         let mut rng = rng(5);
         let room = RoomId(6);
         let s: Vec<EpochSecret> = (0..2).map(|_| EpochSecret::random(&mut rng)).collect();
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let mut server: Server = server_changed_by(room, UserId(0));
         let link = make_link(key(room, 0, &s[0]), key(room, 1, &s[1]));
         let mut out = Outbox::new();
-        server
-            .handle(
-                room,
-                UserId(0),
-                Message::Link(link.clone()),
-                &mut rng,
-                &mut out,
-            )
-            .unwrap();
         // The same link again (a retransmission) is fine; a different one is not.
-        server
-            .handle(
-                room,
-                UserId(0),
-                Message::Link(link.clone()),
-                &mut rng,
-                &mut out,
-            )
-            .unwrap();
+        for _ in 0..2 {
+            let upload = Message::Link(link.clone());
+            server
+                .handle(room, UserId(0), upload, &mut rng, &mut out)
+                .unwrap();
+        }
         let other = make_link(key(room, 0, &s[1]), key(room, 1, &s[1]));
         assert!(matches!(
             server.handle(room, UserId(1), Message::Link(other), &mut rng, &mut out),
@@ -661,8 +605,7 @@ mod tests {
     fn from_join_sends_nothing() {
         let mut rng = rng(6);
         let u = UserId;
-        let mut h = HistoryHarness::<EpochKeys>::new(4, RoomId(7), false);
-        h.create(&[u(0), u(1)], u(0), &mut rng);
+        let mut h = HistoryHarness::<EpochKeys>::with_pair(4, RoomId(7), false, &mut rng);
         h.send(u(0), b"before", &mut rng);
         h.join(&[u(2)], u(1), &mut rng);
         h.remove(&[u(0)], u(1), &mut rng);
@@ -730,7 +673,7 @@ mod tests {
             }
             // A record relabelled to another epoch the reader holds under the same secret.
             let mut client = Client::default();
-            client.learn(key(room, epoch + 1, &secret));
+            client.known.learn(key(room, epoch + 1, &secret));
             let mut relabelled = record.clone();
             relabelled.epoch = Epoch(epoch + 1);
             assert_eq!(client.open(k, msg, &relabelled), Err(SchemeError::Crypto));

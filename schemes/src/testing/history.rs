@@ -17,6 +17,7 @@
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::Tamper;
 use crate::common::router::{Arrival, Router};
@@ -26,6 +27,30 @@ use crate::{
     CryptoRngCore, Epoch, EpochSecret, MsgId, Opened, Origin, Outbox, RoomId, SchemeError, UserId,
     Wire,
 };
+
+/// What an access test asks of an open: the plaintext, or that the reader cannot read it. A key
+/// the reader does not hold ([`Opened::Pending`]) counts as [`SchemeError::Crypto`] here: an
+/// outsider's pending key never arrives.
+///
+/// # Errors
+/// The open's error, or [`SchemeError::Crypto`] for a pending key.
+pub fn readable(opened: Result<Opened, SchemeError>) -> Result<Vec<u8>, SchemeError> {
+    match opened? {
+        Opened::Plaintext(p) => Ok(p),
+        Opened::Pending { .. } => Err(SchemeError::Crypto),
+    }
+}
+
+/// A fresh server (of either data family) whose directory names `changer` the changer of every
+/// epoch of `room` from 1 to 7: for unit tests that drive a server by hand.
+#[must_use]
+pub fn server_changed_by<S: RekeyingServer + Default>(room: RoomId, changer: UserId) -> S {
+    let mut server = S::default();
+    for e in 1..8 {
+        server.name_changer(room, Epoch(e), changer).unwrap();
+    }
+    server
+}
 
 /// Control messages one routing may take before the harness calls it a livelock.
 const ROUTE_LIMIT: usize = 100_000;
@@ -97,6 +122,19 @@ impl<H: HistoryProtection> HistoryHarness<H> {
             changer: None,
             next_msg: 0,
         }
+    }
+
+    /// As [`HistoryHarness::new`], with the room created by user 0 for users 0 and 1.
+    #[must_use]
+    pub fn with_pair(
+        users: u32,
+        room: RoomId,
+        shares_history: bool,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Self {
+        let mut h = Self::new(users, room, shares_history);
+        h.create(&[UserId(0), UserId(1)], UserId(0), rng);
+        h
     }
 
     /// The room's current epoch.
@@ -674,18 +712,26 @@ pub fn history_storage_breach<H: HistoryProtection>(rng: &mut dyn CryptoRngCore)
     opened > 0
 }
 
-/// The plaintext baseline has nothing authenticated; its "tampering" flips a body bit, so that
-/// the tampering suite can show that the baseline fails it.
-impl Tamper for PlainRecord {
+/// A stored body (ciphertext and tag, shared between copies of a record): flips a bit of its first
+/// byte in a copy of its own.
+impl Tamper for Arc<[u8]> {
     fn tamper(&mut self) -> bool {
-        let mut body = self.0.to_vec();
+        let mut body = self.to_vec();
         match body.first_mut() {
             Some(b) => {
                 *b ^= 1;
-                self.0 = body.into();
+                *self = body.into();
                 true
             }
             None => false,
         }
+    }
+}
+
+/// The plaintext baseline has nothing authenticated; its "tampering" flips a body bit, so that
+/// the tampering suite can show that the baseline fails it.
+impl Tamper for PlainRecord {
+    fn tamper(&mut self) -> bool {
+        self.0.tamper()
     }
 }

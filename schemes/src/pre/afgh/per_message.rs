@@ -97,15 +97,7 @@ impl Wire for AfghRecord {
 #[cfg(any(test, feature = "testing"))]
 impl crate::testing::Tamper for AfghRecord {
     fn tamper(&mut self) -> bool {
-        let mut body = self.body.to_vec();
-        match body.first_mut() {
-            Some(b) => {
-                *b ^= 1;
-                self.body = body.into();
-                true
-            }
-            None => false,
-        }
+        crate::testing::Tamper::tamper(&mut self.body)
     }
 }
 

@@ -1,0 +1,98 @@
+//! What a back-chain client knows of each room: an entry per epoch it held, or reached by
+//! walking links down from one it held (epoch-keys, client-rewrap).
+//!
+//! An entry is the scheme's: the keys it derives from the epoch secret, and the chain secret its
+//! links seal ([`super::back_chain`]). The key view a client is handed is authoritative: an epoch
+//! known under another secret (a link opened earlier, a stale state) is derived again from it.
+
+use std::collections::BTreeMap;
+
+use super::back_chain::{self, ChainSecret, Link};
+use crate::pre::KeyView;
+use crate::{Epoch, EpochSecret, RoomId, SchemeError};
+
+/// A scheme's entry for one epoch.
+pub trait EpochEntry: Sized {
+    /// The back-chain domain of the scheme's links.
+    const CHAIN: &'static str;
+
+    /// The entry of an epoch held with `key`.
+    fn held(key: KeyView<'_>) -> Self;
+
+    /// The entry of an epoch reached through a link, from its chain secret.
+    ///
+    /// # Errors
+    /// Scheme specific.
+    fn reached(room: RoomId, epoch: Epoch, chain: ChainSecret) -> Result<Self, SchemeError>;
+
+    /// Whether this entry was made from `secret` (an entry reached through a link may not be).
+    fn made_from(&self, secret: &EpochSecret) -> bool;
+
+    /// The chain secret the epoch's links are sealed under.
+    fn chain_secret(&self) -> &[u8; 32];
+}
+
+/// Per room, the entry of every epoch a client can use.
+pub struct KnownEpochs<T> {
+    rooms: BTreeMap<RoomId, BTreeMap<Epoch, T>>,
+}
+
+impl<T> Default for KnownEpochs<T> {
+    fn default() -> Self {
+        Self {
+            rooms: BTreeMap::new(),
+        }
+    }
+}
+
+/// Lists the epochs known per room, never the keys.
+impl<T> core::fmt::Debug for KnownEpochs<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.rooms
+                    .iter()
+                    .map(|(r, k)| (r, k.keys().collect::<Vec<_>>())),
+            )
+            .finish()
+    }
+}
+
+impl<T: EpochEntry> KnownEpochs<T> {
+    /// The entry of `epoch` in `room`, if known.
+    #[must_use]
+    pub fn get(&self, room: RoomId, epoch: Epoch) -> Option<&T> {
+        self.rooms.get(&room)?.get(&epoch)
+    }
+
+    /// Remembers `key`'s epoch, making its entry again if it was not made from `key`'s secret,
+    /// and returns the entry.
+    pub fn learn(&mut self, key: KeyView<'_>) -> &T {
+        let known = self.rooms.entry(key.room).or_default();
+        let fresh = known
+            .get(&key.epoch)
+            .is_none_or(|k| !k.made_from(key.secret));
+        if fresh {
+            known.insert(key.epoch, T::held(key));
+        }
+        &known[&key.epoch]
+    }
+
+    /// Follows `links` down from the epochs known in `room`, remembering every epoch reached.
+    ///
+    /// # Errors
+    /// As [`back_chain::walk`]: [`SchemeError::Crypto`] for a link that does not open under a
+    /// secret this client holds for its epoch (forged or corrupted).
+    pub fn walk(&mut self, room: RoomId, links: &[Link]) -> Result<(), SchemeError> {
+        let known = self.rooms.entry(room).or_default();
+        back_chain::walk(
+            T::CHAIN,
+            room,
+            links,
+            known,
+            T::chain_secret,
+            |epoch, chain| T::reached(room, epoch, chain),
+        )?;
+        Ok(())
+    }
+}
