@@ -128,3 +128,8 @@ fn per_epoch_search_by_lagging_member() {
 fn mitra_search_by_lagging_member() {
     run_clean("mitra-search-by-lagging-member.yaml");
 }
+
+#[test]
+fn removed_member_reads_late_record_of_shared_history() {
+    run_clean("removed-member-reads-late-record-of-shared-history.yaml");
+}

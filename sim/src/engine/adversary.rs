@@ -90,14 +90,24 @@ impl Engine<'_> {
             .messages
             .get(&msg)
             .map(|m| m.epoch);
+        let shares = self.policy(room) == HistoryPolicy::Shared;
         for (i, user) in candidates {
             if self.is_member(user, room) {
                 continue;
             }
-            // Sealed under an epoch the removed member held: its removal had not taken effect
-            // for the sender yet (key distribution still under way), so it is not a message
-            // the removal protects.
-            if sealed_in.is_some_and(|e| self.held_epoch(user, room, e)) {
+            // Sealed under an epoch of the removed member's membership: its removal had not
+            // taken effect for the sender yet (key distribution still under way), so it is not
+            // a message the removal protects. A room that shares history shares every epoch up
+            // to the member's last with it: a record sealed late under an earlier epoch is that
+            // epoch's history, which a later member reads by design (as a joiner would).
+            let last_before = self.users[user.0 as usize]
+                .after_removal
+                .get(&room)
+                .and_then(|a| a.last_before);
+            let entitled = |e| {
+                self.held_epoch(user, room, e) || (shares && last_before.is_some_and(|l| e <= l))
+            };
+            if sealed_in.is_some_and(entitled) {
                 continue;
             }
             self.rooms[room.0 as usize].removed[i].2 += 1;
