@@ -502,6 +502,8 @@ pub trait DynHistory: DynRekeying {
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: &Packet) -> Result<(), SchemeError>;
     /// The stored record of a message, as a packet to send.
     fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet>;
+    /// [`HistoryServer::stored_forms`].
+    fn stored_forms(&self, room: RoomId, msg: MsgId) -> Vec<Packet>;
     /// [`HistoryServer::collude`].
     ///
     /// # Errors
@@ -575,6 +577,13 @@ impl<H: HistoryProtection> DynHistory for Parties<H, H::Client, H::Server> {
     }
     fn stored(&self, room: RoomId, msg: MsgId) -> Option<Packet> {
         self.server.get(room, msg).map(Packet::new)
+    }
+    fn stored_forms(&self, room: RoomId, msg: MsgId) -> Vec<Packet> {
+        self.server
+            .stored_forms(room, msg)
+            .into_iter()
+            .map(Packet::new)
+            .collect()
     }
     fn collude(&self, kept: KeyView<'_>, msg: MsgId) -> Result<Vec<u8>, SchemeError> {
         self.server.collude(kept, msg)

@@ -68,7 +68,8 @@
 //!   needs. Readers see a garbled header until then (availability, not confidentiality).
 //! * **Storage breach with an old key: safe for records re-wrapped twice.** A re-wrapped header
 //!   opens only with the new KEK, but the copy kept until the next change opens with the KEK of
-//!   the epoch before; a secret two or more epochs old opens nothing the server stores, except
+//!   the epoch before ([`HistoryServer::stored_forms`] returns both, so a breach experiment
+//!   reads both); a secret two or more epochs old opens nothing the server stores, except
 //!   headers not re-wrapped yet (records stored late, until the next rotation).
 //! * **`from_join`:** no rotation and no link for such a change: a joiner receives nothing that
 //!   opens an earlier epoch. Members keep opening old records with the KEKs they kept.
@@ -636,6 +637,21 @@ impl HistoryServer for Server {
             body: stored.body.clone(),
         })
     }
+
+    fn stored_forms(&self, room: RoomId, msg: MsgId) -> Vec<RewrapRecord> {
+        let Some(current) = self.get(room, msg) else {
+            return Vec::new();
+        };
+        let kept = self.records[&(room, msg)]
+            .kept
+            .clone()
+            .map(|header| RewrapRecord {
+                links: self.links.links_between(room, header.epoch, None).into(),
+                header,
+                body: current.body.clone(),
+            });
+        core::iter::once(current).chain(kept).collect()
+    }
 }
 
 impl RekeyingServer for Server {
@@ -971,6 +987,57 @@ mod tests {
     fn reads(client: &mut Client, server: &Server, key: KeyView<'_>, msg: MsgId) -> bool {
         let record = server.get(key.room, msg).unwrap();
         matches!(client.open(key, msg, &record), Ok(Opened::Plaintext(p)) if p == b"history")
+    }
+
+    /// What a storage breach reads: the current form of a record and, until the next change
+    /// confirms a re-wrap, the form it replaced, which the previous epoch's secret opens; a
+    /// secret two epochs old opens neither once the next change is confirmed.
+    #[test]
+    fn stored_forms_include_the_kept_header() {
+        let mut rng = rng(9);
+        let room = RoomId(9);
+        let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let (alice, bob) = (UserId(0), UserId(1));
+        let (mut a, mut b) = (Client::default(), Client::default());
+        let mut server = Server::default();
+        let id = MsgId(1);
+        let record = a
+            .seal(key(room, 0, &s[0]), id, b"history", &mut rng)
+            .unwrap();
+        server.store(room, id, record).unwrap();
+        assert_eq!(server.stored_forms(room, id).len(), 1);
+        b.learn(key(room, 0, &s[0]));
+        let opens_with = |server: &Server, e: usize| {
+            server.stored_forms(room, id).iter().any(|form| {
+                matches!(
+                    Client::default().open(key(room, e as u64, &s[e]), id, form),
+                    Ok(Opened::Plaintext(p)) if p == b"history"
+                )
+            })
+        };
+        let mut out = Outbox::new();
+        let upload = rotate(&mut server, (alice, &mut a), (room, 1), &s, &mut rng);
+        server
+            .handle(room, alice, upload, &mut rng, &mut out)
+            .unwrap();
+        assert_eq!(server.stored_forms(room, id).len(), 2);
+        assert!(
+            opens_with(&server, 0),
+            "the kept form opens with epoch 0's secret"
+        );
+        let upload = rotate(&mut server, (bob, &mut b), (room, 2), &s, &mut rng);
+        server
+            .handle(room, bob, upload, &mut rng, &mut out)
+            .unwrap();
+        assert!(
+            !opens_with(&server, 0),
+            "epoch 0's secret opens no stored form"
+        );
+        assert!(
+            opens_with(&server, 1),
+            "the form kept until the next change"
+        );
+        assert!(opens_with(&server, 2));
     }
 
     /// A garbled re-wrap (cut short in transit, or a hostile changer's) replaces no header for

@@ -132,6 +132,18 @@ pub trait HistoryServer: RekeyingServer {
     /// needs with it, such as the current capsule of the record's epoch).
     fn get(&self, room: RoomId, msg: MsgId) -> Option<<Self::Scheme as HistoryProtection>::Sealed>;
 
+    /// Every form of record `msg` the server stores, as a reader would be sent each: what a
+    /// breach of its storage reads. The default is a server that keeps one form, the one
+    /// [`get`](Self::get) serves; a server that also keeps older forms (an earlier wrap kept
+    /// until a change is confirmed) returns them too.
+    fn stored_forms(
+        &self,
+        room: RoomId,
+        msg: MsgId,
+    ) -> Vec<<Self::Scheme as HistoryProtection>::Sealed> {
+        self.get(room, msg).into_iter().collect()
+    }
+
     /// The collusion of this server with a member removed from `kept.room` who kept the epoch
     /// key `kept`: the plaintext of stored record `msg` if, pooling the server's state
     /// (re-encryption keys, tokens, links) with that key, they can open it. The default is a

@@ -200,13 +200,19 @@ impl Engine<'_> {
             };
             let pre = self.spec.pre.clone();
             for id in ids {
-                let Some(p) = self.stack.pre.stored(room, id) else {
+                // A breach reads every form of the record the server keeps.
+                let forms = self.stack.pre.stored_forms(room, id);
+                if forms.is_empty() {
                     continue;
-                };
-                let exposed =
-                    self.try_open(self.adversary, room, id, &p, Some((old, secret.clone())));
+                }
+                let opens = forms.iter().position(|p| {
+                    self.try_open(self.adversary, room, id, p, Some((old, secret.clone())))
+                });
+                let exposed = opens.is_some();
                 self.oracle.adversary(Adversary::StorageBreachOldKey, exposed, || {
-                    if exposed {
+                    if opens.is_some_and(|form| form > 0) {
+                        format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on: the server still keeps an older form of it (`{pre}` keeps a replaced wrap until the change is confirmed)")
+                    } else if exposed {
                         format!("{id} of {room}, stored under {old}, opens with that epoch's secret after the room moved on (`{pre}` {claim})")
                     } else {
                         format!("{id} of {room}, stored under {old}, no longer opens with that epoch's secret after the room moved on")
