@@ -11,8 +11,12 @@
 //!   capsule, per link): ChaCha20-Poly1305 (RFC 8439) with the all-zero nonce, which is safe
 //!   because the key never seals a second plaintext. [`seal_once`], [`open_once`].
 //! * A **shared key** seals many plaintexts, from many members (a room's epoch or message key, a
-//!   search index's record key): XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03) with a random
-//!   192-bit nonce per plaintext, [`SharedKey`].
+//!   search index's record key): XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03) with 192-bit
+//!   nonces, [`SharedKey`]. Each sealer (a member's client holding the key) draws a random
+//!   128-bit nonce prefix once and numbers its plaintexts in the nonce's last 64 bits. XChaCha20
+//!   derives its subkey with HChaCha20 from the key and the prefix alone (§2.3 of the draft), so
+//!   a sealer computes it once, and an opener keeps the subkeys of the last few prefixes it met;
+//!   the ciphertexts are XChaCha20-Poly1305's, bit for bit (tested against RustCrypto's).
 //!
 //! Keys derived together with their nonce for one message (the sealed box, Sender Keys' message
 //! keys) and the transport channel's counter nonces keep their own schedules.
@@ -20,8 +24,11 @@
 //! # Costs
 //!
 //! A single-use seal adds the 16-byte tag ([`TAG_LEN`]); a shared-key seal adds the tag and the
-//! 24-byte nonce sent with each ciphertext ([`SHARED_NONCE_LEN`]), and draws that nonce from the
-//! caller's random generator.
+//! 24-byte nonce sent with each ciphertext ([`SHARED_NONCE_LEN`]). A shared key's first seal
+//! draws 16 random bytes and runs HChaCha20 (one ChaCha20 block function), as does an open under
+//! a prefix the opener has not kept; every other seal or open costs what ChaCha20-Poly1305 does.
+//! A `SharedKey` holds the key, its sealer's prefix and subkey, and up to eight opened subkeys
+//! (about 400 bytes).
 //!
 //! # Security
 //!
@@ -29,11 +36,16 @@
 //! against an active attacker, as long as the key is secret and used as its kind says.
 //! Decryption failures are opaque ([`SchemeError::Crypto`]).
 //!
-//! With q plaintexts under one shared key the chance of a nonce collision is about q²/2^193,
-//! negligible for any number of messages a room sends. (A random 96-bit nonce, as these keys used
-//! before, collides with probability about q²/2^97: 2^-33 after 2^32 messages, which is NIST
-//! SP 800-38D's limit for random nonces, and a collision under ChaCha20-Poly1305 leaks the XOR of
-//! two plaintexts and the Poly1305 key.)
+//! A shared key's nonces repeat only if two of its sealers draw the same 128-bit prefix: with s
+//! sealers (member clients, counting each restart of a stateless terminal) the chance is about
+//! s²/2^129, and within one sealer the count never repeats (a sealer that used all 2^64 counts
+//! draws a new prefix). That is no weaker than a random 192-bit nonce per plaintext (q²/2^193
+//! for q ≥ s plaintexts, against 2^-65 here for s = 2^32 sealers). (A random 96-bit nonce, as
+//! these keys used before, collides with probability about q²/2^97: 2^-33 after 2^32 messages,
+//! which is NIST SP 800-38D's limit for random nonces, and a collision under ChaCha20-Poly1305
+//! leaks the XOR of two plaintexts and the Poly1305 key.) A nonce reveals which sealer made a
+//! ciphertext (its prefix) and how many it made before: the sender and its message count, which
+//! the service sees anyway.
 //!
 //! # Weaknesses
 //!
@@ -42,10 +54,14 @@
 //!
 //! # Side channels
 //!
-//! Constant time (RustCrypto `chacha20poly1305`; the tag comparison is constant time).
+//! Constant time (RustCrypto `chacha20poly1305` and `chacha20`'s HChaCha20; the tag comparison
+//! is constant time). Whether an open finds a kept subkey depends on the public nonce only.
+//! Subkeys and the key copy are zeroised on drop.
 
+use chacha20::cipher::consts::U10;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, XChaCha20Poly1305, XNonce};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::{CryptoRngCore, Epoch, MsgId, RoomId, SchemeError, UserId};
 
@@ -171,8 +187,58 @@ impl AsRef<[u8]> for Aad {
     }
 }
 
-/// A key that seals many plaintexts: XChaCha20-Poly1305 with random nonces.
-pub struct SharedKey(XChaCha20Poly1305);
+/// Bytes of a shared-key nonce's prefix, which alone selects XChaCha20's HChaCha20 subkey.
+const PREFIX_LEN: usize = 16;
+/// Subkeys an opener keeps: one per sender it reads in turn (a room's active writers).
+const OPEN_SUBKEYS: usize = 8;
+
+/// An XChaCha20 subkey: HChaCha20 of the key and a nonce prefix. Zeroised on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct Subkey([u8; 32]);
+
+impl Subkey {
+    fn of(key: &[u8; 32], prefix: &[u8; PREFIX_LEN]) -> Self {
+        let mut out = chacha20::hchacha::<U10>(Key::from_slice(key), prefix.into());
+        let subkey = Self(out.into());
+        out.zeroize();
+        subkey
+    }
+
+    /// ChaCha20-Poly1305 under this subkey, with the nonce's last 8 bytes: exactly
+    /// XChaCha20-Poly1305 under the key and the whole nonce (draft-irtf-cfrg-xchacha-03 §2.3).
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(Key::from_slice(&self.0))
+    }
+}
+
+/// The 12-byte ChaCha20 nonce of a 24-byte XChaCha20 nonce: four zero bytes, then its last eight.
+fn inner_nonce(nonce: &[u8; SHARED_NONCE_LEN]) -> Nonce {
+    let mut inner = Nonce::default();
+    inner[4..].copy_from_slice(&nonce[PREFIX_LEN..]);
+    inner
+}
+
+/// What one sealer of a shared key sends under: its random prefix, the prefix's subkey and the
+/// number of its next plaintext.
+struct Sealer {
+    prefix: [u8; PREFIX_LEN],
+    subkey: Subkey,
+    next: u64,
+}
+
+/// A key that seals many plaintexts, from many members: XChaCha20-Poly1305 with 192-bit nonces.
+///
+/// The first time it seals, a `SharedKey` draws a random 128-bit nonce prefix; its nonces are
+/// that prefix followed by a 64-bit count of its plaintexts. XChaCha20's HChaCha20 subkey depends
+/// on the prefix alone, so it is computed once per sealer rather than once per plaintext, and an
+/// opener keeps the subkeys of the last few prefixes it met (one per sender it reads). Nonces and
+/// ciphertexts are exactly those of XChaCha20-Poly1305; a reader needs nothing but the key.
+pub struct SharedKey {
+    key: Zeroizing<[u8; 32]>,
+    sealer: Option<Sealer>,
+    /// The subkeys of the prefixes opened most recently, newest last.
+    opened: Vec<([u8; PREFIX_LEN], Subkey)>,
+}
 
 impl core::fmt::Debug for SharedKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -181,28 +247,56 @@ impl core::fmt::Debug for SharedKey {
 }
 
 impl SharedKey {
-    /// The cipher for `key` (the caller keeps and zeroises the bytes).
+    /// The cipher for `key` (the caller keeps and zeroises the bytes; this keeps its own copy,
+    /// zeroised on drop).
     #[must_use]
     pub fn new(key: &[u8; 32]) -> Self {
-        Self(XChaCha20Poly1305::new(Key::from_slice(key)))
+        Self {
+            key: Zeroizing::new(*key),
+            sealer: None,
+            opened: Vec::new(),
+        }
     }
 
-    /// Seals `plaintext` under a fresh random nonce: the nonce, and ciphertext ‖ tag.
+    /// The same key for another sealer: it draws its own prefix, and opens with kept subkeys of
+    /// its own. (A copy of the sealing state would repeat nonces, so there is no `Clone`.)
+    #[must_use]
+    pub fn for_another_sealer(&self) -> Self {
+        Self::new(&self.key)
+    }
+
+    /// Seals `plaintext` under this sealer's next nonce: the nonce, and ciphertext ‖ tag.
     ///
     /// # Errors
     /// [`SchemeError::Internal`] only for a plaintext beyond the 256 GiB limit.
     pub fn seal(
-        &self,
+        &mut self,
         aad: &[u8],
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<([u8; SHARED_NONCE_LEN], Vec<u8>), SchemeError> {
+        let sealer = match &mut self.sealer {
+            // A sealer that used every count of its prefix draws a new one.
+            Some(sealer) if sealer.next < u64::MAX => sealer,
+            sealer => {
+                let mut prefix = [0u8; PREFIX_LEN];
+                rng.fill_bytes(&mut prefix);
+                sealer.insert(Sealer {
+                    prefix,
+                    subkey: Subkey::of(&self.key, &prefix),
+                    next: 0,
+                })
+            }
+        };
         let mut nonce = [0u8; SHARED_NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-        let ciphertext = self
-            .0
+        nonce[..PREFIX_LEN].copy_from_slice(&sealer.prefix);
+        nonce[PREFIX_LEN..].copy_from_slice(&sealer.next.to_be_bytes());
+        sealer.next += 1;
+        let ciphertext = sealer
+            .subkey
+            .cipher()
             .encrypt(
-                XNonce::from_slice(&nonce),
+                &inner_nonce(&nonce),
                 Payload {
                     msg: plaintext,
                     aad,
@@ -212,19 +306,34 @@ impl SharedKey {
         Ok((nonce, ciphertext))
     }
 
-    /// Opens what [`SharedKey::seal`] sealed under `nonce`.
+    /// Opens what a [`SharedKey::seal`] of the same key sealed under `nonce`.
     ///
     /// # Errors
     /// [`SchemeError::Crypto`] if anything differs from what was sealed.
     pub fn open(
-        &self,
+        &mut self,
         nonce: &[u8; SHARED_NONCE_LEN],
         aad: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>, SchemeError> {
-        self.0
+        let prefix: &[u8; PREFIX_LEN] = nonce[..PREFIX_LEN]
+            .try_into()
+            .map_err(|_| SchemeError::Internal("16-byte split"))?;
+        let at = match self.opened.iter().rposition(|(p, _)| p == prefix) {
+            Some(at) => at,
+            None => {
+                if self.opened.len() == OPEN_SUBKEYS {
+                    self.opened.remove(0);
+                }
+                self.opened.push((*prefix, Subkey::of(&self.key, prefix)));
+                self.opened.len() - 1
+            }
+        };
+        self.opened[at]
+            .1
+            .cipher()
             .decrypt(
-                XNonce::from_slice(nonce),
+                &inner_nonce(nonce),
                 Payload {
                     msg: ciphertext,
                     aad,
@@ -239,6 +348,14 @@ mod tests {
     use super::*;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
+
+    /// XChaCha20-Poly1305 as RustCrypto implements it, for reference.
+    fn reference(key: &[u8; 32], nonce: &[u8; 24], aad: &[u8], msg: &[u8]) -> Vec<u8> {
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        XChaCha20Poly1305::new(Key::from_slice(key))
+            .encrypt(XNonce::from_slice(nonce), Payload { msg, aad })
+            .unwrap()
+    }
 
     /// draft-irtf-cfrg-xchacha-03 §A.3.1: the AEAD_XChaCha20_Poly1305 test vector.
     #[test]
@@ -258,25 +375,56 @@ mod tests {
             .try_into()
             .unwrap();
         let tag = hex("c0875924c1c7987947deafd8780acf49");
-        let sealed = SharedKey::new(&key);
-        let ct = sealed
-            .0
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .unwrap();
+        let ct = reference(&key, &nonce, &aad, plaintext);
         assert_eq!(&ct[ct.len() - TAG_LEN..], &tag[..]);
-        assert_eq!(sealed.open(&nonce, &aad, &ct).unwrap(), plaintext);
+        assert_eq!(
+            SharedKey::new(&key).open(&nonce, &aad, &ct).unwrap(),
+            plaintext
+        );
+    }
+
+    /// A sealer's nonces are its random prefix and a count; what it seals is XChaCha20-Poly1305
+    /// under that nonce, whoever opens it.
+    #[test]
+    fn shared_key_seals_xchacha_under_a_prefix_and_a_count() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let key = [5u8; 32];
+        let mut alice = SharedKey::new(&key);
+        let mut bob = SharedKey::new(&key);
+        let sealed: Vec<_> = (0..3)
+            .map(|i| alice.seal(b"aad", &[i; 40], &mut rng).unwrap())
+            .collect();
+        for (i, (nonce, ct)) in sealed.iter().enumerate() {
+            assert_eq!(nonce[..PREFIX_LEN], sealed[0].0[..PREFIX_LEN]);
+            assert_eq!(nonce[PREFIX_LEN..], (i as u64).to_be_bytes());
+            assert_eq!(ct, &reference(&key, nonce, b"aad", &[i as u8; 40]));
+            assert_eq!(bob.open(nonce, b"aad", ct).unwrap(), [i as u8; 40]);
+        }
+        let (theirs, _) = bob.seal(b"aad", b"x", &mut rng).unwrap();
+        assert_ne!(theirs[..PREFIX_LEN], sealed[0].0[..PREFIX_LEN]);
+    }
+
+    /// An opener reading more senders than it keeps subkeys for still opens every one.
+    #[test]
+    fn opener_reads_many_sealers() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let key = [6u8; 32];
+        let mut reader = SharedKey::new(&key);
+        let sealed: Vec<_> = (0..2 * OPEN_SUBKEYS as u8 + 1)
+            .map(|i| SharedKey::new(&key).seal(b"", &[i], &mut rng).unwrap())
+            .collect();
+        for _ in 0..2 {
+            for (i, (nonce, ct)) in sealed.iter().enumerate() {
+                assert_eq!(reader.open(nonce, b"", ct).unwrap(), [i as u8]);
+            }
+        }
+        assert_eq!(reader.opened.len(), OPEN_SUBKEYS);
     }
 
     #[test]
     fn shared_key_nonces_differ_and_tampering_is_refused() {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let key = SharedKey::new(&[9; 32]);
+        let mut key = SharedKey::new(&[9; 32]);
         let (n1, c1) = key.seal(b"aad", b"body", &mut rng).unwrap();
         let (n2, c2) = key.seal(b"aad", b"body", &mut rng).unwrap();
         assert_ne!(n1, n2);
@@ -287,6 +435,12 @@ mod tests {
         assert_eq!(key.open(&n1, b"aaD", &c1), Err(SchemeError::Crypto));
         assert_eq!(
             key.open(&n1, b"aad", &c1[..TAG_LEN - 1]),
+            Err(SchemeError::Crypto)
+        );
+        let mut other_prefix = n1;
+        other_prefix[0] ^= 1;
+        assert_eq!(
+            key.open(&other_prefix, b"aad", &c1),
             Err(SchemeError::Crypto)
         );
     }

@@ -65,9 +65,14 @@ impl<T: EpochEntry> KnownEpochs<T> {
         self.rooms.get(&room)?.get(&epoch)
     }
 
+    /// As [`get`](Self::get), to update the entry (a cipher's state).
+    pub fn get_mut(&mut self, room: RoomId, epoch: Epoch) -> Option<&mut T> {
+        self.rooms.get_mut(&room)?.get_mut(&epoch)
+    }
+
     /// Remembers `key`'s epoch, making its entry again if it was not made from `key`'s secret,
     /// and returns the entry.
-    pub fn learn(&mut self, key: KeyView<'_>) -> &T {
+    pub fn learn(&mut self, key: KeyView<'_>) -> &mut T {
         let known = self.rooms.entry(key.room).or_default();
         let fresh = known
             .get(&key.epoch)
@@ -75,7 +80,9 @@ impl<T: EpochEntry> KnownEpochs<T> {
         if fresh {
             known.insert(key.epoch, T::held(key));
         }
-        &known[&key.epoch]
+        known
+            .get_mut(&key.epoch)
+            .unwrap_or_else(|| unreachable!("the entry was just made"))
     }
 
     /// Follows `links` down from the epochs known in `room`, remembering every epoch reached.

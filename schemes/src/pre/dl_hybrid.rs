@@ -440,12 +440,12 @@ fn body_aad<W: EpochWrap>(room: RoomId, msg: MsgId, key_id: KeyId) -> Aad {
 }
 
 fn open_body<W: EpochWrap>(
-    message_key: &MessageKey,
+    message_key: &mut SharedKey,
     room: RoomId,
     msg: MsgId,
     record: &Record<W::Wrap>,
 ) -> Result<Vec<u8>, SchemeError> {
-    SharedKey::new(&message_key.0).open(
+    message_key.open(
         &record.nonce,
         body_aad::<W>(room, msg, record.key_id).as_ref(),
         &record.body,
@@ -469,22 +469,22 @@ pub fn open_with_epoch_key<W: EpochWrap>(
         .filter(|w| w.epoch == key.epoch)
         .ok_or(SchemeError::Crypto)?;
     let message_key = W::unwrap(key, &wrap_context(key.room, record.key_id), &wrap.wrap)?;
-    open_body::<W>(&message_key, key.room, msg, record)
+    open_body::<W>(&mut SharedKey::new(&message_key.0), key.room, msg, record)
 }
 
 /// The message key a client seals under, with its wrap if the key is new.
-struct SendingKey<Wr> {
+struct SendingKey<'a, Wr> {
     id: KeyId,
-    key: MessageKey,
+    key: &'a mut SharedKey,
     new_wrap: Option<AttachedWrap<Wr>>,
 }
 
-/// A member's client: the epoch keys it held, the message keys it opened or made, and the
-/// message key it sends under in each room.
+/// A member's client: the epoch keys it held, the message keys it opened or made (each as the
+/// cipher this client seals and opens with), and the message key it sends under in each room.
 pub struct Client<W> {
     user: UserId,
     epoch_keys: BTreeMap<(RoomId, Epoch), EpochKey>,
-    message_keys: BTreeMap<(RoomId, KeyId), MessageKey>,
+    message_keys: BTreeMap<(RoomId, KeyId), SharedKey>,
     sending: BTreeMap<RoomId, KeyId>,
     made: u32,
     scheme: PhantomData<fn() -> W>,
@@ -538,16 +538,19 @@ impl<W: EpochWrap> Client<W> {
         &mut self,
         key: KeyView<'_>,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<SendingKey<W::Wrap>, SchemeError> {
-        if let Some(id) = self
+    ) -> Result<SendingKey<'_, W::Wrap>, SchemeError> {
+        if let Some(&id) = self
             .sending
             .get(&key.room)
             .filter(|id| id.epoch == key.epoch)
         {
-            if let Some(mk) = self.message_keys.get(&(key.room, *id)) {
+            if self.message_keys.contains_key(&(key.room, id)) {
                 return Ok(SendingKey {
-                    id: *id,
-                    key: mk.clone(),
+                    id,
+                    key: self
+                        .message_keys
+                        .get_mut(&(key.room, id))
+                        .ok_or(SchemeError::Internal("sending key was just found"))?,
                     new_wrap: None,
                 });
             }
@@ -565,11 +568,15 @@ impl<W: EpochWrap> Client<W> {
             .epoch_key(key, key.epoch)?
             .ok_or(SchemeError::Internal("the current epoch key is missing"))?;
         let (mk, wrap) = W::wrap(&epoch_key, &wrap_context(key.room, id), rng)?;
-        self.message_keys.insert((key.room, id), mk.clone());
         self.sending.insert(key.room, id);
+        self.message_keys
+            .insert((key.room, id), SharedKey::new(&mk.0));
         Ok(SendingKey {
             id,
-            key: mk,
+            key: self
+                .message_keys
+                .get_mut(&(key.room, id))
+                .ok_or(SchemeError::Internal("sending key was just stored"))?,
             new_wrap: Some(AttachedWrap {
                 epoch: key.epoch,
                 wrap,
@@ -593,7 +600,7 @@ impl<W: DlScheme> HistoryClient for Client<W> {
             key: mk,
             new_wrap: wrap,
         } = self.sending_key(key, rng)?;
-        let (nonce, body) = SharedKey::new(&mk.0).seal(
+        let (nonce, body) = mk.seal(
             body_aad::<W>(key.room, msg, key_id).as_ref(),
             plaintext,
             rng,
@@ -613,7 +620,7 @@ impl<W: DlScheme> HistoryClient for Client<W> {
         sealed: &Record<W::Wrap>,
     ) -> Result<Opened, SchemeError> {
         let slot = (key.room, sealed.key_id);
-        if let Some(mk) = self.message_keys.get(&slot) {
+        if let Some(mk) = self.message_keys.get_mut(&slot) {
             return open_body::<W>(mk, key.room, msg, sealed).map(Opened::Plaintext);
         }
         // No wrap attached: the server holds none for this key yet (its re-key is on the way).
@@ -639,7 +646,8 @@ impl<W: DlScheme> HistoryClient for Client<W> {
             &wrap_context(key.room, sealed.key_id),
             &wrap.wrap,
         )?;
-        let plaintext = open_body::<W>(&mk, key.room, msg, sealed)?;
+        let mut mk = SharedKey::new(&mk.0);
+        let plaintext = open_body::<W>(&mut mk, key.room, msg, sealed)?;
         // Only an authenticated body lets a message key in; a member then sends under the key
         // of the current epoch it has seen rather than making its own.
         self.message_keys.insert(slot, mk);

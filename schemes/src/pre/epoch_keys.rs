@@ -140,15 +140,15 @@ pub type Message = back_chain::Message;
 /// An epoch a client can open: its secret and the message key derived from it.
 struct Known {
     secret: EpochSecret,
-    message_key: Zeroizing<[u8; 32]>,
+    message_key: SharedKey,
 }
 
 impl Known {
     fn new(secret: EpochSecret, room: RoomId, epoch: Epoch) -> Self {
-        let message_key = Zeroizing::new(secret.derive(MESSAGE_KEY, room, epoch));
+        let bytes = Zeroizing::new(secret.derive(MESSAGE_KEY, room, epoch));
         Self {
             secret,
-            message_key,
+            message_key: SharedKey::new(&bytes),
         }
     }
 }
@@ -226,7 +226,7 @@ impl HistoryClient for Client {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<EpochRecord, SchemeError> {
         let known = self.known.learn(key);
-        let (nonce, ciphertext) = SharedKey::new(&known.message_key).seal(
+        let (nonce, ciphertext) = known.message_key.seal(
             record_aad(key.room, msg, key.epoch).as_ref(),
             plaintext,
             rng,
@@ -245,12 +245,13 @@ impl HistoryClient for Client {
         sealed: &EpochRecord,
     ) -> Result<Opened, SchemeError> {
         self.known.learn(key);
-        let Some(known) = self.known.get(key.room, sealed.epoch) else {
+        let Some(known) = self.known.get_mut(key.room, sealed.epoch) else {
             return Ok(Opened::Pending {
                 waiting_for: sealed.epoch,
             });
         };
-        SharedKey::new(&known.message_key)
+        known
+            .message_key
             .open(
                 &sealed.nonce,
                 record_aad(key.room, msg, sealed.epoch).as_ref(),

@@ -164,18 +164,18 @@ impl std::fmt::Debug for MessageKey {
 #[derive(Debug)]
 struct Sending {
     id: KeyId,
-    key: MessageKey,
+    key: SharedKey,
     unsent_wrap: Option<[u8; G1_LEN]>,
 }
 
 /// A user's state: epoch keys, the message key it seals with per room, the message keys it
-/// made or opened.
+/// made or opened (as the ciphers it opens with).
 #[derive(Debug)]
 pub struct Client {
     user: UserId,
     keys: Keyring,
     sending: BTreeMap<RoomId, Sending>,
-    known: BTreeMap<(RoomId, KeyId), MessageKey>,
+    known: BTreeMap<(RoomId, KeyId), SharedKey>,
 }
 
 /// A stored body.
@@ -265,12 +265,13 @@ impl Client {
             let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
             let wrap = capsule.to_bytes()?;
             let message_key = message_key(&secret, key.room, &id, &wrap)?;
-            self.known.insert((key.room, id), message_key.clone());
+            self.known
+                .insert((key.room, id), SharedKey::new(&message_key.0));
             self.sending.insert(
                 key.room,
                 Sending {
                     id,
-                    key: message_key,
+                    key: SharedKey::new(&message_key.0),
                     unsent_wrap: Some(wrap),
                 },
             );
@@ -292,7 +293,7 @@ impl HistoryClient for Client {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<HybridRecord, SchemeError> {
         let sending = self.sending_key(key, rng)?;
-        let (nonce, body) = SharedKey::new(&sending.key.0).seal(
+        let (nonce, body) = sending.key.seal(
             aad(key.room, msg, &sending.id).as_ref(),
             plaintext,
             rng,
@@ -313,8 +314,10 @@ impl HistoryClient for Client {
         sealed: &HybridRecord,
     ) -> Result<Opened, SchemeError> {
         let id = sealed.key;
-        let message_key = match self.known.get(&(key.room, id)) {
-            Some(k) => k.clone(),
+        let aad = aad(key.room, msg, &id);
+        let slot = (key.room, id);
+        let plaintext = match self.known.get_mut(&slot) {
+            Some(cipher) => cipher.open(&sealed.nonce, aad.as_ref(), &sealed.body)?,
             None => {
                 // No wrap attached: the server holds none for this key yet.
                 let Some(wrap) = sealed.wrap.as_ref() else {
@@ -330,31 +333,29 @@ impl HistoryClient for Client {
                         Ok(secret) => secret,
                         Err(waiting_for) => return Ok(Opened::Pending { waiting_for }),
                     };
-                message_key(&secret, key.room, &id, wrap)?
+                let mut cipher = SharedKey::new(&message_key(&secret, key.room, &id, wrap)?.0);
+                let plaintext = cipher.open(&sealed.nonce, aad.as_ref(), &sealed.body)?;
+                // Only a key that authenticated a body is remembered or adopted for sending.
+                self.known.insert(slot, cipher);
+                plaintext
             }
         };
-        let plaintext = SharedKey::new(&message_key.0).open(
-            &sealed.nonce,
-            aad(key.room, msg, &id).as_ref(),
-            &sealed.body,
-        )?;
-        // Only a key that authenticated a body is remembered or adopted for sending.
         let adopt = id.epoch == key.epoch
             && self
                 .sending
                 .get(&key.room)
                 .is_none_or(|s| s.id.epoch != key.epoch);
-        if adopt {
+        if let Some(cipher) = self.known.get(&slot).filter(|_| adopt) {
+            let key = cipher.for_another_sealer();
             self.sending.insert(
-                key.room,
+                slot.0,
                 Sending {
                     id,
-                    key: message_key.clone(),
+                    key,
                     unsent_wrap: None,
                 },
             );
         }
-        self.known.entry((key.room, id)).or_insert(message_key);
         Ok(Opened::Plaintext(plaintext))
     }
 }

@@ -64,9 +64,9 @@ impl Client {
     ) -> Result<Update, SchemeError> {
         let writer = self.user;
         let state = self.room(key)?;
-        let keys = &state
+        let keys = &mut state
             .held
-            .get(&key.epoch)
+            .get_mut(&key.epoch)
             .ok_or(SchemeError::Internal("registered key missing"))?
             .keys;
         let mut entries = Vec::with_capacity(keywords.len());
@@ -306,7 +306,7 @@ impl RoomState {
             }
             // Records of epochs this client holds no key for are skipped: it cannot read them,
             // and could not derive their addresses either.
-            let Some(held) = self.held.get(&record.epoch) else {
+            let Some(held) = self.held.get_mut(&record.epoch) else {
                 continue;
             };
             let header = LogHeader {

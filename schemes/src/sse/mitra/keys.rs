@@ -217,17 +217,21 @@ impl EpochKeys {
 
     /// Seals a log record's body; the header (room, epoch, writer) is bound as associated data.
     pub fn seal_log(
-        &self,
+        &mut self,
         header: &LogHeader,
         body: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Sealed, SchemeError> {
-        seal(&self.log, header.aad().as_ref(), body, rng)
+        seal(&mut self.log, header.aad().as_ref(), body, rng)
     }
 
     /// Opens a log record's body.
-    pub fn open_log(&self, header: &LogHeader, sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
-        open(&self.log, header.aad().as_ref(), sealed)
+    pub fn open_log(
+        &mut self,
+        header: &LogHeader,
+        sealed: &Sealed,
+    ) -> Result<Vec<u8>, SchemeError> {
+        open(&mut self.log, header.aad().as_ref(), sealed)
     }
 }
 
@@ -248,7 +252,7 @@ impl LogHeader {
 }
 
 fn seal(
-    aead: &SharedKey,
+    aead: &mut SharedKey,
     aad: &[u8],
     msg: &[u8],
     rng: &mut dyn CryptoRngCore,
@@ -260,7 +264,7 @@ fn seal(
     })
 }
 
-fn open(aead: &SharedKey, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
+fn open(aead: &mut SharedKey, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
     aead.open(&sealed.nonce, aad, &sealed.ciphertext)
 }
 
