@@ -303,6 +303,15 @@ impl World {
         }
     }
 
+    /// The server's reply to `query` from a reader of the whole room.
+    fn reply_to(&self, query: &Query) -> Reply {
+        let access = Access {
+            readable_from: MsgId(0),
+        };
+        let searched = self.server.search(ROOM, access, query).unwrap();
+        searched.reply().unwrap()
+    }
+
     fn search(&mut self, user: u32, keyword: &str) -> Vec<MsgId> {
         let from = self.readable_from[user as usize];
         self.search_with(user, keyword, from, |_| {}).unwrap().0
@@ -451,18 +460,7 @@ fn lagging_member_catches_up_on_records_it_skipped() {
     let key = view(&w.secrets, &w.held, 2);
     let q = w.clients[2].query(key, "review", &mut w.rng).unwrap();
     w.catch_up(2);
-    let reply = w
-        .server
-        .search(
-            ROOM,
-            Access {
-                readable_from: MsgId(0),
-            },
-            &q,
-        )
-        .unwrap()
-        .reply()
-        .unwrap();
+    let reply = w.reply_to(&q);
     let key = view(&w.secrets, &w.held, 2);
     w.clients[2]
         .resolve(key, "review", &reply, &mut w.rng)
@@ -836,18 +834,7 @@ fn replies_for_other_searches_are_refused() {
     w.send(0, &["budget", "q3"]);
     let key = view(&w.secrets, &w.held, 1);
     let query: Query = w.clients[1].query(key, "budget", &mut w.rng).unwrap();
-    let reply = w
-        .server
-        .search(
-            ROOM,
-            Access {
-                readable_from: MsgId(0),
-            },
-            &query,
-        )
-        .unwrap()
-        .reply()
-        .unwrap();
+    let reply = w.reply_to(&query);
     let key = view(&w.secrets, &w.held, 1);
     assert!(matches!(
         w.clients[1].resolve(key, "q3", &reply, &mut w.rng),
