@@ -305,9 +305,7 @@ impl World {
 
     /// The server's reply to `query` from a reader of the whole room.
     fn reply_to(&self, query: &Query) -> Reply {
-        let access = Access {
-            readable_from: MsgId(0),
-        };
+        let access = Access::WHOLE_ROOM;
         let searched = self.server.search(ROOM, access, query).unwrap();
         searched.reply().unwrap()
     }
@@ -588,9 +586,7 @@ fn joiner_search_waits_for_its_back_chain() {
     w.change(1, &[3], &[], true, &[0, 1, 2]);
     let key = view(&w.secrets, &w.held, 3);
     let query = w.clients[3].query(key, "launch", &mut w.rng).unwrap();
-    let access = Access {
-        readable_from: MsgId(0),
-    };
+    let access = Access::WHOLE_ROOM;
     assert!(
         matches!(
             w.server.search(ROOM, access, &query).unwrap(),
@@ -862,9 +858,7 @@ fn recreated_writer_never_reuses_an_address() {
         .unwrap();
     h.server.apply(room, first.clone()).unwrap();
     h.clients[0] = Mitra::new_client(UserId(0));
-    let access = Access {
-        readable_from: MsgId(0),
-    };
+    let access = Access::WHOLE_ROOM;
     assert_eq!(
         h.search(room, UserId(0), "offsite", access, &mut rng),
         vec![MsgId(1)]

@@ -67,6 +67,13 @@ pub struct Access {
     pub readable_from: MsgId,
 }
 
+impl Access {
+    /// Every message of the room (a member of a room that shares its history).
+    pub const WHOLE_ROOM: Self = Self {
+        readable_from: MsgId(0),
+    };
+}
+
 /// Security properties a searchable-encryption scheme claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SseProperties {

@@ -704,9 +704,7 @@ mod tests {
             .unwrap();
         assert!(replies.is_empty(), "the link of epoch 3 has not arrived");
         // The joiner's search waits for the link, and then for the chain.
-        let access = Access {
-            readable_from: MsgId(0),
-        };
+        let access = Access::WHOLE_ROOM;
         let query = joiner.query(key(3), "alpha", &mut rng).unwrap();
         assert_eq!(
             server.search(room, access, &query).unwrap(),

@@ -884,9 +884,7 @@ mod tests {
             .index(key(&s1, 1), MsgId(1), &["alpha"], &mut rng)
             .unwrap();
         server.apply(room, early).unwrap();
-        let all = Access {
-            readable_from: MsgId(0),
-        };
+        let all = Access::WHOLE_ROOM;
         let query = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
         assert_eq!(
             server.search(room, all, &query),
@@ -939,9 +937,7 @@ mod tests {
                 .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
                 .unwrap();
         }
-        let all = Access {
-            readable_from: MsgId(0),
-        };
+        let all = Access::WHOLE_ROOM;
         let reply = server.search(room, all, &stale).unwrap().reply().unwrap();
         assert_eq!(reply, Reply::Stale(Epoch(1)));
         assert_eq!(
@@ -999,9 +995,7 @@ mod tests {
         ));
         server.apply(room, late).unwrap();
         let query = alice.query(key(&s1, 1), "alpha", &mut rng).unwrap();
-        let all = Access {
-            readable_from: MsgId(0),
-        };
+        let all = Access::WHOLE_ROOM;
         assert_eq!(
             server.search(room, all, &query).unwrap().reply().unwrap(),
             Reply::Ids(vec![MsgId(0), MsgId(1)])

@@ -582,6 +582,19 @@ fn watched_harness<S: SearchableEncryption>(users: u32) -> SseHarness<S> {
     h
 }
 
+/// A [`watched_harness`] in which user 0 has created `room`, sharing its history, with users 0
+/// to 3.
+fn watched_room<S: SearchableEncryption>(
+    users: u32,
+    room: RoomId,
+    rng: &mut dyn CryptoRngCore,
+) -> SseHarness<S> {
+    let mut h = watched_harness::<S>(users);
+    let founders: Vec<UserId> = (0..4).map(UserId).collect();
+    h.create(room, &founders, UserId(0), true, rng);
+    h
+}
+
 /// Searchable encryption: search results equal a brute-force scan of the messages, and the
 /// access bound is honoured (one client, one epoch, no epoch change announced).
 pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
@@ -663,9 +676,8 @@ pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
 pub fn sse_matches_oracle<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "sse_matches_oracle";
     let room = RoomId(11);
-    let mut h = watched_harness::<S>(8);
+    let mut h = watched_room::<S>(8, room, rng);
     let u = UserId;
-    h.create(room, &[u(0), u(1), u(2), u(3)], u(0), true, rng);
     let changes: [(UserId, &[UserId], &[UserId]); 5] = [
         (u(0), &[u(4)], &[]),
         (u(1), &[], &[u(2)]),
@@ -712,9 +724,8 @@ pub fn sse_matches_oracle<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) 
 pub fn sse_late_update<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "sse_late_update";
     let room = RoomId(12);
-    let mut h = watched_harness::<S>(6);
+    let mut h = watched_room::<S>(6, room, rng);
     let u = UserId;
-    h.create(room, &[u(0), u(1), u(2), u(3)], u(0), true, rng);
     h.index(room, u(0), &["forecast", "quarterly"], rng);
     h.index(room, u(3), &["forecast"], rng);
     let e = h.change(room, u(0), &[u(4)], &[], rng);
@@ -732,15 +743,7 @@ pub fn sse_late_update<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
 
     h.apply(late_add);
     h.apply(late_delete);
-    let found = h.search(
-        room,
-        u(0),
-        "launchdate",
-        Access {
-            readable_from: MsgId(0),
-        },
-        rng,
-    );
+    let found = h.search(room, u(0), "launchdate", Access::WHOLE_ROOM, rng);
     assert!(
         found.contains(&late_msg),
         "{}: {PROPERTY}: an update made under {e} and applied at {now} is not found",
@@ -763,9 +766,8 @@ pub fn sse_late_update<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
 pub fn sse_removed_member<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "sse_removed_member";
     let room = RoomId(13);
-    let mut h = watched_harness::<S>(6);
+    let mut h = watched_room::<S>(6, room, rng);
     let u = UserId;
-    h.create(room, &[u(0), u(1), u(2), u(3)], u(0), true, rng);
     for writer in 0..4 {
         h.index(room, u(writer), &["forecast", "quarterly"], rng);
     }
@@ -793,9 +795,7 @@ pub fn sse_removed_member<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) 
                 room,
                 removed,
                 word,
-                Access {
-                    readable_from: MsgId(0),
-                },
+                Access::WHOLE_ROOM,
                 rng,
             ) {
                 Ok(ids) => ids,
@@ -858,15 +858,7 @@ pub fn sse_joiner_policy<S: SearchableEncryption>(
 
         for word in ["forecast", "quarterly", ABSENT] {
             if shares_history {
-                let found = h.search(
-                    room,
-                    joiner,
-                    word,
-                    Access {
-                        readable_from: MsgId(0),
-                    },
-                    rng,
-                );
+                let found = h.search(room, joiner, word, Access::WHOLE_ROOM, rng);
                 assert_eq!(
                     found,
                     h.expected(room, word, MsgId(0)),
@@ -877,15 +869,7 @@ pub fn sse_joiner_policy<S: SearchableEncryption>(
             } else {
                 h.assert_search(PROPERTY, room, joiner, word, first_after_join, rng);
                 if enforced_by_cryptography {
-                    let found = h.search(
-                        room,
-                        joiner,
-                        word,
-                        Access {
-                            readable_from: MsgId(0),
-                        },
-                        rng,
-                    );
+                    let found = h.search(room, joiner, word, Access::WHOLE_ROOM, rng);
                     let early: Vec<MsgId> = found
                         .into_iter()
                         .filter(|id| *id < first_after_join)
