@@ -303,7 +303,8 @@ pub fn sse(name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
 mod tests {
     use super::*;
     use crate::sse::{
-        Access, KeyView, RekeyingClient, RekeyingServer, Resolution, Searched, SseClient, SseServer,
+        Access, IndexOp, KeyView, RekeyingClient, RekeyingServer, Resolution, Searched, SseClient,
+        SseServer,
     };
     use crate::{MsgId, RoomId, UserId};
 
@@ -343,20 +344,12 @@ mod tests {
 
     impl SseClient for Nobody {
         type Scheme = FindsNothing;
-        fn index(
+        fn update(
             &mut self,
             _: KeyView<'_>,
             _: MsgId,
             _: &[&str],
-            _: &mut dyn CryptoRngCore,
-        ) -> Result<Vec<u8>, SchemeError> {
-            Ok(Vec::new())
-        }
-        fn remove(
-            &mut self,
-            _: KeyView<'_>,
-            _: MsgId,
-            _: &[&str],
+            _: IndexOp,
             _: &mut dyn CryptoRngCore,
         ) -> Result<Vec<u8>, SchemeError> {
             Ok(Vec::new())

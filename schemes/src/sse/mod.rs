@@ -60,6 +60,15 @@ impl<R> Searched<R> {
     }
 }
 
+/// What an index update does with its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexOp {
+    /// The message carries the keywords: it is added.
+    Add,
+    /// The message was deleted: it is removed.
+    Delete,
+}
+
 /// Messages a searcher may read, as the chat service's access control sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
@@ -114,29 +123,47 @@ pub trait SseClient: RekeyingClient {
     /// The scheme.
     type Scheme: SearchableEncryption<Client = Self>;
 
-    /// The index update for message `msg` carrying `keywords` (distinct, as [`tokenize`] gives).
+    /// The index update that applies `op` to message `msg`, which carries `keywords`
+    /// (distinct, as [`tokenize`] gives): adds it to the index or deletes it from the index.
     ///
     /// # Errors
     /// Scheme specific.
+    fn update(
+        &mut self,
+        key: KeyView<'_>,
+        msg: MsgId,
+        keywords: &[&str],
+        op: IndexOp,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+
+    /// [`update`](Self::update) with [`IndexOp::Add`]: indexes a new message.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
     fn index(
         &mut self,
         key: KeyView<'_>,
         msg: MsgId,
         keywords: &[&str],
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
+        self.update(key, msg, keywords, IndexOp::Add, rng)
+    }
 
-    /// The index update that deletes message `msg`, which carried `keywords`, from the index.
+    /// [`update`](Self::update) with [`IndexOp::Delete`]: deletes a message from the index.
     ///
     /// # Errors
-    /// Scheme specific.
+    /// As [`update`](Self::update).
     fn remove(
         &mut self,
         key: KeyView<'_>,
         msg: MsgId,
         keywords: &[&str],
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
+        self.update(key, msg, keywords, IndexOp::Delete, rng)
+    }
 
     /// The first query of a search for `keyword`.
     ///

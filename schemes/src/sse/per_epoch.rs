@@ -87,7 +87,7 @@ use sha2::Sha256;
 use zeroize::Zeroize;
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    Access, EpochChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
 use crate::common::back_chain::{self, ChainStore, Part};
@@ -325,28 +325,22 @@ impl SearchableEncryption for PerEpoch {
 impl SseClient for Client {
     type Scheme = PerEpoch;
 
-    fn index(
+    fn update(
         &mut self,
         key: KeyView<'_>,
         msg: MsgId,
         keywords: &[&str],
+        op: IndexOp,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        if op == IndexOp::Delete {
+            return Ok(Update::Delete { msg });
+        }
         let keys = self.keys(key);
         let mut labels: Vec<KeywordLabel> = keywords.iter().map(|w| keys.label(w)).collect();
         labels.sort_unstable();
         labels.dedup();
         Ok(Update::Add { msg, labels })
-    }
-
-    fn remove(
-        &mut self,
-        _key: KeyView<'_>,
-        msg: MsgId,
-        _keywords: &[&str],
-        _rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        Ok(Update::Delete { msg })
     }
 
     fn query(

@@ -106,7 +106,7 @@ use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    Access, EpochChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
     SseProperties, SseServer, Work,
 };
 use crate::common::changers::Changers;
@@ -282,19 +282,6 @@ impl Client {
             *slot = (key.epoch, Exponent::derive(key));
         }
         &slot.1
-    }
-
-    fn update(&mut self, key: KeyView<'_>, msg: MsgId, keywords: &[&str], delete: bool) -> Update {
-        let a = self.exponent(key);
-        let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
-        tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
-        tags.dedup();
-        Update {
-            epoch: key.epoch,
-            msg,
-            delete,
-            tags,
-        }
     }
 }
 
@@ -502,24 +489,24 @@ impl SearchableEncryption for RekeyIndex {
 impl SseClient for Client {
     type Scheme = RekeyIndex;
 
-    fn index(
+    fn update(
         &mut self,
         key: KeyView<'_>,
         msg: MsgId,
         keywords: &[&str],
+        op: IndexOp,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
-        Ok(self.update(key, msg, keywords, false))
-    }
-
-    fn remove(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        _rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        Ok(self.update(key, msg, keywords, true))
+        let a = self.exponent(key);
+        let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
+        tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+        tags.dedup();
+        Ok(Update {
+            epoch: key.epoch,
+            msg,
+            delete: op == IndexOp::Delete,
+            tags,
+        })
     }
 
     fn query(

@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use super::wire::Sealed;
 use crate::common::aead::{Aad, SharedKey};
 use crate::pre::KeyView;
+use crate::sse::IndexOp;
 use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
 
 /// Size of an address and of a value in the server's dictionary.
@@ -40,29 +41,20 @@ pub fn keyword_tag(keyword: &str) -> KeywordTag {
     tag
 }
 
-/// Whether an index entry adds a message to a keyword's list or deletes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// The message carries the keyword.
-    Add,
-    /// The message was deleted.
-    Del,
+/// An index entry's operation, as its value encodes it.
+pub fn op_byte(op: IndexOp) -> u8 {
+    match op {
+        IndexOp::Add => 0,
+        IndexOp::Delete => 1,
+    }
 }
 
-impl Op {
-    pub fn byte(self) -> u8 {
-        match self {
-            Self::Add => 0,
-            Self::Del => 1,
-        }
-    }
-
-    pub fn from_byte(b: u8) -> Result<Self, SchemeError> {
-        match b {
-            0 => Ok(Self::Add),
-            1 => Ok(Self::Del),
-            _ => Err(SchemeError::Malformed("unknown index operation")),
-        }
+/// Inverts [`op_byte`].
+pub fn op_from_byte(b: u8) -> Result<IndexOp, SchemeError> {
+    match b {
+        0 => Ok(IndexOp::Add),
+        1 => Ok(IndexOp::Delete),
+        _ => Err(SchemeError::Malformed("unknown index operation")),
     }
 }
 
@@ -152,11 +144,11 @@ impl EpochKeys {
         keyword: &KeywordTag,
         counter: u32,
         id: MsgId,
-        op: Op,
+        op: IndexOp,
     ) -> Hmac<Sha256> {
         self.prf(Use::Tag, writer, keyword, counter)
             .chain_update(id.0.to_be_bytes())
-            .chain_update([op.byte()])
+            .chain_update([op_byte(op)])
     }
 
     /// `(id ‖ op ‖ t) ⊕ G(K_e, "val" ‖ u ‖ w ‖ c)`, with `t` the first 7 bytes of
@@ -168,11 +160,11 @@ impl EpochKeys {
         keyword: &KeywordTag,
         counter: u32,
         id: MsgId,
-        op: Op,
+        op: IndexOp,
     ) -> [u8; ENTRY_LEN] {
         let mut block = [0u8; ENTRY_LEN];
         block[..8].copy_from_slice(&id.0.to_be_bytes());
-        block[8] = op.byte();
+        block[8] = op_byte(op);
         let tag = self
             .tag(writer, keyword, counter, id, op)
             .finalize()
@@ -192,7 +184,7 @@ impl EpochKeys {
         keyword: &KeywordTag,
         counter: u32,
         value: &[u8; ENTRY_LEN],
-    ) -> Result<(MsgId, Op), SchemeError> {
+    ) -> Result<(MsgId, IndexOp), SchemeError> {
         let mut block = *value;
         xor(
             &mut block,
@@ -203,12 +195,12 @@ impl EpochKeys {
         let id = MsgId(u64::from_be_bytes(id));
         // Any op byte other than the two valid ones cannot carry a valid tag; check the tag
         // under `Add` for those so the failure is the same opaque `Crypto`.
-        let op = Op::from_byte(block[8]).unwrap_or(Op::Add);
+        let op = op_from_byte(block[8]).unwrap_or(IndexOp::Add);
         let tag_ok = self
             .tag(writer, keyword, counter, id, op)
             .verify_truncated_left(&block[9..])
             .is_ok();
-        if tag_ok && block[8] == op.byte() {
+        if tag_ok && block[8] == op_byte(op) {
             Ok((id, op))
         } else {
             Err(SchemeError::Crypto)
