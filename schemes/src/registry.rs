@@ -303,10 +303,10 @@ pub fn sse(name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
 mod tests {
     use super::*;
     use crate::sse::{
-        Access, IndexOp, KeyView, RekeyingClient, RekeyingServer, Resolution, Searched, SseClient,
-        SseServer,
+        Access, IndexChange, KeyView, RekeyingClient, RekeyingServer, Resolution, Searched,
+        SseClient, SseServer,
     };
-    use crate::{MsgId, RoomId, UserId};
+    use crate::{RoomId, UserId};
 
     /// A search scheme that finds nothing, to register beside the built-in ones.
     struct FindsNothing;
@@ -347,9 +347,7 @@ mod tests {
         fn update(
             &mut self,
             _: KeyView<'_>,
-            _: MsgId,
-            _: &[&str],
-            _: IndexOp,
+            _: IndexChange<'_>,
             _: &mut dyn CryptoRngCore,
         ) -> Result<Vec<u8>, SchemeError> {
             Ok(Vec::new())

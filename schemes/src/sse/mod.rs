@@ -69,6 +69,17 @@ pub enum IndexOp {
     Delete,
 }
 
+/// One message's change to the index.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexChange<'a> {
+    /// The message.
+    pub msg: MsgId,
+    /// The keywords it carries (distinct, as [`tokenize`] gives).
+    pub keywords: &'a [&'a str],
+    /// Whether it is added or deleted.
+    pub op: IndexOp,
+}
+
 /// Messages a searcher may read, as the chat service's access control sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
@@ -123,17 +134,14 @@ pub trait SseClient: RekeyingClient {
     /// The scheme.
     type Scheme: SearchableEncryption<Client = Self>;
 
-    /// The index update that applies `op` to message `msg`, which carries `keywords`
-    /// (distinct, as [`tokenize`] gives): adds it to the index or deletes it from the index.
+    /// The index update that makes `change`.
     ///
     /// # Errors
     /// Scheme specific.
     fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: IndexOp,
+        change: IndexChange<'_>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
 
@@ -148,7 +156,8 @@ pub trait SseClient: RekeyingClient {
         keywords: &[&str],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
-        self.update(key, msg, keywords, IndexOp::Add, rng)
+        let op = IndexOp::Add;
+        self.update(key, IndexChange { msg, keywords, op }, rng)
     }
 
     /// [`update`](Self::update) with [`IndexOp::Delete`]: deletes a message from the index.
@@ -162,7 +171,8 @@ pub trait SseClient: RekeyingClient {
         keywords: &[&str],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
-        self.update(key, msg, keywords, IndexOp::Delete, rng)
+        let op = IndexOp::Delete;
+        self.update(key, IndexChange { msg, keywords, op }, rng)
     }
 
     /// The first query of a search for `keyword`.

@@ -87,8 +87,8 @@ use sha2::Sha256;
 use zeroize::Zeroize;
 
 use super::{
-    Access, EpochChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, EpochChange, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseProperties, SseServer, Work,
 };
 use crate::common::back_chain::{self, ChainStore, Part};
 use crate::common::changers::Changers;
@@ -328,11 +328,10 @@ impl SseClient for Client {
     fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: IndexOp,
+        change: IndexChange<'_>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        let IndexChange { msg, keywords, op } = change;
         if op == IndexOp::Delete {
             return Ok(Update::Delete { msg });
         }

@@ -37,8 +37,8 @@ use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    Access, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseProperties,
-    SseServer,
+    Access, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseProperties, SseServer,
 };
 use crate::{CryptoRngCore, MsgId, RoomId, SchemeError, UserId, Wire};
 
@@ -132,11 +132,10 @@ impl SseClient for Client {
     fn update(
         &mut self,
         _key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: IndexOp,
+        change: IndexChange<'_>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        let IndexChange { msg, keywords, op } = change;
         Ok(Update {
             msg,
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),

@@ -106,8 +106,8 @@ use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{
-    Access, EpochChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, EpochChange, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseProperties, SseServer, Work,
 };
 use crate::common::changers::Changers;
 use crate::{
@@ -492,11 +492,10 @@ impl SseClient for Client {
     fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: IndexOp,
+        change: IndexChange<'_>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        let IndexChange { msg, keywords, op } = change;
         let a = self.exponent(key);
         let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
         tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));

@@ -7,8 +7,8 @@ use std::marker::PhantomData;
 
 use conclave_schemes::sse::per_epoch::PerEpoch;
 use conclave_schemes::sse::{
-    Access, EpochChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, EpochChange, IndexChange, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseProperties, SseServer, Work,
 };
 use conclave_schemes::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId};
 
@@ -100,12 +100,10 @@ impl<D: Distortion> SseClient for MiscountingClient<D> {
     fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: IndexOp,
+        change: IndexChange<'_>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<InnerUpdate, SchemeError> {
-        self.0.update(key, msg, keywords, op, rng)
+        self.0.update(key, change, rng)
     }
 
     fn query(

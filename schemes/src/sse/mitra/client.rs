@@ -13,7 +13,7 @@ use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, Log
 use super::wire::{Entry, Message, Query, Reply, Update};
 use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
 use crate::common::back_chain::{self, Part};
-use crate::sse::{EpochChange, IndexOp, KeyView, Resolution, SseClient};
+use crate::sse::{EpochChange, IndexChange, IndexOp, KeyView, Resolution, SseClient};
 use crate::{CryptoRngCore, Dest, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
 
 /// The back-chain's domain.
@@ -299,11 +299,10 @@ impl SseClient for Client {
     fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: IndexOp,
+        change: IndexChange<'_>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        let IndexChange { msg, keywords, op } = change;
         let writer = self.user;
         let state = self.room(key)?;
         let keys = &state
