@@ -9,7 +9,7 @@
 use crate::rekeying::RekeyingClient;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, LogHeader};
+use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, LogHeader, Slot};
 use super::wire::{Entry, Message, Query, Reply, Update};
 use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
 use crate::common::back_chain::{self, Part};
@@ -195,7 +195,12 @@ impl RoomState {
         }
         let mut addresses = Vec::with_capacity(round.len());
         for &(epoch, writer, c) in &round {
-            addresses.push(self.keys(epoch)?.address(writer, &search.keyword, c));
+            let slot = Slot {
+                writer,
+                keyword: &search.keyword,
+                counter: c,
+            };
+            addresses.push(self.keys(epoch)?.address(slot));
             search.asked.entry((epoch, writer)).or_default().insert(c);
         }
         search.round = round;
@@ -328,9 +333,14 @@ impl SseClient for Client {
                 "more than 2^32 updates of a keyword",
             ))?;
             let c = *counter;
+            let slot = Slot {
+                writer,
+                keyword: &tag,
+                counter: c,
+            };
             entries.push(Entry {
-                address: keys.address(writer, &tag, c),
-                value: keys.seal_value(writer, &tag, c, msg, op),
+                address: keys.address(slot),
+                value: keys.seal_value(slot, msg, op),
             });
             body.extend_from_slice(&c.to_be_bytes());
             body.extend_from_slice(&tag);
@@ -399,9 +409,12 @@ impl SseClient for Client {
             ));
         }
         for (&(epoch, writer, c), value) in search.round.iter().zip(&reply.values) {
-            let (id, op) = state
-                .keys(epoch)?
-                .open_value(writer, &search.keyword, c, value)?;
+            let slot = Slot {
+                writer,
+                keyword: &search.keyword,
+                counter: c,
+            };
+            let (id, op) = state.keys(epoch)?.open_value(slot, value)?;
             *search.tally.entry(id).or_insert(0) += match op {
                 IndexOp::Add => 1,
                 IndexOp::Delete => -1,
