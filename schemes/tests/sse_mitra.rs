@@ -13,7 +13,8 @@ use conclave_schemes::sse::mitra::{
     Client, LogRecord, Message, Mitra, Query, Reply, Server, Update,
 };
 use conclave_schemes::sse::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
+    Access, EpochChange, IndexChange, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseServer,
 };
 use conclave_schemes::{
     Dest, Epoch, EpochSecret, MsgId, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -250,7 +251,7 @@ impl World {
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let key = view(&self.secrets, &self.held, user);
         let update = self.clients[user as usize]
-            .remove(key, msg, &refs, &mut self.rng)
+            .update(key, IndexChange::delete(msg, &refs), &mut self.rng)
             .unwrap();
         self.check_fresh(&update);
         self.server.apply(ROOM, update).unwrap();

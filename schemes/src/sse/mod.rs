@@ -80,6 +80,22 @@ pub struct IndexChange<'a> {
     pub op: IndexOp,
 }
 
+impl<'a> IndexChange<'a> {
+    /// Message `msg`, carrying `keywords`, is added.
+    #[must_use]
+    pub fn add(msg: MsgId, keywords: &'a [&'a str]) -> Self {
+        let op = IndexOp::Add;
+        Self { msg, keywords, op }
+    }
+
+    /// Message `msg`, which carried `keywords`, is deleted.
+    #[must_use]
+    pub fn delete(msg: MsgId, keywords: &'a [&'a str]) -> Self {
+        let op = IndexOp::Delete;
+        Self { msg, keywords, op }
+    }
+}
+
 /// Messages a searcher may read, as the chat service's access control sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
@@ -145,7 +161,7 @@ pub trait SseClient: RekeyingClient {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
 
-    /// [`update`](Self::update) with [`IndexOp::Add`]: indexes a new message.
+    /// [`update`](Self::update) with [`IndexChange::add`]: indexes a new message.
     ///
     /// # Errors
     /// As [`update`](Self::update).
@@ -156,23 +172,7 @@ pub trait SseClient: RekeyingClient {
         keywords: &[&str],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
-        let op = IndexOp::Add;
-        self.update(key, IndexChange { msg, keywords, op }, rng)
-    }
-
-    /// [`update`](Self::update) with [`IndexOp::Delete`]: deletes a message from the index.
-    ///
-    /// # Errors
-    /// As [`update`](Self::update).
-    fn remove(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
-        let op = IndexOp::Delete;
-        self.update(key, IndexChange { msg, keywords, op }, rng)
+        self.update(key, IndexChange::add(msg, keywords), rng)
     }
 
     /// The first query of a search for `keyword`.

@@ -590,7 +590,8 @@ mod tests {
             .unwrap();
         // kind 1, id 8, count 2, three 16-byte labels.
         assert_eq!(add.wire_len(), 1 + 8 + 2 + 3 * 16);
-        let delete = client.remove(key, MsgId(3), &["alpha"], &mut rng).unwrap();
+        let delete = IndexChange::delete(MsgId(3), &["alpha"]);
+        let delete = client.update(key, delete, &mut rng).unwrap();
         assert_eq!(delete.wire_len(), 1 + 8);
         let query = client.query(key, "alpha", &mut rng).unwrap();
         // count 2, one label, the awaiting-chain flag.

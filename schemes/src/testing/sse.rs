@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::common::router::{Arrival, Router};
 use crate::pre::{EpochChange, KeyView, Work};
 use crate::sse::{
-    tokenize, Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
+    tokenize, Access, IndexChange, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
 use crate::{
     CryptoRngCore, Epoch, EpochSecret, MsgId, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -352,7 +352,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
             .get(&room)
             .expect("deleter holds no key");
         let update = self.clients[by.0 as usize]
-            .remove(held.view(room), msg, &refs, rng)
+            .update(held.view(room), IndexChange::delete(msg, &refs), rng)
             .unwrap_or_else(|e| panic!("{}: remove: {e}", S::NAME));
         PendingUpdate {
             room,
