@@ -508,6 +508,28 @@ impl Server {
         }
     }
 
+    /// What a round message of `from` about `(epoch, attempt)` is checked against: `from`'s
+    /// MAC key (one MAC counted), the session and `from`'s position in its ring; `None` when
+    /// the session was superseded.
+    fn round_message(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        epoch: Epoch,
+        attempt: u32,
+    ) -> Result<Option<([u8; 32], &mut ServerSession, usize)>, SchemeError> {
+        let mk = *self.mk(from, room)?;
+        self.ops.macs += 1;
+        let Some(sess) = self.session(room, epoch, attempt)? else {
+            return Ok(None);
+        };
+        let q = *sess
+            .pos
+            .get(&from)
+            .ok_or(Misuse::NotAMember { user: from, room })?;
+        Ok(Some((mk, sess, q)))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_round1(
         &mut self,
@@ -519,15 +541,9 @@ impl Server {
         tag: &Tag,
         out: &mut Outbox<Message>,
     ) -> Result<ServerHandled, SchemeError> {
-        let mk = *self.mk(from, room)?;
-        self.ops.macs += 1;
-        let Some(sess) = self.session(room, epoch, attempt)? else {
+        let Some((mk, sess, q)) = self.round_message(room, from, epoch, attempt)? else {
             return Ok(ServerHandled::Stale);
         };
-        let q = *sess
-            .pos
-            .get(&from)
-            .ok_or(Misuse::NotAMember { user: from, room })?;
         prf::verify(
             &mk,
             &[
@@ -610,15 +626,9 @@ impl Server {
             }
             _ => return Err(SchemeError::Internal("not a round-2 message")),
         };
-        let mk = *self.mk(from, room)?;
-        self.ops.macs += 1;
-        let Some(sess) = self.session(room, epoch, attempt)? else {
+        let Some((mk, sess, q)) = self.round_message(room, from, epoch, attempt)? else {
             return Ok(ServerHandled::Stale);
         };
-        let q = *sess
-            .pos
-            .get(&from)
-            .ok_or(Misuse::NotAMember { user: from, room })?;
         let sid = sess.sid.ok_or(Misuse::UnexpectedMessage(
             "round 2 before round 1 completed",
         ))?;
