@@ -8,7 +8,7 @@ use zeroize::Zeroize;
 use super::client::random32;
 use super::interposer::Interposer;
 use super::message::{
-    ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message,
+    ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message, Seat,
 };
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
@@ -451,36 +451,24 @@ impl Server {
                 session.ring[session.left_of(q)],
                 session.ring[session.right_of(q)],
             );
-            let (fresh_left, fresh_right) = (session.fresh_left(q), session.fresh_right[q]);
-            let representative = q == rep;
-            let flags = [
-                u8::from(fresh_left),
-                u8::from(fresh_right),
-                u8::from(representative),
-            ];
+            let seat = Seat {
+                frame: session.frame,
+                left,
+                right,
+                fresh_left: session.fresh_left(q),
+                fresh_right: session.fresh_right[q],
+                representative: q == rep,
+            };
             self.ops.macs += 1;
-            let tag = prf::tag(
-                self.mk(user, room)?,
-                &[
-                    b"begin",
-                    &session_ctx(room, epoch, attempt, user),
-                    &session.frame.to_be_bytes(),
-                    &left.0.to_be_bytes(),
-                    &right.0.to_be_bytes(),
-                    &flags,
-                ],
-            );
+            let mk = self.mk(user, room)?;
+            let ctx = session_ctx(room, epoch, attempt, user);
+            let tag = seat.authenticate(&ctx, |parts| prf::tag(mk, parts));
             out.send(
                 Dest::User(user),
                 Message::Begin {
                     epoch,
                     attempt,
-                    frame: session.frame,
-                    left,
-                    right,
-                    fresh_left,
-                    fresh_right,
-                    representative,
+                    seat,
                     tag,
                 },
             );
