@@ -120,6 +120,46 @@ impl<K: KeyDistribution> KdHarness<K> {
         h
     }
 
+    /// `by`'s client starts `change` under `roster`, outside the harness's routing: what it
+    /// sends is returned, not delivered.
+    ///
+    /// # Errors
+    /// As [`KdClient::change`].
+    pub fn change_by(
+        &mut self,
+        by: UserId,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Outbox<K::Message>, SchemeError> {
+        let mut out = Outbox::new();
+        self.clients[by.0 as usize].change(roster, change, &self.directory, rng, &mut out)?;
+        Ok(out)
+    }
+
+    /// `to`'s client handles `msg` from `from` under `roster`, outside the harness's routing:
+    /// what it sends in reply is dropped.
+    ///
+    /// # Errors
+    /// As [`KdClient::handle`].
+    pub fn handle_by(
+        &mut self,
+        to: UserId,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &K::Message,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Handled, SchemeError> {
+        self.clients[to.0 as usize].handle(
+            roster,
+            from,
+            msg,
+            &self.directory,
+            rng,
+            &mut Outbox::new(),
+        )
+    }
+
     /// Runs a change by `by` to completion: the roster is updated first, as the directory does.
     pub fn change(
         &mut self,
@@ -339,6 +379,16 @@ where
         Some(Ok(_)) => panic!("a tampered message was accepted"),
         None => panic!("no message of the change could be tampered with"),
     }
+}
+
+/// Key distribution: [`kd_membership`], [`kd_exclusion`] and [`kd_rejects_tampering`], in turn.
+pub fn kd_conformance<K: KeyDistribution>(rng: &mut dyn CryptoRngCore)
+where
+    K::Message: Tamper,
+{
+    kd_membership::<K>(rng);
+    kd_exclusion::<K>(rng);
+    kd_rejects_tampering::<K>(rng);
 }
 
 /// Delivers a changer's message to its server as if another member (`changer + 1`) had sent it,
