@@ -45,6 +45,14 @@ enum Round2Values {
     Rep { t: V, t_prime: V },
 }
 
+/// A round message's sender as the server checks it: its MAC key, the session and its
+/// position in the session's ring.
+struct RoundMessage<'a> {
+    mk: [u8; 32],
+    sess: &'a mut ServerSession,
+    q: usize,
+}
+
 struct ServerSession {
     epoch: Epoch,
     /// The session's number among those started for `epoch`.
@@ -496,16 +504,15 @@ impl Server {
         }
     }
 
-    /// What a round message of `from` about `(epoch, attempt)` is checked against: `from`'s
-    /// MAC key (one MAC counted), the session and `from`'s position in its ring; `None` when
-    /// the session was superseded.
+    /// What a round message of `from` about `(epoch, attempt)` is checked against (one MAC
+    /// counted); `None` when the session was superseded.
     fn round_message(
         &mut self,
         room: RoomId,
         from: UserId,
         epoch: Epoch,
         attempt: u32,
-    ) -> Result<Option<([u8; 32], &mut ServerSession, usize)>, SchemeError> {
+    ) -> Result<Option<RoundMessage<'_>>, SchemeError> {
         let mk = *self.mk(from, room)?;
         self.ops.macs += 1;
         let Some(sess) = self.session(room, epoch, attempt)? else {
@@ -515,7 +522,7 @@ impl Server {
             .pos
             .get(&from)
             .ok_or(Misuse::NotAMember { user: from, room })?;
-        Ok(Some((mk, sess, q)))
+        Ok(Some(RoundMessage { mk, sess, q }))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -529,7 +536,8 @@ impl Server {
         tag: &Tag,
         out: &mut Outbox<Message>,
     ) -> Result<ServerHandled, SchemeError> {
-        let Some((mk, sess, q)) = self.round_message(room, from, epoch, attempt)? else {
+        let Some(RoundMessage { mk, sess, q }) = self.round_message(room, from, epoch, attempt)?
+        else {
             return Ok(ServerHandled::Stale);
         };
         prf::verify(
@@ -614,7 +622,8 @@ impl Server {
             }
             _ => return Err(SchemeError::Internal("not a round-2 message")),
         };
-        let Some((mk, sess, q)) = self.round_message(room, from, epoch, attempt)? else {
+        let Some(RoundMessage { mk, sess, q }) = self.round_message(room, from, epoch, attempt)?
+        else {
             return Ok(ServerHandled::Stale);
         };
         let sid = sess.sid.ok_or(Misuse::UnexpectedMessage(
