@@ -42,42 +42,38 @@ fn read(
     opened.unwrap().plaintext().unwrap()
 }
 
-/// Runs a change and returns how many messages it delivered.
-fn delivered<K: KeyDistribution>(
-    h: &mut KdHarness<K>,
+/// In a harness of 12 users, user 0 creates `room` with users 0 to 7, user 1 adds user 8 and
+/// user 0 removes `removed`, each change run to agreement: the harness, and how many messages
+/// each change delivered.
+fn create_join_leave<K: KeyDistribution>(
     room: RoomId,
-    by: UserId,
-    change: Change<'_>,
+    removed: &[UserId],
     rng: &mut ChaCha20Rng,
-) -> usize {
-    let before = h.delivered;
-    h.change(room, by, change, rng);
-    h.delivered - before
+) -> (KdHarness<K>, [usize; 3]) {
+    let mut h = KdHarness::<K>::new(12, rng);
+    h.rosters.insert(room, users(0..8));
+    let changes = [
+        (UserId(0), Change::Create),
+        (UserId(1), Change::Add(&[UserId(8)])),
+        (UserId(0), Change::Remove(removed)),
+    ];
+    let delivered = changes.map(|(by, change)| {
+        let before = h.delivered;
+        h.change(room, by, change, rng);
+        h.agreed(room);
+        h.delivered - before
+    });
+    (h, delivered)
 }
 
 #[test]
 fn pairwise_dh_changer_sends_one_box_per_other_member() {
     let mut r = rng(7);
     let room = RoomId(1);
-    let mut h = KdHarness::<PairwiseDh>::new(12, &mut r);
-    h.rosters.insert(room, users(0..8));
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Create, &mut r),
-        7
-    );
-    // n = 9 after the join.
-    let add = [UserId(8)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(1), Change::Add(&add), &mut r),
-        8
-    );
-    // n = 7 after the removal.
-    let remove = [UserId(3), UserId(4)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Remove(&remove), &mut r),
-        6
-    );
-    h.agreed(room);
+    let removed = [UserId(3), UserId(4)];
+    let (mut h, delivered) = create_join_leave::<PairwiseDh>(room, &removed, &mut r);
+    // n - 1 boxes for n = 8 after the creation, 9 after the join and 7 after the removal.
+    assert_eq!(delivered, [7, 8, 6]);
 
     // Directly: the outbox of `change` holds n - 1 boxes, one per other member, and nothing for
     // the server; the changer holds the new epoch at once.
@@ -110,26 +106,11 @@ fn pairwise_dh_changer_sends_one_box_per_other_member() {
 fn sender_keys_costs_per_change() {
     let mut r = rng(8);
     let room = RoomId(1);
-    let mut h = KdHarness::<SenderKeys>::new(12, &mut r);
-    h.rosters.insert(room, users(0..8));
-    // Creation: every member sends its sender key to every other member: n(n - 1).
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Create, &mut r),
-        8 * 7
-    );
+    let (h, delivered) = create_join_leave::<SenderKeys>(room, &[UserId(3)], &mut r);
+    // Creation: every member sends its sender key to every other member: n(n - 1), n = 8.
     // One join (n = 9 after): 2(n - 1) sender-key boxes and n - 2 boxes with only the secret.
-    let add = [UserId(8)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(1), Change::Add(&add), &mut r),
-        2 * 8 + 7
-    );
     // One leave (n = 8 after): every remaining member rotates: n(n - 1).
-    let remove = [UserId(3)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Remove(&remove), &mut r),
-        8 * 7
-    );
-    h.agreed(room);
+    assert_eq!(delivered, [8 * 7, 2 * 8 + 7, 8 * 7]);
     // Distribution is complete: everyone holds everyone's current sender key, rotated at the
     // leave's epoch.
     let members = h.rosters[&room].clone();
@@ -178,14 +159,27 @@ fn sender_keys_protect_round_trip_and_rereading() {
     );
 }
 
+/// Sender Keys among 6 users, `room` created by user 0 with users `0..founders`: user 1
+/// protects "before", user 0 makes `change`, and user 1 protects `after`.
+fn around_a_change(
+    room: RoomId,
+    founders: u32,
+    change: Change<'_>,
+    after: &[u8],
+    r: &mut ChaCha20Rng,
+) -> (KdHarness<SenderKeys>, Vec<u8>, Vec<u8>) {
+    let mut h = KdHarness::<SenderKeys>::with_room(6, room, founders, r);
+    let before = h.clients[1].protect(room, b"before", r).unwrap();
+    h.change(room, UserId(0), change, r);
+    let after = h.clients[1].protect(room, after, r).unwrap();
+    (h, before, after)
+}
+
 #[test]
 fn sender_keys_joiner_cannot_read_earlier_messages() {
-    let mut r = rng(10);
     let room = RoomId(3);
-    let mut h = KdHarness::<SenderKeys>::with_room(6, room, 3, &mut r);
-    let before = h.clients[1].protect(room, b"before", &mut r).unwrap();
-    h.change(room, UserId(0), Change::Add(&[UserId(4)]), &mut r);
-    let after = h.clients[1].protect(room, b"after", &mut r).unwrap();
+    let add = Change::Add(&[UserId(4)]);
+    let (mut h, before, after) = around_a_change(room, 3, add, b"after", &mut rng(10));
     assert_eq!(
         h.clients[4].unprotect(room, UserId(1), &before),
         Err(SchemeError::Crypto)
@@ -197,14 +191,9 @@ fn sender_keys_joiner_cannot_read_earlier_messages() {
 
 #[test]
 fn sender_keys_removed_member_cannot_read_after_leave() {
-    let mut r = rng(11);
     let room = RoomId(4);
-    let mut h = KdHarness::<SenderKeys>::with_room(6, room, 5, &mut r);
-    let before = h.clients[1].protect(room, b"before", &mut r).unwrap();
-    h.change(room, UserId(0), Change::Remove(&[UserId(3)]), &mut r);
-    let after = h.clients[1]
-        .protect(room, b"after the leave", &mut r)
-        .unwrap();
+    let remove = Change::Remove(&[UserId(3)]);
+    let (mut h, before, after) = around_a_change(room, 5, remove, b"after the leave", &mut rng(11));
     // What the removed member kept still reads what it was sent before...
     assert_eq!(read(&mut h, 3, room, UserId(1), &before), b"before");
     // ...but not what was sent after: the sender rotated.
