@@ -269,9 +269,7 @@ pub fn search<S: SearchableEncryption>(
     keyword: &str,
     rng: &mut ChaCha20Rng,
 ) -> Vec<MsgId> {
-    let access = Access {
-        readable_from: MsgId(0),
-    };
+    let access = Access::WHOLE_ROOM;
     let mut query = client
         .query(key, keyword, rng)
         .unwrap_or_else(|e| panic!("{}: query: {e}", S::NAME));

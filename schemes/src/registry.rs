@@ -124,12 +124,12 @@ pub struct DuplicateScheme {
     pub name: &'static str,
 }
 
-/// The schemes a run can pick by name: [`Registry::builtin`] holds this crate's, and the
-/// `with_*` methods add others (a researcher's scheme, or a deliberately broken one in a test
-/// of the oracle). Names are unique per family: adding a name the family already has is a
+/// The schemes a run can pick by name: [`Registry::builtin`] holds this crate's, the default
+/// registry none, and the `with_*` methods add others (a researcher's scheme, or a deliberately
+/// broken one in a test of the oracle). Names are unique per family: adding a name the family already has is a
 /// [`DuplicateScheme`] error, never a silent replacement, so a stack's name always means one
 /// scheme.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Registry {
     kd: Vec<(SchemeInfo, KdCtor)>,
     history: Vec<(SchemeInfo, HistoryCtor)>,
@@ -157,6 +157,14 @@ fn add<C>(
     }
     entries.push(entry);
     Ok(())
+}
+
+/// The constructor registered under `name`.
+fn find<C: Copy>(entries: &[(SchemeInfo, C)], name: &str) -> Option<C> {
+    entries
+        .iter()
+        .find(|(i, _)| i.name == name)
+        .map(|(_, c)| *c)
 }
 
 impl Registry {
@@ -228,10 +236,9 @@ impl Registry {
         name: &str,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Box<dyn DynKd>, SchemeError> {
-        match self.kd.iter().find(|(i, _)| i.name == name) {
-            Some((_, ctor)) => ctor(rng),
-            None => Err(SchemeError::Unsupported("unknown key-distribution scheme")),
-        }
+        let ctor = find(&self.kd, name)
+            .ok_or(SchemeError::Unsupported("unknown key-distribution scheme"))?;
+        ctor(rng)
     }
 
     /// A fresh history-protection system by name.
@@ -239,13 +246,10 @@ impl Registry {
     /// # Errors
     /// [`SchemeError::Unsupported`] for an unknown name.
     pub fn history(&self, name: &str) -> Result<Box<dyn DynHistory>, SchemeError> {
-        self.history
-            .iter()
-            .find(|(i, _)| i.name == name)
-            .map(|(_, ctor)| ctor())
-            .ok_or(SchemeError::Unsupported(
-                "unknown history-protection scheme",
-            ))
+        let ctor = find(&self.history, name).ok_or(SchemeError::Unsupported(
+            "unknown history-protection scheme",
+        ))?;
+        Ok(ctor())
     }
 
     /// A fresh searchable-encryption system by name.
@@ -253,13 +257,10 @@ impl Registry {
     /// # Errors
     /// [`SchemeError::Unsupported`] for an unknown name.
     pub fn sse(&self, name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
-        self.sse
-            .iter()
-            .find(|(i, _)| i.name == name)
-            .map(|(_, ctor)| ctor())
-            .ok_or(SchemeError::Unsupported(
-                "unknown searchable-encryption scheme",
-            ))
+        let ctor = find(&self.sse, name).ok_or(SchemeError::Unsupported(
+            "unknown searchable-encryption scheme",
+        ))?;
+        Ok(ctor())
     }
 }
 
@@ -302,98 +303,6 @@ pub fn sse(name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::{
-        Access, KeyView, RekeyingClient, RekeyingServer, Resolution, Searched, SseClient, SseServer,
-    };
-    use crate::{MsgId, RoomId, UserId};
-
-    /// A search scheme that finds nothing, to register beside the built-in ones.
-    struct FindsNothing;
-    #[derive(Default)]
-    struct Nobody;
-
-    impl SearchableEncryption for FindsNothing {
-        const NAME: &'static str = "finds-nothing";
-        const SUMMARY: &'static str = "answers every search with no results";
-        const PROPERTIES: crate::sse::SseProperties = crate::sse::SseProperties {
-            server_reads_keywords: false,
-            forward_private: true,
-        };
-        type Update = Vec<u8>;
-        type Query = Vec<u8>;
-        type Reply = Vec<u8>;
-        type Message = Vec<u8>;
-        type Client = Nobody;
-        type Server = Nobody;
-        fn new_client(_: UserId) -> Nobody {
-            Nobody
-        }
-    }
-
-    impl RekeyingClient for Nobody {
-        type Message = Vec<u8>;
-    }
-
-    impl RekeyingServer for Nobody {
-        type Message = Vec<u8>;
-        fn stored_len(&self) -> usize {
-            0
-        }
-    }
-
-    impl SseClient for Nobody {
-        type Scheme = FindsNothing;
-        fn index(
-            &mut self,
-            _: KeyView<'_>,
-            _: MsgId,
-            _: &[&str],
-            _: &mut dyn CryptoRngCore,
-        ) -> Result<Vec<u8>, SchemeError> {
-            Ok(Vec::new())
-        }
-        fn remove(
-            &mut self,
-            _: KeyView<'_>,
-            _: MsgId,
-            _: &[&str],
-            _: &mut dyn CryptoRngCore,
-        ) -> Result<Vec<u8>, SchemeError> {
-            Ok(Vec::new())
-        }
-        fn query(
-            &mut self,
-            _: KeyView<'_>,
-            _: &str,
-            _: &mut dyn CryptoRngCore,
-        ) -> Result<Vec<u8>, SchemeError> {
-            Ok(Vec::new())
-        }
-        fn resolve(
-            &mut self,
-            _: KeyView<'_>,
-            _: &str,
-            _: &Vec<u8>,
-            _: &mut dyn CryptoRngCore,
-        ) -> Result<Resolution<Vec<u8>>, SchemeError> {
-            Ok(Resolution::Done(Vec::new()))
-        }
-    }
-
-    impl SseServer for Nobody {
-        type Scheme = FindsNothing;
-        fn apply(&mut self, _: RoomId, _: Vec<u8>) -> Result<(), SchemeError> {
-            Ok(())
-        }
-        fn search(
-            &self,
-            _: RoomId,
-            _: Access,
-            _: &Vec<u8>,
-        ) -> Result<Searched<Vec<u8>>, SchemeError> {
-            Ok(Searched::Reply(Vec::new()))
-        }
-    }
 
     #[test]
     fn builtin_names_are_unique_per_family() {
@@ -410,41 +319,42 @@ mod tests {
     }
 
     #[test]
-    fn registry_adds_a_scheme_after_the_builtin_ones() {
-        let builtin = Registry::builtin();
-        assert!(builtin.sse("finds-nothing").is_err());
-        let extended = builtin.clone().with_sse::<FindsNothing>().unwrap();
-        let mut expected = builtin.names(Family::Search);
-        expected.push("finds-nothing");
-        assert_eq!(extended.names(Family::Search), expected);
+    fn registry_adds_schemes_in_order() {
+        let extended = Registry::default()
+            .with_sse::<RekeyIndex>()
+            .unwrap()
+            .with_sse::<PlaintextIndex>()
+            .unwrap();
         assert_eq!(
-            extended.names(Family::History),
-            builtin.names(Family::History)
+            extended.names(Family::Search),
+            [RekeyIndex::NAME, PlaintextIndex::NAME]
         );
-        let system = extended.sse("finds-nothing").unwrap();
-        assert_eq!(system.name(), "finds-nothing");
-        assert!(system.properties().forward_private);
+        assert!(extended.names(Family::History).is_empty());
+        assert!(extended.sse(Mitra::NAME).is_err());
+        let system = extended.sse(PlaintextIndex::NAME).unwrap();
+        assert_eq!(system.name(), PlaintextIndex::NAME);
+        assert!(system.properties().server_reads_keywords);
         let info = extended.all().into_iter().last().unwrap();
         assert_eq!(
             (info.family, info.summary),
-            (Family::Search, FindsNothing::SUMMARY)
+            (Family::Search, PlaintextIndex::SUMMARY)
         );
     }
 
     #[test]
     fn registry_refuses_a_name_twice() {
-        let once = Registry::builtin().with_sse::<FindsNothing>().unwrap();
-        let err = once.with_sse::<FindsNothing>().unwrap_err();
+        let once = Registry::default().with_sse::<PlaintextIndex>().unwrap();
+        let err = once.with_sse::<PlaintextIndex>().unwrap_err();
         assert_eq!(
             err,
             DuplicateScheme {
                 family: Family::Search,
-                name: "finds-nothing"
+                name: "plaintext"
             }
         );
         assert_eq!(
             err.to_string(),
-            "sse scheme `finds-nothing` is registered already"
+            "sse scheme `plaintext` is registered already"
         );
         let err = Registry::builtin().with_kd::<Conventional>().unwrap_err();
         assert_eq!(err.name, "conventional");

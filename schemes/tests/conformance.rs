@@ -60,62 +60,6 @@ fn none_storage_breach_is_exposed() {
     ));
 }
 
-#[test]
-fn epoch_keys_round_trip() {
-    testing::history_round_trip::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(20));
-}
-
-#[test]
-fn epoch_keys_policy() {
-    testing::history_policy::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(21));
-}
-
-#[test]
-fn epoch_keys_late_store() {
-    testing::history_late_store::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(22));
-}
-
-#[test]
-fn epoch_keys_rejects_tampering() {
-    testing::history_rejects_tampering::<EpochKeys>(&mut ChaCha20Rng::seed_from_u64(23));
-}
-
-/// epoch-keys never re-keys stored history: its module doc says an old key stays exposed.
-#[test]
-fn epoch_keys_storage_breach_is_exposed() {
-    assert!(testing::history_storage_breach::<EpochKeys>(
-        &mut ChaCha20Rng::seed_from_u64(24)
-    ));
-}
-
-#[test]
-fn client_rewrap_round_trip() {
-    testing::history_round_trip::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(30));
-}
-
-#[test]
-fn client_rewrap_policy() {
-    testing::history_policy::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(31));
-}
-
-#[test]
-fn client_rewrap_late_store() {
-    testing::history_late_store::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(32));
-}
-
-#[test]
-fn client_rewrap_rejects_tampering() {
-    testing::history_rejects_tampering::<ClientRewrap>(&mut ChaCha20Rng::seed_from_u64(33));
-}
-
-/// client-rewrap re-wraps every stored header: its module doc says an old key opens nothing.
-#[test]
-fn client_rewrap_storage_breach_is_safe() {
-    assert!(!testing::history_storage_breach::<ClientRewrap>(
-        &mut ChaCha20Rng::seed_from_u64(34)
-    ));
-}
-
 /// The whole history suite for a scheme; `breach` is what its module doc says a storage breach
 /// with an old epoch key opens after re-encryption.
 macro_rules! history_suite {
@@ -158,48 +102,15 @@ macro_rules! history_suite {
     };
 }
 
+// epoch-keys never re-keys stored history: its module doc says an old key stays exposed.
+history_suite!(epoch_keys, EpochKeys, 20, breach_opens: true);
+// client-rewrap re-wraps every stored header: its module doc says an old key opens nothing.
+history_suite!(client_rewrap, ClientRewrap, 30, breach_opens: false);
 history_suite!(bbs98, conclave_schemes::pre::bbs98::Bbs98, 210, breach_opens: false);
 history_suite!(keyhom, conclave_schemes::pre::keyhom::KeyHom, 220, breach_opens: false);
 // AFGH is single-hop: origin capsules stay stored and open with their epoch's key.
 history_suite!(afgh, conclave_schemes::pre::afgh::Afgh, 230, breach_opens: true);
 history_suite!(afgh_hybrid, conclave_schemes::pre::afgh::AfghHybrid, 240, breach_opens: true);
-
-#[test]
-fn mitra_matches_scan() {
-    testing::sse_matches_scan::<conclave_schemes::sse::mitra::Mitra>(
-        &mut ChaCha20Rng::seed_from_u64(5),
-    );
-}
-
-#[test]
-fn mitra_matches_oracle() {
-    testing::sse_matches_oracle::<conclave_schemes::sse::mitra::Mitra>(
-        &mut ChaCha20Rng::seed_from_u64(50),
-    );
-}
-
-#[test]
-fn mitra_late_update() {
-    testing::sse_late_update::<conclave_schemes::sse::mitra::Mitra>(
-        &mut ChaCha20Rng::seed_from_u64(51),
-    );
-}
-
-#[test]
-fn mitra_removed_member() {
-    testing::sse_removed_member::<conclave_schemes::sse::mitra::Mitra>(
-        &mut ChaCha20Rng::seed_from_u64(52),
-    );
-}
-
-/// Mitra's keys enforce `from_join`: without the back-chain a joiner derives no old address.
-#[test]
-fn mitra_joiner_policy() {
-    testing::sse_joiner_policy::<conclave_schemes::sse::mitra::Mitra>(
-        &mut ChaCha20Rng::seed_from_u64(53),
-        true,
-    );
-}
 
 #[test]
 fn plaintext_matches_oracle() {
@@ -225,79 +136,64 @@ fn plaintext_fails_removed_member_by_design() {
     testing::sse_removed_member::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(8));
 }
 
-#[test]
-fn rekey_index_matches_scan() {
-    testing::sse_matches_scan::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(9));
+/// The whole search suite for a scheme; `keys_enforce_from_join` is what its module doc says:
+/// whether its keys, not only the server's access bound, keep a `from_join` joiner from pre-join
+/// messages.
+macro_rules! sse_suite {
+    ($module:ident, $scheme:ty, $seed:expr, keys_enforce_from_join: $enforced:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn matches_scan() {
+                testing::sse_matches_scan::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed));
+            }
+
+            #[test]
+            fn matches_oracle() {
+                testing::sse_matches_oracle::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed + 1));
+            }
+
+            #[test]
+            fn late_update() {
+                testing::sse_late_update::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed + 2));
+            }
+
+            #[test]
+            fn removed_member() {
+                testing::sse_removed_member::<$scheme>(&mut ChaCha20Rng::seed_from_u64($seed + 3));
+            }
+
+            #[test]
+            fn joiner_policy() {
+                testing::sse_joiner_policy::<$scheme>(
+                    &mut ChaCha20Rng::seed_from_u64($seed + 4),
+                    $enforced,
+                );
+            }
+
+            /// A searcher whose key lags behind entries indexed under the room's newest epoch
+            /// is told to search again, never handed a partial result.
+            #[test]
+            fn lagging_searcher() {
+                testing::sse_lagging_searcher::<$scheme>(&mut ChaCha20Rng::seed_from_u64(
+                    $seed + 5,
+                ));
+            }
+        }
+    };
 }
 
-#[test]
-fn rekey_index_matches_oracle() {
-    testing::sse_matches_oracle::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(10));
-}
+// The index is re-keyed at every change, so a joiner's key matches pre-join entries; under
+// `from_join` the server's ACL hides them (the scheme does not claim more).
+sse_suite!(rekey_index, RekeyIndex, 9, keys_enforce_from_join: false);
+// Under `from_join` no back-chain link is uploaded, so the joiner's keys cannot find pre-join
+// messages even when the server ignores the access bound.
+sse_suite!(per_epoch, PerEpoch, 14, keys_enforce_from_join: true);
+// Mitra's keys enforce `from_join`: without the back-chain a joiner derives no old address.
+sse_suite!(mitra, conclave_schemes::sse::mitra::Mitra, 50, keys_enforce_from_join: true);
 
-#[test]
-fn rekey_index_late_update() {
-    testing::sse_late_update::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(11));
-}
-
-#[test]
-fn rekey_index_removed_member() {
-    testing::sse_removed_member::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(12));
-}
-
-/// The index is re-keyed at every change, so a joiner's key matches pre-join entries; under
-/// `from_join` the server's ACL hides them (the scheme does not claim more).
-#[test]
-fn rekey_index_joiner_policy() {
-    testing::sse_joiner_policy::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(13), false);
-}
-
-#[test]
-fn per_epoch_matches_scan() {
-    testing::sse_matches_scan::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(14));
-}
-
-#[test]
-fn per_epoch_matches_oracle() {
-    testing::sse_matches_oracle::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(15));
-}
-
-#[test]
-fn per_epoch_late_update() {
-    testing::sse_late_update::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(16));
-}
-
-#[test]
-fn per_epoch_removed_member() {
-    testing::sse_removed_member::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(17));
-}
-
-/// Under `from_join` no back-chain link is uploaded, so the joiner's keys cannot find pre-join
-/// messages even when the server ignores the access bound.
-#[test]
-fn per_epoch_joiner_policy() {
-    testing::sse_joiner_policy::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(18), true);
-}
-
-/// A searcher whose key lags behind entries indexed under the room's newest epoch is told to
-/// search again, never handed a partial result.
-#[test]
-fn per_epoch_lagging_searcher() {
-    testing::sse_lagging_searcher::<PerEpoch>(&mut ChaCha20Rng::seed_from_u64(19));
-}
-
-#[test]
-fn mitra_lagging_searcher() {
-    testing::sse_lagging_searcher::<conclave_schemes::sse::mitra::Mitra>(
-        &mut ChaCha20Rng::seed_from_u64(54),
-    );
-}
-
-#[test]
-fn rekey_index_lagging_searcher() {
-    testing::sse_lagging_searcher::<RekeyIndex>(&mut ChaCha20Rng::seed_from_u64(20));
-}
-
+/// The plaintext index answers from the room's whole index, so a lagging searcher finds all.
 #[test]
 fn plaintext_lagging_searcher() {
     testing::sse_lagging_searcher::<PlaintextIndex>(&mut ChaCha20Rng::seed_from_u64(21));

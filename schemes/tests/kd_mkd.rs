@@ -17,18 +17,8 @@ use rand_chacha::ChaCha20Rng;
 type Client = <Mkd as KeyDistribution>::Client;
 
 #[test]
-fn membership() {
-    testing::kd_membership::<Mkd>(&mut ChaCha20Rng::seed_from_u64(1));
-}
-
-#[test]
-fn exclusion() {
-    testing::kd_exclusion::<Mkd>(&mut ChaCha20Rng::seed_from_u64(2));
-}
-
-#[test]
-fn rejects_tampering() {
-    testing::kd_rejects_tampering::<Mkd>(&mut ChaCha20Rng::seed_from_u64(3));
+fn conformance() {
+    testing::kd_conformance::<Mkd>(&mut ChaCha20Rng::seed_from_u64(1));
 }
 
 #[test]
@@ -57,14 +47,7 @@ struct Org {
 impl Org {
     fn new(users: u32, seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut server = Mkd::new_server(&mut rng).unwrap();
-        let mut clients = Vec::new();
-        let mut directory = Vec::new();
-        for u in 0..users {
-            let (c, cred) = Mkd::enroll(&mut server, UserId(u), &mut rng).unwrap();
-            clients.push(c);
-            directory.push(cred);
-        }
+        let (server, clients, directory) = testing::enroll_all::<Mkd>(users, &mut rng);
         Self {
             server,
             clients,
@@ -79,15 +62,23 @@ impl Org {
         &self.clients[u.0 as usize]
     }
 
+    /// The pairwise DH links each user computes for `change` by `by`, run to agreement.
+    fn dh_links_of(&mut self, room: RoomId, by: UserId, change: Change<'_>) -> Vec<u64> {
+        let links =
+            |org: &Self| -> Vec<u64> { org.clients.iter().map(|c| c.ops().dh_links).collect() };
+        let before = links(self);
+        self.change(room, by, change).unwrap();
+        self.agreed(room);
+        links(self)
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a - b)
+            .collect()
+    }
+
     fn change(&mut self, room: RoomId, by: UserId, change: Change<'_>) -> Result<(), SchemeError> {
         let roster = self.rosters.entry(room).or_default();
-        match change {
-            Change::Create => {}
-            Change::Add(us) => roster.extend_from_slice(us),
-            Change::Remove(us) => roster.retain(|u| !us.contains(u)),
-        }
-        roster.sort_unstable();
-        roster.dedup();
+        testing::apply_change(roster, &change);
         let members = roster.clone();
         let view = Roster {
             room,
@@ -168,25 +159,15 @@ impl Org {
                 to: Some(u),
                 msg: m.clone(),
             });
-            let room = match &m {
-                Message::Update { room, .. } => *room,
-                _ => RoomId(0),
-            };
-            let members = self.rosters.get(&room).cloned().unwrap_or_default();
-            let roster = Roster {
-                room,
-                members: &members,
-            };
-            self.clients[u.0 as usize]
-                .handle(
-                    &roster,
-                    Origin::Server,
-                    &m,
-                    &self.directory,
-                    &mut self.rng,
-                    &mut Outbox::new(),
-                )
-                .unwrap();
+            from_server(
+                &mut self.clients,
+                &self.rosters,
+                &self.directory,
+                u,
+                &m,
+                &mut self.rng,
+            )
+            .unwrap();
         }
         frame
     }
@@ -555,29 +536,12 @@ fn leave_and_join_refresh_only_the_changed_links() {
     let room = RoomId(9);
     let mut org = Org::new(8, 90);
     org.create(room, &ids(0..6), UserId(0)).unwrap();
-    let links = |org: &Org| -> Vec<u64> { org.clients.iter().map(|c| c.ops().dh_links).collect() };
     // Leave of U_3 (ring 0..5): only U_2 and U_4 do one DH each, for their new link.
-    let before = links(&org);
-    org.change(room, UserId(0), Change::Remove(&[UserId(3)]))
-        .unwrap();
-    org.agreed(room);
-    let delta: Vec<u64> = links(&org)
-        .iter()
-        .zip(&before)
-        .map(|(a, b)| a - b)
-        .collect();
-    assert_eq!(delta, [0, 0, 1, 0, 1, 0, 0, 0]);
+    let leave = org.dh_links_of(room, UserId(0), Change::Remove(&[UserId(3)]));
+    assert_eq!(leave, [0, 0, 1, 0, 1, 0, 0, 0]);
     // Join of U_6 (ring 0,1,2,4,5): U_5 and U_0 one DH each, the joiner two.
-    let before = links(&org);
-    org.change(room, UserId(1), Change::Add(&[UserId(6)]))
-        .unwrap();
-    org.agreed(room);
-    let delta: Vec<u64> = links(&org)
-        .iter()
-        .zip(&before)
-        .map(|(a, b)| a - b)
-        .collect();
-    assert_eq!(delta, [1, 0, 0, 0, 0, 1, 2, 0]);
+    let join = org.dh_links_of(room, UserId(1), Change::Add(&[UserId(6)]));
+    assert_eq!(join, [1, 0, 0, 0, 0, 1, 2, 0]);
 }
 
 // The per-time-frame Update (research/mkd.md §1.8), on the conformance harness.
@@ -596,10 +560,12 @@ fn frame_outbox(h: &mut KdHarness<Mkd>, rng: &mut ChaCha20Rng) -> (u64, Vec<(Use
     (frame, msgs)
 }
 
-/// Delivers one server message to `to`, with the roster of the room it names (credentials name
-/// none).
-fn deliver(
-    h: &mut KdHarness<Mkd>,
+/// Has `to` handle `msg` from the server: an Update under the current roster of its room;
+/// credentials, which belong to no room, under an empty one.
+fn from_server(
+    clients: &mut [Client],
+    rosters: &BTreeMap<RoomId, Vec<UserId>>,
+    directory: &[Credential],
     to: UserId,
     msg: &Message,
     rng: &mut ChaCha20Rng,
@@ -608,19 +574,30 @@ fn deliver(
         Message::Update { room, .. } => *room,
         _ => RoomId(0),
     };
-    let members = h.rosters.get(&room).cloned().unwrap_or_default();
+    let members = rosters.get(&room).cloned().unwrap_or_default();
     let roster = Roster {
         room,
         members: &members,
     };
-    h.clients[to.0 as usize].handle(
+    clients[to.0 as usize].handle(
         &roster,
         Origin::Server,
         msg,
-        &h.directory,
+        directory,
         rng,
         &mut Outbox::new(),
     )
+}
+
+/// Delivers one server message to `to`, with the roster of the room it names (credentials name
+/// none).
+fn deliver(
+    h: &mut KdHarness<Mkd>,
+    to: UserId,
+    msg: &Message,
+    rng: &mut ChaCha20Rng,
+) -> Result<Handled, SchemeError> {
+    from_server(&mut h.clients, &h.rosters, &h.directory, to, msg, rng)
 }
 
 /// Runs a new time frame on a harness, delivering everything in outbox order.

@@ -21,71 +21,59 @@ fn users(range: std::ops::Range<u32>) -> Vec<UserId> {
 }
 
 #[test]
-fn pairwise_dh_membership() {
-    testing::kd_membership::<PairwiseDh>(&mut rng(1));
+fn pairwise_dh_conformance() {
+    testing::kd_conformance::<PairwiseDh>(&mut rng(1));
 }
 
 #[test]
-fn pairwise_dh_exclusion() {
-    testing::kd_exclusion::<PairwiseDh>(&mut rng(2));
+fn sender_keys_conformance() {
+    testing::kd_conformance::<SenderKeys>(&mut rng(4));
 }
 
-#[test]
-fn pairwise_dh_rejects_tampering() {
-    testing::kd_rejects_tampering::<PairwiseDh>(&mut rng(3));
-}
-
-#[test]
-fn sender_keys_membership() {
-    testing::kd_membership::<SenderKeys>(&mut rng(4));
-}
-
-#[test]
-fn sender_keys_exclusion() {
-    testing::kd_exclusion::<SenderKeys>(&mut rng(5));
-}
-
-#[test]
-fn sender_keys_rejects_tampering() {
-    testing::kd_rejects_tampering::<SenderKeys>(&mut rng(6));
-}
-
-/// Runs a change and returns how many messages it delivered.
-fn delivered<K: KeyDistribution>(
-    h: &mut KdHarness<K>,
+/// What `reader` reads of a message `sender` protected for `room`.
+fn read(
+    h: &mut KdHarness<SenderKeys>,
+    reader: usize,
     room: RoomId,
-    by: UserId,
-    change: Change<'_>,
+    sender: UserId,
+    protected: &[u8],
+) -> Vec<u8> {
+    let opened = h.clients[reader].unprotect(room, sender, protected);
+    opened.unwrap().plaintext().unwrap()
+}
+
+/// In a harness of 12 users, user 0 creates `room` with users 0 to 7, user 1 adds user 8 and
+/// user 0 removes `removed`, each change run to agreement: the harness, and how many messages
+/// each change delivered.
+fn create_join_leave<K: KeyDistribution>(
+    room: RoomId,
+    removed: &[UserId],
     rng: &mut ChaCha20Rng,
-) -> usize {
-    let before = h.delivered;
-    h.change(room, by, change, rng);
-    h.delivered - before
+) -> (KdHarness<K>, [usize; 3]) {
+    let mut h = KdHarness::<K>::new(12, rng);
+    h.rosters.insert(room, users(0..8));
+    let changes = [
+        (UserId(0), Change::Create),
+        (UserId(1), Change::Add(&[UserId(8)])),
+        (UserId(0), Change::Remove(removed)),
+    ];
+    let delivered = changes.map(|(by, change)| {
+        let before = h.delivered;
+        h.change(room, by, change, rng);
+        h.agreed(room);
+        h.delivered - before
+    });
+    (h, delivered)
 }
 
 #[test]
 fn pairwise_dh_changer_sends_one_box_per_other_member() {
     let mut r = rng(7);
     let room = RoomId(1);
-    let mut h = KdHarness::<PairwiseDh>::new(12, &mut r);
-    h.rosters.insert(room, users(0..8));
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Create, &mut r),
-        7
-    );
-    // n = 9 after the join.
-    let add = [UserId(8)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(1), Change::Add(&add), &mut r),
-        8
-    );
-    // n = 7 after the removal.
-    let remove = [UserId(3), UserId(4)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Remove(&remove), &mut r),
-        6
-    );
-    h.agreed(room);
+    let removed = [UserId(3), UserId(4)];
+    let (mut h, delivered) = create_join_leave::<PairwiseDh>(room, &removed, &mut r);
+    // n - 1 boxes for n = 8 after the creation, 9 after the join and 7 after the removal.
+    assert_eq!(delivered, [7, 8, 6]);
 
     // Directly: the outbox of `change` holds n - 1 boxes, one per other member, and nothing for
     // the server; the changer holds the new epoch at once.
@@ -118,26 +106,11 @@ fn pairwise_dh_changer_sends_one_box_per_other_member() {
 fn sender_keys_costs_per_change() {
     let mut r = rng(8);
     let room = RoomId(1);
-    let mut h = KdHarness::<SenderKeys>::new(12, &mut r);
-    h.rosters.insert(room, users(0..8));
-    // Creation: every member sends its sender key to every other member: n(n - 1).
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Create, &mut r),
-        8 * 7
-    );
+    let (h, delivered) = create_join_leave::<SenderKeys>(room, &[UserId(3)], &mut r);
+    // Creation: every member sends its sender key to every other member: n(n - 1), n = 8.
     // One join (n = 9 after): 2(n - 1) sender-key boxes and n - 2 boxes with only the secret.
-    let add = [UserId(8)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(1), Change::Add(&add), &mut r),
-        2 * 8 + 7
-    );
     // One leave (n = 8 after): every remaining member rotates: n(n - 1).
-    let remove = [UserId(3)];
-    assert_eq!(
-        delivered(&mut h, room, UserId(0), Change::Remove(&remove), &mut r),
-        8 * 7
-    );
-    h.agreed(room);
+    assert_eq!(delivered, [8 * 7, 2 * 8 + 7, 8 * 7]);
     // Distribution is complete: everyone holds everyone's current sender key, rotated at the
     // leave's epoch.
     let members = h.rosters[&room].clone();
@@ -157,8 +130,7 @@ fn sender_keys_costs_per_change() {
 fn sender_keys_protect_round_trip_and_rereading() {
     let mut r = rng(9);
     let room = RoomId(2);
-    let mut h = KdHarness::<SenderKeys>::new(6, &mut r);
-    h.create(room, &users(0..4), UserId(0), &mut r);
+    let mut h = KdHarness::<SenderKeys>::with_room(6, room, 4, &mut r);
     let mut sent = Vec::new();
     for i in 0..5u32 {
         let from = UserId(i % 4);
@@ -173,11 +145,7 @@ fn sender_keys_protect_round_trip_and_rereading() {
     for _ in 0..2 {
         for (from, body, p) in sent.iter().rev() {
             for reader in 0..4 {
-                let got = h.clients[reader]
-                    .unprotect(room, *from, p)
-                    .unwrap()
-                    .plaintext()
-                    .unwrap();
+                let got = read(&mut h, reader, room, *from, p);
                 assert_eq!(got, body.as_bytes());
             }
         }
@@ -191,58 +159,43 @@ fn sender_keys_protect_round_trip_and_rereading() {
     );
 }
 
+/// Sender Keys among 6 users, `room` created by user 0 with users `0..founders`: user 1
+/// protects "before", user 0 makes `change`, and user 1 protects `after`.
+fn around_a_change(
+    room: RoomId,
+    founders: u32,
+    change: Change<'_>,
+    after: &[u8],
+    r: &mut ChaCha20Rng,
+) -> (KdHarness<SenderKeys>, Vec<u8>, Vec<u8>) {
+    let mut h = KdHarness::<SenderKeys>::with_room(6, room, founders, r);
+    let before = h.clients[1].protect(room, b"before", r).unwrap();
+    h.change(room, UserId(0), change, r);
+    let after = h.clients[1].protect(room, after, r).unwrap();
+    (h, before, after)
+}
+
 #[test]
 fn sender_keys_joiner_cannot_read_earlier_messages() {
-    let mut r = rng(10);
     let room = RoomId(3);
-    let mut h = KdHarness::<SenderKeys>::new(6, &mut r);
-    h.create(room, &users(0..3), UserId(0), &mut r);
-    let before = h.clients[1].protect(room, b"before", &mut r).unwrap();
-    h.change(room, UserId(0), Change::Add(&[UserId(4)]), &mut r);
-    let after = h.clients[1].protect(room, b"after", &mut r).unwrap();
+    let add = Change::Add(&[UserId(4)]);
+    let (mut h, before, after) = around_a_change(room, 3, add, b"after", &mut rng(10));
     assert_eq!(
         h.clients[4].unprotect(room, UserId(1), &before),
         Err(SchemeError::Crypto)
     );
-    assert_eq!(
-        h.clients[4]
-            .unprotect(room, UserId(1), &after)
-            .unwrap()
-            .plaintext()
-            .unwrap(),
-        b"after"
-    );
+    assert_eq!(read(&mut h, 4, room, UserId(1), &after), b"after");
     // Old members still read both.
-    assert_eq!(
-        h.clients[2]
-            .unprotect(room, UserId(1), &before)
-            .unwrap()
-            .plaintext()
-            .unwrap(),
-        b"before"
-    );
+    assert_eq!(read(&mut h, 2, room, UserId(1), &before), b"before");
 }
 
 #[test]
 fn sender_keys_removed_member_cannot_read_after_leave() {
-    let mut r = rng(11);
     let room = RoomId(4);
-    let mut h = KdHarness::<SenderKeys>::new(6, &mut r);
-    h.create(room, &users(0..5), UserId(0), &mut r);
-    let before = h.clients[1].protect(room, b"before", &mut r).unwrap();
-    h.change(room, UserId(0), Change::Remove(&[UserId(3)]), &mut r);
-    let after = h.clients[1]
-        .protect(room, b"after the leave", &mut r)
-        .unwrap();
+    let remove = Change::Remove(&[UserId(3)]);
+    let (mut h, before, after) = around_a_change(room, 5, remove, b"after the leave", &mut rng(11));
     // What the removed member kept still reads what it was sent before...
-    assert_eq!(
-        h.clients[3]
-            .unprotect(room, UserId(1), &before)
-            .unwrap()
-            .plaintext()
-            .unwrap(),
-        b"before"
-    );
+    assert_eq!(read(&mut h, 3, room, UserId(1), &before), b"before");
     // ...but not what was sent after: the sender rotated.
     assert_eq!(
         h.clients[3].unprotect(room, UserId(1), &after),
@@ -253,21 +206,10 @@ fn sender_keys_removed_member_cannot_read_after_leave() {
     // Remaining members read both (re-reading the pre-leave key kept for history).
     for reader in [0usize, 2, 4] {
         assert_eq!(
-            h.clients[reader]
-                .unprotect(room, UserId(1), &after)
-                .unwrap()
-                .plaintext()
-                .unwrap(),
+            read(&mut h, reader, room, UserId(1), &after),
             b"after the leave"
         );
-        assert_eq!(
-            h.clients[reader]
-                .unprotect(room, UserId(1), &before)
-                .unwrap()
-                .plaintext()
-                .unwrap(),
-            b"before"
-        );
+        assert_eq!(read(&mut h, reader, room, UserId(1), &before), b"before");
     }
 }
 
@@ -275,8 +217,7 @@ fn sender_keys_removed_member_cannot_read_after_leave() {
 fn sender_keys_rejects_tampered_and_forged_messages() {
     let mut r = rng(12);
     let room = RoomId(5);
-    let mut h = KdHarness::<SenderKeys>::new(4, &mut r);
-    h.create(room, &users(0..3), UserId(0), &mut r);
+    let mut h = KdHarness::<SenderKeys>::with_room(4, room, 3, &mut r);
     let p = h.clients[0].protect(room, b"genuine", &mut r).unwrap();
     let other = h.clients[0].protect(room, b"another", &mut r).unwrap();
     let n = p.len();
@@ -324,14 +265,7 @@ fn sender_keys_rejects_tampered_and_forged_messages() {
         Err(SchemeError::Malformed(_))
     ));
     // The genuine message still reads.
-    assert_eq!(
-        h.clients[1]
-            .unprotect(room, UserId(0), &p)
-            .unwrap()
-            .plaintext()
-            .unwrap(),
-        b"genuine"
-    );
+    assert_eq!(read(&mut h, 1, room, UserId(0), &p), b"genuine");
 }
 
 /// A user outside the roster makes boxes for a room as if it were a member (it runs `change` on
@@ -339,8 +273,7 @@ fn sender_keys_rejects_tampered_and_forged_messages() {
 fn non_member_rejected<K: KeyDistribution>(seed: u64) {
     let mut r = rng(seed);
     let room = RoomId(6);
-    let mut h = KdHarness::<K>::new(5, &mut r);
-    h.create(room, &users(0..3), UserId(0), &mut r);
+    let mut h = KdHarness::<K>::with_room(5, room, 3, &mut r);
     let intruder = UserId(4);
     let fake = [UserId(0), UserId(1), UserId(2), intruder];
     let fake_view = Roster {
@@ -362,14 +295,7 @@ fn non_member_rejected<K: KeyDistribution>(seed: u64) {
         let Dest::User(to) = dest else {
             panic!("boxes go to users")
         };
-        let res = h.clients[to.0 as usize].handle(
-            &view,
-            Origin::User(intruder),
-            &msg,
-            &h.directory,
-            &mut r,
-            &mut Outbox::new(),
-        );
+        let res = h.handle_by(to, &view, Origin::User(intruder), &msg, &mut r);
         assert!(
             matches!(
                 res,
@@ -383,9 +309,8 @@ fn non_member_rejected<K: KeyDistribution>(seed: u64) {
     // The members still agree on epoch 0.
     assert_eq!(h.agreed(room).0, Epoch(0));
     // The server relays only.
-    let mut out = Outbox::new();
-    h.clients[0]
-        .change(&view, &Change::Remove(&[]), &h.directory, &mut r, &mut out)
+    let mut out = h
+        .change_by(UserId(0), &view, &Change::Remove(&[]), &mut r)
         .unwrap();
     let (_, msg) = out.drain().next().unwrap();
     use conclave_schemes::kd::KdServer;
@@ -411,81 +336,44 @@ fn sender_keys_rejects_non_member() {
 fn pairwise_dh_rejects_wrong_epoch_and_origin() {
     let mut r = rng(15);
     let room = RoomId(8);
-    let mut h = KdHarness::<PairwiseDh>::new(4, &mut r);
-    h.create(room, &users(0..4), UserId(0), &mut r);
+    let mut h = KdHarness::<PairwiseDh>::with_room(4, room, 4, &mut r);
     let roster = h.rosters[&room].clone();
     let view = Roster {
         room,
         members: &roster,
     };
     // A box is accepted once; its replay is a stale epoch.
-    let mut first = Outbox::new();
-    h.clients[0]
-        .change(
-            &view,
-            &Change::Remove(&[]),
-            &h.directory,
-            &mut r,
-            &mut first,
-        )
+    let mut first = h
+        .change_by(UserId(0), &view, &Change::Remove(&[]), &mut r)
         .unwrap();
     let (_, to_one) = first.drain().next().unwrap();
     assert_eq!(to_one.epoch(), Epoch(1));
-    let handled = h.clients[1]
-        .handle(
-            &view,
-            Origin::User(UserId(0)),
-            &to_one,
-            &h.directory,
-            &mut r,
-            &mut Outbox::new(),
-        )
+    let handled = h
+        .handle_by(UserId(1), &view, Origin::User(UserId(0)), &to_one, &mut r)
         .unwrap();
     assert_eq!(handled, Handled::NewEpoch(Epoch(1)));
     assert_eq!(
-        h.clients[1].handle(
-            &view,
-            Origin::User(UserId(0)),
-            &to_one,
-            &h.directory,
-            &mut r,
-            &mut Outbox::new(),
-        ),
+        h.handle_by(UserId(1), &view, Origin::User(UserId(0)), &to_one, &mut r),
         Ok(Handled::Stale)
     );
     // The next box (epoch 2) relayed as if from another member does not open, and clients take
     // nothing from the server.
-    let mut second = Outbox::new();
-    h.clients[0]
-        .change(
-            &view,
-            &Change::Remove(&[]),
-            &h.directory,
-            &mut r,
-            &mut second,
-        )
+    let mut second = h
+        .change_by(UserId(0), &view, &Change::Remove(&[]), &mut r)
         .unwrap();
     let (_, to_one_again) = second.drain().next().unwrap();
     assert_eq!(
-        h.clients[1].handle(
+        h.handle_by(
+            UserId(1),
             &view,
             Origin::User(UserId(3)),
             &to_one_again,
-            &h.directory,
-            &mut r,
-            &mut Outbox::new(),
+            &mut r
         ),
         Err(SchemeError::Crypto)
     );
     assert!(matches!(
-        h.clients[1].handle(
-            &view,
-            Origin::Server,
-            &to_one_again,
-            &h.directory,
-            &mut r,
-            &mut Outbox::new(),
-        ),
+        h.handle_by(UserId(1), &view, Origin::Server, &to_one_again, &mut r),
         Err(SchemeError::Misuse(Misuse::UnexpectedMessage(_)))
     ));
 }
@@ -496,8 +384,7 @@ fn pairwise_dh_rejects_wrong_epoch_and_origin() {
 fn sender_keys_accepts_a_removed_members_earlier_sender_key() {
     let mut r = rng(21);
     let room = RoomId(7);
-    let mut h = KdHarness::<SenderKeys>::new(4, &mut r);
-    h.create(room, &users(0..3), UserId(0), &mut r);
+    let mut h = KdHarness::<SenderKeys>::with_room(4, room, 3, &mut r);
     let joiner = UserId(3);
     let with_joiner = users(0..4);
     let view = Roster {
@@ -506,15 +393,8 @@ fn sender_keys_accepts_a_removed_members_earlier_sender_key() {
     };
     // User 0 adds the joiner; every kick is handled except that the joiner's own sender key
     // never reaches user 1 (offline) yet.
-    let mut out = Outbox::new();
-    h.clients[0]
-        .change(
-            &view,
-            &Change::Add(&[joiner]),
-            &h.directory,
-            &mut r,
-            &mut out,
-        )
+    let mut out = h
+        .change_by(UserId(0), &view, &Change::Add(&[joiner]), &mut r)
         .unwrap();
     let mut queue: Vec<(UserId, UserId, sender_keys::Message)> = out
         .drain()
@@ -559,22 +439,16 @@ fn sender_keys_accepts_a_removed_members_earlier_sender_key() {
         members: &after,
     };
     assert_eq!(h.clients[1].current(room).map(|(e, _)| e), Some(Epoch(1)));
-    h.clients[1]
-        .handle(
-            &later,
-            Origin::User(joiner),
-            &held_back[0],
-            &h.directory,
-            &mut r,
-            &mut Outbox::new(),
-        )
-        .unwrap();
+    h.handle_by(
+        UserId(1),
+        &later,
+        Origin::User(joiner),
+        &held_back[0],
+        &mut r,
+    )
+    .unwrap();
     assert_eq!(
-        h.clients[1]
-            .unprotect(room, joiner, &sent)
-            .unwrap()
-            .plaintext()
-            .unwrap(),
+        read(&mut h, 1, room, joiner, &sent),
         b"hello from the joiner"
     );
 }

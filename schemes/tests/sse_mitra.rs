@@ -13,7 +13,8 @@ use conclave_schemes::sse::mitra::{
     Client, LogRecord, Message, Mitra, Query, Reply, Server, Update,
 };
 use conclave_schemes::sse::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
+    Access, EpochChange, IndexChange, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseServer,
 };
 use conclave_schemes::{
     Dest, Epoch, EpochSecret, MsgId, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -250,7 +251,7 @@ impl World {
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let key = view(&self.secrets, &self.held, user);
         let update = self.clients[user as usize]
-            .remove(key, msg, &refs, &mut self.rng)
+            .update(key, IndexChange::delete(msg, &refs), &mut self.rng)
             .unwrap();
         self.check_fresh(&update);
         self.server.apply(ROOM, update).unwrap();
@@ -320,6 +321,13 @@ impl World {
             }
             assert!(cost.rounds < 10, "a search did not converge");
         }
+    }
+
+    /// The server's reply to `query` from a reader of the whole room.
+    fn reply_to(&self, query: &Query) -> Reply {
+        let access = Access::WHOLE_ROOM;
+        let searched = self.server.search(ROOM, access, query).unwrap();
+        searched.reply().unwrap()
     }
 
     fn search(&mut self, user: u32, keyword: &str) -> Vec<MsgId> {
@@ -473,18 +481,7 @@ fn lagging_member_catches_up_on_records_it_skipped() {
     let key = view(&w.secrets, &w.held, 2);
     let q = w.clients[2].query(key, "review", &mut w.rng).unwrap();
     w.catch_up(2);
-    let reply = w
-        .server
-        .search(
-            ROOM,
-            Access {
-                readable_from: MsgId(0),
-            },
-            &q,
-        )
-        .unwrap()
-        .reply()
-        .unwrap();
+    let reply = w.reply_to(&q);
     let key = view(&w.secrets, &w.held, 2);
     w.clients[2]
         .resolve(key, "review", &reply, &mut w.rng)
@@ -607,9 +604,7 @@ fn joiner_search_waits_for_its_back_chain() {
     w.change(1, &[3], &[], true, &[0, 1, 2]);
     let key = view(&w.secrets, &w.held, 3);
     let query = w.clients[3].query(key, "launch", &mut w.rng).unwrap();
-    let access = Access {
-        readable_from: MsgId(0),
-    };
+    let access = Access::WHOLE_ROOM;
     assert!(
         matches!(
             w.server.search(ROOM, access, &query).unwrap(),
@@ -853,18 +848,7 @@ fn replies_for_other_searches_are_refused() {
     w.send(0, &["budget", "q3"]);
     let key = view(&w.secrets, &w.held, 1);
     let query: Query = w.clients[1].query(key, "budget", &mut w.rng).unwrap();
-    let reply = w
-        .server
-        .search(
-            ROOM,
-            Access {
-                readable_from: MsgId(0),
-            },
-            &query,
-        )
-        .unwrap()
-        .reply()
-        .unwrap();
+    let reply = w.reply_to(&query);
     let key = view(&w.secrets, &w.held, 1);
     assert!(matches!(
         w.clients[1].resolve(key, "q3", &reply, &mut w.rng),
@@ -892,9 +876,7 @@ fn recreated_writer_never_reuses_an_address() {
         .unwrap();
     h.server.apply(room, first.clone()).unwrap();
     h.clients[0] = Mitra::new_client(UserId(0));
-    let access = Access {
-        readable_from: MsgId(0),
-    };
+    let access = Access::WHOLE_ROOM;
     assert_eq!(
         h.search(room, UserId(0), "offsite", access, &mut rng),
         vec![MsgId(1)]

@@ -421,6 +421,24 @@ mod tests {
         assert_eq!(clients[3].state_len(RoomId(1)), 0);
     }
 
+    /// A box of a fresh secret from user 0 (`from`) to user 1 in room 1, made directly.
+    fn boxed(
+        from: &Client,
+        dir: &[Credential],
+        epoch: Epoch,
+        joining: bool,
+        rng: &mut ChaCha20Rng,
+    ) -> Message {
+        let ctx = context(RoomId(1), epoch, joining, UserId(0), UserId(1));
+        let secret = EpochSecret::random(rng);
+        let sealed = sealed_box::seal(&from.keys, &dir[1].0, &ctx, secret.as_bytes(), rng);
+        Message {
+            epoch,
+            joining,
+            sealed: sealed.unwrap(),
+        }
+    }
+
     /// A member (the changer of a room is any member) boxes a joiner an epoch at the end of the
     /// counter: it must be refused, so that the joiner's next epoch cannot wrap around to 0.
     #[test]
@@ -432,52 +450,18 @@ mod tests {
             room: RoomId(1),
             members: &members,
         };
-        let far = Message {
-            epoch: Epoch(u64::MAX),
-            joining: true,
-            sealed: sealed_box::seal(
-                &clients[0].keys,
-                &dir[1].0,
-                &context(RoomId(1), Epoch(u64::MAX), true, UserId(0), UserId(1)),
-                &[5; 32],
-                &mut rng,
-            )
-            .unwrap(),
+        let far = boxed(&clients[0], &dir, Epoch(u64::MAX), true, &mut rng);
+        // Had it been accepted, a box of epoch 0 would be taken as the next one.
+        let wrapped = boxed(&clients[0], &dir, Epoch(0), false, &mut rng);
+        let mut open = |msg: &Message| {
+            let from = Origin::User(UserId(0));
+            clients[1].handle(&roster, from, msg, &dir, &mut rng, &mut Outbox::new())
         };
-        let got = clients[1].handle(
-            &roster,
-            Origin::User(UserId(0)),
-            &far,
-            &dir,
-            &mut rng,
-            &mut Outbox::new(),
-        );
+        let got = open(&far);
         assert!(
             matches!(got, Err(SchemeError::Malformed(_))),
             "epoch u64::MAX accepted: {got:?}"
         );
-        // Had it been accepted, a box of epoch 0 would be taken as the next one.
-        let wrapped = Message {
-            epoch: Epoch(0),
-            joining: false,
-            sealed: sealed_box::seal(
-                &clients[0].keys,
-                &dir[1].0,
-                &context(RoomId(1), Epoch(0), false, UserId(0), UserId(1)),
-                &[6; 32],
-                &mut rng,
-            )
-            .unwrap(),
-        };
-        assert!(clients[1]
-            .handle(
-                &roster,
-                Origin::User(UserId(0)),
-                &wrapped,
-                &dir,
-                &mut rng,
-                &mut Outbox::new(),
-            )
-            .is_err());
+        assert!(open(&wrapped).is_err());
     }
 }

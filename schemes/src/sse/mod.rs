@@ -60,11 +60,54 @@ impl<R> Searched<R> {
     }
 }
 
+/// What an index update does with its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexOp {
+    /// The message carries the keywords: it is added.
+    Add,
+    /// The message was deleted: it is removed.
+    Delete,
+}
+
+/// One message's change to the index.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexChange<'a> {
+    /// The message.
+    pub msg: MsgId,
+    /// The keywords it carries (distinct, as [`tokenize`] gives).
+    pub keywords: &'a [&'a str],
+    /// Whether it is added or deleted.
+    pub op: IndexOp,
+}
+
+impl<'a> IndexChange<'a> {
+    /// Message `msg`, carrying `keywords`, is added.
+    #[must_use]
+    pub fn add(msg: MsgId, keywords: &'a [&'a str]) -> Self {
+        let op = IndexOp::Add;
+        Self { msg, keywords, op }
+    }
+
+    /// Message `msg`, which carried `keywords`, is deleted.
+    #[must_use]
+    pub fn delete(msg: MsgId, keywords: &'a [&'a str]) -> Self {
+        let op = IndexOp::Delete;
+        Self { msg, keywords, op }
+    }
+}
+
 /// Messages a searcher may read, as the chat service's access control sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
     /// The first message of the room the searcher may read (by the room's history policy).
     pub readable_from: MsgId,
+}
+
+impl Access {
+    /// Every message of the room (a member of a room that shares its history).
+    pub const WHOLE_ROOM: Self = Self {
+        readable_from: MsgId(0),
+    };
 }
 
 /// Security properties a searchable-encryption scheme claims.
@@ -107,29 +150,30 @@ pub trait SseClient: RekeyingClient {
     /// The scheme.
     type Scheme: SearchableEncryption<Client = Self>;
 
-    /// The index update for message `msg` carrying `keywords` (distinct, as [`tokenize`] gives).
+    /// The index update that makes `change`.
     ///
     /// # Errors
     /// Scheme specific.
+    fn update(
+        &mut self,
+        key: KeyView<'_>,
+        change: IndexChange<'_>,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+
+    /// [`update`](Self::update) with [`IndexChange::add`]: indexes a new message.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
     fn index(
         &mut self,
         key: KeyView<'_>,
         msg: MsgId,
         keywords: &[&str],
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
-
-    /// The index update that deletes message `msg`, which carried `keywords`, from the index.
-    ///
-    /// # Errors
-    /// Scheme specific.
-    fn remove(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError>;
+    ) -> Result<<Self::Scheme as SearchableEncryption>::Update, SchemeError> {
+        self.update(key, IndexChange::add(msg, keywords), rng)
+    }
 
     /// The first query of a search for `keyword`.
     ///

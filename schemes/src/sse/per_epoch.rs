@@ -95,8 +95,8 @@ use sha2::Sha256;
 use zeroize::Zeroize;
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, EpochChange, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseProperties, SseServer, Work,
 };
 use crate::common::back_chain::{self, ChainStore, Part};
 use crate::common::changers::Changers;
@@ -341,13 +341,16 @@ impl SearchableEncryption for PerEpoch {
 impl SseClient for Client {
     type Scheme = PerEpoch;
 
-    fn index(
+    fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
+        change: IndexChange<'_>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        let IndexChange { msg, keywords, op } = change;
+        if op == IndexOp::Delete {
+            return Ok(Update::Delete { msg });
+        }
         let keys = self.keys(key);
         let mut labels: Vec<KeywordLabel> = keywords.iter().map(|w| keys.label(w)).collect();
         labels.sort_unstable();
@@ -357,16 +360,6 @@ impl SseClient for Client {
             epoch: key.epoch,
             labels,
         })
-    }
-
-    fn remove(
-        &mut self,
-        _key: KeyView<'_>,
-        msg: MsgId,
-        _keywords: &[&str],
-        _rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        Ok(Update::Delete { msg })
     }
 
     fn query(
@@ -632,7 +625,8 @@ mod tests {
             .unwrap();
         // kind 1, id 8, epoch 8, count 2, three 16-byte labels.
         assert_eq!(add.wire_len(), 1 + 8 + 8 + 2 + 3 * 16);
-        let delete = client.remove(key, MsgId(3), &["alpha"], &mut rng).unwrap();
+        let delete = IndexChange::delete(MsgId(3), &["alpha"]);
+        let delete = client.update(key, delete, &mut rng).unwrap();
         assert_eq!(delete.wire_len(), 1 + 8);
         let query = client.query(key, "alpha", &mut rng).unwrap();
         // count 2, one label, the awaiting-chain flag.
@@ -739,9 +733,7 @@ mod tests {
             .unwrap();
         assert!(replies.is_empty(), "the link of epoch 3 has not arrived");
         // The joiner's search waits for the link, and then for the chain.
-        let access = Access {
-            readable_from: MsgId(0),
-        };
+        let access = Access::WHOLE_ROOM;
         let query = joiner.query(key(3), "alpha", &mut rng).unwrap();
         assert_eq!(
             server.search(room, access, &query).unwrap(),

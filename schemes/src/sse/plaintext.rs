@@ -37,8 +37,8 @@ use crate::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    Access, KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseProperties,
-    SseServer,
+    Access, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
+    SseProperties, SseServer,
 };
 use crate::{CryptoRngCore, MsgId, RoomId, SchemeError, UserId, Wire};
 
@@ -129,31 +129,17 @@ impl SearchableEncryption for PlaintextIndex {
 impl SseClient for Client {
     type Scheme = PlaintextIndex;
 
-    fn index(
+    fn update(
         &mut self,
         _key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
+        change: IndexChange<'_>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
+        let IndexChange { msg, keywords, op } = change;
         Ok(Update {
             msg,
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
-            delete: false,
-        })
-    }
-
-    fn remove(
-        &mut self,
-        _key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        _rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        Ok(Update {
-            msg,
-            keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
-            delete: true,
+            delete: op == IndexOp::Delete,
         })
     }
 

@@ -106,8 +106,8 @@ use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, EpochChange, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseProperties, SseServer, Work,
 };
 use crate::common::changers::Changers;
 use crate::{
@@ -282,19 +282,6 @@ impl Client {
             *slot = (key.epoch, Exponent::derive(key));
         }
         &slot.1
-    }
-
-    fn update(&mut self, key: KeyView<'_>, msg: MsgId, keywords: &[&str], delete: bool) -> Update {
-        let a = self.exponent(key);
-        let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
-        tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
-        tags.dedup();
-        Update {
-            epoch: key.epoch,
-            msg,
-            delete,
-            tags,
-        }
     }
 }
 
@@ -502,24 +489,23 @@ impl SearchableEncryption for RekeyIndex {
 impl SseClient for Client {
     type Scheme = RekeyIndex;
 
-    fn index(
+    fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
+        change: IndexChange<'_>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
-        Ok(self.update(key, msg, keywords, false))
-    }
-
-    fn remove(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        _rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        Ok(self.update(key, msg, keywords, true))
+        let IndexChange { msg, keywords, op } = change;
+        let a = self.exponent(key);
+        let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
+        tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+        tags.dedup();
+        Ok(Update {
+            epoch: key.epoch,
+            msg,
+            delete: op == IndexOp::Delete,
+            tags,
+        })
     }
 
     fn query(
@@ -741,11 +727,70 @@ mod tests {
     use crate::testing::SseHarness;
     use crate::EpochSecret;
 
+    /// The room of the tests that drive a client and a server by hand.
+    const ROOM: RoomId = RoomId(1);
+
     fn key(secret: &EpochSecret, epoch: u64) -> KeyView<'_> {
         KeyView {
-            room: RoomId(1),
+            room: ROOM,
             epoch: Epoch(epoch),
             secret,
+        }
+    }
+
+    /// A server whose directory names user 0 the changer of every epoch of [`ROOM`].
+    fn server() -> Server {
+        let mut server = Server::default();
+        for e in 1..8 {
+            server.name_changer(ROOM, Epoch(e), UserId(0)).unwrap();
+        }
+        server
+    }
+
+    /// `changer` moves [`ROOM`] from epoch 0 (secret `s0`) to 1 (`s1`); its factor for the
+    /// server is in the outbox.
+    fn to_epoch_1(
+        changer: &mut Client,
+        s0: &EpochSecret,
+        s1: &EpochSecret,
+        rng: &mut ChaCha20Rng,
+    ) -> Outbox<Rekey> {
+        let mut out = Outbox::new();
+        let change = EpochChange {
+            prev: Some(key(s0, 0)),
+            next: key(s1, 1),
+            changer: true,
+            shares_history: true,
+        };
+        changer.epoch_changed(change, rng, &mut out).unwrap();
+        out
+    }
+
+    /// [`ROOM`] at epoch 0: a seeded generator, the secrets of epochs 0 and 1, and a [`server`].
+    fn two_epochs(seed: u64) -> (ChaCha20Rng, EpochSecret, EpochSecret, Server) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let s0 = EpochSecret::random(&mut rng);
+        let s1 = EpochSecret::random(&mut rng);
+        (rng, s0, s1, server())
+    }
+
+    /// `client`'s update adding message `msg`, which carries the keyword "alpha".
+    fn alpha(client: &mut Client, key: KeyView<'_>, msg: u64, rng: &mut ChaCha20Rng) -> Update {
+        client.index(key, MsgId(msg), &["alpha"], rng).unwrap()
+    }
+
+    /// The server's reply to `query` from a reader of the whole room.
+    fn answer(server: &Server, query: &Query) -> Reply {
+        let searched = server.search(ROOM, Access::WHOLE_ROOM, query).unwrap();
+        searched.reply().unwrap()
+    }
+
+    /// Delivers user 0's factors to the server.
+    fn deliver(server: &mut Server, mut out: Outbox<Rekey>, rng: &mut ChaCha20Rng) {
+        for (_, rekey) in out.drain() {
+            server
+                .handle(ROOM, UserId(0), rekey, rng, &mut Outbox::new())
+                .unwrap();
         }
     }
 
@@ -768,14 +813,7 @@ mod tests {
         assert_eq!(query.wire_len(), 8 + 32);
         assert_eq!(Reply::Ids(vec![MsgId(1), MsgId(2)]).wire_len(), 4 + 2 * 8);
         let next = EpochSecret::random(&mut rng);
-        let mut out = Outbox::new();
-        let change = EpochChange {
-            prev: Some(key(&secret, 0)),
-            next: key(&next, 1),
-            changer: true,
-            shares_history: true,
-        };
-        client.epoch_changed(change, &mut rng, &mut out).unwrap();
+        let mut out = to_epoch_1(&mut client, &secret, &next, &mut rng);
         let (dest, rekey) = out.drain().next().unwrap();
         assert_eq!(dest, Dest::Server);
         assert_eq!(rekey.wire_len(), 8 + 32);
@@ -857,50 +895,25 @@ mod tests {
     /// factor, the query is refused.
     #[test]
     fn early_traffic_waits_for_the_factor() {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let room = RoomId(1);
-        let s0 = EpochSecret::random(&mut rng);
-        let s1 = EpochSecret::random(&mut rng);
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let (mut rng, s0, s1, mut server) = two_epochs(4);
         let mut alice = Client::default();
         let mut bob = Client::default();
-        let old = alice
-            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
-            .unwrap();
-        server.apply(room, old).unwrap();
-        let mut out = Outbox::new();
-        let change = EpochChange {
-            prev: Some(key(&s0, 0)),
-            next: key(&s1, 1),
-            changer: true,
-            shares_history: true,
-        };
-        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
-        let early = bob
-            .index(key(&s1, 1), MsgId(1), &["alpha"], &mut rng)
-            .unwrap();
-        server.apply(room, early).unwrap();
-        let all = Access {
-            readable_from: MsgId(0),
-        };
+        let old = alpha(&mut alice, key(&s0, 0), 0, &mut rng);
+        server.apply(ROOM, old).unwrap();
+        let out = to_epoch_1(&mut alice, &s0, &s1, &mut rng);
+        let early = alpha(&mut bob, key(&s1, 1), 1, &mut rng);
+        server.apply(ROOM, early).unwrap();
+        let all = Access::WHOLE_ROOM;
         let query = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
         assert_eq!(
-            server.search(room, all, &query),
+            server.search(ROOM, all, &query),
             Ok(Searched::NotYet {
                 waiting_for: Epoch(1)
             })
         );
-        for (_, rekey) in out.drain() {
-            server
-                .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
-                .unwrap();
-        }
+        deliver(&mut server, out, &mut rng);
         assert_eq!(
-            server.search(room, all, &query).unwrap().reply().unwrap(),
+            answer(&server, &query),
             Reply::Ids(vec![MsgId(0), MsgId(1)])
         );
     }
@@ -910,39 +923,15 @@ mod tests {
     /// server that calls it stale without naming a later epoch is refused.
     #[test]
     fn a_query_overtaken_by_a_rekey_is_asked_again() {
-        let mut rng = ChaCha20Rng::seed_from_u64(8);
-        let room = RoomId(1);
-        let s0 = EpochSecret::random(&mut rng);
-        let s1 = EpochSecret::random(&mut rng);
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let (mut rng, s0, s1, mut server) = two_epochs(8);
         let mut alice = Client::default();
         let mut bob = Client::default();
-        let update = alice
-            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
-            .unwrap();
-        server.apply(room, update).unwrap();
+        let update = alpha(&mut alice, key(&s0, 0), 0, &mut rng);
+        server.apply(ROOM, update).unwrap();
         let stale = bob.query(key(&s0, 0), "alpha", &mut rng).unwrap();
-        let mut out = Outbox::new();
-        let change = EpochChange {
-            prev: Some(key(&s0, 0)),
-            next: key(&s1, 1),
-            changer: true,
-            shares_history: true,
-        };
-        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
-        for (_, rekey) in out.drain() {
-            server
-                .handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new())
-                .unwrap();
-        }
-        let all = Access {
-            readable_from: MsgId(0),
-        };
-        let reply = server.search(room, all, &stale).unwrap().reply().unwrap();
+        let out = to_epoch_1(&mut alice, &s0, &s1, &mut rng);
+        deliver(&mut server, out, &mut rng);
+        let reply = answer(&server, &stale);
         assert_eq!(reply, Reply::Stale(Epoch(1)));
         assert_eq!(
             bob.resolve(key(&s0, 0), "alpha", &reply, &mut rng),
@@ -953,7 +942,7 @@ mod tests {
             Err(SchemeError::Malformed(_))
         ));
         let fresh = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
-        let reply = server.search(room, all, &fresh).unwrap().reply().unwrap();
+        let reply = answer(&server, &fresh);
         assert_eq!(
             bob.resolve(key(&s1, 1), "alpha", &reply, &mut rng),
             Ok(Resolution::Done(vec![MsgId(0)]))
@@ -964,46 +953,24 @@ mod tests {
     /// it: the factor is kept for late updates of epoch 0, and a second copy is refused.
     #[test]
     fn a_factor_behind_the_first_update() {
-        let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let room = RoomId(1);
-        let s0 = EpochSecret::random(&mut rng);
-        let s1 = EpochSecret::random(&mut rng);
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(room, Epoch(e), UserId(0)).unwrap();
-        }
+        let (mut rng, s0, s1, mut server) = two_epochs(7);
         let mut alice = Client::default();
-        let late = alice
-            .index(key(&s0, 0), MsgId(0), &["alpha"], &mut rng)
-            .unwrap();
-        let mut out = Outbox::new();
-        let change = EpochChange {
-            prev: Some(key(&s0, 0)),
-            next: key(&s1, 1),
-            changer: true,
-            shares_history: true,
-        };
-        alice.epoch_changed(change, &mut rng, &mut out).unwrap();
-        let first = alice
-            .index(key(&s1, 1), MsgId(1), &["alpha"], &mut rng)
-            .unwrap();
-        server.apply(room, first).unwrap();
+        let late = alpha(&mut alice, key(&s0, 0), 0, &mut rng);
+        let mut out = to_epoch_1(&mut alice, &s0, &s1, &mut rng);
+        let first = alpha(&mut alice, key(&s1, 1), 1, &mut rng);
+        server.apply(ROOM, first).unwrap();
         let (_, rekey) = out.drain().next().unwrap();
         server
-            .handle(room, UserId(0), rekey.clone(), &mut rng, &mut Outbox::new())
+            .handle(ROOM, UserId(0), rekey.clone(), &mut rng, &mut Outbox::new())
             .unwrap();
         assert!(matches!(
-            server.handle(room, UserId(0), rekey, &mut rng, &mut Outbox::new()),
+            server.handle(ROOM, UserId(0), rekey, &mut rng, &mut Outbox::new()),
             Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
         ));
-        server.apply(room, late).unwrap();
+        server.apply(ROOM, late).unwrap();
         let query = alice.query(key(&s1, 1), "alpha", &mut rng).unwrap();
-        let all = Access {
-            readable_from: MsgId(0),
-        };
         assert_eq!(
-            server.search(room, all, &query).unwrap().reply().unwrap(),
+            answer(&server, &query),
             Reply::Ids(vec![MsgId(0), MsgId(1)])
         );
     }
@@ -1011,11 +978,7 @@ mod tests {
     #[test]
     fn bad_input_is_rejected() {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
-        let mut server = Server::default();
-        // The directory names user 0 the changer of every epoch here.
-        for e in 1..8 {
-            server.name_changer(RoomId(1), Epoch(e), UserId(0)).unwrap();
-        }
+        let mut server = server();
         let bad = Update {
             epoch: Epoch(0),
             msg: MsgId(0),

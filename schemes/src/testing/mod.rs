@@ -70,17 +70,34 @@ pub trait Tamper {
     fn tamper(&mut self) -> bool;
 }
 
+/// A fresh server of scheme `K` with `users` users enrolled in id order: the server, the clients
+/// and the directory of their credentials.
+pub fn enroll_all<K: KeyDistribution>(
+    users: u32,
+    rng: &mut dyn CryptoRngCore,
+) -> (K::Server, Vec<K::Client>, Vec<K::Credential>) {
+    let mut server = K::new_server(rng).unwrap();
+    let (clients, directory) = (0..users)
+        .map(|u| K::enroll(&mut server, UserId(u), rng).unwrap())
+        .unzip();
+    (server, clients, directory)
+}
+
+/// Applies `change` to `roster` as the directory does: sorted, each member once.
+pub fn apply_change(roster: &mut Vec<UserId>, change: &Change<'_>) {
+    match change {
+        Change::Create => {}
+        Change::Add(us) => roster.extend_from_slice(us),
+        Change::Remove(us) => roster.retain(|u| !us.contains(u)),
+    }
+    roster.sort_unstable();
+    roster.dedup();
+}
+
 impl<K: KeyDistribution> KdHarness<K> {
     /// Enrols `users` users.
     pub fn new(users: u32, rng: &mut dyn CryptoRngCore) -> Self {
-        let mut server = K::new_server(rng).unwrap();
-        let mut clients = Vec::new();
-        let mut directory = Vec::new();
-        for u in 0..users {
-            let (c, cred) = K::enroll(&mut server, UserId(u), rng).unwrap();
-            clients.push(c);
-            directory.push(cred);
-        }
+        let (server, clients, directory) = enroll_all::<K>(users, rng);
         Self {
             server,
             clients,
@@ -95,6 +112,54 @@ impl<K: KeyDistribution> KdHarness<K> {
         }
     }
 
+    /// Enrols `users` users, then user 0 creates `room` with users `0..founders`.
+    pub fn with_room(users: u32, room: RoomId, founders: u32, rng: &mut dyn CryptoRngCore) -> Self {
+        let mut h = Self::new(users, rng);
+        let initial: Vec<UserId> = (0..founders).map(UserId).collect();
+        h.create(room, &initial, UserId(0), rng);
+        h
+    }
+
+    /// `by`'s client starts `change` under `roster`, outside the harness's routing: what it
+    /// sends is returned, not delivered.
+    ///
+    /// # Errors
+    /// As [`KdClient::change`].
+    pub fn change_by(
+        &mut self,
+        by: UserId,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Outbox<K::Message>, SchemeError> {
+        let mut out = Outbox::new();
+        self.clients[by.0 as usize].change(roster, change, &self.directory, rng, &mut out)?;
+        Ok(out)
+    }
+
+    /// `to`'s client handles `msg` from `from` under `roster`, outside the harness's routing:
+    /// what it sends in reply is dropped.
+    ///
+    /// # Errors
+    /// As [`KdClient::handle`].
+    pub fn handle_by(
+        &mut self,
+        to: UserId,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &K::Message,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Handled, SchemeError> {
+        self.clients[to.0 as usize].handle(
+            roster,
+            from,
+            msg,
+            &self.directory,
+            rng,
+            &mut Outbox::new(),
+        )
+    }
+
     /// Runs a change by `by` to completion: the roster is updated first, as the directory does.
     pub fn change(
         &mut self,
@@ -104,13 +169,7 @@ impl<K: KeyDistribution> KdHarness<K> {
         rng: &mut dyn CryptoRngCore,
     ) {
         let roster = self.rosters.entry(room).or_default();
-        match change {
-            Change::Create => {}
-            Change::Add(us) => roster.extend_from_slice(us),
-            Change::Remove(us) => roster.retain(|u| !us.contains(u)),
-        }
-        roster.sort_unstable();
-        roster.dedup();
+        apply_change(roster, &change);
         let members = roster.clone();
         let view = Roster {
             room,
@@ -252,9 +311,7 @@ impl<K: KeyDistribution> KdHarness<K> {
 /// moves to a fresh epoch and secret, and a removed member's client does not hold the new secret.
 pub fn kd_membership<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
     let room = RoomId(7);
-    let mut h = KdHarness::<K>::new(10, rng);
-    let initial: Vec<UserId> = (0..5).map(UserId).collect();
-    h.create(room, &initial, UserId(0), rng);
+    let mut h = KdHarness::<K>::with_room(10, room, 5, rng);
     let (e0, s0) = h.agreed(room);
 
     h.change(room, UserId(0), Change::Add(&[UserId(5), UserId(6)]), rng);
@@ -282,9 +339,7 @@ pub fn kd_membership<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
 /// the secrets of epochs before its join.
 pub fn kd_exclusion<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
     let room = RoomId(3);
-    let mut h = KdHarness::<K>::new(9, rng);
-    let initial: Vec<UserId> = (0..6).map(UserId).collect();
-    h.create(room, &initial, UserId(0), rng);
+    let mut h = KdHarness::<K>::with_room(9, room, 6, rng);
     let (_, before_join) = h.agreed(room);
 
     h.change(room, UserId(0), Change::Add(&[UserId(7)]), rng);
@@ -316,9 +371,7 @@ where
     K::Message: Tamper,
 {
     let room = RoomId(5);
-    let mut h = KdHarness::<K>::new(6, rng);
-    let initial: Vec<UserId> = (0..4).map(UserId).collect();
-    h.create(room, &initial, UserId(0), rng);
+    let mut h = KdHarness::<K>::with_room(6, room, 4, rng);
     h.tamper = Some(Box::new(|m: &mut K::Message| m.tamper()));
     h.change(room, UserId(0), Change::Add(&[UserId(4)]), rng);
     match h.tamper_outcome.take() {
@@ -326,6 +379,16 @@ where
         Some(Ok(_)) => panic!("a tampered message was accepted"),
         None => panic!("no message of the change could be tampered with"),
     }
+}
+
+/// Key distribution: [`kd_membership`], [`kd_exclusion`] and [`kd_rejects_tampering`], in turn.
+pub fn kd_conformance<K: KeyDistribution>(rng: &mut dyn CryptoRngCore)
+where
+    K::Message: Tamper,
+{
+    kd_membership::<K>(rng);
+    kd_exclusion::<K>(rng);
+    kd_rejects_tampering::<K>(rng);
 }
 
 /// Delivers a changer's message to its server as if another member (`changer + 1`) had sent it,

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::common::router::{Arrival, Router};
 use crate::pre::{EpochChange, KeyView, Work};
 use crate::sse::{
-    tokenize, Access, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
+    tokenize, Access, IndexChange, Resolution, SearchableEncryption, Searched, SseClient, SseServer,
 };
 use crate::{
     CryptoRngCore, Epoch, EpochSecret, MsgId, Origin, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -407,7 +407,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
             .get(&room)
             .expect("deleter holds no key");
         let update = self.clients[by.0 as usize]
-            .remove(held.view(room), msg, &refs, rng)
+            .update(held.view(room), IndexChange::delete(msg, &refs), rng)
             .unwrap_or_else(|e| panic!("{}: remove: {e}", S::NAME));
         PendingUpdate {
             room,
@@ -637,6 +637,19 @@ fn watched_harness<S: SearchableEncryption>(users: u32) -> SseHarness<S> {
     h
 }
 
+/// A [`watched_harness`] in which user 0 has created `room`, sharing its history, with users 0
+/// to 3.
+fn watched_room<S: SearchableEncryption>(
+    users: u32,
+    room: RoomId,
+    rng: &mut dyn CryptoRngCore,
+) -> SseHarness<S> {
+    let mut h = watched_harness::<S>(users);
+    let founders: Vec<UserId> = (0..4).map(UserId).collect();
+    h.create(room, &founders, UserId(0), true, rng);
+    h
+}
+
 /// Searchable encryption: search results equal a brute-force scan of the messages, and the
 /// access bound is honoured (one client, one epoch, no epoch change announced).
 pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
@@ -718,9 +731,8 @@ pub fn sse_matches_scan<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
 pub fn sse_matches_oracle<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "sse_matches_oracle";
     let room = RoomId(11);
-    let mut h = watched_harness::<S>(8);
+    let mut h = watched_room::<S>(8, room, rng);
     let u = UserId;
-    h.create(room, &[u(0), u(1), u(2), u(3)], u(0), true, rng);
     let changes: [(UserId, &[UserId], &[UserId]); 5] = [
         (u(0), &[u(4)], &[]),
         (u(1), &[], &[u(2)]),
@@ -767,9 +779,8 @@ pub fn sse_matches_oracle<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) 
 pub fn sse_late_update<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "sse_late_update";
     let room = RoomId(12);
-    let mut h = watched_harness::<S>(6);
+    let mut h = watched_room::<S>(6, room, rng);
     let u = UserId;
-    h.create(room, &[u(0), u(1), u(2), u(3)], u(0), true, rng);
     h.index(room, u(0), &["forecast", "quarterly"], rng);
     h.index(room, u(3), &["forecast"], rng);
     let e = h.change(room, u(0), &[u(4)], &[], rng);
@@ -787,15 +798,7 @@ pub fn sse_late_update<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
 
     h.apply(late_add);
     h.apply(late_delete);
-    let found = h.search(
-        room,
-        u(0),
-        "launchdate",
-        Access {
-            readable_from: MsgId(0),
-        },
-        rng,
-    );
+    let found = h.search(room, u(0), "launchdate", Access::WHOLE_ROOM, rng);
     assert!(
         found.contains(&late_msg),
         "{}: {PROPERTY}: an update made under {e} and applied at {now} is not found",
@@ -859,9 +862,8 @@ pub fn sse_lagging_searcher<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore
 pub fn sse_removed_member<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "sse_removed_member";
     let room = RoomId(13);
-    let mut h = watched_harness::<S>(6);
+    let mut h = watched_room::<S>(6, room, rng);
     let u = UserId;
-    h.create(room, &[u(0), u(1), u(2), u(3)], u(0), true, rng);
     for writer in 0..4 {
         h.index(room, u(writer), &["forecast", "quarterly"], rng);
     }
@@ -889,9 +891,7 @@ pub fn sse_removed_member<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) 
                 room,
                 removed,
                 word,
-                Access {
-                    readable_from: MsgId(0),
-                },
+                Access::WHOLE_ROOM,
                 rng,
             ) {
                 Ok(ids) => ids,
@@ -954,15 +954,7 @@ pub fn sse_joiner_policy<S: SearchableEncryption>(
 
         for word in ["forecast", "quarterly", ABSENT] {
             if shares_history {
-                let found = h.search(
-                    room,
-                    joiner,
-                    word,
-                    Access {
-                        readable_from: MsgId(0),
-                    },
-                    rng,
-                );
+                let found = h.search(room, joiner, word, Access::WHOLE_ROOM, rng);
                 assert_eq!(
                     found,
                     h.expected(room, word, MsgId(0)),
@@ -973,15 +965,7 @@ pub fn sse_joiner_policy<S: SearchableEncryption>(
             } else {
                 h.assert_search(PROPERTY, room, joiner, word, first_after_join, rng);
                 if enforced_by_cryptography {
-                    let found = h.search(
-                        room,
-                        joiner,
-                        word,
-                        Access {
-                            readable_from: MsgId(0),
-                        },
-                        rng,
-                    );
+                    let found = h.search(room, joiner, word, Access::WHOLE_ROOM, rng);
                     let early: Vec<MsgId> = found
                         .into_iter()
                         .filter(|id| *id < first_after_join)

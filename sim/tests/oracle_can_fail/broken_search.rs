@@ -7,8 +7,8 @@ use std::marker::PhantomData;
 
 use conclave_schemes::sse::per_epoch::PerEpoch;
 use conclave_schemes::sse::{
-    Access, EpochChange, KeyView, Resolution, SearchableEncryption, Searched, SseClient,
-    SseProperties, SseServer, Work,
+    Access, EpochChange, IndexChange, KeyView, Resolution, SearchableEncryption, Searched,
+    SseClient, SseProperties, SseServer, Work,
 };
 use conclave_schemes::{CryptoRngCore, MsgId, Outbox, RoomId, SchemeError, UserId};
 
@@ -97,24 +97,13 @@ impl<D: Distortion> SearchableEncryption for Miscounts<D> {
 impl<D: Distortion> SseClient for MiscountingClient<D> {
     type Scheme = Miscounts<D>;
 
-    fn index(
+    fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
+        change: IndexChange<'_>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<InnerUpdate, SchemeError> {
-        self.0.index(key, msg, keywords, rng)
-    }
-
-    fn remove(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<InnerUpdate, SchemeError> {
-        self.0.remove(key, msg, keywords, rng)
+        self.0.update(key, change, rng)
     }
 
     fn query(

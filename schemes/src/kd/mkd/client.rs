@@ -9,7 +9,7 @@ use zeroize::Zeroize;
 
 use super::message::{
     credentials_context, ctx, identity, opt_bytes, session_ctx, update_mac_parts, update_sid,
-    ChangeKind, Message,
+    ChangeKind, Message, Seat,
 };
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
@@ -69,12 +69,7 @@ impl Drop for ClientRoom {
 struct ClientSession {
     epoch: Epoch,
     attempt: u32,
-    frame: u64,
-    left: UserId,
-    right: UserId,
-    fresh_left: bool,
-    fresh_right: bool,
-    representative: bool,
+    seat: Seat,
     r_secret: Option<Scalar>,
     share: Option<[u8; P]>,
     k: [u8; 32],
@@ -194,39 +189,26 @@ impl Client {
             || self.sessions.get(&room).is_some_and(|s| s.epoch > epoch)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn on_begin(
         &mut self,
         roster: &Roster<'_>,
         (epoch, attempt): (Epoch, u32),
-        frame: u64,
-        left: UserId,
-        right: UserId,
-        fresh_left: bool,
-        fresh_right: bool,
-        representative: bool,
+        seat: Seat,
         tag: &Tag,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let flags = [
-            u8::from(fresh_left),
-            u8::from(fresh_right),
-            u8::from(representative),
-        ];
-        prf::verify(
-            &self.mk,
-            &[
-                b"begin",
-                &session_ctx(room, epoch, attempt, self.user),
-                &frame.to_be_bytes(),
-                &left.0.to_be_bytes(),
-                &right.0.to_be_bytes(),
-                &flags,
-            ],
-            tag,
-        )?;
+        let ctx = session_ctx(room, epoch, attempt, self.user);
+        seat.authenticate(&ctx, |parts| prf::verify(&self.mk, parts, tag))?;
+        let Seat {
+            frame,
+            left,
+            right,
+            fresh_left,
+            fresh_right,
+            ..
+        } = seat;
         if !roster.contains(self.user) {
             return Err(Misuse::NotAMember {
                 user: self.user,
@@ -297,12 +279,7 @@ impl Client {
             ClientSession {
                 epoch,
                 attempt,
-                frame,
-                left,
-                right,
-                fresh_left,
-                fresh_right,
-                representative,
+                seat,
                 r_secret,
                 share,
                 k,
@@ -351,7 +328,9 @@ impl Client {
         if sess.epoch != epoch || sess.sid.is_some() {
             return Err(Misuse::UnexpectedMessage("round-1 reply out of order").into());
         }
-        if left_share.is_some() != sess.fresh_left || right_share.is_some() != sess.fresh_right {
+        if left_share.is_some() != sess.seat.fresh_left
+            || right_share.is_some() != sess.seat.fresh_right
+        {
             return Err(SchemeError::Malformed(
                 "round-1 reply shares do not match links",
             ));
@@ -387,7 +366,7 @@ impl Client {
         let mut lr = Vec::with_capacity(2 * P);
         lr.extend_from_slice(opt_bytes(left_share));
         lr.extend_from_slice(opt_bytes(right_share));
-        let msg = if sess.representative {
+        let msg = if sess.seat.representative {
             let mut ks = [0u8; V_LEN];
             ks[..32].copy_from_slice(&sess.k);
             ks[32..].copy_from_slice(sess.s.as_bytes());
@@ -468,7 +447,7 @@ impl Client {
             .into());
         }
         let c = ctx(room, epoch, self.user);
-        let mut k1 = match (sess.representative, c1, t_prefix, t_prime) {
+        let mut k1 = match (sess.seat.representative, c1, t_prefix, t_prime) {
             (true, None, None, None) => {
                 prf::verify(
                     &self.mk,
@@ -510,7 +489,9 @@ impl Client {
             }
         };
         self.ops.ibe_decryptions += 1;
-        let mut big_k1 = self.usk.decrypt(&identity(self.user, sess.frame), ct)?;
+        let mut big_k1 = self
+            .usk
+            .decrypt(&identity(self.user, sess.seat.frame), ct)?;
         let mut x = prf::xor32(k_prime, &k1);
         k1.zeroize();
         let mut big_k2 = prf::f1(&sid, &x);
@@ -526,8 +507,8 @@ impl Client {
             ClientRoom {
                 epoch,
                 secret,
-                left: sess.left,
-                right: sess.right,
+                left: sess.seat.left,
+                right: sess.seat.right,
                 h_left: sess.h_left,
                 h_right: sess.h_right,
                 r,
@@ -743,26 +724,9 @@ impl KdClient for Client {
             Message::Begin {
                 epoch,
                 attempt,
-                frame,
-                left,
-                right,
-                fresh_left,
-                fresh_right,
-                representative,
+                seat,
                 tag,
-            } => self.on_begin(
-                roster,
-                (*epoch, *attempt),
-                *frame,
-                *left,
-                *right,
-                *fresh_left,
-                *fresh_right,
-                *representative,
-                tag,
-                rng,
-                out,
-            ),
+            } => self.on_begin(roster, (*epoch, *attempt), *seat, tag, rng, out),
             Message::Round1Reply {
                 epoch,
                 sid,
@@ -862,12 +826,14 @@ mod tests {
                 ClientSession {
                     epoch,
                     attempt: 0,
-                    frame: 0,
-                    left: UserId(0),
-                    right: UserId(2),
-                    fresh_left: true,
-                    fresh_right: true,
-                    representative: false,
+                    seat: Seat {
+                        frame: 0,
+                        left: UserId(0),
+                        right: UserId(2),
+                        fresh_left: true,
+                        fresh_right: true,
+                        representative: false,
+                    },
                     r_secret: None,
                     share: None,
                     k: [0; 32],

@@ -26,6 +26,43 @@ impl ChangeKind {
     }
 }
 
+/// A member's place in a session's ring, as the server's `Begin` assigns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seat {
+    /// The time frame whose keys the session uses.
+    pub frame: u64,
+    /// Left ring neighbour.
+    pub left: UserId,
+    /// Right ring neighbour.
+    pub right: UserId,
+    /// The left link is new (fresh DH).
+    pub fresh_left: bool,
+    /// The right link is new (fresh DH).
+    pub fresh_right: bool,
+    /// This member is the representative `U_1`.
+    pub representative: bool,
+}
+
+impl Seat {
+    /// Calls `mac` on what the tag of a `Begin` with this seat covers, `ctx` being the
+    /// session context of its recipient: the server tags it, the member verifies it.
+    pub(super) fn authenticate<R>(&self, ctx: &[u8], mac: impl FnOnce(&[&[u8]]) -> R) -> R {
+        let flags = [
+            u8::from(self.fresh_left),
+            u8::from(self.fresh_right),
+            u8::from(self.representative),
+        ];
+        mac(&[
+            b"begin",
+            ctx,
+            &self.frame.to_be_bytes(),
+            &self.left.0.to_be_bytes(),
+            &self.right.0.to_be_bytes(),
+            &flags,
+        ])
+    }
+}
+
 /// Messages of DMKD. `tag` is always an HMAC-SHA-256 under the per-frame key `mk_i` shared by
 /// the user and the server, over the room, the epoch, the user and every field.
 #[derive(Debug, Clone)]
@@ -51,18 +88,8 @@ pub enum Message {
         /// Which session for this epoch (a session a member never answered is superseded by
         /// the next change's, for the same epoch).
         attempt: u32,
-        /// The time frame whose keys the session uses.
-        frame: u64,
-        /// Left ring neighbour.
-        left: UserId,
-        /// Right ring neighbour.
-        right: UserId,
-        /// The left link is new (fresh DH).
-        fresh_left: bool,
-        /// The right link is new (fresh DH).
-        fresh_right: bool,
-        /// This member is the representative `U_1`.
-        representative: bool,
+        /// The member's place in the session.
+        seat: Seat,
         /// MAC.
         tag: Tag,
     },
@@ -293,7 +320,7 @@ impl crate::testing::Tamper for Message {
                 Some(b) => *b ^= 1,
                 None => return false,
             },
-            Self::Begin { frame, .. } => *frame ^= 1,
+            Self::Begin { seat, .. } => seat.frame ^= 1,
             Self::Round1 { commitment, .. } => commitment[0] ^= 1,
             Self::Round1Reply { sid, .. } => sid[0] ^= 1,
             Self::Round2 { t, .. } | Self::Round2Rep { t, .. } => t[0] ^= 1,

@@ -199,7 +199,7 @@ use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 #[cfg(any(test, feature = "testing"))]
 pub use client::Corruption;
 pub use client::{Client, ClientOps};
-pub use message::{ChangeKind, Message};
+pub use message::{ChangeKind, Message, Seat};
 pub use prf::{Tag, V};
 pub use server::{Server, ServerOps};
 

@@ -19,22 +19,11 @@ pub const TAG_LEN: usize = 32;
 /// A MAC tag.
 pub type Tag = [u8; TAG_LEN];
 
-fn hmac512(key: &[u8], label: &[u8], parts: &[&[u8]]) -> V {
+/// HMAC over `label` and the length-prefixed `parts`, not yet finalised: the one encoding every
+/// function below uses, so distinct parts can never run into each other.
+fn labelled_mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], label: &[u8], parts: &[&[u8]]) -> M {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
-    let mut m = match Hmac::<Sha512>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    m.update(label);
-    for p in parts {
-        m.update(&(p.len() as u32).to_be_bytes());
-        m.update(p);
-    }
-    m.finalize().into_bytes().into()
-}
-
-fn hmac256_mac(key: &[u8], label: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
-    let mut m = match Hmac::<Sha256>::new_from_slice(key) {
+    let mut m = match <M as Mac>::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC takes keys of any length"),
     };
@@ -46,8 +35,15 @@ fn hmac256_mac(key: &[u8], label: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     m
 }
 
+fn hmac512(key: &[u8], label: &[u8], parts: &[&[u8]]) -> V {
+    labelled_mac::<Hmac<Sha512>>(key, label, parts)
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
 fn hmac256(key: &[u8], label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    hmac256_mac(key, label, parts)
+    labelled_mac::<Hmac<Sha256>>(key, label, parts)
         .finalize()
         .into_bytes()
         .into()
@@ -111,7 +107,7 @@ pub fn tag(mk: &[u8; 32], parts: &[&[u8]]) -> Tag {
 /// # Errors
 /// [`SchemeError::Crypto`] if the tag is wrong.
 pub fn verify(mk: &[u8; 32], parts: &[&[u8]], tag: &Tag) -> Result<(), SchemeError> {
-    hmac256_mac(mk, b"conclave mkd MAC v1", parts)
+    labelled_mac::<Hmac<Sha256>>(mk, b"conclave mkd MAC v1", parts)
         .verify_slice(tag)
         .map_err(|_| SchemeError::Crypto)
 }

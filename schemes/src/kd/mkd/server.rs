@@ -8,7 +8,7 @@ use zeroize::Zeroize;
 use super::client::random32;
 use super::interposer::Interposer;
 use super::message::{
-    ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message,
+    ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message, Seat,
 };
 use super::prf::{self, Tag, V, V_LEN};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
@@ -43,6 +43,14 @@ impl Drop for UserEntry {
 enum Round2Values {
     Member { k: [u8; 32], t: V },
     Rep { t: V, t_prime: V },
+}
+
+/// A round message's sender as the server checks it: its MAC key, the session and its
+/// position in the session's ring.
+struct RoundMessage<'a> {
+    mk: [u8; 32],
+    sess: &'a mut ServerSession,
+    q: usize,
 }
 
 struct ServerSession {
@@ -451,36 +459,24 @@ impl Server {
                 session.ring[session.left_of(q)],
                 session.ring[session.right_of(q)],
             );
-            let (fresh_left, fresh_right) = (session.fresh_left(q), session.fresh_right[q]);
-            let representative = q == rep;
-            let flags = [
-                u8::from(fresh_left),
-                u8::from(fresh_right),
-                u8::from(representative),
-            ];
+            let seat = Seat {
+                frame: session.frame,
+                left,
+                right,
+                fresh_left: session.fresh_left(q),
+                fresh_right: session.fresh_right[q],
+                representative: q == rep,
+            };
             self.ops.macs += 1;
-            let tag = prf::tag(
-                self.mk(user, room)?,
-                &[
-                    b"begin",
-                    &session_ctx(room, epoch, attempt, user),
-                    &session.frame.to_be_bytes(),
-                    &left.0.to_be_bytes(),
-                    &right.0.to_be_bytes(),
-                    &flags,
-                ],
-            );
+            let mk = self.mk(user, room)?;
+            let ctx = session_ctx(room, epoch, attempt, user);
+            let tag = seat.authenticate(&ctx, |parts| prf::tag(mk, parts));
             out.send(
                 Dest::User(user),
                 Message::Begin {
                     epoch,
                     attempt,
-                    frame: session.frame,
-                    left,
-                    right,
-                    fresh_left,
-                    fresh_right,
-                    representative,
+                    seat,
                     tag,
                 },
             );
@@ -508,6 +504,27 @@ impl Server {
         }
     }
 
+    /// What a round message of `from` about `(epoch, attempt)` is checked against (one MAC
+    /// counted); `None` when the session was superseded.
+    fn round_message(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        epoch: Epoch,
+        attempt: u32,
+    ) -> Result<Option<RoundMessage<'_>>, SchemeError> {
+        let mk = *self.mk(from, room)?;
+        self.ops.macs += 1;
+        let Some(sess) = self.session(room, epoch, attempt)? else {
+            return Ok(None);
+        };
+        let q = *sess
+            .pos
+            .get(&from)
+            .ok_or(Misuse::NotAMember { user: from, room })?;
+        Ok(Some(RoundMessage { mk, sess, q }))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_round1(
         &mut self,
@@ -519,15 +536,10 @@ impl Server {
         tag: &Tag,
         out: &mut Outbox<Message>,
     ) -> Result<ServerHandled, SchemeError> {
-        let mk = *self.mk(from, room)?;
-        self.ops.macs += 1;
-        let Some(sess) = self.session(room, epoch, attempt)? else {
+        let Some(RoundMessage { mk, sess, q }) = self.round_message(room, from, epoch, attempt)?
+        else {
             return Ok(ServerHandled::Stale);
         };
-        let q = *sess
-            .pos
-            .get(&from)
-            .ok_or(Misuse::NotAMember { user: from, room })?;
         prf::verify(
             &mk,
             &[
@@ -610,15 +622,10 @@ impl Server {
             }
             _ => return Err(SchemeError::Internal("not a round-2 message")),
         };
-        let mk = *self.mk(from, room)?;
-        self.ops.macs += 1;
-        let Some(sess) = self.session(room, epoch, attempt)? else {
+        let Some(RoundMessage { mk, sess, q }) = self.round_message(room, from, epoch, attempt)?
+        else {
             return Ok(ServerHandled::Stale);
         };
-        let q = *sess
-            .pos
-            .get(&from)
-            .ok_or(Misuse::NotAMember { user: from, room })?;
         let sid = sess.sid.ok_or(Misuse::UnexpectedMessage(
             "round 2 before round 1 completed",
         ))?;

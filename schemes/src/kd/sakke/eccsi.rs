@@ -72,6 +72,22 @@ fn random_nonzero_scalar(rng: &mut dyn CryptoRngCore) -> Scalar {
     }
 }
 
+/// Calls `attempt` with fresh random nonzero scalars until it succeeds (a retry is needed only
+/// with negligible probability), zeroising each scalar after use.
+fn with_fresh_scalar<T>(
+    rng: &mut dyn CryptoRngCore,
+    attempt: impl Fn(&Scalar) -> Result<T, SchemeError>,
+) -> T {
+    loop {
+        let mut k = random_nonzero_scalar(rng);
+        let outcome = attempt(&k);
+        k.zeroize();
+        if let Ok(value) = outcome {
+            return value;
+        }
+    }
+}
+
 /// An integer of N octets reduced mod q.
 fn reduce(bytes: &[u8; SCALAR_OCTETS]) -> Scalar {
     <Scalar as Reduce<U256>>::reduce_bytes(&FieldBytes::from(*bytes))
@@ -190,14 +206,7 @@ impl Ksak {
 
     /// Issues (SSK, PVT) for `id` with a fresh random v (RFC 6507 §5.1.1).
     pub fn issue(&self, rng: &mut dyn CryptoRngCore, id: &[u8]) -> (Ssk, Pvt) {
-        loop {
-            let mut v = random_nonzero_scalar(rng);
-            let issued = self.issue_with_v(&v, id);
-            v.zeroize();
-            if let Ok(issued) = issued {
-                return issued;
-            }
-        }
+        with_fresh_scalar(rng, |v| self.issue_with_v(v, id))
     }
 
     /// Issues (SSK, PVT) for `id` with the given ephemeral v (RFC 6507 §5.1.1 steps 2–6). v
@@ -271,14 +280,7 @@ impl SigningKey {
 
     /// Signs `message` with a fresh random j (RFC 6507 §5.2.1).
     pub fn sign(&self, rng: &mut dyn CryptoRngCore, message: &[u8]) -> Signature {
-        loop {
-            let mut j = random_nonzero_scalar(rng);
-            let signature = self.sign_with_nonce(&j, message);
-            j.zeroize();
-            if let Ok(signature) = signature {
-                return signature;
-            }
-        }
+        with_fresh_scalar(rng, |j| self.sign_with_nonce(j, message))
     }
 
     /// Signs with the given ephemeral j (RFC 6507 §5.2.1 steps 2–7). Reusing j for two messages

@@ -56,12 +56,18 @@ impl Fp2Config for Fp2Params {
 /// An element x₁ + i·x₂ of F_p² (`c0` = x₁, `c1` = x₂).
 pub type Fp2 = ark_ff::Fp2<Fp2Params>;
 
-/// The 128-octet big-endian encoding of an F_p element (RFC 6508 §4).
-#[must_use]
-pub fn fp_to_bytes(x: &Fp) -> [u8; FP_OCTETS] {
+/// The 128-octet big-endian encoding of an element of F_p or of the integers mod q (both held
+/// in `LIMBS` 64-bit limbs).
+fn to_octets<F: PrimeField>(x: &F) -> [u8; FP_OCTETS] {
     let mut out = [0u8; FP_OCTETS];
     out.copy_from_slice(&x.into_bigint().to_bytes_be());
     out
+}
+
+/// The 128-octet big-endian encoding of an F_p element (RFC 6508 §4).
+#[must_use]
+pub fn fp_to_bytes(x: &Fp) -> [u8; FP_OCTETS] {
+    to_octets(x)
 }
 
 /// Parses a 128-octet big-endian F_p element, rejecting values ≥ p (non-canonical encodings).
@@ -80,9 +86,7 @@ pub fn fp_from_bytes(bytes: &[u8], field: &'static str) -> Result<Fp, SchemeErro
 /// The 128-octet big-endian encoding of an integer mod q.
 #[must_use]
 pub fn fq_to_bytes(x: &Fq) -> [u8; FP_OCTETS] {
-    let mut out = [0u8; FP_OCTETS];
-    out.copy_from_slice(&x.into_bigint().to_bytes_be());
-    out
+    to_octets(x)
 }
 
 /// Parses a big-endian integer of at most 128 octets that must be below q (a secret scalar such

@@ -9,11 +9,11 @@
 use crate::rekeying::RekeyingClient;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::keys::{keyword_tag, EpochKeys, KeywordTag, LogHeader, Op};
+use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, LogHeader, Slot};
 use super::wire::{Entry, Message, Query, Reply, Update};
 use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
 use crate::common::back_chain::{self, Part};
-use crate::sse::{EpochChange, KeyView, Resolution, SseClient};
+use crate::sse::{EpochChange, IndexChange, IndexOp, KeyView, Resolution, SseClient};
 use crate::{CryptoRngCore, Dest, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
 
 /// The back-chain's domain.
@@ -52,60 +52,6 @@ impl Client {
         let state = self.rooms.entry(key.room).or_default();
         state.hold_view(key)?;
         Ok(state)
-    }
-
-    fn update(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        op: Op,
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        let writer = self.user;
-        let state = self.room(key)?;
-        let keys = &mut state
-            .held
-            .get_mut(&key.epoch)
-            .ok_or(SchemeError::Internal("registered key missing"))?
-            .keys;
-        let mut entries = Vec::with_capacity(keywords.len());
-        let mut body = Vec::with_capacity(log_body_len(keywords.len()));
-        body.push(op.byte());
-        for keyword in keywords {
-            let tag = keyword_tag(keyword);
-            // The log may show counters of this chain that this client did not make (an earlier
-            // client of the same user): never reuse one, or the server sees one address twice.
-            let logged = state
-                .known
-                .get(&tag)
-                .and_then(|chains| chains.get(&(key.epoch, writer)))
-                .map_or(0, Counters::last);
-            let counter = state.written.entry((key.epoch, tag)).or_insert(0);
-            *counter = (*counter).max(logged);
-            *counter = counter.checked_add(1).ok_or(SchemeError::Unsupported(
-                "more than 2^32 updates of a keyword",
-            ))?;
-            let c = *counter;
-            entries.push(Entry {
-                address: keys.address(writer, &tag, c),
-                value: keys.seal_value(writer, &tag, c, msg, op),
-            });
-            body.extend_from_slice(&c.to_be_bytes());
-            body.extend_from_slice(&tag);
-        }
-        let header = LogHeader {
-            room: key.room,
-            epoch: key.epoch,
-            writer,
-        };
-        let log = keys.seal_log(&header, &body, rng)?;
-        Ok(Update {
-            epoch: key.epoch,
-            writer,
-            entries,
-            log,
-        })
     }
 }
 
@@ -260,7 +206,12 @@ impl RoomState {
         }
         let mut addresses = Vec::with_capacity(round.len());
         for &(epoch, writer, c) in &round {
-            addresses.push(self.keys(epoch)?.address(writer, &search.keyword, c));
+            let slot = Slot {
+                writer,
+                keyword: &search.keyword,
+                counter: c,
+            };
+            addresses.push(self.keys(epoch)?.address(slot));
             search.asked.entry((epoch, writer)).or_default().insert(c);
         }
         search.round = round;
@@ -318,7 +269,7 @@ impl RoomState {
             let Some((&op, pairs)) = body.split_first() else {
                 return Err(SchemeError::Malformed("empty log record"));
             };
-            Op::from_byte(op)?;
+            op_from_byte(op)?;
             if pairs.len() % LOG_ENTRY_LEN != 0 {
                 return Err(SchemeError::Malformed("log record of the wrong length"));
             }
@@ -362,24 +313,62 @@ impl RoomState {
 impl SseClient for Client {
     type Scheme = Mitra;
 
-    fn index(
+    fn update(
         &mut self,
         key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
+        change: IndexChange<'_>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Update, SchemeError> {
-        self.update(key, msg, keywords, Op::Add, rng)
-    }
-
-    fn remove(
-        &mut self,
-        key: KeyView<'_>,
-        msg: MsgId,
-        keywords: &[&str],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Result<Update, SchemeError> {
-        self.update(key, msg, keywords, Op::Del, rng)
+        let IndexChange { msg, keywords, op } = change;
+        let writer = self.user;
+        let state = self.room(key)?;
+        let keys = &mut state
+            .held
+            .get_mut(&key.epoch)
+            .ok_or(SchemeError::Internal("registered key missing"))?
+            .keys;
+        let mut entries = Vec::with_capacity(keywords.len());
+        let mut body = Vec::with_capacity(log_body_len(keywords.len()));
+        body.push(op_byte(op));
+        for keyword in keywords {
+            let tag = keyword_tag(keyword);
+            // The log may show counters of this chain that this client did not make (an earlier
+            // client of the same user): never reuse one, or the server sees one address twice.
+            let logged = state
+                .known
+                .get(&tag)
+                .and_then(|chains| chains.get(&(key.epoch, writer)))
+                .map_or(0, Counters::last);
+            let counter = state.written.entry((key.epoch, tag)).or_insert(0);
+            *counter = (*counter).max(logged);
+            *counter = counter.checked_add(1).ok_or(SchemeError::Unsupported(
+                "more than 2^32 updates of a keyword",
+            ))?;
+            let c = *counter;
+            let slot = Slot {
+                writer,
+                keyword: &tag,
+                counter: c,
+            };
+            entries.push(Entry {
+                address: keys.address(slot),
+                value: keys.seal_value(slot, msg, op),
+            });
+            body.extend_from_slice(&c.to_be_bytes());
+            body.extend_from_slice(&tag);
+        }
+        let header = LogHeader {
+            room: key.room,
+            epoch: key.epoch,
+            writer,
+        };
+        let log = keys.seal_log(&header, &body, rng)?;
+        Ok(Update {
+            epoch: key.epoch,
+            writer,
+            entries,
+            log,
+        })
     }
 
     fn query(
@@ -432,12 +421,15 @@ impl SseClient for Client {
             ));
         }
         for (&(epoch, writer, c), value) in search.round.iter().zip(&reply.values) {
-            let (id, op) = state
-                .keys(epoch)?
-                .open_value(writer, &search.keyword, c, value)?;
+            let slot = Slot {
+                writer,
+                keyword: &search.keyword,
+                counter: c,
+            };
+            let (id, op) = state.keys(epoch)?.open_value(slot, value)?;
             *search.tally.entry(id).or_insert(0) += match op {
-                Op::Add => 1,
-                Op::Del => -1,
+                IndexOp::Add => 1,
+                IndexOp::Delete => -1,
             };
         }
         let window = std::mem::take(&mut search.window);

@@ -13,6 +13,7 @@ use zeroize::Zeroize;
 use super::wire::Sealed;
 use crate::common::aead::{Aad, SharedKey};
 use crate::pre::KeyView;
+use crate::sse::IndexOp;
 use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
 
 /// Size of an address and of a value in the server's dictionary.
@@ -40,30 +41,32 @@ pub fn keyword_tag(keyword: &str) -> KeywordTag {
     tag
 }
 
-/// Whether an index entry adds a message to a keyword's list or deletes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// The message carries the keyword.
-    Add,
-    /// The message was deleted.
-    Del,
+/// An index entry's operation, as its value encodes it.
+pub fn op_byte(op: IndexOp) -> u8 {
+    match op {
+        IndexOp::Add => 0,
+        IndexOp::Delete => 1,
+    }
 }
 
-impl Op {
-    pub fn byte(self) -> u8 {
-        match self {
-            Self::Add => 0,
-            Self::Del => 1,
-        }
+/// Inverts [`op_byte`].
+pub fn op_from_byte(b: u8) -> Result<IndexOp, SchemeError> {
+    match b {
+        0 => Ok(IndexOp::Add),
+        1 => Ok(IndexOp::Delete),
+        _ => Err(SchemeError::Malformed("unknown index operation")),
     }
+}
 
-    pub fn from_byte(b: u8) -> Result<Self, SchemeError> {
-        match b {
-            0 => Ok(Self::Add),
-            1 => Ok(Self::Del),
-            _ => Err(SchemeError::Malformed("unknown index operation")),
-        }
-    }
+/// Where an entry stands: entry `counter` of `writer`'s chain for `keyword`.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot<'a> {
+    /// The writer `u`.
+    pub writer: UserId,
+    /// The keyword `w`.
+    pub keyword: &'a KeywordTag,
+    /// The counter `c`.
+    pub counter: u32,
 }
 
 /// Domain separation of the PRF's uses.
@@ -126,89 +129,58 @@ impl EpochKeys {
         &self.root
     }
 
-    fn prf(
-        &self,
-        purpose: Use,
-        writer: UserId,
-        keyword: &KeywordTag,
-        counter: u32,
-    ) -> Hmac<Sha256> {
+    fn prf(&self, purpose: Use, slot: Slot<'_>) -> Hmac<Sha256> {
         self.prf
             .clone()
             .chain_update([purpose as u8])
-            .chain_update(writer.0.to_be_bytes())
-            .chain_update(keyword)
-            .chain_update(counter.to_be_bytes())
+            .chain_update(slot.writer.0.to_be_bytes())
+            .chain_update(slot.keyword)
+            .chain_update(slot.counter.to_be_bytes())
     }
 
-    /// `G(K_e, "addr" ‖ u ‖ w ‖ c)`: where entry `c` of writer `u`'s chain for `w` lives.
-    pub fn address(&self, writer: UserId, keyword: &KeywordTag, counter: u32) -> [u8; ENTRY_LEN] {
-        truncate(self.prf(Use::Address, writer, keyword, counter))
+    /// `G(K_e, "addr" ‖ u ‖ w ‖ c)`: where the entry of `slot` lives.
+    pub fn address(&self, slot: Slot<'_>) -> [u8; ENTRY_LEN] {
+        truncate(self.prf(Use::Address, slot))
     }
 
-    fn tag(
-        &self,
-        writer: UserId,
-        keyword: &KeywordTag,
-        counter: u32,
-        id: MsgId,
-        op: Op,
-    ) -> Hmac<Sha256> {
-        self.prf(Use::Tag, writer, keyword, counter)
+    fn tag(&self, slot: Slot<'_>, id: MsgId, op: IndexOp) -> Hmac<Sha256> {
+        self.prf(Use::Tag, slot)
             .chain_update(id.0.to_be_bytes())
-            .chain_update([op.byte()])
+            .chain_update([op_byte(op)])
     }
 
     /// `(id ‖ op ‖ t) ⊕ G(K_e, "val" ‖ u ‖ w ‖ c)`, with `t` the first 7 bytes of
     /// `G(K_e, "tag" ‖ u ‖ w ‖ c ‖ id ‖ op)`: Mitra's value, plus an integrity tag in the bytes
     /// the paper leaves as padding so a tampered value is rejected rather than misread.
-    pub fn seal_value(
-        &self,
-        writer: UserId,
-        keyword: &KeywordTag,
-        counter: u32,
-        id: MsgId,
-        op: Op,
-    ) -> [u8; ENTRY_LEN] {
+    pub fn seal_value(&self, slot: Slot<'_>, id: MsgId, op: IndexOp) -> [u8; ENTRY_LEN] {
         let mut block = [0u8; ENTRY_LEN];
         block[..8].copy_from_slice(&id.0.to_be_bytes());
-        block[8] = op.byte();
-        let tag = self
-            .tag(writer, keyword, counter, id, op)
-            .finalize()
-            .into_bytes();
+        block[8] = op_byte(op);
+        let tag = self.tag(slot, id, op).finalize().into_bytes();
         block[9..].copy_from_slice(&tag[..TAG_LEN]);
-        xor(
-            &mut block,
-            &truncate(self.prf(Use::Pad, writer, keyword, counter)),
-        );
+        xor(&mut block, &truncate(self.prf(Use::Pad, slot)));
         block
     }
 
     /// Inverts [`seal_value`](Self::seal_value) and checks the tag.
     pub fn open_value(
         &self,
-        writer: UserId,
-        keyword: &KeywordTag,
-        counter: u32,
+        slot: Slot<'_>,
         value: &[u8; ENTRY_LEN],
-    ) -> Result<(MsgId, Op), SchemeError> {
+    ) -> Result<(MsgId, IndexOp), SchemeError> {
         let mut block = *value;
-        xor(
-            &mut block,
-            &truncate(self.prf(Use::Pad, writer, keyword, counter)),
-        );
+        xor(&mut block, &truncate(self.prf(Use::Pad, slot)));
         let mut id = [0u8; 8];
         id.copy_from_slice(&block[..8]);
         let id = MsgId(u64::from_be_bytes(id));
         // Any op byte other than the two valid ones cannot carry a valid tag; check the tag
         // under `Add` for those so the failure is the same opaque `Crypto`.
-        let op = Op::from_byte(block[8]).unwrap_or(Op::Add);
+        let op = op_from_byte(block[8]).unwrap_or(IndexOp::Add);
         let tag_ok = self
-            .tag(writer, keyword, counter, id, op)
+            .tag(slot, id, op)
             .verify_truncated_left(&block[9..])
             .is_ok();
-        if tag_ok && block[8] == op.byte() {
+        if tag_ok && block[8] == op_byte(op) {
             Ok((id, op))
         } else {
             Err(SchemeError::Crypto)
