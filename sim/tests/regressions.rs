@@ -133,3 +133,8 @@ fn mitra_search_by_lagging_member() {
 fn removed_member_reads_late_record_of_shared_history() {
     run_clean("removed-member-reads-late-record-of-shared-history.yaml");
 }
+
+#[test]
+fn removal_overtakes_read_of_rewrapped_history() {
+    run_clean("removal-overtakes-read-of-rewrapped-history.yaml");
+}

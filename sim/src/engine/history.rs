@@ -231,6 +231,12 @@ impl Engine<'_> {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }
+                // A read its removal overtook: the record waits for an epoch the member never
+                // held, and being removed it never will.
+                if held && self.shut_out_by_removal(user, room, msg) {
+                    self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
+                    continue;
+                }
                 let property = if held {
                     Property::MembersRead
                 } else {
@@ -244,6 +250,35 @@ impl Engine<'_> {
                 });
             }
         }
+    }
+
+    /// Whether `user`, removed from `room`, cannot open `msg` because the stored record now
+    /// waits for an epoch the user never held: history re-protected under the removal's epoch,
+    /// or under an earlier one whose key had not reached the member when it was removed (and
+    /// never will). Either way the removal cut the read short; a record waiting for an epoch the
+    /// user held is not excused. Oracle work: not charged.
+    fn shut_out_by_removal(&mut self, user: UserId, room: RoomId, msg: MsgId) -> bool {
+        if self.is_member(user, room)
+            || !self.users[user.0 as usize]
+                .after_removal
+                .contains_key(&room)
+        {
+            return false;
+        }
+        let (Some(current), Some((epoch, secret))) =
+            (self.stack.pre.stored(room, msg), self.key_of(user, room))
+        else {
+            return false;
+        };
+        let view = KeyView {
+            room,
+            epoch,
+            secret: &secret,
+        };
+        matches!(
+            self.stack.pre.open(user, view, msg, &current),
+            Ok(SchemeOpened::Pending { waiting_for }) if !self.held_epoch(user, room, waiting_for)
+        )
     }
 
     /// Whether a change of `room` that has not reached `user` would bring it its key: the user
