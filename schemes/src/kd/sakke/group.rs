@@ -756,3 +756,338 @@ impl KdServer for Server {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+
+    const ROOM: RoomId = RoomId(1);
+    const MEMBERS: [UserId; 3] = [UserId(0), UserId(1), UserId(2)];
+
+    struct Org {
+        clients: Vec<Client>,
+        dir: Vec<Credential>,
+        rng: ChaCha20Rng,
+    }
+
+    /// Users 0 to 3 enrolled; users 0, 1 and 2 in `ROOM` at epoch 0 (user 3 is not a member).
+    /// Also returns the creation's I_MESSAGE to user 1.
+    fn org(seed: u64) -> (Org, Message) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut server = Sakke::new_server(&mut rng).unwrap();
+        let (clients, dir) = (0..4)
+            .map(|u| Sakke::enroll(&mut server, UserId(u), &mut rng).unwrap())
+            .unzip();
+        let mut org = Org { clients, dir, rng };
+        let sent = org.change(Change::Create);
+        for (to, m) in &sent {
+            let got = org.handle(*to, UserId(0), m);
+            assert_eq!(got, Ok(Handled::NewEpoch(Epoch(0))));
+        }
+        (org, sent[0].1.clone())
+    }
+
+    impl Org {
+        fn roster(&self) -> Roster<'static> {
+            Roster {
+                room: ROOM,
+                members: &MEMBERS,
+            }
+        }
+
+        /// User 0 changes `ROOM`; what it sends, by recipient.
+        fn change(&mut self, change: Change<'_>) -> Vec<(UserId, Message)> {
+            let mut out = Outbox::new();
+            let roster = self.roster();
+            let got = self.clients[0].change(&roster, &change, &self.dir, &mut self.rng, &mut out);
+            assert!(matches!(got, Ok(Handled::NewEpoch(_))));
+            out.drain()
+                .map(|(d, m)| match d {
+                    Dest::User(u) => (u, m),
+                    other => panic!("sent to {other:?}"),
+                })
+                .collect()
+        }
+
+        fn handle_from(
+            &mut self,
+            to: UserId,
+            from: Origin,
+            msg: &Message,
+        ) -> Result<Handled, SchemeError> {
+            let roster = self.roster();
+            self.clients[to.0 as usize].handle(
+                &roster,
+                from,
+                msg,
+                &self.dir,
+                &mut self.rng,
+                &mut Outbox::new(),
+            )
+        }
+
+        fn handle(
+            &mut self,
+            to: UserId,
+            from: UserId,
+            msg: &Message,
+        ) -> Result<Handled, SchemeError> {
+            self.handle_from(to, Origin::User(from), msg)
+        }
+
+        fn id(&self, user: UserId) -> Vec<u8> {
+            self.clients[user.0 as usize].identifier().to_vec()
+        }
+
+        /// An I_MESSAGE with the given fields, its SED made for `sed_to`, signed by `signer`'s
+        /// key (whatever sender identifier the fields claim).
+        fn forge(&mut self, signer: UserId, fields: &Fields<'_>, sed_to: &[u8]) -> Message {
+            let client = &self.clients[signer.0 as usize];
+            let gmk = Ssv::new([9; SSV_OCTETS]);
+            let sed = kem::encapsulate_ssv(&client.kms, sed_to, &gmk).unwrap();
+            let mut bytes = signed_part(fields, &sed).unwrap();
+            bytes.extend_from_slice(&client.signer.sign(&mut self.rng, &bytes).to_bytes());
+            Message { bytes }
+        }
+
+        /// A well-formed I_MESSAGE from user 0 to user 1 for `room` at `epoch`.
+        fn honest(&mut self, room: RoomId, epoch: Epoch, joining: bool) -> Message {
+            let (sender_id, recipient_id) = (self.id(UserId(0)), self.id(UserId(1)));
+            let fields = Fields {
+                joining,
+                room,
+                epoch,
+                sender_id: &sender_id,
+                recipient_id: &recipient_id,
+            };
+            self.forge(UserId(0), &fields, &recipient_id)
+        }
+
+        fn held(&self, user: UserId) -> Option<(Epoch, EpochSecret)> {
+            self.clients[user.0 as usize]
+                .current(ROOM)
+                .map(|(e, s)| (e, s.clone()))
+        }
+    }
+
+    fn misuse(got: &Result<Handled, SchemeError>) -> bool {
+        matches!(got, Err(SchemeError::Misuse(_)))
+    }
+
+    /// The forging helper makes messages a member accepts, so the refusals below are due to
+    /// the one field each test changes.
+    #[test]
+    fn a_forged_but_honest_message_is_accepted() {
+        let (mut org, _) = org(1);
+        let msg = org.honest(ROOM, Epoch(1), false);
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), &msg),
+            Ok(Handled::NewEpoch(Epoch(1)))
+        );
+        assert!(format!("{:?}", org.clients[1].receiver).contains("precomputed: true"));
+    }
+
+    #[test]
+    fn an_i_message_for_another_room_is_refused() {
+        let (mut org, _) = org(2);
+        let before = org.held(UserId(1));
+        let msg = org.honest(RoomId(2), Epoch(1), false);
+        let got = org.handle(UserId(1), UserId(0), &msg);
+        assert!(misuse(&got), "{got:?}");
+        assert!(org.held(UserId(1)) == before);
+    }
+
+    /// A replay of an earlier epoch's I_MESSAGE (the creation's, which a joiner would take at
+    /// any later epoch) is dropped as stale and changes nothing.
+    #[test]
+    fn a_replayed_earlier_epoch_is_stale() {
+        let (mut org, creation) = org(3);
+        let sent = org.change(Change::Remove(&[]));
+        let to_1 = &sent.iter().find(|(u, _)| *u == UserId(1)).unwrap().1;
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), to_1),
+            Ok(Handled::NewEpoch(Epoch(1)))
+        );
+        let before = org.held(UserId(1));
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), &creation),
+            Ok(Handled::Stale)
+        );
+        assert_eq!(org.handle(UserId(1), UserId(0), to_1), Ok(Handled::Stale));
+        assert!(org.held(UserId(1)) == before);
+    }
+
+    /// An epoch beyond the next one, for a member (not joining), is a gap: refused.
+    #[test]
+    fn an_epoch_other_than_the_next_is_refused() {
+        let (mut org, _) = org(4);
+        let msg = org.honest(ROOM, Epoch(2), false);
+        let got = org.handle(UserId(1), UserId(0), &msg);
+        assert!(
+            matches!(got, Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))),
+            "{got:?}"
+        );
+        let far = org.honest(ROOM, Epoch::LIMIT, true);
+        let got = org.handle(UserId(1), UserId(0), &far);
+        assert!(matches!(got, Err(SchemeError::Malformed(_))), "{got:?}");
+        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+    }
+
+    /// User 2's I_MESSAGE handed to user 1: refused by identity, before any pairing.
+    #[test]
+    fn an_i_message_for_another_identity_is_refused() {
+        let (mut org, _) = org(5);
+        let sent = org.change(Change::Remove(&[]));
+        let to_2 = sent
+            .iter()
+            .find(|(u, _)| *u == UserId(2))
+            .unwrap()
+            .1
+            .clone();
+        let got = org.handle(UserId(1), UserId(0), &to_2);
+        assert!(
+            matches!(got, Err(SchemeError::Misuse(Misuse::UnexpectedMessage(_)))),
+            "{got:?}"
+        );
+    }
+
+    /// A signed I_MESSAGE addressed to user 1 whose SED was made for user 2: decapsulation's
+    /// re-encryption test refuses it.
+    #[test]
+    fn a_sed_for_another_identity_is_refused() {
+        let (mut org, _) = org(6);
+        let (sender_id, recipient_id, other) =
+            (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(2)));
+        let fields = Fields {
+            joining: false,
+            room: ROOM,
+            epoch: Epoch(1),
+            sender_id: &sender_id,
+            recipient_id: &recipient_id,
+        };
+        let msg = org.forge(UserId(0), &fields, &other);
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), &msg),
+            Err(SchemeError::Crypto)
+        );
+        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+    }
+
+    /// User 3 is enrolled with the same KMS but not a member of the room.
+    #[test]
+    fn a_non_member_signer_is_refused() {
+        let (mut org, _) = org(7);
+        let (member_id, recipient_id, outsider_id) =
+            (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(3)));
+        let as_itself = Fields {
+            joining: false,
+            room: ROOM,
+            epoch: Epoch(1),
+            sender_id: &outsider_id,
+            recipient_id: &recipient_id,
+        };
+        let own = org.forge(UserId(3), &as_itself, &recipient_id);
+        // Relayed as from the outsider: not a member.
+        let got = org.handle(UserId(1), UserId(3), &own);
+        assert!(
+            matches!(got, Err(SchemeError::Misuse(Misuse::NotAMember { .. }))),
+            "{got:?}"
+        );
+        // Relayed as from member 0, still naming the outsider as its initiator.
+        let got = org.handle(UserId(1), UserId(0), &own);
+        assert!(
+            matches!(got, Err(SchemeError::Misuse(Misuse::UnexpectedMessage(_)))),
+            "{got:?}"
+        );
+        // Naming member 0 as its initiator, signed with the outsider's key.
+        let as_member = Fields {
+            sender_id: &member_id,
+            ..as_itself
+        };
+        let impostor = org.forge(UserId(3), &as_member, &recipient_id);
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), &impostor),
+            Err(SchemeError::Crypto)
+        );
+        // From the server itself.
+        let got = org.handle_from(UserId(1), Origin::Server, &impostor);
+        assert!(misuse(&got), "{got:?}");
+        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+    }
+
+    /// Every truncation, an extra octet, each constant changed, and a flipped bit in every
+    /// octet: each is refused with an error (a flip that makes the epoch one the member holds is
+    /// stale, which the trait allows before authentication), never a panic, never accepted.
+    #[test]
+    fn malformed_encodings_are_refused() {
+        let (mut org, _) = org(8);
+        let good = org.honest(ROOM, Epoch(1), false);
+        let bytes = good.as_bytes().to_vec();
+        for n in 0..bytes.len() {
+            let cut = Message::from_bytes(bytes[..n].to_vec());
+            let got = org.handle(UserId(1), UserId(0), &cut);
+            assert!(
+                matches!(got, Err(SchemeError::Malformed(_))),
+                "{n}: {got:?}"
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        let got = org.handle(UserId(1), UserId(0), &Message::from_bytes(long));
+        assert!(matches!(got, Err(SchemeError::Malformed(_))), "{got:?}");
+        let sign_at = bytes.len() - SIGNATURE_OCTETS - 2;
+        let sed_len_at = sign_at - SED_OCTETS - 2;
+        // version, data type, flags, SAKKE params, ID scheme, SED length, SIGN header.
+        for (at, value) in [
+            (0, 2),
+            (1, 27),
+            (2, 2),
+            (sed_len_at - 2, 2),
+            (sed_len_at - 1, 2),
+            (sed_len_at + 1, 0x12),
+            (sign_at, 0x10),
+        ] {
+            let mut bad = bytes.clone();
+            bad[at] = value;
+            let got = org.handle(UserId(1), UserId(0), &Message::from_bytes(bad));
+            assert!(
+                matches!(got, Err(SchemeError::Malformed(_))),
+                "{at}: {got:?}"
+            );
+        }
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 1;
+            let got = org.handle(UserId(1), UserId(0), &Message::from_bytes(bad));
+            let stale_epoch = (HEADER_OCTETS - 8..HEADER_OCTETS).contains(&at);
+            let refused = got.is_err() || (stale_epoch && got == Ok(Handled::Stale));
+            assert!(refused, "bit flipped at {at} accepted: {got:?}");
+        }
+        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), &good),
+            Ok(Handled::NewEpoch(Epoch(1)))
+        );
+    }
+
+    /// The relay computes nothing and holds nothing.
+    #[test]
+    fn the_server_only_relays() {
+        let (org, msg) = org(9);
+        let mut rng = org.rng;
+        let mut server = Sakke::new_server(&mut rng).unwrap();
+        let got = server.handle(&org_roster(), UserId(0), msg, &mut rng, &mut Outbox::new());
+        assert!(matches!(got, Err(SchemeError::Misuse(_))), "{got:?}");
+        assert!(server.known_epoch_secret(ROOM).is_none());
+    }
+
+    fn org_roster() -> Roster<'static> {
+        Roster {
+            room: ROOM,
+            members: &MEMBERS,
+        }
+    }
+}
