@@ -515,7 +515,8 @@ impl Server {
 
 impl KeyDistribution for Sakke {
     const NAME: &'static str = "sakke";
-    const SUMMARY: &'static str = "MIKEY-SAKKE: the changer SAKKE-encapsulates a fresh group key to each member's identity and ECCSI-signs each I_MESSAGE; the KMS can derive every key (escrow)";
+    const SUMMARY: &'static str =
+        "MIKEY-SAKKE: a fresh group key SAKKE-encapsulated to each member, ECCSI-signed; the KMS can derive every key";
     const PROPERTIES: KdProperties = KdProperties {
         server_knows_epoch_secret: false,
         removal_excludes: true,
