@@ -140,6 +140,7 @@ use std::fmt;
 
 use hkdf::Hkdf;
 use sha2::Sha256;
+use zeroize::Zeroize;
 
 use super::eccsi::{self, Kpak, Ksak, Signature, SigningKey, SIGNATURE_OCTETS};
 use super::kem::{self, KmsMasterKey, KmsPublicKey, Receiver, Sed, Ssv, SED_OCTETS, SSV_OCTETS};
@@ -639,9 +640,10 @@ impl KdClient for Client {
             (Change::Remove(_), Some(e)) => (e.advance()?, Some(&[])),
             (_, None) => return Err(Misuse::UnknownRoom(room).into()),
         };
-        let mut gmk = [0u8; SSV_OCTETS];
-        rng.fill_bytes(&mut gmk);
-        let gmk = Ssv::new(gmk);
+        let mut drawn = [0u8; SSV_OCTETS];
+        rng.fill_bytes(&mut drawn);
+        let gmk = Ssv::new(drawn);
+        drawn.zeroize();
         // Build every I_MESSAGE before touching state or the outbox, so a failure leaves
         // neither changed.
         let mut messages = Vec::with_capacity(roster.members.len().saturating_sub(1));
