@@ -293,10 +293,8 @@ impl HistoryClient for Client {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<HybridRecord, SchemeError> {
         let sending = self.sending_key(key, rng)?;
-        let (nonce, body) =
-            sending
-                .key
-                .seal(aad(key.room, msg, &sending.id).as_ref(), plaintext, rng)?;
+        let aad = aad(key.room, msg, &sending.id);
+        let (nonce, body) = sending.key.seal(aad.as_ref(), plaintext, rng)?;
         Ok(HybridRecord {
             key: sending.id,
             wrap: sending.unsent_wrap.take(),
