@@ -20,7 +20,8 @@ fn sakke_conformance() {
 #[test]
 fn sakke_registered_with_its_claims() {
     let p = Sakke::PROPERTIES;
-    assert!(!p.server_knows_epoch_secret && p.removal_excludes && p.join_excludes_past);
+    // The KMS sits with the key server: it derives every epoch secret (escrow).
+    assert!(p.server_knows_epoch_secret && p.removal_excludes && p.join_excludes_past);
     assert!(!p.layer_hides_history_from_joiners);
     let registry = conclave_schemes::registry::Registry::builtin();
     let kd = registry.names(conclave_schemes::registry::Family::KeyDistribution);
@@ -96,6 +97,14 @@ fn one_signed_i_message_per_other_member() {
     }
     h.agreed(room);
     assert!(h.server.known_epoch_secret(room).is_none());
+    // Escrow: the KMS opens any I_MESSAGE it relayed with the RSK it issues again, and gets the
+    // very secret the members hold; not for another room.
+    let held = h.clients[1].current(room).map(|(e, s)| (e, s.clone()));
+    for (_, m) in &sent {
+        let escrowed = h.server.escrow(room, m).expect("the KMS escrows").unwrap();
+        assert_eq!(Some(escrowed), held);
+        assert!(h.server.escrow(RoomId(room.0 + 1), m).unwrap().is_err());
+    }
     assert_eq!(h.clients[0].state_len(room), 40);
     assert_eq!(h.clients[5].state_len(room), 0);
 }

@@ -97,11 +97,13 @@
 //!
 //! * **Escrow by design.** The KMS holds z and KSAK: it can compute every member's RSK and so
 //!   open every SED, and it can issue a signing key for any identity and so forge any member's
-//!   I_MESSAGE. [`KdProperties::server_knows_epoch_secret`] is false because the relaying key
-//!   server never holds or derives an epoch secret ([`KdServer::known_epoch_secret`] is `None`),
-//!   but anyone who operates or breaches the KMS reads and forges every room's keys. In this
-//!   step the KMS state sits in the same value as the relay, used only at enrolment; the oracle
-//!   checks the relay, not the KMS.
+//!   I_MESSAGE. In this model the KMS sits with the key server that relays the I_MESSAGEs, so
+//!   [`KdProperties::server_knows_epoch_secret`] is true (an escrowing KMS, as that flag says):
+//!   the server keeps no epoch secret ([`KdServer::known_epoch_secret`] is `None`), but from
+//!   any I_MESSAGE it relayed it recomputes the recipient's RSK and opens the SED
+//!   ([`KdServer::escrow`]), and the simulator's oracle runs exactly that on the traffic and
+//!   checks the result against the members' secret. Anyone who operates or breaches the KMS
+//!   reads and forges every room's keys.
 //! * `removal_excludes`: a later GMK is encapsulated only to the identifiers of the new roster;
 //!   a removed member's RSK opens only SEDs made for its own identifier, and its kept epoch
 //!   secrets are independent of the fresh GMK.
@@ -126,6 +128,10 @@
 //! * One I_MESSAGE per member repeats the sender's identifier and a signature n − 1 times
 //!   (≈ 150 octets each); one message carrying every SED would save them but is not what
 //!   TS 33.180 sends.
+//! * No active attack by the key server is implemented ([`KeyDistribution::new_interposing_server`]
+//!   is `None`), so the simulator's key-distribution-substitution experiment tries replays only.
+//!   A key server that is the KMS needs no cleverness: it issues an SSK for the changer's
+//!   identity, signs I_MESSAGEs of its own and members accept them.
 //!
 //! # Side channels
 //!
@@ -519,7 +525,8 @@ impl KeyDistribution for Sakke {
     const SUMMARY: &'static str =
         "MIKEY-SAKKE: a fresh group key SAKKE-encapsulated to each member, ECCSI-signed; the KMS can derive every key";
     const PROPERTIES: KdProperties = KdProperties {
-        server_knows_epoch_secret: false,
+        // The KMS, with the key server in this model, derives every epoch secret (escrow).
+        server_knows_epoch_secret: true,
         removal_excludes: true,
         join_excludes_past: true,
         layer_hides_history_from_joiners: false,
@@ -757,6 +764,27 @@ impl KdServer for Server {
 
     fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         None
+    }
+
+    /// The KMS's escrow: it issues the recipient's RSK again from its master secret and opens
+    /// the I_MESSAGE's SED, as the members do (the signature is not needed to read it).
+    fn escrow(
+        &self,
+        room: RoomId,
+        relayed: &Message,
+    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
+        Some((|| {
+            let parsed = parse(&relayed.bytes)?;
+            let fields = &parsed.fields;
+            if fields.room != room {
+                return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another room").into());
+            }
+            let epoch = fields.epoch.bounded()?;
+            let rsk = self.master.issue_rsk(fields.recipient_id)?;
+            let receiver = Receiver::new(&self.kms, fields.recipient_id, rsk)?;
+            let gmk = receiver.decapsulate(&parsed.sed)?;
+            Ok((epoch, epoch_secret(&gmk, room, epoch)))
+        })())
     }
 }
 
