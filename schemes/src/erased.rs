@@ -161,6 +161,12 @@ pub trait DynKd: Send {
     fn state_len(&self, user: UserId, room: RoomId) -> usize;
     /// [`KdServer::known_epoch_secret`].
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
+    /// [`KdServer::escrow`] of a message the key server relayed.
+    fn server_escrow(
+        &self,
+        room: RoomId,
+        relayed: &Packet,
+    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>>;
     /// [`KdClient::message_layer`] of `user`'s client: `None` for schemes without one (and
     /// for an unknown user).
     fn message_layer(&mut self, user: UserId) -> Option<&mut dyn MessageLayer>;
@@ -279,6 +285,16 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     }
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.server.known_epoch_secret(room)
+    }
+    fn server_escrow(
+        &self,
+        room: RoomId,
+        relayed: &Packet,
+    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
+        match relayed.downcast_ref::<K::Message>() {
+            Ok(msg) => self.server.escrow(room, msg),
+            Err(e) => Some(Err(e)),
+        }
     }
     fn message_layer(&mut self, user: UserId) -> Option<&mut dyn MessageLayer> {
         self.clients.get_mut(user.0 as usize)?.message_layer()

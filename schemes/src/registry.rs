@@ -3,8 +3,8 @@
 
 use crate::erased::{history_system, kd_system, sse_system, DynHistory, DynKd, DynSse};
 use crate::kd::{
-    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys,
-    KeyDistribution,
+    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sakke::Sakke,
+    sender_keys::SenderKeys, KeyDistribution,
 };
 use crate::pre::{
     afgh::{Afgh, AfghHybrid},
@@ -97,6 +97,7 @@ const KD: &[(SchemeInfo, KdCtor)] = &[
     kd_entry::<PairwiseDh>(),
     kd_entry::<SenderKeys>(),
     kd_entry::<Mkd>(),
+    kd_entry::<Sakke>(),
 ];
 const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[
     history_entry::<NoProtection>(),

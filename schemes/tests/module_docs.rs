@@ -23,6 +23,7 @@ const MODULES: &[&str] = &[
     "src/kd/sender_keys.rs",
     "src/kd/mkd/mod.rs",
     "src/kd/sakke/mod.rs",
+    "src/kd/sakke/group.rs",
     "src/kd/sealed_box.rs",
     "src/pre/none.rs",
     "src/pre/epoch_keys.rs",

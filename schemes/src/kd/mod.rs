@@ -251,4 +251,21 @@ pub trait KdServer: Send {
     /// [`KeyDistribution::new_interposing_server`] whose attack succeeded (the secret it
     /// derived); `None` otherwise.
     fn known_epoch_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
+
+    /// What an escrowing key server derives from `relayed`, a message about `room` that it
+    /// relayed (an identity-based scheme whose KMS sits with the key server recomputes the
+    /// recipient's private key and opens it): the epoch and its secret. `None` (the default)
+    /// for a server that derives nothing from what it relays. Oracle work, not a protocol step:
+    /// a caller compares the result with the secret the members hold before believing it.
+    ///
+    /// # Errors
+    /// Inside the `Some`: as [`KdClient::handle`] for a message that does not open.
+    fn escrow(
+        &self,
+        room: RoomId,
+        relayed: &<Self::Kd as KeyDistribution>::Message,
+    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
+        let _ = (room, relayed);
+        None
+    }
 }

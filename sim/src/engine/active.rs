@@ -215,11 +215,9 @@ impl Engine<'_> {
         let (epoch, secret) = (key.0, &key.1);
         let mut rng = self.active_rng("forged record", u64::from(room.0));
         let held = self
-            .stack
-            .kd
-            .server_known_secret(room)
+            .key_server_secret(room)
             .filter(|(e, _)| *e == epoch)
-            .map(|(_, s)| s.clone());
+            .map(|(_, s)| s);
         let how = if held.is_some() {
             "with the epoch secret the key server holds"
         } else {

@@ -126,11 +126,7 @@ impl Engine<'_> {
                         None => format!("{user}, removed from {room}, read {msg} with what it kept"),
                     }
                 });
-            let server_key = self
-                .stack
-                .kd
-                .server_known_secret(room)
-                .map(|(e, s)| (e, s.clone()));
+            let server_key = self.key_server_secret(room);
             let with_key_server =
                 server_key.is_some_and(|k| self.try_open(user, room, msg, sealed, Some(k)));
             let with_message_server = self.collusion_opens(user, room, msg);

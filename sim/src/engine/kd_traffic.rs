@@ -63,7 +63,7 @@ impl Engine<'_> {
         self.oracle.scan(&packet, || {
             format!("a key-distribution message from {from} about {room}")
         });
-        self.observe_key_server(env.op, &packet);
+        self.observe_key_server(env.op, room, &packet);
         let mut targets: Vec<(UserId, Origin, Packet, Arc<[UserId]>)> = Vec::new();
         let mut work_ns = 0;
         if relay.is_empty() {
@@ -93,7 +93,7 @@ impl Engine<'_> {
                 self.oracle.scan(&p, || {
                     format!("a key-distribution message from the key server about {room}")
                 });
-                self.observe_key_server(env.op, &p);
+                self.observe_key_server(env.op, room, &p);
                 let roster = Arc::clone(&self.rooms[room.0 as usize].roster);
                 match dest {
                     Dest::User(v) => targets.push((v, Origin::Server, p, roster)),
@@ -152,7 +152,7 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn observe_key_server(&mut self, op: Option<OpId>, p: &Packet) {
+    fn observe_key_server(&mut self, op: Option<OpId>, room: RoomId, p: &Packet) {
         if let Some(OpState {
             data: OpData::Change {
                 seen_by_key_server, ..
@@ -161,6 +161,24 @@ impl Engine<'_> {
         }) = op.and_then(|id| self.ops.get_mut(id))
         {
             seen_by_key_server.push(p.clone());
+        }
+        self.escrow_from(room, p);
+    }
+
+    /// An escrowing key server derives the epoch secret from `p`, which it relays: kept as
+    /// what the key server holds once it equals the members' secret of that epoch (a derivation
+    /// that does not match is not believed). Oracle work: not charged.
+    fn escrow_from(&mut self, room: RoomId, p: &Packet) {
+        let r = room.0 as usize;
+        if self.rooms[r].escrowed.as_ref().map(|(e, _)| *e) >= self.rooms[r].epoch {
+            return;
+        }
+        let Some(Ok((epoch, secret))) = self.stack.kd.server_escrow(room, p) else {
+            return;
+        };
+        let escrowed = self.rooms[r].escrowed.as_ref().map(|(e, _)| *e);
+        if escrowed < Some(epoch) && self.oracle.secret_of(room, epoch) == Some(&secret) {
+            self.rooms[r].escrowed = Some((epoch, secret));
         }
     }
 

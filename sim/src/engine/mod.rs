@@ -530,6 +530,21 @@ impl<'s> Engine<'s> {
             .unwrap_or(self.scenario.policy.history)
     }
 
+    /// The epoch secret of `room` the key server holds or derives: by design (a conventional
+    /// server) or by escrow from traffic it relayed, whichever is later.
+    fn key_server_secret(&self, room: RoomId) -> Option<(Epoch, EpochSecret)> {
+        let known = self
+            .stack
+            .kd
+            .server_known_secret(room)
+            .map(|(e, s)| (e, s.clone()));
+        let escrowed = self.rooms[room.0 as usize].escrowed.clone();
+        match (known, escrowed) {
+            (Some(k), Some(x)) => Some(if x.0 > k.0 { x } else { k }),
+            (k, x) => k.or(x),
+        }
+    }
+
     /// The epoch `user` holds now in `room`, with its secret.
     fn key_of(&self, user: UserId, room: RoomId) -> Option<(Epoch, EpochSecret)> {
         let epoch = self.held_now(user, room)?;

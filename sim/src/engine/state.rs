@@ -50,6 +50,10 @@ pub(crate) struct RoomState {
     pub(super) reencrypting: u32,
     /// The latest epoch whose re-keying of history and index a member has started.
     pub(super) rekeyed: Option<Epoch>,
+    /// The latest epoch secret the key server derived from key-distribution traffic it relayed
+    /// (an escrowing KMS, [`conclave_schemes::kd::KdServer::escrow`]), once the oracle found it
+    /// equal to the members' own.
+    pub(super) escrowed: Option<(Epoch, conclave_schemes::EpochSecret)>,
     /// The latest epoch any member has reached: the room's current epoch. A change starts
     /// only from it (the service orders changes; a terminal that missed one catches up first).
     pub(super) epoch: Option<Epoch>,

@@ -81,7 +81,7 @@ impl Oracle {
         }
         if kd.server_knows_epoch_secret {
             security.notes.notes.push(format!(
-                "the key server holds every epoch secret by design (`{kd_name}`)"
+                "the key server holds or, as an escrowing KMS, derives every epoch secret by design (`{kd_name}`)"
             ));
         }
         if layer_excludes_joiners {

@@ -1,6 +1,7 @@
 //! MIKEY-SAKKE primitives: ECCSI identity-based signatures (RFC 6507) on NIST P-256 and SAKKE
 //! identity-based key encapsulation (RFC 6508) with parameter set 1 of RFC 6509, each with the
-//! Key Management Server (KMS) operations that issue users' keys.
+//! Key Management Server (KMS) operations that issue users' keys; [`group`] builds the `sakke`
+//! key-distribution scheme (MIKEY-SAKKE group keys) on them.
 //!
 //! # Source
 //!
@@ -96,6 +97,9 @@
 pub mod curve;
 pub mod eccsi;
 pub mod field;
+pub mod group;
 pub mod hash;
 pub mod kem;
 pub mod pairing;
+
+pub use group::Sakke;
