@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use conclave_schemes::registry::{self, Family};
-use conclave_sim::fuzz::generate::{GenRoomKind, GenRoomSize};
+use conclave_sim::fuzz::generate::{GenKeywords, GenRoomKind, GenRoomSize};
 use conclave_sim::fuzz::shrink::shrink;
 use conclave_sim::fuzz::{self, check, FuzzScenario, GenConfig, Registered};
 
@@ -194,6 +194,33 @@ fn generated_scenarios_are_valid_and_cover_every_key_and_scheme() {
         }
     }
     assert!(rooms_of_one > 0 && rooms_of_two > 10 && offline > 100 && conventional > 10);
+}
+
+/// A synthetic vocabulary smaller than the default keywords per message comes with a per-message
+/// count that fits it: without one, the default did not fit and the scenario did not validate
+/// (`conclave fuzz --seed 91212`, scenario 64).
+#[test]
+fn small_vocabularies_get_a_per_message_count_that_fits() {
+    let cfg = generator(&Registered::new());
+    let mut small = 0;
+    for index in 0..20_000 {
+        let s = fuzz::draw(&cfg, 91212, index);
+        if let Some(GenKeywords::Synthetic {
+            vocabulary: Some(v),
+            per_message,
+            ..
+        }) = s.keywords
+        {
+            if v < 8 {
+                small += 1;
+                assert!(
+                    per_message.is_some_and(|n| n <= v),
+                    "scenario {index}: vocabulary {v}, per_message {per_message:?}"
+                );
+            }
+        }
+    }
+    assert!(small > 0, "no small vocabulary drawn");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use crate::scenario::limits::DEFAULT_PER_MESSAGE;
 use crate::scenario::{HistoryPolicy, StackSpec};
 
 /// What the generator may draw from.
@@ -368,10 +369,17 @@ pub fn generate<R: Rng>(rng: &mut R, cfg: &GenConfig, name: String, seed: u64) -
         _ => {
             let vocabulary = maybe(r, 0.8, |r| r.gen_range(1..=5000));
             let cap = vocabulary.unwrap_or(20_000).min(12);
+            // The default per-message count does not fit a vocabulary smaller than it: say one.
+            let must_say = cap < DEFAULT_PER_MESSAGE;
+            let per_message = if must_say {
+                Some(r.gen_range(0..=cap))
+            } else {
+                maybe(r, 0.7, |r| r.gen_range(0..=cap))
+            };
             GenKeywords::Synthetic {
                 vocabulary,
                 zipf_tenths: maybe(r, 0.6, |r| r.gen_range(1..=30)),
-                per_message: maybe(r, 0.7, |r| r.gen_range(0..=cap)),
+                per_message,
             }
         }
     });
