@@ -37,6 +37,7 @@
 
 use std::collections::BTreeMap;
 
+use super::held::HeldSecrets;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
     ServerHandled,
@@ -92,7 +93,7 @@ impl Wire for NoCredential {
 /// A user's room keys.
 #[derive(Debug, Default)]
 pub struct Client {
-    keys: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    keys: HeldSecrets,
 }
 
 /// The key server: it holds every room's current key.
@@ -155,12 +156,14 @@ impl KdClient for Client {
         match (from, msg) {
             (Origin::Server, Message::Key { epoch, secret }) => {
                 epoch.bounded()?;
-                if let Some((have, _)) = self.keys.get(&roster.room) {
-                    if *have >= *epoch {
-                        return Ok(Handled::Stale);
-                    }
+                if self
+                    .keys
+                    .epoch(roster.room)
+                    .is_some_and(|have| have >= *epoch)
+                {
+                    return Ok(Handled::Stale);
                 }
-                self.keys.insert(roster.room, (*epoch, secret.clone()));
+                self.keys.hold(roster.room, *epoch, secret.clone());
                 Ok(Handled::NewEpoch(*epoch))
             }
             _ => Err(Misuse::UnexpectedMessage(
@@ -171,15 +174,11 @@ impl KdClient for Client {
     }
 
     fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        self.keys.get(&room).map(|(e, s)| (*e, s))
+        self.keys.current(room)
     }
 
     fn state_len(&self, room: RoomId) -> usize {
-        if self.keys.contains_key(&room) {
-            8 + 32
-        } else {
-            0
-        }
+        self.keys.state_len(room)
     }
 }
 

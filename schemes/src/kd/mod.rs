@@ -13,6 +13,7 @@
 //! when `change` returns).
 
 pub mod conventional;
+pub mod held;
 pub mod interpose;
 pub mod mkd;
 pub mod pairwise_dh;

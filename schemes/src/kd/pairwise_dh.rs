@@ -65,10 +65,9 @@
 //! nothing secret-dependent is variable time. Which members receive a box is visible to the
 //! server, not secret.
 
-use std::collections::BTreeMap;
-
 use x25519_dalek::PublicKey;
 
+use super::held::{member_sender, planned_change, HeldSecrets};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
@@ -139,7 +138,7 @@ impl crate::testing::Tamper for Message {
 pub struct Client {
     me: UserId,
     keys: StaticKeyPair,
-    rooms: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    rooms: HeldSecrets,
 }
 
 /// The key server of pairwise-dh: a relay that computes nothing.
@@ -179,7 +178,7 @@ impl KeyDistribution for PairwiseDh {
             Client {
                 me: user,
                 keys,
-                rooms: BTreeMap::new(),
+                rooms: HeldSecrets::default(),
             },
             cred,
         ))
@@ -233,26 +232,13 @@ impl KdClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        if !roster.contains(self.me) {
-            return Err(Misuse::NotAMember {
-                user: self.me,
-                room,
-            }
-            .into());
-        }
-        let held = self.rooms.get(&room).map(|(e, _)| *e);
-        let (epoch, joiners): (Epoch, Option<&[UserId]>) = match (change, held) {
-            (Change::Create, None) => (Epoch(0), None),
-            (Change::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
-            (Change::Add(us), Some(e)) => (e.advance()?, Some(us)),
-            (Change::Remove(_), Some(e)) => (e.advance()?, Some(&[])),
-            (_, None) => return Err(Misuse::UnknownRoom(room).into()),
-        };
+        let planned = planned_change(roster, self.me, change, self.rooms.epoch(room))?;
+        let epoch = planned.epoch;
         let secret = EpochSecret::random(rng);
         // Seal every box before touching state or the outbox, so a failure leaves neither changed.
         let mut boxes = Vec::with_capacity(roster.members.len().saturating_sub(1));
         for &member in roster.members.iter().filter(|m| **m != self.me) {
-            let joining = joiners.is_none_or(|us| us.contains(&member));
+            let joining = planned.joins(member);
             let ctx = context(room, epoch, joining, self.me, member);
             let recipient = lookup(directory, member)?;
             let sealed = sealed_box::seal(&self.keys, recipient, &ctx, secret.as_bytes(), rng)?;
@@ -268,7 +254,7 @@ impl KdClient for Client {
         for (member, msg) in boxes {
             out.send(Dest::User(member), msg);
         }
-        self.rooms.insert(room, (epoch, secret));
+        self.rooms.hold(room, epoch, secret);
         Ok(Handled::NewEpoch(epoch))
     }
 
@@ -282,24 +268,11 @@ impl KdClient for Client {
         _out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let Some(sender) = super::sealed_box::member_sender(roster, from, self.me)? else {
+        let Some(sender) = member_sender(roster, from, self.me)? else {
             return Ok(Handled::Stale);
         };
-        msg.epoch.bounded()?;
-        match (self.rooms.get(&room), msg.joining) {
-            // A joiner (or a member of a new room) takes any epoch after the one it may still
-            // hold from an earlier membership.
-            (Some((have, _)), _) if *have >= msg.epoch => return Ok(Handled::Stale),
-            // A gap: the sender thought this member held an epoch it never reached.
-            (Some((have, _)), false) if !msg.epoch.follows(*have) => {
-                return Err(Misuse::StaleEpoch {
-                    have: *have,
-                    got: msg.epoch,
-                }
-                .into())
-            }
-            (None, false) => return Err(Misuse::UnknownRoom(room).into()),
-            _ => {}
+        if !self.rooms.takes(room, msg.epoch, msg.joining)? {
+            return Ok(Handled::Stale);
         }
         let ctx = context(room, msg.epoch, msg.joining, sender, self.me);
         let plain = sealed_box::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
@@ -308,22 +281,18 @@ impl KdClient for Client {
             .try_into()
             .map_err(|_| SchemeError::Malformed("epoch secret of the wrong length"))?;
         self.rooms
-            .insert(room, (msg.epoch, EpochSecret::from_bytes(bytes)));
+            .hold(room, msg.epoch, EpochSecret::from_bytes(bytes));
         Ok(Handled::NewEpoch(msg.epoch))
     }
 
     fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        self.rooms.get(&room).map(|(e, s)| (*e, s))
+        self.rooms.current(room)
     }
 
-    /// Epoch and secret, 8 + 32 bytes, if the client holds the room (the static key is the
-    /// user's long-term credential and not counted per room).
+    /// Epoch and secret, if the client holds the room (the static key is the user's long-term
+    /// credential and not counted per room).
     fn state_len(&self, room: RoomId) -> usize {
-        if self.rooms.contains_key(&room) {
-            8 + 32
-        } else {
-            0
-        }
+        self.rooms.state_len(room)
     }
 }
 

@@ -48,8 +48,7 @@ use sha2::Sha256;
 use x25519_dalek::{EphemeralSecret, PublicKey, SharedSecret, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::kd::{Origin, Roster};
-use crate::{CryptoRngCore, Misuse, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, SchemeError, Wire};
 
 /// Why a box with a small-order key is refused.
 pub const NON_CONTRIBUTORY: &str = "X25519 with a small-order key (all-zero shared secret)";
@@ -112,36 +111,6 @@ impl SealedBox {
     pub fn ciphertext_mut(&mut self) -> &mut Vec<u8> {
         &mut self.ciphertext
     }
-}
-
-/// The sender of a box that `me` received about `roster.room`, after the checks every pairwise
-/// scheme makes: boxes come from another user (not the server, not oneself), and the sender is
-/// a member of the room. `None` when the roster the box was sent under does not have `me`: the
-/// box belongs to a membership of this user that a later change ended (it waited in a mailbox),
-/// and the caller drops it as stale.
-///
-/// # Errors
-/// [`Misuse::UnexpectedMessage`] for a box from the server or from oneself;
-/// [`Misuse::NotAMember`] if the sender is not on the roster.
-pub fn member_sender(
-    roster: &Roster<'_>,
-    from: Origin,
-    me: UserId,
-) -> Result<Option<UserId>, SchemeError> {
-    let Origin::User(sender) = from else {
-        return Err(Misuse::UnexpectedMessage("pairwise boxes come from members only").into());
-    };
-    if sender == me {
-        return Err(Misuse::UnexpectedMessage("a box from oneself").into());
-    }
-    if !roster.contains(sender) {
-        return Err(Misuse::NotAMember {
-            user: sender,
-            room: roster.room,
-        }
-        .into());
-    }
-    Ok(roster.contains(me).then_some(sender))
 }
 
 #[cfg(any(test, feature = "testing"))]

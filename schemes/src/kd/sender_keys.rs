@@ -688,22 +688,10 @@ impl KdClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        if !roster.contains(self.me) {
-            return Err(Misuse::NotAMember {
-                user: self.me,
-                room,
-            }
-            .into());
-        }
         let state = self.rooms.get(&room);
         let held = state.and_then(|s| s.epoch.as_ref().map(|(e, _)| *e));
         let current_own = state.and_then(|s| s.own.as_ref());
-        let epoch = match (change, held) {
-            (Change::Create, None) => Epoch(0),
-            (Change::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
-            (_, Some(e)) => e.advance()?,
-            (_, None) => return Err(Misuse::UnknownRoom(room).into()),
-        };
+        let epoch = super::held::planned_change(roster, self.me, change, held)?.epoch;
         // A creation or a removal rotates the changer's sender key; a join does not.
         let new_own = match (change, current_own) {
             (Change::Add(_), Some(_)) => None,
@@ -785,7 +773,7 @@ impl KdClient for Client {
             {
                 sender
             }
-            _ => match super::sealed_box::member_sender(roster, from, self.me)? {
+            _ => match super::held::member_sender(roster, from, self.me)? {
                 Some(sender) => sender,
                 None => return Ok(Handled::Stale),
             },

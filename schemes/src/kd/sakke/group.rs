@@ -141,7 +141,6 @@
 //! time. HKDF-SHA-256 is constant time. Which members receive an I_MESSAGE, and the identifiers
 //! in it, are visible to the relay, not secret.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use hkdf::Hkdf;
@@ -150,6 +149,7 @@ use zeroize::Zeroize;
 
 use super::eccsi::{self, Kpak, Ksak, Signature, SigningKey, SIGNATURE_OCTETS};
 use super::kem::{self, KmsMasterKey, KmsPublicKey, Receiver, Sed, Ssv, SED_OCTETS, SSV_OCTETS};
+use crate::kd::held::{member_sender, planned_change, HeldSecrets};
 use crate::kd::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
     ServerHandled,
@@ -479,7 +479,7 @@ pub struct Client {
     kms: KmsPublicKey,
     signer: SigningKey,
     receiver: Receiver,
-    rooms: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    rooms: HeldSecrets,
 }
 
 /// The sakke key server: a relay that computes nothing, with (in this step) the organisation's
@@ -568,7 +568,7 @@ impl KeyDistribution for Sakke {
                 kms: server.kms,
                 signer,
                 receiver,
-                rooms: BTreeMap::new(),
+                rooms: HeldSecrets::default(),
             },
             cred,
         ))
@@ -632,21 +632,8 @@ impl KdClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        if !roster.contains(self.me) {
-            return Err(Misuse::NotAMember {
-                user: self.me,
-                room,
-            }
-            .into());
-        }
-        let held = self.rooms.get(&room).map(|(e, _)| *e);
-        let (epoch, joiners): (Epoch, Option<&[UserId]>) = match (change, held) {
-            (Change::Create, None) => (Epoch(0), None),
-            (Change::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
-            (Change::Add(us), Some(e)) => (e.advance()?, Some(us)),
-            (Change::Remove(_), Some(e)) => (e.advance()?, Some(&[])),
-            (_, None) => return Err(Misuse::UnknownRoom(room).into()),
-        };
+        let planned = planned_change(roster, self.me, change, self.rooms.epoch(room))?;
+        let epoch = planned.epoch;
         let mut drawn = [0u8; SSV_OCTETS];
         rng.fill_bytes(&mut drawn);
         let gmk = Ssv::new(drawn);
@@ -657,7 +644,7 @@ impl KdClient for Client {
         for &member in roster.members.iter().filter(|m| **m != self.me) {
             let recipient_id = self.identifier_of(directory, member)?;
             let fields = Fields {
-                joining: joiners.is_none_or(|us| us.contains(&member)),
+                joining: planned.joins(member),
                 room,
                 epoch,
                 sender_id: self.receiver.id(),
@@ -669,7 +656,7 @@ impl KdClient for Client {
             out.send(Dest::User(member), msg);
         }
         self.rooms
-            .insert(room, (epoch, epoch_secret(&gmk, room, epoch)));
+            .hold(room, epoch, epoch_secret(&gmk, room, epoch));
         Ok(Handled::NewEpoch(epoch))
     }
 
@@ -683,39 +670,18 @@ impl KdClient for Client {
         _out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        let Origin::User(sender) = from else {
-            return Err(Misuse::UnexpectedMessage("I_MESSAGEs come from members only").into());
-        };
-        if sender == self.me {
-            return Err(Misuse::UnexpectedMessage("an I_MESSAGE from oneself").into());
-        }
-        if !roster.contains(sender) {
-            return Err(Misuse::NotAMember { user: sender, room }.into());
-        }
-        if !roster.contains(self.me) {
+        let Some(sender) = member_sender(roster, from, self.me)? else {
             // Removed before this change reached it.
             return Ok(Handled::Stale);
-        }
+        };
         let parsed = parse(&msg.bytes)?;
         let fields = &parsed.fields;
         if fields.room != room {
             return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another room").into());
         }
-        let epoch = fields.epoch.bounded()?;
-        match (self.rooms.get(&room), fields.joining) {
-            // A joiner (or a member of a new room) takes any epoch after the one it may still
-            // hold from an earlier membership.
-            (Some((have, _)), _) if *have >= epoch => return Ok(Handled::Stale),
-            // A gap: the sender thought this member held an epoch it never reached.
-            (Some((have, _)), false) if !epoch.follows(*have) => {
-                return Err(Misuse::StaleEpoch {
-                    have: *have,
-                    got: epoch,
-                }
-                .into())
-            }
-            (None, false) => return Err(Misuse::UnknownRoom(room).into()),
-            _ => {}
+        let epoch = fields.epoch;
+        if !self.rooms.takes(room, epoch, fields.joining)? {
+            return Ok(Handled::Stale);
         }
         if fields.recipient_id != self.receiver.id() {
             return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another identity").into());
@@ -729,22 +695,18 @@ impl KdClient for Client {
         eccsi::verify(&self.kpak, &sender_id, parsed.signed, &parsed.signature)?;
         let gmk = self.receiver.decapsulate(&parsed.sed)?;
         self.rooms
-            .insert(room, (epoch, epoch_secret(&gmk, room, epoch)));
+            .hold(room, epoch, epoch_secret(&gmk, room, epoch));
         Ok(Handled::NewEpoch(epoch))
     }
 
     fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        self.rooms.get(&room).map(|(e, s)| (*e, s))
+        self.rooms.current(room)
     }
 
-    /// Epoch and secret, 8 + 32 bytes, if the client holds the room (the RSK and signing key
-    /// are the user's long-term credential for the period and not counted per room).
+    /// Epoch and secret, if the client holds the room (the RSK and signing key are the user's
+    /// long-term credential for the period and not counted per room).
     fn state_len(&self, room: RoomId) -> usize {
-        if self.rooms.contains_key(&room) {
-            8 + 32
-        } else {
-            0
-        }
+        self.rooms.state_len(room)
     }
 }
 
