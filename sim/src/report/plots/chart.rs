@@ -302,6 +302,21 @@ fn caption_font() -> TextStyle<'static> {
     (FONT, 17).into_font().color(&BLACK)
 }
 
+/// Every chart's frame: its title, margins and room for the axis labels.
+fn frame<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, caption_font())
+        .margin(12)
+        .margin_right(22)
+        .x_label_area_size(46)
+        .y_label_area_size(76);
+    builder
+}
+
 fn mesh_label_font() -> TextStyle<'static> {
     (FONT, 13).into_font().color(&BLACK)
 }
@@ -358,24 +373,18 @@ where
     let (y0, y1) = c.y.bounds(all().map(|p| p.1));
     let xt = c.x.ticks(x0, x1, MAX_TICKS);
     let yt = c.y.ticks(y0, y1, MAX_TICKS);
-    let mut chart = ChartBuilder::on(area)
-        .caption(c.title.clone(), caption_font())
-        .margin(12)
-        .margin_right(22)
-        .x_label_area_size(46)
-        .y_label_area_size(76)
-        .build_cartesian_2d(
-            Ticked {
-                lo: x0,
-                hi: x1,
-                ticks: xt,
-            },
-            Ticked {
-                lo: y0,
-                hi: y1,
-                ticks: yt,
-            },
-        )?;
+    let mut chart = frame(area, &c.title).build_cartesian_2d(
+        Ticked {
+            lo: x0,
+            hi: x1,
+            ticks: xt,
+        },
+        Ticked {
+            lo: y0,
+            hi: y1,
+            ticks: yt,
+        },
+    )?;
     let xf = |t: &f64| c.x.tick_label(*t);
     let yf = |t: &f64| c.y.tick_label(*t);
     chart
@@ -442,24 +451,18 @@ where
     let yt = b.y.ticks(y0, y1, MAX_TICKS);
     let n = b.groups.len();
     let centres: Vec<f64> = (0..n).map(|g| g as f64 + 0.5).collect();
-    let mut chart = ChartBuilder::on(area)
-        .caption(b.title.clone(), caption_font())
-        .margin(12)
-        .margin_right(22)
-        .x_label_area_size(46)
-        .y_label_area_size(76)
-        .build_cartesian_2d(
-            Ticked {
-                lo: 0.0,
-                hi: n as f64,
-                ticks: centres,
-            },
-            Ticked {
-                lo: y0,
-                hi: y1,
-                ticks: yt,
-            },
-        )?;
+    let mut chart = frame(area, &b.title).build_cartesian_2d(
+        Ticked {
+            lo: 0.0,
+            hi: n as f64,
+            ticks: centres,
+        },
+        Ticked {
+            lo: y0,
+            hi: y1,
+            ticks: yt,
+        },
+    )?;
     let xf = |t: &f64| {
         let g = t.floor().max(0.0) as usize;
         b.groups.get(g).cloned().unwrap_or_default()
