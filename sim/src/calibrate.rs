@@ -28,6 +28,7 @@ pub fn calibration_scenario() -> Scenario {
         admins: 1,
         history: None,
         preload: 0,
+        orgs: vec![0],
     };
     Scenario {
         name: "calibration".to_owned(),
@@ -43,15 +44,18 @@ pub fn calibration_scenario() -> Scenario {
                     admins: 1,
                     history: None,
                     preload: 0,
+                    orgs: vec![0],
                 },
                 project(2, 4),
                 project(8, 3),
                 project(32, 2),
                 project(64, 1),
             ],
+            organisations: Org::single(160, 8, Vec::new()).organisations,
         },
         policy: Policy {
             history: HistoryPolicy::Shared,
+            key_period: crate::scenario::limits::DEFAULT_KEY_PERIOD,
         },
         workload: Workload {
             messages: Messages {

@@ -133,12 +133,29 @@ pub fn estimate_memory(s: &Scenario, parallel_jobs: usize) -> MemoryEstimate {
         users * USER_BYTES as f64,
     )];
     for (i, g) in s.org.rooms.iter().enumerate() {
+        // The users of the group's organisations (every user with one organisation).
+        let pool = if g.orgs.is_empty() {
+            users
+        } else {
+            f64::from(s.org.users_of(&g.orgs))
+        };
         let (rooms, members) = match &g.kind {
-            RoomKind::Department => (f64::from(s.org.departments), users),
-            RoomKind::Org => (1.0, users),
+            RoomKind::Department => {
+                let departments: u32 = if g.orgs.is_empty() {
+                    s.org.departments
+                } else {
+                    g.orgs
+                        .iter()
+                        .filter_map(|&k| s.org.organisations.get(usize::from(k)))
+                        .map(|o| o.departments)
+                        .sum()
+                };
+                (f64::from(departments), pool)
+            }
+            RoomKind::Org => (1.0, pool),
             RoomKind::Project { count, size } => {
                 let rooms = f64::from(*count);
-                (rooms, rooms * mean_size(size).min(users))
+                (rooms, rooms * mean_size(size).min(pool))
             }
         };
         parts.push((

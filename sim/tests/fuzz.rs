@@ -40,6 +40,10 @@ const KEYS: &[&str] = &[
     "seed",
     "replicates",
     "duration",
+    "organisations[].name",
+    "organisations[].users",
+    "organisations[].departments",
+    "organisations[].trusts[]",
     "org.users",
     "org.departments",
     "org.rooms[].kind=department",
@@ -56,8 +60,10 @@ const KEYS: &[&str] = &[
     "org.rooms[].history=shared",
     "org.rooms[].history=from_join",
     "org.rooms[].preload",
+    "org.rooms[].orgs[]",
     "policy.history=shared",
     "policy.history=from_join",
+    "policy.key_period",
     "workload.messages.rate",
     "workload.messages.size=str",
     "workload.messages.size.uniform.min",
@@ -194,6 +200,77 @@ fn generated_scenarios_are_valid_and_cover_every_key_and_scheme() {
         }
     }
     assert!(rooms_of_one > 0 && rooms_of_two > 10 && offline > 100 && conventional > 10);
+}
+
+/// About one scenario in three has 2 or 3 organisations within the user budget, at least one
+/// mutually trusting pair, single- and cross-organisation room groups (cross-organisation ones
+/// only between organisations that trust each other), and reorganisations inside one
+/// organisation; a key period, when drawn, ends inside the run.
+#[test]
+fn organisations_and_key_periods_are_generated() {
+    let registered = Registered::new();
+    let cfg = generator(&registered);
+    let known = registered.known();
+    let (mut multi, mut three, mut cross, mut single_org_groups, mut periods) = (0, 0, 0, 0, 0);
+    let mut reorgs = 0;
+    for index in 0..300 {
+        let s = fuzz::draw(&cfg, 23, index);
+        let yaml = s.to_yaml();
+        let loaded = fuzz::load(&s, Path::new("generated.yaml"), &known)
+            .unwrap_or_else(|e| panic!("scenario {index} does not validate: {e}\n{yaml}"));
+        let org = &loaded.org;
+        assert!((20..=60).contains(&org.users), "{yaml}");
+        if let Some(p) = s.key_period_s {
+            periods += 1;
+            assert!(p * 4 >= s.duration_s && p <= s.duration_s, "{yaml}");
+            assert_eq!(loaded.policy.key_period, p * 1_000_000_000);
+        }
+        let n = org.organisations.len();
+        if n == 1 {
+            continue;
+        }
+        multi += 1;
+        assert!(n <= 3, "{yaml}");
+        three += usize::from(n == 3);
+        assert!(org.organisations.iter().all(|o| o.users >= 2), "{yaml}");
+        let pairs = (0..n as u16).flat_map(|a| (a + 1..n as u16).map(move |b| (a, b)));
+        assert!(
+            pairs.clone().any(|(a, b)| org.mutually_trusted(a, b)),
+            "no mutually trusting pair: {yaml}"
+        );
+        for g in &org.rooms {
+            if g.orgs.len() == 1 {
+                single_org_groups += 1;
+            }
+            if g.orgs.len() > 1 && g.kind != conclave_sim::scenario::RoomKind::Department {
+                cross += 1;
+                for &a in &g.orgs {
+                    for &b in &g.orgs {
+                        assert!(org.mutually_trusted(a, b), "{yaml}");
+                    }
+                }
+            }
+        }
+        for e in &loaded.workload.churn.events {
+            if let conclave_sim::scenario::ScheduledKind::Reorg { from, to, .. } = e.kind {
+                reorgs += 1;
+                assert_eq!(
+                    org.organisation_of_department(from),
+                    org.organisation_of_department(to),
+                    "{yaml}"
+                );
+            }
+        }
+    }
+    assert!(
+        (70..=130).contains(&multi),
+        "{multi} of 300 with organisations"
+    );
+    assert!(three > 10 && cross > 20 && single_org_groups > 20 && reorgs > 5);
+    assert!(
+        (60..=120).contains(&periods),
+        "{periods} of 300 with a key period"
+    );
 }
 
 /// A synthetic vocabulary smaller than the default keywords per message comes with a per-message

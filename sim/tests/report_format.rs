@@ -34,6 +34,7 @@ fn scenario() -> Scenario {
                     admins: 1,
                     history: None,
                     preload: 0,
+                    orgs: vec![0],
                 },
                 RoomGroup {
                     kind: RoomKind::Project {
@@ -43,11 +44,14 @@ fn scenario() -> Scenario {
                     admins: 1,
                     history: Some(HistoryPolicy::FromJoin),
                     preload: 0,
+                    orgs: vec![0],
                 },
             ],
+            organisations: Org::single(12, 2, Vec::new()).organisations,
         },
         policy: Policy {
             history: HistoryPolicy::Shared,
+            key_period: conclave_sim::scenario::limits::DEFAULT_KEY_PERIOD,
         },
         workload: Workload {
             messages: Messages {

@@ -782,6 +782,7 @@ mod guards {
             "churn-kd.yaml",
             "history-reencrypt.yaml",
             "search-chitchat.yaml",
+            "federation.yaml",
         ] {
             let s = load(&scenario_file(name), &KNOWN).unwrap();
             let e = estimate_memory(&s, JOBS_MAX);

@@ -40,6 +40,19 @@ pub struct GenConfig {
     pub corpus: Option<PathBuf>,
 }
 
+/// One entry of `organisations`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenOrganisation {
+    /// `name`
+    pub name: String,
+    /// `users` (at least 1)
+    pub users: u32,
+    /// `departments` (left out when `None`: 1)
+    pub departments: Option<u32>,
+    /// `trusts`: indices of the other organisations it trusts (written as their names)
+    pub trusts: Vec<usize>,
+}
+
 /// A room group (`org.rooms[i]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenRoom {
@@ -51,6 +64,9 @@ pub struct GenRoom {
     pub history: Option<HistoryPolicy>,
     /// `preload`
     pub preload: Option<u32>,
+    /// `orgs`: indices into [`FuzzScenario::organisations`] (left out when `None`: every
+    /// organisation)
+    pub orgs: Option<Vec<usize>>,
 }
 
 /// `org.rooms[i].kind`
@@ -243,14 +259,19 @@ pub struct FuzzScenario {
     pub replicates: Option<u32>,
     /// `duration`, seconds
     pub duration_s: u64,
-    /// `org.users`
+    /// `org.users`; with `organisations`, the sum of their users (not written)
     pub users: u32,
-    /// `org.departments`
+    /// `org.departments` (always `None` with `organisations`)
     pub departments: Option<u32>,
+    /// `organisations`: empty for a file without the key (one organisation: `users`,
+    /// `departments`)
+    pub organisations: Vec<GenOrganisation>,
     /// `org.rooms`
     pub rooms: Vec<GenRoom>,
     /// `policy.history`
     pub policy_history: Option<HistoryPolicy>,
+    /// `policy.key_period`, seconds
+    pub key_period_s: Option<u64>,
     /// `workload.messages.rate`, per hour per user
     pub message_rate_per_hour: Option<u32>,
     /// `workload.messages.size`
@@ -423,15 +444,17 @@ pub fn generate<R: Rng>(rng: &mut R, cfg: &GenConfig, name: String, seed: u64) -
                 .collect()
         }),
     });
-    FuzzScenario {
+    let mut s = FuzzScenario {
         name,
         seed,
         replicates: maybe(rng, 0.12, |r| r.gen_range(1..=2)),
         duration_s,
         users,
         departments,
+        organisations: Vec::new(),
         rooms,
         policy_history,
+        key_period_s: None,
         message_rate_per_hour,
         message_size,
         keywords,
@@ -446,7 +469,121 @@ pub fn generate<R: Rng>(rng: &mut R, cfg: &GenConfig, name: String, seed: u64) -
         first_stack_as_mapping: rng.gen_bool(0.2),
         stacks,
         report,
+    };
+    // Drawn last, so that the draws above are those of a batch before organisations existed.
+    // A key period between a quarter of the run and all of it puts a boundary inside the run.
+    s.key_period_s = maybe(rng, 0.3, |r| {
+        r.gen_range((duration_s / 4).max(1)..=duration_s.max(1))
+    });
+    if users >= 6 && rng.gen_ratio(1, 3) {
+        gen_organisations(rng, &mut s);
     }
+    s
+}
+
+/// Organisation names the generator uses, in the order they are handed out.
+const ORGANISATION_NAMES: [&str; 6] = ["acme", "supplier", "partner-2", "bank", "law-firm", "lab9"];
+
+/// Splits the scenario's users into 2 or 3 organisations with random trust (at least one
+/// mutually trusting pair), gives each room group organisations whose every two members trust
+/// each other (single-organisation and cross-organisation groups), and moves reorganisations
+/// inside one organisation.
+fn gen_organisations<R: Rng>(rng: &mut R, s: &mut FuzzScenario) {
+    let users = s.users;
+    let k: usize = if users >= 9 && rng.gen_bool(0.4) {
+        3
+    } else {
+        2
+    };
+    let mut names: Vec<&str> = ORGANISATION_NAMES
+        .choose_multiple(rng, k)
+        .copied()
+        .collect();
+    names.shuffle(rng);
+    // Each organisation gets at least 2 users, the last what is left.
+    let mut left = users;
+    let mut orgs: Vec<GenOrganisation> = Vec::with_capacity(k);
+    for (i, name) in names.iter().enumerate() {
+        let later = 2 * (k - 1 - i) as u32;
+        let n = if i + 1 == k {
+            left
+        } else {
+            rng.gen_range(2..=left - later)
+        };
+        left -= n;
+        orgs.push(GenOrganisation {
+            name: (*name).to_owned(),
+            users: n,
+            departments: maybe(rng, 0.6, |r| r.gen_range(1..=n.min(4))),
+            trusts: Vec::new(),
+        });
+    }
+    // One mutually trusting pair for sure, every other direction by chance.
+    let a = rng.gen_range(0..k);
+    let b = (a + rng.gen_range(1..k)) % k;
+    for (i, org) in orgs.iter_mut().enumerate() {
+        for j in 0..k {
+            let sure = (i, j) == (a, b) || (i, j) == (b, a);
+            if i != j && (sure || rng.gen_bool(0.5)) {
+                org.trusts.push(j);
+            }
+        }
+    }
+    s.organisations = orgs;
+    s.departments = None;
+    // Sets of organisations a cross-organisation group may name: every two trust each other.
+    let mut cliques: Vec<Vec<usize>> = (0..k).map(|i| vec![i]).collect();
+    for i in 0..k {
+        for j in i + 1..k {
+            if s.mutually_trusted(i, j) {
+                cliques.push(vec![i, j]);
+            }
+        }
+    }
+    let everyone: Vec<usize> = (0..k).collect();
+    let all_trust = s.is_clique(&everyone);
+    if k == 3 && all_trust {
+        cliques.push(everyone.clone());
+    }
+    let crossing: Vec<Vec<usize>> = cliques.iter().filter(|c| c.len() > 1).cloned().collect();
+    for g in 0..s.rooms.len() {
+        let department = s.rooms[g].kind == GenRoomKind::Department;
+        let orgs = match rng.gen_range(0..4) {
+            // Every organisation: always fine for department rooms, which never mix them.
+            0 if department || all_trust => None,
+            1 if !crossing.is_empty() => crossing.choose(rng).cloned(),
+            _ => cliques.choose(rng).cloned(),
+        };
+        // Written in a random order now and then (the validator sorts them).
+        s.rooms[g].orgs = orgs.map(|mut o| {
+            if rng.gen_bool(0.3) {
+                o.shuffle(rng);
+            }
+            o
+        });
+    }
+    // Reorganisations between two departments of one organisation (global indices).
+    let firsts: Vec<(u32, u32)> = s.department_blocks();
+    if let Some(churn) = s.churn.as_mut() {
+        churn.events.retain_mut(|e| {
+            let GenEventKind::Reorg { from, to, .. } = &mut e.kind else {
+                return true;
+            };
+            let several: Vec<&(u32, u32)> = firsts.iter().filter(|(_, d)| *d >= 2).collect();
+            let Some(&&(first, d)) = several.choose(rng) else {
+                return false;
+            };
+            *from = rng.gen_range(0..d);
+            *to = rng.gen_range(0..d - 1);
+            if *to >= *from {
+                *to += 1;
+            }
+            *from += first;
+            *to += first;
+            true
+        });
+    }
+    super::shrink::normalise(s);
 }
 
 fn gen_room<R: Rng>(rng: &mut R, users: u32, departments: u32, costly: bool) -> GenRoom {
@@ -494,6 +631,7 @@ fn gen_room<R: Rng>(rng: &mut R, users: u32, departments: u32, costly: bool) -> 
             }
         }),
         preload: maybe(rng, 0.3, |r| r.gen_range(0..=if costly { 5 } else { 20 })),
+        orgs: None,
     }
 }
 
@@ -658,12 +796,94 @@ fn quoted(s: &str) -> String {
 }
 
 impl FuzzScenario {
+    /// Whether organisations `a` and `b` trust each other (true when `a == b`).
+    #[must_use]
+    pub fn mutually_trusted(&self, a: usize, b: usize) -> bool {
+        let trusts = |x: usize, y: usize| {
+            self.organisations
+                .get(x)
+                .is_some_and(|o| o.trusts.contains(&y))
+        };
+        a == b || (trusts(a, b) && trusts(b, a))
+    }
+
+    /// Whether every two of `orgs` trust each other.
+    #[must_use]
+    pub fn is_clique(&self, orgs: &[usize]) -> bool {
+        orgs.iter()
+            .all(|&a| orgs.iter().all(|&b| self.mutually_trusted(a, b)))
+    }
+
+    /// Per organisation, `(first department, departments)` in global numbering; one block
+    /// `(0, departments)` without `organisations`.
+    #[must_use]
+    pub fn department_blocks(&self) -> Vec<(u32, u32)> {
+        if self.organisations.is_empty() {
+            return vec![(0, self.departments.unwrap_or(1))];
+        }
+        let mut first = 0;
+        self.organisations
+            .iter()
+            .map(|o| {
+                let d = o.departments.unwrap_or(1);
+                first += d;
+                (first - d, d)
+            })
+            .collect()
+    }
+
+    /// The organisations a room group draws from: its `orgs`, or every one.
+    #[must_use]
+    pub fn group_orgs(&self, room: &GenRoom) -> Vec<usize> {
+        match &room.orgs {
+            Some(o) if !self.organisations.is_empty() => o.clone(),
+            _ => (0..self.organisations.len()).collect(),
+        }
+    }
+
+    /// Users of the organisations a room group draws from.
+    #[must_use]
+    pub fn pool(&self, room: &GenRoom) -> u32 {
+        if self.organisations.is_empty() {
+            return self.users;
+        }
+        self.group_orgs(room)
+            .iter()
+            .filter_map(|&k| self.organisations.get(k))
+            .map(|o| o.users)
+            .sum()
+    }
+
+    /// The smallest room a group can produce.
+    #[must_use]
+    pub fn smallest_of(&self, room: &GenRoom) -> u32 {
+        if self.organisations.is_empty() {
+            return smallest_room(&room.kind, self.users, self.departments.unwrap_or(1));
+        }
+        match &room.kind {
+            GenRoomKind::Department => self
+                .group_orgs(room)
+                .iter()
+                .filter_map(|&k| self.organisations.get(k))
+                .map(|o| o.users / o.departments.unwrap_or(1).max(1))
+                .min()
+                .unwrap_or(0),
+            GenRoomKind::Org => self.pool(room),
+            GenRoomKind::Project { size, .. } => size.smallest(),
+        }
+    }
+
     /// Users, room groups, duration and stacks, for progress lines.
     #[must_use]
     pub fn shape(&self) -> String {
         let stacks: Vec<String> = self.stacks.iter().map(StackSpec::name).collect();
+        let orgs = if self.organisations.is_empty() {
+            String::new()
+        } else {
+            format!(" in {} organisations", self.organisations.len())
+        };
         format!(
-            "{} users, {} room groups, {} min, stacks {}",
+            "{} users{orgs}, {} room groups, {} min, stacks {}",
             self.users,
             self.rooms.len(),
             self.duration_s / 60,
@@ -681,10 +901,27 @@ impl FuzzScenario {
             let _ = writeln!(y, "replicates: {r}");
         }
         let _ = writeln!(y, "duration: {}", duration_text(self.duration_s));
+        let org_name = |k: usize| self.organisations.get(k).map_or("", |o| o.name.as_str());
+        if !self.organisations.is_empty() {
+            y.push_str("organisations:\n");
+            for o in &self.organisations {
+                let mut parts = vec![format!("name: {}", o.name), format!("users: {}", o.users)];
+                if let Some(d) = o.departments {
+                    parts.push(format!("departments: {d}"));
+                }
+                if !o.trusts.is_empty() {
+                    let t: Vec<&str> = o.trusts.iter().map(|&k| org_name(k)).collect();
+                    parts.push(format!("trusts: [{}]", t.join(", ")));
+                }
+                let _ = writeln!(y, "  - {{ {} }}", parts.join(", "));
+            }
+        }
         y.push_str("org:\n");
-        let _ = writeln!(y, "  users: {}", self.users);
-        if let Some(d) = self.departments {
-            let _ = writeln!(y, "  departments: {d}");
+        if self.organisations.is_empty() {
+            let _ = writeln!(y, "  users: {}", self.users);
+            if let Some(d) = self.departments {
+                let _ = writeln!(y, "  departments: {d}");
+            }
         }
         y.push_str("  rooms:\n");
         for room in &self.rooms {
@@ -719,10 +956,25 @@ impl FuzzScenario {
             if let Some(p) = room.preload {
                 parts.push(format!("preload: {p}"));
             }
+            if let Some(o) = room
+                .orgs
+                .as_ref()
+                .filter(|_| !self.organisations.is_empty())
+            {
+                let names: Vec<&str> = o.iter().map(|&k| org_name(k)).collect();
+                parts.push(format!("orgs: [{}]", names.join(", ")));
+            }
             let _ = writeln!(y, "    - {{ {} }}", parts.join(", "));
         }
+        let mut policy: Vec<String> = Vec::new();
         if let Some(h) = self.policy_history {
-            let _ = writeln!(y, "policy: {{ history: {} }}", history_name(h));
+            policy.push(format!("history: {}", history_name(h)));
+        }
+        if let Some(p) = self.key_period_s {
+            policy.push(format!("key_period: {}", duration_text(p)));
+        }
+        if !policy.is_empty() {
+            let _ = writeln!(y, "policy: {{ {} }}", policy.join(", "));
         }
         let workload = self.workload_yaml();
         if !workload.is_empty() {

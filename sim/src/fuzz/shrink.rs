@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use super::generate::{
-    smallest_room, FuzzScenario, GenByteSize, GenEventKind, GenKeywords, GenRoomKind, GenRoomSize,
+    FuzzScenario, GenByteSize, GenEventKind, GenKeywords, GenRoomKind, GenRoomSize,
 };
 
 /// How shrinking went.
@@ -86,6 +86,7 @@ const PASSES: &[Pass] = &[
     fewer_stacks,
     fewer_replicates,
     shorter_duration,
+    fewer_organisations,
     fewer_users,
     fewer_room_groups,
     fewer_events,
@@ -515,6 +516,11 @@ fn simpler_history_and_canaries(s: &FuzzScenario) -> Vec<FuzzScenario> {
         c.policy_history = None;
         out.push(c);
     }
+    if s.key_period_s.is_some() {
+        let mut c = s.clone();
+        c.key_period_s = None;
+        out.push(c);
+    }
     out
 }
 
@@ -562,12 +568,16 @@ fn simpler_servers_and_report(s: &FuzzScenario) -> Vec<FuzzScenario> {
 /// sizes within the organisation, departments within the users, admins within the smallest
 /// room, events within the duration and the departments.
 pub fn normalise(s: &mut FuzzScenario) {
+    normalise_organisations(s);
     let users = s.users;
     if let Some(d) = s.departments.as_mut() {
         *d = (*d).clamp(1, users);
     }
-    let departments = s.departments.unwrap_or(1);
-    for room in &mut s.rooms {
+    let blocks = s.department_blocks();
+    let departments: u32 = blocks.iter().map(|(_, d)| d).sum();
+    for g in 0..s.rooms.len() {
+        let users = s.pool(&s.rooms[g]);
+        let room = &mut s.rooms[g];
         if let GenRoomKind::Project { size, .. } = &mut room.kind {
             match size {
                 GenRoomSize::Fixed(n) => *n = (*n).min(users),
@@ -583,19 +593,124 @@ pub fn normalise(s: &mut FuzzScenario) {
                 }
             }
         }
-        let smallest = smallest_room(&room.kind, users, departments).max(1);
-        if let Some(a) = room.admins.as_mut() {
+        let smallest = s.smallest_of(&s.rooms[g]).max(1);
+        if let Some(a) = s.rooms[g].admins.as_mut() {
             *a = (*a).min(smallest);
         }
     }
     let duration = s.duration_s;
+    // Which organisation (block) a global department index belongs to.
+    let block_of = |d: u32| blocks.iter().position(|&(f, n)| d >= f && d - f < n);
     if let Some(ch) = s.churn.as_mut() {
         ch.events.retain(|e| match e.kind {
-            GenEventKind::Reorg { from, to, .. } => from < departments && to < departments,
+            GenEventKind::Reorg { from, to, .. } => {
+                from < departments && to < departments && block_of(from) == block_of(to)
+            }
             _ => true,
         });
         for e in &mut ch.events {
             e.at_s = e.at_s.min(duration);
         }
     }
+}
+
+/// With `organisations`: users and departments of each within range, `users` their sum, no
+/// `departments`, trust and room `orgs` indices that exist (a group left with none takes every
+/// organisation).
+fn normalise_organisations(s: &mut FuzzScenario) {
+    if s.organisations.is_empty() {
+        for room in &mut s.rooms {
+            room.orgs = None;
+        }
+        return;
+    }
+    let n = s.organisations.len();
+    for (i, o) in s.organisations.iter_mut().enumerate() {
+        o.users = o.users.max(1);
+        if let Some(d) = o.departments.as_mut() {
+            *d = (*d).clamp(1, o.users);
+        }
+        o.trusts.retain(|&t| t < n && t != i);
+        o.trusts.sort_unstable();
+        o.trusts.dedup();
+    }
+    s.users = s.organisations.iter().map(|o| o.users).sum();
+    s.departments = None;
+    for room in &mut s.rooms {
+        if let Some(orgs) = room.orgs.as_mut() {
+            orgs.retain(|&k| k < n);
+            let mut seen: Vec<usize> = Vec::with_capacity(orgs.len());
+            orgs.retain(|k| {
+                let new = !seen.contains(k);
+                seen.push(*k);
+                new
+            });
+            if orgs.is_empty() {
+                room.orgs = None;
+            }
+        }
+    }
+}
+
+/// One organisation instead of several (the same users and departments, so reorganisations keep
+/// their meaning), one organisation fewer, fewer users in one, no departments or trust lines
+/// that are not needed.
+fn fewer_organisations(s: &FuzzScenario) -> Vec<FuzzScenario> {
+    if s.organisations.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut one = s.clone();
+    let departments: u32 = s.department_blocks().iter().map(|(_, d)| d).sum();
+    one.organisations.clear();
+    one.departments = (departments > 1).then_some(departments);
+    for room in &mut one.rooms {
+        room.orgs = None;
+    }
+    out.push(one);
+    if s.organisations.len() > 2 {
+        for gone in 0..s.organisations.len() {
+            let mut c = s.clone();
+            c.organisations.remove(gone);
+            let shift = |k: usize| if k > gone { k - 1 } else { k };
+            for o in &mut c.organisations {
+                o.trusts = o
+                    .trusts
+                    .iter()
+                    .filter(|&&t| t != gone)
+                    .map(|&t| shift(t))
+                    .collect();
+            }
+            for room in &mut c.rooms {
+                if let Some(orgs) = room.orgs.as_mut() {
+                    *orgs = orgs
+                        .iter()
+                        .filter(|&&k| k != gone)
+                        .map(|&k| shift(k))
+                        .collect();
+                }
+            }
+            out.push(c);
+        }
+    }
+    for (i, o) in s.organisations.iter().enumerate() {
+        for u in smaller(o.users, 1) {
+            let mut c = s.clone();
+            c.organisations[i].users = u;
+            out.push(c);
+        }
+        if o.departments.is_some() {
+            let mut c = s.clone();
+            c.organisations[i].departments = None;
+            out.push(c);
+        }
+    }
+    for (g, room) in s.rooms.iter().enumerate() {
+        if room.orgs.is_some() {
+            let mut c = s.clone();
+            c.rooms[g].orgs = None;
+            out.push(c);
+        }
+    }
+    out
 }

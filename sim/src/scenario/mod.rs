@@ -12,6 +12,9 @@ mod spec;
 mod units;
 mod validate;
 
+#[cfg(test)]
+mod tests_orgs;
+
 use std::path::Path;
 
 use sha2::{Digest, Sha256};

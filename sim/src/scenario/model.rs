@@ -69,16 +69,140 @@ impl SweepPoint {
     }
 }
 
-/// The organisation.
+/// The organisations of the scenario, their users, departments and rooms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Org {
-    /// `org.users`: number of users, ids `0..users`.
+    /// `org.users`, or the sum of `organisations[i].users`: number of users, ids `0..users`.
     pub users: u32,
-    /// `org.departments`: users are split into this many departments of (nearly) equal size, in
-    /// contiguous id blocks.
+    /// `org.departments`, or the sum of `organisations[i].departments`: each organisation's users
+    /// are split into its departments of (nearly) equal size, in contiguous id blocks; global
+    /// department indices run over organisation 0's departments first, then organisation 1's...
     pub departments: u32,
     /// `org.rooms`: room groups, in file order.
     pub rooms: Vec<RoomGroup>,
+    /// `organisations`, in file order; a file without it has one, named "org", holding every user
+    /// and department and trusting no other.
+    pub organisations: Vec<Organisation>,
+}
+
+/// One entry of `organisations` (or the single organisation `org` of a file without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    /// `name`: unique, `[a-z0-9-]+`.
+    pub name: String,
+    /// Its users are `first_user .. first_user + users` (contiguous, in file order).
+    pub first_user: u32,
+    /// `users`: number of users, at least 1.
+    pub users: u32,
+    /// Its departments are `first_department .. first_department + departments`.
+    pub first_department: u32,
+    /// `departments`: 1 to `users`.
+    pub departments: u32,
+    /// Indices (into [`Org::organisations`]) of the other organisations it trusts, ascending.
+    pub trusts: Vec<u16>,
+}
+
+impl Organisation {
+    /// Whether `user` (u32 id) belongs to this organisation.
+    #[must_use]
+    pub fn holds_user(&self, user: u32) -> bool {
+        user >= self.first_user && user - self.first_user < self.users
+    }
+
+    /// Whether the global department index `department` is one of this organisation's.
+    #[must_use]
+    pub fn holds_department(&self, department: u32) -> bool {
+        department >= self.first_department && department - self.first_department < self.departments
+    }
+
+    /// Global department index of `user` (which must belong to this organisation): its users
+    /// are split into its departments of (nearly) equal size, in contiguous id blocks.
+    #[must_use]
+    pub fn department_of(&self, user: u32) -> u32 {
+        let local = u64::from(user.saturating_sub(self.first_user));
+        let d = local * u64::from(self.departments.max(1)) / u64::from(self.users.max(1));
+        self.first_department + u32::try_from(d).unwrap_or(u32::MAX)
+    }
+
+    /// Users of the smallest of its departments.
+    #[must_use]
+    pub fn smallest_department(&self) -> u32 {
+        self.users / self.departments.max(1)
+    }
+}
+
+impl Org {
+    /// One organisation named `org` holding `users` users in `departments` departments and
+    /// trusting nobody: what a file without `organisations` describes. Room groups are given
+    /// `orgs: [0]`.
+    #[must_use]
+    pub fn single(users: u32, departments: u32, rooms: Vec<RoomGroup>) -> Self {
+        let rooms = rooms
+            .into_iter()
+            .map(|mut g| {
+                g.orgs = vec![0];
+                g
+            })
+            .collect();
+        Self {
+            users,
+            departments,
+            rooms,
+            organisations: vec![Organisation {
+                name: "org".to_owned(),
+                first_user: 0,
+                users,
+                first_department: 0,
+                departments,
+                trusts: Vec::new(),
+            }],
+        }
+    }
+
+    /// Organisation index of `user` (u32 id); the last organisation for an id past the end.
+    #[must_use]
+    pub fn organisation_of(&self, user: u32) -> u16 {
+        // Organisations hold contiguous blocks in order: the last one starting at or before `user`.
+        let k = self
+            .organisations
+            .partition_point(|o| o.first_user <= user)
+            .saturating_sub(1);
+        u16::try_from(k).unwrap_or(u16::MAX)
+    }
+
+    /// Organisation index of the global department index `department`; the last organisation for
+    /// an index past the end.
+    #[must_use]
+    pub fn organisation_of_department(&self, department: u32) -> u16 {
+        let k = self
+            .organisations
+            .partition_point(|o| o.first_department <= department)
+            .saturating_sub(1);
+        u16::try_from(k).unwrap_or(u16::MAX)
+    }
+
+    /// Whether organisations `a` and `b` trust each other (true when `a == b`).
+    #[must_use]
+    pub fn mutually_trusted(&self, a: u16, b: u16) -> bool {
+        if a == b {
+            return true;
+        }
+        let trusts = |x: u16, y: u16| {
+            self.organisations
+                .get(usize::from(x))
+                .is_some_and(|o| o.trusts.binary_search(&y).is_ok())
+        };
+        trusts(a, b) && trusts(b, a)
+    }
+
+    /// Users of the organisations `orgs` (indices), together.
+    #[must_use]
+    pub fn users_of(&self, orgs: &[u16]) -> u32 {
+        orgs.iter()
+            .filter_map(|&k| self.organisations.get(usize::from(k)))
+            .map(|o| o.users)
+            .sum()
+    }
 }
 
 /// One entry of `org.rooms`.
@@ -92,17 +216,20 @@ pub struct RoomGroup {
     pub history: Option<HistoryPolicy>,
     /// `preload`: messages each room of the group already holds when the run starts.
     pub preload: u32,
+    /// `orgs`: indices of the organisations whose users may be members, ascending.
+    pub orgs: Vec<u16>,
 }
 
 /// What kind of rooms a group creates.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoomKind {
-    /// `kind: department`: one room per department holding all its members.
+    /// `kind: department`: one room per department of the group's organisations, holding all its
+    /// members.
     Department,
-    /// `kind: org`: one room holding every user.
+    /// `kind: org`: one room holding every user of the group's organisations.
     Org,
     /// `kind: project`: `count` rooms whose sizes are drawn from `size`; members drawn uniformly
-    /// without replacement from the whole organisation.
+    /// without replacement from the users of the group's organisations.
     Project {
         /// `count`
         count: u32,
@@ -148,6 +275,9 @@ pub enum HistoryPolicy {
 pub struct Policy {
     /// `policy.history` (default `shared`).
     pub history: HistoryPolicy,
+    /// `policy.key_period`: length of a KMS key period (credentials are re-issued at each
+    /// boundary); default 30 days.
+    pub key_period: Nanos,
 }
 
 /// `workload`
@@ -274,9 +404,9 @@ pub enum ScheduledKind {
     /// `reorg: { from: 3, to: 5, share: 0.3 }`: a share of department `from`'s users move to
     /// department `to` (they leave `from`'s department room and join `to`'s).
     Reorg {
-        /// department index, `0..departments`
+        /// global department index, `0..departments`
         from: u32,
-        /// department index, `0..departments`, != from
+        /// global department index, `0..departments`, != from, of the same organisation as `from`
         to: u32,
         /// share of `from`'s users that move, in (0, 1]
         share: f64,

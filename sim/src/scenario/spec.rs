@@ -109,6 +109,7 @@ pub(crate) struct ScenarioSpec {
     pub seed: Option<u64>,
     pub replicates: Option<i64>,
     pub duration: Option<UnitText>,
+    pub organisations: Option<Vec<OrganisationSpec>>,
     pub org: Option<OrgSpec>,
     pub policy: Option<PolicySpec>,
     pub workload: Option<WorkloadSpec>,
@@ -130,6 +131,16 @@ pub(crate) struct OrgSpec {
     pub rooms: Option<Vec<RoomSpec>>,
 }
 
+/// One entry of `organisations`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrganisationSpec {
+    pub name: Option<String>,
+    pub users: Option<i64>,
+    pub departments: Option<i64>,
+    pub trusts: Option<Vec<String>>,
+}
+
 /// One entry of `org.rooms`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +151,7 @@ pub(crate) struct RoomSpec {
     pub admins: Option<i64>,
     pub history: Option<HistorySpec>,
     pub preload: Option<i64>,
+    pub orgs: Option<Vec<String>>,
 }
 
 /// `org.rooms[i].kind`
@@ -248,6 +260,7 @@ pub(crate) enum HistorySpec {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicySpec {
     pub history: Option<HistorySpec>,
+    pub key_period: Option<UnitText>,
 }
 
 /// `workload`

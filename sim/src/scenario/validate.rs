@@ -7,13 +7,13 @@ use super::error::ScenarioError;
 use super::locate::{join, LocIndex};
 use super::model::{
     ByteDist, Churn, ClientClass, CostModelKind, History, HistoryPolicy, KeywordSource, Keywords,
-    Login, Messages, Network, Org, Policy, ReportOptions, RoomGroup, RoomKind, Scenario,
-    ScheduledEvent, ScheduledKind, Search, Servers, SizeDist, StackSpec, Workload,
+    Login, Messages, Network, Org, Organisation, Policy, ReportOptions, RoomGroup, RoomKind,
+    Scenario, ScheduledEvent, ScheduledKind, Search, Servers, SizeDist, StackSpec, Workload,
 };
 use super::spec::{
     ByteSizeSpec, ChurnSpec, ClientSpec, CostModelSpec, HistorySpec, KeywordsSpec, LoginSpec,
-    MessagesSpec, OrgSpec, ReportSpec, RoomKindSpec, RoomSizeSpec, RoomSpec, ScenarioSpec,
-    SearchSpec, StackEntrySpec, UnitText, WorkloadSpec,
+    MessagesSpec, OrgSpec, OrganisationSpec, PolicySpec, ReportSpec, RoomKindSpec, RoomSizeSpec,
+    RoomSpec, ScenarioSpec, SearchSpec, StackEntrySpec, UnitText, WorkloadSpec,
 };
 use super::units::{parse_bandwidth, parse_bytes, parse_duration, parse_rate};
 use super::KnownSchemes;
@@ -33,6 +33,16 @@ pub mod limits {
     pub const USERS_MIN: i64 = 2;
     /// Most users.
     pub const USERS_MAX: i64 = 1_000_000;
+    /// Most organisations (`organisations`).
+    pub const ORGANISATIONS_MAX: usize = 256;
+    /// Longest organisation name.
+    pub const ORGANISATION_NAME_MAX_LEN: usize = 64;
+    /// Fewest users of one organisation of `organisations`.
+    pub const ORGANISATION_USERS_MIN: i64 = 1;
+    /// Shortest `policy.key_period`: 1 s.
+    pub const KEY_PERIOD_MIN: u64 = SEC;
+    /// Default `policy.key_period`: 30 days.
+    pub const DEFAULT_KEY_PERIOD: u64 = 30 * 86_400 * SEC;
     /// Most rooms in one project group (`count`).
     pub const PROJECT_COUNT_MAX: i64 = 100_000;
     /// Most rooms in the organisation, all groups together.
@@ -127,7 +137,7 @@ type Result<T> = std::result::Result<T, ScenarioError>;
 
 /// The top-level keys, for messages.
 pub(crate) const TOP_KEYS: &str =
-    "name, seed, replicates, duration, org, policy, workload, network, servers, cost_model, stacks, report, sweep";
+    "name, seed, replicates, duration, organisations, org, policy, workload, network, servers, cost_model, stacks, report, sweep";
 
 /// Validation context: where errors point.
 pub(crate) struct Cx<'a> {
@@ -330,18 +340,14 @@ pub(crate) fn validate(spec: ScenarioSpec, cx: &Cx<'_>, source_sha256: String) -
     let duration = cx.duration("duration", &duration, false, lim::DURATION_MAX, "365d")?;
     let org = validate_org(
         cx,
+        spec.organisations,
         cx.req(
             "org",
             spec.org,
             "a mapping with users, departments and rooms",
         )?,
     )?;
-    let policy = Policy {
-        history: spec
-            .policy
-            .and_then(|p| p.history)
-            .map_or(HistoryPolicy::Shared, history),
-    };
+    let policy = validate_policy(cx, spec.policy.unwrap_or_default())?;
     let workload = validate_workload(cx, spec.workload.unwrap_or_default(), &org, duration)?;
     let network = validate_network(cx, spec.network.and_then(|n| n.clients))?;
     let servers = Servers {
@@ -424,21 +430,245 @@ fn validate_name(cx: &Cx<'_>, name: Option<String>) -> Result<String> {
     Ok(name)
 }
 
-fn validate_org(cx: &Cx<'_>, org: OrgSpec) -> Result<Org> {
-    let users = cx.req("org.users", org.users, "the number of users")?;
-    let users = cx.int("org.users", users, lim::USERS_MIN, lim::USERS_MAX)?;
-    let departments = match org.departments {
-        Some(d) => {
-            if d > i64::from(users) {
+fn validate_policy(cx: &Cx<'_>, p: PolicySpec) -> Result<Policy> {
+    let key_period = match &p.key_period {
+        Some(t) => {
+            let k = "policy.key_period";
+            let v = cx.duration(k, t, true, lim::DURATION_MAX, "365d")?;
+            if v < lim::KEY_PERIOD_MIN {
                 return Err(cx.err(
-                    "org.departments",
-                    format!("more departments ({d}) than users ({users}): expected 1 to {users}"),
+                    k,
+                    format!(
+                        "too short: expected a key period of at least 1s, found `{}`",
+                        t.0
+                    ),
                 ));
             }
-            cx.int("org.departments", d, 1, i64::from(users))?
+            v
         }
-        None => 1,
+        None => lim::DEFAULT_KEY_PERIOD,
     };
+    Ok(Policy {
+        history: p.history.map_or(HistoryPolicy::Shared, history),
+        key_period,
+    })
+}
+
+/// `a, b and c`-style list of organisation names, for messages.
+fn org_names(organisations: &[Organisation], orgs: &[u16]) -> String {
+    orgs.iter()
+        .filter_map(|&k| organisations.get(usize::from(k)))
+        .map(|o| o.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Index of the organisation named `name`.
+fn find_org(organisations: &[Organisation], name: &str) -> Option<u16> {
+    organisations
+        .iter()
+        .position(|o| o.name == name)
+        .and_then(|k| u16::try_from(k).ok())
+}
+
+/// `organisations[i].name`, well-formed and not taken by an earlier entry.
+fn validate_org_name(
+    cx: &Cx<'_>,
+    key: &str,
+    name: Option<String>,
+    taken: &[Organisation],
+) -> Result<String> {
+    let name = cx.req(
+        key,
+        name,
+        "the organisation's name, lower-case letters a-z, digits and `-`",
+    )?;
+    if name.is_empty() {
+        return Err(cx.err(key, "expected a non-empty organisation name"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(cx.err(
+            key,
+            format!("invalid character {bad:?} in `{name}`: an organisation name may hold only lower-case letters a-z, digits and `-`"),
+        ));
+    }
+    if name.len() > lim::ORGANISATION_NAME_MAX_LEN {
+        return Err(cx.err(
+            key,
+            format!(
+                "too long: at most {} characters",
+                lim::ORGANISATION_NAME_MAX_LEN
+            ),
+        ));
+    }
+    if let Some(k) = taken.iter().position(|o| o.name == name) {
+        return Err(cx.err(
+            key,
+            format!("duplicate organisation name `{name}` (organisations[{k}] has it already): names must be unique"),
+        ));
+    }
+    Ok(name)
+}
+
+/// `organisations`: names, users, departments and trust lists; users and departments are laid
+/// out in file order.
+fn validate_organisations(cx: &Cx<'_>, list: Vec<OrganisationSpec>) -> Result<Vec<Organisation>> {
+    let key = "organisations";
+    if list.is_empty() {
+        return Err(cx.err(
+            key,
+            "expected at least one organisation { name, users, departments, trusts } (leave `organisations` out for a single organisation described by org.users and org.departments)",
+        ));
+    }
+    if list.len() > lim::ORGANISATIONS_MAX {
+        return Err(cx.err(
+            key,
+            format!(
+                "too many organisations: at most {}, found {}",
+                lim::ORGANISATIONS_MAX,
+                list.len()
+            ),
+        ));
+    }
+    let mut out: Vec<Organisation> = Vec::with_capacity(list.len());
+    let mut trusts_named: Vec<Option<Vec<String>>> = Vec::with_capacity(list.len());
+    let (mut first_user, mut first_department) = (0u32, 0u32);
+    for (i, o) in list.into_iter().enumerate() {
+        let k = format!("{key}[{i}]");
+        let name = validate_org_name(cx, &join(&k, "name"), o.name, &out)?;
+        let uk = join(&k, "users");
+        let users = cx.req(
+            &uk,
+            o.users,
+            "the number of users of the organisation, at least 1",
+        )?;
+        let users = cx.int(&uk, users, lim::ORGANISATION_USERS_MIN, lim::USERS_MAX)?;
+        let total = u64::from(first_user) + u64::from(users);
+        if total > lim::USERS_MAX as u64 {
+            return Err(cx.err(
+                &uk,
+                format!(
+                    "too many users: the organisations together may have at most {} users, these bring the total to {total}",
+                    lim::USERS_MAX
+                ),
+            ));
+        }
+        let dk = join(&k, "departments");
+        let departments = match o.departments {
+            Some(d) => {
+                if d > i64::from(users) {
+                    return Err(cx.err(
+                        &dk,
+                        format!(
+                            "more departments ({d}) than users ({users}): expected 1 to {users}"
+                        ),
+                    ));
+                }
+                cx.int(&dk, d, 1, i64::from(users))?
+            }
+            None => 1,
+        };
+        out.push(Organisation {
+            name,
+            first_user,
+            users,
+            first_department,
+            departments,
+            trusts: Vec::new(),
+        });
+        trusts_named.push(o.trusts);
+        first_user += users;
+        first_department += departments;
+    }
+    if i64::from(first_user) < lim::USERS_MIN {
+        return Err(cx.err(
+            key,
+            format!(
+                "the organisations have {first_user} user in all: a scenario needs at least {} users",
+                lim::USERS_MIN
+            ),
+        ));
+    }
+    let all = (0..out.len())
+        .filter_map(|k| u16::try_from(k).ok())
+        .collect::<Vec<_>>();
+    for (i, named) in trusts_named.into_iter().enumerate() {
+        let Some(named) = named else { continue };
+        let mut trusts: Vec<u16> = Vec::with_capacity(named.len());
+        for (j, name) in named.iter().enumerate() {
+            let tk = format!("{key}[{i}].trusts[{j}]");
+            let Some(t) = find_org(&out, name) else {
+                return Err(cx.err(
+                    &tk,
+                    format!(
+                        "unknown organisation `{name}`; organisations: {}",
+                        org_names(&out, &all)
+                    ),
+                ));
+            };
+            if usize::from(t) == i {
+                return Err(cx.err(
+                    &tk,
+                    format!("`{name}` cannot trust itself: `trusts` lists the other organisations whose KMS and directory it accepts (its own are always trusted)"),
+                ));
+            }
+            if trusts.contains(&t) {
+                return Err(cx.err(&tk, format!("`{name}` is listed twice")));
+            }
+            trusts.push(t);
+        }
+        trusts.sort_unstable();
+        if let Some(o) = out.get_mut(i) {
+            o.trusts = trusts;
+        }
+    }
+    Ok(out)
+}
+
+fn validate_org(
+    cx: &Cx<'_>,
+    organisations: Option<Vec<OrganisationSpec>>,
+    org: OrgSpec,
+) -> Result<Org> {
+    let organisations = match organisations {
+        Some(list) => {
+            for (k, given) in [
+                ("org.users", org.users.is_some()),
+                ("org.departments", org.departments.is_some()),
+            ] {
+                if given {
+                    let last = k.rsplit('.').next().unwrap_or(k);
+                    return Err(cx.err(
+                        k,
+                        format!("`{last}` is not allowed with `organisations`: each organisation gives its own `{last}` (organisations[i].{last})"),
+                    ));
+                }
+            }
+            validate_organisations(cx, list)?
+        }
+        None => {
+            let users = cx.req("org.users", org.users, "the number of users")?;
+            let users = cx.int("org.users", users, lim::USERS_MIN, lim::USERS_MAX)?;
+            let departments = match org.departments {
+                Some(d) => {
+                    if d > i64::from(users) {
+                        return Err(cx.err(
+                            "org.departments",
+                            format!("more departments ({d}) than users ({users}): expected 1 to {users}"),
+                        ));
+                    }
+                    cx.int("org.departments", d, 1, i64::from(users))?
+                }
+                None => 1,
+            };
+            Org::single(users, departments, Vec::new()).organisations
+        }
+    };
+    let users: u32 = organisations.iter().map(|o| o.users).sum();
+    let departments: u32 = organisations.iter().map(|o| o.departments).sum();
     let rooms = cx.req(
         "org.rooms",
         org.rooms,
@@ -454,9 +684,14 @@ fn validate_org(cx: &Cx<'_>, org: OrgSpec) -> Result<Org> {
     let mut total_rooms: u64 = 0;
     for (i, room) in rooms.into_iter().enumerate() {
         let key = format!("org.rooms[{i}]");
-        let group = validate_room(cx, &key, room, users, departments)?;
+        let group = validate_room(cx, &key, room, &organisations)?;
         total_rooms += match &group.kind {
-            RoomKind::Department => u64::from(departments),
+            RoomKind::Department => group
+                .orgs
+                .iter()
+                .filter_map(|&k| organisations.get(usize::from(k)))
+                .map(|o| u64::from(o.departments))
+                .sum(),
             RoomKind::Org => 1,
             RoomKind::Project { count, .. } => u64::from(*count),
         };
@@ -475,21 +710,111 @@ fn validate_org(cx: &Cx<'_>, org: OrgSpec) -> Result<Org> {
         users,
         departments,
         rooms: groups,
+        organisations,
     })
+}
+
+/// `org.rooms[i].orgs`: the organisations whose users may be members of the group's rooms,
+/// ascending (default: every organisation). Every two of them must trust each other, unless the
+/// group is `kind: department` (whose rooms never mix organisations).
+fn validate_room_orgs(
+    cx: &Cx<'_>,
+    key: &str,
+    names: Option<Vec<String>>,
+    organisations: &[Organisation],
+    mixes: bool,
+) -> Result<Vec<u16>> {
+    let ok = join(key, "orgs");
+    let all: Vec<u16> = (0..organisations.len())
+        .filter_map(|k| u16::try_from(k).ok())
+        .collect();
+    let explicit = names.is_some();
+    let orgs = match names {
+        None => all.clone(),
+        Some(names) => {
+            if names.is_empty() {
+                return Err(cx.err(
+                    &ok,
+                    "expected at least one organisation name (leave `orgs` out for every organisation)",
+                ));
+            }
+            let mut orgs: Vec<u16> = Vec::with_capacity(names.len());
+            for (j, name) in names.iter().enumerate() {
+                let k = format!("{ok}[{j}]");
+                let Some(t) = find_org(organisations, name) else {
+                    return Err(cx.err(
+                        &k,
+                        format!(
+                            "unknown organisation `{name}`; organisations: {}",
+                            org_names(organisations, &all)
+                        ),
+                    ));
+                };
+                if orgs.contains(&t) {
+                    return Err(cx.err(&k, format!("organisation `{name}` is listed twice")));
+                }
+                orgs.push(t);
+            }
+            orgs.sort_unstable();
+            orgs
+        }
+    };
+    if mixes {
+        let trusts = |a: u16, b: u16| {
+            organisations
+                .get(usize::from(a))
+                .is_some_and(|o| o.trusts.binary_search(&b).is_ok())
+        };
+        for (x, &a) in orgs.iter().enumerate() {
+            for &b in orgs.iter().skip(x + 1) {
+                for (p, q) in [(a, b), (b, a)] {
+                    if !trusts(p, q) {
+                        let name = |k: u16| {
+                            organisations
+                                .get(usize::from(k))
+                                .map_or("?", |o| o.name.as_str())
+                        };
+                        let (pn, qn) = (name(p), name(q));
+                        let how = if explicit {
+                            "this group's rooms mix their users"
+                        } else {
+                            "without `orgs` this group's rooms take members from every organisation"
+                        };
+                        return Err(cx.err(
+                            if explicit { &ok } else { key },
+                            format!("{pn} does not trust {qn}: {how}, so each must trust the other (add `{qn}` to the `trusts` of {pn}, or list fewer organisations in `orgs`)"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(orgs)
 }
 
 fn validate_room(
     cx: &Cx<'_>,
     key: &str,
     room: RoomSpec,
-    users: u32,
-    departments: u32,
+    organisations: &[Organisation],
 ) -> Result<RoomGroup> {
     let kind = cx.req(
         &join(key, "kind"),
         room.kind,
         "one of department, org, project",
     )?;
+    let orgs = validate_room_orgs(
+        cx,
+        key,
+        room.orgs,
+        organisations,
+        kind != RoomKindSpec::Department,
+    )?;
+    let of_group = || {
+        orgs.iter()
+            .filter_map(|&k| organisations.get(usize::from(k)))
+    };
+    let users: u32 = of_group().map(|o| o.users).sum();
     let (kind, smallest) = match kind {
         RoomKindSpec::Department | RoomKindSpec::Org => {
             let name = if kind == RoomKindSpec::Org {
@@ -512,7 +837,11 @@ fn validate_room(
             if kind == RoomKindSpec::Org {
                 (RoomKind::Org, users)
             } else {
-                (RoomKind::Department, users / departments.max(1))
+                let smallest = of_group()
+                    .map(Organisation::smallest_department)
+                    .min()
+                    .unwrap_or(0);
+                (RoomKind::Department, smallest)
             }
         }
         RoomKindSpec::Project => {
@@ -525,7 +854,15 @@ fn validate_room(
                 room.size,
                 "the room size: an integer, { uniform: { min, max } } or { zipf: { min, max, s } }",
             )?;
-            let size = validate_room_size(cx, &sk, size, users)?;
+            let pool = if organisations.len() == 1 {
+                format!("the organisation ({users} users)")
+            } else {
+                format!(
+                    "the users of its organisations ({users} users: {})",
+                    org_names(organisations, &orgs)
+                )
+            };
+            let size = validate_room_size(cx, &sk, size, users, &pool)?;
             let smallest = match size {
                 SizeDist::Fixed(n) => n,
                 SizeDist::Uniform { min, .. } | SizeDist::Zipf { min, .. } => min,
@@ -547,16 +884,22 @@ fn validate_room(
         admins,
         history: room.history.map(history),
         preload,
+        orgs,
     })
 }
 
-fn validate_room_size(cx: &Cx<'_>, key: &str, size: RoomSizeSpec, users: u32) -> Result<SizeDist> {
+/// `size` of a project group whose members are drawn from `users` users (`pool` describes them
+/// for messages).
+fn validate_room_size(
+    cx: &Cx<'_>,
+    key: &str,
+    size: RoomSizeSpec,
+    users: u32,
+    pool: &str,
+) -> Result<SizeDist> {
     let bound = |k: &str, v: i64| -> Result<u32> {
         if v > i64::from(users) {
-            return Err(cx.err(
-                k,
-                format!("a room of {v} members is larger than the organisation ({users} users)"),
-            ));
+            return Err(cx.err(k, format!("a room of {v} members is larger than {pool}")));
         }
         if v < lim::ROOM_SIZE_MIN {
             return Err(cx.err(
@@ -832,12 +1175,17 @@ fn validate_churn(cx: &Cx<'_>, c: ChurnSpec, org: &Org, duration: u64) -> Result
         let reorg = cx.req(&rk, e.reorg, kinds)?;
         let d = org.departments;
         let last = i64::from(d) - 1;
+        let counted = if org.organisations.len() == 1 {
+            format!("org.departments is {d}")
+        } else {
+            format!("the organisations have {d} departments in all, organisation 0's first")
+        };
         let dept = |k: &str, v: Option<i64>| -> Result<u32> {
             let v = cx.req(k, v, "a department index")?;
             if v < 0 || v > last {
                 return Err(cx.err(
                     k,
-                    format!("department {v} is out of range: departments are numbered 0 to {last} (org.departments is {d})"),
+                    format!("department {v} is out of range: departments are numbered 0 to {last} ({counted})"),
                 ));
             }
             cx.int(k, v, 0, last)
@@ -849,6 +1197,30 @@ fn validate_churn(cx: &Cx<'_>, c: ChurnSpec, org: &Org, duration: u64) -> Result
             return Err(cx.err(
                 &tk,
                 format!("`to` must differ from `from` (both are {from})"),
+            ));
+        }
+        let (of, ot) = (
+            org.organisation_of_department(from),
+            org.organisation_of_department(to),
+        );
+        if of != ot {
+            let o = |k: u16| org.organisations.get(usize::from(k));
+            let name = |k: u16| o(k).map_or("?", |o| o.name.as_str());
+            let range = o(of).map_or(String::new(), |o| {
+                format!(
+                    " ({}'s departments are {} to {})",
+                    o.name,
+                    o.first_department,
+                    o.first_department + o.departments.saturating_sub(1)
+                )
+            });
+            return Err(cx.err(
+                &tk,
+                format!(
+                    "department {to} belongs to {} but department {from} belongs to {}: a reorganisation moves users between departments of one organisation{range}",
+                    name(ot),
+                    name(of)
+                ),
             ));
         }
         let share = cx.req(

@@ -150,6 +150,10 @@ pub struct Generator {
     admins: Vec<BTreeSet<UserId>>,
     room_department: Vec<Option<u32>>,
     department: Vec<u32>,
+    /// Per room, the users eligible to be members (those of its organisations), ascending, as
+    /// contiguous `(first, count)` blocks; `eligible_count` is their total.
+    eligible: Vec<Vec<(u32, u32)>>,
+    eligible_count: Vec<u32>,
     // processes
     session_rng: Vec<ChaCha8Rng>,
     message_rng: Vec<ChaCha8Rng>,
@@ -246,6 +250,12 @@ impl Generator {
             admins,
             room_department: org.rooms.iter().map(|r| r.department).collect(),
             department: org.department.clone(),
+            eligible: org
+                .rooms
+                .iter()
+                .map(|r| eligible_blocks(scenario, &r.orgs))
+                .collect(),
+            eligible_count: Vec::new(),
             session_rng: (0..users)
                 .map(|u| rng::workload(seed, "session", u64::from(u)))
                 .collect(),
@@ -290,6 +300,11 @@ impl Generator {
             hasher: Sha256::new(),
             emitted: 0,
         };
+        g.eligible_count = g
+            .eligible
+            .iter()
+            .map(|b| b.iter().map(|(_, n)| n).sum())
+            .collect();
         g.hasher.update(b"conclave trace v1\0");
         let preload: Vec<(RoomId, u32)> = org
             .rooms
@@ -697,18 +712,46 @@ impl Generator {
         None
     }
 
+    /// Whether some user eligible for room `r` (of one of its organisations) is not a member.
     fn joinable(&self, r: usize) -> bool {
-        self.members[r].len() < self.users as usize
+        // Members are always eligible: joins, moves and reorganisations add only eligible users.
+        let eligible = self.eligible_count.get(r).copied().unwrap_or(self.users);
+        self.members[r].len() < eligible as usize
+    }
+
+    /// Whether `user` belongs to one of the organisations of room `r`.
+    fn may_join(&self, r: usize, user: UserId) -> bool {
+        self.eligible.get(r).is_none_or(|blocks| {
+            blocks
+                .iter()
+                .any(|&(first, n)| user.0 >= first && user.0 - first < n)
+        })
     }
 
     fn leavable(&self, r: usize) -> bool {
         self.members[r].len() > 2 && self.members[r].iter().any(|u| !self.admins[r].contains(u))
     }
 
+    /// A random user eligible for `room` (of one of its organisations) who is not a member.
     fn random_non_member(&mut self, room: RoomId) -> Option<UserId> {
+        let r = room.0 as usize;
+        let eligible = self.eligible_count.get(r).copied().unwrap_or(self.users);
+        if eligible == 0 {
+            return None;
+        }
         for _ in 0..64 {
-            let u = UserId(self.churn_rng.gen_range(0..self.users));
-            if !self.members[room.0 as usize].contains(&u) {
+            // The k-th eligible user: with one organisation, user k.
+            let mut k = self.churn_rng.gen_range(0..eligible);
+            let mut u = None;
+            for &(first, n) in self.eligible.get(r).map_or(&[][..], Vec::as_slice) {
+                if k < n {
+                    u = Some(UserId(first + k));
+                    break;
+                }
+                k -= n;
+            }
+            let u = u.unwrap_or(UserId(k));
+            if !self.members[r].contains(&u) {
                 return Some(u);
             }
         }
@@ -774,7 +817,9 @@ impl Generator {
         let Some(user) = self.random_leaver(from) else {
             return;
         };
-        let to = self.random_room(|g, r| g.joinable(r) && !g.members[r].contains(&user));
+        let to = self.random_room(|g, r| {
+            g.joinable(r) && !g.members[r].contains(&user) && g.may_join(r, user)
+        });
         let Some(to) = to else { return };
         match (self.actor(from, user), self.actor(to, user)) {
             (Some(a), Some(b)) => {
@@ -828,6 +873,31 @@ impl Generator {
     }
 }
 
+/// The users of the organisations `orgs`, as contiguous `(first, count)` blocks in ascending
+/// order; every user when `orgs` names none (a model built by hand without organisations).
+fn eligible_blocks(scenario: &Scenario, orgs: &[u16]) -> Vec<(u32, u32)> {
+    let mut blocks: Vec<(u32, u32)> = Vec::with_capacity(orgs.len());
+    let mut sorted = orgs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for o in sorted
+        .iter()
+        .filter_map(|&k| scenario.org.organisations.get(usize::from(k)))
+    {
+        let first = o.first_user.min(scenario.org.users);
+        let n = o.users.min(scenario.org.users - first);
+        match blocks.last_mut() {
+            Some((f, c)) if *f + *c == first => *c += n,
+            _ if n > 0 => blocks.push((first, n)),
+            _ => {}
+        }
+    }
+    if blocks.is_empty() {
+        blocks.push((0, scenario.org.users));
+    }
+    blocks
+}
+
 impl Iterator for Generator {
     type Item = Event;
 
@@ -841,5 +911,141 @@ impl Iterator for Generator {
             let Reverse((at, p)) = self.heap.pop()?;
             self.step(at, p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::{Action, Generator, Org};
+    use crate::scenario::{parse, KnownSchemes, Scenario};
+
+    const KNOWN: KnownSchemes<'static> = KnownSchemes {
+        kd: &["conventional"],
+        pre: &["none"],
+        sse: &["plaintext"],
+    };
+
+    /// acme (40 users, 4 departments) and supplier (20 users, 2 departments), trusting each
+    /// other; acme-only project rooms, a supplier-only org room, cross-organisation project rooms
+    /// and department rooms of both; heavy churn, `join: all`, `leave: all` and a reorganisation
+    /// in each organisation.
+    fn two_organisations() -> Scenario {
+        let text = "name: two-orgs
+duration: 6h
+organisations:
+  - { name: acme, users: 40, departments: 4, trusts: [supplier] }
+  - { name: supplier, users: 20, departments: 2, trusts: [acme] }
+org:
+  rooms:
+    - { kind: department }
+    - { kind: project, count: 6, size: { uniform: { min: 2, max: 8 } }, orgs: [acme] }
+    - { kind: org, orgs: [supplier] }
+    - { kind: project, count: 3, size: 6, orgs: [supplier, acme] }
+workload:
+  login: { rate: 4/h/user, session: 1h, online_at_start: 0.7 }
+  churn:
+    join: 120/h
+    leave: 60/h
+    move: 60/h
+    events:
+      - { at: 1h, join: all }
+      - { at: 2h, reorg: { from: 1, to: 3, share: 0.5 } }
+      - { at: 3h, reorg: { from: 5, to: 4, share: 1 } }
+      - { at: 4h, leave: all }
+      - { at: 5h, join: all }
+stacks: [conventional+none+plaintext]
+";
+        parse(text, Path::new("two-orgs.yaml"), &KNOWN).unwrap()
+    }
+
+    #[test]
+    fn rooms_and_departments_stay_within_their_organisations() {
+        let s = two_organisations();
+        let org = Org::build(&s, 7);
+        assert_eq!(org.organisation.len(), 60);
+        for u in 0..60u32 {
+            let k = s.org.organisation_of(u);
+            assert_eq!(org.organisation[u as usize], k);
+            assert!(
+                s.org.organisations[usize::from(k)].holds_department(org.department[u as usize])
+            );
+        }
+        // 4 + 2 department rooms, 6 acme rooms, 1 supplier room, 3 cross-organisation rooms.
+        assert_eq!(org.rooms.len(), 16);
+        for room in &org.rooms {
+            for m in &room.members {
+                assert!(
+                    room.orgs.contains(&org.organisation[m.0 as usize]),
+                    "{room:?}"
+                );
+                if let Some(d) = room.department {
+                    assert_eq!(org.department[m.0 as usize], d);
+                }
+            }
+        }
+        let supplier_room = &org.rooms[12];
+        assert_eq!(supplier_room.orgs, vec![1]);
+        assert_eq!(supplier_room.members.len(), 20);
+        assert!(supplier_room.members.iter().all(|m| m.0 >= 40));
+        let mixed: BTreeSet<u16> = org.rooms[13..]
+            .iter()
+            .flat_map(|r| r.members.iter().map(|m| org.organisation[m.0 as usize]))
+            .collect();
+        assert_eq!(mixed, BTreeSet::from([0, 1]));
+    }
+
+    #[test]
+    fn churn_adds_only_users_of_a_room_s_organisations() {
+        let s = two_organisations();
+        for seed in 0..4 {
+            let org = Org::build(&s, seed);
+            let mut gen = Generator::new(&s, seed, &org).unwrap();
+            let (mut joins, mut dept_joins) = (0, 0);
+            for e in gen.by_ref() {
+                let Action::Join { room, user, .. } = e.action else {
+                    continue;
+                };
+                joins += 1;
+                let r = &org.rooms[room.0 as usize];
+                let k = s.org.organisation_of(user.0);
+                assert!(
+                    r.orgs.contains(&k),
+                    "seed {seed}: user {user:?} of organisation {k} joined {r:?}"
+                );
+                if let Some(d) = r.department {
+                    // A department room takes users of its department's organisation only.
+                    dept_joins += 1;
+                    assert_eq!(r.orgs, vec![k], "seed {seed}: {r:?}");
+                    assert!(s.org.organisations[usize::from(k)].holds_department(d));
+                }
+            }
+            assert!(joins > 50, "seed {seed}: only {joins} joins");
+            assert!(dept_joins > 0, "seed {seed}: no department room joins");
+            // Reorganisations moved users between departments of their own organisation.
+            assert_ne!(
+                gen.department, org.department,
+                "seed {seed}: no reorganisation"
+            );
+            for (u, d) in gen.department.iter().enumerate() {
+                let k = s.org.organisation_of(u as u32);
+                assert!(s.org.organisations[usize::from(k)].holds_department(*d));
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_one_organisation_room_is_not_joinable() {
+        // The supplier room holds every supplier user: `join: all` adds nobody to it, although
+        // 40 acme users are not members.
+        let s = two_organisations();
+        let org = Org::build(&s, 3);
+        let gen = Generator::new(&s, 3, &org).unwrap();
+        assert!(gen.eligible_count[12] == 20 && !gen.joinable(12));
+        assert!(gen.joinable(13));
     }
 }

@@ -23,13 +23,18 @@ pub struct RoomInit {
     pub department: Option<u32>,
     /// Messages the room already holds when the run starts.
     pub preload: u32,
+    /// The organisations whose users may be members, ascending: its group's `orgs`, except for a
+    /// department room, whose members all come from its department's organisation (`[k]`).
+    pub orgs: Vec<u16>,
 }
 
 /// The organisation at time zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
-    /// Department of each user.
+    /// Department of each user (global department index).
     pub department: Vec<u32>,
+    /// Organisation of each user (index into the scenario's `org.organisations`).
+    pub organisation: Vec<u16>,
     /// Network client class of each user.
     pub class: Vec<u8>,
     /// Rooms.
@@ -41,10 +46,24 @@ impl Org {
     #[must_use]
     pub fn build(scenario: &Scenario, seed: u64) -> Self {
         let users = scenario.org.users;
-        let depts = scenario.org.departments.max(1);
-        let department: Vec<u32> = (0..users)
-            .map(|u| (u64::from(u) * u64::from(depts) / u64::from(users)) as u32)
-            .collect();
+        let organisations = &scenario.org.organisations;
+        // Per organisation, its users split into its departments (for one organisation:
+        // user u is in department u * departments / users).
+        let mut department: Vec<u32> = Vec::with_capacity(users as usize);
+        let mut organisation: Vec<u16> = Vec::with_capacity(users as usize);
+        for (k, o) in organisations.iter().enumerate() {
+            for u in o.first_user..o.first_user + o.users {
+                department.push(o.department_of(u));
+                organisation.push(k as u16);
+            }
+        }
+        // A model not laid out by the validator: users past the organisations join the last.
+        while department.len() < users as usize {
+            department.push(scenario.org.departments.saturating_sub(1));
+            organisation.push(organisations.len().saturating_sub(1) as u16);
+        }
+        department.truncate(users as usize);
+        organisation.truncate(users as usize);
 
         let mut class_rng = rng::workload(seed, "client-class", 0);
         let class = (0..users)
@@ -61,11 +80,22 @@ impl Org {
             })
             .collect();
 
+        let every: Vec<u16> = (0..organisations.len().max(1)).map(|k| k as u16).collect();
         let mut rooms = Vec::new();
         let mut room_rng = rng::workload(seed, "rooms", 0);
         for group in &scenario.org.rooms {
             let history = group.history.unwrap_or(scenario.policy.history);
-            let mut push = |members: Vec<UserId>, department: Option<u32>| {
+            // A group naming no organisation (a model built by hand) takes every one.
+            let group_orgs: &Vec<u16> = if group.orgs.is_empty() {
+                &every
+            } else {
+                &group.orgs
+            };
+            // The users the group's rooms draw their members from, ascending.
+            let pool: Vec<u32> = (0..users)
+                .filter(|&u| group_orgs.contains(&organisation[u as usize]))
+                .collect();
+            let mut push = |members: Vec<UserId>, department: Option<u32>, orgs: Vec<u16>| {
                 let admins = members
                     .iter()
                     .take(group.admins.max(1) as usize)
@@ -82,36 +112,54 @@ impl Org {
                     history,
                     department,
                     preload: group.preload,
+                    orgs,
                 });
             };
             match &group.kind {
                 RoomKind::Department => {
-                    for d in 0..depts {
-                        let members: Vec<UserId> = (0..users)
-                            .filter(|&u| department[u as usize] == d)
-                            .map(UserId)
-                            .collect();
-                        if members.len() >= 2 {
-                            push(members, Some(d));
+                    // A department room holds users of its department's organisation only.
+                    for (k, o) in group_orgs
+                        .iter()
+                        .filter_map(|&k| organisations.get(usize::from(k)).map(|o| (k, o)))
+                    {
+                        let mine = o.first_user..(o.first_user + o.users).min(users);
+                        for d in o.first_department..o.first_department + o.departments {
+                            let members: Vec<UserId> = mine
+                                .clone()
+                                .filter(|&u| department[u as usize] == d)
+                                .map(UserId)
+                                .collect();
+                            if members.len() >= 2 {
+                                push(members, Some(d), vec![k]);
+                            }
                         }
                     }
                 }
-                RoomKind::Org => push((0..users).map(UserId).collect(), None),
+                RoomKind::Org => push(
+                    pool.iter().copied().map(UserId).collect(),
+                    None,
+                    group_orgs.clone(),
+                ),
                 RoomKind::Project { count, size } => {
+                    let n_pool = pool.len() as u32;
+                    if n_pool < 2 {
+                        continue;
+                    }
                     for _ in 0..*count {
-                        let n = draw_size(size, users, &mut room_rng);
+                        let n = draw_size(size, n_pool, &mut room_rng);
                         // The first drawn members become admins: a uniformly random choice.
-                        let members = sample(&mut room_rng, users as usize, n as usize)
+                        let members = sample(&mut room_rng, pool.len(), n as usize)
                             .into_iter()
-                            .map(|u| UserId(u as u32))
+                            .map(|k| UserId(pool[k]))
                             .collect();
-                        push(members, None);
+                        push(members, None, group_orgs.clone());
                     }
                 }
             }
         }
         Self {
             department,
+            organisation,
             class,
             rooms,
         }
