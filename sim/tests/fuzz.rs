@@ -372,6 +372,47 @@ fn the_shrinker_reaches_the_minimal_failing_scenario() {
     assert!(fuzz::load(s, Path::new("shrunk.yaml"), &known).is_ok());
 }
 
+/// A failure that needs two organisations sharing a room shrinks to two organisations of one
+/// user each, trusting each other, and one cross-organisation room of two; one that does not
+/// need them shrinks to a single organisation.
+#[test]
+fn the_shrinker_reduces_organisations() {
+    let registered = Registered::new();
+    let cfg = generator(&registered);
+    let known = registered.known();
+    let crossing = |s: &FuzzScenario| {
+        s.organisations.len() >= 2
+            && s.rooms
+                .iter()
+                .any(|r| r.orgs.as_ref().is_some_and(|o| o.len() >= 2))
+    };
+    let start = (0..300)
+        .map(|i| fuzz::draw(&cfg, 17, i))
+        .find(|s| s.organisations.len() == 3 && crossing(s) && s.rooms.len() >= 2)
+        .unwrap();
+    let valid = |s: &FuzzScenario| fuzz::load(s, Path::new("shrunk.yaml"), &known).is_ok();
+    let out = shrink(start.clone(), Duration::from_secs(60), valid, crossing);
+    let s = &out.scenario;
+    assert!(!out.out_of_time);
+    assert_eq!(s.organisations.len(), 2, "{}", s.to_yaml());
+    assert!(
+        s.organisations.iter().all(|o| o.users == 1),
+        "{}",
+        s.to_yaml()
+    );
+    assert!(s.mutually_trusted(0, 1));
+    assert_eq!(s.rooms.len(), 1, "{}", s.to_yaml());
+    assert_eq!(s.users, 2);
+    assert!(valid(s));
+    let single = shrink(start, Duration::from_secs(60), valid, |s| s.users >= 7);
+    assert!(
+        single.scenario.organisations.is_empty(),
+        "{}",
+        single.scenario.to_yaml()
+    );
+    assert_eq!(single.scenario.users, 7);
+}
+
 #[test]
 fn numbers_are_blanked_in_failure_classes() {
     assert_eq!(
