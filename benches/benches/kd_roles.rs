@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use conclave_benches::{largest_group, members, rng, GROUP_SIZES, LARGE_GROUP};
 use conclave_schemes::kd::{
-    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys, Change,
-    KeyDistribution,
+    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sakke::Sakke,
+    sender_keys::SenderKeys, Change, KeyDistribution,
 };
 use conclave_schemes::testing::{KdHarness, Observer, Role};
 use conclave_schemes::{RoomId, UserId};
@@ -191,6 +191,7 @@ fn all_schemes(c: &mut Criterion) {
     bench_kd_roles::<PairwiseDh>(c);
     bench_kd_roles::<SenderKeys>(c);
     bench_kd_roles::<Mkd>(c);
+    bench_kd_roles::<Sakke>(c);
 }
 
 criterion_group! {

@@ -6,7 +6,12 @@
 //!   test [r]([b]P + Z); `sakke/decapsulate/precomputed`: the same with the RSK's Miller-loop
 //!   lines precomputed per receiver (as wolfSSL's RSK table);
 //! * `sakke/validate-rsk`: ⟨[b]P + Z, K⟩ = g, one pairing;
-//! * `eccsi/sign`, `eccsi/verify`.
+//! * `eccsi/sign`, `eccsi/verify`;
+//! * `kms/issue`: a KMS issuing one user's keys for a key period (RSK, SSK and PVT of its
+//!   identifier), and `kms/renew`: the user validating them and precomputing its receiver.
+//!
+//! After those, `kms/period` issues a whole period's keys for [`KMS_USERS`] users once, on one
+//! core, and prints the total: the KMS's cost per key period for an organisation of that size.
 //!
 //! After criterion's groups, `sakke/side-by-side` times each operation here and in wolfSSL
 //! (through `schemes/tests/interop/wolfssl_peer.c`, compiled with `cc -lwolfssl`; it needs
@@ -25,7 +30,10 @@ use std::time::Instant;
 
 use conclave_benches::rng;
 use conclave_schemes::kd::sakke::eccsi::{verify, Ksak, SigningKey};
+use conclave_schemes::kd::sakke::group::{Kms, Sakke, Server};
 use conclave_schemes::kd::sakke::kem::{encapsulate, encapsulate_ssv, KmsMasterKey, Receiver};
+use conclave_schemes::kd::{KdAuthority, KdClient, KeyDistribution, OrgId, Period};
+use conclave_schemes::{UserId, Wire};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const ID: &[u8] = b"2026-12\0tel:+447700900123\0";
@@ -251,5 +259,61 @@ fn side_by_side(_: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_sakke, bench_eccsi, side_by_side);
+/// Users of the organisation whose whole key period `kms/period` issues.
+const KMS_USERS: u32 = 10_000;
+
+fn bench_kms(c: &mut Criterion) {
+    let mut rng = rng("kms");
+    let mut kms = Kms::new(OrgId(0), &mut rng).expect("KMS");
+    let mut server = Server;
+    let (mut client, _) = Sakke::enroll(&mut server, &mut kms, UserId(7), &mut rng).expect("user");
+    let mut group = c.benchmark_group("kms");
+    group.sample_size(20);
+    group.bench_function("issue", |b| {
+        b.iter(|| kms.issue(UserId(7), Period(1), &mut rng).expect("issue"));
+    });
+    let mut next = 1;
+    let mut client_rng = conclave_benches::rng("kms client");
+    group.bench_function("renew", |b| {
+        b.iter_batched(
+            || {
+                let issued = kms.issue(UserId(7), Period(next), &mut rng).expect("issue");
+                next += 1;
+                issued
+            },
+            |issued| client.renew(&issued, &mut client_rng).expect("valid keys"),
+            criterion::BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+}
+
+/// One whole key period of a KMS: every user's keys, once, timed as a whole.
+fn kms_period(_: &mut Criterion) {
+    let mut rng = rng("kms period");
+    let mut kms = Kms::new(OrgId(0), &mut rng).expect("KMS");
+    let start = Instant::now();
+    let mut octets = 0;
+    for u in 0..KMS_USERS {
+        octets += kms
+            .issue(UserId(u), Period(1), &mut rng)
+            .expect("issue")
+            .wire_len();
+    }
+    let spent = start.elapsed();
+    eprintln!(
+        "kms/period: issuing one key period for {KMS_USERS} users took {:.2} s on one core ({:.3} ms per user), {octets} octets to send",
+        spent.as_secs_f64(),
+        spent.as_secs_f64() * 1e3 / f64::from(KMS_USERS)
+    );
+}
+
+criterion_group!(
+    benches,
+    bench_sakke,
+    bench_eccsi,
+    bench_kms,
+    kms_period,
+    side_by_side
+);
 criterion_main!(benches);

@@ -9,10 +9,12 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::kd::impersonate::{impersonation, Impersonation};
 use crate::kd::interpose::{interposed_room, InterposedRoom};
+use crate::kd::overhear::{removed_member_overhears, Overheard};
 use crate::kd::{
-    Change, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer, Origin,
-    Roster, ServerHandled,
+    Change, Handled, KdAuthority, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer,
+    OrgId, Origin, Period, Roster, ServerHandled,
 };
 use crate::pre::{HistoryClient, HistoryProperties, HistoryProtection, HistoryServer};
 use crate::rekeying::{EpochChange, KeyView, RekeyingClient, RekeyingServer, Work};
@@ -113,11 +115,49 @@ pub trait DynKd: Send {
     fn name(&self) -> &'static str;
     /// What it claims.
     fn properties(&self) -> KdProperties;
-    /// Enrols the next user; users must be enrolled in id order from zero.
+    /// Sets up the next organisation's [`KdAuthority`] and returns its id (organisations are
+    /// numbered from zero in the order they are added).
     ///
     /// # Errors
-    /// Scheme specific; [`SchemeError::Internal`] if `user` is out of order.
-    fn enroll(&mut self, user: UserId, rng: &mut dyn CryptoRngCore) -> Result<(), SchemeError>;
+    /// As [`KdAuthority::new`]; [`SchemeError::Internal`] past `u16::MAX` organisations.
+    fn add_organisation(&mut self, rng: &mut dyn CryptoRngCore) -> Result<OrgId, SchemeError>;
+    /// Enrols the next user, a user of `org`; users must be enrolled in id order from zero.
+    ///
+    /// # Errors
+    /// Scheme specific; [`SchemeError::Internal`] if `user` is out of order or `org` unknown.
+    fn enroll(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError>;
+    /// [`KdClient::trust`]: `user`'s client accepts users of `org`.
+    ///
+    /// # Errors
+    /// As [`KdClient::trust`]; [`SchemeError::Internal`] for an unknown user or organisation.
+    fn trust(&mut self, user: UserId, org: OrgId) -> Result<(), SchemeError>;
+    /// [`KdAuthority::ISSUES_PER_PERIOD`].
+    fn issues_per_period(&self) -> bool;
+    /// [`KdAuthority::issue`] by the authority of `user`'s organisation: what it sends `user`.
+    ///
+    /// # Errors
+    /// As [`KdAuthority::issue`].
+    fn issue(
+        &mut self,
+        user: UserId,
+        period: Period,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError>;
+    /// [`KdClient::renew`] on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`KdClient::renew`].
+    fn renew(
+        &mut self,
+        user: UserId,
+        issued: &Packet,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError>;
     /// [`KdClient::change`] on `user`'s client.
     ///
     /// # Errors
@@ -161,9 +201,11 @@ pub trait DynKd: Send {
     fn state_len(&self, user: UserId, room: RoomId) -> usize;
     /// [`KdServer::known_epoch_secret`].
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
-    /// [`KdServer::escrow`] of a message the key server relayed.
-    fn server_escrow(
+    /// [`KdAuthority::escrow`], by the authority of `to`'s organisation, of a message to `to`
+    /// that the key server relayed.
+    fn authority_escrow(
         &self,
+        to: UserId,
         room: RoomId,
         relayed: &Packet,
     ) -> Option<Result<(Epoch, EpochSecret), SchemeError>>;
@@ -181,13 +223,48 @@ pub trait DynKd: Send {
         members: u32,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Option<InterposedRoom>, SchemeError>;
+    /// [`impersonation`] for this scheme, in a system of its own; `None` if the scheme's
+    /// authority issues no credentials.
+    ///
+    /// # Errors
+    /// As [`impersonation`].
+    fn impersonation(
+        &self,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Option<Impersonation>, SchemeError>;
+    /// [`removed_member_overhears`] for this scheme, in a system of its own.
+    ///
+    /// # Errors
+    /// As [`removed_member_overhears`].
+    fn removed_member_overhears(
+        &self,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Overheard, SchemeError>;
 }
 
 /// [`DynKd`] over a typed scheme.
 struct KdSystem<K: KeyDistribution> {
     server: K::Server,
+    authorities: Vec<K::Authority>,
     clients: Vec<K::Client>,
+    /// Each client's organisation, by user id.
+    org_of: Vec<OrgId>,
     directory: Vec<K::Credential>,
+}
+
+impl<K: KeyDistribution> KdSystem<K> {
+    fn authority(&mut self, org: OrgId) -> Result<&mut K::Authority, SchemeError> {
+        self.authorities
+            .get_mut(usize::from(org.0))
+            .ok_or(SchemeError::Internal("unknown organisation"))
+    }
+
+    fn org_of(&self, user: UserId) -> Result<OrgId, SchemeError> {
+        self.org_of
+            .get(user.0 as usize)
+            .copied()
+            .ok_or(SchemeError::Internal("user not enrolled"))
+    }
 }
 
 /// A fresh erased system of scheme `K`.
@@ -199,7 +276,9 @@ pub fn kd_system<K: KeyDistribution>(
 ) -> Result<Box<dyn DynKd>, SchemeError> {
     Ok(Box::new(KdSystem::<K> {
         server: K::new_server(rng)?,
+        authorities: Vec::new(),
         clients: Vec::new(),
+        org_of: Vec::new(),
         directory: Vec::new(),
     }))
 }
@@ -211,14 +290,58 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     fn properties(&self) -> KdProperties {
         K::PROPERTIES
     }
-    fn enroll(&mut self, user: UserId, rng: &mut dyn CryptoRngCore) -> Result<(), SchemeError> {
+    fn add_organisation(&mut self, rng: &mut dyn CryptoRngCore) -> Result<OrgId, SchemeError> {
+        let org = u16::try_from(self.authorities.len())
+            .map(OrgId)
+            .map_err(|_| SchemeError::Internal("too many organisations"))?;
+        self.authorities.push(K::Authority::new(org, rng)?);
+        Ok(org)
+    }
+    fn enroll(
+        &mut self,
+        user: UserId,
+        org: OrgId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError> {
         if user.0 as usize != self.clients.len() {
             return Err(SchemeError::Internal("users must be enrolled in id order"));
         }
-        let (c, cred) = K::enroll(&mut self.server, user, rng)?;
+        let authority = self
+            .authorities
+            .get_mut(usize::from(org.0))
+            .ok_or(SchemeError::Internal("unknown organisation"))?;
+        let (c, cred) = K::enroll(&mut self.server, authority, user, rng)?;
         self.clients.push(c);
+        self.org_of.push(org);
         self.directory.push(cred);
         Ok(())
+    }
+    fn trust(&mut self, user: UserId, org: OrgId) -> Result<(), SchemeError> {
+        let public = self.authority(org)?.public();
+        client(&mut self.clients, user)?.trust(org, &public)
+    }
+    fn issues_per_period(&self) -> bool {
+        <K::Authority as KdAuthority>::ISSUES_PER_PERIOD
+    }
+    fn issue(
+        &mut self,
+        user: UserId,
+        period: Period,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Packet, SchemeError> {
+        let org = self.org_of(user)?;
+        self.authority(org)?
+            .issue(user, period, rng)
+            .map(Packet::new)
+    }
+    fn renew(
+        &mut self,
+        user: UserId,
+        issued: &Packet,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError> {
+        let issued = issued.downcast_ref::<<K::Authority as KdAuthority>::Issued>()?;
+        client(&mut self.clients, user)?.renew(issued, rng)
     }
     fn change(
         &mut self,
@@ -286,13 +409,22 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.server.known_epoch_secret(room)
     }
-    fn server_escrow(
+    fn authority_escrow(
         &self,
+        to: UserId,
         room: RoomId,
         relayed: &Packet,
     ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
-        match relayed.downcast_ref::<K::Message>() {
-            Ok(msg) => self.server.escrow(room, msg),
+        let authority = self
+            .org_of(to)
+            .and_then(|org| {
+                self.authorities
+                    .get(usize::from(org.0))
+                    .ok_or(SchemeError::Internal("unknown organisation"))
+            })
+            .and_then(|a| Ok((a, relayed.downcast_ref::<K::Message>()?)));
+        match authority {
+            Ok((authority, msg)) => authority.escrow(room, msg),
             Err(e) => Some(Err(e)),
         }
     }
@@ -305,6 +437,18 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Option<InterposedRoom>, SchemeError> {
         interposed_room::<K>(members, rng)
+    }
+    fn impersonation(
+        &self,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Option<Impersonation>, SchemeError> {
+        impersonation::<K>(rng)
+    }
+    fn removed_member_overhears(
+        &self,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Overheard, SchemeError> {
+        removed_member_overhears::<K>(rng)
     }
 }
 

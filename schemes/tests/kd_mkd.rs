@@ -47,7 +47,7 @@ struct Org {
 impl Org {
     fn new(users: u32, seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let (server, clients, directory) = testing::enroll_all::<Mkd>(users, &mut rng);
+        let (server, _, clients, directory) = testing::enroll_all::<Mkd>(users, &mut rng);
         Self {
             server,
             clients,

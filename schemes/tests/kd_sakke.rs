@@ -1,8 +1,10 @@
 //! `sakke`: the key-distribution conformance suites, and what one change sends.
 #![allow(clippy::unwrap_used)]
 
-use conclave_schemes::kd::sakke::group::{self, identifier, user_uri, KeyPeriod, Sakke};
-use conclave_schemes::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Roster};
+use conclave_schemes::kd::sakke::group::{self, identifier, kms_uri, user_uri, KeyPeriod, Sakke};
+use conclave_schemes::kd::{
+    Change, Handled, KdAuthority, KdClient, KdServer, KeyDistribution, OrgId, Period, Roster,
+};
 use conclave_schemes::testing::{self, KdHarness};
 use conclave_schemes::{Dest, Epoch, RoomId, UserId, Wire};
 use rand_chacha::rand_core::SeedableRng;
@@ -20,8 +22,9 @@ fn sakke_conformance() {
 #[test]
 fn sakke_registered_with_its_claims() {
     let p = Sakke::PROPERTIES;
-    // The KMS sits with the key server: it derives every epoch secret (escrow).
-    assert!(p.server_knows_epoch_secret && p.removal_excludes && p.join_excludes_past);
+    // Each KMS derives every epoch secret sent to its users (escrow); the relay derives none.
+    assert!(p.authority_can_derive && !p.server_knows_epoch_secret);
+    assert!(p.removal_excludes && p.join_excludes_past);
     assert!(!p.layer_hides_history_from_joiners);
     let registry = conclave_schemes::registry::Registry::builtin();
     let kd = registry.names(conclave_schemes::registry::Family::KeyDistribution);
@@ -40,6 +43,12 @@ fn identifiers_follow_rfc6509() {
     assert!(identifier(period, "").is_err());
     assert!(KeyPeriod::new(2027, 13).is_err());
     assert!(KeyPeriod::new(2027, 0).is_err());
+    // The run's periods are the months from 2027-01.
+    assert_eq!(KeyPeriod::of(Period(0)).unwrap(), KeyPeriod::MODEL_START);
+    assert_eq!(KeyPeriod::of(Period(11)).unwrap().to_string(), "2027-12");
+    assert_eq!(KeyPeriod::of(Period(12)).unwrap().to_string(), "2028-01");
+    assert!(KeyPeriod::of(Period(u32::MAX)).is_err());
+    assert_eq!(kms_uri(OrgId(3)), "kms.org3.conclave");
 }
 
 /// A change sends one I_MESSAGE per other member of the new roster, through the relay, each of
@@ -79,15 +88,21 @@ fn one_signed_i_message_per_other_member() {
                 .unwrap()
                 .len()
         };
+        let kms_len = |u: UserId| kms_uri(testing::org_of(u)).len();
         assert_eq!(
             m.wire_len(),
-            group::message_len(id_len(UserId(0)), id_len(*to))
+            group::message_len(
+                id_len(UserId(0)),
+                id_len(*to),
+                kms_len(UserId(0)),
+                kms_len(*to)
+            )
         );
     }
-    // Users 0-9 have 24-octet identifiers, users 10-99 25-octet ones.
-    assert_eq!(sent[0].1.wire_len(), 475);
-    assert_eq!(sent[2].1.wire_len(), 476);
-    assert_eq!(group::FIXED_OCTETS, 427);
+    // Users 0-9 have 24-octet identifiers, users 10-99 25-octet ones; KMS URIs are 17 octets.
+    assert_eq!(sent[0].1.wire_len(), 513);
+    assert_eq!(sent[2].1.wire_len(), 514);
+    assert_eq!(group::FIXED_OCTETS, 431);
     assert_eq!(h.clients[0].current(room).map(|(e, _)| e), Some(Epoch(2)));
     for (d, m) in &sent {
         let Dest::User(to) = d else { panic!() };
@@ -97,13 +112,18 @@ fn one_signed_i_message_per_other_member() {
     }
     h.agreed(room);
     assert!(h.server.known_epoch_secret(room).is_none());
-    // Escrow: the KMS opens any I_MESSAGE it relayed with the RSK it issues again, and gets the
-    // very secret the members hold; not for another room.
+    // Escrow: the recipient's KMS opens any I_MESSAGE to one of its users with the RSK it
+    // issues again, and gets the very secret the members hold; not for another room, and not
+    // an I_MESSAGE to a user of the other KMS.
     let held = h.clients[1].current(room).map(|(e, s)| (e, s.clone()));
-    for (_, m) in &sent {
-        let escrowed = h.server.escrow(room, m).expect("the KMS escrows").unwrap();
+    for (d, m) in &sent {
+        let Dest::User(to) = d else { panic!() };
+        let org = usize::from(testing::org_of(*to).0);
+        let kms = &h.authorities[org];
+        let escrowed = kms.escrow(room, m).expect("the KMS escrows").unwrap();
         assert_eq!(Some(escrowed), held);
-        assert!(h.server.escrow(RoomId(room.0 + 1), m).unwrap().is_err());
+        assert!(kms.escrow(RoomId(room.0 + 1), m).unwrap().is_err());
+        assert!(h.authorities[1 - org].escrow(room, m).unwrap().is_err());
     }
     assert_eq!(h.clients[0].state_len(room), 40);
     assert_eq!(h.clients[5].state_len(room), 0);

@@ -55,7 +55,8 @@ pub fn calibration_scenario() -> Scenario {
         },
         policy: Policy {
             history: HistoryPolicy::Shared,
-            key_period: crate::scenario::limits::DEFAULT_KEY_PERIOD,
+            // Two period starts in the hour, so key renewal is measured.
+            key_period: 1200 * SECOND,
         },
         workload: Workload {
             messages: Messages {

@@ -343,11 +343,19 @@ pub fn required_entries(stack: &StackSpec, registry: &Registry) -> Vec<String> {
     // first enrolled one. An unknown name is the scenario's error, reported elsewhere.
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
     let first = conclave_schemes::UserId(0);
+    if registry.kd(&stack.kd, &mut rng).is_ok_and(|mut kd| {
+        kd.add_organisation(&mut rng)
+            .and_then(|org| kd.enroll(first, org, &mut rng))
+            .is_ok()
+            && kd.message_layer(first).is_some()
+    }) {
+        ids.extend(of(&stack.kd, &["protect", "unprotect"]));
+    }
     if registry
         .kd(&stack.kd, &mut rng)
-        .is_ok_and(|mut kd| kd.enroll(first, &mut rng).is_ok() && kd.message_layer(first).is_some())
+        .is_ok_and(|kd| kd.issues_per_period())
     {
-        ids.extend(of(&stack.kd, &["protect", "unprotect"]));
+        ids.extend(of(&stack.kd, &["kms.issue", "client.renew"]));
     }
     ids.extend(of(&stack.pre, &["seal", "open", "store", "epoch_changed"]));
     ids.extend(of(

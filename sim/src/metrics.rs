@@ -30,11 +30,14 @@ pub enum Op {
     /// A new member opens the room until it has decrypted the last `history.read` messages from
     /// before its join.
     History,
+    /// At a new key period, a terminal asks its organisation's KMS for its credentials until it
+    /// has validated and installed them (schemes whose authority issues per period).
+    Renew,
 }
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 8] = [
+    pub const ALL: [Op; 9] = [
         Op::Login,
         Op::Send,
         Op::Receive,
@@ -43,6 +46,7 @@ impl Op {
         Op::Leave,
         Op::Reencrypt,
         Op::History,
+        Op::Renew,
     ];
 
     /// Lower-case name used in reports and JSON.
@@ -57,6 +61,7 @@ impl Op {
             Op::Leave => "leave",
             Op::Reencrypt => "reencrypt",
             Op::History => "history",
+            Op::Renew => "renew",
         }
     }
 }
@@ -68,6 +73,8 @@ pub enum Party {
     Client,
     /// The key-distribution server.
     KeyServer,
+    /// The organisations' key management servers (identity-based schemes).
+    Kms,
     /// The message server (storage and re-encryption).
     MessageServer,
     /// The search server.
@@ -78,13 +85,14 @@ pub enum Party {
 }
 
 /// Parties CPU time is kept for.
-pub const PARTIES: usize = 5;
+pub const PARTIES: usize = 6;
 
 impl Party {
     /// Every party, in report order.
     pub const ALL: [Party; PARTIES] = [
         Party::Client,
         Party::KeyServer,
+        Party::Kms,
         Party::MessageServer,
         Party::SearchServer,
         Party::Initiator,
@@ -96,6 +104,7 @@ impl Party {
         match self {
             Party::Client => "client",
             Party::KeyServer => "key_server",
+            Party::Kms => "kms",
             Party::MessageServer => "message_server",
             Party::SearchServer => "search_server",
             Party::Initiator => "initiator",

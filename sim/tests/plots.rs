@@ -45,7 +45,7 @@ fn stack(kd: &str, factor: u64, reencrypt: bool) -> StackResult {
             bytes_up: up * factor,
             bytes_down: down * factor,
             rounds: 1,
-            cpu_ns: [50_000 * factor, 0, 10_000, 0, 20_000 * factor * room],
+            cpu_ns: [50_000 * factor, 0, 0, 10_000, 0, 20_000 * factor * room],
             room_size: Some(room),
             history: Some(10 * (i + 1)),
         };

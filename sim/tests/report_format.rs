@@ -131,7 +131,7 @@ fn stats(latency_us: &[u64], bytes_up: u64, bytes_down: u64, rounds: u64) -> OpS
             bytes_up,
             bytes_down,
             rounds,
-            cpu_ns: [us * 100, 2_000, 3_000, 0, us * 50],
+            cpu_ns: [us * 100, 2_000, 0, 3_000, 0, us * 50],
             room_size: None,
             history: None,
         });
@@ -178,6 +178,7 @@ fn conventional() -> StackResult {
     );
     r.security.notes = TrustNotes {
         notes: vec!["the server stores plaintext by design".to_owned()],
+        kms_can_derive: false,
     };
     r.counters = Counters {
         events: 100,
@@ -302,6 +303,7 @@ fn summary_json_has_the_schema() {
                 "ops",
                 "oracle",
                 "adversary",
+                "kms_can_derive",
                 "search_leakage",
                 "counters",
                 "trace_sha256",
@@ -309,6 +311,7 @@ fn summary_json_has_the_schema() {
                 "reencrypt_by_history"
             ])
         );
+        assert_eq!(st["kms_can_derive"], false);
         assert_eq!(
             keys(&st["search_leakage"]),
             set(&[
@@ -335,7 +338,10 @@ fn summary_json_has_the_schema() {
                 "kd_substitution",
                 "hostile_rekey",
                 "splice",
-                "rollback"
+                "rollback",
+                "kms_plus_servers",
+                "untrusted_kms",
+                "removed_member_overhears"
             ])
         );
         assert_eq!(
@@ -376,6 +382,7 @@ fn summary_json_has_the_schema() {
                 set(&[
                     "client",
                     "key_server",
+                    "kms",
                     "message_server",
                     "search_server",
                     "initiator"

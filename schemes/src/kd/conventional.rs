@@ -38,6 +38,7 @@
 use std::collections::BTreeMap;
 
 use super::held::HeldSecrets;
+use super::DirectoryAuthority;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
     ServerHandled,
@@ -109,12 +110,14 @@ impl KeyDistribution for Conventional {
         server_knows_epoch_secret: true,
         removal_excludes: false,
         join_excludes_past: false,
+        authority_can_derive: false,
         layer_hides_history_from_joiners: false,
     };
     type Credential = NoCredential;
     type Message = Message;
     type Client = Client;
     type Server = Server;
+    type Authority = DirectoryAuthority<Self>;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
         Ok(Server::default())
@@ -122,6 +125,7 @@ impl KeyDistribution for Conventional {
 
     fn enroll(
         _server: &mut Server,
+        _authority: &mut DirectoryAuthority<Self>,
         _user: UserId,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<(Client, NoCredential), SchemeError> {

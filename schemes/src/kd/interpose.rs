@@ -6,7 +6,9 @@
 //! left, and compare the server's claim with the members' own secrets. A member that refuses a
 //! message stops the change there: the attack was detected.
 
-use super::{Change, Directory, KdClient, KdServer, KeyDistribution, Origin, Roster};
+use super::{
+    Change, Directory, KdAuthority, KdClient, KdServer, KeyDistribution, OrgId, Origin, Roster,
+};
 use crate::common::router::{route, Arrival, Misrouted};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
 
@@ -64,8 +66,9 @@ pub fn interposed_room<K: KeyDistribution>(
     let mut server = server?;
     let mut clients = Vec::with_capacity(members as usize);
     let mut directory = Vec::with_capacity(members as usize);
+    let mut authority = K::Authority::new(OrgId(0), rng)?;
     for u in 0..members {
-        let (client, credential) = K::enroll(&mut server, UserId(u), rng)?;
+        let (client, credential) = K::enroll(&mut server, &mut authority, UserId(u), rng)?;
         clients.push(client);
         directory.push(credential);
     }
@@ -77,14 +80,17 @@ pub fn interposed_room<K: KeyDistribution>(
     let changer = UserId(0);
     let mut out = Outbox::new();
     clients[0].change(&roster, &Change::Create, &directory, rng, &mut out)?;
-    let refused = deliver_until_quiet::<K>(
+    let refused = deliver::<K>(
         &mut server,
         &mut clients,
         &directory,
         &roster,
         (changer, out),
+        OnRefusal::Stop,
         rng,
-    )?;
+    )?
+    .into_iter()
+    .next();
     Ok(Some(InterposedRoom {
         members: ids
             .iter()
@@ -96,14 +102,23 @@ pub fn interposed_room<K: KeyDistribution>(
     }))
 }
 
-fn held(current: Option<(Epoch, &EpochSecret)>) -> Option<(Epoch, EpochSecret)> {
+pub(super) fn held(current: Option<(Epoch, &EpochSecret)>) -> Option<(Epoch, EpochSecret)> {
     current.map(|(e, s)| (e, s.clone()))
 }
 
-/// Why an interposed delivery stopped early.
+/// What a delivery does when a member refuses a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnRefusal {
+    /// Nothing more is delivered (the interference was detected).
+    Stop,
+    /// The refusing member sends nothing in answer; the rest is delivered.
+    Continue,
+}
+
+/// Why a delivery stopped early.
 enum Stop {
-    /// A member refused a message: the attack was detected.
-    Refused(UserId, SchemeError),
+    /// A member refused a message and [`OnRefusal::Stop`] was asked.
+    Refused,
     /// Anything else: an error of the experiment.
     Failed(SchemeError),
 }
@@ -115,15 +130,17 @@ impl From<Misrouted> for Stop {
 }
 
 /// Delivers `first` (an outbox of `first.0`) and everything it causes, in order, until nothing
-/// is left or a member refuses a message (returned).
-fn deliver_until_quiet<K: KeyDistribution>(
+/// is left or, with [`OnRefusal::Stop`], a member refuses a message; returns the refusals.
+pub(super) fn deliver<K: KeyDistribution>(
     server: &mut K::Server,
     clients: &mut [K::Client],
     directory: Directory<'_, K>,
     roster: &Roster<'_>,
     (by, out): (UserId, Outbox<K::Message>),
+    on_refusal: OnRefusal,
     rng: &mut dyn CryptoRngCore,
-) -> Result<Option<(UserId, SchemeError)>, SchemeError> {
+) -> Result<Vec<(UserId, SchemeError)>, SchemeError> {
+    let mut refusals = Vec::new();
     let delivered =
         route(Origin::User(by), out, |arrival| {
             let mut o = Outbox::new();
@@ -137,16 +154,19 @@ fn deliver_until_quiet<K: KeyDistribution>(
                     let client = clients.get_mut(to.0 as usize).ok_or(Stop::Failed(
                         SchemeError::Internal("a message to a user not enrolled"),
                     ))?;
-                    client
-                        .handle(roster, from, msg, directory, rng, &mut o)
-                        .map_err(|e| Stop::Refused(to, e))?;
+                    if let Err(e) = client.handle(roster, from, msg, directory, rng, &mut o) {
+                        refusals.push((to, e));
+                        if on_refusal == OnRefusal::Stop {
+                            return Err(Stop::Refused);
+                        }
+                        o = Outbox::new();
+                    }
                 }
             }
             Ok(o)
         });
     match delivered {
-        Ok(_) => Ok(None),
-        Err(Stop::Refused(to, e)) => Ok(Some((to, e))),
+        Ok(_) | Err(Stop::Refused) => Ok(refusals),
         Err(Stop::Failed(e)) => Err(e),
     }
 }

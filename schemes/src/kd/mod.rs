@@ -12,16 +12,23 @@
 //! every member reports [`Handled::NewEpoch`] for the new epoch (the changer may already hold it
 //! when `change` returns).
 
+pub mod authority;
 pub mod conventional;
 pub mod held;
+pub mod impersonate;
 pub mod interpose;
 pub mod mkd;
+pub mod overhear;
 pub mod pairwise_dh;
 pub mod sakke;
 pub mod sealed_box;
 pub mod sender_keys;
 
-use crate::{CryptoRngCore, Epoch, EpochSecret, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::{
+    CryptoRngCore, Epoch, EpochSecret, Misuse, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
+};
+
+pub use authority::{DirectoryAuthority, KdAuthority, NothingIssued, OrgId, Period};
 
 /// A room's membership as the directory knows it, after the change being processed.
 #[derive(Debug, Clone, Copy)]
@@ -82,8 +89,11 @@ pub enum ServerHandled {
 /// claimed ones and reports the rest as exposures by design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KdProperties {
-    /// The key server can compute epoch secrets (a conventional server, or an escrowing KMS).
+    /// The key server can compute epoch secrets (a conventional server).
     pub server_knows_epoch_secret: bool,
+    /// An organisation's [`KdAuthority`] can derive the epoch secrets its users receive: an
+    /// identity-based KMS that holds every private key it issued (escrow by design).
+    pub authority_can_derive: bool,
     /// A removed member cannot derive any later epoch secret.
     pub removal_excludes: bool,
     /// A joiner cannot derive any earlier epoch secret.
@@ -139,6 +149,9 @@ pub trait KeyDistribution: 'static {
     type Client: KdClient<Kd = Self>;
     /// The key-distribution server.
     type Server: KdServer<Kd = Self>;
+    /// An organisation's credential authority: the directory that vouches for its users'
+    /// public keys ([`DirectoryAuthority`]), or a key management server that issues them.
+    type Authority: KdAuthority<Kd = Self>;
 
     /// Sets up the server.
     ///
@@ -164,13 +177,15 @@ pub trait KeyDistribution: 'static {
         None
     }
 
-    /// Enrols `user` with the server (provisioning before the run; not a measured operation)
-    /// and returns its client and public credential.
+    /// Enrols `user`, a user of `authority`'s organisation, with the server (provisioning
+    /// before the run; not a measured operation) and returns its client, holding credentials
+    /// for [`Period::FIRST`], and its public credential.
     ///
     /// # Errors
     /// Scheme specific.
     fn enroll(
         server: &mut Self::Server,
+        authority: &mut Self::Authority,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(Self::Client, Self::Credential), SchemeError>;
@@ -226,6 +241,38 @@ pub trait KdClient: Send {
     fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {
         None
     }
+
+    /// Accepts users of organisation `org`, whose authority publishes `public`: this client's
+    /// organisation trusts that authority (provisioning, not a measured operation). The
+    /// default installs nothing: a scheme whose authority is the directory takes every
+    /// credential the directory lists.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] if `public` does not validate.
+    fn trust(
+        &mut self,
+        org: OrgId,
+        public: &<<Self::Kd as KeyDistribution>::Authority as KdAuthority>::Public,
+    ) -> Result<(), SchemeError> {
+        let _ = (org, public);
+        Ok(())
+    }
+
+    /// Validates and installs the credentials this user's authority `issued` for a later key
+    /// period; from then on the client acts in that period.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if they do not validate, [`SchemeError::Malformed`] if they do
+    /// not parse, [`SchemeError::Misuse`] if they are for another user or an earlier period;
+    /// the default, for schemes whose credentials do not expire, refuses every issue.
+    fn renew(
+        &mut self,
+        issued: &<<Self::Kd as KeyDistribution>::Authority as KdAuthority>::Issued,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError> {
+        let _ = (issued, rng);
+        Err(Misuse::UnexpectedMessage("this scheme's credentials do not expire").into())
+    }
 }
 
 /// The key-distribution server.
@@ -252,21 +299,4 @@ pub trait KdServer: Send {
     /// [`KeyDistribution::new_interposing_server`] whose attack succeeded (the secret it
     /// derived); `None` otherwise.
     fn known_epoch_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
-
-    /// What an escrowing key server derives from `relayed`, a message about `room` that it
-    /// relayed (an identity-based scheme whose KMS sits with the key server recomputes the
-    /// recipient's private key and opens it): the epoch and its secret. `None` (the default)
-    /// for a server that derives nothing from what it relays. Oracle work, not a protocol step:
-    /// a caller compares the result with the secret the members hold before believing it.
-    ///
-    /// # Errors
-    /// Inside the `Some`: as [`KdClient::handle`] for a message that does not open.
-    fn escrow(
-        &self,
-        room: RoomId,
-        relayed: &<Self::Kd as KeyDistribution>::Message,
-    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
-        let _ = (room, relayed);
-        None
-    }
 }

@@ -69,6 +69,7 @@ use x25519_dalek::PublicKey;
 
 use super::held::{member_sender, planned_change, HeldSecrets};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::DirectoryAuthority;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
     ServerHandled,
@@ -156,12 +157,14 @@ impl KeyDistribution for PairwiseDh {
         server_knows_epoch_secret: false,
         removal_excludes: true,
         join_excludes_past: true,
+        authority_can_derive: false,
         layer_hides_history_from_joiners: false,
     };
     type Credential = Credential;
     type Message = Message;
     type Client = Client;
     type Server = Server;
+    type Authority = DirectoryAuthority<Self>;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
         Ok(Server)
@@ -169,6 +172,7 @@ impl KeyDistribution for PairwiseDh {
 
     fn enroll(
         _server: &mut Server,
+        _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(Client, Credential), SchemeError> {
@@ -324,8 +328,13 @@ mod tests {
 
     fn setup(n: u32, rng: &mut ChaCha20Rng) -> (Vec<Client>, Vec<Credential>) {
         let mut server = Server;
+        let mut directory = <DirectoryAuthority<PairwiseDh> as crate::kd::KdAuthority>::new(
+            crate::kd::OrgId(0),
+            rng,
+        )
+        .unwrap();
         (0..n)
-            .map(|u| PairwiseDh::enroll(&mut server, UserId(u), rng).unwrap())
+            .map(|u| PairwiseDh::enroll(&mut server, &mut directory, UserId(u), rng).unwrap())
             .unzip()
     }
 

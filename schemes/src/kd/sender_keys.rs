@@ -118,6 +118,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::pairwise_dh::lookup;
 pub use super::pairwise_dh::Credential;
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::DirectoryAuthority;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer,
     Origin, Roster, ServerHandled,
@@ -465,12 +466,14 @@ impl KeyDistribution for SenderKeys {
         server_knows_epoch_secret: false,
         removal_excludes: true,
         join_excludes_past: true,
+        authority_can_derive: false,
         layer_hides_history_from_joiners: true,
     };
     type Credential = Credential;
     type Message = Message;
     type Client = Client;
     type Server = Server;
+    type Authority = DirectoryAuthority<Self>;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
         Ok(Server)
@@ -478,6 +481,7 @@ impl KeyDistribution for SenderKeys {
 
     fn enroll(
         _server: &mut Server,
+        _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(Client, Credential), SchemeError> {

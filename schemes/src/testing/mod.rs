@@ -13,7 +13,12 @@ pub use sse::*;
 use std::collections::BTreeMap;
 
 use crate::common::router::{route, Arrival};
-use crate::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
+use crate::kd::authority::TwoOrganisations;
+use crate::kd::impersonate::impersonation;
+use crate::kd::overhear::removed_member_overhears;
+use crate::kd::{
+    Change, Handled, KdAuthority, KdClient, KdServer, KeyDistribution, Origin, Period, Roster,
+};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// An organisation running one key-distribution scheme, with messages delivered synchronously.
@@ -21,6 +26,8 @@ use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, User
 pub struct KdHarness<K: KeyDistribution> {
     /// The key server.
     pub server: K::Server,
+    /// The authorities of the two organisations ([`enroll_all`]).
+    pub authorities: Vec<K::Authority>,
     /// Every user's client, by id.
     pub clients: Vec<K::Client>,
     /// Published credentials, by id.
@@ -40,6 +47,10 @@ pub struct KdHarness<K: KeyDistribution> {
     pub tamper_outcome: Option<Result<Handled, crate::SchemeError>>,
     /// Sees every call, for per-role costs.
     pub observer: Option<Box<dyn Observer>>,
+    /// Messages to this user are not delivered but kept in [`held`](Self::held).
+    pub hold_for: Option<UserId>,
+    /// Messages kept for [`hold_for`](Self::hold_for), with their origin, in order.
+    pub held: Vec<(Origin, K::Message)>,
     changer: Option<UserId>,
 }
 
@@ -70,17 +81,23 @@ pub trait Tamper {
     fn tamper(&mut self) -> bool;
 }
 
-/// A fresh server of scheme `K` with `users` users enrolled in id order: the server, the clients
-/// and the directory of their credentials.
+pub use crate::kd::authority::two_orgs_org_of as org_of;
+
+/// A fresh server of scheme `K` with `users` users enrolled in id order, in two organisations
+/// that trust each other ([`org_of`]), so that every suite also runs across organisations:
+/// the server, the two authorities, the clients and the directory of their credentials.
+#[allow(clippy::type_complexity)]
 pub fn enroll_all<K: KeyDistribution>(
     users: u32,
     rng: &mut dyn CryptoRngCore,
-) -> (K::Server, Vec<K::Client>, Vec<K::Credential>) {
-    let mut server = K::new_server(rng).unwrap();
-    let (clients, directory) = (0..users)
-        .map(|u| K::enroll(&mut server, UserId(u), rng).unwrap())
-        .unzip();
-    (server, clients, directory)
+) -> (
+    K::Server,
+    Vec<K::Authority>,
+    Vec<K::Client>,
+    Vec<K::Credential>,
+) {
+    let t = TwoOrganisations::<K>::new(users, rng).unwrap();
+    (t.server, t.authorities, t.clients, t.directory)
 }
 
 /// Applies `change` to `roster` as the directory does: sorted, each member once.
@@ -97,9 +114,10 @@ pub fn apply_change(roster: &mut Vec<UserId>, change: &Change<'_>) {
 impl<K: KeyDistribution> KdHarness<K> {
     /// Enrols `users` users.
     pub fn new(users: u32, rng: &mut dyn CryptoRngCore) -> Self {
-        let (server, clients, directory) = enroll_all::<K>(users, rng);
+        let (server, authorities, clients, directory) = enroll_all::<K>(users, rng);
         Self {
             server,
+            authorities,
             clients,
             directory,
             rosters: BTreeMap::new(),
@@ -108,6 +126,8 @@ impl<K: KeyDistribution> KdHarness<K> {
             tamper: None,
             tamper_outcome: None,
             observer: None,
+            hold_for: None,
+            held: Vec::new(),
             changer: None,
         }
     }
@@ -253,6 +273,10 @@ impl<K: KeyDistribution> KdHarness<K> {
         msg: &K::Message,
         rng: &mut dyn CryptoRngCore,
     ) -> Outbox<K::Message> {
+        if self.hold_for == Some(to) {
+            self.held.push((origin, msg.clone()));
+            return Outbox::new();
+        }
         if let Some(t) = &mut self.tamper {
             let mut bad = msg.clone();
             if t(&mut bad) {
@@ -381,7 +405,107 @@ where
     }
 }
 
-/// Key distribution: [`kd_membership`], [`kd_exclusion`] and [`kd_rejects_tampering`], in turn.
+/// Key distribution: an authority that issues per key period renews every member's keys, and
+/// rooms keep working across the roll-over: a change made in the earlier period that reaches a
+/// member late still opens, changes after it agree, a removed member with its new period's keys
+/// and a copy of the traffic does not get the next secret, and a client refuses keys issued to
+/// another user, by another organisation's authority, or for a period it holds. An authority
+/// that issues nothing refuses to issue.
+pub fn kd_key_periods<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    let room = RoomId(11);
+    let mut h = KdHarness::<K>::with_room(6, room, 5, rng);
+    if !<K::Authority as KdAuthority>::ISSUES_PER_PERIOD {
+        assert!(
+            h.authorities[0].issue(UserId(0), Period(1), rng).is_err(),
+            "an authority that issues nothing per period issued credentials"
+        );
+        return;
+    }
+    // A change of period 0 whose messages to member 3 wait until after the roll-over.
+    h.hold_for = Some(UserId(3));
+    h.change(room, UserId(0), Change::Remove(&[]), rng);
+    h.hold_for = None;
+    let held_back = std::mem::take(&mut h.held);
+    assert!(!held_back.is_empty(), "the change sent member 3 nothing");
+    for u in 0..h.clients.len() {
+        let user = UserId(u as u32);
+        let issued = h.authorities[usize::from(org_of(user).0)]
+            .issue(user, Period(1), rng)
+            .unwrap();
+        h.clients[u].renew(&issued, rng).unwrap();
+        assert!(
+            h.clients[u].renew(&issued, rng).is_err(),
+            "a client took keys of a period it holds"
+        );
+    }
+    let roster = h.rosters[&room].clone();
+    let view = Roster {
+        room,
+        members: &roster,
+    };
+    for (from, msg) in &held_back {
+        let got = h.handle_by(UserId(3), &view, *from, msg, rng);
+        assert!(
+            matches!(got, Ok(Handled::NewEpoch(_))),
+            "a change of the earlier period did not open after the roll-over: {got:?}"
+        );
+    }
+    h.agreed(room);
+    h.change(room, UserId(1), Change::Add(&[UserId(5)]), rng);
+    h.change(room, UserId(0), Change::Remove(&[UserId(2)]), rng);
+    h.eavesdropper = Some(UserId(2));
+    h.change(room, UserId(3), Change::Remove(&[]), rng);
+    let (_, latest) = h.agreed(room);
+    assert!(
+        h.clients[2].current(room).is_none_or(|(_, s)| *s != latest),
+        "a removed member with its new period's keys derived a later epoch secret"
+    );
+    // Refusals: another user's keys, and keys from the other organisation's authority.
+    let others = h.authorities[0].issue(UserId(2), Period(2), rng).unwrap();
+    assert!(
+        h.clients[0].renew(&others, rng).is_err(),
+        "a client took keys issued to another user"
+    );
+    let foreign = h.authorities[1].issue(UserId(0), Period(2), rng).unwrap();
+    assert!(
+        h.clients[0].renew(&foreign, rng).is_err(),
+        "a client took keys issued by another organisation's authority"
+    );
+}
+
+/// Key distribution: an authority nobody trusts issues credentials for a user of another
+/// organisation, and no member accepts the room its holder creates in that user's name
+/// ([`impersonation`]; nothing to check for a scheme whose authority issues nothing).
+pub fn kd_impersonation_refused<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    if let Some(outcome) = impersonation::<K>(rng).unwrap() {
+        assert!(
+            !outcome.accepted(),
+            "a member accepted a key from an impostor holding an untrusted authority's credentials: {outcome:?}"
+        );
+        assert!(
+            !outcome.refusals.is_empty(),
+            "the impostor's messages reached no member"
+        );
+    }
+}
+
+/// Key distribution: a removed member that holds its credentials of the current period,
+/// ignores its removal and handles a copy of every message of the change that removed it does
+/// not get the new secret ([`removed_member_overhears`]), for a scheme that claims
+/// [`KdProperties::removal_excludes`](crate::kd::KdProperties::removal_excludes).
+pub fn kd_removed_member_overhears<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    let outcome = removed_member_overhears::<K>(rng).unwrap();
+    if K::PROPERTIES.removal_excludes {
+        assert!(
+            !outcome.exposed(),
+            "a removed member got the new epoch secret from the change that removed it: {outcome:?}"
+        );
+    }
+}
+
+/// Key distribution: [`kd_membership`], [`kd_exclusion`], [`kd_rejects_tampering`],
+/// [`kd_key_periods`], [`kd_impersonation_refused`] and [`kd_removed_member_overhears`], in
+/// turn.
 pub fn kd_conformance<K: KeyDistribution>(rng: &mut dyn CryptoRngCore)
 where
     K::Message: Tamper,
@@ -389,6 +513,9 @@ where
     kd_membership::<K>(rng);
     kd_exclusion::<K>(rng);
     kd_rejects_tampering::<K>(rng);
+    kd_key_periods::<K>(rng);
+    kd_impersonation_refused::<K>(rng);
+    kd_removed_member_overhears::<K>(rng);
 }
 
 /// Delivers a changer's message to its server as if another member (`changer + 1`) had sent it,

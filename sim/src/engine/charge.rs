@@ -23,6 +23,7 @@ impl Engine<'_> {
         match node {
             Node::User(u) => self.users[u.0 as usize].cpu.run(now, ns, false),
             Node::KeyServer => self.key_server.run(now, ns, parallel),
+            Node::Kms(o) => self.kms[usize::from(o)].run(now, ns, parallel),
             Node::MessageServer => self.message_server.run(now, ns, parallel),
             Node::SearchServer => self.search_server.run(now, ns, parallel),
         }

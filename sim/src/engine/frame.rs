@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use conclave_schemes::erased::Packet;
-use conclave_schemes::kd::Origin;
+use conclave_schemes::kd::{Origin, Period};
 use conclave_schemes::{MsgId, RoomId, UserId};
 
 use super::OpId;
@@ -14,6 +14,8 @@ use crate::metrics::Party;
 pub(crate) enum Node {
     User(UserId),
     KeyServer,
+    /// The key management server of an organisation.
+    Kms(u16),
     MessageServer,
     SearchServer,
 }
@@ -23,6 +25,7 @@ impl Node {
         match self {
             Node::User(_) => Party::Client,
             Node::KeyServer => Party::KeyServer,
+            Node::Kms(_) => Party::Kms,
             Node::MessageServer => Party::MessageServer,
             Node::SearchServer => Party::SearchServer,
         }
@@ -73,6 +76,10 @@ pub(crate) enum Body {
         rooms: Vec<LoginRoom>,
         mailbox: Vec<KdMail>,
     },
+    /// A terminal asks its KMS for its credentials of these key periods.
+    KeyRequest { periods: Vec<Period> },
+    /// The KMS's answer: the credentials, one packet per period asked.
+    KeysIssued { issued: Vec<Packet> },
 }
 
 /// A key-distribution message queued for an offline user.
@@ -105,6 +112,9 @@ impl Body {
             Body::Upload { sealed, index, .. } => sealed.wire_len() + index.wire_len() + 8,
             Body::IndexUpdate { index, .. } => index.wire_len() + 8,
             Body::Ack { .. } | Body::LoginRequest => 8,
+            // The user's URI stands in the session the request travels on; each period is 4.
+            Body::KeyRequest { periods } => 4 + 4 * periods.len(),
+            Body::KeysIssued { issued } => 4 + issued.iter().map(Packet::wire_len).sum::<usize>(),
             Body::Deliver { sealed, .. } => sealed.wire_len() + 8,
             Body::Fetch { ids } => 4 + 8 * ids.len(),
             Body::Fetched { records } => {

@@ -63,7 +63,7 @@ impl Engine<'_> {
         self.oracle.scan(&packet, || {
             format!("a key-distribution message from {from} about {room}")
         });
-        self.observe_key_server(env.op, room, &packet);
+        self.observe_key_server(env.op, room, &packet, &relay);
         let mut targets: Vec<(UserId, Origin, Packet, Arc<[UserId]>)> = Vec::new();
         let mut work_ns = 0;
         if relay.is_empty() {
@@ -93,7 +93,12 @@ impl Engine<'_> {
                 self.oracle.scan(&p, || {
                     format!("a key-distribution message from the key server about {room}")
                 });
-                self.observe_key_server(env.op, room, &p);
+                let recipients = match &dest {
+                    Dest::User(v) => std::slice::from_ref(v),
+                    Dest::Users(vs) => vs.as_slice(),
+                    Dest::Server => &[],
+                };
+                self.observe_key_server(env.op, room, &p, recipients);
                 let roster = Arc::clone(&self.rooms[room.0 as usize].roster);
                 match dest {
                     Dest::User(v) => targets.push((v, Origin::Server, p, roster)),
@@ -152,7 +157,15 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn observe_key_server(&mut self, op: Option<OpId>, room: RoomId, p: &Packet) {
+    /// Keeps `p`, which the key server relays or sends to `recipients`, with the change it
+    /// belongs to, and lets each recipient's authority try its escrow on it.
+    fn observe_key_server(
+        &mut self,
+        op: Option<OpId>,
+        room: RoomId,
+        p: &Packet,
+        recipients: &[UserId],
+    ) {
         if let Some(OpState {
             data: OpData::Change {
                 seen_by_key_server, ..
@@ -162,18 +175,21 @@ impl Engine<'_> {
         {
             seen_by_key_server.push(p.clone());
         }
-        self.escrow_from(room, p);
+        for &to in recipients {
+            self.escrow_from(room, p, to);
+        }
     }
 
-    /// An escrowing key server derives the epoch secret from `p`, which it relays: kept as
-    /// what the key server holds once it equals the members' secret of that epoch (a derivation
-    /// that does not match is not believed). Oracle work: not charged.
-    fn escrow_from(&mut self, room: RoomId, p: &Packet) {
+    /// The authority of `to`'s organisation, if it escrows (an identity-based KMS), derives the
+    /// epoch secret from `p`, a message to `to` that the key server relays: kept as what the
+    /// KMS holds once it equals the members' secret of that epoch (a derivation that does not
+    /// match is not believed). Oracle work: not charged.
+    fn escrow_from(&mut self, room: RoomId, p: &Packet, to: UserId) {
         let r = room.0 as usize;
         if self.rooms[r].escrowed.as_ref().map(|(e, _)| *e) >= self.rooms[r].epoch {
             return;
         }
-        let Some(Ok((epoch, secret))) = self.stack.kd.server_escrow(room, p) else {
+        let Some(Ok((epoch, secret))) = self.stack.kd.authority_escrow(to, room, p) else {
             return;
         };
         let escrowed = self.rooms[r].escrowed.as_ref().map(|(e, _)| *e);
@@ -226,6 +242,13 @@ impl Engine<'_> {
         now: Nanos,
         pre_ns: u64,
     ) -> Result<(), EngineError> {
+        if self.users[user.0 as usize].keys_pending.is_some() {
+            // It may need the credentials being fetched.
+            self.users[user.0 as usize]
+                .key_wait
+                .push((op, mail.clone()));
+            return Ok(());
+        }
         let KdMail {
             room,
             origin,

@@ -405,9 +405,12 @@ impl Engine<'_> {
                 Action::Send { .. } | Action::Search { .. } => {
                     self.skip(&action, SkipReason::NotMemberAnyMore);
                 }
-                // A preload is not an op (its count is in the counters), and sessions never
-                // wait for a key.
-                Action::Preload { .. } | Action::Login { .. } | Action::Logout { .. } => {}
+                // A preload is not an op (its count is in the counters), and sessions and key
+                // periods never wait for a room's key.
+                Action::Preload { .. }
+                | Action::Login { .. }
+                | Action::Logout { .. }
+                | Action::KeyPeriod { .. } => {}
             }
         }
         Ok(())

@@ -37,6 +37,7 @@
 
 mod active;
 mod adversary;
+mod authority;
 mod charge;
 mod control;
 mod frame;
@@ -46,6 +47,7 @@ mod leakage;
 mod membership;
 mod messages;
 mod ops;
+mod periods;
 mod pool;
 mod queue;
 mod search;
@@ -57,6 +59,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use conclave_schemes::kd::Period;
 use conclave_schemes::registry::Registry;
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
@@ -127,6 +130,14 @@ pub struct Engine<'s> {
     users: Vec<UserState>,
     rooms: Vec<RoomState>,
     key_server: Pool,
+    /// The key management server of each organisation.
+    kms: Vec<Pool>,
+    /// The organisation of each user.
+    org_of: Vec<u16>,
+    /// The key period the run is in.
+    period: Period,
+    /// Each KMS's randomness.
+    kms_rng: Vec<ChaCha20Rng>,
     message_server: Pool,
     search_server: Pool,
     user_rng: Vec<ChaCha20Rng>,
@@ -247,10 +258,24 @@ impl<'s> Engine<'s> {
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),
                     requeries: Vec::new(),
+                    period: Period::FIRST,
+                    keys_pending: None,
+                    key_wait: Vec::new(),
                 })
                 .collect(),
             rooms: Vec::new(),
             key_server: Pool::new(scenario.servers.workers),
+            kms: scenario
+                .org
+                .organisations
+                .iter()
+                .map(|_| Pool::new(scenario.servers.workers))
+                .collect(),
+            org_of: org.organisation.clone(),
+            period: Period::FIRST,
+            kms_rng: (0..scenario.org.organisations.len() as u64)
+                .map(|o| rng::crypto(seed, "kms", o))
+                .collect(),
             message_server: Pool::new(scenario.servers.workers),
             search_server: Pool::new(scenario.servers.workers),
             user_rng: (0..u64::from(n))
@@ -338,6 +363,7 @@ impl<'s> Engine<'s> {
     fn finish(mut self) -> Result<(StackResult, CostModel), EngineError> {
         self.storage_breach_experiment()?;
         self.active_server_experiments()?;
+        self.authority_experiments()?;
         self.unreadable_at_end();
         self.censor_at_end();
         self.counters.churn_skipped = self.workload.skipped_churn();
@@ -444,12 +470,14 @@ impl<'s> Engine<'s> {
                 ..
             } => self.preload_message(user, room, msg, body, keywords),
             Action::Join { .. } | Action::Leave { .. } => self.membership(at, action),
+            Action::KeyPeriod { period } => self.period_starts(at, Period(period)),
         }
     }
 
     fn arrive(&mut self, to: Node, env: Envelope) -> Result<(), EngineError> {
         match to {
             Node::KeyServer => self.key_server_receives(env),
+            Node::Kms(_) => self.kms_receives(env),
             Node::MessageServer => self.message_server_receives(env),
             Node::SearchServer => self.search_server_receives(env),
             Node::User(u) => self.user_receives(u, env),
@@ -475,10 +503,12 @@ impl<'s> Engine<'s> {
             Body::Reply { .. } => self.reply_at_user(user, env),
             Body::Fetched { .. } => self.fetched_at_user(user, env),
             Body::LoginResponse { .. } => self.login_response_at_user(user, env),
+            Body::KeysIssued { .. } => self.keys_at_user(user, env),
             Body::Upload { .. }
             | Body::IndexUpdate { .. }
             | Body::Query { .. }
             | Body::Fetch { .. }
+            | Body::KeyRequest { .. }
             | Body::LoginRequest => Ok(()),
         }
     }
@@ -530,19 +560,12 @@ impl<'s> Engine<'s> {
             .unwrap_or(self.scenario.policy.history)
     }
 
-    /// The epoch secret of `room` the key server holds or derives: by design (a conventional
-    /// server) or by escrow from traffic it relayed, whichever is later.
+    /// The epoch secret of `room` the key server holds by design (a conventional server).
     fn key_server_secret(&self, room: RoomId) -> Option<(Epoch, EpochSecret)> {
-        let known = self
-            .stack
+        self.stack
             .kd
             .server_known_secret(room)
-            .map(|(e, s)| (e, s.clone()));
-        let escrowed = self.rooms[room.0 as usize].escrowed.clone();
-        match (known, escrowed) {
-            (Some(k), Some(x)) => Some(if x.0 > k.0 { x } else { k }),
-            (k, x) => k.or(x),
-        }
+            .map(|(e, s)| (e, s.clone()))
     }
 
     /// The epoch `user` holds now in `room`, with its secret.

@@ -50,6 +50,11 @@ pub(crate) enum OpData {
         outstanding: u32,
     },
     History,
+    /// A terminal fetching its credentials for a new key period; `then_login` when it is the
+    /// first step of a login (which goes on once they are installed).
+    Renew {
+        then_login: bool,
+    },
 }
 
 impl OpData {
@@ -62,6 +67,8 @@ impl OpData {
             OpData::Change { join: false, .. } => Op::Leave,
             OpData::Reencrypt { .. } => Op::Reencrypt,
             OpData::History => Op::History,
+            OpData::Renew { then_login: true } => Op::Login,
+            OpData::Renew { then_login: false } => Op::Renew,
         }
     }
 }

@@ -23,6 +23,16 @@ impl Engine<'_> {
         self.users[user.0 as usize]
             .restoring
             .get_or_insert_with(Vec::new);
+        if self.needs_keys(user) && self.users[user.0 as usize].keys_pending.is_none() {
+            // Credentials of the periods it missed first; the login goes on once installed.
+            let op = self.ops.insert(OpState::new(
+                OpData::Renew { then_login: true },
+                user,
+                None,
+                at,
+            ));
+            return self.fetch_keys(user, at, op);
+        }
         let op = self.ops.insert(OpState::new(OpData::Login, user, None, at));
         // The request is about the user, not a room; room 0 is a placeholder for routing.
         let outputs = vec![(Node::MessageServer, RoomId(0), Some(op), Body::LoginRequest)];

@@ -3,7 +3,7 @@
 
 use conclave_schemes::common::router::{Arrival, Misrouted, Router};
 use conclave_schemes::erased::Packet;
-use conclave_schemes::kd::{Change, Handled, Origin, Roster};
+use conclave_schemes::kd::{Change, Handled, OrgId, Origin, Roster};
 use conclave_schemes::{Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
@@ -13,10 +13,27 @@ use crate::workload::Org;
 impl Engine<'_> {
     pub(super) fn setup(&mut self, org: &Org, rng: &mut ChaCha20Rng) -> Result<(), EngineError> {
         let n = self.scenario.org.users;
+        for o in &self.scenario.org.organisations {
+            self.stack
+                .kd
+                .add_organisation(rng)
+                .map_err(scheme_err(&self.spec.kd, 0, || {
+                    format!("setting up the authority of organisation {}", o.name)
+                }))?;
+        }
         for u in 0..n {
             let user = UserId(u);
+            let org = OrgId(self.org_of[u as usize]);
             let fail = || scheme_err(&self.spec.kd, 0, || format!("enrolling user {u}"));
-            self.stack.kd.enroll(user, rng).map_err(fail())?;
+            self.stack.kd.enroll(user, org, rng).map_err(fail())?;
+            for &trusted in &self.scenario.org.organisations[usize::from(org.0)].trusts {
+                self.stack
+                    .kd
+                    .trust(user, OrgId(trusted))
+                    .map_err(scheme_err(&self.spec.kd, 0, || {
+                        format!("user {u} trusting organisation {trusted}")
+                    }))?;
+            }
             self.stack
                 .pre
                 .add_user(user)

@@ -50,8 +50,8 @@ pub(crate) struct RoomState {
     pub(super) reencrypting: u32,
     /// The latest epoch whose re-keying of history and index a member has started.
     pub(super) rekeyed: Option<Epoch>,
-    /// The latest epoch secret the key server derived from key-distribution traffic it relayed
-    /// (an escrowing KMS, [`conclave_schemes::kd::KdServer::escrow`]), once the oracle found it
+    /// The latest epoch secret a KMS derived from key-distribution traffic the key server relayed
+    /// to its users ([`conclave_schemes::kd::KdAuthority::escrow`]), once the oracle found it
     /// equal to the members' own.
     pub(super) escrowed: Option<(Epoch, conclave_schemes::EpochSecret)>,
     /// The latest epoch any member has reached: the room's current epoch. A change starts
@@ -117,6 +117,14 @@ pub(crate) struct UserState {
     pub(super) parked: Vec<(RoomId, MsgId, Packet)>,
     /// Searches the server called stale, each waiting for the user to hold the epoch it names.
     pub(super) requeries: Vec<(RoomId, OpId, Epoch)>,
+    /// The newest key period whose credentials the terminal installed (every earlier one too).
+    pub(super) period: conclave_schemes::kd::Period,
+    /// A fetch of credentials from the KMS, up to this period, is in flight: key-distribution
+    /// messages wait in `key_wait` until they are installed (one may need the new period's
+    /// keys).
+    pub(super) keys_pending: Option<conclave_schemes::kd::Period>,
+    /// Key-distribution messages waiting for the credentials being fetched, in arrival order.
+    pub(super) key_wait: Vec<(Option<OpId>, KdMail)>,
 }
 
 /// What a removed member's terminal made of key traffic sent to it after its removal.

@@ -40,11 +40,20 @@ pub enum Adversary {
     /// The message server hands a member a record as it was stored before the room's stored
     /// history was re-protected.
     Rollback,
+    /// A KMS derives a room's epoch secret from the key-distribution messages the key server
+    /// relayed to its users, and opens the message server's stored records with it.
+    KmsPlusServers,
+    /// An authority nobody trusts issues credentials for a user of another organisation, and
+    /// their holder creates a room in that user's name.
+    UntrustedKms,
+    /// A removed member, holding its credentials of the current key period, ignores its
+    /// removal and handles a copy of every message of the change that removed it.
+    RemovedMemberOverhears,
 }
 
 impl Adversary {
     /// Every experiment, in report order.
-    pub const ALL: [Adversary; 7] = [
+    pub const ALL: [Adversary; 10] = [
         Adversary::ServerPlusRemovedMember,
         Adversary::StorageBreachOldKey,
         Adversary::ForgedRecord,
@@ -52,6 +61,9 @@ impl Adversary {
         Adversary::HostileRekey,
         Adversary::Splice,
         Adversary::Rollback,
+        Adversary::KmsPlusServers,
+        Adversary::UntrustedKms,
+        Adversary::RemovedMemberOverhears,
     ];
 
     /// Snake-case name used in JSON.
@@ -65,6 +77,9 @@ impl Adversary {
             Adversary::HostileRekey => "hostile_rekey",
             Adversary::Splice => "splice",
             Adversary::Rollback => "rollback",
+            Adversary::KmsPlusServers => "kms_plus_servers",
+            Adversary::UntrustedKms => "untrusted_kms",
+            Adversary::RemovedMemberOverhears => "removed_member_overhears",
         }
     }
 
@@ -93,6 +108,15 @@ impl Adversary {
             Adversary::Rollback => {
                 "active message server: a member accepts a record as it was stored before the room's history was re-protected (no stack authenticates the set of stored records, so withholding later ones goes unnoticed in all)"
             }
+            Adversary::KmsPlusServers => {
+                "a KMS, with the key-distribution messages the key server relayed to its users, derives a room's epoch secret and opens the message server's stored records"
+            }
+            Adversary::UntrustedKms => {
+                "an authority nobody trusts issues credentials for a user of another organisation, and a member accepts the key their holder sends in that user's name"
+            }
+            Adversary::RemovedMemberOverhears => {
+                "a removed member with its credentials of the current key period and a copy of every message of the change that removed it (ignoring its removal) gets the new epoch secret"
+            }
         }
     }
 
@@ -107,6 +131,12 @@ impl Adversary {
             }
             Adversary::HostileRekey => "no re-keying traffic reached a server",
             Adversary::Rollback => "no stored record was re-protected during the run",
+            Adversary::KmsPlusServers => {
+                "no KMS derived the current secret of a room with a stored record of that epoch"
+            }
+            Adversary::UntrustedKms | Adversary::RemovedMemberOverhears => {
+                "the experiment did not run"
+            }
         }
     }
 }

@@ -81,7 +81,13 @@ impl Oracle {
         }
         if kd.server_knows_epoch_secret {
             security.notes.notes.push(format!(
-                "the key server holds or, as an escrowing KMS, derives every epoch secret by design (`{kd_name}`)"
+                "the key server holds every epoch secret by design (`{kd_name}`)"
+            ));
+        }
+        security.notes.kms_can_derive = kd.authority_can_derive;
+        if kd.authority_can_derive {
+            security.notes.notes.push(format!(
+                "each organisation's KMS can derive every epoch secret sent to its users (`{kd_name}`: escrow by design): the servers cannot read, but whoever runs or breaches a KMS can, and the message server's records open to it"
             ));
         }
         if layer_excludes_joiners {

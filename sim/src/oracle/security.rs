@@ -94,6 +94,9 @@ pub struct PropertyOutcome {
 pub struct TrustNotes {
     /// Sentences such as "the key server holds every epoch secret by design".
     pub notes: Vec<String>,
+    /// Whether an organisation's credential authority (an identity-based KMS) can derive the
+    /// epoch secrets its users receive: escrow by design.
+    pub kms_can_derive: bool,
 }
 
 /// What the search server saw of the searches: the search pattern, measured from the bytes of
@@ -192,6 +195,7 @@ impl Security {
                 *mine = (merged, why.clone());
             }
         }
+        self.notes.kms_can_derive |= other.notes.kms_can_derive;
         for n in &other.notes.notes {
             if !self.notes.notes.contains(n) {
                 self.notes.notes.push(n.clone());

@@ -73,6 +73,7 @@ mod tests {
         Oracle::new(
             KdProperties {
                 server_knows_epoch_secret: false,
+                authority_can_derive: false,
                 removal_excludes: true,
                 join_excludes_past: false,
                 layer_hides_history_from_joiners: false,

@@ -168,6 +168,15 @@ pub fn security_md(r: &RunReport) -> String {
         search_leakage(&mut out, &sec.search_leakage);
 
         out.push_str("\n### Trust notes\n\n");
+        let _ = writeln!(
+            out,
+            "KMS can derive epoch secrets (`kms_can_derive`): {}.\n",
+            if sec.notes.kms_can_derive {
+                "**yes**, exposed by design: each organisation's KMS computes the private key of every identity it issued and opens every key sent to it"
+            } else {
+                "no"
+            }
+        );
         if sec.notes.notes.is_empty() {
             out.push_str("None.\n");
         } else {

@@ -43,6 +43,8 @@ struct StackSummary<'a> {
     ops: Ordered<OpSummary>,
     oracle: Oracle<'a>,
     adversary: Ordered<AdversaryVerdict<'a>>,
+    /// An organisation's KMS can derive the epoch secrets its users receive (escrow by design).
+    kms_can_derive: bool,
     search_leakage: LeakageSummary,
     counters: CountersSummary,
     trace_sha256: &'a str,
@@ -254,6 +256,7 @@ fn stack_summary(st: &StackResult) -> StackSummary<'_> {
                 })
                 .collect(),
         ),
+        kms_can_derive: sec.notes.kms_can_derive,
         search_leakage: {
             let l = &sec.search_leakage;
             LeakageSummary {

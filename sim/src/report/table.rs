@@ -83,6 +83,9 @@ fn op_definition(op: Op, s: &Scenario) -> String {
              (`history.read`)",
             w.history.read
         ),
+        Op::Renew => "from a new key period starting until an online terminal has fetched its credentials for it from \
+                      its organisation's KMS and validated them"
+            .to_owned(),
     }
 }
 

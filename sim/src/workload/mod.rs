@@ -97,6 +97,12 @@ pub enum Action {
         /// who leaves
         user: UserId,
     },
+    /// Key period `period` starts (`policy.key_period` after the previous one; the run starts
+    /// in period 0): credentials a KMS issues per period are renewed.
+    KeyPeriod {
+        /// the period's number
+        period: u32,
+    },
 }
 
 impl Action {
@@ -110,7 +116,7 @@ impl Action {
             Action::Search { .. } => Some(Op::Search),
             Action::Join { .. } => Some(Op::Join),
             Action::Leave { .. } => Some(Op::Leave),
-            Action::Logout { .. } | Action::Preload { .. } => None,
+            Action::Logout { .. } | Action::Preload { .. } | Action::KeyPeriod { .. } => None,
         }
     }
 }
@@ -126,6 +132,8 @@ pub struct Event {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Process {
+    /// First at a tie: a period's credentials come before anything else that happens then.
+    KeyPeriod(u32),
     Join,
     Leave,
     Move,
@@ -139,6 +147,8 @@ enum Process {
 #[derive(Debug)]
 pub struct Generator {
     duration: Nanos,
+    /// `policy.key_period`, at least one second (validated).
+    key_period: Nanos,
     users: u32,
     heap: BinaryHeap<Reverse<(Nanos, Process)>>,
     pending: VecDeque<Event>,
@@ -240,6 +250,7 @@ impl Generator {
         };
         let mut g = Self {
             duration: scenario.duration,
+            key_period: scenario.policy.key_period.max(1),
             users,
             heap: BinaryHeap::new(),
             pending: VecDeque::new(),
@@ -341,6 +352,14 @@ impl Generator {
         for (i, (at, _)) in self.scheduled.iter().enumerate() {
             self.heap.push(Reverse((*at, Process::Scheduled(i as u32))));
         }
+        let mut start = self.key_period;
+        for k in 1.. {
+            if start >= self.duration {
+                break;
+            }
+            self.heap.push(Reverse((start, Process::KeyPeriod(k))));
+            start = start.saturating_add(self.key_period);
+        }
     }
 
     fn schedule(&mut self, at: Option<Nanos>, p: Process) {
@@ -436,6 +455,10 @@ impl Generator {
                 h.update(keyword.as_bytes());
                 h.update([0]);
             }
+            Action::KeyPeriod { period } => {
+                h.update([7]);
+                h.update(period.to_le_bytes());
+            }
             Action::Join { by, room, user } | Action::Leave { by, room, user } => {
                 h.update([if matches!(e.action, Action::Join { .. }) {
                     4
@@ -451,6 +474,7 @@ impl Generator {
 
     fn step(&mut self, now: Nanos, p: Process) {
         match p {
+            Process::KeyPeriod(period) => self.emit(now, Action::KeyPeriod { period }),
             Process::Session(u) => {
                 let i = u as usize;
                 if self.online[i] {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use conclave_schemes::kd::pairwise_dh::PairwiseDh;
 use conclave_schemes::kd::{
-    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer,
-    Origin, Roster, ServerHandled,
+    Change, Directory, DirectoryAuthority, Handled, KdAuthority, KdClient, KdProperties, KdServer,
+    KeyDistribution, MessageLayer, OrgId, Origin, Roster, ServerHandled,
 };
 use conclave_schemes::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, Outbox, RoomId, SchemeError, UserId,
@@ -96,6 +96,7 @@ impl KeyDistribution for LeaksToRemoved {
     type Message = LeakyMessage;
     type Client = LeakyClient;
     type Server = LeakyServer;
+    type Authority = DirectoryAuthority<Self>;
 
     fn new_server(rng: &mut dyn CryptoRngCore) -> Result<LeakyServer, SchemeError> {
         Inner::new_server(rng).map(LeakyServer)
@@ -103,10 +104,13 @@ impl KeyDistribution for LeaksToRemoved {
 
     fn enroll(
         server: &mut LeakyServer,
+        _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(LeakyClient, Self::Credential), SchemeError> {
-        let (inner, credential) = Inner::enroll(&mut server.0, user, rng)?;
+        // The inner scheme's directory stands for this one's: it holds nothing.
+        let mut directory = DirectoryAuthority::<Inner>::new(OrgId(0), rng)?;
+        let (inner, credential) = Inner::enroll(&mut server.0, &mut directory, user, rng)?;
         let client = LeakyClient {
             me: user,
             inner,
@@ -286,6 +290,7 @@ impl KeyDistribution for Diverges {
     type Message = InnerMessage;
     type Client = DivergingClient;
     type Server = DivergingServer;
+    type Authority = DirectoryAuthority<Self>;
 
     fn new_server(rng: &mut dyn CryptoRngCore) -> Result<DivergingServer, SchemeError> {
         Inner::new_server(rng).map(DivergingServer)
@@ -293,10 +298,13 @@ impl KeyDistribution for Diverges {
 
     fn enroll(
         server: &mut DivergingServer,
+        _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(DivergingClient, Self::Credential), SchemeError> {
-        let (inner, credential) = Inner::enroll(&mut server.0, user, rng)?;
+        // The inner scheme's directory stands for this one's: it holds nothing.
+        let mut directory = DirectoryAuthority::<Inner>::new(OrgId(0), rng)?;
+        let (inner, credential) = Inner::enroll(&mut server.0, &mut directory, user, rng)?;
         let client = DivergingClient {
             inner,
             diverges: user == DIVERGING_USER,

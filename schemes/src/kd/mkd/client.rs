@@ -794,7 +794,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
-    use crate::kd::KeyDistribution;
+    use crate::kd::{DirectoryAuthority, KdAuthority, KeyDistribution, OrgId};
 
     /// A non-representative member checks the representative's opening `(k_1, s_1)` recovered
     /// from `T'` against `c_1`: a server (holding the member's MAC key) that alters `T'` is caught.
@@ -802,7 +802,9 @@ mod tests {
     fn member_checks_the_representatives_commitment() {
         let mut rng = ChaCha20Rng::seed_from_u64(90);
         let mut server = Mkd::new_server(&mut rng).unwrap();
-        let (mut client, _) = Mkd::enroll(&mut server, UserId(1), &mut rng).unwrap();
+        let mut directory = DirectoryAuthority::new(OrgId(0), &mut rng).unwrap();
+        let (mut client, _) =
+            Mkd::enroll(&mut server, &mut directory, UserId(1), &mut rng).unwrap();
         let (mk, ibe_public) = server.test_keys(UserId(1)).unwrap();
         let room = RoomId(1);
         let epoch = Epoch(0);

@@ -193,7 +193,7 @@ mod prf;
 mod server;
 
 use super::sealed_box::{self, StaticKeyPair};
-use super::{KdProperties, KeyDistribution};
+use super::{DirectoryAuthority, KdProperties, KeyDistribution};
 use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 
 #[cfg(any(test, feature = "testing"))]
@@ -234,12 +234,14 @@ impl KeyDistribution for Mkd {
         server_knows_epoch_secret: false,
         removal_excludes: true,
         join_excludes_past: true,
+        authority_can_derive: false,
         layer_hides_history_from_joiners: false,
     };
     type Credential = Credential;
     type Message = Message;
     type Client = Client;
     type Server = Server;
+    type Authority = DirectoryAuthority<Self>;
 
     fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
         Ok(Server::new(rng))
@@ -251,6 +253,7 @@ impl KeyDistribution for Mkd {
 
     fn enroll(
         server: &mut Server,
+        _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(Client, Credential), SchemeError> {

@@ -1,19 +1,20 @@
-//! `sakke`: MIKEY-SAKKE group keys. The member making a change draws a fresh group master key,
-//! SAKKE-encapsulates it to each other member's identity and signs one I_MESSAGE per recipient
-//! with its ECCSI key; the key server relays them.
-//!
-//! This step models one organisation whose Key Management Server (KMS) lives inside the
-//! scheme's key server value, and one key period for the whole run. A separate KMS server
-//! role, key-period roll-over at login and several organisations (cross-KMS trust) are not yet
-//! modelled: they are a later step.
+//! `sakke`: MIKEY-SAKKE group keys. Each organisation runs a Key Management Server (KMS) that
+//! issues its users' identity keys for one key period at a time; the member making a change
+//! draws a fresh group master key, SAKKE-encapsulates it to each other member's identity under
+//! that member's KMS and signs one I_MESSAGE per recipient with its own ECCSI key; the key
+//! server relays them. Users of different organisations talk when each organisation trusts
+//! the other's KMS.
 //!
 //! # Source
 //!
-//! * RFC 6509 (MIKEY-SAKKE): identifiers (§3.2), the I_MESSAGE of data type 26 with a SAKKE
-//!   payload and an ECCSI SIGN payload (§4).
+//! * RFC 6509 (MIKEY-SAKKE): identifiers and key periods (§3.2), the I_MESSAGE of data type 26
+//!   with a SAKKE payload, the KMS identity payloads IDRkmsi and IDRkmsr and an ECCSI SIGN
+//!   payload (§4).
 //! * 3GPP TS 33.180 §5.7 and TS 33.179 Annex E: a Group Management Server distributes a
 //!   16-octet Group Master Key (GMK) to each member in its own I_MESSAGE, SAKKE-encapsulated
-//!   to the member and ECCSI-signed by the distributor (research/groupkeys.md §2.4). Here the
+//!   to the member and ECCSI-signed by the distributor (research/groupkeys.md §2.4); a user
+//!   fetches its keys for the next period from its KMS, and users of several KMSs interoperate
+//!   when their domains trust each other's KMS (Secure Chorus's interoperable model). Here the
 //!   distributor is the member making the change.
 //! * The primitives are this directory's: ECCSI (RFC 6507) and SAKKE (RFC 6508, parameter set 1
 //!   of RFC 6509), with their RFC known answers ([`super`]).
@@ -24,20 +25,30 @@
 //! `T ‖ 0x00 ‖ URI ‖ 0x00`, T the period as `YYYY-MM` ([`KeyPeriod`]) and URI the user's URI from
 //! the directory, `conclave:user/<id>` for user `<id>` ([`user_uri`]): for example
 //! `"2027-01\0conclave:user/12\0"` (25 octets). The same identifier names the user's SAKKE
-//! receiver key and its ECCSI signing key ([`identifier`]).
+//! receiver key and its ECCSI signing key ([`identifier`]). The run's [`Period`] k is the k-th
+//! month after 2027-01 ([`KeyPeriod::of`]) whatever the scenario's period length: the label
+//! only has to be distinct per period.
 //!
-//! **KMS and enrolment.** [`KeyDistribution::new_server`] draws the KMS's SAKKE master secret z
-//! (public Z) and ECCSI KSAK (public KPAK) and starts at [`KeyPeriod::MODEL_START`] (the model
-//! has no calendar). [`KeyDistribution::enroll`] issues the user's RSK and (SSK, PVT) for the
-//! current period's identifier; the client validates both (RSK: one pairing, RFC 6508 §6.1.2;
-//! SSK: RFC 6507 §5.1.2) before keeping them, with Z, KPAK and the period (provisioning, as a
-//! 3GPP KMS does). The directory [`Credential`] is the user's URI: with the period and the
-//! organisation's Z and KPAK it is all a peer needs.
+//! **KMS** ([`Kms`], the scheme's [`KdAuthority`]): one per organisation, identified by the URI
+//! `kms.org<k>.conclave` ([`kms_uri`]). It draws its SAKKE master secret z (public Z) and ECCSI
+//! KSAK (public KPAK). For each user and period it issues ([`KdAuthority::issue`]) the RSK and
+//! (SSK, PVT) of the user's identifier for that period ([`IssuedKeys`], 362 octets on the
+//! wire). [`KeyDistribution::enroll`] issues the first period's keys; the client validates both
+//! (RSK: one pairing, RFC 6508 §6.1.2; SSK: RFC 6507 §5.1.2) before keeping them, and then
+//! precomputes its SAKKE receiver. At each later period the caller delivers the new keys
+//! ([`KdClient::renew`]), validated the same way; the client keeps the earlier periods' RSKs,
+//! without precomputation, for I_MESSAGEs sent in those periods that reach it late.
+//! [`KmsPublic`] (the organisation, the KMS URI, Z and KPAK) is what a client installs, for its
+//! own organisation at enrolment and for each organisation its organisation trusts
+//! ([`KdClient::trust`]). The directory [`Credential`] is the user's URI and organisation.
 //!
 //! **A change** (creation, add, remove). The changer draws a fresh 16-octet GMK from the `rng`
-//! argument, encapsulates it as the SSV to each member of the new roster other than itself
-//! (joiners included, removed members excluded), and sends each one an I_MESSAGE signed with its
-//! SSK (one I_MESSAGE per recipient, as the 3GPP GMS does). The epoch secret is
+//! argument, encapsulates it as the SSV under each recipient's KMS Z to the recipient's
+//! identifier for the changer's current period, for each member of the new roster other than
+//! itself (joiners included, removed members excluded), and sends each one an I_MESSAGE signed
+//! with its SSK (one I_MESSAGE per recipient, as the 3GPP GMS does). A recipient whose
+//! organisation's KMS the changer does not trust makes the change fail with
+//! [`Misuse`]: the changer cannot address it. The epoch secret is
 //! HKDF-SHA-256(GMK, info = `"conclave sakke epoch secret" ‖ room ‖ epoch`), 32 bytes carrying the
 //! GMK's 128 bits (parameter set 1 carries a 128-bit SSV; it offers about 112 bits anyway).
 //! The changer holds the new epoch as soon as [`KdClient::change`] returns; a recipient:
@@ -46,12 +57,15 @@
 //! 2. parses it strictly ([`Message`] holds the encoding; anything else is `Malformed`);
 //! 3. checks the room and the epoch (the next one; a joiner any epoch after what it holds;
 //!    an epoch it holds or passed is [`Handled::Stale`]);
-//! 4. checks that the responder identity is its own and the initiator identity is the
-//!    relaying member's identifier for the period;
-//! 5. verifies the ECCSI signature over everything before the signature, under KPAK and the
-//!    sender's identifier, so room, epoch, joining flag, both identities and the SED are bound;
-//! 6. decapsulates with its RSK (SAKKE's re-encryption test rejects every SED not made for
-//!    its identifier) and derives the epoch secret.
+//! 4. checks that the responder identity is its own for one of its periods and IDRkmsr its
+//!    KMS; that the sender's organisation is its own or one it trusts, IDRkmsi that
+//!    organisation's KMS, and the initiator identity the relaying member's identifier for the
+//!    same period;
+//! 5. verifies the ECCSI signature over everything before the signature, under the sender's
+//!    KMS's KPAK and the sender's identifier, so room, epoch, joining flag, both identities,
+//!    both KMSs and the SED are bound;
+//! 6. decapsulates with its RSK of that period (SAKKE's re-encryption test rejects every SED
+//!    not made for its identifier) and derives the epoch secret.
 //!
 //! The key server only relays: its [`KdServer::handle`] rejects anything addressed to it.
 //!
@@ -63,65 +77,74 @@
 //! | room id, epoch (in place of MIKEY's CSB ID and GMK-ID) | 4 + 8 |
 //! | IDRi: length, sender identifier | 2 + \|IDi\| |
 //! | IDRr: length, recipient identifier | 2 + \|IDr\| |
+//! | IDRkmsi, IDRkmsr: length and URI of the sender's and the recipient's KMS | 2 + \|KMSi\| + 2 + \|KMSr\| |
 //! | SAKKE: params 1, ID scheme 1 (RFC 6509 identifiers, monthly periods), SED length 273, SED | 4 + 273 |
 //! | SIGN: type 2 (ECCSI) in the top 4 bits and length 129 in the low 12, signature | 2 + 129 |
 //!
-//! [`FIXED_OCTETS`] = 427 plus the two identifiers: 475 octets per recipient for users 0–9,
-//! 477 for users 10–99 ([`message_len`]). The 561-octet 3GPP GMK I_MESSAGE of
+//! [`FIXED_OCTETS`] = 431 plus the identifiers and KMS URIs ([`message_len`]): 513 octets
+//! between users 0–9 of organisations 0–9, one more for each user id of two digits. The 561-octet 3GPP GMK I_MESSAGE of
 //! research/groupkeys.md §2.4 also carries a MIKEY timestamp and RAND (the epoch counter binds
-//! freshness here), the CS ID map of GMK-ID and GUK-ID, and the KMS identity payloads IDRkmsi and
-//! IDRkmsr (one KMS here).
+//! freshness here) and the CS ID map of GMK-ID and GUK-ID.
 //!
 //! # Costs
 //!
 //! n = members after the change; one I_MESSAGE per recipient:
 //!
-//! | role | work per change |
+//! | role | work |
 //! |---|---|
-//! | changer | n − 1 SAKKE encapsulations and n − 1 ECCSI signatures; n − 1 uploads of [`message_len`] octets (≈ 476 each, ≈ 476·(n − 1) per change) |
-//! | each other member | one ECCSI verification and one SAKKE decapsulation with the precomputed receiver (Miller loop from stored lines and a table-driven re-encryption test) |
-//! | key server | relays n − 1 I_MESSAGEs |
-//! | enrolment (provisioning, not a measured operation) | KMS: one RSK (an inversion mod q, one multiplication) and one (SSK, PVT); client: one pairing (RSK validation), one ECCSI validation and the receiver's precomputation |
+//! | changer, per change | n − 1 SAKKE encapsulations and n − 1 ECCSI signatures; n − 1 uploads of [`message_len`] octets (≈ 515 each) |
+//! | each other member, per change | one ECCSI verification and one SAKKE decapsulation with the precomputed receiver (Miller loop from stored lines and a table-driven re-encryption test) |
+//! | key server, per change | relays n − 1 I_MESSAGEs |
+//! | KMS, per user and period | one RSK (an inversion mod q and a scalar multiplication on the 1024-bit curve) and one (SSK, PVT) (two P-256 multiplications); 362 octets to the user |
+//! | client, per period | one pairing (RSK validation), one ECCSI validation and the receiver's precomputation |
 //!
-//! Memory: each client keeps its precomputed SAKKE receiver, ≈ 1.4 MiB (390 KiB of Miller-loop
-//! lines, as secret as the RSK, and a 1 MiB public table of multiples of \[b\]P + Z), plus its
-//! SSK, PVT, Z and KPAK.
+//! Memory: each client keeps its precomputed SAKKE receiver for the current period, ≈ 1.4 MiB
+//! (390 KiB of Miller-loop lines, as secret as the RSK, and a 1 MiB public table of multiples
+//! of \[b\]P + Z), plus its SSK, PVT, each trusted KMS's Z and KPAK and the bare RSK of every
+//! earlier period.
 //!
 //! ## State of a stateless terminal
 //!
-//! Per room: the epoch and its secret (8 + 32 bytes, [`KdClient::state_len`]). The RSK and
+//! Per room: the epoch and its secret (8 + 32 bytes, [`KdClient::state_len`]). The RSKs and
 //! (SSK, PVT) are the user's long-term credential for the period, held at login (DESIGN.md §2);
 //! the receiver's precomputation is rebuilt from the RSK.
 //!
 //! # Security
 //!
-//! * **Escrow by design.** The KMS holds z and KSAK: it can compute every member's RSK and so
-//!   open every SED, and it can issue a signing key for any identity and so forge any member's
-//!   I_MESSAGE. In this model the KMS sits with the key server that relays the I_MESSAGEs, so
-//!   [`KdProperties::server_knows_epoch_secret`] is true (an escrowing KMS, as that flag says):
-//!   the server keeps no epoch secret ([`KdServer::known_epoch_secret`] is `None`), but from
-//!   any I_MESSAGE it relayed it recomputes the recipient's RSK and opens the SED
-//!   ([`KdServer::escrow`]), and the simulator's oracle runs exactly that on the traffic and
-//!   checks the result against the members' secret. Anyone who operates or breaches the KMS
-//!   reads and forges every room's keys.
+//! * **Escrow by design.** A KMS holds z and KSAK: it can compute every RSK it issues and so
+//!   open every SED sent to its users, and it can issue a signing key for any identity under
+//!   its KPAK and so forge any of its users' I_MESSAGEs. [`KdProperties::authority_can_derive`]
+//!   is true: from any I_MESSAGE to one of its users, relayed by the key server, the KMS
+//!   recomputes the recipient's RSK and opens the SED ([`KdAuthority::escrow`]), and the
+//!   simulator's oracle runs exactly that and checks the result against the members' secret.
+//!   Anyone who operates or breaches a KMS reads every room with one of its users and can
+//!   impersonate them. The key server, which only relays, holds no key
+//!   ([`KdProperties::server_knows_epoch_secret`] is false).
+//! * **Trust between organisations.** A recipient verifies a sender's signature only under the
+//!   KPAK of the sender's own organisation's KMS, and only if its organisation trusts that
+//!   KMS. A KMS that is not trusted cannot impersonate a user of another organisation: its
+//!   I_MESSAGE names a KMS the recipient does not accept, or fails the signature under the
+//!   right KPAK ([`super::super::impersonate`] runs this).
 //! * `removal_excludes`: a later GMK is encapsulated only to the identifiers of the new roster;
-//!   a removed member's RSK opens only SEDs made for its own identifier, and its kept epoch
-//!   secrets are independent of the fresh GMK.
+//!   a removed member's RSK, of any period, opens only SEDs made for its own identifier, and its
+//!   kept epoch secrets are independent of the fresh GMK.
 //! * `join_excludes_past`: a joiner receives only the new, fresh GMK, never an earlier one.
 //! * `layer_hides_history_from_joiners`: false; the scheme only distributes epoch secrets.
-//! * Against an active relay (not the KMS): an I_MESSAGE is bound by ECCSI to its sender's
-//!   identifier and to room, epoch, joining flag and recipient, so the relay can neither forge,
-//!   alter, redirect to another member or room, nor replay one into a later epoch (a replay of
-//!   an epoch the member holds or passed is dropped as stale). Nothing about the sender is
-//!   confidential.
+//! * Against an active relay (not a KMS): an I_MESSAGE is bound by ECCSI to its sender's
+//!   identifier and to room, epoch, joining flag, recipient and both KMSs, so the relay can
+//!   neither forge, alter, redirect to another member or room, nor replay one into a later
+//!   epoch (a replay of an epoch the member holds or passed is dropped as stale). Nothing about
+//!   the sender is confidential.
 //!
 //! # Weaknesses
 //!
-//! * No forward secrecy within a key period: whoever obtains a member's RSK (or the KMS's z)
-//!   opens every SED sent to that member's identifier in the period, past and future, hence every
-//!   epoch secret the member received in it.
-//! * Revocation is only by key period: a leaked RSK or SSK stays usable until the period ends
-//!   (roll-over is not modelled yet, so here it never ends).
+//! * No forward secrecy within a key period: whoever obtains a member's RSK (or its KMS's z)
+//!   opens every SED sent to that member's identifier in the period, past and future, hence
+//!   every epoch secret the member received in it. Clients keep earlier periods' RSKs (for late
+//!   I_MESSAGEs), so a compromised terminal gives those periods too.
+//! * Revocation is only by key period: a leaked RSK or SSK stays usable until the period ends.
+//! * The issued keys travel from the KMS to the user; 3GPP protects them with a transport key
+//!   shared with the KMS. The model charges their octets but does not model that protection.
 //! * O(n) pairing-group work at the changer per change: each encapsulation costs milliseconds.
 //! * Membership is the chat server's roster, not authenticated end to end: a malicious server
 //!   can add a member and the changer will encapsulate the next GMK to it.
@@ -129,30 +152,37 @@
 //!   (≈ 150 octets each); one message carrying every SED would save them but is not what
 //!   TS 33.180 sends.
 //! * No active attack by the key server is implemented ([`KeyDistribution::new_interposing_server`]
-//!   is `None`), so the simulator's key-distribution-substitution experiment tries replays only.
-//!   A key server that is the KMS needs no cleverness: it issues an SSK for the changer's
-//!   identity, signs I_MESSAGEs of its own and members accept them.
+//!   is `None`): the relay holds no key. A KMS needs no cleverness: it issues an SSK for any of
+//!   its users' identities and signs I_MESSAGEs of its own, which members accept.
 //!
 //! # Side channels
 //!
-//! As the primitives ([`super`]): SAKKE's encapsulation (scalar multiplication by r, g^r) and
-//! decapsulation (pairing on the RSK's stored lines, re-encryption test) use ark-ff and ark-ec
-//! arithmetic that is variable time, on secret values; ECCSI uses `p256`, which is constant
-//! time. HKDF-SHA-256 is constant time. Which members receive an I_MESSAGE, and the identifiers
-//! in it, are visible to the relay, not secret.
+//! As the primitives ([`super`]): SAKKE's encapsulation (scalar multiplication by r, g^r),
+//! decapsulation (pairing on the RSK's stored lines, re-encryption test) and the KMS's RSK issue
+//! use ark-ff and ark-ec arithmetic that is variable time, on secret values; ECCSI uses `p256`,
+//! which is constant time. HKDF-SHA-256 is constant time. Which members receive an I_MESSAGE,
+//! the identifiers and KMSs in it, and when a user fetches its keys, are visible to the relay,
+//! not secret.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroize;
 
-use super::eccsi::{self, Kpak, Ksak, Signature, SigningKey, SIGNATURE_OCTETS};
-use super::kem::{self, KmsMasterKey, KmsPublicKey, Receiver, Sed, Ssv, SED_OCTETS, SSV_OCTETS};
+use super::curve::POINT_OCTETS as RSK_OCTETS;
+use super::eccsi::{
+    self, Kpak, Ksak, Pvt, Signature, SigningKey, Ssk, POINT_OCTETS as PVT_OCTETS, SCALAR_OCTETS,
+    SIGNATURE_OCTETS,
+};
+use super::kem::{
+    self, KmsMasterKey, KmsPublicKey, Receiver, Rsk, Sed, Ssv, SED_OCTETS, SSV_OCTETS,
+};
 use crate::kd::held::{member_sender, planned_change, HeldSecrets};
 use crate::kd::{
-    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
-    ServerHandled,
+    Change, Directory, Handled, KdAuthority, KdClient, KdProperties, KdServer, KeyDistribution,
+    OrgId, Origin, Period, Roster, ServerHandled,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -171,8 +201,7 @@ pub struct KeyPeriod {
 }
 
 impl KeyPeriod {
-    /// The period every KMS of the model starts in and stays in (the model has no calendar and
-    /// does not roll periods over yet).
+    /// The month of the run's first period (the model has no calendar).
     pub const MODEL_START: Self = Self {
         year: 2027,
         month: 1,
@@ -188,6 +217,22 @@ impl KeyPeriod {
         }
         Ok(Self { year, month })
     }
+
+    /// The label of the run's period `period`: the `period.0`-th month after
+    /// [`MODEL_START`](Self::MODEL_START).
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] past the year 9999.
+    pub fn of(period: Period) -> Result<Self, SchemeError> {
+        let start = u32::from(Self::MODEL_START.year) * 12 + u32::from(Self::MODEL_START.month) - 1;
+        let months = start
+            .checked_add(period.0)
+            .ok_or(SchemeError::Malformed("key period out of range"))?;
+        let year = u16::try_from(months / 12)
+            .map_err(|_| SchemeError::Malformed("key period out of range"))?;
+        // months % 12 < 12, so the month fits.
+        Self::new(year, (months % 12) as u8 + 1)
+    }
 }
 
 impl fmt::Display for KeyPeriod {
@@ -200,6 +245,12 @@ impl fmt::Display for KeyPeriod {
 #[must_use]
 pub fn user_uri(user: UserId) -> String {
     format!("conclave:user/{}", user.0)
+}
+
+/// The URI of organisation `org`'s KMS: `kms.org<k>.conclave`.
+#[must_use]
+pub fn kms_uri(org: OrgId) -> String {
+    format!("kms.{org}.conclave")
 }
 
 /// The RFC 6509 §3.2 identifier of `uri` in `period`: `YYYY-MM ‖ 0x00 ‖ URI ‖ 0x00`.
@@ -218,21 +269,22 @@ pub fn identifier(period: KeyPeriod, uri: &str) -> Result<Vec<u8>, SchemeError> 
     Ok(id)
 }
 
-/// A user's public credential: its URI. With the key period and the organisation's KMS public
-/// keys (Z, KPAK) it gives the user's identifier.
+/// A user's public credential: its URI and organisation. With the key period and the
+/// organisation's KMS public keys (Z, KPAK) it gives the user's identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     uri: String,
+    org: OrgId,
 }
 
 impl Credential {
-    /// A credential for `uri`.
+    /// A credential for `uri` in `org`.
     ///
     /// # Errors
     /// As [`identifier`], for a URI that cannot name anyone.
-    pub fn new(uri: String) -> Result<Self, SchemeError> {
+    pub fn new(uri: String, org: OrgId) -> Result<Self, SchemeError> {
         identifier(KeyPeriod::MODEL_START, &uri)?;
-        Ok(Self { uri })
+        Ok(Self { uri, org })
     }
 
     /// The URI.
@@ -240,15 +292,203 @@ impl Credential {
     pub fn uri(&self) -> &str {
         &self.uri
     }
+
+    /// The organisation whose KMS issues this user's keys.
+    #[must_use]
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
 }
 
 impl Wire for Credential {
-    /// A 2-octet length and the URI.
+    /// A 2-octet length and the URI, and the 2-octet organisation.
     fn wire_len(&self) -> usize {
-        2 + self.uri.len()
+        2 + self.uri.len() + 2
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
         f(self.uri.as_bytes());
+        f(&self.org.0.to_be_bytes());
+    }
+}
+
+/// What a client installs to accept users of a KMS's organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsPublic {
+    org: OrgId,
+    uri: String,
+    z: KmsPublicKey,
+    kpak: Kpak,
+}
+
+impl KmsPublic {
+    /// The organisation.
+    #[must_use]
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The KMS's URI.
+    #[must_use]
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The SAKKE public key Z.
+    #[must_use]
+    pub fn z(&self) -> &KmsPublicKey {
+        &self.z
+    }
+
+    /// The ECCSI public authentication key.
+    #[must_use]
+    pub fn kpak(&self) -> &Kpak {
+        &self.kpak
+    }
+}
+
+/// An organisation's Key Management Server.
+pub struct Kms {
+    public: KmsPublic,
+    master: KmsMasterKey,
+    ksak: Ksak,
+}
+
+impl fmt::Debug for Kms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kms")
+            .field("uri", &self.public.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Octets of [`IssuedKeys`] on the wire: user, period, RSK, SSK and PVT.
+pub const ISSUED_OCTETS: usize = 4 + 4 + RSK_OCTETS + SCALAR_OCTETS + PVT_OCTETS;
+
+/// A user's keys for one period, as its KMS sends them: the RSK and the (SSK, PVT) of its
+/// identifier for the period.
+#[derive(Clone)]
+pub struct IssuedKeys {
+    user: UserId,
+    period: Period,
+    rsk: Rsk,
+    ssk: Ssk,
+    pvt: Pvt,
+}
+
+impl fmt::Debug for IssuedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedKeys")
+            .field("user", &self.user)
+            .field("period", &self.period)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IssuedKeys {
+    /// The user they were issued to.
+    #[must_use]
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// The period they are for.
+    #[must_use]
+    pub fn period(&self) -> Period {
+        self.period
+    }
+}
+
+impl Wire for IssuedKeys {
+    fn wire_len(&self) -> usize {
+        ISSUED_OCTETS
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.user.0.to_be_bytes());
+        f(&self.period.0.to_be_bytes());
+        f(&self.rsk.to_bytes());
+        f(&self.ssk.to_bytes());
+        f(&self.pvt.to_bytes());
+    }
+}
+
+impl Kms {
+    /// The identifier of `user` in `period`.
+    fn identifier(user: UserId, period: Period) -> Result<Vec<u8>, SchemeError> {
+        identifier(KeyPeriod::of(period)?, &user_uri(user))
+    }
+}
+
+impl KdAuthority for Kms {
+    type Kd = Sakke;
+    type Public = KmsPublic;
+    type Issued = IssuedKeys;
+    const ISSUES_PER_PERIOD: bool = true;
+
+    fn new(org: OrgId, rng: &mut dyn CryptoRngCore) -> Result<Self, SchemeError> {
+        let master = KmsMasterKey::generate(rng);
+        let ksak = Ksak::generate(rng);
+        Ok(Self {
+            public: KmsPublic {
+                org,
+                uri: kms_uri(org),
+                z: master.public_key(),
+                kpak: ksak.kpak(),
+            },
+            master,
+            ksak,
+        })
+    }
+
+    fn org(&self) -> OrgId {
+        self.public.org
+    }
+
+    fn public(&self) -> KmsPublic {
+        self.public.clone()
+    }
+
+    fn issue(
+        &mut self,
+        user: UserId,
+        period: Period,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<IssuedKeys, SchemeError> {
+        let id = Self::identifier(user, period)?;
+        let rsk = self.master.issue_rsk(&id)?;
+        let (ssk, pvt) = self.ksak.issue(rng, &id);
+        Ok(IssuedKeys {
+            user,
+            period,
+            rsk,
+            ssk,
+            pvt,
+        })
+    }
+
+    /// The KMS's escrow: it issues the recipient's RSK again from its master secret and opens
+    /// the I_MESSAGE's SED, as the members do (the signature is not needed to read it).
+    fn escrow(
+        &self,
+        room: RoomId,
+        relayed: &Message,
+    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
+        Some((|| {
+            let parsed = parse(&relayed.bytes)?;
+            let fields = &parsed.fields;
+            if fields.room != room {
+                return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another room").into());
+            }
+            if fields.recipient_kms != self.public.uri.as_bytes() {
+                return Err(
+                    Misuse::UnexpectedMessage("an I_MESSAGE to a user of another KMS").into(),
+                );
+            }
+            let epoch = fields.epoch.bounded()?;
+            let rsk = self.master.issue_rsk(fields.recipient_id)?;
+            let receiver = Receiver::new(&self.public.z, fields.recipient_id, rsk)?;
+            let gmk = receiver.decapsulate(&parsed.sed)?;
+            Ok((epoch, epoch_secret(&gmk, room, epoch)))
+        })())
     }
 }
 
@@ -267,14 +507,19 @@ const SIGN_HEADER: u16 = (2 << 12) | SIGNATURE_OCTETS as u16;
 /// Octets of the header: version, data type, flags, room, epoch.
 const HEADER_OCTETS: usize = 3 + 4 + 8;
 
-/// Octets of an I_MESSAGE besides its two identifiers: header, two identifier lengths, SAKKE
-/// payload and SIGN payload.
-pub const FIXED_OCTETS: usize = HEADER_OCTETS + 2 + 2 + 4 + SED_OCTETS + 2 + SIGNATURE_OCTETS;
+/// Octets of an I_MESSAGE besides its two identifiers and two KMS URIs: header, four lengths,
+/// SAKKE payload and SIGN payload.
+pub const FIXED_OCTETS: usize = HEADER_OCTETS + 4 * 2 + 4 + SED_OCTETS + 2 + SIGNATURE_OCTETS;
 
-/// Octets of an I_MESSAGE between identifiers of these lengths.
+/// Octets of an I_MESSAGE between identifiers, and KMS URIs, of these lengths.
 #[must_use]
-pub const fn message_len(sender_id: usize, recipient_id: usize) -> usize {
-    FIXED_OCTETS + sender_id + recipient_id
+pub const fn message_len(
+    sender_id: usize,
+    recipient_id: usize,
+    sender_kms: usize,
+    recipient_kms: usize,
+) -> usize {
+    FIXED_OCTETS + sender_id + recipient_id + sender_kms + recipient_kms
 }
 
 /// HKDF `info` prefix of the epoch secret.
@@ -332,18 +577,17 @@ struct Fields<'a> {
     epoch: Epoch,
     sender_id: &'a [u8],
     recipient_id: &'a [u8],
+    sender_kms: &'a [u8],
+    recipient_kms: &'a [u8],
 }
 
 /// Everything an I_MESSAGE signs: all of it but the signature itself.
 fn signed_part(fields: &Fields<'_>, sed: &Sed) -> Result<Vec<u8>, SchemeError> {
-    let id_len = |id: &[u8]| {
-        u16::try_from(id.len()).map_err(|_| SchemeError::Malformed("identifier too long"))
-    };
-    let sender_len = id_len(fields.sender_id)?;
-    let recipient_len = id_len(fields.recipient_id)?;
     let mut out = Vec::with_capacity(message_len(
         fields.sender_id.len(),
         fields.recipient_id.len(),
+        fields.sender_kms.len(),
+        fields.recipient_kms.len(),
     ));
     out.extend_from_slice(&[
         VERSION,
@@ -352,10 +596,17 @@ fn signed_part(fields: &Fields<'_>, sed: &Sed) -> Result<Vec<u8>, SchemeError> {
     ]);
     out.extend_from_slice(&fields.room.0.to_be_bytes());
     out.extend_from_slice(&fields.epoch.0.to_be_bytes());
-    out.extend_from_slice(&sender_len.to_be_bytes());
-    out.extend_from_slice(fields.sender_id);
-    out.extend_from_slice(&recipient_len.to_be_bytes());
-    out.extend_from_slice(fields.recipient_id);
+    for id in [
+        fields.sender_id,
+        fields.recipient_id,
+        fields.sender_kms,
+        fields.recipient_kms,
+    ] {
+        let len =
+            u16::try_from(id.len()).map_err(|_| SchemeError::Malformed("identifier too long"))?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(id);
+    }
     out.extend_from_slice(&[SAKKE_PARAMS, ID_SCHEME]);
     // SED_OCTETS = 273 fits two octets.
     out.extend_from_slice(&(SED_OCTETS as u16).to_be_bytes());
@@ -422,6 +673,8 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SchemeError> {
     let epoch = Epoch(u64::from_be_bytes(r.array()?));
     let sender_id = r.prefixed()?;
     let recipient_id = r.prefixed()?;
+    let sender_kms = r.prefixed()?;
+    let recipient_kms = r.prefixed()?;
     let [params, id_scheme] = r.array()?;
     if params != SAKKE_PARAMS || id_scheme != ID_SCHEME {
         return Err(SchemeError::Malformed(
@@ -446,6 +699,8 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SchemeError> {
             epoch,
             sender_id,
             recipient_id,
+            sender_kms,
+            recipient_kms,
         },
         sed,
         signature,
@@ -469,64 +724,34 @@ fn epoch_secret(gmk: &Ssv, room: RoomId, epoch: Epoch) -> EpochSecret {
     EpochSecret::from_bytes(out)
 }
 
-/// A user's sakke state: its validated keys for the period, the KMS's public keys, and the
-/// current epoch of each of its rooms.
+/// A user's sakke state: its validated keys for the current period (and the RSKs of earlier
+/// ones), the KMSs it accepts, and the current epoch of each of its rooms.
 #[derive(Debug)]
 pub struct Client {
     me: UserId,
-    period: KeyPeriod,
-    kpak: Kpak,
-    kms: KmsPublicKey,
+    org: OrgId,
+    period: Period,
+    /// The KMSs whose users this client accepts, its own organisation's included.
+    trusted: BTreeMap<OrgId, KmsPublic>,
     signer: SigningKey,
     receiver: Receiver,
+    /// Receivers of earlier periods, without precomputation, for late I_MESSAGEs.
+    earlier: BTreeMap<Period, Receiver>,
     rooms: HeldSecrets,
 }
 
-/// The sakke key server: a relay that computes nothing, with (in this step) the organisation's
-/// KMS beside it, used only at enrolment.
-pub struct Server {
-    period: KeyPeriod,
-    master: KmsMasterKey,
-    ksak: Ksak,
-    kms: KmsPublicKey,
-    kpak: Kpak,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("period", &self.period)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Server {
-    /// The current key period.
-    #[must_use]
-    pub fn period(&self) -> KeyPeriod {
-        self.period
-    }
-
-    /// The KMS's SAKKE public key Z.
-    #[must_use]
-    pub fn kms_public_key(&self) -> &KmsPublicKey {
-        &self.kms
-    }
-
-    /// The KMS's ECCSI public authentication key KPAK.
-    #[must_use]
-    pub fn kpak(&self) -> &Kpak {
-        &self.kpak
-    }
-}
+/// The sakke key server: a relay that computes and holds nothing.
+#[derive(Debug, Default)]
+pub struct Server;
 
 impl KeyDistribution for Sakke {
     const NAME: &'static str = "sakke";
     const SUMMARY: &'static str =
-        "MIKEY-SAKKE: a fresh group key SAKKE-encapsulated to each member, ECCSI-signed; the KMS can derive every key";
+        "MIKEY-SAKKE: a fresh group key SAKKE-encapsulated to each member, ECCSI-signed; each organisation's KMS can derive its users' keys";
     const PROPERTIES: KdProperties = KdProperties {
-        // The KMS, with the key server in this model, derives every epoch secret (escrow).
-        server_knows_epoch_secret: true,
+        server_knows_epoch_secret: false,
+        // Each KMS derives every epoch secret sent to its users (escrow).
+        authority_can_derive: true,
         removal_excludes: true,
         join_excludes_past: true,
         layer_hides_history_from_joiners: false,
@@ -535,44 +760,44 @@ impl KeyDistribution for Sakke {
     type Message = Message;
     type Client = Client;
     type Server = Server;
+    type Authority = Kms;
 
-    fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
-        let master = KmsMasterKey::generate(rng);
-        let ksak = Ksak::generate(rng);
-        Ok(Server {
-            period: KeyPeriod::MODEL_START,
-            kms: master.public_key(),
-            kpak: ksak.kpak(),
-            master,
-            ksak,
-        })
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+        Ok(Server)
     }
 
     fn enroll(
-        server: &mut Server,
+        _server: &mut Server,
+        kms: &mut Kms,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(Client, Credential), SchemeError> {
-        let cred = Credential::new(user_uri(user))?;
-        let id = identifier(server.period, cred.uri())?;
-        // The KMS issues; the user validates both keys before keeping them.
-        let rsk = server.master.issue_rsk(&id)?;
-        let (ssk, pvt) = server.ksak.issue(rng, &id);
-        let signer = SigningKey::new(&server.kpak, &id, ssk, pvt)?;
-        let receiver = Receiver::with_precomputation(&server.kms, &id, rsk)?;
+        let cred = Credential::new(user_uri(user), kms.org())?;
+        let issued = kms.issue(user, Period::FIRST, rng)?;
+        let own = kms.public();
+        let (signer, receiver) = validated(&own, &issued)?;
         Ok((
             Client {
                 me: user,
-                period: server.period,
-                kpak: server.kpak,
-                kms: server.kms,
+                org: own.org,
+                period: Period::FIRST,
+                trusted: BTreeMap::from([(own.org, own)]),
                 signer,
                 receiver,
+                earlier: BTreeMap::new(),
                 rooms: HeldSecrets::default(),
             },
             cred,
         ))
     }
+}
+
+/// Validates `issued` under `kms` and builds the signing key and precomputed receiver.
+fn validated(kms: &KmsPublic, issued: &IssuedKeys) -> Result<(SigningKey, Receiver), SchemeError> {
+    let id = Kms::identifier(issued.user, issued.period)?;
+    let signer = SigningKey::new(&kms.kpak, &id, issued.ssk.clone(), issued.pvt)?;
+    let receiver = Receiver::with_precomputation(&kms.z, &id, issued.rsk.clone())?;
+    Ok((signer, receiver))
 }
 
 /// The credential of `user` in the directory.
@@ -596,23 +821,49 @@ impl Client {
         self.receiver.id()
     }
 
-    /// The identifier of `user` in this client's key period.
-    fn identifier_of(
-        &self,
-        directory: &[Credential],
-        user: UserId,
-    ) -> Result<Vec<u8>, SchemeError> {
-        identifier(self.period, lookup(directory, user)?.uri())
+    /// The current key period.
+    #[must_use]
+    pub fn period(&self) -> Period {
+        self.period
     }
 
-    /// The I_MESSAGE carrying `gmk` to `recipient`, signed by this client.
+    /// The KMS of `user`'s organisation, if this client trusts it, and `user`'s credential.
+    fn kms_of<'a>(
+        &self,
+        directory: &'a [Credential],
+        user: UserId,
+    ) -> Result<(&KmsPublic, &'a Credential), SchemeError> {
+        let cred = lookup(directory, user)?;
+        let kms = self
+            .trusted
+            .get(&cred.org)
+            .ok_or(Misuse::UnexpectedMessage(
+                "a user of an organisation whose KMS this client does not trust",
+            ))?;
+        Ok((kms, cred))
+    }
+
+    /// The receiver of this client's identifier `id`, of the current period or an earlier one,
+    /// and that period.
+    fn receiver_for(&self, id: &[u8]) -> Option<(Period, &Receiver)> {
+        if id == self.receiver.id() {
+            return Some((self.period, &self.receiver));
+        }
+        self.earlier
+            .iter()
+            .find(|(_, r)| r.id() == id)
+            .map(|(p, r)| (*p, r))
+    }
+
+    /// The I_MESSAGE carrying `gmk` to a recipient under its KMS's `z`, signed by this client.
     fn i_message(
         &self,
         fields: &Fields<'_>,
+        z: &KmsPublicKey,
         gmk: &Ssv,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Message, SchemeError> {
-        let sed = kem::encapsulate_ssv(&self.kms, fields.recipient_id, gmk)?;
+        let sed = kem::encapsulate_ssv(z, fields.recipient_id, gmk)?;
         let mut bytes = signed_part(fields, &sed)?;
         let signature = self.signer.sign(rng, &bytes);
         bytes.extend_from_slice(&signature.to_bytes());
@@ -634,6 +885,9 @@ impl KdClient for Client {
         let room = roster.room;
         let planned = planned_change(roster, self.me, change, self.rooms.epoch(room))?;
         let epoch = planned.epoch;
+        let label = KeyPeriod::of(self.period)?;
+        let own_kms = self.trusted.get(&self.org).map(|k| k.uri.clone());
+        let own_kms = own_kms.ok_or(SchemeError::Internal("a client without its own KMS"))?;
         let mut drawn = [0u8; SSV_OCTETS];
         rng.fill_bytes(&mut drawn);
         let gmk = Ssv::new(drawn);
@@ -642,15 +896,18 @@ impl KdClient for Client {
         // neither changed.
         let mut messages = Vec::with_capacity(roster.members.len().saturating_sub(1));
         for &member in roster.members.iter().filter(|m| **m != self.me) {
-            let recipient_id = self.identifier_of(directory, member)?;
+            let (kms, cred) = self.kms_of(directory, member)?;
+            let recipient_id = identifier(label, cred.uri())?;
             let fields = Fields {
                 joining: planned.joins(member),
                 room,
                 epoch,
                 sender_id: self.receiver.id(),
                 recipient_id: &recipient_id,
+                sender_kms: own_kms.as_bytes(),
+                recipient_kms: kms.uri.as_bytes(),
             };
-            messages.push((member, self.i_message(&fields, &gmk, rng)?));
+            messages.push((member, self.i_message(&fields, &kms.z, &gmk, rng)?));
         }
         for (member, msg) in messages {
             out.send(Dest::User(member), msg);
@@ -683,17 +940,35 @@ impl KdClient for Client {
         if !self.rooms.takes(room, epoch, fields.joining)? {
             return Ok(Handled::Stale);
         }
-        if fields.recipient_id != self.receiver.id() {
+        let Some((period, receiver)) = self.receiver_for(fields.recipient_id) else {
             return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another identity").into());
+        };
+        let own_kms = self.trusted.get(&self.org).map(|k| k.uri.as_bytes());
+        if own_kms != Some(fields.recipient_kms) {
+            return Err(
+                Misuse::UnexpectedMessage("an I_MESSAGE naming another KMS as ours").into(),
+            );
         }
-        let sender_id = self.identifier_of(directory, sender)?;
+        let (sender_kms, cred) = self.kms_of(directory, sender)?;
+        if fields.sender_kms != sender_kms.uri.as_bytes() {
+            return Err(Misuse::UnexpectedMessage(
+                "an I_MESSAGE naming a KMS other than its sender's organisation's",
+            )
+            .into());
+        }
+        let sender_id = identifier(KeyPeriod::of(period)?, cred.uri())?;
         if fields.sender_id != sender_id.as_slice() {
             return Err(
                 Misuse::UnexpectedMessage("an I_MESSAGE signed as another identity").into(),
             );
         }
-        eccsi::verify(&self.kpak, &sender_id, parsed.signed, &parsed.signature)?;
-        let gmk = self.receiver.decapsulate(&parsed.sed)?;
+        eccsi::verify(
+            &sender_kms.kpak,
+            &sender_id,
+            parsed.signed,
+            &parsed.signature,
+        )?;
+        let gmk = receiver.decapsulate(&parsed.sed)?;
         self.rooms
             .hold(room, epoch, epoch_secret(&gmk, room, epoch));
         Ok(Handled::NewEpoch(epoch))
@@ -707,6 +982,54 @@ impl KdClient for Client {
     /// long-term credential for the period and not counted per room).
     fn state_len(&self, room: RoomId) -> usize {
         self.rooms.state_len(room)
+    }
+
+    fn trust(&mut self, org: OrgId, public: &KmsPublic) -> Result<(), SchemeError> {
+        if public.org != org || public.uri != kms_uri(org) {
+            return Err(SchemeError::Malformed(
+                "KMS parameters of another organisation",
+            ));
+        }
+        if org == self.org {
+            return Err(
+                Misuse::UnexpectedMessage("a client's own KMS is installed at enrolment").into(),
+            );
+        }
+        self.trusted.insert(org, public.clone());
+        Ok(())
+    }
+
+    /// Validates the keys for a later period and moves to it, keeping the current RSK (without
+    /// precomputation) for late I_MESSAGEs; keys of an earlier period this client skipped are
+    /// validated and kept the same way, without moving.
+    fn renew(
+        &mut self,
+        issued: &IssuedKeys,
+        _rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError> {
+        if issued.user != self.me {
+            return Err(Misuse::UnexpectedMessage("keys issued to another user").into());
+        }
+        if issued.period == self.period || self.earlier.contains_key(&issued.period) {
+            return Err(Misuse::UnexpectedMessage("keys of a period this client holds").into());
+        }
+        let own = self
+            .trusted
+            .get(&self.org)
+            .ok_or(SchemeError::Internal("a client without its own KMS"))?;
+        if issued.period < self.period {
+            let id = Kms::identifier(issued.user, issued.period)?;
+            let receiver = Receiver::new(&own.z, &id, issued.rsk.clone())?;
+            self.earlier.insert(issued.period, receiver);
+            return Ok(());
+        }
+        let (signer, receiver) = validated(own, issued)?;
+        let previous = std::mem::replace(&mut self.receiver, receiver);
+        self.earlier
+            .insert(self.period, previous.without_precomputation());
+        self.signer = signer;
+        self.period = issued.period;
+        Ok(())
     }
 }
 
@@ -727,27 +1050,6 @@ impl KdServer for Server {
     fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         None
     }
-
-    /// The KMS's escrow: it issues the recipient's RSK again from its master secret and opens
-    /// the I_MESSAGE's SED, as the members do (the signature is not needed to read it).
-    fn escrow(
-        &self,
-        room: RoomId,
-        relayed: &Message,
-    ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
-        Some((|| {
-            let parsed = parse(&relayed.bytes)?;
-            let fields = &parsed.fields;
-            if fields.room != room {
-                return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another room").into());
-            }
-            let epoch = fields.epoch.bounded()?;
-            let rsk = self.master.issue_rsk(fields.recipient_id)?;
-            let receiver = Receiver::new(&self.kms, fields.recipient_id, rsk)?;
-            let gmk = receiver.decapsulate(&parsed.sed)?;
-            Ok((epoch, epoch_secret(&gmk, room, epoch)))
-        })())
-    }
 }
 
 #[cfg(test)]
@@ -759,8 +1061,11 @@ mod tests {
 
     const ROOM: RoomId = RoomId(1);
     const MEMBERS: [UserId; 3] = [UserId(0), UserId(1), UserId(2)];
+    /// The URI of the test organisation's KMS.
+    const KMS: &[u8] = b"kms.org0.conclave";
 
     struct Org {
+        kms: Kms,
         clients: Vec<Client>,
         dir: Vec<Credential>,
         rng: ChaCha20Rng,
@@ -771,10 +1076,16 @@ mod tests {
     fn org(seed: u64) -> (Org, Message) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut server = Sakke::new_server(&mut rng).unwrap();
+        let mut kms = Kms::new(OrgId(0), &mut rng).unwrap();
         let (clients, dir) = (0..4)
-            .map(|u| Sakke::enroll(&mut server, UserId(u), &mut rng).unwrap())
+            .map(|u| Sakke::enroll(&mut server, &mut kms, UserId(u), &mut rng).unwrap())
             .unzip();
-        let mut org = Org { clients, dir, rng };
+        let mut org = Org {
+            kms,
+            clients,
+            dir,
+            rng,
+        };
         let sent = org.change(Change::Create);
         for (to, m) in &sent {
             let got = org.handle(*to, UserId(0), m);
@@ -839,11 +1150,7 @@ mod tests {
         /// key (whatever sender identifier the fields claim).
         fn forge(&mut self, signer: UserId, fields: &Fields<'_>, sed_to: &[u8]) -> Message {
             let client = &self.clients[signer.0 as usize];
-            let gmk = Ssv::new([9; SSV_OCTETS]);
-            let sed = kem::encapsulate_ssv(&client.kms, sed_to, &gmk).unwrap();
-            let mut bytes = signed_part(fields, &sed).unwrap();
-            bytes.extend_from_slice(&client.signer.sign(&mut self.rng, &bytes).to_bytes());
-            Message { bytes }
+            forge_by(client, fields, sed_to, &mut self.rng)
         }
 
         /// A well-formed I_MESSAGE from user 0 to user 1 for `room` at `epoch`.
@@ -855,6 +1162,8 @@ mod tests {
                 epoch,
                 sender_id: &sender_id,
                 recipient_id: &recipient_id,
+                sender_kms: KMS,
+                recipient_kms: KMS,
             };
             self.forge(UserId(0), &fields, &recipient_id)
         }
@@ -864,6 +1173,21 @@ mod tests {
                 .current(ROOM)
                 .map(|(e, s)| (e, s.clone()))
         }
+    }
+
+    /// An I_MESSAGE with `fields`, its SED made under `client`'s own KMS for `sed_to`, signed
+    /// with `client`'s key.
+    fn forge_by(
+        client: &Client,
+        fields: &Fields<'_>,
+        sed_to: &[u8],
+        rng: &mut ChaCha20Rng,
+    ) -> Message {
+        let gmk = Ssv::new([9; SSV_OCTETS]);
+        let sed = kem::encapsulate_ssv(&client.trusted[&client.org].z, sed_to, &gmk).unwrap();
+        let mut bytes = signed_part(fields, &sed).unwrap();
+        bytes.extend_from_slice(&client.signer.sign(rng, &bytes).to_bytes());
+        Message { bytes }
     }
 
     fn misuse(got: &Result<Handled, SchemeError>) -> bool {
@@ -960,6 +1284,8 @@ mod tests {
             epoch: Epoch(1),
             sender_id: &sender_id,
             recipient_id: &recipient_id,
+            sender_kms: KMS,
+            recipient_kms: KMS,
         };
         let msg = org.forge(UserId(0), &fields, &other);
         assert_eq!(
@@ -981,6 +1307,8 @@ mod tests {
             epoch: Epoch(1),
             sender_id: &outsider_id,
             recipient_id: &recipient_id,
+            sender_kms: KMS,
+            recipient_kms: KMS,
         };
         let own = org.forge(UserId(3), &as_itself, &recipient_id);
         // Relayed as from the outsider: not a member.
@@ -1075,6 +1403,115 @@ mod tests {
         let got = server.handle(&org_roster(), UserId(0), msg, &mut rng, &mut Outbox::new());
         assert!(matches!(got, Err(SchemeError::Misuse(_))), "{got:?}");
         assert!(server.known_epoch_secret(ROOM).is_none());
+    }
+
+    /// A KMS of another organisation, which nobody trusts, issues keys for member 0's identity
+    /// (it can: an identifier is public). Member 1 refuses its holder's I_MESSAGE whether it
+    /// names the issuing KMS (not member 0's organisation's) or member 0's own KMS (the
+    /// signature fails under that KMS's KPAK).
+    #[test]
+    fn an_untrusted_kms_cannot_impersonate_a_member() {
+        let (mut org, _) = org(10);
+        let mut server = Server;
+        let mut rogue_kms = Kms::new(OrgId(1), &mut org.rng).unwrap();
+        let (mut impostor, _) =
+            Sakke::enroll(&mut server, &mut rogue_kms, UserId(0), &mut org.rng).unwrap();
+        impostor.trust(OrgId(0), &org.kms.public()).unwrap();
+        assert_eq!(impostor.identifier(), org.clients[0].identifier());
+        let (sender_id, recipient_id) = (org.id(UserId(0)), org.id(UserId(1)));
+        let rogue_uri = kms_uri(OrgId(1));
+        for (sender_kms, refused_as) in [(rogue_uri.as_bytes(), "misuse"), (KMS, "crypto")] {
+            let fields = Fields {
+                joining: false,
+                room: ROOM,
+                epoch: Epoch(1),
+                sender_id: &sender_id,
+                recipient_id: &recipient_id,
+                sender_kms,
+                recipient_kms: KMS,
+            };
+            // The SED is honest (made under member 1's KMS): only the signature can refuse it.
+            let gmk = Ssv::new([7; SSV_OCTETS]);
+            let sed = kem::encapsulate_ssv(org.kms.public().z(), &recipient_id, &gmk).unwrap();
+            let mut bytes = signed_part(&fields, &sed).unwrap();
+            bytes.extend_from_slice(&impostor.signer.sign(&mut org.rng, &bytes).to_bytes());
+            let got = org.handle(UserId(1), UserId(0), &Message { bytes });
+            match refused_as {
+                "misuse" => assert!(misuse(&got), "{got:?}"),
+                _ => assert_eq!(got, Err(SchemeError::Crypto)),
+            }
+        }
+        // Its own change, as the scheme sends it, is refused too.
+        let mut out = Outbox::new();
+        let roster = org.roster();
+        impostor
+            .change(
+                &roster,
+                &Change::Remove(&[]),
+                &org.dir,
+                &mut org.rng,
+                &mut out,
+            )
+            .ok();
+        for (_, m) in out.drain() {
+            assert!(org.handle(UserId(1), UserId(0), &m).is_err());
+        }
+        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+    }
+
+    /// A removed member keeps its RSK for the period: the next GMK's SEDs, made for the other
+    /// members' identifiers, do not decapsulate under it.
+    #[test]
+    fn a_removed_members_rsk_does_not_open_the_next_key() {
+        let (mut org, _) = org(11);
+        let after = [UserId(0), UserId(1)];
+        let roster = Roster {
+            room: ROOM,
+            members: &after,
+        };
+        let mut out = Outbox::new();
+        let change = Change::Remove(&[UserId(2)]);
+        org.clients[0]
+            .change(&roster, &change, &org.dir, &mut org.rng, &mut out)
+            .unwrap();
+        let sent: Vec<_> = out.drain().collect();
+        assert_eq!(sent.len(), 1);
+        let removed = &org.clients[2].receiver;
+        for (_, m) in &sent {
+            let parsed = parse(m.as_bytes()).unwrap();
+            assert_eq!(removed.decapsulate(&parsed.sed), Err(SchemeError::Crypto));
+        }
+    }
+
+    /// Renewal: the client moves to the next period's identifier and keeps the earlier RSK for
+    /// late I_MESSAGEs; it refuses another user's keys, another KMS's keys for its identity, and
+    /// a period it holds.
+    #[test]
+    fn renewal_moves_to_the_next_period() {
+        let (mut org, _) = org(12);
+        let late = org.honest(ROOM, Epoch(1), false);
+        let issued = org.kms.issue(UserId(1), Period(1), &mut org.rng).unwrap();
+        assert_eq!(issued.wire_len(), ISSUED_OCTETS);
+        assert_eq!(ISSUED_OCTETS, 362);
+        org.clients[1].renew(&issued, &mut org.rng).unwrap();
+        assert_eq!(org.clients[1].period(), Period(1));
+        assert!(org.clients[1].identifier().starts_with(b"2027-02\0"));
+        assert!(org.clients[1].renew(&issued, &mut org.rng).is_err());
+        // Late: made in period 0 by a sender still in it, handled after the renewal.
+        assert_eq!(
+            org.handle(UserId(1), UserId(0), &late),
+            Ok(Handled::NewEpoch(Epoch(1)))
+        );
+        let others = org.kms.issue(UserId(2), Period(2), &mut org.rng).unwrap();
+        assert!(misuse_err(&org.clients[1].renew(&others, &mut org.rng)));
+        let mut foreign = Kms::new(OrgId(0), &mut org.rng).unwrap();
+        let forged = foreign.issue(UserId(1), Period(2), &mut org.rng).unwrap();
+        assert!(org.clients[1].renew(&forged, &mut org.rng).is_err());
+        assert_eq!(org.clients[1].period(), Period(1));
+    }
+
+    fn misuse_err(got: &Result<(), SchemeError>) -> bool {
+        matches!(got, Err(SchemeError::Misuse(_)))
     }
 
     fn org_roster() -> Roster<'static> {

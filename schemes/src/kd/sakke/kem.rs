@@ -364,6 +364,15 @@ impl Receiver {
         &self.id
     }
 
+    /// This receiver without its precomputation (for a key period that has ended: its late
+    /// messages are rare, and the tables are 1.4 MiB).
+    #[must_use]
+    pub fn without_precomputation(mut self) -> Self {
+        self.lines = None;
+        self.receiver_multiples = None;
+        self
+    }
+
     /// Recovers the SSV of `sed` (RFC 6508 §6.2.2) and checks that `sed` is the encapsulation
     /// of that SSV to this receiver (step 5); any other input fails with an opaque error.
     pub fn decapsulate(&self, sed: &Sed) -> Result<Ssv, SchemeError> {
