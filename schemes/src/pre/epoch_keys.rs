@@ -78,12 +78,12 @@ use super::{
     Rotation, Work,
 };
 use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
-use crate::common::back_chain::{self, ChainSecret, ChainStore, Part};
+use crate::common::back_chain::{self, ChainSecret, ChainStore};
 use crate::common::changers::Changers;
 use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
-    SchemeError, UserId, Wire,
+    CryptoRngCore, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError,
+    UserId, Wire,
 };
 
 const MESSAGE_KEY: Label = Label::Custom("conclave/epoch-keys/message");
@@ -276,21 +276,20 @@ impl RekeyingClient for Client {
             self.known.learn(prev);
         }
         self.known.learn(next);
-        match part {
-            Part::Link { .. } => {
-                if let Some(prev) = change.prev {
-                    let link = back_chain::Link::seal(
-                        CHAIN,
-                        next.room,
-                        (prev.epoch, prev.secret.as_bytes()),
-                        (next.epoch, next.secret.as_bytes()),
-                    )?;
-                    out.send(Dest::Server, Message::Link(link));
-                }
-            }
-            Part::Join { epoch } => out.send(Dest::Server, Message::Request { epoch }),
-            Part::None => {}
-        }
+        let known = &self.known;
+        part.send(
+            CHAIN,
+            next.room,
+            |epoch| {
+                known
+                    .get(next.room, epoch)
+                    .map(Known::chain_secret)
+                    .ok_or(SchemeError::Internal(
+                        "a changer without its epochs' secrets",
+                    ))
+            },
+            out,
+        )?;
         Ok(())
     }
 
@@ -338,11 +337,7 @@ impl RekeyingServer for Server {
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
         let stored = self.chains.handle(room, from, msg, &self.changers, out)?;
-        Ok(Work {
-            op: "chain",
-            units: stored.units(),
-            parallel: false,
-        })
+        Ok(stored.work("chain"))
     }
 
     fn changers(&mut self) -> Option<&mut Changers> {
@@ -361,6 +356,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{server_changed_by, HistoryHarness, Tamper};
+    use crate::Dest;
 
     fn rng(seed: u64) -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(seed)
