@@ -806,9 +806,7 @@ impl<W: DlScheme> HistoryServer for Server<W> {
         sealed: Record<W::Wrap>,
     ) -> Result<(), SchemeError> {
         let state = self.rooms.entry(room).or_default();
-        if state.records.contains_key(&msg) {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
+        super::not_stored_yet(&state.records, &msg)?;
         let Record {
             key_id,
             wrap,

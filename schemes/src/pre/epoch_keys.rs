@@ -312,9 +312,7 @@ impl HistoryServer for Server {
     type Scheme = EpochKeys;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: EpochRecord) -> Result<(), SchemeError> {
-        if self.records.contains_key(&(room, msg)) {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
+        super::not_stored_yet(&self.records, &(room, msg))?;
         self.bytes += sealed.wire_len();
         self.records.insert((room, msg), sealed);
         Ok(())
@@ -368,6 +366,18 @@ mod tests {
             epoch: Epoch(epoch),
             secret,
         }
+    }
+
+    /// `rng(seed)`, `epochs` random epoch secrets drawn from it, and a server of `room` whose
+    /// changer is user 0.
+    fn changed_by_user_0(
+        seed: u64,
+        room: RoomId,
+        epochs: usize,
+    ) -> (ChaCha20Rng, Vec<EpochSecret>, Server) {
+        let mut rng = rng(seed);
+        let secrets = (0..epochs).map(|_| EpochSecret::random(&mut rng)).collect();
+        (rng, secrets, server_changed_by(room, UserId(0)))
     }
 
     #[test]
@@ -439,10 +449,8 @@ mod tests {
     /// when the link arrives.
     #[test]
     fn chain_request_waits_for_its_link() {
-        let mut rng = rng(3);
         let room = RoomId(3);
-        let secrets: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
-        let mut server: Server = server_changed_by(room, UserId(0));
+        let (mut rng, secrets, mut server) = changed_by_user_0(3, room, 3);
         let mut alice = Client::default();
         let mut joiner = Client::default();
         let mut out = Outbox::new();
@@ -558,10 +566,8 @@ mod tests {
 
     #[test]
     fn server_rejects_misuse() {
-        let mut rng = rng(5);
         let room = RoomId(6);
-        let s: Vec<EpochSecret> = (0..2).map(|_| EpochSecret::random(&mut rng)).collect();
-        let mut server: Server = server_changed_by(room, UserId(0));
+        let (mut rng, s, mut server) = changed_by_user_0(5, room, 2);
         let link = make_link(key(room, 0, &s[0]), key(room, 1, &s[1]));
         let mut out = Outbox::new();
         // The same link again (a retransmission) is fine; a different one is not.

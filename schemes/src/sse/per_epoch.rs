@@ -378,9 +378,7 @@ impl SseClient for Client {
         reply: &Reply,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Query>, SchemeError> {
-        if reply.ids.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SchemeError::Malformed("result ids not strictly ascending"));
-        }
+        super::check_ascending(&reply.ids)?;
         // Entries were indexed under an epoch whose key has not reached this searcher yet: no
         // label of its query could find them, so it searches again once it holds that epoch.
         let newest_held = self

@@ -508,16 +508,29 @@ pub fn history_policy<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
     history_removal::<H>(false, rng);
 }
 
+/// Room `room` of five users under the policy `shares_history`: created by user 0 with users 1
+/// and 2, a message in each of its first two epochs, then user 3 joins (added by user 2). The
+/// harness, and the two messages from before the join.
+fn joined_after_two_epochs<H: HistoryProtection>(
+    room: RoomId,
+    shares_history: bool,
+    rng: &mut dyn CryptoRngCore,
+) -> (HistoryHarness<H>, Vec<MsgId>) {
+    let u = UserId;
+    let mut h = HistoryHarness::<H>::new(5, room, shares_history);
+    h.create(&[u(0), u(1), u(2)], u(0), rng);
+    let mut before = vec![h.send(u(0), b"before the join, epoch 0", rng)];
+    h.rekey(u(1), rng);
+    before.push(h.send(u(1), b"before the join, epoch 1", rng));
+    h.join(&[u(3)], u(2), rng);
+    (h, before)
+}
+
 /// [`history_policy`] (a): under `shared`, joiners open history from before their join.
 pub fn history_shared_join<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "shared history";
     let u = UserId;
-    let mut h = HistoryHarness::<H>::new(5, RoomId(2), true);
-    h.create(&[u(0), u(1), u(2)], u(0), rng);
-    let mut before = vec![h.send(u(0), b"before the joins, epoch 0", rng)];
-    h.rekey(u(1), rng);
-    before.push(h.send(u(1), b"before the joins, epoch 1", rng));
-    h.join(&[u(3)], u(2), rng);
+    let (mut h, mut before) = joined_after_two_epochs::<H>(RoomId(2), true, rng);
     for &id in &before {
         h.assert_reads(u(3), id, PROPERTY);
     }
@@ -534,12 +547,7 @@ pub fn history_from_join<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "from_join";
     const WHAT: &str = "opened a message from before its join";
     let u = UserId;
-    let mut h = HistoryHarness::<H>::new(5, RoomId(3), false);
-    h.create(&[u(0), u(1), u(2)], u(0), rng);
-    let mut before = vec![h.send(u(0), b"before the join, epoch 0", rng)];
-    h.rekey(u(1), rng);
-    before.push(h.send(u(1), b"before the join, epoch 1", rng));
-    h.join(&[u(3)], u(2), rng);
+    let (mut h, before) = joined_after_two_epochs::<H>(RoomId(3), false, rng);
     for &id in &before {
         h.assert_cannot_read(u(3), id, PROPERTY, WHAT);
     }
