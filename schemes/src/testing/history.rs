@@ -257,28 +257,22 @@ impl<H: HistoryProtection> HistoryHarness<H> {
 
     /// Delivers `out`, sent by `from`, and everything it causes, until the traffic settles.
     pub fn route(&mut self, from: UserId, out: Outbox<H::Message>, rng: &mut dyn CryptoRngCore) {
-        let mut router = Router::with_limit(ROUTE_LIMIT);
-        router.send(Origin::User(from), out);
-        router
-            .run(|arrival| {
+        Router::with_limit(ROUTE_LIMIT)
+            .route(Origin::User(from), out, |arrival| {
                 Ok::<_, SchemeError>(match arrival {
                     Arrival::AtServer { from: user, msg } => {
                         self.control_messages += 1;
                         self.control_bytes += msg.wire_len();
-                        if self.changer == Some(user) {
-                            super::refuse_impostor(H::NAME, user, |impostor, o| {
-                                self.server.handle(self.room, impostor, msg.clone(), rng, o)
-                            });
-                        }
-                        let mut o = Outbox::new();
-                        let work = self
-                            .server
-                            .handle(self.room, user, msg, rng, &mut o)
-                            .unwrap_or_else(|e| {
-                                panic!("{}: server handle from {user}: {e}", H::NAME)
-                            });
-                        self.work.push(work);
-                        o
+                        let changer = self.changer == Some(user);
+                        super::server_handles(
+                            H::NAME,
+                            &mut self.server,
+                            (self.room, user),
+                            changer,
+                            msg,
+                            rng,
+                            &mut self.work,
+                        )
                     }
                     Arrival::AtUser { to, msg, .. } => self.deliver(to, msg, rng),
                 })
