@@ -455,9 +455,17 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
 // ---------------------------------------------------------------------------------------------
 // Re-keying, shared by history protection and search
 
-/// The re-keying side of a data family's clients and server, picked at run time
-/// ([`RekeyingClient`], [`RekeyingServer`]).
+/// What the data families' erased systems share, picked at run time: the scheme's name, its
+/// users, and the re-keying side of their clients and the server ([`RekeyingClient`],
+/// [`RekeyingServer`]).
 pub trait DynRekeying: Send {
+    /// The scheme's name.
+    fn name(&self) -> &'static str;
+    /// Adds the next user's client; users must be added in id order from zero.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if `user` is out of order.
+    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError>;
     /// [`RekeyingClient::epoch_changed`] on `user`'s client.
     ///
     /// # Errors
@@ -507,29 +515,25 @@ pub trait DynRekeying: Send {
     fn stored_len(&self) -> usize;
 }
 
-/// A data family's server and every user's client (client `i` is user `i`); `F` is the scheme.
+/// A data family's server and every user's client (client `i` is user `i`); `F` is the scheme,
+/// named `name`, whose clients `new_client` makes.
 struct Parties<F, C, S> {
+    name: &'static str,
+    new_client: fn(UserId) -> C,
     server: S,
     clients: Vec<C>,
     scheme: PhantomData<fn() -> F>,
 }
 
 impl<F, C, S: Default> Parties<F, C, S> {
-    fn new() -> Self {
+    fn new(name: &'static str, new_client: fn(UserId) -> C) -> Self {
         Self {
+            name,
+            new_client,
             server: S::default(),
             clients: Vec::new(),
             scheme: PhantomData,
         }
-    }
-
-    /// Adds `client` as the next user's, which must be `user`.
-    fn add(&mut self, user: UserId, client: C) -> Result<(), SchemeError> {
-        if user.0 as usize != self.clients.len() {
-            return Err(SchemeError::Internal("users must be added in id order"));
-        }
-        self.clients.push(client);
-        Ok(())
     }
 }
 
@@ -538,6 +542,16 @@ where
     C: RekeyingClient,
     S: RekeyingServer<Message = C::Message>,
 {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
+        if user.0 as usize != self.clients.len() {
+            return Err(SchemeError::Internal("users must be added in id order"));
+        }
+        self.clients.push((self.new_client)(user));
+        Ok(())
+    }
     fn epoch_changed(
         &mut self,
         user: UserId,
@@ -596,15 +610,8 @@ where
 
 /// A history-protection scheme with its server and clients, picked at run time.
 pub trait DynHistory: DynRekeying {
-    /// The scheme's name.
-    fn name(&self) -> &'static str;
     /// What it claims.
     fn properties(&self) -> HistoryProperties;
-    /// Adds the next user's client; users must be added in id order from zero.
-    ///
-    /// # Errors
-    /// [`SchemeError::Internal`] if `user` is out of order.
-    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError>;
     /// [`HistoryClient::seal`] on `user`'s client.
     ///
     /// # Errors
@@ -674,18 +681,15 @@ pub trait DynHistory: DynRekeying {
 /// A fresh erased system of scheme `H`.
 #[must_use]
 pub fn history_system<H: HistoryProtection>() -> Box<dyn DynHistory> {
-    Box::new(Parties::<H, H::Client, H::Server>::new())
+    Box::new(Parties::<H, H::Client, H::Server>::new(
+        H::NAME,
+        H::new_client,
+    ))
 }
 
 impl<H: HistoryProtection> DynHistory for Parties<H, H::Client, H::Server> {
-    fn name(&self) -> &'static str {
-        H::NAME
-    }
     fn properties(&self) -> HistoryProperties {
         H::PROPERTIES
-    }
-    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
-        self.add(user, H::new_client(user))
     }
     fn seal(
         &mut self,
@@ -755,15 +759,8 @@ impl<H: HistoryProtection> DynHistory for Parties<H, H::Client, H::Server> {
 
 /// A searchable-encryption scheme with its server and clients, picked at run time.
 pub trait DynSse: DynRekeying {
-    /// The scheme's name.
-    fn name(&self) -> &'static str;
     /// What it claims.
     fn properties(&self) -> SseProperties;
-    /// Adds the next user's client; users must be added in id order from zero.
-    ///
-    /// # Errors
-    /// [`SchemeError::Internal`] if `user` is out of order.
-    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError>;
     /// [`SseClient::index`] on `user`'s client.
     ///
     /// # Errors
@@ -819,18 +816,15 @@ pub trait DynSse: DynRekeying {
 /// A fresh erased system of scheme `S`.
 #[must_use]
 pub fn sse_system<S: SearchableEncryption>() -> Box<dyn DynSse> {
-    Box::new(Parties::<S, S::Client, S::Server>::new())
+    Box::new(Parties::<S, S::Client, S::Server>::new(
+        S::NAME,
+        S::new_client,
+    ))
 }
 
 impl<S: SearchableEncryption> DynSse for Parties<S, S::Client, S::Server> {
-    fn name(&self) -> &'static str {
-        S::NAME
-    }
     fn properties(&self) -> SseProperties {
         S::PROPERTIES
-    }
-    fn add_user(&mut self, user: UserId) -> Result<(), SchemeError> {
-        self.add(user, S::new_client(user))
     }
     fn index(
         &mut self,

@@ -64,33 +64,30 @@ impl Epoch {
 /// Why an epoch from a message was refused by [`Epoch::bounded`].
 pub const EPOCH_BEYOND_LIMIT: &str = "epoch beyond the limit of 2^48 membership changes";
 
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "user {}", self.0)
-    }
+/// Displays each id type as its kind and number (`user 3`, `message 17`).
+macro_rules! display_as {
+    ($($id:ty => $kind:literal),* $(,)?) => {
+        $(
+            impl fmt::Display for $id {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    write!(f, concat!($kind, " {}"), self.0)
+                }
+            }
+        )*
+    };
 }
 
-impl fmt::Display for RoomId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "room {}", self.0)
-    }
-}
-
-impl fmt::Display for Epoch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "epoch {}", self.0)
-    }
-}
-
-impl fmt::Display for MsgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "message {}", self.0)
-    }
-}
+display_as!(UserId => "user", RoomId => "room", Epoch => "epoch", MsgId => "message");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_display_as_their_kind_and_number() {
+        let shown = format!("{}, {}, {}, {}", UserId(1), RoomId(2), Epoch(3), MsgId(4));
+        assert_eq!(shown, "user 1, room 2, epoch 3, message 4");
+    }
 
     #[test]
     fn epoch_arithmetic_is_checked_and_bounded() {

@@ -70,6 +70,12 @@ impl Record for HybridRecord {
     }
 }
 
+/// Both AFGH schemes, as these tests drive them: AFGH control traffic, records with the fields
+/// above.
+trait AfghScheme: HistoryProtection<Message = Control, Sealed: Record + Tamper> {}
+
+impl<H: HistoryProtection<Message = Control, Sealed: Record + Tamper>> AfghScheme for H {}
+
 fn view(secrets: &[EpochSecret], epoch: u64) -> KeyView<'_> {
     KeyView {
         room: ROOM,
@@ -105,11 +111,7 @@ fn kind(msg: &Control) -> (&'static str, usize) {
     }
 }
 
-impl<H> Org<H>
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+impl<H: AfghScheme> Org<H> {
     fn new(users: u32, initial: &[u32], seed: u64) -> Self {
         let mut org = Self {
             server: H::Server::default(),
@@ -295,6 +297,29 @@ where
         readable(H::new_client(UserId(999)).open(self.key(epoch), msg, record))
     }
 
+    /// `user` opens none of `msgs` (`what` names them in the failure message).
+    fn opens_none(&mut self, user: u32, msgs: &[MsgId], what: &str) {
+        for id in msgs {
+            assert_eq!(
+                self.open(user, *id),
+                Err(SchemeError::Crypto),
+                "{}: {what} {id:?}",
+                H::NAME
+            );
+        }
+    }
+
+    /// The server holds `msg` re-encrypted to `epoch` (`what` is the failure message).
+    fn assert_reencrypted_to(&self, msg: MsgId, epoch: u64, what: &str) {
+        let record = self.server.get(ROOM, msg).unwrap();
+        assert_eq!(
+            record.current().map(|c| c.target),
+            Some(Epoch(epoch)),
+            "{}: {what}",
+            H::NAME
+        );
+    }
+
     fn text(&self, msg: MsgId) -> &[u8] {
         &self
             .messages
@@ -338,13 +363,29 @@ where
     }
 }
 
+/// Tests `$test::afgh` and `$test::afgh_hybrid`: `$check` on `afgh` with the seed given and on
+/// `afgh-hybrid` with the next one.
+macro_rules! both_schemes {
+    ($test:ident: $check:ident($seed:literal)) => {
+        mod $test {
+            use super::*;
+
+            #[test]
+            fn afgh() {
+                $check::<Afgh>($seed);
+            }
+
+            #[test]
+            fn afgh_hybrid() {
+                $check::<AfghHybrid>($seed + 1);
+            }
+        }
+    };
+}
+
 /// Distinct capsules the server stores: one per message (`afgh`), one per message key
 /// (`afgh-hybrid`).
-fn distinct_capsules<H>(org: &Org<H>) -> usize
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn distinct_capsules<H: AfghScheme>(org: &Org<H>) -> usize {
     let mut capsules = BTreeSet::new();
     for (id, _, _) in &org.messages {
         let mut record = org.server.get(ROOM, *id).unwrap();
@@ -353,11 +394,7 @@ where
     capsules.len()
 }
 
-fn five_epochs<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn five_epochs<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(8, &[0, 1, 2], seed);
     let changes: [(u32, &[u32], &[u32]); 4] = [
         (0, &[3], &[]),
@@ -386,21 +423,9 @@ where
     assert_eq!(org.epoch(), 4);
 }
 
-#[test]
-fn afgh_round_trip_over_five_epochs() {
-    five_epochs::<Afgh>(1);
-}
+both_schemes!(round_trip_over_five_epochs: five_epochs(1));
 
-#[test]
-fn afgh_hybrid_round_trip_over_five_epochs() {
-    five_epochs::<AfghHybrid>(2);
-}
-
-fn joiner_from_join<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn joiner_from_join<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(5, &[0, 1], seed);
     let before: Vec<MsgId> = vec![org.send(0), org.send(1)];
     let routed = org.control_lengths.len();
@@ -413,13 +438,8 @@ where
     );
     let after = org.send(2);
     org.send(0);
+    org.opens_none(2, &before, "joiner opens pre-join");
     for id in &before {
-        assert_eq!(
-            org.open(2, *id),
-            Err(SchemeError::Crypto),
-            "{}: joiner opens pre-join {id:?}",
-            H::NAME
-        );
         let record = org.server.get(ROOM, *id).unwrap();
         assert!(record.current().is_none(), "{}: re-encrypted", H::NAME);
         assert_eq!(org.fresh_open(1, *id, &record), Err(SchemeError::Crypto));
@@ -435,21 +455,9 @@ where
     assert_eq!(org.open(2, before[0]), Err(SchemeError::Crypto));
 }
 
-#[test]
-fn afgh_joiner_from_join_reads_no_history() {
-    joiner_from_join::<Afgh>(3);
-}
+both_schemes!(joiner_from_join_reads_no_history: joiner_from_join(3));
 
-#[test]
-fn afgh_hybrid_joiner_from_join_reads_no_history() {
-    joiner_from_join::<AfghHybrid>(4);
-}
-
-fn removed_member<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn removed_member<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(6, &[0, 1, 2], seed);
     let before = vec![org.send(0), org.send(2)];
     org.change(0, &[], &[2], true);
@@ -459,14 +467,7 @@ where
     org.change(3, &[4], &[0], true);
     after.push(org.send(4));
     // With its client state and its last key (epoch 0).
-    for id in &after {
-        assert_eq!(
-            org.open(2, *id),
-            Err(SchemeError::Crypto),
-            "{}: removed member opens post-removal {id:?}",
-            H::NAME
-        );
-    }
+    org.opens_none(2, &after, "removed member opens post-removal");
     for id in &before {
         assert_eq!(org.open(2, *id).as_deref(), Ok(org.text(*id)));
     }
@@ -475,23 +476,11 @@ where
     org.everyone_opens_everything();
 }
 
-#[test]
-fn afgh_removed_member_opens_nothing_new() {
-    removed_member::<Afgh>(5);
-}
-
-#[test]
-fn afgh_hybrid_removed_member_opens_nothing_new() {
-    removed_member::<AfghHybrid>(6);
-}
+both_schemes!(removed_member_opens_nothing_new: removed_member(5));
 
 /// A fresh client with an old epoch's key against everything `get` returns opens exactly the
 /// records whose origin capsule is under that epoch (kept for single-hop re-encryption).
-fn storage_breach_with_old_key<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn storage_breach_with_old_key<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(5, &[0, 1], seed);
     for (changer, add) in [(0, 2), (1, 3), (2, 4)] {
         org.send(0);
@@ -517,23 +506,11 @@ where
     }
 }
 
-#[test]
-fn afgh_storage_breach_exposes_origin_capsules_only() {
-    storage_breach_with_old_key::<Afgh>(7);
-}
-
-#[test]
-fn afgh_hybrid_storage_breach_exposes_origin_capsules_only() {
-    storage_breach_with_old_key::<AfghHybrid>(8);
-}
+both_schemes!(storage_breach_exposes_origin_capsules_only: storage_breach_with_old_key(7));
 
 /// Records sealed under an old epoch and stored after the server re-keyed the room, including
 /// one whose origin epoch had no stored capsule at the time of the changes.
-fn late_store<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn late_store<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(5, &[0, 1], seed);
     org.send(0);
     let late0 = org.seal(1);
@@ -544,26 +521,22 @@ where
     org.change(3, &[4], &[], true);
     for (id, epoch, text, sealed) in [late0, late1] {
         org.store(id, epoch, text, sealed);
-        let record = org.server.get(ROOM, id).unwrap();
-        assert_eq!(
-            record.current().map(|c| c.target),
-            Some(Epoch(org.epoch())),
-            "{}: a late record is brought up to date at store",
-            H::NAME
+        org.assert_reencrypted_to(
+            id,
+            org.epoch(),
+            "a late record is brought up to date at store",
         );
     }
     org.everyone_opens_everything();
 }
 
+both_schemes!(late_store_is_reencrypted: late_store(9));
+
 /// Overlapping changes: the changer of epoch 2 uploads its moved re-keys only after the changer
 /// of epoch 3, who joined at 2 and never held epoch 1, has asked for the held re-keys. The
 /// server forwards the late re-key to the changer of 3, so a joiner at 3 reads epoch 0's
 /// history (it used to stay on a re-key to 2 that nobody moved on).
-fn overlapping_changes<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record,
-{
+fn overlapping_changes<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(6, &[0, 1], seed);
     org.send(0);
     org.change(0, &[2], &[], true);
@@ -577,43 +550,15 @@ where
     );
     org.change(3, &[4], &[], true);
     org.deliver(late);
-    for (id, _, _) in org.messages.clone() {
-        let record = org.server.get(ROOM, id).unwrap();
-        assert_eq!(
-            record.current().map(|c| c.target),
-            Some(Epoch(3)),
-            "{}: {id:?} reaches the newest epoch",
-            H::NAME
-        );
+    for (id, _, _) in &org.messages {
+        org.assert_reencrypted_to(*id, 3, &format!("{id:?} reaches the newest epoch"));
     }
     org.everyone_opens_everything();
 }
 
-#[test]
-fn afgh_overlapping_changes_reach_the_newest_epoch() {
-    overlapping_changes::<Afgh>(11);
-}
+both_schemes!(overlapping_changes_reach_the_newest_epoch: overlapping_changes(11));
 
-#[test]
-fn afgh_hybrid_overlapping_changes_reach_the_newest_epoch() {
-    overlapping_changes::<AfghHybrid>(12);
-}
-
-#[test]
-fn afgh_late_store_is_reencrypted() {
-    late_store::<Afgh>(9);
-}
-
-#[test]
-fn afgh_hybrid_late_store_is_reencrypted() {
-    late_store::<AfghHybrid>(10);
-}
-
-fn tampering<H>(seed: u64)
-where
-    H: HistoryProtection<Message = Control>,
-    H::Sealed: Record + Tamper,
-{
+fn tampering<H: AfghScheme>(seed: u64) {
     let mut org = Org::<H>::new(3, &[0, 1], seed);
     let id = org.send(0);
     // Sent by a member that made its own key, so its capsule differs in both schemes.
@@ -705,15 +650,7 @@ where
     assert_eq!(org.fresh_open(1, id, &record).as_deref(), Ok(org.text(id)));
 }
 
-#[test]
-fn afgh_rejects_tampering() {
-    tampering::<Afgh>(11);
-}
-
-#[test]
-fn afgh_hybrid_rejects_tampering() {
-    tampering::<AfghHybrid>(12);
-}
+both_schemes!(rejects_tampering: tampering(11));
 
 /// The algebra, over seeded random keys and capsules: second-level decapsulation, re-keys made
 /// directly, to the public key and by composition agree, and re-encryption then first-level

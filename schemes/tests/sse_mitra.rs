@@ -275,19 +275,14 @@ impl World {
     /// server's answer and the client's resolution.
     fn first_round(&mut self, user: u32, keyword: &str) -> Resolution<Query> {
         let key = view(&self.secrets, &self.held, user);
-        let client = &mut self.clients[user as usize];
-        let query = client.query(key, keyword, &mut self.rng).unwrap();
-        self.queried.extend(query.addresses.iter().copied());
-        let access = Access {
-            readable_from: MsgId(0),
-        };
-        let reply = self
-            .server
-            .search(ROOM, access, &query)
-            .unwrap()
-            .reply()
+        let query = self.clients[user as usize]
+            .query(key, keyword, &mut self.rng)
             .unwrap();
-        client.resolve(key, keyword, &reply, &mut self.rng).unwrap()
+        self.queried.extend(query.addresses.iter().copied());
+        let reply = self.reply_to(&query);
+        self.clients[user as usize]
+            .resolve(key, keyword, &reply, &mut self.rng)
+            .unwrap()
     }
 
     /// Runs a search from `query` (its next round) to completion.
@@ -301,19 +296,14 @@ impl World {
     ) -> Result<(Vec<MsgId>, Cost), SchemeError> {
         let mut cost = Cost::default();
         let key = view(&self.secrets, &self.held, user);
-        let client = &mut self.clients[user as usize];
         loop {
             cost.rounds += 1;
             cost.query_bytes += query.wire_len();
             self.queried.extend(query.addresses.iter().copied());
-            let mut reply = self
-                .server
-                .search(ROOM, Access { readable_from }, &query)
-                .unwrap()
-                .reply()
-                .unwrap();
+            let mut reply = self.reply_from(readable_from, &query);
             tamper(&mut reply);
             cost.reply_bytes += reply.wire_len();
+            let client = &mut self.clients[user as usize];
             match client.resolve(key, keyword, &reply, &mut self.rng)? {
                 Resolution::Done(ids) => return Ok((ids, cost)),
                 Resolution::Next(next) => query = next,
@@ -323,11 +313,15 @@ impl World {
         }
     }
 
+    /// The server's reply to `query` from a reader of the messages from `readable_from` on.
+    fn reply_from(&self, readable_from: MsgId, query: &Query) -> Reply {
+        let searched = self.server.search(ROOM, Access { readable_from }, query);
+        searched.unwrap().reply().unwrap()
+    }
+
     /// The server's reply to `query` from a reader of the whole room.
     fn reply_to(&self, query: &Query) -> Reply {
-        let access = Access::WHOLE_ROOM;
-        let searched = self.server.search(ROOM, access, query).unwrap();
-        searched.reply().unwrap()
+        self.reply_from(Access::WHOLE_ROOM.readable_from, query)
     }
 
     fn search(&mut self, user: u32, keyword: &str) -> Vec<MsgId> {
@@ -620,12 +614,7 @@ fn joiner_search_waits_for_its_back_chain() {
     w.tell(1, prev, true);
     w.catch_up(0);
     w.catch_up(2);
-    let reply = w
-        .server
-        .search(ROOM, access, &query)
-        .unwrap()
-        .reply()
-        .unwrap();
+    let reply = w.reply_to(&query);
     let key = view(&w.secrets, &w.held, 3);
     let next = match w.clients[3]
         .resolve(key, "launch", &reply, &mut w.rng)

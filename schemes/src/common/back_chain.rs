@@ -18,7 +18,7 @@
 //!   bound to both epochs and only ever seals `c_f`, so the fixed nonce never meets a second
 //!   plaintext ([`super::aead::seal_once`]); a retransmitted link is the same bytes.
 //! * **Changer**: when a change from `f` to `t` shares history, the member who made it uploads
-//!   the link into `t` ([`part`] says who does what).
+//!   the link into `t` ([`part`] says who does what, [`Part::send`] sends it).
 //! * **Joiner** (no previous epoch, history shared, epoch after the room's first): asks the
 //!   server for the chain below its epoch ([`Message::Request`]).
 //! * **Server** ([`ChainStore`]): keeps the first link into each epoch, from the member the
@@ -63,7 +63,7 @@ use zeroize::Zeroizing;
 
 use super::aead::{self, Aad};
 use super::changers::Changers;
-use crate::pre::EpochChange;
+use crate::rekeying::{EpochChange, Work};
 use crate::wire::varint_len;
 use crate::{Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -284,6 +284,36 @@ pub fn part(change: &EpochChange<'_>) -> Result<Part, SchemeError> {
     })
 }
 
+impl Part {
+    /// Sends this client's part to the server: as the changer, the link from `from` into `to`,
+    /// sealed with the chain secrets `chain_secret` gives for the two epochs; as a joiner, the
+    /// request for the chain below its epoch, which is returned for the client to await.
+    ///
+    /// # Errors
+    /// An error of `chain_secret` or of [`Link::seal`].
+    pub fn send<'a>(
+        self,
+        domain: &'static str,
+        room: RoomId,
+        chain_secret: impl Fn(Epoch) -> Result<&'a [u8; 32], SchemeError>,
+        out: &mut Outbox<Message>,
+    ) -> Result<Option<Epoch>, SchemeError> {
+        match self {
+            Part::Link { from, to } => {
+                let from_secret = chain_secret(from)?;
+                let link = Link::seal(domain, room, (from, from_secret), (to, chain_secret(to)?))?;
+                out.send(Dest::Server, Message::Link(link));
+                Ok(None)
+            }
+            Part::Join { epoch } => {
+                out.send(Dest::Server, Message::Request { epoch });
+                Ok(Some(epoch))
+            }
+            Part::None => Ok(None),
+        }
+    }
+}
+
 /// Whether `links` answer a request for the chain below `epoch` (they hold the link into it).
 #[must_use]
 pub fn answers(links: &[Link], epoch: Epoch) -> bool {
@@ -363,6 +393,16 @@ impl Stored {
         match self {
             Self::Link { links_sent } => 1 + links_sent,
             Self::Request { links_sent } => links_sent,
+        }
+    }
+
+    /// The server work this was, charged as `op` in [`units`](Self::units), on one worker.
+    #[must_use]
+    pub fn work(self, op: &'static str) -> Work {
+        Work {
+            op,
+            units: self.units(),
+            parallel: false,
         }
     }
 }

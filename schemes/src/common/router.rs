@@ -97,6 +97,22 @@ impl<M> Router<M> {
             .extend(out.drain().map(|(dest, msg)| (from, dest, msg)));
     }
 
+    /// Queues `out`, sent by `from`, and delivers it and everything it causes until the
+    /// traffic settles ([`send`](Self::send), then [`run`](Self::run)). Returns the deliveries
+    /// made.
+    ///
+    /// # Errors
+    /// As [`Router::run`].
+    pub fn route<E: From<Misrouted>>(
+        mut self,
+        from: Origin,
+        out: Outbox<M>,
+        deliver: impl FnMut(Arrival<'_, M>) -> Result<Outbox<M>, E>,
+    ) -> Result<usize, E> {
+        self.send(from, out);
+        self.run(deliver)
+    }
+
     /// Queues `msg` from `from` to `to`.
     pub fn push(&mut self, from: Origin, to: Dest, msg: M) {
         self.queue.push_back((from, to, msg));
@@ -182,9 +198,7 @@ pub fn route<M, E: From<Misrouted>>(
     out: Outbox<M>,
     deliver: impl FnMut(Arrival<'_, M>) -> Result<Outbox<M>, E>,
 ) -> Result<usize, E> {
-    let mut router = Router::new();
-    router.send(from, out);
-    router.run(deliver)
+    Router::new().route(from, out, deliver)
 }
 
 #[cfg(test)]

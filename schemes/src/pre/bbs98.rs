@@ -58,11 +58,7 @@
 //! constant time (curve25519-dalek), as are HKDF-SHA-256 and ChaCha20-Poly1305 (RustCrypto);
 //! nothing secret-dependent is variable time.
 
-use curve25519_dalek::ristretto::CompressedRistretto;
-use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN, TAG_LEN};
@@ -117,12 +113,7 @@ fn dem(
     g_r: &RistrettoPoint,
     context: &[u8; CONTEXT_LEN],
 ) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    let hk = Hkdf::<Sha256>::new(None, g_r.compress().as_bytes());
-    let mut key = Zeroizing::new([0u8; 32]);
-    let info: [&[u8]; 3] = [Bbs98::LABEL.as_bytes(), b"/dem", context];
-    hk.expand_multi_info(&info, key.as_mut_slice())
-        .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
-    Ok(key)
+    dl_hybrid::point_key(Bbs98::LABEL, b"/dem", g_r, context)
 }
 
 impl EpochWrap for Bbs98 {
@@ -168,16 +159,10 @@ impl EpochWrap for Bbs98 {
     }
 
     fn decode(wrap: &Capsule) -> Result<StoredCapsule, SchemeError> {
-        let c = CompressedRistretto(wrap.c)
-            .decompress()
-            .ok_or(SchemeError::Malformed(
-                "capsule point is not a Ristretto encoding",
-            ))?;
         // With `c` the identity, `g^r` is the identity under every epoch key and the DEM key
         // is public: anyone (the server) could make a capsule whose message key it knows.
-        if c == RistrettoPoint::identity() {
-            return Err(SchemeError::Malformed(IDENTITY_CAPSULE));
-        }
+        let not_a_point = "capsule point is not a Ristretto encoding";
+        let c = dl_hybrid::decode_point(wrap.c, not_a_point, IDENTITY_CAPSULE)?;
         Ok(StoredCapsule {
             c,
             sealed_key: wrap.sealed_key,

@@ -611,9 +611,7 @@ impl HistoryServer for Server {
     type Scheme = ClientRewrap;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: RewrapRecord) -> Result<(), SchemeError> {
-        if self.records.contains_key(&(room, msg)) {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
+        super::not_stored_yet(&self.records, &(room, msg))?;
         self.bytes += HEADER_LEN + sealed.body.len();
         self.records.insert(
             (room, msg),
@@ -750,19 +748,36 @@ mod tests {
         }
     }
 
+    /// `rng(seed)`, and a harness of `users` users with room `seed` created by users 0 and 1.
+    fn with_pair(
+        seed: u32,
+        users: u32,
+        shares_history: bool,
+    ) -> (ChaCha20Rng, HistoryHarness<ClientRewrap>) {
+        let mut rng = rng(seed.into());
+        let h = HistoryHarness::with_pair(users, RoomId(seed), shares_history, &mut rng);
+        (rng, h)
+    }
+
+    /// `rng(seed)`, three epoch secrets of room `seed` drawn from it, and an empty server.
+    fn three_epochs(seed: u32) -> (ChaCha20Rng, RoomId, Vec<EpochSecret>, Server) {
+        let mut rng = rng(seed.into());
+        let s = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        (rng, RoomId(seed), s, Server::default())
+    }
+
     fn header_epochs(server: &Server) -> Vec<Epoch> {
         server.records.values().map(|s| s.header.epoch).collect()
     }
 
     #[test]
     fn wire_lengths_are_exact() {
-        let mut rng = rng(1);
         let u = UserId;
         assert_eq!(
             (HEADER_LEN, LINK_LEN, ENTRY_LEN, RECORD_OVERHEAD),
             (80, 64, 88, 97)
         );
-        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(1), true, &mut rng);
+        let (mut rng, mut h) = with_pair(1, 3, true);
         for len in [0, 1, 160, 4096] {
             let (_, record) = h.seal(u(1), &vec![3; len], &mut rng);
             assert_eq!(record.wire_len(), len + RECORD_OVERHEAD);
@@ -850,9 +865,8 @@ mod tests {
     /// A late record carries the links down to its epoch until the next rotation re-wraps it.
     #[test]
     fn late_records_carry_links_until_the_next_rotation() {
-        let mut rng = rng(3);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::with_pair(5, RoomId(3), true, &mut rng);
+        let (mut rng, mut h) = with_pair(3, 5, true);
         let (late, record) = h.seal(u(1), b"late", &mut rng);
         h.join(&[u(2)], u(0), &mut rng);
         h.join(&[u(3)], u(2), &mut rng);
@@ -884,9 +898,7 @@ mod tests {
     /// The server never lets an upload under an older epoch overwrite a newer header.
     #[test]
     fn slow_uploads_do_not_undo_newer_rotations() {
-        let mut rng = rng(4);
-        let room = RoomId(4);
-        let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let (mut rng, room, s, _) = three_epochs(4);
         let mut alice = Client::default();
         let mut server: Server = server_changed_by(room, UserId(0));
         let record = alice
@@ -926,9 +938,8 @@ mod tests {
     /// A header the changer cannot open stays where it is; the others move on.
     #[test]
     fn unopenable_headers_are_left_behind() {
-        let mut rng = rng(5);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(5), true, &mut rng);
+        let (mut rng, mut h) = with_pair(5, 3, true);
         let good = h.send(u(0), b"good", &mut rng);
         let bad = h.send(u(1), b"bad", &mut rng);
         h.server
@@ -994,12 +1005,9 @@ mod tests {
     /// secret two epochs old opens neither once the next change is confirmed.
     #[test]
     fn stored_forms_include_the_kept_header() {
-        let mut rng = rng(9);
-        let room = RoomId(9);
-        let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let (mut rng, room, s, mut server) = three_epochs(9);
         let (alice, bob) = (UserId(0), UserId(1));
         let (mut a, mut b) = (Client::default(), Client::default());
-        let mut server = Server::default();
         let id = MsgId(1);
         let record = a
             .seal(key(room, 0, &s[0]), id, b"history", &mut rng)
@@ -1046,12 +1054,9 @@ mod tests {
     /// opens, and re-wraps them.
     #[test]
     fn a_garbled_rewrap_destroys_no_history() {
-        let mut rng = rng(8);
-        let room = RoomId(8);
-        let s: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
+        let (mut rng, room, s, mut server) = three_epochs(8);
         let (alice, bob) = (UserId(0), UserId(1));
         let (mut a, mut b) = (Client::default(), Client::default());
-        let mut server = Server::default();
         let ids = [MsgId(1), MsgId(2), MsgId(3)];
         for id in ids {
             let record = a
@@ -1132,9 +1137,8 @@ mod tests {
     /// Under `from_join` nothing is rotated: members keep reading with the KEKs they held.
     #[test]
     fn from_join_rotates_nothing() {
-        let mut rng = rng(6);
         let u = UserId;
-        let mut h = HistoryHarness::<ClientRewrap>::with_pair(3, RoomId(6), false, &mut rng);
+        let (mut rng, mut h) = with_pair(6, 3, false);
         let id = h.send(u(0), b"before", &mut rng);
         h.join(&[u(2)], u(1), &mut rng);
         h.rekey(u(2), &mut rng);
@@ -1214,10 +1218,11 @@ mod tests {
             let Some((_, Message::Rotate(link))) = out.drain().next() else {
                 panic!("the changer sends its link");
             };
-            let linked = RewrapRecord {
-                links: vec![link.clone()].into(),
+            let with_link = |link: Link| RewrapRecord {
+                links: vec![link].into(),
                 ..record.clone()
             };
+            let linked = with_link(link.clone());
             assert_eq!(fresh_read(k_next, msg, &linked), Some(text.clone()));
             let mut bad_link = link.clone();
             assert!(bad_link.tamper());
@@ -1238,22 +1243,8 @@ mod tests {
                 ("nonce", k, bad_nonce),
                 ("epoch", k_next, bad_epoch),
                 ("body", k, bad_body),
-                (
-                    "link",
-                    k_next,
-                    RewrapRecord {
-                        links: vec![bad_link].into(),
-                        ..record.clone()
-                    },
-                ),
-                (
-                    "link epochs",
-                    k_next,
-                    RewrapRecord {
-                        links: vec![shifted_link].into(),
-                        ..record.clone()
-                    },
-                ),
+                ("link", k_next, with_link(bad_link)),
+                ("link epochs", k_next, with_link(shifted_link)),
             ] {
                 let outcome = Client::default().open(reader, msg, &bad);
                 // A tampered header may name an epoch the reader does not hold: it cannot

@@ -78,12 +78,12 @@ use super::{
     Rotation, Work,
 };
 use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
-use crate::common::back_chain::{self, ChainSecret, ChainStore, Part};
+use crate::common::back_chain::{self, ChainSecret, ChainStore};
 use crate::common::changers::Changers;
 use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId,
-    SchemeError, UserId, Wire,
+    CryptoRngCore, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError,
+    UserId, Wire,
 };
 
 const MESSAGE_KEY: Label = Label::Custom("conclave/epoch-keys/message");
@@ -276,21 +276,20 @@ impl RekeyingClient for Client {
             self.known.learn(prev);
         }
         self.known.learn(next);
-        match part {
-            Part::Link { .. } => {
-                if let Some(prev) = change.prev {
-                    let link = back_chain::Link::seal(
-                        CHAIN,
-                        next.room,
-                        (prev.epoch, prev.secret.as_bytes()),
-                        (next.epoch, next.secret.as_bytes()),
-                    )?;
-                    out.send(Dest::Server, Message::Link(link));
-                }
-            }
-            Part::Join { epoch } => out.send(Dest::Server, Message::Request { epoch }),
-            Part::None => {}
-        }
+        let known = &self.known;
+        part.send(
+            CHAIN,
+            next.room,
+            |epoch| {
+                known
+                    .get(next.room, epoch)
+                    .map(Known::chain_secret)
+                    .ok_or(SchemeError::Internal(
+                        "a changer without its epochs' secrets",
+                    ))
+            },
+            out,
+        )?;
         Ok(())
     }
 
@@ -313,9 +312,7 @@ impl HistoryServer for Server {
     type Scheme = EpochKeys;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: EpochRecord) -> Result<(), SchemeError> {
-        if self.records.contains_key(&(room, msg)) {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
+        super::not_stored_yet(&self.records, &(room, msg))?;
         self.bytes += sealed.wire_len();
         self.records.insert((room, msg), sealed);
         Ok(())
@@ -338,11 +335,7 @@ impl RekeyingServer for Server {
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
         let stored = self.chains.handle(room, from, msg, &self.changers, out)?;
-        Ok(Work {
-            op: "chain",
-            units: stored.units(),
-            parallel: false,
-        })
+        Ok(stored.work("chain"))
     }
 
     fn changers(&mut self) -> Option<&mut Changers> {
@@ -361,6 +354,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{server_changed_by, HistoryHarness, Tamper};
+    use crate::Dest;
 
     fn rng(seed: u64) -> ChaCha20Rng {
         ChaCha20Rng::seed_from_u64(seed)
@@ -372,6 +366,18 @@ mod tests {
             epoch: Epoch(epoch),
             secret,
         }
+    }
+
+    /// `rng(seed)`, `epochs` random epoch secrets drawn from it, and a server of `room` whose
+    /// changer is user 0.
+    fn changed_by_user_0(
+        seed: u64,
+        room: RoomId,
+        epochs: usize,
+    ) -> (ChaCha20Rng, Vec<EpochSecret>, Server) {
+        let mut rng = rng(seed);
+        let secrets = (0..epochs).map(|_| EpochSecret::random(&mut rng)).collect();
+        (rng, secrets, server_changed_by(room, UserId(0)))
     }
 
     #[test]
@@ -443,10 +449,8 @@ mod tests {
     /// when the link arrives.
     #[test]
     fn chain_request_waits_for_its_link() {
-        let mut rng = rng(3);
         let room = RoomId(3);
-        let secrets: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
-        let mut server: Server = server_changed_by(room, UserId(0));
+        let (mut rng, secrets, mut server) = changed_by_user_0(3, room, 3);
         let mut alice = Client::default();
         let mut joiner = Client::default();
         let mut out = Outbox::new();
@@ -562,10 +566,8 @@ mod tests {
 
     #[test]
     fn server_rejects_misuse() {
-        let mut rng = rng(5);
         let room = RoomId(6);
-        let s: Vec<EpochSecret> = (0..2).map(|_| EpochSecret::random(&mut rng)).collect();
-        let mut server: Server = server_changed_by(room, UserId(0));
+        let (mut rng, s, mut server) = changed_by_user_0(5, room, 2);
         let link = make_link(key(room, 0, &s[0]), key(room, 1, &s[1]));
         let mut out = Outbox::new();
         // The same link again (a retransmission) is fine; a different one is not.

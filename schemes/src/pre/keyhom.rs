@@ -56,12 +56,9 @@
 //! Scalar multiplications and the hash to the group are constant time
 //! (curve25519-dalek), as is HKDF-SHA-256 (RustCrypto); nothing secret-dependent is variable time.
 
-use curve25519_dalek::ristretto::CompressedRistretto;
-use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
-use hkdf::Hkdf;
 use sha2::digest::Digest;
-use sha2::{Sha256, Sha512};
+use sha2::Sha512;
 
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN};
 use super::{HistoryProperties, HistoryProtection, Rotation};
@@ -118,12 +115,8 @@ fn nonce_point(nonce: &[u8; WRAP_NONCE_LEN]) -> RistrettoPoint {
 
 /// The message key `M` encodes, bound to the context.
 fn message_key(m: &RistrettoPoint, context: &[u8; CONTEXT_LEN]) -> Result<MessageKey, SchemeError> {
-    let hk = Hkdf::<Sha256>::new(None, m.compress().as_bytes());
-    let mut mk = [0u8; 32];
-    let info: [&[u8]; 3] = [KeyHom::LABEL.as_bytes(), b"/message-key", context];
-    hk.expand_multi_info(&info, &mut mk)
-        .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
-    Ok(MessageKey(mk))
+    let mk = dl_hybrid::point_key(KeyHom::LABEL, b"/message-key", m, context)?;
+    Ok(MessageKey(*mk))
 }
 
 impl EpochWrap for KeyHom {
@@ -159,17 +152,12 @@ impl EpochWrap for KeyHom {
     }
 
     fn decode(wrap: &HomWrap) -> Result<StoredHomWrap, SchemeError> {
-        let masked =
-            CompressedRistretto(wrap.masked)
-                .decompress()
-                .ok_or(SchemeError::Malformed(
-                    "wrap point is not a Ristretto encoding",
-                ))?;
-        // Never produced honestly (it would take `M = H(x)^{-a}`); refused like every identity
-        // element this crate decodes.
-        if masked == RistrettoPoint::identity() {
-            return Err(SchemeError::Malformed("wrap point is the identity"));
-        }
+        // The identity is never produced honestly (it would take `M = H(x)^{-a}`).
+        let masked = dl_hybrid::decode_point(
+            wrap.masked,
+            "wrap point is not a Ristretto encoding",
+            "wrap point is the identity",
+        )?;
         Ok(StoredHomWrap {
             nonce: wrap.nonce,
             masked,

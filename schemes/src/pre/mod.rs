@@ -18,7 +18,9 @@ pub mod keyhom;
 pub mod none;
 
 pub use crate::rekeying::{EpochChange, KeyView, RekeyingClient, RekeyingServer, Work};
-use crate::{CryptoRngCore, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
+use std::collections::BTreeMap;
+
+use crate::{CryptoRngCore, Misuse, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
 
 /// Security properties a history-protection scheme claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,4 +158,16 @@ pub trait HistoryServer: RekeyingServer {
         let _ = (kept, msg);
         Err(SchemeError::Crypto)
     }
+}
+
+/// [`HistoryServer::store`]'s refusal of a second record for one message: an error if `records`
+/// holds `key` already.
+pub(crate) fn not_stored_yet<K: Ord, V>(
+    records: &BTreeMap<K, V>,
+    key: &K,
+) -> Result<(), SchemeError> {
+    if records.contains_key(key) {
+        return Err(Misuse::UnexpectedMessage("message stored twice").into());
+    }
+    Ok(())
 }

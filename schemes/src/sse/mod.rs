@@ -60,6 +60,18 @@ impl<R> Searched<R> {
     }
 }
 
+/// Checks the ids of a server's result, which must be strictly ascending (a client's
+/// [`SseClient::resolve`] refuses others).
+///
+/// # Errors
+/// [`SchemeError::Malformed`] for ids out of order or repeated.
+pub(crate) fn check_ascending(ids: &[MsgId]) -> Result<(), SchemeError> {
+    if ids.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(SchemeError::Malformed("result ids not strictly ascending"));
+    }
+    Ok(())
+}
+
 /// What an index update does with its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexOp {

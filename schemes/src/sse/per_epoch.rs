@@ -98,11 +98,11 @@ use super::{
     Access, EpochChange, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched,
     SseClient, SseProperties, SseServer, Work,
 };
-use crate::common::back_chain::{self, ChainStore, Part};
+use crate::common::back_chain::{self, ChainStore};
 use crate::common::changers::Changers;
 use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError,
-    UserId, Wire,
+    CryptoRngCore, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId,
+    Wire,
 };
 
 /// Bytes of a keyword label (HMAC-SHA-256 truncated).
@@ -378,9 +378,7 @@ impl SseClient for Client {
         reply: &Reply,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Query>, SchemeError> {
-        if reply.ids.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SchemeError::Malformed("result ids not strictly ascending"));
-        }
+        super::check_ascending(&reply.ids)?;
         // Entries were indexed under an epoch whose key has not reached this searcher yet: no
         // label of its query could find them, so it searches again once it holds that epoch.
         let newest_held = self
@@ -419,25 +417,16 @@ impl RekeyingClient for Client {
         if let Some(prev) = change.prev {
             self.keys(prev);
         }
-        match part {
-            Part::Link { from, to } => {
-                let rooms = &self.rooms;
-                let root = |epoch| {
-                    rooms
-                        .get(&next.room)
-                        .and_then(|epochs| epochs.get(&epoch))
-                        .map(|k| k.root.as_bytes())
-                        .ok_or(SchemeError::Internal("a changer without its epochs' roots"))
-                };
-                let link =
-                    back_chain::Link::seal(CHAIN, next.room, (from, root(from)?), (to, root(to)?))?;
-                out.send(Dest::Server, Message::Link(link));
-            }
-            Part::Join { epoch } => {
-                self.awaiting_chain.insert(next.room, epoch);
-                out.send(Dest::Server, Message::Request { epoch });
-            }
-            Part::None => {}
+        let rooms = &self.rooms;
+        let root = |epoch| {
+            rooms
+                .get(&next.room)
+                .and_then(|epochs| epochs.get(&epoch))
+                .map(|k| k.root.as_bytes())
+                .ok_or(SchemeError::Internal("a changer without its epochs' roots"))
+        };
+        if let Some(epoch) = part.send(CHAIN, next.room, root, out)? {
+            self.awaiting_chain.insert(next.room, epoch);
         }
         Ok(())
     }
@@ -581,11 +570,7 @@ impl RekeyingServer for Server {
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
         let stored = self.chains.handle(room, from, msg, &self.changers, out)?;
-        Ok(Work {
-            op: "back-chain",
-            units: stored.units(),
-            parallel: false,
-        })
+        Ok(stored.work("back-chain"))
     }
 
     fn changers(&mut self) -> Option<&mut Changers> {
@@ -609,6 +594,7 @@ mod tests {
 
     use super::*;
     use crate::testing::SseHarness;
+    use crate::Dest;
 
     #[test]
     fn wire_lengths_are_exact() {

@@ -159,9 +159,7 @@ impl SseClient for Client {
         reply: &Reply,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Query>, SchemeError> {
-        if reply.0.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(SchemeError::Malformed("result ids not strictly ascending"));
-        }
+        super::check_ascending(&reply.0)?;
         Ok(Resolution::Done(reply.0.clone()))
     }
 }

@@ -530,9 +530,7 @@ impl SseClient for Client {
     ) -> Result<Resolution<Query>, SchemeError> {
         match reply {
             Reply::Ids(ids) => {
-                if ids.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err(SchemeError::Malformed("result ids not strictly ascending"));
-                }
+                super::check_ascending(ids)?;
                 Ok(Resolution::Done(ids.clone()))
             }
             // A server that calls a query stale must name an epoch after the query's, or it
@@ -779,6 +777,17 @@ mod tests {
         client.index(key, MsgId(msg), &["alpha"], rng).unwrap()
     }
 
+    /// [`alpha`], applied by `server`.
+    fn apply_alpha(
+        server: &mut Server,
+        client: &mut Client,
+        key: KeyView<'_>,
+        msg: u64,
+        rng: &mut ChaCha20Rng,
+    ) {
+        server.apply(ROOM, alpha(client, key, msg, rng)).unwrap();
+    }
+
     /// The server's reply to `query` from a reader of the whole room.
     fn answer(server: &Server, query: &Query) -> Reply {
         let searched = server.search(ROOM, Access::WHOLE_ROOM, query).unwrap();
@@ -896,13 +905,11 @@ mod tests {
     #[test]
     fn early_traffic_waits_for_the_factor() {
         let (mut rng, s0, s1, mut server) = two_epochs(4);
-        let mut alice = Client::default();
-        let mut bob = Client::default();
-        let old = alpha(&mut alice, key(&s0, 0), 0, &mut rng);
-        server.apply(ROOM, old).unwrap();
+        let (mut alice, mut bob) = (Client::default(), Client::default());
+        apply_alpha(&mut server, &mut alice, key(&s0, 0), 0, &mut rng);
         let out = to_epoch_1(&mut alice, &s0, &s1, &mut rng);
-        let early = alpha(&mut bob, key(&s1, 1), 1, &mut rng);
-        server.apply(ROOM, early).unwrap();
+        // Early: under epoch 1, before the factor that brings the server there.
+        apply_alpha(&mut server, &mut bob, key(&s1, 1), 1, &mut rng);
         let all = Access::WHOLE_ROOM;
         let query = bob.query(key(&s1, 1), "alpha", &mut rng).unwrap();
         assert_eq!(
@@ -924,10 +931,8 @@ mod tests {
     #[test]
     fn a_query_overtaken_by_a_rekey_is_asked_again() {
         let (mut rng, s0, s1, mut server) = two_epochs(8);
-        let mut alice = Client::default();
-        let mut bob = Client::default();
-        let update = alpha(&mut alice, key(&s0, 0), 0, &mut rng);
-        server.apply(ROOM, update).unwrap();
+        let (mut alice, mut bob) = (Client::default(), Client::default());
+        apply_alpha(&mut server, &mut alice, key(&s0, 0), 0, &mut rng);
         let stale = bob.query(key(&s0, 0), "alpha", &mut rng).unwrap();
         let out = to_epoch_1(&mut alice, &s0, &s1, &mut rng);
         deliver(&mut server, out, &mut rng);
@@ -957,8 +962,7 @@ mod tests {
         let mut alice = Client::default();
         let late = alpha(&mut alice, key(&s0, 0), 0, &mut rng);
         let mut out = to_epoch_1(&mut alice, &s0, &s1, &mut rng);
-        let first = alpha(&mut alice, key(&s1, 1), 1, &mut rng);
-        server.apply(ROOM, first).unwrap();
+        apply_alpha(&mut server, &mut alice, key(&s1, 1), 1, &mut rng);
         let (_, rekey) = out.drain().next().unwrap();
         server
             .handle(ROOM, UserId(0), rekey.clone(), &mut rng, &mut Outbox::new())

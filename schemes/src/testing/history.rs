@@ -257,28 +257,22 @@ impl<H: HistoryProtection> HistoryHarness<H> {
 
     /// Delivers `out`, sent by `from`, and everything it causes, until the traffic settles.
     pub fn route(&mut self, from: UserId, out: Outbox<H::Message>, rng: &mut dyn CryptoRngCore) {
-        let mut router = Router::with_limit(ROUTE_LIMIT);
-        router.send(Origin::User(from), out);
-        router
-            .run(|arrival| {
+        Router::with_limit(ROUTE_LIMIT)
+            .route(Origin::User(from), out, |arrival| {
                 Ok::<_, SchemeError>(match arrival {
                     Arrival::AtServer { from: user, msg } => {
                         self.control_messages += 1;
                         self.control_bytes += msg.wire_len();
-                        if self.changer == Some(user) {
-                            super::refuse_impostor(H::NAME, user, |impostor, o| {
-                                self.server.handle(self.room, impostor, msg.clone(), rng, o)
-                            });
-                        }
-                        let mut o = Outbox::new();
-                        let work = self
-                            .server
-                            .handle(self.room, user, msg, rng, &mut o)
-                            .unwrap_or_else(|e| {
-                                panic!("{}: server handle from {user}: {e}", H::NAME)
-                            });
-                        self.work.push(work);
-                        o
+                        let changer = self.changer == Some(user);
+                        super::server_handles(
+                            H::NAME,
+                            &mut self.server,
+                            (self.room, user),
+                            changer,
+                            msg,
+                            rng,
+                            &mut self.work,
+                        )
                     }
                     Arrival::AtUser { to, msg, .. } => self.deliver(to, msg, rng),
                 })
@@ -508,16 +502,29 @@ pub fn history_policy<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
     history_removal::<H>(false, rng);
 }
 
+/// Room `room` of five users under the policy `shares_history`: created by user 0 with users 1
+/// and 2, a message in each of its first two epochs, then user 3 joins (added by user 2). The
+/// harness, and the two messages from before the join.
+fn joined_after_two_epochs<H: HistoryProtection>(
+    room: RoomId,
+    shares_history: bool,
+    rng: &mut dyn CryptoRngCore,
+) -> (HistoryHarness<H>, Vec<MsgId>) {
+    let u = UserId;
+    let mut h = HistoryHarness::<H>::new(5, room, shares_history);
+    h.create(&[u(0), u(1), u(2)], u(0), rng);
+    let mut before = vec![h.send(u(0), b"before the join, epoch 0", rng)];
+    h.rekey(u(1), rng);
+    before.push(h.send(u(1), b"before the join, epoch 1", rng));
+    h.join(&[u(3)], u(2), rng);
+    (h, before)
+}
+
 /// [`history_policy`] (a): under `shared`, joiners open history from before their join.
 pub fn history_shared_join<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "shared history";
     let u = UserId;
-    let mut h = HistoryHarness::<H>::new(5, RoomId(2), true);
-    h.create(&[u(0), u(1), u(2)], u(0), rng);
-    let mut before = vec![h.send(u(0), b"before the joins, epoch 0", rng)];
-    h.rekey(u(1), rng);
-    before.push(h.send(u(1), b"before the joins, epoch 1", rng));
-    h.join(&[u(3)], u(2), rng);
+    let (mut h, mut before) = joined_after_two_epochs::<H>(RoomId(2), true, rng);
     for &id in &before {
         h.assert_reads(u(3), id, PROPERTY);
     }
@@ -534,12 +541,7 @@ pub fn history_from_join<H: HistoryProtection>(rng: &mut dyn CryptoRngCore) {
     const PROPERTY: &str = "from_join";
     const WHAT: &str = "opened a message from before its join";
     let u = UserId;
-    let mut h = HistoryHarness::<H>::new(5, RoomId(3), false);
-    h.create(&[u(0), u(1), u(2)], u(0), rng);
-    let mut before = vec![h.send(u(0), b"before the join, epoch 0", rng)];
-    h.rekey(u(1), rng);
-    before.push(h.send(u(1), b"before the join, epoch 1", rng));
-    h.join(&[u(3)], u(2), rng);
+    let (mut h, before) = joined_after_two_epochs::<H>(RoomId(3), false, rng);
     for &id in &before {
         h.assert_cannot_read(u(3), id, PROPERTY, WHAT);
     }

@@ -19,6 +19,7 @@ use crate::kd::overhear::removed_member_overhears;
 use crate::kd::{
     Change, Handled, KdAuthority, KdClient, KdServer, KeyDistribution, Origin, Period, Roster,
 };
+use crate::rekeying::{RekeyingServer, Work};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// An organisation running one key-distribution scheme, with messages delivered synchronously.
@@ -518,19 +519,35 @@ where
     kd_removed_member_overhears::<K>(rng);
 }
 
-/// Delivers a changer's message to its server as if another member (`changer + 1`) had sent it,
-/// through `handle`; the server must refuse it as not from the epoch's changer, and nothing it
-/// sends in reply may go out.
-fn refuse_impostor<W, O>(
+/// A data family's server handles re-keying traffic `msg` from `from` in `room`, and the work it
+/// reports is recorded in `work`. When `from` is the epoch's named changer (`changer`), the same
+/// message is first delivered as if another member (`from + 1`) had sent it: the server must
+/// refuse it as not from the epoch's changer, and nothing it sends in reply may go out.
+///
+/// # Panics
+/// If the server refuses the message from `from`, or takes it from the impostor.
+fn server_handles<S: RekeyingServer>(
     scheme: &str,
-    changer: UserId,
-    handle: impl FnOnce(UserId, &mut Outbox<O>) -> Result<W, crate::SchemeError>,
-) {
-    let impostor = UserId(changer.0.wrapping_add(1));
-    let mut ignored = Outbox::new();
-    match handle(impostor, &mut ignored) {
-        Err(crate::SchemeError::Misuse(crate::Misuse::NotTheChanger { .. })) => {}
-        Err(e) => panic!("{scheme}: the server refused the changer's message from {impostor} for another reason: {e}"),
-        Ok(_) => panic!("{scheme}: the server took the changer's re-keying traffic from {impostor}"),
+    server: &mut S,
+    (room, from): (RoomId, UserId),
+    changer: bool,
+    msg: S::Message,
+    rng: &mut dyn CryptoRngCore,
+    work: &mut Vec<Work>,
+) -> Outbox<S::Message> {
+    if changer {
+        let impostor = UserId(from.0.wrapping_add(1));
+        let mut ignored = Outbox::new();
+        match server.handle(room, impostor, msg.clone(), rng, &mut ignored) {
+            Err(crate::SchemeError::Misuse(crate::Misuse::NotTheChanger { .. })) => {}
+            Err(e) => panic!("{scheme}: the server refused the changer's message from {impostor} for another reason: {e}"),
+            Ok(_) => panic!("{scheme}: the server took the changer's re-keying traffic from {impostor}"),
+        }
     }
+    let mut out = Outbox::new();
+    let done = server
+        .handle(room, from, msg, rng, &mut out)
+        .unwrap_or_else(|e| panic!("{scheme}: server handle from {from}: {e}"));
+    work.push(done);
+    out
 }

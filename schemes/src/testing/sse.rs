@@ -299,25 +299,21 @@ impl<S: SearchableEncryption> SseHarness<S> {
         out: Outbox<S::Message>,
         rng: &mut dyn CryptoRngCore,
     ) {
-        let mut router = Router::with_limit(MAX_DELIVERIES);
-        router.send(Origin::User(from), out);
-        router
-            .run(|arrival| {
+        Router::with_limit(MAX_DELIVERIES)
+            .route(Origin::User(from), out, |arrival| {
                 Ok::<_, SchemeError>(match arrival {
                     Arrival::AtServer { from: sender, msg } => {
                         scan::<S>(&self.canaries, "a control message", &msg);
-                        if self.changers.get(&room) == Some(&sender) {
-                            super::refuse_impostor(S::NAME, sender, |impostor, o| {
-                                self.server.handle(room, impostor, msg.clone(), rng, o)
-                            });
-                        }
-                        let mut o = Outbox::new();
-                        let work = self
-                            .server
-                            .handle(room, sender, msg, rng, &mut o)
-                            .unwrap_or_else(|e| panic!("{}: server handle: {e}", S::NAME));
-                        self.work.push(work);
-                        o
+                        let changer = self.changers.get(&room) == Some(&sender);
+                        super::server_handles(
+                            S::NAME,
+                            &mut self.server,
+                            (room, sender),
+                            changer,
+                            msg,
+                            rng,
+                            &mut self.work,
+                        )
                     }
                     Arrival::AtUser { to, msg, .. } => {
                         scan::<S>(&self.canaries, "a control message", msg);

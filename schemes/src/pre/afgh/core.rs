@@ -198,6 +198,31 @@ fn pair(p: &G1Affine, q: &G2Prepared) -> Result<Gt, SchemeError> {
     Bls12_381::final_exponentiation(f).ok_or(SchemeError::Internal("final exponentiation"))
 }
 
+/// The compressed encoding of a group element, `N` bytes; `what` is the error of a failure to
+/// serialise (which does not happen).
+fn encode<const N: usize>(
+    x: &impl CanonicalSerialize,
+    what: &'static str,
+) -> Result<[u8; N], SchemeError> {
+    let mut b = [0u8; N];
+    x.serialize_compressed(&mut b[..])
+        .map_err(|_| SchemeError::Internal(what))?;
+    Ok(b)
+}
+
+/// Decodes a compressed group element, validated by its decoder (on the curve, in the
+/// subgroup) and refused if it is the identity: [`SchemeError::Malformed`] with `what`.
+fn decode<T: CanonicalDeserialize>(
+    b: &[u8],
+    is_identity: impl Fn(&T) -> bool,
+    what: &'static str,
+) -> Result<T, SchemeError> {
+    match T::deserialize_compressed(b) {
+        Ok(x) if !is_identity(&x) => Ok(x),
+        _ => Err(SchemeError::Malformed(what)),
+    }
+}
+
 /// The KEM secret `Z^r`. Zeroised on drop; `Debug` prints nothing.
 pub struct SharedSecret(Gt);
 
@@ -257,11 +282,7 @@ impl Capsule {
     /// # Errors
     /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
     pub fn to_bytes(&self) -> Result<[u8; G1_LEN], SchemeError> {
-        let mut b = [0u8; G1_LEN];
-        self.0
-            .serialize_compressed(&mut b[..])
-            .map_err(|_| SchemeError::Internal("serialising G_1"))?;
-        Ok(b)
+        encode(&self.0, "serialising G_1")
     }
 
     /// Decodes and validates a capsule (on the curve, in the subgroup, not the identity).
@@ -269,10 +290,7 @@ impl Capsule {
     /// # Errors
     /// [`SchemeError::Malformed`] otherwise.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
-        match G1Affine::deserialize_compressed(b) {
-            Ok(p) if !p.is_zero() => Ok(Self(p)),
-            _ => Err(SchemeError::Malformed("AFGH capsule: not a G_1 point")),
-        }
+        decode(b, G1Affine::is_zero, "AFGH capsule: not a G_1 point").map(Self)
     }
 }
 
@@ -286,11 +304,7 @@ impl Reencrypted {
     /// # Errors
     /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
     pub fn to_bytes(&self) -> Result<[u8; GT_LEN], SchemeError> {
-        let mut b = [0u8; GT_LEN];
-        self.0
-            .serialize_compressed(&mut b[..])
-            .map_err(|_| SchemeError::Internal("serialising G_T"))?;
-        Ok(b)
+        encode(&self.0, "serialising G_T")
     }
 
     /// Decodes and validates a re-encrypted capsule (in the order-`r` subgroup of
@@ -300,12 +314,8 @@ impl Reencrypted {
     /// # Errors
     /// [`SchemeError::Malformed`] otherwise.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
-        match Gt::deserialize_compressed(b) {
-            Ok(x) if !x.0.is_one() => Ok(Self(x)),
-            _ => Err(SchemeError::Malformed(
-                "AFGH re-encrypted capsule: not in G_T",
-            )),
-        }
+        let is_identity = |x: &Gt| x.0.is_one();
+        decode(b, is_identity, "AFGH re-encrypted capsule: not in G_T").map(Self)
     }
 }
 
@@ -347,11 +357,7 @@ impl Rekey {
     /// # Errors
     /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
     pub fn to_bytes(&self) -> Result<[u8; G2_LEN], SchemeError> {
-        let mut b = [0u8; G2_LEN];
-        self.0
-            .serialize_compressed(&mut b[..])
-            .map_err(|_| SchemeError::Internal("serialising G_2"))?;
-        Ok(b)
+        encode(&self.0, "serialising G_2")
     }
 
     /// Decodes and validates a re-key (on the twist, in the subgroup, not the identity).
@@ -359,10 +365,7 @@ impl Rekey {
     /// # Errors
     /// [`SchemeError::Malformed`] otherwise.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
-        match G2Affine::deserialize_compressed(b) {
-            Ok(p) if !p.is_zero() => Ok(Self(p)),
-            _ => Err(SchemeError::Malformed("AFGH re-key: not a G_2 point")),
-        }
+        decode(b, G2Affine::is_zero, "AFGH re-key: not a G_2 point").map(Self)
     }
 
     /// The point, for benches comparing a prepared re-encryption with a plain pairing.

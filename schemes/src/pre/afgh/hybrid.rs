@@ -59,7 +59,7 @@ use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Capsule, G1_LEN};
-use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring};
 use crate::common::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
@@ -190,9 +190,8 @@ struct StoredBody {
 #[derive(Debug, Default)]
 pub struct Server {
     bodies: BTreeMap<(RoomId, MsgId), StoredBody>,
-    rooms: BTreeMap<RoomId, RoomCapsules<KeyId>>,
+    capsules: Capsules<KeyId>,
     body_bytes: usize,
-    changers: Changers,
 }
 
 fn aad(room: RoomId, msg: MsgId, key: &KeyId) -> Aad {
@@ -384,10 +383,8 @@ impl HistoryServer for Server {
     type Scheme = AfghHybrid;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: HybridRecord) -> Result<(), SchemeError> {
-        if self.bodies.contains_key(&(room, msg)) {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
-        let wraps = self.rooms.entry(room).or_default();
+        crate::pre::not_stored_yet(&self.bodies, &(room, msg))?;
+        let wraps = self.capsules.room(room);
         match &sealed.wrap {
             Some(wrap) => wraps.insert(sealed.key, sealed.key.epoch, wrap)?,
             None if wraps.contains(&sealed.key) => {}
@@ -412,7 +409,7 @@ impl HistoryServer for Server {
 
     fn get(&self, room: RoomId, msg: MsgId) -> Option<HybridRecord> {
         let stored = self.bodies.get(&(room, msg))?;
-        let wrap = self.rooms.get(&room)?.get(&stored.key)?;
+        let wrap = self.capsules.get(room, &stored.key)?;
         Some(HybridRecord {
             key: stored.key,
             wrap: Some(wrap.capsule),
@@ -434,20 +431,14 @@ impl RekeyingServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Control>,
     ) -> Result<Work, SchemeError> {
-        self.changers.check(room, msg.rekeys_into()?, from)?;
-        self.rooms.entry(room).or_default().handle(from, msg, out)
+        self.capsules.handle(room, from, msg, out)
     }
 
     fn changers(&mut self) -> Option<&mut Changers> {
-        Some(&mut self.changers)
+        Some(self.capsules.changers())
     }
 
     fn stored_len(&self) -> usize {
-        self.body_bytes
-            + self
-                .rooms
-                .values()
-                .map(RoomCapsules::stored_len)
-                .sum::<usize>()
+        self.body_bytes + self.capsules.stored_len()
     }
 }

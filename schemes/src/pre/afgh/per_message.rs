@@ -48,16 +48,14 @@ use std::sync::Arc;
 use zeroize::Zeroize;
 
 use super::core::{Capsule, G1_LEN};
-use super::rekeying::{Control, CurrentCapsule, Keyring, RoomCapsules};
+use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring};
 use crate::common::aead::{self, Aad};
 use crate::common::changers::Changers;
 use crate::pre::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Work,
 };
-use crate::{
-    CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
-};
+use crate::{CryptoRngCore, Epoch, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// HKDF label of the epoch keys.
 const EPOCH_KEY_DOMAIN: &str = "conclave/afgh/epoch-key";
@@ -111,9 +109,8 @@ pub struct Client {
 #[derive(Debug, Default)]
 pub struct Server {
     bodies: BTreeMap<(RoomId, MsgId), Arc<[u8]>>,
-    rooms: BTreeMap<RoomId, RoomCapsules<MsgId>>,
+    capsules: Capsules<MsgId>,
     body_bytes: usize,
-    changers: Changers,
 }
 
 fn body_key(
@@ -235,12 +232,9 @@ impl HistoryServer for Server {
     type Scheme = Afgh;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: AfghRecord) -> Result<(), SchemeError> {
-        if self.bodies.contains_key(&(room, msg)) {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
-        self.rooms
-            .entry(room)
-            .or_default()
+        crate::pre::not_stored_yet(&self.bodies, &(room, msg))?;
+        self.capsules
+            .room(room)
             .insert(msg, sealed.origin, &sealed.capsule)?;
         self.body_bytes += sealed.body.len();
         self.bodies.insert((room, msg), sealed.body);
@@ -249,7 +243,7 @@ impl HistoryServer for Server {
 
     fn get(&self, room: RoomId, msg: MsgId) -> Option<AfghRecord> {
         let body = self.bodies.get(&(room, msg))?;
-        let stored = self.rooms.get(&room)?.get(&msg)?;
+        let stored = self.capsules.get(room, &msg)?;
         Some(AfghRecord {
             origin: stored.origin,
             capsule: stored.capsule,
@@ -270,20 +264,14 @@ impl RekeyingServer for Server {
         _rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Control>,
     ) -> Result<Work, SchemeError> {
-        self.changers.check(room, msg.rekeys_into()?, from)?;
-        self.rooms.entry(room).or_default().handle(from, msg, out)
+        self.capsules.handle(room, from, msg, out)
     }
 
     fn changers(&mut self) -> Option<&mut Changers> {
-        Some(&mut self.changers)
+        Some(self.capsules.changers())
     }
 
     fn stored_len(&self) -> usize {
-        self.body_bytes
-            + self
-                .rooms
-                .values()
-                .map(RoomCapsules::stored_len)
-                .sum::<usize>()
+        self.body_bytes + self.capsules.stored_len()
     }
 }

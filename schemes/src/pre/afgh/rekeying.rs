@@ -40,6 +40,7 @@ use rayon::prelude::*;
 use super::core::{
     Capsule, EpochKey, PreparedRekey, Reencrypted, Rekey, SharedSecret, G1_LEN, G2_LEN, GT_LEN,
 };
+use crate::common::changers::Changers;
 use crate::pre::{EpochChange, KeyView, Work};
 use crate::{Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -517,6 +518,62 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
             origins: updated,
             units,
         })
+    }
+}
+
+/// Every room's [`RoomCapsules`], with the directory's changers: the re-keying side both AFGH
+/// servers share.
+#[derive(Debug)]
+pub struct Capsules<Id> {
+    rooms: BTreeMap<RoomId, RoomCapsules<Id>>,
+    changers: Changers,
+}
+
+impl<Id> Default for Capsules<Id> {
+    fn default() -> Self {
+        Self {
+            rooms: BTreeMap::new(),
+            changers: Changers::default(),
+        }
+    }
+}
+
+impl<Id: Ord + Copy> Capsules<Id> {
+    /// The capsules of `room`, an empty store at first.
+    pub fn room(&mut self, room: RoomId) -> &mut RoomCapsules<Id> {
+        self.rooms.entry(room).or_default()
+    }
+
+    /// The capsule of `id` in `room` as the server sends it.
+    pub fn get(&self, room: RoomId, id: &Id) -> Option<StoredCapsule> {
+        self.rooms.get(&room)?.get(id)
+    }
+
+    /// [`RoomCapsules::handle`] of re-keying traffic into an epoch of `room` whose named
+    /// changer is `from`.
+    ///
+    /// # Errors
+    /// [`Misuse::NotTheChanger`] for traffic from anyone else;
+    /// as [`RoomCapsules::handle`] otherwise.
+    pub fn handle(
+        &mut self,
+        room: RoomId,
+        from: UserId,
+        msg: Control,
+        out: &mut Outbox<Control>,
+    ) -> Result<Work, SchemeError> {
+        self.changers.check(room, msg.rekeys_into()?, from)?;
+        self.room(room).handle(from, msg, out)
+    }
+
+    /// The directory's record of changers the traffic is checked against.
+    pub fn changers(&mut self) -> &mut Changers {
+        &mut self.changers
+    }
+
+    /// Bytes stored in every room.
+    pub fn stored_len(&self) -> usize {
+        self.rooms.values().map(RoomCapsules::stored_len).sum()
     }
 }
 

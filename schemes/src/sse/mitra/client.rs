@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, LogHeader, Slot};
 use super::wire::{Entry, Message, Query, Reply, Update};
 use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
-use crate::common::back_chain::{self, Part};
+use crate::common::back_chain;
 use crate::sse::{EpochChange, IndexChange, IndexOp, KeyView, Resolution, SseClient};
-use crate::{CryptoRngCore, Dest, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
+use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
 
 /// The back-chain's domain.
 const CHAIN: &str = "conclave mitra link";
@@ -470,21 +470,10 @@ impl RekeyingClient for Client {
         if let Some(prev) = change.prev {
             state.hold_view(prev)?;
         }
-        match back_chain::part(&change)? {
-            Part::Link { from, to } => {
-                let link = back_chain::Link::seal(
-                    CHAIN,
-                    next.room,
-                    (from, state.keys(from)?.root()),
-                    (to, state.keys(to)?.root()),
-                )?;
-                out.send(Dest::Server, Message::Link(link));
-            }
-            Part::Join { epoch } => {
-                state.awaiting_chain = Some(epoch);
-                out.send(Dest::Server, Message::Request { epoch });
-            }
-            Part::None => {}
+        let held = &*state;
+        let root = |epoch| held.keys(epoch).map(EpochKeys::root);
+        if let Some(epoch) = back_chain::part(&change)?.send(CHAIN, next.room, root, out)? {
+            state.awaiting_chain = Some(epoch);
         }
         Ok(())
     }

@@ -161,14 +161,10 @@ impl RekeyingServer for Server {
         out: &mut Outbox<Message>,
     ) -> Result<Work, SchemeError> {
         let work = self.chains.handle(room, from, msg, &self.changers, out)?;
-        Ok(Work {
-            op: match work {
-                ChainWork::Link { .. } => "store-link",
-                ChainWork::Request { .. } => "send-chain",
-            },
-            units: work.units(),
-            parallel: false,
-        })
+        Ok(work.work(match work {
+            ChainWork::Link { .. } => "store-link",
+            ChainWork::Request { .. } => "send-chain",
+        }))
     }
 
     fn changers(&mut self) -> Option<&mut Changers> {
