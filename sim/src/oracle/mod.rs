@@ -87,7 +87,7 @@ impl Oracle {
         security.notes.kms_can_derive = kd.authority_can_derive;
         if kd.authority_can_derive {
             security.notes.notes.push(format!(
-                "each organisation's KMS can derive every epoch secret sent to its users (`{kd_name}`: escrow by design): the servers cannot read, but whoever runs or breaches a KMS can, and the message server's records open to it"
+                "each organisation's KMS can derive every epoch secret sent to its users (`{kd_name}`: escrow by design). The chat servers cannot read (the key server only relays), so NTT's goal of a service that cannot read holds only as far as the KMS is run apart from them and trusted: whoever runs or breaches a KMS reads every room with one of its users, in every key period, opens the message server's stored records and can sign as any of its users"
             ));
         }
         if layer_excludes_joiners {
