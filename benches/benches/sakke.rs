@@ -265,7 +265,7 @@ const KMS_USERS: u32 = 10_000;
 fn bench_kms(c: &mut Criterion) {
     let mut rng = rng("kms");
     let mut kms = Kms::new(OrgId(0), &mut rng).expect("KMS");
-    let mut server = Server;
+    let mut server = Server::default();
     let (mut client, _) = Sakke::enroll(&mut server, &mut kms, UserId(7), &mut rng).expect("user");
     let mut group = c.benchmark_group("kms");
     group.sample_size(20);

@@ -14,8 +14,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Change, Roster};
-use crate::{Epoch, EpochSecret, Misuse, Origin, RoomId, SchemeError, UserId};
+use super::{Change, Handled, Roster};
+use crate::{Dest, Epoch, EpochSecret, Misuse, Origin, Outbox, RoomId, SchemeError, UserId};
 
 /// Bytes of the state a terminal restores per room: the epoch and its secret.
 pub const HELD_STATE_LEN: usize = 8 + 32;
@@ -40,6 +40,23 @@ impl HeldSecrets {
     /// Holds `secret` as `room`'s epoch `epoch` from now on.
     pub fn hold(&mut self, room: RoomId, epoch: Epoch, secret: EpochSecret) {
         self.0.insert(room, (epoch, secret));
+    }
+
+    /// Completes a change this member made of `room` to `epoch`: sends each member its message
+    /// (all of them built before, so a failure changed nothing) and holds `secret` from now on.
+    pub fn complete_change<M>(
+        &mut self,
+        room: RoomId,
+        epoch: Epoch,
+        secret: EpochSecret,
+        messages: Vec<(UserId, M)>,
+        out: &mut Outbox<M>,
+    ) -> Handled {
+        for (member, msg) in messages {
+            out.send(Dest::User(member), msg);
+        }
+        self.hold(room, epoch, secret);
+        Handled::NewEpoch(epoch)
     }
 
     /// [`HELD_STATE_LEN`] if `room` is held, else 0.

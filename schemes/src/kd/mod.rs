@@ -20,6 +20,7 @@ pub mod interpose;
 pub mod mkd;
 pub mod overhear;
 pub mod pairwise_dh;
+pub mod relay;
 pub mod sakke;
 pub mod sealed_box;
 pub mod sender_keys;

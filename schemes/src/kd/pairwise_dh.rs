@@ -68,15 +68,11 @@
 use x25519_dalek::PublicKey;
 
 use super::held::{member_sender, planned_change, HeldSecrets};
+use super::relay::{RelayOnly, RelayServer};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::DirectoryAuthority;
-use super::{
-    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
-    ServerHandled,
-};
-use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
-};
+use super::{Change, Directory, Handled, KdClient, KdProperties, KeyDistribution, Origin, Roster};
+use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The pairwise-dh scheme (the changer seals a fresh epoch secret to each member).
 #[derive(Debug, Clone, Copy, Default)]
@@ -143,8 +139,7 @@ pub struct Client {
 }
 
 /// The key server of pairwise-dh: a relay that computes nothing.
-#[derive(Debug, Default)]
-pub struct Server;
+pub type Server = RelayServer<PairwiseDh>;
 
 /// Bytes of a pairwise-dh message on the wire (flag, epoch, box of a 32-byte secret).
 pub const MESSAGE_LEN: usize = 1 + 8 + SealedBox::OVERHEAD + 32;
@@ -167,7 +162,7 @@ impl KeyDistribution for PairwiseDh {
     type Authority = DirectoryAuthority<Self>;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
-        Ok(Server)
+        Ok(Server::default())
     }
 
     fn enroll(
@@ -255,11 +250,7 @@ impl KdClient for Client {
                 },
             ));
         }
-        for (member, msg) in boxes {
-            out.send(Dest::User(member), msg);
-        }
-        self.rooms.hold(room, epoch, secret);
-        Ok(Handled::NewEpoch(epoch))
+        Ok(self.rooms.complete_change(room, epoch, secret, boxes, out))
     }
 
     fn handle(
@@ -300,23 +291,8 @@ impl KdClient for Client {
     }
 }
 
-impl KdServer for Server {
-    type Kd = PairwiseDh;
-
-    fn handle(
-        &mut self,
-        _roster: &Roster<'_>,
-        _from: UserId,
-        _msg: Message,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<Message>,
-    ) -> Result<ServerHandled, SchemeError> {
-        Err(Misuse::UnexpectedMessage("the pairwise-dh server only relays").into())
-    }
-
-    fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        None
-    }
+impl RelayOnly for PairwiseDh {
+    const REFUSAL: &'static str = "the pairwise-dh server only relays";
 }
 
 #[cfg(test)]
@@ -325,9 +301,12 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
+    use crate::kd::KdServer;
+    use crate::Dest;
+    use crate::Misuse;
 
     fn setup(n: u32, rng: &mut ChaCha20Rng) -> (Vec<Client>, Vec<Credential>) {
-        let mut server = Server;
+        let mut server = Server::default();
         let mut directory = <DirectoryAuthority<PairwiseDh> as crate::kd::KdAuthority>::new(
             crate::kd::OrgId(0),
             rng,
@@ -381,7 +360,7 @@ mod tests {
         );
         assert_eq!(replay, Ok(Handled::Stale));
         // The server handles nothing.
-        assert!(Server
+        assert!(Server::default()
             .handle(&roster, UserId(0), m.clone(), &mut rng, &mut Outbox::new())
             .is_err());
         // A non-member cannot change the room.

@@ -117,11 +117,12 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::pairwise_dh::lookup;
 pub use super::pairwise_dh::Credential;
+use super::relay::{RelayOnly, RelayServer};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::DirectoryAuthority;
 use super::{
-    Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, MessageLayer,
-    Origin, Roster, ServerHandled,
+    Change, Directory, Handled, KdClient, KdProperties, KeyDistribution, MessageLayer, Origin,
+    Roster,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Opened, Outbox, RoomId, SchemeError, UserId,
@@ -455,8 +456,7 @@ pub struct Client {
 }
 
 /// The key server of Sender Keys: a relay that computes nothing.
-#[derive(Debug, Default)]
-pub struct Server;
+pub type Server = RelayServer<SenderKeys>;
 
 impl KeyDistribution for SenderKeys {
     const NAME: &'static str = "sender-keys";
@@ -476,7 +476,7 @@ impl KeyDistribution for SenderKeys {
     type Authority = DirectoryAuthority<Self>;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
-        Ok(Server)
+        Ok(Server::default())
     }
 
     fn enroll(
@@ -929,23 +929,8 @@ impl MessageLayer for Client {
     }
 }
 
-impl KdServer for Server {
-    type Kd = SenderKeys;
-
-    fn handle(
-        &mut self,
-        _roster: &Roster<'_>,
-        _from: UserId,
-        _msg: Message,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<Message>,
-    ) -> Result<ServerHandled, SchemeError> {
-        Err(Misuse::UnexpectedMessage("the sender-keys server only relays").into())
-    }
-
-    fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        None
-    }
+impl RelayOnly for SenderKeys {
+    const REFUSAL: &'static str = "the sender-keys server only relays";
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //!
 //! # Construction
 //!
-//! Records, key ids, the wrap table and re-key bookkeeping are [`dl_hybrid`]'s.
+//! Records, key ids, the wrap table, re-key bookkeeping, the roles and the claimed properties are
+//! [`dl_hybrid`]'s.
 //!
 //! * Epoch key: `a_e ≠ 0` derived from the epoch secret, public key `pk_e = g^{a_e}`.
 //! * Wrap of a random 32-byte message key `mk` (a capsule, 80 B): `r ←$ Z_q`,
@@ -61,10 +62,9 @@
 use curve25519_dalek::{RistrettoPoint, Scalar};
 use zeroize::Zeroizing;
 
-use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN, TAG_LEN};
-use super::{HistoryProperties, HistoryProtection, Rotation};
+use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, CONTEXT_LEN, TAG_LEN};
 use crate::common::aead;
-use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, SchemeError, Wire};
 
 /// The `bbs98` scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -117,6 +117,9 @@ fn dem(
 }
 
 impl EpochWrap for Bbs98 {
+    const SCHEME_NAME: &'static str = "bbs98";
+    const SCHEME_SUMMARY: &'static str =
+        "ElGamal (BBS98) bidirectional multi-hop PRE on per-epoch message-key capsules";
     const LABEL: &'static str = "conclave/bbs98";
     const STORED_LEN: usize = CAPSULE_LEN;
     type Wrap = Capsule;
@@ -198,25 +201,5 @@ impl EpochWrap for Bbs98 {
 
     fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar {
         rekey * prev
-    }
-}
-
-impl HistoryProtection for Bbs98 {
-    const NAME: &'static str = "bbs98";
-    const SUMMARY: &'static str =
-        "ElGamal (BBS98) bidirectional multi-hop PRE on per-epoch message-key capsules";
-    const PROPERTIES: HistoryProperties = HistoryProperties {
-        server_reads_bodies: false,
-        removal_excludes: true,
-        // Under `from_join` a change leaves stored history under its old key.
-        rotates_stored_history: Rotation::WhenSharingHistory,
-    };
-    type Sealed = Record;
-    type Message = ReKey;
-    type Client = dl_hybrid::Client<Self>;
-    type Server = dl_hybrid::Server<Self>;
-
-    fn new_client(user: UserId) -> Self::Client {
-        dl_hybrid::Client::new(user)
     }
 }

@@ -84,7 +84,10 @@ use rayon::prelude::*;
 use sha2::{Sha256, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::{EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work};
+use super::{
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Work,
+};
 use crate::common::changers::Changers;
 use crate::{
     CryptoRngCore, Dest, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -110,6 +113,10 @@ pub const CONTEXT_LEN: usize = 4 + KEY_ID_LEN;
 /// A re-encryptable wrap of a message key under an epoch key: the part that differs between
 /// the schemes built on this module. Re-keys are scalars in both.
 pub trait EpochWrap: Send + Sync + Sized + 'static {
+    /// The scheme's name in scenario files and reports (its [`HistoryProtection::NAME`]).
+    const SCHEME_NAME: &'static str;
+    /// One line describing the scheme (its [`HistoryProtection::SUMMARY`]).
+    const SCHEME_SUMMARY: &'static str;
     /// Prefix of every derivation and associated data, `conclave/<scheme>`.
     const LABEL: &'static str;
     /// Bytes the server keeps per stored wrap (its encoding plus any cache).
@@ -168,6 +175,27 @@ pub trait EpochWrap: Send + Sync + Sized + 'static {
     /// The next epoch's key scalar from the previous one and the re-key between them. This is
     /// the collusion of a removed member with the server (or a breach of its re-key table).
     fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar;
+}
+
+/// Every scheme built on this module: its wrap is the only part it brings; roles, records and
+/// claims are this module's.
+impl<W: EpochWrap> HistoryProtection for W {
+    const NAME: &'static str = W::SCHEME_NAME;
+    const SUMMARY: &'static str = W::SCHEME_SUMMARY;
+    const PROPERTIES: HistoryProperties = HistoryProperties {
+        server_reads_bodies: false,
+        removal_excludes: true,
+        // Under `from_join` a change leaves stored history under its old key.
+        rotates_stored_history: Rotation::WhenSharingHistory,
+    };
+    type Sealed = Record<W::Wrap>;
+    type Message = ReKey;
+    type Client = Client<W>;
+    type Server = Server<W>;
+
+    fn new_client(user: UserId) -> Client<W> {
+        Client::new(user)
+    }
 }
 
 /// A history scheme built on this module (a shorthand for the bounds its roles need).

@@ -10,7 +10,7 @@
 //!
 //! # Construction
 //!
-//! Records, key ids, the wrap table and re-key bookkeeping are
+//! Records, key ids, the wrap table, re-key bookkeeping, the roles and the claimed properties are
 //! [`dl_hybrid`]'s.
 //!
 //! * Epoch key: `a_e` derived from the epoch secret.
@@ -60,9 +60,8 @@ use curve25519_dalek::{RistrettoPoint, Scalar};
 use sha2::digest::Digest;
 use sha2::Sha512;
 
-use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, ReKey, CONTEXT_LEN};
-use super::{HistoryProperties, HistoryProtection, Rotation};
-use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, CONTEXT_LEN};
+use crate::{CryptoRngCore, SchemeError, Wire};
 
 /// The `keyhom` scheme.
 #[derive(Debug, Clone, Copy, Default)]
@@ -120,6 +119,9 @@ fn message_key(m: &RistrettoPoint, context: &[u8; CONTEXT_LEN]) -> Result<Messag
 }
 
 impl EpochWrap for KeyHom {
+    const SCHEME_NAME: &'static str = "keyhom";
+    const SCHEME_SUMMARY: &'static str =
+        "key-homomorphic per-epoch message-key wraps (x, M·H(x)^a), re-keyed by a' − a";
     const LABEL: &'static str = "conclave/keyhom";
     const STORED_LEN: usize = WRAP_LEN + 32;
     type Wrap = HomWrap;
@@ -191,25 +193,5 @@ impl EpochWrap for KeyHom {
 
     fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar {
         prev + rekey
-    }
-}
-
-impl HistoryProtection for KeyHom {
-    const NAME: &'static str = "keyhom";
-    const SUMMARY: &'static str =
-        "key-homomorphic per-epoch message-key wraps (x, M·H(x)^a), re-keyed by a' − a";
-    const PROPERTIES: HistoryProperties = HistoryProperties {
-        server_reads_bodies: false,
-        removal_excludes: true,
-        // Under `from_join` a change leaves stored history under its old key.
-        rotates_stored_history: Rotation::WhenSharingHistory,
-    };
-    type Sealed = Record;
-    type Message = ReKey;
-    type Client = dl_hybrid::Client<Self>;
-    type Server = dl_hybrid::Server<Self>;
-
-    fn new_client(user: UserId) -> Self::Client {
-        dl_hybrid::Client::new(user)
     }
 }

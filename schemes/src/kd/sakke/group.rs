@@ -180,13 +180,12 @@ use super::kem::{
     self, KmsMasterKey, KmsPublicKey, Receiver, Rsk, Sed, Ssv, SED_OCTETS, SSV_OCTETS,
 };
 use crate::kd::held::{member_sender, planned_change, HeldSecrets};
+use crate::kd::relay::{RelayOnly, RelayServer};
 use crate::kd::{
-    Change, Directory, Handled, KdAuthority, KdClient, KdProperties, KdServer, KeyDistribution,
-    OrgId, Origin, Period, Roster, ServerHandled,
+    Change, Directory, Handled, KdAuthority, KdClient, KdProperties, KeyDistribution, OrgId,
+    Origin, Period, Roster,
 };
-use crate::{
-    CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
-};
+use crate::{CryptoRngCore, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The sakke scheme (MIKEY-SAKKE group keys: the changer encapsulates a fresh GMK to each
 /// member and signs each I_MESSAGE with ECCSI).
@@ -741,8 +740,7 @@ pub struct Client {
 }
 
 /// The sakke key server: a relay that computes and holds nothing.
-#[derive(Debug, Default)]
-pub struct Server;
+pub type Server = RelayServer<Sakke>;
 
 impl KeyDistribution for Sakke {
     const NAME: &'static str = "sakke";
@@ -763,7 +761,7 @@ impl KeyDistribution for Sakke {
     type Authority = Kms;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
-        Ok(Server)
+        Ok(Server::default())
     }
 
     fn enroll(
@@ -909,12 +907,10 @@ impl KdClient for Client {
             };
             messages.push((member, self.i_message(&fields, &kms.z, &gmk, rng)?));
         }
-        for (member, msg) in messages {
-            out.send(Dest::User(member), msg);
-        }
-        self.rooms
-            .hold(room, epoch, epoch_secret(&gmk, room, epoch));
-        Ok(Handled::NewEpoch(epoch))
+        let secret = epoch_secret(&gmk, room, epoch);
+        Ok(self
+            .rooms
+            .complete_change(room, epoch, secret, messages, out))
     }
 
     fn handle(
@@ -1033,23 +1029,8 @@ impl KdClient for Client {
     }
 }
 
-impl KdServer for Server {
-    type Kd = Sakke;
-
-    fn handle(
-        &mut self,
-        _roster: &Roster<'_>,
-        _from: UserId,
-        _msg: Message,
-        _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<Message>,
-    ) -> Result<ServerHandled, SchemeError> {
-        Err(Misuse::UnexpectedMessage("the sakke key server only relays").into())
-    }
-
-    fn known_epoch_secret(&self, _room: RoomId) -> Option<(Epoch, &EpochSecret)> {
-        None
-    }
+impl RelayOnly for Sakke {
+    const REFUSAL: &'static str = "the sakke key server only relays";
 }
 
 #[cfg(test)]
@@ -1058,6 +1039,8 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
+    use crate::kd::KdServer;
+    use crate::Dest;
 
     const ROOM: RoomId = RoomId(1);
     const MEMBERS: [UserId; 3] = [UserId(0), UserId(1), UserId(2)];
@@ -1156,15 +1139,7 @@ mod tests {
         /// A well-formed I_MESSAGE from user 0 to user 1 for `room` at `epoch`.
         fn honest(&mut self, room: RoomId, epoch: Epoch, joining: bool) -> Message {
             let (sender_id, recipient_id) = (self.id(UserId(0)), self.id(UserId(1)));
-            let fields = Fields {
-                joining,
-                room,
-                epoch,
-                sender_id: &sender_id,
-                recipient_id: &recipient_id,
-                sender_kms: KMS,
-                recipient_kms: KMS,
-            };
+            let fields = fields_between(room, epoch, joining, &sender_id, &recipient_id);
             self.forge(UserId(0), &fields, &recipient_id)
         }
 
@@ -1172,6 +1147,25 @@ mod tests {
             self.clients[user.0 as usize]
                 .current(ROOM)
                 .map(|(e, s)| (e, s.clone()))
+        }
+    }
+
+    /// The fields of an I_MESSAGE from `sender_id` to `recipient_id`, both users of [`KMS`].
+    fn fields_between<'a>(
+        room: RoomId,
+        epoch: Epoch,
+        joining: bool,
+        sender_id: &'a [u8],
+        recipient_id: &'a [u8],
+    ) -> Fields<'a> {
+        Fields {
+            joining,
+            room,
+            epoch,
+            sender_id,
+            recipient_id,
+            sender_kms: KMS,
+            recipient_kms: KMS,
         }
     }
 
@@ -1278,15 +1272,7 @@ mod tests {
         let (mut org, _) = org(6);
         let (sender_id, recipient_id, other) =
             (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(2)));
-        let fields = Fields {
-            joining: false,
-            room: ROOM,
-            epoch: Epoch(1),
-            sender_id: &sender_id,
-            recipient_id: &recipient_id,
-            sender_kms: KMS,
-            recipient_kms: KMS,
-        };
+        let fields = fields_between(ROOM, Epoch(1), false, &sender_id, &recipient_id);
         let msg = org.forge(UserId(0), &fields, &other);
         assert_eq!(
             org.handle(UserId(1), UserId(0), &msg),
@@ -1301,15 +1287,7 @@ mod tests {
         let (mut org, _) = org(7);
         let (member_id, recipient_id, outsider_id) =
             (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(3)));
-        let as_itself = Fields {
-            joining: false,
-            room: ROOM,
-            epoch: Epoch(1),
-            sender_id: &outsider_id,
-            recipient_id: &recipient_id,
-            sender_kms: KMS,
-            recipient_kms: KMS,
-        };
+        let as_itself = fields_between(ROOM, Epoch(1), false, &outsider_id, &recipient_id);
         let own = org.forge(UserId(3), &as_itself, &recipient_id);
         // Relayed as from the outsider: not a member.
         let got = org.handle(UserId(1), UserId(3), &own);
@@ -1412,7 +1390,7 @@ mod tests {
     #[test]
     fn an_untrusted_kms_cannot_impersonate_a_member() {
         let (mut org, _) = org(10);
-        let mut server = Server;
+        let mut server = Server::default();
         let mut rogue_kms = Kms::new(OrgId(1), &mut org.rng).unwrap();
         let (mut impostor, _) =
             Sakke::enroll(&mut server, &mut rogue_kms, UserId(0), &mut org.rng).unwrap();
@@ -1422,13 +1400,8 @@ mod tests {
         let rogue_uri = kms_uri(OrgId(1));
         for (sender_kms, refused_as) in [(rogue_uri.as_bytes(), "misuse"), (KMS, "crypto")] {
             let fields = Fields {
-                joining: false,
-                room: ROOM,
-                epoch: Epoch(1),
-                sender_id: &sender_id,
-                recipient_id: &recipient_id,
                 sender_kms,
-                recipient_kms: KMS,
+                ..fields_between(ROOM, Epoch(1), false, &sender_id, &recipient_id)
             };
             // The SED is honest (made under member 1's KMS): only the signature can refuse it.
             let gmk = Ssv::new([7; SSV_OCTETS]);

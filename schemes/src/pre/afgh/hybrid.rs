@@ -51,7 +51,7 @@
 //! The AFGH operations are variable time (arkworks makes no constant-time claims; see
 //! [`super::core`]); the AEAD and HKDF-SHA-256 (RustCrypto) are constant time.
 
-use crate::rekeying::{RekeyingClient, RekeyingServer};
+use crate::rekeying::RekeyingServer;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -59,11 +59,10 @@ use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Capsule, G1_LEN};
-use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring};
+use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring, KeyringClient};
 use crate::common::changers::Changers;
 use crate::pre::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation, Work,
+    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation, Work,
 };
 use crate::{
     CryptoRngCore, Epoch, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -356,26 +355,9 @@ impl HistoryClient for Client {
     }
 }
 
-impl RekeyingClient for Client {
-    type Message = Control;
-
-    fn epoch_changed(
-        &mut self,
-        change: EpochChange<'_>,
-        _rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Control>,
-    ) -> Result<(), SchemeError> {
-        self.keys.epoch_changed(change, out)
-    }
-
-    fn handle(
-        &mut self,
-        key: KeyView<'_>,
-        msg: &Control,
-        _rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Control>,
-    ) -> Result<(), SchemeError> {
-        self.keys.handle(key, msg, out)
+impl KeyringClient for Client {
+    fn keyring(&mut self) -> &mut Keyring {
+        &mut self.keys
     }
 }
 

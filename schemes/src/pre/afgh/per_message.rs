@@ -41,19 +41,18 @@
 //! The AFGH operations are variable time (arkworks makes no constant-time claims; see
 //! [`super::core`]); the AEAD and HKDF-SHA-256 (RustCrypto) are constant time.
 
-use crate::rekeying::{RekeyingClient, RekeyingServer};
+use crate::rekeying::RekeyingServer;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use zeroize::Zeroize;
 
 use super::core::{Capsule, G1_LEN};
-use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring};
+use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring, KeyringClient};
 use crate::common::aead::{self, Aad};
 use crate::common::changers::Changers;
 use crate::pre::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation, Work,
+    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation, Work,
 };
 use crate::{CryptoRngCore, Epoch, MsgId, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -205,26 +204,9 @@ impl HistoryClient for Client {
     }
 }
 
-impl RekeyingClient for Client {
-    type Message = Control;
-
-    fn epoch_changed(
-        &mut self,
-        change: EpochChange<'_>,
-        _rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Control>,
-    ) -> Result<(), SchemeError> {
-        self.keys.epoch_changed(change, out)
-    }
-
-    fn handle(
-        &mut self,
-        key: KeyView<'_>,
-        msg: &Control,
-        _rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Control>,
-    ) -> Result<(), SchemeError> {
-        self.keys.handle(key, msg, out)
+impl KeyringClient for Client {
+    fn keyring(&mut self) -> &mut Keyring {
+        &mut self.keys
     }
 }
 

@@ -1,5 +1,6 @@
 //! What both AFGH schemes share: the re-keying protocol between the changer and the message
-//! server ([`Control`]), the client's ring of epoch keys, and the server's store of origin
+//! server ([`Control`]), the client's ring of epoch keys (which does all of a client's re-keying,
+//! [`KeyringClient`]), and the server's store of origin
 //! capsules with their current re-encryptions.
 //!
 //! AFGH is single hop, so the server keeps every capsule as it was made (the *origin* capsule,
@@ -42,7 +43,8 @@ use super::core::{
 };
 use crate::common::changers::Changers;
 use crate::pre::{EpochChange, KeyView, Work};
-use crate::{Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
+use crate::rekeying::RekeyingClient;
+use crate::{CryptoRngCore, Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// Encoded length of an epoch number.
 const EPOCH_LEN: usize = 8;
@@ -146,6 +148,35 @@ pub struct CurrentCapsule {
 impl CurrentCapsule {
     /// Encoded length: target epoch and `G_T` element.
     pub const LEN: usize = EPOCH_LEN + GT_LEN;
+}
+
+/// A client of an AFGH scheme, whose re-keying is all its [`Keyring`]'s.
+pub trait KeyringClient: Send {
+    /// The client's keyring.
+    fn keyring(&mut self) -> &mut Keyring;
+}
+
+impl<C: KeyringClient> RekeyingClient for C {
+    type Message = Control;
+
+    fn epoch_changed(
+        &mut self,
+        change: EpochChange<'_>,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<(), SchemeError> {
+        self.keyring().epoch_changed(change, out)
+    }
+
+    fn handle(
+        &mut self,
+        key: KeyView<'_>,
+        msg: &Control,
+        _rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Control>,
+    ) -> Result<(), SchemeError> {
+        self.keyring().handle(key, msg, out)
+    }
 }
 
 /// A client's keys of the epochs it held, by room: derived from the epoch secrets it was given
