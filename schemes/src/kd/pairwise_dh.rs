@@ -18,7 +18,7 @@
 //!
 //! Credentials are the users' static X25519 public keys ([`Credential`]), published in the
 //! directory at enrolment; each client keeps its [`StaticKeyPair`]. The key server only relays
-//! boxes: its [`KdServer::handle`] rejects anything addressed to it.
+//! boxes: its [`KdServer::handle`](crate::kd::KdServer::handle) rejects anything addressed to it.
 //!
 //! The changer holds the new epoch as soon as [`KdClient::change`] returns; every other member
 //! holds it once it opened its box.

@@ -67,7 +67,7 @@
 //! 6. decapsulates with its RSK of that period (SAKKE's re-encryption test rejects every SED
 //!    not made for its identifier) and derives the epoch secret.
 //!
-//! The key server only relays: its [`KdServer::handle`] rejects anything addressed to it.
+//! The key server only relays: its [`KdServer::handle`](crate::kd::KdServer::handle) rejects anything addressed to it.
 //!
 //! **I_MESSAGE encoding** (all integers big-endian):
 //!
