@@ -35,7 +35,7 @@ use std::sync::Arc;
 use super::{
     HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation,
 };
-use crate::{CryptoRngCore, Misuse, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext baseline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -128,10 +128,10 @@ impl HistoryServer for Server {
     type Scheme = NoProtection;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: PlainRecord) -> Result<(), SchemeError> {
+        // Refuse before touching anything: a repeat must not replace the stored record.
+        super::not_stored_yet(&self.records, &(room, msg))?;
         self.bytes += sealed.0.len();
-        if self.records.insert((room, msg), sealed).is_some() {
-            return Err(Misuse::UnexpectedMessage("message stored twice").into());
-        }
+        self.records.insert((room, msg), sealed);
         Ok(())
     }
 
@@ -146,5 +146,24 @@ impl RekeyingServer for Server {
 
     fn stored_len(&self) -> usize {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second record under a stored id is refused and changes nothing: neither the record a
+    /// member gets nor the bytes the server counts.
+    #[test]
+    fn a_repeat_store_is_refused_and_replaces_nothing() {
+        let mut server = Server::default();
+        let (room, msg) = (RoomId(1), MsgId(2));
+        let first = PlainRecord(Arc::from(&b"first"[..]));
+        server.store(room, msg, first.clone()).unwrap();
+        let again = server.store(room, msg, PlainRecord(Arc::from(&b"replaced!"[..])));
+        assert!(matches!(again, Err(SchemeError::Misuse(_))), "{again:?}");
+        assert_eq!(server.get(room, msg).map(|r| r.0), Some(first.0));
+        assert_eq!(server.stored_len(), 5);
     }
 }
