@@ -53,6 +53,8 @@ pub struct SchemeInfo {
     pub name: &'static str,
     /// One line describing it.
     pub summary: &'static str,
+    /// For a key-distribution scheme, [`KeyDistribution::CLIENT_CREDENTIAL_BYTES`]; 0 otherwise.
+    pub client_credential_bytes: usize,
 }
 
 type KdCtor = fn(&mut dyn CryptoRngCore) -> Result<Box<dyn DynKd>, SchemeError>;
@@ -65,6 +67,7 @@ const fn kd_entry<K: KeyDistribution>() -> (SchemeInfo, KdCtor) {
             family: Family::KeyDistribution,
             name: K::NAME,
             summary: K::SUMMARY,
+            client_credential_bytes: K::CLIENT_CREDENTIAL_BYTES,
         },
         kd_system::<K>,
     )
@@ -76,6 +79,7 @@ const fn history_entry<H: HistoryProtection>() -> (SchemeInfo, HistoryCtor) {
             family: Family::History,
             name: H::NAME,
             summary: H::SUMMARY,
+            client_credential_bytes: 0,
         },
         history_system::<H>,
     )
@@ -87,6 +91,7 @@ const fn sse_entry<S: SearchableEncryption>() -> (SchemeInfo, SseCtor) {
             family: Family::Search,
             name: S::NAME,
             summary: S::SUMMARY,
+            client_credential_bytes: 0,
         },
         sse_system::<S>,
     )

@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use conclave_schemes::registry::Family;
+
 use crate::scenario::{ByteDist, KeywordSource, RoomKind, Scenario, SizeDist};
 
 /// Most jobs (stack × seed) run in parallel: beyond this, threads only compete for the same
@@ -42,11 +44,12 @@ const BODY_MAX: f64 = 1e9;
 /// The estimated peak memory of a run and what contributes most.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryEstimate {
-    /// Estimated bytes of one job (one stack, one seed).
+    /// Estimated bytes of the heaviest job (one stack, one seed).
     pub per_job: u64,
     /// Jobs held in memory at once.
     pub parallel: u64,
-    /// `per_job × parallel`.
+    /// What `parallel` jobs need together: the state every job has, times `parallel`, plus the
+    /// credentials the key-distribution clients of the `parallel` heaviest jobs hold.
     pub total: u64,
     /// The scenario key whose contribution is largest, such as `org.rooms[0].preload`.
     pub dominant_key: String,
@@ -118,8 +121,11 @@ fn gib(bytes: u64) -> String {
 ///
 /// Per job: every user, room and membership; every stored message, preloaded (`preload` per
 /// room) or sent (`messages.rate × duration × users`, as if everybody were online all the
-/// time), with its body kept twice and an index entry per keyword. Jobs in parallel are capped at
-/// the run's job count (stacks × replicates).
+/// time), with its body kept twice and an index entry per keyword; and what each user's
+/// key-distribution client holds for its credentials
+/// ([`KeyDistribution::CLIENT_CREDENTIAL_BYTES`](conclave_schemes::kd::KeyDistribution::CLIENT_CREDENTIAL_BYTES)),
+/// which differs per stack. Jobs in parallel are capped at the run's job count (stacks ×
+/// replicates).
 #[must_use]
 pub fn estimate_memory(s: &Scenario, parallel_jobs: usize) -> MemoryEstimate {
     let users = f64::from(s.org.users);
@@ -187,15 +193,48 @@ pub fn estimate_memory(s: &Scenario, parallel_jobs: usize) -> MemoryEstimate {
         .saturating_mul(u64::from(s.replicates))
         .max(1);
     let parallel = (parallel_jobs.max(1) as u64).min(jobs);
+    // What each stack's key-distribution clients hold for their users' credentials (a sakke
+    // terminal's precomputed receiver): counted for the `parallel` heaviest jobs.
+    let registered = conclave_schemes::registry::all();
+    let mut credentials: Vec<(String, f64)> = s
+        .stacks
+        .iter()
+        .flat_map(|st| {
+            let bytes = registered
+                .iter()
+                .find(|i| i.family == Family::KeyDistribution && i.name == st.kd)
+                .map_or(0, |i| i.client_credential_bytes);
+            std::iter::repeat_n((st.kd.clone(), users * bytes as f64), s.replicates as usize)
+        })
+        .collect();
+    credentials.sort_by(|a, b| b.1.total_cmp(&a.1));
+    credentials.truncate(usize::try_from(parallel).unwrap_or(usize::MAX));
+    let credential_bytes: f64 = credentials.iter().map(|c| c.1).sum();
+    if let Some((kd, heaviest)) = credentials.first().filter(|c| c.1 > 0.0) {
+        parts.push((
+            "stacks".to_owned(),
+            format!(
+                "`{kd}` clients hold {:.1} MiB each for their credentials × {} users",
+                heaviest / users / f64::from(1u32 << 20),
+                s.org.users
+            ),
+            *heaviest,
+        ));
+    }
     let (dominant_key, dominant_detail, dominant_bytes) = parts
         .into_iter()
         .max_by(|a, b| a.2.total_cmp(&b.2))
         .unwrap_or_default();
-    let per_job = saturate(per_job);
+    let heaviest = saturate(credentials.first().map_or(0.0, |c| c.1));
+    let shared = saturate(per_job);
+    let total = shared
+        .saturating_mul(parallel)
+        .saturating_add(saturate(credential_bytes));
+    let per_job = shared.saturating_add(heaviest);
     MemoryEstimate {
         per_job,
         parallel,
-        total: per_job.saturating_mul(parallel),
+        total,
         dominant_key,
         dominant_detail,
         dominant_bytes: saturate(dominant_bytes),

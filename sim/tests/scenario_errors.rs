@@ -800,6 +800,31 @@ mod guards {
         }
     }
 
+    /// A stack whose key-distribution clients hold large credentials (sakke's precomputed
+    /// receiver, about 1.4 MiB a user) counts them once per user, for its own jobs only.
+    #[test]
+    fn the_estimate_counts_what_key_distribution_clients_hold() {
+        let base = load(&scenario_file("ci-smoke.yaml"), &KNOWN).unwrap();
+        let mut sakke = base.clone();
+        sakke.stacks[0].kd = "sakke".to_owned();
+        let users = u64::from(base.org.users);
+        let (plain, heavy) = (estimate_memory(&base, 1), estimate_memory(&sakke, 1));
+        assert!(
+            heavy.total >= plain.total + users * (1 << 20),
+            "{plain:?} {heavy:?}"
+        );
+        // One sakke job among three: counted once, not per job.
+        let mut mixed = base.clone();
+        mixed.stacks = vec![
+            base.stacks[0].clone(),
+            sakke.stacks[0].clone(),
+            base.stacks[0].clone(),
+        ];
+        let all = estimate_memory(&mixed, 3).total;
+        assert_eq!(all, 3 * plain.total + (heavy.total - plain.total));
+        assert_eq!(estimate_memory(&mixed, 3).per_job, heavy.per_job);
+    }
+
     #[test]
     fn the_estimate_grows_with_what_the_engine_allocates() {
         let base = load(&scenario_file("ci-smoke.yaml"), &KNOWN).unwrap();

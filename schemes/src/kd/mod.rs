@@ -142,6 +142,10 @@ pub trait KeyDistribution: 'static {
     const SUMMARY: &'static str;
     /// What the scheme claims.
     const PROPERTIES: KdProperties;
+    /// About how many bytes a client holds for its user's credentials, whatever its rooms
+    /// (keys and their precomputation), for memory estimates; 0 (the default) where that is
+    /// small beside the rest of a user's state.
+    const CLIENT_CREDENTIAL_BYTES: usize = 0;
     /// A user's public credential, published in the directory at enrolment.
     type Credential: Wire + Clone + Send + Sync + 'static;
     /// Any protocol message, in either direction.
