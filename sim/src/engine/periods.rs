@@ -23,16 +23,17 @@ impl Engine<'_> {
         for u in 0..self.users.len() {
             let user = UserId(u as u32);
             if self.users[u].online && self.users[u].keys_pending.is_none() {
-                let op = self.ops.insert(OpState::new(
-                    OpData::Renew { then_login: false },
-                    user,
-                    None,
-                    at,
-                ));
-                self.fetch_keys(user, at, op)?;
+                self.renew(user, at)?;
             }
         }
         Ok(())
+    }
+
+    /// Starts a `renew` op: `user` fetches the credentials it lacks at `at`.
+    fn renew(&mut self, user: UserId, at: Nanos) -> Result<(), EngineError> {
+        let data = OpData::Renew { then_login: false };
+        let op = self.ops.insert(OpState::new(data, user, None, at));
+        self.fetch_keys(user, at, op)
     }
 
     /// Whether `user`'s terminal lacks credentials of the period the run is in.
@@ -151,13 +152,7 @@ impl Engine<'_> {
         }
         // A period that started while these were on their way.
         if self.users[u].online && self.needs_keys(user) && self.users[u].keys_pending.is_none() {
-            let op = self.ops.insert(OpState::new(
-                OpData::Renew { then_login: false },
-                user,
-                None,
-                done,
-            ));
-            self.fetch_keys(user, done, op)?;
+            self.renew(user, done)?;
         }
         Ok(())
     }
