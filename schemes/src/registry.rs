@@ -3,7 +3,7 @@
 
 use crate::erased::{history_system, kd_system, sse_system, DynHistory, DynKd, DynSse};
 use crate::kd::{
-    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sakke::Sakke,
+    conventional::Conventional, mkd::Mkd, mls::Mls, pairwise_dh::PairwiseDh, sakke::Sakke,
     sender_keys::SenderKeys, KeyDistribution,
 };
 use crate::pre::{
@@ -103,6 +103,7 @@ const KD: &[(SchemeInfo, KdCtor)] = &[
     kd_entry::<SenderKeys>(),
     kd_entry::<Mkd>(),
     kd_entry::<Sakke>(),
+    kd_entry::<Mls>(),
 ];
 const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[
     history_entry::<NoProtection>(),

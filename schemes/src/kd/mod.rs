@@ -18,6 +18,7 @@ pub mod held;
 pub mod impersonate;
 pub mod interpose;
 pub mod mkd;
+pub mod mls;
 pub mod overhear;
 pub mod pairwise_dh;
 pub mod relay;

@@ -1,0 +1,593 @@
+//! A user's MLS client: one signing key and key-package store, and one MLS group per room.
+
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+
+use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider};
+use mls_rs::extension::recommended::LastResortKeyPackageExt;
+use mls_rs::identity::SigningIdentity;
+use mls_rs::mls_rules::{CommitOptions, DefaultMlsRules};
+use mls_rs::storage_provider::in_memory::InMemoryGroupStateStorage;
+use mls_rs::{
+    CipherSuite, CipherSuiteProvider, CryptoProvider, ExtensionList, Group, GroupStateStorage,
+    MlsMessage,
+};
+
+use super::identity::{credential_of, user_of, DirectoryIdentity};
+use super::member::{self, epoch_secret, now, refused, Followed};
+use super::message::Message;
+use super::provider::{Entropy, SeededCrypto};
+use super::{Credential, MlsWith};
+use crate::kd::{Change, Directory, Handled, KdClient, Origin, Roster};
+use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
+
+/// The mls-rs configuration of a Conclave member.
+pub(crate) type Config =
+    WithIdentityProvider<DirectoryIdentity, WithCryptoProvider<SeededCrypto, BaseConfig>>;
+
+/// Key packages a client keeps at the delivery service besides its last-resort one.
+pub const ONE_TIME_KEY_PACKAGES: usize = 3;
+
+/// Commits for later epochs a member keeps while an earlier one is on its way (the network may
+/// reorder a room's handshakes); beyond it the oldest is dropped.
+const EARLY_COMMITS: usize = 64;
+
+/// Key packages live a year from [`member::CLOCK`].
+const KEY_PACKAGE_LIFETIME_SECS: u64 = 366 * 24 * 3600;
+
+/// The MLS group id of `room`.
+#[must_use]
+pub fn group_id(room: RoomId) -> Vec<u8> {
+    let mut id = b"conclave room ".to_vec();
+    id.extend_from_slice(&room.0.to_be_bytes());
+    id
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pending {
+    None,
+    /// The change waits for these users' key packages.
+    KeyPackages(Vec<UserId>),
+    /// The change's commit on this epoch waits for the delivery service.
+    Acceptance(u64),
+}
+
+struct Room {
+    /// `None` before the Welcome and after a removal.
+    group: Option<Group<Config>>,
+    held: Option<(Epoch, EpochSecret)>,
+    pending: Pending,
+    /// Handshakes for epochs after the group's, by epoch.
+    early: BTreeMap<u64, MlsMessage>,
+    /// Length of the serialised group state (and retained epochs) last written.
+    blob_len: usize,
+}
+
+impl Room {
+    fn empty() -> Self {
+        Self {
+            group: None,
+            held: None,
+            pending: Pending::None,
+            early: BTreeMap::new(),
+            blob_len: 0,
+        }
+    }
+}
+
+/// A user's `mls` client.
+pub struct Client<const SUITE: u16 = 1> {
+    me: UserId,
+    mls: mls_rs::Client<Config>,
+    entropy: Entropy,
+    identity: DirectoryIdentity,
+    storage: InMemoryGroupStateStorage,
+    rooms: HashMap<RoomId, Room>,
+    suite: PhantomData<MlsWith<SUITE>>,
+}
+
+impl<const SUITE: u16> core::fmt::Debug for Client<SUITE> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client")
+            .field("me", &self.me)
+            .field("rooms", &self.rooms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What enrolment hands the delivery service: one-time key packages and a last-resort one.
+pub(super) struct Enrolment<const SUITE: u16> {
+    pub client: Client<SUITE>,
+    pub credential: Credential,
+    pub one_time: Vec<Vec<u8>>,
+    pub last_resort: Vec<u8>,
+}
+
+fn internal(_: impl core::fmt::Debug) -> SchemeError {
+    SchemeError::Internal("the MLS provider failed")
+}
+
+impl<const SUITE: u16> Client<SUITE> {
+    pub(super) fn enroll(
+        user: UserId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Enrolment<SUITE>, SchemeError> {
+        let suite = CipherSuite::new(SUITE);
+        let entropy = Entropy::new(rng);
+        let crypto = SeededCrypto::new(entropy.clone());
+        let (secret, public) = crypto
+            .cipher_suite_provider(suite)
+            .ok_or(SchemeError::Unsupported("this MLS cipher suite"))?
+            .signature_key_generate()
+            .map_err(internal)?;
+        let key: [u8; 32] = public
+            .as_bytes()
+            .try_into()
+            .map_err(|_| SchemeError::Internal("an Ed25519 key that is not 32 octets"))?;
+        let identity = DirectoryIdentity::default();
+        identity.learn(user, key);
+        let storage = InMemoryGroupStateStorage::new();
+        let rules = DefaultMlsRules::new().with_commit_options(
+            CommitOptions::new()
+                .with_path_required(true)
+                .with_ratchet_tree_extension(true)
+                .with_single_welcome_message(true)
+                .with_allow_external_commit(false),
+        );
+        let mls = mls_rs::Client::builder()
+            .crypto_provider(crypto)
+            .identity_provider(identity.clone())
+            .mls_rules(rules)
+            .group_state_storage(storage.clone())
+            .key_package_lifetime(std::time::Duration::from_secs(KEY_PACKAGE_LIFETIME_SECS))
+            .signing_identity(
+                SigningIdentity::new(credential_of(user), public),
+                secret,
+                suite,
+            )
+            .build();
+        let client = Self {
+            me: user,
+            mls,
+            entropy,
+            identity,
+            storage,
+            rooms: HashMap::new(),
+            suite: PhantomData,
+        };
+        let one_time = (0..ONE_TIME_KEY_PACKAGES)
+            .map(|_| client.key_package(false))
+            .collect::<Result<_, _>>()?;
+        let last_resort = client.key_package(true)?;
+        Ok(Enrolment {
+            client,
+            credential: Credential(key),
+            one_time,
+            last_resort,
+        })
+    }
+
+    /// A fresh key package, encoded.
+    fn key_package(&self, last_resort: bool) -> Result<Vec<u8>, SchemeError> {
+        let mut extensions = ExtensionList::new();
+        if last_resort {
+            extensions
+                .set_from(LastResortKeyPackageExt)
+                .map_err(internal)?;
+        }
+        let message = self
+            .mls
+            .generate_key_package_message(extensions, ExtensionList::new(), Some(now()))
+            .map_err(internal)?;
+        message.to_bytes().map_err(internal)
+    }
+
+    /// Loads the directory entries of `roster`'s members this client has not seen yet.
+    fn learn(
+        &self,
+        roster: &Roster<'_>,
+        directory: Directory<'_, MlsWith<SUITE>>,
+    ) -> Result<(), SchemeError> {
+        for &u in roster.members {
+            if !self.identity.knows(u) {
+                let c = directory.get(u.0 as usize).ok_or(SchemeError::Misuse(
+                    Misuse::UnexpectedMessage("a roster member the directory does not list"),
+                ))?;
+                self.identity.learn(u, c.0);
+            }
+        }
+        Ok(())
+    }
+
+    fn not_a_member(&self, room: RoomId) -> SchemeError {
+        Misuse::NotAMember {
+            user: self.me,
+            room,
+        }
+        .into()
+    }
+
+    /// The room's group, which this member must hold to change the room.
+    fn group_to_change(&mut self, room: RoomId) -> Result<&mut Room, SchemeError> {
+        let me = self.me;
+        let r = self
+            .rooms
+            .get_mut(&room)
+            .filter(|r| r.group.is_some())
+            .ok_or(Misuse::NotAMember { user: me, room })?;
+        if r.pending != Pending::None {
+            return Err(
+                Misuse::UnexpectedMessage("a change of this room is already under way").into(),
+            );
+        }
+        Ok(r)
+    }
+
+    /// Records the epoch `room`'s group is now in, and writes its state (the blob a stateless
+    /// terminal stores).
+    fn advanced(&mut self, room: RoomId) -> Result<Handled, SchemeError> {
+        let r = self
+            .rooms
+            .get_mut(&room)
+            .ok_or(SchemeError::Internal("lost a room"))?;
+        let group = r
+            .group
+            .as_mut()
+            .ok_or(SchemeError::Internal("lost a group"))?;
+        let epoch = Epoch(group.current_epoch());
+        r.held = Some((epoch, epoch_secret(group, room)?));
+        r.pending = Pending::None;
+        r.early.retain(|e, _| *e >= epoch.0);
+        group.write_to_storage().map_err(internal)?;
+        r.blob_len = blob_len(&self.storage, &group_id(room))?;
+        Ok(Handled::NewEpoch(epoch))
+    }
+
+    /// Sends `commit` (and its Welcome) to the delivery service and waits for its acceptance.
+    fn submit(
+        &mut self,
+        room: RoomId,
+        output: &mls_rs::group::CommitOutput,
+        out: &mut Outbox<Message>,
+    ) -> Result<(), SchemeError> {
+        let r = self
+            .rooms
+            .get_mut(&room)
+            .ok_or(SchemeError::Internal("lost a room"))?;
+        let group = r
+            .group
+            .as_ref()
+            .ok_or(SchemeError::Internal("lost a group"))?;
+        r.pending = Pending::Acceptance(group.current_epoch());
+        let commit = output.commit_message().to_bytes().map_err(internal)?;
+        let welcome = output
+            .welcome_messages()
+            .first()
+            .map(MlsMessage::to_bytes)
+            .transpose()
+            .map_err(internal)?;
+        out.send(
+            Dest::Server,
+            Message::Commit {
+                room,
+                commit,
+                welcome,
+            },
+        );
+        Ok(())
+    }
+
+    fn commit_adds(
+        &mut self,
+        room: RoomId,
+        packages: &[(UserId, Vec<u8>)],
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let r = self.rooms.get_mut(&room).ok_or(Misuse::UnexpectedMessage(
+            "key packages for a room without a change",
+        ))?;
+        let Pending::KeyPackages(wanted) = &r.pending else {
+            return Err(Misuse::UnexpectedMessage("key packages nobody asked for").into());
+        };
+        if packages.len() != wanted.len() || packages.iter().zip(wanted).any(|((u, _), w)| u != w) {
+            return Err(SchemeError::Malformed(
+                "key packages for other users than asked",
+            ));
+        }
+        let group = r
+            .group
+            .as_mut()
+            .ok_or(SchemeError::Internal("lost a group"))?;
+        let mut builder = group.commit_builder();
+        for (user, bytes) in packages {
+            let message = member::parse(bytes)?;
+            let named = message
+                .as_key_package()
+                .map(|kp| user_of(kp.signing_identity()))
+                .ok_or(SchemeError::Malformed("not a key package"))?;
+            if named != Some(*user) {
+                return Err(SchemeError::Crypto);
+            }
+            builder = builder.add_member(message).map_err(refused)?;
+        }
+        let output = builder.commit_time(now()).build().map_err(refused)?;
+        self.submit(room, &output, out)?;
+        Ok(Handled::Nothing)
+    }
+
+    fn accepted(&mut self, room: RoomId, epoch: u64) -> Result<Handled, SchemeError> {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return Ok(Handled::Stale);
+        };
+        if r.pending != Pending::Acceptance(epoch) {
+            return Err(Misuse::UnexpectedMessage(
+                "an acceptance of a commit this member did not make",
+            )
+            .into());
+        }
+        let group = r
+            .group
+            .as_mut()
+            .ok_or(SchemeError::Internal("lost a group"))?;
+        group.apply_pending_commit().map_err(refused)?;
+        self.advanced(room)
+    }
+
+    fn follow(&mut self, room: RoomId, bytes: &[u8]) -> Result<Handled, SchemeError> {
+        let message = member::parse(bytes)?;
+        if message.group_id() != Some(group_id(room).as_slice()) {
+            return Err(SchemeError::Malformed("a handshake of another group"));
+        }
+        let epoch = message
+            .epoch()
+            .ok_or(SchemeError::Malformed("a handshake without an epoch"))?;
+        let r = self.rooms.entry(room).or_insert_with(Room::empty);
+        let current = r.group.as_ref().map(Group::current_epoch);
+        if current.is_some_and(|c| epoch < c) {
+            return Ok(Handled::Stale);
+        }
+        if current != Some(epoch) {
+            // Before the Welcome, or ahead of a commit still on its way.
+            r.early.insert(epoch, message);
+            while r.early.len() > EARLY_COMMITS {
+                r.early.pop_first();
+            }
+            return Ok(Handled::Nothing);
+        }
+        self.apply(room, message)
+    }
+
+    /// Applies a handshake for the group's epoch, then any early ones it makes current.
+    fn apply(&mut self, room: RoomId, message: MlsMessage) -> Result<Handled, SchemeError> {
+        let handled = self.apply_one(room, message)?;
+        self.drain_early(room, handled)
+    }
+
+    /// Applies the handshakes that waited for the epoch the group has reached; `handled` is
+    /// what the caller's own step did, reported unless a waiting commit moves further.
+    fn drain_early(&mut self, room: RoomId, mut handled: Handled) -> Result<Handled, SchemeError> {
+        while let Some(next) = self.next_early(room) {
+            if let h @ Handled::NewEpoch(_) = self.apply_one(room, next)? {
+                handled = h;
+            }
+        }
+        Ok(handled)
+    }
+
+    /// The waiting handshake for the epoch `room`'s group is in.
+    fn next_early(&mut self, room: RoomId) -> Option<MlsMessage> {
+        let r = self.rooms.get_mut(&room)?;
+        let current = r.group.as_ref().map(Group::current_epoch)?;
+        r.early.remove(&current)
+    }
+
+    fn apply_one(&mut self, room: RoomId, message: MlsMessage) -> Result<Handled, SchemeError> {
+        let r = self
+            .rooms
+            .get_mut(&room)
+            .ok_or(SchemeError::Internal("lost a room"))?;
+        let group = r
+            .group
+            .as_mut()
+            .ok_or(SchemeError::Internal("lost a group"))?;
+        match member::follow(group, message)? {
+            Followed::Advanced => self.advanced(room),
+            Followed::Removed => {
+                r.group = None;
+                r.pending = Pending::None;
+                r.early.clear();
+                r.blob_len = 0;
+                Ok(Handled::Nothing)
+            }
+            Followed::Proposal => Ok(Handled::Nothing),
+        }
+    }
+
+    fn welcome(
+        &mut self,
+        room: RoomId,
+        bytes: &[u8],
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let group = member::join(&self.mls, bytes, None)?;
+        if group.group_id() != group_id(room).as_slice() {
+            return Err(SchemeError::Crypto);
+        }
+        let epoch = group.current_epoch();
+        let r = self.rooms.entry(room).or_insert_with(Room::empty);
+        if r.held.as_ref().is_some_and(|(e, _)| e.0 >= epoch) {
+            return Ok(Handled::Stale);
+        }
+        r.group = Some(group);
+        r.pending = Pending::None;
+        let joined = self.advanced(room)?;
+        // Handshakes that arrived before the Welcome.
+        let handled = self.drain_early(room, joined)?;
+        // The Welcome used one of this user's key packages: replace it.
+        let package = self.key_package(false)?;
+        out.send(Dest::Server, Message::UploadKeyPackage { room, package });
+        Ok(handled)
+    }
+}
+
+/// Octets of the state blob of `group_id` in `storage`: the group's state and the epochs it
+/// retains.
+fn blob_len(storage: &InMemoryGroupStateStorage, group_id: &[u8]) -> Result<usize, SchemeError> {
+    let state = storage
+        .state(group_id)
+        .map_err(internal)?
+        .map_or(0, |s| s.len());
+    let mut epochs = 0;
+    if let Some(max) = storage.max_epoch_id(group_id).map_err(internal)? {
+        let mut id = max;
+        while let Some(record) = storage.epoch(group_id, id).map_err(internal)? {
+            epochs += record.len();
+            let Some(prev) = id.checked_sub(1) else { break };
+            id = prev;
+        }
+    }
+    Ok(state + epochs)
+}
+
+impl<const SUITE: u16> KdClient for Client<SUITE> {
+    type Kd = MlsWith<SUITE>;
+
+    fn change(
+        &mut self,
+        roster: &Roster<'_>,
+        change: &Change<'_>,
+        directory: Directory<'_, MlsWith<SUITE>>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let room = roster.room;
+        if !roster.contains(self.me) {
+            return Err(self.not_a_member(room));
+        }
+        self.learn(roster, directory)?;
+        self.entropy.reseed(rng);
+        match *change {
+            Change::Create => {
+                if self.rooms.get(&room).is_some_and(|r| r.group.is_some()) {
+                    return Err(Misuse::RoomExists(room).into());
+                }
+                let group = self
+                    .mls
+                    .create_group_with_id(
+                        group_id(room),
+                        ExtensionList::new(),
+                        ExtensionList::new(),
+                        Some(now()),
+                    )
+                    .map_err(refused)?;
+                let others: Vec<UserId> = roster
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|u| *u != self.me)
+                    .collect();
+                let r = self.rooms.entry(room).or_insert_with(Room::empty);
+                r.group = Some(group);
+                if others.is_empty() {
+                    return self.advanced(room);
+                }
+                r.pending = Pending::KeyPackages(others.clone());
+                out.send(
+                    Dest::Server,
+                    Message::FetchKeyPackages {
+                        room,
+                        users: others,
+                    },
+                );
+                Ok(Handled::Nothing)
+            }
+            Change::Add(users) => {
+                let r = self.group_to_change(room)?;
+                r.pending = Pending::KeyPackages(users.to_vec());
+                out.send(
+                    Dest::Server,
+                    Message::FetchKeyPackages {
+                        room,
+                        users: users.to_vec(),
+                    },
+                );
+                Ok(Handled::Nothing)
+            }
+            Change::Remove(users) => {
+                if users.contains(&self.me) {
+                    return Err(Misuse::UnexpectedMessage(
+                        "an MLS member cannot commit its own removal",
+                    )
+                    .into());
+                }
+                let r = self.group_to_change(room)?;
+                let group = r
+                    .group
+                    .as_mut()
+                    .ok_or(SchemeError::Internal("lost a group"))?;
+                let mut indices = Vec::with_capacity(users.len());
+                for &user in users {
+                    let index = group
+                        .roster()
+                        .members_iter()
+                        .find(|m| user_of(&m.signing_identity) == Some(user))
+                        .map(|m| m.index)
+                        .ok_or(Misuse::NotAMember { user, room })?;
+                    indices.push(index);
+                }
+                let mut builder = group.commit_builder();
+                for index in indices {
+                    builder = builder.remove_member(index).map_err(refused)?;
+                }
+                let output = builder.commit_time(now()).build().map_err(refused)?;
+                self.submit(room, &output, out)?;
+                Ok(Handled::Nothing)
+            }
+        }
+    }
+
+    fn handle(
+        &mut self,
+        roster: &Roster<'_>,
+        from: Origin,
+        msg: &Message,
+        directory: Directory<'_, MlsWith<SUITE>>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let room = roster.room;
+        if msg.room() != room {
+            return Err(SchemeError::Malformed("a message about another room"));
+        }
+        if from != Origin::Server {
+            return Err(Misuse::UnexpectedMessage(
+                "MLS members hear only from the delivery service",
+            )
+            .into());
+        }
+        self.learn(roster, directory)?;
+        self.entropy.reseed(rng);
+        match msg {
+            Message::KeyPackages { packages, .. } => self.commit_adds(room, packages, out),
+            Message::Accepted { epoch, .. } => self.accepted(room, *epoch),
+            Message::Handshake { commit, .. } => self.follow(room, commit),
+            Message::Welcome { welcome, .. } => self.welcome(room, welcome, out),
+            Message::FetchKeyPackages { .. }
+            | Message::UploadKeyPackage { .. }
+            | Message::Commit { .. } => {
+                Err(Misuse::UnexpectedMessage("a message for the delivery service").into())
+            }
+        }
+    }
+
+    fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
+        self.rooms
+            .get(&room)
+            .and_then(|r| r.held.as_ref())
+            .map(|(e, s)| (*e, s))
+    }
+
+    fn state_len(&self, room: RoomId) -> usize {
+        self.rooms.get(&room).map_or(0, |r| r.blob_len)
+    }
+}

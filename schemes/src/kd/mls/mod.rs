@@ -1,0 +1,142 @@
+//! `mls`: Messaging Layer Security (RFC 9420) through AWS's `mls-rs`, with the key server as
+//! the MLS delivery service.
+//!
+//! # Source
+//!
+//! RFC 9420 (*The Messaging Layer Security Protocol*) and RFC 9750 (its architecture), as
+//! implemented by `mls-rs` 0.57 with its RustCrypto primitives (research/groupkeys.md §1 compares
+//! it with OpenMLS). Nothing of TreeKEM, the key schedule or the framing is written here: this
+//! module drives the library and maps its groups onto Conclave's rooms.
+//!
+//! # Construction
+//!
+//! * **Clients.** Each user has one MLS client (one Ed25519 signing key, a basic credential
+//!   naming its [`UserId`](crate::UserId), one key-package store) and one MLS group per room it
+//!   is in, with group id `"conclave room " || room (4 octets)`. The directory publishes the
+//!   signing key at enrolment ([`Credential`]); [`identity::DirectoryIdentity`] refuses every
+//!   leaf whose key is not the directory's for the user it names.
+//! * **Changes.** The room's admin (the member making the change) commits: Add proposals with
+//!   key packages fetched from the delivery service, Remove proposals, or an empty commit (a
+//!   re-key, `Change::Remove(&[])`, which refreshes the committer's leaf: an MLS Update). Every
+//!   commit carries an UpdatePath (`path_required`), as OpenMLS's `add_members` does, so each
+//!   change also refreshes the committer's path. The committer merges its commit only when the
+//!   delivery service has accepted it.
+//! * **Delivery service** ([`DeliveryService`]): stores each user's key packages (three one-time
+//!   ones, replaced after each Welcome, and a last-resort one, RFC 9420 §16.8), orders each
+//!   room's commits (a commit on an epoch the room has left is dropped), sends the commit to the
+//!   other members and the Welcome, which carries the ratchet tree in its extension, to the
+//!   joiners. It stores no tree and no GroupInfo (nothing joins by external commit).
+//! * **Epoch secret**: `MLS-Exporter("conclave epoch secret", room (4 octets, big-endian), 32)`
+//!   (RFC 9420 §8.5) of the MLS epoch; Conclave's epoch number is the MLS epoch number.
+//! * **Offline members** receive every commit in their mailbox and apply them in order at their
+//!   next login; commits that arrive ahead of an earlier one (or before the Welcome) wait, up to
+//!   64 per room.
+//! * **Stateless terminals.** After each epoch a member writes its group through mls-rs's
+//!   storage interface (`write_to_storage`: the serialised group state, ratchet tree included,
+//!   and the retained past epochs); [`KdClient::state_len`](crate::kd::KdClient::state_len) is
+//!   the length of what was written, the blob a terminal restores at login.
+//! * **Randomness** ([`provider`]): every draw of the library comes from a ChaCha20 stream the
+//!   client reseeds from the call's `rng` argument, so seeded runs repeat byte for byte; the
+//!   library reads no clock either (every check is made at [`member::CLOCK`]).
+//!
+//! The cipher suite is a type parameter: [`Mls`] is suite 1
+//! (`MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`), [`MlsWith<3>`] suite 3 (ChaCha20-Poly1305).
+//!
+//! # Security
+//!
+//! Against a **passive** delivery service: it never holds an epoch secret (the oracle checks),
+//! and a removed member cannot derive later epochs (its leaf is blanked and the path secrets
+//! are encrypted to the resolution of the remaining tree). A joiner gets no earlier epoch.
+//! Forward secrecy and post-compromise security come from TreeKEM: a member whose state leaked
+//! is healed once it (or a commit covering its leaf) updates its path.
+//!
+//! Against an **active** delivery service: every commit is signed by its committer and carries
+//! a membership tag and a confirmation tag; a Welcome is signed and its tree checked against the
+//! GroupInfo; a key package is signed and its credential checked against the directory. So the
+//! service can drop, delay or reorder messages (members then wait, and commits ahead of their
+//! turn wait too), but cannot add a leaf of its own, forge a commit or learn a secret.
+//!
+//! # Weaknesses
+//!
+//! * Commits are PublicMessages: the delivery service sees who adds or removes whom.
+//! * Removing many members leaves blank parents: the next commits encrypt to resolutions as
+//!   large as O(n) until members update (RFC 9420 §7.8; this is what the benches' "bare tree"
+//!   curve shows).
+//! * A user's last-resort key package can be used for several Welcomes (RFC 9420 §16.8).
+//!
+//! # Variable time
+//!
+//! The RustCrypto primitives underneath: X25519 and Ed25519 from the dalek crates are constant
+//! time; AES-GCM is constant time with AES-NI (the `aes` crate's fixsliced fallback otherwise).
+//! Tree and message handling in mls-rs branch on public data only.
+
+pub mod client;
+pub mod identity;
+pub mod member;
+pub mod message;
+pub mod provider;
+pub mod server;
+
+pub use client::Client;
+pub use message::Message;
+pub use server::DeliveryService;
+
+use crate::kd::{DirectoryAuthority, KdProperties, KeyDistribution};
+use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+
+/// The `mls` scheme with MLS cipher suite `SUITE` (1 or 3; see [`provider::SeededCrypto`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MlsWith<const SUITE: u16>;
+
+/// The `mls` scheme with the mandatory-to-implement cipher suite 1.
+pub type Mls = MlsWith<1>;
+
+/// A user's public credential: its Ed25519 signature key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential(pub [u8; 32]);
+
+impl Wire for Credential {
+    fn wire_len(&self) -> usize {
+        32
+    }
+    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
+        f(&self.0);
+    }
+}
+
+impl<const SUITE: u16> KeyDistribution for MlsWith<SUITE> {
+    const NAME: &'static str = match SUITE {
+        1 => "mls",
+        3 => "mls-chacha",
+        _ => "mls-unsupported-suite",
+    };
+    const SUMMARY: &'static str =
+        "MLS (RFC 9420) via mls-rs: TreeKEM commits ordered by the key server as delivery service";
+    const PROPERTIES: KdProperties = KdProperties {
+        server_knows_epoch_secret: false,
+        authority_can_derive: false,
+        removal_excludes: true,
+        join_excludes_past: true,
+        layer_hides_history_from_joiners: false,
+    };
+    type Credential = Credential;
+    type Message = Message;
+    type Client = Client<SUITE>;
+    type Server = DeliveryService<SUITE>;
+    type Authority = DirectoryAuthority<Self>;
+
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Self::Server, SchemeError> {
+        Ok(DeliveryService::default())
+    }
+
+    fn enroll(
+        server: &mut Self::Server,
+        _authority: &mut Self::Authority,
+        user: UserId,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(Self::Client, Self::Credential), SchemeError> {
+        let e = Client::<SUITE>::enroll(user, rng)?;
+        server.enroll(user, e.one_time, e.last_resort);
+        Ok((e.client, e.credential))
+    }
+}
