@@ -394,6 +394,7 @@ impl<const SUITE: u16> Client<SUITE> {
             Followed::Advanced => self.advanced(room),
             Followed::Removed => {
                 r.group = None;
+                self.storage.delete_group(&group_id(room));
                 r.pending = Pending::None;
                 r.early.clear();
                 r.blob_len = 0;
@@ -418,6 +419,9 @@ impl<const SUITE: u16> Client<SUITE> {
         if r.held.as_ref().is_some_and(|(e, _)| e.0 >= epoch) {
             return Ok(Handled::Stale);
         }
+        // A new membership: what this member stored of an earlier one (it may never have heard
+        // of its removal) goes.
+        self.storage.delete_group(&group_id(room));
         r.group = Some(group);
         r.pending = Pending::None;
         let joined = self.advanced(room)?;
