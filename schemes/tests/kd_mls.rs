@@ -15,3 +15,117 @@ fn rng(seed: u64) -> ChaCha20Rng {
 fn mls_conformance() {
     testing::kd_conformance::<Mls>(&mut rng(31));
 }
+
+use conclave_schemes::kd::mls::Message;
+use conclave_schemes::kd::{Change, Handled, KdClient, Roster};
+use conclave_schemes::testing::KdHarness;
+use conclave_schemes::{RoomId, SchemeError, UserId};
+
+const ROOM: RoomId = RoomId(4);
+
+/// Every change of a short history, by a fresh harness seeded with `seed`: the secrets agreed.
+fn history(seed: u64) -> Vec<[u8; 32]> {
+    let mut r = rng(seed);
+    let mut h = KdHarness::<Mls>::with_room(8, ROOM, 5, &mut r);
+    let mut secrets = vec![*h.agreed(ROOM).1.as_bytes()];
+    h.change(
+        ROOM,
+        UserId(0),
+        Change::Add(&[UserId(5), UserId(6)]),
+        &mut r,
+    );
+    secrets.push(*h.agreed(ROOM).1.as_bytes());
+    h.change(ROOM, UserId(1), Change::Remove(&[UserId(2)]), &mut r);
+    secrets.push(*h.agreed(ROOM).1.as_bytes());
+    h.change(ROOM, UserId(3), Change::Remove(&[]), &mut r);
+    secrets.push(*h.agreed(ROOM).1.as_bytes());
+    secrets
+}
+
+/// mls-rs draws all its randomness through the seeded provider: the same seed gives the same
+/// secrets, another seed others.
+#[test]
+fn mls_is_deterministic_under_a_seeded_rng() {
+    assert_eq!(history(5), history(5));
+    let (a, b) = (history(5), history(6));
+    assert!(a.iter().zip(&b).all(|(x, y)| x != y));
+}
+
+/// An offline member's queued commits, applied in order at login, bring it to the room's
+/// epoch; delivered in reverse, the later ones wait for the earlier and the result is the same.
+#[test]
+fn mls_offline_member_catches_up_in_order_or_reversed() {
+    for reversed in [false, true] {
+        let mut r = rng(8);
+        let mut h = KdHarness::<Mls>::with_room(8, ROOM, 6, &mut r);
+        h.hold_for = Some(UserId(4));
+        h.change(ROOM, UserId(0), Change::Add(&[UserId(6)]), &mut r);
+        h.change(ROOM, UserId(1), Change::Remove(&[UserId(2)]), &mut r);
+        h.change(ROOM, UserId(0), Change::Remove(&[]), &mut r);
+        h.hold_for = None;
+        let mut held = std::mem::take(&mut h.held);
+        assert_eq!(
+            held.len(),
+            3,
+            "one commit per change for the offline member"
+        );
+        if reversed {
+            held.reverse();
+        }
+        let roster = h.rosters[&ROOM].clone();
+        let view = Roster {
+            room: ROOM,
+            members: &roster,
+        };
+        let mut last = Handled::Nothing;
+        for (from, msg) in &held {
+            last = h.handle_by(UserId(4), &view, *from, msg, &mut r).unwrap();
+        }
+        let (epoch, secret) = h.agreed(ROOM);
+        assert_eq!(last, Handled::NewEpoch(epoch), "reversed: {reversed}");
+        assert_eq!(h.clients[4].current(ROOM).unwrap().1, &secret);
+    }
+}
+
+/// The login blob is the serialised group state: it grows with the room.
+#[test]
+fn mls_state_blob_grows_with_the_room() {
+    let mut r = rng(9);
+    let small = KdHarness::<Mls>::with_room(40, ROOM, 4, &mut r);
+    let large = KdHarness::<Mls>::with_room(40, ROOM, 32, &mut r);
+    let (s, l) = (
+        small.clients[1].state_len(ROOM),
+        large.clients[1].state_len(ROOM),
+    );
+    assert!(
+        s > 0 && l > 4 * s,
+        "blob of 4 members {s} B, of 32 members {l} B"
+    );
+}
+
+/// A delivery service that hands the changer another user's key package (a leaf it could then
+/// impersonate, or one of its own) is refused.
+#[test]
+fn mls_changer_refuses_a_substituted_key_package() {
+    let mut r = rng(10);
+    let mut h = KdHarness::<Mls>::with_room(8, ROOM, 4, &mut r);
+    let mut other = None;
+    h.tamper = Some(Box::new(move |m: &mut Message| match m {
+        Message::KeyPackages { packages, .. } => {
+            // Swap in the key package of the next user in line (user 5's for user 4).
+            let stolen = other.get_or_insert_with(|| packages[0].1.clone());
+            packages[0].0 = UserId(5);
+            packages[0].1 = stolen.clone();
+            true
+        }
+        _ => false,
+    }));
+    h.change(ROOM, UserId(0), Change::Add(&[UserId(4)]), &mut r);
+    assert!(
+        matches!(
+            h.tamper_outcome.take(),
+            Some(Err(SchemeError::Malformed(_) | SchemeError::Crypto))
+        ),
+        "a key package for another user than asked was used"
+    );
+}
