@@ -73,14 +73,26 @@ pub fn join<C: MlsConfig>(
     welcome: &[u8],
     tree: Option<&[u8]>,
 ) -> Result<Group<C>, SchemeError> {
+    join_at(client, welcome, tree, Some(now()))
+}
+
+/// [`join`], judging credentials and leaf lifetimes at `time` instead of [`CLOCK`], or not
+/// judging lifetimes when it is `None` (for the interop vectors, whose lifetimes end before it).
+///
+/// # Errors
+/// As [`join`].
+pub fn join_at<C: MlsConfig>(
+    client: &Client<C>,
+    welcome: &[u8],
+    tree: Option<&[u8]>,
+    time: Option<MlsTime>,
+) -> Result<Group<C>, SchemeError> {
     let welcome = parse(welcome)?;
     let tree = tree
         .map(mls_rs::group::ExportedTree::from_bytes)
         .transpose()
         .map_err(|_| SchemeError::Malformed("not a valid ratchet tree"))?;
-    let (group, _) = client
-        .join_group(tree, &welcome, Some(now()))
-        .map_err(refused)?;
+    let (group, _) = client.join_group(tree, &welcome, time).map_err(refused)?;
     Ok(group)
 }
 
@@ -104,10 +116,24 @@ pub fn follow<C: MlsConfig>(
     group: &mut Group<C>,
     message: MlsMessage,
 ) -> Result<Followed, SchemeError> {
-    match group
-        .process_incoming_message_with_time(message, now())
-        .map_err(refused)?
-    {
+    follow_at(group, message, Some(now()))
+}
+
+/// [`follow`], judging the lifetimes of the leaves a commit brings in at `time` instead of
+/// [`CLOCK`], or not judging them when it is `None` (for the interop vectors).
+///
+/// # Errors
+/// As [`follow`].
+pub fn follow_at<C: MlsConfig>(
+    group: &mut Group<C>,
+    message: MlsMessage,
+    time: Option<MlsTime>,
+) -> Result<Followed, SchemeError> {
+    let received = match time {
+        Some(time) => group.process_incoming_message_with_time(message, time),
+        None => group.process_incoming_message(message),
+    };
+    match received.map_err(refused)? {
         ReceivedMessage::Commit(c) => Ok(match c.effect {
             CommitEffect::NewEpoch(_) => Followed::Advanced,
             CommitEffect::Removed { .. } => Followed::Removed,
