@@ -9,6 +9,7 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::kd::compromise::{leaked_member_updates, Leaked};
 use crate::kd::impersonate::{impersonation, Impersonation};
 use crate::kd::interpose::{interposed_room, InterposedRoom};
 use crate::kd::overhear::{removed_member_overhears, Overheard};
@@ -240,6 +241,11 @@ pub trait DynKd: Send {
         &self,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Overheard, SchemeError>;
+    /// [`leaked_member_updates`] for this scheme, in a system of its own.
+    ///
+    /// # Errors
+    /// As [`leaked_member_updates`].
+    fn leaked_member_updates(&self, rng: &mut dyn CryptoRngCore) -> Result<Leaked, SchemeError>;
 }
 
 /// [`DynKd`] over a typed scheme.
@@ -449,6 +455,9 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Overheard, SchemeError> {
         removed_member_overhears::<K>(rng)
+    }
+    fn leaked_member_updates(&self, rng: &mut dyn CryptoRngCore) -> Result<Leaked, SchemeError> {
+        leaked_member_updates::<K>(rng)
     }
 }
 

@@ -129,3 +129,20 @@ fn mls_changer_refuses_a_substituted_key_package() {
         "a key package for another user than asked was used"
     );
 }
+
+/// A leaked member heals after its own update under MLS; the experiment is not vacuous: the
+/// same experiment exposes schemes that hand every member the new secret under keys the leak
+/// gave away (the conventional server's TLS channel, mkd's long-term secrets).
+#[test]
+fn mls_heals_a_leaked_member_and_the_experiment_can_tell() {
+    use conclave_schemes::kd::compromise::leaked_member_updates;
+    use conclave_schemes::kd::{conventional::Conventional, mkd::Mkd};
+    let mut r = rng(12);
+    let mls = leaked_member_updates::<Mls>(&mut r).unwrap();
+    assert!(!mls.exposed(), "mls did not heal: {mls:?}");
+    assert!(mls.copies > 0, "the copy was handed nothing");
+    assert!(leaked_member_updates::<Conventional>(&mut r)
+        .unwrap()
+        .exposed());
+    assert!(leaked_member_updates::<Mkd>(&mut r).unwrap().exposed());
+}

@@ -112,6 +112,7 @@ impl KeyDistribution for Conventional {
         join_excludes_past: false,
         authority_can_derive: false,
         layer_hides_history_from_joiners: false,
+        heals_after_update: false,
     };
     type Credential = NoCredential;
     type Message = Message;

@@ -13,6 +13,7 @@
 //! when `change` returns).
 
 pub mod authority;
+pub mod compromise;
 pub mod conventional;
 pub mod held;
 pub mod impersonate;
@@ -104,6 +105,11 @@ pub struct KdProperties {
     /// joined, whatever the history scheme stores (Sender Keys): a stack with it cannot honour
     /// a shared-history policy.
     pub layer_hides_history_from_joiners: bool,
+    /// Post-compromise security: a member whose whole state leaked and who then makes an update
+    /// of the room is healed: a copy of the leaked state, handed every later message addressed
+    /// to the member, derives no secret of the epochs after a further update
+    /// ([`compromise::leaked_member_updates`]).
+    pub heals_after_update: bool,
 }
 
 /// Protection of each application message by the key-distribution scheme itself, under the

@@ -154,6 +154,7 @@ impl KeyDistribution for PairwiseDh {
         join_excludes_past: true,
         authority_can_derive: false,
         layer_hides_history_from_joiners: false,
+        heals_after_update: false,
     };
     type Credential = Credential;
     type Message = Message;

@@ -468,6 +468,7 @@ impl KeyDistribution for SenderKeys {
         join_excludes_past: true,
         authority_can_derive: false,
         layer_hides_history_from_joiners: true,
+        heals_after_update: false,
     };
     type Credential = Credential;
     type Message = Message;

@@ -504,9 +504,23 @@ pub fn kd_removed_member_overhears<K: KeyDistribution>(rng: &mut dyn CryptoRngCo
     }
 }
 
+/// Key distribution: a member whose whole state leaked and who then updates the room is healed
+/// ([`leaked_member_updates`](crate::kd::compromise::leaked_member_updates)), for a scheme that
+/// claims [`KdProperties::heals_after_update`](crate::kd::KdProperties::heals_after_update);
+/// for every scheme, the experiment runs to completion.
+pub fn kd_heals_after_update<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    let outcome = crate::kd::compromise::leaked_member_updates::<K>(rng).unwrap();
+    if K::PROPERTIES.heals_after_update {
+        assert!(
+            !outcome.exposed(),
+            "a copy of a member's leaked state derived the secret after the member's update: {outcome:?}"
+        );
+    }
+}
+
 /// Key distribution: [`kd_membership`], [`kd_exclusion`], [`kd_rejects_tampering`],
-/// [`kd_key_periods`], [`kd_impersonation_refused`] and [`kd_removed_member_overhears`], in
-/// turn.
+/// [`kd_key_periods`], [`kd_impersonation_refused`], [`kd_removed_member_overhears`] and
+/// [`kd_heals_after_update`], in turn.
 pub fn kd_conformance<K: KeyDistribution>(rng: &mut dyn CryptoRngCore)
 where
     K::Message: Tamper,
@@ -517,6 +531,7 @@ where
     kd_key_periods::<K>(rng);
     kd_impersonation_refused::<K>(rng);
     kd_removed_member_overhears::<K>(rng);
+    kd_heals_after_update::<K>(rng);
 }
 
 /// A data family's server handles re-keying traffic `msg` from `from` in `room`, and the work it

@@ -5,7 +5,7 @@
 use conclave_schemes::{MsgId, RoomId};
 
 use super::{scheme_err, Engine, EngineError};
-use crate::oracle::Adversary;
+use crate::oracle::{Adversary, Property};
 use crate::rng;
 
 /// Stored records per room a KMS tries with the secret it derived.
@@ -16,7 +16,8 @@ impl Engine<'_> {
     pub(super) fn authority_experiments(&mut self) -> Result<(), EngineError> {
         self.kms_reads_rooms();
         self.untrusted_kms()?;
-        self.removed_member_overhears()
+        self.removed_member_overhears()?;
+        self.leaked_member_updates()
     }
 
     /// Each room whose current secret a KMS derived from relayed traffic: the KMS opens the
@@ -117,6 +118,34 @@ impl Engine<'_> {
             } else {
                 format!("a removed member, with what it kept{periods}, handled {} copies of the change that removed it ({} refused) and did not get the new epoch secret", outcome.copies, outcome.refused)
             }
+        });
+        Ok(())
+    }
+
+    /// A member's whole state leaks and the member then updates, in a system of its own
+    /// ([`conclave_schemes::kd::compromise`]): checked where the scheme claims post-compromise
+    /// security. Elsewhere the experiment would only test the client's refusal of a message
+    /// that skips an epoch, which an attacker holding the member's long-term keys need not
+    /// respect, so it is not run.
+    fn leaked_member_updates(&mut self) -> Result<(), EngineError> {
+        if !self.stack.kd.properties().heals_after_update {
+            return Ok(());
+        }
+        let mut rng = rng::crypto(self.seed, "leaked member updates", 0);
+        let kd = self.spec.kd.clone();
+        let outcome = self
+            .stack
+            .kd
+            .leaked_member_updates(&mut rng)
+            .map_err(scheme_err(&kd, self.now, || {
+                "a member whose state leaked making an update".to_owned()
+            }))?;
+        let exposed = outcome.exposed();
+        self.oracle.check(Property::HealsAfterUpdate, !exposed, || {
+            format!(
+                "a copy of a member's leaked state, handed {} messages addressed to the member after its update ({} refused), derived the members' later epoch secret",
+                outcome.copies, outcome.refused
+            )
         });
         Ok(())
     }

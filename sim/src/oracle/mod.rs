@@ -68,6 +68,7 @@ impl Oracle {
                 e2e && !sse.server_reads_keywords,
             ),
             (Property::KeyServerBlind, !kd.server_knows_epoch_secret),
+            (Property::HealsAfterUpdate, kd.heals_after_update),
         ];
         let mut security = Security::default();
         for (p, claimed) in claims {

@@ -26,11 +26,14 @@ pub enum Property {
     ServerBlindToKeywords,
     /// The key server never holds an epoch secret.
     KeyServerBlind,
+    /// Post-compromise security: a member whose whole state leaked is healed by its own update
+    /// (checked only for schemes that claim it).
+    HealsAfterUpdate,
 }
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Property; 7] = [
+    pub const ALL: [Property; 8] = [
         Property::MembersRead,
         Property::SearchMatchesOracle,
         Property::RemovedExcluded,
@@ -38,6 +41,7 @@ impl Property {
         Property::ServerBlindToMessages,
         Property::ServerBlindToKeywords,
         Property::KeyServerBlind,
+        Property::HealsAfterUpdate,
     ];
 
     /// Snake-case name used in JSON.
@@ -51,6 +55,7 @@ impl Property {
             Property::ServerBlindToMessages => "server_blind_to_messages",
             Property::ServerBlindToKeywords => "server_blind_to_keywords",
             Property::KeyServerBlind => "key_server_blind",
+            Property::HealsAfterUpdate => "heals_after_update",
         }
     }
 
@@ -71,6 +76,9 @@ impl Property {
             Property::ServerBlindToMessages => "no canary plaintext appears in any byte a server stores or receives",
             Property::ServerBlindToKeywords => "no canary keyword appears in any byte a server stores or receives",
             Property::KeyServerBlind => "the key server never holds an epoch secret",
+            Property::HealsAfterUpdate => {
+                "post-compromise security: after a member whose whole state leaked makes an update, a copy of the leaked state handed every later message addressed to the member derives no later epoch secret (checked where the key-distribution scheme claims it)"
+            }
         }
     }
 }

@@ -77,6 +77,7 @@ mod tests {
                 removal_excludes: true,
                 join_excludes_past: false,
                 layer_hides_history_from_joiners: false,
+                heals_after_update: false,
             },
             HistoryProperties {
                 server_reads_bodies: false,

@@ -236,6 +236,7 @@ impl KeyDistribution for Mkd {
         join_excludes_past: true,
         authority_can_derive: false,
         layer_hides_history_from_joiners: false,
+        heals_after_update: false,
     };
     type Credential = Credential;
     type Message = Message;

@@ -118,6 +118,7 @@ impl<const SUITE: u16> KeyDistribution for MlsWith<SUITE> {
         removal_excludes: true,
         join_excludes_past: true,
         layer_hides_history_from_joiners: false,
+        heals_after_update: true,
     };
     type Credential = Credential;
     type Message = Message;

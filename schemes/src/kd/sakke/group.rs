@@ -753,6 +753,7 @@ impl KeyDistribution for Sakke {
         removal_excludes: true,
         join_excludes_past: true,
         layer_hides_history_from_joiners: false,
+        heals_after_update: false,
     };
     // The precomputed receiver: 390 KiB of Miller-loop lines and a 1 MiB table (module doc).
     const CLIENT_CREDENTIAL_BYTES: usize = (390 + 1024) << 10;
