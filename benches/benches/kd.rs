@@ -12,17 +12,17 @@
 //! * `kd/join`: one user joins a room of `n` members (then leaves again, untimed);
 //! * `kd/leave`: one member leaves a room of `n` members (then rejoins, untimed).
 //!
-//! The room's admin, user 0, makes every change. To bench a new scheme, add one line to
-//! `all_schemes`.
+//! The room's admin, user 0, makes every change. Every scheme of the registry's list
+//! ([`conclave_schemes::registry::each_kd`]) is benched, up to its
+//! [`largest_group`](conclave_benches::largest_group): a new scheme is its module plus one line
+//! in that list.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use conclave_benches::{largest_group, members, rng, GROUP_SIZES, LARGE_GROUP};
-use conclave_schemes::kd::{
-    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sender_keys::SenderKeys, Change,
-    KeyDistribution,
-};
+use conclave_schemes::kd::{Change, KeyDistribution};
+use conclave_schemes::registry::{self, KdScheme, KdVisitor};
 use conclave_schemes::testing::KdHarness;
 use conclave_schemes::{RoomId, UserId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -139,12 +139,18 @@ fn bench_change<K: KeyDistribution>(c: &mut Criterion, step: Step) {
     group.finish();
 }
 
-/// One line per scheme.
+/// [`bench_kd`] for one registered scheme.
+struct EveryScheme<'c>(&'c mut Criterion);
+
+impl KdVisitor for EveryScheme<'_> {
+    fn visit<K: KdScheme>(&mut self) {
+        bench_kd::<K>(self.0);
+    }
+}
+
+/// Every scheme of the registry's list.
 fn all_schemes(c: &mut Criterion) {
-    bench_kd::<Conventional>(c);
-    bench_kd::<PairwiseDh>(c);
-    bench_kd::<SenderKeys>(c);
-    bench_kd::<Mkd>(c);
+    registry::each_kd(&mut EveryScheme(c));
 }
 
 criterion_group! {

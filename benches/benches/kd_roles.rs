@@ -9,16 +9,17 @@
 //!
 //! * `kd-roles/join/SCHEME-ROLE/n`: user `n` joins a room of members `0..n` (then leaves, untimed);
 //! * `kd-roles/leave/SCHEME-ROLE/n`: member `n - 1` leaves (then rejoins, untimed).
+//!
+//! Every scheme of the registry's list ([`conclave_schemes::registry::each_kd`]) is benched, up
+//! to its [`largest_group`](conclave_benches::largest_group).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use conclave_benches::{largest_group, members, rng, GROUP_SIZES, LARGE_GROUP};
-use conclave_schemes::kd::{
-    conventional::Conventional, mkd::Mkd, pairwise_dh::PairwiseDh, sakke::Sakke,
-    sender_keys::SenderKeys, Change, KeyDistribution,
-};
+use conclave_schemes::kd::{Change, KeyDistribution};
+use conclave_schemes::registry::{self, KdScheme, KdVisitor};
 use conclave_schemes::testing::{KdHarness, Observer, Role};
 use conclave_schemes::{RoomId, UserId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -185,13 +186,18 @@ fn bench_kd_roles<K: KeyDistribution>(c: &mut Criterion) {
     bench_roles::<K>(c, false);
 }
 
-/// One line per scheme.
+/// [`bench_kd_roles`] for one registered scheme.
+struct EveryScheme<'c>(&'c mut Criterion);
+
+impl KdVisitor for EveryScheme<'_> {
+    fn visit<K: KdScheme>(&mut self) {
+        bench_kd_roles::<K>(self.0);
+    }
+}
+
+/// Every scheme of the registry's list.
 fn all_schemes(c: &mut Criterion) {
-    bench_kd_roles::<Conventional>(c);
-    bench_kd_roles::<PairwiseDh>(c);
-    bench_kd_roles::<SenderKeys>(c);
-    bench_kd_roles::<Mkd>(c);
-    bench_kd_roles::<Sakke>(c);
+    registry::each_kd(&mut EveryScheme(c));
 }
 
 criterion_group! {

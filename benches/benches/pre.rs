@@ -11,17 +11,17 @@
 //!
 //! Throughput is in body (payload) bytes. The room is at its first epoch, which both members
 //! entered as they would in the simulator (the creator as the changer, its control traffic
-//! routed through the server). To bench a new scheme, add one line to `all_schemes`.
+//! routed through the server). Every scheme of the registry's list
+//! ([`conclave_schemes::registry::each_history`]) is benched: a new scheme is its module plus
+//! one line in that list.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use conclave_benches::{history_room, rng, time_chunked, BODY_SIZES, RECORD_SIZES};
 use conclave_schemes::channel::{self, RecordChannel};
-use conclave_schemes::pre::{
-    bbs98::Bbs98, keyhom::KeyHom, none::NoProtection, HistoryClient, HistoryProtection,
-    HistoryServer, KeyView,
-};
+use conclave_schemes::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
+use conclave_schemes::registry::{self, HistoryScheme, HistoryVisitor};
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -174,11 +174,18 @@ fn bench_tls(c: &mut Criterion) {
     group.finish();
 }
 
-/// One line per scheme.
+/// [`bench_pre`] for one registered scheme.
+struct EveryScheme<'c>(&'c mut Criterion);
+
+impl HistoryVisitor for EveryScheme<'_> {
+    fn visit<H: HistoryScheme>(&mut self) {
+        bench_pre::<H>(self.0);
+    }
+}
+
+/// Every scheme of the registry's list.
 fn all_schemes(c: &mut Criterion) {
-    bench_pre::<NoProtection>(c);
-    bench_pre::<Bbs98>(c);
-    bench_pre::<KeyHom>(c);
+    registry::each_history(&mut EveryScheme(c));
 }
 
 criterion_group! {

@@ -11,8 +11,9 @@
 //!   [`FILLERS`] other keywords.
 //!
 //! The room is at its first epoch, entered as in the simulator (the creator as the changer, its
-//! control traffic routed through the server). To bench a new scheme, add one line to
-//! `all_schemes`.
+//! control traffic routed through the server). Every scheme of the registry's list
+//! ([`conclave_schemes::registry::each_sse`]) is benched: a new scheme is its module plus one
+//! line in that list.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -22,10 +23,8 @@ use conclave_benches::{
     RESULT_COUNTS, VOCABULARY,
 };
 use conclave_schemes::pre::KeyView;
-use conclave_schemes::sse::{
-    per_epoch::PerEpoch, plaintext::PlaintextIndex, rekey_index::RekeyIndex, SearchableEncryption,
-    SseClient, SseServer,
-};
+use conclave_schemes::registry::{self, SseVisitor};
+use conclave_schemes::sse::{SearchableEncryption, SseClient, SseServer};
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand_chacha::ChaCha20Rng;
@@ -151,11 +150,18 @@ fn bench_sse<S: SearchableEncryption>(c: &mut Criterion) {
     group.finish();
 }
 
-/// One line per scheme.
+/// [`bench_sse`] for one registered scheme.
+struct EveryScheme<'c>(&'c mut Criterion);
+
+impl SseVisitor for EveryScheme<'_> {
+    fn visit<S: SearchableEncryption>(&mut self) {
+        bench_sse::<S>(self.0);
+    }
+}
+
+/// Every scheme of the registry's list.
 fn all_schemes(c: &mut Criterion) {
-    bench_sse::<PlaintextIndex>(c);
-    bench_sse::<RekeyIndex>(c);
-    bench_sse::<PerEpoch>(c);
+    registry::each_sse(&mut EveryScheme(c));
 }
 
 criterion_group! {

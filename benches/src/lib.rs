@@ -10,8 +10,10 @@
 //! | `engine` | `engine` | events per second of the discrete-event engine; a whole `paper-table1` run |
 //!
 //! Each family bench is one generic function (`bench_kd::<K>`, `bench_pre::<H>`,
-//! `bench_sse::<S>`) instantiated once per scheme, so adding a scheme is one line in the bench's
-//! `criterion_group!`. Run them with
+//! `bench_sse::<S>`) instantiated for every scheme of the registry's lists
+//! ([`conclave_schemes::registry::each_kd`], `each_history`, `each_sse`) by a visitor, so a new
+//! scheme is its module plus one line in `schemes/src/registry.rs`, and is benched at once (a
+//! slow key-distribution scheme may also need a [`largest_group`]). Run them with
 //!
 //! ```sh
 //! cargo bench -p conclave-benches                       # everything
@@ -299,15 +301,17 @@ pub fn search<S: SearchableEncryption>(
     }
 }
 
-/// Largest group a key-distribution scheme is benched at. Sender Keys' create and leave seal
-/// n(n−1) pairwise boxes: at 4,096 members that is about 16.7 million boxes, over an hour of CPU
-/// per change on a laptop-class core, so its benches stop at 512 and the quadratic growth is read
+/// Largest group a key-distribution scheme is benched at (`kd` and `kd_roles`). Sender Keys'
+/// create and leave seal n(n−1) pairwise boxes: at 4,096 members that is about 16.7 million
+/// boxes, over an hour of CPU per change on a laptop-class core, so its benches stop at 512 and
+/// the quadratic growth is read off the smaller sizes. `sakke`'s changer SAKKE-encapsulates and
+/// ECCSI-signs one I_MESSAGE for every other member, about 6 ms per member per change: a
+/// 4,096-member change takes about 25 s, so it stops at 512 too and its linear growth is read
 /// off the smaller sizes.
 #[must_use]
 pub fn largest_group(scheme: &str) -> u32 {
-    if scheme == "sender-keys" {
-        512
-    } else {
-        u32::MAX
+    match scheme {
+        "sender-keys" | "sakke" => 512,
+        _ => u32::MAX,
     }
 }

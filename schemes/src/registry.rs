@@ -97,29 +97,121 @@ const fn sse_entry<S: SearchableEncryption>() -> (SchemeInfo, SseCtor) {
     )
 }
 
-const KD: &[(SchemeInfo, KdCtor)] = &[
-    kd_entry::<Conventional>(),
-    kd_entry::<PairwiseDh>(),
-    kd_entry::<SenderKeys>(),
-    kd_entry::<Mkd>(),
-    kd_entry::<Sakke>(),
-    kd_entry::<Mls>(),
-];
-const HISTORY: &[(SchemeInfo, HistoryCtor)] = &[
-    history_entry::<NoProtection>(),
-    history_entry::<EpochKeys>(),
-    history_entry::<ClientRewrap>(),
-    history_entry::<Bbs98>(),
-    history_entry::<KeyHom>(),
-    history_entry::<Afgh>(),
-    history_entry::<AfghHybrid>(),
-];
-const SSE: &[(SchemeInfo, SseCtor)] = &[
-    sse_entry::<PlaintextIndex>(),
-    sse_entry::<RekeyIndex>(),
-    sse_entry::<PerEpoch>(),
-    sse_entry::<Mitra>(),
-];
+/// A key-distribution scheme the registry can list: a [`KeyDistribution`] whose messages, with
+/// the `testing` feature, the conformance suite can corrupt
+/// ([`Tamper`](crate::testing::Tamper)). Every [`KeyDistribution`] that meets that bound is one.
+#[cfg(any(test, feature = "testing"))]
+pub trait KdScheme: KeyDistribution<Message: crate::testing::Tamper> {}
+#[cfg(any(test, feature = "testing"))]
+impl<K: KeyDistribution<Message: crate::testing::Tamper>> KdScheme for K {}
+
+/// A key-distribution scheme the registry can list: every [`KeyDistribution`] (with the
+/// `testing` feature, also its messages implement `testing::Tamper`).
+#[cfg(not(any(test, feature = "testing")))]
+pub trait KdScheme: KeyDistribution {}
+#[cfg(not(any(test, feature = "testing")))]
+impl<K: KeyDistribution> KdScheme for K {}
+
+/// A history-protection scheme the registry can list: a [`HistoryProtection`] whose stored
+/// records, with the `testing` feature, the conformance suite can corrupt
+/// ([`Tamper`](crate::testing::Tamper)). Every [`HistoryProtection`] that meets that bound is
+/// one.
+#[cfg(any(test, feature = "testing"))]
+pub trait HistoryScheme: HistoryProtection<Sealed: crate::testing::Tamper> {}
+#[cfg(any(test, feature = "testing"))]
+impl<H: HistoryProtection<Sealed: crate::testing::Tamper>> HistoryScheme for H {}
+
+/// A history-protection scheme the registry can list: every [`HistoryProtection`] (with the
+/// `testing` feature, also its stored records implement `testing::Tamper`).
+#[cfg(not(any(test, feature = "testing")))]
+pub trait HistoryScheme: HistoryProtection {}
+#[cfg(not(any(test, feature = "testing")))]
+impl<H: HistoryProtection> HistoryScheme for H {}
+
+/// Something done once per registered key-distribution scheme, by type: [`each_kd`] calls
+/// [`visit`](Self::visit) for every scheme of the built-in list, in registry order. The
+/// registry itself, the conformance suites and the benches are such visitors, so a scheme
+/// added to that list is registered, checked and benched at once.
+pub trait KdVisitor {
+    /// Called once for scheme `K`.
+    fn visit<K: KdScheme>(&mut self);
+}
+
+/// Something done once per registered history-protection scheme, by type: [`each_history`]
+/// calls [`visit`](Self::visit) for every scheme of the built-in list, in registry order.
+pub trait HistoryVisitor {
+    /// Called once for scheme `H`.
+    fn visit<H: HistoryScheme>(&mut self);
+}
+
+/// Something done once per registered searchable-encryption scheme, by type: [`each_sse`] calls
+/// [`visit`](Self::visit) for every scheme of the built-in list, in registry order.
+pub trait SseVisitor {
+    /// Called once for scheme `S`.
+    fn visit<S: SearchableEncryption>(&mut self);
+}
+
+/// The built-in key-distribution schemes, in registry order: the one list of them. A new
+/// scheme is its module plus one line here.
+pub fn each_kd(v: &mut impl KdVisitor) {
+    v.visit::<Conventional>();
+    v.visit::<PairwiseDh>();
+    v.visit::<SenderKeys>();
+    v.visit::<Mkd>();
+    v.visit::<Sakke>();
+    v.visit::<Mls>();
+}
+
+/// The built-in history-protection schemes, in registry order: the one list of them. A new
+/// scheme is its module plus one line here.
+pub fn each_history(v: &mut impl HistoryVisitor) {
+    v.visit::<NoProtection>();
+    v.visit::<EpochKeys>();
+    v.visit::<ClientRewrap>();
+    v.visit::<Bbs98>();
+    v.visit::<KeyHom>();
+    v.visit::<Afgh>();
+    v.visit::<AfghHybrid>();
+}
+
+/// The built-in searchable-encryption schemes, in registry order: the one list of them. A new
+/// scheme is its module plus one line here.
+pub fn each_sse(v: &mut impl SseVisitor) {
+    v.visit::<PlaintextIndex>();
+    v.visit::<RekeyIndex>();
+    v.visit::<PerEpoch>();
+    v.visit::<Mitra>();
+}
+
+/// Builds [`Registry::builtin`] from [`each_kd`], [`each_history`] and [`each_sse`].
+struct Builtin(Registry);
+
+impl Builtin {
+    /// Adds an entry of a built-in list; a name twice in one list is a bug of that list.
+    fn push<C>(entries: &mut Vec<(SchemeInfo, C)>, entry: (SchemeInfo, C)) {
+        if let Err(e) = add(entries, entry) {
+            panic!("the built-in list names a scheme twice: {e}");
+        }
+    }
+}
+
+impl KdVisitor for Builtin {
+    fn visit<K: KdScheme>(&mut self) {
+        Self::push(&mut self.0.kd, kd_entry::<K>());
+    }
+}
+
+impl HistoryVisitor for Builtin {
+    fn visit<H: HistoryScheme>(&mut self) {
+        Self::push(&mut self.0.history, history_entry::<H>());
+    }
+}
+
+impl SseVisitor for Builtin {
+    fn visit<S: SearchableEncryption>(&mut self) {
+        Self::push(&mut self.0.sse, sse_entry::<S>());
+    }
+}
 
 /// A scheme added to a [`Registry`] under a name its family already has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -175,14 +267,15 @@ fn find<C: Copy>(entries: &[(SchemeInfo, C)], name: &str) -> Option<C> {
 }
 
 impl Registry {
-    /// Every scheme this crate implements.
+    /// Every scheme this crate implements: the lists of [`each_kd`], [`each_history`] and
+    /// [`each_sse`], in their order.
     #[must_use]
     pub fn builtin() -> Self {
-        Self {
-            kd: KD.to_vec(),
-            history: HISTORY.to_vec(),
-            sse: SSE.to_vec(),
-        }
+        let mut builtin = Builtin(Self::default());
+        each_kd(&mut builtin);
+        each_history(&mut builtin);
+        each_sse(&mut builtin);
+        builtin.0
     }
 
     /// This registry with key-distribution scheme `K` added after the others.

@@ -1,5 +1,5 @@
-//! `pairwise-dh` and `sender-keys`: the key-distribution conformance suites, message counts per
-//! change, and Sender Keys' message layer.
+//! `pairwise-dh` and `sender-keys`: message counts per change, and Sender Keys' message layer
+//! (their conformance suites run from the registry, in `conformance.rs`).
 #![allow(clippy::unwrap_used)]
 
 use conclave_schemes::kd::pairwise_dh::{self, PairwiseDh};
@@ -7,7 +7,7 @@ use conclave_schemes::kd::sender_keys::{self, SenderKeys, PROTECT_OVERHEAD};
 use conclave_schemes::kd::{
     Change, Handled, KdClient, KeyDistribution, MessageLayer, Origin, Roster,
 };
-use conclave_schemes::testing::{self, KdHarness};
+use conclave_schemes::testing::KdHarness;
 use conclave_schemes::{Dest, Epoch, Misuse, Opened, Outbox, RoomId, SchemeError, UserId, Wire};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -18,16 +18,6 @@ fn rng(seed: u64) -> ChaCha20Rng {
 
 fn users(range: std::ops::Range<u32>) -> Vec<UserId> {
     range.map(UserId).collect()
-}
-
-#[test]
-fn pairwise_dh_conformance() {
-    testing::kd_conformance::<PairwiseDh>(&mut rng(1));
-}
-
-#[test]
-fn sender_keys_conformance() {
-    testing::kd_conformance::<SenderKeys>(&mut rng(4));
 }
 
 /// What `reader` reads of a message `sender` protected for `room`.

@@ -1,4 +1,5 @@
-//! `sakke`: the key-distribution conformance suites, and what one change sends.
+//! `sakke`: its registration, and what one change sends (its conformance suite runs from the
+//! registry, in `conformance.rs`).
 #![allow(clippy::unwrap_used)]
 
 use conclave_schemes::kd::sakke::group::{self, identifier, kms_uri, user_uri, KeyPeriod, Sakke};
@@ -12,11 +13,6 @@ use rand_chacha::ChaCha20Rng;
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
-}
-
-#[test]
-fn sakke_conformance() {
-    testing::kd_conformance::<Sakke>(&mut rng(21));
 }
 
 #[test]

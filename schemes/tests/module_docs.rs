@@ -24,6 +24,7 @@ const MODULES: &[&str] = &[
     "src/kd/mkd/mod.rs",
     "src/kd/sakke/mod.rs",
     "src/kd/sakke/group.rs",
+    "src/kd/mls/mod.rs",
     "src/kd/sealed_box.rs",
     "src/pre/none.rs",
     "src/pre/epoch_keys.rs",

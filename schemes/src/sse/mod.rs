@@ -129,6 +129,10 @@ pub struct SseProperties {
     pub server_reads_keywords: bool,
     /// Updates cannot be linked to earlier searches (forward privacy).
     pub forward_private: bool,
+    /// Under a `from_join` policy the scheme's keys, not only the server's access bound
+    /// ([`Access::readable_from`]), keep a joiner from finding messages indexed before its
+    /// join: a server that ignores the bound still gives the joiner nothing older.
+    pub keys_enforce_from_join: bool,
 }
 
 /// A searchable-encryption scheme (a type family; the implementing type carries no data).

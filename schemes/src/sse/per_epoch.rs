@@ -325,6 +325,9 @@ impl SearchableEncryption for PerEpoch {
     const PROPERTIES: SseProperties = SseProperties {
         server_reads_keywords: false,
         forward_private: false,
+        // under `from_join` no back-chain link is uploaded, so a joiner holds no
+        // earlier epoch's key.
+        keys_enforce_from_join: true,
     };
     type Update = Update;
     type Query = Query;

@@ -113,6 +113,8 @@ impl SearchableEncryption for PlaintextIndex {
     const PROPERTIES: SseProperties = SseProperties {
         server_reads_keywords: true,
         forward_private: false,
+        // no keys: the server's ACL alone.
+        keys_enforce_from_join: false,
     };
     type Update = Update;
     type Query = Query;

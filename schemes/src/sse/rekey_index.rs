@@ -473,6 +473,9 @@ impl SearchableEncryption for RekeyIndex {
     const PROPERTIES: SseProperties = SseProperties {
         server_reads_keywords: false,
         forward_private: false,
+        // The index is re-keyed at every change, so a joiner's key matches pre-join
+        // entries; under `from_join` the server's ACL alone hides them.
+        keys_enforce_from_join: false,
     };
     type Update = Update;
     type Query = Query;

@@ -13,6 +13,8 @@
 //! * [`history_rejects_tampering`]: a corrupted record is an error, never a wrong plaintext;
 //! * [`history_storage_breach`]: reports (without judging) whether an old epoch key opens stored
 //!   records of its epoch once the room has re-keyed; the caller asserts what the scheme claims.
+//!
+//! [`history_conformance`] runs them all, each as far as the scheme claims the property.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
@@ -712,6 +714,54 @@ pub fn history_storage_breach<H: HistoryProtection>(rng: &mut dyn CryptoRngCore)
         ids.len()
     );
     opened > 0
+}
+
+/// History protection: the family's suite, for what scheme `H` claims
+/// ([`HistoryProtection::PROPERTIES`]), in turn:
+///
+/// * [`history_round_trip`], [`history_shared_join`] and [`history_late_store`], always;
+/// * [`history_from_join`] and [`history_rejects_tampering`], unless the server reads stored
+///   bodies (without end-to-end encryption only the server's access control keeps a joiner
+///   out, and nothing is authenticated);
+/// * [`history_removal`] under both policies, if it claims `removal_excludes`;
+/// * [`history_storage_breach`], which must open the old epoch's records exactly when the
+///   scheme does not re-protect stored history in a room that shares it
+///   ([`Rotation::under`](crate::pre::Rotation::under)).
+///
+/// The registry's conformance test runs it for every scheme of
+/// [`each_history`](crate::registry::each_history).
+pub fn history_conformance<H: HistoryProtection>(rng: &mut dyn CryptoRngCore)
+where
+    H::Sealed: Tamper,
+{
+    let claims = H::PROPERTIES;
+    history_round_trip::<H>(rng);
+    history_shared_join::<H>(rng);
+    if !claims.server_reads_bodies {
+        history_from_join::<H>(rng);
+    }
+    if claims.removal_excludes {
+        history_removal::<H>(true, rng);
+        history_removal::<H>(false, rng);
+    }
+    history_late_store::<H>(rng);
+    if !claims.server_reads_bodies {
+        history_rejects_tampering::<H>(rng);
+    }
+    let exposed = !claims.rotates_stored_history.under(true);
+    assert_eq!(
+        history_storage_breach::<H>(rng),
+        exposed,
+        "{}: storage breach: an old epoch's key {} its records after the room re-keyed, \
+         against the scheme's claim (rotates_stored_history: {:?})",
+        H::NAME,
+        if exposed {
+            "no longer opens"
+        } else {
+            "still opens"
+        },
+        claims.rotates_stored_history
+    );
 }
 
 /// A stored body (ciphertext and tag, shared between copies of a record): flips a bit of its first

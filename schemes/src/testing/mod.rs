@@ -518,16 +518,30 @@ pub fn kd_heals_after_update<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
     }
 }
 
-/// Key distribution: [`kd_membership`], [`kd_exclusion`], [`kd_rejects_tampering`],
-/// [`kd_key_periods`], [`kd_impersonation_refused`], [`kd_removed_member_overhears`] and
-/// [`kd_heals_after_update`], in turn.
+/// Key distribution: the family's suite, for what scheme `K` claims
+/// ([`KeyDistribution::PROPERTIES`]), in turn:
+///
+/// * [`kd_membership`], [`kd_key_periods`] and [`kd_impersonation_refused`], always;
+/// * [`kd_exclusion`], if it claims both `removal_excludes` and `join_excludes_past`;
+/// * [`kd_rejects_tampering`], unless its server knows the epoch secret (the key then travels
+///   under TLS alone, with nothing a member authenticates);
+/// * [`kd_removed_member_overhears`] (which checks a claimed `removal_excludes`);
+/// * [`kd_heals_after_update`] (which checks a claimed `heals_after_update`).
+///
+/// The registry's conformance test runs it for every scheme of
+/// [`each_kd`](crate::registry::each_kd).
 pub fn kd_conformance<K: KeyDistribution>(rng: &mut dyn CryptoRngCore)
 where
     K::Message: Tamper,
 {
+    let claims = K::PROPERTIES;
     kd_membership::<K>(rng);
-    kd_exclusion::<K>(rng);
-    kd_rejects_tampering::<K>(rng);
+    if claims.removal_excludes && claims.join_excludes_past {
+        kd_exclusion::<K>(rng);
+    }
+    if !claims.server_knows_epoch_secret {
+        kd_rejects_tampering::<K>(rng);
+    }
     kd_key_periods::<K>(rng);
     kd_impersonation_refused::<K>(rng);
     kd_removed_member_overhears::<K>(rng);

@@ -19,6 +19,8 @@
 //! * [`sse_lagging_searcher`]: a member whose key for the room's newest epoch is still on its
 //!   way never ends a search with a partial result.
 //!
+//! [`sse_conformance`] runs them all, each as far as the scheme claims the property.
+//!
 //! The harness also checks every byte string the server sees: none may contain a watched
 //! keyword (unless the scheme declares that the server reads keywords), and no message may
 //! report a wire length shorter than the bytes it carries.
@@ -980,4 +982,27 @@ pub fn sse_joiner_policy<S: SearchableEncryption>(
             }
         }
     }
+}
+
+/// Searchable encryption: the family's suite, for what scheme `S` claims
+/// ([`SearchableEncryption::PROPERTIES`]), in turn:
+///
+/// * [`sse_matches_scan`], [`sse_matches_oracle`], [`sse_late_update`] and
+///   [`sse_lagging_searcher`], always;
+/// * [`sse_removed_member`], unless the server reads keywords (a plaintext query then works
+///   for anyone, and only the server's access control keeps a removed member out);
+/// * [`sse_joiner_policy`], by cryptography too if it claims `keys_enforce_from_join`.
+///
+/// The registry's conformance test runs it for every scheme of
+/// [`each_sse`](crate::registry::each_sse).
+pub fn sse_conformance<S: SearchableEncryption>(rng: &mut dyn CryptoRngCore) {
+    let claims = S::PROPERTIES;
+    sse_matches_scan::<S>(rng);
+    sse_matches_oracle::<S>(rng);
+    sse_late_update::<S>(rng);
+    if !claims.server_reads_keywords {
+        sse_removed_member::<S>(rng);
+    }
+    sse_joiner_policy::<S>(rng, claims.keys_enforce_from_join);
+    sse_lagging_searcher::<S>(rng);
 }

@@ -87,6 +87,7 @@ mod tests {
             SseProperties {
                 server_reads_keywords: false,
                 forward_private: true,
+                keys_enforce_from_join: true,
             },
             "kd",
             "pre",

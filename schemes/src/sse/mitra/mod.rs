@@ -159,6 +159,8 @@ impl SearchableEncryption for Mitra {
     const PROPERTIES: SseProperties = SseProperties {
         server_reads_keywords: false,
         forward_private: true,
+        // without the back-chain a joiner derives no earlier address.
+        keys_enforce_from_join: true,
     };
     type Update = Update;
     type Query = Query;
