@@ -7,6 +7,7 @@
 //! | `kd` | `kd/create`, `kd/join`, `kd/leave` | key distribution through the synchronous harness, rooms of [`GROUP_SIZES`] members |
 //! | `pre` | `pre/seal`, `pre/open`, `pre/store`, `tls/seal`, `tls/open` | history protection on [`BODY_SIZES`] bodies; the TLS record layer on [`RECORD_SIZES`] payloads |
 //! | `sse` | `sse/index`, `sse/apply`, `sse/search` | index updates of [`KEYWORDS_PER_UPDATE`] keywords; search against [`RESULT_COUNTS`] matches |
+//! | `mls` | `mls/join`, `mls/leave`, `mls/update`, `mls/update-full`, `mls/library`, `mls/create` | the `mls` scheme per role (bare and fully updated tree, commit sizes) beside mls-rs called directly |
 //! | `engine` | `engine` | events per second of the discrete-event engine; a whole `paper-table1` run |
 //!
 //! Each family bench is one generic function (`bench_kd::<K>`, `bench_pre::<H>`,
