@@ -138,3 +138,8 @@ fn removed_member_reads_late_record_of_shared_history() {
 fn removal_overtakes_read_of_rewrapped_history() {
     run_clean("removal-overtakes-read-of-rewrapped-history.yaml");
 }
+
+#[test]
+fn mls_readded_member() {
+    run_clean("mls-readded-member.yaml");
+}
