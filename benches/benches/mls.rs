@@ -86,8 +86,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use conclave_benches::{members, rng, LARGE_GROUP};
-use conclave_schemes::kd::mls::client::group_id;
-use conclave_schemes::kd::mls::identity::{credential_of, DirectoryIdentity};
+use conclave_schemes::kd::mls::client::{group_id, member_client, Config};
+use conclave_schemes::kd::mls::identity::DirectoryIdentity;
 use conclave_schemes::kd::mls::member::now;
 use conclave_schemes::kd::mls::provider::{Entropy, SeededCrypto};
 use conclave_schemes::kd::mls::{Message, Mls};
@@ -95,10 +95,8 @@ use conclave_schemes::kd::{Change, KdServer, Roster};
 use conclave_schemes::testing::{KdHarness, Observer, Role};
 use conclave_schemes::{Origin, Outbox, RoomId, UserId};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider};
-use mls_rs::identity::SigningIdentity;
-use mls_rs::mls_rules::{CommitOptions, DefaultMlsRules};
-use mls_rs::{CipherSuite, CipherSuiteProvider, CryptoProvider, ExtensionList, Group, MlsMessage};
+use mls_rs::storage_provider::in_memory::InMemoryGroupStateStorage;
+use mls_rs::{CipherSuite, ExtensionList, Group, MlsMessage};
 use rand_chacha::ChaCha20Rng;
 
 /// Room sizes swept.
@@ -437,8 +435,7 @@ fn bench_create(c: &mut Criterion) {
 // mls-rs alone
 
 /// The configuration of a Conclave member (as `conclave_schemes::kd::mls::client`).
-type LibConfig =
-    WithIdentityProvider<DirectoryIdentity, WithCryptoProvider<SeededCrypto, BaseConfig>>;
+type LibConfig = Config;
 
 const SUITE: CipherSuite = CipherSuite::CURVE25519_AES128;
 
@@ -448,36 +445,15 @@ fn lib_clients(n: u32, rng: &mut ChaCha20Rng) -> Vec<mls_rs::Client<LibConfig>> 
     let identity = DirectoryIdentity::default();
     let mut out = Vec::with_capacity(n as usize);
     for u in 0..n {
-        let crypto = SeededCrypto::new(Entropy::new(rng));
-        let (secret, public) = crypto
-            .cipher_suite_provider(SUITE)
-            .expect("suite 1")
-            .signature_key_generate()
-            .expect("signature key");
-        identity.learn(
+        let (client, _) = member_client(
             UserId(u),
-            public.as_bytes().try_into().expect("an Ed25519 key"),
-        );
-        let rules = DefaultMlsRules::new().with_commit_options(
-            CommitOptions::new()
-                .with_path_required(true)
-                .with_ratchet_tree_extension(true)
-                .with_single_welcome_message(true)
-                .with_allow_external_commit(false),
-        );
-        out.push(
-            mls_rs::Client::builder()
-                .crypto_provider(crypto)
-                .identity_provider(identity.clone())
-                .mls_rules(rules)
-                .key_package_lifetime(Duration::from_secs(366 * 24 * 3600))
-                .signing_identity(
-                    SigningIdentity::new(credential_of(UserId(u)), public),
-                    secret,
-                    SUITE,
-                )
-                .build(),
-        );
+            SUITE,
+            SeededCrypto::new(Entropy::new(rng)),
+            &identity,
+            InMemoryGroupStateStorage::new(),
+        )
+        .expect("an mls-rs client");
+        out.push(client);
     }
     out
 }

@@ -11,7 +11,6 @@ fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-
 use conclave_schemes::kd::mls::Message;
 use conclave_schemes::kd::{Change, Handled, KdClient, Roster};
 use conclave_schemes::testing::KdHarness;

@@ -22,7 +22,7 @@ use crate::kd::{Change, Directory, Handled, KdClient, Origin, Roster};
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
 
 /// The mls-rs configuration of a Conclave member.
-pub(crate) type Config =
+pub type Config =
     WithIdentityProvider<DirectoryIdentity, WithCryptoProvider<SeededCrypto, BaseConfig>>;
 
 /// Key packages a client keeps at the delivery service besides its last-resort one.
@@ -107,45 +107,69 @@ fn internal(_: impl core::fmt::Debug) -> SchemeError {
     SchemeError::Internal("the MLS provider failed")
 }
 
+/// The mls-rs client of `user` as Conclave configures it, the one configuration the scheme and
+/// the benches share: `crypto` (a fresh Ed25519 key is drawn from it and registered with
+/// `identity` as the directory would), `identity` as identity provider, `storage` for its group
+/// states, commits that always carry an UpdatePath, Welcomes that carry the ratchet tree, no
+/// external commits, key packages valid for a year from [`member::CLOCK`]. Returns the client
+/// and its signature key.
+///
+/// # Errors
+/// [`SchemeError::Unsupported`] for a suite `crypto` does not offer.
+pub fn member_client(
+    user: UserId,
+    suite: CipherSuite,
+    crypto: SeededCrypto,
+    identity: &DirectoryIdentity,
+    storage: InMemoryGroupStateStorage,
+) -> Result<(mls_rs::Client<Config>, [u8; 32]), SchemeError> {
+    let (secret, public) = crypto
+        .cipher_suite_provider(suite)
+        .ok_or(SchemeError::Unsupported("this MLS cipher suite"))?
+        .signature_key_generate()
+        .map_err(internal)?;
+    let key: [u8; 32] = public
+        .as_bytes()
+        .try_into()
+        .map_err(|_| SchemeError::Internal("an Ed25519 key that is not 32 octets"))?;
+    identity.learn(user, key);
+    let rules = DefaultMlsRules::new().with_commit_options(
+        CommitOptions::new()
+            .with_path_required(true)
+            .with_ratchet_tree_extension(true)
+            .with_single_welcome_message(true)
+            .with_allow_external_commit(false),
+    );
+    let client = mls_rs::Client::builder()
+        .crypto_provider(crypto)
+        .identity_provider(identity.clone())
+        .mls_rules(rules)
+        .group_state_storage(storage)
+        .key_package_lifetime(std::time::Duration::from_secs(KEY_PACKAGE_LIFETIME_SECS))
+        .signing_identity(
+            SigningIdentity::new(credential_of(user), public),
+            secret,
+            suite,
+        )
+        .build();
+    Ok((client, key))
+}
+
 impl<const SUITE: u16> Client<SUITE> {
     pub(super) fn enroll(
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Enrolment<SUITE>, SchemeError> {
-        let suite = CipherSuite::new(SUITE);
         let entropy = Entropy::new(rng);
-        let crypto = SeededCrypto::new(entropy.clone());
-        let (secret, public) = crypto
-            .cipher_suite_provider(suite)
-            .ok_or(SchemeError::Unsupported("this MLS cipher suite"))?
-            .signature_key_generate()
-            .map_err(internal)?;
-        let key: [u8; 32] = public
-            .as_bytes()
-            .try_into()
-            .map_err(|_| SchemeError::Internal("an Ed25519 key that is not 32 octets"))?;
         let identity = DirectoryIdentity::default();
-        identity.learn(user, key);
         let storage = InMemoryGroupStateStorage::new();
-        let rules = DefaultMlsRules::new().with_commit_options(
-            CommitOptions::new()
-                .with_path_required(true)
-                .with_ratchet_tree_extension(true)
-                .with_single_welcome_message(true)
-                .with_allow_external_commit(false),
-        );
-        let mls = mls_rs::Client::builder()
-            .crypto_provider(crypto)
-            .identity_provider(identity.clone())
-            .mls_rules(rules)
-            .group_state_storage(storage.clone())
-            .key_package_lifetime(std::time::Duration::from_secs(KEY_PACKAGE_LIFETIME_SECS))
-            .signing_identity(
-                SigningIdentity::new(credential_of(user), public),
-                secret,
-                suite,
-            )
-            .build();
+        let (mls, key) = member_client(
+            user,
+            CipherSuite::new(SUITE),
+            SeededCrypto::new(entropy.clone()),
+            &identity,
+            storage.clone(),
+        )?;
         let client = Self {
             me: user,
             mls,
