@@ -11,7 +11,7 @@
 //! # Construction
 //!
 //! * **Clients.** Each user has one MLS client (one Ed25519 signing key, a basic credential
-//!   naming its [`UserId`](crate::UserId), one key-package store) and one MLS group per room it
+//!   naming its [`UserId`], one key-package store) and one MLS group per room it
 //!   is in, with group id `"conclave room " || room (4 octets)`. The directory publishes the
 //!   signing key at enrolment ([`Credential`]); [`identity::DirectoryIdentity`] refuses every
 //!   leaf whose key is not the directory's for the user it names.
