@@ -157,6 +157,16 @@ pub fn two_orgs_org_of(user: UserId) -> OrgId {
     OrgId((user.0 % 2) as u16)
 }
 
+/// What sees each message [`TwoOrganisations::run_change`] delivers to a user: the system, the
+/// addressee, the sender, the message and the rng.
+pub type Tap<'a, K> = dyn FnMut(
+        &mut TwoOrganisations<K>,
+        UserId,
+        super::Origin,
+        &<K as KeyDistribution>::Message,
+        &mut dyn CryptoRngCore,
+    ) + 'a;
+
 impl<K: KeyDistribution> TwoOrganisations<K> {
     /// Sets up the server and both authorities, enrols the users and has each trust the other
     /// organisation.
@@ -207,6 +217,47 @@ impl<K: KeyDistribution> TwoOrganisations<K> {
             let issued = self.authorities[org].issue(user, period, rng)?;
             client.renew(&issued, rng)?;
         }
+        Ok(())
+    }
+
+    /// `changer` makes `change` under `view`; every message is delivered through the server to
+    /// its addressee, and `tap` sees each one before a user handles it (an eavesdropper's
+    /// copy: the system, the addressee, the sender, the message).
+    ///
+    /// # Errors
+    /// What the change, the server or an addressee's handling returns.
+    pub fn run_change(
+        &mut self,
+        view: &super::Roster<'_>,
+        changer: UserId,
+        change: &super::Change<'_>,
+        rng: &mut dyn CryptoRngCore,
+        tap: &mut Tap<'_, K>,
+    ) -> Result<(), SchemeError> {
+        use super::{KdClient, KdServer};
+        use crate::common::router::{route, Arrival};
+        let mut out = crate::Outbox::new();
+        self.clients
+            .get_mut(changer.0 as usize)
+            .ok_or(SchemeError::Internal("a changer not enrolled"))?
+            .change(view, change, &self.directory, rng, &mut out)?;
+        route(super::Origin::User(changer), out, |arrival| {
+            let mut o = crate::Outbox::new();
+            match arrival {
+                Arrival::AtServer { from, msg } => {
+                    self.server.handle(view, from, msg, rng, &mut o)?;
+                }
+                Arrival::AtUser { from, to, msg } => {
+                    tap(self, to, from, msg, rng);
+                    let client = self
+                        .clients
+                        .get_mut(to.0 as usize)
+                        .ok_or(SchemeError::Internal("a message to a user not enrolled"))?;
+                    client.handle(view, from, msg, &self.directory, rng, &mut o)?;
+                }
+            }
+            Ok::<_, SchemeError>(o)
+        })?;
         Ok(())
     }
 }

@@ -16,8 +16,7 @@ use rand_core::SeedableRng;
 
 use super::authority::TwoOrganisations;
 use super::interpose::held;
-use super::{Change, KdClient, KdServer, KeyDistribution, Origin, Roster};
-use crate::common::router::{route, Arrival};
+use super::{Change, KdClient, KeyDistribution, Roster};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
 
 /// The room of the experiment.
@@ -133,30 +132,13 @@ fn change<K: KeyDistribution>(
         room: LEAK_ROOM,
         members: &MEMBERS,
     };
-    let mut out = Outbox::new();
-    sys.clients[changer.0 as usize].change(&view, &change, &sys.directory, rng, &mut out)?;
-    route(Origin::User(changer), out, |arrival| {
-        let mut o = Outbox::new();
-        match arrival {
-            Arrival::AtServer { from, msg } => {
-                sys.server.handle(&view, from, msg, rng, &mut o)?;
-            }
-            Arrival::AtUser { from, to, msg } => {
-                if let Some(c) = copy.as_deref_mut().filter(|_| to == LEAKED) {
-                    c.copies += 1;
-                    let got =
-                        c.client
-                            .handle(&view, from, msg, &c.directory, c.rng, &mut Outbox::new());
-                    c.refused += usize::from(got.is_err());
-                }
-                let client = sys
-                    .clients
-                    .get_mut(to.0 as usize)
-                    .ok_or(SchemeError::Internal("a message to a user not enrolled"))?;
-                client.handle(&view, from, msg, &sys.directory, rng, &mut o)?;
-            }
+    sys.run_change(&view, changer, &change, rng, &mut |_, to, from, msg, _| {
+        if let Some(c) = copy.as_deref_mut().filter(|_| to == LEAKED) {
+            c.copies += 1;
+            let got = c
+                .client
+                .handle(&view, from, msg, &c.directory, c.rng, &mut Outbox::new());
+            c.refused += usize::from(got.is_err());
         }
-        Ok::<_, SchemeError>(o)
-    })?;
-    Ok(())
+    })
 }

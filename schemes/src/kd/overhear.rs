@@ -10,8 +10,7 @@
 
 use super::authority::TwoOrganisations;
 use super::interpose::held;
-use super::{Change, KdAuthority, KdClient, KdServer, KeyDistribution, Origin, Period, Roster};
-use crate::common::router::{route, Arrival};
+use super::{Change, KdAuthority, KdClient, KeyDistribution, Period, Roster};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
 
 /// The room of the experiment.
@@ -94,39 +93,29 @@ fn run_change<K: KeyDistribution>(
         room: OVERHEARD_ROOM,
         members: roster,
     };
-    let mut out = Outbox::new();
-    sys.clients[0].change(&view, &change, &sys.directory, rng, &mut out)?;
-    route(Origin::User(UserId(0)), out, |arrival| {
-        let mut o = Outbox::new();
-        match arrival {
-            Arrival::AtServer { from, msg } => {
-                sys.server.handle(&view, from, msg, rng, &mut o)?;
-            }
-            Arrival::AtUser { from, to, msg } => {
-                if let Some(pretended) = overhear.filter(|_| to != REMOVED) {
-                    let pretend = Roster {
-                        room: OVERHEARD_ROOM,
-                        members: pretended,
-                    };
-                    counts.1 += 1;
-                    let copy = sys.clients[REMOVED.0 as usize].handle(
-                        &pretend,
-                        from,
-                        msg,
-                        &sys.directory,
-                        rng,
-                        &mut Outbox::new(),
-                    );
-                    counts.0 += usize::from(copy.is_err());
-                }
-                let client = sys
-                    .clients
-                    .get_mut(to.0 as usize)
-                    .ok_or(SchemeError::Internal("a message to a user not enrolled"))?;
-                client.handle(&view, from, msg, &sys.directory, rng, &mut o)?;
-            }
-        }
-        Ok::<_, SchemeError>(o)
-    })?;
-    Ok(())
+    sys.run_change(
+        &view,
+        UserId(0),
+        &change,
+        rng,
+        &mut |sys, to, from, msg, rng| {
+            let Some(pretended) = overhear.filter(|_| to != REMOVED) else {
+                return;
+            };
+            let pretend = Roster {
+                room: OVERHEARD_ROOM,
+                members: pretended,
+            };
+            counts.1 += 1;
+            let copy = sys.clients[REMOVED.0 as usize].handle(
+                &pretend,
+                from,
+                msg,
+                &sys.directory,
+                rng,
+                &mut Outbox::new(),
+            );
+            counts.0 += usize::from(copy.is_err());
+        },
+    )
 }

@@ -64,6 +64,13 @@ struct Room {
 }
 
 impl Room {
+    /// The group of a room the caller has established this member is in.
+    fn group_mut(&mut self) -> Result<&mut Group<Config>, SchemeError> {
+        self.group
+            .as_mut()
+            .ok_or(SchemeError::Internal("lost a group"))
+    }
+
     fn empty() -> Self {
         Self {
             group: None,
@@ -250,19 +257,14 @@ impl<const SUITE: u16> Client<SUITE> {
     /// Records the epoch `room`'s group is now in, and writes its state (the blob a stateless
     /// terminal stores).
     fn advanced(&mut self, room: RoomId) -> Result<Handled, SchemeError> {
-        let r = self
-            .rooms
-            .get_mut(&room)
-            .ok_or(SchemeError::Internal("lost a room"))?;
-        let group = r
-            .group
-            .as_mut()
-            .ok_or(SchemeError::Internal("lost a group"))?;
+        let r = room_mut(&mut self.rooms, room)?;
+        let group = r.group_mut()?;
         let epoch = Epoch(group.current_epoch());
-        r.held = Some((epoch, epoch_secret(group, room)?));
+        let secret = epoch_secret(group, room)?;
+        group.write_to_storage().map_err(internal)?;
+        r.held = Some((epoch, secret));
         r.pending = Pending::None;
         r.early.retain(|e, _| *e >= epoch.0);
-        group.write_to_storage().map_err(internal)?;
         r.blob_len = blob_len(&self.storage, &group_id(room))?;
         Ok(Handled::NewEpoch(epoch))
     }
@@ -274,14 +276,8 @@ impl<const SUITE: u16> Client<SUITE> {
         output: &mls_rs::group::CommitOutput,
         out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
-        let r = self
-            .rooms
-            .get_mut(&room)
-            .ok_or(SchemeError::Internal("lost a room"))?;
-        let group = r
-            .group
-            .as_ref()
-            .ok_or(SchemeError::Internal("lost a group"))?;
+        let r = room_mut(&mut self.rooms, room)?;
+        let group = r.group_mut()?;
         r.pending = Pending::Acceptance(group.current_epoch());
         let commit = output.commit_message().to_bytes().map_err(internal)?;
         let welcome = output
@@ -318,10 +314,7 @@ impl<const SUITE: u16> Client<SUITE> {
                 "key packages for other users than asked",
             ));
         }
-        let group = r
-            .group
-            .as_mut()
-            .ok_or(SchemeError::Internal("lost a group"))?;
+        let group = r.group_mut()?;
         let mut builder = group.commit_builder();
         for (user, bytes) in packages {
             let message = member::parse(bytes)?;
@@ -349,10 +342,7 @@ impl<const SUITE: u16> Client<SUITE> {
             )
             .into());
         }
-        let group = r
-            .group
-            .as_mut()
-            .ok_or(SchemeError::Internal("lost a group"))?;
+        let group = r.group_mut()?;
         group.apply_pending_commit().map_err(refused)?;
         self.advanced(room)
     }
@@ -406,14 +396,8 @@ impl<const SUITE: u16> Client<SUITE> {
     }
 
     fn apply_one(&mut self, room: RoomId, message: MlsMessage) -> Result<Handled, SchemeError> {
-        let r = self
-            .rooms
-            .get_mut(&room)
-            .ok_or(SchemeError::Internal("lost a room"))?;
-        let group = r
-            .group
-            .as_mut()
-            .ok_or(SchemeError::Internal("lost a group"))?;
+        let r = room_mut(&mut self.rooms, room)?;
+        let group = r.group_mut()?;
         match member::follow(group, message)? {
             Followed::Advanced => self.advanced(room),
             Followed::Removed => {
@@ -456,6 +440,13 @@ impl<const SUITE: u16> Client<SUITE> {
         out.send(Dest::Server, Message::UploadKeyPackage { room, package });
         Ok(handled)
     }
+}
+
+/// A room the caller has established this member holds state for.
+fn room_mut(rooms: &mut HashMap<RoomId, Room>, room: RoomId) -> Result<&mut Room, SchemeError> {
+    rooms
+        .get_mut(&room)
+        .ok_or(SchemeError::Internal("lost a room"))
 }
 
 /// Octets of the state blob of `group_id` in `storage`: the group's state and the epochs it
@@ -549,10 +540,7 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
                     .into());
                 }
                 let r = self.group_to_change(room)?;
-                let group = r
-                    .group
-                    .as_mut()
-                    .ok_or(SchemeError::Internal("lost a group"))?;
+                let group = r.group_mut()?;
                 let mut indices = Vec::with_capacity(users.len());
                 for &user in users {
                     let index = group
