@@ -171,6 +171,18 @@ pub trait DynKd: Send {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<Handled, SchemeError>;
+    /// [`KdClient::rejoin`] of `who` on `user`'s client.
+    ///
+    /// # Errors
+    /// As [`KdClient::rejoin`].
+    fn rejoin(
+        &mut self,
+        user: UserId,
+        roster: &Roster<'_>,
+        who: UserId,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Handled, SchemeError>;
     /// [`KdClient::handle`] on `user`'s client.
     ///
     /// # Errors
@@ -199,7 +211,10 @@ pub trait DynKd: Send {
     /// [`KdClient::current`] of `user`.
     fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
     /// [`KdClient::state_len`] of `user`.
-    fn state_len(&self, user: UserId, room: RoomId) -> usize;
+    ///
+    /// # Errors
+    /// As [`KdClient::state_len`].
+    fn state_len(&mut self, user: UserId, room: RoomId) -> Result<usize, SchemeError>;
     /// [`KdServer::known_epoch_secret`].
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
     /// [`KdAuthority::escrow`], by the authority of `to`'s organisation, of a message to `to`
@@ -368,6 +383,25 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
         erase(typed, out);
         Ok(h)
     }
+    fn rejoin(
+        &mut self,
+        user: UserId,
+        roster: &Roster<'_>,
+        who: UserId,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Packet>,
+    ) -> Result<Handled, SchemeError> {
+        let mut typed = Outbox::new();
+        let h = client(&mut self.clients, user)?.rejoin(
+            roster,
+            who,
+            &self.directory,
+            rng,
+            &mut typed,
+        )?;
+        erase(typed, out);
+        Ok(h)
+    }
     fn client_handle(
         &mut self,
         user: UserId,
@@ -407,10 +441,10 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
     fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.clients.get(user.0 as usize)?.current(room)
     }
-    fn state_len(&self, user: UserId, room: RoomId) -> usize {
+    fn state_len(&mut self, user: UserId, room: RoomId) -> Result<usize, SchemeError> {
         self.clients
-            .get(user.0 as usize)
-            .map_or(0, |c| c.state_len(room))
+            .get_mut(user.0 as usize)
+            .map_or(Ok(0), |c| c.state_len(room))
     }
     fn server_known_secret(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.server.known_epoch_secret(room)

@@ -55,6 +55,9 @@ pub struct SchemeInfo {
     pub summary: &'static str,
     /// For a key-distribution scheme, [`KeyDistribution::CLIENT_CREDENTIAL_BYTES`]; 0 otherwise.
     pub client_credential_bytes: usize,
+    /// For a key-distribution scheme, [`KdProperties::rejoins`](crate::kd::KdProperties::rejoins);
+    /// false otherwise.
+    pub rejoins: bool,
 }
 
 type KdCtor = fn(&mut dyn CryptoRngCore) -> Result<Box<dyn DynKd>, SchemeError>;
@@ -68,6 +71,7 @@ const fn kd_entry<K: KeyDistribution>() -> (SchemeInfo, KdCtor) {
             name: K::NAME,
             summary: K::SUMMARY,
             client_credential_bytes: K::CLIENT_CREDENTIAL_BYTES,
+            rejoins: K::PROPERTIES.rejoins,
         },
         kd_system::<K>,
     )
@@ -80,6 +84,7 @@ const fn history_entry<H: HistoryProtection>() -> (SchemeInfo, HistoryCtor) {
             name: H::NAME,
             summary: H::SUMMARY,
             client_credential_bytes: 0,
+            rejoins: false,
         },
         history_system::<H>,
     )
@@ -92,6 +97,7 @@ const fn sse_entry<S: SearchableEncryption>() -> (SchemeInfo, SseCtor) {
             name: S::NAME,
             summary: S::SUMMARY,
             client_credential_bytes: 0,
+            rejoins: false,
         },
         sse_system::<S>,
     )
@@ -324,6 +330,17 @@ impl Registry {
             .into_iter()
             .filter(|i| i.family == family)
             .map(|i| i.name)
+            .collect()
+    }
+
+    /// Names of the key-distribution schemes that can rejoin a room
+    /// ([`KdProperties::rejoins`](crate::kd::KdProperties::rejoins)), in registration order.
+    #[must_use]
+    pub fn rejoining_kd(&self) -> Vec<&'static str> {
+        self.kd
+            .iter()
+            .filter(|(i, _)| i.rejoins)
+            .map(|(i, _)| i.name)
             .collect()
     }
 

@@ -498,12 +498,12 @@ fn new_frame_refused_mid_change_and_stale_frame_rejected() {
 fn state_len_and_server_blindness() {
     let room = RoomId(7);
     let mut org = Org::new(3, 70);
-    assert_eq!(org.client(UserId(0)).state_len(room), 0);
+    assert_eq!(org.clients[0].state_len(room).unwrap(), 0);
     org.create(room, &ids(0..2), UserId(0)).unwrap();
     org.agreed(room);
     // Room: epoch 8 + secret 32 + neighbours 8 + H^l, H^r, r 96 + sid, K_2 64; credentials:
     // 8 + 96 + 32.
-    assert_eq!(org.client(UserId(0)).state_len(room), 208 + 136);
+    assert_eq!(org.clients[0].state_len(room).unwrap(), 208 + 136);
     assert!(org.server.known_epoch_secret(room).is_none());
     // A two-member ring works (left and right neighbour coincide).
     org.change(room, UserId(1), Change::Add(&[UserId(2)]))

@@ -86,11 +86,11 @@ fn mls_offline_member_catches_up_in_order_or_reversed() {
 #[test]
 fn mls_state_blob_grows_with_the_room() {
     let mut r = rng(9);
-    let small = KdHarness::<Mls>::with_room(40, ROOM, 4, &mut r);
-    let large = KdHarness::<Mls>::with_room(40, ROOM, 32, &mut r);
+    let mut small = KdHarness::<Mls>::with_room(40, ROOM, 4, &mut r);
+    let mut large = KdHarness::<Mls>::with_room(40, ROOM, 32, &mut r);
     let (s, l) = (
-        small.clients[1].state_len(ROOM),
-        large.clients[1].state_len(ROOM),
+        small.clients[1].state_len(ROOM).unwrap(),
+        large.clients[1].state_len(ROOM).unwrap(),
     );
     assert!(
         s > 0 && l > 4 * s,
@@ -140,4 +140,78 @@ fn mls_heals_a_leaked_member_and_the_experiment_can_tell() {
         .unwrap()
         .exposed());
     assert!(leaked_member_updates::<Mkd>(&mut r).unwrap().exposed());
+}
+
+/// A member whose queued commits expired is brought back by another member (its old leaf
+/// replaced, a new Welcome): one new epoch every member, the rejoined one included, agrees on,
+/// and the room goes on from there.
+#[test]
+fn mls_member_whose_commits_expired_rejoins() {
+    let mut r = rng(12);
+    let mut h = KdHarness::<Mls>::with_room(8, ROOM, 6, &mut r);
+    h.hold_for = Some(UserId(4));
+    h.change(ROOM, UserId(0), Change::Add(&[UserId(6)]), &mut r);
+    h.change(ROOM, UserId(1), Change::Remove(&[UserId(2)]), &mut r);
+    h.change(ROOM, UserId(0), Change::Remove(&[]), &mut r);
+    h.hold_for = None;
+    assert_eq!(h.held.len(), 3);
+    h.held.clear();
+    let (behind, _) = h.clients[4].current(ROOM).unwrap();
+    let before = h.clients[0].current(ROOM).unwrap().0;
+    assert!(behind < before);
+    h.rejoin(ROOM, UserId(1), UserId(4), &mut r);
+    let (epoch, secret) = h.agreed(ROOM);
+    assert_eq!(epoch.0, before.0 + 1, "the rejoin is the room's next epoch");
+    // The rejoined member changes the room, and follows others' changes.
+    h.change(ROOM, UserId(4), Change::Remove(&[UserId(3)]), &mut r);
+    h.change(ROOM, UserId(0), Change::Add(&[UserId(7)]), &mut r);
+    let (later, later_secret) = h.agreed(ROOM);
+    assert_eq!(later.0, epoch.0 + 2);
+    assert!(later_secret != secret);
+}
+
+/// A member added while offline whose Welcome expired is brought back the same way: its leaf,
+/// whose Welcome was lost, is replaced.
+#[test]
+fn mls_member_whose_welcome_expired_rejoins() {
+    let mut r = rng(13);
+    let mut h = KdHarness::<Mls>::with_room(8, ROOM, 4, &mut r);
+    h.hold_for = Some(UserId(5));
+    h.change(ROOM, UserId(0), Change::Add(&[UserId(5)]), &mut r);
+    h.hold_for = None;
+    assert_eq!(h.held.len(), 1, "the Welcome");
+    h.held.clear();
+    assert!(h.clients[5].current(ROOM).is_none());
+    h.rejoin(ROOM, UserId(2), UserId(5), &mut r);
+    h.agreed(ROOM);
+    h.change(ROOM, UserId(5), Change::Remove(&[]), &mut r);
+    h.agreed(ROOM);
+}
+
+/// Only a member rejoins another member, not itself, and not while its own change is under way;
+/// the delivery service refuses a rejoin of a non-member.
+#[test]
+fn mls_rejoin_is_refused_unless_member_for_member() {
+    let mut r = rng(14);
+    let mut h = KdHarness::<Mls>::with_room(8, ROOM, 4, &mut r);
+    let roster = h.rosters[&ROOM].clone();
+    let view = Roster {
+        room: ROOM,
+        members: &roster,
+    };
+    let mut out = conclave_schemes::Outbox::new();
+    for (by, who) in [(6, 1), (1, 6), (1, 1)] {
+        let refused =
+            h.clients[by].rejoin(&view, UserId(who as u32), &h.directory, &mut r, &mut out);
+        assert!(
+            matches!(refused, Err(SchemeError::Misuse(_))),
+            "{by} for {who}: {refused:?}"
+        );
+    }
+    assert!(out.is_empty());
+    h.clients[1]
+        .rejoin(&view, UserId(2), &h.directory, &mut r, &mut out)
+        .unwrap();
+    let again = h.clients[1].rejoin(&view, UserId(3), &h.directory, &mut r, &mut out);
+    assert!(matches!(again, Err(SchemeError::Misuse(_))), "{again:?}");
 }

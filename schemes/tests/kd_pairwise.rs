@@ -96,7 +96,7 @@ fn pairwise_dh_changer_sends_one_box_per_other_member() {
 fn sender_keys_costs_per_change() {
     let mut r = rng(8);
     let room = RoomId(1);
-    let (h, delivered) = create_join_leave::<SenderKeys>(room, &[UserId(3)], &mut r);
+    let (mut h, delivered) = create_join_leave::<SenderKeys>(room, &[UserId(3)], &mut r);
     // Creation: every member sends its sender key to every other member: n(n - 1), n = 8.
     // One join (n = 9 after): 2(n - 1) sender-key boxes and n - 2 boxes with only the secret.
     // One leave (n = 8 after): every remaining member rotates: n(n - 1).
@@ -112,7 +112,7 @@ fn sender_keys_costs_per_change() {
         }
     }
     // State grows with the sender keys kept for re-reading.
-    let len = h.clients[0].state_len(room);
+    let len = h.clients[0].state_len(room).unwrap();
     assert!(len >= 40 + 76 + 8 * sender_keys::SENDER_KEY_STATE, "{len}");
 }
 

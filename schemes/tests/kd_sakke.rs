@@ -121,6 +121,6 @@ fn one_signed_i_message_per_other_member() {
         assert!(kms.escrow(RoomId(room.0 + 1), m).unwrap().is_err());
         assert!(h.authorities[1 - org].escrow(room, m).unwrap().is_err());
     }
-    assert_eq!(h.clients[0].state_len(room), 40);
-    assert_eq!(h.clients[5].state_len(room), 0);
+    assert_eq!(h.clients[0].state_len(room).unwrap(), 40);
+    assert_eq!(h.clients[5].state_len(room).unwrap(), 0);
 }

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use conclave_schemes::registry::{self, Family};
+use conclave_schemes::registry::{self, Family, Registry};
 
 use crate::cost::{build_table, CalibrationTable, CostModel, CostSample};
 use crate::engine::{Engine, EngineError};
@@ -101,7 +101,10 @@ pub fn calibration_scenario() -> Scenario {
                 up: 10e6,
             }],
         },
-        servers: Servers { workers: 2 },
+        servers: Servers {
+            workers: 2,
+            key_retention: None,
+        },
         cost_model: CostModelKind::Measured,
         stacks: Vec::new(),
         report: ReportOptions {
@@ -191,6 +194,13 @@ pub fn calibrate_for(stacks: &[StackSpec]) -> Result<CalibrationTable, EngineErr
     churn.join_rate /= 4.0;
     churn.leave_rate /= 4.0;
     churn.move_rate /= 4.0;
+    // A scheme that can rejoin a member is also run with a key server that keeps queued key
+    // traffic ten minutes, so users away longer (sessions average 15 minutes apart) rejoin; only
+    // the rejoins are taken from that run, so the mix of the other operations stays that of
+    // the runs without a retention.
+    let mut rejoin_scenario = kd_scenario.clone();
+    rejoin_scenario.servers.key_retention = Some(600 * SECOND);
+    let rejoining = Registry::builtin().rejoining_kd();
     let mut samples: Vec<CostSample> = Vec::new();
     for stack in calibration_stacks_for(stacks) {
         let cost = CostModel::Measured {
@@ -201,11 +211,30 @@ pub fn calibrate_for(stacks: &[StackSpec]) -> Result<CalibrationTable, EngineErr
         } else {
             &kd_scenario
         };
-        let engine = Engine::new(scenario, &stack, scenario.seed, cost)?;
-        let (_, mut cost) = engine.run_keeping_cost(None)?;
-        samples.extend(cost.take_samples());
+        samples.extend(measure(scenario, &stack, cost)?);
+        if rejoining.contains(&stack.kd.as_str()) {
+            let cost = CostModel::Measured {
+                samples: Some(Vec::new()),
+            };
+            samples.extend(
+                measure(&rejoin_scenario, &stack, cost)?
+                    .into_iter()
+                    .filter(|s| s.key.op == "client.rejoin"),
+            );
+        }
     }
     Ok(build_table(&samples, cpu_model()))
+}
+
+/// The samples of one calibration run of `stack` over `scenario`.
+fn measure(
+    scenario: &Scenario,
+    stack: &StackSpec,
+    cost: CostModel,
+) -> Result<Vec<CostSample>, EngineError> {
+    let engine = Engine::new(scenario, stack, scenario.seed, cost)?;
+    let (_, mut cost) = engine.run_keeping_cost(None)?;
+    Ok(cost.take_samples())
 }
 
 /// The CPU model, from `/proc/cpuinfo` where there is one.

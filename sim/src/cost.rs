@@ -202,7 +202,8 @@ impl CalibrationTable {
     }
 
     /// Checks that the table has an entry for every operation the engine charges
-    /// unconditionally for `stacks`, whose schemes `registry` has ([`required_entries`]).
+    /// unconditionally for `stacks`, whose schemes `registry` has, and rejoins when the run has a
+    /// `servers.key_retention` (`retention`) ([`required_entries`]).
     ///
     /// Operations a scheme reports for its own server jobs (such as `rewrap` or `back-chain`)
     /// depend on what the run does and are checked when charged (still bad input, exit 2).
@@ -214,11 +215,12 @@ impl CalibrationTable {
         path: &Path,
         stacks: &[StackSpec],
         registry: &Registry,
+        retention: bool,
     ) -> Result<(), CalibrationError> {
         let mut missing: Vec<String> = Vec::new();
         let mut users: Vec<String> = Vec::new();
         for stack in stacks {
-            let lacking: Vec<String> = required_entries(stack, registry)
+            let lacking: Vec<String> = required_entries(stack, registry, retention)
                 .into_iter()
                 .filter(|k| !self.entries.contains_key(k))
                 .collect();
@@ -325,12 +327,14 @@ impl CalibrationTable {
 /// The `scheme/op` entries the engine charges from the table in every run of `stack`: TLS
 /// records and state blobs, the key-distribution client operations (and per-message
 /// protection for a scheme with a message layer), sealing, opening, storing and epoch changes of
-/// history protection, and indexing, querying, searching and updating of the search scheme.
+/// history protection, and indexing, querying, searching and updating of the search scheme;
+/// with `retention` (a run with `servers.key_retention`), the rejoins of a key distribution that
+/// can rejoin a member (`client.rejoin`).
 /// Work a scheme's server does on control traffic (re-encryption, re-wrapping, back-chains),
 /// and the key server's handling for schemes that route through it, depend on the run.
 /// `registry` tells whether the stack's key distribution has a message layer.
 #[must_use]
-pub fn required_entries(stack: &StackSpec, registry: &Registry) -> Vec<String> {
+pub fn required_entries(stack: &StackSpec, registry: &Registry, retention: bool) -> Vec<String> {
     let mut ids: Vec<String> = ["tls/seal", "tls/open", "blob/open"]
         .iter()
         .map(|k| (*k).to_owned())
@@ -339,6 +343,9 @@ pub fn required_entries(stack: &StackSpec, registry: &Registry) -> Vec<String> {
         ops.iter().map(|op| format!("{scheme}/{op}")).collect()
     };
     ids.extend(of(&stack.kd, &["client.change", "client.handle"]));
+    if retention && registry.rejoining_kd().contains(&stack.kd.as_str()) {
+        ids.extend(of(&stack.kd, &["client.rejoin"]));
+    }
     // Whether the scheme protects each message itself is a capability of its clients: ask a
     // first enrolled one. An unknown name is the scenario's error, reported elsewhere.
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);

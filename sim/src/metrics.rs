@@ -25,6 +25,9 @@ pub enum Op {
     Join,
     /// Admin removes a member until all remaining online members hold the new epoch.
     Leave,
+    /// A member whose queued key traffic expired at the key server (`servers.key_retention`)
+    /// rejoins the room until all online members, it included, hold the new epoch.
+    Rejoin,
     /// Epoch change committed until stored history is protected under the new epoch.
     Reencrypt,
     /// A new member opens the room until it has decrypted the last `history.read` messages from
@@ -37,13 +40,14 @@ pub enum Op {
 
 impl Op {
     /// Every op, in table order.
-    pub const ALL: [Op; 9] = [
+    pub const ALL: [Op; 10] = [
         Op::Login,
         Op::Send,
         Op::Receive,
         Op::Search,
         Op::Join,
         Op::Leave,
+        Op::Rejoin,
         Op::Reencrypt,
         Op::History,
         Op::Renew,
@@ -59,6 +63,7 @@ impl Op {
             Op::Search => "search",
             Op::Join => "join",
             Op::Leave => "leave",
+            Op::Rejoin => "rejoin",
             Op::Reencrypt => "reencrypt",
             Op::History => "history",
             Op::Renew => "renew",
@@ -488,10 +493,22 @@ pub struct Counters {
     /// Key-distribution messages a terminal refused as no longer applicable (it had left the
     /// room, or a later change overtook it) — races of the model, not failures.
     pub kd_stale: u64,
+    /// With `servers.key_retention` only: what expired at the key server and the rejoins it
+    /// caused.
+    pub key_retention: Option<RetentionCounters>,
     /// Bytes stored by the message server at the end of the run.
     pub message_store_bytes: u64,
     /// Bytes stored by the search server at the end of the run.
     pub search_index_bytes: u64,
+}
+
+/// What `servers.key_retention` did in a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionCounters {
+    /// Key-distribution messages queued for offline users that the key server dropped unread.
+    pub expired: u64,
+    /// Rejoins those users made at their next login (one per room that lost traffic).
+    pub rejoins: u64,
 }
 
 impl Counters {
@@ -503,6 +520,11 @@ impl Counters {
         self.changes += o.changes;
         self.churn_skipped += o.churn_skipped;
         self.kd_stale += o.kd_stale;
+        if let Some(theirs) = o.key_retention {
+            let ours = self.key_retention.get_or_insert_with(Default::default);
+            ours.expired += theirs.expired;
+            ours.rejoins += theirs.rejoins;
+        }
         self.message_store_bytes += o.message_store_bytes;
         self.search_index_bytes += o.search_index_bytes;
     }

@@ -26,6 +26,7 @@ fn parse(text: &str) -> Scenario {
             kd: &kd,
             pre: &pre,
             sse: &sse,
+            kd_rejoining: &["mls"],
         },
     )
     .unwrap()

@@ -97,6 +97,7 @@ const KEYS: &[&str] = &[
     "network.clients[].down",
     "network.clients[].up",
     "servers.workers",
+    "servers.key_retention",
     "cost_model=calibrated",
     "stacks[]=str",
     "stacks[].kd[]",

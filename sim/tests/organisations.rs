@@ -58,6 +58,7 @@ fn scenario() -> Scenario {
             kd: &kd,
             pre: &pre,
             sse: &sse,
+            kd_rejoining: &["mls"],
         },
     )
     .unwrap()

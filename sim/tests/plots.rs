@@ -25,6 +25,7 @@ fn scenario(plots: &[&str]) -> Scenario {
         kd: &kd,
         pre: &pre,
         sse: &sse,
+        kd_rejoining: &["mls"],
     };
     let mut s = scenario::parse(&text, Path::new("ci-smoke.yaml"), &known).unwrap();
     s.report.plots = plots.iter().map(|p| (*p).to_owned()).collect();

@@ -15,7 +15,7 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions")
 }
 
-fn run_clean(file: &str) {
+fn run_clean(file: &str) -> Vec<conclave_sim::metrics::StackResult> {
     let s = scenario::load(&dir().join(file), &Registered::new().known()).unwrap();
     let table = CalibrationTable::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration-full.json"),
@@ -37,6 +37,7 @@ fn run_clean(file: &str) {
             r.stack.name()
         );
     }
+    results
 }
 
 #[test]
@@ -142,4 +143,20 @@ fn removal_overtakes_read_of_rewrapped_history() {
 #[test]
 fn mls_readded_member() {
     run_clean("mls-readded-member.yaml");
+}
+
+#[test]
+fn mls_retention_rejoins() {
+    // The run exercises what it is about: traffic expired, members were brought back.
+    for r in &run_clean("mls-retention-rejoins.yaml") {
+        let k = r
+            .counters
+            .key_retention
+            .expect("a run with a retention counts it");
+        assert!(
+            k.expired > 100 && k.rejoins > 20,
+            "{}: {k:?}",
+            r.stack.name()
+        );
+    }
 }

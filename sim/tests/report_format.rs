@@ -93,7 +93,10 @@ fn scenario() -> Scenario {
                 up: 10e6,
             }],
         },
-        servers: Servers { workers: 8 },
+        servers: Servers {
+            workers: 8,
+            key_retention: None,
+        },
         cost_model: CostModelKind::Calibrated,
         stacks: vec![conventional_spec(), secure_spec()],
         report: ReportOptions {
@@ -187,6 +190,7 @@ fn conventional() -> StackResult {
         changes: 2,
         churn_skipped: 0,
         kd_stale: 0,
+        key_retention: None,
         message_store_bytes: 3200,
         search_index_bytes: 900,
     };
@@ -246,6 +250,7 @@ fn secure() -> StackResult {
         changes: 2,
         churn_skipped: 1,
         kd_stale: 0,
+        key_retention: None,
         message_store_bytes: 5200,
         search_index_bytes: 1900,
     };

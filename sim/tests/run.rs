@@ -29,6 +29,7 @@ fn load(path: &Path) -> Scenario {
             kd: &kd,
             pre: &pre,
             sse: &sse,
+            kd_rejoining: &["mls"],
         },
     )
     .unwrap()

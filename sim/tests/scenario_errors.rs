@@ -29,6 +29,7 @@ const KNOWN: KnownSchemes<'static> = KnownSchemes {
         "keyhom",
     ],
     sse: &["plaintext", "rekey-index", "per-epoch", "mitra"],
+    kd_rejoining: &["mls"],
 };
 
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -95,6 +96,20 @@ bad!(
     "YAML syntax error"
 );
 bad!(empty_file, "empty.yaml", None, None, "the file is empty");
+bad!(
+    retention_needs_a_rejoining_key_distribution,
+    "retention_without_rejoin.yaml",
+    Some("servers.key_retention"),
+    Some(6),
+    "stack `sender-keys+none+plaintext` uses key distribution `sender-keys`, which cannot rejoin"
+);
+bad!(
+    retention_of_zero,
+    "retention_zero.yaml",
+    Some("servers.key_retention"),
+    Some(6),
+    "expected a duration greater than zero"
+);
 bad!(
     comments_only_file,
     "comments_only.yaml",
@@ -898,7 +913,7 @@ mod guards {
         let table = CalibrationTable::load(&path).unwrap();
         let conventional = vec![stack("conventional", "none", "plaintext")];
         table
-            .check_covers(&path, &conventional, &Registry::builtin())
+            .check_covers(&path, &conventional, &Registry::builtin(), false)
             .unwrap();
         let secured = vec![
             stack("conventional", "none", "plaintext"),
@@ -906,7 +921,7 @@ mod guards {
             stack("sender-keys", "none", "plaintext"),
         ];
         let shown = table
-            .check_covers(&path, &secured, &Registry::builtin())
+            .check_covers(&path, &secured, &Registry::builtin(), false)
             .unwrap_err()
             .to_string();
         assert!(shown.contains("calibration.json: no entry for mkd/client.change, mkd/client.handle, sender-keys/client.change"), "{shown}");
@@ -926,7 +941,7 @@ mod guards {
         let s = load(&scenario_file("paper-table1.yaml"), &KNOWN).unwrap();
         CalibrationTable::load(&reference)
             .unwrap()
-            .check_covers(&reference, &s.stacks, &Registry::builtin())
+            .check_covers(&reference, &s.stacks, &Registry::builtin(), false)
             .unwrap();
     }
 }

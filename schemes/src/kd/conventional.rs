@@ -123,6 +123,7 @@ impl KeyDistribution for Conventional {
         authority_can_derive: false,
         layer_hides_history_from_joiners: false,
         heals_after_update: false,
+        rejoins: false,
     };
     type Credential = NoCredential;
     type Message = Message;
@@ -192,8 +193,8 @@ impl KdClient for Client {
         self.keys.current(room)
     }
 
-    fn state_len(&self, room: RoomId) -> usize {
-        self.keys.state_len(room)
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
+        Ok(self.keys.state_len(room))
     }
 }
 

@@ -110,6 +110,12 @@ pub struct KdProperties {
     /// to the member, derives no secret of the epochs after a further update
     /// ([`compromise::leaked_member_updates`]).
     pub heals_after_update: bool,
+    /// A member that missed key traffic addressed to it (the key server let it expire while
+    /// the member was offline) can be brought back into the room by another member with
+    /// [`KdClient::rejoin`]: a new epoch whose key reaches it afresh (MLS: a commit removing its
+    /// old leaf and adding a new one, with a new Welcome). The key server of a scheme without it
+    /// must keep every queued message until its member comes back.
+    pub rejoins: bool,
 }
 
 /// Protection of each application message by the key-distribution scheme itself, under the
@@ -241,12 +247,37 @@ pub trait KdClient: Send {
         out: &mut Outbox<<Self::Kd as KeyDistribution>::Message>,
     ) -> Result<Handled, SchemeError>;
 
+    /// Starts bringing `who`, a member of `roster.room` that missed key traffic addressed to it
+    /// (it expired at the key server), back into the room, as this member: a change of the room
+    /// that leaves its membership as it is and gives `who` the new epoch afresh. It completes as
+    /// [`change`](Self::change) does. Only schemes that claim [`KdProperties::rejoins`]
+    /// implement it.
+    ///
+    /// # Errors
+    /// [`SchemeError::Misuse`] if this user or `who` is not in `roster`, `who` is this user, a
+    /// change of the room is under way, or (the default) the scheme cannot rejoin anyone.
+    fn rejoin(
+        &mut self,
+        roster: &Roster<'_>,
+        who: UserId,
+        directory: Directory<'_, Self::Kd>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<<Self::Kd as KeyDistribution>::Message>,
+    ) -> Result<Handled, SchemeError> {
+        let _ = (roster, who, directory, rng, out);
+        Err(Misuse::UnexpectedMessage("this scheme cannot rejoin a member").into())
+    }
+
     /// The epoch and secret this client currently holds for `room`, if any.
     fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)>;
 
     /// Size in bytes of the state a stateless terminal must restore for `room` at login
-    /// (before the blob's own encryption overhead).
-    fn state_len(&self, room: RoomId) -> usize;
+    /// (before the blob's own encryption overhead). A scheme that serialises its state writes
+    /// it here, when the terminal stores it, rather than after every change.
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if the state cannot be serialised.
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError>;
 
     /// The scheme's per-message protection, for schemes that have one; `None` (the default)
     /// for schemes that only distribute epoch secrets.

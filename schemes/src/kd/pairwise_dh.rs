@@ -155,6 +155,7 @@ impl KeyDistribution for PairwiseDh {
         authority_can_derive: false,
         layer_hides_history_from_joiners: false,
         heals_after_update: false,
+        rejoins: false,
     };
     type Credential = Credential;
     type Message = Message;
@@ -287,8 +288,8 @@ impl KdClient for Client {
 
     /// Epoch and secret, if the client holds the room (the static key is the user's long-term
     /// credential and not counted per room).
-    fn state_len(&self, room: RoomId) -> usize {
-        self.rooms.state_len(room)
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
+        Ok(self.rooms.state_len(room))
     }
 }
 
@@ -375,8 +376,8 @@ mod tests {
             ),
             Err(SchemeError::Misuse(Misuse::NotAMember { .. }))
         ));
-        assert_eq!(clients[1].state_len(RoomId(1)), 40);
-        assert_eq!(clients[3].state_len(RoomId(1)), 0);
+        assert_eq!(clients[1].state_len(RoomId(1)).unwrap(), 40);
+        assert_eq!(clients[3].state_len(RoomId(1)).unwrap(), 0);
     }
 
     /// A box of a fresh secret from user 0 (`from`) to user 1 in room 1, made directly.

@@ -469,6 +469,7 @@ impl KeyDistribution for SenderKeys {
         authority_can_derive: false,
         layer_hides_history_from_joiners: true,
         heals_after_update: false,
+        rejoins: false,
     };
     type Credential = Credential;
     type Message = Message;
@@ -821,12 +822,12 @@ impl KdClient for Client {
 
     /// Epoch and secret (40), the own current sender key (76: id, iteration, chain key, signing
     /// key) and every sender key held for re-reading ([`SENDER_KEY_STATE`] = 80 each).
-    fn state_len(&self, room: RoomId) -> usize {
-        self.rooms.get(&room).map_or(0, |s| {
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
+        Ok(self.rooms.get(&room).map_or(0, |s| {
             s.epoch.as_ref().map_or(0, |_| 8 + 32)
                 + s.own.as_ref().map_or(0, |_| SKDM_LEN)
                 + s.keys.len() * SENDER_KEY_STATE
-        })
+        }))
     }
 
     fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {

@@ -207,6 +207,28 @@ impl<K: KeyDistribution> KdHarness<K> {
         self.changer = None;
     }
 
+    /// Runs the rejoin of `who` to `room` by `by` ([`KdClient::rejoin`]) to completion; the
+    /// roster is unchanged.
+    ///
+    /// # Panics
+    /// If the client refuses.
+    pub fn rejoin(&mut self, room: RoomId, by: UserId, who: UserId, rng: &mut dyn CryptoRngCore) {
+        let members = self.rosters.get(&room).cloned().unwrap_or_default();
+        let view = Roster {
+            room,
+            members: &members,
+        };
+        let mut out = Outbox::new();
+        self.changer = Some(by);
+        self.begin(Role::Changer(by));
+        self.clients[by.0 as usize]
+            .rejoin(&view, who, &self.directory, rng, &mut out)
+            .unwrap();
+        self.end(Role::Changer(by), 0, &out);
+        self.route(view, by, out, rng);
+        self.changer = None;
+    }
+
     fn role_of(&self, user: UserId) -> Role {
         if self.changer == Some(user) {
             Role::Changer(user)

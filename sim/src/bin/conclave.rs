@@ -401,6 +401,9 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
             }
         }
     }
+    let retention = points
+        .iter()
+        .any(|(_, s, _)| s.servers.key_retention.is_some());
     // The table in force is always written beside the report, so that the rerun line carries it.
     let beside = out.join("calibration.json");
     let (costing, calibration_info) = match (kind, &args.calibration) {
@@ -419,7 +422,7 @@ fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
         (CostModelKind::Calibrated, Some(path)) => {
             let table = CalibrationTable::load(path).map_err(Failure::bad_input)?;
             table
-                .check_covers(path, &all_stacks, &Registry::builtin())
+                .check_covers(path, &all_stacks, &Registry::builtin(), retention)
                 .map_err(Failure::bad_input)?;
             let bytes = std::fs::read(path)
                 .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;

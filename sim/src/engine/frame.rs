@@ -75,6 +75,8 @@ pub(crate) enum Body {
     LoginResponse {
         rooms: Vec<LoginRoom>,
         mailbox: Vec<KdMail>,
+        /// Rooms whose queued key traffic expired: the terminal rejoins them.
+        expired: Vec<RoomId>,
     },
     /// A terminal asks its KMS for its credentials of these key periods.
     KeyRequest { periods: Vec<Period> },
@@ -123,7 +125,11 @@ impl Body {
                     .map(|(_, p)| 12 + p.wire_len())
                     .sum::<usize>()
             }
-            Body::LoginResponse { rooms, mailbox } => {
+            Body::LoginResponse {
+                rooms,
+                mailbox,
+                expired,
+            } => {
                 4 + rooms
                     .iter()
                     .map(|r| {
@@ -138,6 +144,12 @@ impl Body {
                         .iter()
                         .map(|m| 12 + m.packet.wire_len())
                         .sum::<usize>()
+                    // An optional section: its count, then the rooms.
+                    + if expired.is_empty() {
+                        0
+                    } else {
+                        4 + 4 * expired.len()
+                    }
             }
         };
         payload + FRAME

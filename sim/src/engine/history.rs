@@ -6,7 +6,8 @@ use conclave_schemes::pre::KeyView;
 use conclave_schemes::{MsgId, Opened as SchemeOpened, RoomId, SchemeError, UserId};
 
 use super::adversary::REMOVED_TRIES;
-use super::ops::{OpData, OpState};
+use super::ops::{ChangeKind, OpData, OpState};
+use super::state::RoomChange;
 use super::{Body, Engine, EngineError, Envelope, Node, OpId};
 use crate::cost::OpKey;
 use crate::metrics::Op;
@@ -286,12 +287,13 @@ impl Engine<'_> {
     /// has not reached it, even if the change's own op has ended because every member it waited
     /// for went offline); or it was removed and has held no key of the room since, so the
     /// membership it received the message in never got one (a re-join removed again before it
-    /// completed); or it is one of the members the change in flight waits for.
+    /// completed); or it is one of the members the change in flight waits for, or its subject;
+    /// or its rejoin (its queued key traffic expired) is still to be made.
     fn awaits_unfinished_change(&self, user: UserId, room: RoomId) -> bool {
         let state = &self.users[user.0 as usize];
         let keyless_since_removal = state.after_removal.contains_key(&room);
         let keyless_member = self.is_member(user, room) && self.held_now(user, room).is_none();
-        if keyless_member || keyless_since_removal {
+        if keyless_member || keyless_since_removal || self.awaits_rejoin(user, room) {
             return true;
         }
         let Some(id) = self.rooms[room.0 as usize].change else {
@@ -299,13 +301,22 @@ impl Engine<'_> {
         };
         self.ops.get(id).is_some_and(|s| match &s.data {
             OpData::Change {
-                join,
+                kind,
                 subject,
                 awaiting,
                 ..
-            } => (*join && *subject == user) || awaiting.contains(&user),
+            } => (*kind != ChangeKind::Leave && *subject == user) || awaiting.contains(&user),
             _ => false,
         })
+    }
+
+    /// Whether `user`'s rejoin of `room` (its queued key traffic expired) is still to be made.
+    fn awaits_rejoin(&self, user: UserId, room: RoomId) -> bool {
+        let r = &self.rooms[room.0 as usize];
+        r.rejoins_waiting.iter().any(|(_, u)| *u == user)
+            || r.queued_changes
+                .iter()
+                .any(|(_, c)| matches!(c, RoomChange::Rejoin(u) if *u == user))
     }
 
     pub(super) fn request_fetch(

@@ -138,12 +138,16 @@ impl Engine<'_> {
                     },
                 ));
             } else {
-                self.users[v.0 as usize].mailbox.push(KdMail {
-                    room,
-                    origin,
-                    packet,
-                    roster,
-                });
+                self.users[v.0 as usize].mailbox.push((
+                    now,
+                    env.op,
+                    KdMail {
+                        room,
+                        origin,
+                        packet,
+                        roster,
+                    },
+                ));
             }
         }
         self.emit(

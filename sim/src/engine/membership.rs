@@ -8,7 +8,8 @@ use conclave_schemes::kd::{Change, Handled, Roster};
 use conclave_schemes::pre::{EpochChange, KeyView};
 use conclave_schemes::{Epoch, MsgId, Outbox, RoomId, SchemeError, UserId};
 
-use super::ops::{OpData, OpState};
+use super::ops::{ChangeKind, OpData, OpState};
+use super::state::RoomChange;
 use super::{scheme_err, AfterRemoval, Body, Engine, EngineError, Node, OpId};
 use crate::cost::OpKey;
 use crate::metrics::SkipReason;
@@ -27,10 +28,113 @@ impl Engine<'_> {
         };
         let r = &mut self.rooms[room.0 as usize];
         if r.change.is_some() || r.changer_catching_up.is_some() {
-            r.queued_changes.push_back((at, action));
+            r.queued_changes
+                .push_back((at, RoomChange::Workload(action)));
             return Ok(());
         }
         self.start_change(at, self.now, action)
+    }
+
+    /// `user`'s terminal asks to rejoin `room` (key traffic queued for it expired at the key
+    /// server), after the room's change under way if there is one.
+    pub(super) fn rejoin(
+        &mut self,
+        at: Nanos,
+        user: UserId,
+        room: RoomId,
+    ) -> Result<(), EngineError> {
+        let r = &mut self.rooms[room.0 as usize];
+        if r.change.is_some() || r.changer_catching_up.is_some() {
+            r.queued_changes.push_back((at, RoomChange::Rejoin(user)));
+            return Ok(());
+        }
+        self.start_rejoin(at, at, user, room)
+    }
+
+    /// Starts the rejoin of `who` to `room` asked for at `pressed`, computing from `ready_at`:
+    /// an online member that holds the room's current epoch (the lowest id) makes a change that
+    /// gives `who` the epoch afresh ([`conclave_schemes::kd::KdClient::rejoin`]); the membership
+    /// does not change. Being a continuing member, it also re-keys the room's history and index
+    /// into the new epoch, which `who`, having missed epochs, could not. With no such member
+    /// online the rejoin waits for one.
+    fn start_rejoin(
+        &mut self,
+        pressed: Nanos,
+        ready_at: Nanos,
+        who: UserId,
+        room: RoomId,
+    ) -> Result<(), EngineError> {
+        if !self.is_member(who, room) || self.holds_current(who, room) {
+            // Removed meanwhile, or brought back already: nothing to do.
+            return self.next_change(room, ready_at);
+        }
+        let Some(by) = self.rejoin_maker(room, who) else {
+            let waiting = &mut self.rooms[room.0 as usize].rejoins_waiting;
+            if !waiting.iter().any(|(_, u)| *u == who) {
+                waiting.push((pressed, who));
+            }
+            return self.next_change(room, ready_at);
+        };
+        let members = self.rooms[room.0 as usize].members.clone();
+        let awaiting: BTreeSet<UserId> = members
+            .iter()
+            .copied()
+            .filter(|u| self.users[u.0 as usize].online || *u == by)
+            .collect();
+        let id = self.ops.insert(OpState::new(
+            OpData::Change {
+                room,
+                kind: ChangeKind::Rejoin,
+                subject: who,
+                awaiting,
+                seen_by_key_server: Vec::new(),
+            },
+            by,
+            Some(room),
+            pressed,
+        ));
+        self.rooms[room.0 as usize].change = Some(id);
+        self.counters
+            .key_retention
+            .get_or_insert_with(Default::default)
+            .rejoins += 1;
+        let roster = Roster {
+            room,
+            members: &members,
+        };
+        let key = OpKey {
+            scheme: self.stack.kd.name(),
+            op: "client.rejoin",
+        };
+        let mut out = Outbox::new();
+        let (h, ns) = self.charge(key, members.len(), |e| {
+            let rng = &mut e.user_rng[by.0 as usize];
+            e.stack.kd.rejoin(by, &roster, who, rng, &mut out)
+        })?;
+        let h = h.map_err(scheme_err(&self.spec.kd, ready_at, || {
+            format!("{by} rejoining {who} to {room}")
+        }))?;
+        let outputs = self.kd_outputs_from_user(by, room, Some(id), out);
+        let done = self.emit(Node::User(by), ready_at, ns, false, Some(id), outputs)?;
+        if let Handled::NewEpoch(e) = h {
+            self.epoch_reached(by, room, e, done, Some(id))?;
+        }
+        Ok(())
+    }
+
+    /// The member that makes the rejoin of `who` to `room`: the online member with the lowest
+    /// id that holds the room's current epoch and has its credentials.
+    fn rejoin_maker(&self, room: RoomId, who: UserId) -> Option<UserId> {
+        self.rooms[room.0 as usize]
+            .members
+            .iter()
+            .copied()
+            .find(|&u| {
+                u != who
+                    && self.users[u.0 as usize].online
+                    && self.users[u.0 as usize].keys_pending.is_none()
+                    && self.holds_current(u, room)
+            })
     }
 
     /// Starts a change pressed at `pressed`, computing from `ready_at`.
@@ -103,7 +207,11 @@ impl Engine<'_> {
         let id = self.ops.insert(OpState::new(
             OpData::Change {
                 room,
-                join,
+                kind: if join {
+                    ChangeKind::Join
+                } else {
+                    ChangeKind::Leave
+                },
                 subject,
                 awaiting,
                 seen_by_key_server: Vec::new(),
@@ -157,8 +265,11 @@ impl Engine<'_> {
         let (mut pre_out, mut sse_out) = (Outbox::new(), Outbox::new());
         // The first member to reach an epoch who held the one before re-keys the room's
         // history and index: usually the member who made the change, but with key distribution
-        // that completes only when the last member comes online (mkd) it may be offline by then.
-        let continuing = self.held_now(user, room).is_some()
+        // that completes only when the last member comes online (mkd) it may be offline by then,
+        // and a member that rejoins after missing epochs does not hold the one before.
+        let continuing = self
+            .held_now(user, room)
+            .is_some_and(|p| p.0.checked_add(1) == Some(epoch.0))
             && !self.users[user.0 as usize]
                 .after_removal
                 .contains_key(&room);
@@ -227,7 +338,7 @@ impl Engine<'_> {
                     OpData::Change {
                         room: r,
                         awaiting,
-                        join,
+                        kind,
                         subject,
                         ..
                     },
@@ -237,7 +348,7 @@ impl Engine<'_> {
                 if *r == room {
                     awaiting.remove(&user);
                     finished = awaiting.is_empty();
-                    if *join && *subject == user {
+                    if *kind == ChangeKind::Join && *subject == user {
                         history_for = Some(user);
                     }
                 }
@@ -250,6 +361,10 @@ impl Engine<'_> {
             }
         }
         self.release_waiting(user, room, done)?;
+        if !self.rooms[room.0 as usize].rejoins_waiting.is_empty() {
+            // It may be the member a waiting rejoin needs.
+            self.next_change(room, done)?;
+        }
         self.requery_after(user, room, epoch, done)
     }
 
@@ -434,13 +549,27 @@ impl Engine<'_> {
         self.next_change(room, at)
     }
 
-    fn next_change(&mut self, room: RoomId, at: Nanos) -> Result<(), EngineError> {
+    pub(super) fn next_change(&mut self, room: RoomId, at: Nanos) -> Result<(), EngineError> {
         let r = &self.rooms[room.0 as usize];
         if r.change.is_some() || r.changer_catching_up.is_some() {
             return Ok(());
         }
-        if let Some((pressed, action)) = self.rooms[room.0 as usize].queued_changes.pop_front() {
-            self.start_change(pressed, at.max(self.now), action)?;
+        // A rejoin that waited for a member to make it goes first, once one is online.
+        let waiting = &self.rooms[room.0 as usize].rejoins_waiting;
+        if let Some(i) =
+            (0..waiting.len()).find(|&i| self.rejoin_maker(room, waiting[i].1).is_some())
+        {
+            let (pressed, who) = self.rooms[room.0 as usize].rejoins_waiting.remove(i);
+            return self.start_rejoin(pressed, at.max(self.now), who, room);
+        }
+        match self.rooms[room.0 as usize].queued_changes.pop_front() {
+            Some((pressed, RoomChange::Workload(action))) => {
+                self.start_change(pressed, at.max(self.now), action)?;
+            }
+            Some((pressed, RoomChange::Rejoin(user))) => {
+                self.start_rejoin(pressed, at.max(self.now), user, room)?;
+            }
+            None => {}
         }
         Ok(())
     }

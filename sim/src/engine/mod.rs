@@ -77,7 +77,7 @@ pub use ops::OpId;
 use ops::{OpData, Ops};
 use pool::Pool;
 use queue::EventQueue;
-use state::{AfterRemoval, MsgRecord, RoomState, Stack, UserState};
+use state::{AfterRemoval, MsgRecord, RoomChange, RoomState, Stack, UserState};
 
 /// Why a run failed (oracle violations are not failures of the run itself; see
 /// [`StackResult::security`]).
@@ -225,6 +225,13 @@ impl<'s> Engine<'s> {
                 .sse(&spec.sse)
                 .map_err(scheme_err(&spec.sse, 0, setup))?,
         };
+        if scenario.servers.key_retention.is_some() && !stack.kd.properties().rejoins {
+            return Err(EngineError::Setup(format!(
+                "servers.key_retention: key distribution `{}` cannot rejoin a room whose key \
+                 traffic expired, so its key server must keep that traffic",
+                spec.kd
+            )));
+        }
         let n = scenario.org.users;
         let oracle = Oracle::new(
             stack.kd.properties(),
@@ -298,7 +305,10 @@ impl<'s> Engine<'s> {
             ops: Ops::default(),
             result: StackResult::new(spec.clone()),
             oracle,
-            counters: Counters::default(),
+            counters: Counters {
+                key_retention: scenario.servers.key_retention.map(|_| Default::default()),
+                ..Counters::default()
+            },
             next_msg: MsgId(0),
         };
         engine.setup(&org, &mut setup_rng)?;
@@ -394,8 +404,12 @@ impl<'s> Engine<'s> {
         }
         for r in 0..self.rooms.len() {
             let queued = std::mem::take(&mut self.rooms[r].queued_changes);
-            for (_, action) in &queued {
-                self.skip(action, SkipReason::BehindUnfinishedChange);
+            for (_, change) in &queued {
+                // A rejoin that never started is no action of the workload: the member stays
+                // behind, which the rejoin count shows.
+                if let RoomChange::Workload(action) = change {
+                    self.skip(action, SkipReason::BehindUnfinishedChange);
+                }
             }
         }
     }

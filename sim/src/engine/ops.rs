@@ -16,6 +16,18 @@ pub struct OpId {
     generation: u32,
 }
 
+/// What a room's epoch change is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChangeKind {
+    /// The subject is added.
+    Join,
+    /// The subject is removed.
+    Leave,
+    /// The subject, a member whose queued key traffic expired, rejoins
+    /// ([`conclave_schemes::kd::KdClient::rejoin`]); the membership does not change.
+    Rejoin,
+}
+
 /// Op-specific progress.
 #[derive(Debug)]
 pub(crate) enum OpData {
@@ -36,7 +48,8 @@ pub(crate) enum OpData {
     },
     Change {
         room: RoomId,
-        join: bool,
+        kind: ChangeKind,
+        /// Who joins, leaves or rejoins.
         subject: UserId,
         /// Online members that do not yet hold the new epoch.
         awaiting: BTreeSet<UserId>,
@@ -63,8 +76,11 @@ impl OpData {
             OpData::Login => Op::Login,
             OpData::Send => Op::Send,
             OpData::Search { .. } => Op::Search,
-            OpData::Change { join: true, .. } => Op::Join,
-            OpData::Change { join: false, .. } => Op::Leave,
+            OpData::Change { kind, .. } => match kind {
+                ChangeKind::Join => Op::Join,
+                ChangeKind::Leave => Op::Leave,
+                ChangeKind::Rejoin => Op::Rejoin,
+            },
             OpData::Reencrypt { .. } => Op::Reencrypt,
             OpData::History => Op::History,
             OpData::Renew { then_login: true } => Op::Login,

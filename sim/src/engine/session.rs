@@ -7,10 +7,12 @@
 //! AEAD overhead), the key-distribution messages queued while the user was away, and the last
 //! `login.recent` messages of each room.
 
+use std::collections::BTreeSet;
+
 use conclave_schemes::{MsgId, RoomId, UserId};
 
 use super::ops::{OpData, OpState};
-use super::{Body, Engine, EngineError, Envelope, LoginRoom, Node};
+use super::{scheme_err, Body, Engine, EngineError, Envelope, LoginRoom, Node};
 use crate::cost::OpKey;
 use crate::scenario::Nanos;
 
@@ -57,7 +59,12 @@ impl Engine<'_> {
             if !self.is_member(user, room) {
                 continue;
             }
-            let blob_len = self.stack.kd.state_len(user, room) + BLOB_OVERHEAD;
+            let now = self.now;
+            let blob_len = self.stack.kd.state_len(user, room).map_err(scheme_err(
+                &self.spec.kd,
+                now,
+                || format!("{user} storing its state of {room}"),
+            ))? + BLOB_OVERHEAD;
             let from = self.readable_from(user, room);
             let ids: Vec<MsgId> = self.rooms[r]
                 .messages
@@ -78,12 +85,41 @@ impl Engine<'_> {
                 recent: records,
             });
         }
-        let mailbox = std::mem::take(&mut self.users[user.0 as usize].mailbox);
+        // Key traffic queued longer than the key server keeps it is gone: the terminal rejoins
+        // those rooms (only a key distribution that can is run with a retention).
+        let queued = std::mem::take(&mut self.users[user.0 as usize].mailbox);
+        let retention = self.scenario.servers.key_retention;
+        let mut expired = BTreeSet::new();
+        let mut mailbox = Vec::with_capacity(queued.len());
+        for (queued_at, op, mail) in queued {
+            // The answers to the user's own change under way are kept for it: its terminal
+            // picks the change up again when it reconnects.
+            let own = op
+                .and_then(|id| self.ops.get(id))
+                .is_some_and(|s| s.user == user);
+            if !own && retention.is_some_and(|keep| self.now.saturating_sub(queued_at) > keep) {
+                self.counters
+                    .key_retention
+                    .get_or_insert_with(Default::default)
+                    .expired += 1;
+                expired.insert(mail.room);
+            } else {
+                mailbox.push(mail);
+            }
+        }
+        let expired = expired
+            .into_iter()
+            .filter(|r| self.is_member(user, *r))
+            .collect();
         let outputs = vec![(
             Node::User(user),
             env.room,
             env.op,
-            Body::LoginResponse { rooms, mailbox },
+            Body::LoginResponse {
+                rooms,
+                mailbox,
+                expired,
+            },
         )];
         self.emit(
             Node::MessageServer,
@@ -104,11 +140,12 @@ impl Engine<'_> {
         let Body::LoginResponse {
             ref rooms,
             ref mailbox,
+            ref expired,
         } = env.body
         else {
             return Ok(());
         };
-        let (rooms, mailbox) = (rooms.clone(), mailbox.clone());
+        let (rooms, mailbox, expired) = (rooms.clone(), mailbox.clone(), expired.clone());
         let now = self.now;
         let mut ns = self.receive_cost(&env)?;
         for r in &rooms {
@@ -126,6 +163,17 @@ impl Engine<'_> {
             .unwrap_or_default()
         {
             self.kd_process(user, op, &mail, restored, 0)?;
+        }
+        // Rooms whose key traffic for it expired: it missed epochs and rejoins.
+        for room in expired {
+            self.rejoin(restored, user, room)?;
+        }
+        // Back online and caught up, it may be the member a waiting rejoin needs.
+        for r in 0..self.rooms.len() {
+            let room = RoomId(r as u32);
+            if !self.rooms[r].rejoins_waiting.is_empty() && self.is_member(user, room) {
+                self.next_change(room, restored)?;
+            }
         }
         let mut ns = 0;
         for r in &rooms {

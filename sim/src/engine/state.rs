@@ -29,6 +29,15 @@ pub(crate) struct MsgRecord {
     pub(super) stored: bool,
 }
 
+/// A change of a room's epoch waiting for the one under way.
+#[derive(Debug, Clone)]
+pub(crate) enum RoomChange {
+    /// A join or leave of the workload.
+    Workload(Action),
+    /// This member rejoins: key traffic queued for it expired at the key server.
+    Rejoin(UserId),
+}
+
 /// Per-room state.
 #[derive(Debug, Default)]
 pub(crate) struct RoomState {
@@ -60,7 +69,10 @@ pub(crate) struct RoomState {
     /// Queries the search server could not answer yet (for an epoch whose re-keying has not
     /// reached it); answered again after its next control message for the room.
     pub(super) pending_queries: Vec<Envelope>,
-    pub(super) queued_changes: std::collections::VecDeque<(Nanos, Action)>,
+    pub(super) queued_changes: std::collections::VecDeque<(Nanos, RoomChange)>,
+    /// Rejoins waiting for an online member holding the current epoch to make them, with when
+    /// each was asked for.
+    pub(super) rejoins_waiting: Vec<(Nanos, UserId)>,
     /// Members removed recently, with the first message id sent after their removal and how
     /// many post-removal messages have been tried against them.
     pub(super) removed: Vec<(UserId, MsgId, u32)>,
@@ -92,8 +104,10 @@ pub(crate) struct ActiveTrace {
 pub(crate) struct UserState {
     pub(super) online: bool,
     pub(super) cpu: Pool,
-    /// Key-distribution messages queued while offline, in arrival order.
-    pub(super) mailbox: Vec<KdMail>,
+    /// Key-distribution messages queued while offline, in arrival order, with when each was
+    /// queued and the op it belongs to (the key server drops those older than
+    /// `servers.key_retention`, except the answers to the user's own change still under way).
+    pub(super) mailbox: Vec<(Nanos, Option<OpId>, KdMail)>,
     /// While a login is restoring the terminal's state (its response, with the mailbox, not yet
     /// processed): key-distribution messages that reached the terminal directly, kept to be
     /// processed after the mailbox, which they follow in the key server's order.

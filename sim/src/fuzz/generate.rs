@@ -27,6 +27,9 @@ pub struct GenConfig {
     pub stacks: Vec<StackSpec>,
     /// Registered key-distribution schemes.
     pub kd: Vec<String>,
+    /// Those of them that can rejoin a member: a scenario whose every stack uses one may get a
+    /// `servers.key_retention`.
+    pub kd_rejoining: Vec<String>,
     /// Registered history-protection schemes.
     pub pre: Vec<String>,
     /// Registered searchable-encryption schemes.
@@ -292,6 +295,8 @@ pub struct FuzzScenario {
     pub clients: Option<Vec<GenClient>>,
     /// `servers.workers`
     pub workers: Option<u32>,
+    /// `servers.key_retention`, minutes
+    pub key_retention_min: Option<u32>,
     /// whether `cost_model: calibrated` is written out (it is the default)
     pub cost_model_key: bool,
     /// `stacks`
@@ -465,6 +470,7 @@ pub fn generate<R: Rng>(rng: &mut R, cfg: &GenConfig, name: String, seed: u64) -
         canaries_hundredths,
         clients,
         workers,
+        key_retention_min: None,
         cost_model_key: rng.gen_bool(0.3),
         first_stack_as_mapping: rng.gen_bool(0.2),
         stacks,
@@ -477,6 +483,11 @@ pub fn generate<R: Rng>(rng: &mut R, cfg: &GenConfig, name: String, seed: u64) -
     });
     if users >= 6 && rng.gen_ratio(1, 3) {
         gen_organisations(rng, &mut s);
+    }
+    // Drawn after everything else, and only for stacks that allow it, so that other scenarios
+    // are those of a batch before it existed.
+    if s.stacks.iter().all(|st| cfg.kd_rejoining.contains(&st.kd)) {
+        s.key_retention_min = maybe(rng, 0.6, |r| r.gen_range(1..=120));
     }
     s
 }
@@ -1007,8 +1018,15 @@ impl FuzzScenario {
                 let _ = writeln!(y, "    - {{ {} }}", parts.join(", "));
             }
         }
+        let mut servers = Vec::new();
         if let Some(w) = self.workers {
-            let _ = writeln!(y, "servers: {{ workers: {w} }}");
+            servers.push(format!("workers: {w}"));
+        }
+        if let Some(m) = self.key_retention_min {
+            servers.push(format!("key_retention: {m}m"));
+        }
+        if !servers.is_empty() {
+            let _ = writeln!(y, "servers: {{ {} }}", servers.join(", "));
         }
         if self.cost_model_key {
             y.push_str("cost_model: calibrated\n");

@@ -144,6 +144,7 @@ pub struct Registered {
     kd: Vec<&'static str>,
     pre: Vec<&'static str>,
     sse: Vec<&'static str>,
+    kd_rejoining: Vec<&'static str>,
 }
 
 impl Registered {
@@ -160,6 +161,7 @@ impl Registered {
             kd: registry.names(Family::KeyDistribution),
             pre: registry.names(Family::History),
             sse: registry.names(Family::Search),
+            kd_rejoining: registry.rejoining_kd(),
         }
     }
 
@@ -170,6 +172,7 @@ impl Registered {
             kd: &self.kd,
             pre: &self.pre,
             sse: &self.sse,
+            kd_rejoining: &self.kd_rejoining,
         }
     }
 
@@ -186,6 +189,7 @@ impl Registered {
             max_users,
             stacks: Vec::new(),
             kd: owned(&self.kd),
+            kd_rejoining: owned(&self.kd_rejoining),
             pre: owned(&self.pre),
             sse: owned(&self.sse),
             costly,

@@ -551,6 +551,11 @@ fn simpler_servers_and_report(s: &FuzzScenario) -> Vec<FuzzScenario> {
         c.workers = None;
         out.push(c);
     }
+    if s.key_retention_min.is_some() {
+        let mut c = s.clone();
+        c.key_retention_min = None;
+        out.push(c);
+    }
     if s.report.is_some() {
         let mut c = s.clone();
         c.report = None;

@@ -78,6 +78,7 @@ mod tests {
                 join_excludes_past: false,
                 layer_hides_history_from_joiners: false,
                 heals_after_update: false,
+                rejoins: false,
             },
             HistoryProperties {
                 server_reads_bodies: false,

@@ -117,6 +117,12 @@ struct PropertySummary<'a> {
 }
 
 #[derive(Serialize)]
+struct RetentionSummary {
+    expired: u64,
+    rejoins: u64,
+}
+
+#[derive(Serialize)]
 struct CountersSummary {
     events: u64,
     messages: u64,
@@ -124,6 +130,9 @@ struct CountersSummary {
     changes: u64,
     churn_skipped: u64,
     kd_stale: u64,
+    /// Only in runs with `servers.key_retention`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_retention: Option<RetentionSummary>,
     message_store_bytes: u64,
     search_index_bytes: u64,
 }
@@ -201,6 +210,10 @@ fn counters_summary(c: &Counters) -> CountersSummary {
         changes: c.changes,
         churn_skipped: c.churn_skipped,
         kd_stale: c.kd_stale,
+        key_retention: c.key_retention.map(|k| RetentionSummary {
+            expired: k.expired,
+            rejoins: k.rejoins,
+        }),
         message_store_bytes: c.message_store_bytes,
         search_index_bytes: c.search_index_bytes,
     }

@@ -75,6 +75,9 @@ fn op_definition(op: Op, s: &Scenario) -> String {
         Op::Leave => {
             "from an admin removing a member until all remaining online members hold the new epoch secret".to_owned()
         }
+        Op::Rejoin => "from a member whose queued key traffic expired at the key server asking to rejoin a room \
+                       until all online members, it included, hold the new epoch secret"
+            .to_owned(),
         Op::Reencrypt => "from an epoch change being committed until the stored history (key headers and search \
                           index) is protected under the new epoch"
             .to_owned(),

@@ -35,6 +35,9 @@ pub struct KnownSchemes<'a> {
     pub pre: &'a [&'a str],
     /// Searchable encryption schemes.
     pub sse: &'a [&'a str],
+    /// The key distribution schemes that can rejoin a room after key traffic expired, the only
+    /// ones `servers.key_retention` may be set with.
+    pub kd_rejoining: &'a [&'a str],
 }
 
 /// Reads and validates a scenario file.

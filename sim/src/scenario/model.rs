@@ -451,6 +451,11 @@ pub struct ClientClass {
 pub struct Servers {
     /// `workers`: worker threads of each server (key, message, search).
     pub workers: u32,
+    /// `key_retention`: how long the key server keeps key-distribution messages queued for an
+    /// offline user; `None` keeps them until the user comes back. Only stacks whose key
+    /// distribution can rejoin a room ([`conclave_schemes::kd::KdProperties::rejoins`]) run
+    /// with one.
+    pub key_retention: Option<Nanos>,
 }
 
 /// `cost_model`

@@ -432,6 +432,7 @@ pub(crate) struct ClientSpec {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ServersSpec {
     pub workers: Option<i64>,
+    pub key_retention: Option<UnitText>,
 }
 
 /// `cost_model`

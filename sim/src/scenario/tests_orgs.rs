@@ -11,6 +11,7 @@ const KNOWN: KnownSchemes<'static> = KnownSchemes {
     kd: &["conventional", "pairwise-dh", "mkd", "sakke"],
     pre: &["none", "afgh-hybrid"],
     sse: &["plaintext", "rekey-index"],
+    kd_rejoining: &["mls"],
 };
 
 const DAY: u64 = 86_400 * 1_000_000_000;

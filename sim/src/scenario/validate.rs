@@ -350,14 +350,20 @@ pub(crate) fn validate(spec: ScenarioSpec, cx: &Cx<'_>, source_sha256: String) -
     let policy = validate_policy(cx, spec.policy.unwrap_or_default())?;
     let workload = validate_workload(cx, spec.workload.unwrap_or_default(), &org, duration)?;
     let network = validate_network(cx, spec.network.and_then(|n| n.clients))?;
+    let servers_spec = spec.servers.unwrap_or_default();
     let servers = Servers {
         workers: cx.int_or(
             "servers.workers",
-            spec.servers.and_then(|s| s.workers),
+            servers_spec.workers,
             lim::DEFAULT_WORKERS,
             1,
             lim::WORKERS_MAX,
         )?,
+        key_retention: servers_spec
+            .key_retention
+            .as_ref()
+            .map(|t| cx.duration("servers.key_retention", t, false, lim::DURATION_MAX, "365d"))
+            .transpose()?,
     };
     let cost_model = match spec.cost_model {
         Some(CostModelSpec::Measured) => CostModelKind::Measured,
@@ -371,6 +377,29 @@ pub(crate) fn validate(spec: ScenarioSpec, cx: &Cx<'_>, source_sha256: String) -
             "a non-empty list of stacks such as conventional+none+plaintext",
         )?,
     )?;
+    if servers.key_retention.is_some() {
+        if let Some(st) = stacks
+            .iter()
+            .find(|st| !cx.known.kd_rejoining.contains(&st.kd.as_str()))
+        {
+            return Err(cx.err(
+                "servers.key_retention",
+                format!(
+                    "stack `{}` uses key distribution `{}`, which cannot rejoin a room whose key traffic expired, so its key server must keep that traffic; only {} can. Remove `key_retention`, or run such stacks without it",
+                    st.name(),
+                    st.kd,
+                    match cx.known.kd_rejoining {
+                        [] => "no registered scheme".to_owned(),
+                        names => names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }
+                ),
+            ));
+        }
+    }
     let report = validate_report(cx, spec.report.unwrap_or_default())?;
     Ok(Scenario {
         name,

@@ -952,6 +952,7 @@ mod tests {
         kd: &["conventional"],
         pre: &["none"],
         sse: &["plaintext"],
+        kd_rejoining: &["mls"],
     };
 
     /// acme (40 users, 4 departments) and supplier (20 users, 2 departments), trusting each

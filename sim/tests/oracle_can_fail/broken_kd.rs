@@ -206,7 +206,7 @@ impl KdClient for LeakyClient {
         }
     }
 
-    fn state_len(&self, room: RoomId) -> usize {
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
         self.inner.state_len(room)
     }
 
@@ -352,7 +352,7 @@ impl KdClient for DivergingClient {
         }
     }
 
-    fn state_len(&self, room: RoomId) -> usize {
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
         self.inner.state_len(room)
     }
 

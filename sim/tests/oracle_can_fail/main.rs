@@ -97,7 +97,7 @@ fn run_only(stack: &str) -> StackResult {
     let scenario = run::select_stacks(&load(&registry), &[stack.to_owned()]).unwrap();
     let table = table();
     table
-        .check_covers(&scenario_path(), &scenario.stacks, &registry)
+        .check_covers(&scenario_path(), &scenario.stacks, &registry, false)
         .unwrap();
     let mut results = run::run_with(
         &registry,

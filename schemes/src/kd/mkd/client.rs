@@ -779,12 +779,12 @@ impl KdClient for Client {
         self.rooms.get(&room).map(|r| (r.epoch, &r.secret))
     }
 
-    fn state_len(&self, room: RoomId) -> usize {
-        if self.rooms.contains_key(&room) {
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
+        Ok(if self.rooms.contains_key(&room) {
             ROOM_STATE_LEN + CREDENTIAL_STATE_LEN
         } else {
             0
-        }
+        })
     }
 }
 

@@ -237,6 +237,7 @@ impl KeyDistribution for Mkd {
         authority_can_derive: false,
         layer_hides_history_from_joiners: false,
         heals_after_update: false,
+        rejoins: false,
     };
     type Credential = Credential;
     type Message = Message;

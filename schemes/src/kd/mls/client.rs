@@ -46,8 +46,12 @@ pub fn group_id(room: RoomId) -> Vec<u8> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pending {
     None,
-    /// The change waits for these users' key packages.
-    KeyPackages(Vec<UserId>),
+    /// The change waits for these users' key packages; with `readd`, they are members whose
+    /// old leaves the commit removes (a rejoin).
+    KeyPackages {
+        users: Vec<UserId>,
+        readd: bool,
+    },
     /// The change's commit on this epoch waits for the delivery service.
     Acceptance(u64),
 }
@@ -59,8 +63,9 @@ struct Room {
     pending: Pending,
     /// Handshakes for epochs after the group's, by epoch.
     early: BTreeMap<u64, MlsMessage>,
-    /// Length of the serialised group state (and retained epochs) last written.
-    blob_len: usize,
+    /// Length of the serialised group state (and retained epochs) last written; `None` when
+    /// the group moved on since (the state is written when the terminal stores it).
+    blob_len: Option<usize>,
 }
 
 impl Room {
@@ -77,7 +82,7 @@ impl Room {
             held: None,
             pending: Pending::None,
             early: BTreeMap::new(),
-            blob_len: 0,
+            blob_len: Some(0),
         }
     }
 }
@@ -254,26 +259,26 @@ impl<const SUITE: u16> Client<SUITE> {
         Ok(r)
     }
 
-    /// Records the epoch `room`'s group is now in, and writes its state (the blob a stateless
-    /// terminal stores).
+    /// Records the epoch `room`'s group is now in; its state is written when next stored.
     fn advanced(&mut self, room: RoomId) -> Result<Handled, SchemeError> {
         let r = room_mut(&mut self.rooms, room)?;
         let group = r.group_mut()?;
         let epoch = Epoch(group.current_epoch());
         let secret = epoch_secret(group, room)?;
-        group.write_to_storage().map_err(internal)?;
         r.held = Some((epoch, secret));
         r.pending = Pending::None;
         r.early.retain(|e, _| *e >= epoch.0);
-        r.blob_len = blob_len(&self.storage, &group_id(room))?;
+        r.blob_len = None;
         Ok(Handled::NewEpoch(epoch))
     }
 
-    /// Sends `commit` (and its Welcome) to the delivery service and waits for its acceptance.
+    /// Sends `commit` (and its Welcome, for the added and the `readded` members) to the delivery
+    /// service and waits for its acceptance.
     fn submit(
         &mut self,
         room: RoomId,
         output: &mls_rs::group::CommitOutput,
+        readded: Vec<UserId>,
         out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
         let r = room_mut(&mut self.rooms, room)?;
@@ -292,6 +297,7 @@ impl<const SUITE: u16> Client<SUITE> {
                 room,
                 commit,
                 welcome,
+                readded,
             },
         );
         Ok(())
@@ -306,16 +312,24 @@ impl<const SUITE: u16> Client<SUITE> {
         let r = self.rooms.get_mut(&room).ok_or(Misuse::UnexpectedMessage(
             "key packages for a room without a change",
         ))?;
-        let Pending::KeyPackages(wanted) = &r.pending else {
+        let Pending::KeyPackages { users, readd } = &r.pending else {
             return Err(Misuse::UnexpectedMessage("key packages nobody asked for").into());
         };
-        if packages.len() != wanted.len() || packages.iter().zip(wanted).any(|((u, _), w)| u != w) {
+        if packages.len() != users.len() || packages.iter().zip(users).any(|((u, _), w)| u != w) {
             return Err(SchemeError::Malformed(
                 "key packages for other users than asked",
             ));
         }
+        let readded = if *readd { users.clone() } else { Vec::new() };
         let group = r.group_mut()?;
+        let old_leaves = readded
+            .iter()
+            .map(|&user| leaf_of(group, user, room))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut builder = group.commit_builder();
+        for leaf in old_leaves {
+            builder = builder.remove_member(leaf).map_err(refused)?;
+        }
         for (user, bytes) in packages {
             let message = member::parse(bytes)?;
             let named = message
@@ -328,7 +342,25 @@ impl<const SUITE: u16> Client<SUITE> {
             builder = builder.add_member(message).map_err(refused)?;
         }
         let output = builder.commit_time(now()).build().map_err(refused)?;
-        self.submit(room, &output, out)?;
+        self.submit(room, &output, readded, out)?;
+        Ok(Handled::Nothing)
+    }
+
+    /// Asks the delivery service for key packages of `users`, to add them (or, with `readd`,
+    /// to replace their leaves).
+    fn fetch_key_packages(
+        &mut self,
+        room: RoomId,
+        users: Vec<UserId>,
+        readd: bool,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let r = room_mut(&mut self.rooms, room)?;
+        r.pending = Pending::KeyPackages {
+            users: users.clone(),
+            readd,
+        };
+        out.send(Dest::Server, Message::FetchKeyPackages { room, users });
         Ok(Handled::Nothing)
     }
 
@@ -342,8 +374,7 @@ impl<const SUITE: u16> Client<SUITE> {
             )
             .into());
         }
-        let group = r.group_mut()?;
-        group.apply_pending_commit().map_err(refused)?;
+        r.group_mut()?.apply_pending_commit().map_err(refused)?;
         self.advanced(room)
     }
 
@@ -405,7 +436,7 @@ impl<const SUITE: u16> Client<SUITE> {
                 self.storage.delete_group(&group_id(room));
                 r.pending = Pending::None;
                 r.early.clear();
-                r.blob_len = 0;
+                r.blob_len = Some(0);
                 Ok(Handled::Nothing)
             }
             Followed::Proposal => Ok(Handled::Nothing),
@@ -440,6 +471,16 @@ impl<const SUITE: u16> Client<SUITE> {
         out.send(Dest::Server, Message::UploadKeyPackage { room, package });
         Ok(handled)
     }
+}
+
+/// The leaf index of `user` in `group`.
+fn leaf_of(group: &Group<Config>, user: UserId, room: RoomId) -> Result<u32, SchemeError> {
+    group
+        .roster()
+        .members_iter()
+        .find(|m| user_of(&m.signing_identity) == Some(user))
+        .map(|m| m.index)
+        .ok_or(Misuse::NotAMember { user, room }.into())
 }
 
 /// A room the caller has established this member holds state for.
@@ -510,27 +551,11 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
                 if others.is_empty() {
                     return self.advanced(room);
                 }
-                r.pending = Pending::KeyPackages(others.clone());
-                out.send(
-                    Dest::Server,
-                    Message::FetchKeyPackages {
-                        room,
-                        users: others,
-                    },
-                );
-                Ok(Handled::Nothing)
+                self.fetch_key_packages(room, others, false, out)
             }
             Change::Add(users) => {
-                let r = self.group_to_change(room)?;
-                r.pending = Pending::KeyPackages(users.to_vec());
-                out.send(
-                    Dest::Server,
-                    Message::FetchKeyPackages {
-                        room,
-                        users: users.to_vec(),
-                    },
-                );
-                Ok(Handled::Nothing)
+                self.group_to_change(room)?;
+                self.fetch_key_packages(room, users.to_vec(), false, out)
             }
             Change::Remove(users) => {
                 if users.contains(&self.me) {
@@ -541,22 +566,16 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
                 }
                 let r = self.group_to_change(room)?;
                 let group = r.group_mut()?;
-                let mut indices = Vec::with_capacity(users.len());
-                for &user in users {
-                    let index = group
-                        .roster()
-                        .members_iter()
-                        .find(|m| user_of(&m.signing_identity) == Some(user))
-                        .map(|m| m.index)
-                        .ok_or(Misuse::NotAMember { user, room })?;
-                    indices.push(index);
-                }
+                let leaves = users
+                    .iter()
+                    .map(|&user| leaf_of(group, user, room))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let mut builder = group.commit_builder();
-                for index in indices {
-                    builder = builder.remove_member(index).map_err(refused)?;
+                for leaf in leaves {
+                    builder = builder.remove_member(leaf).map_err(refused)?;
                 }
                 let output = builder.commit_time(now()).build().map_err(refused)?;
-                self.submit(room, &output, out)?;
+                self.submit(room, &output, Vec::new(), out)?;
                 Ok(Handled::Nothing)
             }
         }
@@ -596,6 +615,31 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
         }
     }
 
+    fn rejoin(
+        &mut self,
+        roster: &Roster<'_>,
+        who: UserId,
+        directory: Directory<'_, MlsWith<SUITE>>,
+        rng: &mut dyn CryptoRngCore,
+        out: &mut Outbox<Message>,
+    ) -> Result<Handled, SchemeError> {
+        let room = roster.room;
+        if !roster.contains(self.me) {
+            return Err(self.not_a_member(room));
+        }
+        if who == self.me || !roster.contains(who) {
+            return Err(Misuse::UnexpectedMessage(
+                "a rejoin is made by another member, for a member",
+            )
+            .into());
+        }
+        self.learn(roster, directory)?;
+        self.entropy.reseed(rng);
+        let group = self.group_to_change(room)?.group_mut()?;
+        leaf_of(group, who, room)?;
+        self.fetch_key_packages(room, vec![who], true, out)
+    }
+
     fn current(&self, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.rooms
             .get(&room)
@@ -603,7 +647,16 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
             .map(|(e, s)| (*e, s))
     }
 
-    fn state_len(&self, room: RoomId) -> usize {
-        self.rooms.get(&room).map_or(0, |r| r.blob_len)
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return Ok(0);
+        };
+        if let Some(len) = r.blob_len {
+            return Ok(len);
+        }
+        r.group_mut()?.write_to_storage().map_err(internal)?;
+        let len = blob_len(&self.storage, &group_id(room))?;
+        r.blob_len = Some(len);
+        Ok(len)
     }
 }

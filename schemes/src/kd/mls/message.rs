@@ -29,7 +29,7 @@ pub enum Message {
         package: Vec<u8>,
     },
     /// Member → delivery service: a commit on the room's current epoch, and the Welcome for
-    /// the users it adds.
+    /// the users it adds or re-adds.
     Commit {
         /// The room.
         room: RoomId,
@@ -37,6 +37,9 @@ pub enum Message {
         commit: Vec<u8>,
         /// The `MlsMessage` (a Welcome), if the commit adds anyone.
         welcome: Option<Vec<u8>>,
+        /// Members whose old leaves the commit replaces (a rejoin): they get the Welcome, not
+        /// the commit.
+        readded: Vec<UserId>,
     },
     /// Delivery service → members: a commit it accepted, in the room's order.
     Handshake {
@@ -94,9 +97,22 @@ impl Wire for Message {
                         .sum::<usize>()
             }
             Self::UploadKeyPackage { package, .. } => bytes_len(package),
+            // One flags octet says which of the optional Welcome and re-added list follow.
             Self::Commit {
-                commit, welcome, ..
-            } => bytes_len(commit) + 1 + welcome.as_deref().map_or(0, bytes_len),
+                commit,
+                welcome,
+                readded,
+                ..
+            } => {
+                bytes_len(commit)
+                    + 1
+                    + welcome.as_deref().map_or(0, bytes_len)
+                    + if readded.is_empty() {
+                        0
+                    } else {
+                        varint_len(readded.len()) + 4 * readded.len()
+                    }
+            }
             Self::Handshake { commit, .. } => bytes_len(commit),
             Self::Welcome { welcome, .. } => bytes_len(welcome),
             Self::Accepted { .. } => 8,

@@ -26,15 +26,24 @@
 //!   room's commits (a commit on an epoch the room has left is dropped), sends the commit to the
 //!   other members and the Welcome, which carries the ratchet tree in its extension, to the
 //!   joiners. It stores no tree and no GroupInfo (nothing joins by external commit).
+//! * **Rejoins** ([`KdClient::rejoin`](crate::kd::KdClient::rejoin)): a member whose queued
+//!   commits expired at the delivery service (the scenario's `servers.key_retention`) cannot
+//!   catch up from its old epoch. Another member, one that holds the room's current epoch,
+//!   commits a Remove of its old leaf and an Add of a fresh key package of the same user in one
+//!   commit; the member joins again by the new Welcome (RFC 9420 §12.4.3.1; a resync by external
+//!   commit, §12.4.3.2, would be made by the member itself, and nobody who held the epoch before
+//!   might be online to carry the room's re-keyed history into the new one).
 //! * **Epoch secret**: `MLS-Exporter("conclave epoch secret", room (4 octets, big-endian), 32)`
 //!   (RFC 9420 §8.5) of the MLS epoch; Conclave's epoch number is the MLS epoch number.
 //! * **Offline members** receive every commit in their mailbox and apply them in order at their
 //!   next login; commits that arrive ahead of an earlier one (or before the Welcome) wait, up to
 //!   64 per room.
-//! * **Stateless terminals.** After each epoch a member writes its group through mls-rs's
-//!   storage interface (`write_to_storage`: the serialised group state, ratchet tree included,
-//!   and the retained past epochs); [`KdClient::state_len`](crate::kd::KdClient::state_len) is
-//!   the length of what was written, the blob a terminal restores at login.
+//! * **Stateless terminals.** When the terminal stores its state (at logout; Conclave asks for
+//!   its length at the next login), a member writes its group through mls-rs's storage interface
+//!   (`write_to_storage`: the serialised group state, ratchet tree included, and the retained
+//!   past epochs); [`KdClient::state_len`](crate::kd::KdClient::state_len) is the length of what
+//!   was written, the blob a terminal restores at login. An online member does not write after
+//!   every epoch.
 //! * **Randomness** ([`provider`]): every draw of the library comes from a ChaCha20 stream the
 //!   client reseeds from the call's `rng` argument, so seeded runs repeat byte for byte; the
 //!   library reads no clock either (every check is made at [`member::CLOCK`]).
@@ -51,8 +60,9 @@
 //! | role | per change |
 //! |---|---|
 //! | committer | one UpdatePath: ⌈log₂ n⌉ HPKE encryptions in a full tree, up to n − 1 in a bare one; one Ed25519 signature; a Welcome with the ratchet tree (O(n) octets) when it adds |
-//! | other member | one HPKE decryption, the tree hash over the changed path, one signature check, and writing its state (O(n) octets) |
-//! | joiner | checks the whole tree of the Welcome (n leaf signatures, the tree hash) and writes its state |
+//! | other member | one HPKE decryption, the tree hash over the changed path, one signature check |
+//! | joiner | checks the whole tree of the Welcome (n leaf signatures, the tree hash) |
+//! | rejoined member | as a joiner |
 //! | delivery service | parses the commit's framing for its epoch; O(1) work, n − 1 copies out |
 //!
 //! A commit is about 117 octets per path node plus a leaf node and framing (≈ 1.6 KB at
@@ -63,9 +73,9 @@
 //! Nothing is shared between members to save memory: each member holds its own mls-rs group
 //! (ratchet tree with every leaf's keys and credential, its path secrets, the key schedule of
 //! its current and retained epochs) and the serialised copy it last wrote, so a room of n
-//! members holds n trees of n leaves (about 2.3 GB at peak for `churn-kd.yaml`'s `mls` column,
-//! whose largest room has 1,024 members). Writing that copy after every epoch is most of what a
-//! member's processing of a commit costs above the library's own (benches/benches/mls.rs).
+//! members holds n trees of n leaves (1.8 GB at peak for `churn-kd.yaml`'s `mls` column alone,
+//! whose largest room has 1,024 members). Writing the state is charged nowhere: a stateless
+//! terminal writes it at logout, which no operation times; its restoring is charged at login.
 //!
 //! # Security
 //!
@@ -88,6 +98,11 @@
 //!   large as O(n) until members update (RFC 9420 §7.8; this is what the benches' "bare tree"
 //!   curve shows).
 //! * A user's last-resort key package can be used for several Welcomes (RFC 9420 §16.8).
+//! * A rejoined member reads nothing of the epochs it missed through MLS itself (no epoch
+//!   secret of theirs reaches it); what it reads of them is what the history scheme gives a
+//!   joiner. A rejoin waits until a member holding the current epoch is online.
+//! * The delivery service takes the committer's word for which members a commit re-adds (it
+//!   sends them the Welcome): a hostile member can only misdirect, and the members then wait.
 //!
 //! # Side channels
 //!
@@ -144,6 +159,7 @@ impl<const SUITE: u16> KeyDistribution for MlsWith<SUITE> {
         join_excludes_past: true,
         layer_hides_history_from_joiners: false,
         heals_after_update: true,
+        rejoins: true,
     };
     type Credential = Credential;
     type Message = Message;

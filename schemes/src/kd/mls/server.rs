@@ -1,6 +1,7 @@
 //! The MLS delivery service (RFC 9420 §16.2, RFC 9750 §5): it hands out key packages, orders
 //! each room's commits (one per epoch; a commit on an epoch the room has left is refused) and
-//! fans them out. It never holds a group secret: commits are signed PublicMessages whose path
+//! fans them out, the Welcome to the members a commit adds or re-adds (a member whose queued
+//! commits expired). It never holds a group secret: commits are signed PublicMessages whose path
 //! secrets are HPKE-encrypted to members, Welcomes are encrypted to the joiners' init keys.
 
 use std::collections::{HashMap, VecDeque};
@@ -74,6 +75,7 @@ impl<const SUITE: u16> DeliveryService<SUITE> {
         from: UserId,
         commit: Vec<u8>,
         welcome: Option<Vec<u8>>,
+        readded: &[UserId],
         out: &mut Outbox<Message>,
     ) -> Result<ServerHandled, SchemeError> {
         let room = roster.room;
@@ -90,11 +92,16 @@ impl<const SUITE: u16> DeliveryService<SUITE> {
             return Ok(ServerHandled::Stale);
         }
         let (mut existing, mut joiners) = (Vec::new(), Vec::new());
+        if readded.iter().any(|u| {
+            *u == from || ordering.members.binary_search(u).is_err() || !roster.contains(*u)
+        }) {
+            return Err(SchemeError::Malformed("a rejoin of someone not a member"));
+        }
         for &u in roster.members {
             if u == from {
                 continue;
             }
-            if ordering.members.binary_search(&u).is_ok() {
+            if ordering.members.binary_search(&u).is_ok() && !readded.contains(&u) {
                 existing.push(u);
             } else {
                 joiners.push(u);
@@ -159,12 +166,15 @@ impl<const SUITE: u16> KdServer for DeliveryService<SUITE> {
                 Ok(ServerHandled::Processed)
             }
             Message::Commit {
-                commit, welcome, ..
+                commit,
+                welcome,
+                readded,
+                ..
             } => {
                 if !roster.contains(from) {
                     return Err(Misuse::NotAMember { user: from, room }.into());
                 }
-                self.commit(roster, from, commit, welcome, out)
+                self.commit(roster, from, commit, welcome, &readded, out)
             }
             Message::KeyPackages { .. }
             | Message::Handshake { .. }

@@ -754,6 +754,7 @@ impl KeyDistribution for Sakke {
         join_excludes_past: true,
         layer_hides_history_from_joiners: false,
         heals_after_update: false,
+        rejoins: false,
     };
     // The precomputed receiver: 390 KiB of Miller-loop lines and a 1 MiB table (module doc).
     const CLIENT_CREDENTIAL_BYTES: usize = (390 + 1024) << 10;
@@ -979,8 +980,8 @@ impl KdClient for Client {
 
     /// Epoch and secret, if the client holds the room (the RSK and signing key are the user's
     /// long-term credential for the period and not counted per room).
-    fn state_len(&self, room: RoomId) -> usize {
-        self.rooms.state_len(room)
+    fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError> {
+        Ok(self.rooms.state_len(room))
     }
 
     fn trust(&mut self, org: OrgId, public: &KmsPublic) -> Result<(), SchemeError> {
