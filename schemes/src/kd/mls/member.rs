@@ -29,7 +29,6 @@ pub fn now() -> MlsTime {
 /// everything else (signatures, MACs, decryption, tree and credential validation) is an opaque
 /// cryptographic failure.
 pub(crate) fn refused(e: MlsError) -> SchemeError {
-    eprintln!("DEBUG mls refused: {e:?}");
     match e {
         MlsError::SerializationError(_) | MlsError::ExtensionError(_) => {
             SchemeError::Malformed("not a valid MLS message")
