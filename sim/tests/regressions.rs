@@ -160,3 +160,13 @@ fn mls_retention_rejoins() {
         );
     }
 }
+
+#[test]
+fn rejoin_behind_a_change_awaiting_it() {
+    run_clean("rejoin-behind-a-change-awaiting-it.yaml");
+}
+
+#[test]
+fn rejoin_made_while_offline() {
+    run_clean("rejoin-made-while-offline.yaml");
+}

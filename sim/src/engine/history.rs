@@ -7,7 +7,6 @@ use conclave_schemes::{MsgId, Opened as SchemeOpened, RoomId, SchemeError, UserI
 
 use super::adversary::REMOVED_TRIES;
 use super::ops::{ChangeKind, OpData, OpState};
-use super::state::RoomChange;
 use super::{Body, Engine, EngineError, Envelope, Node, OpId};
 use crate::cost::OpKey;
 use crate::metrics::Op;
@@ -228,7 +227,11 @@ impl Engine<'_> {
                 // the re-join brings a key.
                 let rejoining =
                     self.is_member(user, room) && self.users[u].after_removal.contains_key(&room);
-                if (!held || rejoining) && self.awaits_unfinished_change(user, room) {
+                // A member behind, whose rejoin is still to come, reads nothing re-protected
+                // since, whatever epoch the message was first sealed under.
+                if ((!held || rejoining) && self.awaits_unfinished_change(user, room))
+                    || self.awaits_rejoin(user, room)
+                {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }
@@ -310,13 +313,14 @@ impl Engine<'_> {
         })
     }
 
-    /// Whether `user`'s rejoin of `room` (its queued key traffic expired) is still to be made.
+    /// Whether `user`'s rejoin of `room` (its queued key traffic expired) is still to be made,
+    /// or was made while it was offline and waits in its mailbox.
     fn awaits_rejoin(&self, user: UserId, room: RoomId) -> bool {
-        let r = &self.rooms[room.0 as usize];
-        r.rejoins_waiting.iter().any(|(_, u)| *u == user)
-            || r.queued_changes
+        self.rejoin_pending(user, room)
+            || self.users[user.0 as usize]
+                .mailbox
                 .iter()
-                .any(|(_, c)| matches!(c, RoomChange::Rejoin(u) if *u == user))
+                .any(|(_, _, m)| m.room == room)
     }
 
     pub(super) fn request_fetch(

@@ -46,9 +46,33 @@ impl Engine<'_> {
         let r = &mut self.rooms[room.0 as usize];
         if r.change.is_some() || r.changer_catching_up.is_some() {
             r.queued_changes.push_back((at, RoomChange::Rejoin(user)));
+            // Behind as it is, it cannot follow the change under way, which must not wait for
+            // it (its rejoin waits for that change).
+            let waits_for_it = r.change.and_then(|id| {
+                let Some(OpState {
+                    data: OpData::Change { awaiting, .. },
+                    ..
+                }) = self.ops.get_mut(id)
+                else {
+                    return None;
+                };
+                (awaiting.remove(&user) && awaiting.is_empty()).then_some(id)
+            });
+            if let Some(id) = waits_for_it {
+                self.finish_op(id, at)?;
+            }
             return Ok(());
         }
         self.start_rejoin(at, at, user, room)
+    }
+
+    /// Whether a rejoin of `room` by `user` is queued or waiting for a member to make it.
+    pub(super) fn rejoin_pending(&self, user: UserId, room: RoomId) -> bool {
+        let r = &self.rooms[room.0 as usize];
+        r.rejoins_waiting.iter().any(|(_, u)| *u == user)
+            || r.queued_changes
+                .iter()
+                .any(|(_, c)| matches!(c, RoomChange::Rejoin(u) if *u == user))
     }
 
     /// Starts the rejoin of `who` to `room` asked for at `pressed`, computing from `ready_at`:
@@ -79,7 +103,9 @@ impl Engine<'_> {
         let awaiting: BTreeSet<UserId> = members
             .iter()
             .copied()
-            .filter(|u| self.users[u.0 as usize].online || *u == by)
+            .filter(|u| {
+                (self.users[u.0 as usize].online && !self.rejoin_pending(*u, room)) || *u == by
+            })
             .collect();
         let id = self.ops.insert(OpState::new(
             OpData::Change {
@@ -202,7 +228,9 @@ impl Engine<'_> {
         let awaiting: BTreeSet<UserId> = members
             .iter()
             .copied()
-            .filter(|u| self.users[u.0 as usize].online || *u == by)
+            .filter(|u| {
+                (self.users[u.0 as usize].online && !self.rejoin_pending(*u, room)) || *u == by
+            })
             .collect();
         let id = self.ops.insert(OpState::new(
             OpData::Change {

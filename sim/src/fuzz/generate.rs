@@ -487,7 +487,9 @@ pub fn generate<R: Rng>(rng: &mut R, cfg: &GenConfig, name: String, seed: u64) -
     // Drawn after everything else, and only for stacks that allow it, so that other scenarios
     // are those of a batch before it existed.
     if s.stacks.iter().all(|st| cfg.kd_rejoining.contains(&st.kd)) {
-        s.key_retention_min = maybe(rng, 0.6, |r| r.gen_range(1..=120));
+        // Up to half the run, so that members away long enough lose traffic.
+        let half_run_min = u32::try_from(s.duration_s / 120).unwrap_or(u32::MAX).max(1);
+        s.key_retention_min = maybe(rng, 0.6, |r| r.gen_range(1..=half_run_min));
     }
     s
 }
@@ -884,7 +886,7 @@ impl FuzzScenario {
         }
     }
 
-    /// Users, room groups, duration and stacks, for progress lines.
+    /// Users, room groups, duration, key retention and stacks, for progress lines.
     #[must_use]
     pub fn shape(&self) -> String {
         let stacks: Vec<String> = self.stacks.iter().map(StackSpec::name).collect();
@@ -893,8 +895,11 @@ impl FuzzScenario {
         } else {
             format!(" in {} organisations", self.organisations.len())
         };
+        let retention = self
+            .key_retention_min
+            .map_or(String::new(), |m| format!(", key retention {m} min"));
         format!(
-            "{} users{orgs}, {} room groups, {} min, stacks {}",
+            "{} users{orgs}, {} room groups, {} min{retention}, stacks {}",
             self.users,
             self.rooms.len(),
             self.duration_s / 60,
