@@ -32,6 +32,11 @@ pub const ONE_TIME_KEY_PACKAGES: usize = 3;
 /// reorder a room's handshakes); beyond it the oldest is dropped.
 const EARLY_COMMITS: usize = 64;
 
+/// Epochs after which a member writes its group state even if its terminal has not stored it:
+/// mls-rs keeps every past epoch it has not written in memory, and a terminal online for weeks
+/// would hold them all.
+const EPOCHS_PER_WRITE: u32 = 8;
+
 /// Key packages live a year from [`member::CLOCK`].
 const KEY_PACKAGE_LIFETIME_SECS: u64 = 366 * 24 * 3600;
 
@@ -66,6 +71,8 @@ struct Room {
     /// Length of the serialised group state (and retained epochs) last written; `None` when
     /// the group moved on since (the state is written when the terminal stores it).
     blob_len: Option<usize>,
+    /// Epochs the group reached since its state was last written.
+    unwritten: u32,
 }
 
 impl Room {
@@ -83,6 +90,7 @@ impl Room {
             pending: Pending::None,
             early: BTreeMap::new(),
             blob_len: Some(0),
+            unwritten: 0,
         }
     }
 }
@@ -259,12 +267,19 @@ impl<const SUITE: u16> Client<SUITE> {
         Ok(r)
     }
 
-    /// Records the epoch `room`'s group is now in; its state is written when next stored.
+    /// Records the epoch `room`'s group is now in; its state is written when next stored, or
+    /// every [`EPOCHS_PER_WRITE`] epochs.
     fn advanced(&mut self, room: RoomId) -> Result<Handled, SchemeError> {
         let r = room_mut(&mut self.rooms, room)?;
+        r.unwritten += 1;
+        let write = r.unwritten >= EPOCHS_PER_WRITE;
         let group = r.group_mut()?;
         let epoch = Epoch(group.current_epoch());
         let secret = epoch_secret(group, room)?;
+        if write {
+            group.write_to_storage().map_err(internal)?;
+            r.unwritten = 0;
+        }
         r.held = Some((epoch, secret));
         r.pending = Pending::None;
         r.early.retain(|e, _| *e >= epoch.0);
@@ -655,6 +670,7 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
             return Ok(len);
         }
         r.group_mut()?.write_to_storage().map_err(internal)?;
+        r.unwritten = 0;
         let len = blob_len(&self.storage, &group_id(room))?;
         r.blob_len = Some(len);
         Ok(len)

@@ -43,7 +43,7 @@
 //!   (`write_to_storage`: the serialised group state, ratchet tree included, and the retained
 //!   past epochs); [`KdClient::state_len`](crate::kd::KdClient::state_len) is the length of what
 //!   was written, the blob a terminal restores at login. An online member does not write after
-//!   every epoch.
+//!   every epoch, only every eighth (mls-rs keeps the past epochs it has not written in memory).
 //! * **Randomness** ([`provider`]): every draw of the library comes from a ChaCha20 stream the
 //!   client reseeds from the call's `rng` argument, so seeded runs repeat byte for byte; the
 //!   library reads no clock either (every check is made at [`member::CLOCK`]).
@@ -74,8 +74,9 @@
 //! (ratchet tree with every leaf's keys and credential, its path secrets, the key schedule of
 //! its current and retained epochs) and the serialised copy it last wrote, so a room of n
 //! members holds n trees of n leaves (1.8 GB at peak for `churn-kd.yaml`'s `mls` column alone,
-//! whose largest room has 1,024 members). Writing the state is charged nowhere: a stateless
-//! terminal writes it at logout, which no operation times; its restoring is charged at login.
+//! whose largest room has 1,024 members). Writing the state at logout is charged nowhere (no
+//! operation times a logout; restoring it is charged at login); the write every eighth epoch is
+//! part of processing that commit.
 //!
 //! # Security
 //!
