@@ -46,6 +46,19 @@ fn mls_is_deterministic_under_a_seeded_rng() {
     assert!(a.iter().zip(&b).all(|(x, y)| x != y));
 }
 
+/// An add, a removal and an update of a room of 6 while member 4 is away: what was sent to it.
+fn three_changes_while_4_is_away(
+    h: &mut KdHarness<Mls>,
+    r: &mut ChaCha20Rng,
+) -> Vec<(conclave_schemes::Origin, Message)> {
+    h.hold_for = Some(UserId(4));
+    h.change(ROOM, UserId(0), Change::Add(&[UserId(6)]), r);
+    h.change(ROOM, UserId(1), Change::Remove(&[UserId(2)]), r);
+    h.change(ROOM, UserId(0), Change::Remove(&[]), r);
+    h.hold_for = None;
+    std::mem::take(&mut h.held)
+}
+
 /// An offline member's queued commits, applied in order at login, bring it to the room's
 /// epoch; delivered in reverse, the later ones wait for the earlier and the result is the same.
 #[test]
@@ -53,12 +66,7 @@ fn mls_offline_member_catches_up_in_order_or_reversed() {
     for reversed in [false, true] {
         let mut r = rng(8);
         let mut h = KdHarness::<Mls>::with_room(8, ROOM, 6, &mut r);
-        h.hold_for = Some(UserId(4));
-        h.change(ROOM, UserId(0), Change::Add(&[UserId(6)]), &mut r);
-        h.change(ROOM, UserId(1), Change::Remove(&[UserId(2)]), &mut r);
-        h.change(ROOM, UserId(0), Change::Remove(&[]), &mut r);
-        h.hold_for = None;
-        let mut held = std::mem::take(&mut h.held);
+        let mut held = three_changes_while_4_is_away(&mut h, &mut r);
         assert_eq!(
             held.len(),
             3,
@@ -149,13 +157,8 @@ fn mls_heals_a_leaked_member_and_the_experiment_can_tell() {
 fn mls_member_whose_commits_expired_rejoins() {
     let mut r = rng(12);
     let mut h = KdHarness::<Mls>::with_room(8, ROOM, 6, &mut r);
-    h.hold_for = Some(UserId(4));
-    h.change(ROOM, UserId(0), Change::Add(&[UserId(6)]), &mut r);
-    h.change(ROOM, UserId(1), Change::Remove(&[UserId(2)]), &mut r);
-    h.change(ROOM, UserId(0), Change::Remove(&[]), &mut r);
-    h.hold_for = None;
-    assert_eq!(h.held.len(), 3);
-    h.held.clear();
+    // The commits queued for member 4 expire.
+    assert_eq!(three_changes_while_4_is_away(&mut h, &mut r).len(), 3);
     let (behind, _) = h.clients[4].current(ROOM).unwrap();
     let before = h.clients[0].current(ROOM).unwrap().0;
     assert!(behind < before);

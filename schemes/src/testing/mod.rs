@@ -191,20 +191,9 @@ impl<K: KeyDistribution> KdHarness<K> {
     ) {
         let roster = self.rosters.entry(room).or_default();
         apply_change(roster, &change);
-        let members = roster.clone();
-        let view = Roster {
-            room,
-            members: &members,
-        };
-        let mut out = Outbox::new();
-        self.changer = Some(by);
-        self.begin(Role::Changer(by));
-        self.clients[by.0 as usize]
-            .change(&view, &change, &self.directory, rng, &mut out)
-            .unwrap();
-        self.end(Role::Changer(by), 0, &out);
-        self.route(view, by, out, rng);
-        self.changer = None;
+        self.run_as_changer(room, by, rng, |client, view, directory, rng, out| {
+            client.change(view, &change, directory, rng, out)
+        });
     }
 
     /// Runs the rejoin of `who` to `room` by `by` ([`KdClient::rejoin`]) to completion; the
@@ -213,6 +202,26 @@ impl<K: KeyDistribution> KdHarness<K> {
     /// # Panics
     /// If the client refuses.
     pub fn rejoin(&mut self, room: RoomId, by: UserId, who: UserId, rng: &mut dyn CryptoRngCore) {
+        self.run_as_changer(room, by, rng, |client, view, directory, rng, out| {
+            client.rejoin(view, who, directory, rng, out)
+        });
+    }
+
+    /// `by`'s side of a change of `room` (`call` on its client, under the room's roster), then
+    /// every message it leads to, routed to completion.
+    fn run_as_changer(
+        &mut self,
+        room: RoomId,
+        by: UserId,
+        rng: &mut dyn CryptoRngCore,
+        call: impl FnOnce(
+            &mut K::Client,
+            &Roster<'_>,
+            crate::kd::Directory<'_, K>,
+            &mut dyn CryptoRngCore,
+            &mut Outbox<K::Message>,
+        ) -> Result<Handled, SchemeError>,
+    ) {
         let members = self.rosters.get(&room).cloned().unwrap_or_default();
         let view = Roster {
             room,
@@ -221,9 +230,14 @@ impl<K: KeyDistribution> KdHarness<K> {
         let mut out = Outbox::new();
         self.changer = Some(by);
         self.begin(Role::Changer(by));
-        self.clients[by.0 as usize]
-            .rejoin(&view, who, &self.directory, rng, &mut out)
-            .unwrap();
+        call(
+            &mut self.clients[by.0 as usize],
+            &view,
+            &self.directory,
+            rng,
+            &mut out,
+        )
+        .unwrap();
         self.end(Role::Changer(by), 0, &out);
         self.route(view, by, out, rng);
         self.changer = None;

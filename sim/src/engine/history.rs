@@ -230,7 +230,7 @@ impl Engine<'_> {
                 // A member behind, whose rejoin is still to come, reads nothing re-protected
                 // since, whatever epoch the message was first sealed under.
                 if ((!held || rejoining) && self.awaits_unfinished_change(user, room))
-                    || self.awaits_rejoin(user, room)
+                    || self.awaits_rejoin_or_queued_key(user, room)
                 {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
@@ -296,7 +296,7 @@ impl Engine<'_> {
         let state = &self.users[user.0 as usize];
         let keyless_since_removal = state.after_removal.contains_key(&room);
         let keyless_member = self.is_member(user, room) && self.held_now(user, room).is_none();
-        if keyless_member || keyless_since_removal || self.awaits_rejoin(user, room) {
+        if keyless_member || keyless_since_removal || self.awaits_rejoin_or_queued_key(user, room) {
             return true;
         }
         let Some(id) = self.rooms[room.0 as usize].change else {
@@ -315,7 +315,7 @@ impl Engine<'_> {
 
     /// Whether `user`'s rejoin of `room` (its queued key traffic expired) is still to be made,
     /// or was made while it was offline and waits in its mailbox.
-    fn awaits_rejoin(&self, user: UserId, room: RoomId) -> bool {
+    fn awaits_rejoin_or_queued_key(&self, user: UserId, room: RoomId) -> bool {
         self.rejoin_pending(user, room)
             || self.users[user.0 as usize]
                 .mailbox

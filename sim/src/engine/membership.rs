@@ -99,6 +99,26 @@ impl Engine<'_> {
             }
             return self.next_change(room, ready_at);
         };
+        self.counters
+            .key_retention
+            .get_or_insert_with(Default::default)
+            .rejoins += 1;
+        self.run_change(pressed, ready_at, by, room, ChangeKind::Rejoin, who)
+    }
+
+    /// Opens the change op of `room` (whose roster is already the one after it) and runs the
+    /// side of `by`, the member making it: `subject` joins, leaves or rejoins as `kind` says.
+    /// The op waits for the online members but those whose own rejoin is pending (behind, they
+    /// cannot follow it).
+    fn run_change(
+        &mut self,
+        pressed: Nanos,
+        ready_at: Nanos,
+        by: UserId,
+        room: RoomId,
+        kind: ChangeKind,
+        subject: UserId,
+    ) -> Result<(), EngineError> {
         let members = self.rooms[room.0 as usize].members.clone();
         let awaiting: BTreeSet<UserId> = members
             .iter()
@@ -110,8 +130,8 @@ impl Engine<'_> {
         let id = self.ops.insert(OpState::new(
             OpData::Change {
                 room,
-                kind: ChangeKind::Rejoin,
-                subject: who,
+                kind,
+                subject,
                 awaiting,
                 seen_by_key_server: Vec::new(),
             },
@@ -120,25 +140,34 @@ impl Engine<'_> {
             pressed,
         ));
         self.rooms[room.0 as usize].change = Some(id);
-        self.counters
-            .key_retention
-            .get_or_insert_with(Default::default)
-            .rejoins += 1;
         let roster = Roster {
             room,
             members: &members,
         };
+        let subjects = std::slice::from_ref(&subject);
+        let op = match kind {
+            ChangeKind::Join | ChangeKind::Leave => "client.change",
+            ChangeKind::Rejoin => "client.rejoin",
+        };
         let key = OpKey {
             scheme: self.stack.kd.name(),
-            op: "client.rejoin",
+            op,
         };
         let mut out = Outbox::new();
         let (h, ns) = self.charge(key, members.len(), |e| {
             let rng = &mut e.user_rng[by.0 as usize];
-            e.stack.kd.rejoin(by, &roster, who, rng, &mut out)
+            let kd = &mut e.stack.kd;
+            match kind {
+                ChangeKind::Join => kd.change(by, &roster, &Change::Add(subjects), rng, &mut out),
+                ChangeKind::Leave => {
+                    kd.change(by, &roster, &Change::Remove(subjects), rng, &mut out)
+                }
+                ChangeKind::Rejoin => kd.rejoin(by, &roster, subject, rng, &mut out),
+            }
         })?;
-        let h = h.map_err(scheme_err(&self.spec.kd, ready_at, || {
-            format!("{by} rejoining {who} to {room}")
+        let h = h.map_err(scheme_err(&self.spec.kd, ready_at, || match kind {
+            ChangeKind::Rejoin => format!("{by} rejoining {subject} to {room}"),
+            ChangeKind::Join | ChangeKind::Leave => format!("{by} changing {room}"),
         }))?;
         let outputs = self.kd_outputs_from_user(by, room, Some(id), out);
         let done = self.emit(Node::User(by), ready_at, ns, false, Some(id), outputs)?;
@@ -224,60 +253,13 @@ impl Engine<'_> {
             }
         }
         r.roster = r.members.clone().into();
-        let members = r.members.clone();
-        let awaiting: BTreeSet<UserId> = members
-            .iter()
-            .copied()
-            .filter(|u| {
-                (self.users[u.0 as usize].online && !self.rejoin_pending(*u, room)) || *u == by
-            })
-            .collect();
-        let id = self.ops.insert(OpState::new(
-            OpData::Change {
-                room,
-                kind: if join {
-                    ChangeKind::Join
-                } else {
-                    ChangeKind::Leave
-                },
-                subject,
-                awaiting,
-                seen_by_key_server: Vec::new(),
-            },
-            by,
-            Some(room),
-            pressed,
-        ));
-        self.rooms[room.0 as usize].change = Some(id);
         self.counters.changes += 1;
-
-        let roster = Roster {
-            room,
-            members: &members,
-        };
-        let change = if join {
-            Change::Add(std::slice::from_ref(&subject))
+        let kind = if join {
+            ChangeKind::Join
         } else {
-            Change::Remove(std::slice::from_ref(&subject))
+            ChangeKind::Leave
         };
-        let key = OpKey {
-            scheme: self.stack.kd.name(),
-            op: "client.change",
-        };
-        let mut out = Outbox::new();
-        let (h, ns) = self.charge(key, members.len(), |e| {
-            let rng = &mut e.user_rng[by.0 as usize];
-            e.stack.kd.change(by, &roster, &change, rng, &mut out)
-        })?;
-        let h = h.map_err(scheme_err(&self.spec.kd, ready_at, || {
-            format!("{by} changing {room}")
-        }))?;
-        let outputs = self.kd_outputs_from_user(by, room, Some(id), out);
-        let done = self.emit(Node::User(by), ready_at, ns, false, Some(id), outputs)?;
-        if let Handled::NewEpoch(e) = h {
-            self.epoch_reached(by, room, e, done, Some(id))?;
-        }
-        Ok(())
+        self.run_change(pressed, ready_at, by, room, kind, subject)
     }
 
     /// `user` holds `epoch` of `room` from `at`: tell its other families, complete the change

@@ -243,6 +243,22 @@ impl<const SUITE: u16> Client<SUITE> {
         Ok(())
     }
 
+    /// Starts a change of `roster.room` as this member: it must be in the roster; the
+    /// directory's keys of the members and the call's randomness are taken in.
+    fn as_member(
+        &mut self,
+        roster: &Roster<'_>,
+        directory: Directory<'_, MlsWith<SUITE>>,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<(), SchemeError> {
+        if !roster.contains(self.me) {
+            return Err(self.not_a_member(roster.room));
+        }
+        self.learn(roster, directory)?;
+        self.entropy.reseed(rng);
+        Ok(())
+    }
+
     fn not_a_member(&self, room: RoomId) -> SchemeError {
         Misuse::NotAMember {
             user: self.me,
@@ -536,11 +552,7 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        if !roster.contains(self.me) {
-            return Err(self.not_a_member(room));
-        }
-        self.learn(roster, directory)?;
-        self.entropy.reseed(rng);
+        self.as_member(roster, directory, rng)?;
         match *change {
             Change::Create => {
                 if self.rooms.get(&room).is_some_and(|r| r.group.is_some()) {
@@ -639,17 +651,13 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
-        if !roster.contains(self.me) {
-            return Err(self.not_a_member(room));
-        }
         if who == self.me || !roster.contains(who) {
             return Err(Misuse::UnexpectedMessage(
                 "a rejoin is made by another member, for a member",
             )
             .into());
         }
-        self.learn(roster, directory)?;
-        self.entropy.reseed(rng);
+        self.as_member(roster, directory, rng)?;
         let group = self.group_to_change(room)?.group_mut()?;
         leaf_of(group, who, room)?;
         self.fetch_key_packages(room, vec![who], true, out)
