@@ -50,6 +50,11 @@ report name="paper-table1":
 bench target="":
     cargo bench -p conclave-benches {{ if target == "" { "" } else { "--bench " + target } }}
 
+# the regression gate: instruction counts and bytes against benches/baseline/gate.json (needs
+# valgrind and gungraun-runner 0.20.0; pass --write to record a new baseline)
+regress *args="":
+    cargo run --release -p conclave-benches --bin regress -- {{args}}
+
 # measure this machine's calibration table
 calibrate out="reports/calibration.json":
     cargo run --release -- calibrate --out {{out}}

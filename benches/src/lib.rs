@@ -25,6 +25,8 @@
 //! Everything here is bench set-up code, run outside the timed regions: a failure is a broken
 //! bench, so these helpers panic with a message saying what failed.
 
+pub mod gate;
+
 use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -8,11 +8,13 @@
 //!   client-rewrap).
 //! * [`changers`]: which member the service's directory names as the changer of each epoch, the
 //!   only one whose re-keying traffic a server accepts.
+//! * [`fixed_hash`]: hash maps whose layout does not depend on a per-process random seed.
 //! * [`router`]: synchronous delivery of protocol messages between clients and a server until
 //!   the traffic settles (tests, benches, the simulator's set-up, adversary experiments).
 
 pub mod aead;
 pub mod back_chain;
 pub mod changers;
+pub mod fixed_hash;
 pub mod known_epochs;
 pub mod router;

@@ -225,6 +225,9 @@ impl HistoryClient for Client {
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
     ) -> Result<EpochRecord, SchemeError> {
+        // The regression gate's own test: work that does nothing, for the gate to catch.
+        #[cfg(feature = "gate-slowdown")]
+        core::hint::black_box(<sha2::Sha256 as sha2::Digest>::digest(plaintext));
         let known = self.known.learn(key);
         let (nonce, ciphertext) = known.message_key.seal(
             record_aad(key.room, msg, key.epoch).as_ref(),

@@ -88,7 +88,9 @@
 //! and merges are variable time in public data (labels, ids).
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::common::fixed_hash::HashMap;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

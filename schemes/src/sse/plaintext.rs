@@ -34,7 +34,9 @@
 //! lookups are variable time, on that public data.
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::common::fixed_hash::HashMap;
 
 use super::{
     Access, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched, SseClient,

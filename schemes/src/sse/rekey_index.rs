@@ -97,7 +97,9 @@
 //! (tags, ids).
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::common::fixed_hash::HashMap;
 
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -315,7 +317,7 @@ impl RoomIndex {
     fn new(epoch: Epoch) -> Self {
         Self {
             epoch,
-            postings: HashMap::new(),
+            postings: HashMap::default(),
             pairs: 0,
             catch_up: BTreeMap::new(),
             early_factors: BTreeMap::new(),

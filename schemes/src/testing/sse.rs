@@ -79,6 +79,12 @@ impl<S: SearchableEncryption> PendingUpdate<S> {
     pub fn msg(&self) -> MsgId {
         self.msg
     }
+
+    /// The update's wire length.
+    #[must_use]
+    pub fn wire_len(&self) -> usize {
+        self.update.wire_len()
+    }
 }
 
 /// Where a search failed.
@@ -118,6 +124,8 @@ pub struct SseHarness<S: SearchableEncryption> {
     pub clients: Vec<S::Client>,
     /// The work the server reported for each control message, in order.
     pub work: Vec<Work>,
+    /// Wire bytes of the control messages delivered.
+    pub control_bytes: usize,
     /// Per user, the latest key it holds for each room (removed members keep theirs).
     held: Vec<BTreeMap<RoomId, HeldKey>>,
     rooms: BTreeMap<RoomId, RoomState>,
@@ -136,6 +144,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
             server: S::Server::default(),
             clients: (0..users).map(|u| S::new_client(UserId(u))).collect(),
             work: Vec::new(),
+            control_bytes: 0,
             held: (0..users).map(|_| BTreeMap::new()).collect(),
             rooms: BTreeMap::new(),
             next_msg: 0,
@@ -305,6 +314,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
             .route(Origin::User(from), out, |arrival| {
                 Ok::<_, SchemeError>(match arrival {
                     Arrival::AtServer { from: sender, msg } => {
+                        self.control_bytes += msg.wire_len();
                         scan::<S>(&self.canaries, "a control message", &msg);
                         let changer = self.changers.get(&room) == Some(&sender);
                         super::server_handles(
@@ -318,6 +328,7 @@ impl<S: SearchableEncryption> SseHarness<S> {
                         )
                     }
                     Arrival::AtUser { to, msg, .. } => {
+                        self.control_bytes += msg.wire_len();
                         scan::<S>(&self.canaries, "a control message", msg);
                         let held = self.held[to.0 as usize].get(&room).unwrap_or_else(|| {
                             panic!("{}: a message for {to}, who holds no key", S::NAME)

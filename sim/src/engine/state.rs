@@ -49,7 +49,7 @@ pub(crate) struct RoomState {
     pub(super) messages: BTreeMap<MsgId, MsgRecord>,
     /// The oracle's own index of what the search server has indexed: keyword to message ids,
     /// ascending, built from the workload's ground truth (never from a scheme's output).
-    pub(super) indexed: std::collections::HashMap<String, Vec<MsgId>>,
+    pub(super) indexed: conclave_schemes::common::fixed_hash::HashMap<String, Vec<MsgId>>,
     /// The change running now, and changes waiting for it.
     pub(super) change: Option<OpId>,
     /// The next change's changer, while its terminal catches up with the room's current epoch:

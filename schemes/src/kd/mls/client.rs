@@ -1,6 +1,8 @@
 //! A user's MLS client: one signing key and key-package store, and one MLS group per room.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::common::fixed_hash::HashMap;
 use std::marker::PhantomData;
 
 use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider};
@@ -196,7 +198,7 @@ impl<const SUITE: u16> Client<SUITE> {
             entropy,
             identity,
             storage,
-            rooms: HashMap::new(),
+            rooms: HashMap::default(),
             suite: PhantomData,
         };
         let one_time = (0..ONE_TIME_KEY_PACKAGES)

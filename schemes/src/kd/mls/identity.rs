@@ -9,7 +9,7 @@
 //! caught. The provider holds the directory entries its client has looked up; the client loads
 //! the entries of the roster it is told before each message ([`DirectoryIdentity::learn`]).
 
-use std::collections::HashMap;
+use crate::common::fixed_hash::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mls_rs::error::IntoAnyError;

@@ -4,7 +4,9 @@
 //! commits expired). It never holds a group secret: commits are signed PublicMessages whose path
 //! secrets are HPKE-encrypted to members, Welcomes are encrypted to the joiners' init keys.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::common::fixed_hash::HashMap;
 use std::marker::PhantomData;
 
 use super::client::ONE_TIME_KEY_PACKAGES;

@@ -7,7 +7,9 @@
 //! would sync the log when a device is set up.
 
 use crate::rekeying::RekeyingClient;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::common::fixed_hash::HashMap;
 
 use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, LogHeader, Slot};
 use super::wire::{Entry, Message, Query, Reply, Update};

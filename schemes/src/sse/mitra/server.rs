@@ -1,7 +1,9 @@
 //! Mitra's search server: per room, the dictionary `DictW`, the update log and the back-chain.
 
 use crate::rekeying::RekeyingServer;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::common::fixed_hash::{FixedState, HashMap, HashSet};
 
 use super::keys::ENTRY_LEN;
 use super::wire::{LogRecord, Message, Query, Reply, Sealed, Update};
@@ -67,7 +69,8 @@ impl SseServer for Server {
             ));
         }
         let index = self.rooms.entry(room).or_default();
-        let mut fresh = HashSet::with_capacity(update.entries.len());
+        let mut fresh =
+            HashSet::with_capacity_and_hasher(update.entries.len(), FixedState::default());
         for e in &update.entries {
             if index.dict.contains_key(&e.address) || !fresh.insert(e.address) {
                 return Err(SchemeError::Malformed("index address already in use"));
