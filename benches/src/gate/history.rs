@@ -25,6 +25,7 @@ const READER: UserId = UserId(1);
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Seal,
+    Store,
     Open,
     Rekey,
 }
@@ -33,6 +34,7 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::Seal => "seal",
+            Op::Store => "store",
             Op::Open => "open",
             Op::Rekey => "rekey",
         }
@@ -52,6 +54,17 @@ fn prepare<H: HistoryProtection>(op: Op, size: u64) -> Prepared {
                 Ran {
                     bytes,
                     state: Box::new((h, sealed, rng)),
+                }
+            })
+        }
+        Op::Store => {
+            let (id, sealed) = h.seal(WRITER, &body(size), &mut rng);
+            let record = sealed.wire_len() as u64;
+            Prepared::new(move || {
+                h.store(id, sealed);
+                Ran {
+                    bytes: Bytes::from([("record", record)]),
+                    state: Box::new(h),
                 }
             })
         }
@@ -89,7 +102,12 @@ struct Collect<'a>(&'a mut Vec<Case>);
 impl HistoryVisitor for Collect<'_> {
     fn visit<H: HistoryScheme>(&mut self) {
         let sizes = BODIES.map(|b| b as u64);
-        for (op, sizes) in [(Op::Seal, sizes), (Op::Open, sizes), (Op::Rekey, STORED)] {
+        for (op, sizes) in [
+            (Op::Seal, sizes),
+            (Op::Store, sizes),
+            (Op::Open, sizes),
+            (Op::Rekey, STORED),
+        ] {
             for size in sizes {
                 let name = format!("pre/{}/{}/{size}", H::NAME, op.name());
                 self.0.push(Case::new(name, move || prepare::<H>(op, size)));

@@ -4,11 +4,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use conclave_schemes::kd::{Change, KeyDistribution};
+use conclave_schemes::kd::{Change, KdAuthority, KdClient, KeyDistribution, Period};
 use conclave_schemes::registry::{self, KdScheme, KdVisitor};
-use conclave_schemes::testing::{KdHarness, Observer, Role};
-use conclave_schemes::{RoomId, UserId};
+use conclave_schemes::testing::{org_of, KdHarness, Observer, Role};
+use conclave_schemes::{Opened, RoomId, UserId, Wire};
+use rand_chacha::ChaCha20Rng;
 
+use super::history::BODIES;
 use super::{Bytes, Case, Prepared, Ran};
 use crate::{members, rng};
 
@@ -41,6 +43,14 @@ enum Op {
     Leave,
     /// Member `n - 1` of a room of `n` members is brought back in by user 0.
     Rejoin,
+    /// User 0 protects a message of `n` bytes with the scheme's message layer.
+    Protect,
+    /// User 1 reverses [`Op::Protect`].
+    Unprotect,
+    /// The authority issues user 0's credentials for the next key period.
+    Issue,
+    /// User 0's client validates and installs them.
+    Renew,
 }
 
 impl Op {
@@ -50,6 +60,10 @@ impl Op {
             Op::Join => "join",
             Op::Leave => "leave",
             Op::Rejoin => "rejoin",
+            Op::Protect => "protect",
+            Op::Unprotect => "unprotect",
+            Op::Issue => "issue",
+            Op::Renew => "renew",
         }
     }
 }
@@ -72,11 +86,38 @@ impl Observer for Tally {
 
 fn prepare<K: KeyDistribution>(op: Op, n: u32) -> Prepared {
     let mut rng = rng(&format!("gate/kd/{}/{}/{n}", K::NAME, op.name()));
-    let mut h = match op {
-        Op::Create => KdHarness::<K>::new(n, &mut rng),
-        Op::Join => KdHarness::<K>::with_room(n + 1, ROOM, n, &mut rng),
-        Op::Leave | Op::Rejoin => KdHarness::<K>::with_room(n, ROOM, n, &mut rng),
-    };
+    match op {
+        Op::Create => {
+            let h = KdHarness::<K>::new(n, &mut rng);
+            change(op, h, n, rng)
+        }
+        Op::Join => {
+            let h = KdHarness::<K>::with_room(n + 1, ROOM, n, &mut rng);
+            change(op, h, n, rng)
+        }
+        Op::Leave | Op::Rejoin => {
+            let h = KdHarness::<K>::with_room(n, ROOM, n, &mut rng);
+            change(op, h, n, rng)
+        }
+        Op::Protect | Op::Unprotect => {
+            let h = KdHarness::<K>::with_room(2, ROOM, 2, &mut rng);
+            message_layer(op, h, n as usize, rng)
+        }
+        Op::Issue | Op::Renew => {
+            let h = KdHarness::<K>::new(2, &mut rng);
+            credentials(op, h, rng)
+        }
+    }
+}
+
+/// A change of a room of `n` members ([`Op::Create`], [`Op::Join`], [`Op::Leave`],
+/// [`Op::Rejoin`]), counting the bytes each role sends.
+fn change<K: KeyDistribution>(
+    op: Op,
+    mut h: KdHarness<K>,
+    n: u32,
+    mut rng: ChaCha20Rng,
+) -> Prepared {
     let tally = Rc::new(RefCell::new(Bytes::new()));
     h.observer = Some(Box::new(Tally(Rc::clone(&tally))));
     Prepared::new(move || {
@@ -85,6 +126,9 @@ fn prepare<K: KeyDistribution>(op: Op, n: u32) -> Prepared {
             Op::Join => h.change(ROOM, ADMIN, Change::Add(&[UserId(n)]), &mut rng),
             Op::Leave => h.change(ROOM, ADMIN, Change::Remove(&[UserId(n - 1)]), &mut rng),
             Op::Rejoin => h.rejoin(ROOM, ADMIN, UserId(n - 1), &mut rng),
+            Op::Protect | Op::Unprotect | Op::Issue | Op::Renew => {
+                unreachable!("not a change")
+            }
         }
         let bytes = tally.borrow().clone();
         Ran {
@@ -94,16 +138,102 @@ fn prepare<K: KeyDistribution>(op: Op, n: u32) -> Prepared {
     })
 }
 
+/// User 0 protects a message of `len` bytes; with [`Op::Unprotect`], in the set-up, and user 1
+/// reverses it.
+fn message_layer<K: KeyDistribution>(
+    op: Op,
+    mut h: KdHarness<K>,
+    len: usize,
+    mut rng: ChaCha20Rng,
+) -> Prepared {
+    let body = vec![0x5a; len];
+    let protect = |h: &mut KdHarness<K>, body: &[u8], rng: &mut ChaCha20Rng| {
+        h.clients[0]
+            .message_layer()
+            .expect("the scheme declares a message layer")
+            .protect(ROOM, body, rng)
+            .unwrap_or_else(|e| panic!("{}: protect: {e}", K::NAME))
+    };
+    if let Op::Protect = op {
+        return Prepared::new(move || {
+            let protected = protect(&mut h, &body, &mut rng);
+            Ran {
+                bytes: Bytes::from([("message", protected.len() as u64)]),
+                state: Box::new((h, protected, rng)),
+            }
+        });
+    }
+    let protected = protect(&mut h, &body, &mut rng);
+    Prepared::new(move || {
+        let opened = h.clients[1]
+            .message_layer()
+            .expect("the scheme declares a message layer")
+            .unprotect(ROOM, ADMIN, &protected);
+        assert!(
+            matches!(opened, Ok(Opened::Plaintext(_))),
+            "{}: unprotect: {opened:?}",
+            K::NAME
+        );
+        Ran {
+            bytes: Bytes::from([("message", protected.len() as u64)]),
+            state: Box::new((h, opened)),
+        }
+    })
+}
+
+/// User 0's authority issues its credentials for the next key period; with [`Op::Renew`], in
+/// the set-up, and user 0's client installs them.
+fn credentials<K: KeyDistribution>(op: Op, mut h: KdHarness<K>, mut rng: ChaCha20Rng) -> Prepared {
+    let org = usize::from(org_of(ADMIN).0);
+    let next = Period(1);
+    if let Op::Issue = op {
+        return Prepared::new(move || {
+            let issued = h.authorities[org]
+                .issue(ADMIN, next, &mut rng)
+                .unwrap_or_else(|e| panic!("{}: issue: {e}", K::NAME));
+            Ran {
+                bytes: Bytes::from([("issued", issued.wire_len() as u64)]),
+                state: Box::new((h, issued, rng)),
+            }
+        });
+    }
+    let issued = h.authorities[org]
+        .issue(ADMIN, next, &mut rng)
+        .unwrap_or_else(|e| panic!("{}: issue: {e}", K::NAME));
+    Prepared::new(move || {
+        h.clients[0]
+            .renew(&issued, &mut rng)
+            .unwrap_or_else(|e| panic!("{}: renew: {e}", K::NAME));
+        Ran {
+            bytes: Bytes::from([("issued", issued.wire_len() as u64)]),
+            state: Box::new((h, issued, rng)),
+        }
+    })
+}
+
 struct Collect<'a>(&'a mut Vec<Case>);
 
 impl KdVisitor for Collect<'_> {
     fn visit<K: KdScheme>(&mut self) {
-        let mut ops = vec![Op::Create, Op::Join, Op::Leave];
+        let sizes = sizes(K::NAME).to_vec();
+        let mut ops = vec![
+            (Op::Create, sizes.clone()),
+            (Op::Join, sizes.clone()),
+            (Op::Leave, sizes.clone()),
+        ];
         if K::PROPERTIES.rejoins {
-            ops.push(Op::Rejoin);
+            ops.push((Op::Rejoin, sizes));
         }
-        for op in ops {
-            for n in sizes(K::NAME) {
+        if K::MESSAGE_LAYER {
+            let bodies: Vec<u32> = BODIES.iter().map(|&b| b as u32).collect();
+            ops.extend([(Op::Protect, bodies.clone()), (Op::Unprotect, bodies)]);
+        }
+        if <K::Authority as KdAuthority>::ISSUES_PER_PERIOD {
+            // One user's credentials for one period: no size to vary.
+            ops.extend([(Op::Issue, vec![1]), (Op::Renew, vec![1])]);
+        }
+        for (op, sizes) in ops {
+            for n in sizes {
                 let name = format!("kd/{}/{}/{n}", K::NAME, op.name());
                 self.0.push(Case::new(name, move || prepare::<K>(op, n)));
             }

@@ -12,21 +12,28 @@
 //! | family | operations | sizes |
 //! |---|---|---|
 //! | key distribution ([`kd`]) | `create`, `join`, `leave` (and `rejoin` where the scheme rejoins): the whole change, every party's work | rooms of [`kd::sizes`] members |
-//! | history protection ([`history`]) | `seal`, `open` | bodies of [`history::BODIES`] bytes |
+//! | | `protect`, `unprotect` (schemes with a message layer) | bodies of [`history::BODIES`] bytes |
+//! | | `issue` (the authority), `renew` (the client) (schemes whose credentials expire) | one user, one period |
+//! | history protection ([`history`]) | `seal`, `store`, `open` | bodies of [`history::BODIES`] bytes |
 //! | | `rekey`: a change re-keying the stored history (re-encryption per record, re-wraps, links) | [`history::STORED`] stored records |
 //! | searchable encryption ([`sse`]) | `index` (client update and server apply) | one update of 8 keywords into an index of [`sse::INDEXED`] messages |
 //! | | `search`: query, every round, resolution | [`sse::RESULTS`] results |
 //! | | `rekey`: a change re-keying the index | [`sse::INDEXED`] indexed messages |
+//! | record channel ([`channel`]) | `seal`, `open` (TLS 1.3's record layer) | payloads of [`channel::PAYLOADS`] bytes |
 //! | engine ([`engine`]) | one calibrated run of a small scenario on the conventional stack | 1 |
 //!
 //! The calibration table's keys map onto these: `client.change`, `client.handle` and
 //! `server.handle` of a key-distribution scheme are the parts of `create`, `join`, `leave`
-//! and `rejoin`; `seal`, `open` and `store` are `seal` and `open`; `epoch_changed`,
+//! and `rejoin`, `client.rejoin` is `rejoin`, `protect`, `unprotect`, `kms.issue` and
+//! `client.renew` are `protect`, `unprotect`, `issue` and `renew`; `seal`, `store` and `open`
+//! are themselves; `tls/seal` and `tls/open` are the record channel's; `epoch_changed`,
 //! `client.handle`, `reencrypt`, `rewrap`, `headers`, `chain`, `back-chain`, `rekey`,
 //! `send-chain` and `store-link` are parts of `rekey`; `index` and `apply` are `index`;
-//! `query`, `search` and `resolve` are `search`.
+//! `query`, `search` and `resolve` are `search`. `blob/open` (a terminal's state blob at login)
+//! is the crate's one AEAD, benched through the schemes' `seal` and `open`.
 
 pub mod baseline;
+pub mod channel;
 pub mod engine;
 pub mod history;
 pub mod kd;
@@ -91,6 +98,7 @@ pub fn cases() -> Vec<Case> {
     kd::cases(&mut all);
     history::cases(&mut all);
     sse::cases(&mut all);
+    channel::cases(&mut all);
     engine::cases(&mut all);
     all
 }

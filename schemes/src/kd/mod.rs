@@ -159,6 +159,10 @@ pub trait KeyDistribution: 'static {
     /// (keys and their precomputation), for memory estimates; 0 (the default) where that is
     /// small beside the rest of a user's state.
     const CLIENT_CREDENTIAL_BYTES: usize = 0;
+    /// Whether its clients protect every application message themselves
+    /// ([`KdClient::message_layer`] returns one): false (the default) for schemes that only
+    /// distribute epoch secrets.
+    const MESSAGE_LAYER: bool = false;
     /// A user's public credential, published in the directory at enrolment.
     type Credential: Wire + Clone + Send + Sync + 'static;
     /// Any protocol message, in either direction.
@@ -279,8 +283,9 @@ pub trait KdClient: Send {
     /// [`SchemeError::Internal`] if the state cannot be serialised.
     fn state_len(&mut self, room: RoomId) -> Result<usize, SchemeError>;
 
-    /// The scheme's per-message protection, for schemes that have one; `None` (the default)
-    /// for schemes that only distribute epoch secrets.
+    /// The scheme's per-message protection, for schemes that have one
+    /// ([`KeyDistribution::MESSAGE_LAYER`]); `None` (the default) for schemes that only
+    /// distribute epoch secrets.
     fn message_layer(&mut self) -> Option<&mut dyn MessageLayer> {
         None
     }

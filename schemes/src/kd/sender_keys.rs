@@ -471,6 +471,7 @@ impl KeyDistribution for SenderKeys {
         heals_after_update: false,
         rejoins: false,
     };
+    const MESSAGE_LAYER: bool = true;
     type Credential = Credential;
     type Message = Message;
     type Client = Client;

@@ -557,7 +557,8 @@ pub fn kd_heals_after_update<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
 /// Key distribution: the family's suite, for what scheme `K` claims
 /// ([`KeyDistribution::PROPERTIES`]), in turn:
 ///
-/// * [`kd_membership`], [`kd_key_periods`] and [`kd_impersonation_refused`], always;
+/// * [`kd_message_layer_declared`], [`kd_membership`], [`kd_key_periods`] and
+///   [`kd_impersonation_refused`], always;
 /// * [`kd_exclusion`], if it claims both `removal_excludes` and `join_excludes_past`;
 /// * [`kd_rejects_tampering`], unless its server knows the epoch secret (the key then travels
 ///   under TLS alone, with nothing a member authenticates);
@@ -571,6 +572,7 @@ where
     K::Message: Tamper,
 {
     let claims = K::PROPERTIES;
+    kd_message_layer_declared::<K>(rng);
     kd_membership::<K>(rng);
     if claims.removal_excludes && claims.join_excludes_past {
         kd_exclusion::<K>(rng);
@@ -582,6 +584,22 @@ where
     kd_impersonation_refused::<K>(rng);
     kd_removed_member_overhears::<K>(rng);
     kd_heals_after_update::<K>(rng);
+}
+
+/// A client has a message layer exactly when its scheme declares one
+/// ([`KeyDistribution::MESSAGE_LAYER`]).
+///
+/// # Panics
+/// If they disagree.
+pub fn kd_message_layer_declared<K: KeyDistribution>(rng: &mut dyn CryptoRngCore) {
+    let mut h = KdHarness::<K>::new(1, rng);
+    assert_eq!(
+        h.clients[0].message_layer().is_some(),
+        K::MESSAGE_LAYER,
+        "{}: KeyDistribution::MESSAGE_LAYER says {}",
+        K::NAME,
+        K::MESSAGE_LAYER
+    );
 }
 
 /// A data family's server handles re-keying traffic `msg` from `from` in `room`, and the work it
