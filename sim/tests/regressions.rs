@@ -170,3 +170,8 @@ fn rejoin_behind_a_change_awaiting_it() {
 fn rejoin_made_while_offline() {
     run_clean("rejoin-made-while-offline.yaml");
 }
+
+#[test]
+fn sender_key_lost_to_removal() {
+    run_clean("sender-key-lost-to-removal.yaml");
+}

@@ -236,8 +236,16 @@ impl Engine<'_> {
                     continue;
                 }
                 // A read its removal overtook: the record waits for an epoch the member never
-                // held, and being removed it never will.
-                if held && self.shut_out_by_removal(user, room, msg) {
+                // held, and being removed it never will; or the key traffic that would have
+                // opened it (a sender's key) reached the member only after its removal, which
+                // the terminal then dropped, so no later membership brings it either.
+                let key_lost = origin.is_some_and(|(_, e)| {
+                    self.users[u]
+                        .keys_lost_to_removal
+                        .get(&room)
+                        .is_some_and(|lost| e <= *lost)
+                });
+                if held && (key_lost || self.shut_out_by_removal(user, room, msg)) {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }

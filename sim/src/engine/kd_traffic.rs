@@ -260,7 +260,11 @@ impl Engine<'_> {
             roster: ref members,
         } = *mail;
         if !self.is_member(user, room) {
-            // Removed while the message was in flight: nothing for it to do any more.
+            // Removed while the message was in flight: nothing for it to do any more. If it was
+            // sent to the user as a member, what it carried for that membership is lost.
+            if members.binary_search(&user).is_ok() {
+                self.key_traffic_lost_to_removal(user, room);
+            }
             self.counters.kd_stale += 1;
             self.removed_member_listens(user, mail);
             return Ok(());
@@ -304,6 +308,17 @@ impl Engine<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Records that key traffic `user` was sent as a member of `room` reached it only after its
+    /// removal: reads of that membership waiting for it were cut short by the removal.
+    fn key_traffic_lost_to_removal(&mut self, user: UserId, room: RoomId) {
+        let state = &mut self.users[user.0 as usize];
+        let Some(last) = state.after_removal.get(&room).and_then(|a| a.last_before) else {
+            return;
+        };
+        let lost = state.keys_lost_to_removal.entry(room).or_insert(last);
+        *lost = (*lost).max(last);
     }
 
     /// A removed member's terminal processes key traffic sent to it after its removal (the

@@ -261,6 +261,7 @@ impl<'s> Engine<'s> {
                     restoring: None,
                     waiting: BTreeMap::new(),
                     after_removal: BTreeMap::new(),
+                    keys_lost_to_removal: BTreeMap::new(),
                     epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),

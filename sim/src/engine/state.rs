@@ -118,6 +118,10 @@ pub(crate) struct UserState {
     /// sent to it after the removal gave it (part of what a removed member kept). When it
     /// rejoins it is a joiner to the history and search schemes, not a continuing member.
     pub(super) after_removal: BTreeMap<RoomId, AfterRemoval>,
+    /// Per room, the latest epoch of a membership whose key traffic reached the user only after
+    /// its removal, and so was dropped (a sender's key sent while it was offline): what it would
+    /// have opened with that traffic it never will, whatever membership it holds later.
+    pub(super) keys_lost_to_removal: BTreeMap<RoomId, Epoch>,
     /// Every epoch of each room the user has held; the last is the one it holds now (and keeps
     /// after a removal). The one record of who holds what: the epochs' secrets are the oracle's
     /// ground truth ([`crate::oracle::Oracle::secret_of`]), which every member's secret is
