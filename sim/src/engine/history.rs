@@ -235,17 +235,8 @@ impl Engine<'_> {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }
-                // A read its removal overtook: the record waits for an epoch the member never
-                // held, and being removed it never will; or the key traffic that would have
-                // opened it (a sender's key) reached the member only after its removal, which
-                // the terminal then dropped, so no later membership brings it either.
-                let key_lost = origin.is_some_and(|(_, e)| {
-                    self.users[u]
-                        .keys_lost_to_removal
-                        .get(&room)
-                        .is_some_and(|lost| e <= *lost)
-                });
-                if held && (key_lost || self.shut_out_by_removal(user, room, msg)) {
+                // A read its removal overtook (see `shut_out_by_removal`).
+                if held && self.shut_out_by_removal(user, room, msg) {
                     self.result.ops.entry(Op::Receive).or_default().incomplete += 1;
                     continue;
                 }
@@ -264,12 +255,28 @@ impl Engine<'_> {
         }
     }
 
-    /// Whether `user`, removed from `room`, cannot open `msg` because the stored record now
-    /// waits for an epoch the user never held: history re-protected under the removal's epoch,
-    /// or under an earlier one whose key had not reached the member when it was removed (and
-    /// never will). Either way the removal cut the read short; a record waiting for an epoch the
-    /// user held is not excused. Oracle work: not charged.
+    /// Whether a removal of `user` from `room` cut its read of `msg` short:
+    ///
+    /// * the key traffic that would have opened it (a sender's key) was sent to the user as a
+    ///   member but reached it only after its removal, which the terminal dropped, so no later
+    ///   membership brings it either (`msg` is of that membership or an earlier one);
+    /// * or, the user being removed now, the stored record waits for an epoch it never held:
+    ///   history re-protected under the removal's epoch, or under an earlier one whose key had
+    ///   not reached the member when it was removed (and never will). A record waiting for an
+    ///   epoch the user held is not excused.
+    ///
+    /// Oracle work: not charged.
     fn shut_out_by_removal(&mut self, user: UserId, room: RoomId, msg: MsgId) -> bool {
+        let sent_in = self.rooms[room.0 as usize]
+            .messages
+            .get(&msg)
+            .map(|r| r.epoch);
+        let lost = self.users[user.0 as usize].keys_lost_to_removal.get(&room);
+        if let (Some(epoch), Some(lost)) = (sent_in, lost) {
+            if epoch <= *lost {
+                return true;
+            }
+        }
         if self.is_member(user, room)
             || !self.users[user.0 as usize]
                 .after_removal
