@@ -89,15 +89,27 @@ fn prepare<K: KeyDistribution>(op: Op, n: u32) -> Prepared {
     match op {
         Op::Create => {
             let h = KdHarness::<K>::new(n, &mut rng);
-            change(op, h, n, rng)
+            change(h, rng, move |h, rng| {
+                h.create(ROOM, &members(n), ADMIN, rng)
+            })
         }
         Op::Join => {
             let h = KdHarness::<K>::with_room(n + 1, ROOM, n, &mut rng);
-            change(op, h, n, rng)
+            change(h, rng, move |h, rng| {
+                h.change(ROOM, ADMIN, Change::Add(&[UserId(n)]), rng);
+            })
         }
-        Op::Leave | Op::Rejoin => {
+        Op::Leave => {
             let h = KdHarness::<K>::with_room(n, ROOM, n, &mut rng);
-            change(op, h, n, rng)
+            change(h, rng, move |h, rng| {
+                h.change(ROOM, ADMIN, Change::Remove(&[UserId(n - 1)]), rng);
+            })
+        }
+        Op::Rejoin => {
+            let h = KdHarness::<K>::with_room(n, ROOM, n, &mut rng);
+            change(h, rng, move |h, rng| {
+                h.rejoin(ROOM, ADMIN, UserId(n - 1), rng)
+            })
         }
         Op::Protect | Op::Unprotect => {
             let h = KdHarness::<K>::with_room(2, ROOM, 2, &mut rng);
@@ -110,26 +122,17 @@ fn prepare<K: KeyDistribution>(op: Op, n: u32) -> Prepared {
     }
 }
 
-/// A change of a room of `n` members ([`Op::Create`], [`Op::Join`], [`Op::Leave`],
-/// [`Op::Rejoin`]), counting the bytes each role sends.
+/// A change (`make` on the harness: a create, join, leave or rejoin), counting the bytes each
+/// role sends.
 fn change<K: KeyDistribution>(
-    op: Op,
     mut h: KdHarness<K>,
-    n: u32,
     mut rng: ChaCha20Rng,
+    make: impl FnOnce(&mut KdHarness<K>, &mut ChaCha20Rng) + 'static,
 ) -> Prepared {
     let tally = Rc::new(RefCell::new(Bytes::new()));
     h.observer = Some(Box::new(Tally(Rc::clone(&tally))));
     Prepared::new(move || {
-        match op {
-            Op::Create => h.create(ROOM, &members(n), ADMIN, &mut rng),
-            Op::Join => h.change(ROOM, ADMIN, Change::Add(&[UserId(n)]), &mut rng),
-            Op::Leave => h.change(ROOM, ADMIN, Change::Remove(&[UserId(n - 1)]), &mut rng),
-            Op::Rejoin => h.rejoin(ROOM, ADMIN, UserId(n - 1), &mut rng),
-            Op::Protect | Op::Unprotect | Op::Issue | Op::Renew => {
-                unreachable!("not a change")
-            }
-        }
+        make(&mut h, &mut rng);
         let bytes = tally.borrow().clone();
         Ran {
             bytes,
@@ -184,22 +187,21 @@ fn message_layer<K: KeyDistribution>(
 /// User 0's authority issues its credentials for the next key period; with [`Op::Renew`], in
 /// the set-up, and user 0's client installs them.
 fn credentials<K: KeyDistribution>(op: Op, mut h: KdHarness<K>, mut rng: ChaCha20Rng) -> Prepared {
-    let org = usize::from(org_of(ADMIN).0);
-    let next = Period(1);
+    let issue = |h: &mut KdHarness<K>, rng: &mut ChaCha20Rng| {
+        h.authorities[usize::from(org_of(ADMIN).0)]
+            .issue(ADMIN, Period(1), rng)
+            .unwrap_or_else(|e| panic!("{}: issue: {e}", K::NAME))
+    };
     if let Op::Issue = op {
         return Prepared::new(move || {
-            let issued = h.authorities[org]
-                .issue(ADMIN, next, &mut rng)
-                .unwrap_or_else(|e| panic!("{}: issue: {e}", K::NAME));
+            let issued = issue(&mut h, &mut rng);
             Ran {
                 bytes: Bytes::from([("issued", issued.wire_len() as u64)]),
                 state: Box::new((h, issued, rng)),
             }
         });
     }
-    let issued = h.authorities[org]
-        .issue(ADMIN, next, &mut rng)
-        .unwrap_or_else(|e| panic!("{}: issue: {e}", K::NAME));
+    let issued = issue(&mut h, &mut rng);
     Prepared::new(move || {
         h.clients[0]
             .renew(&issued, &mut rng)
