@@ -216,6 +216,11 @@ fn gate(args: &Args) -> Result<ExitCode, Broken> {
             threshold_percent: existing
                 .as_ref()
                 .map_or(baseline::DEFAULT_THRESHOLD_PERCENT, |b| b.threshold_percent),
+            slack_instructions: existing
+                .as_ref()
+                .map_or(baseline::DEFAULT_SLACK_INSTRUCTIONS, |b| {
+                    b.slack_instructions
+                }),
             thresholds: existing.map(|b| b.thresholds).unwrap_or_default(),
             benchmarks: now,
         };
@@ -255,10 +260,11 @@ fn gate(args: &Args) -> Result<ExitCode, Broken> {
         return Ok(ExitCode::from(EXIT_REGRESSED));
     }
     println!(
-        "regress: {} benchmarks, {} failed (threshold {} %)",
+        "regress: {} benchmarks, {} failed (threshold {} %, beyond {} instructions)",
         rows.len(),
         failed.len(),
-        base.threshold_percent
+        base.threshold_percent,
+        base.slack_instructions
     );
     if !failed.is_empty() {
         return Ok(ExitCode::from(EXIT_REGRESSED));
