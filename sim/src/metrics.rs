@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 use crate::oracle::Security;
 use crate::scenario::StackSpec;
 
 /// The operations of Table 1 and the others the model measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// User opens the app until the key state of all its rooms is restored and the last
     /// `login.recent` messages of each room are decrypted.
@@ -123,7 +125,8 @@ impl Party {
 
 /// Why a stack dropped a workload action that the trace asked for (other stacks of the same
 /// trace may have performed it): the censoring of `skipped` in the reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// The action waited for the user to hold a key for the room, and the run ended first.
     NoKeyByEnd,
@@ -181,9 +184,10 @@ impl SkipReason {
 pub const MAX_LATENCY_US: u64 = 86_400_000_000;
 
 /// Measurements of one op of one stack.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpStats {
     /// Latency in microseconds (values are clamped to `1..=MAX_LATENCY_US`).
+    #[serde(with = "crate::persist::histogram")]
     pub latency_us: Histogram<u64>,
     /// Samples recorded.
     pub count: u64,
@@ -354,13 +358,14 @@ pub fn size_bucket(n: u64) -> u32 {
 }
 
 /// Measurements of one op in one size bucket (of the room, or of its stored history).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScaleStats {
     /// Samples.
     pub count: u64,
     /// Sizes of the samples, summed (their mean is the bucket's position on the axis).
     pub size_sum: u64,
     /// Latency in microseconds, two significant digits.
+    #[serde(with = "crate::persist::histogram")]
     pub latency_us: Histogram<u64>,
     /// Bytes sent by clients, summed.
     pub bytes_up: u64,
@@ -478,7 +483,7 @@ pub fn confidence_interval_95(values: &[f64]) -> Option<(f64, f64)> {
 }
 
 /// Run-level counters of one stack.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Engine events processed.
     pub events: u64,
@@ -503,7 +508,7 @@ pub struct Counters {
 }
 
 /// What `servers.key_retention` did in a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionCounters {
     /// Key-distribution messages queued for offline users that the key server dropped unread.
     pub expired: u64,
@@ -531,7 +536,7 @@ impl Counters {
 }
 
 /// All measurements of one stack (merged over seeds).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StackResult {
     /// The stack.
     pub stack: StackSpec,
@@ -545,6 +550,7 @@ pub struct StackResult {
     /// with several seeds, the hash of the per-seed hashes in seed order).
     pub trace_sha256: String,
     /// Per op and room-size bucket ([`size_bucket`] of the room's members when the op ended).
+    #[serde(with = "crate::persist::pairs")]
     pub by_room_size: BTreeMap<(Op, u32), ScaleStats>,
     /// Re-encryptions per bucket of the room's stored history (messages) when they ended.
     pub reencrypt_by_history: BTreeMap<u32, ScaleStats>,

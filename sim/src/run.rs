@@ -85,11 +85,30 @@ pub fn run_with(
     progress: &[Progress],
 ) -> Result<Vec<StackResult>, RunError> {
     let jobs = jobs(scenario, seeds);
+    let results = run_jobs(registry, scenario, &jobs, costing, threads, progress)?;
+    Ok(merge_jobs(
+        jobs.into_iter().map(|(stack, _)| stack).zip(results),
+    ))
+}
+
+/// Runs `jobs` of `scenario` on `threads` threads and returns each job's own result, in job
+/// order; `progress` has one entry per job (or is empty).
+///
+/// # Errors
+/// The first failing job, in job order.
+pub fn run_jobs(
+    registry: &Registry,
+    scenario: &Scenario,
+    jobs: &[(StackSpec, u64)],
+    costing: &Costing,
+    threads: usize,
+    progress: &[Progress],
+) -> Result<Vec<StackResult>, RunError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
         .map_err(|_| RunError::Threads(threads))?;
-    let results: Vec<Result<StackResult, RunError>> = pool.install(|| {
+    pool.install(|| {
         jobs.par_iter()
             .enumerate()
             .map(|(i, (stack, seed))| {
@@ -108,12 +127,17 @@ pub fn run_with(
                     .map_err(fail)
             })
             .collect()
-    });
+    })
+}
+
+/// Merges per-job results, given in job order, into one result per stack, in the order the
+/// stacks first appear. The same jobs in the same order give the same merged results whether
+/// they ran in one process or in several (`conclave run --shard`, then `conclave merge`).
+pub fn merge_jobs(results: impl IntoIterator<Item = (StackSpec, StackResult)>) -> Vec<StackResult> {
     let mut merged: Vec<StackResult> = Vec::new();
     let mut traces: Vec<Vec<String>> = Vec::new();
-    for (r, (stack, _)) in results.into_iter().zip(&jobs) {
-        let r = r?;
-        match merged.iter().position(|m| m.stack == *stack) {
+    for (stack, r) in results {
+        match merged.iter().position(|m| m.stack == stack) {
             Some(i) => {
                 merged[i].merge(&r);
                 traces[i].push(r.trace_sha256);
@@ -133,7 +157,7 @@ pub fn run_with(
             m.trace_sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         }
     }
-    Ok(merged)
+    merged
 }
 
 /// The exit status of `conclave run` and `conclave fuzz` when a property a stack claims was

@@ -12,10 +12,13 @@
 //! splices and rolls back stored history, replays key-distribution messages, and members or
 //! the server send re-keying traffic that is not theirs to send.
 
+use serde::{Deserialize, Serialize};
+
 use super::Oracle;
 
 /// The adversary experiments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Adversary {
     /// The servers collude with a removed member and try to read messages sent after the removal.
     ServerPlusRemovedMember,
@@ -142,7 +145,8 @@ impl Adversary {
 }
 
 /// Outcome of an adversary experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The adversary learned nothing it should not.
     Safe,

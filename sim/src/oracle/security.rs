@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::{Adversary, Verdict};
 
 /// The security properties the oracle checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Property {
     /// Every current member can decrypt new messages of its rooms (and members agree on the
     /// epoch secret).
@@ -84,7 +87,7 @@ impl Property {
 }
 
 /// What the oracle found about one property.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PropertyOutcome {
     /// Whether the stack's schemes claim the property (a failure is then a violation and fails
     /// the run); an unclaimed property that fails is an exposure by design.
@@ -98,7 +101,7 @@ pub struct PropertyOutcome {
 }
 
 /// Facts about a stack's trust model that the security report states.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustNotes {
     /// Sentences such as "the key server holds every epoch secret by design".
     pub notes: Vec<String>,
@@ -110,7 +113,7 @@ pub struct TrustNotes {
 /// What the search server saw of the searches: the search pattern, measured from the bytes of
 /// every query it received (two queries with identical bytes are linkable), and the access
 /// pattern (result ids it returned or entries it looked up).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchLeakage {
     /// Searches the server answered (first rounds).
     pub searches: u64,
@@ -148,7 +151,7 @@ impl SearchLeakage {
 }
 
 /// Everything the oracle found for one stack.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Security {
     /// Per property.
     pub properties: BTreeMap<Property, PropertyOutcome>,

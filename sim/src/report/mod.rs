@@ -129,7 +129,12 @@ pub fn write_all(r: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError>
 }
 
 /// Writes `bytes` to a temporary file in `dir`, syncs it and renames it to `path`.
-fn write_atomically(dir: &Path, name: &str, path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomically(
+    dir: &Path,
+    name: &str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), ReportError> {
     // Unique per process and call, so concurrent writers into one directory never share a
     // temporary file.
     static NEXT: AtomicU64 = AtomicU64::new(0);

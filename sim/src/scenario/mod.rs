@@ -61,29 +61,52 @@ pub fn load_with(
     known: &KnownSchemes<'_>,
     sets: &[(String, String)],
 ) -> Result<Scenario, ScenarioError> {
+    let text = read_text(path)?;
+    parse_with(&text, path, known, sets)
+}
+
+/// The text of a scenario file.
+///
+/// # Errors
+/// [`ScenarioError::Io`] when the file cannot be read, [`ScenarioError::Invalid`] (with the
+/// position of the first bad byte) when it is not UTF-8.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
     let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
-            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-            let column = valid
-                .rsplit(|b| *b == b'\n')
-                .next()
-                .map_or(0, |l| String::from_utf8_lossy(l).chars().count())
-                + 1;
-            return Err(ScenarioError::Invalid {
-                path: path.to_path_buf(),
-                line: Some(line),
-                column: Some(column),
-                key: None,
-                message: "the file is not valid UTF-8 text".to_owned(),
-            });
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = bytes
+            .get(..e.utf8_error().valid_up_to())
+            .unwrap_or_default();
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = valid
+            .rsplit(|b| *b == b'\n')
+            .next()
+            .map_or(0, |l| String::from_utf8_lossy(l).chars().count())
+            + 1;
+        ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            key: None,
+            message: "the file is not valid UTF-8 text".to_owned(),
         }
-    };
+    })
+}
+
+/// As [`load_with`], from the file's text (`path` names it in messages and resolves relative
+/// paths in it).
+///
+/// # Errors
+/// As [`load_with`], but for reading the file.
+pub fn parse_with(
+    text: &str,
+    path: &Path,
+    known: &KnownSchemes<'_>,
+    sets: &[(String, String)],
+) -> Result<Scenario, ScenarioError> {
     if sets.is_empty() {
         return parse(text, path, known);
     }

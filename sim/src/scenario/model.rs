@@ -459,7 +459,8 @@ pub struct Servers {
 }
 
 /// `cost_model`
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CostModelKind {
     /// `measured`: each operation is charged its measured wall time.
     Measured,
@@ -468,7 +469,9 @@ pub enum CostModelKind {
 }
 
 /// One column of the report: a scheme from each family.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct StackSpec {
     /// key distribution scheme name
     pub kd: String,
