@@ -595,6 +595,52 @@ impl StackResult {
         }
     }
 
+    /// Checks what a result read back from a file (a shard's partial report) must satisfy to be
+    /// merged: every histogram has the bounds and precision this build records with, and holds
+    /// as many samples as its count says.
+    ///
+    /// # Errors
+    /// What is wrong, naming the op or bucket.
+    pub fn check_shape(&self) -> Result<(), String> {
+        let shaped = |h: &Histogram<u64>, sigfig: u8, count: u64, what: String| {
+            if h.low() != 1 || h.high() < MAX_LATENCY_US || h.sigfig() != sigfig {
+                Err(format!(
+                    "{what}: a latency histogram over {}..{} µs with {} significant digits (expected 1..{MAX_LATENCY_US} with {sigfig})",
+                    h.low(),
+                    h.high(),
+                    h.sigfig()
+                ))
+            } else if h.len() != count {
+                Err(format!(
+                    "{what}: {} samples in its histogram, count {count}",
+                    h.len()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        for (op, s) in &self.ops {
+            shaped(&s.latency_us, 3, s.count, op.name().to_owned())?;
+        }
+        for ((op, bucket), s) in &self.by_room_size {
+            shaped(
+                &s.latency_us,
+                2,
+                s.count,
+                format!("{} in room-size bucket {bucket}", op.name()),
+            )?;
+        }
+        for (bucket, s) in &self.reencrypt_by_history {
+            shaped(
+                &s.latency_us,
+                2,
+                s.count,
+                format!("reencrypt in history bucket {bucket}"),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Records `sample` of `op` into the per-op statistics and its scale buckets.
     pub fn record(&mut self, op: Op, sample: &Sample) {
         self.ops.entry(op).or_default().record(sample);

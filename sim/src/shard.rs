@@ -293,6 +293,9 @@ pub fn assemble(partials: Vec<(PathBuf, Partial)>) -> Result<Assembled, MergeErr
         wall_seconds = wall_seconds.max(partial.wall_seconds);
         for job in partial.jobs {
             let n = job.job;
+            job.result
+                .check_shape()
+                .map_err(|m| mismatch(&path, format!("job {n}: {m}")))?;
             if !shard.takes(n) || n >= run.jobs {
                 return Err(mismatch(
                     &path,
@@ -338,4 +341,30 @@ pub fn assemble(partials: Vec<(PathBuf, Partial)>) -> Result<Assembled, MergeErr
         wall_seconds,
         calibration_table,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_goes_to_exactly_one_shard_round_robin() {
+        for count in 1..=7_u32 {
+            for job in 0..50 {
+                let owners: Vec<u32> = (1..=count)
+                    .filter(|&index| Shard { index, count }.takes(job))
+                    .collect();
+                assert_eq!(owners, [job as u32 % count + 1]);
+            }
+        }
+    }
+
+    #[test]
+    fn slices_parse_as_k_of_n() {
+        assert_eq!("2/8".parse(), Ok(Shard { index: 2, count: 8 }));
+        assert_eq!(" 1 / 1 ".parse(), Ok(Shard { index: 1, count: 1 }));
+        for bad in ["0/3", "4/3", "3", "/3", "1/", "a/2", "1/2/3", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 }

@@ -146,6 +146,23 @@ fn three_shards_merge_into_the_unsharded_report() {
         ]),
         "a shard of another run",
     );
+    // A count that disagrees with its histogram (a corrupt or edited file).
+    let mut text: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shards[0].join("partial.json")).unwrap()).unwrap();
+    let count = &mut text["jobs"][0]["result"]["ops"]["send"]["count"];
+    *count = serde_json::json!(count.as_u64().unwrap() + 1);
+    let edited = tmp.path().join("edited");
+    std::fs::create_dir_all(&edited).unwrap();
+    std::fs::write(edited.join("partial.json"), text.to_string()).unwrap();
+    bad(
+        &conclave(&[
+            "merge",
+            edited.to_str().unwrap(),
+            shards[1].to_str().unwrap(),
+            shards[2].to_str().unwrap(),
+        ]),
+        "samples in its histogram",
+    );
     // Not a partial report.
     bad(
         &conclave(&[
