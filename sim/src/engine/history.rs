@@ -1,6 +1,8 @@
 //! Reading stored records: opening and checking them, parking those not readable yet and
 //! retrying them, fetching stored messages, and joiners reading a room's history.
 
+use std::sync::Arc;
+
 use conclave_schemes::erased::Packet;
 use conclave_schemes::pre::KeyView;
 use conclave_schemes::{MsgId, Opened as SchemeOpened, RoomId, SchemeError, UserId};
@@ -36,10 +38,11 @@ impl Engine<'_> {
         sealed: &Packet,
     ) -> Result<ReadOutcome, EngineError> {
         let u = user.0 as usize;
-        let Some(rec_epoch) = self.rooms[room.0 as usize]
+        // One lookup: nothing below changes the room's messages.
+        let Some((rec_epoch, sender, body)) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
-            .map(|r| r.epoch)
+            .map(|r| (r.epoch, r.sender, Arc::clone(&r.body)))
         else {
             return Ok(ReadOutcome::default());
         };
@@ -68,10 +71,6 @@ impl Engine<'_> {
         let history_pending = matches!(r, Ok(SchemeOpened::Pending { .. }));
         let (r, ns) = match r {
             Ok(SchemeOpened::Plaintext(pt)) if self.stack.kd.message_layer(user).is_some() => {
-                let sender = self.rooms[room.0 as usize]
-                    .messages
-                    .get(&msg)
-                    .map_or(user, |m| m.sender);
                 let k = OpKey {
                     scheme: self.stack.kd.name(),
                     op: "unprotect",
@@ -86,7 +85,7 @@ impl Engine<'_> {
             other => (other, ns),
         };
         let pending = matches!(r, Ok(SchemeOpened::Pending { .. }));
-        let ok = matches!((&r, self.rooms[room.0 as usize].messages.get(&msg)), (Ok(SchemeOpened::Plaintext(pt)), Some(m)) if pt[..] == m.body[..]);
+        let ok = matches!(&r, Ok(SchemeOpened::Plaintext(pt)) if pt[..] == body[..]);
         let held = self.held_epoch(user, room, rec_epoch);
         let now = self.now;
         let describe = || {

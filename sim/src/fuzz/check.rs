@@ -1,5 +1,6 @@
 //! Running a scenario and judging the outcome: no run error, no panic, no violation of a claimed
-//! property and, when asked, two runs with byte-identical `summary.json`.
+//! property and, when asked, two runs with byte-identical `summary.json` (the second run job by
+//! job as shards run it, so that the check covers `conclave run --shard` and `merge` too).
 //!
 //! Each stack runs on its own (a run stops at the first failing job, and one stack's failure must
 //! not hide another's), so every failure found names the stack it belongs to.
@@ -185,8 +186,53 @@ pub fn seeds_of(scenario: &Scenario) -> Vec<u64> {
         .collect()
 }
 
+/// How a stack's jobs are run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runner {
+    /// All together, as `conclave run` runs them.
+    Whole,
+    /// One by one, each result through the encoding of a shard's partial report and merged as
+    /// `conclave merge` merges them: equal to a whole run, byte for byte, only if the run is
+    /// deterministic and sharding loses nothing.
+    Sharded,
+}
+
+/// Every job of a run of `scenario` one by one, each result encoded and decoded as a shard's
+/// partial report carries it, then merged in job order.
+fn run_sharded(
+    scenario: &Scenario,
+    seeds: &[u64],
+    costing: &Costing,
+) -> Result<Vec<StackResult>, RunError> {
+    let registry = conclave_schemes::registry::Registry::builtin();
+    let jobs = run::jobs(scenario, seeds);
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let ran = run::run_jobs(
+            &registry,
+            scenario,
+            std::slice::from_ref(job),
+            costing,
+            1,
+            &[],
+        )?;
+        for r in ran {
+            let encoded =
+                serde_json::to_vec(&r).unwrap_or_else(|e| panic!("encoding a job's result: {e}"));
+            let decoded: StackResult = serde_json::from_slice(&encoded)
+                .unwrap_or_else(|e| panic!("decoding a job's result: {e}"));
+            results.push((job.0.clone(), decoded));
+        }
+    }
+    Ok(run::merge_jobs(results))
+}
+
 /// One run of one stack: its result, or the failure that stopped it.
-fn run_stack(scenario: &Scenario, costing: &Costing) -> Result<Vec<StackResult>, Found> {
+fn run_stack(
+    scenario: &Scenario,
+    costing: &Costing,
+    runner: Runner,
+) -> Result<Vec<StackResult>, Found> {
     let stack = scenario
         .stacks
         .first()
@@ -194,7 +240,10 @@ fn run_stack(scenario: &Scenario, costing: &Costing) -> Result<Vec<StackResult>,
         .unwrap_or_default();
     let seeds = seeds_of(scenario);
     // One thread: the batch runs scenarios in parallel instead.
-    let outcome = quietly(|| run::run(scenario, &seeds, costing, 1, &[]));
+    let outcome = quietly(|| match runner {
+        Runner::Whole => run::run(scenario, &seeds, costing, 1, &[]),
+        Runner::Sharded => run_sharded(scenario, &seeds, costing),
+    });
     match outcome {
         Err(message) => Err(Found {
             class: FailureClass::Panic {
@@ -245,7 +294,8 @@ fn summary(scenario: &Scenario, results: Vec<StackResult>) -> String {
 }
 
 /// Checks every stack of `scenario` (run with its own seed and replicates); `twice` also runs
-/// each clean stack a second time and compares the rendered `summary.json`. Returns every
+/// each clean stack a second time, job by job as shards run it, and compares the rendered
+/// `summary.json`. Returns every
 /// failure found, in stack order.
 #[must_use]
 pub fn check(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> {
@@ -258,7 +308,7 @@ pub fn check(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> 
 
 /// Checks the single stack of `scenario`.
 fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> {
-    let results = match run_stack(scenario, costing) {
+    let results = match run_stack(scenario, costing, Runner::Whole) {
         Ok(r) => r,
         Err(f) => return vec![f],
     };
@@ -274,7 +324,7 @@ fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found
     }
     if twice && found.is_empty() {
         let first = summary(scenario, results);
-        match run_stack(scenario, costing) {
+        match run_stack(scenario, costing, Runner::Sharded) {
             Err(f) => found.push(f),
             Ok(again) => {
                 let second = summary(scenario, again);
@@ -286,7 +336,7 @@ fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found
                         .unwrap_or_default();
                     found.push(Found {
                         message: format!(
-                            "{stack}: two runs of seed {} rendered different summary.json ({})",
+                            "{stack}: two runs of seed {} rendered different summary.json (the second job by job through a shard's partial-report encoding, as `run --shard` and `merge` make it): {}",
                             scenario.seed,
                             first_difference(&first, &second)
                         ),
