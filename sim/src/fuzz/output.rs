@@ -52,6 +52,29 @@ pub fn shell_word(s: &str) -> String {
     }
 }
 
+/// Removes the reproducers (`failure-NNN/`) an earlier batch left in `out`, so that every
+/// reproducer there is this batch's; returns how many were removed. Nothing else in `out` is
+/// touched.
+///
+/// # Errors
+/// When `out` cannot be listed or a reproducer cannot be removed.
+pub fn clear_reproducers(out: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(out)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let is_reproducer = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("failure-"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_reproducer && entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Shrinks `original` while `class` persists, writes the reproducer and verifies it.
 pub(crate) fn reproduce(
     cfg: &BatchConfig,
@@ -173,4 +196,48 @@ fn write_files(rep: &Reproducer, original: &FuzzScenario, found: &Found) -> Resu
         fs::write(&p, text).map_err(|e| io(&p, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_earlier_batchs_reproducers_are_cleared() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let out = tmp.path();
+        for d in [
+            "failure-001",
+            "failure-12",
+            "failure-",
+            "failure-x1",
+            "reports",
+        ] {
+            fs::create_dir_all(out.join(d).join("inner")).unwrap_or_else(|e| panic!("{e}"));
+        }
+        fs::write(out.join("failure-002"), b"a file, not a reproducer")
+            .unwrap_or_else(|e| panic!("{e}"));
+        fs::write(out.join("calibration.json"), b"{}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(clear_reproducers(out).unwrap_or_else(|e| panic!("{e}")), 2);
+        let mut left: Vec<String> = fs::read_dir(out)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|e| {
+                e.unwrap_or_else(|e| panic!("{e}"))
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "calibration.json",
+                "failure-",
+                "failure-002",
+                "failure-x1",
+                "reports"
+            ]
+        );
+    }
 }

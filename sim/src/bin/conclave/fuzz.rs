@@ -104,6 +104,14 @@ fn batch_calibration(
     let path = args.out.join("calibration.json");
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::bad_input(format!("--out {}: {e}", args.out.display())))?;
+    let stale = fuzz::output::clear_reproducers(&args.out)
+        .map_err(|e| Failure::other(format!("--out {}: {e}", args.out.display())))?;
+    if stale > 0 {
+        eprintln!(
+            "fuzz: removed {stale} reproducer(s) of an earlier batch from {}",
+            args.out.display()
+        );
+    }
     match &args.calibration {
         Some(given) => {
             CalibrationTable::load(given).map_err(Failure::bad_input)?;
