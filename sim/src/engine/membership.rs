@@ -228,6 +228,7 @@ impl Engine<'_> {
             if let Err(pos) = r.members.binary_search(&subject) {
                 r.members.insert(pos, subject);
             }
+            self.users[subject.0 as usize].rooms.insert(room);
             let from = if policy == HistoryPolicy::Shared {
                 MsgId(0)
             } else {
@@ -236,6 +237,7 @@ impl Engine<'_> {
             r.readable_from.insert(subject, from);
         } else {
             r.members.retain(|u| *u != subject);
+            self.users[subject.0 as usize].rooms.remove(&room);
             r.readable_from.remove(&subject);
             r.removed.retain(|(u, _, _)| *u != subject);
             r.removed.push((subject, next_msg, 0));

@@ -55,7 +55,7 @@ mod session;
 mod setup;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -256,6 +256,7 @@ impl<'s> Engine<'s> {
             users: (0..n as usize)
                 .map(|u| UserState {
                     online: initially_online.get(u).copied().unwrap_or(false),
+                    rooms: BTreeSet::new(),
                     cpu: Pool::new(1),
                     mailbox: Vec::new(),
                     restoring: None,

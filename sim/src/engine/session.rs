@@ -54,11 +54,9 @@ impl Engine<'_> {
         let open_ns = self.receive_cost(&env)?;
         let recent = self.scenario.workload.login.recent as usize;
         let mut rooms = Vec::new();
-        for r in 0..self.rooms.len() {
-            let room = RoomId(r as u32);
-            if !self.is_member(user, room) {
-                continue;
-            }
+        let member_of: Vec<RoomId> = self.users[user.0 as usize].rooms.iter().copied().collect();
+        for room in member_of {
+            let r = room.0 as usize;
             let now = self.now;
             let blob_len = self.stack.kd.state_len(user, room).map_err(scheme_err(
                 &self.spec.kd,
@@ -169,9 +167,10 @@ impl Engine<'_> {
             self.rejoin(restored, user, room)?;
         }
         // Back online and caught up, it may be the member a waiting rejoin needs.
-        for r in 0..self.rooms.len() {
-            let room = RoomId(r as u32);
-            if !self.rooms[r].rejoins_waiting.is_empty() && self.is_member(user, room) {
+        let member_of: Vec<RoomId> = self.users[user.0 as usize].rooms.iter().copied().collect();
+        for room in member_of {
+            if !self.rooms[room.0 as usize].rejoins_waiting.is_empty() && self.is_member(user, room)
+            {
                 self.next_change(room, restored)?;
             }
         }

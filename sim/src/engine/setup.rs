@@ -58,6 +58,10 @@ impl Engine<'_> {
             }))?;
 
         for r in &org.rooms {
+            let id = RoomId(self.rooms.len() as u32);
+            for u in &r.members {
+                self.users[u.0 as usize].rooms.insert(id);
+            }
             self.rooms.push(RoomState {
                 members: r.members.clone(),
                 roster: r.members.clone().into(),

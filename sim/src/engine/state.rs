@@ -103,6 +103,9 @@ pub(crate) struct ActiveTrace {
 #[derive(Debug)]
 pub(crate) struct UserState {
     pub(super) online: bool,
+    /// The rooms the user is a member of (those whose `members` hold it), ascending: a login
+    /// visits these, not every room of the organisation.
+    pub(super) rooms: BTreeSet<RoomId>,
     pub(super) cpu: Pool,
     /// Key-distribution messages queued while offline, in arrival order, with when each was
     /// queued and the op it belongs to (the key server drops those older than
