@@ -175,3 +175,8 @@ fn rejoin_made_while_offline() {
 fn sender_key_lost_to_removal() {
     run_clean("sender-key-lost-to-removal.yaml");
 }
+
+#[test]
+fn rewrap_answered_after_a_later_change() {
+    run_clean("rewrap-answered-after-a-later-change.yaml");
+}

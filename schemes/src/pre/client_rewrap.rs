@@ -57,6 +57,10 @@
 //!   wrapped under KEKs derived from secrets it never holds, and a re-wrapped header is a fresh
 //!   AEAD encryption under the new KEK (a ciphertext-dependent "token" carries no key relation);
 //!   links only go backwards.
+//! * **Headers answer a rotation.** The changer re-wraps the headers the server sends it into
+//!   the epoch of its latest rotation of the room, even when a later change by another member
+//!   has moved it on since: the server takes re-keying traffic for an epoch from that epoch's
+//!   named changer only, and the later rotation re-wraps everything again.
 //! * **Old wraps are kept until the change is confirmed.** The server cannot check a re-wrap,
 //!   and only the named changer of its epoch may send one ([`crate::common::changers`]), so a
 //!   garbled upload (cut short, or a hostile changer's) must not destroy the only copy of a
@@ -299,6 +303,11 @@ impl EpochEntry for Known {
 #[derive(Debug, Default)]
 pub struct Client {
     known: KnownEpochs<Known>,
+    /// The latest rotation this client made in each room (the epoch it rotated into): the
+    /// server's headers answer a rotation, and are re-wrapped into that epoch, whose changer
+    /// the server takes them from, even when a later change by another member has moved the
+    /// client on since.
+    rotated: BTreeMap<RoomId, Epoch>,
 }
 
 /// A record as the server keeps it (links are per room, attached at `get`).
@@ -494,6 +503,8 @@ impl RekeyingClient for Client {
                 (next.epoch, &next_kek),
             )?;
             out.send(Dest::Server, Message::Rotate(link));
+            let latest = self.rotated.entry(next.room).or_insert(next.epoch);
+            *latest = (*latest).max(next.epoch);
         }
         Ok(())
     }
@@ -510,12 +521,20 @@ impl RekeyingClient for Client {
                 Misuse::UnexpectedMessage("client-rewrap clients take only headers").into(),
             );
         };
-        let target = self.learn(key).clone();
+        self.learn(key);
         self.known.walk(key.room, links)?;
+        // Headers come only to a member that rotated the room (an unsolicited batch is left
+        // alone); they go into the epoch of its latest rotation there.
+        let Some(rotation) = self.rotated.get(&key.room).copied() else {
+            return Ok(());
+        };
+        let Some(target) = self.kek(key.room, rotation).cloned() else {
+            return Ok(());
+        };
         let mut rewrapped = Vec::with_capacity(headers.len());
         let mut unopened = false;
         for (msg, header) in headers {
-            if header.epoch >= key.epoch {
+            if header.epoch >= rotation {
                 continue;
             }
             // A header this client cannot open stays as it is (see the module doc).
@@ -526,7 +545,7 @@ impl RekeyingClient for Client {
                 unopened = true;
                 continue;
             };
-            let fresh = wrap_header(&target, key.room, *msg, key.epoch, &message_key, rng)?;
+            let fresh = wrap_header(&target, key.room, *msg, rotation, &message_key, rng)?;
             rewrapped.push((*msg, fresh));
         }
         // Even with nothing re-wrapped, the answer tells the server which headers did not
@@ -998,6 +1017,55 @@ mod tests {
     fn reads(client: &mut Client, server: &Server, key: KeyView<'_>, msg: MsgId) -> bool {
         let record = server.get(key.room, msg).unwrap();
         matches!(client.open(key, msg, &record), Ok(Opened::Plaintext(p)) if p == b"history")
+    }
+
+    /// The server's headers reach the changer of epoch 1 after another member's change moved
+    /// it on to epoch 2: it re-wraps them into epoch 1, whose re-keying the server takes from it
+    /// (into epoch 2 the server would take them only from epoch 2's changer), and the record
+    /// then opens with epoch 1's secret.
+    #[test]
+    fn headers_answered_after_a_later_change_go_into_the_rotated_epoch() {
+        let (mut rng, room, s, mut server) = three_epochs(10);
+        let (alice, bob) = (UserId(0), UserId(1));
+        let mut a = Client::default();
+        let id = MsgId(1);
+        let record = a
+            .seal(key(room, 0, &s[0]), id, b"history", &mut rng)
+            .unwrap();
+        server.store(room, id, record).unwrap();
+        server.name_changer(room, Epoch(1), alice).unwrap();
+        let mut out = Outbox::new();
+        let rotate_into = |e: usize, changer: bool| EpochChange {
+            prev: Some(key(room, e as u64 - 1, &s[e - 1])),
+            next: key(room, e as u64, &s[e]),
+            changer,
+            shares_history: true,
+        };
+        a.epoch_changed(rotate_into(1, true), &mut rng, &mut out)
+            .unwrap();
+        let (_, rotation) = only(&mut out);
+        server
+            .handle(room, alice, rotation, &mut rng, &mut out)
+            .unwrap();
+        let (_, headers) = only(&mut out);
+        // Bob's change into epoch 2 reaches Alice before the headers do.
+        server.name_changer(room, Epoch(2), bob).unwrap();
+        a.epoch_changed(rotate_into(2, false), &mut rng, &mut out)
+            .unwrap();
+        assert!(out.is_empty(), "only the changer sends re-keying traffic");
+        a.handle(key(room, 2, &s[2]), &headers, &mut rng, &mut out)
+            .unwrap();
+        let (_, rewrapped) = only(&mut out);
+        server
+            .handle(room, alice, rewrapped, &mut rng, &mut out)
+            .unwrap();
+        assert_eq!(header_epochs(&server), [Epoch(1)]);
+        assert!(reads(
+            &mut Client::default(),
+            &server,
+            key(room, 1, &s[1]),
+            id
+        ));
     }
 
     /// What a storage breach reads: the current form of a record and, until the next change

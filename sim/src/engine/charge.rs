@@ -6,7 +6,7 @@ use std::sync::Arc;
 use conclave_schemes::channel::{self, RecordChannel};
 use conclave_schemes::RoomId;
 
-use super::{scheme_err, Body, Engine, EngineError, Envelope, Node, OpId};
+use super::{pool, scheme_err, Body, Engine, EngineError, Envelope, Node, OpId};
 use crate::cost::{CostModel, OpKey};
 use crate::metrics::{Op, Party, Sample, SkipReason};
 use crate::net::INTERNAL_DELAY;
@@ -21,7 +21,7 @@ impl Engine<'_> {
     /// Charges `ns` of work on `node` starting no earlier than `now`; returns its completion.
     pub(super) fn occupy(&mut self, node: Node, now: Nanos, ns: u64, parallel: bool) -> Nanos {
         match node {
-            Node::User(u) => self.users[u.0 as usize].cpu.run(now, ns, false),
+            Node::User(u) => pool::queue_on(&mut self.terminal_free_at[u.0 as usize], now, ns),
             Node::KeyServer => self.key_server.run(now, ns, parallel),
             Node::Kms(o) => self.kms[usize::from(o)].run(now, ns, parallel),
             Node::MessageServer => self.message_server.run(now, ns, parallel),

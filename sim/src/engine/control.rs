@@ -41,7 +41,9 @@ impl Engine<'_> {
                     .sse
                     .server_handle(room, from, packet, &mut e.server_rng[2], &mut out)
             };
-            let (op, units) = r.as_ref().map_or(("server.handle", 0), |w| (w.op, w.units));
+            // A failure is not charged: it is reported below as the scheme's error, which
+            // charging it under an operation the table does not know would hide.
+            let (op, units) = r.as_ref().map_or(("", 0), |w| (w.op, w.units));
             (r, op, units)
         })?;
         let work = work.map_err(scheme_err(scheme, now, || {

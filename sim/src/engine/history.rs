@@ -420,7 +420,7 @@ impl Engine<'_> {
         }
         match self.policy(room) {
             HistoryPolicy::Shared => {
-                if self.users[joiner.0 as usize].online {
+                if self.online[joiner.0 as usize] {
                     let op = self
                         .ops
                         .insert(OpState::new(OpData::History, joiner, Some(room), at));

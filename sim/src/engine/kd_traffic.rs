@@ -125,7 +125,7 @@ impl Engine<'_> {
         }
         let mut outputs = Vec::new();
         for (v, origin, packet, roster) in targets {
-            if self.users[v.0 as usize].online {
+            if self.online[v.0 as usize] {
                 outputs.push((
                     Node::User(v),
                     room,

@@ -123,9 +123,7 @@ impl Engine<'_> {
         let awaiting: BTreeSet<UserId> = members
             .iter()
             .copied()
-            .filter(|u| {
-                (self.users[u.0 as usize].online && !self.rejoin_pending(*u, room)) || *u == by
-            })
+            .filter(|u| (self.online[u.0 as usize] && !self.rejoin_pending(*u, room)) || *u == by)
             .collect();
         let id = self.ops.insert(OpState::new(
             OpData::Change {
@@ -186,7 +184,7 @@ impl Engine<'_> {
             .copied()
             .find(|&u| {
                 u != who
-                    && self.users[u.0 as usize].online
+                    && self.online[u.0 as usize]
                     && self.users[u.0 as usize].keys_pending.is_none()
                     && self.holds_current(u, room)
             })
@@ -438,10 +436,14 @@ impl Engine<'_> {
         let removed = state.after_removal.remove(&room).is_some();
         let skipped = prev.is_some_and(|p| p.0.checked_add(1) != Some(epoch.0));
         let prev = if removed || skipped { None } else { prev };
-        state.epochs.entry(room).or_default().insert(epoch);
         if prev.is_none() {
             state.joined_at.insert(room, epoch);
         }
+        self.rooms[room.0 as usize]
+            .held
+            .entry(user)
+            .or_default()
+            .insert(epoch);
         let u = user.0 as usize;
         let next = KeyView {
             room,

@@ -218,7 +218,7 @@ impl Engine<'_> {
         ];
         for k in 0..self.rooms[room.0 as usize].members.len() {
             let m = self.rooms[room.0 as usize].members[k];
-            if m != sender && self.users[m.0 as usize].online {
+            if m != sender && self.online[m.0 as usize] {
                 outputs.push((
                     Node::User(m),
                     room,

@@ -128,6 +128,11 @@ pub struct Engine<'s> {
     net: Network,
     stack: Stack,
     users: Vec<UserState>,
+    /// Whether each user's terminal is online, by user: apart from the rest of a user's state,
+    /// since a message's fan-out reads it for every member of the room.
+    online: Vec<bool>,
+    /// When each user's terminal (one processor, FIFO) is free again, by user.
+    terminal_free_at: Vec<Nanos>,
     rooms: Vec<RoomState>,
     key_server: Pool,
     /// The key management server of each organisation.
@@ -253,17 +258,18 @@ impl<'s> Engine<'s> {
             cost,
             net: Network::new(&scenario.network.clients, &org.class, seed),
             stack,
+            online: (0..n as usize)
+                .map(|u| initially_online.get(u).copied().unwrap_or(false))
+                .collect(),
+            terminal_free_at: vec![0; n as usize],
             users: (0..n as usize)
-                .map(|u| UserState {
-                    online: initially_online.get(u).copied().unwrap_or(false),
+                .map(|_| UserState {
                     rooms: BTreeSet::new(),
-                    cpu: Pool::new(1),
                     mailbox: Vec::new(),
                     restoring: None,
                     waiting: BTreeMap::new(),
                     after_removal: BTreeMap::new(),
                     keys_lost_to_removal: BTreeMap::new(),
-                    epochs: BTreeMap::new(),
                     joined_at: BTreeMap::new(),
                     parked: Vec::new(),
                     requeries: Vec::new(),
@@ -539,10 +545,10 @@ impl<'s> Engine<'s> {
 
     /// The epoch of `room` that `user` holds now (its last).
     fn held_now(&self, user: UserId, room: RoomId) -> Option<Epoch> {
-        self.users[user.0 as usize]
-            .epochs
-            .get(&room)
-            .and_then(|s| s.last().copied())
+        self.rooms[room.0 as usize]
+            .held
+            .get(&user)
+            .and_then(|h| h.latest)
     }
 
     /// Whether `user` holds the room's current epoch (it may make a change).
@@ -592,9 +598,9 @@ impl<'s> Engine<'s> {
     }
 
     fn held_epoch(&self, user: UserId, room: RoomId, epoch: conclave_schemes::Epoch) -> bool {
-        self.users[user.0 as usize]
-            .epochs
-            .get(&room)
-            .is_some_and(|s| s.contains(&epoch))
+        self.rooms[room.0 as usize]
+            .held
+            .get(&user)
+            .is_some_and(|h| h.contains(epoch))
     }
 }

@@ -22,7 +22,7 @@ impl Engine<'_> {
         }
         for u in 0..self.users.len() {
             let user = UserId(u as u32);
-            if self.users[u].online && self.users[u].keys_pending.is_none() {
+            if self.online[u] && self.users[u].keys_pending.is_none() {
                 self.renew(user, at)?;
             }
         }
@@ -151,7 +151,7 @@ impl Engine<'_> {
             (None, _) => {}
         }
         // A period that started while these were on their way.
-        if self.users[u].online && self.needs_keys(user) && self.users[u].keys_pending.is_none() {
+        if self.online[u] && self.needs_keys(user) && self.users[u].keys_pending.is_none() {
             self.renew(user, done)?;
         }
         Ok(())

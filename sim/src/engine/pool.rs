@@ -24,18 +24,25 @@ impl Pool {
             self.free_at.iter_mut().for_each(|f| *f = end);
             end
         } else {
-            let (i, free) = self
+            let i = self
                 .free_at
                 .iter()
                 .copied()
                 .enumerate()
                 .min_by_key(|&(i, f)| (f, i))
-                .unwrap_or((0, 0));
-            let end = free.max(now) + ns;
-            if let Some(f) = self.free_at.get_mut(i) {
-                *f = end;
+                .map_or(0, |(i, _)| i);
+            match self.free_at.get_mut(i) {
+                Some(free_at) => queue_on(free_at, now, ns),
+                None => now + ns,
             }
-            end
         }
     }
+}
+
+/// Queues `ns` of work arriving at `now` on one processor free from `free_at`; returns when it
+/// completes (and the processor is free again).
+pub(super) fn queue_on(free_at: &mut Nanos, now: Nanos, ns: u64) -> Nanos {
+    let end = (*free_at).max(now) + ns;
+    *free_at = end;
+    end
 }

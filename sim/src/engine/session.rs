@@ -21,7 +21,7 @@ const BLOB_OVERHEAD: usize = 12 + 16;
 
 impl Engine<'_> {
     pub(super) fn login(&mut self, at: Nanos, user: UserId) -> Result<(), EngineError> {
-        self.users[user.0 as usize].online = true;
+        self.online[user.0 as usize] = true;
         self.users[user.0 as usize]
             .restoring
             .get_or_insert_with(Vec::new);
@@ -43,7 +43,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn logout(&mut self, at: Nanos, user: UserId) -> Result<(), EngineError> {
-        self.users[user.0 as usize].online = false;
+        self.online[user.0 as usize] = false;
         self.presence_changed(user, at)
     }
 

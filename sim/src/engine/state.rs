@@ -6,7 +6,7 @@ use std::sync::Arc;
 use conclave_schemes::erased::{DynHistory, DynKd, DynSse, Packet};
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, UserId};
 
-use super::{Envelope, KdMail, OpId, Pool};
+use super::{Envelope, KdMail, OpId};
 use crate::scenario::{HistoryPolicy, Nanos};
 use crate::workload::Action;
 
@@ -47,6 +47,12 @@ pub(crate) struct RoomState {
     pub(super) history: Option<HistoryPolicy>,
     /// Messages by id.
     pub(super) messages: BTreeMap<MsgId, MsgRecord>,
+    /// Every epoch of the room each user has held, by user; the latest is the one it holds now
+    /// (and keeps after a removal). The one record of who holds what: the epochs' secrets are
+    /// the oracle's ground truth ([`crate::oracle::Oracle::secret_of`]), which every member's
+    /// secret is checked against when it reaches an epoch. Kept with the room rather than the
+    /// user, since a message's fan-out reads it for every member.
+    pub(super) held: conclave_schemes::common::fixed_hash::HashMap<UserId, HeldEpochs>,
     /// The oracle's own index of what the search server has indexed: keyword to message ids,
     /// ascending, built from the workload's ground truth (never from a scheme's output).
     pub(super) indexed: conclave_schemes::common::fixed_hash::HashMap<String, Vec<MsgId>>,
@@ -99,14 +105,33 @@ pub(crate) struct ActiveTrace {
     pub(super) kd_relayed: Vec<(Option<Epoch>, KdMail)>,
 }
 
+/// The epochs of one room one user has held (they only grow: a user's next epoch of a room
+/// is always a later one).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeldEpochs {
+    /// The last, read for every message the user opens.
+    pub(super) latest: Option<Epoch>,
+    /// All of them.
+    pub(super) all: BTreeSet<Epoch>,
+}
+
+impl HeldEpochs {
+    pub(super) fn insert(&mut self, epoch: Epoch) {
+        self.latest = self.latest.max(Some(epoch));
+        self.all.insert(epoch);
+    }
+
+    pub(super) fn contains(&self, epoch: Epoch) -> bool {
+        self.latest == Some(epoch) || self.all.contains(&epoch)
+    }
+}
+
 /// Per-user state.
 #[derive(Debug)]
 pub(crate) struct UserState {
-    pub(super) online: bool,
     /// The rooms the user is a member of (those whose `members` hold it), ascending: a login
     /// visits these, not every room of the organisation.
     pub(super) rooms: BTreeSet<RoomId>,
-    pub(super) cpu: Pool,
     /// Key-distribution messages queued while offline, in arrival order, with when each was
     /// queued and the op it belongs to (the key server drops those older than
     /// `servers.key_retention`, except the answers to the user's own change still under way).
@@ -125,11 +150,6 @@ pub(crate) struct UserState {
     /// its removal, and so was dropped (a sender's key sent while it was offline): what it would
     /// have opened with that traffic it never will, whatever membership it holds later.
     pub(super) keys_lost_to_removal: BTreeMap<RoomId, Epoch>,
-    /// Every epoch of each room the user has held; the last is the one it holds now (and keeps
-    /// after a removal). The one record of who holds what: the epochs' secrets are the oracle's
-    /// ground truth ([`crate::oracle::Oracle::secret_of`]), which every member's secret is
-    /// checked against when it reaches an epoch.
-    pub(super) epochs: BTreeMap<RoomId, BTreeSet<Epoch>>,
     /// The first epoch of the user's current membership of each room (its join, or the room's
     /// creation): messages sealed under earlier epochs are history to it.
     pub(super) joined_at: BTreeMap<RoomId, Epoch>,
