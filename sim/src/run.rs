@@ -154,7 +154,7 @@ pub fn merge_jobs(results: impl IntoIterator<Item = (StackSpec, StackResult)>) -
             for x in &t {
                 h.update(x.as_bytes());
             }
-            m.trace_sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            m.trace_sha256 = crate::persist::hex(&h.finalize());
         }
     }
     merged

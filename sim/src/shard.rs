@@ -94,11 +94,9 @@ pub struct JobResult {
     pub job: usize,
     /// Its sweep point (0 outside a sweep).
     pub point: usize,
-    /// Its stack, `kd+pre+sse`.
-    pub stack: String,
     /// Its seed.
     pub seed: u64,
-    /// What it measured and what the oracle found.
+    /// What it measured and what the oracle found (and its stack).
     pub result: StackResult,
 }
 

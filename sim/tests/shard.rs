@@ -68,6 +68,13 @@ fn shard(scenario: &str, calibration: &str, k: &str, out: &Path) -> Output {
     ])
 }
 
+/// `conclave merge` of `inputs`.
+fn merge(inputs: &[&Path]) -> Output {
+    let mut args = vec!["merge"];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    conclave(&args)
+}
+
 #[test]
 fn three_shards_merge_into_the_unsharded_report() {
     let tmp = tempfile::tempdir().unwrap();
@@ -119,33 +126,14 @@ fn three_shards_merge_into_the_unsharded_report() {
     }
 
     // A shard missing, a shard given twice, a shard of another run.
+    bad(&merge(&[&shards[0], &shards[2]]), "shard(s) 2 of 3 missing");
     bad(
-        &conclave(&[
-            "merge",
-            shards[0].to_str().unwrap(),
-            shards[2].to_str().unwrap(),
-        ]),
-        "shard(s) 2 of 3 missing",
-    );
-    bad(
-        &conclave(&[
-            "merge",
-            shards[0].to_str().unwrap(),
-            shards[1].to_str().unwrap(),
-            shards[0].to_str().unwrap(),
-        ]),
+        &merge(&[&shards[0], &shards[1], &shards[0]]),
         "shard 1 again",
     );
     let other = tmp.path().join("other");
     ok(&shard(&scenario, &calibration, "2/2", &other));
-    bad(
-        &conclave(&[
-            "merge",
-            shards[0].to_str().unwrap(),
-            other.to_str().unwrap(),
-        ]),
-        "a shard of another run",
-    );
+    bad(&merge(&[&shards[0], &other]), "a shard of another run");
     // A count that disagrees with its histogram (a corrupt or edited file).
     let mut text: serde_json::Value =
         serde_json::from_slice(&std::fs::read(shards[0].join("partial.json")).unwrap()).unwrap();
@@ -155,20 +143,21 @@ fn three_shards_merge_into_the_unsharded_report() {
     std::fs::create_dir_all(&edited).unwrap();
     std::fs::write(edited.join("partial.json"), text.to_string()).unwrap();
     bad(
-        &conclave(&[
-            "merge",
-            edited.to_str().unwrap(),
-            shards[1].to_str().unwrap(),
-            shards[2].to_str().unwrap(),
-        ]),
+        &merge(&[&edited, &shards[1], &shards[2]]),
         "samples in its histogram",
+    );
+    // A calibration table other than the one its run names.
+    let mut text: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shards[0].join("partial.json")).unwrap()).unwrap();
+    text["calibration_table"] = serde_json::json!("{}");
+    std::fs::write(edited.join("partial.json"), text.to_string()).unwrap();
+    bad(
+        &merge(&[&edited, &shards[1], &shards[2]]),
+        "is not the one its run names",
     );
     // Not a partial report.
     bad(
-        &conclave(&[
-            "merge",
-            whole.join("point-01/summary.json").to_str().unwrap(),
-        ]),
+        &merge(&[&whole.join("point-01/summary.json")]),
         "not a partial report",
     );
 }

@@ -313,10 +313,7 @@ fn validate(file: &Path, sets: &[(String, String)]) -> Result<(), Failure> {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    conclave_sim::persist::hex(&Sha256::digest(bytes))
 }
 
 fn calibrate_to(out: &Path) -> Result<(), Failure> {

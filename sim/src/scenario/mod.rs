@@ -148,7 +148,7 @@ pub fn parse_with(
 /// # Errors
 /// [`ScenarioError::Invalid`] naming the line, column and key path of the first problem found.
 pub fn parse(text: &str, path: &Path, known: &KnownSchemes<'_>) -> Result<Scenario, ScenarioError> {
-    let sha = hex(&Sha256::digest(text.as_bytes()));
+    let sha = crate::persist::hex(&Sha256::digest(text.as_bytes()));
     let invalid = |pos: Option<Pos>, key: Option<String>, message: String| ScenarioError::Invalid {
         path: path.to_path_buf(),
         line: pos.map(|p| p.line),
@@ -325,16 +325,6 @@ fn sweep_points(
         points.push(SweepPoint { values, scenario });
     }
     Ok(points)
-}
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// Whether `s` looks like a key path as the YAML reader prints it.

@@ -390,7 +390,7 @@ impl Generator {
     #[must_use]
     pub fn trace_sha256(&self) -> String {
         let digest = self.hasher.clone().finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::persist::hex(&digest)
     }
 
     /// Events emitted so far.

@@ -371,7 +371,8 @@ pub fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
     );
     let threads = args.jobs.unwrap_or_else(default_jobs);
     if let Some(shard) = args.shard {
-        return run_shard(args, &plan, shard, &charging, &text, threads, run_start);
+        let rerun = format!("{rerun} --shard {shard}");
+        return run_shard(args, &plan, shard, &charging, &text, run_start, &rerun);
     }
     let reporting = Reporting {
         plan: &plan,
@@ -400,14 +401,11 @@ fn run_shard(
     shard: Shard,
     charging: &Charging,
     text: &str,
-    threads: usize,
     run_start: Instant,
+    rerun: &str,
 ) -> Result<(), Failure> {
+    let threads = args.jobs.unwrap_or_else(default_jobs);
     let all = plan.jobs();
-    let rerun = format!(
-        "{} --shard {shard}",
-        rerun_line(args, plan.first, None, &plan.out)
-    );
     let mut results = Vec::new();
     let mut oracle_findings = Vec::new();
     for i in 0..plan.points.len() {
@@ -422,13 +420,12 @@ fn run_shard(
         }
         let jobs: Vec<(StackSpec, u64)> =
             mine.iter().map(|(_, s, seed)| (s.clone(), *seed)).collect();
-        let ran = simulate(plan, i, &jobs, &charging.costing, threads, &rerun)?;
-        for ((n, stack, seed), result) in mine.into_iter().zip(ran) {
+        let ran = simulate(plan, i, &jobs, &charging.costing, threads, rerun)?;
+        for ((n, _, seed), result) in mine.into_iter().zip(ran) {
             oracle_findings.extend(run::violations(&result).into_iter().map(|v| v.to_string()));
             results.push(JobResult {
                 job: n,
                 point: i,
-                stack: stack.name(),
                 seed,
                 result,
             });
@@ -506,16 +503,12 @@ pub fn merge(inputs: &[PathBuf], out: Option<PathBuf>) -> Result<(), Failure> {
     }
     let mut per_point: Vec<Vec<(StackSpec, StackResult)>> = vec![Vec::new(); plan.points.len()];
     for (job, (point, stack, seed)) in assembled.jobs.into_iter().zip(expected) {
-        if job.point != point
-            || job.stack != stack.name()
-            || job.seed != seed
-            || job.result.stack != stack
-        {
+        if job.point != point || job.seed != seed || job.result.stack != stack {
             return Err(Failure::bad_input(format!(
                 "job {}: the shards ran point {} stack {} seed {}; the scenario's job is point {} stack {} seed {seed}",
                 job.job,
                 job.point + 1,
-                job.stack,
+                job.result.stack.name(),
                 job.seed,
                 point + 1,
                 stack.name()
@@ -525,6 +518,12 @@ pub fn merge(inputs: &[PathBuf], out: Option<PathBuf>) -> Result<(), Failure> {
     }
     let beside = plan.out.join("calibration.json");
     if let Some(text) = &assembled.calibration_table {
+        if identity.calibration_sha256.as_deref() != Some(hex_sha256(text.as_bytes()).as_str()) {
+            return Err(Failure::bad_input(format!(
+                "{}: the calibration table it carries is not the one its run names (SHA-256)",
+                first_file.display()
+            )));
+        }
         copy_beside(None, text.as_bytes(), &beside)?;
     }
     let calibrated = assembled.calibration_table.is_some();
