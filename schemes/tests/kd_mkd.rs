@@ -37,6 +37,8 @@ struct Org {
     directory: Vec<Credential>,
     rosters: BTreeMap<RoomId, Vec<UserId>>,
     log: Vec<Hop>,
+    /// Messages the router loses on their way to a user (a terminal that drops them).
+    lost: Option<(UserId, fn(&Message) -> bool)>,
     rng: ChaCha20Rng,
 }
 
@@ -50,6 +52,7 @@ impl Org {
             directory,
             rosters: BTreeMap::new(),
             log: Vec::new(),
+            lost: None,
             rng,
         }
     }
@@ -108,6 +111,9 @@ impl Org {
                         to: Some(v),
                         msg: msg.clone(),
                     });
+                    if self.lost.is_some_and(|(u, lose)| u == v && lose(&msg)) {
+                        continue;
+                    }
                     let mut o = Outbox::new();
                     let _: Handled = self.clients[v.0 as usize].handle(
                         &view,
@@ -171,6 +177,38 @@ impl Org {
 
 fn ids(r: std::ops::Range<u32>) -> Vec<UserId> {
     r.map(UserId).collect()
+}
+
+/// A member that never saw a session's final does not hold that session's ring links: if it is
+/// removed and comes back before another session completes, the key server must not ask it to
+/// reuse them (found by `conclave fuzz --seed 61208`: the member's terminal dropped the final,
+/// which reached it after its removal, and the rejoin failed).
+#[test]
+fn a_rejoiner_that_missed_a_final_gets_fresh_links() {
+    let room = RoomId(1);
+    let mut org = Org::new(5, 61208);
+    org.create(room, &ids(0..3), UserId(0)).unwrap();
+    // User 2 never sees the final of the join of user 3: it still holds epoch 0's links.
+    org.lost = Some((UserId(2), |m| {
+        matches!(m, Message::Final { .. } | Message::FinalRep { .. })
+    }));
+    org.change(room, UserId(0), Change::Add(&[UserId(3)]))
+        .unwrap();
+    assert_eq!(org.client(UserId(2)).current(room).unwrap().0, Epoch(0));
+    // User 2 is removed, and the session of that change never completes: user 1 hears nothing.
+    org.lost = Some((UserId(1), |_| true));
+    org.change(room, UserId(0), Change::Remove(&[UserId(2)]))
+        .unwrap();
+    org.lost = None;
+    // User 2 comes back into the same ring position, between users 1 and 3.
+    org.change(room, UserId(0), Change::Add(&[UserId(2)]))
+        .unwrap();
+    let (epoch, _) = org.agreed(room);
+    assert_eq!(
+        epoch,
+        Epoch(2),
+        "the rejoin supersedes the unfinished removal"
+    );
 }
 
 #[test]

@@ -180,3 +180,8 @@ fn sender_key_lost_to_removal() {
 fn rewrap_answered_after_a_later_change() {
     run_clean("rewrap-answered-after-a-later-change.yaml");
 }
+
+#[test]
+fn rejoiner_missed_final() {
+    run_clean("rejoiner-missed-final.yaml");
+}

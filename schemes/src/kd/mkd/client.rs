@@ -227,11 +227,12 @@ impl Client {
         }
         // A stored link may be reused only if this member holds it.
         let stored = self.rooms.get(&room);
-        if !fresh_left && stored.is_none_or(|s| s.left != left) {
-            return Err(SchemeError::Crypto);
-        }
-        if !fresh_right && stored.is_none_or(|s| s.right != right) {
-            return Err(SchemeError::Crypto);
+        if (!fresh_left && stored.is_none_or(|s| s.left != left))
+            || (!fresh_right && stored.is_none_or(|s| s.right != right))
+        {
+            return Err(SchemeError::Malformed(
+                "the key server asks to reuse a ring link this member does not hold",
+            ));
         }
         let (h_left, h_right) = stored.map_or(([0; P], [0; P]), |s| (s.h_left, s.h_right));
 

@@ -106,6 +106,10 @@ impl ServerSession {
 #[derive(Default)]
 struct ServerRoom {
     current: Option<(Epoch, Vec<UserId>)>,
+    /// The ring links every one of whose two ends is known to hold it, as `member → right
+    /// neighbour`: those of the last completed session, less those of any member a later
+    /// roster dropped. A session reuses only these.
+    links: BTreeMap<UserId, UserId>,
     session: Option<ServerSession>,
 }
 
@@ -385,7 +389,17 @@ impl Server {
                 return Err(Misuse::NotAMember { user: m, room }.into());
             }
         }
-        let current = self.rooms.get(&room).and_then(|r| r.current.as_ref());
+        // A member the roster drops may never see the final of the last session (key traffic
+        // that reaches a terminal after its removal is dropped), so it may not hold that
+        // session's links: should it come back, its links are made afresh.
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.links
+                .retain(|u, right| roster.contains(*u) && roster.contains(*right));
+        }
+        let (current, links) = match self.rooms.get(&room) {
+            Some(r) => (r.current.as_ref(), Some(&r.links)),
+            None => (None, None),
+        };
         let (epoch, ring, rep, fresh_right) = match (kind, current) {
             (ChangeKind::Create, Some(_)) => return Err(Misuse::RoomExists(room).into()),
             (ChangeKind::Create, None) => {
@@ -403,11 +417,9 @@ impl Server {
                 let kept: BTreeSet<UserId> = ring.iter().copied().collect();
                 ring.extend(roster.members.iter().copied().filter(|u| !kept.contains(u)));
                 let m = old.len();
-                let old_right: BTreeMap<UserId, UserId> =
-                    (0..m).map(|i| (old[i], old[(i + 1) % m])).collect();
                 let n = ring.len();
                 let fresh_right: Vec<bool> = (0..n)
-                    .map(|q| old_right.get(&ring[q]) != Some(&ring[(q + 1) % n]))
+                    .map(|q| links.and_then(|l| l.get(&ring[q])) != Some(&ring[(q + 1) % n]))
                     .collect();
                 // Representative: U_1 on Join; the surviving left neighbour of the first
                 // leaver on Leave.
@@ -821,6 +833,10 @@ impl Server {
         }
         big_k1.zeroize();
         if let Some(r) = self.rooms.get_mut(&room) {
+            let n = sess.ring.len();
+            r.links = (0..n)
+                .map(|q| (sess.ring[q], sess.ring[(q + 1) % n]))
+                .collect();
             r.current = Some((epoch, sess.ring));
         }
         Ok(())
