@@ -180,13 +180,8 @@ impl Engine<'_> {
     }
 
     /// An id no message of the run has.
-    fn unused_msg_id(&self, offset: u64) -> MsgId {
-        let last = self
-            .rooms
-            .iter()
-            .filter_map(|r| r.messages.keys().next_back())
-            .max()
-            .map_or(0, |m| m.0);
+    pub(super) fn unused_msg_id(&self, offset: u64) -> MsgId {
+        let last = self.last_recorded_msg.map_or(0, |m| m.0);
         MsgId(last + 1 + offset)
     }
 

@@ -24,6 +24,8 @@ pub(super) struct ReadOutcome {
     pub(super) parked: bool,
     /// The message is history to the user under `from_join` (sealed before its join): not read.
     pub(super) before_join: bool,
+    /// When the message's sender pressed send (`None` for a message the run never recorded).
+    pub(super) pressed: Option<Nanos>,
 }
 
 impl Engine<'_> {
@@ -39,15 +41,18 @@ impl Engine<'_> {
     ) -> Result<ReadOutcome, EngineError> {
         let u = user.0 as usize;
         // One lookup: nothing below changes the room's messages.
-        let Some((rec_epoch, sender, body)) = self.rooms[room.0 as usize]
+        let Some((rec_epoch, sender, body, pressed)) = self.rooms[room.0 as usize]
             .messages
             .get(&msg)
-            .map(|r| (r.epoch, r.sender, Arc::clone(&r.body)))
+            .map(|r| (r.epoch, r.sender, Arc::clone(&r.body), r.pressed))
         else {
             return Ok(ReadOutcome::default());
         };
         let Some(held) = self.held_now(user, room) else {
-            return Ok(ReadOutcome::default());
+            return Ok(ReadOutcome {
+                pressed: Some(pressed),
+                ..ReadOutcome::default()
+            });
         };
         let k = OpKey {
             scheme: self.stack.pre.name(),
@@ -119,6 +124,7 @@ impl Engine<'_> {
                 ns,
                 parked: false,
                 before_join: true,
+                pressed: Some(pressed),
             });
         }
         if pending {
@@ -150,6 +156,7 @@ impl Engine<'_> {
                 ns,
                 parked: true,
                 before_join: false,
+                pressed: Some(pressed),
             });
         }
         let property = if held {
@@ -162,6 +169,7 @@ impl Engine<'_> {
             ns,
             parked: false,
             before_join: false,
+            pressed: Some(pressed),
         })
     }
 

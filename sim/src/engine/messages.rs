@@ -14,6 +14,13 @@ use crate::metrics::{Op, Party, Sample, PARTIES};
 use crate::scenario::Nanos;
 
 impl Engine<'_> {
+    /// Records a message of `room` in the ground truth, keeping the largest id recorded (for
+    /// [`unused_msg_id`](Self::unused_msg_id), which would otherwise scan every room).
+    fn record_message(&mut self, room: RoomId, rec: MsgRecord) {
+        self.last_recorded_msg = self.last_recorded_msg.max(Some(rec.id));
+        self.rooms[room.0 as usize].messages.insert(rec.id, rec);
+    }
+
     /// Sends a message pressed at `pressed`, computing from `ready_at`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn send_message_from(
@@ -36,8 +43,8 @@ impl Engine<'_> {
         };
         let (sealed, index, ns) =
             self.seal_and_index(user, key, msg, &body, &keywords, ready_at)?;
-        self.rooms[room.0 as usize].messages.insert(
-            msg,
+        self.record_message(
+            room,
             MsgRecord {
                 id: msg,
                 sender: user,
@@ -156,8 +163,8 @@ impl Engine<'_> {
             .sse
             .apply(room, index)
             .map_err(scheme_err(&self.spec.sse, 0, context))?;
-        self.rooms[room.0 as usize].messages.insert(
-            msg,
+        self.record_message(
+            room,
             MsgRecord {
                 id: msg,
                 sender: user,
@@ -281,6 +288,7 @@ impl Engine<'_> {
             ns,
             parked,
             before_join,
+            pressed,
         } = self.open_and_check(user, room, msg, &sealed)?;
         let done = self.emit(
             Node::User(user),
@@ -290,12 +298,7 @@ impl Engine<'_> {
             None,
             Vec::new(),
         )?;
-        if let Some(pressed) = self.rooms[room.0 as usize]
-            .messages
-            .get(&msg)
-            .filter(|_| !parked && !before_join)
-            .map(|r| r.pressed)
-        {
+        if let Some(pressed) = pressed.filter(|_| !parked && !before_join) {
             let mut cpu = [0; PARTIES];
             cpu[Party::Client.index()] = open_ns + ns;
             let bytes_down = conclave_schemes::channel::wire_len(env.body.wire_len()) as u64;

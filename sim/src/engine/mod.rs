@@ -162,6 +162,8 @@ pub struct Engine<'s> {
     counters: Counters,
     /// The id the next message sent will have (ids increase in trace order).
     next_msg: MsgId,
+    /// The largest id of a message any room has recorded.
+    last_recorded_msg: Option<MsgId>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -318,6 +320,7 @@ impl<'s> Engine<'s> {
                 ..Counters::default()
             },
             next_msg: MsgId(0),
+            last_recorded_msg: None,
         };
         engine.setup(&org, &mut setup_rng)?;
         Ok(engine)
