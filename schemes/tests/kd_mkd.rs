@@ -30,6 +30,9 @@ struct Hop {
     msg: Message,
 }
 
+/// Which messages a router loses.
+type Lost = fn(&Message) -> bool;
+
 /// A small organisation with its own router, which logs every hop and surfaces errors.
 struct Org {
     server: Server,
@@ -38,7 +41,7 @@ struct Org {
     rosters: BTreeMap<RoomId, Vec<UserId>>,
     log: Vec<Hop>,
     /// Messages the router loses on their way to a user (a terminal that drops them).
-    lost: Option<(UserId, fn(&Message) -> bool)>,
+    lost: Option<(UserId, Lost)>,
     rng: ChaCha20Rng,
 }
 

@@ -1,8 +1,13 @@
 //! `mls` beyond the key-distribution conformance suite (which the registry runs): determinism
-//! of the seeded provider, offline catch-up, the state blob, substituted key packages, and
-//! healing after a leak.
+//! of the seeded provider, offline catch-up, the state blob, substituted key packages, healing
+//! after a leak, and the commit lengths of the tree-shape model.
 #![allow(clippy::unwrap_used)]
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use conclave_schemes::kd::mls::shape::TreeShape;
 use conclave_schemes::kd::mls::Mls;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -217,4 +222,97 @@ fn mls_rejoin_is_refused_unless_member_for_member() {
         .unwrap();
     let again = h.clients[1].rejoin(&view, UserId(3), &h.directory, &mut r, &mut out);
     assert!(matches!(again, Err(SchemeError::Misuse(_))), "{again:?}");
+}
+
+/// Every commit's length from [`TreeShape`], against the commits the scheme sends over a random
+/// run of adds (one to four members), removals and updates of a room of up to 40.
+#[test]
+fn mls_commit_lengths_follow_the_tree_shape() {
+    use rand_chacha::rand_core::RngCore;
+
+    let users = 40u32;
+    let mut r = rng(9);
+    let (mut h, seen) = commit_watching_harness(users, &mut r);
+    let founders: Vec<UserId> = (0..6).map(UserId).collect();
+    h.create(ROOM, &founders, UserId(0), &mut r);
+    let mut shape = TreeShape::new();
+    let mut leaf_of: BTreeMap<UserId, u32> = BTreeMap::from([(UserId(0), 0)]);
+    let created = shape.commit(0, &[], founders.len() - 1);
+    leaf_of.extend(founders[1..].iter().copied().zip(created.added));
+    for step in 0..150 {
+        seen.borrow_mut().clear();
+        let members: Vec<UserId> = leaf_of.keys().copied().collect();
+        let by = members[(r.next_u32() as usize) % members.len()];
+        let outsiders: Vec<UserId> = (0..users)
+            .map(UserId)
+            .filter(|u| !leaf_of.contains_key(u))
+            .collect();
+        let committed = match r.next_u32() % 3 {
+            0 if !outsiders.is_empty() => {
+                let k = 1 + (r.next_u32() as usize) % 4.min(outsiders.len());
+                let start = (r.next_u32() as usize) % (outsiders.len() - k + 1);
+                let joiners = &outsiders[start..start + k];
+                h.change(ROOM, by, Change::Add(joiners), &mut r);
+                let c = shape.commit(leaf_of[&by], &[], k);
+                leaf_of.extend(joiners.iter().copied().zip(c.added.iter().copied()));
+                c
+            }
+            1 if members.len() > 3 => {
+                let others: Vec<UserId> = members.iter().copied().filter(|u| *u != by).collect();
+                let k = 1 + (r.next_u32() as usize) % 2;
+                let start = (r.next_u32() as usize) % (others.len() - k + 1);
+                let leaving = &others[start..start + k];
+                h.change(ROOM, by, Change::Remove(leaving), &mut r);
+                let leaves: Vec<u32> = leaving.iter().map(|u| leaf_of[u]).collect();
+                for u in leaving {
+                    leaf_of.remove(u);
+                }
+                shape.commit(leaf_of[&by], &leaves, 0)
+            }
+            _ => {
+                h.change(ROOM, by, Change::Remove(&[]), &mut r);
+                shape.commit(leaf_of[&by], &[], 0)
+            }
+        };
+        assert_eq!(shape.members(), leaf_of.len());
+        assert_eq!(
+            seen.borrow().first().copied(),
+            Some(committed.commit_len),
+            "step {step}: commit by {by} ({} members)",
+            leaf_of.len()
+        );
+    }
+}
+
+/// An update in a room just created with 210 members: its UpdatePath encrypts to every other
+/// member (the parents are blank), more than 16,383 octets, whose length prefix takes four.
+#[test]
+fn mls_commit_length_with_a_four_octet_prefix() {
+    let mut r = rng(10);
+    let (mut h, seen) = commit_watching_harness(210, &mut r);
+    let founders: Vec<UserId> = (0..210).map(UserId).collect();
+    h.create(ROOM, &founders, UserId(0), &mut r);
+    let mut shape = TreeShape::new();
+    shape.commit(0, &[], founders.len() - 1);
+    h.change(ROOM, UserId(1), Change::Remove(&[]), &mut r);
+    let committed = shape.commit(1, &[], 0);
+    assert!(committed.commit_len > conclave_schemes::kd::mls::shape::COMMIT_FIXED + (1 << 14));
+    assert_eq!(seen.borrow().first().copied(), Some(committed.commit_len));
+}
+
+/// A harness of `users` whose commits, as members receive them, are logged (their lengths).
+fn commit_watching_harness(
+    users: u32,
+    r: &mut ChaCha20Rng,
+) -> (KdHarness<Mls>, Rc<RefCell<Vec<usize>>>) {
+    let mut h = KdHarness::<Mls>::new(users, r);
+    let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
+    let log = Rc::clone(&seen);
+    h.tamper = Some(Box::new(move |m: &mut Message| {
+        if let Message::Handshake { commit, .. } = m {
+            log.borrow_mut().push(commit.len());
+        }
+        false
+    }));
+    (h, seen)
 }
