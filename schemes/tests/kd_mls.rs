@@ -1,6 +1,6 @@
 //! `mls` beyond the key-distribution conformance suite (which the registry runs): determinism
 //! of the seeded provider, offline catch-up, the state blob, substituted key packages, healing
-//! after a leak, and the commit lengths of the tree-shape model.
+//! after a leak, and the commit and Welcome lengths of the tree-shape model.
 #![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
@@ -224,8 +224,8 @@ fn mls_rejoin_is_refused_unless_member_for_member() {
     assert!(matches!(again, Err(SchemeError::Misuse(_))), "{again:?}");
 }
 
-/// Every commit's length from [`TreeShape`], against the commits the scheme sends over a random
-/// run of adds (one to four members), removals and updates of a room of up to 40.
+/// Every commit's and Welcome's length from [`TreeShape`], against those the scheme sends over a
+/// random run of adds (one to four members), removals and updates of a room of up to 40.
 #[test]
 fn mls_commit_lengths_follow_the_tree_shape() {
     use rand_chacha::rand_core::RngCore;
@@ -238,9 +238,10 @@ fn mls_commit_lengths_follow_the_tree_shape() {
     let mut shape = TreeShape::new();
     let mut leaf_of: BTreeMap<UserId, u32> = BTreeMap::from([(UserId(0), 0)]);
     let created = shape.commit(0, &[], founders.len() - 1);
+    assert_eq!(seen.borrow().welcomes, [created.welcome_len.unwrap(); 5]);
     leaf_of.extend(founders[1..].iter().copied().zip(created.added));
     for step in 0..150 {
-        seen.borrow_mut().clear();
+        *seen.borrow_mut() = Sent::default();
         let members: Vec<UserId> = leaf_of.keys().copied().collect();
         let by = members[(r.next_u32() as usize) % members.len()];
         let outsiders: Vec<UserId> = (0..users)
@@ -275,42 +276,56 @@ fn mls_commit_lengths_follow_the_tree_shape() {
             }
         };
         assert_eq!(shape.members(), leaf_of.len());
+        let sent = seen.borrow();
         assert_eq!(
-            seen.borrow().first().copied(),
-            Some(committed.commit_len),
+            (sent.commits.first(), sent.welcomes.first()),
+            (Some(&committed.commit_len), committed.welcome_len.as_ref()),
             "step {step}: commit by {by} ({} members)",
             leaf_of.len()
         );
+        // One Welcome, the same for every joiner.
+        assert!(sent.welcomes.windows(2).all(|w| w[0] == w[1]));
     }
 }
 
-/// An update in a room just created with 210 members: its UpdatePath encrypts to every other
-/// member (the parents are blank), more than 16,383 octets, whose length prefix takes four.
+/// A room created with 210 members, and an update in it: the Welcome's secrets and tree, and
+/// the UpdatePath that encrypts to every other member (the parents are blank), are each more
+/// than 16,383 octets, whose length prefixes take four.
 #[test]
-fn mls_commit_length_with_a_four_octet_prefix() {
+fn mls_lengths_with_four_octet_prefixes() {
     let mut r = rng(10);
     let (mut h, seen) = commit_watching_harness(210, &mut r);
     let founders: Vec<UserId> = (0..210).map(UserId).collect();
     h.create(ROOM, &founders, UserId(0), &mut r);
     let mut shape = TreeShape::new();
-    shape.commit(0, &[], founders.len() - 1);
+    let created = shape.commit(0, &[], founders.len() - 1);
+    // The creation's Welcome too: its secrets and its tree are long enough for four-octet
+    // prefixes.
+    assert_eq!(seen.borrow().welcomes.first(), created.welcome_len.as_ref());
+    assert!(created.welcome_len.unwrap() > 2 * (1 << 14));
     h.change(ROOM, UserId(1), Change::Remove(&[]), &mut r);
     let committed = shape.commit(1, &[], 0);
     assert!(committed.commit_len > conclave_schemes::kd::mls::shape::COMMIT_FIXED + (1 << 14));
-    assert_eq!(seen.borrow().first().copied(), Some(committed.commit_len));
+    assert_eq!(seen.borrow().commits.first(), Some(&committed.commit_len));
 }
 
-/// A harness of `users` whose commits, as members receive them, are logged (their lengths).
-fn commit_watching_harness(
-    users: u32,
-    r: &mut ChaCha20Rng,
-) -> (KdHarness<Mls>, Rc<RefCell<Vec<usize>>>) {
+/// Lengths of the commits and Welcomes members received.
+#[derive(Default)]
+struct Sent {
+    commits: Vec<usize>,
+    welcomes: Vec<usize>,
+}
+
+/// A harness of `users` whose commits and Welcomes, as members receive them, are logged.
+fn commit_watching_harness(users: u32, r: &mut ChaCha20Rng) -> (KdHarness<Mls>, Rc<RefCell<Sent>>) {
     let mut h = KdHarness::<Mls>::new(users, r);
-    let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
+    let seen: Rc<RefCell<Sent>> = Rc::default();
     let log = Rc::clone(&seen);
     h.tamper = Some(Box::new(move |m: &mut Message| {
-        if let Message::Handshake { commit, .. } = m {
-            log.borrow_mut().push(commit.len());
+        match m {
+            Message::Handshake { commit, .. } => log.borrow_mut().commits.push(commit.len()),
+            Message::Welcome { welcome, .. } => log.borrow_mut().welcomes.push(welcome.len()),
+            _ => {}
         }
         false
     }));

@@ -65,11 +65,11 @@
 //! | rejoined member | as a joiner |
 //! | delivery service | parses the commit's framing for its epoch; O(1) work, n − 1 copies out |
 //!
-//! [`shape`] gives every commit's exact length from the shape of the room's tree (checked
-//! against the commits sent). A commit is about 117 octets per path node plus a leaf node and framing (≈ 1.6 KB at
-//! n = 1,024 in a full tree; research/groupkeys.md §1.5); in a bare tree each copath node's
-//! resolution is its leaves, about 82 octets per member. The login blob is the serialised group
-//! state, O(n).
+//! [`shape`] gives every commit's and Welcome's exact length from the shape of the room's tree
+//! (checked against those sent). A commit is about 117 octets per path node plus a leaf node
+//! and framing (≈ 1.6 KB at n = 1,024 in a full tree; research/groupkeys.md §1.5); in a bare
+//! tree each copath node's resolution is its leaves, about 82 octets per member. The login
+//! blob is the serialised group state, O(n).
 //!
 //! Nothing is shared between members to save memory: each member holds its own mls-rs group
 //! (ratchet tree with every leaf's keys and credential, its path secrets, the key schedule of

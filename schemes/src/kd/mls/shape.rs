@@ -1,6 +1,6 @@
 //! The shape of a room's ratchet tree, without its keys, and the exact length of each commit
-//! the scheme sends, computed from it: what a model of `mls` needs to size a room's commits
-//! without running TreeKEM.
+//! and Welcome the scheme sends, computed from it: what a model of `mls` needs to size a room's
+//! key traffic without running TreeKEM.
 //!
 //! # Source
 //!
@@ -19,10 +19,16 @@
 //! filtered direct path: a public key and one HPKE ciphertext of the path secret per node of
 //! its copath child's resolution, less the leaves the commit adds (they learn the path secret
 //! from the Welcome). Vectors carry the variable-length prefix of RFC 9420 §2.1.2.
-//! `mls_commit_lengths_follow_the_tree_shape` (`tests/kd_mls.rs`) checks every length against
-//! the commits the scheme sends over a random run of adds, removals and updates.
 //!
-//! The Welcome's length is not modelled here yet.
+//! A Welcome carries, for each joiner, its key package's reference and the HPKE ciphertext of
+//! its joiner secret and path secret ([`WELCOME_SECRETS`]), then the encrypted GroupInfo, whose
+//! one extension is the ratchet tree: every node up to the last non-blank one, a blank one as
+//! one octet, a leaf as its leaf node (from a key package until the member commits, from its
+//! last commit after), a parent as its key, parent hash (empty at the top of the path that set
+//! it) and unmerged leaves.
+//!
+//! `mls_commit_lengths_follow_the_tree_shape` (`tests/kd_mls.rs`) checks every commit and
+//! Welcome against those the scheme sends over a random run of adds, removals and updates.
 
 /// Octets of a commit besides its proposals and UpdatePath nodes and their two length prefixes:
 /// the PublicMessage framing (group id, epoch, sender), the committer's new leaf node (keys,
@@ -40,6 +46,21 @@ pub const REMOVE_PROPOSAL: usize = 1 + 2 + 4;
 pub const PATH_SECRET_CIPHERTEXT: usize = (1 + 32) + (1 + 32 + 16);
 /// An UpdatePath node's public key with its length prefix.
 const PATH_NODE_KEY: usize = 1 + 32;
+/// A leaf node from a key package in the ratchet tree (measured).
+pub const LEAF_FROM_KEY_PACKAGE: usize = 170;
+/// A leaf node from a commit: a parent hash in place of the key package's lifetime (measured).
+pub const LEAF_FROM_COMMIT: usize = 187;
+/// A parent hash (SHA-256) with its length prefix.
+const PARENT_HASH: usize = 1 + 32;
+/// A joiner's part of a Welcome: its key package's reference, then the HPKE encapsulation and
+/// the sealed GroupSecrets (joiner secret, path secret, no PSKs) with its tag.
+pub const WELCOME_SECRETS: usize = (1 + 32) + (1 + 32) + (2 + (1 + 32) + (1 + 1 + 32) + 1 + 16);
+/// The GroupInfo besides its extensions, with the encryption's tag: the group context
+/// (version, suite, group id, epoch, tree hash, transcript hash, extensions), the confirmation
+/// tag, the signer's leaf and the signature (measured).
+const GROUP_INFO_FIXED: usize = 217;
+/// `MlsMessage` version and wire format, and the Welcome's cipher suite.
+const WELCOME_FIXED: usize = 2 + 2 + 2;
 
 /// The length prefix of a vector of `n` octets (RFC 9420 §2.1.2).
 #[must_use]
@@ -61,10 +82,32 @@ const fn vector(n: usize) -> usize {
 /// A non-blank node of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
-    /// A member's leaf.
-    Leaf,
-    /// A parent with its unmerged leaves (leaf indices, sorted).
-    Parent { unmerged: Vec<u32> },
+    /// A member's leaf: from its key package until it commits, from its last commit after.
+    Leaf { committed: bool },
+    /// A parent with its unmerged leaves (leaf indices, sorted), and whether it has a parent
+    /// hash (every node a commit sets but the top of its path).
+    Parent {
+        unmerged: Vec<u32>,
+        parent_hash: bool,
+    },
+}
+
+impl Node {
+    /// Octets of the node in a ratchet tree, with its presence and type octets.
+    fn tree_len(&self) -> usize {
+        2 + match self {
+            Self::Leaf { committed: false } => LEAF_FROM_KEY_PACKAGE,
+            Self::Leaf { committed: true } => LEAF_FROM_COMMIT,
+            Self::Parent {
+                unmerged,
+                parent_hash,
+            } => {
+                PATH_NODE_KEY
+                    + if *parent_hash { PARENT_HASH } else { 1 }
+                    + vector(4 * unmerged.len())
+            }
+        }
+    }
 }
 
 /// The shape of a ratchet tree: which nodes are blank, and each parent's unmerged leaves.
@@ -81,6 +124,8 @@ pub struct Committed {
     pub added: Vec<u32>,
     /// Octets of the commit (`MlsMessage`).
     pub commit_len: usize,
+    /// Octets of the Welcome to the added members (`MlsMessage`), if the commit adds any.
+    pub welcome_len: Option<usize>,
 }
 
 /// The level of node `x` in the tree (leaves are 0).
@@ -122,7 +167,7 @@ impl TreeShape {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            nodes: vec![Some(Node::Leaf)],
+            nodes: vec![Some(Node::Leaf { committed: false })],
         }
     }
 
@@ -151,8 +196,8 @@ impl TreeShape {
     /// unmerged leaves, that stand for its subtree.
     fn resolution(&self, x: usize, out: &mut Vec<usize>) {
         match self.get(x) {
-            Some(Node::Leaf) => out.push(x),
-            Some(Node::Parent { unmerged }) => {
+            Some(Node::Leaf { .. }) => out.push(x),
+            Some(Node::Parent { unmerged, .. }) => {
                 out.push(x);
                 out.extend(unmerged.iter().map(|l| 2 * *l as usize));
             }
@@ -167,7 +212,7 @@ impl TreeShape {
     /// Whether leaf `leaf` holds a member.
     #[must_use]
     pub fn occupied(&self, leaf: u32) -> bool {
-        matches!(self.get(2 * leaf as usize), Some(Node::Leaf))
+        matches!(self.get(2 * leaf as usize), Some(Node::Leaf { .. }))
     }
 
     /// Members in the tree.
@@ -204,9 +249,9 @@ impl TreeShape {
         if 2 * leaf as usize >= self.nodes.len() {
             leaf = u32::try_from(self.nodes.len().div_ceil(2)).unwrap_or(u32::MAX);
         }
-        self.set(2 * leaf as usize, Some(Node::Leaf));
+        self.set(2 * leaf as usize, Some(Node::Leaf { committed: false }));
         for (p, _) in self.direct_copath(leaf) {
-            if let Some(Some(Node::Parent { unmerged })) = self.nodes.get_mut(p) {
+            if let Some(Some(Node::Parent { unmerged, .. })) = self.nodes.get_mut(p) {
                 if let Err(at) = unmerged.binary_search(&leaf) {
                     unmerged.insert(at, leaf);
                 }
@@ -235,6 +280,7 @@ impl TreeShape {
         let excluded: Vec<usize> = new_leaves.iter().map(|l| 2 * *l as usize).collect();
         let mut path_nodes = 0;
         let mut resolution = Vec::new();
+        let mut filtered = Vec::new();
         for (p, c) in self.direct_copath(committer) {
             resolution.clear();
             self.resolution(c, &mut resolution);
@@ -243,18 +289,44 @@ impl TreeShape {
             }
             let ciphertexts = resolution.iter().filter(|x| !excluded.contains(x)).count();
             path_nodes += PATH_NODE_KEY + vector(ciphertexts * PATH_SECRET_CIPHERTEXT);
+            filtered.push(p);
+        }
+        let top = filtered.last().copied();
+        for p in filtered {
+            let parent_hash = Some(p) != top;
             self.set(
                 p,
                 Some(Node::Parent {
                     unmerged: Vec::new(),
+                    parent_hash,
                 }),
             );
         }
+        self.set(2 * committer as usize, Some(Node::Leaf { committed: true }));
         let proposals = added * ADD_PROPOSAL + removed.len() * REMOVE_PROPOSAL;
         Committed {
             added: new_leaves,
             commit_len: COMMIT_FIXED + vector(proposals) + vector(path_nodes),
+            welcome_len: (added > 0).then(|| self.welcome_len(added)),
         }
+    }
+
+    /// Octets of the tree as a ratchet tree carries it: every node up to the last non-blank
+    /// one, without the vector's length prefix.
+    #[must_use]
+    pub fn tree_len(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| n.as_ref().map_or(1, Node::tree_len))
+            .sum()
+    }
+
+    /// Octets of the Welcome of a commit that added `joiners` members, the tree being as the
+    /// commit left it: the joiners' secrets, then the encrypted GroupInfo, whose one extension
+    /// (type, then its data: the tree as a vector) is the ratchet tree.
+    fn welcome_len(&self, joiners: usize) -> usize {
+        let extensions = vector(2 + vector(vector(self.tree_len())));
+        WELCOME_FIXED + vector(joiners * WELCOME_SECRETS) + vector(GROUP_INFO_FIXED + extensions)
     }
 }
 
@@ -286,6 +358,11 @@ mod tests {
             c.commit_len,
             COMMIT_FIXED + vector(3 * ADD_PROPOSAL) + vector(path)
         );
+        // The creator's leaf from its commit, two parents (the root without a parent hash),
+        // three leaves from key packages, and node 5 blank: 1,503 octets of Welcome, as mls-rs
+        // sends it to four founders.
+        assert_eq!(t.tree_len(), 189 + 69 + 172 + 37 + 172 + 1 + 172);
+        assert_eq!(c.welcome_len, Some(1503));
         // Removing leaf 3 blanks it and node 5 and 3 above it; leaf 2 stays.
         t.commit(0, &[3], 0);
         assert!(t.occupied(2) && !t.occupied(3));
