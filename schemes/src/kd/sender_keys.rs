@@ -60,7 +60,9 @@
 //!
 //! * Boxes per change (the last column of the table above): n(n − 1) for a creation or a removal,
 //!   3n − 4 for one joiner. Each box costs its sender an X25519 pair and its recipient two X25519
-//!   ([`sealed_box`]).
+//!   ([`sealed_box`]). [`change_boxes`] gives every change's boxes with their exact lengths
+//!   (133 bytes for a sender key, 166 for a kick carrying one, 90 + 4 per joiner for a kick
+//!   naming the joiners), checked against those sent.
 //! * Per message: one ratchet step (an HMAC pair), one HKDF, one AEAD and one Ed25519 signature
 //!   (a reader verifies instead, and re-derives as below); the protected message is the body
 //!   plus 92 bytes.
@@ -144,6 +146,47 @@ pub const PROTECT_OVERHEAD: usize = 8 + 4 + 16 + 64;
 /// Bytes of the state kept per sender key held: sender, key id, base iteration, base chain key,
 /// verifying key.
 pub const SENDER_KEY_STATE: usize = 4 + 8 + 4 + 32 + 32;
+
+/// Bytes of a [`Message`] besides its box's plaintext: kind, epoch and the box's overhead.
+const MESSAGE_OVERHEAD: usize = 1 + 8 + SealedBox::OVERHEAD;
+/// Bytes of a message carrying a sender key.
+pub const SENDER_KEY_MESSAGE_LEN: usize = MESSAGE_OVERHEAD + SKDM_LEN;
+/// Bytes of a kick that carries the changer's sender key (to every member on a creation or a
+/// removal, to each joiner on an add): action, epoch secret, sender key.
+pub const KICK_WITH_SENDER_KEY_LEN: usize = MESSAGE_OVERHEAD + 1 + 32 + SKDM_LEN;
+
+/// Bytes of the kick an add sends each existing member: action, epoch secret and the joiners.
+#[must_use]
+pub const fn kick_naming_joiners_len(joiners: usize) -> usize {
+    MESSAGE_OVERHEAD + 1 + 32 + 4 * joiners
+}
+
+/// The boxes of one change in a room of `members` after it, `joiners` of them new (the table
+/// above), as `(count, bytes of each)` pairs: the changer's kicks first, then the sender keys
+/// the members send on. What the key server relays and the members receive, in total; each
+/// box goes to one member.
+#[must_use]
+pub fn change_boxes(change: &Change<'_>, members: usize, joiners: usize) -> Vec<(usize, usize)> {
+    let others = members.saturating_sub(1);
+    match change {
+        Change::Add(_) => {
+            let existing = others.saturating_sub(joiners);
+            vec![
+                (joiners, KICK_WITH_SENDER_KEY_LEN),
+                (existing, kick_naming_joiners_len(joiners)),
+                // Each joiner's new key to everyone else; each existing member's to each joiner.
+                (
+                    joiners * others + existing * joiners,
+                    SENDER_KEY_MESSAGE_LEN,
+                ),
+            ]
+        }
+        Change::Create | Change::Remove(_) => vec![
+            (others, KICK_WITH_SENDER_KEY_LEN),
+            (others * others, SENDER_KEY_MESSAGE_LEN),
+        ],
+    }
+}
 
 /// Which kind of box a [`Message`] carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -943,6 +986,51 @@ mod tests {
 
     use super::*;
     use crate::testing::KdHarness;
+
+    /// [`change_boxes`] against the boxes members receive in a creation, adds of one and two,
+    /// a removal and a re-key.
+    #[test]
+    fn change_boxes_are_those_sent() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let mut h = KdHarness::<SenderKeys>::new(9, &mut rng);
+        let sent: Rc<RefCell<Vec<usize>>> = Rc::default();
+        let log = Rc::clone(&sent);
+        h.tamper = Some(Box::new(move |m: &mut Message| {
+            log.borrow_mut().push(m.wire_len());
+            false
+        }));
+        let room = RoomId(2);
+        let founders: Vec<UserId> = (0..5).map(UserId).collect();
+        let mut check = |h: &mut KdHarness<SenderKeys>, change: Change<'_>, by: u32| {
+            sent.borrow_mut().clear();
+            let joiners = match change {
+                Change::Add(us) => us.len(),
+                _ => 0,
+            };
+            if matches!(change, Change::Create) {
+                h.create(room, &founders, UserId(by), &mut rng);
+            } else {
+                h.change(room, UserId(by), change, &mut rng);
+            }
+            let members = h.rosters[&room].len();
+            let mut expected: Vec<usize> = change_boxes(&change, members, joiners)
+                .into_iter()
+                .flat_map(|(count, len)| std::iter::repeat_n(len, count))
+                .collect();
+            let mut got = sent.borrow().clone();
+            expected.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, expected, "{change:?} to {members} members");
+        };
+        check(&mut h, Change::Create, 0);
+        check(&mut h, Change::Add(&[UserId(5)]), 1);
+        check(&mut h, Change::Add(&[UserId(6), UserId(7)]), 0);
+        check(&mut h, Change::Remove(&[UserId(2)]), 3);
+        check(&mut h, Change::Remove(&[]), 4);
+    }
 
     #[test]
     fn ratchet_matches_libsignal_convention() {
