@@ -161,15 +161,15 @@ pub const fn kick_naming_joiners_len(joiners: usize) -> usize {
     MESSAGE_OVERHEAD + 1 + 32 + 4 * joiners
 }
 
-/// The boxes of one change in a room of `members` after it, `joiners` of them new (the table
-/// above), as `(count, bytes of each)` pairs: the changer's kicks first, then the sender keys
-/// the members send on. What the key server relays and the members receive, in total; each
-/// box goes to one member.
+/// The boxes of `change` in a room of `members` after it (the table above), as `(count, bytes
+/// of each)` pairs: the changer's kicks first, then the sender keys the members send on. What
+/// the key server relays and the members receive, in total; each box goes to one member.
 #[must_use]
-pub fn change_boxes(change: &Change<'_>, members: usize, joiners: usize) -> Vec<(usize, usize)> {
+pub fn change_boxes(change: &Change<'_>, members: usize) -> Vec<(usize, usize)> {
     let others = members.saturating_sub(1);
     match change {
-        Change::Add(_) => {
+        Change::Add(added) => {
+            let joiners = added.len();
             let existing = others.saturating_sub(joiners);
             vec![
                 (joiners, KICK_WITH_SENDER_KEY_LEN),
@@ -1006,17 +1006,13 @@ mod tests {
         let founders: Vec<UserId> = (0..5).map(UserId).collect();
         let mut check = |h: &mut KdHarness<SenderKeys>, change: Change<'_>, by: u32| {
             sent.borrow_mut().clear();
-            let joiners = match change {
-                Change::Add(us) => us.len(),
-                _ => 0,
-            };
             if matches!(change, Change::Create) {
                 h.create(room, &founders, UserId(by), &mut rng);
             } else {
                 h.change(room, UserId(by), change, &mut rng);
             }
             let members = h.rosters[&room].len();
-            let mut expected: Vec<usize> = change_boxes(&change, members, joiners)
+            let mut expected: Vec<usize> = change_boxes(&change, members)
                 .into_iter()
                 .flat_map(|(count, len)| std::iter::repeat_n(len, count))
                 .collect();

@@ -66,7 +66,8 @@ impl Engine<'_> {
             (f(self), std::time::Duration::ZERO)
         };
         if op.is_empty() {
-            // `Work::default()`: the message changed nothing (a repeat), so costs nothing.
+            // No operation to charge: `Work::default()` (the message changed nothing, a
+            // repeat), or a failure the caller reports as the scheme's error.
             return Ok((out, 0));
         }
         let mut cost = std::mem::replace(&mut self.cost, CostModel::Measured { samples: None });
