@@ -169,6 +169,9 @@ impl Engine<'_> {
         };
         for k in m.keywords.iter() {
             match r.indexed.get_mut(k) {
+                // Ids mostly arrive in order: appending skips a binary search whose probes
+                // miss the cache on a common keyword's long list.
+                Some(ids) if ids.last().is_none_or(|last| *last < msg) => ids.push(msg),
                 Some(ids) => {
                     let at = ids.partition_point(|id| *id < msg);
                     ids.insert(at, msg);
