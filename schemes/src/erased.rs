@@ -263,17 +263,19 @@ pub trait DynKd: Send {
     fn leaked_member_updates(&self, rng: &mut dyn CryptoRngCore) -> Result<Leaked, SchemeError>;
 }
 
-/// [`DynKd`] over a typed scheme.
-struct KdSystem<K: KeyDistribution> {
+/// [`DynKd`] over a typed scheme `K`, whose adversary experiments (each in a system of its own)
+/// run on scheme `E`: `K` itself, or the real scheme a model stands for.
+struct KdSystem<K: KeyDistribution, E: KeyDistribution = K> {
     server: K::Server,
     authorities: Vec<K::Authority>,
     clients: Vec<K::Client>,
     /// Each client's organisation, by user id.
     org_of: Vec<OrgId>,
     directory: Vec<K::Credential>,
+    experiments: PhantomData<fn() -> E>,
 }
 
-impl<K: KeyDistribution> KdSystem<K> {
+impl<K: KeyDistribution, E: KeyDistribution> KdSystem<K, E> {
     fn authority(&mut self, org: OrgId) -> Result<&mut K::Authority, SchemeError> {
         self.authorities
             .get_mut(usize::from(org.0))
@@ -295,16 +297,29 @@ impl<K: KeyDistribution> KdSystem<K> {
 pub fn kd_system<K: KeyDistribution>(
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Box<dyn DynKd>, SchemeError> {
-    Ok(Box::new(KdSystem::<K> {
-        server: K::new_server(rng)?,
+    modelled_kd_system::<K, K>(rng)
+}
+
+/// A fresh erased system of `M`, a model of scheme `R` (the `model` cost mode): the run goes
+/// through `M`, while the adversary experiments, which build small systems of their own and do
+/// not grow with the run, still test `R` with its cryptography.
+///
+/// # Errors
+/// As [`KeyDistribution::new_server`] of `M`.
+pub fn modelled_kd_system<M: KeyDistribution, R: KeyDistribution>(
+    rng: &mut dyn CryptoRngCore,
+) -> Result<Box<dyn DynKd>, SchemeError> {
+    Ok(Box::new(KdSystem::<M, R> {
+        server: M::new_server(rng)?,
         authorities: Vec::new(),
         clients: Vec::new(),
         org_of: Vec::new(),
         directory: Vec::new(),
+        experiments: PhantomData,
     }))
 }
 
-impl<K: KeyDistribution> DynKd for KdSystem<K> {
+impl<K: KeyDistribution, E: KeyDistribution> DynKd for KdSystem<K, E> {
     fn name(&self) -> &'static str {
         K::NAME
     }
@@ -476,22 +491,22 @@ impl<K: KeyDistribution> DynKd for KdSystem<K> {
         members: u32,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Option<InterposedRoom>, SchemeError> {
-        interposed_room::<K>(members, rng)
+        interposed_room::<E>(members, rng)
     }
     fn impersonation(
         &self,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Option<Impersonation>, SchemeError> {
-        impersonation::<K>(rng)
+        impersonation::<E>(rng)
     }
     fn removed_member_overhears(
         &self,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Overheard, SchemeError> {
-        removed_member_overhears::<K>(rng)
+        removed_member_overhears::<E>(rng)
     }
     fn leaked_member_updates(&self, rng: &mut dyn CryptoRngCore) -> Result<Leaked, SchemeError> {
-        leaked_member_updates::<K>(rng)
+        leaked_member_updates::<E>(rng)
     }
 }
 

@@ -34,6 +34,7 @@ pub mod erased;
 mod error;
 mod ids;
 pub mod kd;
+pub mod model;
 mod outcome;
 pub mod pre;
 pub mod registry;

@@ -1,11 +1,14 @@
 //! Scheme names, as scenario files and reports spell them, mapped to constructors: the
 //! [`Registry`] a run picks its schemes from.
 
-use crate::erased::{history_system, kd_system, sse_system, DynHistory, DynKd, DynSse};
+use crate::erased::{
+    history_system, kd_system, modelled_kd_system, sse_system, DynHistory, DynKd, DynSse,
+};
 use crate::kd::{
     conventional::Conventional, mkd::Mkd, mls::Mls, pairwise_dh::PairwiseDh, sakke::Sakke,
     sender_keys::SenderKeys, KeyDistribution,
 };
+use crate::model::pairwise_dh::PairwiseDhModel;
 use crate::pre::{
     afgh::{Afgh, AfghHybrid},
     bbs98::Bbs98,
@@ -239,6 +242,35 @@ pub struct Registry {
     kd: Vec<(SchemeInfo, KdCtor)>,
     history: Vec<(SchemeInfo, HistoryCtor)>,
     sse: Vec<(SchemeInfo, SseCtor)>,
+    /// What each family's schemes run as under the `model` cost mode, by scheme name
+    /// ([`crate::model`]).
+    models: Models,
+}
+
+/// The built-in schemes' models, by the name of the scheme each stands for.
+#[derive(Clone, Default)]
+struct Models {
+    kd: Vec<(&'static str, KdCtor)>,
+    history: Vec<(&'static str, HistoryCtor)>,
+    sse: Vec<(&'static str, SseCtor)>,
+}
+
+impl Models {
+    /// The models of the built-in schemes. A scheme that computes nothing secret is its own
+    /// model; the others have one in [`crate::model`].
+    fn builtin() -> Self {
+        Self {
+            kd: vec![
+                (Conventional::NAME, kd_system::<Conventional>),
+                (
+                    PairwiseDh::NAME,
+                    modelled_kd_system::<PairwiseDhModel, PairwiseDh>,
+                ),
+            ],
+            history: vec![(NoProtection::NAME, history_system::<NoProtection>)],
+            sse: vec![(PlaintextIndex::NAME, sse_system::<PlaintextIndex>)],
+        }
+    }
 }
 
 impl core::fmt::Debug for Registry {
@@ -281,6 +313,7 @@ impl Registry {
         each_kd(&mut builtin);
         each_history(&mut builtin);
         each_sse(&mut builtin);
+        builtin.0.models = Models::builtin();
         builtin.0
     }
 
@@ -379,6 +412,62 @@ impl Registry {
         ))?;
         Ok(ctor())
     }
+
+    /// The names of `family`'s schemes that can run under the `model` cost mode.
+    #[must_use]
+    pub fn modelled(&self, family: Family) -> Vec<&'static str> {
+        match family {
+            Family::KeyDistribution => model_names(&self.models.kd),
+            Family::History => model_names(&self.models.history),
+            Family::Search => model_names(&self.models.sse),
+        }
+    }
+
+    /// What the key-distribution scheme `name` runs as under the `model` cost mode
+    /// ([`crate::model`]).
+    ///
+    /// # Errors
+    /// [`SchemeError::Unsupported`] if the scheme has no model; as its constructor otherwise.
+    pub fn kd_model(
+        &self,
+        name: &str,
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Box<dyn DynKd>, SchemeError> {
+        let ctor = model(&self.models.kd, name).ok_or(SchemeError::Unsupported(
+            "this key-distribution scheme has no model",
+        ))?;
+        ctor(rng)
+    }
+
+    /// What the history-protection scheme `name` runs as under the `model` cost mode.
+    ///
+    /// # Errors
+    /// [`SchemeError::Unsupported`] if the scheme has no model.
+    pub fn history_model(&self, name: &str) -> Result<Box<dyn DynHistory>, SchemeError> {
+        let ctor = model(&self.models.history, name).ok_or(SchemeError::Unsupported(
+            "this history-protection scheme has no model",
+        ))?;
+        Ok(ctor())
+    }
+
+    /// What the searchable-encryption scheme `name` runs as under the `model` cost mode.
+    ///
+    /// # Errors
+    /// [`SchemeError::Unsupported`] if the scheme has no model.
+    pub fn sse_model(&self, name: &str) -> Result<Box<dyn DynSse>, SchemeError> {
+        let ctor = model(&self.models.sse, name).ok_or(SchemeError::Unsupported(
+            "this searchable-encryption scheme has no model",
+        ))?;
+        Ok(ctor())
+    }
+}
+
+fn model_names<C>(entries: &[(&'static str, C)]) -> Vec<&'static str> {
+    entries.iter().map(|(n, _)| *n).collect()
+}
+
+fn model<C: Copy>(entries: &[(&'static str, C)], name: &str) -> Option<C> {
+    entries.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
 }
 
 /// [`Registry::all`] of [`Registry::builtin`].
@@ -433,6 +522,35 @@ mod tests {
         assert!(history("none").is_ok());
         assert!(sse("plaintext").is_ok());
         assert!(matches!(sse("nope"), Err(SchemeError::Unsupported(_))));
+    }
+
+    #[test]
+    fn every_model_stands_for_a_registered_scheme_of_its_name() {
+        use rand_chacha::rand_core::SeedableRng;
+        let registry = Registry::builtin();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        for name in registry.modelled(Family::KeyDistribution) {
+            assert!(names(Family::KeyDistribution).contains(&name), "{name}");
+            let model = registry.kd_model(name, &mut rng).unwrap();
+            let real = registry.kd(name, &mut rng).unwrap();
+            assert_eq!(
+                (model.name(), model.properties()),
+                (name, real.properties())
+            );
+        }
+        for name in registry.modelled(Family::History) {
+            assert!(names(Family::History).contains(&name), "{name}");
+            assert_eq!(registry.history_model(name).unwrap().name(), name);
+        }
+        for name in registry.modelled(Family::Search) {
+            assert!(names(Family::Search).contains(&name), "{name}");
+            assert_eq!(registry.sse_model(name).unwrap().name(), name);
+        }
+        assert!(matches!(
+            registry.kd_model(Mls::NAME, &mut rng),
+            Err(SchemeError::Unsupported(_))
+        ));
+        assert!(Registry::default().modelled(Family::Search).is_empty());
     }
 
     #[test]

@@ -26,6 +26,7 @@ const MODULES: &[&str] = &[
     "src/kd/sakke/group.rs",
     "src/kd/mls/mod.rs",
     "src/kd/sealed_box.rs",
+    "src/model/pairwise_dh.rs",
     "src/pre/none.rs",
     "src/pre/epoch_keys.rs",
     "src/pre/client_rewrap.rs",

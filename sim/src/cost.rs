@@ -400,6 +400,9 @@ pub enum CostModel {
     },
     /// Charge the table's prediction.
     Calibrated(CalibrationTable),
+    /// Charge the table's prediction, with every scheme run as its model (no cryptography:
+    /// `conclave_schemes::model`).
+    Model(CalibrationTable),
 }
 
 impl CostModel {
@@ -429,7 +432,7 @@ impl CostModel {
                 }
                 Ok((out, ns))
             }
-            Self::Calibrated(table) => {
+            Self::Calibrated(table) | Self::Model(table) => {
                 let ns = table.predict_cached(&key, units)?;
                 Ok((f(), ns))
             }
@@ -458,7 +461,9 @@ impl CostModel {
                 }
                 Ok((out, ns))
             }
-            Self::Calibrated(table) => Ok((out, table.predict_cached(&key, units)?)),
+            Self::Calibrated(table) | Self::Model(table) => {
+                Ok((out, table.predict_cached(&key, units)?))
+            }
         }
     }
 

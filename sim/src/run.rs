@@ -29,6 +29,8 @@ pub enum Costing {
     Measured,
     /// A calibration table.
     Calibrated(CalibrationTable),
+    /// A calibration table, with every scheme run as its model (no cryptography).
+    Model(CalibrationTable),
 }
 
 /// Why a run failed.
@@ -115,6 +117,7 @@ pub fn run_jobs(
                 let cost = match costing {
                     Costing::Measured => CostModel::Measured { samples: None },
                     Costing::Calibrated(t) => CostModel::Calibrated(t.clone()),
+                    Costing::Model(t) => CostModel::Model(t.clone()),
                 };
                 let fail = |source| RunError::Job {
                     stack: stack.name(),

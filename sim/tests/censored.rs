@@ -12,7 +12,7 @@ use conclave_sim::cost::CalibrationTable;
 use conclave_sim::metrics::{Op, SkipReason, StackResult};
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
-use conclave_sim::scenario::{self, KnownSchemes, Scenario};
+use conclave_sim::scenario::{self, KnownSchemes, ModelledSchemes, Scenario};
 use conclave_sim::workload::{Generator, Org};
 
 fn parse(text: &str) -> Scenario {
@@ -27,6 +27,7 @@ fn parse(text: &str) -> Scenario {
             pre: &pre,
             sse: &sse,
             kd_rejoining: &["mls"],
+            modelled: ModelledSchemes::NONE,
         },
     )
     .unwrap()

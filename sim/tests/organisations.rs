@@ -12,7 +12,7 @@ use conclave_sim::cost::CalibrationTable;
 use conclave_sim::metrics::{Op, Party, StackResult};
 use conclave_sim::oracle::{Adversary, Verdict};
 use conclave_sim::run::{self, Costing};
-use conclave_sim::scenario::{self, KnownSchemes, Scenario};
+use conclave_sim::scenario::{self, KnownSchemes, ModelledSchemes, Scenario};
 
 const SCENARIO: &str = r"
 name: two-organisations
@@ -59,6 +59,7 @@ fn scenario() -> Scenario {
             pre: &pre,
             sse: &sse,
             kd_rejoining: &["mls"],
+            modelled: ModelledSchemes::NONE,
         },
     )
     .unwrap()

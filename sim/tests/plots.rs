@@ -11,7 +11,9 @@ use conclave_schemes::registry::{self, Family};
 use conclave_sim::metrics::{Op, Sample, StackResult};
 use conclave_sim::report::plots::series_style;
 use conclave_sim::report::{write_all, write_plots, CalibrationInfo, RunReport};
-use conclave_sim::scenario::{self, CostModelKind, KnownSchemes, Scenario, StackSpec};
+use conclave_sim::scenario::{
+    self, CostModelKind, KnownSchemes, ModelledSchemes, Scenario, StackSpec,
+};
 
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
@@ -26,6 +28,7 @@ fn scenario(plots: &[&str]) -> Scenario {
         pre: &pre,
         sse: &sse,
         kd_rejoining: &["mls"],
+        modelled: ModelledSchemes::NONE,
     };
     let mut s = scenario::parse(&text, Path::new("ci-smoke.yaml"), &known).unwrap();
     s.report.plots = plots.iter().map(|p| (*p).to_owned()).collect();

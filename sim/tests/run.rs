@@ -12,7 +12,7 @@ use conclave_sim::metrics::Op;
 use conclave_sim::oracle::Property;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing};
-use conclave_sim::scenario::{self, KnownSchemes, Scenario};
+use conclave_sim::scenario::{self, KnownSchemes, ModelledSchemes, Scenario};
 use conclave_sim::workload::{Generator, Org};
 
 fn root() -> PathBuf {
@@ -30,6 +30,7 @@ fn load(path: &Path) -> Scenario {
             pre: &pre,
             sse: &sse,
             kd_rejoining: &["mls"],
+            modelled: ModelledSchemes::NONE,
         },
     )
     .unwrap()

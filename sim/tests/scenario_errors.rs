@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use conclave_sim::scenario::{
-    load, parse, ByteDist, CostModelKind, HistoryPolicy, KeywordSource, KnownSchemes, RoomKind,
-    ScenarioError, ScheduledKind, SizeDist, StackSpec,
+    load, parse, ByteDist, CostModelKind, HistoryPolicy, KeywordSource, KnownSchemes,
+    ModelledSchemes, RoomKind, ScenarioError, ScheduledKind, SizeDist, StackSpec,
 };
 
 const KNOWN: KnownSchemes<'static> = KnownSchemes {
@@ -30,6 +30,7 @@ const KNOWN: KnownSchemes<'static> = KnownSchemes {
     ],
     sse: &["plaintext", "rekey-index", "per-epoch", "mitra"],
     kd_rejoining: &["mls"],
+    modelled: ModelledSchemes::NONE,
 };
 
 const NS_PER_SEC: u64 = 1_000_000_000;

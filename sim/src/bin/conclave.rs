@@ -40,6 +40,8 @@ enum CostArg {
     Measured,
     /// Charge each operation from a calibration table (deterministic).
     Calibrated,
+    /// As calibrated, with every scheme run as its model: no cryptography runs.
+    Model,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

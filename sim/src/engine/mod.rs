@@ -221,16 +221,31 @@ impl<'s> Engine<'s> {
         let workload = Generator::new(scenario, seed, &org)?;
         let setup = || "setting up the scheme".to_owned();
         let mut setup_rng = rng::crypto(seed, "setup", 0);
-        let stack = Stack {
-            kd: registry
-                .kd(&spec.kd, &mut setup_rng)
-                .map_err(scheme_err(&spec.kd, 0, setup))?,
-            pre: registry
-                .history(&spec.pre)
-                .map_err(scheme_err(&spec.pre, 0, setup))?,
-            sse: registry
-                .sse(&spec.sse)
-                .map_err(scheme_err(&spec.sse, 0, setup))?,
+        // Under the model cost mode every scheme runs as its model, without cryptography.
+        let stack = if matches!(cost, CostModel::Model(_)) {
+            Stack {
+                kd: registry
+                    .kd_model(&spec.kd, &mut setup_rng)
+                    .map_err(scheme_err(&spec.kd, 0, setup))?,
+                pre: registry
+                    .history_model(&spec.pre)
+                    .map_err(scheme_err(&spec.pre, 0, setup))?,
+                sse: registry
+                    .sse_model(&spec.sse)
+                    .map_err(scheme_err(&spec.sse, 0, setup))?,
+            }
+        } else {
+            Stack {
+                kd: registry
+                    .kd(&spec.kd, &mut setup_rng)
+                    .map_err(scheme_err(&spec.kd, 0, setup))?,
+                pre: registry
+                    .history(&spec.pre)
+                    .map_err(scheme_err(&spec.pre, 0, setup))?,
+                sse: registry
+                    .sse(&spec.sse)
+                    .map_err(scheme_err(&spec.sse, 0, setup))?,
+            }
         };
         if scenario.servers.key_retention.is_some() && !stack.kd.properties().rejoins {
             return Err(EngineError::Setup(format!(

@@ -1,6 +1,8 @@
 //! Running a scenario and judging the outcome: no run error, no panic, no violation of a claimed
-//! property and, when asked, two runs with byte-identical `summary.json` (the second run job by
-//! job as shards run it, so that the check covers `conclave run --shard` and `merge` too).
+//! property; when asked, two runs with byte-identical `summary.json` (the second run job by job
+//! as shards run it, so that the check covers `conclave run --shard` and `merge` too); and, for a
+//! stack whose schemes can run as models, the same `summary.json` from a `model` run as from the
+//! `calibrated` one (the models' fidelity).
 //!
 //! Each stack runs on its own (a run stops at the first failing job, and one stack's failure must
 //! not hide another's), so every failure found names the stack it belongs to.
@@ -13,7 +15,7 @@ use crate::engine::EngineError;
 use crate::metrics::StackResult;
 use crate::report::{self, CalibrationInfo, RunReport};
 use crate::run::{self, Costing, RunError};
-use crate::scenario::{CostModelKind, Scenario, StackSpec};
+use crate::scenario::{CostModelKind, ModelledSchemes, Scenario, StackSpec};
 
 /// What went wrong, reduced to what must stay the same while shrinking.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,6 +53,11 @@ pub enum FailureClass {
         /// `kd+pre+sse`
         stack: String,
     },
+    /// The stack's `model` run rendered another `summary.json` than its `calibrated` run.
+    ModelDiverges {
+        /// `kd+pre+sse`
+        stack: String,
+    },
 }
 
 impl FailureClass {
@@ -62,7 +69,8 @@ impl FailureClass {
             | Self::SchemeError { stack, .. }
             | Self::RunError { stack, .. }
             | Self::Panic { stack }
-            | Self::Nondeterministic { stack } => stack,
+            | Self::Nondeterministic { stack }
+            | Self::ModelDiverges { stack } => stack,
         }
     }
 
@@ -104,6 +112,9 @@ impl std::fmt::Display for FailureClass {
             Self::RunError { stack, kind } => write!(f, "{stack}: run error ({kind})"),
             Self::Panic { stack } => write!(f, "{stack}: panic"),
             Self::Nondeterministic { stack } => write!(f, "{stack}: nondeterministic summary.json"),
+            Self::ModelDiverges { stack } => {
+                write!(f, "{stack}: the model run's summary.json differs")
+            }
         }
     }
 }
@@ -295,22 +306,49 @@ fn summary(scenario: &Scenario, results: Vec<StackResult>) -> String {
 
 /// Checks every stack of `scenario` (run with its own seed and replicates); `twice` also runs
 /// each clean stack a second time, job by job as shards run it, and compares the rendered
-/// `summary.json`. Returns every
-/// failure found, in stack order.
+/// `summary.json`; a clean stack whose schemes are all `modelled`, run under a calibration
+/// table, runs again as models and must render the same `summary.json`. Returns every failure
+/// found, in stack order.
 #[must_use]
-pub fn check(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> {
+pub fn check(
+    scenario: &Scenario,
+    costing: &Costing,
+    twice: bool,
+    modelled: &ModelledSchemes<'_>,
+) -> Vec<Found> {
     let mut found = Vec::new();
     for stack in &scenario.stacks {
-        found.extend(check_stack(&only(scenario, stack), costing, twice));
+        found.extend(check_stack(
+            &only(scenario, stack),
+            costing,
+            twice,
+            modelled,
+        ));
     }
     found
 }
 
 /// Checks the single stack of `scenario`.
-fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found> {
+fn check_stack(
+    scenario: &Scenario,
+    costing: &Costing,
+    twice: bool,
+    modelled: &ModelledSchemes<'_>,
+) -> Vec<Found> {
     let results = match run_stack(scenario, costing, Runner::Whole) {
         Ok(r) => r,
         Err(f) => return vec![f],
+    };
+    let stack = scenario
+        .stacks
+        .first()
+        .map(StackSpec::name)
+        .unwrap_or_default();
+    let as_models = match (costing, scenario.stacks.first()) {
+        (Costing::Calibrated(table), Some(spec)) if modelled.refusal(spec).is_none() => {
+            Some(Costing::Model(table.clone()))
+        }
+        _ => None,
     };
     let mut found = Vec::new();
     for v in results.iter().flat_map(run::violations) {
@@ -322,18 +360,36 @@ fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found
             message: v.to_string(),
         });
     }
-    if twice && found.is_empty() {
-        let first = summary(scenario, results);
+    if !found.is_empty() {
+        return found;
+    }
+    let first = summary(scenario, results);
+    if let Some(as_models) = as_models {
+        match run_stack(scenario, &as_models, Runner::Whole) {
+            Err(f) => found.push(f),
+            Ok(modelled) => {
+                let second = summary(scenario, modelled);
+                if first != second {
+                    found.push(Found {
+                        message: format!(
+                            "{stack}: the run with its schemes as models (cost model `model`) rendered another summary.json than the calibrated run of seed {}: {}",
+                            scenario.seed,
+                            first_difference(&first, &second)
+                        ),
+                        class: FailureClass::ModelDiverges {
+                            stack: stack.clone(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+    if twice {
         match run_stack(scenario, costing, Runner::Sharded) {
             Err(f) => found.push(f),
             Ok(again) => {
                 let second = summary(scenario, again);
                 if first != second {
-                    let stack = scenario
-                        .stacks
-                        .first()
-                        .map(StackSpec::name)
-                        .unwrap_or_default();
                     found.push(Found {
                         message: format!(
                             "{stack}: two runs of seed {} rendered different summary.json (the second job by job through a shard's partial-report encoding, as `run --shard` and `merge` make it): {}",
@@ -352,11 +408,21 @@ fn check_stack(scenario: &Scenario, costing: &Costing, twice: bool) -> Vec<Found
 /// The failure of class `class` when `scenario` is checked, if it still shows (only the class's
 /// stack is run).
 #[must_use]
-pub fn reproduces(scenario: &Scenario, costing: &Costing, class: &FailureClass) -> Option<Found> {
+pub fn reproduces(
+    scenario: &Scenario,
+    costing: &Costing,
+    class: &FailureClass,
+    modelled: &ModelledSchemes<'_>,
+) -> Option<Found> {
     let stack = scenario.stacks.iter().find(|s| s.name() == class.stack())?;
-    check_stack(&only(scenario, stack), costing, class.needs_second_run())
-        .into_iter()
-        .find(|f| f.class == *class)
+    check_stack(
+        &only(scenario, stack),
+        costing,
+        class.needs_second_run(),
+        modelled,
+    )
+    .into_iter()
+    .find(|f| f.class == *class)
 }
 
 /// The first line on which two texts differ, for the nondeterminism message.

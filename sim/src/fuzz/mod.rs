@@ -28,7 +28,7 @@ use conclave_schemes::registry::{Family, Registry};
 
 use crate::cost::CalibrationTable;
 use crate::run::Costing;
-use crate::scenario::{self, KnownSchemes, Scenario, ScenarioError};
+use crate::scenario::{self, KnownSchemes, ModelledSchemes, Scenario, ScenarioError};
 
 pub use check::{FailureClass, Found};
 pub use generate::{FuzzScenario, GenConfig};
@@ -145,6 +145,7 @@ pub struct Registered {
     pre: Vec<&'static str>,
     sse: Vec<&'static str>,
     kd_rejoining: Vec<&'static str>,
+    modelled: [Vec<&'static str>; 3],
 }
 
 impl Registered {
@@ -162,6 +163,11 @@ impl Registered {
             pre: registry.names(Family::History),
             sse: registry.names(Family::Search),
             kd_rejoining: registry.rejoining_kd(),
+            modelled: [
+                registry.modelled(Family::KeyDistribution),
+                registry.modelled(Family::History),
+                registry.modelled(Family::Search),
+            ],
         }
     }
 
@@ -173,6 +179,11 @@ impl Registered {
             pre: &self.pre,
             sse: &self.sse,
             kd_rejoining: &self.kd_rejoining,
+            modelled: ModelledSchemes {
+                kd: &self.modelled[0],
+                pre: &self.modelled[1],
+                sse: &self.modelled[2],
+            },
         }
     }
 
@@ -357,7 +368,7 @@ fn run_one(
         Err(e) => Verdict::Rejected(e.to_string()),
         Ok(loaded) => {
             let twice = checks_twice(index);
-            let found = check::check(&loaded, &cfg.costing, twice);
+            let found = check::check(&loaded, &cfg.costing, twice, &known.modelled);
             if found.is_empty() {
                 Verdict::Clean { twice }
             } else {

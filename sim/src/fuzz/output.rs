@@ -94,7 +94,7 @@ pub(crate) fn reproduce(
         |c| {
             load(c, &path, known)
                 .ok()
-                .and_then(|s| check::reproduces(&s, &cfg.costing, class))
+                .and_then(|s| check::reproduces(&s, &cfg.costing, class, &known.modelled))
                 .is_some()
         },
     );
@@ -113,6 +113,17 @@ pub(crate) fn reproduce(
         shell_word(&dir.join("report").to_string_lossy()),
     ]
     .join(" ");
+    // Shown by comparing the calibrated run's summary.json with the model run's.
+    let command = match class {
+        FailureClass::ModelDiverges { .. } => format!(
+            "{command} && conclave run {} --seed {seed} --calibration {} --stack {} --cost-model model --out {}",
+            shell_word(&path.to_string_lossy()),
+            shell_word(&cfg.calibration_path.to_string_lossy()),
+            shell_word(class.stack()),
+            shell_word(&dir.join("report-model").to_string_lossy()),
+        ),
+        _ => command,
+    };
     let mut rep = Reproducer {
         class: class.clone(),
         index,
@@ -153,7 +164,12 @@ fn verify(
     let s = scenario::load(path, known).map_err(|e| e.to_string())?;
     let s = run::select_stacks(&s, &[class.stack().to_owned()]).map_err(|e| e.to_string())?;
     let table = CalibrationTable::load(calibration).map_err(|e| e.to_string())?;
-    Ok(check::reproduces(&s, &Costing::Calibrated(table), class))
+    Ok(check::reproduces(
+        &s,
+        &Costing::Calibrated(table),
+        class,
+        &known.modelled,
+    ))
 }
 
 fn write_files(rep: &Reproducer, original: &FuzzScenario, found: &Found) -> Result<(), String> {

@@ -164,11 +164,12 @@ pub(crate) fn write_atomically(
     result
 }
 
-/// `measured` or `calibrated`, as in scenario files.
+/// `measured`, `calibrated` or `model`, as in scenario files.
 fn cost_model_name(k: CostModelKind) -> &'static str {
     match k {
         CostModelKind::Measured => "measured",
         CostModelKind::Calibrated => "calibrated",
+        CostModelKind::Model => "model",
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{md_cell, RunReport};
 use crate::oracle::{Adversary, Property, PropertyOutcome, SearchLeakage, Verdict};
+use crate::scenario::CostModelKind;
 
 /// What a property's outcome means, as shown in the table.
 fn outcome(o: &PropertyOutcome) -> &'static str {
@@ -44,6 +45,20 @@ the schemes rather than bugs: they are expected to succeed against some stacks. 
 are those of a passive server (it reads what it stores, and pools it with what a removed member \
 kept); the others are those of an active one, which forges, splices, replays and rolls back what \
 it sends, while members send re-keying traffic that is not theirs to send.";
+
+/// What a `model` run did not check, said before any table.
+const MODEL_RUN: &str = "\
+**This run used the `model` cost mode: no cryptography ran.** Schemes that compute nothing \
+secret ran as they are; every other scheme ran as its model, which sends the same messages, of \
+the same lengths, to the same recipients, and makes the same checks of sender, roster and epoch, \
+but carries its secrets in the clear. The oracle's properties were therefore checked on who holds \
+which epoch secret and who was sent what, not on ciphertexts. **Not checked by cryptography in \
+this run**: that a removed member or a server cannot open what a modelled scheme protects \
+(removed members excluded, key server blind), that a tampered message of a modelled scheme is \
+refused, and that no canary appears in a modelled scheme's bytes (a model's messages have no \
+bytes to scan). The key-distribution adversary experiments, which build small systems of their \
+own, ran the real schemes with their cryptography; the experiments that act on the run's own \
+servers acted on what the run ran.";
 
 /// What the search server learnt, as measured from the queries it received.
 fn search_leakage(out: &mut String, l: &SearchLeakage) {
@@ -100,6 +115,10 @@ pub fn security_md(r: &RunReport) -> String {
     let _ = writeln!(out, "# Security: {}", r.scenario.name);
     out.push('\n');
     let _ = writeln!(out, "{INTRO}");
+    if r.cost_model == CostModelKind::Model {
+        out.push('\n');
+        let _ = writeln!(out, "{MODEL_RUN}");
+    }
     if r.stacks.is_empty() {
         out.push_str("\nNo stack was run.\n");
     }

@@ -96,6 +96,9 @@ fn cost_model_sentence(k: CostModelKind) -> &'static str {
     match k {
         CostModelKind::Calibrated => "charged from the calibration table measured on this machine",
         CostModelKind::Measured => "charged at its measured wall time",
+        CostModelKind::Model => {
+            "charged from the calibration table, with each scheme run as its model, without cryptography"
+        }
     }
 }
 

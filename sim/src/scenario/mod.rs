@@ -38,6 +38,54 @@ pub struct KnownSchemes<'a> {
     /// The key distribution schemes that can rejoin a room after key traffic expired, the only
     /// ones `servers.key_retention` may be set with.
     pub kd_rejoining: &'a [&'a str],
+    /// The schemes that can run under `cost_model: model`.
+    pub modelled: ModelledSchemes<'a>,
+}
+
+/// The schemes of each family that can run under `cost_model: model` (they compute nothing
+/// secret, or have a model: `conclave_schemes::model`).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelledSchemes<'a> {
+    /// Key distribution schemes.
+    pub kd: &'a [&'a str],
+    /// History protection schemes.
+    pub pre: &'a [&'a str],
+    /// Searchable encryption schemes.
+    pub sse: &'a [&'a str],
+}
+
+impl ModelledSchemes<'_> {
+    /// No scheme: `cost_model: model` is refused for every stack.
+    pub const NONE: ModelledSchemes<'static> = ModelledSchemes {
+        kd: &[],
+        pre: &[],
+        sse: &[],
+    };
+
+    /// Why `stack` cannot run under `cost_model: model`: its first scheme without a model,
+    /// and what each family can run; `None` if it can.
+    #[must_use]
+    pub fn refusal(&self, stack: &StackSpec) -> Option<String> {
+        let families = [
+            ("key distribution", &stack.kd, self.kd),
+            ("history protection", &stack.pre, self.pre),
+            ("search", &stack.sse, self.sse),
+        ];
+        let (family, name, _) = families
+            .iter()
+            .find(|(_, name, known)| !known.contains(&name.as_str()))?;
+        let list = |known: &[&str]| match known {
+            [] => "none".to_owned(),
+            names => names.join(", "),
+        };
+        Some(format!(
+            "stack `{}`: its {family} scheme `{name}` has no model yet, so it cannot run without cryptography; under `model`, key distribution can be {}; history protection {}; search {}. Run this stack with `calibrated`, or leave it out",
+            stack.name(),
+            list(self.kd),
+            list(self.pre),
+            list(self.sse),
+        ))
+    }
 }
 
 /// Reads and validates a scenario file.

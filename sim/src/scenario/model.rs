@@ -466,6 +466,9 @@ pub enum CostModelKind {
     Measured,
     /// `calibrated`: each operation is charged from a calibration table.
     Calibrated,
+    /// `model`: each operation is charged from a calibration table and no cryptography runs:
+    /// every scheme runs as its model (`conclave_schemes::model`).
+    Model,
 }
 
 /// One column of the report: a scheme from each family.

@@ -441,6 +441,7 @@ pub(crate) struct ServersSpec {
 pub(crate) enum CostModelSpec {
     Measured,
     Calibrated,
+    Model,
 }
 
 /// One entry of `stacks`: `kd+pre+sse`, or a mapping whose values may be lists.

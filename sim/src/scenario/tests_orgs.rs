@@ -5,13 +5,16 @@
 
 use std::path::Path;
 
-use super::{parse, KnownSchemes, RoomKind, Scenario, ScenarioError, ScheduledKind};
+use super::{
+    parse, KnownSchemes, ModelledSchemes, RoomKind, Scenario, ScenarioError, ScheduledKind,
+};
 
 const KNOWN: KnownSchemes<'static> = KnownSchemes {
     kd: &["conventional", "pairwise-dh", "mkd", "sakke"],
     pre: &["none", "afgh-hybrid"],
     sse: &["plaintext", "rekey-index"],
     kd_rejoining: &["mls"],
+    modelled: ModelledSchemes::NONE,
 };
 
 const DAY: u64 = 86_400 * 1_000_000_000;

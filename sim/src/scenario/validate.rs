@@ -368,6 +368,7 @@ pub(crate) fn validate(spec: ScenarioSpec, cx: &Cx<'_>, source_sha256: String) -
     let cost_model = match spec.cost_model {
         Some(CostModelSpec::Measured) => CostModelKind::Measured,
         Some(CostModelSpec::Calibrated) | None => CostModelKind::Calibrated,
+        Some(CostModelSpec::Model) => CostModelKind::Model,
     };
     let stacks = validate_stacks(
         cx,
@@ -377,6 +378,11 @@ pub(crate) fn validate(spec: ScenarioSpec, cx: &Cx<'_>, source_sha256: String) -
             "a non-empty list of stacks such as conventional+none+plaintext",
         )?,
     )?;
+    if cost_model == CostModelKind::Model {
+        if let Some(refusal) = stacks.iter().find_map(|st| cx.known.modelled.refusal(st)) {
+            return Err(cx.err("cost_model", refusal));
+        }
+    }
     if servers.key_retention.is_some() {
         if let Some(st) = stacks
             .iter()

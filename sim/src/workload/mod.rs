@@ -946,13 +946,14 @@ mod tests {
     use std::path::Path;
 
     use super::{Action, Generator, Org};
-    use crate::scenario::{parse, KnownSchemes, Scenario};
+    use crate::scenario::{parse, KnownSchemes, ModelledSchemes, Scenario};
 
     const KNOWN: KnownSchemes<'static> = KnownSchemes {
         kd: &["conventional"],
         pre: &["none"],
         sse: &["plaintext"],
         kd_rejoining: &["mls"],
+        modelled: ModelledSchemes::NONE,
     };
 
     /// acme (40 users, 4 departments) and supplier (20 users, 2 departments), trusting each

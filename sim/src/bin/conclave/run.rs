@@ -144,6 +144,9 @@ fn rerun_line(args: &RunArgs, seed: u64, calibration: Option<&Path>, out: &Path)
         )),
         None => line.push_str(" --cost-model measured"),
     }
+    if matches!(args.cost_model, Some(CostArg::Model)) {
+        line.push_str(" --cost-model model");
+    }
     for s in &args.stacks {
         line.push_str(&format!(" --stack {}", shell_word(s)));
     }
@@ -169,7 +172,19 @@ fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Fail
     let kind = match args.cost_model {
         Some(CostArg::Measured) => CostModelKind::Measured,
         Some(CostArg::Calibrated) => CostModelKind::Calibrated,
+        Some(CostArg::Model) => CostModelKind::Model,
         None => plan.base.cost_model,
+    };
+    if kind == CostModelKind::Model {
+        let registered = Registered::new();
+        let modelled = registered.known().modelled;
+        if let Some(refusal) = plan.all_stacks().iter().find_map(|s| modelled.refusal(s)) {
+            return Err(Failure::bad_input(format!("--cost-model model: {refusal}")));
+        }
+    }
+    let table_costing = |table| match kind {
+        CostModelKind::Model => Costing::Model(table),
+        _ => Costing::Calibrated(table),
     };
     let retention = plan
         .points
@@ -177,7 +192,7 @@ fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Fail
         .any(|(_, s, _)| s.servers.key_retention.is_some());
     match (kind, &args.calibration) {
         (CostModelKind::Measured, Some(_)) => Err(Failure::bad_input(
-            "--calibration only applies to the calibrated cost model",
+            "--calibration only applies to the calibrated and model cost models",
         )),
         (CostModelKind::Measured, None) => Ok(Charging {
             kind,
@@ -188,7 +203,7 @@ fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Fail
             },
             table_text: None,
         }),
-        (CostModelKind::Calibrated, Some(path)) => {
+        (CostModelKind::Calibrated | CostModelKind::Model, Some(path)) => {
             let table = CalibrationTable::load(path).map_err(Failure::bad_input)?;
             table
                 .check_covers(path, &plan.all_stacks(), &Registry::builtin(), retention)
@@ -198,7 +213,7 @@ fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Fail
             copy_beside(Some(path), &bytes, beside)?;
             Ok(Charging {
                 kind,
-                costing: Costing::Calibrated(table),
+                costing: table_costing(table),
                 info: CalibrationInfo {
                     source: path.display().to_string(),
                     sha256: Some(hex_sha256(&bytes)),
@@ -206,17 +221,19 @@ fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Fail
                 table_text: Some(String::from_utf8_lossy(&bytes).into_owned()),
             })
         }
-        (CostModelKind::Calibrated, None) if args.shard.is_some() => Err(Failure::bad_input(
-            "--shard needs --calibration FILE: every shard must charge from the same table (measure one with `conclave calibrate`), or use --cost-model measured",
-        )),
-        (CostModelKind::Calibrated, None) => {
+        (CostModelKind::Calibrated | CostModelKind::Model, None) if args.shard.is_some() => {
+            Err(Failure::bad_input(
+                "--shard needs --calibration FILE: every shard must charge from the same table (measure one with `conclave calibrate`), or use --cost-model measured",
+            ))
+        }
+        (CostModelKind::Calibrated | CostModelKind::Model, None) => {
             eprintln!("calibrating: measuring this machine for the scenario's schemes (seconds to a minute)...");
             let table = calibrate::calibrate_for(&plan.all_stacks()).map_err(Failure::other)?;
             table.save(beside).map_err(Failure::other)?;
             let bytes = std::fs::read(beside).unwrap_or_default();
             Ok(Charging {
                 kind,
-                costing: Costing::Calibrated(table),
+                costing: table_costing(table),
                 info: CalibrationInfo {
                     source: format!("measured at start of run, saved as {}", beside.display()),
                     sha256: Some(hex_sha256(&bytes)),
@@ -362,7 +379,7 @@ pub fn run_scenario(args: &RunArgs) -> Result<(), Failure> {
     // The table in force is always written beside the report, so that the rerun line carries it.
     let beside = plan.out.join("calibration.json");
     let charging = charging(args, &plan, &beside)?;
-    let calibrated = matches!(charging.costing, Costing::Calibrated(_));
+    let calibrated = matches!(charging.costing, Costing::Calibrated(_) | Costing::Model(_));
     let rerun = rerun_line(
         args,
         plan.first,

@@ -1,0 +1,29 @@
+//! Models of the schemes, for the `model` cost mode: the same protocol without its cryptography.
+//!
+//! A run under `cost_model: model` charges every operation from the calibration table, as a
+//! `calibrated` run does, but runs no cryptography, so that it can reach organisations far larger
+//! than real cryptography allows. Each scheme it runs is one of:
+//!
+//! * **crypto-free**: a scheme that computes nothing secret (`conventional`, `none`, `plaintext`)
+//!   runs as it is; it is its own model.
+//! * **modelled**: a model of the scheme registered under the same name, which keeps the
+//!   scheme's protocol (who sends what to whom, in what order, which checks a recipient makes,
+//!   which epoch it then holds) and replaces each cryptographic object by a stand-in of the same
+//!   encoded length that carries its content in the clear. Every message a model sends has the
+//!   exact wire length of the real scheme's, from the formulas the scheme's module documents,
+//!   and every state length is the real one's.
+//!
+//! What a model guarantees: under the same scenario, seed and calibration table, a `model` run
+//! sends the same messages (number, order, destinations, lengths) and is charged the same as a
+//! `calibrated` run, so latencies and bytes agree; the engine's test of this compares the two
+//! runs' reports. What it does not: nothing in a model is secret, so the oracle's checks that
+//! rest on cryptography (that a server or a removed member cannot open what it holds, that a
+//! tampered message is refused) hold by construction, not by test; the report says so. The
+//! adversary experiments that build small systems of their own (an interposing key server, a
+//! forged credential, a removed member listening, a leaked member state) still run the real
+//! scheme.
+//!
+//! [`registry`](crate::registry) lists which schemes have a model
+//! ([`Registry::modelled`](crate::registry::Registry::modelled)).
+
+pub mod pairwise_dh;

@@ -1,0 +1,126 @@
+//! The `model` cost mode: a run whose schemes run as their models, without cryptography, renders
+//! the `summary.json` the calibrated run renders; stacks without models are refused by name.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use conclave_sim::cost::{CalibrationTable, CostModel};
+use conclave_sim::engine::Engine;
+use conclave_sim::fuzz::Registered;
+use conclave_sim::report::{self, CalibrationInfo, RunReport};
+use conclave_sim::run::{self, Costing};
+use conclave_sim::scenario::{self, CostModelKind, Scenario};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `scenarios/ci-smoke.yaml` with `sets` applied, validated against the built-in registry.
+fn smoke(sets: &[(&str, &str)]) -> Result<Scenario, String> {
+    let path = root().join("scenarios/ci-smoke.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    scenario::parse_with(&text, &path, &Registered::new().known(), &sets).map_err(|e| e.to_string())
+}
+
+fn table() -> CalibrationTable {
+    CalibrationTable::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration-full.json"),
+    )
+    .unwrap()
+}
+
+/// Every document of a run of `s`; the report names one cost model whatever ran, so that the
+/// two modes' documents compare byte for byte.
+fn documents(s: &Scenario, costing: &Costing) -> [String; 3] {
+    let stacks = run::run(s, &[s.seed], costing, 2, &[]).unwrap();
+    let r = RunReport {
+        scenario: s,
+        seeds: vec![s.seed],
+        cost_model: CostModelKind::Calibrated,
+        calibration: CalibrationInfo {
+            source: "tests/fixtures/calibration-full.json".into(),
+            sha256: None,
+        },
+        stacks,
+        wall_seconds: 0.0,
+    };
+    [
+        report::summary_json(&r),
+        report::table1_md(&r),
+        report::security_md(&r),
+    ]
+}
+
+#[test]
+fn a_model_run_renders_what_the_calibrated_run_renders() {
+    for policy in ["shared", "from_join"] {
+        let s = smoke(&[
+            (
+                "stacks",
+                "[conventional+none+plaintext, pairwise-dh+none+plaintext]",
+            ),
+            ("policy.history", policy),
+        ])
+        .unwrap();
+        let calibrated = documents(&s, &Costing::Calibrated(table()));
+        let modelled = documents(&s, &Costing::Model(table()));
+        for (c, m) in calibrated.iter().zip(&modelled) {
+            assert!(c == m, "policy {policy}: the model run differs");
+        }
+    }
+}
+
+#[test]
+fn a_stack_without_a_model_is_refused_by_name() {
+    let err = smoke(&[
+        ("cost_model", "model"),
+        ("stacks", "[pairwise-dh+none+plaintext, mls+none+plaintext]"),
+    ])
+    .unwrap_err();
+    assert!(err.contains("cost_model"), "{err}");
+    assert!(err.contains("`mls` has no model"), "{err}");
+    assert!(err.contains("pairwise-dh"), "names what can run: {err}");
+    let ok = smoke(&[
+        ("cost_model", "model"),
+        ("stacks", "[pairwise-dh+none+plaintext]"),
+    ])
+    .unwrap();
+    assert_eq!(ok.cost_model, CostModelKind::Model);
+    // The engine refuses it too, for a caller that skips validation.
+    let s = smoke(&[("stacks", "[mls+none+plaintext]")]).unwrap();
+    let refused = Engine::new(&s, &s.stacks[0], s.seed, CostModel::Model(table()));
+    let err = refused.err().unwrap().to_string();
+    assert!(err.contains("no model"), "{err}");
+}
+
+#[test]
+fn the_security_report_of_a_model_run_says_what_was_not_checked() {
+    let s = smoke(&[
+        ("cost_model", "model"),
+        ("stacks", "[pairwise-dh+none+plaintext]"),
+    ])
+    .unwrap();
+    let stacks = run::run(&s, &[s.seed], &Costing::Model(table()), 1, &[]).unwrap();
+    let report = |cost_model| {
+        report::security_md(&RunReport {
+            scenario: &s,
+            seeds: vec![s.seed],
+            cost_model,
+            calibration: CalibrationInfo {
+                source: "tests/fixtures/calibration-full.json".into(),
+                sha256: None,
+            },
+            stacks: stacks.clone(),
+            wall_seconds: 0.0,
+        })
+    };
+    let model = report(CostModelKind::Model);
+    assert!(model.contains("no cryptography ran"), "{model}");
+    assert!(model.contains("Not checked by cryptography"), "{model}");
+    assert!(!report(CostModelKind::Calibrated).contains("no cryptography ran"));
+}
