@@ -187,6 +187,39 @@ fn expect_refused(args: &[&str], needles: &[&str]) {
 }
 
 #[test]
+fn the_model_cost_mode_refuses_a_stack_without_a_model_before_the_run() {
+    let smoke = manifest_dir().join("../scenarios/ci-smoke.yaml");
+    let smoke = smoke.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    expect_refused(
+        &[
+            "run",
+            smoke,
+            "--cost-model",
+            "model",
+            "--set",
+            "stacks=[mkd+none+plaintext]",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--cost-model model", "`mkd` has no model", "pairwise-dh"],
+    );
+    assert!(!out.exists(), "nothing written for a refused run");
+    expect_refused(
+        &[
+            "validate",
+            smoke,
+            "--set",
+            "cost_model=model",
+            "--set",
+            "stacks=[pairwise-dh+afgh+plaintext]",
+        ],
+        &["cost_model", "`afgh` has no model"],
+    );
+}
+
+#[test]
 fn a_scenario_beyond_the_machine_is_refused_by_validate_and_run() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("r");

@@ -163,6 +163,53 @@ fn three_shards_merge_into_the_unsharded_report() {
 }
 
 #[test]
+fn model_shards_merge_into_the_unsharded_model_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scenario, calibration) = (fixture("sharded.yaml"), fixture("calibration-full.json"));
+    let run = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "run",
+            &scenario,
+            "--cost-model",
+            "model",
+            "--set",
+            "stacks=[conventional+none+plaintext, pairwise-dh+none+plaintext]",
+            "--calibration",
+            &calibration,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(&conclave(&args));
+    };
+    let whole = tmp.path().join("whole");
+    run(&[], &whole);
+    let shards: Vec<PathBuf> = (1..=3).map(|k| tmp.path().join(format!("s{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        run(&["--shard", &format!("{}/3", k + 1)], dir);
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge"];
+    args.extend(shards.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    ok(&conclave(&args));
+    let summaries: Vec<PathBuf> = files(&whole)
+        .into_iter()
+        .filter(|f| f.ends_with("summary.json"))
+        .collect();
+    assert!(!summaries.is_empty());
+    for f in &summaries {
+        let a = std::fs::read_to_string(whole.join(f)).unwrap();
+        assert!(a.contains("\"cost_model\": \"model\""), "{}", f.display());
+        assert!(
+            a == std::fs::read_to_string(merged.join(f)).unwrap(),
+            "{} differs",
+            f.display()
+        );
+    }
+}
+
+#[test]
 fn a_calibrated_shard_needs_a_calibration_table_and_a_valid_slice() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("s");
