@@ -8,6 +8,7 @@
 //! change the changer may send the server control messages (for example a re-keying factor),
 //! whose server-side work is reported as [`Work`].
 
+pub mod chain_traffic;
 pub mod mitra;
 pub mod per_epoch;
 pub mod plaintext;

@@ -44,10 +44,14 @@
 //! per label even when the keyword is absent, so search cost grows with membership churn
 //! (research/sse.md §2.3 suggests compaction or rotating only on removals; not done here).
 //!
-//! On the wire: an update is 19 bytes plus 16 per keyword, a deletion 9 bytes, a query 3 bytes
-//! plus 16 per readable epoch (8 more while it awaits the chain), a reply 14 bytes plus 8 per id.
-//! The back-chain costs what [`crate::common::back_chain`] says: one link per change that shares
-//! history, and a joiner's walk.
+//! On the wire: an update is 19 bytes plus 16 per keyword ([`update_len`]), a deletion 9 bytes
+//! ([`DELETE_LEN`]), a query 3 bytes plus 16 per readable epoch, 8 more while it awaits the
+//! chain ([`query_len`]; a further round, [`Resolution::Next`], is a query too), a reply 14
+//! bytes plus 8 per id ([`reply_len`]). The back-chain costs what [`crate::common::back_chain`]
+//! says: one link per change that shares history, and a joiner's request, answer and walk; the
+//! messages of a change are [`change_messages`] (each [`LINK_MESSAGE_LEN`],
+//! [`CHAIN_REQUEST_LEN`], [`chain_len`]), and the server's `"back-chain"` work is
+//! [`link_units`] per link and [`request_units`] per request, in links.
 //!
 //! # Security
 //!
@@ -116,6 +120,41 @@ const ID_LEN: usize = 8;
 
 /// A keyword's label in one epoch.
 pub type KeywordLabel = [u8; LABEL_LEN];
+
+pub use super::chain_traffic::{
+    chain_len, chain_links, change_messages, link_units, request_units, CHAIN_REQUEST_LEN,
+    LINK_MESSAGE_LEN,
+};
+
+/// Bytes of an addition of a message carrying `keywords` distinct keywords: the kind, the
+/// message id, the epoch, the label count (u16) and one label per keyword, whatever the
+/// keywords' lengths.
+#[must_use]
+pub const fn update_len(keywords: usize) -> usize {
+    1 + ID_LEN + ID_LEN + 2 + LABEL_LEN * keywords
+}
+
+/// Bytes of a deletion: the kind and the message id (the server knows its labels).
+pub const DELETE_LEN: usize = 1 + ID_LEN;
+
+/// Bytes of a query (a search's first round, or a further one) from a searcher holding the keys
+/// of `epochs` epochs of the room: the label count (u16), one label per epoch, the
+/// awaiting-chain flag and, while the joiner's back-chain has not come, its join epoch. In a
+/// room that has always shared history a member holds every epoch up to its newest, `e + 1`
+/// (a joiner once its chain has come, only its own until then); under `from_join`, the epochs
+/// it was told of as a member.
+#[must_use]
+pub const fn query_len(epochs: usize, awaiting_chain: bool) -> usize {
+    2 + LABEL_LEN * epochs + 1 + if awaiting_chain { ID_LEN } else { 0 }
+}
+
+/// Bytes of a reply of `ids` message ids (the postings of the query's labels, within the
+/// searcher's access bound): a count (u32), the ids, the echoed label count (u16) and the
+/// index's newest epoch.
+#[must_use]
+pub const fn reply_len(ids: usize) -> usize {
+    4 + ID_LEN * ids + 2 + ID_LEN
+}
 
 /// The per-epoch index.
 #[derive(Debug, Clone, Copy, Default)]

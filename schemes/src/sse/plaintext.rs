@@ -13,10 +13,12 @@
 //!
 //! # Costs
 //!
-//! An update is 11 bytes plus each keyword with a length byte, a query the keyword and a length
-//! byte, a reply 4 bytes plus 8 per id. The server makes one hash-table lookup per keyword of an
-//! update or query, and stores 8 bytes per posting plus the text of each distinct keyword.
-//! Clients keep nothing, and an epoch change costs nothing.
+//! An update is 11 bytes plus each keyword with a length byte ([`update_len`], a deletion
+//! too), a query the keyword and a length byte ([`query_len`]), a reply 4 bytes plus 8 per id
+//! ([`reply_len`]); a search is that one round. The server makes one hash-table lookup per
+//! keyword of an update or query, and stores 8 bytes per posting plus the text of each distinct
+//! keyword. Clients keep nothing, and an epoch change costs nothing: no control message, no
+//! server work.
 //!
 //! # Security
 //!
@@ -69,6 +71,32 @@ pub struct Reply(pub Vec<MsgId>);
 
 /// `plaintext` has no control traffic; this type has no values.
 pub use crate::pre::none::NoMessage;
+
+/// Bytes of an encoded message id.
+const ID_LEN: usize = 8;
+/// Bytes of an update besides its keywords: the message id, the deletion flag and the keyword
+/// count (u16).
+const UPDATE_FIXED: usize = ID_LEN + 1 + 2;
+
+/// Bytes of an index update (an addition or a deletion alike) of `keywords` keywords whose
+/// texts total `keyword_bytes` bytes: each keyword goes in the clear after a length byte.
+#[must_use]
+pub const fn update_len(keywords: usize, keyword_bytes: usize) -> usize {
+    UPDATE_FIXED + keywords + keyword_bytes
+}
+
+/// Bytes of a query for a keyword of `keyword_bytes` bytes: a length byte and the keyword.
+#[must_use]
+pub const fn query_len(keyword_bytes: usize) -> usize {
+    1 + keyword_bytes
+}
+
+/// Bytes of a reply of `ids` message ids (those of the keyword's postings the searcher may
+/// read): a count (u32) and the ids. The client then has its result; nothing more is sent.
+#[must_use]
+pub const fn reply_len(ids: usize) -> usize {
+    4 + ID_LEN * ids
+}
 
 impl Wire for Update {
     fn wire_len(&self) -> usize {

@@ -48,11 +48,16 @@
 //!
 //! # Costs
 //!
-//! * Update: 19 bytes plus a 32-byte tag per keyword; the client hashes each keyword to the
-//!   group and raises it to `a_e`. Query: 40 bytes, one hash and one exponentiation; reply: 4
-//!   bytes plus 8 per id. A re-keying factor: 40 bytes, from the changer to the server only.
+//! * Update: 19 bytes plus a 32-byte tag per keyword ([`update_len`], a deletion too); the
+//!   client hashes each keyword to the group and raises it to `a_e`. Query: 40 bytes
+//!   ([`QUERY_LEN`]), one hash and one exponentiation; reply: 4 bytes plus 8 per id
+//!   ([`reply_len`]), or 12 for a query the index moved past ([`STALE_REPLY_LEN`]), after which
+//!   the client asks again under its new key. A re-keying factor: 40 bytes ([`REKEY_LEN`]),
+//!   from the changer to the server only, at every change but a room's creation
+//!   ([`change_messages`]).
 //! * Re-keying: one exponentiation per entry (distinct keyword of the room), whatever the number
-//!   of postings, as one data-parallel job with one field inversion per batch (above).
+//!   of postings, as one data-parallel job with one field inversion per batch (above): the
+//!   `"rekey"` work of [`rekey_units`].
 //!
 //! # Security
 //!
@@ -123,6 +128,51 @@ const ID_LEN: usize = 8;
 
 /// Tags raised per rayon task when re-keying (and per shared inversion when compressing).
 const REKEY_CHUNK: usize = 64;
+
+/// Bytes of an index update of a message carrying `keywords` distinct keywords, an addition or
+/// a deletion alike: the epoch, the message id, the deletion flag, the tag count (u16) and one
+/// tag per keyword, whatever the keywords' lengths.
+#[must_use]
+pub const fn update_len(keywords: usize) -> usize {
+    ID_LEN + ID_LEN + 1 + 2 + POINT_LEN * keywords
+}
+
+/// Bytes of a query: the epoch and the keyword's tag.
+pub const QUERY_LEN: usize = ID_LEN + POINT_LEN;
+
+/// Bytes of a reply of `ids` message ids (the keyword's posting within the searcher's access
+/// bound): a count (u32) and the ids. The search is then done.
+#[must_use]
+pub const fn reply_len(ids: usize) -> usize {
+    4 + ID_LEN * ids
+}
+
+/// Bytes of the reply to a query under an epoch the index has moved past ([`Reply::Stale`]):
+/// the count's marker and the index's epoch. The client searches again, with a [`QUERY_LEN`]
+/// query, once it holds that epoch.
+pub const STALE_REPLY_LEN: usize = 4 + ID_LEN;
+
+/// Bytes of a re-keying factor ([`Rekey`]): the epoch it leads to and the scalar.
+pub const REKEY_LEN: usize = ID_LEN + POINT_LEN;
+
+/// The control messages of a change into `epoch`, as `(count, bytes of each)` pairs: the
+/// changer's factor to the server, at every change but the room's creation (epoch 0), whatever
+/// the history policy; nothing to or from anyone else.
+#[must_use]
+pub fn change_messages(epoch: Epoch) -> Vec<(usize, usize)> {
+    vec![(usize::from(epoch.0 > 0), REKEY_LEN)]
+}
+
+/// Units of the server's `"rekey"` work for a factor that moves the room's index on: its
+/// `entries`, the distinct tags with at least one message, each raised once (a deleted
+/// message's tags leave the count when their last message goes). A factor that reaches a
+/// server whose index is already at or past its epoch raises nothing (0); one that arrives
+/// ahead of a missing earlier factor raises nothing until that one comes, which then raises
+/// the entries once for each epoch it moves the index through.
+#[must_use]
+pub const fn rekey_units(entries: usize) -> u64 {
+    entries as u64
+}
 
 /// The re-keyable index.
 #[derive(Debug, Clone, Copy, Default)]

@@ -87,6 +87,17 @@ impl<S: SearchableEncryption> PendingUpdate<S> {
     }
 }
 
+/// A control message the harness delivered.
+#[derive(Debug, Clone)]
+pub struct Delivered<M> {
+    /// Its sender.
+    pub from: Origin,
+    /// Its recipient: a user, or `None` for the server.
+    pub to: Option<UserId>,
+    /// The message.
+    pub msg: M,
+}
+
 /// Where a search failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchFailure {
@@ -126,6 +137,12 @@ pub struct SseHarness<S: SearchableEncryption> {
     pub work: Vec<Work>,
     /// Wire bytes of the control messages delivered.
     pub control_bytes: usize,
+    /// Every control message delivered since [`record_deliveries`](Self::record_deliveries),
+    /// in order (a message to several users once per recipient); those to the server line up
+    /// with the [`work`](Self::work) recorded since.
+    pub delivered: Vec<Delivered<S::Message>>,
+    /// Whether deliveries are recorded in `delivered`.
+    recording: bool,
     /// Per user, the latest key it holds for each room (removed members keep theirs).
     held: Vec<BTreeMap<RoomId, HeldKey>>,
     rooms: BTreeMap<RoomId, RoomState>,
@@ -145,12 +162,20 @@ impl<S: SearchableEncryption> SseHarness<S> {
             clients: (0..users).map(|u| S::new_client(UserId(u))).collect(),
             work: Vec::new(),
             control_bytes: 0,
+            delivered: Vec::new(),
+            recording: false,
             held: (0..users).map(|_| BTreeMap::new()).collect(),
             rooms: BTreeMap::new(),
             next_msg: 0,
             canaries: Vec::new(),
             changers: BTreeMap::new(),
         }
+    }
+
+    /// Records every control message delivered from now on in
+    /// [`delivered`](Self::delivered) (off by default, so that timed runs copy nothing).
+    pub fn record_deliveries(&mut self) {
+        self.recording = true;
     }
 
     /// Keywords that must never appear in the clear in anything the server sees (checked unless
@@ -315,6 +340,13 @@ impl<S: SearchableEncryption> SseHarness<S> {
                 Ok::<_, SchemeError>(match arrival {
                     Arrival::AtServer { from: sender, msg } => {
                         self.control_bytes += msg.wire_len();
+                        if self.recording {
+                            self.delivered.push(Delivered {
+                                from: Origin::User(sender),
+                                to: None,
+                                msg: msg.clone(),
+                            });
+                        }
                         scan::<S>(&self.canaries, "a control message", &msg);
                         let changer = self.changers.get(&room) == Some(&sender);
                         super::server_handles(
@@ -327,8 +359,19 @@ impl<S: SearchableEncryption> SseHarness<S> {
                             &mut self.work,
                         )
                     }
-                    Arrival::AtUser { to, msg, .. } => {
+                    Arrival::AtUser {
+                        from: sender,
+                        to,
+                        msg,
+                    } => {
                         self.control_bytes += msg.wire_len();
+                        if self.recording {
+                            self.delivered.push(Delivered {
+                                from: sender,
+                                to: Some(to),
+                                msg: msg.clone(),
+                            });
+                        }
                         scan::<S>(&self.canaries, "a control message", msg);
                         let held = self.held[to.0 as usize].get(&room).unwrap_or_else(|| {
                             panic!("{}: a message for {to}, who holds no key", S::NAME)

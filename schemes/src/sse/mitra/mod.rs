@@ -56,11 +56,20 @@
 //!
 //! # Costs
 //!
-//! * Update: 16 B + 16 B per keyword in `DictW`, and one log record.
+//! * Update: 16 B + 16 B per keyword in `DictW`, and one log record: `57 + 52k` bytes on the
+//!   wire for `k` keywords, a deletion as an addition ([`update_len`]).
 //! * Search: at least one round, more when the log reveals entries not yet asked for; the token
 //!   is `16·a_w` bytes summed over every epoch and writer the searcher holds, and every reply
 //!   carries the log tail since the searcher's position (its bytes and the extra rounds are
-//!   metered). A fresh client reads the whole log once.
+//!   metered). A fresh client reads the whole log once. A round's query is
+//!   `28 + 16r + 16a` bytes for `r` rewound epochs and `a` addresses ([`query_len`]), its reply
+//!   `28 + 16a` bytes plus `65 + 20k` per log record of `k` keywords ([`reply_len`],
+//!   [`record_len`]). Over a complete search the addresses add up to the keyword's updates
+//!   (additions and deletions) under every epoch the searcher holds.
+//! * Back-chain ([`crate::common::back_chain`]): per change that shares history, the changer's
+//!   link and each joiner's request and answer ([`change_messages`], [`LINK_MESSAGE_LEN`],
+//!   [`CHAIN_REQUEST_LEN`], [`chain_len`]); the server's `"store-link"` work is
+//!   [`link_units`] and its `"send-chain"` work [`request_units`], in links.
 //! * Client state: a counter set per (epoch, writer, keyword), and at most 64 open searches per
 //!   room.
 //!
@@ -133,9 +142,16 @@ mod keys;
 mod server;
 mod wire;
 
+pub use super::chain_traffic::{
+    chain_len, chain_links, change_messages, link_units, request_units, CHAIN_REQUEST_LEN,
+    LINK_MESSAGE_LEN,
+};
 pub use client::Client;
 pub use server::Server;
-pub use wire::{Entry, LogRecord, Message, Query, Reply, Sealed, Update};
+pub use wire::{
+    log_ciphertext_len, query_len, record_len, reply_len, update_len, Entry, LogRecord, Message,
+    Query, Reply, Sealed, Update,
+};
 
 use super::{SearchableEncryption, SseProperties};
 use crate::UserId;
@@ -148,7 +164,7 @@ pub struct Mitra;
 const LOG_ENTRY_LEN: usize = 4 + 16;
 
 /// Plaintext length of the log record of an update with `keywords` keywords.
-fn log_body_len(keywords: usize) -> usize {
+const fn log_body_len(keywords: usize) -> usize {
     1 + LOG_ENTRY_LEN * keywords
 }
 

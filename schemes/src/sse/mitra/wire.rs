@@ -19,7 +19,8 @@
 use std::sync::Arc;
 
 use super::keys::{ENTRY_LEN, NONCE_LEN};
-use crate::common::back_chain;
+use super::{log_body_len, LOG_ENTRY_LEN};
+use crate::common::{aead, back_chain};
 use crate::{Epoch, MsgId, UserId, Wire};
 
 /// Bytes of an epoch, a count, a user id, a log sequence number.
@@ -27,6 +28,59 @@ const EPOCH: usize = 8;
 const COUNT: usize = 4;
 const USER: usize = 4;
 const SEQ: usize = 8;
+/// Bytes of a message id.
+const ID: usize = 8;
+/// Bytes of a search handle.
+const HANDLE: usize = 4;
+
+/// Bytes of the sealed body of the log record of an update of `keywords` keywords: the op, a
+/// counter and a keyword digest per keyword, and the AEAD tag. It reveals the keyword count,
+/// as the update's entries do anyway, never the keywords' lengths.
+#[must_use]
+pub const fn log_ciphertext_len(keywords: usize) -> usize {
+    log_body_len(keywords) + aead::TAG_LEN
+}
+
+/// Bytes of an index update (an addition or a deletion alike) of a message carrying `keywords`
+/// distinct keywords: epoch, writer, entry count, one 32-byte entry per keyword, and the log
+/// record's nonce and ciphertext. `57 + 52k`.
+#[must_use]
+pub const fn update_len(keywords: usize) -> usize {
+    EPOCH + USER + COUNT + keywords * 2 * ENTRY_LEN + NONCE_LEN + log_ciphertext_len(keywords)
+}
+
+/// Bytes of one log record in a reply, that of an update of `keywords` keywords: sequence
+/// number, epoch, writer, nonce, ciphertext length and ciphertext. `65 + 20k`.
+#[must_use]
+pub const fn record_len(keywords: usize) -> usize {
+    SEQ + EPOCH + USER + COUNT + NONCE_LEN + log_ciphertext_len(keywords)
+}
+
+/// Bytes of one round of a search ([`Query`]: the first, or a further one the client sends
+/// as [`Resolution::Next`](crate::sse::Resolution::Next)) asking to re-read the log of
+/// `rewinds` epochs (keys acquired after reading past their records) and for the values at
+/// `addresses` addresses (the keyword's entries in the chains known and not asked for yet in
+/// this search). `28 + 16r + 16a`.
+#[must_use]
+pub const fn query_len(rewinds: usize, addresses: usize) -> usize {
+    HANDLE + SEQ + EPOCH + COUNT + rewinds * (EPOCH + SEQ) + COUNT + addresses * ENTRY_LEN
+}
+
+/// Bytes of the reply to a round asking for `values` values, carrying `records` log records
+/// (those after the query's position of epochs not older than its floor, and those of its
+/// rewinds) of `record_keywords` keywords in all: handle, access bound, log end, the values
+/// and the records ([`record_len`] each). `28 + 16a + 65n + 20K`.
+#[must_use]
+pub const fn reply_len(values: usize, records: usize, record_keywords: usize) -> usize {
+    HANDLE
+        + ID
+        + SEQ
+        + COUNT
+        + values * ENTRY_LEN
+        + COUNT
+        + records * record_len(0)
+        + record_keywords * LOG_ENTRY_LEN
+}
 
 /// An AEAD ciphertext with its nonce. Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]
