@@ -15,8 +15,11 @@
 //! # Costs
 //!
 //! O(n) sends at the server per change (n members): a 1-byte request from the member making the
-//! change, then a 41-byte key message (epoch and key) to each member. No cryptographic work beyond
-//! drawing the key. A client holds 40 bytes per room (the epoch and its key).
+//! change ([`REKEY_LEN`]), then a 41-byte key message (epoch and key, [`KEY_LEN`]) to each member,
+//! the changer included; [`change_traffic`] gives them per direction, the same for a creation, an
+//! add or a removal. No cryptographic work beyond drawing the key. A client holds 40 bytes per
+//! room (the epoch and its key). There is no rejoin, no per-message layer and nothing issued per
+//! period.
 //!
 //! # Security
 //!
@@ -41,7 +44,7 @@ use super::held::HeldSecrets;
 use super::DirectoryAuthority;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KdServer, KeyDistribution, Origin, Roster,
-    ServerHandled,
+    ServerHandled, Traffic,
 };
 use crate::{
     CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire,
@@ -63,6 +66,26 @@ pub enum Message {
         /// The room key (protected only by the TLS channel).
         secret: EpochSecret,
     },
+}
+
+/// Bytes of the kind that opens every message.
+const KIND: usize = 1;
+
+/// Bytes of a [`Message::Rekey`]: its kind alone (the room travels in the TLS request).
+pub const REKEY_LEN: usize = KIND;
+
+/// Bytes of a [`Message::Key`]: kind, epoch and the room key.
+pub const KEY_LEN: usize = KIND + size_of::<Epoch>() + size_of::<EpochSecret>();
+
+/// The messages of any change (creation, add or removal) of a room of `members` after it: the
+/// changer's request to the key server, then the new key from the key server to every member,
+/// the changer included.
+#[must_use]
+pub fn change_traffic(members: usize) -> Traffic {
+    Traffic {
+        up: vec![(1, REKEY_LEN)],
+        down: vec![(members, KEY_LEN)],
+    }
 }
 
 impl Wire for Message {

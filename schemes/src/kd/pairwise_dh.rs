@@ -31,6 +31,10 @@
 //! |---|---|
 //! | create, add, remove | changer → each other member: one box with the new epoch secret (n − 1 boxes, n − 1 X25519 pairs at the changer; 2 X25519 at each recipient) |
 //!
+//! Every box is a message of [`MESSAGE_LEN`] bytes (joining flag, epoch, the sealed secret),
+//! whoever sends it to whom; [`change_traffic`] gives a change's n − 1 uploads and n − 1
+//! deliveries. There is no rejoin, no per-message layer and nothing issued per period.
+//!
 //! ## State of a stateless terminal
 //!
 //! Per room: the epoch and its secret (8 + 32 bytes, [`KdClient::state_len`]). The static X25519
@@ -71,7 +75,9 @@ use super::held::{member_sender, planned_change, HeldSecrets};
 use super::relay::{RelayOnly, RelayServer};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use super::DirectoryAuthority;
-use super::{Change, Directory, Handled, KdClient, KdProperties, KeyDistribution, Origin, Roster};
+use super::{
+    Change, Directory, Handled, KdClient, KdProperties, KeyDistribution, Origin, Roster, Traffic,
+};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// The pairwise-dh scheme (the changer seals a fresh epoch secret to each member).
@@ -143,6 +149,13 @@ pub type Server = RelayServer<PairwiseDh>;
 
 /// Bytes of a pairwise-dh message on the wire (flag, epoch, box of a 32-byte secret).
 pub const MESSAGE_LEN: usize = 1 + 8 + SealedBox::OVERHEAD + 32;
+
+/// The messages of any change (creation, add or removal) of a room of `members` after it: the
+/// changer's box to each other member, relayed by the key server.
+#[must_use]
+pub fn change_traffic(members: usize) -> Traffic {
+    Traffic::relayed(vec![(members.saturating_sub(1), MESSAGE_LEN)])
+}
 
 impl KeyDistribution for PairwiseDh {
     const NAME: &'static str = "pairwise-dh";

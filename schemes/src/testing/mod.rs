@@ -52,7 +52,31 @@ pub struct KdHarness<K: KeyDistribution> {
     pub hold_for: Option<UserId>,
     /// Messages kept for [`hold_for`](Self::hold_for), with their origin, in order.
     pub held: Vec<(Origin, K::Message)>,
+    /// When set, the length of every message routed from then on is added to it.
+    pub wire_log: Option<WireLog>,
     changer: Option<UserId>,
+}
+
+/// Lengths of the messages a [`KdHarness`] routes, per direction, in the order they were
+/// sent: what a scheme's wire-size formulas are checked against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireLog {
+    /// Each message a client sent, once, whether to the key server or for it to relay.
+    pub up: Vec<usize>,
+    /// Each message handed to a client (a message to several users once per recipient);
+    /// those kept for [`KdHarness::hold_for`] are not handed over and not counted.
+    pub down: Vec<usize>,
+}
+
+impl WireLog {
+    /// Both directions' lengths, each sorted, (up, down), leaving the log empty.
+    pub fn take_sorted(&mut self) -> (Vec<usize>, Vec<usize>) {
+        let mut up = std::mem::take(&mut self.up);
+        let mut down = std::mem::take(&mut self.down);
+        up.sort_unstable();
+        down.sort_unstable();
+        (up, down)
+    }
 }
 
 /// Who does a piece of work in the harness.
@@ -129,6 +153,7 @@ impl<K: KeyDistribution> KdHarness<K> {
             observer: None,
             hold_for: None,
             held: Vec::new(),
+            wire_log: None,
             changer: None,
         }
     }
@@ -239,6 +264,7 @@ impl<K: KeyDistribution> KdHarness<K> {
         )
         .unwrap();
         self.end(Role::Changer(by), 0, &out);
+        self.log_sent(&out);
         self.route(view, by, out, rng);
         self.changer = None;
     }
@@ -254,6 +280,13 @@ impl<K: KeyDistribution> KdHarness<K> {
     fn begin(&mut self, role: Role) {
         if let Some(o) = &mut self.observer {
             o.begin(role);
+        }
+    }
+
+    /// Logs the messages a client sent, if a [`WireLog`] is set.
+    fn log_sent(&mut self, out: &Outbox<K::Message>) {
+        if let Some(log) = &mut self.wire_log {
+            log.up.extend(out.iter().map(|(_, m)| m.wire_len()));
         }
     }
 
@@ -314,6 +347,9 @@ impl<K: KeyDistribution> KdHarness<K> {
             self.held.push((origin, msg.clone()));
             return Outbox::new();
         }
+        if let Some(log) = &mut self.wire_log {
+            log.down.push(msg.wire_len());
+        }
         if let Some(t) = &mut self.tamper {
             let mut bad = msg.clone();
             if t(&mut bad) {
@@ -347,6 +383,7 @@ impl<K: KeyDistribution> KdHarness<K> {
             .handle(roster, origin, msg, &self.directory, rng, &mut o)
             .unwrap();
         self.end(role, msg.wire_len(), &o);
+        self.log_sent(&o);
         o
     }
 

@@ -192,9 +192,12 @@ pub enum Message {
     },
 }
 
-const KIND: usize = 1;
-const EPOCH: usize = 8;
-const ATTEMPT: usize = 4;
+/// Bytes of the kind that opens every message.
+pub(super) const KIND: usize = 1;
+/// Bytes of an epoch.
+pub(super) const EPOCH: usize = 8;
+/// Bytes of a session's attempt number.
+pub(super) const ATTEMPT: usize = 4;
 
 impl Message {
     /// The epoch the message is about, if it names one.

@@ -96,6 +96,17 @@
 //! instead). A member sends 2 messages and receives 3 per change whatever n is; the server
 //! sends 3n and receives 2n + 1, and does n IBE encryptions and n − 1 opening checks.
 //!
+//! [`sizes`] gives each length as code ([`sizes::round1_len`] and [`sizes::round1_reply_len`]
+//! by the member's new links) and what a change sends per direction
+//! ([`sizes::session_traffic`]), what one member sends and receives in a session
+//! ([`sizes::member_traffic`]: a session needs every member, so its cost is the sum over those
+//! who took part) and what a time frame sends ([`sizes::time_frame_traffic`]). Which links are
+//! new follows from the ring: all of them on a creation; on an add of k, the joiners' and
+//! one link each of the first and the last member of the ring (k + 2 fresh shares); on a
+//! removal, one link per run of adjacent leavers ([`sizes::NewLinks`]). The authority is the
+//! directory, which issues nothing: the per-frame credentials come from the key server.
+//! There is no rejoin and no per-message layer.
+//!
 //! Cost of an Update: no DH, no commitment and no message from the members. Each member
 //! receives one 149-byte message per room and does one MAC check and one IBE decryption (one
 //! pairing); the server does, per room of n members, one tPRF, n IBE encryptions and n MACs.
@@ -191,6 +202,7 @@ mod interposer;
 mod message;
 mod prf;
 mod server;
+pub mod sizes;
 
 use super::sealed_box::{self, StaticKeyPair};
 use super::{DirectoryAuthority, KdProperties, KeyDistribution};

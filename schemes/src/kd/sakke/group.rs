@@ -98,6 +98,14 @@
 //! | KMS, per user and period | one RSK (an inversion mod q and a scalar multiplication on the 1024-bit curve) and one (SSK, PVT) (two P-256 multiplications); 362 octets to the user |
 //! | client, per period | one pairing (RSK validation), one ECCSI validation and the receiver's precomputation |
 //!
+//! On the wire: a change sends one I_MESSAGE of [`i_message_len`] octets from the changer to
+//! each other member, whatever the change ([`change_traffic`] gives them per direction). Its
+//! length depends on who sends it to whom, not on the room: each identifier is
+//! [`identifier_len`] (24 octets plus one per digit of the user's id beyond the first) and each
+//! KMS URI [`kms_uri_len`] (17 plus one per digit of the organisation's number beyond the first).
+//! Each user's keys for a period, from its KMS, are [`ISSUED_OCTETS`] (362). There is no rejoin
+//! and no per-message layer.
+//!
 //! Memory: each client keeps its precomputed SAKKE receiver for the current period, ≈ 1.4 MiB
 //! (390 KiB of Miller-loop lines, as secret as the RSK, and a 1 MiB public table of multiples
 //! of \[b\]P + Z), plus its SSK, PVT, each trusted KMS's Z and KPAK and the bare RSK of every
@@ -183,7 +191,7 @@ use crate::kd::held::{member_sender, planned_change, HeldSecrets};
 use crate::kd::relay::{RelayOnly, RelayServer};
 use crate::kd::{
     Change, Directory, Handled, KdAuthority, KdClient, KdProperties, KeyDistribution, OrgId,
-    Origin, Period, Roster,
+    Origin, Period, Roster, Traffic,
 };
 use crate::{CryptoRngCore, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
@@ -200,6 +208,10 @@ pub struct KeyPeriod {
 }
 
 impl KeyPeriod {
+    /// Octets of a period's label in an identifier, `YYYY-MM`: the year is written with four
+    /// digits (it is at most 9999) and the month with two, so every label has the same length.
+    pub const LABEL_OCTETS: usize = 4 + 1 + 2;
+
     /// The month of the run's first period (the model has no calendar).
     pub const MODEL_START: Self = Self {
         year: 2027,
@@ -240,16 +252,44 @@ impl fmt::Display for KeyPeriod {
     }
 }
 
+/// What a user's URI starts with, before its id.
+const USER_URI_PREFIX: &str = "conclave:user/";
+/// What a KMS's URI starts with, before its organisation's number.
+const KMS_URI_PREFIX: &str = "kms.org";
+/// What a KMS's URI ends with.
+const KMS_URI_SUFFIX: &str = ".conclave";
+
 /// The URI the directory publishes for `user`: `conclave:user/<id>`.
 #[must_use]
 pub fn user_uri(user: UserId) -> String {
-    format!("conclave:user/{}", user.0)
+    format!("{USER_URI_PREFIX}{}", user.0)
 }
 
 /// The URI of organisation `org`'s KMS: `kms.org<k>.conclave`.
 #[must_use]
 pub fn kms_uri(org: OrgId) -> String {
-    format!("kms.{org}.conclave")
+    format!("{KMS_URI_PREFIX}{}{KMS_URI_SUFFIX}", org.0)
+}
+
+/// Octets of `n` written in decimal.
+const fn decimal_digits(n: u32) -> usize {
+    match n.checked_ilog10() {
+        Some(d) => d as usize + 1,
+        None => 1,
+    }
+}
+
+/// Octets of `user`'s identifier in any key period ([`identifier`] of [`user_uri`]): the
+/// period's label, its URI and two NULs. It grows with the number of digits of the user's id.
+#[must_use]
+pub const fn identifier_len(user: UserId) -> usize {
+    KeyPeriod::LABEL_OCTETS + 1 + USER_URI_PREFIX.len() + decimal_digits(user.0) + 1
+}
+
+/// Octets of the URI of organisation `org`'s KMS ([`kms_uri`]).
+#[must_use]
+pub const fn kms_uri_len(org: OrgId) -> usize {
+    KMS_URI_PREFIX.len() + decimal_digits(org.0 as u32) + KMS_URI_SUFFIX.len()
 }
 
 /// The RFC 6509 §3.2 identifier of `uri` in `period`: `YYYY-MM ‖ 0x00 ‖ URI ‖ 0x00`.
@@ -519,6 +559,47 @@ pub const fn message_len(
     recipient_kms: usize,
 ) -> usize {
     FIXED_OCTETS + sender_id + recipient_id + sender_kms + recipient_kms
+}
+
+/// Octets of the I_MESSAGE a change by `sender`, a user of `sender_org`, sends `recipient`, a
+/// user of `recipient_org`, whatever the change and the key period: [`message_len`] of their
+/// identifiers and their KMSs' URIs.
+#[must_use]
+pub const fn i_message_len(
+    (sender, sender_org): (UserId, OrgId),
+    (recipient, recipient_org): (UserId, OrgId),
+) -> usize {
+    message_len(
+        identifier_len(sender),
+        identifier_len(recipient),
+        kms_uri_len(sender_org),
+        kms_uri_len(recipient_org),
+    )
+}
+
+/// The I_MESSAGEs of any change (creation, add or removal) by `changer` of a room whose
+/// members after it are `members`, each user in organisation `org_of(user)`: one from the
+/// changer to each other member, relayed by the key server. Their lengths differ only by the
+/// digits of the users' ids and of their organisations' numbers.
+#[must_use]
+pub fn change_traffic(
+    changer: UserId,
+    members: &[UserId],
+    org_of: impl Fn(UserId) -> OrgId,
+) -> Traffic {
+    let mut by_len: BTreeMap<usize, usize> = BTreeMap::new();
+    let from = (changer, org_of(changer));
+    for &member in members.iter().filter(|m| **m != changer) {
+        *by_len
+            .entry(i_message_len(from, (member, org_of(member))))
+            .or_default() += 1;
+    }
+    Traffic::relayed(
+        by_len
+            .into_iter()
+            .map(|(len, count)| (count, len))
+            .collect(),
+    )
 }
 
 /// HKDF `info` prefix of the epoch secret.
