@@ -25,7 +25,9 @@
 //!
 //! # Costs
 //!
-//! A capsule is 80 B and a re-key 48 B (record lengths: [`dl_hybrid`]). Wrapping takes two
+//! A capsule is 80 B and a re-key 48 B; a record is [`record_len`] (the body plus 56 B, and
+//! 88 B more with a capsule), and a change's messages and server work are
+//! [`dl_hybrid::change_traffic`] and [`dl_hybrid::change_work`]. Wrapping takes two
 //! fixed-base scalar multiplications (`g^{a_e·r}`, `g^r`), one HKDF and one AEAD seal;
 //! unwrapping an inversion, one scalar multiplication, one HKDF and one AEAD open. The server's
 //! re-encryption is one scalar multiplication per capsule, and one for a late capsule whatever
@@ -75,6 +77,13 @@ pub const CAPSULE_LEN: usize = 32 + SEALED_KEY_LEN;
 /// Length of the sealed message key.
 pub const SEALED_KEY_LEN: usize = 32 + TAG_LEN;
 
+/// Bytes of a `bbs98` record of a `plaintext`-byte body, with or without a capsule (see
+/// [`dl_hybrid::record_len`]).
+#[must_use]
+pub const fn record_len(plaintext: usize, capsule: bool) -> usize {
+    dl_hybrid::record_len::<Bbs98>(plaintext, capsule)
+}
+
 /// Why a capsule whose `c` is the identity is refused.
 pub const IDENTITY_CAPSULE: &str = "capsule point is the identity";
 
@@ -122,6 +131,7 @@ impl EpochWrap for Bbs98 {
         "ElGamal (BBS98) bidirectional multi-hop PRE on per-epoch message-key capsules";
     const LABEL: &'static str = "conclave/bbs98";
     const STORED_LEN: usize = CAPSULE_LEN;
+    const WRAP_LEN: usize = CAPSULE_LEN;
     type Wrap = Capsule;
     type Stored = StoredCapsule;
 

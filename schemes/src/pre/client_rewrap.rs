@@ -50,6 +50,12 @@
 //! Client time and bandwidth grow with the stored history: that is the price of rotating with
 //! zero public-key work and no re-encryption on the server.
 //!
+//! Exact lengths: a record is [`record_len`] of its body and the links attached to it (none
+//! when sealed, so [`RECORD_OVERHEAD`] more than the body; as stored, one per later rotation
+//! until the next re-wraps it), and so is the form kept until a re-wrap is confirmed. A change
+//! sends [`ROTATE_LEN`] up, [`headers_len`] down and [`rewrapped_len`] up;
+//! [`change_traffic`] and [`change_work`] give a whole change's messages and server work.
+//!
 //! # Security
 //!
 //! * The server sees only ciphertext: wraps and links under KEKs, bodies under message keys.
@@ -106,8 +112,8 @@ use crate::common::aead::{self, Aad, SharedKey};
 use zeroize::Zeroizing;
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation, Work,
+    ChangeTraffic, EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer,
+    KeyView, Rotation, Work,
 };
 use crate::common::back_chain::{self, ChainSecret, ChainStore, Link};
 use crate::common::changers::Changers;
@@ -134,6 +140,68 @@ pub const LINK_LEN: usize = back_chain::LINK_LEN;
 pub const RECORD_OVERHEAD: usize = HEADER_LEN + 1 + TAG;
 /// Bytes of one (message id, header) entry in [`Message::Headers`] and [`Message::Rewrapped`].
 pub const ENTRY_LEN: usize = 8 + HEADER_LEN;
+
+/// Bytes of the changer's [`Message::Rotate`]: the kind and the new epoch's link.
+pub const ROTATE_LEN: usize = 1 + LINK_LEN;
+
+/// Bytes of a record of a `plaintext`-byte body carrying `links` links: the header, the link
+/// count (LEB128), the links and the body with its tag. A sealed record carries none; the
+/// server attaches to each form it sends the links into every epoch after its header's.
+#[must_use]
+pub fn record_len(plaintext: usize, links: usize) -> usize {
+    HEADER_LEN + varint_len(links) + links * LINK_LEN + plaintext + TAG
+}
+
+/// Bytes of the server's [`Message::Headers`] with `headers` headers to re-wrap and the `links`
+/// links the changer needs to reach the oldest of their epochs: the kind, then each list with
+/// its count (LEB128).
+#[must_use]
+pub fn headers_len(headers: usize, links: usize) -> usize {
+    1 + varint_len(headers) + headers * ENTRY_LEN + varint_len(links) + links * LINK_LEN
+}
+
+/// Bytes of the changer's [`Message::Rewrapped`] of `headers` headers.
+#[must_use]
+pub fn rewrapped_len(headers: usize) -> usize {
+    1 + varint_len(headers) + headers * ENTRY_LEN
+}
+
+/// The control messages of a change (not the creation) in a room whose policy is
+/// `shares_history`, with `headers` records stored and `links` the number of epochs between the
+/// oldest header's and the changer's previous one (the links sent with the headers: nonzero
+/// only for records stored late). Sharing history, the changer sends its [`ROTATE_LEN`] link;
+/// if anything is stored, the server answers with the headers and the changer uploads them
+/// re-wrapped. Not sharing, nothing is sent.
+#[must_use]
+pub fn change_traffic(shares_history: bool, headers: usize, links: usize) -> ChangeTraffic {
+    if !shares_history {
+        return ChangeTraffic::none();
+    }
+    let any = usize::from(headers > 0);
+    ChangeTraffic {
+        to_server: vec![(1, ROTATE_LEN), (any, rewrapped_len(headers))],
+        to_clients: vec![(any, headers_len(headers, links))],
+    }
+}
+
+/// The server work of the change [`change_traffic`] describes: the headers copied out for the
+/// changer (`"headers"`) and taken back re-wrapped (`"rewrap"`), one unit per header each, on
+/// one worker.
+#[must_use]
+pub fn change_work(shares_history: bool, headers: usize) -> Vec<(usize, Work)> {
+    if !shares_history {
+        return Vec::new();
+    }
+    let work = |op| Work {
+        op,
+        units: headers as u64,
+        parallel: false,
+    };
+    vec![
+        (1, work("headers")),
+        (usize::from(headers > 0), work("rewrap")),
+    ]
+}
 
 /// The client-rewrap scheme.
 #[derive(Debug, Clone, Copy, Default)]

@@ -43,6 +43,12 @@
 //! a [`ReKey`] 8 + 8 + 32 = 48 B. At a change the server does one re-encryption per wrap under
 //! the old epoch (one per message key, not per message), data-parallel; a late wrap costs one.
 //!
+//! Exact lengths: a record is [`record_len`] of its body and whether it carries a wrap (as
+//! sealed: the first record of a new message key; as stored and sent: whenever the key's wrap
+//! is in the table, under whatever epoch); a change that shares history sends one
+//! [`REKEY_LEN`] re-key up and nothing down ([`change_traffic`]), and costs the server one
+//! re-encryption per wrap in the room's table ([`change_work`]).
+//!
 //! # Security
 //!
 //! Bodies and wraps are end-to-end encrypted; the server sees key ids, epochs,
@@ -85,8 +91,8 @@ use sha2::{Sha256, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation, Work,
+    ChangeTraffic, EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer,
+    KeyView, Rotation, Work,
 };
 use crate::common::changers::Changers;
 use crate::{
@@ -103,6 +109,49 @@ pub const TAG_LEN: usize = crate::common::aead::TAG_LEN;
 pub const REKEY_LEN: usize = 8 + 8 + 32;
 /// Length of the epoch that goes with an attached wrap.
 pub const EPOCH_LEN: usize = 8;
+
+/// Bytes of a record of scheme `W` with a `plaintext`-byte body: the key id, the wrap with its
+/// epoch if `wrap` (a sealed record carries one if its message key is new; the server attaches
+/// the key's wrap to every record it sends once the wrap is stored), the nonce and the body
+/// with its tag.
+#[must_use]
+pub const fn record_len<W: EpochWrap>(plaintext: usize, wrap: bool) -> usize {
+    let wrap = if wrap { EPOCH_LEN + W::WRAP_LEN } else { 0 };
+    KEY_ID_LEN + wrap + NONCE_LEN + plaintext + TAG_LEN
+}
+
+/// The control messages of a change into epoch `to` in a room whose policy is
+/// `shares_history`: the changer's one [`ReKey`] to the server when the change shares history
+/// (not at the creation, epoch 0), nothing otherwise; the server answers nothing.
+#[must_use]
+pub fn change_traffic(shares_history: bool, to: Epoch) -> ChangeTraffic {
+    if !shares_history || to == Epoch(0) {
+        return ChangeTraffic::none();
+    }
+    ChangeTraffic {
+        to_server: vec![(1, REKEY_LEN)],
+        to_clients: Vec::new(),
+    }
+}
+
+/// The server work of the change [`change_traffic`] describes, in a room whose wrap table
+/// holds `wraps` wraps (one per message key stored): each is under the epoch before, since
+/// every earlier re-key (and every late wrap, at `store`) brought it there, and is re-encrypted
+/// once, data-parallel.
+#[must_use]
+pub fn change_work(shares_history: bool, to: Epoch, wraps: usize) -> Vec<(usize, Work)> {
+    if !shares_history || to == Epoch(0) {
+        return Vec::new();
+    }
+    vec![(
+        1,
+        Work {
+            op: "reencrypt",
+            units: wraps as u64,
+            parallel: true,
+        },
+    )]
+}
 
 /// Why a record whose wrap is under an epoch before its key id's is refused.
 pub const WRAP_BEFORE_KEY: &str = "a wrap under an epoch before its message key's";
@@ -121,6 +170,8 @@ pub trait EpochWrap: Send + Sync + Sized + 'static {
     const LABEL: &'static str;
     /// Bytes the server keeps per stored wrap (its encoding plus any cache).
     const STORED_LEN: usize;
+    /// Bytes of an encoded wrap ([`Self::Wrap`]'s `wire_len`).
+    const WRAP_LEN: usize;
     /// A wrap as it crosses the wire (encoded).
     type Wrap: Wire + Clone + core::fmt::Debug + PartialEq + Eq + Send + Sync + 'static;
     /// A wrap as the server keeps it: decoded, ready to re-encrypt.

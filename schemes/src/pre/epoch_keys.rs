@@ -32,10 +32,15 @@
 //! | who | work | traffic |
 //! |---|---|---|
 //! | changer (history shared) | 1 HKDF + 1 AEAD of 32 bytes | uploads one 65-byte [`Message::Link`] |
-//! | joiner (history shared) | one AEAD open per link walked | 9-byte request, answer of `2 + 64·E` bytes |
+//! | joiner (history shared) | one AEAD open per link walked | 9-byte request, answer of `2 + 64·E` bytes (E < 128) |
 //! | server | stores the link; answers a joiner with the chain | none per record |
 //!
 //! Server work is reported as `"chain"` (units: links stored or sent), never per record.
+//!
+//! Exact lengths: a record is [`record_len`] (the body plus [`RECORD_OVERHEAD`]), as sealed and
+//! as stored, and never changes. The changer's upload is [`LINK_MESSAGE_LEN`], a joiner's
+//! request [`REQUEST_LEN`] and the answer [`chain_len`] of the links below the joiner's epoch;
+//! [`change_traffic`] and [`change_work`] give a whole change's messages and server work.
 //!
 //! # Security
 //!
@@ -74,13 +79,14 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::{
-    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation, Work,
+    ChangeTraffic, EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer,
+    KeyView, Rotation, Work,
 };
 use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
 use crate::common::back_chain::{self, ChainSecret, ChainStore};
 use crate::common::changers::Changers;
 use crate::common::known_epochs::{EpochEntry, KnownEpochs};
+use crate::wire::varint_len;
 use crate::{
     CryptoRngCore, Epoch, EpochSecret, Label, Misuse, MsgId, Opened, Outbox, RoomId, SchemeError,
     UserId, Wire,
@@ -96,6 +102,62 @@ const NONCE: usize = SHARED_NONCE_LEN;
 pub const RECORD_OVERHEAD: usize = 8 + NONCE + TAG;
 /// Bytes of a back-chain link.
 pub const LINK_LEN: usize = back_chain::LINK_LEN;
+
+/// Bytes of the changer's [`Message::Link`]: the kind and the link.
+pub const LINK_MESSAGE_LEN: usize = 1 + LINK_LEN;
+/// Bytes of a joiner's [`Message::Request`] for the chain below its epoch.
+pub const REQUEST_LEN: usize = back_chain::REQUEST_LEN;
+
+/// Bytes of a record of a `plaintext`-byte body, as sealed, stored and sent to a reader.
+#[must_use]
+pub const fn record_len(plaintext: usize) -> usize {
+    plaintext + RECORD_OVERHEAD
+}
+
+/// Bytes of the server's [`Message::Chain`] answer of `links` links: the kind, the link count
+/// (LEB128) and the links.
+#[must_use]
+pub fn chain_len(links: usize) -> usize {
+    1 + varint_len(links) + links * LINK_LEN
+}
+
+/// Links in a joiner's answer at a change into `to` of a room whose every change shared
+/// history: the chain reaches back to the creation, one link per change.
+fn chain_links(to: Epoch) -> usize {
+    usize::try_from(to.0).unwrap_or(usize::MAX)
+}
+
+/// The control messages of a change into epoch `to` with `joiners` joiners, in a room whose
+/// policy is `shares_history` for every change. Sharing history, the changer uploads the new
+/// link and each joiner asks for the chain below its epoch, answered with `to` links; a
+/// creation (epoch 0) or a change that does not share history sends nothing.
+#[must_use]
+pub fn change_traffic(shares_history: bool, to: Epoch, joiners: usize) -> ChangeTraffic {
+    if !shares_history || to == Epoch(0) {
+        return ChangeTraffic::none();
+    }
+    ChangeTraffic {
+        to_server: vec![(1, LINK_MESSAGE_LEN), (joiners, REQUEST_LEN)],
+        to_clients: vec![(joiners, chain_len(chain_links(to)))],
+    }
+}
+
+/// The server work of the change [`change_traffic`] describes, as `(count, work)` pairs: the
+/// link stored (one unit) and each joiner's answer (one unit per link sent). A request that
+/// reaches the server before its link is answered when the link arrives, its units then
+/// reported with the link's; the total is the same.
+#[must_use]
+pub fn change_work(shares_history: bool, to: Epoch, joiners: usize) -> Vec<(usize, Work)> {
+    if !shares_history || to == Epoch(0) {
+        return Vec::new();
+    }
+    let chain = |units: usize| Work {
+        op: "chain",
+        units: units as u64,
+        parallel: false,
+    };
+    vec![(1, chain(1)), (joiners, chain(chain_links(to)))]
+}
 
 /// The epoch-keys scheme.
 #[derive(Debug, Clone, Copy, Default)]

@@ -26,8 +26,9 @@
 //!
 //! # Costs
 //!
-//! A wrap is 48 B (80 B as the server stores it) and a re-key 48 B (record lengths:
-//! [`dl_hybrid`]). Wrapping takes one fixed-base and one variable-base scalar multiplication, a
+//! A wrap is 48 B (80 B as the server stores it) and a re-key 48 B; a record is [`record_len`]
+//! (the body plus 56 B, and 56 B more with a wrap), and a change's messages and server work are
+//! [`dl_hybrid::change_traffic`] and [`dl_hybrid::change_work`]. Wrapping takes one fixed-base and one variable-base scalar multiplication, a
 //! hash to the group and one HKDF; unwrapping a hash to the group, one scalar multiplication and
 //! one HKDF. The server's re-encryption is one scalar multiplication per wrap, and one for a late
 //! wrap whatever the number of hops.
@@ -71,6 +72,13 @@ pub struct KeyHom;
 pub const WRAP_NONCE_LEN: usize = 16;
 /// Length of an encoded wrap: `x` and `W_2`.
 pub const WRAP_LEN: usize = WRAP_NONCE_LEN + 32;
+
+/// Bytes of a `keyhom` record of a `plaintext`-byte body, with or without a wrap (see
+/// [`dl_hybrid::record_len`]).
+#[must_use]
+pub const fn record_len(plaintext: usize, wrap: bool) -> usize {
+    dl_hybrid::record_len::<KeyHom>(plaintext, wrap)
+}
 
 /// A key-homomorphic wrap `(x, W_2 = M · H(x)^a)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +132,7 @@ impl EpochWrap for KeyHom {
         "key-homomorphic per-epoch message-key wraps (x, M·H(x)^a), re-keyed by a' − a";
     const LABEL: &'static str = "conclave/keyhom";
     const STORED_LEN: usize = WRAP_LEN + 32;
+    const WRAP_LEN: usize = self::WRAP_LEN;
     type Wrap = HomWrap;
     type Stored = StoredHomWrap;
 

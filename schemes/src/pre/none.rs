@@ -12,7 +12,8 @@
 //!
 //! # Costs
 //!
-//! Epoch changes cost nothing. A stored record is as long as its body; sealing and opening copy it.
+//! Epoch changes cost nothing ([`change_traffic`]: no control messages). A stored record is as
+//! long as its body ([`record_len`]), sealed and stored alike; sealing and opening copy it.
 //!
 //! # Security
 //!
@@ -33,13 +34,26 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation,
+    ChangeTraffic, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation,
 };
 use crate::{CryptoRngCore, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
 
 /// The plaintext baseline.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoProtection;
+
+/// Bytes of a record, as sealed, stored and sent to a reader: the plaintext itself.
+#[must_use]
+pub const fn record_len(plaintext: usize) -> usize {
+    plaintext
+}
+
+/// The control traffic of any epoch change: none.
+#[must_use]
+pub fn change_traffic() -> ChangeTraffic {
+    ChangeTraffic::none()
+}
 
 /// A stored body, in the clear. Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]

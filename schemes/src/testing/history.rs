@@ -72,6 +72,18 @@ pub struct Sent {
     pub stored: bool,
 }
 
+/// One control message delivered by a [`HistoryHarness`]: its direction, the user who sent it
+/// to the server or received it from there, and its wire length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlSent {
+    /// Whether it went to the server (else from the server, or relayed, to `user`).
+    pub to_server: bool,
+    /// The sender of a message to the server, or the recipient of one from it.
+    pub user: UserId,
+    /// [`Wire::wire_len`] of the message.
+    pub len: usize,
+}
+
 /// One room of a history-protection scheme, with its message server and `users` clients, and
 /// control traffic delivered synchronously.
 #[allow(missing_debug_implementations)]
@@ -99,6 +111,8 @@ pub struct HistoryHarness<H: HistoryProtection> {
     pub control_messages: usize,
     /// Wire bytes of the control messages delivered.
     pub control_bytes: usize,
+    /// Every control message delivered, in order (one entry per recipient).
+    pub control_log: Vec<ControlSent>,
     next_msg: u64,
     /// The changer of the latest epoch: every message it sends the server is first delivered
     /// as if from another member, which the server must refuse.
@@ -121,6 +135,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
             work: Vec::new(),
             control_messages: 0,
             control_bytes: 0,
+            control_log: Vec::new(),
             changer: None,
             next_msg: 0,
         }
@@ -265,6 +280,11 @@ impl<H: HistoryProtection> HistoryHarness<H> {
                     Arrival::AtServer { from: user, msg } => {
                         self.control_messages += 1;
                         self.control_bytes += msg.wire_len();
+                        self.control_log.push(ControlSent {
+                            to_server: true,
+                            user,
+                            len: msg.wire_len(),
+                        });
                         let changer = self.changer == Some(user);
                         super::server_handles(
                             H::NAME,
@@ -290,6 +310,11 @@ impl<H: HistoryProtection> HistoryHarness<H> {
     ) -> Outbox<H::Message> {
         self.control_messages += 1;
         self.control_bytes += msg.wire_len();
+        self.control_log.push(ControlSent {
+            to_server: false,
+            user: to,
+            len: msg.wire_len(),
+        });
         let (epoch, secret) = self.keys[to.0 as usize]
             .clone()
             .unwrap_or_else(|| panic!("{}: a control message for {to}, who holds no key", H::NAME));

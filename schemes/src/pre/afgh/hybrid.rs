@@ -29,7 +29,9 @@
 //! A change costs the server O(message keys) pairings, independent of the number of messages
 //! (see [`super`] for the changer's part). A record is its plaintext plus 57 B (key id, flag,
 //! nonce, tag), plus the 48-byte wrap when it carries one (the first record of a key as sent,
-//! every record as `get` returns it) and 584 B for the wrap's re-encryption once there is one.
+//! every record as `get` returns it) and 584 B for the wrap's re-encryption once there is one
+//! ([`super::wire::hybrid_record_len`]; a change's messages and work:
+//! [`super::wire::change_traffic`], [`super::wire::change_work`]).
 //! Opening a record under a message key not yet cached costs what [`super`] gives for a
 //! capsule; later records under that key cost one AEAD open.
 //!

@@ -42,6 +42,8 @@
 //!   origin epoch in memory; it is derived data, not counted in `stored_len`.
 //! * Reading: one prepared pairing from an origin capsule, or a `G_T` subgroup check and one
 //!   `G_T` exponentiation from a re-encryption (above).
+//! * Exact lengths of both schemes' records and re-keying messages, and a change's server work:
+//!   [`wire`] (a change into epoch `K` sends a 113-byte request, then `K − 1` re-keys each way).
 //!
 //! # Security
 //!
@@ -91,6 +93,7 @@ pub mod core;
 pub mod hybrid;
 pub mod per_message;
 pub mod rekeying;
+pub mod wire;
 
 pub use hybrid::AfghHybrid;
 pub use per_message::Afgh;

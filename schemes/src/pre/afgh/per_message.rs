@@ -21,7 +21,8 @@
 //!
 //! O(N) pairings per change for N stored messages, reported as
 //! `Work { op: "reencrypt", units: N, parallel: true }`. A record is its plaintext plus 73 B, and
-//! 584 B more once re-encrypted (above). Sealing costs one `G_1` and one `G_T` exponentiation
+//! 584 B more once re-encrypted (above): [`super::wire::record_len`]; a change's messages and
+//! work are [`super::wire::change_traffic`] and [`super::wire::change_work`]. Sealing costs one `G_1` and one `G_T` exponentiation
 //! ([`super::core`]); opening, what [`super`] gives for a capsule.
 //!
 //! # Security

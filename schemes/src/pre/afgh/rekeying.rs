@@ -47,11 +47,11 @@ use crate::rekeying::RekeyingClient;
 use crate::{CryptoRngCore, Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
 /// Encoded length of an epoch number.
-const EPOCH_LEN: usize = 8;
+pub(super) const EPOCH_LEN: usize = 8;
 /// Encoded length of a message kind tag or an option flag.
-const TAG_LEN: usize = 1;
+pub(super) const TAG_LEN: usize = 1;
 /// Encoded length of a list count.
-const COUNT_LEN: usize = 4;
+pub(super) const COUNT_LEN: usize = 4;
 
 /// A re-key from an origin epoch to the epoch a message names (`rk_{origin→to}`), encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
