@@ -16,7 +16,7 @@ use conclave_schemes::pre::dl_hybrid;
 use conclave_schemes::pre::epoch_keys::{self, EpochKeys};
 use conclave_schemes::pre::keyhom::{self, KeyHom};
 use conclave_schemes::pre::none::{self, NoProtection};
-use conclave_schemes::pre::{ChangeTraffic, HistoryProtection, HistoryServer, Work};
+use conclave_schemes::pre::{HistoryProtection, HistoryServer, Traffic, Work};
 use conclave_schemes::testing::HistoryHarness;
 use conclave_schemes::{Epoch, MsgId, Opened, RoomId, UserId, Wire};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -122,7 +122,7 @@ trait Formulas: HistoryProtection {
     /// Every stored form of `msg`, the one `get` serves first.
     fn forms(m: &Model, msg: &Msg) -> Vec<usize>;
     /// The messages and server work of the change out of `m.epoch` with `joiners` joiners.
-    fn change(m: &Model, joiners: usize) -> (ChangeTraffic, Vec<(usize, Work)>);
+    fn change(m: &Model, joiners: usize) -> (Traffic, Vec<(usize, Work)>);
 }
 
 fn next_epoch(m: &Model) -> Epoch {
@@ -136,7 +136,7 @@ impl Formulas for NoProtection {
     fn forms(_: &Model, msg: &Msg) -> Vec<usize> {
         vec![none::record_len(msg.plaintext)]
     }
-    fn change(_: &Model, _: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(_: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         (none::change_traffic(), Vec::new())
     }
 }
@@ -148,7 +148,7 @@ impl Formulas for EpochKeys {
     fn forms(_: &Model, msg: &Msg) -> Vec<usize> {
         vec![epoch_keys::record_len(msg.plaintext)]
     }
-    fn change(m: &Model, joiners: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(m: &Model, joiners: usize) -> (Traffic, Vec<(usize, Work)>) {
         let to = next_epoch(m);
         (
             epoch_keys::change_traffic(m.shares_history, to, joiners),
@@ -192,7 +192,7 @@ impl Formulas for ClientRewrap {
             .map(|e| client_rewrap::record_len(msg.plaintext, links(e)))
             .collect()
     }
-    fn change(m: &Model, _: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         let headers: Vec<u64> = m.stored_msgs().map(|s| rewrap_epochs(m, s).0).collect();
         let links = headers
             .iter()
@@ -211,7 +211,7 @@ fn dl_forms<W: dl_hybrid::EpochWrap>(m: &Model, msg: &Msg) -> Vec<usize> {
     vec![dl_hybrid::record_len::<W>(msg.plaintext, wrap)]
 }
 
-fn dl_change(m: &Model) -> (ChangeTraffic, Vec<(usize, Work)>) {
+fn dl_change(m: &Model) -> (Traffic, Vec<(usize, Work)>) {
     let to = next_epoch(m);
     (
         dl_hybrid::change_traffic(m.shares_history, to),
@@ -226,7 +226,7 @@ impl Formulas for Bbs98 {
     fn forms(m: &Model, msg: &Msg) -> Vec<usize> {
         dl_forms::<Self>(m, msg)
     }
-    fn change(m: &Model, _: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         dl_change(m)
     }
 }
@@ -238,16 +238,13 @@ impl Formulas for KeyHom {
     fn forms(m: &Model, msg: &Msg) -> Vec<usize> {
         dl_forms::<Self>(m, msg)
     }
-    fn change(m: &Model, _: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         dl_change(m)
     }
 }
 
 /// The AFGH change, with the origin epoch of each stored capsule.
-fn afgh_change(
-    m: &Model,
-    origins: impl Iterator<Item = u64>,
-) -> (ChangeTraffic, Vec<(usize, Work)>) {
+fn afgh_change(m: &Model, origins: impl Iterator<Item = u64>) -> (Traffic, Vec<(usize, Work)>) {
     let to = next_epoch(m);
     let (mut of_prev, mut older) = (0, 0);
     for origin in origins {
@@ -273,7 +270,7 @@ impl Formulas for Afgh {
             m.reencrypted(msg.sealed_in),
         )]
     }
-    fn change(m: &Model, _: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         afgh_change(m, m.stored_msgs().map(|s| s.sealed_in))
     }
 }
@@ -289,7 +286,7 @@ impl Formulas for AfghHybrid {
             m.reencrypted(msg.key.0),
         )]
     }
-    fn change(m: &Model, _: usize) -> (ChangeTraffic, Vec<(usize, Work)>) {
+    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         afgh_change(m, m.stored_wraps().into_iter().map(|k| k.0))
     }
 }
@@ -391,8 +388,12 @@ impl<H: Formulas> Run<H> {
             add.len(),
             remove.len()
         );
-        assert_eq!(sent.len(), traffic.messages());
-        assert_eq!(sent.iter().map(|c| c.len).sum::<usize>(), traffic.bytes());
+        let ((up, down), (up_bytes, down_bytes)) = (traffic.messages(), traffic.bytes());
+        assert_eq!(sent.len(), up + down);
+        assert_eq!(
+            sent.iter().map(|c| c.len).sum::<usize>(),
+            up_bytes + down_bytes
+        );
         if !sent.is_empty() {
             self.seen.changes_with_traffic += 1;
         }

@@ -11,6 +11,8 @@
 //! * [`fixed_hash`]: hash maps whose layout does not depend on a per-process random seed.
 //! * [`router`]: synchronous delivery of protocol messages between clients and a server until
 //!   the traffic settles (tests, benches, the simulator's set-up, adversary experiments).
+//! * [`traffic`]: what a step of a scheme puts on the wire, per direction, as its wire-size
+//!   formulas give it (every key-distribution and history scheme).
 
 pub mod aead;
 pub mod back_chain;
@@ -18,3 +20,4 @@ pub mod changers;
 pub mod fixed_hash;
 pub mod known_epochs;
 pub mod router;
+pub mod traffic;

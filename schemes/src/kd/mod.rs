@@ -26,14 +26,13 @@ pub mod relay;
 pub mod sakke;
 pub mod sealed_box;
 pub mod sender_keys;
-pub mod traffic;
 
 use crate::{
     CryptoRngCore, Epoch, EpochSecret, Misuse, Opened, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 
+pub use crate::common::traffic::Traffic;
 pub use authority::{DirectoryAuthority, KdAuthority, NothingIssued, OrgId, Period};
-pub use traffic::Traffic;
 
 /// A room's membership as the directory knows it, after the change being processed.
 #[derive(Debug, Clone, Copy)]

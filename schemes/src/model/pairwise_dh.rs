@@ -255,16 +255,19 @@ mod tests {
     use crate::kd::{KdAuthority, OrgId};
     use crate::Dest;
 
+    /// Users `0..n` enrolled in one organisation: their clients and the directory.
+    fn enrolled(n: u32, rng: &mut ChaCha20Rng) -> (Vec<Client>, Vec<Credential>) {
+        let mut server = RelayServer::default();
+        let mut authority = DirectoryAuthority::new(OrgId(0), rng).unwrap();
+        (0..n)
+            .map(|u| PairwiseDhModel::enroll(&mut server, &mut authority, UserId(u), rng).unwrap())
+            .unzip()
+    }
+
     #[test]
     fn a_change_sends_each_other_member_one_message_of_the_real_length() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let mut server = RelayServer::default();
-        let mut authority = DirectoryAuthority::new(OrgId(0), &mut rng).unwrap();
-        let (mut clients, directory): (Vec<Client>, Vec<Credential>) = (0..4)
-            .map(|u| {
-                PairwiseDhModel::enroll(&mut server, &mut authority, UserId(u), &mut rng).unwrap()
-            })
-            .unzip();
+        let (mut clients, directory) = enrolled(4, &mut rng);
         let members = [UserId(0), UserId(1), UserId(3)];
         let roster = Roster {
             room: RoomId(5),
@@ -305,13 +308,7 @@ mod tests {
     #[test]
     fn a_box_opens_only_for_the_room_and_recipient_it_was_sealed_for() {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
-        let mut server = RelayServer::default();
-        let mut authority = DirectoryAuthority::new(OrgId(0), &mut rng).unwrap();
-        let (mut clients, directory): (Vec<Client>, Vec<Credential>) = (0..4)
-            .map(|u| {
-                PairwiseDhModel::enroll(&mut server, &mut authority, UserId(u), &mut rng).unwrap()
-            })
-            .unzip();
+        let (mut clients, directory) = enrolled(4, &mut rng);
         let members = [UserId(0), UserId(1), UserId(3)];
         let roster = |room| Roster {
             room,
@@ -361,13 +358,7 @@ mod tests {
     #[test]
     fn a_message_from_outside_the_roster_is_refused_as_the_real_client_refuses_it() {
         let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let mut server = RelayServer::default();
-        let mut authority = DirectoryAuthority::new(OrgId(0), &mut rng).unwrap();
-        let (mut clients, directory): (Vec<Client>, Vec<Credential>) = (0..3)
-            .map(|u| {
-                PairwiseDhModel::enroll(&mut server, &mut authority, UserId(u), &mut rng).unwrap()
-            })
-            .unzip();
+        let (mut clients, directory) = enrolled(3, &mut rng);
         let members = [UserId(0), UserId(1)];
         let roster = Roster {
             room: RoomId(1),

@@ -112,8 +112,8 @@ use crate::common::aead::{self, Aad, SharedKey};
 use zeroize::Zeroizing;
 
 use super::{
-    ChangeTraffic, EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer,
-    KeyView, Rotation, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Traffic, Work,
 };
 use crate::common::back_chain::{self, ChainSecret, ChainStore, Link};
 use crate::common::changers::Changers;
@@ -173,14 +173,14 @@ pub fn rewrapped_len(headers: usize) -> usize {
 /// if anything is stored, the server answers with the headers and the changer uploads them
 /// re-wrapped. Not sharing, nothing is sent.
 #[must_use]
-pub fn change_traffic(shares_history: bool, headers: usize, links: usize) -> ChangeTraffic {
+pub fn change_traffic(shares_history: bool, headers: usize, links: usize) -> Traffic {
     if !shares_history {
-        return ChangeTraffic::none();
+        return Traffic::default();
     }
     let any = usize::from(headers > 0);
-    ChangeTraffic {
-        to_server: vec![(1, ROTATE_LEN), (any, rewrapped_len(headers))],
-        to_clients: vec![(any, headers_len(headers, links))],
+    Traffic {
+        up: vec![(1, ROTATE_LEN), (any, rewrapped_len(headers))],
+        down: vec![(any, headers_len(headers, links))],
     }
 }
 

@@ -91,8 +91,8 @@ use sha2::{Sha256, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{
-    ChangeTraffic, EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer,
-    KeyView, Rotation, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Traffic, Work,
 };
 use crate::common::changers::Changers;
 use crate::{
@@ -124,13 +124,13 @@ pub const fn record_len<W: EpochWrap>(plaintext: usize, wrap: bool) -> usize {
 /// `shares_history`: the changer's one [`ReKey`] to the server when the change shares history
 /// (not at the creation, epoch 0), nothing otherwise; the server answers nothing.
 #[must_use]
-pub fn change_traffic(shares_history: bool, to: Epoch) -> ChangeTraffic {
+pub fn change_traffic(shares_history: bool, to: Epoch) -> Traffic {
     if !shares_history || to == Epoch(0) {
-        return ChangeTraffic::none();
+        return Traffic::default();
     }
-    ChangeTraffic {
-        to_server: vec![(1, REKEY_LEN)],
-        to_clients: Vec::new(),
+    Traffic {
+        up: vec![(1, REKEY_LEN)],
+        down: Vec::new(),
     }
 }
 

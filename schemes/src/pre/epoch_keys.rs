@@ -79,8 +79,8 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::{
-    ChangeTraffic, EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer,
-    KeyView, Rotation, Work,
+    EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
+    Rotation, Traffic, Work,
 };
 use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
 use crate::common::back_chain::{self, ChainSecret, ChainStore};
@@ -132,13 +132,13 @@ fn chain_links(to: Epoch) -> usize {
 /// link and each joiner asks for the chain below its epoch, answered with `to` links; a
 /// creation (epoch 0) or a change that does not share history sends nothing.
 #[must_use]
-pub fn change_traffic(shares_history: bool, to: Epoch, joiners: usize) -> ChangeTraffic {
+pub fn change_traffic(shares_history: bool, to: Epoch, joiners: usize) -> Traffic {
     if !shares_history || to == Epoch(0) {
-        return ChangeTraffic::none();
+        return Traffic::default();
     }
-    ChangeTraffic {
-        to_server: vec![(1, LINK_MESSAGE_LEN), (joiners, REQUEST_LEN)],
-        to_clients: vec![(joiners, chain_len(chain_links(to)))],
+    Traffic {
+        up: vec![(1, LINK_MESSAGE_LEN), (joiners, REQUEST_LEN)],
+        down: vec![(joiners, chain_len(chain_links(to)))],
     }
 }
 

@@ -17,6 +17,7 @@ pub mod epoch_keys;
 pub mod keyhom;
 pub mod none;
 
+pub use crate::common::traffic::Traffic;
 pub use crate::rekeying::{EpochChange, KeyView, RekeyingClient, RekeyingServer, Work};
 use std::collections::BTreeMap;
 
@@ -54,60 +55,6 @@ impl Rotation {
             Rotation::Never => false,
             Rotation::WhenSharingHistory => shares_history,
         }
-    }
-}
-
-/// The control messages one epoch change makes a scheme send, by direction, as `(count, bytes
-/// of each)` pairs: what a model of the scheme charges the network without running it. Each
-/// scheme's module gives its own (`change_traffic`), from the sizes it depends on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ChangeTraffic {
-    /// Clients to the message server.
-    pub to_server: Vec<(usize, usize)>,
-    /// The message server to clients (one entry per recipient).
-    pub to_clients: Vec<(usize, usize)>,
-}
-
-impl ChangeTraffic {
-    /// No control traffic at all.
-    #[must_use]
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// Every message's length, one entry per message, in ascending order: to the server, then
-    /// to clients (for comparing with the messages a run sent).
-    #[must_use]
-    pub fn lengths(&self) -> (Vec<usize>, Vec<usize>) {
-        let expand = |pairs: &[(usize, usize)]| {
-            let mut all: Vec<usize> = pairs
-                .iter()
-                .flat_map(|&(count, len)| core::iter::repeat_n(len, count))
-                .collect();
-            all.sort_unstable();
-            all
-        };
-        (expand(&self.to_server), expand(&self.to_clients))
-    }
-
-    /// Messages in both directions.
-    #[must_use]
-    pub fn messages(&self) -> usize {
-        self.to_server
-            .iter()
-            .chain(&self.to_clients)
-            .map(|(count, _)| count)
-            .sum()
-    }
-
-    /// Bytes in both directions.
-    #[must_use]
-    pub fn bytes(&self) -> usize {
-        self.to_server
-            .iter()
-            .chain(&self.to_clients)
-            .map(|(count, len)| count * len)
-            .sum()
     }
 }
 

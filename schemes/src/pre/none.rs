@@ -34,8 +34,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    ChangeTraffic, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
-    Rotation,
+    HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation, Traffic,
 };
 use crate::{CryptoRngCore, MsgId, Opened, RoomId, SchemeError, UserId, Wire};
 
@@ -51,8 +50,8 @@ pub const fn record_len(plaintext: usize) -> usize {
 
 /// The control traffic of any epoch change: none.
 #[must_use]
-pub fn change_traffic() -> ChangeTraffic {
-    ChangeTraffic::none()
+pub fn change_traffic() -> Traffic {
+    Traffic::default()
 }
 
 /// A stored body, in the clear. Cheap to clone.

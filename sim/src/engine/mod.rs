@@ -59,12 +59,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use conclave_schemes::erased::{DynHistory, DynKd, DynSse};
 use conclave_schemes::kd::Period;
 use conclave_schemes::registry::Registry;
 use conclave_schemes::{Epoch, EpochSecret, MsgId, RoomId, SchemeError, UserId};
 use rand_chacha::ChaCha20Rng;
 
 use crate::cost::{CalibrationError, CostModel};
+
+/// How the engine takes each family's scheme from the registry: as it is, or as its model.
+type KdPick = fn(
+    &Registry,
+    &str,
+    &mut dyn conclave_schemes::CryptoRngCore,
+) -> Result<Box<dyn DynKd>, SchemeError>;
+type HistoryPick = fn(&Registry, &str) -> Result<Box<dyn DynHistory>, SchemeError>;
+type SsePick = fn(&Registry, &str) -> Result<Box<dyn DynSse>, SchemeError>;
 use crate::metrics::{Counters, Op, Sample, SkipReason, StackResult};
 use crate::net::Network;
 use crate::oracle::Oracle;
@@ -222,30 +232,23 @@ impl<'s> Engine<'s> {
         let setup = || "setting up the scheme".to_owned();
         let mut setup_rng = rng::crypto(seed, "setup", 0);
         // Under the model cost mode every scheme runs as its model, without cryptography.
-        let stack = if matches!(cost, CostModel::Model(_)) {
-            Stack {
-                kd: registry
-                    .kd_model(&spec.kd, &mut setup_rng)
-                    .map_err(scheme_err(&spec.kd, 0, setup))?,
-                pre: registry
-                    .history_model(&spec.pre)
-                    .map_err(scheme_err(&spec.pre, 0, setup))?,
-                sse: registry
-                    .sse_model(&spec.sse)
-                    .map_err(scheme_err(&spec.sse, 0, setup))?,
-            }
+        let (kd, pre, sse) = if matches!(cost, CostModel::Model(_)) {
+            (
+                Registry::kd_model as KdPick,
+                Registry::history_model as HistoryPick,
+                Registry::sse_model as SsePick,
+            )
         } else {
-            Stack {
-                kd: registry
-                    .kd(&spec.kd, &mut setup_rng)
-                    .map_err(scheme_err(&spec.kd, 0, setup))?,
-                pre: registry
-                    .history(&spec.pre)
-                    .map_err(scheme_err(&spec.pre, 0, setup))?,
-                sse: registry
-                    .sse(&spec.sse)
-                    .map_err(scheme_err(&spec.sse, 0, setup))?,
-            }
+            (
+                Registry::kd as KdPick,
+                Registry::history as HistoryPick,
+                Registry::sse as SsePick,
+            )
+        };
+        let stack = Stack {
+            kd: kd(registry, &spec.kd, &mut setup_rng).map_err(scheme_err(&spec.kd, 0, setup))?,
+            pre: pre(registry, &spec.pre).map_err(scheme_err(&spec.pre, 0, setup))?,
+            sse: sse(registry, &spec.sse).map_err(scheme_err(&spec.sse, 0, setup))?,
         };
         if scenario.servers.key_retention.is_some() && !stack.kd.properties().rejoins {
             return Err(EngineError::Setup(format!(

@@ -14,7 +14,7 @@ use super::core::{G1_LEN, G2_LEN};
 use super::hybrid::KeyId;
 use super::rekeying::{CurrentCapsule, COUNT_LEN, EPOCH_LEN, TAG_LEN};
 use crate::common::aead::{SHARED_NONCE_LEN, TAG_LEN as AEAD_TAG_LEN};
-use crate::pre::{ChangeTraffic, Work};
+use crate::pre::{Traffic, Work};
 use crate::Epoch;
 
 /// Bytes of the changer's [`Control::RekeyRequest`](super::rekeying::Control::RekeyRequest):
@@ -64,15 +64,15 @@ fn older_origins(to: Epoch) -> usize {
 /// `shares_history`, the same for both schemes (module doc). A creation (epoch 0) or a change
 /// that does not share history sends nothing.
 #[must_use]
-pub fn change_traffic(shares_history: bool, to: Epoch) -> ChangeTraffic {
+pub fn change_traffic(shares_history: bool, to: Epoch) -> Traffic {
     if !shares_history || to == Epoch(0) {
-        return ChangeTraffic::none();
+        return Traffic::default();
     }
     let older = older_origins(to);
     let any = usize::from(older > 0);
-    ChangeTraffic {
-        to_server: vec![(1, REKEY_REQUEST_LEN), (any, rekeys_len(older))],
-        to_clients: vec![(any, held_rekeys_len(older))],
+    Traffic {
+        up: vec![(1, REKEY_REQUEST_LEN), (any, rekeys_len(older))],
+        down: vec![(any, held_rekeys_len(older))],
     }
 }
 

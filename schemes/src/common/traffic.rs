@@ -1,16 +1,18 @@
-//! What a step of a key-distribution scheme puts on the wire, per direction, as the exact
-//! lengths of its messages: the form in which the schemes' wire-size formulas answer, so that a
-//! cost model can charge every message without running any cryptography.
+//! What a step of a scheme puts on the wire, per direction, as the exact lengths of its
+//! messages: the form in which the schemes' wire-size formulas answer (key distribution's
+//! `change_traffic`, history protection's `change_traffic`), so that a cost model can charge
+//! every message without running any cryptography.
 
 /// The messages of one step (a change, a session's share of one member, a time frame), as
-/// `(count, bytes of each)` pairs per direction. Every message crosses the key server: a
-/// message one member sends another is counted once on each side of it.
+/// `(count, bytes of each)` pairs per direction, between clients and the family's server (the
+/// key server, or the message server for history). Every message crosses the server: a message
+/// one member sends another is counted once on each side of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Traffic {
-    /// Client → key server: each message a client sends, once, whether for the key server
-    /// or for it to relay.
+    /// Client → server: each message a client sends, once, whether for the server or for it to
+    /// relay.
     pub up: Vec<(usize, usize)>,
-    /// Key server → client: each delivery to a client (a message to several users once per
+    /// Server → client: each delivery to a client (a message to several users once per
     /// recipient).
     pub down: Vec<(usize, usize)>,
 }
