@@ -364,43 +364,43 @@ fn check_stack(
         return found;
     }
     let first = summary(scenario, results);
-    if let Some(as_models) = as_models {
-        match run_stack(scenario, &as_models, Runner::Whole) {
+    // Another run of the same jobs must render the same summary.json: `what` names it.
+    let mut again =
+        |costing: &Costing, runner, what: &str, class| match run_stack(scenario, costing, runner) {
             Err(f) => found.push(f),
-            Ok(modelled) => {
-                let second = summary(scenario, modelled);
+            Ok(results) => {
+                let second = summary(scenario, results);
                 if first != second {
                     found.push(Found {
                         message: format!(
-                            "{stack}: the run with its schemes as models (cost model `model`) rendered another summary.json than the calibrated run of seed {}: {}",
+                            "{stack}: {what} of seed {} rendered another summary.json: {}",
                             scenario.seed,
                             first_difference(&first, &second)
                         ),
-                        class: FailureClass::ModelDiverges {
-                            stack: stack.clone(),
-                        },
+                        class,
                     });
                 }
             }
-        }
+        };
+    if let Some(as_models) = as_models {
+        again(
+            &as_models,
+            Runner::Whole,
+            "the run with its schemes as models (cost model `model`) and the calibrated run",
+            FailureClass::ModelDiverges {
+                stack: stack.clone(),
+            },
+        );
     }
     if twice {
-        match run_stack(scenario, costing, Runner::Sharded) {
-            Err(f) => found.push(f),
-            Ok(again) => {
-                let second = summary(scenario, again);
-                if first != second {
-                    found.push(Found {
-                        message: format!(
-                            "{stack}: two runs of seed {} rendered different summary.json (the second job by job through a shard's partial-report encoding, as `run --shard` and `merge` make it): {}",
-                            scenario.seed,
-                            first_difference(&first, &second)
-                        ),
-                        class: FailureClass::Nondeterministic { stack },
-                    });
-                }
-            }
-        }
+        again(
+            costing,
+            Runner::Sharded,
+            "two runs (the second job by job through a shard's partial-report encoding, as `run --shard` and `merge` make it)",
+            FailureClass::Nondeterministic {
+                stack: stack.clone(),
+            },
+        );
     }
     found
 }

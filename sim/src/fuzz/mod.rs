@@ -3,8 +3,9 @@
 //! A batch draws random valid scenarios ([`generate`]), renders each as YAML and loads it through
 //! [`crate::scenario::parse`], the path `conclave run` takes. Each scenario then runs in-process
 //! under one calibration table, and [`check`] judges it: no run error, no panic, no violated
-//! claimed property and, for every fourth scenario, two runs with byte-identical `summary.json`.
-//! Every distinct failure ([`FailureClass`]) is then shrunk from the first scenario that showed
+//! claimed property; for every fourth scenario, two runs with byte-identical `summary.json`; for
+//! a stack whose schemes all have models, the same `summary.json` from its `model` run. Every
+//! distinct failure ([`FailureClass`]) is then shrunk from the first scenario that showed
 //! it ([`shrink`]) and written with the exact command that reproduces it ([`output`]).
 //!
 //! Scenario `k` of a batch is drawn from its own stream of the batch seed, so `--seed S`
