@@ -545,6 +545,7 @@ fn run<H: Formulas>(seed: u64, shares_history: bool) -> Seen {
         held: Vec::new(),
         seen: Seen::default(),
     };
+    run.h.record_control();
     run.h.create(&founders, UserId(0), &mut run.rng);
     assert!(
         run.h.control_log.is_empty() && run.h.work.is_empty(),

@@ -111,8 +111,12 @@ pub struct HistoryHarness<H: HistoryProtection> {
     pub control_messages: usize,
     /// Wire bytes of the control messages delivered.
     pub control_bytes: usize,
-    /// Every control message delivered, in order (one entry per recipient).
+    /// Every control message delivered since [`record_control`](Self::record_control), in
+    /// order (one entry per recipient).
     pub control_log: Vec<ControlSent>,
+    /// Whether deliveries are recorded in `control_log` (off by default: the instruction-count
+    /// gate drives this harness, and a log growing on its heap would move its counts).
+    recording: bool,
     next_msg: u64,
     /// The changer of the latest epoch: every message it sends the server is first delivered
     /// as if from another member, which the server must refuse.
@@ -136,6 +140,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
             control_messages: 0,
             control_bytes: 0,
             control_log: Vec::new(),
+            recording: false,
             changer: None,
             next_msg: 0,
         }
@@ -152,6 +157,22 @@ impl<H: HistoryProtection> HistoryHarness<H> {
         let mut h = Self::new(users, room, shares_history);
         h.create(&[UserId(0), UserId(1)], UserId(0), rng);
         h
+    }
+
+    /// Records every control message delivered from now on in
+    /// [`control_log`](Self::control_log).
+    pub fn record_control(&mut self) {
+        self.recording = true;
+    }
+
+    fn log_control(&mut self, to_server: bool, user: UserId, len: usize) {
+        if self.recording {
+            self.control_log.push(ControlSent {
+                to_server,
+                user,
+                len,
+            });
+        }
     }
 
     /// The room's current epoch.
@@ -280,11 +301,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
                     Arrival::AtServer { from: user, msg } => {
                         self.control_messages += 1;
                         self.control_bytes += msg.wire_len();
-                        self.control_log.push(ControlSent {
-                            to_server: true,
-                            user,
-                            len: msg.wire_len(),
-                        });
+                        self.log_control(true, user, msg.wire_len());
                         let changer = self.changer == Some(user);
                         super::server_handles(
                             H::NAME,
@@ -310,11 +327,7 @@ impl<H: HistoryProtection> HistoryHarness<H> {
     ) -> Outbox<H::Message> {
         self.control_messages += 1;
         self.control_bytes += msg.wire_len();
-        self.control_log.push(ControlSent {
-            to_server: false,
-            user: to,
-            len: msg.wire_len(),
-        });
+        self.log_control(false, to, msg.wire_len());
         let (epoch, secret) = self.keys[to.0 as usize]
             .clone()
             .unwrap_or_else(|| panic!("{}: a control message for {to}, who holds no key", H::NAME));
