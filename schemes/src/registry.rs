@@ -11,10 +11,11 @@ use crate::kd::{
 use crate::model::pairwise_dh::PairwiseDhModel;
 use crate::pre::{
     afgh::{Afgh, AfghHybrid},
-    bbs98::Bbs98,
+    bbs98::{Bbs98, Bbs98In},
     client_rewrap::ClientRewrap,
+    dl_group::Exponents,
     epoch_keys::EpochKeys,
-    keyhom::KeyHom,
+    keyhom::{KeyHom, KeyHomIn},
     none::NoProtection,
     HistoryProtection,
 };
@@ -267,7 +268,11 @@ impl Models {
                     modelled_kd_system::<PairwiseDhModel, PairwiseDh>,
                 ),
             ],
-            history: vec![(NoProtection::NAME, history_system::<NoProtection>)],
+            history: vec![
+                (NoProtection::NAME, history_system::<NoProtection>),
+                (Bbs98::NAME, history_system::<Bbs98In<Exponents>>),
+                (KeyHom::NAME, history_system::<KeyHomIn<Exponents>>),
+            ],
             sse: vec![(PlaintextIndex::NAME, sse_system::<PlaintextIndex>)],
         }
     }

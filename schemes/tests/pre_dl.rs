@@ -8,11 +8,12 @@ use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, BTreeSet};
 
 use conclave_schemes::common::router::{route, Arrival};
-use conclave_schemes::pre::bbs98::{self, Bbs98, Capsule};
+use conclave_schemes::pre::bbs98::{self, Bbs98, Bbs98In, Capsule};
+use conclave_schemes::pre::dl_group::Exponents;
 use conclave_schemes::pre::dl_hybrid::{
     open_with_epoch_key, wrap_context, DlScheme, EpochKey, KeyId, ReKey, Record,
 };
-use conclave_schemes::pre::keyhom::{self, HomWrap, KeyHom};
+use conclave_schemes::pre::keyhom::{self, HomWrap, KeyHom, KeyHomIn};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work,
 };
@@ -894,6 +895,20 @@ macro_rules! checks {
 per_scheme!(bbs98_scheme, Bbs98, bbs98::CAPSULE_LEN, |a, rk| rk * a);
 per_scheme!(keyhom_scheme, KeyHom, keyhom::WRAP_LEN, |a, delta| a
     + delta);
+// The models ([`conclave_schemes::model`]): the same constructions in the exponent group pass
+// the same checks, so a model run keeps the schemes' outcomes.
+per_scheme!(
+    bbs98_model,
+    Bbs98In<Exponents>,
+    bbs98::CAPSULE_LEN,
+    |a, rk| rk * a
+);
+per_scheme!(
+    keyhom_model,
+    KeyHomIn<Exponents>,
+    keyhom::WRAP_LEN,
+    |a, delta| a + delta
+);
 
 #[test]
 fn declared_lengths() {

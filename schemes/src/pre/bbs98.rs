@@ -61,16 +61,23 @@
 //! constant time (curve25519-dalek), as are HKDF-SHA-256 and ChaCha20-Poly1305 (RustCrypto);
 //! nothing secret-dependent is variable time.
 
-use curve25519_dalek::{RistrettoPoint, Scalar};
+use core::marker::PhantomData;
+
+use curve25519_dalek::Scalar;
 use zeroize::Zeroizing;
 
+use super::dl_group::{DlGroup, Ristretto};
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, CONTEXT_LEN, TAG_LEN};
 use crate::common::aead;
 use crate::{CryptoRngCore, SchemeError, Wire};
 
-/// The `bbs98` scheme.
+/// The `bbs98` construction in group `G`: [`Bbs98`] in Ristretto255, its model
+/// ([`crate::model`]) in the exponents.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Bbs98;
+pub struct Bbs98In<G>(PhantomData<G>);
+
+/// The `bbs98` scheme.
+pub type Bbs98 = Bbs98In<Ristretto>;
 
 /// Length of an encoded capsule: `c` and the sealed message key.
 pub const CAPSULE_LEN: usize = 32 + SEALED_KEY_LEN;
@@ -108,8 +115,8 @@ impl Wire for Capsule {
 
 /// A capsule as the server keeps it: `c` decoded.
 #[derive(Debug, Clone)]
-pub struct StoredCapsule {
-    c: RistrettoPoint,
+pub struct StoredCapsule<G: DlGroup> {
+    c: G::Element,
     sealed_key: [u8; SEALED_KEY_LEN],
 }
 
@@ -118,14 +125,14 @@ pub type Record = dl_hybrid::Record<Capsule>;
 
 /// The DEM key of a capsule, from `g^r` and the context: fresh per capsule, so single-use
 /// ([`aead::seal_once`]).
-fn dem(
-    g_r: &RistrettoPoint,
+fn dem<G: DlGroup>(
+    g_r: &G::Element,
     context: &[u8; CONTEXT_LEN],
 ) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    dl_hybrid::point_key(Bbs98::LABEL, b"/dem", g_r, context)
+    dl_hybrid::point_key(Bbs98::LABEL, b"/dem", &G::encode(g_r), context)
 }
 
-impl EpochWrap for Bbs98 {
+impl<G: DlGroup> EpochWrap for Bbs98In<G> {
     const SCHEME_NAME: &'static str = "bbs98";
     const SCHEME_SUMMARY: &'static str =
         "ElGamal (BBS98) bidirectional multi-hop PRE on per-epoch message-key capsules";
@@ -133,7 +140,7 @@ impl EpochWrap for Bbs98 {
     const STORED_LEN: usize = CAPSULE_LEN;
     const WRAP_LEN: usize = CAPSULE_LEN;
     type Wrap = Capsule;
-    type Stored = StoredCapsule;
+    type Stored = StoredCapsule<G>;
 
     fn wrap(
         key: &EpochKey,
@@ -144,15 +151,15 @@ impl EpochWrap for Bbs98 {
         rng.fill_bytes(&mut mk);
         let message_key = MessageKey(mk);
         let r = Scalar::random(rng);
-        let c = RistrettoPoint::mul_base(&(key.scalar() * r));
-        let dem_key = dem(&RistrettoPoint::mul_base(&r), context)?;
+        let c = G::mul_base(&(key.scalar() * r));
+        let dem_key = dem::<G>(&G::mul_base(&r), context)?;
         let sealed = aead::seal_once(&dem_key, context, message_key.as_bytes())?;
         let sealed_key = <[u8; SEALED_KEY_LEN]>::try_from(sealed.as_slice())
             .map_err(|_| SchemeError::Internal("sealed message key of unexpected length"))?;
         Ok((
             message_key,
             Capsule {
-                c: c.compress().to_bytes(),
+                c: G::encode(&c),
                 sealed_key,
             },
         ))
@@ -164,27 +171,27 @@ impl EpochWrap for Bbs98 {
         wrap: &Capsule,
     ) -> Result<MessageKey, SchemeError> {
         let StoredCapsule { c, sealed_key } = Self::decode(wrap)?;
-        let g_r = c * key.scalar().invert();
-        let dem_key = dem(&g_r, context)?;
+        let g_r = G::mul(&c, &key.scalar().invert());
+        let dem_key = dem::<G>(&g_r, context)?;
         let opened = aead::open_once(&dem_key, context, &sealed_key)?;
         let mk = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto)?;
         Ok(MessageKey(mk))
     }
 
-    fn decode(wrap: &Capsule) -> Result<StoredCapsule, SchemeError> {
+    fn decode(wrap: &Capsule) -> Result<StoredCapsule<G>, SchemeError> {
         // With `c` the identity, `g^r` is the identity under every epoch key and the DEM key
         // is public: anyone (the server) could make a capsule whose message key it knows.
         let not_a_point = "capsule point is not a Ristretto encoding";
-        let c = dl_hybrid::decode_point(wrap.c, not_a_point, IDENTITY_CAPSULE)?;
+        let c = G::decode(wrap.c, not_a_point, IDENTITY_CAPSULE)?;
         Ok(StoredCapsule {
             c,
             sealed_key: wrap.sealed_key,
         })
     }
 
-    fn encode(stored: &StoredCapsule) -> Capsule {
+    fn encode(stored: &StoredCapsule<G>) -> Capsule {
         Capsule {
-            c: stored.c.compress().to_bytes(),
+            c: G::encode(&stored.c),
             sealed_key: stored.sealed_key,
         }
     }
@@ -205,8 +212,8 @@ impl EpochWrap for Bbs98 {
         first * then
     }
 
-    fn reencrypt(rekey: &Scalar, stored: &mut StoredCapsule) {
-        stored.c *= rekey;
+    fn reencrypt(rekey: &Scalar, stored: &mut StoredCapsule<G>) {
+        stored.c = G::mul(&stored.c, rekey);
     }
 
     fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar {

@@ -82,9 +82,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::common::aead::{Aad, SharedKey};
-use curve25519_dalek::ristretto::CompressedRistretto;
-use curve25519_dalek::traits::Identity;
-use curve25519_dalek::{RistrettoPoint, Scalar};
+use curve25519_dalek::Scalar;
 use hkdf::Hkdf;
 use rayon::prelude::*;
 use sha2::{Sha256, Sha512};
@@ -386,7 +384,7 @@ impl MessageKey {
     }
 }
 
-/// The 32-byte key HKDF-SHA-256 derives from the group element `point` for `purpose` of the
+/// The 32-byte key HKDF-SHA-256 derives from the encoded group element `point` for `purpose` of the
 /// scheme labelled `label`, bound to `context`.
 ///
 /// # Errors
@@ -394,35 +392,15 @@ impl MessageKey {
 pub(crate) fn point_key(
     label: &str,
     purpose: &[u8],
-    point: &RistrettoPoint,
+    point: &[u8; 32],
     context: &[u8; CONTEXT_LEN],
 ) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    let hk = Hkdf::<Sha256>::new(None, point.compress().as_bytes());
+    let hk = Hkdf::<Sha256>::new(None, point);
     let mut key = Zeroizing::new([0u8; 32]);
     let info: [&[u8]; 3] = [label.as_bytes(), purpose, context];
     hk.expand_multi_info(&info, key.as_mut_slice())
         .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
     Ok(key)
-}
-
-/// Decodes a wrap's group element, refusing the identity like every identity element this
-/// crate decodes.
-///
-/// # Errors
-/// [`SchemeError::Malformed`] with `not_a_point` if `bytes` is not a Ristretto encoding, with
-/// `identity` if it encodes the identity.
-pub(crate) fn decode_point(
-    bytes: [u8; 32],
-    not_a_point: &'static str,
-    identity: &'static str,
-) -> Result<RistrettoPoint, SchemeError> {
-    let point = CompressedRistretto(bytes)
-        .decompress()
-        .ok_or(SchemeError::Malformed(not_a_point))?;
-    if point == RistrettoPoint::identity() {
-        return Err(SchemeError::Malformed(identity));
-    }
-    Ok(point)
 }
 
 /// The name of a message key: the epoch it was made in, its creator and the creator's counter.

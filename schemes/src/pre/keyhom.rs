@@ -57,16 +57,21 @@
 //! Scalar multiplications and the hash to the group are constant time
 //! (curve25519-dalek), as is HKDF-SHA-256 (RustCrypto); nothing secret-dependent is variable time.
 
-use curve25519_dalek::{RistrettoPoint, Scalar};
-use sha2::digest::Digest;
-use sha2::Sha512;
+use core::marker::PhantomData;
 
+use curve25519_dalek::Scalar;
+
+use super::dl_group::{DlGroup, Ristretto};
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, CONTEXT_LEN};
 use crate::{CryptoRngCore, SchemeError, Wire};
 
-/// The `keyhom` scheme.
+/// The `keyhom` construction in group `G`: [`KeyHom`] in Ristretto255, its model
+/// ([`crate::model`]) in the exponents.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct KeyHom;
+pub struct KeyHomIn<G>(PhantomData<G>);
+
+/// The `keyhom` scheme.
+pub type KeyHom = KeyHomIn<Ristretto>;
 
 /// Length of a wrap's nonce `x`.
 pub const WRAP_NONCE_LEN: usize = 16;
@@ -101,32 +106,30 @@ impl Wire for HomWrap {
 
 /// A wrap as the server keeps it: `W_2` decoded and `H(x)` cached.
 #[derive(Debug, Clone)]
-pub struct StoredHomWrap {
+pub struct StoredHomWrap<G: DlGroup> {
     nonce: [u8; WRAP_NONCE_LEN],
-    masked: RistrettoPoint,
-    nonce_point: RistrettoPoint,
+    masked: G::Element,
+    nonce_point: G::Element,
 }
 
 /// A sealed record of `keyhom`.
 pub type Record = dl_hybrid::Record<HomWrap>;
 
 /// `H(x)`: the nonce hashed to the group.
-fn nonce_point(nonce: &[u8; WRAP_NONCE_LEN]) -> RistrettoPoint {
-    RistrettoPoint::from_hash(
-        Sha512::new()
-            .chain_update(KeyHom::LABEL)
-            .chain_update(b"/nonce-point")
-            .chain_update(nonce),
-    )
+fn nonce_point<G: DlGroup>(nonce: &[u8; WRAP_NONCE_LEN]) -> G::Element {
+    G::hash(&[KeyHom::LABEL.as_bytes(), b"/nonce-point", nonce])
 }
 
 /// The message key `M` encodes, bound to the context.
-fn message_key(m: &RistrettoPoint, context: &[u8; CONTEXT_LEN]) -> Result<MessageKey, SchemeError> {
-    let mk = dl_hybrid::point_key(KeyHom::LABEL, b"/message-key", m, context)?;
+fn message_key<G: DlGroup>(
+    m: &G::Element,
+    context: &[u8; CONTEXT_LEN],
+) -> Result<MessageKey, SchemeError> {
+    let mk = dl_hybrid::point_key(KeyHom::LABEL, b"/message-key", &G::encode(m), context)?;
     Ok(MessageKey(*mk))
 }
 
-impl EpochWrap for KeyHom {
+impl<G: DlGroup> EpochWrap for KeyHomIn<G> {
     const SCHEME_NAME: &'static str = "keyhom";
     const SCHEME_SUMMARY: &'static str =
         "key-homomorphic per-epoch message-key wraps (x, M·H(x)^a), re-keyed by a' − a";
@@ -134,7 +137,7 @@ impl EpochWrap for KeyHom {
     const STORED_LEN: usize = WRAP_LEN + 32;
     const WRAP_LEN: usize = self::WRAP_LEN;
     type Wrap = HomWrap;
-    type Stored = StoredHomWrap;
+    type Stored = StoredHomWrap<G>;
 
     fn wrap(
         key: &EpochKey,
@@ -143,13 +146,13 @@ impl EpochWrap for KeyHom {
     ) -> Result<(MessageKey, HomWrap), SchemeError> {
         let mut nonce = [0u8; WRAP_NONCE_LEN];
         rng.fill_bytes(&mut nonce);
-        let m = RistrettoPoint::mul_base(&Scalar::random(rng));
-        let masked = m + nonce_point(&nonce) * key.scalar();
+        let m = G::mul_base(&Scalar::random(rng));
+        let masked = G::add(&m, &G::mul(&nonce_point::<G>(&nonce), key.scalar()));
         let wrap = HomWrap {
             nonce,
-            masked: masked.compress().to_bytes(),
+            masked: G::encode(&masked),
         };
-        Ok((message_key(&m, context)?, wrap))
+        Ok((message_key::<G>(&m, context)?, wrap))
     }
 
     fn unwrap(
@@ -158,13 +161,13 @@ impl EpochWrap for KeyHom {
         wrap: &HomWrap,
     ) -> Result<MessageKey, SchemeError> {
         let stored = Self::decode(wrap)?;
-        let m = stored.masked - stored.nonce_point * key.scalar();
-        message_key(&m, context)
+        let m = G::sub(&stored.masked, &G::mul(&stored.nonce_point, key.scalar()));
+        message_key::<G>(&m, context)
     }
 
-    fn decode(wrap: &HomWrap) -> Result<StoredHomWrap, SchemeError> {
+    fn decode(wrap: &HomWrap) -> Result<StoredHomWrap<G>, SchemeError> {
         // The identity is never produced honestly (it would take `M = H(x)^{-a}`).
-        let masked = dl_hybrid::decode_point(
+        let masked = G::decode(
             wrap.masked,
             "wrap point is not a Ristretto encoding",
             "wrap point is the identity",
@@ -172,14 +175,14 @@ impl EpochWrap for KeyHom {
         Ok(StoredHomWrap {
             nonce: wrap.nonce,
             masked,
-            nonce_point: nonce_point(&wrap.nonce),
+            nonce_point: nonce_point::<G>(&wrap.nonce),
         })
     }
 
-    fn encode(stored: &StoredHomWrap) -> HomWrap {
+    fn encode(stored: &StoredHomWrap<G>) -> HomWrap {
         HomWrap {
             nonce: stored.nonce,
-            masked: stored.masked.compress().to_bytes(),
+            masked: G::encode(&stored.masked),
         }
     }
 
@@ -196,8 +199,8 @@ impl EpochWrap for KeyHom {
         first + then
     }
 
-    fn reencrypt(rekey: &Scalar, stored: &mut StoredHomWrap) {
-        stored.masked += stored.nonce_point * rekey;
+    fn reencrypt(rekey: &Scalar, stored: &mut StoredHomWrap<G>) {
+        stored.masked = G::add(&stored.masked, &G::mul(&stored.nonce_point, rekey));
     }
 
     fn advance(prev: &Scalar, rekey: &Scalar) -> Scalar {

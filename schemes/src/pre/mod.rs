@@ -12,6 +12,7 @@
 pub mod afgh;
 pub mod bbs98;
 pub mod client_rewrap;
+pub mod dl_group;
 pub mod dl_hybrid;
 pub mod epoch_keys;
 pub mod keyhom;
