@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use ark_bls12_381::Bls12_381;
 use ark_ec::pairing::Pairing;
 use conclave_benches::rng;
-use conclave_schemes::pre::afgh::core::{Capsule, EpochKey, Reencrypted, Rekey};
+use conclave_schemes::pre::afgh::core::{Bls12, Capsule, EpochKey, Reencrypted, Rekey};
 use conclave_schemes::pre::afgh::rekeying::{Control, OriginRekey};
 use conclave_schemes::pre::afgh::{self, Afgh};
 use conclave_schemes::pre::{HistoryClient, HistoryProtection, HistoryServer, KeyView};
@@ -43,7 +43,7 @@ const THREADS: [usize; 2] = [1, 2];
 
 fn bench_operations(c: &mut Criterion) {
     let mut rng = rng("afgh");
-    let origin = EpochKey::random(&mut rng);
+    let origin = EpochKey::<Bls12>::random(&mut rng);
     let previous = EpochKey::random(&mut rng);
     let next = EpochKey::random(&mut rng);
     let pk1 = origin.public_g1();
@@ -65,7 +65,7 @@ fn bench_operations(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("afgh/encapsulate");
     group.bench_function("capsule", |b| {
-        b.iter(|| Capsule::encapsulate(black_box(&pk1), &mut rng));
+        b.iter(|| Capsule::<Bls12>::encapsulate(black_box(&pk1), &mut rng));
     });
     group.finish();
 
@@ -136,9 +136,12 @@ fn bench_bulk(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_BULK_MAX);
     let mut rng = rng("afgh/bulk-rekey");
-    let rekey = Rekey::between(&EpochKey::random(&mut rng), &EpochKey::random(&mut rng))
-        .to_bytes()
-        .unwrap_or_else(|e| panic!("afgh: encode: {e}"));
+    let rekey = Rekey::between(
+        &EpochKey::<Bls12>::random(&mut rng),
+        &EpochKey::random(&mut rng),
+    )
+    .to_bytes()
+    .unwrap_or_else(|e| panic!("afgh: encode: {e}"));
     let pools: Vec<(usize, rayon::ThreadPool)> = THREADS
         .iter()
         .map(|&t| {

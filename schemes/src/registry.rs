@@ -10,7 +10,7 @@ use crate::kd::{
 };
 use crate::model::pairwise_dh::PairwiseDhModel;
 use crate::pre::{
-    afgh::{Afgh, AfghHybrid},
+    afgh::{groups::Exponents as PairingExponents, Afgh, AfghHybrid, AfghHybridIn, AfghIn},
     bbs98::{Bbs98, Bbs98In},
     client_rewrap::ClientRewrap,
     dl_group::Exponents,
@@ -272,6 +272,11 @@ impl Models {
                 (NoProtection::NAME, history_system::<NoProtection>),
                 (Bbs98::NAME, history_system::<Bbs98In<Exponents>>),
                 (KeyHom::NAME, history_system::<KeyHomIn<Exponents>>),
+                (Afgh::NAME, history_system::<AfghIn<PairingExponents>>),
+                (
+                    AfghHybrid::NAME,
+                    history_system::<AfghHybridIn<PairingExponents>>,
+                ),
             ],
             sse: vec![(PlaintextIndex::NAME, sse_system::<PlaintextIndex>)],
         }

@@ -34,6 +34,7 @@ const MODULES: &[&str] = &[
     "src/pre/afgh/mod.rs",
     "src/pre/afgh/hybrid.rs",
     "src/pre/afgh/per_message.rs",
+    "src/pre/afgh/groups.rs",
     "src/pre/bbs98.rs",
     "src/pre/keyhom.rs",
     "src/pre/dl_hybrid.rs",

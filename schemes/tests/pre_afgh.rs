@@ -6,18 +6,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use ark_bls12_381::{Bls12_381, G1Affine, G2Affine};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G2Affine};
+use ark_ff::Zero;
 use ark_ec::pairing::PairingOutput;
 use ark_ec::{AffineRepr, PrimeGroup};
 use ark_serialize::CanonicalSerialize;
 use conclave_schemes::common::router::{Arrival, Router};
 use conclave_schemes::pre::afgh::core::{
-    Capsule, EpochKey, Reencrypted, Rekey, G1_LEN, G2_LEN, GT_LEN,
+    Bls12, Capsule, EpochKey, PairingGroups, Reencrypted, Rekey, G1_LEN, G2_LEN, GT_LEN,
 };
+use conclave_schemes::pre::afgh::groups::Exponents;
 use conclave_schemes::pre::afgh::hybrid::{HybridRecord, KeyId};
 use conclave_schemes::pre::afgh::per_message::AfghRecord;
 use conclave_schemes::pre::afgh::rekeying::{Control, CurrentCapsule};
-use conclave_schemes::pre::afgh::{Afgh, AfghHybrid};
+use conclave_schemes::pre::afgh::{Afgh, AfghHybrid, AfghHybridIn, AfghIn};
 use conclave_schemes::pre::{
     EpochChange, HistoryClient, HistoryProtection, HistoryServer, KeyView, Work,
 };
@@ -72,9 +74,24 @@ impl Record for HybridRecord {
 
 /// Both AFGH schemes, as these tests drive them: AFGH control traffic, records with the fields
 /// above.
-trait AfghScheme: HistoryProtection<Message = Control, Sealed: Record + Tamper> {}
+trait AfghScheme: HistoryProtection<Message = Control, Sealed: Record + Tamper> {
+    /// The groups it computes in.
+    type Groups: PairingGroups;
+    /// Whether a `G_T` encoding outside the subgroup is told apart from a wrong element
+    /// (BLS12-381's decoder checks the subgroup; in the exponents every encoding of a canonical
+    /// scalar is an element, and a wrong one fails at the body's tag instead).
+    const CHECKS_SUBGROUP: bool;
+}
 
-impl<H: HistoryProtection<Message = Control, Sealed: Record + Tamper>> AfghScheme for H {}
+impl<P: PairingGroups> AfghScheme for AfghIn<P> {
+    type Groups = P;
+    const CHECKS_SUBGROUP: bool = !P::IN_THE_CLEAR;
+}
+
+impl<P: PairingGroups> AfghScheme for AfghHybridIn<P> {
+    type Groups = P;
+    const CHECKS_SUBGROUP: bool = !P::IN_THE_CLEAR;
+}
 
 fn view(secrets: &[EpochSecret], epoch: u64) -> KeyView<'_> {
     KeyView {
@@ -364,7 +381,8 @@ impl<H: AfghScheme> Org<H> {
 }
 
 /// Tests `$test::afgh` and `$test::afgh_hybrid`: `$check` on `afgh` with the seed given and on
-/// `afgh-hybrid` with the next one.
+/// `afgh-hybrid` with the next one; and the same on their models (the constructions in the
+/// exponent groups), which must pass every check the schemes pass.
 macro_rules! both_schemes {
     ($test:ident: $check:ident($seed:literal)) => {
         mod $test {
@@ -378,6 +396,16 @@ macro_rules! both_schemes {
             #[test]
             fn afgh_hybrid() {
                 $check::<AfghHybrid>($seed + 1);
+            }
+
+            #[test]
+            fn afgh_model() {
+                $check::<AfghIn<Exponents>>($seed);
+            }
+
+            #[test]
+            fn afgh_hybrid_model() {
+                $check::<AfghHybridIn<Exponents>>($seed + 1);
             }
         }
     };
@@ -614,10 +642,7 @@ fn tampering<H: AfghScheme>(seed: u64) {
     ));
     // The identity encodes validly but is refused.
     let mut bad = record.clone();
-    let mut identity = [0u8; G1_LEN];
-    G1Affine::zero()
-        .serialize_compressed(&mut identity[..])
-        .unwrap();
+    let identity = H::Groups::g1_bytes(&H::Groups::g1_base(&Fr::zero())).unwrap();
     *bad.capsule_mut().unwrap() = identity;
     assert!(matches!(
         org.fresh_open(0, id, &bad),
@@ -631,12 +656,17 @@ fn tampering<H: AfghScheme>(seed: u64) {
     let mut bytes = *current.capsule;
     bytes[5] ^= 1;
     current.capsule = Arc::new(bytes);
-    assert_eq!(
-        org.fresh_open(1, id, &bad),
-        Err(SchemeError::Malformed(
-            "AFGH re-encrypted capsule: not in G_T"
-        ))
-    );
+    let refused = org.fresh_open(1, id, &bad);
+    if H::CHECKS_SUBGROUP {
+        assert_eq!(
+            refused,
+            Err(SchemeError::Malformed(
+                "AFGH re-encrypted capsule: not in G_T"
+            ))
+        );
+    } else {
+        assert_eq!(refused, Err(SchemeError::Crypto));
+    }
     // A valid re-encrypted capsule of another record.
     let mut bad = record.clone();
     *bad.current_mut().unwrap() = org
@@ -657,10 +687,20 @@ both_schemes!(rejects_tampering: tampering(11));
 /// decapsulation gives the encapsulated secret; wrong keys do not.
 #[test]
 fn afgh_algebra_properties() {
+    algebra::<Bls12>();
+}
+
+/// The model's groups keep the same algebra.
+#[test]
+fn afgh_model_algebra_properties() {
+    algebra::<Exponents>();
+}
+
+fn algebra<P: PairingGroups>() {
     let info: [&[u8]; 1] = [b"test"];
     for seed in 0..36 {
         let mut rng = ChaCha20Rng::seed_from_u64(1000 + seed);
-        let origin = EpochKey::random(&mut rng);
+        let origin = EpochKey::<P>::random(&mut rng);
         let previous = EpochKey::random(&mut rng);
         let next = EpochKey::random(&mut rng);
         let (capsule, secret) = Capsule::encapsulate(&origin.public_g1(), &mut rng);
@@ -698,15 +738,15 @@ fn afgh_algebra_properties() {
     let mut junk = [0u8; GT_LEN];
     rng.fill_bytes(&mut junk);
     assert!(matches!(
-        Reencrypted::from_bytes(&junk),
+        Reencrypted::<P>::from_bytes(&junk),
         Err(SchemeError::Malformed(_))
     ));
     assert!(matches!(
-        Rekey::from_bytes(&[0xff; G2_LEN]),
+        Rekey::<P>::from_bytes(&[0xff; G2_LEN]),
         Err(SchemeError::Malformed(_))
     ));
     assert!(matches!(
-        Rekey::from_bytes(&[0; 5]),
+        Rekey::<P>::from_bytes(&[0; 5]),
         Err(SchemeError::Malformed(_))
     ));
 }
@@ -835,29 +875,32 @@ fn hostile_group_elements_are_refused_specifically() {
     let outside = PairingOutput::<Bls12_381>(Fq12::from(2u8));
     let mut bytes = Vec::new();
     outside.serialize_compressed(&mut bytes).unwrap();
-    assert_eq!(Reencrypted::from_bytes(&bytes), Err(not_in_gt.clone()));
+    assert_eq!(
+        Reencrypted::<Bls12>::from_bytes(&bytes),
+        Err(not_in_gt.clone())
+    );
     // The identity of G_T: `α' = 1` would open under every key.
     let one = PairingOutput::<Bls12_381>(Fq12::one());
     let mut bytes = Vec::new();
     one.serialize_compressed(&mut bytes).unwrap();
-    assert_eq!(Reencrypted::from_bytes(&bytes), Err(not_in_gt));
+    assert_eq!(Reencrypted::<Bls12>::from_bytes(&bytes), Err(not_in_gt));
     // An identity G_2 re-key would turn every capsule into the identity of G_T.
     let mut bytes = Vec::new();
     G2Affine::zero().serialize_compressed(&mut bytes).unwrap();
     assert_eq!(
-        Rekey::from_bytes(&bytes),
+        Rekey::<Bls12>::from_bytes(&bytes),
         Err(SchemeError::Malformed("AFGH re-key: not a G_2 point"))
     );
     // The identity of G_1 as a capsule.
     let mut bytes = Vec::new();
     G1Affine::zero().serialize_compressed(&mut bytes).unwrap();
     assert_eq!(
-        Capsule::from_bytes(&bytes),
+        Capsule::<Bls12>::from_bytes(&bytes),
         Err(SchemeError::Malformed("AFGH capsule: not a G_1 point"))
     );
     // A genuine element still decodes.
     let genuine = PairingOutput::<Bls12_381>::generator();
     let mut bytes = Vec::new();
     genuine.serialize_compressed(&mut bytes).unwrap();
-    assert!(Reencrypted::from_bytes(&bytes).is_ok());
+    assert!(Reencrypted::<Bls12>::from_bytes(&bytes).is_ok());
 }

@@ -34,6 +34,10 @@
 //!   lengths. Their symmetric layer (the HKDF derivations and the XChaCha20-Poly1305 of bodies
 //!   and capsules), microseconds against a group operation's tens, still runs.
 //!
+//! * `afgh` and `afgh-hybrid`: likewise, the schemes' own code in the exponents of BLS12-381's
+//!   three groups ([`Exponents`](crate::pre::afgh::groups::Exponents)): a pairing is a
+//!   product in `Fr`. Their HKDF and AEAD still run, as for `bbs98`.
+//!
 //! [`ideal`] is the models' one stand-in for a hash.
 
 pub mod ideal;

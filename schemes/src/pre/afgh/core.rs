@@ -31,39 +31,25 @@
 //! `g_2^{1/a_K}` from `a_j`: unidirectional and safe for the delegatee's secret. Single hop:
 //! an element of `G_T` cannot be re-encrypted again.
 //!
+//! The algebra is generic over its groups ([`PairingGroups`]): BLS12-381 ([`Bls12`], the
+//! default) for the schemes, its exponents ([`Exponents`](super::groups::Exponents)) for their
+//! models.
+//!
 //! **Not constant time.** arkworks 0.5 makes no constant-time claims: scalar multiplications by
 //! `r` and by key ratios, the `G_T` exponentiation by `1/a` and the pairings may leak their
 //! scalars through timing. Acceptable for a simulation, not for deployment.
 
 use std::sync::OnceLock;
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
-use ark_ec::pairing::{Pairing, PairingOutput};
-use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
-use ark_ff::{Field, One, PrimeField, Zero};
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_bls12_381::Fr;
+use ark_ff::{Field, PrimeField, Zero};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+pub use super::groups::{Bls12, PairingGroups, G1_LEN, G2_LEN, GT_LEN};
 use crate::pre::KeyView;
 use crate::{CryptoRngCore, SchemeError};
-
-/// Length of a compressed `G_1` point: a second-level capsule.
-pub const G1_LEN: usize = 48;
-/// Length of a compressed `G_2` point: a re-key.
-pub const G2_LEN: usize = 96;
-/// Length of an encoded `G_T` element: a re-encrypted (first-level) capsule.
-pub const GT_LEN: usize = 576;
-
-type Gt = PairingOutput<Bls12_381>;
-type G2Prepared = <Bls12_381 as Pairing>::G2Prepared;
-
-/// `Z = e(g_1, g_2)`, computed once per process (a constant, not state).
-fn z() -> &'static Gt {
-    static Z: OnceLock<Gt> = OnceLock::new();
-    Z.get_or_init(|| Bls12_381::pairing(G1Affine::generator(), G2Affine::generator()))
-}
 
 /// A uniformly random non-zero scalar (64 bytes reduced, so the bias is below 2^-128).
 fn random_nonzero_fr(rng: &mut dyn CryptoRngCore) -> Fr {
@@ -80,14 +66,14 @@ fn random_nonzero_fr(rng: &mut dyn CryptoRngCore) -> Fr {
 
 /// One epoch's AFGH key pair, `a` and its public halves, with the per-epoch precomputations
 /// (`pk_1`, prepared `g_2^{1/a}`) made on first use. Zeroised on drop; `Debug` prints nothing.
-pub struct EpochKey {
+pub struct EpochKey<P: PairingGroups = Bls12> {
     a: Fr,
     a_inv: Fr,
-    pk1: OnceLock<G1Affine>,
-    weak_secret: OnceLock<G2Prepared>,
+    pk1: OnceLock<P::G1>,
+    weak_secret: OnceLock<P::G2Prepared>,
 }
 
-impl std::fmt::Debug for EpochKey {
+impl<P: PairingGroups> std::fmt::Debug for EpochKey<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EpochKey").finish_non_exhaustive()
     }
@@ -95,30 +81,25 @@ impl std::fmt::Debug for EpochKey {
 
 /// Wipes `a`, `1/a` and the cached `g_2^{1/a}` (the "weak secret": it opens every
 /// second-level capsule of the epoch). `pk_1` is public and left alone.
-impl Zeroize for EpochKey {
+impl<P: PairingGroups> Zeroize for EpochKey<P> {
     fn zeroize(&mut self) {
         self.a.zeroize();
         self.a_inv.zeroize();
         if let Some(weak) = self.weak_secret.get_mut() {
-            for (c0, c1, c2) in &mut weak.ell_coeffs {
-                c0.zeroize();
-                c1.zeroize();
-                c2.zeroize();
-            }
-            weak.infinity = false;
+            P::wipe_prepared(weak);
         }
     }
 }
 
-impl Drop for EpochKey {
+impl<P: PairingGroups> Drop for EpochKey<P> {
     fn drop(&mut self) {
         self.zeroize();
     }
 }
 
-impl ZeroizeOnDrop for EpochKey {}
+impl<P: PairingGroups> ZeroizeOnDrop for EpochKey<P> {}
 
-impl EpochKey {
+impl<P: PairingGroups> EpochKey<P> {
     fn from_scalar(a: Fr) -> Option<Self> {
         let a_inv = a.inverse()?;
         Some(Self {
@@ -160,16 +141,14 @@ impl EpochKey {
     }
 
     /// `pk_1 = g_1^a`, the encapsulation key (computed once).
-    pub fn public_g1(&self) -> G1Affine {
-        *self
-            .pk1
-            .get_or_init(|| (G1Projective::generator() * self.a).into_affine())
+    pub fn public_g1(&self) -> P::G1 {
+        *self.pk1.get_or_init(|| P::g1_base(&self.a))
     }
 
     /// `pk_2 = g_2^a`, the key re-keys are made to (not cached: the changer who needs it holds
     /// `a` and uses [`Rekey::between`] instead).
-    pub fn public_g2(&self) -> G2Affine {
-        (G2Projective::generator() * self.a).into_affine()
+    pub fn public_g2(&self) -> P::G2 {
+        P::g2_base(&self.a)
     }
 
     /// Opens a second-level capsule made under this key: `Z^r = e(α, g_2^{1/a})`.
@@ -177,78 +156,43 @@ impl EpochKey {
     /// # Errors
     /// [`SchemeError::Internal`] if the pairing's final exponentiation fails (it does not for
     /// valid points).
-    pub fn decapsulate_second(&self, capsule: &Capsule) -> Result<SharedSecret, SchemeError> {
-        let weak = self.weak_secret.get_or_init(|| {
-            G2Prepared::from((G2Projective::generator() * self.a_inv).into_affine())
-        });
-        pair(&capsule.0, weak).map(SharedSecret)
+    pub fn decapsulate_second(&self, capsule: &Capsule<P>) -> Result<SharedSecret<P>, SchemeError> {
+        let weak = self
+            .weak_secret
+            .get_or_init(|| P::prepare(&P::g2_base(&self.a_inv)));
+        P::pair(&capsule.0, weak).map(SharedSecret)
     }
 
     /// Opens a capsule re-encrypted to this key: `Z^r = α'^{1/a}`.
     #[must_use]
-    pub fn decapsulate_first(&self, capsule: &Reencrypted) -> SharedSecret {
-        SharedSecret(capsule.0 * self.a_inv)
-    }
-}
-
-/// `e(p, q)` with `q` prepared. The Miller loop consumes its prepared input, hence the clone
-/// (a copy of 68 line coefficients, negligible next to the pairing).
-fn pair(p: &G1Affine, q: &G2Prepared) -> Result<Gt, SchemeError> {
-    let f = Bls12_381::multi_miller_loop([*p], [q.clone()]);
-    Bls12_381::final_exponentiation(f).ok_or(SchemeError::Internal("final exponentiation"))
-}
-
-/// The compressed encoding of a group element, `N` bytes; `what` is the error of a failure to
-/// serialise (which does not happen).
-fn encode<const N: usize>(
-    x: &impl CanonicalSerialize,
-    what: &'static str,
-) -> Result<[u8; N], SchemeError> {
-    let mut b = [0u8; N];
-    x.serialize_compressed(&mut b[..])
-        .map_err(|_| SchemeError::Internal(what))?;
-    Ok(b)
-}
-
-/// Decodes a compressed group element, validated by its decoder (on the curve, in the
-/// subgroup) and refused if it is the identity: [`SchemeError::Malformed`] with `what`.
-fn decode<T: CanonicalDeserialize>(
-    b: &[u8],
-    is_identity: impl Fn(&T) -> bool,
-    what: &'static str,
-) -> Result<T, SchemeError> {
-    match T::deserialize_compressed(b) {
-        Ok(x) if !is_identity(&x) => Ok(x),
-        _ => Err(SchemeError::Malformed(what)),
+    pub fn decapsulate_first(&self, capsule: &Reencrypted<P>) -> SharedSecret<P> {
+        SharedSecret(P::gt_mul(&capsule.0, &self.a_inv))
     }
 }
 
 /// The KEM secret `Z^r`. Zeroised on drop; `Debug` prints nothing.
-pub struct SharedSecret(Gt);
+pub struct SharedSecret<P: PairingGroups = Bls12>(P::Gt);
 
-impl std::fmt::Debug for SharedSecret {
+impl<P: PairingGroups> std::fmt::Debug for SharedSecret<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedSecret").finish_non_exhaustive()
     }
 }
 
-impl Drop for SharedSecret {
+impl<P: PairingGroups> Drop for SharedSecret<P> {
     fn drop(&mut self) {
         self.0.zeroize();
     }
 }
 
-impl SharedSecret {
+impl<P: PairingGroups> SharedSecret<P> {
     /// A 32-byte key: HKDF-SHA-256 with the secret's encoding as input keying material and the
     /// concatenation of `info` as context.
     ///
     /// # Errors
     /// [`SchemeError::Internal`] on an arkworks serialisation failure (does not happen).
     pub fn derive_key(&self, info: &[&[u8]]) -> Result<[u8; 32], SchemeError> {
-        let mut ikm = [0u8; GT_LEN];
-        self.0
-            .serialize_compressed(&mut ikm[..])
-            .map_err(|_| SchemeError::Internal("serialising G_T"))?;
+        let mut ikm = P::gt_bytes(&self.0)?;
         let hk = Hkdf::<Sha256>::new(None, &ikm);
         ikm.zeroize();
         let mut key = [0u8; 32];
@@ -260,20 +204,20 @@ impl SharedSecret {
 
 /// A second-level capsule `α = pk_1^r ∈ G_1` (never the identity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capsule(G1Affine);
+pub struct Capsule<P: PairingGroups = Bls12>(P::G1);
 
-impl Capsule {
+impl<P: PairingGroups> Capsule<P> {
     /// Encapsulates to `pk_1`: a fresh capsule and its secret `Z^r`.
-    pub fn encapsulate(pk1: &G1Affine, rng: &mut dyn CryptoRngCore) -> (Self, SharedSecret) {
+    pub fn encapsulate(pk1: &P::G1, rng: &mut dyn CryptoRngCore) -> (Self, SharedSecret<P>) {
         let mut r = random_nonzero_fr(rng);
-        let capsule = Self((*pk1 * r).into_affine());
-        let secret = SharedSecret(*z() * r);
+        let capsule = Self(P::g1_mul(pk1, &r));
+        let secret = SharedSecret(P::gt_mul(&P::z(), &r));
         r.zeroize();
         (capsule, secret)
     }
 
     /// The point, for benches comparing a prepared re-encryption with a plain pairing.
-    pub fn point(&self) -> G1Affine {
+    pub fn point(&self) -> P::G1 {
         self.0
     }
 
@@ -282,7 +226,7 @@ impl Capsule {
     /// # Errors
     /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
     pub fn to_bytes(&self) -> Result<[u8; G1_LEN], SchemeError> {
-        encode(&self.0, "serialising G_1")
+        P::g1_bytes(&self.0)
     }
 
     /// Decodes and validates a capsule (on the curve, in the subgroup, not the identity).
@@ -290,21 +234,21 @@ impl Capsule {
     /// # Errors
     /// [`SchemeError::Malformed`] otherwise.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
-        decode(b, G1Affine::is_zero, "AFGH capsule: not a G_1 point").map(Self)
+        P::g1_from(b, "AFGH capsule: not a G_1 point").map(Self)
     }
 }
 
 /// A first-level (re-encrypted) capsule `α' = Z^{a_K r} ∈ G_T` (never the identity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reencrypted(Gt);
+pub struct Reencrypted<P: PairingGroups = Bls12>(P::Gt);
 
-impl Reencrypted {
+impl<P: PairingGroups> Reencrypted<P> {
     /// Encoding (576 B).
     ///
     /// # Errors
     /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
     pub fn to_bytes(&self) -> Result<[u8; GT_LEN], SchemeError> {
-        encode(&self.0, "serialising G_T")
+        P::gt_bytes(&self.0)
     }
 
     /// Decodes and validates a re-encrypted capsule (in the order-`r` subgroup of
@@ -314,42 +258,41 @@ impl Reencrypted {
     /// # Errors
     /// [`SchemeError::Malformed`] otherwise.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
-        let is_identity = |x: &Gt| x.0.is_one();
-        decode(b, is_identity, "AFGH re-encrypted capsule: not in G_T").map(Self)
+        P::gt_from(b, "AFGH re-encrypted capsule: not in G_T").map(Self)
     }
 }
 
 /// A re-key `rk_{j→K} = g_2^{a_K/a_j} ∈ G_2` (never the identity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rekey(G2Affine);
+pub struct Rekey<P: PairingGroups = Bls12>(P::G2);
 
-impl Rekey {
+impl<P: PairingGroups> Rekey<P> {
     /// `rk_{from→to} = pk_{2,to}^{1/a_from}`: what any holder of `a_from` can make from the
     /// target's public key alone (AFGH's non-interactive re-key generation).
     #[must_use]
-    pub fn to_public(from: &EpochKey, to: &G2Affine) -> Self {
-        Self((*to * from.a_inv).into_affine())
+    pub fn to_public(from: &EpochKey<P>, to: &P::G2) -> Self {
+        Self(P::g2_mul(to, &from.a_inv))
     }
 
     /// The same re-key, `g_2^{a_to/a_from}`, for a caller holding both keys (one
     /// exponentiation of the generator instead of computing `pk_2` first).
     #[must_use]
-    pub fn between(from: &EpochKey, to: &EpochKey) -> Self {
-        Self((G2Projective::generator() * (to.a * from.a_inv)).into_affine())
+    pub fn between(from: &EpochKey<P>, to: &EpochKey<P>) -> Self {
+        Self(P::g2_base(&(to.a * from.a_inv)))
     }
 
     /// Moves the target of `self = rk_{j→via}` to `to`: `rk_{j→to} = rk_{j→via}^{a_to/a_via}`.
     /// The caller needs `a_via` and `a_to` but not `a_j`; whoever sees both re-keys learns
     /// only two `G_2` points, not the ratio.
     #[must_use]
-    pub fn compose(&self, via: &EpochKey, to: &EpochKey) -> Self {
-        Self((self.0 * (to.a * via.a_inv)).into_affine())
+    pub fn compose(&self, via: &EpochKey<P>, to: &EpochKey<P>) -> Self {
+        Self(P::g2_mul(&self.0, &(to.a * via.a_inv)))
     }
 
     /// Precomputes the Miller-loop line coefficients, once for all capsules of an origin epoch.
     #[must_use]
-    pub fn prepare(&self) -> PreparedRekey {
-        PreparedRekey(G2Prepared::from(self.0))
+    pub fn prepare(&self) -> PreparedRekey<P> {
+        PreparedRekey(P::prepare(&self.0))
     }
 
     /// Compressed encoding (96 B).
@@ -357,7 +300,7 @@ impl Rekey {
     /// # Errors
     /// [`SchemeError::Internal`] on a serialisation failure (does not happen).
     pub fn to_bytes(&self) -> Result<[u8; G2_LEN], SchemeError> {
-        encode(&self.0, "serialising G_2")
+        P::g2_bytes(&self.0)
     }
 
     /// Decodes and validates a re-key (on the twist, in the subgroup, not the identity).
@@ -365,27 +308,27 @@ impl Rekey {
     /// # Errors
     /// [`SchemeError::Malformed`] otherwise.
     pub fn from_bytes(b: &[u8]) -> Result<Self, SchemeError> {
-        decode(b, G2Affine::is_zero, "AFGH re-key: not a G_2 point").map(Self)
+        P::g2_from(b, "AFGH re-key: not a G_2 point").map(Self)
     }
 
     /// The point, for benches comparing a prepared re-encryption with a plain pairing.
-    pub fn point(&self) -> G2Affine {
+    pub fn point(&self) -> P::G2 {
         self.0
     }
 }
 
 /// A re-key with its Miller-loop lines precomputed (about 12% of a pairing saved per capsule).
 #[derive(Debug, Clone)]
-pub struct PreparedRekey(G2Prepared);
+pub struct PreparedRekey<P: PairingGroups = Bls12>(P::G2Prepared);
 
-impl PreparedRekey {
+impl<P: PairingGroups> PreparedRekey<P> {
     /// Re-encrypts a second-level capsule: `α' = e(α, rk)`.
     ///
     /// # Errors
     /// [`SchemeError::Internal`] if the final exponentiation fails (it does not for valid
     /// points).
-    pub fn reencrypt(&self, capsule: &Capsule) -> Result<Reencrypted, SchemeError> {
-        pair(&capsule.0, &self.0).map(Reencrypted)
+    pub fn reencrypt(&self, capsule: &Capsule<P>) -> Result<Reencrypted<P>, SchemeError> {
+        P::pair(&capsule.0, &self.0).map(Reencrypted)
     }
 }
 
@@ -401,9 +344,8 @@ mod tests {
     #[test]
     fn zeroize_wipes_the_cached_weak_secret() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let mut key = EpochKey::random(&mut rng);
-        let capsule =
-            Capsule((G1Projective::generator() * random_nonzero_fr(&mut rng)).into_affine());
+        let mut key = EpochKey::<Bls12>::random(&mut rng);
+        let capsule = Capsule::<Bls12>(Bls12::g1_base(&random_nonzero_fr(&mut rng)));
         key.decapsulate_second(&capsule).unwrap();
         key.zeroize();
         assert!(key.a.is_zero() && key.a_inv.is_zero());

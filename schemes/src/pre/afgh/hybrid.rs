@@ -60,7 +60,7 @@ use std::sync::Arc;
 use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::core::{Capsule, G1_LEN};
+use super::core::{Bls12, Capsule, PairingGroups, SharedSecret, G1_LEN};
 use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring, KeyringClient};
 use crate::common::changers::Changers;
 use crate::pre::{
@@ -77,9 +77,13 @@ const MESSAGE_KEY_LABEL: &[u8] = b"conclave/afgh-hybrid/message-key";
 /// Length of a body nonce.
 const NONCE_LEN: usize = SHARED_NONCE_LEN;
 
-/// Hybrid AFGH proxy re-encryption (one wrapped message key per epoch).
+/// Hybrid AFGH proxy re-encryption (one wrapped message key per epoch) in groups `P`:
+/// [`AfghHybrid`] on BLS12-381, its model ([`crate::model`]) in the exponents.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AfghHybrid;
+pub struct AfghHybridIn<P>(std::marker::PhantomData<P>);
+
+/// Hybrid AFGH proxy re-encryption (one wrapped message key per epoch).
+pub type AfghHybrid = AfghHybridIn<Bls12>;
 
 /// Names a message key: the epoch it belongs to, who made it, and a random serial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -172,9 +176,9 @@ struct Sending {
 /// A user's state: epoch keys, the message key it seals with per room, the message keys it
 /// made or opened (as the ciphers it opens with).
 #[derive(Debug)]
-pub struct Client {
+pub struct Client<P: PairingGroups> {
     user: UserId,
-    keys: Keyring,
+    keys: Keyring<P>,
     sending: BTreeMap<RoomId, Sending>,
     known: BTreeMap<(RoomId, KeyId), SharedKey>,
 }
@@ -189,9 +193,9 @@ struct StoredBody {
 
 /// The message server: bodies, and per room the wrap table.
 #[derive(Debug, Default)]
-pub struct Server {
+pub struct Server<P: PairingGroups> {
     bodies: BTreeMap<(RoomId, MsgId), StoredBody>,
-    capsules: Capsules<KeyId>,
+    capsules: Capsules<KeyId, P>,
     body_bytes: usize,
 }
 
@@ -202,8 +206,8 @@ fn aad(room: RoomId, msg: MsgId, key: &KeyId) -> Aad {
         .bytes(&key.to_bytes())
 }
 
-fn message_key(
-    secret: &super::core::SharedSecret,
+fn message_key<P: PairingGroups>(
+    secret: &SharedSecret<P>,
     room: RoomId,
     id: &KeyId,
     wrap: &[u8; G1_LEN],
@@ -218,7 +222,7 @@ fn message_key(
         .map(MessageKey)
 }
 
-impl HistoryProtection for AfghHybrid {
+impl<P: PairingGroups> HistoryProtection for AfghHybridIn<P> {
     const NAME: &'static str = "afgh-hybrid";
     const SUMMARY: &'static str =
         "hybrid AFGH proxy re-encryption (NTT): one wrapped message key per epoch; the server re-encrypts the wraps only";
@@ -230,10 +234,10 @@ impl HistoryProtection for AfghHybrid {
     };
     type Sealed = HybridRecord;
     type Message = Control;
-    type Client = Client;
-    type Server = Server;
+    type Client = Client<P>;
+    type Server = Server<P>;
 
-    fn new_client(user: UserId) -> Client {
+    fn new_client(user: UserId) -> Client<P> {
         Client {
             user,
             keys: Keyring::new(EPOCH_KEY_DOMAIN),
@@ -243,7 +247,7 @@ impl HistoryProtection for AfghHybrid {
     }
 }
 
-impl Client {
+impl<P: PairingGroups> Client<P> {
     /// The message key to seal with in `key`'s epoch, made (and wrapped) if this client has
     /// none yet.
     fn sending_key(
@@ -262,7 +266,7 @@ impl Client {
                 serial: rng.next_u32(),
             };
             let pk1 = self.keys.key(key)?.public_g1();
-            let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
+            let (capsule, secret) = Capsule::<P>::encapsulate(&pk1, rng);
             let wrap = capsule.to_bytes()?;
             let message_key = message_key(&secret, key.room, &id, &wrap)?;
             self.known
@@ -282,8 +286,8 @@ impl Client {
     }
 }
 
-impl HistoryClient for Client {
-    type Scheme = AfghHybrid;
+impl<P: PairingGroups> HistoryClient for Client<P> {
+    type Scheme = AfghHybridIn<P>;
 
     fn seal(
         &mut self,
@@ -357,14 +361,15 @@ impl HistoryClient for Client {
     }
 }
 
-impl KeyringClient for Client {
-    fn keyring(&mut self) -> &mut Keyring {
+impl<P: PairingGroups> KeyringClient for Client<P> {
+    type Groups = P;
+    fn keyring(&mut self) -> &mut Keyring<P> {
         &mut self.keys
     }
 }
 
-impl HistoryServer for Server {
-    type Scheme = AfghHybrid;
+impl<P: PairingGroups> HistoryServer for Server<P> {
+    type Scheme = AfghHybridIn<P>;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: HybridRecord) -> Result<(), SchemeError> {
         crate::pre::not_stored_yet(&self.bodies, &(room, msg))?;
@@ -404,7 +409,7 @@ impl HistoryServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<P: PairingGroups> RekeyingServer for Server<P> {
     type Message = Control;
 
     fn handle(

@@ -90,10 +90,11 @@
 //! (RustCrypto) are constant time.
 
 pub mod core;
+pub mod groups;
 pub mod hybrid;
 pub mod per_message;
 pub mod rekeying;
 pub mod wire;
 
-pub use hybrid::AfghHybrid;
-pub use per_message::Afgh;
+pub use hybrid::{AfghHybrid, AfghHybridIn};
+pub use per_message::{Afgh, AfghIn};

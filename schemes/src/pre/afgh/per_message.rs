@@ -48,7 +48,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroize;
 
-use super::core::{Capsule, G1_LEN};
+use super::core::{Bls12, Capsule, PairingGroups, SharedSecret, G1_LEN};
 use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring, KeyringClient};
 use crate::common::aead::{self, Aad};
 use crate::common::changers::Changers;
@@ -62,9 +62,13 @@ const EPOCH_KEY_DOMAIN: &str = "conclave/afgh/epoch-key";
 /// HKDF label of the body keys.
 const BODY_KEY_LABEL: &[u8] = b"conclave/afgh/body-key";
 
-/// Pure pairing-based AFGH proxy re-encryption (one capsule per message).
+/// Pure pairing-based AFGH proxy re-encryption (one capsule per message) in groups `P`:
+/// [`Afgh`] on BLS12-381, its model ([`crate::model`]) in the exponents.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Afgh;
+pub struct AfghIn<P>(std::marker::PhantomData<P>);
+
+/// Pure pairing-based AFGH proxy re-encryption (one capsule per message).
+pub type Afgh = AfghIn<Bls12>;
 
 /// A message record: its origin capsule, its current re-encryption, its body. Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,20 +105,20 @@ impl crate::testing::Tamper for AfghRecord {
 
 /// A user's state: the keys of every epoch it held.
 #[derive(Debug)]
-pub struct Client {
-    keys: Keyring,
+pub struct Client<P: PairingGroups> {
+    keys: Keyring<P>,
 }
 
 /// The message server: bodies, and per room the capsule store.
 #[derive(Debug, Default)]
-pub struct Server {
+pub struct Server<P: PairingGroups> {
     bodies: BTreeMap<(RoomId, MsgId), Arc<[u8]>>,
-    capsules: Capsules<MsgId>,
+    capsules: Capsules<MsgId, P>,
     body_bytes: usize,
 }
 
-fn body_key(
-    secret: &super::core::SharedSecret,
+fn body_key<P: PairingGroups>(
+    secret: &SharedSecret<P>,
     room: RoomId,
     msg: MsgId,
     origin: Epoch,
@@ -136,7 +140,7 @@ fn aad(room: RoomId, msg: MsgId, origin: Epoch) -> Aad {
         .epoch(origin)
 }
 
-impl HistoryProtection for Afgh {
+impl<P: PairingGroups> HistoryProtection for AfghIn<P> {
     const NAME: &'static str = "afgh";
     const SUMMARY: &'static str =
         "AFGH proxy re-encryption on BLS12-381, one capsule per message; the server re-encrypts every capsule at each change";
@@ -148,18 +152,18 @@ impl HistoryProtection for Afgh {
     };
     type Sealed = AfghRecord;
     type Message = Control;
-    type Client = Client;
-    type Server = Server;
+    type Client = Client<P>;
+    type Server = Server<P>;
 
-    fn new_client(_user: UserId) -> Client {
+    fn new_client(_user: UserId) -> Client<P> {
         Client {
             keys: Keyring::new(EPOCH_KEY_DOMAIN),
         }
     }
 }
 
-impl HistoryClient for Client {
-    type Scheme = Afgh;
+impl<P: PairingGroups> HistoryClient for Client<P> {
+    type Scheme = AfghIn<P>;
 
     fn seal(
         &mut self,
@@ -169,7 +173,7 @@ impl HistoryClient for Client {
         rng: &mut dyn CryptoRngCore,
     ) -> Result<AfghRecord, SchemeError> {
         let pk1 = self.keys.key(key)?.public_g1();
-        let (capsule, secret) = Capsule::encapsulate(&pk1, rng);
+        let (capsule, secret) = Capsule::<P>::encapsulate(&pk1, rng);
         let capsule = capsule.to_bytes()?;
         let mut k = body_key(&secret, key.room, msg, key.epoch, &capsule)?;
         let body = aead::seal_once(&k, aad(key.room, msg, key.epoch).as_ref(), plaintext);
@@ -205,14 +209,15 @@ impl HistoryClient for Client {
     }
 }
 
-impl KeyringClient for Client {
-    fn keyring(&mut self) -> &mut Keyring {
+impl<P: PairingGroups> KeyringClient for Client<P> {
+    type Groups = P;
+    fn keyring(&mut self) -> &mut Keyring<P> {
         &mut self.keys
     }
 }
 
-impl HistoryServer for Server {
-    type Scheme = Afgh;
+impl<P: PairingGroups> HistoryServer for Server<P> {
+    type Scheme = AfghIn<P>;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: AfghRecord) -> Result<(), SchemeError> {
         crate::pre::not_stored_yet(&self.bodies, &(room, msg))?;
@@ -236,7 +241,7 @@ impl HistoryServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<P: PairingGroups> RekeyingServer for Server<P> {
     type Message = Control;
 
     fn handle(

@@ -39,7 +39,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::core::{
-    Capsule, EpochKey, PreparedRekey, Reencrypted, Rekey, SharedSecret, G1_LEN, G2_LEN, GT_LEN,
+    Capsule, EpochKey, PairingGroups, PreparedRekey, Reencrypted, Rekey, SharedSecret, G1_LEN,
+    G2_LEN, GT_LEN,
 };
 use crate::common::changers::Changers;
 use crate::pre::{EpochChange, KeyView, Work};
@@ -152,8 +153,10 @@ impl CurrentCapsule {
 
 /// A client of an AFGH scheme, whose re-keying is all its [`Keyring`]'s.
 pub trait KeyringClient: Send {
+    /// The groups its keys live in.
+    type Groups: PairingGroups;
     /// The client's keyring.
-    fn keyring(&mut self) -> &mut Keyring;
+    fn keyring(&mut self) -> &mut Keyring<Self::Groups>;
 }
 
 impl<C: KeyringClient> RekeyingClient for C {
@@ -183,12 +186,12 @@ impl<C: KeyringClient> RekeyingClient for C {
 /// (in [`EpochChange`]s and in the [`KeyView`]s of its calls) and kept so it can open old
 /// records and move re-keys.
 #[derive(Debug)]
-pub struct Keyring {
+pub struct Keyring<P: PairingGroups> {
     domain: &'static str,
-    keys: BTreeMap<(RoomId, Epoch), EpochKey>,
+    keys: BTreeMap<(RoomId, Epoch), EpochKey<P>>,
 }
 
-impl Keyring {
+impl<P: PairingGroups> Keyring<P> {
     /// An empty ring deriving keys under `domain` (the scheme's HKDF label).
     pub fn new(domain: &'static str) -> Self {
         Self {
@@ -198,7 +201,7 @@ impl Keyring {
     }
 
     /// The key of `view`'s epoch, derived and remembered on first use.
-    pub fn key(&mut self, view: KeyView<'_>) -> Result<&EpochKey, SchemeError> {
+    pub fn key(&mut self, view: KeyView<'_>) -> Result<&EpochKey<P>, SchemeError> {
         use std::collections::btree_map::Entry;
         match self.keys.entry((view.room, view.epoch)) {
             Entry::Occupied(e) => Ok(e.into_mut()),
@@ -207,7 +210,7 @@ impl Keyring {
     }
 
     /// The key of an epoch this client held, if any.
-    pub fn held(&self, room: RoomId, epoch: Epoch) -> Option<&EpochKey> {
+    pub fn held(&self, room: RoomId, epoch: Epoch) -> Option<&EpochKey<P>> {
         self.keys.get(&(room, epoch))
     }
 
@@ -238,7 +241,7 @@ impl Keyring {
                 to: change.next.epoch,
                 from_prev: OriginRekey {
                     origin: prev.epoch,
-                    rekey: Rekey::between(from, to).to_bytes()?,
+                    rekey: Rekey::<P>::between(from, to).to_bytes()?,
                 },
             },
         );
@@ -270,7 +273,7 @@ impl Keyring {
         };
         let mut rekeys = Vec::with_capacity(held.len());
         for h in held {
-            let rekey = Rekey::from_bytes(&h.rekey)?;
+            let rekey = Rekey::<P>::from_bytes(&h.rekey)?;
             if h.origin >= *to || h.target >= *to {
                 return Err(SchemeError::Malformed("AFGH held re-key is not older"));
             }
@@ -301,16 +304,18 @@ impl Keyring {
         origin: Epoch,
         capsule: &[u8; G1_LEN],
         current: Option<&CurrentCapsule>,
-    ) -> Result<Result<SharedSecret, Epoch>, SchemeError> {
+    ) -> Result<Result<SharedSecret<P>, Epoch>, SchemeError> {
         self.key(key)?;
         if let Some(k) = self.held(key.room, origin) {
-            return k.decapsulate_second(&Capsule::from_bytes(capsule)?).map(Ok);
+            return k
+                .decapsulate_second(&Capsule::<P>::from_bytes(capsule)?)
+                .map(Ok);
         }
         if let Some(c) = current {
             if let Some(k) = self.held(key.room, c.target) {
-                return Ok(Ok(
-                    k.decapsulate_first(&Reencrypted::from_bytes(&c.capsule[..])?)
-                ));
+                return Ok(Ok(k.decapsulate_first(&Reencrypted::<P>::from_bytes(
+                    &c.capsule[..],
+                )?)));
             }
         }
         Ok(Err(current.map_or(origin, |c| c.target)))
@@ -319,14 +324,14 @@ impl Keyring {
 
 /// One stored capsule.
 #[derive(Debug)]
-struct Slot {
-    capsule: Capsule,
+struct Slot<P: PairingGroups> {
+    capsule: Capsule<P>,
     encoded: [u8; G1_LEN],
     current: Option<CurrentCapsule>,
 }
 
-impl Slot {
-    fn reencrypt(&mut self, target: Epoch, rekey: &PreparedRekey) -> Result<(), SchemeError> {
+impl<P: PairingGroups> Slot<P> {
+    fn reencrypt(&mut self, target: Epoch, rekey: &PreparedRekey<P>) -> Result<(), SchemeError> {
         self.current = Some(CurrentCapsule {
             target,
             capsule: Arc::new(rekey.reencrypt(&self.capsule)?.to_bytes()?),
@@ -337,10 +342,10 @@ impl Slot {
 
 /// The newest re-key held for one origin epoch.
 #[derive(Debug)]
-struct Installed {
+struct Installed<P: PairingGroups> {
     target: Epoch,
     encoded: [u8; G2_LEN],
-    prepared: PreparedRekey,
+    prepared: PreparedRekey<P>,
 }
 
 /// A stored capsule as the server sends it: the origin capsule and its current form.
@@ -356,17 +361,17 @@ pub struct StoredCapsule {
 
 /// One room's capsules on the server, grouped by origin epoch, and its re-keys.
 #[derive(Debug)]
-pub struct RoomCapsules<Id> {
-    by_origin: BTreeMap<Epoch, Vec<Slot>>,
+pub struct RoomCapsules<Id, P: PairingGroups> {
+    by_origin: BTreeMap<Epoch, Vec<Slot<P>>>,
     index: BTreeMap<Id, (Epoch, usize)>,
-    rekeys: BTreeMap<Epoch, Installed>,
+    rekeys: BTreeMap<Epoch, Installed<P>>,
     /// Who asked for each epoch ([`Control::RekeyRequest`]): late re-keys to the epoch before
     /// are forwarded to them.
     changers: BTreeMap<Epoch, UserId>,
     bytes: usize,
 }
 
-impl<Id> Default for RoomCapsules<Id> {
+impl<Id, P: PairingGroups> Default for RoomCapsules<Id, P> {
     fn default() -> Self {
         Self {
             by_origin: BTreeMap::new(),
@@ -378,7 +383,7 @@ impl<Id> Default for RoomCapsules<Id> {
     }
 }
 
-impl<Id: Ord + Copy> RoomCapsules<Id> {
+impl<Id: Ord + Copy, P: PairingGroups> RoomCapsules<Id, P> {
     /// Stores the origin capsule of `id`, made under `origin`; if a re-key of that origin is
     /// already held (a record stored late), re-encrypts it at once.
     ///
@@ -395,7 +400,7 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
             return Err(Misuse::UnexpectedMessage("AFGH capsule stored twice").into());
         }
         let mut slot = Slot {
-            capsule: Capsule::from_bytes(encoded)?,
+            capsule: Capsule::<P>::from_bytes(encoded)?,
             encoded: *encoded,
             current: None,
         };
@@ -512,7 +517,7 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
             if r.origin >= to {
                 return Err(SchemeError::Malformed("AFGH re-key does not go forward"));
             }
-            parsed.push((r, Rekey::from_bytes(&r.rekey)?));
+            parsed.push((r, Rekey::<P>::from_bytes(&r.rekey)?));
         }
         let mut updated = Vec::new();
         for (r, rekey) in parsed {
@@ -534,7 +539,7 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
             updated.push(r.origin);
         }
         let rekeys = &self.rekeys;
-        let mut work: Vec<(&mut Slot, &Installed)> = Vec::new();
+        let mut work: Vec<(&mut Slot<P>, &Installed<P>)> = Vec::new();
         for (origin, slots) in &mut self.by_origin {
             if let (true, Some(rk)) = (updated.contains(origin), rekeys.get(origin)) {
                 work.extend(slots.iter_mut().map(|s| (s, rk)));
@@ -555,12 +560,12 @@ impl<Id: Ord + Copy> RoomCapsules<Id> {
 /// Every room's [`RoomCapsules`], with the directory's changers: the re-keying side both AFGH
 /// servers share.
 #[derive(Debug)]
-pub struct Capsules<Id> {
-    rooms: BTreeMap<RoomId, RoomCapsules<Id>>,
+pub struct Capsules<Id, P: PairingGroups> {
+    rooms: BTreeMap<RoomId, RoomCapsules<Id, P>>,
     changers: Changers,
 }
 
-impl<Id> Default for Capsules<Id> {
+impl<Id, P: PairingGroups> Default for Capsules<Id, P> {
     fn default() -> Self {
         Self {
             rooms: BTreeMap::new(),
@@ -569,9 +574,9 @@ impl<Id> Default for Capsules<Id> {
     }
 }
 
-impl<Id: Ord + Copy> Capsules<Id> {
+impl<Id: Ord + Copy, P: PairingGroups> Capsules<Id, P> {
     /// The capsules of `room`, an empty store at first.
-    pub fn room(&mut self, room: RoomId) -> &mut RoomCapsules<Id> {
+    pub fn room(&mut self, room: RoomId) -> &mut RoomCapsules<Id, P> {
         self.rooms.entry(room).or_default()
     }
 
