@@ -24,6 +24,7 @@ pub mod overhear;
 pub mod pairwise_dh;
 pub mod relay;
 pub mod sakke;
+pub mod provider;
 pub mod sealed_box;
 pub mod sender_keys;
 

@@ -11,7 +11,10 @@
 //!   which epoch it then holds) and replaces each cryptographic object by a stand-in of the same
 //!   encoded length that carries its content in the clear. Every message a model sends has the
 //!   exact wire length of the real scheme's, from the formulas the scheme's module documents,
-//!   and every state length is the real one's.
+//!   and every state length is the real one's. The schemes built on sealed boxes
+//!   (`pairwise-dh`, `sender-keys`) are generic over a crypto provider
+//!   ([`crate::kd::provider`]): their model is the same code over the [`ideal::Ideal`]
+//!   provider, so a model cannot drift from the protocol it stands for.
 //!
 //! What a model guarantees: under the same scenario, seed and calibration table, a `model` run
 //! sends the same messages (number, order, destinations, lengths) and is charged the same as a
@@ -26,4 +29,6 @@
 //! [`registry`](crate::registry) lists which schemes have a model
 //! ([`Registry::modelled`](crate::registry::Registry::modelled)).
 
+pub mod ideal;
 pub mod pairwise_dh;
+pub mod sender_keys;
