@@ -22,9 +22,9 @@ pub mod mkd;
 pub mod mls;
 pub mod overhear;
 pub mod pairwise_dh;
+pub mod provider;
 pub mod relay;
 pub mod sakke;
-pub mod provider;
 pub mod sealed_box;
 pub mod sender_keys;
 

@@ -177,8 +177,11 @@ pub trait Signatures: Provider {
     ///
     /// # Errors
     /// [`SchemeError::Crypto`] if it is not `key`'s signature of `msg`.
-    fn verify(key: &Self::VerifyingKey, msg: &[u8], signature: &[u8; 64])
-        -> Result<(), SchemeError>;
+    fn verify(
+        key: &Self::VerifyingKey,
+        msg: &[u8],
+        signature: &[u8; 64],
+    ) -> Result<(), SchemeError>;
 }
 
 /// Everything Sender Keys computes.

@@ -58,8 +58,8 @@ mod tests {
     use crate::kd::held::HELD_STATE_LEN;
     use crate::kd::pairwise_dh::{Message, MESSAGE_LEN};
     use crate::kd::{
-        Change, DirectoryAuthority, Handled, KdAuthority, KdClient, KeyDistribution, OrgId,
-        Origin, Roster,
+        Change, DirectoryAuthority, Handled, KdAuthority, KdClient, KeyDistribution, OrgId, Origin,
+        Roster,
     };
     use crate::{Dest, Epoch, Outbox, RoomId, SchemeError, UserId, Wire};
 
