@@ -9,6 +9,7 @@ use crate::kd::{
     sender_keys::SenderKeys, KeyDistribution,
 };
 use crate::model::pairwise_dh::PairwiseDhModel;
+use crate::model::sender_keys::SenderKeysModel;
 use crate::pre::{
     afgh::{groups::Exponents as PairingExponents, Afgh, AfghHybrid, AfghHybridIn, AfghIn},
     bbs98::{Bbs98, Bbs98In},
@@ -266,6 +267,10 @@ impl Models {
                 (
                     PairwiseDh::NAME,
                     modelled_kd_system::<PairwiseDhModel, PairwiseDh>,
+                ),
+                (
+                    SenderKeys::NAME,
+                    modelled_kd_system::<SenderKeysModel, SenderKeys>,
                 ),
             ],
             history: vec![

@@ -22,6 +22,7 @@ pub mod mkd;
 pub mod mls;
 pub mod overhear;
 pub mod pairwise_dh;
+pub mod provider;
 pub mod relay;
 pub mod sakke;
 pub mod sealed_box;

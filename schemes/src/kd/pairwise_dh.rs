@@ -11,17 +11,21 @@
 //!
 //! On every membership change (creation, add, remove) the member making it draws a fresh 32-byte
 //! [`EpochSecret`] and seals it to each other member of the new roster (joiners included, removed
-//! members excluded) in a [`sealed_box`]: static-ephemeral X25519, HKDF-SHA-256
+//! members excluded) in a [`sealed_box`](super::sealed_box): static-ephemeral X25519, HKDF-SHA-256
 //! and ChaCha20-Poly1305, shaped like HPKE's authenticated mode (RFC 9180 §5.1.3). Each box is
 //! bound to the context (scheme name, room, new epoch, whether the recipient is joining, sender,
 //! recipient), so a box cannot be replayed to another member, room or epoch.
 //!
 //! Credentials are the users' static X25519 public keys ([`Credential`]), published in the
-//! directory at enrolment; each client keeps its [`StaticKeyPair`]. The key server only relays
+//! directory at enrolment; each client keeps its [`StaticKeyPair`](super::sealed_box::StaticKeyPair). The key server only relays
 //! boxes: its [`KdServer::handle`](crate::kd::KdServer::handle) rejects anything addressed to it.
 //!
 //! The changer holds the new epoch as soon as [`KdClient::change`] returns; every other member
 //! holds it once it opened its box.
+//!
+//! The scheme is generic over its crypto provider ([`PairwiseDhWith`], [`super::provider`]):
+//! [`PairwiseDh`] runs it with [`Real`] cryptography, [`crate::model::pairwise_dh`] with ideal
+//! objects, so the model is this very protocol code.
 //!
 //! # Costs
 //!
@@ -69,43 +73,48 @@
 //! nothing secret-dependent is variable time. Which members receive a box is visible to the
 //! server, not secret.
 
-use x25519_dalek::PublicKey;
+use core::marker::PhantomData;
 
 use super::held::{member_sender, planned_change, HeldSecrets};
+use super::provider::{Real, SealedBoxes, StaticKeys};
 use super::relay::{RelayOnly, RelayServer};
-use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::sealed_box::SealedBox;
 use super::DirectoryAuthority;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KeyDistribution, Origin, Roster, Traffic,
 };
 use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 
-/// The pairwise-dh scheme (the changer seals a fresh epoch secret to each member).
+/// The pairwise-dh scheme over crypto provider `P`: [`PairwiseDh`] with real cryptography, its
+/// model ([`crate::model::pairwise_dh`]) with ideal objects.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PairwiseDh;
+pub struct PairwiseDhWith<P>(PhantomData<P>);
 
-/// A user's public credential: its static X25519 public key.
+/// The pairwise-dh scheme (the changer seals a fresh epoch secret to each member).
+pub type PairwiseDh = PairwiseDhWith<Real>;
+
+/// A user's public credential: its static public key (X25519 for [`Real`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credential(pub PublicKey);
+pub struct Credential<P: StaticKeys = Real>(pub P::PublicKey);
 
-impl Wire for Credential {
+impl<P: StaticKeys> Wire for Credential<P> {
     fn wire_len(&self) -> usize {
-        32
+        P::PUBLIC_KEY_LEN
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        f(self.0.as_bytes());
+        P::visit_public(&self.0, f);
     }
 }
 
 /// The message of pairwise-dh: a new epoch secret sealed from the changer to one member.
 #[derive(Debug, Clone)]
-pub struct Message {
+pub struct Message<P: SealedBoxes = Real> {
     epoch: Epoch,
     joining: bool,
-    sealed: SealedBox,
+    sealed: P::Sealed,
 }
 
-impl Message {
+impl<P: SealedBoxes> Message<P> {
     /// The epoch the secret is for.
     #[must_use]
     pub fn epoch(&self) -> Epoch {
@@ -119,7 +128,7 @@ impl Message {
     }
 }
 
-impl Wire for Message {
+impl<P: SealedBoxes> Wire for Message<P> {
     fn wire_len(&self) -> usize {
         // joining flag, epoch, box
         1 + 8 + self.sealed.wire_len()
@@ -130,7 +139,10 @@ impl Wire for Message {
 }
 
 #[cfg(any(test, feature = "testing"))]
-impl crate::testing::Tamper for Message {
+impl<P: SealedBoxes> crate::testing::Tamper for Message<P>
+where
+    P::Sealed: crate::testing::Tamper,
+{
     fn tamper(&mut self) -> bool {
         self.sealed.tamper()
     }
@@ -138,14 +150,14 @@ impl crate::testing::Tamper for Message {
 
 /// A user's pairwise-dh state: its static key pair and the current epoch of each of its rooms.
 #[derive(Debug)]
-pub struct Client {
+pub struct Client<P: SealedBoxes = Real> {
     me: UserId,
-    keys: StaticKeyPair,
+    keys: P::KeyPair,
     rooms: HeldSecrets,
 }
 
 /// The key server of pairwise-dh: a relay that computes nothing.
-pub type Server = RelayServer<PairwiseDh>;
+pub type Server<P = Real> = RelayServer<PairwiseDhWith<P>>;
 
 /// Bytes of a pairwise-dh message on the wire (flag, epoch, box of a 32-byte secret).
 pub const MESSAGE_LEN: usize = 1 + 8 + SealedBox::OVERHEAD + 32;
@@ -157,10 +169,13 @@ pub fn change_traffic(members: usize) -> Traffic {
     Traffic::relayed(vec![(members.saturating_sub(1), MESSAGE_LEN)])
 }
 
-impl KeyDistribution for PairwiseDh {
+impl<P: SealedBoxes> KeyDistribution for PairwiseDhWith<P> {
     const NAME: &'static str = "pairwise-dh";
-    const SUMMARY: &'static str =
-        "the changer seals a fresh epoch secret to each member over pairwise X25519 channels";
+    const SUMMARY: &'static str = if P::IDEAL {
+        "model of pairwise-dh: its messages and checks, with ideal boxes (no X25519)"
+    } else {
+        "the changer seals a fresh epoch secret to each member over pairwise X25519 channels"
+    };
     const PROPERTIES: KdProperties = KdProperties {
         server_knows_epoch_secret: false,
         removal_excludes: true,
@@ -170,24 +185,24 @@ impl KeyDistribution for PairwiseDh {
         heals_after_update: false,
         rejoins: false,
     };
-    type Credential = Credential;
-    type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Credential = Credential<P>;
+    type Message = Message<P>;
+    type Client = Client<P>;
+    type Server = Server<P>;
     type Authority = DirectoryAuthority<Self>;
 
-    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server<P>, SchemeError> {
         Ok(Server::default())
     }
 
     fn enroll(
-        _server: &mut Server,
+        _server: &mut Server<P>,
         _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<(Client, Credential), SchemeError> {
-        let keys = StaticKeyPair::generate(rng);
-        let cred = Credential(keys.public());
+    ) -> Result<(Client<P>, Credential<P>), SchemeError> {
+        let keys = P::generate(rng);
+        let cred = Credential(P::public(&keys));
         Ok((
             Client {
                 me: user,
@@ -200,7 +215,10 @@ impl KeyDistribution for PairwiseDh {
 }
 
 /// The static public key of `user` in the directory.
-pub(crate) fn lookup(directory: &[Credential], user: UserId) -> Result<&PublicKey, SchemeError> {
+pub(crate) fn lookup<P: StaticKeys>(
+    directory: &[Credential<P>],
+    user: UserId,
+) -> Result<&P::PublicKey, SchemeError> {
     usize::try_from(user.0)
         .ok()
         .and_then(|i| directory.get(i))
@@ -226,7 +244,7 @@ fn context(
     ctx
 }
 
-impl Client {
+impl<P: SealedBoxes> Client<P> {
     /// This client's user.
     #[must_use]
     pub fn user(&self) -> UserId {
@@ -234,16 +252,16 @@ impl Client {
     }
 }
 
-impl KdClient for Client {
-    type Kd = PairwiseDh;
+impl<P: SealedBoxes> KdClient for Client<P> {
+    type Kd = PairwiseDhWith<P>;
 
     fn change(
         &mut self,
         roster: &Roster<'_>,
         change: &Change<'_>,
-        directory: Directory<'_, PairwiseDh>,
+        directory: Directory<'_, PairwiseDhWith<P>>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<P>>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
         let planned = planned_change(roster, self.me, change, self.rooms.epoch(room))?;
@@ -255,7 +273,7 @@ impl KdClient for Client {
             let joining = planned.joins(member);
             let ctx = context(room, epoch, joining, self.me, member);
             let recipient = lookup(directory, member)?;
-            let sealed = sealed_box::seal(&self.keys, recipient, &ctx, secret.as_bytes(), rng)?;
+            let sealed = P::seal(&self.keys, recipient, &ctx, secret.as_bytes(), rng)?;
             boxes.push((
                 member,
                 Message {
@@ -272,10 +290,10 @@ impl KdClient for Client {
         &mut self,
         roster: &Roster<'_>,
         from: Origin,
-        msg: &Message,
-        directory: Directory<'_, PairwiseDh>,
+        msg: &Message<P>,
+        directory: Directory<'_, PairwiseDhWith<P>>,
         _rng: &mut dyn CryptoRngCore,
-        _out: &mut Outbox<Message>,
+        _out: &mut Outbox<Message<P>>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
         let Some(sender) = member_sender(roster, from, self.me)? else {
@@ -285,7 +303,7 @@ impl KdClient for Client {
             return Ok(Handled::Stale);
         }
         let ctx = context(room, msg.epoch, msg.joining, sender, self.me);
-        let plain = sealed_box::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
+        let plain = P::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
         let bytes: [u8; 32] = plain
             .as_slice()
             .try_into()
@@ -306,7 +324,7 @@ impl KdClient for Client {
     }
 }
 
-impl RelayOnly for PairwiseDh {
+impl<P: SealedBoxes> RelayOnly for PairwiseDhWith<P> {
     const REFUSAL: &'static str = "the pairwise-dh server only relays";
 }
 
@@ -403,7 +421,7 @@ mod tests {
     ) -> Message {
         let ctx = context(RoomId(1), epoch, joining, UserId(0), UserId(1));
         let secret = EpochSecret::random(rng);
-        let sealed = sealed_box::seal(&from.keys, &dir[1].0, &ctx, secret.as_bytes(), rng);
+        let sealed = Real::seal(&from.keys, &dir[1].0, &ctx, secret.as_bytes(), rng);
         Message {
             epoch,
             joining,

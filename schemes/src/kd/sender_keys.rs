@@ -14,6 +14,10 @@
 //! an Ed25519 signing key pair, both drawn from the `rng`. Its key id is the epoch it was created
 //! in (a member creates at most one per epoch).
 //!
+//! The scheme is generic over its crypto provider ([`SenderKeysWith`], [`super::provider`]):
+//! [`SenderKeys`] runs it with [`Real`] cryptography, as described here, and
+//! [`crate::model::sender_keys`] with ideal objects, so the model is this very protocol code.
+//!
 //! *Per message* (this scheme's [`MessageLayer`]):
 //! the hash ratchet of libsignal, message key = HMAC-SHA-256(chain, 0x01), next chain =
 //! HMAC-SHA-256(chain, 0x02). The body is encrypted with ChaCha20-Poly1305 under a key and nonce
@@ -23,7 +27,7 @@
 //! [`MessageLayer::unprotect`] verifies the signature before it derives anything.
 //!
 //! *Distribution*: sender key distribution messages (SKDM: key id, iteration, chain key at that
-//! iteration, verifying key) travel in [`sealed_box`]es (static-ephemeral
+//! iteration, verifying key) travel in [`sealed_box`](super::sealed_box)es (static-ephemeral
 //! X25519, authenticated sender), relayed by the server. History protection and search need a room
 //! epoch secret as well (DESIGN.md §2): the member making a change draws a fresh [`EpochSecret`]
 //! and puts it in the boxes it sends to every other member anyway (the *kick* of the change), so
@@ -60,7 +64,7 @@
 //!
 //! * Boxes per change (the last column of the table above): n(n − 1) for a creation or a removal,
 //!   3n − 4 for one joiner. Each box costs its sender an X25519 pair and its recipient two X25519
-//!   ([`sealed_box`]). [`change_boxes`] gives every change's boxes with their exact lengths
+//!   ([`sealed_box`](super::sealed_box)). [`change_boxes`] gives every change's boxes with their exact lengths
 //!   (133 bytes for a sender key, 166 for a kick carrying one, 90 + 4 per joiner for a kick
 //!   naming the joiners), checked against those sent.
 //! * Per message: one ratchet step (an HMAC pair), one HKDF, one AEAD and one Ed25519 signature
@@ -109,18 +113,15 @@
 
 use std::collections::BTreeMap;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use core::marker::PhantomData;
+
+use zeroize::Zeroize;
 
 use super::pairwise_dh::lookup;
 pub use super::pairwise_dh::Credential;
+use super::provider::{Real, SenderKeyCrypto};
 use super::relay::{RelayOnly, RelayServer};
-use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use super::sealed_box::SealedBox;
 use super::DirectoryAuthority;
 use super::{
     Change, Directory, Handled, KdClient, KdProperties, KeyDistribution, MessageLayer, Origin,
@@ -131,9 +132,13 @@ use crate::{
     Wire,
 };
 
-/// The Sender Keys scheme.
+/// The Sender Keys scheme over crypto provider `P`: [`SenderKeys`] with real cryptography, its
+/// model ([`crate::model::sender_keys`]) with ideal objects.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SenderKeys;
+pub struct SenderKeysWith<P>(PhantomData<P>);
+
+/// The Sender Keys scheme.
+pub type SenderKeys = SenderKeysWith<Real>;
 
 /// Highest iteration of a sender key (protect refuses to go further, unprotect to derive further).
 pub const MAX_ITERATION: u32 = 1 << 20;
@@ -208,13 +213,13 @@ impl Kind {
 
 /// A message of the scheme: one pairwise box from a member to another, relayed by the server.
 #[derive(Debug, Clone)]
-pub struct Message {
+pub struct Message<P: SenderKeyCrypto = Real> {
     kind: Kind,
     epoch: Epoch,
-    sealed: SealedBox,
+    sealed: P::Sealed,
 }
 
-impl Message {
+impl<P: SenderKeyCrypto> Message<P> {
     /// What the box carries.
     #[must_use]
     pub fn kind(&self) -> Kind {
@@ -228,7 +233,7 @@ impl Message {
     }
 }
 
-impl Wire for Message {
+impl<P: SenderKeyCrypto> Wire for Message<P> {
     fn wire_len(&self) -> usize {
         // kind, epoch, box
         1 + 8 + self.sealed.wire_len()
@@ -239,57 +244,29 @@ impl Wire for Message {
 }
 
 #[cfg(any(test, feature = "testing"))]
-impl crate::testing::Tamper for Message {
+impl<P: SenderKeyCrypto> crate::testing::Tamper for Message<P>
+where
+    P::Sealed: crate::testing::Tamper,
+{
     fn tamper(&mut self) -> bool {
         self.sealed.tamper()
     }
 }
 
-/// A chain key of the hash ratchet. Zeroised on drop; `Debug` does not print it.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-struct ChainKey([u8; 32]);
-
-impl core::fmt::Debug for ChainKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ChainKey").finish_non_exhaustive()
-    }
-}
-
-/// HMAC-SHA-256 of one byte under a 32-byte key.
-fn hmac_byte(key: &[u8; 32], byte: u8) -> [u8; 32] {
-    // HMAC pads keys shorter than the block to the block size with zeros (RFC 2104), so keying
-    // with the zero-padded 64 bytes is the same function and cannot fail on length.
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
-    block.zeroize();
-    mac.update(&[byte]);
-    mac.finalize().into_bytes().into()
-}
-
-impl ChainKey {
-    fn message_key(&self) -> [u8; 32] {
-        hmac_byte(&self.0, 0x01)
-    }
-    fn next(&self) -> Self {
-        Self(hmac_byte(&self.0, 0x02))
-    }
-}
-
 /// A sender key distribution message (the plaintext inside a box).
-struct Skdm {
+struct Skdm<P: SenderKeyCrypto> {
     id: Epoch,
     iteration: u32,
-    chain: ChainKey,
-    verifying: VerifyingKey,
+    chain: P::ChainKey,
+    verifying: P::VerifyingKey,
 }
 
-impl Skdm {
+impl<P: SenderKeyCrypto> Skdm<P> {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.id.0.to_be_bytes());
         out.extend_from_slice(&self.iteration.to_be_bytes());
-        out.extend_from_slice(&self.chain.0);
-        out.extend_from_slice(self.verifying.as_bytes());
+        P::encode_chain(&self.chain, out);
+        out.extend_from_slice(&P::verifying_to_bytes(&self.verifying));
     }
 
     fn parse(bytes: &[u8]) -> Result<Self, SchemeError> {
@@ -302,9 +279,8 @@ impl Skdm {
         let (chain, verifying) = rest.split_at(32);
         let id = Epoch(u64::from_be_bytes(id.try_into().map_err(|_| bad.clone())?));
         let iteration = u32::from_be_bytes(iteration.try_into().map_err(|_| bad.clone())?);
-        let chain = ChainKey(chain.try_into().map_err(|_| bad.clone())?);
-        let verifying = VerifyingKey::from_bytes(&verifying.try_into().map_err(|_| bad)?)
-            .map_err(|_| SchemeError::Malformed("invalid verifying key"))?;
+        let chain = P::chain_from_bytes(chain.try_into().map_err(|_| bad.clone())?);
+        let verifying = P::verifying_from_bytes(&verifying.try_into().map_err(|_| bad)?)?;
         if iteration > MAX_ITERATION {
             return Err(SchemeError::Malformed("sender key iteration out of range"));
         }
@@ -318,22 +294,22 @@ impl Skdm {
 }
 
 /// What a kick asks its recipient to do.
-enum Action {
+enum Action<P: SenderKeyCrypto> {
     /// The recipient is new to the room (creation or join): make a sender key, send it to all.
-    Fresh(Skdm),
+    Fresh(Skdm<P>),
     /// A member left: rotate, send the new sender key to all.
-    Rotate(Skdm),
+    Rotate(Skdm<P>),
     /// These users joined: send them the current sender key.
     Share(Vec<UserId>),
 }
 
 /// The plaintext of a kick: the new epoch secret and an action.
-struct Kick {
+struct Kick<P: SenderKeyCrypto> {
     secret: EpochSecret,
-    action: Action,
+    action: Action<P>,
 }
 
-impl Kick {
+impl<P: SenderKeyCrypto> Kick<P> {
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 + 32 + SKDM_LEN);
         match &self.action {
@@ -384,16 +360,16 @@ impl Kick {
 
 /// A sender key this client can read with (another member's, or its own).
 #[derive(Debug)]
-struct SenderKey {
+struct SenderKey<P: SenderKeyCrypto> {
     base_iteration: u32,
     /// Chain keys at `base_iteration + i * CHECKPOINT`; `[0]` is the restored state, the rest a
     /// cache.
-    checkpoints: Vec<ChainKey>,
-    verifying: VerifyingKey,
+    checkpoints: Vec<P::ChainKey>,
+    verifying: P::VerifyingKey,
 }
 
-impl SenderKey {
-    fn new(base_iteration: u32, chain: ChainKey, verifying: VerifyingKey) -> Self {
+impl<P: SenderKeyCrypto> SenderKey<P> {
+    fn new(base_iteration: u32, chain: P::ChainKey, verifying: P::VerifyingKey) -> Self {
         Self {
             base_iteration,
             checkpoints: vec![chain],
@@ -402,7 +378,7 @@ impl SenderKey {
     }
 
     /// The message key at `iteration`, or `Crypto` if it is before what this client learnt.
-    fn message_key(&mut self, iteration: u32) -> Result<[u8; 32], SchemeError> {
+    fn message_key(&mut self, iteration: u32) -> Result<P::MessageKey, SchemeError> {
         if iteration > MAX_ITERATION {
             return Err(SchemeError::Malformed("iteration out of range"));
         }
@@ -416,66 +392,73 @@ impl SenderKey {
             };
             let mut chain = last.clone();
             for _ in 0..CHECKPOINT {
-                chain = chain.next();
+                chain = P::next(&chain);
             }
             self.checkpoints.push(chain);
         }
         let mut chain = self.checkpoints[index].clone();
         for _ in 0..offset % CHECKPOINT {
-            chain = chain.next();
+            chain = P::next(&chain);
         }
-        Ok(chain.message_key())
+        Ok(P::message_key(&chain))
     }
 }
 
 /// The member's own current sender key.
 #[derive(Debug)]
-struct OwnKey {
+struct OwnKey<P: SenderKeyCrypto> {
     id: Epoch,
     iteration: u32,
-    chain: ChainKey,
-    signing: SigningKey,
+    chain: P::ChainKey,
+    signing: P::SigningKey,
 }
 
-impl OwnKey {
+impl<P: SenderKeyCrypto> OwnKey<P> {
     fn generate(id: Epoch, rng: &mut dyn CryptoRngCore) -> Self {
-        let mut chain = [0u8; 32];
-        rng.fill_bytes(&mut chain);
-        let mut sk = [0u8; 32];
-        rng.fill_bytes(&mut sk);
-        let signing = SigningKey::from_bytes(&sk);
-        sk.zeroize();
+        // The chain key first, then the signing key: the order of the random draws.
+        let chain = P::random_chain(rng);
+        let signing = P::generate_signing(rng);
         Self {
             id,
             iteration: 0,
-            chain: ChainKey(chain),
+            chain,
             signing,
         }
     }
 
-    fn skdm(&self) -> Skdm {
+    fn skdm(&self) -> Skdm<P> {
         Skdm {
             id: self.id,
             iteration: self.iteration,
             chain: self.chain.clone(),
-            verifying: self.signing.verifying_key(),
+            verifying: P::verifying_key(&self.signing),
         }
     }
 }
 
 /// A member's state for one room.
-#[derive(Debug, Default)]
-struct RoomState {
+#[derive(Debug)]
+struct RoomState<P: SenderKeyCrypto> {
     epoch: Option<(Epoch, EpochSecret)>,
-    own: Option<OwnKey>,
+    own: Option<OwnKey<P>>,
     /// Every sender key held, by (owner, key id), the member's own included.
-    keys: BTreeMap<(UserId, Epoch), SenderKey>,
+    keys: BTreeMap<(UserId, Epoch), SenderKey<P>>,
 }
 
-impl RoomState {
+impl<P: SenderKeyCrypto> Default for RoomState<P> {
+    fn default() -> Self {
+        Self {
+            epoch: None,
+            own: None,
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+impl<P: SenderKeyCrypto> RoomState<P> {
     /// Fails if `skdm` conflicts with a key already held under the same id; returns whether it
     /// is new.
-    fn check_new(&self, owner: UserId, skdm: &Skdm) -> Result<bool, SchemeError> {
+    fn check_new(&self, owner: UserId, skdm: &Skdm<P>) -> Result<bool, SchemeError> {
         match self.keys.get(&(owner, skdm.id)) {
             None => Ok(true),
             Some(k) if k.verifying == skdm.verifying => Ok(false),
@@ -483,7 +466,7 @@ impl RoomState {
         }
     }
 
-    fn store(&mut self, owner: UserId, skdm: Skdm) {
+    fn store(&mut self, owner: UserId, skdm: Skdm<P>) {
         self.keys
             .entry((owner, skdm.id))
             .or_insert_with(|| SenderKey::new(skdm.iteration, skdm.chain, skdm.verifying));
@@ -492,19 +475,22 @@ impl RoomState {
 
 /// A user's Sender Keys state: its static key pair and its state per room.
 #[derive(Debug)]
-pub struct Client {
+pub struct Client<P: SenderKeyCrypto = Real> {
     me: UserId,
-    keys: StaticKeyPair,
-    rooms: BTreeMap<RoomId, RoomState>,
+    keys: P::KeyPair,
+    rooms: BTreeMap<RoomId, RoomState<P>>,
 }
 
 /// The key server of Sender Keys: a relay that computes nothing.
-pub type Server = RelayServer<SenderKeys>;
+pub type Server<P = Real> = RelayServer<SenderKeysWith<P>>;
 
-impl KeyDistribution for SenderKeys {
+impl<P: SenderKeyCrypto> KeyDistribution for SenderKeysWith<P> {
     const NAME: &'static str = "sender-keys";
-    const SUMMARY: &'static str =
-        "Signal/WhatsApp Sender Keys over pairwise X25519 boxes; every member rotates on a leave";
+    const SUMMARY: &'static str = if P::IDEAL {
+        "model of sender-keys: its messages, checks and message layer, with ideal objects"
+    } else {
+        "Signal/WhatsApp Sender Keys over pairwise X25519 boxes; every member rotates on a leave"
+    };
     const PROPERTIES: KdProperties = KdProperties {
         server_knows_epoch_secret: false,
         removal_excludes: true,
@@ -515,24 +501,24 @@ impl KeyDistribution for SenderKeys {
         rejoins: false,
     };
     const MESSAGE_LAYER: bool = true;
-    type Credential = Credential;
-    type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Credential = Credential<P>;
+    type Message = Message<P>;
+    type Client = Client<P>;
+    type Server = Server<P>;
     type Authority = DirectoryAuthority<Self>;
 
-    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server<P>, SchemeError> {
         Ok(Server::default())
     }
 
     fn enroll(
-        _server: &mut Server,
+        _server: &mut Server<P>,
         _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<(Client, Credential), SchemeError> {
-        let keys = StaticKeyPair::generate(rng);
-        let cred = Credential(keys.public());
+    ) -> Result<(Client<P>, Credential<P>), SchemeError> {
+        let keys = P::generate(rng);
+        let cred = Credential(P::public(&keys));
         Ok((
             Client {
                 me: user,
@@ -545,10 +531,10 @@ impl KeyDistribution for SenderKeys {
 }
 
 /// Where and at which epoch a member sends boxes, and the directory to look recipients up in.
-struct Fanout<'a> {
+struct Fanout<'a, P: SenderKeyCrypto> {
     room: RoomId,
     epoch: Epoch,
-    directory: &'a [Credential],
+    directory: &'a [Credential<P>],
 }
 
 /// The context a box is bound to.
@@ -574,23 +560,7 @@ fn message_header(room: RoomId, sender: UserId, id: Epoch, iteration: u32) -> Ve
     h
 }
 
-/// The AEAD key and nonce for a message key.
-fn aead_keys(message_key: &[u8; 32]) -> (Key, Nonce) {
-    let hk = Hkdf::<Sha256>::new(None, message_key);
-    let mut okm = [0u8; 44];
-    // 44 bytes is far below HKDF-SHA-256's limit.
-    if hk
-        .expand(b"conclave sender-keys aead v1", &mut okm)
-        .is_err()
-    {
-        unreachable!("HKDF output length 44 is always valid");
-    }
-    let keys = (*Key::from_slice(&okm[..32]), *Nonce::from_slice(&okm[32..]));
-    okm.zeroize();
-    keys
-}
-
-impl Client {
+impl<P: SenderKeyCrypto> Client<P> {
     /// This client's user.
     #[must_use]
     pub fn user(&self) -> UserId {
@@ -619,15 +589,15 @@ impl Client {
     /// Seals a kick or an SKDM to `to`.
     fn seal_to(
         &self,
-        at: &Fanout<'_>,
+        at: &Fanout<'_, P>,
         kind: Kind,
         to: UserId,
         plaintext: &[u8],
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<(Dest, Message), SchemeError> {
+    ) -> Result<(Dest, Message<P>), SchemeError> {
         let ctx = context(kind, at.room, at.epoch, self.me, to);
         let recipient = lookup(at.directory, to)?;
-        let sealed = sealed_box::seal(&self.keys, recipient, &ctx, plaintext, rng)?;
+        let sealed = P::seal(&self.keys, recipient, &ctx, plaintext, rng)?;
         Ok((
             Dest::User(to),
             Message {
@@ -641,11 +611,11 @@ impl Client {
     /// SKDM boxes of `own` to every user of `to`, appended to `boxes`.
     fn share(
         &self,
-        at: &Fanout<'_>,
-        own: &OwnKey,
+        at: &Fanout<'_, P>,
+        own: &OwnKey<P>,
         to: impl Iterator<Item = UserId>,
         rng: &mut dyn CryptoRngCore,
-        boxes: &mut Vec<(Dest, Message)>,
+        boxes: &mut Vec<(Dest, Message<P>)>,
     ) -> Result<(), SchemeError> {
         let mut plain = Vec::with_capacity(SKDM_LEN);
         own.skdm().encode(&mut plain);
@@ -661,10 +631,10 @@ impl Client {
         &mut self,
         roster: &Roster<'_>,
         sender: UserId,
-        at: &Fanout<'_>,
-        kick: Kick,
+        at: &Fanout<'_, P>,
+        kick: Kick<P>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<P>>,
     ) -> Result<Handled, SchemeError> {
         let (room, epoch) = (at.room, at.epoch);
         let state = self.rooms.get(&room);
@@ -714,7 +684,7 @@ impl Client {
         if let Some(own) = new_own {
             state.keys.insert(
                 (self.me, own.id),
-                SenderKey::new(0, own.chain.clone(), own.signing.verifying_key()),
+                SenderKey::new(0, own.chain.clone(), P::verifying_key(&own.signing)),
             );
             state.own = Some(own);
         }
@@ -726,16 +696,16 @@ impl Client {
     }
 }
 
-impl KdClient for Client {
-    type Kd = SenderKeys;
+impl<P: SenderKeyCrypto> KdClient for Client<P> {
+    type Kd = SenderKeysWith<P>;
 
     fn change(
         &mut self,
         roster: &Roster<'_>,
         change: &Change<'_>,
-        directory: Directory<'_, SenderKeys>,
+        directory: Directory<'_, SenderKeysWith<P>>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<P>>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
         let state = self.rooms.get(&room);
@@ -786,7 +756,7 @@ impl KdClient for Client {
         if let Some(own) = new_own {
             state.keys.insert(
                 (self.me, own.id),
-                SenderKey::new(0, own.chain.clone(), own.signing.verifying_key()),
+                SenderKey::new(0, own.chain.clone(), P::verifying_key(&own.signing)),
             );
             state.own = Some(own);
         }
@@ -801,10 +771,10 @@ impl KdClient for Client {
         &mut self,
         roster: &Roster<'_>,
         from: Origin,
-        msg: &Message,
-        directory: Directory<'_, SenderKeys>,
+        msg: &Message<P>,
+        directory: Directory<'_, SenderKeysWith<P>>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<P>>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
         msg.epoch.bounded()?;
@@ -829,8 +799,7 @@ impl KdClient for Client {
             },
         };
         let ctx = context(msg.kind, room, msg.epoch, sender, self.me);
-        let mut plain =
-            sealed_box::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
+        let mut plain = P::open(&self.keys, lookup(directory, sender)?, &ctx, &msg.sealed)?;
         let parsed = match msg.kind {
             Kind::Kick => Kick::parse(&plain).map(Ok),
             Kind::SenderKey => Skdm::parse(&plain).map(Err),
@@ -879,7 +848,7 @@ impl KdClient for Client {
     }
 }
 
-impl MessageLayer for Client {
+impl<P: SenderKeyCrypto> MessageLayer for Client<P> {
     fn protect(
         &mut self,
         room: RoomId,
@@ -900,26 +869,15 @@ impl MessageLayer for Client {
             ));
         }
         let header = message_header(room, me, own.id, own.iteration);
-        let mut mk = own.chain.message_key();
-        let (key, nonce) = aead_keys(&mk);
-        mk.zeroize();
-        let ct = ChaCha20Poly1305::new(&key)
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: body,
-                    aad: &header,
-                },
-            )
-            .map_err(|_| SchemeError::Internal("message encryption failed"))?;
+        let ct = P::encrypt(&P::message_key(&own.chain), &header, body)?;
         let mut out = Vec::with_capacity(body.len() + PROTECT_OVERHEAD);
         out.extend_from_slice(&own.id.0.to_be_bytes());
         out.extend_from_slice(&own.iteration.to_be_bytes());
         out.extend_from_slice(&ct);
         let mut signed = header;
         signed.extend_from_slice(&ct);
-        out.extend_from_slice(&own.signing.sign(&signed).to_bytes());
-        own.chain = own.chain.next();
+        out.extend_from_slice(&P::sign(&own.signing, &signed));
+        own.chain = P::next(&own.chain);
         own.iteration += 1;
         Ok(out)
     }
@@ -939,7 +897,7 @@ impl MessageLayer for Client {
         let bad = SchemeError::Malformed("protected message");
         let id = Epoch(u64::from_be_bytes(id.try_into().map_err(|_| bad.clone())?));
         let iteration = u32::from_be_bytes(iteration.try_into().map_err(|_| bad.clone())?);
-        let sig = Signature::from_bytes(&sig.try_into().map_err(|_| bad)?);
+        let sig: &[u8; 64] = sig.try_into().map_err(|_| bad)?;
         if iteration > MAX_ITERATION {
             return Err(SchemeError::Malformed("iteration out of range"));
         }
@@ -956,26 +914,12 @@ impl MessageLayer for Client {
         let header = message_header(room, sender, id, iteration);
         let mut signed = header.clone();
         signed.extend_from_slice(ct);
-        key.verifying
-            .verify_strict(&signed, &sig)
-            .map_err(|_| SchemeError::Crypto)?;
-        let mut mk = key.message_key(iteration)?;
-        let (aead_key, nonce) = aead_keys(&mk);
-        mk.zeroize();
-        ChaCha20Poly1305::new(&aead_key)
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: ct,
-                    aad: &header,
-                },
-            )
-            .map(Opened::Plaintext)
-            .map_err(|_| SchemeError::Crypto)
+        P::verify(&key.verifying, &signed, sig)?;
+        P::decrypt(&key.message_key(iteration)?, &header, ct).map(Opened::Plaintext)
     }
 }
 
-impl RelayOnly for SenderKeys {
+impl<P: SenderKeyCrypto> RelayOnly for SenderKeysWith<P> {
     const REFUSAL: &'static str = "the sender-keys server only relays";
 }
 
@@ -985,6 +929,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
+    use crate::kd::provider::{HashRatchet, MessageAead, Signatures};
     use crate::testing::KdHarness;
 
     /// [`change_boxes`] against the boxes members receive in a creation, adds of one and two,
@@ -1029,29 +974,15 @@ mod tests {
     }
 
     #[test]
-    fn ratchet_matches_libsignal_convention() {
-        let ck = ChainKey([3; 32]);
-        assert_eq!(ck.message_key(), hmac_byte(&[3; 32], 1));
-        // The padded-key HMAC equals the slice-keyed one.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&[3; 32]).unwrap();
-        mac.update(&[2]);
-        let expected: [u8; 32] = mac.finalize().into_bytes().into();
-        assert_eq!(ck.next().0, expected);
-    }
-
-    #[test]
     fn rederivation_from_checkpoints() {
-        let base = ChainKey([9; 32]);
-        let mut sk = SenderKey::new(
-            5,
-            base.clone(),
-            SigningKey::from_bytes(&[1; 32]).verifying_key(),
-        );
+        let base = Real::chain_from_bytes([9; 32]);
+        let signing = Real::generate_signing(&mut ChaCha20Rng::seed_from_u64(1));
+        let mut sk = SenderKey::<Real>::new(5, base.clone(), Real::verifying_key(&signing));
         let mut chain = base;
         let mut expected = Vec::new();
         for _ in 5..300 {
-            expected.push(chain.message_key());
-            chain = chain.next();
+            expected.push(Real::message_key(&chain));
+            chain = Real::next(&chain);
         }
         // Out of order and repeated.
         for i in [299u32, 5, 70, 69, 133, 299, 6] {
@@ -1089,29 +1020,15 @@ mod tests {
             .unwrap();
         let mk = key.message_key(1).unwrap();
         let header = message_header(room, UserId(0), Epoch(0), 1);
-        let (k, n) = aead_keys(&mk);
-        let ct = ChaCha20Poly1305::new(&k)
-            .encrypt(
-                &n,
-                Payload {
-                    msg: b"pay the forger".as_slice(),
-                    aad: &header,
-                },
-            )
-            .unwrap();
+        let ct = Real::encrypt(&mk, &header, b"pay the forger").unwrap();
         let mut signed = header;
         signed.extend_from_slice(&ct);
-        let own_sig = forger.rooms[&room]
-            .own
-            .as_ref()
-            .unwrap()
-            .signing
-            .sign(&signed);
+        let own_sig = Real::sign(&forger.rooms[&room].own.as_ref().unwrap().signing, &signed);
         let mut forged = Vec::new();
         forged.extend_from_slice(&0u64.to_be_bytes());
         forged.extend_from_slice(&1u32.to_be_bytes());
         forged.extend_from_slice(&ct);
-        forged.extend_from_slice(&own_sig.to_bytes());
+        forged.extend_from_slice(&own_sig);
         assert_eq!(
             h.clients[2].unprotect(room, UserId(0), &forged),
             Err(SchemeError::Crypto)
@@ -1128,15 +1045,15 @@ mod tests {
 
     #[test]
     fn kick_and_skdm_parsing_is_strict() {
-        assert!(Kick::parse(&[]).is_err());
-        assert!(Kick::parse(&[0; 20]).is_err());
-        assert!(Kick::parse(&[2; 1 + 32 + 3]).is_err());
-        assert!(Kick::parse(&[7; 1 + 32]).is_err());
+        assert!(Kick::<Real>::parse(&[]).is_err());
+        assert!(Kick::<Real>::parse(&[0; 20]).is_err());
+        assert!(Kick::<Real>::parse(&[2; 1 + 32 + 3]).is_err());
+        assert!(Kick::<Real>::parse(&[7; 1 + 32]).is_err());
         assert!(matches!(
-            Kick::parse(&[2; 1 + 32 + 8]).map(|k| k.action),
+            Kick::<Real>::parse(&[2; 1 + 32 + 8]).map(|k| k.action),
             Ok(Action::Share(u)) if u.len() == 2
         ));
-        assert!(Skdm::parse(&[0; SKDM_LEN - 1]).is_err());
+        assert!(Skdm::<Real>::parse(&[0; SKDM_LEN - 1]).is_err());
     }
 
     /// A member kicks another into a "fresh" epoch at the end of the counter: refused, so that
@@ -1150,7 +1067,7 @@ mod tests {
         let far = Epoch(u64::MAX);
         let kick = Kick {
             secret: EpochSecret::from_bytes([8; 32]),
-            action: Action::Fresh(OwnKey::generate(Epoch(0), &mut rng).skdm()),
+            action: Action::Fresh(OwnKey::<Real>::generate(Epoch(0), &mut rng).skdm()),
         };
         let at = Fanout {
             room,

@@ -11,7 +11,10 @@
 //!   which epoch it then holds) and replaces each cryptographic object by a stand-in of the same
 //!   encoded length that carries its content in the clear. Every message a model sends has the
 //!   exact wire length of the real scheme's, from the formulas the scheme's module documents,
-//!   and every state length is the real one's.
+//!   and every state length is the real one's. The schemes built on sealed boxes
+//!   (`pairwise-dh`, `sender-keys`) are generic over a crypto provider
+//!   ([`crate::kd::provider`]): their model is the same code over the [`ideal_kd::Ideal`]
+//!   provider, so a model cannot drift from the protocol it stands for.
 //!
 //! What a model guarantees: under the same scenario, seed and calibration table, a `model` run
 //! sends the same messages (number, order, destinations, lengths) and is charged the same as a
@@ -26,7 +29,9 @@
 //! [`registry`](crate::registry) lists which schemes have a model
 //! ([`Registry::modelled`](crate::registry::Registry::modelled)). They are:
 //!
-//! * `pairwise-dh`: [`pairwise_dh`], whose boxes are ideal ones bound to their context.
+//! * `pairwise-dh` and `sender-keys`: [`pairwise_dh`] and [`sender_keys`], the schemes' own code
+//!   over the ideal provider [`ideal_kd`], whose boxes, chain keys, message ciphertexts and
+//!   signatures are ideal ones bound to their context.
 //! * `bbs98` and `keyhom`: the schemes' own code run in the exponent group
 //!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) instead of
 //!   Ristretto255, so that every wrap, unwrap, re-encryption and composition of re-keys is the
@@ -41,4 +46,6 @@
 //! [`ideal`] is the models' one stand-in for a hash.
 
 pub mod ideal;
+pub mod ideal_kd;
 pub mod pairwise_dh;
+pub mod sender_keys;
