@@ -8,18 +8,21 @@ use crate::kd::{
     conventional::Conventional, mkd::Mkd, mls::Mls, pairwise_dh::PairwiseDh, sakke::Sakke,
     sender_keys::SenderKeys, KeyDistribution,
 };
-use crate::model::pairwise_dh::PairwiseDhModel;
+use crate::model::{ideal::Ideal, pairwise_dh::PairwiseDhModel};
 use crate::pre::{
     afgh::{Afgh, AfghHybrid},
     bbs98::Bbs98,
     client_rewrap::ClientRewrap,
-    epoch_keys::EpochKeys,
+    epoch_keys::{EpochKeys, EpochKeysWith},
     keyhom::KeyHom,
     none::NoProtection,
     HistoryProtection,
 };
 use crate::sse::{
-    mitra::Mitra, per_epoch::PerEpoch, plaintext::PlaintextIndex, rekey_index::RekeyIndex,
+    mitra::Mitra,
+    per_epoch::{PerEpoch, PerEpochWith},
+    plaintext::PlaintextIndex,
+    rekey_index::RekeyIndex,
     SearchableEncryption,
 };
 use crate::{CryptoRngCore, SchemeError};
@@ -267,8 +270,14 @@ impl Models {
                     modelled_kd_system::<PairwiseDhModel, PairwiseDh>,
                 ),
             ],
-            history: vec![(NoProtection::NAME, history_system::<NoProtection>)],
-            sse: vec![(PlaintextIndex::NAME, sse_system::<PlaintextIndex>)],
+            history: vec![
+                (NoProtection::NAME, history_system::<NoProtection>),
+                (EpochKeys::NAME, history_system::<EpochKeysWith<Ideal>>),
+            ],
+            sse: vec![
+                (PlaintextIndex::NAME, sse_system::<PlaintextIndex>),
+                (PerEpoch::NAME, sse_system::<PerEpochWith<Ideal>>),
+            ],
         }
     }
 }

@@ -26,4 +26,5 @@
 //! [`registry`](crate::registry) lists which schemes have a model
 //! ([`Registry::modelled`](crate::registry::Registry::modelled)).
 
+pub mod ideal;
 pub mod pairwise_dh;
