@@ -27,6 +27,7 @@ const MODULES: &[&str] = &[
     "src/kd/mls/mod.rs",
     "src/kd/sealed_box.rs",
     "src/model/pairwise_dh.rs",
+    "src/model/ideal.rs",
     "src/pre/none.rs",
     "src/pre/epoch_keys.rs",
     "src/pre/client_rewrap.rs",
@@ -42,6 +43,7 @@ const MODULES: &[&str] = &[
     "src/sse/mitra/mod.rs",
     "src/common/aead.rs",
     "src/common/back_chain.rs",
+    "src/common/cipher.rs",
 ];
 
 /// The families' traits: a file implementing one of them holds a scheme.

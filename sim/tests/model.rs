@@ -62,7 +62,7 @@ fn a_model_run_renders_what_the_calibrated_run_renders() {
         let s = smoke(&[
             (
                 "stacks",
-                "[conventional+none+plaintext, pairwise-dh+none+plaintext]",
+                "[conventional+none+plaintext, pairwise-dh+none+plaintext, pairwise-dh+epoch-keys+per-epoch]",
             ),
             ("policy.history", policy),
         ])
