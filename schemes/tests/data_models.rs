@@ -48,7 +48,6 @@ where
     h.join(&[u(3), u(4)], u(2), &mut rng);
     send(&mut h, u(4), 4096, &mut rng);
     h.rekey(u(3), &mut rng);
-    let mut trace = trace;
     for c in &h.control_log {
         trace.push(format!("control {c:?}"));
     }
@@ -115,7 +114,6 @@ fn sse_trace<S: SearchableEncryption>(shares_history: bool, seed: u64) -> Vec<St
     let first = h.next_msg();
     h.change(room, u(1), &[u(3)], &[], &mut rng);
     index(&mut h, u(3), &["gamma"], &mut rng);
-    let mut trace = trace;
     for user in 0..4 {
         for keyword in ["alpha", "beta", "gamma", "absent"] {
             for access in [
