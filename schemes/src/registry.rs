@@ -8,6 +8,7 @@ use crate::kd::{
     conventional::Conventional, mkd::Mkd, mls::Mls, pairwise_dh::PairwiseDh, sakke::Sakke,
     sender_keys::SenderKeys, KeyDistribution,
 };
+use crate::model::ideal_cipher::Ideal;
 use crate::model::pairwise_dh::PairwiseDhModel;
 use crate::model::sender_keys::SenderKeysModel;
 use crate::pre::{
@@ -15,13 +16,16 @@ use crate::pre::{
     bbs98::{Bbs98, Bbs98In},
     client_rewrap::ClientRewrap,
     dl_group::Exponents,
-    epoch_keys::EpochKeys,
+    epoch_keys::{EpochKeys, EpochKeysWith},
     keyhom::{KeyHom, KeyHomIn},
     none::NoProtection,
     HistoryProtection,
 };
 use crate::sse::{
-    mitra::Mitra, per_epoch::PerEpoch, plaintext::PlaintextIndex, rekey_index::RekeyIndex,
+    mitra::Mitra,
+    per_epoch::{PerEpoch, PerEpochWith},
+    plaintext::PlaintextIndex,
+    rekey_index::RekeyIndex,
     SearchableEncryption,
 };
 use crate::{CryptoRngCore, SchemeError};
@@ -275,6 +279,7 @@ impl Models {
             ],
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
+                (EpochKeys::NAME, history_system::<EpochKeysWith<Ideal>>),
                 (Bbs98::NAME, history_system::<Bbs98In<Exponents>>),
                 (KeyHom::NAME, history_system::<KeyHomIn<Exponents>>),
                 (Afgh::NAME, history_system::<AfghIn<PairingExponents>>),
@@ -283,7 +288,10 @@ impl Models {
                     history_system::<AfghHybridIn<PairingExponents>>,
                 ),
             ],
-            sse: vec![(PlaintextIndex::NAME, sse_system::<PlaintextIndex>)],
+            sse: vec![
+                (PlaintextIndex::NAME, sse_system::<PlaintextIndex>),
+                (PerEpoch::NAME, sse_system::<PerEpochWith<Ideal>>),
+            ],
         }
     }
 }

@@ -48,7 +48,8 @@ pub enum Label {
 }
 
 impl Label {
-    fn as_bytes(&self) -> &'static [u8] {
+    /// The `info` prefix of this label.
+    pub(crate) fn as_bytes(&self) -> &'static [u8] {
         match self {
             Self::MessageKey => b"conclave message key",
             Self::HeaderWrap => b"conclave header wrap",

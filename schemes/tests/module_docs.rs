@@ -27,7 +27,8 @@ const MODULES: &[&str] = &[
     "src/kd/mls/mod.rs",
     "src/kd/sealed_box.rs",
     "src/kd/provider.rs",
-    "src/model/ideal.rs",
+    "src/model/mix.rs",
+    "src/model/ideal_cipher.rs",
     "src/model/ideal_kd.rs",
     "src/model/pairwise_dh.rs",
     "src/model/sender_keys.rs",
@@ -48,6 +49,7 @@ const MODULES: &[&str] = &[
     "src/sse/mitra/mod.rs",
     "src/common/aead.rs",
     "src/common/back_chain.rs",
+    "src/common/cipher.rs",
 ];
 
 /// The families' traits: a file implementing one of them holds a scheme.

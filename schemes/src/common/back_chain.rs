@@ -57,12 +57,11 @@
 
 use std::collections::BTreeMap;
 
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::aead::{self, Aad};
 use super::changers::Changers;
+use super::cipher::{Real, SymmetricCipher};
 use crate::rekeying::{EpochChange, Work};
 use crate::wire::varint_len;
 use crate::{Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
@@ -86,7 +85,7 @@ pub struct Link {
 }
 
 /// The single-use key of the link from `from` into `to`, and its associated data.
-fn link_key(
+fn link_key<C: SymmetricCipher>(
     domain: &'static str,
     room: RoomId,
     from: Epoch,
@@ -94,16 +93,8 @@ fn link_key(
     to_secret: &[u8; 32],
 ) -> (ChainSecret, Aad) {
     let aad = Aad::new(domain).room(room).epoch(from).epoch(to);
-    let mut key = Zeroizing::new([0u8; 32]);
     let info: [&[u8]; 2] = [b"conclave back-chain link", aad.as_ref()];
-    // 32 bytes is far below HKDF-SHA-256's limit, so expand cannot fail.
-    if Hkdf::<Sha256>::new(None, to_secret)
-        .expand_multi_info(&info, key.as_mut_slice())
-        .is_err()
-    {
-        unreachable!("HKDF output length 32 is always valid");
-    }
-    (key, aad)
+    (Zeroizing::new(C::hkdf(to_secret, &info)), aad)
 }
 
 impl Link {
@@ -112,6 +103,19 @@ impl Link {
     /// # Errors
     /// [`Misuse::StaleEpoch`] unless `from < to`: links only go back.
     pub fn seal(
+        domain: &'static str,
+        room: RoomId,
+        from: (Epoch, &[u8; 32]),
+        to: (Epoch, &[u8; 32]),
+    ) -> Result<Self, SchemeError> {
+        Self::seal_with::<Real>(domain, room, from, to)
+    }
+
+    /// As [`seal`](Self::seal), with the primitives of provider `C`.
+    ///
+    /// # Errors
+    /// As [`seal`](Self::seal).
+    pub fn seal_with<C: SymmetricCipher>(
         domain: &'static str,
         room: RoomId,
         (from, from_secret): (Epoch, &[u8; 32]),
@@ -124,8 +128,8 @@ impl Link {
             }
             .into());
         }
-        let (key, aad) = link_key(domain, room, from, to, to_secret);
-        let sealed = aead::seal_once(&key, aad.as_ref(), from_secret)?
+        let (key, aad) = link_key::<C>(domain, room, from, to, to_secret);
+        let sealed = C::seal_once(&key, aad.as_ref(), from_secret)?
             .try_into()
             .map_err(|_| SchemeError::Internal("sealed chain secret of unexpected length"))?;
         Ok(Self { from, to, sealed })
@@ -142,8 +146,21 @@ impl Link {
         room: RoomId,
         to_secret: &[u8; 32],
     ) -> Result<ChainSecret, SchemeError> {
-        let (key, aad) = link_key(domain, room, self.from, self.to, to_secret);
-        let opened = Zeroizing::new(aead::open_once(&key, aad.as_ref(), &self.sealed)?);
+        self.open_with::<Real>(domain, room, to_secret)
+    }
+
+    /// As [`open`](Self::open), with the primitives of provider `C`.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_with<C: SymmetricCipher>(
+        &self,
+        domain: &'static str,
+        room: RoomId,
+        to_secret: &[u8; 32],
+    ) -> Result<ChainSecret, SchemeError> {
+        let (key, aad) = link_key::<C>(domain, room, self.from, self.to, to_secret);
+        let opened = Zeroizing::new(C::open_once(&key, aad.as_ref(), &self.sealed)?);
         let secret: [u8; 32] = opened
             .as_slice()
             .try_into()
@@ -298,10 +315,29 @@ impl Part {
         chain_secret: impl Fn(Epoch) -> Result<&'a [u8; 32], SchemeError>,
         out: &mut Outbox<Message>,
     ) -> Result<Option<Epoch>, SchemeError> {
+        self.send_with::<Real>(domain, room, chain_secret, out)
+    }
+
+    /// As [`send`](Self::send), sealing with the primitives of provider `C`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_with<'a, C: SymmetricCipher>(
+        self,
+        domain: &'static str,
+        room: RoomId,
+        chain_secret: impl Fn(Epoch) -> Result<&'a [u8; 32], SchemeError>,
+        out: &mut Outbox<Message>,
+    ) -> Result<Option<Epoch>, SchemeError> {
         match self {
             Part::Link { from, to } => {
                 let from_secret = chain_secret(from)?;
-                let link = Link::seal(domain, room, (from, from_secret), (to, chain_secret(to)?))?;
+                let link = Link::seal_with::<C>(
+                    domain,
+                    room,
+                    (from, from_secret),
+                    (to, chain_secret(to)?),
+                )?;
                 out.send(Dest::Server, Message::Link(link));
                 Ok(None)
             }
@@ -336,6 +372,21 @@ pub fn walk<T>(
     links: &[Link],
     known: &mut BTreeMap<Epoch, T>,
     secret_of: impl Fn(&T) -> &[u8; 32],
+    learn: impl FnMut(Epoch, ChainSecret) -> Result<T, SchemeError>,
+) -> Result<usize, SchemeError> {
+    walk_with::<Real, T>(domain, room, links, known, secret_of, learn)
+}
+
+/// As [`walk`], opening links with the primitives of provider `C`.
+///
+/// # Errors
+/// As [`walk`].
+pub fn walk_with<C: SymmetricCipher, T>(
+    domain: &'static str,
+    room: RoomId,
+    links: &[Link],
+    known: &mut BTreeMap<Epoch, T>,
+    secret_of: impl Fn(&T) -> &[u8; 32],
     mut learn: impl FnMut(Epoch, ChainSecret) -> Result<T, SchemeError>,
 ) -> Result<usize, SchemeError> {
     if links.iter().any(|l| l.from >= l.to) {
@@ -355,7 +406,7 @@ pub fn walk<T>(
         let Some(holder) = known.get(&link.to) else {
             continue;
         };
-        match link.open(domain, room, secret_of(holder)) {
+        match link.open_with::<C>(domain, room, secret_of(holder)) {
             Ok(secret) => {
                 let value = learn(link.from, secret)?;
                 known.insert(link.from, value);

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::back_chain::{self, ChainSecret, Link};
+use super::cipher::SymmetricCipher;
 use crate::pre::KeyView;
 use crate::{Epoch, EpochSecret, RoomId, SchemeError};
 
@@ -15,6 +16,9 @@ use crate::{Epoch, EpochSecret, RoomId, SchemeError};
 pub trait EpochEntry: Sized {
     /// The back-chain domain of the scheme's links.
     const CHAIN: &'static str;
+
+    /// The provider the scheme's links are sealed and opened with.
+    type Cipher: SymmetricCipher;
 
     /// The entry of an epoch held with `key`.
     fn held(key: KeyView<'_>) -> Self;
@@ -92,7 +96,7 @@ impl<T: EpochEntry> KnownEpochs<T> {
     /// secret this client holds for its epoch (forged or corrupted).
     pub fn walk(&mut self, room: RoomId, links: &[Link]) -> Result<(), SchemeError> {
         let known = self.rooms.entry(room).or_default();
-        back_chain::walk(
+        back_chain::walk_with::<T::Cipher, _>(
             T::CHAIN,
             room,
             links,

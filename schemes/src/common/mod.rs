@@ -1,6 +1,8 @@
 //! Mechanisms several schemes share, written once so that a fix lands everywhere at once.
 //!
 //! * [`aead`]: the crate's one AEAD, for single-use keys and for keys a room's members share.
+//! * [`cipher`]: the provider of the symmetric primitives (AEADs, HKDF, PRF) the history and
+//!   search schemes are generic over: the real one, or the models' ideal one.
 //! * [`back_chain`]: the encrypted chain of per-epoch secrets on a server through which a
 //!   joiner walks back to the epochs before its own (epoch-keys, client-rewrap, per-epoch,
 //!   Mitra).
@@ -17,6 +19,7 @@
 pub mod aead;
 pub mod back_chain;
 pub mod changers;
+pub mod cipher;
 pub mod fixed_hash;
 pub mod known_epochs;
 pub mod router;

@@ -26,9 +26,34 @@
 //! forged credential, a removed member listening, a leaked member state) still run the real
 //! scheme.
 //!
+//! # Data-family models
+//!
+//! The history and search schemes `epoch-keys` and `per-epoch` are written once, generic over
+//! the provider of their symmetric primitives ([`crate::common::cipher`]); their models are the
+//! same code on the ideal provider ([`ideal_cipher::Ideal`]). Everything that is not a primitive runs
+//! as in the real scheme: the records, updates, queries and back-chain links have the real
+//! layout and exact length, nonces are drawn from the generator as the real ones are, servers
+//! keep the same state, refuse the same misuse and answer the same requests, and clients make
+//! the same checks. An ideal AEAD opens only under the key, nonce and associated data it was
+//! sealed with, and only unaltered, so the active server's experiments (a forged or corrupted
+//! record, a record spliced into another room, message or epoch, a moved back-chain link, a
+//! rolled-back history) are refused exactly where the real scheme refuses them; an ideal PRF
+//! gives equal labels exactly for equal inputs, so the search server's leakage measures
+//! (linkable and repeated queries) are the real ones.
+//!
+//! What a data-family model run does **not** check by cryptography: that a body, a link or a
+//! label hides anything (an ideal ciphertext is its plaintext under a public mask, an ideal
+//! label a public mix of key and keyword; the canary scans find nothing in them only because
+//! the mask and the mix scramble bytes, not because anything is secret); that a removed member
+//! or the server cannot compute a key it was not given (keys are public mixes of the epoch
+//! secret, which the model does not hide); and that forging a tag or a label is infeasible (the
+//! mix is not built to resist a search for collisions, which the simulator's adversary never
+//! makes: it alters, moves, replays and withholds bytes).
+//!
 //! [`registry`](crate::registry) lists which schemes have a model
 //! ([`Registry::modelled`](crate::registry::Registry::modelled)). They are:
 //!
+//! * `epoch-keys` and `per-epoch`: the schemes' own code over [`ideal_cipher`] (above).
 //! * `pairwise-dh` and `sender-keys`: [`pairwise_dh`] and [`sender_keys`], the schemes' own code
 //!   over the ideal provider [`ideal_kd`], whose boxes, chain keys, message ciphertexts and
 //!   signatures are ideal ones bound to their context.
@@ -43,9 +68,10 @@
 //!   three groups ([`Exponents`](crate::pre::afgh::groups::Exponents)): a pairing is a
 //!   product in `Fr`. Their HKDF and AEAD still run, as for `bbs98`.
 //!
-//! [`ideal`] is the models' one stand-in for a hash.
+//! [`mix`] is the models' one stand-in for a hash.
 
-pub mod ideal;
+pub mod ideal_cipher;
 pub mod ideal_kd;
+pub mod mix;
 pub mod pairwise_dh;
 pub mod sender_keys;

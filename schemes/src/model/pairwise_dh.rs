@@ -37,7 +37,7 @@
 //!
 //! It sizes a box from [`SealedBox::OVERHEAD`](crate::kd::sealed_box::SealedBox::OVERHEAD); a
 //! change of the box's encoding must change that constant, which the ideal provider's tests
-//! check against the real box. Those of [`super::ideal`].
+//! check against the real box. Those of [`super::ideal_kd`].
 //!
 //! # Side channels
 //!

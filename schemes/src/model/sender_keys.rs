@@ -9,7 +9,7 @@
 //! # Construction
 //!
 //! [`SenderKeysModel`] is [`SenderKeysWith`] over the [`Ideal`] provider: the very client, relay
-//! and checks of the real scheme, with its objects ideal ([`super::ideal`]). Kicks and sender key
+//! and checks of the real scheme, with its objects ideal ([`super::ideal_kd`]). Kicks and sender key
 //! distribution messages travel in ideal boxes bound to what the real boxes are bound to (kind,
 //! room, epoch, sender, recipient, static keys); a chain key is a random root and an iteration;
 //! a protected message is the body in the clear under a tag naming its message key and a
@@ -41,7 +41,7 @@
 //!
 //! # Weaknesses
 //!
-//! Those of [`super::ideal`]: an ideal signature binds a protected message's header and length
+//! Those of [`super::ideal_kd`]: an ideal signature binds a protected message's header and length
 //! but not every byte of its body.
 //!
 //! # Side channels

@@ -346,6 +346,7 @@ struct Known {
 
 impl EpochEntry for Known {
     const CHAIN: &'static str = CHAIN;
+    type Cipher = crate::common::cipher::Real;
 
     fn held(key: KeyView<'_>) -> Self {
         Self {

@@ -18,7 +18,7 @@
 //! * [`Exponents`]: the models' group ([`crate::model`]). `g^x` is `x`; `A·B` is `a + b`;
 //!   `A^s` is `a·s`; the encoding is the scalar's canonical little-endian bytes, 32 like a
 //!   Ristretto point's; the identity is `0`. Hashing to the group mixes its input with
-//!   [`crate::model::ideal`], which is not cryptography.
+//!   [`crate::model::mix`], which is not cryptography.
 //!
 //! # Costs
 //!
@@ -147,7 +147,7 @@ impl DlGroup for Exponents {
     }
     fn hash(parts: &[&[u8]]) -> Scalar {
         let mut wide = [0u8; 64];
-        crate::model::ideal::mix(parts, &mut wide);
+        crate::model::mix::mix(parts, &mut wide);
         Scalar::from_bytes_mod_order_wide(&wide)
     }
     fn encode(e: &Scalar) -> [u8; 32] {

@@ -73,6 +73,7 @@
 //! Which epochs a client knows, and so how far a walk goes, is not secret from the server.
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
+use core::marker::PhantomData;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -82,9 +83,10 @@ use super::{
     EpochChange, HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView,
     Rotation, Traffic, Work,
 };
-use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN, TAG_LEN as TAG};
+use crate::common::aead::{Aad, SHARED_NONCE_LEN, TAG_LEN as TAG};
 use crate::common::back_chain::{self, ChainSecret, ChainStore};
 use crate::common::changers::Changers;
+use crate::common::cipher::{Real, SharedAead, SymmetricCipher};
 use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::wire::varint_len;
 use crate::{
@@ -159,9 +161,13 @@ pub fn change_work(shares_history: bool, to: Epoch, joiners: usize) -> Vec<(usiz
     vec![(1, chain(1)), (joiners, chain(chain_links(to)))]
 }
 
-/// The epoch-keys scheme.
+/// The epoch-keys scheme with the primitives of provider `C`: [`EpochKeys`] with the real ones,
+/// the scheme's model with [`crate::model::ideal_cipher::Ideal`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct EpochKeys;
+pub struct EpochKeysWith<C>(PhantomData<C>);
+
+/// The epoch-keys scheme.
+pub type EpochKeys = EpochKeysWith<Real>;
 
 /// A stored message: its epoch, nonce and body ciphertext (with tag). Cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,24 +206,25 @@ impl crate::testing::Tamper for EpochRecord {
 pub type Message = back_chain::Message;
 
 /// An epoch a client can open: its secret and the message key derived from it.
-struct Known {
+struct Known<C: SymmetricCipher> {
     secret: EpochSecret,
-    message_key: SharedKey,
+    message_key: C::SharedKey,
 }
 
-impl Known {
+impl<C: SymmetricCipher> Known<C> {
     fn new(secret: EpochSecret, room: RoomId, epoch: Epoch) -> Self {
-        let bytes = Zeroizing::new(secret.derive(MESSAGE_KEY, room, epoch));
+        let bytes = Zeroizing::new(C::derive(&secret, MESSAGE_KEY, room, epoch));
         Self {
             secret,
-            message_key: SharedKey::new(&bytes),
+            message_key: C::shared_key(&bytes),
         }
     }
 }
 
-impl EpochEntry for Known {
+impl<C: SymmetricCipher> EpochEntry for Known<C> {
     // The chain secret is the epoch secret itself.
     const CHAIN: &'static str = CHAIN;
+    type Cipher = C;
 
     fn held(key: KeyView<'_>) -> Self {
         Self::new(key.secret.clone(), key.room, key.epoch)
@@ -238,20 +245,28 @@ impl EpochEntry for Known {
 
 /// A user's state: per room, every epoch it can open.
 #[derive(Debug, Default)]
-pub struct Client {
-    known: KnownEpochs<Known>,
+pub struct ClientWith<C: SymmetricCipher> {
+    known: KnownEpochs<Known<C>>,
 }
 
-/// The message server: records and the back-chain of each room.
+/// A user's state under the real primitives.
+pub type Client = ClientWith<Real>;
+
+/// The message server: records and the back-chain of each room. It computes nothing secret;
+/// `C` only ties it to its scheme.
 #[derive(Debug, Default)]
-pub struct Server {
+pub struct ServerWith<C> {
     records: BTreeMap<(RoomId, MsgId), EpochRecord>,
     chains: ChainStore,
     bytes: usize,
     changers: Changers,
+    cipher: PhantomData<C>,
 }
 
-impl HistoryProtection for EpochKeys {
+/// The message server of [`EpochKeys`].
+pub type Server = ServerWith<Real>;
+
+impl<C: SymmetricCipher> HistoryProtection for EpochKeysWith<C> {
     const NAME: &'static str = "epoch-keys";
     const SUMMARY: &'static str =
         "per-epoch message keys, no re-encryption; joiners walk an encrypted back-chain";
@@ -262,11 +277,11 @@ impl HistoryProtection for EpochKeys {
     };
     type Sealed = EpochRecord;
     type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Client = ClientWith<C>;
+    type Server = ServerWith<C>;
 
-    fn new_client(_user: UserId) -> Client {
-        Client::default()
+    fn new_client(_user: UserId) -> ClientWith<C> {
+        ClientWith::default()
     }
 }
 
@@ -277,8 +292,8 @@ fn record_aad(room: RoomId, msg: MsgId, epoch: Epoch) -> Aad {
         .epoch(epoch)
 }
 
-impl HistoryClient for Client {
-    type Scheme = EpochKeys;
+impl<C: SymmetricCipher> HistoryClient for ClientWith<C> {
+    type Scheme = EpochKeysWith<C>;
 
     fn seal(
         &mut self,
@@ -326,7 +341,7 @@ impl HistoryClient for Client {
     }
 }
 
-impl RekeyingClient for Client {
+impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
     type Message = Message;
 
     fn epoch_changed(
@@ -342,13 +357,13 @@ impl RekeyingClient for Client {
         }
         self.known.learn(next);
         let known = &self.known;
-        part.send(
+        part.send_with::<C>(
             CHAIN,
             next.room,
             |epoch| {
                 known
                     .get(next.room, epoch)
-                    .map(Known::chain_secret)
+                    .map(Known::<C>::chain_secret)
                     .ok_or(SchemeError::Internal(
                         "a changer without its epochs' secrets",
                     ))
@@ -373,8 +388,8 @@ impl RekeyingClient for Client {
     }
 }
 
-impl HistoryServer for Server {
-    type Scheme = EpochKeys;
+impl<C: SymmetricCipher> HistoryServer for ServerWith<C> {
+    type Scheme = EpochKeysWith<C>;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: EpochRecord) -> Result<(), SchemeError> {
         super::not_stored_yet(&self.records, &(room, msg))?;
@@ -388,7 +403,7 @@ impl HistoryServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<C: SymmetricCipher> RekeyingServer for ServerWith<C> {
     type Message = Message;
 
     fn handle(

@@ -92,12 +92,11 @@
 //! and merges are variable time in public data (labels, ids).
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
+use core::marker::PhantomData;
 use std::collections::BTreeMap;
 
 use crate::common::fixed_hash::HashMap;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use zeroize::Zeroize;
 
 use super::{
@@ -106,6 +105,7 @@ use super::{
 };
 use crate::common::back_chain::{self, ChainStore};
 use crate::common::changers::Changers;
+use crate::common::cipher::{Real, SymmetricCipher};
 use crate::{
     CryptoRngCore, Epoch, EpochSecret, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId,
     Wire,
@@ -156,9 +156,13 @@ pub const fn reply_len(ids: usize) -> usize {
     4 + ID_LEN * ids + 2 + ID_LEN
 }
 
-/// The per-epoch index.
+/// The per-epoch index with the primitives of provider `C`: [`PerEpoch`] with the real ones,
+/// the scheme's model with [`crate::model::ideal_cipher::Ideal`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PerEpoch;
+pub struct PerEpochWith<C>(PhantomData<C>);
+
+/// The per-epoch index.
+pub type PerEpoch = PerEpochWith<Real>;
 
 /// An index update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,25 +247,29 @@ impl Wire for Reply {
 }
 
 /// The keys of one epoch of one room.
-struct EpochKeys {
+struct EpochKeys<C: SymmetricCipher> {
     /// `r_e`: seals into the previous link and derives the other keys.
     root: EpochSecret,
-    /// HMAC keyed with `K_e`, cloned per label.
-    labels: Hmac<Sha256>,
+    /// The PRF (HMAC) keyed with `K_e`, applied per label.
+    labels: C::Prf,
 }
 
-impl EpochKeys {
+impl<C: SymmetricCipher> EpochKeys<C> {
     fn from_root(room: RoomId, epoch: Epoch, root: EpochSecret) -> Self {
-        let mut key = root.derive(Label::Custom("conclave sse per-epoch labels"), room, epoch);
-        // HMAC takes keys of any length, so this cannot fail.
-        let labels = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts 32-byte keys"));
+        let mut key = C::derive(
+            &root,
+            Label::Custom("conclave sse per-epoch labels"),
+            room,
+            epoch,
+        );
+        let labels = C::prf_key(&key);
         key.zeroize();
         Self { root, labels }
     }
 
     fn from_secret(key: KeyView<'_>) -> Self {
-        let root = key.secret.derive(
+        let root = C::derive(
+            key.secret,
             Label::Custom("conclave sse per-epoch root"),
             key.room,
             key.epoch,
@@ -270,9 +278,7 @@ impl EpochKeys {
     }
 
     fn label(&self, keyword: &str) -> KeywordLabel {
-        let mut mac = self.labels.clone();
-        mac.update(keyword.as_bytes());
-        let full = mac.finalize().into_bytes();
+        let full = C::prf(&self.labels, keyword.as_bytes());
         let mut label = [0u8; LABEL_LEN];
         label.copy_from_slice(&full[..LABEL_LEN]);
         label
@@ -281,13 +287,16 @@ impl EpochKeys {
 
 /// A client: the keys of every epoch it held or walked back to, per room.
 #[derive(Default)]
-pub struct Client {
-    rooms: HashMap<RoomId, BTreeMap<Epoch, EpochKeys>>,
+pub struct ClientWith<C: SymmetricCipher> {
+    rooms: HashMap<RoomId, BTreeMap<Epoch, EpochKeys<C>>>,
     /// Per room, the join epoch whose back-chain was asked for and has not come yet.
     awaiting_chain: HashMap<RoomId, Epoch>,
 }
 
-impl core::fmt::Debug for Client {
+/// A client under the real primitives.
+pub type Client = ClientWith<Real>;
+
+impl<C: SymmetricCipher> core::fmt::Debug for ClientWith<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("rooms", &self.rooms.len())
@@ -295,9 +304,9 @@ impl core::fmt::Debug for Client {
     }
 }
 
-impl Client {
+impl<C: SymmetricCipher> ClientWith<C> {
     /// The keys of `key`'s epoch, remembered from now on.
-    fn keys(&mut self, key: KeyView<'_>) -> &EpochKeys {
+    fn keys(&mut self, key: KeyView<'_>) -> &EpochKeys<C> {
         self.rooms
             .entry(key.room)
             .or_default()
@@ -351,15 +360,19 @@ impl RoomIndex {
     }
 }
 
-/// The search server.
+/// The search server. It computes nothing secret; `C` only ties it to its scheme.
 #[derive(Debug, Default)]
-pub struct Server {
+pub struct ServerWith<C> {
     rooms: BTreeMap<RoomId, RoomIndex>,
     chains: ChainStore,
     changers: Changers,
+    cipher: PhantomData<C>,
 }
 
-impl SearchableEncryption for PerEpoch {
+/// The search server of [`PerEpoch`].
+pub type Server = ServerWith<Real>;
+
+impl<C: SymmetricCipher> SearchableEncryption for PerEpochWith<C> {
     const NAME: &'static str = "per-epoch";
     const SUMMARY: &'static str =
         "Π_bas-style PRF labels under per-epoch keys; one token per readable epoch; back-chain of epoch keys for joiners";
@@ -374,16 +387,16 @@ impl SearchableEncryption for PerEpoch {
     type Query = Query;
     type Reply = Reply;
     type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Client = ClientWith<C>;
+    type Server = ServerWith<C>;
 
-    fn new_client(_user: UserId) -> Client {
-        Client::default()
+    fn new_client(_user: UserId) -> ClientWith<C> {
+        ClientWith::default()
     }
 }
 
-impl SseClient for Client {
-    type Scheme = PerEpoch;
+impl<C: SymmetricCipher> SseClient for ClientWith<C> {
+    type Scheme = PerEpochWith<C>;
 
     fn update(
         &mut self,
@@ -446,7 +459,7 @@ impl SseClient for Client {
     }
 }
 
-impl RekeyingClient for Client {
+impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
     type Message = Message;
 
     fn epoch_changed(
@@ -469,7 +482,7 @@ impl RekeyingClient for Client {
                 .map(|k| k.root.as_bytes())
                 .ok_or(SchemeError::Internal("a changer without its epochs' roots"))
         };
-        if let Some(epoch) = part.send(CHAIN, next.room, root, out)? {
+        if let Some(epoch) = part.send_with::<C>(CHAIN, next.room, root, out)? {
             self.awaiting_chain.insert(next.room, epoch);
         }
         Ok(())
@@ -495,14 +508,14 @@ impl RekeyingClient for Client {
             }
         }
         let epochs = self.rooms.entry(room).or_default();
-        back_chain::walk(
+        back_chain::walk_with::<C, _>(
             CHAIN,
             room,
             links,
             epochs,
             |k| k.root.as_bytes(),
             |epoch, root| {
-                Ok(EpochKeys::from_root(
+                Ok(EpochKeys::<C>::from_root(
                     room,
                     epoch,
                     EpochSecret::from_bytes(*root),
@@ -519,8 +532,8 @@ fn labels_of(query: &Query) -> Result<u16, SchemeError> {
         .map_err(|_| SchemeError::Malformed("a query of too many labels"))
 }
 
-impl SseServer for Server {
-    type Scheme = PerEpoch;
+impl<C: SymmetricCipher> SseServer for ServerWith<C> {
+    type Scheme = PerEpochWith<C>;
 
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
         let index = self.rooms.entry(room).or_default();
@@ -602,7 +615,7 @@ impl SseServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<C: SymmetricCipher> RekeyingServer for ServerWith<C> {
     type Message = Message;
 
     fn handle(
