@@ -71,6 +71,9 @@ mod tests {
     const ROOM: RoomId = RoomId(3);
     const USERS: u32 = 7;
 
+    /// Where a member ends: its epoch, its own sender key and the newest it holds of each user.
+    type End = (Option<Epoch>, Option<Epoch>, Vec<Option<Epoch>>);
+
     /// One room of Sender Keys over provider `P`, with a first-in first-out network whose
     /// every message is logged.
     struct Flow<P: SenderKeyCrypto> {
@@ -188,7 +191,7 @@ mod tests {
         }
 
         /// Each member's epoch, own sender key and the newest sender key it holds of each user.
-        fn ends(&self) -> Vec<(Option<Epoch>, Option<Epoch>, Vec<Option<Epoch>>)> {
+        fn ends(&self) -> Vec<End> {
             self.clients
                 .iter()
                 .map(|c| {
