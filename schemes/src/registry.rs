@@ -8,7 +8,7 @@ use crate::kd::{
     conventional::Conventional, mkd::Mkd, mls::Mls, pairwise_dh::PairwiseDh, sakke::Sakke,
     sender_keys::SenderKeys, KeyDistribution,
 };
-use crate::model::pairwise_dh::PairwiseDhModel;
+use crate::model::{mls::MlsModel, pairwise_dh::PairwiseDhModel};
 use crate::pre::{
     afgh::{groups::Exponents as PairingExponents, Afgh, AfghHybrid, AfghHybridIn, AfghIn},
     bbs98::{Bbs98, Bbs98In},
@@ -267,6 +267,7 @@ impl Models {
                     PairwiseDh::NAME,
                     modelled_kd_system::<PairwiseDhModel, PairwiseDh>,
                 ),
+                (Mls::NAME, modelled_kd_system::<MlsModel, Mls>),
             ],
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
@@ -557,7 +558,7 @@ mod tests {
             assert_eq!(registry.sse_model(name).unwrap().name(), name);
         }
         assert!(matches!(
-            registry.kd_model(Mls::NAME, &mut rng),
+            registry.kd_model(Mkd::NAME, &mut rng),
             Err(SchemeError::Unsupported(_))
         ));
         assert!(Registry::default().modelled(Family::Search).is_empty());

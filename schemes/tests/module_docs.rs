@@ -28,6 +28,7 @@ const MODULES: &[&str] = &[
     "src/kd/sealed_box.rs",
     "src/model/pairwise_dh.rs",
     "src/model/ideal.rs",
+    "src/model/mls.rs",
     "src/pre/none.rs",
     "src/pre/epoch_keys.rs",
     "src/pre/client_rewrap.rs",

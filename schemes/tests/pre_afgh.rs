@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ark_bls12_381::{Bls12_381, Fr, G1Affine, G2Affine};
-use ark_ff::Zero;
 use ark_ec::pairing::PairingOutput;
 use ark_ec::{AffineRepr, PrimeGroup};
+use ark_ff::Zero;
 use ark_serialize::CanonicalSerialize;
 use conclave_schemes::common::router::{Arrival, Router};
 use conclave_schemes::pre::afgh::core::{
