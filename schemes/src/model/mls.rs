@@ -706,7 +706,7 @@ mod tests {
             assert_eq!(rs.0.len(), ri.0.len());
             assert_eq!(
                 rs.1.export(b"c", 42).unwrap().len(),
-                ri.1.export(b"c", 42).unwrap().len()
+                HpkeContextS::export(&ri.1, b"c", 42).unwrap().len()
             );
             let (rsk, rpk) = real.signature_key_generate().unwrap();
             let (isk, ipk) = ideal.signature_key_generate().unwrap();
@@ -800,10 +800,11 @@ mod tests {
         // A key pair derived from the same ikm opens; PSK mode needs the same PSK.
         let (dsk, dpk) = s.kem_derive(b"path secret").unwrap();
         assert_eq!(s.kem_derive(b"path secret").unwrap().1, dpk);
-        let psk = HpkePsk::new(b"id", &[9; 32]);
-        let ct = s.hpke_seal_psk(&dpk, b"", None, b"m", psk).unwrap();
-        assert!(s.hpke_open_psk(&ct, &dsk, &dpk, b"", None, psk).is_ok());
-        let wrong = HpkePsk::new(b"id", &[8; 32]);
+        let (value, other) = ([9u8; 32], [8u8; 32]);
+        let psk = || HpkePsk::new(b"id", &value);
+        let ct = s.hpke_seal_psk(&dpk, b"", None, b"m", psk()).unwrap();
+        assert!(s.hpke_open_psk(&ct, &dsk, &dpk, b"", None, psk()).is_ok());
+        let wrong = HpkePsk::new(b"id", &other);
         assert!(s.hpke_open_psk(&ct, &dsk, &dpk, b"", None, wrong).is_err());
         assert!(s.hpke_open(&ct, &dsk, &dpk, b"", None).is_err());
         // Contexts: messages in order, the same exports on both sides.
@@ -817,8 +818,8 @@ mod tests {
         assert_eq!(receiver.open(None, &c0).unwrap().as_slice(), b"m0");
         assert_eq!(receiver.open(None, &c1).unwrap().as_slice(), b"m1");
         assert_eq!(
-            sender.export(b"e", 32).unwrap(),
-            receiver.export(b"e", 32).unwrap()
+            HpkeContextS::export(&sender, b"e", 32).unwrap(),
+            HpkeContextR::export(&receiver, b"e", 32).unwrap()
         );
         assert!(s
             .hpke_setup_s(&HpkePublicKey::from(vec![0; 31]), b"")
