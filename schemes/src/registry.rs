@@ -9,6 +9,7 @@ use crate::kd::{
     sender_keys::SenderKeys, KeyDistribution,
 };
 use crate::model::ideal_cipher::Ideal;
+use crate::model::mls::MlsModel;
 use crate::model::pairwise_dh::PairwiseDhModel;
 use crate::model::sender_keys::SenderKeysModel;
 use crate::pre::{
@@ -276,6 +277,7 @@ impl Models {
                     SenderKeys::NAME,
                     modelled_kd_system::<SenderKeysModel, SenderKeys>,
                 ),
+                (Mls::NAME, modelled_kd_system::<MlsModel, Mls>),
             ],
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
@@ -570,7 +572,7 @@ mod tests {
             assert_eq!(registry.sse_model(name).unwrap().name(), name);
         }
         assert!(matches!(
-            registry.kd_model(Mls::NAME, &mut rng),
+            registry.kd_model(Mkd::NAME, &mut rng),
             Err(SchemeError::Unsupported(_))
         ));
         assert!(Registry::default().modelled(Family::Search).is_empty());

@@ -32,6 +32,7 @@ const MODULES: &[&str] = &[
     "src/model/ideal_kd.rs",
     "src/model/pairwise_dh.rs",
     "src/model/sender_keys.rs",
+    "src/model/mls.rs",
     "src/pre/none.rs",
     "src/pre/epoch_keys.rs",
     "src/pre/client_rewrap.rs",

@@ -68,10 +68,17 @@
 //!   three groups ([`Exponents`](crate::pre::afgh::groups::Exponents)): a pairing is a
 //!   product in `Fr`. Their HKDF and AEAD still run, as for `bbs98`.
 //!
+//! * `mls`: [`mls`], the scheme's own code (mls-rs and the delivery service) on an ideal crypto
+//!   provider ([`IdealCrypto`](mls::IdealCrypto)): every hash, MAC, key derivation, AEAD,
+//!   HPKE encryption and signature is a stand-in of the real one's length, with keys in the
+//!   clear, so commits, Welcomes, key packages and serialised group states have the scheme's
+//!   exact lengths.
+//!
 //! [`mix`] is the models' one stand-in for a hash.
 
 pub mod ideal_cipher;
 pub mod ideal_kd;
 pub mod mix;
+pub mod mls;
 pub mod pairwise_dh;
 pub mod sender_keys;

@@ -5,27 +5,28 @@ use std::collections::BTreeMap;
 use crate::common::fixed_hash::HashMap;
 use std::marker::PhantomData;
 
-use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider};
+use mls_rs::client_builder::{BaseConfig, MlsConfig, WithCryptoProvider, WithIdentityProvider};
 use mls_rs::extension::recommended::LastResortKeyPackageExt;
 use mls_rs::identity::SigningIdentity;
 use mls_rs::mls_rules::{CommitOptions, DefaultMlsRules};
 use mls_rs::storage_provider::in_memory::InMemoryGroupStateStorage;
 use mls_rs::{
-    CipherSuite, CipherSuiteProvider, CryptoProvider, ExtensionList, Group, GroupStateStorage,
-    MlsMessage,
+    CipherSuite, CipherSuiteProvider, ExtensionList, Group, GroupStateStorage, MlsMessage,
 };
 
 use super::identity::{credential_of, user_of, DirectoryIdentity};
 use super::member::{self, epoch_secret, now, refused, Followed};
 use super::message::Message;
-use super::provider::{Entropy, SeededCrypto};
+use super::provider::{Entropy, MlsCrypto, SeededCrypto};
 use super::{Credential, MlsWith};
 use crate::kd::{Change, Directory, Handled, KdClient, Origin, Roster};
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
 
+/// The mls-rs configuration of a Conclave member on crypto provider `C`.
+pub type ConfigWith<C> = WithIdentityProvider<DirectoryIdentity, WithCryptoProvider<C, BaseConfig>>;
+
 /// The mls-rs configuration of a Conclave member.
-pub type Config =
-    WithIdentityProvider<DirectoryIdentity, WithCryptoProvider<SeededCrypto, BaseConfig>>;
+pub type Config = ConfigWith<SeededCrypto>;
 
 /// Key packages a client keeps at the delivery service besides its last-resort one.
 pub const ONE_TIME_KEY_PACKAGES: usize = 3;
@@ -63,9 +64,9 @@ enum Pending {
     Acceptance(u64),
 }
 
-struct Room {
+struct Room<C: MlsCrypto> {
     /// `None` before the Welcome and after a removal.
-    group: Option<Group<Config>>,
+    group: Option<Group<ConfigWith<C>>>,
     held: Option<(Epoch, EpochSecret)>,
     pending: Pending,
     /// Handshakes for epochs after the group's, by epoch.
@@ -77,9 +78,9 @@ struct Room {
     unwritten: u32,
 }
 
-impl Room {
+impl<C: MlsCrypto> Room<C> {
     /// The group of a room the caller has established this member is in.
-    fn group_mut(&mut self) -> Result<&mut Group<Config>, SchemeError> {
+    fn group_mut(&mut self) -> Result<&mut Group<ConfigWith<C>>, SchemeError> {
         self.group
             .as_mut()
             .ok_or(SchemeError::Internal("lost a group"))
@@ -98,17 +99,17 @@ impl Room {
 }
 
 /// A user's `mls` client.
-pub struct Client<const SUITE: u16 = 1> {
+pub struct Client<const SUITE: u16 = 1, C: MlsCrypto = SeededCrypto> {
     me: UserId,
-    mls: mls_rs::Client<Config>,
+    mls: mls_rs::Client<ConfigWith<C>>,
     entropy: Entropy,
     identity: DirectoryIdentity,
     storage: InMemoryGroupStateStorage,
-    rooms: HashMap<RoomId, Room>,
-    suite: PhantomData<MlsWith<SUITE>>,
+    rooms: HashMap<RoomId, Room<C>>,
+    suite: PhantomData<MlsWith<SUITE, C>>,
 }
 
-impl<const SUITE: u16> core::fmt::Debug for Client<SUITE> {
+impl<const SUITE: u16, C: MlsCrypto> core::fmt::Debug for Client<SUITE, C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("me", &self.me)
@@ -118,8 +119,8 @@ impl<const SUITE: u16> core::fmt::Debug for Client<SUITE> {
 }
 
 /// What enrolment hands the delivery service: one-time key packages and a last-resort one.
-pub(super) struct Enrolment<const SUITE: u16> {
-    pub client: Client<SUITE>,
+pub(super) struct Enrolment<const SUITE: u16, C: MlsCrypto> {
+    pub client: Client<SUITE, C>,
     pub credential: Credential,
     pub one_time: Vec<Vec<u8>>,
     pub last_resort: Vec<u8>,
@@ -138,13 +139,13 @@ fn internal(_: impl core::fmt::Debug) -> SchemeError {
 ///
 /// # Errors
 /// [`SchemeError::Unsupported`] for a suite `crypto` does not offer.
-pub fn member_client(
+pub fn member_client<C: MlsCrypto>(
     user: UserId,
     suite: CipherSuite,
-    crypto: SeededCrypto,
+    crypto: C,
     identity: &DirectoryIdentity,
     storage: InMemoryGroupStateStorage,
-) -> Result<(mls_rs::Client<Config>, [u8; 32]), SchemeError> {
+) -> Result<(mls_rs::Client<ConfigWith<C>>, [u8; 32]), SchemeError> {
     let (secret, public) = crypto
         .cipher_suite_provider(suite)
         .ok_or(SchemeError::Unsupported("this MLS cipher suite"))?
@@ -177,18 +178,18 @@ pub fn member_client(
     Ok((client, key))
 }
 
-impl<const SUITE: u16> Client<SUITE> {
+impl<const SUITE: u16, C: MlsCrypto> Client<SUITE, C> {
     pub(super) fn enroll(
         user: UserId,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<Enrolment<SUITE>, SchemeError> {
+    ) -> Result<Enrolment<SUITE, C>, SchemeError> {
         let entropy = Entropy::new(rng);
         let identity = DirectoryIdentity::default();
         let storage = InMemoryGroupStateStorage::new();
         let (mls, key) = member_client(
             user,
             CipherSuite::new(SUITE),
-            SeededCrypto::new(entropy.clone()),
+            C::from_entropy(entropy.clone()),
             &identity,
             storage.clone(),
         )?;
@@ -232,7 +233,7 @@ impl<const SUITE: u16> Client<SUITE> {
     fn learn(
         &self,
         roster: &Roster<'_>,
-        directory: Directory<'_, MlsWith<SUITE>>,
+        directory: Directory<'_, MlsWith<SUITE, C>>,
     ) -> Result<(), SchemeError> {
         for &u in roster.members {
             if !self.identity.knows(u) {
@@ -250,7 +251,7 @@ impl<const SUITE: u16> Client<SUITE> {
     fn as_member(
         &mut self,
         roster: &Roster<'_>,
-        directory: Directory<'_, MlsWith<SUITE>>,
+        directory: Directory<'_, MlsWith<SUITE, C>>,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(), SchemeError> {
         if !roster.contains(self.me) {
@@ -270,7 +271,7 @@ impl<const SUITE: u16> Client<SUITE> {
     }
 
     /// The room's group, which this member must hold to change the room.
-    fn group_to_change(&mut self, room: RoomId) -> Result<&mut Room, SchemeError> {
+    fn group_to_change(&mut self, room: RoomId) -> Result<&mut Room<C>, SchemeError> {
         let me = self.me;
         let r = self
             .rooms
@@ -507,7 +508,7 @@ impl<const SUITE: u16> Client<SUITE> {
 }
 
 /// The leaf index of `user` in `group`.
-fn leaf_of(group: &Group<Config>, user: UserId, room: RoomId) -> Result<u32, SchemeError> {
+fn leaf_of<C: MlsConfig>(group: &Group<C>, user: UserId, room: RoomId) -> Result<u32, SchemeError> {
     group
         .roster()
         .members_iter()
@@ -517,7 +518,10 @@ fn leaf_of(group: &Group<Config>, user: UserId, room: RoomId) -> Result<u32, Sch
 }
 
 /// A room the caller has established this member holds state for.
-fn room_mut(rooms: &mut HashMap<RoomId, Room>, room: RoomId) -> Result<&mut Room, SchemeError> {
+fn room_mut<C: MlsCrypto>(
+    rooms: &mut HashMap<RoomId, Room<C>>,
+    room: RoomId,
+) -> Result<&mut Room<C>, SchemeError> {
     rooms
         .get_mut(&room)
         .ok_or(SchemeError::Internal("lost a room"))
@@ -542,14 +546,14 @@ fn blob_len(storage: &InMemoryGroupStateStorage, group_id: &[u8]) -> Result<usiz
     Ok(state + epochs)
 }
 
-impl<const SUITE: u16> KdClient for Client<SUITE> {
-    type Kd = MlsWith<SUITE>;
+impl<const SUITE: u16, C: MlsCrypto> KdClient for Client<SUITE, C> {
+    type Kd = MlsWith<SUITE, C>;
 
     fn change(
         &mut self,
         roster: &Roster<'_>,
         change: &Change<'_>,
-        directory: Directory<'_, MlsWith<SUITE>>,
+        directory: Directory<'_, MlsWith<SUITE, C>>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
@@ -615,7 +619,7 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
         roster: &Roster<'_>,
         from: Origin,
         msg: &Message,
-        directory: Directory<'_, MlsWith<SUITE>>,
+        directory: Directory<'_, MlsWith<SUITE, C>>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
@@ -648,7 +652,7 @@ impl<const SUITE: u16> KdClient for Client<SUITE> {
         &mut self,
         roster: &Roster<'_>,
         who: UserId,
-        directory: Directory<'_, MlsWith<SUITE>>,
+        directory: Directory<'_, MlsWith<SUITE, C>>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {

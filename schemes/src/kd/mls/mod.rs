@@ -124,12 +124,32 @@ pub use client::Client;
 pub use message::Message;
 pub use server::DeliveryService;
 
+use core::marker::PhantomData;
+
 use crate::kd::{DirectoryAuthority, KdProperties, KeyDistribution};
 use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 
-/// The `mls` scheme with MLS cipher suite `SUITE` (1 or 3; see [`provider::SeededCrypto`]).
-#[derive(Debug, Clone, Copy)]
-pub struct MlsWith<const SUITE: u16>;
+use provider::{MlsCrypto, SeededCrypto};
+
+/// The `mls` scheme with MLS cipher suite `SUITE` (1 or 3; see [`provider::SeededCrypto`]) on
+/// crypto provider `C`: the scheme's own, [`SeededCrypto`], or the ideal one of its model
+/// ([`crate::model::mls`]), which runs the same code without cryptography.
+pub struct MlsWith<const SUITE: u16, C = SeededCrypto>(PhantomData<fn() -> C>);
+
+// By hand: derived impls would require `C: Copy` of a type that is only ever a marker.
+impl<const SUITE: u16, C> core::fmt::Debug for MlsWith<SUITE, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MlsWith<{SUITE}>")
+    }
+}
+
+impl<const SUITE: u16, C> Clone for MlsWith<SUITE, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<const SUITE: u16, C> Copy for MlsWith<SUITE, C> {}
 
 /// The `mls` scheme with the mandatory-to-implement cipher suite 1.
 pub type Mls = MlsWith<1>;
@@ -147,7 +167,7 @@ impl Wire for Credential {
     }
 }
 
-impl<const SUITE: u16> KeyDistribution for MlsWith<SUITE> {
+impl<const SUITE: u16, C: MlsCrypto> KeyDistribution for MlsWith<SUITE, C> {
     const NAME: &'static str = match SUITE {
         1 => "mls",
         3 => "mls-chacha",
@@ -166,8 +186,8 @@ impl<const SUITE: u16> KeyDistribution for MlsWith<SUITE> {
     };
     type Credential = Credential;
     type Message = Message;
-    type Client = Client<SUITE>;
-    type Server = DeliveryService<SUITE>;
+    type Client = Client<SUITE, C>;
+    type Server = DeliveryService<SUITE, C>;
     type Authority = DirectoryAuthority<Self>;
 
     fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Self::Server, SchemeError> {
@@ -180,7 +200,7 @@ impl<const SUITE: u16> KeyDistribution for MlsWith<SUITE> {
         user: UserId,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<(Self::Client, Self::Credential), SchemeError> {
-        let e = Client::<SUITE>::enroll(user, rng)?;
+        let e = Client::<SUITE, C>::enroll(user, rng)?;
         server.enroll(user, e.one_time, e.last_resort);
         Ok((e.client, e.credential))
     }

@@ -59,8 +59,23 @@ impl Entropy {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn fill(&self, out: &mut [u8]) {
+    /// Fills `out` from the stream.
+    pub(crate) fn fill(&self, out: &mut [u8]) {
         self.lock().fill_bytes(out);
+    }
+}
+
+/// A crypto provider the `mls` scheme can run on: one built on an [`Entropy`] stream, from which
+/// it takes every random draw. [`SeededCrypto`] is the scheme's; the scheme's model runs on
+/// [`IdealCrypto`](crate::model::mls::IdealCrypto), which computes no cryptography.
+pub trait MlsCrypto: CryptoProvider + Clone + core::fmt::Debug + 'static {
+    /// A provider drawing from `entropy`.
+    fn from_entropy(entropy: Entropy) -> Self;
+}
+
+impl MlsCrypto for SeededCrypto {
+    fn from_entropy(entropy: Entropy) -> Self {
+        Self::new(entropy)
     }
 }
 

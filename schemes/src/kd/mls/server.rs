@@ -13,6 +13,7 @@ use super::client::ONE_TIME_KEY_PACKAGES;
 use super::identity::user_of;
 use super::member::parse;
 use super::message::Message;
+use super::provider::{MlsCrypto, SeededCrypto};
 use super::MlsWith;
 use crate::kd::{KdServer, Roster, ServerHandled};
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
@@ -35,14 +36,25 @@ struct Ordering {
 }
 
 /// The `mls` key server: a delivery service.
-#[derive(Debug, Default)]
-pub struct DeliveryService<const SUITE: u16 = 1> {
+#[derive(Debug)]
+pub struct DeliveryService<const SUITE: u16 = 1, C = SeededCrypto> {
     stock: HashMap<UserId, Stock>,
     rooms: HashMap<RoomId, Ordering>,
-    suite: PhantomData<MlsWith<SUITE>>,
+    suite: PhantomData<MlsWith<SUITE, C>>,
 }
 
-impl<const SUITE: u16> DeliveryService<SUITE> {
+// By hand: a derived impl would require `C: Default` of the provider, which is only a marker.
+impl<const SUITE: u16, C> Default for DeliveryService<SUITE, C> {
+    fn default() -> Self {
+        Self {
+            stock: HashMap::default(),
+            rooms: HashMap::default(),
+            suite: PhantomData,
+        }
+    }
+}
+
+impl<const SUITE: u16, C> DeliveryService<SUITE, C> {
     /// Stores `user`'s key packages, handed over at enrolment.
     pub(super) fn enroll(&mut self, user: UserId, one_time: Vec<Vec<u8>>, last_resort: Vec<u8>) {
         self.stock.insert(
@@ -128,8 +140,8 @@ impl<const SUITE: u16> DeliveryService<SUITE> {
     }
 }
 
-impl<const SUITE: u16> KdServer for DeliveryService<SUITE> {
-    type Kd = MlsWith<SUITE>;
+impl<const SUITE: u16, C: MlsCrypto> KdServer for DeliveryService<SUITE, C> {
+    type Kd = MlsWith<SUITE, C>;
 
     fn handle(
         &mut self,
