@@ -5,7 +5,7 @@
 //!
 //! The `mls` scheme ([`crate::kd::mls`]: RFC 9420 through mls-rs 0.57) and the interface its
 //! crypto provider implements (`mls_rs_core::crypto::CipherSuiteProvider`); the sizes are those
-//! of the scheme's provider, [`SeededCrypto`](crate::kd::mls::provider::SeededCrypto)
+//! of the scheme's provider, [`SeededCrypto`]
 //! (RustCrypto's SHA-256, HKDF, AES-128-GCM or ChaCha20-Poly1305, DHKEM(X25519) HPKE and
 //! Ed25519), for cipher suites 1 and 3.
 //!
