@@ -40,7 +40,7 @@ enum CostArg {
     Measured,
     /// Charge each operation from a calibration table (deterministic).
     Calibrated,
-    /// As calibrated, with every scheme run as its model: no cryptography runs.
+    /// As calibrated, with every scheme run as its model: no public-key cryptography runs.
     Model,
 }
 

@@ -10,6 +10,9 @@
 //!
 //! # Construction
 //!
+//! * **Provider.** The scheme is generic over its mls-rs crypto provider
+//!   ([`provider::MlsCrypto`]): [`provider::SeededCrypto`] (RustCrypto, every draw from the
+//!   scheme's `rng`) for the scheme, the ideal provider of [`crate::model::mls`] for its model.
 //! * **Clients.** Each user has one MLS client (one Ed25519 signing key, a basic credential
 //!   naming its [`UserId`], one key-package store) and one MLS group per room it
 //!   is in, with group id `"conclave room " || room (4 octets)`. The directory publishes the
