@@ -97,7 +97,7 @@ fn cost_model_sentence(k: CostModelKind) -> &'static str {
         CostModelKind::Calibrated => "charged from the calibration table measured on this machine",
         CostModelKind::Measured => "charged at its measured wall time",
         CostModelKind::Model => {
-            "charged from the calibration table, with each scheme run as its model, without cryptography"
+            "charged from the calibration table, with each scheme run as its model, without public-key cryptography"
         }
     }
 }
