@@ -61,7 +61,7 @@ use zeroize::Zeroizing;
 
 use super::aead::{self, Aad};
 use super::changers::Changers;
-use super::cipher::{Real, SymmetricCipher};
+use super::cipher::SymmetricCipher;
 use crate::rekeying::{EpochChange, Work};
 use crate::wire::varint_len;
 use crate::{Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
@@ -98,24 +98,12 @@ fn link_key<C: SymmetricCipher>(
 }
 
 impl Link {
-    /// Seals `from_secret` (epoch `from`'s) under `to_secret` (epoch `to`'s).
+    /// Seals `from_secret` (epoch `from`'s) under `to_secret` (epoch `to`'s), with the
+    /// primitives of provider `C` ([`Real`](crate::common::cipher::Real) for the schemes).
     ///
     /// # Errors
     /// [`Misuse::StaleEpoch`] unless `from < to`: links only go back.
-    pub fn seal(
-        domain: &'static str,
-        room: RoomId,
-        from: (Epoch, &[u8; 32]),
-        to: (Epoch, &[u8; 32]),
-    ) -> Result<Self, SchemeError> {
-        Self::seal_with::<Real>(domain, room, from, to)
-    }
-
-    /// As [`seal`](Self::seal), with the primitives of provider `C`.
-    ///
-    /// # Errors
-    /// As [`seal`](Self::seal).
-    pub fn seal_with<C: SymmetricCipher>(
+    pub fn seal<C: SymmetricCipher>(
         domain: &'static str,
         room: RoomId,
         (from, from_secret): (Epoch, &[u8; 32]),
@@ -135,25 +123,13 @@ impl Link {
         Ok(Self { from, to, sealed })
     }
 
-    /// Opens this link with epoch `to`'s chain secret, giving epoch `from`'s.
+    /// Opens this link with epoch `to`'s chain secret, giving epoch `from`'s, with the
+    /// primitives of provider `C`.
     ///
     /// # Errors
     /// [`SchemeError::Crypto`] if the secret, the domain, the room or either epoch is not the
     /// one the link was sealed with, or the link was altered.
-    pub fn open(
-        &self,
-        domain: &'static str,
-        room: RoomId,
-        to_secret: &[u8; 32],
-    ) -> Result<ChainSecret, SchemeError> {
-        self.open_with::<Real>(domain, room, to_secret)
-    }
-
-    /// As [`open`](Self::open), with the primitives of provider `C`.
-    ///
-    /// # Errors
-    /// As [`open`](Self::open).
-    pub fn open_with<C: SymmetricCipher>(
+    pub fn open<C: SymmetricCipher>(
         &self,
         domain: &'static str,
         room: RoomId,
@@ -303,26 +279,12 @@ pub fn part(change: &EpochChange<'_>) -> Result<Part, SchemeError> {
 
 impl Part {
     /// Sends this client's part to the server: as the changer, the link from `from` into `to`,
-    /// sealed with the chain secrets `chain_secret` gives for the two epochs; as a joiner, the
+    /// sealed (with the primitives of provider `C`) with the chain secrets `chain_secret` gives for the two epochs; as a joiner, the
     /// request for the chain below its epoch, which is returned for the client to await.
     ///
     /// # Errors
     /// An error of `chain_secret` or of [`Link::seal`].
-    pub fn send<'a>(
-        self,
-        domain: &'static str,
-        room: RoomId,
-        chain_secret: impl Fn(Epoch) -> Result<&'a [u8; 32], SchemeError>,
-        out: &mut Outbox<Message>,
-    ) -> Result<Option<Epoch>, SchemeError> {
-        self.send_with::<Real>(domain, room, chain_secret, out)
-    }
-
-    /// As [`send`](Self::send), sealing with the primitives of provider `C`.
-    ///
-    /// # Errors
-    /// As [`send`](Self::send).
-    pub fn send_with<'a, C: SymmetricCipher>(
+    pub fn send<'a, C: SymmetricCipher>(
         self,
         domain: &'static str,
         room: RoomId,
@@ -332,12 +294,8 @@ impl Part {
         match self {
             Part::Link { from, to } => {
                 let from_secret = chain_secret(from)?;
-                let link = Link::seal_with::<C>(
-                    domain,
-                    room,
-                    (from, from_secret),
-                    (to, chain_secret(to)?),
-                )?;
+                let link =
+                    Link::seal::<C>(domain, room, (from, from_secret), (to, chain_secret(to)?))?;
                 out.send(Dest::Server, Message::Link(link));
                 Ok(None)
             }
@@ -358,7 +316,7 @@ pub fn answers(links: &[Link], epoch: Epoch) -> bool {
 
 /// Follows `links` down from the epochs in `known`, newest first, and adds every epoch it
 /// reaches with what `learn` makes of its chain secret; `secret_of` gives the chain secret of
-/// what is known. Links out of an epoch not known (even after the links before) or into one
+/// what is known; links open with the primitives of provider `C`. Links out of an epoch not known (even after the links before) or into one
 /// known already are skipped. Returns how many epochs were learned.
 ///
 /// # Errors
@@ -366,22 +324,7 @@ pub fn answers(links: &[Link], epoch: Epoch) -> bool {
 /// link out of a known epoch does not open (forged, moved or corrupted): every other link is
 /// still followed first, and nothing is learned from the bad one. An error of `learn` is
 /// returned as it is.
-pub fn walk<T>(
-    domain: &'static str,
-    room: RoomId,
-    links: &[Link],
-    known: &mut BTreeMap<Epoch, T>,
-    secret_of: impl Fn(&T) -> &[u8; 32],
-    learn: impl FnMut(Epoch, ChainSecret) -> Result<T, SchemeError>,
-) -> Result<usize, SchemeError> {
-    walk_with::<Real, T>(domain, room, links, known, secret_of, learn)
-}
-
-/// As [`walk`], opening links with the primitives of provider `C`.
-///
-/// # Errors
-/// As [`walk`].
-pub fn walk_with<C: SymmetricCipher, T>(
+pub fn walk<C: SymmetricCipher, T>(
     domain: &'static str,
     room: RoomId,
     links: &[Link],
@@ -406,7 +349,7 @@ pub fn walk_with<C: SymmetricCipher, T>(
         let Some(holder) = known.get(&link.to) else {
             continue;
         };
-        match link.open_with::<C>(domain, room, secret_of(holder)) {
+        match link.open::<C>(domain, room, secret_of(holder)) {
             Ok(secret) => {
                 let value = learn(link.from, secret)?;
                 known.insert(link.from, value);
@@ -636,6 +579,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
+    use crate::common::cipher::Real;
     use crate::pre::KeyView;
     use crate::testing::Tamper;
     use crate::EpochSecret;
@@ -650,7 +594,7 @@ mod tests {
     }
 
     fn link(room: RoomId, s: &[[u8; 32]], from: u64, to: u64) -> Link {
-        Link::seal(
+        Link::seal::<Real>(
             DOMAIN,
             room,
             (Epoch(from), &s[from as usize]),
@@ -672,13 +616,13 @@ mod tests {
         let s = secrets(3);
         let room = RoomId(1);
         let l = link(room, &s, 0, 1);
-        assert_eq!(*l.open(DOMAIN, room, &s[1]).unwrap(), s[0]);
+        assert_eq!(*l.open::<Real>(DOMAIN, room, &s[1]).unwrap(), s[0]);
         assert_eq!(l.wire_len(), 64);
         assert_eq!(l, link(room, &s, 0, 1), "a link is deterministic");
         for wrong in [
-            l.open(DOMAIN, room, &s[0]),
-            l.open(DOMAIN, RoomId(2), &s[1]),
-            l.open("conclave/other", room, &s[1]),
+            l.open::<Real>(DOMAIN, room, &s[0]),
+            l.open::<Real>(DOMAIN, RoomId(2), &s[1]),
+            l.open::<Real>("conclave/other", room, &s[1]),
         ] {
             assert_eq!(wrong.unwrap_err(), SchemeError::Crypto);
         }
@@ -686,17 +630,17 @@ mod tests {
         moved.from = Epoch(0);
         moved.to = Epoch(2);
         assert_eq!(
-            moved.open(DOMAIN, room, &s[1]).unwrap_err(),
+            moved.open::<Real>(DOMAIN, room, &s[1]).unwrap_err(),
             SchemeError::Crypto
         );
         let mut bad = l;
         assert!(bad.tamper());
         assert_eq!(
-            bad.open(DOMAIN, room, &s[1]).unwrap_err(),
+            bad.open::<Real>(DOMAIN, room, &s[1]).unwrap_err(),
             SchemeError::Crypto
         );
         assert!(matches!(
-            Link::seal(DOMAIN, room, (Epoch(1), &s[1]), (Epoch(1), &s[1])),
+            Link::seal::<Real>(DOMAIN, room, (Epoch(1), &s[1]), (Epoch(1), &s[1])),
             Err(SchemeError::Misuse(Misuse::StaleEpoch { .. }))
         ));
     }
@@ -707,7 +651,8 @@ mod tests {
         let room = RoomId(3);
         let links: Vec<Link> = (1..6).map(|t| link(room, &s, t - 1, t)).collect();
         let mut known: BTreeMap<Epoch, [u8; 32]> = BTreeMap::from([(Epoch(5), s[5])]);
-        let learned = walk(DOMAIN, room, &links, &mut known, |k| k, |_, c| Ok(*c)).unwrap();
+        let learned =
+            walk::<Real, _>(DOMAIN, room, &links, &mut known, |k| k, |_, c| Ok(*c)).unwrap();
         assert_eq!(learned, 5);
         for (e, secret) in s.iter().enumerate() {
             assert_eq!(known[&Epoch(e as u64)], *secret);
@@ -717,7 +662,7 @@ mod tests {
         assert!(bad[2].tamper());
         let mut known = BTreeMap::from([(Epoch(5), s[5])]);
         assert_eq!(
-            walk(DOMAIN, room, &bad, &mut known, |k| k, |_, c| Ok(*c)),
+            walk::<Real, _>(DOMAIN, room, &bad, &mut known, |k| k, |_, c| Ok(*c)),
             Err(SchemeError::Crypto)
         );
         assert_eq!(
@@ -727,7 +672,7 @@ mod tests {
         let mut backwards = links[0].clone();
         backwards.from = Epoch(4);
         assert_eq!(
-            walk(DOMAIN, room, &[backwards], &mut known, |k| k, |_, c| Ok(*c)),
+            walk::<Real, _>(DOMAIN, room, &[backwards], &mut known, |k| k, |_, c| Ok(*c)),
             Err(SchemeError::Malformed(
                 "a back-chain link that does not go back"
             ))
@@ -787,7 +732,7 @@ mod tests {
         );
         assert!(answers(&links, Epoch(3)));
         // A different link into a stored epoch is refused; the same one again is harmless.
-        let other = Link::seal(DOMAIN, room, (Epoch(0), &s[3]), (Epoch(1), &s[1])).unwrap();
+        let other = Link::seal::<Real>(DOMAIN, room, (Epoch(0), &s[3]), (Epoch(1), &s[1])).unwrap();
         assert!(matches!(
             store.handle(room, UserId(0), Message::Link(other), &changers, &mut out),
             Err(SchemeError::Misuse(Misuse::UnexpectedMessage(_)))

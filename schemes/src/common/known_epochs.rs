@@ -96,7 +96,7 @@ impl<T: EpochEntry> KnownEpochs<T> {
     /// secret this client holds for its epoch (forged or corrupted).
     pub fn walk(&mut self, room: RoomId, links: &[Link]) -> Result<(), SchemeError> {
         let known = self.rooms.entry(room).or_default();
-        back_chain::walk_with::<T::Cipher, _>(
+        back_chain::walk::<T::Cipher, _>(
             T::CHAIN,
             room,
             links,

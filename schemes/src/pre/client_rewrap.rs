@@ -117,6 +117,7 @@ use super::{
 };
 use crate::common::back_chain::{self, ChainSecret, ChainStore, Link};
 use crate::common::changers::Changers;
+use crate::common::cipher::Real;
 use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::wire::varint_len;
 use crate::{
@@ -346,7 +347,7 @@ struct Known {
 
 impl EpochEntry for Known {
     const CHAIN: &'static str = CHAIN;
-    type Cipher = crate::common::cipher::Real;
+    type Cipher = Real;
 
     fn held(key: KeyView<'_>) -> Self {
         Self {
@@ -565,7 +566,7 @@ impl RekeyingClient for Client {
         }
         let prev_kek = self.learn(prev).clone();
         if change.changer && change.shares_history {
-            let link = Link::seal(
+            let link = Link::seal::<Real>(
                 CHAIN,
                 next.room,
                 (prev.epoch, &prev_kek),

@@ -357,7 +357,7 @@ impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
         }
         self.known.learn(next);
         let known = &self.known;
-        part.send_with::<C>(
+        part.send::<C>(
             CHAIN,
             next.room,
             |epoch| {
@@ -600,7 +600,7 @@ mod tests {
     }
 
     fn make_link(prev: KeyView<'_>, next: KeyView<'_>) -> back_chain::Link {
-        back_chain::Link::seal(
+        back_chain::Link::seal::<crate::common::cipher::Real>(
             CHAIN,
             next.room,
             (prev.epoch, prev.secret.as_bytes()),

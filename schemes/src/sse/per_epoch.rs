@@ -482,7 +482,7 @@ impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
                 .map(|k| k.root.as_bytes())
                 .ok_or(SchemeError::Internal("a changer without its epochs' roots"))
         };
-        if let Some(epoch) = part.send_with::<C>(CHAIN, next.room, root, out)? {
+        if let Some(epoch) = part.send::<C>(CHAIN, next.room, root, out)? {
             self.awaiting_chain.insert(next.room, epoch);
         }
         Ok(())
@@ -508,7 +508,7 @@ impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
             }
         }
         let epochs = self.rooms.entry(room).or_default();
-        back_chain::walk_with::<C, _>(
+        back_chain::walk::<C, _>(
             CHAIN,
             room,
             links,
@@ -675,8 +675,13 @@ mod tests {
         // count 2, one label, the awaiting-chain flag.
         assert_eq!(query.wire_len(), 2 + 16 + 1);
         let root = [7; 32];
-        let link =
-            back_chain::Link::seal(CHAIN, RoomId(1), (Epoch(0), &root), (Epoch(1), &root)).unwrap();
+        let link = back_chain::Link::seal::<crate::common::cipher::Real>(
+            CHAIN,
+            RoomId(1),
+            (Epoch(0), &root),
+            (Epoch(1), &root),
+        )
+        .unwrap();
         assert_eq!(Message::Link(link.clone()).wire_len(), 1 + 8 + 8 + 48);
         assert_eq!(Message::Request { epoch: Epoch(1) }.wire_len(), 1 + 8);
         assert_eq!(Message::Chain(vec![link; 3]).wire_len(), 1 + 1 + 3 * 64);

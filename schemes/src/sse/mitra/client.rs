@@ -15,6 +15,7 @@ use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, Log
 use super::wire::{Entry, Message, Query, Reply, Update};
 use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
 use crate::common::back_chain;
+use crate::common::cipher::Real;
 use crate::sse::{EpochChange, IndexChange, IndexOp, KeyView, Resolution, SseClient};
 use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
 
@@ -474,7 +475,7 @@ impl RekeyingClient for Client {
         }
         let held = &*state;
         let root = |epoch| held.keys(epoch).map(EpochKeys::root);
-        if let Some(epoch) = back_chain::part(&change)?.send(CHAIN, next.room, root, out)? {
+        if let Some(epoch) = back_chain::part(&change)?.send::<Real>(CHAIN, next.room, root, out)? {
             state.awaiting_chain = Some(epoch);
         }
         Ok(())
@@ -497,7 +498,7 @@ impl RekeyingClient for Client {
         {
             state.awaiting_chain = None;
         }
-        back_chain::walk(
+        back_chain::walk::<Real, _>(
             CHAIN,
             key.room,
             links,
