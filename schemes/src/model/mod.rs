@@ -1,20 +1,18 @@
 //! Models of the schemes, for the `model` cost mode: the same protocol without its cryptography.
 //!
 //! A run under `cost_model: model` charges every operation from the calibration table, as a
-//! `calibrated` run does, but runs no cryptography, so that it can reach organisations far larger
-//! than real cryptography allows. Each scheme it runs is one of:
+//! `calibrated` run does, but runs no public-key cryptography, so that it can reach
+//! organisations far larger than real cryptography allows. Each scheme it runs is one of:
 //!
 //! * **crypto-free**: a scheme that computes nothing secret (`conventional`, `none`, `plaintext`)
 //!   runs as it is; it is its own model.
-//! * **modelled**: a model of the scheme registered under the same name, which keeps the
-//!   scheme's protocol (who sends what to whom, in what order, which checks a recipient makes,
-//!   which epoch it then holds) and replaces each cryptographic object by a stand-in of the same
-//!   encoded length that carries its content in the clear. Every message a model sends has the
-//!   exact wire length of the real scheme's, from the formulas the scheme's module documents,
-//!   and every state length is the real one's. The schemes built on sealed boxes
-//!   (`pairwise-dh`, `sender-keys`) are generic over a crypto provider
-//!   ([`crate::kd::provider`]): their model is the same code over the [`ideal_kd::Ideal`]
-//!   provider, so a model cannot drift from the protocol it stands for.
+//! * **modelled**: the scheme's own code, generic over the provider of its primitives, run
+//!   over an ideal provider and registered under the scheme's name (the list below). So a model
+//!   keeps the scheme's protocol (who sends what to whom, in what order, which checks a
+//!   recipient makes, which epoch it then holds) by construction, sends messages and keeps
+//!   state of exactly the real lengths, and cannot drift from the protocol it stands for; only
+//!   its primitives differ: each ideal object has the real one's encoded length and opens only
+//!   for what the real one is bound to, but keeps nothing secret.
 //!
 //! What a model guarantees: under the same scenario, seed and calibration table, a `model` run
 //! sends the same messages (number, order, destinations, lengths) and is charged the same as a
