@@ -1,15 +1,17 @@
 //! The models of the data families' schemes (epoch-keys, client-rewrap, per-epoch and mitra on
-//! the ideal cipher provider) against the real schemes: driven through the same harness flow from generators in
-//! the same state, they send the same messages with the same lengths, store records of the same
-//! lengths and reach the same open, refuse and search outcomes; and they pass the family's
-//! conformance suite as the real schemes do.
+//! the ideal cipher provider) against the real schemes: driven through the same harness flow
+//! from generators in the same state, they send the same messages with the same lengths, store
+//! records of the same lengths and reach the same open, refuse and search outcomes; and they
+//! pass the family's conformance suite as the real schemes do. A model broken on purpose is
+//! caught by the same comparison.
 
 #![allow(clippy::unwrap_used)]
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use conclave_schemes::model::ideal_cipher::Ideal;
+use conclave_schemes::common::cipher::SymmetricCipher;
+use conclave_schemes::model::ideal_cipher::{Ideal, IdealSharedKey};
 use conclave_schemes::pre::client_rewrap::{ClientRewrap, ClientRewrapWith};
 use conclave_schemes::pre::epoch_keys::{EpochKeys, EpochKeysWith};
 use conclave_schemes::pre::HistoryProtection;
@@ -18,7 +20,7 @@ use conclave_schemes::sse::mitra::{Mitra, MitraWith};
 use conclave_schemes::sse::per_epoch::{PerEpoch, PerEpochWith};
 use conclave_schemes::sse::{Access, SearchableEncryption};
 use conclave_schemes::testing::{self, readable, HistoryHarness, SseHarness, Tamper};
-use conclave_schemes::{MsgId, RoomId, UserId, Wire};
+use conclave_schemes::{Epoch, EpochSecret, Label, MsgId, RoomId, SchemeError, UserId, Wire};
 
 /// Everything observable of a history flow: control messages, record lengths, server state
 /// length, and who opens what (also tampered and moved records).
@@ -193,4 +195,74 @@ fn the_models_pass_their_families_suites() {
     testing::history_conformance::<ClientRewrapWith<Ideal>>(&mut rng);
     testing::sse_conformance::<PerEpochWith<Ideal>>(&mut rng);
     testing::sse_conformance::<MitraWith<Ideal>>(&mut rng);
+}
+
+/// A model broken on purpose, to show that the trace comparisons catch it: the ideal provider,
+/// except that a single-use seal of a body is one byte short (`SHORT_SEAL`; a back-chain link,
+/// which seals a 32-byte key, is left whole so that the flow runs to the end) or the keyword
+/// hash ignores the keyword (`BLIND_HASH`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Broken<const SHORT_SEAL: bool, const BLIND_HASH: bool>;
+
+impl<const SHORT_SEAL: bool, const BLIND_HASH: bool> SymmetricCipher
+    for Broken<SHORT_SEAL, BLIND_HASH>
+{
+    type SharedKey = IdealSharedKey;
+    type Prf = [u8; 32];
+
+    fn seal_once(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SchemeError> {
+        let mut sealed = Ideal::seal_once(key, aad, plaintext)?;
+        if SHORT_SEAL && plaintext.len() != 32 {
+            sealed.pop();
+        }
+        Ok(sealed)
+    }
+
+    fn open_once(key: &[u8; 32], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SchemeError> {
+        Ideal::open_once(key, aad, ciphertext)
+    }
+
+    fn shared_key(key: &[u8; 32]) -> IdealSharedKey {
+        Ideal::shared_key(key)
+    }
+
+    fn derive(secret: &EpochSecret, label: Label, room: RoomId, epoch: Epoch) -> [u8; 32] {
+        Ideal::derive(secret, label, room, epoch)
+    }
+
+    fn hkdf(ikm: &[u8; 32], info: &[&[u8]]) -> [u8; 32] {
+        Ideal::hkdf(ikm, info)
+    }
+
+    fn prf_key(key: &[u8; 32]) -> [u8; 32] {
+        Ideal::prf_key(key)
+    }
+
+    fn prf(key: &[u8; 32], input: &[u8]) -> [u8; 32] {
+        Ideal::prf(key, input)
+    }
+
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        if BLIND_HASH {
+            Ideal::hash(&[])
+        } else {
+            Ideal::hash(parts)
+        }
+    }
+}
+
+#[test]
+fn the_trace_comparisons_catch_a_broken_model() {
+    let real = history_trace::<ClientRewrap>(true, 11);
+    assert_eq!(
+        real,
+        history_trace::<ClientRewrapWith<Broken<false, false>>>(true, 11)
+    );
+    assert_ne!(
+        real,
+        history_trace::<ClientRewrapWith<Broken<true, false>>>(true, 11)
+    );
+    let real = sse_trace::<Mitra>(true, 15);
+    assert_eq!(real, sse_trace::<MitraWith<Broken<false, false>>>(true, 15));
+    assert_ne!(real, sse_trace::<MitraWith<Broken<false, true>>>(true, 15));
 }

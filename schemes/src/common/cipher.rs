@@ -18,9 +18,8 @@
 //! [`EpochSecret::derive`] computes), HKDF-SHA-256 expand of a 32-byte key
 //! ([`SymmetricCipher::hkdf`]), a PRF keyed once and applied to many inputs
 //! ([`SymmetricCipher::prf`], HMAC-SHA-256) and an unkeyed hash ([`SymmetricCipher::hash`],
-//! SHA-256). [`Real`] calls exactly the code the schemes called
-//! before the trait existed, so its outputs, and its draws from the random generator, are
-//! unchanged.
+//! SHA-256). [`Real`] calls exactly the code the schemes called before the trait existed, so
+//! its outputs, and its draws from the random generator, are unchanged.
 //!
 //! # Costs
 //!
@@ -30,8 +29,9 @@
 //! # Security
 //!
 //! [`Real`]'s is that of the primitives: IND-CCA2 AEADs (see [`super::aead`]), HKDF-SHA-256 as
-//! a KDF, HMAC-SHA-256 as a PRF and SHA-256 as a collision-resistant hash. Failures are opaque ([`SchemeError::Crypto`]) under every
-//! provider, so a scheme cannot tell which provider it runs on from an error.
+//! a KDF, HMAC-SHA-256 as a PRF and SHA-256 as a collision-resistant hash. Failures are opaque
+//! ([`SchemeError::Crypto`]) under every provider, so a scheme cannot tell which provider it
+//! runs on from an error.
 //!
 //! # Weaknesses
 //!

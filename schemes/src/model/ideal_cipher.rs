@@ -22,8 +22,8 @@
 //!   simulator's scan of server-held bytes for canaries finds in a model exactly what it finds
 //!   in the real scheme, nothing (a verbatim body would be reported as a server reading
 //!   messages, which the real scheme does not do).
-//! * **Derivations** (the key schedule, HKDF, the PRF, the hash): the mix of their inputs to the real
-//!   output length, under a domain per primitive. Deterministic, and different inputs give
+//! * **Derivations** (the key schedule, HKDF, the PRF, the hash): the mix of their inputs to
+//!   the real output length, under a domain per primitive. Deterministic, and different inputs give
 //!   different outputs in practice.
 //!
 //! # Costs
