@@ -15,7 +15,7 @@ use crate::model::sender_keys::SenderKeysModel;
 use crate::pre::{
     afgh::{groups::Exponents as PairingExponents, Afgh, AfghHybrid, AfghHybridIn, AfghIn},
     bbs98::{Bbs98, Bbs98In},
-    client_rewrap::ClientRewrap,
+    client_rewrap::{ClientRewrap, ClientRewrapWith},
     dl_group::Exponents,
     epoch_keys::{EpochKeys, EpochKeysWith},
     keyhom::{KeyHom, KeyHomIn},
@@ -23,7 +23,7 @@ use crate::pre::{
     HistoryProtection,
 };
 use crate::sse::{
-    mitra::Mitra,
+    mitra::{Mitra, MitraWith},
     per_epoch::{PerEpoch, PerEpochWith},
     plaintext::PlaintextIndex,
     rekey_index::RekeyIndex,
@@ -282,6 +282,10 @@ impl Models {
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
                 (EpochKeys::NAME, history_system::<EpochKeysWith<Ideal>>),
+                (
+                    ClientRewrap::NAME,
+                    history_system::<ClientRewrapWith<Ideal>>,
+                ),
                 (Bbs98::NAME, history_system::<Bbs98In<Exponents>>),
                 (KeyHom::NAME, history_system::<KeyHomIn<Exponents>>),
                 (Afgh::NAME, history_system::<AfghIn<PairingExponents>>),
@@ -293,6 +297,7 @@ impl Models {
             sse: vec![
                 (PlaintextIndex::NAME, sse_system::<PlaintextIndex>),
                 (PerEpoch::NAME, sse_system::<PerEpochWith<Ideal>>),
+                (Mitra::NAME, sse_system::<MitraWith<Ideal>>),
             ],
         }
     }

@@ -1,22 +1,26 @@
-//! The models of the data families' schemes (epoch-keys, per-epoch on the ideal cipher
-//! provider) against the real schemes: driven through the same harness flow from generators in
-//! the same state, they send the same messages with the same lengths, store records of the same
-//! lengths and reach the same open, refuse and search outcomes; and they pass the family's
-//! conformance suite as the real schemes do.
+//! The models of the data families' schemes (epoch-keys, client-rewrap, per-epoch and mitra on
+//! the ideal cipher provider) against the real schemes: driven through the same harness flow
+//! from generators in the same state, they send the same messages with the same lengths, store
+//! records of the same lengths and reach the same open, refuse and search outcomes; and they
+//! pass the family's conformance suite as the real schemes do. A model broken on purpose is
+//! caught by the same comparison.
 
 #![allow(clippy::unwrap_used)]
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use conclave_schemes::model::ideal_cipher::Ideal;
+use conclave_schemes::common::cipher::SymmetricCipher;
+use conclave_schemes::model::ideal_cipher::{Ideal, IdealSharedKey};
+use conclave_schemes::pre::client_rewrap::{ClientRewrap, ClientRewrapWith};
 use conclave_schemes::pre::epoch_keys::{EpochKeys, EpochKeysWith};
 use conclave_schemes::pre::HistoryProtection;
 use conclave_schemes::rekeying::RekeyingServer;
+use conclave_schemes::sse::mitra::{Mitra, MitraWith};
 use conclave_schemes::sse::per_epoch::{PerEpoch, PerEpochWith};
 use conclave_schemes::sse::{Access, SearchableEncryption};
 use conclave_schemes::testing::{self, readable, HistoryHarness, SseHarness, Tamper};
-use conclave_schemes::{MsgId, RoomId, UserId, Wire};
+use conclave_schemes::{Epoch, EpochSecret, Label, MsgId, RoomId, SchemeError, UserId, Wire};
 
 /// Everything observable of a history flow: control messages, record lengths, server state
 /// length, and who opens what (also tampered and moved records).
@@ -39,6 +43,8 @@ where
     };
     send(&mut h, u(0), 0, &mut rng);
     send(&mut h, u(1), 100, &mut rng);
+    // Sealed now, stored only after four changes (a sender that had not caught up).
+    let (late, late_record) = h.seal(u(1), b"late", &mut rng);
     h.rekey(u(1), &mut rng);
     send(&mut h, u(0), 17, &mut rng);
     h.join(&[u(2)], u(0), &mut rng);
@@ -48,6 +54,11 @@ where
     h.join(&[u(3), u(4)], u(2), &mut rng);
     send(&mut h, u(4), 4096, &mut rng);
     h.rekey(u(3), &mut rng);
+    trace.push(format!("record {late} {}", late_record.wire_len()));
+    h.store(late, late_record);
+    trace.push(format!("stored late as {}", h.get(late).wire_len()));
+    ids.push(late);
+    h.rekey(u(2), &mut rng);
     for c in &h.control_log {
         trace.push(format!("control {c:?}"));
     }
@@ -85,6 +96,24 @@ fn the_epoch_keys_model_behaves_as_the_scheme() {
         assert!(real
             .iter()
             .any(|l| l.contains("moved to another message: Err(Crypto)")));
+    }
+}
+
+/// Client-rewrap's flow also re-wraps every stored header at each change that shares history,
+/// and attaches links to the record stored late.
+#[test]
+fn the_client_rewrap_model_behaves_as_the_scheme() {
+    for (shares, seed) in [(true, 11), (false, 12), (true, 13), (true, 14)] {
+        let real = history_trace::<ClientRewrap>(shares, seed);
+        let model = history_trace::<ClientRewrapWith<Ideal>>(shares, seed);
+        assert_eq!(real, model, "shares history: {shares}");
+        assert!(real.iter().any(|l| l.contains("tampered: Err(Crypto)")));
+        assert!(real
+            .iter()
+            .any(|l| l.contains("moved to another message: Err(Crypto)")));
+        if shares {
+            assert!(real.iter().any(|l| l.contains("\"rewrap\"")), "{real:?}");
+        }
     }
 }
 
@@ -149,9 +178,91 @@ fn the_per_epoch_model_behaves_as_the_scheme() {
     }
 }
 
+/// Mitra's searches take several rounds, read the log and (for a joiner) the back-chain.
+#[test]
+fn the_mitra_model_behaves_as_the_scheme() {
+    for (shares, seed) in [(true, 15), (false, 16), (true, 17)] {
+        let real = sse_trace::<Mitra>(shares, seed);
+        let model = sse_trace::<MitraWith<Ideal>>(shares, seed);
+        assert_eq!(real, model, "shares history: {shares}");
+    }
+}
+
 #[test]
 fn the_models_pass_their_families_suites() {
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     testing::history_conformance::<EpochKeysWith<Ideal>>(&mut rng);
+    testing::history_conformance::<ClientRewrapWith<Ideal>>(&mut rng);
     testing::sse_conformance::<PerEpochWith<Ideal>>(&mut rng);
+    testing::sse_conformance::<MitraWith<Ideal>>(&mut rng);
+}
+
+/// A model broken on purpose, to show that the trace comparisons catch it: the ideal provider,
+/// except that a single-use seal of a body is one byte short (`SHORT_SEAL`; a back-chain link,
+/// which seals a 32-byte key, is left whole so that the flow runs to the end) or the keyword
+/// hash ignores the keyword (`BLIND_HASH`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Broken<const SHORT_SEAL: bool, const BLIND_HASH: bool>;
+
+impl<const SHORT_SEAL: bool, const BLIND_HASH: bool> SymmetricCipher
+    for Broken<SHORT_SEAL, BLIND_HASH>
+{
+    type SharedKey = IdealSharedKey;
+    type Prf = [u8; 32];
+
+    fn seal_once(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SchemeError> {
+        let mut sealed = Ideal::seal_once(key, aad, plaintext)?;
+        if SHORT_SEAL && plaintext.len() != 32 {
+            sealed.pop();
+        }
+        Ok(sealed)
+    }
+
+    fn open_once(key: &[u8; 32], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, SchemeError> {
+        Ideal::open_once(key, aad, ciphertext)
+    }
+
+    fn shared_key(key: &[u8; 32]) -> IdealSharedKey {
+        Ideal::shared_key(key)
+    }
+
+    fn derive(secret: &EpochSecret, label: Label, room: RoomId, epoch: Epoch) -> [u8; 32] {
+        Ideal::derive(secret, label, room, epoch)
+    }
+
+    fn hkdf(ikm: &[u8; 32], info: &[&[u8]]) -> [u8; 32] {
+        Ideal::hkdf(ikm, info)
+    }
+
+    fn prf_key(key: &[u8; 32]) -> [u8; 32] {
+        Ideal::prf_key(key)
+    }
+
+    fn prf(key: &[u8; 32], input: &[u8]) -> [u8; 32] {
+        Ideal::prf(key, input)
+    }
+
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        if BLIND_HASH {
+            Ideal::hash(&[])
+        } else {
+            Ideal::hash(parts)
+        }
+    }
+}
+
+#[test]
+fn the_trace_comparisons_catch_a_broken_model() {
+    let real = history_trace::<ClientRewrap>(true, 11);
+    assert_eq!(
+        real,
+        history_trace::<ClientRewrapWith<Broken<false, false>>>(true, 11)
+    );
+    assert_ne!(
+        real,
+        history_trace::<ClientRewrapWith<Broken<true, false>>>(true, 11)
+    );
+    let real = sse_trace::<Mitra>(true, 15);
+    assert_eq!(real, sse_trace::<MitraWith<Broken<false, false>>>(true, 15));
+    assert_ne!(real, sse_trace::<MitraWith<Broken<false, true>>>(true, 15));
 }

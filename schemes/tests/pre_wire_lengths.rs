@@ -4,14 +4,17 @@
 //! stored record (after every step), every control message and every server work report must
 //! be exactly what the scheme's formulas give. The formulas' inputs come from this file's own
 //! bookkeeping of the run (epochs, what is stored when, which member sends under which message
-//! key), never from the scheme's state.
+//! key), never from the scheme's state. The schemes that have a model on the ideal cipher
+//! provider are checked as models too.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use conclave_schemes::common::cipher::SymmetricCipher;
+use conclave_schemes::model::ideal_cipher::Ideal;
 use conclave_schemes::pre::afgh::{wire as afgh_wire, Afgh, AfghHybrid};
 use conclave_schemes::pre::bbs98::{self, Bbs98};
-use conclave_schemes::pre::client_rewrap::{self, ClientRewrap};
+use conclave_schemes::pre::client_rewrap::{self, ClientRewrap, ClientRewrapWith};
 use conclave_schemes::pre::dl_hybrid;
 use conclave_schemes::pre::epoch_keys::{self, EpochKeys};
 use conclave_schemes::pre::keyhom::{self, KeyHom};
@@ -172,7 +175,7 @@ fn rewrap_epochs(m: &Model, msg: &Msg) -> (u64, Option<u64>) {
     }
 }
 
-impl Formulas for ClientRewrap {
+impl<C: SymmetricCipher> Formulas for ClientRewrapWith<C> {
     fn sealed(_: &Model, msg: &Msg) -> usize {
         client_rewrap::record_len(msg.plaintext, 0)
     }
@@ -616,6 +619,11 @@ fn epoch_keys_lengths() {
 #[test]
 fn client_rewrap_lengths() {
     check::<ClientRewrap>();
+}
+
+#[test]
+fn client_rewrap_model_lengths() {
+    check::<ClientRewrapWith<Ideal>>();
 }
 
 #[test]

@@ -1,16 +1,18 @@
 //! `mitra` in a small room of several writers: every search equals a brute-force scan of what
 //! the server holds, across epoch changes, late updates, joins under both history policies and
 //! removals; tampering is rejected; wire lengths are exact; updates never reuse a queried
-//! address (forward privacy).
+//! address (forward privacy). Every check runs on the real scheme and on its model (the same
+//! code over the ideal cipher provider).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use conclave_schemes::common::cipher::SymmetricCipher;
 use conclave_schemes::common::router::{route, Arrival};
 use conclave_schemes::sse::mitra::{
-    Client, LogRecord, Message, Mitra, Query, Reply, Server, Update,
+    ClientWith, LogRecord, Message, MitraWith, Query, Reply, ServerWith, Update,
 };
 use conclave_schemes::sse::{
     Access, EpochChange, IndexChange, KeyView, Resolution, SearchableEncryption, Searched,
@@ -21,6 +23,44 @@ use conclave_schemes::{
 };
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+
+/// Runs each check on the real scheme (`real::`) and on its model (`model::`).
+macro_rules! on_both_providers {
+    ($($check:ident),* $(,)?) => {
+        mod real {
+            $(
+                #[test]
+                fn $check() {
+                    super::$check::<conclave_schemes::common::cipher::Real>();
+                }
+            )*
+        }
+        mod model {
+            $(
+                #[test]
+                fn $check() {
+                    super::$check::<conclave_schemes::model::ideal_cipher::Ideal>();
+                }
+            )*
+        }
+    };
+}
+
+on_both_providers!(
+    interleaved_writers_and_deletes_match_oracle_across_epochs,
+    late_update_is_found_by_members_and_history_joiners,
+    lagging_member_catches_up_on_records_it_skipped,
+    concurrent_writers_on_one_keyword_do_not_collide,
+    removed_member_finds_nothing_new,
+    joiner_with_shared_history_finds_everything,
+    joiner_search_waits_for_its_back_chain,
+    joiner_from_join_finds_nothing_before_its_join,
+    tampered_replies_and_chains_are_rejected,
+    wire_and_stored_lengths_are_exact,
+    updates_never_reuse_a_queried_address,
+    replies_for_other_searches_are_refused,
+    recreated_writer_never_reuses_an_address,
+);
 
 const ROOM: RoomId = RoomId(9);
 const WORDS: [&str; 6] = ["budget", "launch", "hiring", "q3", "review", "roadmap"];
@@ -36,11 +76,12 @@ struct Cost {
     reply_bytes: usize,
 }
 
-/// A room, its members' clients and the search server, with messages delivered synchronously.
-struct World {
+/// A room, its members' clients and the search server, with messages delivered synchronously,
+/// on the primitives of provider `C`.
+struct World<C: SymmetricCipher> {
     rng: ChaCha20Rng,
-    server: Server,
-    clients: Vec<Client>,
+    server: ServerWith<C>,
+    clients: Vec<ClientWith<C>>,
     secrets: Vec<EpochSecret>,
     /// The epoch each user's client holds (a removed user keeps its last one).
     held: Vec<Option<u64>>,
@@ -64,14 +105,16 @@ struct World {
     held_chains: Vec<(UserId, Message)>,
 }
 
-impl World {
+impl<C: SymmetricCipher> World<C> {
     fn new(users: u32, initial: &[u32], shares_history: bool, seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let secrets = vec![EpochSecret::random(&mut rng)];
         let mut w = Self {
             rng,
-            server: Server::default(),
-            clients: (0..users).map(|u| Mitra::new_client(UserId(u))).collect(),
+            server: ServerWith::default(),
+            clients: (0..users)
+                .map(|u| MitraWith::<C>::new_client(UserId(u)))
+                .collect(),
             secrets,
             held: vec![None; users as usize],
             member: vec![false; users as usize],
@@ -387,9 +430,8 @@ fn flip(bytes: &mut Arc<[u8]>, at: usize) {
     *bytes = Arc::from(v);
 }
 
-#[test]
-fn interleaved_writers_and_deletes_match_oracle_across_epochs() {
-    let mut w = World::new(8, &[0, 1, 2, 3, 4], true, 11);
+fn interleaved_writers_and_deletes_match_oracle_across_epochs<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(8, &[0, 1, 2, 3, 4], true, 11);
     let changes: [(u32, &[u32], &[u32]); 5] = [
         (0, &[5], &[]),
         (2, &[], &[1]),
@@ -438,9 +480,8 @@ fn interleaved_writers_and_deletes_match_oracle_across_epochs() {
     assert_eq!(w.secrets.len(), 6);
 }
 
-#[test]
-fn late_update_is_found_by_members_and_history_joiners() {
-    let mut w = World::new(5, &[0, 1, 2], true, 12);
+fn late_update_is_found_by_members_and_history_joiners<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(5, &[0, 1, 2], true, 12);
     w.send(0, &["budget"]);
     let (late, update) = w.write(1, &["budget", "launch"]);
     w.change(0, &[3], &[], false, &[]);
@@ -458,9 +499,8 @@ fn late_update_is_found_by_members_and_history_joiners() {
     }
 }
 
-#[test]
-fn lagging_member_catches_up_on_records_it_skipped() {
-    let mut w = World::new(4, &[0, 1, 2], true, 13);
+fn lagging_member_catches_up_on_records_it_skipped<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(4, &[0, 1, 2], true, 13);
     w.send(0, &["review"]);
     w.change(0, &[], &[], false, &[2]);
     let new = w.send(1, &["review"]);
@@ -492,9 +532,8 @@ fn lagging_member_catches_up_on_records_it_skipped() {
     assert!(w.search(2, "review").contains(&new));
 }
 
-#[test]
-fn concurrent_writers_on_one_keyword_do_not_collide() {
-    let mut w = World::new(3, &[0, 1, 2], false, 14);
+fn concurrent_writers_on_one_keyword_do_not_collide<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(3, &[0, 1, 2], false, 14);
     let mut pending = Vec::new();
     for _ in 0..3 {
         pending.push(w.write(0, &["budget", "q3"]));
@@ -517,9 +556,8 @@ fn concurrent_writers_on_one_keyword_do_not_collide() {
     assert_eq!(w.search(2, "budget").len(), 6);
 }
 
-#[test]
-fn removed_member_finds_nothing_new() {
-    let mut w = World::new(5, &[0, 1, 2, 3], true, 15);
+fn removed_member_finds_nothing_new<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(5, &[0, 1, 2, 3], true, 15);
     for i in 0..6 {
         w.send(i % 4, &["hiring", "roadmap"]);
     }
@@ -553,10 +591,9 @@ fn removed_member_finds_nothing_new() {
     );
 }
 
-#[test]
-fn joiner_with_shared_history_finds_everything() {
+fn joiner_with_shared_history_finds_everything<C: SymmetricCipher>() {
     for joiners_first in [false, true] {
-        let mut w = World::new(6, &[0, 1, 2], true, 16);
+        let mut w = World::<C>::new(6, &[0, 1, 2], true, 16);
         for i in 0..5 {
             w.send(i % 3, &["launch"]);
         }
@@ -588,9 +625,8 @@ fn joiner_with_shared_history_finds_everything() {
 /// A joiner searching before the changer's back-chain link has reached the server is held
 /// ([`Searched::NotYet`]); answered once the link is there but before the chain reached it, it
 /// asks another round instead of ending with no history.
-#[test]
-fn joiner_search_waits_for_its_back_chain() {
-    let mut w = World::new(6, &[0, 1, 2], true, 17);
+fn joiner_search_waits_for_its_back_chain<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(6, &[0, 1, 2], true, 17);
     for i in 0..4 {
         w.send(i % 3, &["launch"]);
     }
@@ -639,9 +675,8 @@ fn joiner_search_waits_for_its_back_chain() {
     assert_eq!(found.len(), 4);
 }
 
-#[test]
-fn joiner_from_join_finds_nothing_before_its_join() {
-    let mut w = World::new(5, &[0, 1, 2], false, 17);
+fn joiner_from_join_finds_nothing_before_its_join<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(5, &[0, 1, 2], false, 17);
     for i in 0..5 {
         w.send(i % 3, &["launch", "budget"]);
     }
@@ -672,9 +707,8 @@ fn joiner_from_join_finds_nothing_before_its_join() {
     assert!(w.search(0, "launch").contains(&late));
 }
 
-#[test]
-fn tampered_replies_and_chains_are_rejected() {
-    let mut w = World::new(4, &[0, 1, 2], true, 18);
+fn tampered_replies_and_chains_are_rejected<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(4, &[0, 1, 2], true, 18);
     for i in 0..4 {
         w.send(i % 3, &["budget", "q3"]);
     }
@@ -751,9 +785,8 @@ fn tampered_replies_and_chains_are_rejected() {
     assert_eq!(w.tamper_outcome, Some(Err(SchemeError::Crypto)));
 }
 
-#[test]
-fn wire_and_stored_lengths_are_exact() {
-    let mut w = World::new(4, &[0, 1, 2], true, 19);
+fn wire_and_stored_lengths_are_exact<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(4, &[0, 1, 2], true, 19);
     let mut stored = 0;
     let mut records = Vec::new();
     for k in 0..4 {
@@ -807,11 +840,10 @@ fn wire_and_stored_lengths_are_exact() {
     assert_eq!(w.server.stored_len(), stored + 64);
 }
 
-#[test]
-fn updates_never_reuse_a_queried_address() {
+fn updates_never_reuse_a_queried_address<C: SymmetricCipher>() {
     // `World::write` and `World::delete` assert this for every update; here one writer keeps
     // updating one keyword between searches of it by everyone.
-    let mut w = World::new(3, &[0, 1, 2], true, 20);
+    let mut w = World::<C>::new(3, &[0, 1, 2], true, 20);
     let mut addresses = BTreeSet::new();
     for i in 0..12u64 {
         let (msg, update) = w.write(0, &["offsite"]);
@@ -831,9 +863,8 @@ fn updates_never_reuse_a_queried_address() {
     assert!(w.queried.is_superset(&addresses));
 }
 
-#[test]
-fn replies_for_other_searches_are_refused() {
-    let mut w = World::new(2, &[0, 1], true, 21);
+fn replies_for_other_searches_are_refused<C: SymmetricCipher>() {
+    let mut w = World::<C>::new(2, &[0, 1], true, 21);
     w.send(0, &["budget", "q3"]);
     let key = view(&w.secrets, &w.held, 1);
     let query: Query = w.clients[1].query(key, "budget", &mut w.rng).unwrap();
@@ -852,11 +883,10 @@ fn replies_for_other_searches_are_refused() {
 /// A client re-created for the same user (a new device, a restart) must not start its chains
 /// at counter 1 again: the server would see one (address, pad) twice and learn `id₁ ⊕ id₂`. It
 /// rebuilds its own counters from the log, as searches read it.
-#[test]
-fn recreated_writer_never_reuses_an_address() {
+fn recreated_writer_never_reuses_an_address<C: SymmetricCipher>() {
     let mut rng = ChaCha20Rng::seed_from_u64(77);
     let room = RoomId(3);
-    let mut h = conclave_schemes::testing::SseHarness::<Mitra>::new(2);
+    let mut h = conclave_schemes::testing::SseHarness::<MitraWith<C>>::new(2);
     h.create(room, &[UserId(0), UserId(1)], UserId(0), true, &mut rng);
     let held = h.held_key(UserId(0), room).unwrap().clone();
     let key = held.view(room);
@@ -864,7 +894,7 @@ fn recreated_writer_never_reuses_an_address() {
         .index(key, MsgId(1), &["offsite"], &mut rng)
         .unwrap();
     h.server.apply(room, first.clone()).unwrap();
-    h.clients[0] = Mitra::new_client(UserId(0));
+    h.clients[0] = MitraWith::<C>::new_client(UserId(0));
     let access = Access::WHOLE_ROOM;
     assert_eq!(
         h.search(room, UserId(0), "offsite", access, &mut rng),

@@ -5,13 +5,15 @@
 //! message's `wire_len()` and every unit of server work is compared with its formula, whose
 //! inputs come from the test's own record of the rooms. Orders the run does not produce (a
 //! joiner's request ahead of the link it needs, re-keying factors out of order) are driven by
-//! hand.
+//! hand. `mitra` is checked as its model (on the ideal cipher provider) too.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use conclave_schemes::common::back_chain::Message as ChainMessage;
+use conclave_schemes::common::cipher::SymmetricCipher;
+use conclave_schemes::model::ideal_cipher::Ideal;
 use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use conclave_schemes::sse::{
     mitra, per_epoch, plaintext, rekey_index, tokenize, Access, EpochChange, KeyView, Resolution,
@@ -243,7 +245,7 @@ impl Formulas for rekey_index::RekeyIndex {
     }
 }
 
-impl Formulas for mitra::Mitra {
+impl<C: SymmetricCipher> Formulas for mitra::MitraWith<C> {
     fn update_len(keywords: &[String], _delete: bool) -> usize {
         mitra::update_len(keywords.len())
     }
@@ -758,6 +760,13 @@ fn mitra_lengths_follow_the_formulas() {
     assert!(LONG_CHAINS.load(Ordering::Relaxed) > before);
 }
 
+#[test]
+fn the_mitra_model_lengths_follow_the_formulas() {
+    let before = LONG_CHAINS.load(Ordering::Relaxed);
+    random_run::<mitra::MitraWith<Ideal>>(4, 300);
+    assert!(LONG_CHAINS.load(Ordering::Relaxed) > before);
+}
+
 const ROOM: RoomId = RoomId(5);
 
 fn view(secrets: &[EpochSecret], epoch: usize) -> KeyView<'_> {
@@ -854,6 +863,7 @@ fn per_epoch_requests_before_the_link() {
 #[test]
 fn mitra_requests_before_the_link() {
     requests_before_the_link::<mitra::Mitra>(mitra::query_len(0, 0));
+    requests_before_the_link::<mitra::MitraWith<Ideal>>(mitra::query_len(0, 0));
 }
 
 /// `rekey-index`'s factors out of order: one ahead of a missing factor raises nothing, the

@@ -213,9 +213,9 @@ fn the_model_cost_mode_refuses_a_stack_without_a_model_before_the_run() {
             "--set",
             "cost_model=model",
             "--set",
-            "stacks=[pairwise-dh+client-rewrap+plaintext]",
+            "stacks=[sakke+none+plaintext]",
         ],
-        &["cost_model", "`client-rewrap` has no model"],
+        &["cost_model", "`sakke` has no model"],
     );
 }
 

@@ -7,7 +7,7 @@
 //! The provider pattern of RustCrypto's `aead` and `digest` traits: a scheme is written against
 //! a trait and instantiated with an implementation. The real primitives are those of
 //! [`super::aead`] (ChaCha20-Poly1305 for single-use keys, XChaCha20-Poly1305 for shared keys),
-//! HKDF-SHA-256 (RFC 5869) and HMAC-SHA-256 (RFC 2104).
+//! HKDF-SHA-256 (RFC 5869), HMAC-SHA-256 (RFC 2104) and SHA-256 (FIPS 180-4).
 //!
 //! # Construction
 //!
@@ -16,10 +16,10 @@
 //! nonce layout of [`super::aead::SharedKey`]: a 16-byte prefix drawn once per sealer and a
 //! 64-bit count), the key schedule of an epoch secret ([`SymmetricCipher::derive`], what
 //! [`EpochSecret::derive`] computes), HKDF-SHA-256 expand of a 32-byte key
-//! ([`SymmetricCipher::hkdf`]) and a PRF keyed once and applied to many inputs
-//! ([`SymmetricCipher::prf`], HMAC-SHA-256). [`Real`] calls exactly the code the schemes called
-//! before the trait existed, so its outputs, and its draws from the random generator, are
-//! unchanged.
+//! ([`SymmetricCipher::hkdf`]), a PRF keyed once and applied to many inputs
+//! ([`SymmetricCipher::prf`], HMAC-SHA-256) and an unkeyed hash ([`SymmetricCipher::hash`],
+//! SHA-256). [`Real`] calls exactly the code the schemes called before the trait existed, so
+//! its outputs, and its draws from the random generator, are unchanged.
 //!
 //! # Costs
 //!
@@ -29,8 +29,9 @@
 //! # Security
 //!
 //! [`Real`]'s is that of the primitives: IND-CCA2 AEADs (see [`super::aead`]), HKDF-SHA-256 as
-//! a KDF and HMAC-SHA-256 as a PRF. Failures are opaque ([`SchemeError::Crypto`]) under every
-//! provider, so a scheme cannot tell which provider it runs on from an error.
+//! a KDF, HMAC-SHA-256 as a PRF and SHA-256 as a collision-resistant hash. Failures are opaque
+//! ([`SchemeError::Crypto`]) under every provider, so a scheme cannot tell which provider it
+//! runs on from an error.
 //!
 //! # Weaknesses
 //!
@@ -43,7 +44,7 @@
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::aead::{self, SharedKey, SHARED_NONCE_LEN};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Label, RoomId, SchemeError};
@@ -130,6 +131,9 @@ pub trait SymmetricCipher: Copy + Default + core::fmt::Debug + Send + Sync + 'st
 
     /// The PRF of `input` under `key` (HMAC-SHA-256 under [`Real`]).
     fn prf(key: &Self::Prf, input: &[u8]) -> [u8; 32];
+
+    /// The hash of the concatenation of `parts` (SHA-256 under [`Real`]).
+    fn hash(parts: &[&[u8]]) -> [u8; 32];
 }
 
 /// The real primitives: exactly what the schemes computed before the provider existed.
@@ -185,5 +189,14 @@ impl SymmetricCipher for Real {
         let mut mac = key.clone();
         mac.update(input);
         mac.finalize().into_bytes().into()
+    }
+
+    #[inline]
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        parts
+            .iter()
+            .fold(Sha256::new(), |digest, part| digest.chain_update(part))
+            .finalize()
+            .into()
     }
 }

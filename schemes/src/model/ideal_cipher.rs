@@ -22,8 +22,8 @@
 //!   simulator's scan of server-held bytes for canaries finds in a model exactly what it finds
 //!   in the real scheme, nothing (a verbatim body would be reported as a server reading
 //!   messages, which the real scheme does not do).
-//! * **Derivations** (the key schedule, HKDF, the PRF): the mix of their inputs to the real
-//!   output length, under a domain per primitive. Deterministic, and different inputs give
+//! * **Derivations** (the key schedule, HKDF, the PRF, the hash): the mix of their inputs to
+//!   the real output length, under a domain per primitive. Deterministic, and different inputs give
 //!   different outputs in practice.
 //!
 //! # Costs
@@ -195,6 +195,13 @@ impl SymmetricCipher for Ideal {
             .field(input)
             .key32()
     }
+
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        // The real hash reads its parts as one string, so the mix does too.
+        Mix::new("conclave ideal hash")
+            .field(&parts.concat())
+            .key32()
+    }
 }
 
 #[cfg(test)]
@@ -328,6 +335,10 @@ mod tests {
             Ideal::prf(&k, b"w"),
             Ideal::prf(&Ideal::prf_key(&[7; 32]), b"w")
         );
+        // The hash reads its parts as one string, as SHA-256 does.
+        assert_eq!(Ideal::hash(&[b"ab", b"c"]), Ideal::hash(&[b"a", b"bc"]));
+        assert_ne!(Ideal::hash(&[b"abc"]), Ideal::hash(&[b"abd"]));
+        assert_eq!(Ideal::hash(&[b"abc"]).len(), Real::hash(&[b"abc"]).len());
         // Fields are length-prefixed: moving a byte between fields changes the mix.
         assert_ne!(
             Mix::new("d").field(b"ab").field(b"c").block(0),

@@ -26,18 +26,20 @@
 //!
 //! # Data-family models
 //!
-//! The history and search schemes `epoch-keys` and `per-epoch` are written once, generic over
-//! the provider of their symmetric primitives ([`crate::common::cipher`]); their models are the
-//! same code on the ideal provider ([`ideal_cipher::Ideal`]). Everything that is not a primitive runs
-//! as in the real scheme: the records, updates, queries and back-chain links have the real
-//! layout and exact length, nonces are drawn from the generator as the real ones are, servers
-//! keep the same state, refuse the same misuse and answer the same requests, and clients make
-//! the same checks. An ideal AEAD opens only under the key, nonce and associated data it was
+//! The history schemes `epoch-keys` and `client-rewrap` and the search schemes `per-epoch` and
+//! `mitra` are written once, generic over the provider of their symmetric primitives
+//! ([`crate::common::cipher`]); their models are the same code on the ideal provider
+//! ([`ideal_cipher::Ideal`]). Everything that is not a primitive runs as in the real scheme: the
+//! records, headers, updates, queries, log records and back-chain links have the real layout and
+//! exact length, nonces and message keys are drawn from the generator as the real ones are,
+//! servers keep the same state, refuse the same misuse and answer the same requests, and clients
+//! make the same checks. An ideal AEAD opens only under the key, nonce and associated data it was
 //! sealed with, and only unaltered, so the active server's experiments (a forged or corrupted
-//! record, a record spliced into another room, message or epoch, a moved back-chain link, a
-//! rolled-back history) are refused exactly where the real scheme refuses them; an ideal PRF
-//! gives equal labels exactly for equal inputs, so the search server's leakage measures
-//! (linkable and repeated queries) are the real ones.
+//! record or header, a record spliced into another room, message or epoch, a moved back-chain
+//! link, a rolled-back history) are refused exactly where the real scheme refuses them; an ideal
+//! PRF gives equal outputs exactly for equal inputs, so the search server's leakage measures
+//! (linkable and repeated queries, Mitra's addresses) are the real ones, and a Mitra value whose
+//! bytes were altered fails its truncated tag as the real one does.
 //!
 //! What a data-family model run does **not** check by cryptography: that a body, a link or a
 //! label hides anything (an ideal ciphertext is its plaintext under a public mask, an ideal
@@ -51,7 +53,8 @@
 //! [`registry`](crate::registry) lists which schemes have a model
 //! ([`Registry::modelled`](crate::registry::Registry::modelled)). They are:
 //!
-//! * `epoch-keys` and `per-epoch`: the schemes' own code over [`ideal_cipher`] (above).
+//! * `epoch-keys`, `client-rewrap`, `per-epoch` and `mitra`: the schemes' own code over
+//!   [`ideal_cipher`] (above).
 //! * `pairwise-dh` and `sender-keys`: [`pairwise_dh`] and [`sender_keys`], the schemes' own code
 //!   over the ideal provider [`ideal_kd`], whose boxes, chain keys, message ciphertexts and
 //!   signatures are ideal ones bound to their context.

@@ -36,6 +36,14 @@
 //!   `get` attaches to a record the links of every epoch after its header's, so any reader that
 //!   holds a later KEK walks down to the one it needs; the next rotation then re-wraps the late
 //!   header like any other. Up-to-date records carry no links.
+//! * **Provider.** The scheme is written once, generic over the provider of its symmetric
+//!   primitives ([`crate::common::cipher`]): [`ClientRewrap`] runs the real ones above. Its
+//!   model for the `model` cost mode, [`ClientRewrapWith`] over
+//!   [`Ideal`](crate::model::ideal_cipher::Ideal), is this same code with the KEK derivation, the
+//!   header and body AEADs and the back-chain's seal replaced by ideal stand-ins of the real
+//!   lengths that open only what they sealed ([`crate::model`]); message keys and nonces are
+//!   still drawn from the generator, so records, headers, re-wraps and links keep their exact
+//!   lengths and every check a client or the server makes is the same.
 //!
 //! # Costs
 //!
@@ -105,10 +113,11 @@
 //! Which headers are re-wrapped, and which epochs a client knows, is visible to the server.
 
 use crate::rekeying::{RekeyingClient, RekeyingServer};
+use core::marker::PhantomData;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::common::aead::{self, Aad, SharedKey};
+use crate::common::aead::{self, Aad};
 use zeroize::Zeroizing;
 
 use super::{
@@ -117,7 +126,7 @@ use super::{
 };
 use crate::common::back_chain::{self, ChainSecret, ChainStore, Link};
 use crate::common::changers::Changers;
-use crate::common::cipher::Real;
+use crate::common::cipher::{Real, SharedAead, SymmetricCipher};
 use crate::common::known_epochs::{EpochEntry, KnownEpochs};
 use crate::wire::varint_len;
 use crate::{
@@ -204,9 +213,13 @@ pub fn change_work(shares_history: bool, headers: usize) -> Vec<(usize, Work)> {
     ]
 }
 
-/// The client-rewrap scheme.
+/// The client-rewrap scheme with the primitives of provider `C`: [`ClientRewrap`] with the real
+/// ones, the scheme's model with [`crate::model::ideal_cipher::Ideal`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ClientRewrap;
+pub struct ClientRewrapWith<C>(PhantomData<C>);
+
+/// The client-rewrap scheme.
+pub type ClientRewrap = ClientRewrapWith<Real>;
 
 /// A message key wrapped under the KEK of `epoch`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,24 +353,30 @@ type Kek = Zeroizing<[u8; 32]>;
 
 /// What a client knows of one epoch: its KEK, and the secret it came from if the client held
 /// the epoch (a KEK learned from a link has none).
-struct Known {
+struct Known<C> {
     secret: Option<EpochSecret>,
     kek: Kek,
+    cipher: PhantomData<C>,
 }
 
-impl EpochEntry for Known {
+impl<C: SymmetricCipher> EpochEntry for Known<C> {
     const CHAIN: &'static str = CHAIN;
-    type Cipher = Real;
+    type Cipher = C;
 
     fn held(key: KeyView<'_>) -> Self {
         Self {
             secret: Some(key.secret.clone()),
-            kek: Zeroizing::new(key.secret.derive(KEK, key.room, key.epoch)),
+            kek: Zeroizing::new(C::derive(key.secret, KEK, key.room, key.epoch)),
+            cipher: PhantomData,
         }
     }
 
     fn reached(_: RoomId, _: Epoch, kek: ChainSecret) -> Result<Self, SchemeError> {
-        Ok(Self { secret: None, kek })
+        Ok(Self {
+            secret: None,
+            kek,
+            cipher: PhantomData,
+        })
     }
 
     fn made_from(&self, secret: &EpochSecret) -> bool {
@@ -371,14 +390,17 @@ impl EpochEntry for Known {
 
 /// A user's state: per room, the KEK of every epoch it held or reached through links.
 #[derive(Debug, Default)]
-pub struct Client {
-    known: KnownEpochs<Known>,
+pub struct ClientWith<C: SymmetricCipher> {
+    known: KnownEpochs<Known<C>>,
     /// The latest rotation this client made in each room (the epoch it rotated into): the
     /// server's headers answer a rotation, and are re-wrapped into that epoch, whose changer
     /// the server takes them from, even when a later change by another member has moved the
     /// client on since.
     rotated: BTreeMap<RoomId, Epoch>,
 }
+
+/// A user's state under the real primitives.
+pub type Client = ClientWith<Real>;
 
 /// A record as the server keeps it (links are per room, attached at `get`).
 #[derive(Debug, Clone)]
@@ -390,16 +412,21 @@ struct Stored {
     body: Arc<[u8]>,
 }
 
-/// The message server: records, and each room's links.
+/// The message server: records, and each room's links. It computes nothing secret; `C` only
+/// ties it to its scheme.
 #[derive(Debug, Default)]
-pub struct Server {
+pub struct ServerWith<C> {
     records: BTreeMap<(RoomId, MsgId), Stored>,
     links: ChainStore,
     bytes: usize,
     changers: Changers,
+    cipher: PhantomData<C>,
 }
 
-impl HistoryProtection for ClientRewrap {
+/// The message server of [`ClientRewrap`].
+pub type Server = ServerWith<Real>;
+
+impl<C: SymmetricCipher> HistoryProtection for ClientRewrapWith<C> {
     const NAME: &'static str = "client-rewrap";
     const SUMMARY: &'static str =
         "per-message keys; on a change a member re-wraps every stored key header (AE-hybrid)";
@@ -411,11 +438,11 @@ impl HistoryProtection for ClientRewrap {
     };
     type Sealed = RewrapRecord;
     type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Client = ClientWith<C>;
+    type Server = ServerWith<C>;
 
-    fn new_client(_user: UserId) -> Client {
-        Client::default()
+    fn new_client(_user: UserId) -> ClientWith<C> {
+        ClientWith::default()
     }
 }
 
@@ -431,13 +458,13 @@ fn body_aad(room: RoomId, msg: MsgId) -> Aad {
 }
 
 /// Seals 32 bytes under `kek` with a fresh nonce.
-fn wrap(
+fn wrap<C: SymmetricCipher>(
     kek: &[u8; 32],
     plain: &[u8; 32],
     aad: &[u8],
     rng: &mut dyn CryptoRngCore,
 ) -> Result<([u8; NONCE], [u8; 32 + TAG]), SchemeError> {
-    let (nonce, sealed) = SharedKey::new(kek).seal(aad, plain, rng)?;
+    let (nonce, sealed) = C::shared_key(kek).seal(aad, plain, rng)?;
     let sealed = sealed
         .try_into()
         .map_err(|_| SchemeError::Internal("wrap length"))?;
@@ -445,13 +472,13 @@ fn wrap(
 }
 
 /// Opens 32 bytes wrapped under `kek`.
-fn unwrap(
+fn unwrap<C: SymmetricCipher>(
     kek: &[u8; 32],
     nonce: &[u8; NONCE],
     wrapped: &[u8; 32 + TAG],
     aad: &[u8],
 ) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    let plain = Zeroizing::new(SharedKey::new(kek).open(nonce, aad, wrapped)?);
+    let plain = Zeroizing::new(C::shared_key(kek).open(nonce, aad, wrapped)?);
     let bytes: [u8; 32] = plain
         .as_slice()
         .try_into()
@@ -459,7 +486,7 @@ fn unwrap(
     Ok(Zeroizing::new(bytes))
 }
 
-fn wrap_header(
+fn wrap_header<C: SymmetricCipher>(
     kek: &[u8; 32],
     room: RoomId,
     msg: MsgId,
@@ -467,7 +494,7 @@ fn wrap_header(
     message_key: &[u8; 32],
     rng: &mut dyn CryptoRngCore,
 ) -> Result<Header, SchemeError> {
-    let (nonce, wrapped) = wrap(kek, message_key, header_aad(room, msg, epoch).as_ref(), rng)?;
+    let (nonce, wrapped) = wrap::<C>(kek, message_key, header_aad(room, msg, epoch).as_ref(), rng)?;
     Ok(Header {
         epoch,
         nonce,
@@ -475,13 +502,13 @@ fn wrap_header(
     })
 }
 
-fn unwrap_header(
+fn unwrap_header<C: SymmetricCipher>(
     kek: &[u8; 32],
     room: RoomId,
     msg: MsgId,
     header: &Header,
 ) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    unwrap(
+    unwrap::<C>(
         kek,
         &header.nonce,
         &header.wrapped,
@@ -489,7 +516,7 @@ fn unwrap_header(
     )
 }
 
-impl Client {
+impl<C: SymmetricCipher> ClientWith<C> {
     /// Remembers `key`'s KEK and returns it.
     fn learn(&mut self, key: KeyView<'_>) -> &Kek {
         &self.known.learn(key).kek
@@ -500,8 +527,8 @@ impl Client {
     }
 }
 
-impl HistoryClient for Client {
-    type Scheme = ClientRewrap;
+impl<C: SymmetricCipher> HistoryClient for ClientWith<C> {
+    type Scheme = ClientRewrapWith<C>;
 
     fn seal(
         &mut self,
@@ -513,9 +540,9 @@ impl HistoryClient for Client {
         let mut message_key = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(message_key.as_mut_slice());
         let kek = self.learn(key);
-        let header = wrap_header(kek, key.room, msg, key.epoch, &message_key, rng)?;
+        let header = wrap_header::<C>(kek, key.room, msg, key.epoch, &message_key, rng)?;
         // The message key is fresh and seals this one body: a fixed nonce is never reused.
-        let body = aead::seal_once(&message_key, body_aad(key.room, msg).as_ref(), plaintext)?;
+        let body = C::seal_once(&message_key, body_aad(key.room, msg).as_ref(), plaintext)?;
         Ok(RewrapRecord {
             header,
             links: Arc::new([]),
@@ -537,13 +564,13 @@ impl HistoryClient for Client {
         let Some(kek) = self.kek(key.room, epoch) else {
             return Ok(Opened::Pending { waiting_for: epoch });
         };
-        let message_key = unwrap_header(kek, key.room, msg, &sealed.header)?;
-        aead::open_once(&message_key, body_aad(key.room, msg).as_ref(), &sealed.body)
+        let message_key = unwrap_header::<C>(kek, key.room, msg, &sealed.header)?;
+        C::open_once(&message_key, body_aad(key.room, msg).as_ref(), &sealed.body)
             .map(Opened::Plaintext)
     }
 }
 
-impl RekeyingClient for Client {
+impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
     type Message = Message;
 
     fn epoch_changed(
@@ -566,7 +593,7 @@ impl RekeyingClient for Client {
         }
         let prev_kek = self.learn(prev).clone();
         if change.changer && change.shares_history {
-            let link = Link::seal::<Real>(
+            let link = Link::seal::<C>(
                 CHAIN,
                 next.room,
                 (prev.epoch, &prev_kek),
@@ -611,11 +638,11 @@ impl RekeyingClient for Client {
             let Some(kek) = self.kek(key.room, header.epoch) else {
                 continue;
             };
-            let Ok(message_key) = unwrap_header(kek, key.room, *msg, header) else {
+            let Ok(message_key) = unwrap_header::<C>(kek, key.room, *msg, header) else {
                 unopened = true;
                 continue;
             };
-            let fresh = wrap_header(&target, key.room, *msg, rotation, &message_key, rng)?;
+            let fresh = wrap_header::<C>(&target, key.room, *msg, rotation, &message_key, rng)?;
             rewrapped.push((*msg, fresh));
         }
         // Even with nothing re-wrapped, the answer tells the server which headers did not
@@ -648,7 +675,7 @@ impl Stored {
     }
 }
 
-impl Server {
+impl<C> ServerWith<C> {
     /// A [`Message::Headers`] with `headers` for a changer that holds the KEK of `held`: late
     /// headers under older epochs come with the links down from it.
     fn headers_for(&self, room: RoomId, headers: Vec<(MsgId, Header)>, held: Epoch) -> Message {
@@ -696,8 +723,8 @@ impl Server {
     }
 }
 
-impl HistoryServer for Server {
-    type Scheme = ClientRewrap;
+impl<C: SymmetricCipher> HistoryServer for ServerWith<C> {
+    type Scheme = ClientRewrapWith<C>;
 
     fn store(&mut self, room: RoomId, msg: MsgId, sealed: RewrapRecord) -> Result<(), SchemeError> {
         super::not_stored_yet(&self.records, &(room, msg))?;
@@ -741,7 +768,7 @@ impl HistoryServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<C: SymmetricCipher> RekeyingServer for ServerWith<C> {
     type Message = Message;
 
     fn handle(
@@ -995,7 +1022,7 @@ mod tests {
             .unwrap();
         server.store(room, MsgId(9), record.clone()).unwrap();
         let k = |e: usize, rng: &mut ChaCha20Rng| {
-            wrap_header(
+            wrap_header::<Real>(
                 &s[e].derive(KEK, room, Epoch(e as u64)),
                 room,
                 MsgId(9),

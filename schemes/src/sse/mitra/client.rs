@@ -13,9 +13,9 @@ use crate::common::fixed_hash::HashMap;
 
 use super::keys::{keyword_tag, op_byte, op_from_byte, EpochKeys, KeywordTag, LogHeader, Slot};
 use super::wire::{Entry, Message, Query, Reply, Update};
-use super::{log_body_len, Mitra, LOG_ENTRY_LEN};
+use super::{log_body_len, MitraWith, LOG_ENTRY_LEN};
 use crate::common::back_chain;
-use crate::common::cipher::Real;
+use crate::common::cipher::{Real, SymmetricCipher};
 use crate::sse::{EpochChange, IndexChange, IndexOp, KeyView, Resolution, SseClient};
 use crate::{CryptoRngCore, Epoch, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId};
 
@@ -25,14 +25,17 @@ const CHAIN: &str = "conclave mitra link";
 /// Searches a client keeps open per room; older unanswered ones are forgotten.
 const OPEN_SEARCHES: usize = 64;
 
-/// A user's Mitra state.
-pub struct Client {
+/// A user's Mitra state, with the primitives of provider `C`.
+pub struct ClientWith<C: SymmetricCipher> {
     user: UserId,
-    rooms: BTreeMap<RoomId, RoomState>,
+    rooms: BTreeMap<RoomId, RoomState<C>>,
     next_search: u32,
 }
 
-impl core::fmt::Debug for Client {
+/// A user's Mitra state under the real primitives.
+pub type Client = ClientWith<Real>;
+
+impl<C: SymmetricCipher> core::fmt::Debug for ClientWith<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("user", &self.user)
@@ -41,7 +44,7 @@ impl core::fmt::Debug for Client {
     }
 }
 
-impl Client {
+impl<C: SymmetricCipher> ClientWith<C> {
     pub(super) fn new(user: UserId) -> Self {
         Self {
             user,
@@ -51,10 +54,10 @@ impl Client {
     }
 
     /// The room's state, with the key of `key`'s epoch registered.
-    fn room(&mut self, key: KeyView<'_>) -> Result<&mut RoomState, SchemeError> {
+    fn room(&mut self, key: KeyView<'_>) -> &mut RoomState<C> {
         let state = self.rooms.entry(key.room).or_default();
-        state.hold_view(key)?;
-        Ok(state)
+        state.hold_view(key);
+        state
     }
 }
 
@@ -99,8 +102,8 @@ impl Counters {
 type ChainId = (Epoch, UserId);
 
 /// An epoch the client holds a key for.
-struct Held {
-    keys: EpochKeys,
+struct Held<C: SymmetricCipher> {
+    keys: EpochKeys<C>,
     /// Every log record of this epoch with a sequence number below this has been read.
     read_to: u64,
 }
@@ -126,8 +129,8 @@ struct Search {
 }
 
 #[derive(Default)]
-struct RoomState {
-    held: BTreeMap<Epoch, Held>,
+struct RoomState<C: SymmetricCipher> {
+    held: BTreeMap<Epoch, Held<C>>,
     /// The log position read up to (the newest `read_to`).
     cursor: u64,
     /// This client's own chains: the last counter used per (epoch, keyword).
@@ -143,7 +146,7 @@ struct RoomState {
     newest_seen: Option<Epoch>,
 }
 
-impl RoomState {
+impl<C: SymmetricCipher> RoomState<C> {
     /// The epoch whose key this client must hold before a search can be complete, if its
     /// newest key is older than a record it read past.
     fn lagging_behind(&self) -> Option<Epoch> {
@@ -152,18 +155,17 @@ impl RoomState {
             .filter(|&seen| newest_held.is_none_or(|held| seen > held))
     }
 
-    fn hold_view(&mut self, key: KeyView<'_>) -> Result<(), SchemeError> {
+    fn hold_view(&mut self, key: KeyView<'_>) {
         if !self.held.contains_key(&key.epoch) {
-            self.hold(key.epoch, EpochKeys::from_view(key)?);
+            self.hold(key.epoch, EpochKeys::from_view(key));
         }
-        Ok(())
     }
 
-    fn hold(&mut self, epoch: Epoch, keys: EpochKeys) {
+    fn hold(&mut self, epoch: Epoch, keys: EpochKeys<C>) {
         self.held.entry(epoch).or_insert(Held { keys, read_to: 0 });
     }
 
-    fn keys(&self, epoch: Epoch) -> Result<&EpochKeys, SchemeError> {
+    fn keys(&self, epoch: Epoch) -> Result<&EpochKeys<C>, SchemeError> {
         self.held
             .get(&epoch)
             .map(|h| &h.keys)
@@ -313,8 +315,8 @@ impl RoomState {
     }
 }
 
-impl SseClient for Client {
-    type Scheme = Mitra;
+impl<C: SymmetricCipher> SseClient for ClientWith<C> {
+    type Scheme = MitraWith<C>;
 
     fn update(
         &mut self,
@@ -324,7 +326,7 @@ impl SseClient for Client {
     ) -> Result<Update, SchemeError> {
         let IndexChange { msg, keywords, op } = change;
         let writer = self.user;
-        let state = self.room(key)?;
+        let state = self.room(key);
         let keys = &mut state
             .held
             .get_mut(&key.epoch)
@@ -334,7 +336,7 @@ impl SseClient for Client {
         let mut body = Vec::with_capacity(log_body_len(keywords.len()));
         body.push(op_byte(op));
         for keyword in keywords {
-            let tag = keyword_tag(keyword);
+            let tag = keyword_tag::<C>(keyword);
             // The log may show counters of this chain that this client did not make (an earlier
             // client of the same user): never reuse one, or the server sees one address twice.
             let logged = state
@@ -382,9 +384,9 @@ impl SseClient for Client {
     ) -> Result<Query, SchemeError> {
         let handle = self.next_search;
         self.next_search = self.next_search.wrapping_add(1);
-        let state = self.room(key)?;
+        let state = self.room(key);
         let mut search = Search {
-            keyword: keyword_tag(keyword),
+            keyword: keyword_tag::<C>(keyword),
             asked: BTreeMap::new(),
             round: Vec::new(),
             window: Window::default(),
@@ -407,13 +409,13 @@ impl SseClient for Client {
         reply: &Reply,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<Resolution<Query>, SchemeError> {
-        let state = self.room(key)?;
+        let state = self.room(key);
         // Whatever happens below, this round is over; a failed search is not resumed.
         let mut search = state
             .searches
             .remove(&reply.search)
             .ok_or(Misuse::UnexpectedMessage("a reply to no open search"))?;
-        if search.keyword != keyword_tag(keyword) {
+        if search.keyword != keyword_tag::<C>(keyword) {
             return Err(
                 Misuse::UnexpectedMessage("a reply to a search for another keyword").into(),
             );
@@ -459,7 +461,7 @@ impl SseClient for Client {
     }
 }
 
-impl RekeyingClient for Client {
+impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
     type Message = Message;
 
     fn epoch_changed(
@@ -469,13 +471,13 @@ impl RekeyingClient for Client {
         out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
         let next = change.next;
-        let state = self.room(next)?;
+        let state = self.room(next);
         if let Some(prev) = change.prev {
-            state.hold_view(prev)?;
+            state.hold_view(prev);
         }
         let held = &*state;
         let root = |epoch| held.keys(epoch).map(EpochKeys::root);
-        if let Some(epoch) = back_chain::part(&change)?.send::<Real>(CHAIN, next.room, root, out)? {
+        if let Some(epoch) = back_chain::part(&change)?.send::<C>(CHAIN, next.room, root, out)? {
             state.awaiting_chain = Some(epoch);
         }
         Ok(())
@@ -488,7 +490,7 @@ impl RekeyingClient for Client {
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<Message>,
     ) -> Result<(), SchemeError> {
-        let state = self.room(key)?;
+        let state = self.room(key);
         let Message::Chain(links) = msg else {
             return Err(Misuse::UnexpectedMessage("clients only receive back-chains").into());
         };
@@ -498,7 +500,7 @@ impl RekeyingClient for Client {
         {
             state.awaiting_chain = None;
         }
-        back_chain::walk::<Real, _>(
+        back_chain::walk::<C, _>(
             CHAIN,
             key.room,
             links,
@@ -506,7 +508,7 @@ impl RekeyingClient for Client {
             |held| held.keys.root(),
             |_, root| {
                 Ok(Held {
-                    keys: EpochKeys::from_root(*root)?,
+                    keys: EpochKeys::from_root(*root),
                     read_to: 0,
                 })
             },

@@ -5,13 +5,12 @@
 //! search keys of that epoch and nothing of the other families (message keys are derived from
 //! the epoch secret under other labels).
 
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::wire::Sealed;
-use crate::common::aead::{Aad, SharedKey};
+use crate::common::aead::Aad;
+use crate::common::cipher::{SharedAead, SymmetricCipher};
 use crate::pre::KeyView;
 use crate::sse::IndexOp;
 use crate::{CryptoRngCore, Epoch, Label, MsgId, RoomId, SchemeError, UserId};
@@ -29,13 +28,10 @@ pub const NONCE_LEN: usize = crate::common::aead::SHARED_NONCE_LEN;
 /// fixed size per keyword and do not leak keyword lengths through their ciphertext length.
 pub type KeywordTag = [u8; 16];
 
-/// The digest of a keyword (SHA-256 with a domain prefix, truncated to 16 B; 2^64 collision
-/// resistance, which only matters against an adversary choosing keywords).
-pub fn keyword_tag(keyword: &str) -> KeywordTag {
-    let digest = Sha256::new()
-        .chain_update(b"conclave mitra keyword\0")
-        .chain_update(keyword.as_bytes())
-        .finalize();
+/// The digest of a keyword (the provider's hash, SHA-256, with a domain prefix, truncated to
+/// 16 B; 2^64 collision resistance, which only matters against an adversary choosing keywords).
+pub fn keyword_tag<C: SymmetricCipher>(keyword: &str) -> KeywordTag {
+    let digest = C::hash(&[b"conclave mitra keyword\0", keyword.as_bytes()]);
     let mut tag = [0u8; 16];
     tag.copy_from_slice(&digest[..16]);
     tag
@@ -77,16 +73,22 @@ enum Use {
     Tag = 3,
 }
 
-/// One epoch's search keys: the PRF `G` and the AEAD key of log records; the root `K_e` they
-/// come from is the epoch's back-chain secret.
-pub struct EpochKeys {
+/// Bytes of the PRF's input for a slot: use, writer, keyword digest, counter.
+const SLOT_INPUT_LEN: usize = 1 + 4 + 16 + 4;
+/// Bytes a tag's input adds after the slot's: message id and op.
+const TAG_INPUT_LEN: usize = 8 + 1;
+
+/// One epoch's search keys, with the primitives of provider `C`: the PRF `G` and the AEAD key
+/// of log records; the root `K_e` they come from is the epoch's back-chain secret.
+pub struct EpochKeys<C: SymmetricCipher> {
     root: [u8; ROOT_LEN],
-    /// HMAC-SHA-256 already keyed (cloned per evaluation, which saves rehashing the key).
-    prf: Hmac<Sha256>,
-    log: SharedKey,
+    /// The PRF already keyed (under `Real`, HMAC-SHA-256 cloned per evaluation, which saves
+    /// rehashing the key).
+    prf: C::Prf,
+    log: C::SharedKey,
 }
 
-impl Drop for EpochKeys {
+impl<C: SymmetricCipher> Drop for EpochKeys<C> {
     fn drop(&mut self) {
         // The keyed HMAC and AEAD states are not zeroised (the crates do not offer it here);
         // the root they came from is.
@@ -94,10 +96,11 @@ impl Drop for EpochKeys {
     }
 }
 
-impl EpochKeys {
+impl<C: SymmetricCipher> EpochKeys<C> {
     /// The keys of the epoch `key` holds.
-    pub fn from_view(key: KeyView<'_>) -> Result<Self, SchemeError> {
-        let root = key.secret.derive(
+    pub fn from_view(key: KeyView<'_>) -> Self {
+        let root = C::derive(
+            key.secret,
             Label::Custom("conclave sse mitra index"),
             key.room,
             key.epoch,
@@ -106,22 +109,14 @@ impl EpochKeys {
     }
 
     /// The keys derived from an index key `K_e` (as a back-chain link carries it).
-    pub fn from_root(root: [u8; ROOT_LEN]) -> Result<Self, SchemeError> {
-        let hk = Hkdf::<Sha256>::new(None, &root);
-        let expand = |info: &[u8]| -> Result<[u8; 32], SchemeError> {
-            let mut out = [0u8; 32];
-            hk.expand(info, &mut out)
-                .map_err(|_| SchemeError::Internal("HKDF refused a 32-byte output"))?;
-            Ok(out)
-        };
-        let mut prf_key = expand(b"conclave mitra prf")?;
-        let mut log_key = expand(b"conclave mitra log")?;
-        let prf = <Hmac<Sha256> as Mac>::new_from_slice(&prf_key)
-            .map_err(|_| SchemeError::Internal("HMAC refused a 32-byte key"))?;
-        let log = SharedKey::new(&log_key);
+    pub fn from_root(root: [u8; ROOT_LEN]) -> Self {
+        let mut prf_key = C::hkdf(&root, &[b"conclave mitra prf"]);
+        let mut log_key = C::hkdf(&root, &[b"conclave mitra log"]);
+        let prf = C::prf_key(&prf_key);
+        let log = C::shared_key(&log_key);
         prf_key.zeroize();
         log_key.zeroize();
-        Ok(Self { root, prf, log })
+        Self { root, prf, log }
     }
 
     /// `K_e` itself: the epoch's back-chain secret.
@@ -129,24 +124,28 @@ impl EpochKeys {
         &self.root
     }
 
-    fn prf(&self, purpose: Use, slot: Slot<'_>) -> Hmac<Sha256> {
-        self.prf
-            .clone()
-            .chain_update([purpose as u8])
-            .chain_update(slot.writer.0.to_be_bytes())
-            .chain_update(slot.keyword)
-            .chain_update(slot.counter.to_be_bytes())
+    /// `G(K_e, purpose ‖ u ‖ w ‖ c ‖ suffix)`, with `suffix` at most [`TAG_INPUT_LEN`] bytes.
+    fn prf(&self, purpose: Use, slot: Slot<'_>, suffix: &[u8]) -> [u8; 32] {
+        let mut input = [0u8; SLOT_INPUT_LEN + TAG_INPUT_LEN];
+        input[0] = purpose as u8;
+        input[1..5].copy_from_slice(&slot.writer.0.to_be_bytes());
+        input[5..21].copy_from_slice(slot.keyword);
+        input[21..SLOT_INPUT_LEN].copy_from_slice(&slot.counter.to_be_bytes());
+        let end = SLOT_INPUT_LEN + suffix.len();
+        input[SLOT_INPUT_LEN..end].copy_from_slice(suffix);
+        C::prf(&self.prf, &input[..end])
     }
 
     /// `G(K_e, "addr" ‖ u ‖ w ‖ c)`: where the entry of `slot` lives.
     pub fn address(&self, slot: Slot<'_>) -> [u8; ENTRY_LEN] {
-        truncate(self.prf(Use::Address, slot))
+        truncate(&self.prf(Use::Address, slot, &[]))
     }
 
-    fn tag(&self, slot: Slot<'_>, id: MsgId, op: IndexOp) -> Hmac<Sha256> {
-        self.prf(Use::Tag, slot)
-            .chain_update(id.0.to_be_bytes())
-            .chain_update([op_byte(op)])
+    fn tag(&self, slot: Slot<'_>, id: MsgId, op: IndexOp) -> [u8; 32] {
+        let mut suffix = [0u8; TAG_INPUT_LEN];
+        suffix[..8].copy_from_slice(&id.0.to_be_bytes());
+        suffix[8] = op_byte(op);
+        self.prf(Use::Tag, slot, &suffix)
     }
 
     /// `(id ‖ op ‖ t) ⊕ G(K_e, "val" ‖ u ‖ w ‖ c)`, with `t` the first 7 bytes of
@@ -156,9 +155,9 @@ impl EpochKeys {
         let mut block = [0u8; ENTRY_LEN];
         block[..8].copy_from_slice(&id.0.to_be_bytes());
         block[8] = op_byte(op);
-        let tag = self.tag(slot, id, op).finalize().into_bytes();
+        let tag = self.tag(slot, id, op);
         block[9..].copy_from_slice(&tag[..TAG_LEN]);
-        xor(&mut block, &truncate(self.prf(Use::Pad, slot)));
+        xor(&mut block, &truncate(&self.prf(Use::Pad, slot, &[])));
         block
     }
 
@@ -169,17 +168,14 @@ impl EpochKeys {
         value: &[u8; ENTRY_LEN],
     ) -> Result<(MsgId, IndexOp), SchemeError> {
         let mut block = *value;
-        xor(&mut block, &truncate(self.prf(Use::Pad, slot)));
+        xor(&mut block, &truncate(&self.prf(Use::Pad, slot, &[])));
         let mut id = [0u8; 8];
         id.copy_from_slice(&block[..8]);
         let id = MsgId(u64::from_be_bytes(id));
         // Any op byte other than the two valid ones cannot carry a valid tag; check the tag
         // under `Add` for those so the failure is the same opaque `Crypto`.
         let op = op_from_byte(block[8]).unwrap_or(IndexOp::Add);
-        let tag_ok = self
-            .tag(slot, id, op)
-            .verify_truncated_left(&block[9..])
-            .is_ok();
+        let tag_ok: bool = self.tag(slot, id, op)[..TAG_LEN].ct_eq(&block[9..]).into();
         if tag_ok && block[8] == op_byte(op) {
             Ok((id, op))
         } else {
@@ -224,7 +220,7 @@ impl LogHeader {
 }
 
 fn seal(
-    aead: &mut SharedKey,
+    aead: &mut impl SharedAead,
     aad: &[u8],
     msg: &[u8],
     rng: &mut dyn CryptoRngCore,
@@ -236,12 +232,11 @@ fn seal(
     })
 }
 
-fn open(aead: &mut SharedKey, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
+fn open(aead: &mut impl SharedAead, aad: &[u8], sealed: &Sealed) -> Result<Vec<u8>, SchemeError> {
     aead.open(&sealed.nonce, aad, &sealed.ciphertext)
 }
 
-fn truncate(mac: Hmac<Sha256>) -> [u8; ENTRY_LEN] {
-    let full = mac.finalize().into_bytes();
+fn truncate(full: &[u8; 32]) -> [u8; ENTRY_LEN] {
     let mut out = [0u8; ENTRY_LEN];
     out.copy_from_slice(&full[..ENTRY_LEN]);
     out
@@ -250,5 +245,67 @@ fn truncate(mac: Hmac<Sha256>) -> [u8; ENTRY_LEN] {
 fn xor(block: &mut [u8; ENTRY_LEN], pad: &[u8; ENTRY_LEN]) {
     for (b, p) in block.iter_mut().zip(pad) {
         *b ^= p;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hkdf::Hkdf;
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::common::cipher::Real;
+
+    /// Under the real provider, the keyword digest, addresses, pads and tags are the SHA-256
+    /// and HMAC-SHA-256 values of the inputs streamed field by field, as the scheme computed
+    /// them before it was generic over its provider.
+    #[test]
+    fn real_outputs_are_the_streamed_primitives() {
+        let tag = keyword_tag::<Real>("budget");
+        let digest = Sha256::new()
+            .chain_update(b"conclave mitra keyword\0")
+            .chain_update(b"budget")
+            .finalize();
+        assert_eq!(tag[..], digest[..16]);
+        let root = [7u8; ROOT_LEN];
+        let keys = EpochKeys::<Real>::from_root(root);
+        let mut prf_key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &root)
+            .expand(b"conclave mitra prf", &mut prf_key)
+            .unwrap();
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&prf_key).unwrap();
+        let g = |purpose: u8| {
+            mac.clone()
+                .chain_update([purpose])
+                .chain_update(5u32.to_be_bytes())
+                .chain_update(tag)
+                .chain_update(3u32.to_be_bytes())
+        };
+        let slot = Slot {
+            writer: UserId(5),
+            keyword: &tag,
+            counter: 3,
+        };
+        assert_eq!(keys.address(slot)[..], g(1).finalize().into_bytes()[..16]);
+        let t = g(3)
+            .chain_update(9u64.to_be_bytes())
+            .chain_update([1])
+            .finalize()
+            .into_bytes();
+        let mut expected = [0u8; ENTRY_LEN];
+        expected[..8].copy_from_slice(&9u64.to_be_bytes());
+        expected[8] = 1;
+        expected[9..].copy_from_slice(&t[..TAG_LEN]);
+        xor(
+            &mut expected,
+            &truncate(&g(2).finalize().into_bytes().into()),
+        );
+        let value = keys.seal_value(slot, MsgId(9), IndexOp::Delete);
+        assert_eq!(value, expected);
+        assert_eq!(
+            keys.open_value(slot, &value),
+            Ok((MsgId(9), IndexOp::Delete))
+        );
     }
 }

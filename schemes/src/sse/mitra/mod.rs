@@ -53,6 +53,14 @@
 //!   while its chain is still on its way (it asks one more round). The link carries the search key `K_{e-1}`, not the epoch secret, so
 //!   history search does not hand out message keys. Without shared history nothing is uploaded
 //!   and a joiner holds no key from before its join.
+//! * **Provider.** The scheme is written once, generic over the provider of its symmetric
+//!   primitives ([`crate::common::cipher`]): [`Mitra`] runs the real ones above (the PRF `G` is
+//!   the provider's PRF truncated to 16 bytes, the keyword digest its hash). Its model for the
+//!   `model` cost mode, [`MitraWith`] over [`Ideal`](crate::model::ideal_cipher::Ideal), is this
+//!   same code with the key derivations, the PRF, the keyword hash, the log AEAD and the
+//!   back-chain's seal replaced by ideal stand-ins of the real lengths ([`crate::model`]):
+//!   addresses and pads are equal exactly for equal inputs, a value's tag and a log record open
+//!   only unaltered, and nonces are drawn from the generator as the real ones are.
 //!
 //! # Costs
 //!
@@ -133,7 +141,7 @@
 //! # Side channels
 //!
 //! HMAC-SHA-256, HKDF-SHA-256, SHA-256 and ChaCha20-Poly1305 (RustCrypto) and the tag check
-//! (`verify_truncated_left`) are constant time. Everything else (map lookups by address on the
+//! (`subtle`'s `ct_eq`) are constant time. Everything else (map lookups by address on the
 //! server, counter bookkeeping, which records a client can open) depends on public data or on
 //! data the server already knows.
 
@@ -146,19 +154,27 @@ pub use super::chain_traffic::{
     chain_len, chain_links, change_messages, link_units, request_units, CHAIN_REQUEST_LEN,
     LINK_MESSAGE_LEN,
 };
-pub use client::Client;
-pub use server::Server;
+pub use client::{Client, ClientWith};
+pub use server::{Server, ServerWith};
 pub use wire::{
     log_ciphertext_len, query_len, record_len, reply_len, update_len, Entry, LogRecord, Message,
     Query, Reply, Sealed, Update,
 };
 
+use core::marker::PhantomData;
+
 use super::{SearchableEncryption, SseProperties};
+use crate::common::cipher::{Real, SymmetricCipher};
 use crate::UserId;
 
-/// Mitra with per-epoch keys, per-writer chains and a server-side update log.
+/// Mitra with per-epoch keys, per-writer chains and a server-side update log, with the
+/// primitives of provider `C`: [`Mitra`] with the real ones, the scheme's model with
+/// [`crate::model::ideal_cipher::Ideal`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Mitra;
+pub struct MitraWith<C>(PhantomData<C>);
+
+/// Mitra with per-epoch keys, per-writer chains and a server-side update log.
+pub type Mitra = MitraWith<Real>;
 
 /// Bytes per keyword in a log record's body: counter (4) and keyword digest (16).
 const LOG_ENTRY_LEN: usize = 4 + 16;
@@ -168,7 +184,7 @@ const fn log_body_len(keywords: usize) -> usize {
     1 + LOG_ENTRY_LEN * keywords
 }
 
-impl SearchableEncryption for Mitra {
+impl<C: SymmetricCipher> SearchableEncryption for MitraWith<C> {
     const NAME: &'static str = "mitra";
     const SUMMARY: &'static str =
         "Mitra (CCS 2018): forward and Type-II backward private, per-epoch keys, per-writer chains, counters rebuilt from a server-side log";
@@ -182,10 +198,10 @@ impl SearchableEncryption for Mitra {
     type Query = Query;
     type Reply = Reply;
     type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Client = ClientWith<C>;
+    type Server = ServerWith<C>;
 
-    fn new_client(user: UserId) -> Client {
-        Client::new(user)
+    fn new_client(user: UserId) -> ClientWith<C> {
+        ClientWith::new(user)
     }
 }

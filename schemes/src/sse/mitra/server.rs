@@ -1,26 +1,32 @@
 //! Mitra's search server: per room, the dictionary `DictW`, the update log and the back-chain.
 
 use crate::rekeying::RekeyingServer;
+use core::marker::PhantomData;
 use std::collections::BTreeMap;
 
 use crate::common::fixed_hash::{FixedState, HashMap, HashSet};
 
 use super::keys::ENTRY_LEN;
 use super::wire::{LogRecord, Message, Query, Reply, Sealed, Update};
-use super::Mitra;
+use super::MitraWith;
 use crate::common::back_chain::{ChainStore, Stored as ChainWork};
 use crate::common::changers::Changers;
+use crate::common::cipher::{Real, SymmetricCipher};
 use crate::sse::{Access, Searched, SseServer, Work};
 use crate::{CryptoRngCore, Epoch, Outbox, RoomId, SchemeError, UserId};
 
-/// The search server.
+/// The search server. It computes nothing secret; `C` only ties it to its scheme.
 #[derive(Debug, Default)]
-pub struct Server {
+pub struct ServerWith<C> {
     rooms: BTreeMap<RoomId, RoomIndex>,
     chains: ChainStore,
     bytes: usize,
     changers: Changers,
+    cipher: PhantomData<C>,
 }
+
+/// The search server of [`Mitra`](super::Mitra).
+pub type Server = ServerWith<Real>;
 
 /// A log record as stored (its sequence number is its position).
 #[derive(Debug)]
@@ -59,8 +65,8 @@ impl RoomIndex {
     }
 }
 
-impl SseServer for Server {
-    type Scheme = Mitra;
+impl<C: SymmetricCipher> SseServer for ServerWith<C> {
+    type Scheme = MitraWith<C>;
 
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
         if update.log.ciphertext.len() != super::log_body_len(update.entries.len()) + 16 {
@@ -152,7 +158,7 @@ impl SseServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<C: SymmetricCipher> RekeyingServer for ServerWith<C> {
     type Message = Message;
 
     fn handle(
