@@ -33,6 +33,14 @@
 //!   message's length and its first 52 bytes, and verifies only against that key, length and
 //!   prefix. For Sender Keys the prefix is the whole message header (label, room, sender, key
 //!   id, iteration) and the start of the ciphertext.
+//! * an **IBE master key** is a random identity (drawn as 64 bytes, as the real master secret
+//!   is); a **user key** is the master's identity and a 16-byte [`mix`](super::mix) digest of
+//!   the user's identity (96 bytes on the wire: those and zeros, anything else refused as a
+//!   non-point); an **IBE ciphertext** is 96 bytes: `U` naming the master and the identity
+//!   digest, the 32-byte message complemented and a 16-byte check of both, and opens only under
+//!   that identity's key of that master, and only unaltered. Encryption draws 64 bytes, as the
+//!   real one draws its scalar;
+//! * `mkd`'s **group** is the exponent group ([`Exponents`]).
 //!
 //! Every object has the wire length of the real one for the same inputs; [`Wire::visit_bytes`]
 //! of an ideal box visits nothing, so the servers' scans see nothing of it.
