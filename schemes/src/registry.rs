@@ -9,6 +9,7 @@ use crate::kd::{
     sender_keys::SenderKeys, KeyDistribution,
 };
 use crate::model::ideal_cipher::Ideal;
+use crate::model::mkd::MkdModel;
 use crate::model::mls::MlsModel;
 use crate::model::pairwise_dh::PairwiseDhModel;
 use crate::model::sender_keys::SenderKeysModel;
@@ -278,6 +279,7 @@ impl Models {
                     modelled_kd_system::<SenderKeysModel, SenderKeys>,
                 ),
                 (Mls::NAME, modelled_kd_system::<MlsModel, Mls>),
+                (Mkd::NAME, modelled_kd_system::<MkdModel, Mkd>),
             ],
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
@@ -577,7 +579,7 @@ mod tests {
             assert_eq!(registry.sse_model(name).unwrap().name(), name);
         }
         assert!(matches!(
-            registry.kd_model(Mkd::NAME, &mut rng),
+            registry.kd_model(Sakke::NAME, &mut rng),
             Err(SchemeError::Unsupported(_))
         ));
         assert!(Registry::default().modelled(Family::Search).is_empty());

@@ -1,21 +1,33 @@
 //! The `mkd` (DMKD) key-distribution scheme: the protocol's invariants, per-member O(1) cost,
 //! time frames, and that the server never sees an epoch secret (its conformance suite runs from
-//! the registry, in `conformance.rs`).
+//! the registry, in `conformance.rs`). Every test runs twice: on the scheme (`real`) and on its
+//! model (`model`, the same code over the ideal provider).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions unwrap too
 
 use std::collections::{BTreeMap, VecDeque};
 
-use conclave_schemes::kd::mkd::{
-    ClientOps, Corruption, Credential, Message, Mkd, Server, ServerOps,
-};
+use conclave_schemes::kd::mkd::{self, ClientOps, Corruption, MkdWith, ServerOps};
+use conclave_schemes::kd::provider::Real;
 use conclave_schemes::kd::{Change, Handled, KdClient, KdServer, KeyDistribution, Origin, Roster};
+use conclave_schemes::model::ideal_kd::Ideal;
 use conclave_schemes::testing::{self, KdHarness};
 use conclave_schemes::{Dest, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId, Wire};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-type Client = <Mkd as KeyDistribution>::Client;
+/// The suite over crypto provider `$provider`, in module `$name`.
+macro_rules! suite {
+    ($name:ident, $provider:ty) => {
+        mod $name {
+            #![allow(clippy::unwrap_used)]
+            use super::*;
+
+            type Mkd = MkdWith<$provider>;
+            type Client = mkd::Client<$provider>;
+            type Credential = mkd::Credential<$provider>;
+            type Message = mkd::Message<$provider>;
+            type Server = mkd::Server<$provider>;
 
 #[test]
 fn properties() {
@@ -856,3 +868,9 @@ fn interposing_key_server_learns_the_epoch_secret_unnoticed() {
         assert!(!other.exposed());
     }
 }
+        }
+    };
+}
+
+suite!(real, Real);
+suite!(model, Ideal);

@@ -199,11 +199,11 @@ fn the_model_cost_mode_refuses_a_stack_without_a_model_before_the_run() {
             "--cost-model",
             "model",
             "--set",
-            "stacks=[mkd+none+plaintext]",
+            "stacks=[sakke+none+plaintext]",
             "--out",
             out.to_str().unwrap(),
         ],
-        &["--cost-model model", "`mkd` has no model", "pairwise-dh"],
+        &["--cost-model model", "`sakke` has no model", "pairwise-dh"],
     );
     assert!(!out.exists(), "nothing written for a refused run");
     expect_refused(

@@ -62,7 +62,7 @@ fn a_model_run_renders_what_the_calibrated_run_renders() {
         let s = smoke(&[
             (
                 "stacks",
-                "[conventional+none+plaintext, pairwise-dh+none+plaintext, sender-keys+none+plaintext, pairwise-dh+epoch-keys+per-epoch, pairwise-dh+bbs98+plaintext, conventional+keyhom+per-epoch, pairwise-dh+afgh+plaintext, sender-keys+afgh-hybrid+per-epoch, mls+none+plaintext, pairwise-dh+client-rewrap+mitra, sender-keys+client-rewrap+plaintext]",
+                "[conventional+none+plaintext, pairwise-dh+none+plaintext, sender-keys+none+plaintext, pairwise-dh+epoch-keys+per-epoch, pairwise-dh+bbs98+plaintext, conventional+keyhom+per-epoch, pairwise-dh+afgh+plaintext, sender-keys+afgh-hybrid+per-epoch, mls+none+plaintext, pairwise-dh+client-rewrap+mitra, sender-keys+client-rewrap+plaintext, mkd+none+plaintext, mkd+epoch-keys+per-epoch]",
             ),
             ("policy.history", policy),
         ])
@@ -79,11 +79,14 @@ fn a_model_run_renders_what_the_calibrated_run_renders() {
 fn a_stack_without_a_model_is_refused_by_name() {
     let err = smoke(&[
         ("cost_model", "model"),
-        ("stacks", "[pairwise-dh+none+plaintext, mkd+none+plaintext]"),
+        (
+            "stacks",
+            "[pairwise-dh+none+plaintext, sakke+none+plaintext]",
+        ),
     ])
     .unwrap_err();
     assert!(err.contains("cost_model"), "{err}");
-    assert!(err.contains("`mkd` has no model"), "{err}");
+    assert!(err.contains("`sakke` has no model"), "{err}");
     assert!(err.contains("pairwise-dh"), "names what can run: {err}");
     let ok = smoke(&[
         ("cost_model", "model"),
@@ -92,7 +95,7 @@ fn a_stack_without_a_model_is_refused_by_name() {
     .unwrap();
     assert_eq!(ok.cost_model, CostModelKind::Model);
     // The engine refuses it too, for a caller that skips validation.
-    let s = smoke(&[("stacks", "[mkd+none+plaintext]")]).unwrap();
+    let s = smoke(&[("stacks", "[sakke+none+plaintext]")]).unwrap();
     let refused = Engine::new(&s, &s.stacks[0], s.seed, CostModel::Model(table()));
     let err = refused.err().unwrap().to_string();
     assert!(err.contains("no model"), "{err}");

@@ -1,13 +1,14 @@
-//! The cryptography of the schemes built on sealed boxes (`pairwise-dh`, `sender-keys`), behind
-//! one trait per job, so that each scheme runs either with real cryptography ([`Real`]) or as
-//! its model with ideal objects ([`Ideal`](crate::model::ideal_kd::Ideal)).
+//! The cryptography of the schemes built on sealed boxes (`pairwise-dh`, `sender-keys`, `mkd`),
+//! behind one trait per job, so that each scheme runs either with real cryptography ([`Real`])
+//! or as its model with ideal objects ([`Ideal`](crate::model::ideal_kd::Ideal)).
 //!
 //! # Source
 //!
 //! The provider pattern of RustCrypto and of mls-rs (`CryptoProvider`): a scheme names what it
 //! computes through traits with associated types, and an implementation supplies the
 //! primitives. The primitives of [`Real`] are those of [`sealed_box`] (RFC 9180 §5.1.3 shape)
-//! and of libsignal's Sender Keys (hash ratchet, per-message AEAD, Ed25519).
+//! and of libsignal's Sender Keys (hash ratchet, per-message AEAD, Ed25519), and `mkd`'s
+//! Boneh–Franklin IBE ([`ibe`]) and Ristretto255 group ([`Ristretto`]).
 //!
 //! # Construction
 //!
@@ -17,6 +18,9 @@
 //! * [`HashRatchet`]: Sender Keys' chain keys and the message key of each iteration.
 //! * [`MessageAead`]: the per-message authenticated encryption under a message key.
 //! * [`Signatures`]: each sender key's signing key pair and its signatures.
+//! * [`IdentityEncryption`]: an IBE master key, its identities' keys, and encryption of a
+//!   32-byte key to an identity.
+//! * [`MkdCrypto`]: sealed boxes, IBE and a prime-order group ([`DlGroup`]) together.
 //!
 //! A scheme generic over a provider calls nothing else that is cryptographic, so its protocol
 //! code (who sends what, which checks a recipient makes) is one code for the real scheme and its
@@ -31,16 +35,19 @@
 //! # Security
 //!
 //! As the primitives: X25519, HKDF-SHA-256 and ChaCha20-Poly1305 for boxes and messages,
-//! HMAC-SHA-256 for the ratchet, Ed25519 (`verify_strict`) for signatures. Secrets (static keys,
+//! HMAC-SHA-256 for the ratchet, Ed25519 (`verify_strict`) for signatures, Boneh–Franklin on
+//! BLS12-381 for IBE, Ristretto255 for `mkd`'s group. Secrets (static keys,
 //! chain keys, message keys, signing keys) are zeroised on drop.
 //!
 //! # Weaknesses
 //!
-//! Those of the primitives' uses, documented in [`sealed_box`] and the Sender Keys module.
+//! Those of the primitives' uses, documented in [`sealed_box`], the Sender Keys module and
+//! [`ibe`].
 //!
 //! # Side channels
 //!
-//! All primitives of [`Real`] are constant time (curve25519-dalek, ed25519-dalek, RustCrypto).
+//! All primitives of [`Real`] are constant time (curve25519-dalek, ed25519-dalek, RustCrypto),
+//! except the IBE, whose arkworks arithmetic makes no constant-time claim ([`ibe`]).
 
 use core::fmt;
 
@@ -53,7 +60,9 @@ use sha2::Sha256;
 use x25519_dalek::PublicKey;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use super::mkd::ibe;
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
+use crate::pre::dl_group::{DlGroup, Ristretto};
 use crate::{CryptoRngCore, SchemeError};
 
 /// A crypto provider: a type that carries no data and names the implementations of its jobs.
@@ -182,6 +191,65 @@ pub trait Signatures: Provider {
         msg: &[u8],
         signature: &[u8; 64],
     ) -> Result<(), SchemeError>;
+}
+
+/// Identity-based encryption of a 32-byte key ([`mkd`](super::mkd)'s Boneh–Franklin IBE, which
+/// stands in for DMKD's CP-ABE): a master key extracts each identity's key, and a ciphertext
+/// made for an identity opens only under that identity's key.
+pub trait IdentityEncryption: Provider {
+    /// The key generation centre's master key.
+    type MasterKey: Send + Sync + 'static;
+    /// The public parameters of a master key.
+    type Params: fmt::Debug + Copy + Send + Sync + 'static;
+    /// An identity's decryption key.
+    type UserKey: Send + Sync + 'static;
+
+    /// A fresh master key.
+    fn setup(rng: &mut dyn CryptoRngCore) -> Self::MasterKey;
+    /// The public parameters of `master`.
+    fn params(master: &Self::MasterKey) -> Self::Params;
+    /// The key of identity `id`.
+    ///
+    /// # Errors
+    /// As [`ibe::MasterKey::extract`].
+    fn extract(master: &Self::MasterKey, id: &[u8]) -> Result<Self::UserKey, SchemeError>;
+    /// Encrypts `msg` to identity `id`: [`ibe::CIPHERTEXT_LEN`] bytes.
+    ///
+    /// # Errors
+    /// As [`ibe::PublicParams::encrypt`].
+    fn ibe_encrypt(
+        params: &Self::Params,
+        id: &[u8],
+        msg: &[u8; 32],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<ibe::Ciphertext, SchemeError>;
+    /// Decrypts a ciphertext made for identity `id` under `id`'s key.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if it was made for another identity or master key, or was
+    /// modified; [`SchemeError::Malformed`] if it is not a ciphertext.
+    fn ibe_decrypt(
+        key: &Self::UserKey,
+        id: &[u8],
+        ct: &ibe::Ciphertext,
+    ) -> Result<[u8; 32], SchemeError>;
+    /// The [`ibe::USER_KEY_LEN`]-byte encoding of a user key.
+    ///
+    /// # Errors
+    /// As [`ibe::UserKey::to_bytes`].
+    fn user_key_to_bytes(key: &Self::UserKey) -> Result<[u8; ibe::USER_KEY_LEN], SchemeError>;
+    /// A user key from its encoding.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] if it encodes none.
+    fn user_key_from_bytes(bytes: &[u8]) -> Result<Self::UserKey, SchemeError>;
+}
+
+/// Everything [`mkd`](super::mkd) computes: sealed credentials, identity-based encryption, and a
+/// prime-order group for its DH ring and Pedersen commitments.
+pub trait MkdCrypto: SealedBoxes + IdentityEncryption {
+    /// The group of the DH shares, link values and commitments.
+    type Group: DlGroup;
 }
 
 /// Everything Sender Keys computes.
@@ -368,6 +436,47 @@ impl Signatures for Real {
         key.verify_strict(msg, &Signature::from_bytes(signature))
             .map_err(|_| SchemeError::Crypto)
     }
+}
+
+impl IdentityEncryption for Real {
+    type MasterKey = ibe::MasterKey;
+    type Params = ibe::PublicParams;
+    type UserKey = ibe::UserKey;
+
+    fn setup(rng: &mut dyn CryptoRngCore) -> ibe::MasterKey {
+        ibe::MasterKey::generate(rng)
+    }
+    fn params(master: &ibe::MasterKey) -> ibe::PublicParams {
+        master.public()
+    }
+    fn extract(master: &ibe::MasterKey, id: &[u8]) -> Result<ibe::UserKey, SchemeError> {
+        master.extract(id)
+    }
+    fn ibe_encrypt(
+        params: &ibe::PublicParams,
+        id: &[u8],
+        msg: &[u8; 32],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<ibe::Ciphertext, SchemeError> {
+        params.encrypt(id, msg, rng)
+    }
+    fn ibe_decrypt(
+        key: &ibe::UserKey,
+        id: &[u8],
+        ct: &ibe::Ciphertext,
+    ) -> Result<[u8; 32], SchemeError> {
+        key.decrypt(id, ct)
+    }
+    fn user_key_to_bytes(key: &ibe::UserKey) -> Result<[u8; ibe::USER_KEY_LEN], SchemeError> {
+        key.to_bytes()
+    }
+    fn user_key_from_bytes(bytes: &[u8]) -> Result<ibe::UserKey, SchemeError> {
+        ibe::UserKey::from_bytes(bytes)
+    }
+}
+
+impl MkdCrypto for Real {
+    type Group = Ristretto;
 }
 
 #[cfg(test)]

@@ -33,6 +33,14 @@
 //!   message's length and its first 52 bytes, and verifies only against that key, length and
 //!   prefix. For Sender Keys the prefix is the whole message header (label, room, sender, key
 //!   id, iteration) and the start of the ciphertext.
+//! * an **IBE master key** is a random identity (drawn as 64 bytes, as the real master secret
+//!   is); a **user key** is the master's identity and a 16-byte [`mix`](super::mix) digest of
+//!   the user's identity (96 bytes on the wire: those and zeros, anything else refused as a
+//!   non-point); an **IBE ciphertext** is 96 bytes: `U` naming the master and the identity
+//!   digest, the 32-byte message complemented and a 16-byte check of both, and opens only under
+//!   that identity's key of that master, and only unaltered. Encryption draws 64 bytes, as the
+//!   real one draws its scalar;
+//! * `mkd`'s **group** is the exponent group ([`Exponents`]).
 //!
 //! Every object has the wire length of the real one for the same inputs; [`Wire::visit_bytes`]
 //! of an ideal box visits nothing, so the servers' scans see nothing of it.
@@ -62,10 +70,14 @@
 //!
 //! Not applicable: nothing secret is computed.
 
+use super::mix::Mix;
+use crate::kd::mkd::ibe::{self, Ciphertext};
 use crate::kd::provider::{
-    HashRatchet, MessageAead, Provider, SealedBoxes, Signatures, StaticKeys,
+    HashRatchet, IdentityEncryption, MessageAead, MkdCrypto, Provider, SealedBoxes, Signatures,
+    StaticKeys,
 };
 use crate::kd::sealed_box::SealedBox;
+use crate::pre::dl_group::Exponents;
 use crate::{CryptoRngCore, SchemeError, Wire};
 
 /// The ideal provider: no cryptography, objects bound to their context in the clear.
@@ -298,9 +310,134 @@ impl Signatures for Ideal {
     }
 }
 
+/// An IBE master key: a random identity, drawn as the real master key's secret is (64 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdealMasterKey(u64);
+
+/// An IBE user key: the master key it was extracted from and the digest of its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdealUserKey {
+    master: u64,
+    identity: [u8; 16],
+}
+
+/// Bytes of the ideal user key's encoding that carry it: master and identity digest.
+const USER_KEY_BODY: usize = 8 + 16;
+
+/// The digest an ideal user key and ciphertext name their identity by.
+fn identity_digest(id: &[u8]) -> [u8; 16] {
+    Mix::new("conclave model ibe identity").field(id).block(0)
+}
+
+/// The 16-byte check of an ideal IBE ciphertext: its `U` and its message, so that a changed
+/// byte is refused as the real AEAD refuses it.
+fn ibe_check(u: &[u8], msg: &[u8; 32]) -> [u8; 16] {
+    Mix::new("conclave model ibe check")
+        .field(u)
+        .field(msg)
+        .block(0)
+}
+
+/// 64 bytes from the generator, as the real IBE draws each of its scalars.
+fn draw_wide(rng: &mut dyn CryptoRngCore) -> [u8; 64] {
+    let mut wide = [0u8; 64];
+    rng.fill_bytes(&mut wide);
+    wide
+}
+
+impl IdentityEncryption for Ideal {
+    type MasterKey = IdealMasterKey;
+    type Params = IdealMasterKey;
+    type UserKey = IdealUserKey;
+
+    fn setup(rng: &mut dyn CryptoRngCore) -> IdealMasterKey {
+        let wide = draw_wide(rng);
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&wide[..8]);
+        IdealMasterKey(u64::from_be_bytes(id))
+    }
+    fn params(master: &IdealMasterKey) -> IdealMasterKey {
+        *master
+    }
+    fn extract(master: &IdealMasterKey, id: &[u8]) -> Result<IdealUserKey, SchemeError> {
+        Ok(IdealUserKey {
+            master: master.0,
+            identity: identity_digest(id),
+        })
+    }
+    /// `U` names the master key and the identity (zeros after them), the body is the message
+    /// complemented (no encryption: it keeps the key's bytes out of the servers' scans) and a
+    /// check of `U` and the message.
+    fn ibe_encrypt(
+        params: &IdealMasterKey,
+        id: &[u8],
+        msg: &[u8; 32],
+        rng: &mut dyn CryptoRngCore,
+    ) -> Result<Ciphertext, SchemeError> {
+        // The real encryption draws its `t` here.
+        draw_wide(rng);
+        let mut u = [0u8; ibe::G1_LEN];
+        u[..8].copy_from_slice(&params.0.to_be_bytes());
+        u[8..USER_KEY_BODY].copy_from_slice(&identity_digest(id));
+        let mut body = [0u8; 48];
+        for (b, m) in body.iter_mut().zip(msg) {
+            *b = !m;
+        }
+        body[32..].copy_from_slice(&ibe_check(&u, msg));
+        Ok(Ciphertext { u, body })
+    }
+    fn ibe_decrypt(
+        key: &IdealUserKey,
+        id: &[u8],
+        ct: &Ciphertext,
+    ) -> Result<[u8; 32], SchemeError> {
+        if ct.u[USER_KEY_BODY..].iter().any(|b| *b != 0) {
+            return Err(SchemeError::Malformed("IBE ciphertext: U not in G_1"));
+        }
+        let for_key = ct.u[..8] == key.master.to_be_bytes()
+            && ct.u[8..USER_KEY_BODY] == key.identity
+            && key.identity == identity_digest(id);
+        let mut msg = [0u8; 32];
+        for (m, b) in msg.iter_mut().zip(&ct.body) {
+            *m = !b;
+        }
+        if for_key && ct.body[32..] == ibe_check(&ct.u, &msg) {
+            Ok(msg)
+        } else {
+            Err(SchemeError::Crypto)
+        }
+    }
+    fn user_key_to_bytes(key: &IdealUserKey) -> Result<[u8; ibe::USER_KEY_LEN], SchemeError> {
+        let mut out = [0u8; ibe::USER_KEY_LEN];
+        out[..8].copy_from_slice(&key.master.to_be_bytes());
+        out[8..USER_KEY_BODY].copy_from_slice(&key.identity);
+        Ok(out)
+    }
+    /// Anything but the master, the digest and zeros is refused, as a non-point of `G_2` is.
+    fn user_key_from_bytes(bytes: &[u8]) -> Result<IdealUserKey, SchemeError> {
+        let not_a_key = SchemeError::Malformed("IBE user key: not in G_2");
+        if bytes.len() != ibe::USER_KEY_LEN || bytes[USER_KEY_BODY..].iter().any(|b| *b != 0) {
+            return Err(not_a_key);
+        }
+        let mut master = [0u8; 8];
+        master.copy_from_slice(&bytes[..8]);
+        let mut identity = [0u8; 16];
+        identity.copy_from_slice(&bytes[8..USER_KEY_BODY]);
+        Ok(IdealUserKey {
+            master: u64::from_be_bytes(master),
+            identity,
+        })
+    }
+}
+
+/// `mkd` over ideal objects: its group is the exponent group (generic group model).
+impl MkdCrypto for Ideal {
+    type Group = Exponents;
+}
+
 #[cfg(test)]
 mod tests {
-    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
@@ -439,5 +576,53 @@ mod tests {
             Ideal::verifying_from_bytes(&bytes),
             Err(SchemeError::Malformed(_))
         ));
+    }
+
+    /// Encrypts to one identity and decrypts under it, another identity's key, another master's
+    /// key, a tampered ciphertext and a user key through its encoding.
+    fn ibe_outcomes<P: IdentityEncryption>() -> (usize, Vec<Result<[u8; 32], SchemeError>>) {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let (msk, other) = (P::setup(&mut rng), P::setup(&mut rng));
+        let alice = P::extract(&msk, b"alice|1").unwrap();
+        let bob = P::extract(&msk, b"bob|1").unwrap();
+        let alice_elsewhere = P::extract(&other, b"alice|1").unwrap();
+        let ct = P::ibe_encrypt(&P::params(&msk), b"alice|1", &[5; 32], &mut rng).unwrap();
+        let mut tampered = ct.clone();
+        tampered.body[3] ^= 1;
+        let mut tail = ct.clone();
+        tail.body[40] ^= 1;
+        let bytes = P::user_key_to_bytes(&alice).unwrap();
+        let decoded = P::user_key_from_bytes(&bytes).unwrap();
+        assert!(P::user_key_from_bytes(&[0xff; ibe::USER_KEY_LEN]).is_err());
+        let outcomes = vec![
+            P::ibe_decrypt(&alice, b"alice|1", &ct),
+            P::ibe_decrypt(&decoded, b"alice|1", &ct),
+            P::ibe_decrypt(&bob, b"alice|1", &ct),
+            P::ibe_decrypt(&bob, b"bob|1", &ct),
+            P::ibe_decrypt(&alice_elsewhere, b"alice|1", &ct),
+            P::ibe_decrypt(&alice, b"alice|1", &tampered),
+            P::ibe_decrypt(&alice, b"alice|1", &tail),
+        ];
+        (ct.u.len() + ct.body.len(), outcomes)
+    }
+
+    #[test]
+    fn an_ideal_ibe_ciphertext_opens_only_where_the_real_one_opens_and_is_as_long() {
+        let ideal = ibe_outcomes::<Ideal>();
+        assert_eq!(ibe_outcomes::<Real>(), ideal);
+        assert_eq!(ideal.0, ibe::CIPHERTEXT_LEN);
+        assert_eq!(ideal.1[0], Ok([5; 32]));
+    }
+
+    /// The real and the ideal IBE draw the same bytes from the generator.
+    #[test]
+    fn the_ideal_ibe_draws_as_the_real_one() {
+        fn after<P: IdentityEncryption>() -> u64 {
+            let mut rng = ChaCha20Rng::seed_from_u64(13);
+            let msk = P::setup(&mut rng);
+            P::ibe_encrypt(&P::params(&msk), b"id", &[1; 32], &mut rng).unwrap();
+            rng.next_u64()
+        }
+        assert_eq!(after::<Real>(), after::<Ideal>());
     }
 }

@@ -58,6 +58,10 @@
 //! * `pairwise-dh` and `sender-keys`: [`pairwise_dh`] and [`sender_keys`], the schemes' own code
 //!   over the ideal provider [`ideal_kd`], whose boxes, chain keys, message ciphertexts and
 //!   signatures are ideal ones bound to their context.
+//! * `mkd`: [`mkd`], the scheme's own code over [`ideal_kd`] with the exponent group: its DH
+//!   ring and Pedersen commitments are the scheme's algebra on discrete logarithms in the clear,
+//!   `K_1` travels in an ideal identity-based ciphertext and the frame's credentials in ideal
+//!   boxes. Its PRFs and MACs (HMAC) still run.
 //! * `bbs98` and `keyhom`: the schemes' own code run in the exponent group
 //!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) instead of
 //!   Ristretto255, so that every wrap, unwrap, re-encryption and composition of re-keys is the
@@ -80,6 +84,7 @@
 pub mod ideal_cipher;
 pub mod ideal_kd;
 pub mod mix;
+pub mod mkd;
 pub mod mls;
 pub mod pairwise_dh;
 pub mod sender_keys;

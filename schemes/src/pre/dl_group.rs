@@ -1,6 +1,6 @@
 //! The prime-order group the discrete-log history schemes ([`bbs98`](super::bbs98),
-//! [`keyhom`](super::keyhom)) compute in: Ristretto255 for the schemes, or its exponents for
-//! their models.
+//! [`keyhom`](super::keyhom)) and the key-distribution scheme [`mkd`](crate::kd::mkd) compute
+//! in: Ristretto255 for the schemes, or its exponents for their models.
 //!
 //! # Source
 //!
@@ -11,8 +11,10 @@
 //! # Construction
 //!
 //! [`DlGroup`] is what the schemes need of a group: the base-point exponentiation, the group
-//! law, exponentiation, hashing to the group, and the 32-byte canonical encoding with its
-//! decoding, which refuses non-canonical bytes and the identity.
+//! law, exponentiation, hashing to the group (of arbitrary bytes, or of a PRF's 64 uniform
+//! bytes), the variable-time `g^a·e^b` of public values, and the 32-byte canonical encoding with
+//! its decoding, which refuses non-canonical bytes and the identity. Both groups encode the
+//! identity as 32 zero bytes.
 //!
 //! * [`Ristretto`]: the schemes' group. Encoding is Ristretto compression.
 //! * [`Exponents`]: the models' group ([`crate::model`]). `g^x` is `x`; `A·B` is `a + b`;
@@ -68,6 +70,13 @@ pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
     fn sub(a: &Self::Element, b: &Self::Element) -> Self::Element;
     /// An element from the concatenation of `parts`, whose discrete logarithm nobody knows.
     fn hash(parts: &[&[u8]]) -> Self::Element;
+    /// An element from 64 uniformly random bytes (the output of a PRF), whose discrete
+    /// logarithm nobody knows.
+    fn from_uniform(bytes: &[u8; 64]) -> Self::Element;
+    /// `g^a · e^b` for public `a`, `b` and `e` (variable time: never for a secret).
+    fn vartime_double_mul(a: &Scalar, e: &Self::Element, b: &Scalar) -> Self::Element {
+        Self::add(&Self::mul_base(a), &Self::mul(e, b))
+    }
     /// The canonical 32-byte encoding.
     fn encode(e: &Self::Element) -> [u8; 32];
     /// Decodes an element.
@@ -107,6 +116,17 @@ impl DlGroup for Ristretto {
             h.update(p);
         }
         RistrettoPoint::from_hash(h)
+    }
+    fn from_uniform(bytes: &[u8; 64]) -> RistrettoPoint {
+        RistrettoPoint::from_uniform_bytes(bytes)
+    }
+    /// One variable-time multiscalar multiplication instead of two exponentiations.
+    fn vartime_double_mul(a: &Scalar, e: &RistrettoPoint, b: &Scalar) -> RistrettoPoint {
+        use curve25519_dalek::traits::VartimeMultiscalarMul;
+        RistrettoPoint::vartime_multiscalar_mul(
+            [*a, *b],
+            [curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT, *e],
+        )
     }
     fn encode(e: &RistrettoPoint) -> [u8; 32] {
         e.compress().to_bytes()
@@ -149,6 +169,10 @@ impl DlGroup for Exponents {
         let mut wide = [0u8; 64];
         crate::model::mix::mix(parts, &mut wide);
         Scalar::from_bytes_mod_order_wide(&wide)
+    }
+    /// The bytes are already uniform (a PRF's output), so reducing them is hashing enough.
+    fn from_uniform(bytes: &[u8; 64]) -> Scalar {
+        Scalar::from_bytes_mod_order_wide(bytes)
     }
     fn encode(e: &Scalar) -> [u8; 32] {
         e.to_bytes()
@@ -195,6 +219,11 @@ mod tests {
             Some(SchemeError::Malformed("bad"))
         );
         assert_ne!(G::hash(&[b"x", b"1"]), G::hash(&[b"x", b"2"]));
+        assert_ne!(G::from_uniform(&[1; 64]), G::from_uniform(&[2; 64]));
+        let e = G::mul_base(&b);
+        assert_eq!(G::vartime_double_mul(&a, &e, &b), G::mul_base(&(a + b * b)));
+        // The identity encodes as 32 zero bytes in both groups (RFC 9496 for Ristretto).
+        assert_eq!(G::encode(&G::mul_base(&Scalar::ZERO)), [0; 32]);
     }
 
     #[test]

@@ -12,9 +12,10 @@ use super::message::{
     ChangeKind, Message, Seat,
 };
 use super::prf::{self, Tag, V, V_LEN};
-use super::sealed_box::{self, SealedBox, StaticKeyPair};
-use super::{group, ibe, Mkd, P};
+use super::{group, ibe, MkdWith, P};
+use crate::kd::provider::{MkdCrypto, Real};
 use crate::kd::{Change, Directory, Handled, KdClient, Origin, Roster};
+use crate::pre::dl_group::DlGroup;
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
 
 /// 32 random bytes.
@@ -96,21 +97,22 @@ impl Drop for ClientSession {
 }
 
 /// A user's DMKD state: static secrets, the current frame's credentials and per-room state.
-pub struct Client {
+/// Generic over the provider of its cryptography.
+pub struct Client<C: MkdCrypto = Real> {
     user: UserId,
-    keypair: StaticKeyPair,
-    server_public: x25519_dalek::PublicKey,
+    keypair: C::KeyPair,
+    server_public: C::PublicKey,
     st: [u8; 32],
     st1: [u8; 32],
     frame: u64,
-    usk: ibe::UserKey,
+    usk: C::UserKey,
     mk: [u8; 32],
     rooms: BTreeMap<RoomId, ClientRoom>,
     sessions: BTreeMap<RoomId, ClientSession>,
     ops: ClientOps,
 }
 
-impl core::fmt::Debug for Client {
+impl<C: MkdCrypto> core::fmt::Debug for Client<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("user", &self.user)
@@ -120,7 +122,7 @@ impl core::fmt::Debug for Client {
     }
 }
 
-impl Drop for Client {
+impl<C: MkdCrypto> Drop for Client<C> {
     fn drop(&mut self) {
         self.st.zeroize();
         self.st1.zeroize();
@@ -134,18 +136,18 @@ const ROOM_STATE_LEN: usize = 8 + 32 + 8 + 3 * P + 2 * 32;
 /// Per-user credentials of the current frame: frame 8, IBE key 96, `mk` 32.
 const CREDENTIAL_STATE_LEN: usize = 8 + ibe::USER_KEY_LEN + 32;
 
-impl Client {
+impl<C: MkdCrypto> Client<C> {
     /// Provisions `user`'s client from its enrolment credentials (sealed by the server) and
     /// fresh static strings `st_i`, `st'_i`.
     pub(super) fn provision(
         user: UserId,
-        keypair: StaticKeyPair,
-        server_public: x25519_dalek::PublicKey,
+        keypair: C::KeyPair,
+        server_public: C::PublicKey,
         frame: u64,
-        sealed: &SealedBox,
+        sealed: &C::Sealed,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Self, SchemeError> {
-        let (usk, mk) = open_credentials(&keypair, &server_public, user, frame, sealed)?;
+        let (usk, mk) = open_credentials::<C>(&keypair, &server_public, user, frame, sealed)?;
         Ok(Self {
             user,
             keypair,
@@ -196,7 +198,7 @@ impl Client {
         seat: Seat,
         tag: &Tag,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<Handled, SchemeError> {
         let room = roster.room;
         let ctx = session_ctx(room, epoch, attempt, self.user);
@@ -242,7 +244,7 @@ impl Client {
             let r = group::scalar_wide(&v);
             v.zeroize();
             self.ops.dh_shares += 1;
-            (Some(r), Some(group::g_pow(&r)))
+            (Some(r), Some(group::g_pow::<C::Group>(&r)))
         } else {
             (None, None)
         };
@@ -253,7 +255,7 @@ impl Client {
         let mut sv = self.tprf(b"s", rng);
         let s = group::scalar_wide(&sv);
         sv.zeroize();
-        let c = group::commit(&k, &s);
+        let c = group::commit::<C::Group>(&k, &s);
         self.ops.commitments += 1;
 
         let tag = prf::tag(
@@ -304,7 +306,7 @@ impl Client {
         left_share: &Option<[u8; P]>,
         right_share: &Option<[u8; P]>,
         tag: &Tag,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<Handled, SchemeError> {
         prf::verify(
             &self.mk,
@@ -338,11 +340,11 @@ impl Client {
         }
         if let Some(r) = sess.r_secret {
             if let Some(rl) = left_share {
-                sess.h_left = group::pow(rl, &r)?;
+                sess.h_left = group::pow::<C::Group>(rl, &r)?;
                 self.ops.dh_links += 1;
             }
             if let Some(rr) = right_share {
-                sess.h_right = group::pow(rr, &r)?;
+                sess.h_right = group::pow::<C::Group>(rr, &r)?;
                 self.ops.dh_links += 1;
             }
         }
@@ -477,7 +479,7 @@ impl Client {
                 sb.zeroize();
                 self.ops.openings_checked += 1;
                 // k_1 is secret here: the constant-time check.
-                if !group::opens_secret(c1, &k1, &s1?) {
+                if !group::opens_secret::<C::Group>(c1, &k1, &s1?) {
                     return Err(SchemeError::Crypto);
                 }
                 k1
@@ -490,14 +492,12 @@ impl Client {
             }
         };
         self.ops.ibe_decryptions += 1;
-        let mut big_k1 = self
-            .usk
-            .decrypt(&identity(self.user, sess.seat.frame), ct)?;
+        let mut big_k1 = C::ibe_decrypt(&self.usk, &identity(self.user, sess.seat.frame), ct)?;
         let mut x = prf::xor32(k_prime, &k1);
         k1.zeroize();
         let mut big_k2 = prf::f1(&sid, &x);
         x.zeroize();
-        let (secret, r) = session_key(&sid, &big_k1, &big_k2);
+        let (secret, r) = session_key::<C::Group>(&sid, &big_k1, &big_k2);
         big_k1.zeroize();
         let Some(sess) = self.sessions.remove(&room) else {
             big_k2.zeroize();
@@ -563,13 +563,13 @@ impl Client {
             return Err(Misuse::StaleEpoch { have, got: epoch }.into());
         }
         self.ops.ibe_decryptions += 1;
-        let mut big_k1 = self.usk.decrypt(&identity(self.user, frame), ct)?;
+        let mut big_k1 = C::ibe_decrypt(&self.usk, &identity(self.user, frame), ct)?;
         let Some(state) = self.rooms.get_mut(&room) else {
             big_k1.zeroize();
             return Err(SchemeError::Internal("room state vanished"));
         };
         let sid = update_sid(room, epoch, frame, &state.sid);
-        let (secret, r) = session_key(&sid, &big_k1, &state.k2);
+        let (secret, r) = session_key::<C::Group>(&sid, &big_k1, &state.k2);
         big_k1.zeroize();
         state.epoch = epoch;
         state.secret = secret;
@@ -584,13 +584,17 @@ impl Client {
 }
 
 /// `SK = F''(sid, K_1) ⊕ F''(sid, K_2)` and the stored `r = F'''(sid, K_1) + F'''(sid, K_2)`.
-pub(super) fn session_key(sid: &[u8; 32], k1: &[u8; 32], k2: &[u8; 32]) -> (EpochSecret, [u8; P]) {
+pub(super) fn session_key<G: DlGroup>(
+    sid: &[u8; 32],
+    k1: &[u8; 32],
+    k2: &[u8; 32],
+) -> (EpochSecret, [u8; P]) {
     let mut a = prf::f2(sid, k1);
     let mut b = prf::f2(sid, k2);
     let secret = EpochSecret::from_bytes(prf::xor32(&a, &b));
     a.zeroize();
     b.zeroize();
-    let r = (prf::f3(sid, k1) + prf::f3(sid, k2)).compress().to_bytes();
+    let r = G::encode(&G::add(&prf::f3::<G>(sid, k1), &prf::f3::<G>(sid, k2)));
     (secret, r)
 }
 
@@ -610,7 +614,7 @@ pub enum Corruption {
 }
 
 #[cfg(any(test, feature = "testing"))]
-impl Client {
+impl<C: MkdCrypto> Client<C> {
     /// Test hook: the next round-2 message a non-representative client on this thread sends
     /// carries a corrupted `T_j` or `k_j` with a valid MAC (a member that misbehaves, rather
     /// than a network attacker), so that the server's own checks are what must catch it.
@@ -628,14 +632,14 @@ fn corrupt(k: &mut [u8; 32], t: &mut V) {
     }
 }
 
-fn open_credentials(
-    keypair: &StaticKeyPair,
-    server_public: &x25519_dalek::PublicKey,
+fn open_credentials<C: MkdCrypto>(
+    keypair: &C::KeyPair,
+    server_public: &C::PublicKey,
     user: UserId,
     frame: u64,
-    sealed: &SealedBox,
-) -> Result<(ibe::UserKey, [u8; 32]), SchemeError> {
-    let mut pt = sealed_box::open(
+    sealed: &C::Sealed,
+) -> Result<(C::UserKey, [u8; 32]), SchemeError> {
+    let mut pt = C::open(
         keypair,
         server_public,
         &credentials_context(user, frame),
@@ -645,23 +649,23 @@ fn open_credentials(
         pt.zeroize();
         return Err(SchemeError::Malformed("credentials length"));
     }
-    let usk = ibe::UserKey::from_bytes(&pt[..ibe::USER_KEY_LEN]);
+    let usk = C::user_key_from_bytes(&pt[..ibe::USER_KEY_LEN]);
     let mut mk = [0u8; 32];
     mk.copy_from_slice(&pt[ibe::USER_KEY_LEN..]);
     pt.zeroize();
     Ok((usk?, mk))
 }
 
-impl KdClient for Client {
-    type Kd = Mkd;
+impl<C: MkdCrypto> KdClient for Client<C> {
+    type Kd = MkdWith<C>;
 
     fn change(
         &mut self,
         roster: &Roster<'_>,
         change: &Change<'_>,
-        _directory: Directory<'_, Mkd>,
+        _directory: Directory<'_, MkdWith<C>>,
         _rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<Handled, SchemeError> {
         if !roster.contains(self.user) {
             return Err(Misuse::NotAMember {
@@ -691,10 +695,10 @@ impl KdClient for Client {
         &mut self,
         roster: &Roster<'_>,
         from: Origin,
-        msg: &Message,
-        _directory: Directory<'_, Mkd>,
+        msg: &Message<C>,
+        _directory: Directory<'_, MkdWith<C>>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<Handled, SchemeError> {
         if from != Origin::Server {
             return Err(
@@ -710,7 +714,7 @@ impl KdClient for Client {
                 if *frame <= self.frame {
                     return Err(SchemeError::Malformed("credentials of an old time frame"));
                 }
-                let (usk, mk) = open_credentials(
+                let (usk, mk) = open_credentials::<C>(
                     &self.keypair,
                     &self.server_public,
                     self.user,
@@ -795,6 +799,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
+    use crate::kd::mkd::Mkd;
     use crate::kd::{DirectoryAuthority, KdAuthority, KeyDistribution, OrgId};
 
     /// A non-representative member checks the representative's opening `(k_1, s_1)` recovered
@@ -812,7 +817,7 @@ mod tests {
         let sid = [3u8; 32];
         let k_left = [5u8; V_LEN];
         let (k1, s1) = ([6u8; 32], group::scalar_wide(&[7u8; 64]));
-        let c1 = group::commit(&k1, &s1);
+        let c1 = group::commit::<crate::pre::dl_group::Ristretto>(&k1, &s1);
         let rep_left = [8u8; V_LEN];
         let mut ks = [0u8; V_LEN];
         ks[..32].copy_from_slice(&k1);

@@ -24,31 +24,34 @@ use super::client::session_key;
 use super::group;
 use super::prf::{self, V, V_LEN};
 use super::P;
+use crate::pre::dl_group::DlGroup;
 use crate::{CryptoRngCore, Epoch, EpochSecret, RoomId, SchemeError};
 
 /// The attacker's substitute share and what it learned.
-pub(super) struct Interposer {
+pub(super) struct Interposer<G: DlGroup> {
     x: Scalar,
     share: [u8; P],
     learned: BTreeMap<RoomId, (Epoch, EpochSecret)>,
+    group: core::marker::PhantomData<G>,
 }
 
-impl Drop for Interposer {
+impl<G: DlGroup> Drop for Interposer<G> {
     fn drop(&mut self) {
         self.x.zeroize();
     }
 }
 
-impl Interposer {
+impl<G: DlGroup> Interposer<G> {
     pub(super) fn new(rng: &mut dyn CryptoRngCore) -> Self {
         let mut wide = [0u8; 64];
         rng.fill_bytes(&mut wide);
         let x = group::scalar_wide(&wide);
         wide.zeroize();
         Self {
-            share: group::g_pow(&x),
+            share: group::g_pow::<G>(&x),
             x,
             learned: BTreeMap::new(),
+            group: core::marker::PhantomData,
         }
     }
 
@@ -60,7 +63,7 @@ impl Interposer {
     /// The link key both of whose link values are `R^x`: what a member with share `r_share`
     /// derives for each of its links once its neighbours' shares were substituted.
     pub(super) fn link_key(&self, sid: &[u8; 32], r_share: &[u8; P]) -> Result<V, SchemeError> {
-        let mut h = group::pow(r_share, &self.x)?;
+        let mut h = group::pow::<G>(r_share, &self.x)?;
         let k = prf::f(sid, &h);
         h.zeroize();
         Ok(k)
@@ -92,7 +95,7 @@ impl Interposer {
         k1.zeroize();
         let mut big_k2 = prf::f1(sid, &x);
         x.zeroize();
-        let (secret, _) = session_key(sid, big_k1, &big_k2);
+        let (secret, _) = session_key::<G>(sid, big_k1, &big_k2);
         big_k2.zeroize();
         self.learned.insert(room, (epoch, secret));
     }

@@ -1,8 +1,8 @@
 //! DMKD's messages, their wire sizes, and the MAC contexts both sides compute.
 
 use super::prf::{Tag, TAG_LEN, V, V_LEN};
-use super::sealed_box::SealedBox;
 use super::{ibe, P};
+use crate::kd::provider::{MkdCrypto, Real, SealedBoxes};
 use crate::{Epoch, RoomId, UserId, Wire};
 
 /// The kind of change a member requests.
@@ -64,9 +64,10 @@ impl Seat {
 }
 
 /// Messages of DMKD. `tag` is always an HMAC-SHA-256 under the per-frame key `mk_i` shared by
-/// the user and the server, over the room, the epoch, the user and every field.
+/// the user and the server, over the room, the epoch, the user and every field. Generic over
+/// the provider of its cryptography (the model's sealed credentials are ideal boxes).
 #[derive(Debug, Clone)]
-pub enum Message {
+pub enum Message<C: MkdCrypto = Real> {
     /// Member → server: start a change (the roster after it is the directory's).
     Request {
         /// What changed.
@@ -79,7 +80,7 @@ pub enum Message {
         /// The frame.
         frame: u64,
         /// `IBE key for user ‖ frame (96 B) ‖ mk (32 B)`, sealed.
-        sealed: SealedBox,
+        sealed: <C as SealedBoxes>::Sealed,
     },
     /// Server → member: a session starts.
     Begin {
@@ -199,7 +200,7 @@ pub(super) const EPOCH: usize = 8;
 /// Bytes of a session's attempt number.
 pub(super) const ATTEMPT: usize = 4;
 
-impl Message {
+impl<C: MkdCrypto> Message<C> {
     /// The epoch the message is about, if it names one.
     #[must_use]
     pub fn epoch(&self) -> Option<Epoch> {
@@ -217,7 +218,7 @@ impl Message {
     }
 }
 
-impl Wire for Message {
+impl<C: MkdCrypto> Wire for Message<C> {
     fn wire_len(&self) -> usize {
         let opt = |o: &Option<[u8; P]>| 1 + o.map_or(0, |_| P);
         KIND + match self {
@@ -315,14 +316,14 @@ impl Wire for Message {
 }
 
 #[cfg(any(test, feature = "testing"))]
-impl crate::testing::Tamper for Message {
+impl<C: MkdCrypto> crate::testing::Tamper for Message<C>
+where
+    <C as SealedBoxes>::Sealed: crate::testing::Tamper,
+{
     fn tamper(&mut self) -> bool {
         match self {
             Self::Request { tag, .. } => tag[0] ^= 1,
-            Self::Credentials { sealed, .. } => match sealed.ciphertext_mut().first_mut() {
-                Some(b) => *b ^= 1,
-                None => return false,
-            },
+            Self::Credentials { sealed, .. } => return sealed.tamper(),
             Self::Begin { seat, .. } => seat.frame ^= 1,
             Self::Round1 { commitment, .. } => commitment[0] ^= 1,
             Self::Round1Reply { sid, .. } => sid[0] ^= 1,
@@ -403,7 +404,7 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(91);
         let msk = ibe::MasterKey::generate(&mut rng);
         let ct = msk.public().encrypt(b"id", &[0; 32], &mut rng).unwrap();
-        let msgs = [
+        let msgs: [Message; 6] = [
             Message::Request {
                 kind: ChangeKind::Add,
                 tag: [0; 32],

@@ -29,6 +29,12 @@
 //!    `k_1 ‖ s_1` (checked against `c_1`), and derive `K_2 = F'(sid, k' ⊕ k_1)` and the epoch
 //!    secret `SK = F''(sid, K_1) ⊕ F''(sid, K_2)`.
 //!
+//! The scheme is written once, generic over the provider of its cryptography
+//! ([`MkdCrypto`]): [`Mkd`] is [`MkdWith`] over [`Real`] (Ristretto255, Boneh–Franklin IBE,
+//! X25519 sealed boxes); its model ([`crate::model::mkd`]) is the same code over an ideal
+//! provider, which replaces the group by its exponents, the IBE by ideal ciphertexts and the
+//! sealed credentials by ideal boxes, and keeps the PRFs and MACs.
+//!
 //! Dist (room creation) refreshes every link. Join and Leave follow the "stored-H" reading of
 //! research/mkd.md §1.8: only the endpoints of new ring links draw a fresh `R` and do a DH;
 //! everyone else hashes its stored link values with the new `sid` and sends only a fresh
@@ -204,7 +210,9 @@ mod prf;
 mod server;
 pub mod sizes;
 
-use super::sealed_box::{self, StaticKeyPair};
+use core::marker::PhantomData;
+
+use super::provider::{MkdCrypto, Real, StaticKeys};
 use super::{DirectoryAuthority, KdProperties, KeyDistribution};
 use crate::{CryptoRngCore, SchemeError, UserId, Wire};
 
@@ -221,27 +229,35 @@ const P: usize = 32;
 /// A DH share `R = g^r`, present only where a ring link is new.
 type Share = Option<[u8; P]>;
 
-/// The DMKD scheme.
+/// The DMKD scheme over crypto provider `C`: [`Mkd`] with real cryptography, its model
+/// ([`crate::model::mkd`]) with ideal objects.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Mkd;
+pub struct MkdWith<C>(PhantomData<C>);
 
-/// A user's public credential: its X25519 key, to which the server seals per-frame credentials.
+/// The DMKD scheme.
+pub type Mkd = MkdWith<Real>;
+
+/// A user's public credential: its static public key (X25519 for [`Real`]), to which the server
+/// seals per-frame credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credential(pub [u8; 32]);
+pub struct Credential<C: StaticKeys = Real>(pub C::PublicKey);
 
-impl Wire for Credential {
+impl<C: StaticKeys> Wire for Credential<C> {
     fn wire_len(&self) -> usize {
-        32
+        C::PUBLIC_KEY_LEN
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        f(&self.0);
+        C::visit_public(&self.0, f);
     }
 }
 
-impl KeyDistribution for Mkd {
+impl<C: MkdCrypto> KeyDistribution for MkdWith<C> {
     const NAME: &'static str = "mkd";
-    const SUMMARY: &'static str =
-        "DMKD (Yoneyama et al. 2016): DH ring through the key server, O(1) per member, server blind";
+    const SUMMARY: &'static str = if C::IDEAL {
+        "model of mkd: its ring, rounds and checks, with ideal IBE, boxes and group (no pairing, no curve)"
+    } else {
+        "DMKD (Yoneyama et al. 2016): DH ring through the key server, O(1) per member, server blind"
+    };
     const PROPERTIES: KdProperties = KdProperties {
         server_knows_epoch_secret: false,
         removal_excludes: true,
@@ -251,28 +267,30 @@ impl KeyDistribution for Mkd {
         heals_after_update: false,
         rejoins: false,
     };
-    type Credential = Credential;
-    type Message = Message;
-    type Client = Client;
-    type Server = Server;
+    type Credential = Credential<C>;
+    type Message = Message<C>;
+    type Client = Client<C>;
+    type Server = Server<C>;
     type Authority = DirectoryAuthority<Self>;
 
-    fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+    fn new_server(rng: &mut dyn CryptoRngCore) -> Result<Server<C>, SchemeError> {
         Ok(Server::new(rng))
     }
 
-    fn new_interposing_server(rng: &mut dyn CryptoRngCore) -> Option<Result<Server, SchemeError>> {
+    fn new_interposing_server(
+        rng: &mut dyn CryptoRngCore,
+    ) -> Option<Result<Server<C>, SchemeError>> {
         Some(Ok(Server::new_interposing(rng)))
     }
 
     fn enroll(
-        server: &mut Server,
+        server: &mut Server<C>,
         _authority: &mut DirectoryAuthority<Self>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<(Client, Credential), SchemeError> {
-        let keypair = StaticKeyPair::generate(rng);
-        let public = keypair.public();
+    ) -> Result<(Client<C>, Credential<C>), SchemeError> {
+        let keypair = C::generate(rng);
+        let public = C::public(&keypair);
         let sealed = server.register(user, public, rng)?;
         let client = Client::provision(
             user,
@@ -282,6 +300,6 @@ impl KeyDistribution for Mkd {
             &sealed,
             rng,
         )?;
-        Ok((client, Credential(public.to_bytes())))
+        Ok((client, Credential(public)))
     }
 }

@@ -4,10 +4,10 @@
 //!
 //! Types: `V = {0,1}^512` (the ring values `K^l`, `K^r`, `T`), `Kspace = {0,1}^256`, `κ = 256`.
 
-use curve25519_dalek::ristretto::RistrettoPoint;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
+use crate::pre::dl_group::DlGroup;
 use crate::SchemeError;
 
 /// Length of a `V` value (PRF output masking `k_1 ‖ s_1`).
@@ -67,10 +67,10 @@ pub fn f2(sid: &[u8; 32], k: &[u8; 32]) -> [u8; 32] {
     hmac256(k, b"conclave mkd F'' v1", &[sid])
 }
 
-/// `F'''(sid, K) → G`: the two factors of the stored state value `r` (Ristretto255).
+/// `F'''(sid, K) → G`: the two factors of the stored state value `r` (in the scheme's group).
 #[must_use]
-pub fn f3(sid: &[u8; 32], k: &[u8; 32]) -> RistrettoPoint {
-    RistrettoPoint::from_uniform_bytes(&hmac512(k, b"conclave mkd F''' v1", &[sid]))
+pub fn f3<G: DlGroup>(sid: &[u8; 32], k: &[u8; 32]) -> G::Element {
+    G::from_uniform(&hmac512(k, b"conclave mkd F''' v1", &[sid]))
 }
 
 /// Twisted PRF `tPRF(a, a', b, b') = F_κ(a, a') ⊕ F_κ(b, b')` (SCIS 2018 form) with `F_κ` =

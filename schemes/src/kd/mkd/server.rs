@@ -11,8 +11,8 @@ use super::message::{
     ctx, identity, opt_bytes, session_ctx, update_mac_parts, ChangeKind, Message, Seat,
 };
 use super::prf::{self, Tag, V, V_LEN};
-use super::sealed_box::{self, SealedBox, StaticKeyPair};
-use super::{group, ibe, Mkd, Share, P};
+use super::{group, MkdWith, Share, P};
+use crate::kd::provider::{MkdCrypto, Real};
 use crate::kd::{KdServer, Roster, ServerHandled};
 use crate::{CryptoRngCore, Dest, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId};
 
@@ -29,12 +29,12 @@ pub struct ServerOps {
     pub macs: u64,
 }
 
-struct UserEntry {
-    public: x25519_dalek::PublicKey,
+struct UserEntry<C: MkdCrypto> {
+    public: C::PublicKey,
     mk: [u8; 32],
 }
 
-impl Drop for UserEntry {
+impl<C: MkdCrypto> Drop for UserEntry<C> {
     fn drop(&mut self) {
         self.mk.zeroize();
     }
@@ -115,21 +115,21 @@ struct ServerRoom {
 
 /// The DMKD key server. It holds only its own secrets (IBE master key, `st_S`, `st'_S`, its
 /// X25519 key, the users' MAC keys) and public values; never a member's `r_i`, `k_1`, a
-/// pairwise DH value or an epoch secret.
-pub struct Server {
-    keypair: StaticKeyPair,
-    msk: ibe::MasterKey,
+/// pairwise DH value or an epoch secret. Generic over the provider of its cryptography.
+pub struct Server<C: MkdCrypto = Real> {
+    keypair: C::KeyPair,
+    msk: C::MasterKey,
     st: [u8; 32],
     st1: [u8; 32],
     frame: u64,
-    users: BTreeMap<UserId, UserEntry>,
+    users: BTreeMap<UserId, UserEntry<C>>,
     rooms: BTreeMap<RoomId, ServerRoom>,
     ops: ServerOps,
     /// Set only on a server built to attack ([`Server::new_interposing`]).
-    interposer: Option<Interposer>,
+    interposer: Option<Interposer<C::Group>>,
 }
 
-impl core::fmt::Debug for Server {
+impl<C: MkdCrypto> core::fmt::Debug for Server<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Server")
             .field("frame", &self.frame)
@@ -139,14 +139,14 @@ impl core::fmt::Debug for Server {
     }
 }
 
-impl Drop for Server {
+impl<C: MkdCrypto> Drop for Server<C> {
     fn drop(&mut self) {
         self.st.zeroize();
         self.st1.zeroize();
     }
 }
 
-impl Server {
+impl<C: MkdCrypto> Server<C> {
     /// Sets up a server: IBE master key, static strings `st_S`, `st'_S`, X25519 key.
     pub(super) fn new(rng: &mut dyn CryptoRngCore) -> Self {
         let mut st = [0u8; 32];
@@ -154,8 +154,8 @@ impl Server {
         rng.fill_bytes(&mut st);
         rng.fill_bytes(&mut st1);
         Self {
-            keypair: StaticKeyPair::generate(rng),
-            msk: ibe::MasterKey::generate(rng),
+            keypair: C::generate(rng),
+            msk: C::setup(rng),
             st,
             st1,
             frame: 0,
@@ -179,9 +179,9 @@ impl Server {
     pub(super) fn register(
         &mut self,
         user: UserId,
-        public: x25519_dalek::PublicKey,
+        public: C::PublicKey,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<SealedBox, SchemeError> {
+    ) -> Result<C::Sealed, SchemeError> {
         if self.users.contains_key(&user) {
             return Err(Misuse::UnexpectedMessage("user already enrolled").into());
         }
@@ -197,14 +197,14 @@ impl Server {
 
     /// The server's X25519 key, which authenticates sealed credentials.
     #[must_use]
-    pub fn x25519_public(&self) -> x25519_dalek::PublicKey {
-        self.keypair.public()
+    pub fn x25519_public(&self) -> C::PublicKey {
+        C::public(&self.keypair)
     }
 
     /// Test access: a user's current MAC key and the IBE parameters.
     #[cfg(test)]
-    pub(super) fn test_keys(&self, user: UserId) -> Option<([u8; 32], ibe::PublicParams)> {
-        self.users.get(&user).map(|e| (e.mk, self.msk.public()))
+    pub(super) fn test_keys(&self, user: UserId) -> Option<([u8; 32], C::Params)> {
+        self.users.get(&user).map(|e| (e.mk, C::params(&self.msk)))
     }
 
     /// The server's operation counts so far.
@@ -237,7 +237,7 @@ impl Server {
     pub fn new_time_frame(
         &mut self,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<u64, SchemeError> {
         if self.rooms.values().any(|r| r.session.is_some()) {
             return Err(Misuse::UnexpectedMessage("a change is in progress").into());
@@ -271,7 +271,7 @@ impl Server {
         &mut self,
         room: RoomId,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<(), SchemeError> {
         let Some((epoch, ring)) = self.rooms.get(&room).and_then(|r| r.current.clone()) else {
             return Err(SchemeError::Internal("updating an unknown room"));
@@ -282,10 +282,10 @@ impl Server {
         let mut big_k1 = [0u8; 32];
         big_k1.copy_from_slice(&kv[..32]);
         kv.zeroize();
-        let pp = self.msk.public();
+        let pp = C::params(&self.msk);
         let frame_b = frame.to_be_bytes();
         for &user in &ring {
-            let ct = match pp.encrypt(&identity(user, frame), &big_k1, rng) {
+            let ct = match C::ibe_encrypt(&pp, &identity(user, frame), &big_k1, rng) {
                 Ok(ct) => ct,
                 Err(e) => {
                     big_k1.zeroize();
@@ -331,20 +331,20 @@ impl Server {
         &mut self,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<SealedBox, SchemeError> {
+    ) -> Result<C::Sealed, SchemeError> {
         let frame = self.frame;
-        let usk = self.msk.extract(&identity(user, frame))?;
+        let usk = C::extract(&self.msk, &identity(user, frame))?;
         self.ops.ibe_extractions += 1;
         let mut mk = [0u8; 32];
         rng.fill_bytes(&mut mk);
-        let mut pt = usk.to_bytes()?.to_vec();
+        let mut pt = C::user_key_to_bytes(&usk)?.to_vec();
         pt.extend_from_slice(&mk);
         let entry = self
             .users
             .get_mut(&user)
             .ok_or(SchemeError::Internal("issuing to an unknown user"))?;
         entry.mk = mk;
-        let sealed = sealed_box::seal(
+        let sealed = C::seal(
             &self.keypair,
             &entry.public,
             &super::message::credentials_context(user, frame),
@@ -369,7 +369,7 @@ impl Server {
         from: UserId,
         kind: ChangeKind,
         tag: &Tag,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<ServerHandled, SchemeError> {
         let room = roster.room;
         self.ops.macs += 1;
@@ -546,7 +546,7 @@ impl Server {
         share: Option<[u8; P]>,
         commitment: [u8; P],
         tag: &Tag,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<ServerHandled, SchemeError> {
         let Some(RoundMessage { mk, sess, q }) = self.round_message(room, from, epoch, attempt)?
         else {
@@ -569,9 +569,9 @@ impl Server {
             return Err(SchemeError::Malformed("DH share present iff a link is new"));
         }
         if let Some(r) = &share {
-            group::decompress(r)?;
+            group::decompress::<C::Group>(r)?;
         }
-        group::decompress(&commitment)?;
+        group::decompress::<C::Group>(&commitment)?;
         sess.round1[q] = Some((share, commitment));
         sess.received1 += 1;
         if sess.received1 < sess.n() {
@@ -624,9 +624,9 @@ impl Server {
         &mut self,
         room: RoomId,
         from: UserId,
-        msg: &Message,
+        msg: &Message<C>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<ServerHandled, SchemeError> {
         let (epoch, attempt) = match msg {
             Message::Round2 { epoch, attempt, .. } | Message::Round2Rep { epoch, attempt, .. } => {
@@ -660,7 +660,7 @@ impl Server {
                     tag,
                 )?;
                 let s = group::scalar(s)?;
-                if !group::opens(&c, k, &s) {
+                if !group::opens::<C::Group>(&c, k, &s) {
                     return Err(SchemeError::Crypto);
                 }
                 Round2Values::Member { k: *k, t: *t }
@@ -721,7 +721,7 @@ impl Server {
         room: RoomId,
         sid: [u8; 32],
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<(), SchemeError> {
         let Some(sess) = self.rooms.get_mut(&room).and_then(|r| r.session.take()) else {
             return Err(SchemeError::Internal("session vanished"));
@@ -761,7 +761,7 @@ impl Server {
         let Some((_, c1)) = sess.round1[sess.rep] else {
             return Err(SchemeError::Internal("round 1 incomplete"));
         };
-        let pp = self.msk.public();
+        let pp = C::params(&self.msk);
         let epoch = sess.epoch;
         // An interposing server knows every member's left link key (`None` otherwise).
         let substituted_left = match (&mut self.interposer, sess.substitute) {
@@ -795,13 +795,13 @@ impl Server {
         for d in 0..n {
             let q = (sess.rep + d) % n;
             let user = sess.ring[q];
-            let ct = pp.encrypt(&identity(user, sess.frame), &big_k1, rng)?;
+            let ct = C::ibe_encrypt(&pp, &identity(user, sess.frame), &big_k1, rng)?;
             self.ops.ibe_encryptions += 1;
             self.ops.macs += 1;
             let cx = ctx(room, epoch, user);
             let mk = self.mk(user, room)?;
             if let Some(keys) = &substituted_left {
-                prefix = Interposer::forged_prefix(&keys[sess.rep], &keys[q]);
+                prefix = Interposer::<C::Group>::forged_prefix(&keys[sess.rep], &keys[q]);
             }
             let msg = if d == 0 {
                 let tag = prf::tag(mk, &[b"final rep", &cx, &sid, &k_prime, &ct.u, &ct.body]);
@@ -843,16 +843,16 @@ impl Server {
     }
 }
 
-impl KdServer for Server {
-    type Kd = Mkd;
+impl<C: MkdCrypto> KdServer for Server<C> {
+    type Kd = MkdWith<C>;
 
     fn handle(
         &mut self,
         roster: &Roster<'_>,
         from: UserId,
-        msg: Message,
+        msg: Message<C>,
         rng: &mut dyn CryptoRngCore,
-        out: &mut Outbox<Message>,
+        out: &mut Outbox<Message<C>>,
     ) -> Result<ServerHandled, SchemeError> {
         let room = roster.room;
         match &msg {

@@ -12,8 +12,8 @@
 
 use super::message::{ATTEMPT, EPOCH, KIND};
 use super::prf::{TAG_LEN, V_LEN};
-use super::sealed_box::SealedBox;
 use super::{ibe, P};
+use crate::kd::sealed_box::SealedBox;
 use crate::kd::Traffic;
 use crate::UserId;
 
