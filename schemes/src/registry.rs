@@ -26,7 +26,7 @@ use crate::sse::{
     mitra::Mitra,
     per_epoch::{PerEpoch, PerEpochWith},
     plaintext::PlaintextIndex,
-    rekey_index::RekeyIndex,
+    rekey_index::{RekeyIndex, RekeyIndexIn},
     SearchableEncryption,
 };
 use crate::{CryptoRngCore, SchemeError};
@@ -293,6 +293,10 @@ impl Models {
             sse: vec![
                 (PlaintextIndex::NAME, sse_system::<PlaintextIndex>),
                 (PerEpoch::NAME, sse_system::<PerEpochWith<Ideal>>),
+                (
+                    RekeyIndex::NAME,
+                    sse_system::<RekeyIndexIn<Exponents, Ideal>>,
+                ),
             ],
         }
     }

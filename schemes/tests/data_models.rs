@@ -1,5 +1,5 @@
 //! The models of the data families' schemes (epoch-keys, per-epoch on the ideal cipher
-//! provider) against the real schemes: driven through the same harness flow from generators in
+//! provider, rekey-index in the exponent group with the ideal cipher provider) against the real schemes: driven through the same harness flow from generators in
 //! the same state, they send the same messages with the same lengths, store records of the same
 //! lengths and reach the same open, refuse and search outcomes; and they pass the family's
 //! conformance suite as the real schemes do.
@@ -10,10 +10,12 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use conclave_schemes::model::ideal_cipher::Ideal;
+use conclave_schemes::pre::dl_group::Exponents;
 use conclave_schemes::pre::epoch_keys::{EpochKeys, EpochKeysWith};
 use conclave_schemes::pre::HistoryProtection;
 use conclave_schemes::rekeying::RekeyingServer;
 use conclave_schemes::sse::per_epoch::{PerEpoch, PerEpochWith};
+use conclave_schemes::sse::rekey_index::{RekeyIndex, RekeyIndexIn};
 use conclave_schemes::sse::{Access, SearchableEncryption};
 use conclave_schemes::testing::{self, readable, HistoryHarness, SseHarness, Tamper};
 use conclave_schemes::{MsgId, RoomId, UserId, Wire};
@@ -150,8 +152,21 @@ fn the_per_epoch_model_behaves_as_the_scheme() {
 }
 
 #[test]
+fn the_rekey_index_model_behaves_as_the_scheme() {
+    for (shares, seed) in [(true, 7), (false, 8), (true, 9)] {
+        let real = sse_trace::<RekeyIndex>(shares, seed);
+        let model = sse_trace::<RekeyIndexIn<Exponents, Ideal>>(shares, seed);
+        assert_eq!(real, model, "shares history: {shares}");
+        // The trace covers re-keying and searches that find something.
+        assert!(real.iter().any(|l| l.contains("rekey")));
+        assert!(real.iter().any(|l| l.contains("Ok([MsgId")));
+    }
+}
+
+#[test]
 fn the_models_pass_their_families_suites() {
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     testing::history_conformance::<EpochKeysWith<Ideal>>(&mut rng);
     testing::sse_conformance::<PerEpochWith<Ideal>>(&mut rng);
+    testing::sse_conformance::<RekeyIndexIn<Exponents, Ideal>>(&mut rng);
 }

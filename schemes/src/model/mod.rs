@@ -52,6 +52,13 @@
 //! ([`Registry::modelled`](crate::registry::Registry::modelled)). They are:
 //!
 //! * `epoch-keys` and `per-epoch`: the schemes' own code over [`ideal_cipher`] (above).
+//! * `rekey-index`: the scheme's own code in the exponent group
+//!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) over
+//!   [`ideal_cipher`]: a keyword's tag is its mixed hash times the epoch's exponent, a
+//!   re-keying factor raises every stored tag by a multiplication modulo ℓ, and the exponent's
+//!   seed is the ideal key of the epoch secret, so the index's tags, updates, queries and
+//!   factors have the scheme's encodings and lengths and match exactly where the scheme's do,
+//!   with no group operation and no symmetric cryptography run.
 //! * `pairwise-dh` and `sender-keys`: [`pairwise_dh`] and [`sender_keys`], the schemes' own code
 //!   over the ideal provider [`ideal_kd`], whose boxes, chain keys, message ciphertexts and
 //!   signatures are ideal ones bound to their context.

@@ -11,14 +11,18 @@
 //! # Construction
 //!
 //! [`DlGroup`] is what the schemes need of a group: the base-point exponentiation, the group
-//! law, exponentiation, hashing to the group, and the 32-byte canonical encoding with its
+//! law, exponentiation (also of many elements by one exponent, which a group may batch),
+//! hashing to the group and to its exponents, and the 32-byte canonical encoding with its
 //! decoding, which refuses non-canonical bytes and the identity.
 //!
-//! * [`Ristretto`]: the schemes' group. Encoding is Ristretto compression.
+//! * [`Ristretto`]: the schemes' group. Encoding is Ristretto compression. Hashing is SHA-512,
+//!   then RFC 9496's map to the group or the reduction of the 512 bits modulo ℓ. Raising many
+//!   points by one exponent shares one field inversion per [`RAISE_BATCH`] points
+//!   (`double_and_compress_batch`), in parallel batches.
 //! * [`Exponents`]: the models' group ([`crate::model`]). `g^x` is `x`; `A·B` is `a + b`;
 //!   `A^s` is `a·s`; the encoding is the scalar's canonical little-endian bytes, 32 like a
-//!   Ristretto point's; the identity is `0`. Hashing to the group mixes its input with
-//!   [`crate::model::mix`], which is not cryptography.
+//!   Ristretto point's; the identity is `0`. Hashing to the group or to its exponents mixes its
+//!   input with [`crate::model::mix`], which is not cryptography.
 //!
 //! # Costs
 //!
@@ -48,10 +52,15 @@
 use curve25519_dalek::ristretto::CompressedRistretto;
 use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
+use rayon::prelude::*;
 use sha2::digest::Digest;
 use sha2::Sha512;
 
 use crate::SchemeError;
+
+/// Elements raised per parallel task by [`DlGroup::raise_all`] (and, in [`Ristretto`], per
+/// shared field inversion when encoding them).
+pub const RAISE_BATCH: usize = 64;
 
 /// A prime-order group of order ℓ (curve25519-dalek's [`Scalar`] field) with a 32-byte encoding.
 pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
@@ -68,6 +77,21 @@ pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
     fn sub(a: &Self::Element, b: &Self::Element) -> Self::Element;
     /// An element from the concatenation of `parts`, whose discrete logarithm nobody knows.
     fn hash(parts: &[&[u8]]) -> Self::Element;
+    /// An exponent from the concatenation of `parts`, uniform modulo ℓ (in [`Ristretto`],
+    /// SHA-512 reduced modulo ℓ).
+    fn hash_to_scalar(parts: &[&[u8]]) -> Scalar;
+    /// Raises every element of `elements` to `s` in place and returns their encodings, in
+    /// order: [`mul`](Self::mul) then [`encode`](Self::encode) of each, which a group may batch
+    /// and run in parallel.
+    fn raise_all(elements: &mut [Self::Element], s: &Scalar) -> Vec<[u8; 32]> {
+        elements
+            .iter_mut()
+            .map(|e| {
+                *e = Self::mul(e, s);
+                Self::encode(e)
+            })
+            .collect()
+    }
     /// The canonical 32-byte encoding.
     fn encode(e: &Self::Element) -> [u8; 32];
     /// Decodes an element.
@@ -107,6 +131,31 @@ impl DlGroup for Ristretto {
             h.update(p);
         }
         RistrettoPoint::from_hash(h)
+    }
+    fn hash_to_scalar(parts: &[&[u8]]) -> Scalar {
+        let mut h = Sha512::new();
+        for p in parts {
+            h.update(p);
+        }
+        Scalar::from_hash(h)
+    }
+    fn raise_all(points: &mut [RistrettoPoint], s: &Scalar) -> Vec<[u8; 32]> {
+        // Compressing a point costs a field inversion; `double_and_compress_batch` shares one
+        // per batch, so each point is raised to s/2 and doubled on the way out.
+        let half = s * Scalar::from(2u8).invert();
+        points
+            .par_chunks_mut(RAISE_BATCH)
+            .flat_map_iter(|batch| {
+                for point in batch.iter_mut() {
+                    *point *= half;
+                }
+                let encoded = RistrettoPoint::double_and_compress_batch(batch.iter());
+                for point in batch.iter_mut() {
+                    *point += *point;
+                }
+                encoded.into_iter().map(|c| c.to_bytes())
+            })
+            .collect()
     }
     fn encode(e: &RistrettoPoint) -> [u8; 32] {
         e.compress().to_bytes()
@@ -149,6 +198,10 @@ impl DlGroup for Exponents {
         let mut wide = [0u8; 64];
         crate::model::mix::mix(parts, &mut wide);
         Scalar::from_bytes_mod_order_wide(&wide)
+    }
+    fn hash_to_scalar(parts: &[&[u8]]) -> Scalar {
+        // The group's hash, read as an exponent: in this group they are the same thing.
+        Self::hash(parts)
     }
     fn encode(e: &Scalar) -> [u8; 32] {
         e.to_bytes()
@@ -195,6 +248,26 @@ mod tests {
             Some(SchemeError::Malformed("bad"))
         );
         assert_ne!(G::hash(&[b"x", b"1"]), G::hash(&[b"x", b"2"]));
+        assert_ne!(
+            G::hash_to_scalar(&[b"x", b"1"]),
+            G::hash_to_scalar(&[b"x", b"2"])
+        );
+        // Raising many at once, across batches, is raising each.
+        let mut many: Vec<G::Element> = (0..2 * RAISE_BATCH as u64 + 3)
+            .map(|i| G::mul_base(&Scalar::from(i + 1)))
+            .collect();
+        let expected: Vec<[u8; 32]> = many.iter().map(|e| G::encode(&G::mul(e, &b))).collect();
+        assert_eq!(G::raise_all(&mut many, &b), expected);
+        let raised: Vec<[u8; 32]> = many.iter().map(G::encode).collect();
+        assert_eq!(raised, expected);
+    }
+
+    /// Ristretto's exponent hash is SHA-512 reduced modulo ℓ, as the schemes computed it
+    /// before the trait had it.
+    #[test]
+    fn ristretto_hashes_to_scalars_with_sha512() {
+        let expected = Scalar::from_hash(Sha512::new().chain_update(b"ab").chain_update([3u8]));
+        assert_eq!(Ristretto::hash_to_scalar(&[b"a", b"b", &[3]]), expected);
     }
 
     #[test]
