@@ -66,12 +66,16 @@
 //!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) instead of
 //!   Ristretto255, so that every wrap, unwrap, re-encryption and composition of re-keys is the
 //!   scheme's algebra on discrete logarithms in the clear, with the scheme's encodings and
-//!   lengths. Their symmetric layer (the HKDF derivations and the XChaCha20-Poly1305 of bodies
-//!   and capsules), microseconds against a group operation's tens, still runs.
+//!   lengths. Their symmetric layer (the HKDF derivations, the XChaCha20-Poly1305 of bodies and
+//!   the ChaCha20-Poly1305 of capsules) runs over the group's cipher provider
+//!   ([`DlGroup::Cipher`](crate::pre::dl_group::DlGroup::Cipher)), the ideal one
+//!   ([`ideal_cipher`]) in the exponent group, so the model runs no cryptography at all.
 //!
 //! * `afgh` and `afgh-hybrid`: likewise, the schemes' own code in the exponents of BLS12-381's
 //!   three groups ([`Exponents`](crate::pre::afgh::groups::Exponents)): a pairing is a
-//!   product in `Fr`. Their HKDF and AEAD still run, as for `bbs98`.
+//!   product in `Fr`. Their HKDF and AEADs run over the groups' cipher provider
+//!   ([`PairingGroups::Cipher`](crate::pre::afgh::groups::PairingGroups::Cipher)), the ideal
+//!   one in the exponents, as for `bbs98`.
 //!
 //! * `mls`: [`mls`], the scheme's own code (mls-rs and the delivery service) on an ideal crypto
 //!   provider ([`IdealCrypto`](mls::IdealCrypto)): every hash, MAC, key derivation, AEAD,

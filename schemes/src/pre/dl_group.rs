@@ -1,6 +1,7 @@
-//! The prime-order group the discrete-log history schemes ([`bbs98`](super::bbs98),
-//! [`keyhom`](super::keyhom)) compute in: Ristretto255 for the schemes, or its exponents for
-//! their models.
+//! The prime-order group the discrete-log schemes ([`bbs98`](super::bbs98),
+//! [`keyhom`](super::keyhom), [`rekey-index`](crate::sse::rekey_index)) compute in, with the
+//! symmetric provider that goes with it: Ristretto255 and the real primitives for the schemes,
+//! or its exponents and the ideal primitives for their models.
 //!
 //! # Source
 //!
@@ -13,7 +14,9 @@
 //! [`DlGroup`] is what the schemes need of a group: the base-point exponentiation, the group
 //! law, exponentiation (also of many elements by one exponent, which a group may batch),
 //! hashing to the group and to its exponents, and the 32-byte canonical encoding with its
-//! decoding, which refuses non-canonical bytes and the identity.
+//! decoding, which refuses non-canonical bytes and the identity; and the provider of the
+//! symmetric primitives the schemes run beside the group ([`DlGroup::Cipher`]), so that a model
+//! runs no cryptography at all.
 //!
 //! * [`Ristretto`]: the schemes' group. Encoding is Ristretto compression. Hashing is SHA-512,
 //!   then RFC 9496's map to the group or the reduction of the 512 bits modulo ℓ. Raising many
@@ -22,7 +25,8 @@
 //! * [`Exponents`]: the models' group ([`crate::model`]). `g^x` is `x`; `A·B` is `a + b`;
 //!   `A^s` is `a·s`; the encoding is the scalar's canonical little-endian bytes, 32 like a
 //!   Ristretto point's; the identity is `0`. Hashing to the group or to its exponents mixes its
-//!   input with [`crate::model::mix`], which is not cryptography.
+//!   input with [`crate::model::mix`], which is not cryptography. Its cipher provider is the
+//!   ideal one ([`Ideal`]).
 //!
 //! # Costs
 //!
@@ -56,6 +60,8 @@ use rayon::prelude::*;
 use sha2::digest::Digest;
 use sha2::Sha512;
 
+use crate::common::cipher::{Real, SymmetricCipher};
+use crate::model::ideal_cipher::Ideal;
 use crate::SchemeError;
 
 /// Elements raised per parallel task by [`DlGroup::raise_all`] (and, in [`Ristretto`], per
@@ -66,6 +72,9 @@ pub const RAISE_BATCH: usize = 64;
 pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
     /// A group element.
     type Element: Clone + Copy + core::fmt::Debug + Send + Sync + 'static;
+    /// The symmetric primitives the schemes run beside the group: [`Real`] with Ristretto255,
+    /// [`Ideal`] with the exponents.
+    type Cipher: SymmetricCipher;
 
     /// `g^s`.
     fn mul_base(s: &Scalar) -> Self::Element;
@@ -112,6 +121,7 @@ pub struct Ristretto;
 
 impl DlGroup for Ristretto {
     type Element = RistrettoPoint;
+    type Cipher = Real;
 
     fn mul_base(s: &Scalar) -> RistrettoPoint {
         RistrettoPoint::mul_base(s)
@@ -181,6 +191,7 @@ pub struct Exponents;
 
 impl DlGroup for Exponents {
     type Element = Scalar;
+    type Cipher = Ideal;
 
     fn mul_base(s: &Scalar) -> Scalar {
         *s
