@@ -1,5 +1,6 @@
 //! The models of the data families' schemes (epoch-keys, per-epoch on the ideal cipher
-//! provider, rekey-index in the exponent group with the ideal cipher provider) against the real schemes: driven through the same harness flow from generators in
+//! provider, rekey-index in the exponent group with the ideal cipher provider, afgh and
+//! afgh-hybrid in the exponents of the pairing groups) against the real schemes: driven through the same harness flow from generators in
 //! the same state, they send the same messages with the same lengths, store records of the same
 //! lengths and reach the same open, refuse and search outcomes; and they pass the family's
 //! conformance suite as the real schemes do.
@@ -10,6 +11,8 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use conclave_schemes::model::ideal_cipher::Ideal;
+use conclave_schemes::pre::afgh::groups::Exponents as PairingExponents;
+use conclave_schemes::pre::afgh::{Afgh, AfghHybrid, AfghHybridIn, AfghIn};
 use conclave_schemes::pre::dl_group::Exponents;
 use conclave_schemes::pre::epoch_keys::{EpochKeys, EpochKeysWith};
 use conclave_schemes::pre::HistoryProtection;
@@ -87,6 +90,21 @@ fn the_epoch_keys_model_behaves_as_the_scheme() {
         assert!(real
             .iter()
             .any(|l| l.contains("moved to another message: Err(Crypto)")));
+    }
+}
+
+/// The pairing models, whose HKDF and AEADs are the ideal provider's: the same trace as the
+/// schemes, tampered and moved records refused alike.
+#[test]
+fn the_afgh_models_behave_as_the_schemes() {
+    for (shares, seed) in [(true, 10), (false, 11)] {
+        let real = history_trace::<Afgh>(shares, seed);
+        let model = history_trace::<AfghIn<PairingExponents>>(shares, seed);
+        assert_eq!(real, model, "afgh, shares history: {shares}");
+        assert!(real.iter().any(|l| l.contains("tampered: Err(")));
+        let real = history_trace::<AfghHybrid>(shares, seed);
+        let model = history_trace::<AfghHybridIn<PairingExponents>>(shares, seed);
+        assert_eq!(real, model, "afgh-hybrid, shares history: {shares}");
     }
 }
 
