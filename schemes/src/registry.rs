@@ -27,7 +27,7 @@ use crate::sse::{
     mitra::{Mitra, MitraWith},
     per_epoch::{PerEpoch, PerEpochWith},
     plaintext::PlaintextIndex,
-    rekey_index::RekeyIndex,
+    rekey_index::{RekeyIndex, RekeyIndexIn},
     SearchableEncryption,
 };
 use crate::{CryptoRngCore, SchemeError};
@@ -300,6 +300,10 @@ impl Models {
                 (PlaintextIndex::NAME, sse_system::<PlaintextIndex>),
                 (PerEpoch::NAME, sse_system::<PerEpochWith<Ideal>>),
                 (Mitra::NAME, sse_system::<MitraWith<Ideal>>),
+                (
+                    RekeyIndex::NAME,
+                    sse_system::<RekeyIndexIn<Exponents, Ideal>>,
+                ),
             ],
         }
     }

@@ -1,23 +1,28 @@
 //! The models of the data families' schemes (epoch-keys, client-rewrap, per-epoch and mitra on
-//! the ideal cipher provider) against the real schemes: driven through the same harness flow
-//! from generators in the same state, they send the same messages with the same lengths, store
-//! records of the same lengths and reach the same open, refuse and search outcomes; and they
-//! pass the family's conformance suite as the real schemes do. A model broken on purpose is
-//! caught by the same comparison.
+//! the ideal cipher provider, rekey-index in the exponent group with the ideal cipher provider,
+//! afgh and afgh-hybrid in the exponents of the pairing groups) against the real schemes: driven
+//! through the same harness flow from generators in the same state, they send the same messages
+//! with the same lengths, store records of the same lengths and reach the same open, refuse and
+//! search outcomes; and they pass the family's conformance suite as the real schemes do. A model
+//! broken on purpose is caught by the same comparison.
 
 #![allow(clippy::unwrap_used)]
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use conclave_schemes::common::cipher::SymmetricCipher;
+use conclave_schemes::common::cipher::{HkdfHash, SymmetricCipher};
 use conclave_schemes::model::ideal_cipher::{Ideal, IdealSharedKey};
+use conclave_schemes::pre::afgh::groups::Exponents as PairingExponents;
+use conclave_schemes::pre::afgh::{Afgh, AfghHybrid, AfghHybridIn, AfghIn};
 use conclave_schemes::pre::client_rewrap::{ClientRewrap, ClientRewrapWith};
+use conclave_schemes::pre::dl_group::Exponents;
 use conclave_schemes::pre::epoch_keys::{EpochKeys, EpochKeysWith};
 use conclave_schemes::pre::HistoryProtection;
 use conclave_schemes::rekeying::RekeyingServer;
 use conclave_schemes::sse::mitra::{Mitra, MitraWith};
 use conclave_schemes::sse::per_epoch::{PerEpoch, PerEpochWith};
+use conclave_schemes::sse::rekey_index::{RekeyIndex, RekeyIndexIn};
 use conclave_schemes::sse::{Access, SearchableEncryption};
 use conclave_schemes::testing::{self, readable, HistoryHarness, SseHarness, Tamper};
 use conclave_schemes::{Epoch, EpochSecret, Label, MsgId, RoomId, SchemeError, UserId, Wire};
@@ -117,6 +122,21 @@ fn the_client_rewrap_model_behaves_as_the_scheme() {
     }
 }
 
+/// The pairing models, whose HKDF and AEADs are the ideal provider's: the same trace as the
+/// schemes, tampered and moved records refused alike.
+#[test]
+fn the_afgh_models_behave_as_the_schemes() {
+    for (shares, seed) in [(true, 10), (false, 11)] {
+        let real = history_trace::<Afgh>(shares, seed);
+        let model = history_trace::<AfghIn<PairingExponents>>(shares, seed);
+        assert_eq!(real, model, "afgh, shares history: {shares}");
+        assert!(real.iter().any(|l| l.contains("tampered: Err(")));
+        let real = history_trace::<AfghHybrid>(shares, seed);
+        let model = history_trace::<AfghHybridIn<PairingExponents>>(shares, seed);
+        assert_eq!(real, model, "afgh-hybrid, shares history: {shares}");
+    }
+}
+
 /// Everything observable of a search flow: update lengths, control messages, server state
 /// length and search results (also of a removed member and of a joiner).
 fn sse_trace<S: SearchableEncryption>(shares_history: bool, seed: u64) -> Vec<String> {
@@ -189,12 +209,25 @@ fn the_mitra_model_behaves_as_the_scheme() {
 }
 
 #[test]
+fn the_rekey_index_model_behaves_as_the_scheme() {
+    for (shares, seed) in [(true, 7), (false, 8), (true, 9)] {
+        let real = sse_trace::<RekeyIndex>(shares, seed);
+        let model = sse_trace::<RekeyIndexIn<Exponents, Ideal>>(shares, seed);
+        assert_eq!(real, model, "shares history: {shares}");
+        // The trace covers re-keying and searches that find something.
+        assert!(real.iter().any(|l| l.contains("rekey")));
+        assert!(real.iter().any(|l| l.contains("Ok([MsgId")));
+    }
+}
+
+#[test]
 fn the_models_pass_their_families_suites() {
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     testing::history_conformance::<EpochKeysWith<Ideal>>(&mut rng);
     testing::history_conformance::<ClientRewrapWith<Ideal>>(&mut rng);
     testing::sse_conformance::<PerEpochWith<Ideal>>(&mut rng);
     testing::sse_conformance::<MitraWith<Ideal>>(&mut rng);
+    testing::sse_conformance::<RekeyIndexIn<Exponents, Ideal>>(&mut rng);
 }
 
 /// A model broken on purpose, to show that the trace comparisons catch it: the ideal provider,
@@ -232,6 +265,15 @@ impl<const SHORT_SEAL: bool, const BLIND_HASH: bool> SymmetricCipher
 
     fn hkdf(ikm: &[u8; 32], info: &[&[u8]]) -> [u8; 32] {
         Ideal::hkdf(ikm, info)
+    }
+
+    fn hkdf_into(
+        hash: HkdfHash,
+        ikm: &[u8],
+        info: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<(), SchemeError> {
+        Ideal::hkdf_into(hash, ikm, info, out)
     }
 
     fn prf_key(key: &[u8; 32]) -> [u8; 32] {

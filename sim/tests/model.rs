@@ -62,7 +62,7 @@ fn a_model_run_renders_what_the_calibrated_run_renders() {
         let s = smoke(&[
             (
                 "stacks",
-                "[conventional+none+plaintext, pairwise-dh+none+plaintext, sender-keys+none+plaintext, pairwise-dh+epoch-keys+per-epoch, pairwise-dh+bbs98+plaintext, conventional+keyhom+per-epoch, pairwise-dh+afgh+plaintext, sender-keys+afgh-hybrid+per-epoch, mls+none+plaintext, pairwise-dh+client-rewrap+mitra, sender-keys+client-rewrap+plaintext, mkd+none+plaintext, mkd+epoch-keys+per-epoch]",
+                "[conventional+none+plaintext, pairwise-dh+none+plaintext, sender-keys+none+plaintext, pairwise-dh+epoch-keys+per-epoch, pairwise-dh+bbs98+plaintext, conventional+keyhom+per-epoch, pairwise-dh+afgh+plaintext, sender-keys+afgh-hybrid+per-epoch, mls+none+plaintext, pairwise-dh+client-rewrap+mitra, sender-keys+client-rewrap+plaintext, mkd+none+plaintext, mkd+epoch-keys+per-epoch, pairwise-dh+none+rekey-index, sender-keys+afgh+rekey-index]",
             ),
             ("policy.history", policy),
         ])

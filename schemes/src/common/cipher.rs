@@ -16,10 +16,12 @@
 //! nonce layout of [`super::aead::SharedKey`]: a 16-byte prefix drawn once per sealer and a
 //! 64-bit count), the key schedule of an epoch secret ([`SymmetricCipher::derive`], what
 //! [`EpochSecret::derive`] computes), HKDF-SHA-256 expand of a 32-byte key
-//! ([`SymmetricCipher::hkdf`]), a PRF keyed once and applied to many inputs
-//! ([`SymmetricCipher::prf`], HMAC-SHA-256) and an unkeyed hash ([`SymmetricCipher::hash`],
-//! SHA-256). [`Real`] calls exactly the code the schemes called before the trait existed, so
-//! its outputs, and its draws from the random generator, are unchanged.
+//! ([`SymmetricCipher::hkdf`]), HKDF over SHA-256 or SHA-512 of any input to any length
+//! ([`SymmetricCipher::hkdf_into`], for the group schemes' derivations), a PRF keyed once and
+//! applied to many inputs ([`SymmetricCipher::prf`], HMAC-SHA-256) and an unkeyed hash
+//! ([`SymmetricCipher::hash`], SHA-256). [`Real`] calls exactly the code the schemes called
+//! before the trait existed, so its outputs, and its draws from the random generator, are
+//! unchanged.
 //!
 //! # Costs
 //!
@@ -44,7 +46,7 @@
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use super::aead::{self, SharedKey, SHARED_NONCE_LEN};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Label, RoomId, SchemeError};
@@ -72,6 +74,22 @@ pub trait SharedAead: Send + Sync + core::fmt::Debug {
         aad: &[u8],
         ciphertext: &[u8],
     ) -> Result<Vec<u8>, SchemeError>;
+
+    /// The same key for another sealer, which draws its own nonce prefix (a copy of this
+    /// sealer's state would repeat nonces).
+    #[must_use]
+    fn for_another_sealer(&self) -> Self
+    where
+        Self: Sized;
+}
+
+/// The hash an HKDF runs over ([`SymmetricCipher::hkdf_into`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HkdfHash {
+    /// HKDF-SHA-256.
+    Sha256,
+    /// HKDF-SHA-512.
+    Sha512,
 }
 
 impl SharedAead for SharedKey {
@@ -93,6 +111,11 @@ impl SharedAead for SharedKey {
         ciphertext: &[u8],
     ) -> Result<Vec<u8>, SchemeError> {
         SharedKey::open(self, nonce, aad, ciphertext)
+    }
+
+    #[inline]
+    fn for_another_sealer(&self) -> Self {
+        SharedKey::for_another_sealer(self)
     }
 }
 
@@ -125,6 +148,18 @@ pub trait SymmetricCipher: Copy + Default + core::fmt::Debug + Send + Sync + 'st
     /// 32 bytes expanded from the 32-byte key `ikm` under the concatenation of `info`
     /// (HKDF-SHA-256 with no salt under [`Real`]).
     fn hkdf(ikm: &[u8; 32], info: &[&[u8]]) -> [u8; 32];
+
+    /// Fills `out` with HKDF over `hash`, with no salt, of the key material `ikm` under the
+    /// concatenation of `info` (under [`Real`], exactly RustCrypto's `hkdf`).
+    ///
+    /// # Errors
+    /// [`SchemeError::Internal`] if `out` is longer than the HKDF's limit (255 hash lengths).
+    fn hkdf_into(
+        hash: HkdfHash,
+        ikm: &[u8],
+        info: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<(), SchemeError>;
 
     /// The PRF keyed with `key`.
     fn prf_key(key: &[u8; 32]) -> Self::Prf;
@@ -178,6 +213,20 @@ impl SymmetricCipher for Real {
     }
 
     #[inline]
+    fn hkdf_into(
+        hash: HkdfHash,
+        ikm: &[u8],
+        info: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<(), SchemeError> {
+        let expanded = match hash {
+            HkdfHash::Sha256 => Hkdf::<Sha256>::new(None, ikm).expand_multi_info(info, out),
+            HkdfHash::Sha512 => Hkdf::<Sha512>::new(None, ikm).expand_multi_info(info, out),
+        };
+        expanded.map_err(|_| SchemeError::Internal("HKDF output too long"))
+    }
+
+    #[inline]
     fn prf_key(key: &[u8; 32]) -> Hmac<Sha256> {
         // HMAC takes keys of any length, so this cannot fail.
         <Hmac<Sha256> as Mac>::new_from_slice(key)
@@ -198,5 +247,30 @@ impl SymmetricCipher for Real {
             .fold(Sha256::new(), |digest, part| digest.chain_update(part))
             .finalize()
             .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hkdf_into` is RustCrypto's HKDF: over SHA-256 at 32 bytes it is [`Real::hkdf`], over
+    /// SHA-512 it reads `info` as one string, and both refuse more than 255 hash lengths.
+    #[test]
+    fn real_hkdf_into_is_rustcrypto_hkdf() {
+        let ikm = [7u8; 32];
+        let info: [&[u8]; 2] = [b"a", b"bc"];
+        let mut out = [0u8; 32];
+        Real::hkdf_into(HkdfHash::Sha256, &ikm, &info, &mut out).unwrap();
+        assert_eq!(out, Real::hkdf(&ikm, &info));
+        let mut wide = [0u8; 64];
+        Real::hkdf_into(HkdfHash::Sha512, &ikm, &info, &mut wide).unwrap();
+        let mut expected = [0u8; 64];
+        Hkdf::<Sha512>::new(None, &ikm)
+            .expand(b"abc", &mut expected)
+            .unwrap();
+        assert_eq!(wide, expected);
+        let mut too_long = vec![0u8; 255 * 32 + 1];
+        assert!(Real::hkdf_into(HkdfHash::Sha256, &ikm, &info, &mut too_long).is_err());
     }
 }

@@ -49,7 +49,7 @@
 
 use super::mix::Mix;
 use crate::common::aead::{SHARED_NONCE_LEN, TAG_LEN};
-use crate::common::cipher::{SharedAead, SymmetricCipher};
+use crate::common::cipher::{HkdfHash, SharedAead, SymmetricCipher};
 use crate::{CryptoRngCore, Epoch, EpochSecret, Label, RoomId, SchemeError};
 
 /// The mask of the body sealed under `key` and `nonce`.
@@ -143,6 +143,13 @@ impl SharedAead for IdealSharedKey {
     ) -> Result<Vec<u8>, SchemeError> {
         open_at(&self.key, nonce, aad, ciphertext)
     }
+
+    fn for_another_sealer(&self) -> Self {
+        Self {
+            key: self.key,
+            sealer: None,
+        }
+    }
 }
 
 /// The ideal provider. **Not cryptography** (see the module doc).
@@ -183,6 +190,28 @@ impl SymmetricCipher for Ideal {
             .field(ikm)
             .field(&info.concat())
             .key32()
+    }
+
+    fn hkdf_into(
+        hash: HkdfHash,
+        ikm: &[u8],
+        info: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<(), SchemeError> {
+        // The real limit, so that a model refuses what the scheme refuses.
+        let hash_len = match hash {
+            HkdfHash::Sha256 => 32,
+            HkdfHash::Sha512 => 64,
+        };
+        if out.len() > 255 * hash_len {
+            return Err(SchemeError::Internal("HKDF output too long"));
+        }
+        let domain = match hash {
+            HkdfHash::Sha256 => "conclave ideal hkdf-sha256",
+            HkdfHash::Sha512 => "conclave ideal hkdf-sha512",
+        };
+        Mix::new(domain).field(ikm).field(&info.concat()).fill(out);
+        Ok(())
     }
 
     fn prf_key(key: &[u8; 32]) -> [u8; 32] {
@@ -328,6 +357,17 @@ mod tests {
             Ideal::hkdf(&[1; 32], &[b"abc"]),
             Ideal::hkdf(&[1; 32], &[b"abd"])
         );
+        // The general HKDF: deterministic, one string of info, hashes apart, the real limit.
+        let wide = |hash, ikm: &[u8], info: &[&[u8]]| {
+            let mut out = [0u8; 64];
+            Ideal::hkdf_into(hash, ikm, info, &mut out).map(|()| out)
+        };
+        let x = wide(HkdfHash::Sha512, &[1; 48], &[b"ab", b"c"]);
+        assert_eq!(x, wide(HkdfHash::Sha512, &[1; 48], &[b"a", b"bc"]));
+        assert_ne!(x, wide(HkdfHash::Sha256, &[1; 48], &[b"abc"]));
+        assert_ne!(x, wide(HkdfHash::Sha512, &[2; 48], &[b"abc"]));
+        let mut too_long = vec![0u8; 255 * 32 + 1];
+        assert!(Ideal::hkdf_into(HkdfHash::Sha256, &[1; 32], &[], &mut too_long).is_err());
         let k = Ideal::prf_key(&[6; 32]);
         assert_eq!(Ideal::prf(&k, b"w"), Ideal::prf(&k, b"w"));
         assert_ne!(Ideal::prf(&k, b"w"), Ideal::prf(&k, b"v"));

@@ -55,6 +55,13 @@
 //!
 //! * `epoch-keys`, `client-rewrap`, `per-epoch` and `mitra`: the schemes' own code over
 //!   [`ideal_cipher`] (above).
+//! * `rekey-index`: the scheme's own code in the exponent group
+//!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) over
+//!   [`ideal_cipher`]: a keyword's tag is its mixed hash times the epoch's exponent, a
+//!   re-keying factor raises every stored tag by a multiplication modulo ℓ, and the exponent's
+//!   seed is the ideal key of the epoch secret, so the index's tags, updates, queries and
+//!   factors have the scheme's encodings and lengths and match exactly where the scheme's do,
+//!   with no group operation and no symmetric cryptography run.
 //! * `pairwise-dh` and `sender-keys`: [`pairwise_dh`] and [`sender_keys`], the schemes' own code
 //!   over the ideal provider [`ideal_kd`], whose boxes, chain keys, message ciphertexts and
 //!   signatures are ideal ones bound to their context.
@@ -66,12 +73,16 @@
 //!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) instead of
 //!   Ristretto255, so that every wrap, unwrap, re-encryption and composition of re-keys is the
 //!   scheme's algebra on discrete logarithms in the clear, with the scheme's encodings and
-//!   lengths. Their symmetric layer (the HKDF derivations and the XChaCha20-Poly1305 of bodies
-//!   and capsules), microseconds against a group operation's tens, still runs.
+//!   lengths. Their symmetric layer (the HKDF derivations, the XChaCha20-Poly1305 of bodies and
+//!   the ChaCha20-Poly1305 of capsules) runs over the group's cipher provider
+//!   ([`DlGroup::Cipher`](crate::pre::dl_group::DlGroup::Cipher)), the ideal one
+//!   ([`ideal_cipher`]) in the exponent group, so the model runs no cryptography at all.
 //!
 //! * `afgh` and `afgh-hybrid`: likewise, the schemes' own code in the exponents of BLS12-381's
 //!   three groups ([`Exponents`](crate::pre::afgh::groups::Exponents)): a pairing is a
-//!   product in `Fr`. Their HKDF and AEAD still run, as for `bbs98`.
+//!   product in `Fr`. Their HKDF and AEADs run over the groups' cipher provider
+//!   ([`PairingGroups::Cipher`](crate::pre::afgh::groups::PairingGroups::Cipher)), the ideal
+//!   one in the exponents, as for `bbs98`.
 //!
 //! * `mls`: [`mls`], the scheme's own code (mls-rs and the delivery service) on an ideal crypto
 //!   provider ([`IdealCrypto`](mls::IdealCrypto)): every hash, MAC, key derivation, AEAD,

@@ -68,11 +68,12 @@ use zeroize::Zeroizing;
 
 use super::dl_group::{DlGroup, Ristretto};
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, CONTEXT_LEN, TAG_LEN};
-use crate::common::aead;
+use crate::common::cipher::SymmetricCipher;
 use crate::{CryptoRngCore, SchemeError, Wire};
 
-/// The `bbs98` construction in group `G`: [`Bbs98`] in Ristretto255, its model
-/// ([`crate::model`]) in the exponents.
+/// The `bbs98` construction in group `G`, with its symmetric primitives from `G`'s provider
+/// ([`DlGroup::Cipher`]): [`Bbs98`] in Ristretto255 with the real ones, its model
+/// ([`crate::model`]) in the exponents with the ideal ones.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bbs98In<G>(PhantomData<G>);
 
@@ -124,12 +125,9 @@ pub struct StoredCapsule<G: DlGroup> {
 pub type Record = dl_hybrid::Record<Capsule>;
 
 /// The DEM key of a capsule, from `g^r` and the context: fresh per capsule, so single-use
-/// ([`aead::seal_once`]).
-fn dem<G: DlGroup>(
-    g_r: &G::Element,
-    context: &[u8; CONTEXT_LEN],
-) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    dl_hybrid::point_key(Bbs98::LABEL, b"/dem", &G::encode(g_r), context)
+/// ([`SymmetricCipher::seal_once`]).
+fn dem<G: DlGroup>(g_r: &G::Element, context: &[u8; CONTEXT_LEN]) -> Zeroizing<[u8; 32]> {
+    dl_hybrid::point_key::<G::Cipher>(Bbs98::LABEL, b"/dem", &G::encode(g_r), context)
 }
 
 impl<G: DlGroup> EpochWrap for Bbs98In<G> {
@@ -141,6 +139,7 @@ impl<G: DlGroup> EpochWrap for Bbs98In<G> {
     const WRAP_LEN: usize = CAPSULE_LEN;
     type Wrap = Capsule;
     type Stored = StoredCapsule<G>;
+    type Cipher = G::Cipher;
 
     fn wrap(
         key: &EpochKey,
@@ -152,8 +151,8 @@ impl<G: DlGroup> EpochWrap for Bbs98In<G> {
         let message_key = MessageKey(mk);
         let r = Scalar::random(rng);
         let c = G::mul_base(&(key.scalar() * r));
-        let dem_key = dem::<G>(&G::mul_base(&r), context)?;
-        let sealed = aead::seal_once(&dem_key, context, message_key.as_bytes())?;
+        let dem_key = dem::<G>(&G::mul_base(&r), context);
+        let sealed = G::Cipher::seal_once(&dem_key, context, message_key.as_bytes())?;
         let sealed_key = <[u8; SEALED_KEY_LEN]>::try_from(sealed.as_slice())
             .map_err(|_| SchemeError::Internal("sealed message key of unexpected length"))?;
         Ok((
@@ -172,8 +171,8 @@ impl<G: DlGroup> EpochWrap for Bbs98In<G> {
     ) -> Result<MessageKey, SchemeError> {
         let StoredCapsule { c, sealed_key } = Self::decode(wrap)?;
         let g_r = G::mul(&c, &key.scalar().invert());
-        let dem_key = dem::<G>(&g_r, context)?;
-        let opened = aead::open_once(&dem_key, context, &sealed_key)?;
+        let dem_key = dem::<G>(&g_r, context);
+        let opened = G::Cipher::open_once(&dem_key, context, &sealed_key)?;
         let mk = <[u8; 32]>::try_from(opened.as_slice()).map_err(|_| SchemeError::Crypto)?;
         Ok(MessageKey(mk))
     }

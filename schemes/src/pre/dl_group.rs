@@ -1,6 +1,8 @@
-//! The prime-order group the discrete-log history schemes ([`bbs98`](super::bbs98),
-//! [`keyhom`](super::keyhom)) and the key-distribution scheme [`mkd`](crate::kd::mkd) compute
-//! in: Ristretto255 for the schemes, or its exponents for their models.
+//! The prime-order group the discrete-log schemes ([`bbs98`](super::bbs98),
+//! [`keyhom`](super::keyhom), [`rekey-index`](crate::sse::rekey_index), and the key-distribution
+//! scheme [`mkd`](crate::kd::mkd)) compute in, with the symmetric provider that goes with it:
+//! Ristretto255 and the real primitives for the schemes, or its exponents and the ideal
+//! primitives for their models.
 //!
 //! # Source
 //!
@@ -11,16 +13,22 @@
 //! # Construction
 //!
 //! [`DlGroup`] is what the schemes need of a group: the base-point exponentiation, the group
-//! law, exponentiation, hashing to the group (of arbitrary bytes, or of a PRF's 64 uniform
-//! bytes), the variable-time `g^a·e^b` of public values, and the 32-byte canonical encoding with
-//! its decoding, which refuses non-canonical bytes and the identity. Both groups encode the
-//! identity as 32 zero bytes.
+//! law, exponentiation (also of many elements by one exponent, which a group may batch),
+//! hashing to the group (of arbitrary bytes, or of a PRF's 64 uniform bytes) and to its
+//! exponents, the variable-time `g^a·e^b` of public values, and the 32-byte canonical encoding
+//! with its decoding, which refuses non-canonical bytes and the identity (both groups encode the
+//! identity as 32 zero bytes); and the provider of the symmetric primitives the schemes run
+//! beside the group ([`DlGroup::Cipher`]), so that a model runs no cryptography at all.
 //!
-//! * [`Ristretto`]: the schemes' group. Encoding is Ristretto compression.
+//! * [`Ristretto`]: the schemes' group. Encoding is Ristretto compression. Hashing is SHA-512,
+//!   then RFC 9496's map to the group or the reduction of the 512 bits modulo ℓ. Raising many
+//!   points by one exponent shares one field inversion per [`RAISE_BATCH`] points
+//!   (`double_and_compress_batch`), in parallel batches.
 //! * [`Exponents`]: the models' group ([`crate::model`]). `g^x` is `x`; `A·B` is `a + b`;
 //!   `A^s` is `a·s`; the encoding is the scalar's canonical little-endian bytes, 32 like a
-//!   Ristretto point's; the identity is `0`. Hashing to the group mixes its input with
-//!   [`crate::model::mix`], which is not cryptography.
+//!   Ristretto point's; the identity is `0`. Hashing to the group or to its exponents mixes its
+//!   input with [`crate::model::mix`], which is not cryptography. Its cipher provider is the
+//!   ideal one ([`Ideal`]).
 //!
 //! # Costs
 //!
@@ -50,15 +58,25 @@
 use curve25519_dalek::ristretto::CompressedRistretto;
 use curve25519_dalek::traits::Identity;
 use curve25519_dalek::{RistrettoPoint, Scalar};
+use rayon::prelude::*;
 use sha2::digest::Digest;
 use sha2::Sha512;
 
+use crate::common::cipher::{Real, SymmetricCipher};
+use crate::model::ideal_cipher::Ideal;
 use crate::SchemeError;
+
+/// Elements raised per parallel task by [`DlGroup::raise_all`] (and, in [`Ristretto`], per
+/// shared field inversion when encoding them).
+pub const RAISE_BATCH: usize = 64;
 
 /// A prime-order group of order ℓ (curve25519-dalek's [`Scalar`] field) with a 32-byte encoding.
 pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
     /// A group element.
     type Element: Clone + Copy + core::fmt::Debug + Send + Sync + 'static;
+    /// The symmetric primitives the schemes run beside the group: [`Real`] with Ristretto255,
+    /// [`Ideal`] with the exponents.
+    type Cipher: SymmetricCipher;
 
     /// `g^s`.
     fn mul_base(s: &Scalar) -> Self::Element;
@@ -76,6 +94,21 @@ pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
     /// `g^a · e^b` for public `a`, `b` and `e` (variable time: never for a secret).
     fn vartime_double_mul(a: &Scalar, e: &Self::Element, b: &Scalar) -> Self::Element {
         Self::add(&Self::mul_base(a), &Self::mul(e, b))
+    }
+    /// An exponent from the concatenation of `parts`, uniform modulo ℓ (in [`Ristretto`],
+    /// SHA-512 reduced modulo ℓ).
+    fn hash_to_scalar(parts: &[&[u8]]) -> Scalar;
+    /// Raises every element of `elements` to `s` in place and returns their encodings, in
+    /// order: [`mul`](Self::mul) then [`encode`](Self::encode) of each, which a group may batch
+    /// and run in parallel.
+    fn raise_all(elements: &mut [Self::Element], s: &Scalar) -> Vec<[u8; 32]> {
+        elements
+            .iter_mut()
+            .map(|e| {
+                *e = Self::mul(e, s);
+                Self::encode(e)
+            })
+            .collect()
     }
     /// The canonical 32-byte encoding.
     fn encode(e: &Self::Element) -> [u8; 32];
@@ -97,6 +130,7 @@ pub struct Ristretto;
 
 impl DlGroup for Ristretto {
     type Element = RistrettoPoint;
+    type Cipher = Real;
 
     fn mul_base(s: &Scalar) -> RistrettoPoint {
         RistrettoPoint::mul_base(s)
@@ -128,6 +162,31 @@ impl DlGroup for Ristretto {
             [curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT, *e],
         )
     }
+    fn hash_to_scalar(parts: &[&[u8]]) -> Scalar {
+        let mut h = Sha512::new();
+        for p in parts {
+            h.update(p);
+        }
+        Scalar::from_hash(h)
+    }
+    fn raise_all(points: &mut [RistrettoPoint], s: &Scalar) -> Vec<[u8; 32]> {
+        // Compressing a point costs a field inversion; `double_and_compress_batch` shares one
+        // per batch, so each point is raised to s/2 and doubled on the way out.
+        let half = s * Scalar::from(2u8).invert();
+        points
+            .par_chunks_mut(RAISE_BATCH)
+            .flat_map_iter(|batch| {
+                for point in batch.iter_mut() {
+                    *point *= half;
+                }
+                let encoded = RistrettoPoint::double_and_compress_batch(batch.iter());
+                for point in batch.iter_mut() {
+                    *point += *point;
+                }
+                encoded.into_iter().map(|c| c.to_bytes())
+            })
+            .collect()
+    }
     fn encode(e: &RistrettoPoint) -> [u8; 32] {
         e.compress().to_bytes()
     }
@@ -152,6 +211,7 @@ pub struct Exponents;
 
 impl DlGroup for Exponents {
     type Element = Scalar;
+    type Cipher = Ideal;
 
     fn mul_base(s: &Scalar) -> Scalar {
         *s
@@ -173,6 +233,10 @@ impl DlGroup for Exponents {
     /// The bytes are already uniform (a PRF's output), so reducing them is hashing enough.
     fn from_uniform(bytes: &[u8; 64]) -> Scalar {
         Scalar::from_bytes_mod_order_wide(bytes)
+    }
+    fn hash_to_scalar(parts: &[&[u8]]) -> Scalar {
+        // The group's hash, read as an exponent: in this group they are the same thing.
+        Self::hash(parts)
     }
     fn encode(e: &Scalar) -> [u8; 32] {
         e.to_bytes()
@@ -224,6 +288,26 @@ mod tests {
         assert_eq!(G::vartime_double_mul(&a, &e, &b), G::mul_base(&(a + b * b)));
         // The identity encodes as 32 zero bytes in both groups (RFC 9496 for Ristretto).
         assert_eq!(G::encode(&G::mul_base(&Scalar::ZERO)), [0; 32]);
+        assert_ne!(
+            G::hash_to_scalar(&[b"x", b"1"]),
+            G::hash_to_scalar(&[b"x", b"2"])
+        );
+        // Raising many at once, across batches, is raising each.
+        let mut many: Vec<G::Element> = (0..2 * RAISE_BATCH as u64 + 3)
+            .map(|i| G::mul_base(&Scalar::from(i + 1)))
+            .collect();
+        let expected: Vec<[u8; 32]> = many.iter().map(|e| G::encode(&G::mul(e, &b))).collect();
+        assert_eq!(G::raise_all(&mut many, &b), expected);
+        let raised: Vec<[u8; 32]> = many.iter().map(G::encode).collect();
+        assert_eq!(raised, expected);
+    }
+
+    /// Ristretto's exponent hash is SHA-512 reduced modulo ℓ, as the schemes computed it
+    /// before the trait had it.
+    #[test]
+    fn ristretto_hashes_to_scalars_with_sha512() {
+        let expected = Scalar::from_hash(Sha512::new().chain_update(b"ab").chain_update([3u8]));
+        assert_eq!(Ristretto::hash_to_scalar(&[b"a", b"b", &[3]]), expected);
     }
 
     #[test]

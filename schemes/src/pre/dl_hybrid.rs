@@ -36,6 +36,10 @@
 //!   key or one they held before (clients remember the epoch keys they were given). Opened
 //!   message keys are cached, after the body authenticates.
 //!
+//! Every symmetric primitive above (the HKDFs and the AEADs, the wraps' included) is the
+//! scheme's cipher provider's ([`EpochWrap::Cipher`]): the real one for the schemes, the ideal
+//! one ([`crate::model::ideal_cipher`]) for their models, which so run no cryptography.
+//!
 //! # Costs
 //!
 //! Wire lengths (framing not counted, as elsewhere in this crate): a key id is 16 B, an attached
@@ -81,11 +85,10 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::common::aead::{Aad, SharedKey};
+use crate::common::aead::Aad;
+use crate::common::cipher::{HkdfHash, SharedAead, SymmetricCipher};
 use curve25519_dalek::Scalar;
-use hkdf::Hkdf;
 use rayon::prelude::*;
-use sha2::{Sha256, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{
@@ -174,6 +177,9 @@ pub trait EpochWrap: Send + Sync + Sized + 'static {
     type Wrap: Wire + Clone + core::fmt::Debug + PartialEq + Eq + Send + Sync + 'static;
     /// A wrap as the server keeps it: decoded, ready to re-encrypt.
     type Stored: Send + Sync + 'static;
+    /// The symmetric primitives (HKDF, the AEADs of bodies and wraps): the real ones for the
+    /// scheme, the ideal ones for its model.
+    type Cipher: SymmetricCipher;
 
     /// Makes a fresh message key and its wrap under `key`, bound to `context`.
     ///
@@ -296,7 +302,6 @@ impl EpochKey {
     /// # Errors
     /// [`SchemeError::Internal`] in the negligible case where no counter gives a non-zero scalar.
     pub fn derive<W: EpochWrap>(key: KeyView<'_>) -> Result<Self, SchemeError> {
-        let hk = Hkdf::<Sha512>::new(None, key.secret.as_bytes());
         let room = key.room.0.to_be_bytes();
         let epoch = key.epoch.0.to_be_bytes();
         for counter in 0..=u8::MAX {
@@ -308,8 +313,7 @@ impl EpochKey {
                 &epoch,
                 &[counter],
             ];
-            hk.expand_multi_info(&info, &mut wide)
-                .map_err(|_| SchemeError::Internal("HKDF-SHA-512 refused 64 bytes"))?;
+            W::Cipher::hkdf_into(HkdfHash::Sha512, key.secret.as_bytes(), &info, &mut wide)?;
             let scalar = Scalar::from_bytes_mod_order_wide(&wide);
             wide.zeroize();
             // A zero scalar would make BBS98's re-key undefined; its chance is 2^-252.
@@ -384,24 +388,20 @@ impl MessageKey {
     }
 }
 
-/// The 32-byte key HKDF-SHA-256 derives from the encoded group element `point` for `purpose` of the
-/// scheme labelled `label`, bound to `context`.
-///
-/// # Errors
-/// [`SchemeError::Internal`] if HKDF refuses (it does not, for 32 bytes).
-pub(crate) fn point_key(
+/// The 32-byte key provider `C`'s HKDF (HKDF-SHA-256 under the real one) derives from the
+/// encoded group element `point` for `purpose` of the scheme labelled `label`, bound to
+/// `context`.
+pub(crate) fn point_key<C: SymmetricCipher>(
     label: &str,
     purpose: &[u8],
     point: &[u8; 32],
     context: &[u8; CONTEXT_LEN],
-) -> Result<Zeroizing<[u8; 32]>, SchemeError> {
-    let hk = Hkdf::<Sha256>::new(None, point);
-    let mut key = Zeroizing::new([0u8; 32]);
-    let info: [&[u8]; 3] = [label.as_bytes(), purpose, context];
-    hk.expand_multi_info(&info, key.as_mut_slice())
-        .map_err(|_| SchemeError::Internal("HKDF-SHA-256 refused 32 bytes"))?;
-    Ok(key)
+) -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(C::hkdf(point, &[label.as_bytes(), purpose, context]))
 }
+
+/// Scheme `W`'s cipher of a shared message key.
+type MessageCipher<W> = <<W as EpochWrap>::Cipher as SymmetricCipher>::SharedKey;
 
 /// The name of a message key: the epoch it was made in, its creator and the creator's counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -538,7 +538,7 @@ fn body_aad<W: EpochWrap>(room: RoomId, msg: MsgId, key_id: KeyId) -> Aad {
 }
 
 fn open_body<W: EpochWrap>(
-    message_key: &mut SharedKey,
+    message_key: &mut MessageCipher<W>,
     room: RoomId,
     msg: MsgId,
     record: &Record<W::Wrap>,
@@ -567,28 +567,33 @@ pub fn open_with_epoch_key<W: EpochWrap>(
         .filter(|w| w.epoch == key.epoch)
         .ok_or(SchemeError::Crypto)?;
     let message_key = W::unwrap(key, &wrap_context(key.room, record.key_id), &wrap.wrap)?;
-    open_body::<W>(&mut SharedKey::new(&message_key.0), key.room, msg, record)
+    open_body::<W>(
+        &mut W::Cipher::shared_key(&message_key.0),
+        key.room,
+        msg,
+        record,
+    )
 }
 
 /// The message key a client seals under, with its wrap if the key is new.
-struct SendingKey<'a, Wr> {
+struct SendingKey<'a, W: EpochWrap> {
     id: KeyId,
-    key: &'a mut SharedKey,
-    new_wrap: Option<AttachedWrap<Wr>>,
+    key: &'a mut MessageCipher<W>,
+    new_wrap: Option<AttachedWrap<W::Wrap>>,
 }
 
 /// A member's client: the epoch keys it held, the message keys it opened or made (each as the
 /// cipher this client seals and opens with), and the message key it sends under in each room.
-pub struct Client<W> {
+pub struct Client<W: EpochWrap> {
     user: UserId,
     epoch_keys: BTreeMap<(RoomId, Epoch), EpochKey>,
-    message_keys: BTreeMap<(RoomId, KeyId), SharedKey>,
+    message_keys: BTreeMap<(RoomId, KeyId), MessageCipher<W>>,
     sending: BTreeMap<RoomId, KeyId>,
     made: u32,
     scheme: PhantomData<fn() -> W>,
 }
 
-impl<W> core::fmt::Debug for Client<W> {
+impl<W: EpochWrap> core::fmt::Debug for Client<W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("user", &self.user)
@@ -636,7 +641,7 @@ impl<W: EpochWrap> Client<W> {
         &mut self,
         key: KeyView<'_>,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<SendingKey<'_, W::Wrap>, SchemeError> {
+    ) -> Result<SendingKey<'_, W>, SchemeError> {
         if let Some(&id) = self
             .sending
             .get(&key.room)
@@ -668,7 +673,7 @@ impl<W: EpochWrap> Client<W> {
         let (mk, wrap) = W::wrap(&epoch_key, &wrap_context(key.room, id), rng)?;
         self.sending.insert(key.room, id);
         self.message_keys
-            .insert((key.room, id), SharedKey::new(&mk.0));
+            .insert((key.room, id), W::Cipher::shared_key(&mk.0));
         Ok(SendingKey {
             id,
             key: self
@@ -744,7 +749,7 @@ impl<W: DlScheme> HistoryClient for Client<W> {
             &wrap_context(key.room, sealed.key_id),
             &wrap.wrap,
         )?;
-        let mut mk = SharedKey::new(&mk.0);
+        let mut mk = W::Cipher::shared_key(&mk.0);
         let plaintext = open_body::<W>(&mut mk, key.room, msg, sealed)?;
         // Only an authenticated body lets a message key in; a member then sends under the key
         // of the current epoch it has seen rather than making its own.

@@ -65,8 +65,9 @@ use super::dl_group::{DlGroup, Ristretto};
 use super::dl_hybrid::{self, EpochKey, EpochWrap, MessageKey, CONTEXT_LEN};
 use crate::{CryptoRngCore, SchemeError, Wire};
 
-/// The `keyhom` construction in group `G`: [`KeyHom`] in Ristretto255, its model
-/// ([`crate::model`]) in the exponents.
+/// The `keyhom` construction in group `G`, with its symmetric primitives from `G`'s provider
+/// ([`DlGroup::Cipher`]): [`KeyHom`] in Ristretto255 with the real ones, its model
+/// ([`crate::model`]) in the exponents with the ideal ones.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeyHomIn<G>(PhantomData<G>);
 
@@ -121,12 +122,10 @@ fn nonce_point<G: DlGroup>(nonce: &[u8; WRAP_NONCE_LEN]) -> G::Element {
 }
 
 /// The message key `M` encodes, bound to the context.
-fn message_key<G: DlGroup>(
-    m: &G::Element,
-    context: &[u8; CONTEXT_LEN],
-) -> Result<MessageKey, SchemeError> {
-    let mk = dl_hybrid::point_key(KeyHom::LABEL, b"/message-key", &G::encode(m), context)?;
-    Ok(MessageKey(*mk))
+fn message_key<G: DlGroup>(m: &G::Element, context: &[u8; CONTEXT_LEN]) -> MessageKey {
+    let mk =
+        dl_hybrid::point_key::<G::Cipher>(KeyHom::LABEL, b"/message-key", &G::encode(m), context);
+    MessageKey(*mk)
 }
 
 impl<G: DlGroup> EpochWrap for KeyHomIn<G> {
@@ -138,6 +137,7 @@ impl<G: DlGroup> EpochWrap for KeyHomIn<G> {
     const WRAP_LEN: usize = self::WRAP_LEN;
     type Wrap = HomWrap;
     type Stored = StoredHomWrap<G>;
+    type Cipher = G::Cipher;
 
     fn wrap(
         key: &EpochKey,
@@ -152,7 +152,7 @@ impl<G: DlGroup> EpochWrap for KeyHomIn<G> {
             nonce,
             masked: G::encode(&masked),
         };
-        Ok((message_key::<G>(&m, context)?, wrap))
+        Ok((message_key::<G>(&m, context), wrap))
     }
 
     fn unwrap(
@@ -162,7 +162,7 @@ impl<G: DlGroup> EpochWrap for KeyHomIn<G> {
     ) -> Result<MessageKey, SchemeError> {
         let stored = Self::decode(wrap)?;
         let m = G::sub(&stored.masked, &G::mul(&stored.nonce_point, key.scalar()));
-        message_key::<G>(&m, context)
+        Ok(message_key::<G>(&m, context))
     }
 
     fn decode(wrap: &HomWrap) -> Result<StoredHomWrap<G>, SchemeError> {

@@ -12,6 +12,16 @@
 //!
 //! # Construction
 //!
+//! The scheme is written once, generic over its group `G` ([`DlGroup`]) and its symmetric
+//! provider `C` ([`SymmetricCipher`]): [`RekeyIndex`] is [`RekeyIndexIn`] in Ristretto255 with
+//! the real primitives ([`Real`]), and its model ([`crate::model`]) is the same code in the
+//! exponent group ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model)
+//! with the ideal provider ([`Ideal`](crate::model::ideal_cipher::Ideal)): there a tag is
+//! `h(w)·a` in the clear, the exponent's seed an ideal key of the epoch secret, the hashes
+//! [`crate::model::mix`], and re-keying a multiplication modulo ℓ, with the same 32-byte
+//! encodings, so the model sends and keeps exactly the scheme's bytes and finds exactly what it
+//! finds. Below, the real instantiation:
+//!
 //! * `H` hashes a keyword to the Ristretto255 group (SHA-512 and the Elligator-based map of
 //!   RFC 9496 §4.3.4, `RistrettoPoint::from_hash`);
 //! * epoch `e` of a room has the exponent `a_e`, a non-zero scalar derived from the epoch secret
@@ -31,9 +41,10 @@
 //!
 //! Tags are deterministic, so every posting of a keyword has the same tag: the server keeps one
 //! tag per distinct keyword with its list of message ids, and one exponentiation re-keys all of
-//! them. An "entry" in the costs is such a tag. Re-keying raises each point to `rho/2` and
-//! compresses the doubles in batches (`double_and_compress_batch`), which shares one field
-//! inversion per batch instead of one per tag.
+//! them. An "entry" in the costs is such a tag. Re-keying raises the points with
+//! [`DlGroup::raise_all`], which in Ristretto255 raises each to `rho/2` and compresses the
+//! doubles in batches (`double_and_compress_batch`), sharing one field inversion per batch
+//! instead of one per tag.
 //!
 //! ## Ordering
 //!
@@ -99,18 +110,18 @@
 //! Scalar multiplication, hashing to the group, compression and decompression are constant time
 //! (curve25519-dalek), as is HKDF-SHA-256 (RustCrypto). Scalar inversion for `rho` is constant
 //! time. The server's hash-table lookups and list operations are variable time in public data
-//! (tags, ids).
+//! (tags, ids). The model computes nothing secret.
 
-use crate::rekeying::{RekeyingClient, RekeyingServer};
+use core::marker::PhantomData;
 use std::collections::BTreeMap;
 
-use crate::common::fixed_hash::HashMap;
-
-use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
-use rayon::prelude::*;
-use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::common::cipher::{Real, SymmetricCipher};
+use crate::common::fixed_hash::HashMap;
+use crate::pre::dl_group::{DlGroup, Ristretto};
+use crate::rekeying::{RekeyingClient, RekeyingServer};
 
 use super::{
     Access, EpochChange, IndexChange, IndexOp, KeyView, Resolution, SearchableEncryption, Searched,
@@ -121,13 +132,18 @@ use crate::{
     CryptoRngCore, Dest, Epoch, Label, Misuse, MsgId, Outbox, RoomId, SchemeError, UserId, Wire,
 };
 
-/// Bytes of an encoded Ristretto point or scalar.
+/// Bytes of an encoded group element or scalar.
 const POINT_LEN: usize = 32;
 /// Bytes of an encoded epoch or message id.
 const ID_LEN: usize = 8;
 
-/// Tags raised per rayon task when re-keying (and per shared inversion when compressing).
-const REKEY_CHUNK: usize = 64;
+/// An encoded tag: a group element's canonical encoding.
+pub type Tag = [u8; POINT_LEN];
+
+/// Why a tag that encodes no group element is refused.
+const NOT_A_TAG: &str = "tag is not a group element";
+/// Why a tag that encodes the identity is refused (no keyword's tag is).
+const IDENTITY_TAG: &str = "tag is the identity";
 
 /// Bytes of an index update of a message carrying `keywords` distinct keywords, an addition or
 /// a deletion alike: the epoch, the message id, the deletion flag, the tag count (u16) and one
@@ -174,9 +190,15 @@ pub const fn rekey_units(entries: usize) -> u64 {
     entries as u64
 }
 
-/// The re-keyable index.
+/// The re-keyable index in group `G` with the symmetric primitives of `C`: [`RekeyIndex`] in
+/// Ristretto255 with the real primitives, the scheme's model ([`crate::model`]) in the
+/// exponents ([`crate::pre::dl_group::Exponents`]) with the ideal ones
+/// ([`crate::model::ideal_cipher::Ideal`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RekeyIndex;
+pub struct RekeyIndexIn<G, C>(PhantomData<(G, C)>);
+
+/// The re-keyable index.
+pub type RekeyIndex = RekeyIndexIn<Ristretto, Real>;
 
 /// A message's keyword tags under one epoch's exponent (an addition or a deletion).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +210,7 @@ pub struct Update {
     /// Whether this deletes the message's `(tag, msg)` pairs rather than adding them.
     pub delete: bool,
     /// `H(w)^a` per keyword, sorted by encoding.
-    pub tags: Vec<CompressedRistretto>,
+    pub tags: Vec<Tag>,
 }
 
 /// A keyword's tag under the searcher's current epoch.
@@ -197,7 +219,7 @@ pub struct Query {
     /// The epoch whose exponent made the tag.
     pub epoch: Epoch,
     /// `H(w)^a`.
-    pub tag: CompressedRistretto,
+    pub tag: Tag,
 }
 
 /// The server's answer to a query.
@@ -234,7 +256,7 @@ impl Wire for Update {
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
         for tag in &self.tags {
-            f(tag.as_bytes());
+            f(tag);
         }
     }
 }
@@ -244,7 +266,7 @@ impl Wire for Query {
         ID_LEN + POINT_LEN
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        f(self.tag.as_bytes());
+        f(&self.tag);
     }
 }
 
@@ -274,18 +296,19 @@ impl Wire for Rekey {
 struct Exponent(Scalar);
 
 impl Exponent {
-    /// `a` for `key`'s epoch: HKDF of the epoch secret, hashed to a scalar (512-bit reduction,
-    /// so uniform), re-hashed with a counter in the negligible case that it is zero.
-    fn derive(key: KeyView<'_>) -> Self {
-        let seed = key.secret.derive(
+    /// `a` for `key`'s epoch: the epoch secret's key of this scheme's label (HKDF under
+    /// [`Real`]), hashed to a scalar (512-bit reduction, so uniform), re-hashed with a counter
+    /// in the negligible case that it is zero.
+    fn derive<G: DlGroup, C: SymmetricCipher>(key: KeyView<'_>) -> Self {
+        let seed = C::derive(
+            key.secret,
             Label::Custom("conclave sse rekey-index exponent"),
             key.room,
             key.epoch,
         );
         let mut counter = 0u8;
         loop {
-            let scalar =
-                Scalar::from_hash(Sha512::new().chain_update(seed).chain_update([counter]));
+            let scalar = G::hash_to_scalar(&[&seed, &[counter]]);
             if scalar != Scalar::ZERO {
                 return Self(scalar);
             }
@@ -295,28 +318,37 @@ impl Exponent {
 }
 
 /// `H(w)`: the keyword hashed to the group, domain-separated.
-fn keyword_point(keyword: &str) -> RistrettoPoint {
-    RistrettoPoint::from_hash(
-        Sha512::new()
-            .chain_update(b"conclave sse rekey-index keyword\0")
-            .chain_update(keyword.as_bytes()),
-    )
+fn keyword_point<G: DlGroup>(keyword: &str) -> G::Element {
+    G::hash(&[b"conclave sse rekey-index keyword\0", keyword.as_bytes()])
 }
 
-/// `H(w)^a`, compressed.
-fn tag(keyword: &str, a: &Exponent) -> CompressedRistretto {
-    (keyword_point(keyword) * a.0).compress()
+/// `H(w)^a`, encoded.
+fn tag<G: DlGroup>(keyword: &str, a: &Exponent) -> Tag {
+    G::encode(&G::mul(&keyword_point::<G>(keyword), &a.0))
 }
 
 /// A client caches the exponent of the latest epoch it used per room.
-#[derive(Default)]
-pub struct Client {
+pub struct ClientIn<G, C> {
     exponents: HashMap<RoomId, (Epoch, Exponent)>,
     /// Per room, the epoch of the last query made: a `Stale` reply must name a later one.
     queried: HashMap<RoomId, Epoch>,
+    scheme: PhantomData<(G, C)>,
 }
 
-impl core::fmt::Debug for Client {
+/// A client of [`RekeyIndex`].
+pub type Client = ClientIn<Ristretto, Real>;
+
+impl<G, C> Default for ClientIn<G, C> {
+    fn default() -> Self {
+        Self {
+            exponents: HashMap::default(),
+            queried: HashMap::default(),
+            scheme: PhantomData,
+        }
+    }
+}
+
+impl<G, C> core::fmt::Debug for ClientIn<G, C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
             .field("rooms", &self.exponents.len())
@@ -324,33 +356,33 @@ impl core::fmt::Debug for Client {
     }
 }
 
-impl Client {
+impl<G: DlGroup, C: SymmetricCipher> ClientIn<G, C> {
     fn exponent(&mut self, key: KeyView<'_>) -> &Exponent {
         let slot = self
             .exponents
             .entry(key.room)
-            .or_insert_with(|| (key.epoch, Exponent::derive(key)));
+            .or_insert_with(|| (key.epoch, Exponent::derive::<G, C>(key)));
         if slot.0 != key.epoch {
-            *slot = (key.epoch, Exponent::derive(key));
+            *slot = (key.epoch, Exponent::derive::<G, C>(key));
         }
         &slot.1
     }
 }
 
-/// One distinct tag of the current epoch: its point (kept decompressed for re-keying) and the
+/// One distinct tag of the current epoch: its element (kept decoded for re-keying) and the
 /// ascending ids of the messages carrying it.
 #[derive(Debug, Clone)]
-struct Posting {
-    point: RistrettoPoint,
+struct Posting<G: DlGroup> {
+    point: G::Element,
     ids: Vec<MsgId>,
 }
 
 /// A room's index.
 #[derive(Debug)]
-struct RoomIndex {
+struct RoomIndex<G: DlGroup> {
     /// The epoch whose exponent keys every posting.
     epoch: Epoch,
-    postings: HashMap<CompressedRistretto, Posting>,
+    postings: HashMap<Tag, Posting<G>>,
     /// (tag, id) pairs stored.
     pairs: usize,
     /// For every earlier epoch `u` the server saw a factor from, the product of the factors
@@ -363,7 +395,7 @@ struct RoomIndex {
     early_bytes: usize,
 }
 
-impl RoomIndex {
+impl<G: DlGroup> RoomIndex<G> {
     fn new(epoch: Epoch) -> Self {
         Self {
             epoch,
@@ -386,17 +418,16 @@ impl RoomIndex {
     /// Applies an update whose epoch is not after the current one, raising its tags to the
     /// current epoch first if it is late.
     fn apply_update(&mut self, update: Update) -> Result<(), SchemeError> {
-        let tags: Vec<(CompressedRistretto, Option<RistrettoPoint>)> = if update.epoch < self.epoch
-        {
+        let tags: Vec<(Tag, Option<G::Element>)> = if update.epoch < self.epoch {
             let factor = *self.catch_up.get(&update.epoch).ok_or(Misuse::StaleEpoch {
                 have: self.epoch,
                 got: update.epoch,
             })?;
-            decompress_all(&update.tags)?
+            decode_all::<G>(&update.tags)?
                 .into_iter()
                 .map(|point| {
-                    let raised = point * factor;
-                    (raised.compress(), Some(raised))
+                    let raised = G::mul(&point, &factor);
+                    (G::encode(&raised), Some(raised))
                 })
                 .collect()
         } else {
@@ -408,16 +439,14 @@ impl RoomIndex {
             }
             return Ok(());
         }
-        // Only tags new to the index are decompressed (a stored tag is a valid point), all of
-        // them before anything changes, so a malformed update changes nothing.
+        // Only tags new to the index are decoded (a stored tag is a valid element), all of them
+        // before anything changes, so a malformed update changes nothing.
         let mut fresh = Vec::new();
         for (tag, point) in &tags {
             if !self.postings.contains_key(tag) {
                 let point = match point {
                     Some(point) => *point,
-                    None => tag
-                        .decompress()
-                        .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))?,
+                    None => G::decode(*tag, NOT_A_TAG, IDENTITY_TAG)?,
                 };
                 fresh.push((*tag, point));
             }
@@ -451,7 +480,7 @@ impl RoomIndex {
     }
 
     /// Removes `(tag, msg)` if stored, and the tag if no message is left under it.
-    fn remove_pair(&mut self, tag: &CompressedRistretto, msg: MsgId) {
+    fn remove_pair(&mut self, tag: &Tag, msg: MsgId) {
         if let Some(posting) = self.postings.get_mut(tag) {
             if let Ok(pos) = posting.ids.binary_search(&msg) {
                 posting.ids.remove(pos);
@@ -465,27 +494,16 @@ impl RoomIndex {
 
     /// Moves to `self.epoch + 1` with factor `rho`; returns the tags raised.
     fn rekey(&mut self, rho: Scalar) -> Result<u64, SchemeError> {
-        let mut postings: Vec<Posting> = self.postings.drain().map(|(_, p)| p).collect();
-        // The data-parallel job: one exponentiation per distinct tag, in chunks. Compressing a
-        // point costs a field inversion; `double_and_compress_batch` shares one inversion per
-        // chunk, so each point is raised to rho/2 and doubled on the way out.
-        let half_rho = rho * Scalar::from(2u8).invert();
-        let tags: Vec<CompressedRistretto> = postings
-            .par_chunks_mut(REKEY_CHUNK)
-            .flat_map_iter(|chunk| {
-                for posting in chunk.iter_mut() {
-                    posting.point *= half_rho;
-                }
-                let tags =
-                    RistrettoPoint::double_and_compress_batch(chunk.iter().map(|p| &p.point));
-                for posting in chunk.iter_mut() {
-                    posting.point += posting.point;
-                }
-                tags
-            })
-            .collect();
+        let (mut points, ids): (Vec<G::Element>, Vec<Vec<MsgId>>) =
+            self.postings.drain().map(|(_, p)| (p.point, p.ids)).unzip();
+        // The data-parallel job: one exponentiation per distinct tag.
+        let tags = G::raise_all(&mut points, &rho);
         let raised = tags.len() as u64;
-        self.postings = tags.into_iter().zip(postings).collect();
+        self.postings = tags
+            .into_iter()
+            .zip(points.into_iter().zip(ids))
+            .map(|(tag, (point, ids))| (tag, Posting { point, ids }))
+            .collect();
         for factor in self.catch_up.values_mut() {
             *factor *= rho;
         }
@@ -501,24 +519,43 @@ impl RoomIndex {
     }
 }
 
-/// Every tag decompressed.
-fn decompress_all(tags: &[CompressedRistretto]) -> Result<Vec<RistrettoPoint>, SchemeError> {
+/// Every tag decoded.
+fn decode_all<G: DlGroup>(tags: &[Tag]) -> Result<Vec<G::Element>, SchemeError> {
     tags.iter()
-        .map(|tag| {
-            tag.decompress()
-                .ok_or(SchemeError::Malformed("tag is not a Ristretto point"))
-        })
+        .map(|tag| G::decode(*tag, NOT_A_TAG, IDENTITY_TAG))
         .collect()
 }
 
-/// The search server: one index per room.
-#[derive(Debug, Default)]
-pub struct Server {
-    rooms: BTreeMap<RoomId, RoomIndex>,
+/// The search server: one index per room. It computes in `G`; `C` only ties it to its scheme.
+pub struct ServerIn<G: DlGroup, C> {
+    rooms: BTreeMap<RoomId, RoomIndex<G>>,
     changers: Changers,
+    cipher: PhantomData<C>,
 }
 
-impl SearchableEncryption for RekeyIndex {
+/// The search server of [`RekeyIndex`].
+pub type Server = ServerIn<Ristretto, Real>;
+
+impl<G: DlGroup, C> Default for ServerIn<G, C> {
+    fn default() -> Self {
+        Self {
+            rooms: BTreeMap::new(),
+            changers: Changers::default(),
+            cipher: PhantomData,
+        }
+    }
+}
+
+impl<G: DlGroup, C> core::fmt::Debug for ServerIn<G, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Server")
+            .field("rooms", &self.rooms)
+            .field("changers", &self.changers)
+            .finish()
+    }
+}
+
+impl<G: DlGroup, C: SymmetricCipher> SearchableEncryption for RekeyIndexIn<G, C> {
     const NAME: &'static str = "rekey-index";
     const SUMMARY: &'static str =
         "NTT-style re-keyable index: tags H(w)^a on Ristretto255, raised to a'/a by the server on every epoch change";
@@ -533,16 +570,16 @@ impl SearchableEncryption for RekeyIndex {
     type Query = Query;
     type Reply = Reply;
     type Message = Rekey;
-    type Client = Client;
-    type Server = Server;
+    type Client = ClientIn<G, C>;
+    type Server = ServerIn<G, C>;
 
-    fn new_client(_user: UserId) -> Client {
-        Client::default()
+    fn new_client(_user: UserId) -> ClientIn<G, C> {
+        ClientIn::default()
     }
 }
 
-impl SseClient for Client {
-    type Scheme = RekeyIndex;
+impl<G: DlGroup, C: SymmetricCipher> SseClient for ClientIn<G, C> {
+    type Scheme = RekeyIndexIn<G, C>;
 
     fn update(
         &mut self,
@@ -552,8 +589,8 @@ impl SseClient for Client {
     ) -> Result<Update, SchemeError> {
         let IndexChange { msg, keywords, op } = change;
         let a = self.exponent(key);
-        let mut tags: Vec<CompressedRistretto> = keywords.iter().map(|w| tag(w, a)).collect();
-        tags.sort_unstable_by(|x, y| x.as_bytes().cmp(y.as_bytes()));
+        let mut tags: Vec<Tag> = keywords.iter().map(|w| tag::<G>(w, a)).collect();
+        tags.sort_unstable();
         tags.dedup();
         Ok(Update {
             epoch: key.epoch,
@@ -572,7 +609,7 @@ impl SseClient for Client {
         self.queried.insert(key.room, key.epoch);
         Ok(Query {
             epoch: key.epoch,
-            tag: tag(keyword, self.exponent(key)),
+            tag: tag::<G>(keyword, self.exponent(key)),
         })
     }
 
@@ -600,7 +637,7 @@ impl SseClient for Client {
     }
 }
 
-impl RekeyingClient for Client {
+impl<G: DlGroup, C: SymmetricCipher> RekeyingClient for ClientIn<G, C> {
     type Message = Rekey;
 
     fn epoch_changed(
@@ -621,7 +658,7 @@ impl RekeyingClient for Client {
             }
             .into());
         }
-        let a = Exponent::derive(prev);
+        let a = Exponent::derive::<G, C>(prev);
         let a_next = self.exponent(next);
         // a is non-zero by construction, so the inverse exists.
         let rho = a_next.0 * a.0.invert();
@@ -646,8 +683,8 @@ impl RekeyingClient for Client {
     }
 }
 
-impl SseServer for Server {
-    type Scheme = RekeyIndex;
+impl<G: DlGroup, C: SymmetricCipher> SseServer for ServerIn<G, C> {
+    type Scheme = RekeyIndexIn<G, C>;
 
     fn apply(&mut self, room: RoomId, update: Update) -> Result<(), SchemeError> {
         update.epoch.bounded()?;
@@ -657,7 +694,7 @@ impl SseServer for Server {
             .or_insert_with(|| RoomIndex::new(update.epoch));
         if update.epoch > index.epoch {
             // Checked now, so that a malformed update is refused here, not when its epoch comes.
-            decompress_all(&update.tags)?;
+            decode_all::<G>(&update.tags)?;
             index.early_bytes += update.wire_len();
             index
                 .early_updates
@@ -700,7 +737,7 @@ impl SseServer for Server {
     }
 }
 
-impl RekeyingServer for Server {
+impl<G: DlGroup, C: SymmetricCipher> RekeyingServer for ServerIn<G, C> {
     type Message = Rekey;
 
     fn handle(
@@ -777,6 +814,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
 
     use super::*;
+    use crate::pre::dl_group::RAISE_BATCH;
     use crate::testing::SseHarness;
     use crate::EpochSecret;
 
@@ -883,21 +921,38 @@ mod tests {
         assert_eq!(rekey.wire_len(), 8 + 32);
     }
 
-    /// (H(w)^a)^(a'/a) = H(w)^a' for random exponents and keywords.
-    #[test]
-    fn rekeying_algebra() {
+    /// (H(w)^a)^(a'/a) = H(w)^a' for random exponents and keywords, in group `G`.
+    fn rekeying_algebra<G: DlGroup, C: SymmetricCipher>() {
         let mut rng = ChaCha20Rng::seed_from_u64(2);
         for i in 0..64u64 {
             let s = EpochSecret::random(&mut rng);
             let s_next = EpochSecret::random(&mut rng);
-            let a = Exponent::derive(key(&s, i));
-            let a_next = Exponent::derive(key(&s_next, i + 1));
+            let a = Exponent::derive::<G, C>(key(&s, i));
+            let a_next = Exponent::derive::<G, C>(key(&s_next, i + 1));
             let rho = a_next.0 * a.0.invert();
             let word = format!("word{}", rng.next_u64());
-            let raised = (keyword_point(&word) * a.0) * rho;
-            assert_eq!(raised.compress(), tag(&word, &a_next), "iteration {i}");
-            assert_ne!(tag(&word, &a), tag(&word, &a_next), "iteration {i}");
+            let raised = G::mul(&G::mul(&keyword_point::<G>(&word), &a.0), &rho);
+            assert_eq!(
+                G::encode(&raised),
+                tag::<G>(&word, &a_next),
+                "iteration {i}"
+            );
+            assert_ne!(
+                tag::<G>(&word, &a),
+                tag::<G>(&word, &a_next),
+                "iteration {i}"
+            );
         }
+    }
+
+    #[test]
+    fn rekeying_algebra_in_ristretto() {
+        rekeying_algebra::<Ristretto, Real>();
+    }
+
+    #[test]
+    fn rekeying_algebra_in_the_model() {
+        rekeying_algebra::<crate::pre::dl_group::Exponents, crate::model::ideal_cipher::Ideal>();
     }
 
     /// A change re-keys one tag per distinct keyword, as parallel work, and only the changer
@@ -935,7 +990,7 @@ mod tests {
         let room = RoomId(2);
         let mut h = SseHarness::<RekeyIndex>::new(2);
         h.create(room, &[UserId(0), UserId(1)], UserId(0), true, &mut rng);
-        let words: Vec<String> = (0..2 * REKEY_CHUNK + 3).map(|i| format!("w{i}")).collect();
+        let words: Vec<String> = (0..2 * RAISE_BATCH + 3).map(|i| format!("w{i}")).collect();
         for pair in words.chunks(2) {
             let refs: Vec<&str> = pair.iter().map(String::as_str).collect();
             h.index(room, UserId(0), &refs, &mut rng);
@@ -1042,7 +1097,7 @@ mod tests {
             epoch: Epoch(0),
             msg: MsgId(0),
             delete: false,
-            tags: vec![CompressedRistretto([0xff; 32])],
+            tags: vec![[0xff; 32]],
         };
         assert!(matches!(
             server.apply(RoomId(1), bad),

@@ -53,12 +53,14 @@ nothing secret ran as they are; every other scheme ran its own protocol code ove
 primitives, which send the same messages, of the same lengths, to the same recipients, and make \
 the same checks of sender, roster, epoch and integrity, but keep nothing secret: ideal objects \
 carry their content in the clear or under a public mask, and group elements are their discrete \
-logarithms. No public-key cryptography ran (the group models of history schemes still ran their \
-symmetric layer). The oracle's properties were therefore checked on who holds which key and who \
-was sent what, not on ciphertexts. **Not checked by cryptography in this run**: that a removed \
-member or a server cannot open what a modelled scheme protects (removed members excluded, key \
-server blind), that forging a modelled scheme's message is infeasible (the model refuses what \
-was altered, moved or replayed, as the scheme does), and that no canary can be read from a \
+logarithms. No public-key cryptography ran in the modelled schemes, and symmetric cryptography \
+ran only where a model keeps its scheme's own MACs (each model's documentation says whether it \
+does). The oracle's \
+properties were therefore checked on who holds which key and who was sent what, not on \
+ciphertexts. **Not checked by cryptography in this run**: that a removed member or a server \
+cannot open what a modelled scheme protects (removed members excluded, key server blind), that \
+forging a modelled scheme's message is infeasible (the model refuses what was altered, moved or \
+replayed, as the scheme does), and that no canary can be read from a \
 modelled scheme's bytes (the scans found none because a model masks or omits them, not because \
 they are encrypted). The key-distribution adversary experiments, which build small systems of \
 their own, ran the real schemes with their cryptography; the experiments that act on the run's \

@@ -33,7 +33,8 @@
 //!
 //! The algebra is generic over its groups ([`PairingGroups`]): BLS12-381 ([`Bls12`], the
 //! default) for the schemes, its exponents ([`Exponents`](super::groups::Exponents)) for their
-//! models.
+//! models. Its HKDF is the groups' cipher provider's ([`PairingGroups::Cipher`]): the real one
+//! with BLS12-381, the ideal one with the exponents, so a model runs no cryptography.
 //!
 //! **Not constant time.** arkworks 0.5 makes no constant-time claims: scalar multiplications by
 //! `r` and by key ratios, the `G_T` exponentiation by `1/a` and the pairings may leak their
@@ -43,11 +44,10 @@ use std::sync::OnceLock;
 
 use ark_bls12_381::Fr;
 use ark_ff::{Field, PrimeField, Zero};
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use super::groups::{Bls12, PairingGroups, G1_LEN, G2_LEN, GT_LEN};
+use crate::common::cipher::{HkdfHash, SymmetricCipher};
 use crate::pre::KeyView;
 use crate::{CryptoRngCore, SchemeError};
 
@@ -117,14 +117,12 @@ impl<P: PairingGroups> EpochKey<P> {
     /// # Errors
     /// [`SchemeError::Internal`] if 256 attempts all give zero (they do not).
     pub fn derive(domain: &str, key: KeyView<'_>) -> Result<Self, SchemeError> {
-        let hk = Hkdf::<Sha256>::new(None, key.secret.as_bytes());
         let room = key.room.0.to_be_bytes();
         let epoch = key.epoch.0.to_be_bytes();
         for attempt in 0..=u8::MAX {
             let mut okm = [0u8; 64];
             let info: [&[u8]; 4] = [domain.as_bytes(), &room, &epoch, &[attempt]];
-            hk.expand_multi_info(&info, &mut okm)
-                .map_err(|_| SchemeError::Internal("HKDF output length"))?;
+            P::Cipher::hkdf_into(HkdfHash::Sha256, key.secret.as_bytes(), &info, &mut okm)?;
             let a = Fr::from_le_bytes_mod_order(&okm);
             okm.zeroize();
             if let Some(k) = Self::from_scalar(a) {
@@ -193,12 +191,10 @@ impl<P: PairingGroups> SharedSecret<P> {
     /// [`SchemeError::Internal`] on an arkworks serialisation failure (does not happen).
     pub fn derive_key(&self, info: &[&[u8]]) -> Result<[u8; 32], SchemeError> {
         let mut ikm = P::gt_bytes(&self.0)?;
-        let hk = Hkdf::<Sha256>::new(None, &ikm);
-        ikm.zeroize();
         let mut key = [0u8; 32];
-        hk.expand_multi_info(info, &mut key)
-            .map_err(|_| SchemeError::Internal("HKDF output length"))?;
-        Ok(key)
+        let derived = P::Cipher::hkdf_into(HkdfHash::Sha256, &ikm, info, &mut key);
+        ikm.zeroize();
+        derived.map(|()| key)
     }
 }
 

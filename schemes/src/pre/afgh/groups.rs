@@ -10,7 +10,9 @@
 //!
 //! [`PairingGroups`] is what the AFGH algebra needs: exponentiations in `G_1`, `G_2` and `G_T`
 //! by scalars of `Fr`, the pairing (its second argument prepared once), and each group's
-//! encoding, whose decoder refuses bad encodings and the identity.
+//! encoding, whose decoder refuses bad encodings and the identity; and the provider of the
+//! symmetric primitives (HKDF, the AEADs) the schemes run beside the groups
+//! ([`PairingGroups::Cipher`]), so that a model runs no cryptography at all.
 //!
 //! * [`Bls12`]: BLS12-381 with arkworks' compressed encodings (48, 96 and 576 bytes) and
 //!   subgroup checks. The schemes' groups.
@@ -18,7 +20,8 @@
 //!   its discrete logarithm in `Fr` to that group's generator (`Z = e(g_1, g_2)` for `G_T`), so
 //!   an exponentiation is a multiplication in `Fr` and the pairing is the product of the two
 //!   logarithms. Its encodings are the logarithm's 32 canonical bytes followed by zeros, as
-//!   long as the real group's; the identity is `0`.
+//!   long as the real group's; the identity is `0`. Its cipher provider is the ideal one
+//!   ([`Ideal`]).
 //!
 //! # Costs
 //!
@@ -52,6 +55,8 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use std::sync::OnceLock;
 use zeroize::Zeroize;
 
+use crate::common::cipher::{Real, SymmetricCipher};
+use crate::model::ideal_cipher::Ideal;
 use crate::SchemeError;
 
 /// Length of a compressed `G_1` element (a capsule).
@@ -74,6 +79,9 @@ pub trait PairingGroups: Send + Sync + Copy + Eq + core::fmt::Debug + Default + 
     type G2Prepared: Clone + core::fmt::Debug + Send + Sync + 'static;
     /// An element of `G_T`.
     type Gt: Copy + Eq + core::fmt::Debug + Send + Sync + Zeroize + 'static;
+    /// The symmetric primitives the schemes run beside the groups: [`Real`] with BLS12-381,
+    /// [`Ideal`] with the exponents.
+    type Cipher: SymmetricCipher;
 
     /// `g_1^s`.
     fn g1_base(s: &Fr) -> Self::G1;
@@ -167,6 +175,7 @@ impl PairingGroups for Bls12 {
     type G2 = G2Affine;
     type G2Prepared = <Bls12_381 as Pairing>::G2Prepared;
     type Gt = Gt;
+    type Cipher = Real;
 
     fn g1_base(s: &Fr) -> G1Affine {
         (G1Projective::generator() * s).into_affine()
@@ -257,6 +266,7 @@ impl PairingGroups for Exponents {
     type G2 = Fr;
     type G2Prepared = Fr;
     type Gt = Fr;
+    type Cipher = Ideal;
 
     fn g1_base(s: &Fr) -> Fr {
         *s

@@ -57,7 +57,8 @@ use crate::rekeying::RekeyingServer;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::common::aead::{Aad, SharedKey, SHARED_NONCE_LEN};
+use crate::common::aead::{Aad, SHARED_NONCE_LEN};
+use crate::common::cipher::{SharedAead, SymmetricCipher};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::core::{Bls12, Capsule, PairingGroups, SharedSecret, G1_LEN};
@@ -165,11 +166,14 @@ impl std::fmt::Debug for MessageKey {
     }
 }
 
+/// The cipher of a message key under `P`'s symmetric provider.
+type MessageCipher<P> = <<P as PairingGroups>::Cipher as SymmetricCipher>::SharedKey;
+
 /// The key a client seals with in a room, and its wrap until the first record carries it.
 #[derive(Debug)]
-struct Sending {
+struct Sending<P: PairingGroups> {
     id: KeyId,
-    key: SharedKey,
+    key: MessageCipher<P>,
     unsent_wrap: Option<[u8; G1_LEN]>,
 }
 
@@ -179,8 +183,8 @@ struct Sending {
 pub struct Client<P: PairingGroups> {
     user: UserId,
     keys: Keyring<P>,
-    sending: BTreeMap<RoomId, Sending>,
-    known: BTreeMap<(RoomId, KeyId), SharedKey>,
+    sending: BTreeMap<RoomId, Sending<P>>,
+    known: BTreeMap<(RoomId, KeyId), MessageCipher<P>>,
 }
 
 /// A stored body.
@@ -254,7 +258,7 @@ impl<P: PairingGroups> Client<P> {
         &mut self,
         key: KeyView<'_>,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<&mut Sending, SchemeError> {
+    ) -> Result<&mut Sending<P>, SchemeError> {
         let current = self
             .sending
             .get(&key.room)
@@ -270,12 +274,12 @@ impl<P: PairingGroups> Client<P> {
             let wrap = capsule.to_bytes()?;
             let message_key = message_key(&secret, key.room, &id, &wrap)?;
             self.known
-                .insert((key.room, id), SharedKey::new(&message_key.0));
+                .insert((key.room, id), P::Cipher::shared_key(&message_key.0));
             self.sending.insert(
                 key.room,
                 Sending {
                     id,
-                    key: SharedKey::new(&message_key.0),
+                    key: P::Cipher::shared_key(&message_key.0),
                     unsent_wrap: Some(wrap),
                 },
             );
@@ -334,7 +338,8 @@ impl<P: PairingGroups> HistoryClient for Client<P> {
                         Ok(secret) => secret,
                         Err(waiting_for) => return Ok(Opened::Pending { waiting_for }),
                     };
-                let mut cipher = SharedKey::new(&message_key(&secret, key.room, &id, wrap)?.0);
+                let mut cipher =
+                    P::Cipher::shared_key(&message_key(&secret, key.room, &id, wrap)?.0);
                 let plaintext = cipher.open(&sealed.nonce, aad.as_ref(), &sealed.body)?;
                 // Only a key that authenticated a body is remembered or adopted for sending.
                 self.known.insert(slot, cipher);

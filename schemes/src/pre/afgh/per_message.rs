@@ -50,8 +50,9 @@ use zeroize::Zeroize;
 
 use super::core::{Bls12, Capsule, PairingGroups, SharedSecret, G1_LEN};
 use super::rekeying::{Capsules, Control, CurrentCapsule, Keyring, KeyringClient};
-use crate::common::aead::{self, Aad};
+use crate::common::aead::Aad;
 use crate::common::changers::Changers;
+use crate::common::cipher::SymmetricCipher;
 use crate::pre::{
     HistoryClient, HistoryProperties, HistoryProtection, HistoryServer, KeyView, Rotation, Work,
 };
@@ -176,7 +177,7 @@ impl<P: PairingGroups> HistoryClient for Client<P> {
         let (capsule, secret) = Capsule::<P>::encapsulate(&pk1, rng);
         let capsule = capsule.to_bytes()?;
         let mut k = body_key(&secret, key.room, msg, key.epoch, &capsule)?;
-        let body = aead::seal_once(&k, aad(key.room, msg, key.epoch).as_ref(), plaintext);
+        let body = P::Cipher::seal_once(&k, aad(key.room, msg, key.epoch).as_ref(), plaintext);
         k.zeroize();
         Ok(AfghRecord {
             origin: key.epoch,
@@ -202,7 +203,7 @@ impl<P: PairingGroups> HistoryClient for Client<P> {
             };
         let mut k = body_key(&secret, key.room, msg, sealed.origin, &sealed.capsule)?;
         let plaintext =
-            aead::open_once(&k, aad(key.room, msg, sealed.origin).as_ref(), &sealed.body)
+            P::Cipher::open_once(&k, aad(key.room, msg, sealed.origin).as_ref(), &sealed.body)
                 .map(Opened::Plaintext);
         k.zeroize();
         plaintext
