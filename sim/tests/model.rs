@@ -127,3 +127,35 @@ fn the_security_report_of_a_model_run_says_what_was_not_checked() {
     assert!(model.contains("Not checked by cryptography"), "{model}");
     assert!(!report(CostModelKind::Calibrated).contains("ran as their models"));
 }
+
+/// The whole of `paper-table1.yaml`, every one of whose schemes has a model, run as models and
+/// charged from the table its committed reference report was charged from, renders that
+/// reference's `summary.json` (a `calibrated` run) byte for byte but for the cost model it names.
+#[test]
+fn paper_table1_as_models_renders_its_calibrated_reference() {
+    let path = root().join("scenarios/paper-table1.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let s = scenario::parse_with(&text, &path, &Registered::new().known(), &[]).unwrap();
+    let reference = root().join("reports/reference/paper-table1");
+    let table = CalibrationTable::load(&reference.join("calibration.json")).unwrap();
+    let seeds: Vec<u64> = (0..u64::from(s.replicates))
+        .map(|k| s.seed.wrapping_add(k))
+        .collect();
+    let stacks = run::run(&s, &seeds, &Costing::Model(table), 2, &[]).unwrap();
+    let r = RunReport {
+        scenario: &s,
+        seeds,
+        cost_model: CostModelKind::Calibrated,
+        calibration: CalibrationInfo {
+            source: "reports/reference/paper-table1/calibration.json".into(),
+            sha256: None,
+        },
+        stacks,
+        wall_seconds: 0.0,
+    };
+    let expected = std::fs::read_to_string(reference.join("summary.json")).unwrap();
+    assert!(
+        report::summary_json(&r) == expected,
+        "the model run of paper-table1 differs from reports/reference/paper-table1/summary.json"
+    );
+}
