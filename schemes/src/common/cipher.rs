@@ -149,6 +149,12 @@ pub trait SymmetricCipher: Copy + Default + core::fmt::Debug + Send + Sync + 'st
     /// (HKDF-SHA-256 with no salt under [`Real`]).
     fn hkdf(ikm: &[u8; 32], info: &[&[u8]]) -> [u8; 32];
 
+    /// [`hkdf`](Self::hkdf) of `ikm` under each of `infos`, in order; a provider may share the
+    /// extraction between them (under [`Real`], one HKDF-Extract for all).
+    fn hkdf_each<const N: usize>(ikm: &[u8; 32], infos: [&[&[u8]]; N]) -> [[u8; 32]; N] {
+        infos.map(|info| Self::hkdf(ikm, info))
+    }
+
     /// Fills `out` with HKDF over `hash`, with no salt, of the key material `ikm` under the
     /// concatenation of `info` (under [`Real`], exactly RustCrypto's `hkdf`).
     ///
@@ -213,6 +219,19 @@ impl SymmetricCipher for Real {
     }
 
     #[inline]
+    fn hkdf_each<const N: usize>(ikm: &[u8; 32], infos: [&[&[u8]]; N]) -> [[u8; 32]; N] {
+        let prk = Hkdf::<Sha256>::new(None, ikm);
+        infos.map(|info| {
+            let mut out = [0u8; 32];
+            // 32 bytes is far below HKDF-SHA-256's limit, so expand cannot fail.
+            if prk.expand_multi_info(info, &mut out).is_err() {
+                unreachable!("HKDF output length 32 is always valid");
+            }
+            out
+        })
+    }
+
+    #[inline]
     fn hkdf_into(
         hash: HkdfHash,
         ikm: &[u8],
@@ -256,6 +275,16 @@ mod tests {
 
     /// `hkdf_into` is RustCrypto's HKDF: over SHA-256 at 32 bytes it is [`Real::hkdf`], over
     /// SHA-512 it reads `info` as one string, and both refuse more than 255 hash lengths.
+    /// One extraction for several expansions gives what one HKDF per info gives.
+    #[test]
+    fn real_hkdf_each_is_hkdf_of_each() {
+        let ikm = [9u8; 32];
+        let [a, b] = Real::hkdf_each(&ikm, [&[b"one"], &[b"tw", b"o"]]);
+        assert_eq!(a, Real::hkdf(&ikm, &[b"one"]));
+        assert_eq!(b, Real::hkdf(&ikm, &[b"two"]));
+        assert_ne!(a, b);
+    }
+
     #[test]
     fn real_hkdf_into_is_rustcrypto_hkdf() {
         let ikm = [7u8; 32];

@@ -98,13 +98,19 @@ pub trait DlGroup: Send + Sync + Copy + core::fmt::Debug + Default + 'static {
     /// An exponent from the concatenation of `parts`, uniform modulo ℓ (in [`Ristretto`],
     /// SHA-512 reduced modulo ℓ).
     fn hash_to_scalar(parts: &[&[u8]]) -> Scalar;
-    /// Raises every element of `elements` to `s` in place and returns their encodings, in
-    /// order: [`mul`](Self::mul) then [`encode`](Self::encode) of each, which a group may batch
-    /// and run in parallel.
-    fn raise_all(elements: &mut [Self::Element], s: &Scalar) -> Vec<[u8; 32]> {
-        elements
+    /// Raises the element `element` projects out of each of `items` to `s` in place and
+    /// returns their encodings, in order: [`mul`](Self::mul) then [`encode`](Self::encode) of
+    /// each, which a group may batch and run in parallel. The projection lets a caller raise
+    /// elements where they are stored, without moving them out and back.
+    fn raise_all<T, F>(items: &mut [T], element: F, s: &Scalar) -> Vec<[u8; 32]>
+    where
+        T: Send,
+        F: Fn(&mut T) -> &mut Self::Element + Sync,
+    {
+        items
             .iter_mut()
-            .map(|e| {
+            .map(|item| {
+                let e = element(item);
                 *e = Self::mul(e, s);
                 Self::encode(e)
             })
@@ -169,18 +175,25 @@ impl DlGroup for Ristretto {
         }
         Scalar::from_hash(h)
     }
-    fn raise_all(points: &mut [RistrettoPoint], s: &Scalar) -> Vec<[u8; 32]> {
+    fn raise_all<T, F>(items: &mut [T], element: F, s: &Scalar) -> Vec<[u8; 32]>
+    where
+        T: Send,
+        F: Fn(&mut T) -> &mut RistrettoPoint + Sync,
+    {
         // Compressing a point costs a field inversion; `double_and_compress_batch` shares one
         // per batch, so each point is raised to s/2 and doubled on the way out.
         let half = s * Scalar::from(2u8).invert();
-        points
+        items
             .par_chunks_mut(RAISE_BATCH)
             .flat_map_iter(|batch| {
-                for point in batch.iter_mut() {
-                    *point *= half;
+                for item in batch.iter_mut() {
+                    *element(item) *= half;
                 }
-                let encoded = RistrettoPoint::double_and_compress_batch(batch.iter());
-                for point in batch.iter_mut() {
+                let encoded = RistrettoPoint::double_and_compress_batch(
+                    batch.iter_mut().map(|t| &*element(t)),
+                );
+                for item in batch.iter_mut() {
+                    let point = element(item);
                     *point += *point;
                 }
                 encoded.into_iter().map(|c| c.to_bytes())
@@ -297,7 +310,7 @@ mod tests {
             .map(|i| G::mul_base(&Scalar::from(i + 1)))
             .collect();
         let expected: Vec<[u8; 32]> = many.iter().map(|e| G::encode(&G::mul(e, &b))).collect();
-        assert_eq!(G::raise_all(&mut many, &b), expected);
+        assert_eq!(G::raise_all(&mut many, |e| e, &b), expected);
         let raised: Vec<[u8; 32]> = many.iter().map(G::encode).collect();
         assert_eq!(raised, expected);
     }

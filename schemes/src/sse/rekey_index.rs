@@ -494,16 +494,11 @@ impl<G: DlGroup> RoomIndex<G> {
 
     /// Moves to `self.epoch + 1` with factor `rho`; returns the tags raised.
     fn rekey(&mut self, rho: Scalar) -> Result<u64, SchemeError> {
-        let (mut points, ids): (Vec<G::Element>, Vec<Vec<MsgId>>) =
-            self.postings.drain().map(|(_, p)| (p.point, p.ids)).unzip();
-        // The data-parallel job: one exponentiation per distinct tag.
-        let tags = G::raise_all(&mut points, &rho);
+        let mut postings: Vec<Posting<G>> = self.postings.drain().map(|(_, p)| p).collect();
+        // The data-parallel job: one exponentiation per distinct tag, raised where it is kept.
+        let tags = G::raise_all(&mut postings, |p| &mut p.point, &rho);
         let raised = tags.len() as u64;
-        self.postings = tags
-            .into_iter()
-            .zip(points.into_iter().zip(ids))
-            .map(|(tag, (point, ids))| (tag, Posting { point, ids }))
-            .collect();
+        self.postings = tags.into_iter().zip(postings).collect();
         for factor in self.catch_up.values_mut() {
             *factor *= rho;
         }

@@ -110,8 +110,8 @@ impl<C: SymmetricCipher> EpochKeys<C> {
 
     /// The keys derived from an index key `K_e` (as a back-chain link carries it).
     pub fn from_root(root: [u8; ROOT_LEN]) -> Self {
-        let mut prf_key = C::hkdf(&root, &[b"conclave mitra prf"]);
-        let mut log_key = C::hkdf(&root, &[b"conclave mitra log"]);
+        let [mut prf_key, mut log_key] =
+            C::hkdf_each(&root, [&[b"conclave mitra prf"], &[b"conclave mitra log"]]);
         let prf = C::prf_key(&prf_key);
         let log = C::shared_key(&log_key);
         prf_key.zeroize();
