@@ -137,9 +137,16 @@ fn instructions(features: Option<&str>, cases: usize) -> Result<Vec<u64>, Broken
         std::fs::remove_dir_all(&summaries)?;
     }
     let mut bench = cargo();
-    bench.args(["bench", "-p", "conclave-benches", "--bench", "gate"]);
+    // `--workspace` resolves features as `cargo test --workspace` does, so the bench reuses the
+    // test build's artifacts instead of rebuilding the dependency tree for one package.
+    bench.args(["bench", "--workspace", "--bench", "gate"]);
     if let Some(f) = features {
-        bench.args(["--features", f]);
+        let qualified: Vec<String> = f
+            .split([',', ' '])
+            .filter(|f| !f.is_empty())
+            .map(|f| format!("conclave-benches/{f}"))
+            .collect();
+        bench.args(["--features", &qualified.join(",")]);
     }
     // One benchmark per core: each is a process of its own, and its count does not depend on
     // what runs beside it.
