@@ -144,7 +144,13 @@ fn instructions(features: Option<&str>, cases: usize) -> Result<Vec<u64>, Broken
         let qualified: Vec<String> = f
             .split([',', ' '])
             .filter(|f| !f.is_empty())
-            .map(|f| format!("conclave-benches/{f}"))
+            .map(|f| {
+                if f.contains('/') {
+                    f.to_owned()
+                } else {
+                    format!("conclave-benches/{f}")
+                }
+            })
             .collect();
         bench.args(["--features", &qualified.join(",")]);
     }
