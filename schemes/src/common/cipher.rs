@@ -207,14 +207,7 @@ impl SymmetricCipher for Real {
 
     #[inline]
     fn hkdf(ikm: &[u8; 32], info: &[&[u8]]) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        // 32 bytes is far below HKDF-SHA-256's limit, so expand cannot fail.
-        if Hkdf::<Sha256>::new(None, ikm)
-            .expand_multi_info(info, &mut out)
-            .is_err()
-        {
-            unreachable!("HKDF output length 32 is always valid");
-        }
+        let [out] = Self::hkdf_each(ikm, [info]);
         out
     }
 
