@@ -62,6 +62,7 @@ use zeroize::Zeroizing;
 use super::aead::{self, Aad};
 use super::changers::Changers;
 use super::cipher::SymmetricCipher;
+use super::known_epochs::EpochMap;
 use crate::rekeying::{EpochChange, Work};
 use crate::wire::varint_len;
 use crate::{Dest, Epoch, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
@@ -328,7 +329,7 @@ pub fn walk<C: SymmetricCipher, T>(
     domain: &'static str,
     room: RoomId,
     links: &[Link],
-    known: &mut BTreeMap<Epoch, T>,
+    known: &mut EpochMap<T>,
     secret_of: impl Fn(&T) -> &[u8; 32],
     mut learn: impl FnMut(Epoch, ChainSecret) -> Result<T, SchemeError>,
 ) -> Result<usize, SchemeError> {
@@ -650,7 +651,7 @@ mod tests {
         let s = secrets(6);
         let room = RoomId(3);
         let links: Vec<Link> = (1..6).map(|t| link(room, &s, t - 1, t)).collect();
-        let mut known: BTreeMap<Epoch, [u8; 32]> = BTreeMap::from([(Epoch(5), s[5])]);
+        let mut known: EpochMap<[u8; 32]> = EpochMap::from_iter([(Epoch(5), s[5])]);
         let learned =
             walk::<Real, _>(DOMAIN, room, &links, &mut known, |k| k, |_, c| Ok(*c)).unwrap();
         assert_eq!(learned, 5);
@@ -660,7 +661,7 @@ mod tests {
         // A bad link in the middle: what is above it is still learned, nothing below.
         let mut bad = links.clone();
         assert!(bad[2].tamper());
-        let mut known = BTreeMap::from([(Epoch(5), s[5])]);
+        let mut known: EpochMap<[u8; 32]> = EpochMap::from_iter([(Epoch(5), s[5])]);
         assert_eq!(
             walk::<Real, _>(DOMAIN, room, &bad, &mut known, |k| k, |_, c| Ok(*c)),
             Err(SchemeError::Crypto)

@@ -91,6 +91,7 @@
 //! HMAC, HKDF and ChaCha20-Poly1305 are constant time (RustCrypto). The server's map lookups
 //! and merges are variable time in public data (labels, ids).
 
+use crate::common::known_epochs::{epoch_map, EpochMap};
 use crate::rekeying::{RekeyingClient, RekeyingServer};
 use core::marker::PhantomData;
 use std::collections::BTreeMap;
@@ -288,7 +289,7 @@ impl<C: SymmetricCipher> EpochKeys<C> {
 /// A client: the keys of every epoch it held or walked back to, per room.
 #[derive(Default)]
 pub struct ClientWith<C: SymmetricCipher> {
-    rooms: HashMap<RoomId, BTreeMap<Epoch, EpochKeys<C>>>,
+    rooms: HashMap<RoomId, EpochMap<EpochKeys<C>>>,
     /// Per room, the join epoch whose back-chain was asked for and has not come yet.
     awaiting_chain: HashMap<RoomId, Epoch>,
 }
@@ -309,7 +310,7 @@ impl<C: SymmetricCipher> ClientWith<C> {
     fn keys(&mut self, key: KeyView<'_>) -> &EpochKeys<C> {
         self.rooms
             .entry(key.room)
-            .or_default()
+            .or_insert_with(epoch_map)
             .entry(key.epoch)
             .or_insert_with(|| EpochKeys::from_secret(key))
     }
@@ -451,7 +452,7 @@ impl<C: SymmetricCipher> SseClient for ClientWith<C> {
         // Answered before the back-chain reached this joiner (the server had the link, the
         // chain is on its way), or for a query made before it came: without the earlier
         // epochs' labels the result would miss the history, so ask again.
-        let held = self.rooms.get(&key.room).map_or(0, BTreeMap::len);
+        let held = self.rooms.get(&key.room).map_or(0, EpochMap::len);
         if self.awaiting_chain.contains_key(&key.room) || held > usize::from(reply.labels) {
             return Ok(Resolution::Next(self.query_for(key, keyword)));
         }
@@ -507,7 +508,7 @@ impl<C: SymmetricCipher> RekeyingClient for ClientWith<C> {
                 self.awaiting_chain.remove(&room);
             }
         }
-        let epochs = self.rooms.entry(room).or_default();
+        let epochs = self.rooms.entry(room).or_insert_with(epoch_map);
         back_chain::walk::<C, _>(
             CHAIN,
             room,

@@ -6,6 +6,7 @@
 //! read the log (a search reads it). Before its first search it cannot know: a deployment
 //! would sync the log when a device is set up.
 
+use crate::common::known_epochs::EpochMap;
 use crate::rekeying::RekeyingClient;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -130,7 +131,7 @@ struct Search {
 
 #[derive(Default)]
 struct RoomState<C: SymmetricCipher> {
-    held: BTreeMap<Epoch, Held<C>>,
+    held: EpochMap<Held<C>>,
     /// The log position read up to (the newest `read_to`).
     cursor: u64,
     /// This client's own chains: the last counter used per (epoch, keyword).
