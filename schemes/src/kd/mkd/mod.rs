@@ -85,7 +85,7 @@
 //! A member's costs per change do not depend on the size of the room; the server's grow linearly
 //! with it.
 //!
-//! ## Messages of one change (n members; sizes as metered by [`Wire`])
+//! ## Messages of one change (n members; sizes as metered by [`Wire`](crate::Wire))
 //!
 //! | step | direction | message | bytes |
 //! |---|---|---|---|
