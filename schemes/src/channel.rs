@@ -33,13 +33,7 @@ pub struct RecordChannel {
     seq: u64,
 }
 
-impl core::fmt::Debug for RecordChannel {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RecordChannel")
-            .field("seq", &self.seq)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("RecordChannel", RecordChannel { seq });
 
 impl RecordChannel {
     /// A channel direction keyed with `key` and `iv`.

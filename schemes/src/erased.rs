@@ -37,13 +37,7 @@ pub struct Packet {
     inner: Arc<Payload>,
 }
 
-impl core::fmt::Debug for Packet {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Packet")
-            .field("wire_len", &self.wire_len)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("Packet", Packet { wire_len });
 
 fn visit_typed<M: Wire + 'static>(any: &Payload, f: &mut dyn FnMut(&[u8])) {
     if let Some(m) = any.downcast_ref::<M>() {
@@ -95,10 +89,18 @@ impl Packet {
     }
 }
 
-fn erase<M: Wire + Send + Sync + 'static>(out: Outbox<M>, into: &mut Outbox<Packet>) {
-    for (dest, msg) in out.map_into(Packet::new).drain() {
+/// Runs `step` of a typed party with an outbox of its own messages, which then go to `into`
+/// erased (in order, after the step succeeded).
+fn erasing<M: Wire + Send + Sync + 'static, T>(
+    into: &mut Outbox<Packet>,
+    step: impl FnOnce(&mut Outbox<M>) -> Result<T, SchemeError>,
+) -> Result<T, SchemeError> {
+    let mut typed = Outbox::new();
+    let done = step(&mut typed)?;
+    for (dest, msg) in typed.map_into(Packet::new).drain() {
         into.send(dest, msg);
     }
+    Ok(done)
 }
 
 fn client<C>(clients: &mut [C], user: UserId) -> Result<&mut C, SchemeError> {
@@ -387,16 +389,10 @@ impl<K: KeyDistribution, E: KeyDistribution> DynKd for KdSystem<K, E> {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<Handled, SchemeError> {
-        let mut typed = Outbox::new();
-        let h = client(&mut self.clients, user)?.change(
-            roster,
-            change,
-            &self.directory,
-            rng,
-            &mut typed,
-        )?;
-        erase(typed, out);
-        Ok(h)
+        let client = client(&mut self.clients, user)?;
+        erasing(out, |typed| {
+            client.change(roster, change, &self.directory, rng, typed)
+        })
     }
     fn rejoin(
         &mut self,
@@ -406,16 +402,10 @@ impl<K: KeyDistribution, E: KeyDistribution> DynKd for KdSystem<K, E> {
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<Handled, SchemeError> {
-        let mut typed = Outbox::new();
-        let h = client(&mut self.clients, user)?.rejoin(
-            roster,
-            who,
-            &self.directory,
-            rng,
-            &mut typed,
-        )?;
-        erase(typed, out);
-        Ok(h)
+        let client = client(&mut self.clients, user)?;
+        erasing(out, |typed| {
+            client.rejoin(roster, who, &self.directory, rng, typed)
+        })
     }
     fn client_handle(
         &mut self,
@@ -427,17 +417,10 @@ impl<K: KeyDistribution, E: KeyDistribution> DynKd for KdSystem<K, E> {
         out: &mut Outbox<Packet>,
     ) -> Result<Handled, SchemeError> {
         let msg = msg.downcast_ref::<K::Message>()?;
-        let mut typed = Outbox::new();
-        let h = client(&mut self.clients, user)?.handle(
-            roster,
-            from,
-            msg,
-            &self.directory,
-            rng,
-            &mut typed,
-        )?;
-        erase(typed, out);
-        Ok(h)
+        let client = client(&mut self.clients, user)?;
+        erasing(out, |typed| {
+            client.handle(roster, from, msg, &self.directory, rng, typed)
+        })
     }
     fn server_handle(
         &mut self,
@@ -448,10 +431,9 @@ impl<K: KeyDistribution, E: KeyDistribution> DynKd for KdSystem<K, E> {
         out: &mut Outbox<Packet>,
     ) -> Result<ServerHandled, SchemeError> {
         let msg = msg.take::<K::Message>()?;
-        let mut typed = Outbox::new();
-        let h = self.server.handle(roster, from, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(h)
+        erasing(out, |typed| {
+            self.server.handle(roster, from, msg, rng, typed)
+        })
     }
     fn current(&self, user: UserId, room: RoomId) -> Option<(Epoch, &EpochSecret)> {
         self.clients.get(user.0 as usize)?.current(room)
@@ -617,10 +599,8 @@ where
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError> {
-        let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.epoch_changed(change, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(())
+        let client = client(&mut self.clients, user)?;
+        erasing(out, |typed| client.epoch_changed(change, rng, typed))
     }
     fn client_handle(
         &mut self,
@@ -631,10 +611,8 @@ where
         out: &mut Outbox<Packet>,
     ) -> Result<(), SchemeError> {
         let msg = msg.downcast_ref::<C::Message>()?;
-        let mut typed = Outbox::new();
-        client(&mut self.clients, user)?.handle(key, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(())
+        let client = client(&mut self.clients, user)?;
+        erasing(out, |typed| client.handle(key, msg, rng, typed))
     }
     fn server_handle(
         &mut self,
@@ -645,10 +623,7 @@ where
         out: &mut Outbox<Packet>,
     ) -> Result<Work, SchemeError> {
         let msg = msg.take::<S::Message>()?;
-        let mut typed = Outbox::new();
-        let work = self.server.handle(room, from, msg, rng, &mut typed)?;
-        erase(typed, out);
-        Ok(work)
+        erasing(out, |typed| self.server.handle(room, from, msg, rng, typed))
     }
     fn name_changer(
         &mut self,

@@ -51,4 +51,4 @@ pub use ids::{Epoch, MsgId, RoomId, UserId, EPOCH_BEYOND_LIMIT};
 pub use outcome::Opened;
 pub use rand_core::CryptoRngCore;
 pub use secret::{EpochSecret, Label};
-pub use wire::{Dest, Origin, Outbox, Wire};
+pub use wire::{Dest, Nothing, Origin, Outbox, Wire};

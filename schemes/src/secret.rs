@@ -1,7 +1,5 @@
 //! Epoch secrets and the key schedule derived from them.
 
-use core::fmt;
-
 use hkdf::Hkdf;
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
@@ -97,11 +95,27 @@ impl EpochSecret {
     }
 }
 
-impl fmt::Debug for EpochSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EpochSecret").finish_non_exhaustive()
-    }
+/// `Debug` for a type that holds secrets, written `name, Type<Param: Bound> { fields }`: the
+/// name, then only the fields listed (one followed by `.len()` shows its length) and `..`, so
+/// that no secret reaches a log.
+macro_rules! debug_without_secrets {
+    (
+        $name:literal,
+        $ty:ident $(<$($param:ident $(: $bound:path)?),+>)?
+        { $($field:ident $(.$len:ident())?),* $(,)? }
+    ) => {
+        impl $(<$($param $(: $bound)?),+>)? core::fmt::Debug for $ty $(<$($param),+>)? {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct($name)
+                    $(.field(stringify!($field), &self.$field $(.$len())?))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
 }
+pub(crate) use debug_without_secrets;
+
+debug_without_secrets!("EpochSecret", EpochSecret {});
 
 #[cfg(test)]
 mod tests {
@@ -127,5 +141,27 @@ mod tests {
         assert_eq!(s, EpochSecret::from_bytes([7; 32]));
         assert_ne!(s, EpochSecret::from_bytes(last_differs));
         assert!(bool::from(s.ct_eq(&EpochSecret::from_bytes([7; 32]))));
+    }
+
+    #[test]
+    fn debug_shows_only_the_fields_listed() {
+        struct Holder {
+            room: RoomId,
+            keys: Vec<[u8; 32]>,
+            secret: [u8; 32],
+        }
+        debug_without_secrets!("Holder", Holder { room, keys.len() });
+        let holder = Holder {
+            room: RoomId(7),
+            keys: vec![[1; 32]; 3],
+            secret: [9; 32],
+        };
+        assert_eq!(
+            format!("{holder:?}"),
+            "Holder { room: RoomId(7), keys: 3, .. }"
+        );
+        assert_eq!(holder.secret, [9; 32]);
+        let secret = EpochSecret::from_bytes([7; 32]);
+        assert_eq!(format!("{secret:?}"), "EpochSecret { .. }");
     }
 }

@@ -14,6 +14,22 @@ pub trait Wire {
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8]));
 }
 
+/// Traffic that never exists (the type has no values): what a scheme that sends nothing of a
+/// kind names as that kind, such as the credentials an authority that issues none issues
+/// ([`NothingIssued`](crate::kd::NothingIssued)) or the control traffic of a scheme without
+/// re-keying ([`NoMessage`](crate::pre::none::NoMessage)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nothing {}
+
+impl Wire for Nothing {
+    fn wire_len(&self) -> usize {
+        match *self {}
+    }
+    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {
+        match *self {}
+    }
+}
+
 /// Bytes of the LEB128 length prefix of a list of `n` items.
 #[must_use]
 pub(crate) fn varint_len(n: usize) -> usize {

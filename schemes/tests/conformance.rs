@@ -9,6 +9,7 @@
 //! Below them, the baselines' failures by design: the suites skip what a scheme does not claim,
 //! and these tests show that the skipped checks would catch it.
 
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use conclave_schemes::kd::conventional::Conventional;
@@ -32,6 +33,22 @@ fn rng_for(name: &str) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
+/// What a panic said.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
+}
+
+/// What `suites.check(family)` panics with; a failure if it passes.
+fn check_failure(suites: Suites, family: Family) -> String {
+    let payload =
+        catch_unwind(AssertUnwindSafe(|| suites.check(family))).expect_err("the check passed");
+    panic_message(&*payload)
+}
+
 /// Runs one family's suite on every scheme it visits, catching each scheme's failure.
 #[derive(Default)]
 struct Suites {
@@ -46,12 +63,7 @@ impl Suites {
         self.ran.push(name);
         let mut rng = rng_for(name);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| suite(&mut rng))) {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "(a panic without a message)".to_owned());
-            self.failed.push((name, message));
+            self.failed.push((name, panic_message(&*payload)));
         }
     }
 
@@ -98,25 +110,22 @@ impl SseVisitor for Suites {
     }
 }
 
-#[test]
-fn every_kd_scheme_passes_its_suite() {
-    let mut suites = Suites::default();
-    registry::each_kd(&mut suites);
-    suites.check(Family::KeyDistribution);
+/// A test for each family, named first: its suite over the registry's list (`each`), checked.
+macro_rules! family_tests {
+    ($($test:ident: $each:ident, $family:ident;)*) => {$(
+        #[test]
+        fn $test() {
+            let mut suites = Suites::default();
+            registry::$each(&mut suites);
+            suites.check(Family::$family);
+        }
+    )*};
 }
 
-#[test]
-fn every_history_scheme_passes_its_suite() {
-    let mut suites = Suites::default();
-    registry::each_history(&mut suites);
-    suites.check(Family::History);
-}
-
-#[test]
-fn every_sse_scheme_passes_its_suite() {
-    let mut suites = Suites::default();
-    registry::each_sse(&mut suites);
-    suites.check(Family::Search);
+family_tests! {
+    every_kd_scheme_passes_its_suite: each_kd, KeyDistribution;
+    every_history_scheme_passes_its_suite: each_history, History;
+    every_sse_scheme_passes_its_suite: each_sse, Search;
 }
 
 /// The check of the family test itself: a failing scheme is reported by name, and a scheme the
@@ -125,11 +134,7 @@ fn every_sse_scheme_passes_its_suite() {
 fn a_failure_names_its_scheme_and_a_missed_scheme_is_caught() {
     let mut suites = Suites::default();
     suites.run("broken", |_| panic!("the property does not hold"));
-    let failure = catch_unwind(AssertUnwindSafe(|| suites.check(Family::Search)))
-        .expect_err("a failed scheme passed");
-    let message = failure
-        .downcast_ref::<String>()
-        .expect("a formatted message");
+    let message = check_failure(suites, Family::Search);
     assert!(
         message.contains("sse scheme `broken`: the property does not hold"),
         "{message}"
@@ -137,11 +142,7 @@ fn a_failure_names_its_scheme_and_a_missed_scheme_is_caught() {
 
     let mut suites = Suites::default();
     suites.run(PlaintextIndex::NAME, |_| {});
-    let missed = catch_unwind(AssertUnwindSafe(|| suites.check(Family::Search)))
-        .expect_err("a registered scheme went unchecked");
-    let message = missed
-        .downcast_ref::<String>()
-        .expect("a formatted message");
+    let message = check_failure(suites, Family::Search);
     assert!(
         message.contains("did not run exactly the registered schemes"),
         "{message}"

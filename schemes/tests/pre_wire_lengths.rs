@@ -122,8 +122,11 @@ impl Model {
 trait Formulas: HistoryProtection {
     /// The sealed record of `msg`.
     fn sealed(m: &Model, msg: &Msg) -> usize;
-    /// Every stored form of `msg`, the one `get` serves first.
-    fn forms(m: &Model, msg: &Msg) -> Vec<usize>;
+    /// Every stored form of `msg`, the one `get` serves first. By default the one the sender
+    /// sealed, stored as it came.
+    fn forms(m: &Model, msg: &Msg) -> Vec<usize> {
+        vec![Self::sealed(m, msg)]
+    }
     /// The messages and server work of the change out of `m.epoch` with `joiners` joiners.
     fn change(m: &Model, joiners: usize) -> (Traffic, Vec<(usize, Work)>);
 }
@@ -136,9 +139,6 @@ impl Formulas for NoProtection {
     fn sealed(_: &Model, msg: &Msg) -> usize {
         none::record_len(msg.plaintext)
     }
-    fn forms(_: &Model, msg: &Msg) -> Vec<usize> {
-        vec![none::record_len(msg.plaintext)]
-    }
     fn change(_: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
         (none::change_traffic(), Vec::new())
     }
@@ -147,9 +147,6 @@ impl Formulas for NoProtection {
 impl Formulas for EpochKeys {
     fn sealed(_: &Model, msg: &Msg) -> usize {
         epoch_keys::record_len(msg.plaintext)
-    }
-    fn forms(_: &Model, msg: &Msg) -> Vec<usize> {
-        vec![epoch_keys::record_len(msg.plaintext)]
     }
     fn change(m: &Model, joiners: usize) -> (Traffic, Vec<(usize, Work)>) {
         let to = next_epoch(m);
@@ -222,29 +219,25 @@ fn dl_change(m: &Model) -> (Traffic, Vec<(usize, Work)>) {
     )
 }
 
-impl Formulas for Bbs98 {
-    fn sealed(_: &Model, msg: &Msg) -> usize {
-        bbs98::record_len(msg.plaintext, msg.first_of_key)
-    }
-    fn forms(m: &Model, msg: &Msg) -> Vec<usize> {
-        dl_forms::<Self>(m, msg)
-    }
-    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
-        dl_change(m)
-    }
+/// The formulas of the schemes built on `dl_hybrid`, each `scheme => module`: the record length
+/// of the scheme's own module, the stored forms and the change of `dl_hybrid`.
+macro_rules! dl_formulas {
+    ($($scheme:ty => $module:ident),*) => {$(
+        impl Formulas for $scheme {
+            fn sealed(_: &Model, msg: &Msg) -> usize {
+                $module::record_len(msg.plaintext, msg.first_of_key)
+            }
+            fn forms(m: &Model, msg: &Msg) -> Vec<usize> {
+                dl_forms::<Self>(m, msg)
+            }
+            fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
+                dl_change(m)
+            }
+        }
+    )*};
 }
 
-impl Formulas for KeyHom {
-    fn sealed(_: &Model, msg: &Msg) -> usize {
-        keyhom::record_len(msg.plaintext, msg.first_of_key)
-    }
-    fn forms(m: &Model, msg: &Msg) -> Vec<usize> {
-        dl_forms::<Self>(m, msg)
-    }
-    fn change(m: &Model, _: usize) -> (Traffic, Vec<(usize, Work)>) {
-        dl_change(m)
-    }
-}
+dl_formulas!(Bbs98 => bbs98, KeyHom => keyhom);
 
 /// The AFGH change, with the origin epoch of each stored capsule.
 fn afgh_change(m: &Model, origins: impl Iterator<Item = u64>) -> (Traffic, Vec<(usize, Work)>) {
@@ -606,42 +599,23 @@ fn check<H: Formulas>() {
     }
 }
 
-#[test]
-fn none_lengths() {
-    check::<NoProtection>();
+/// A test for each scheme, named first: [`check`] of its formulas.
+macro_rules! lengths_tests {
+    ($($test:ident: $scheme:ty;)*) => {$(
+        #[test]
+        fn $test() {
+            check::<$scheme>();
+        }
+    )*};
 }
 
-#[test]
-fn epoch_keys_lengths() {
-    check::<EpochKeys>();
-}
-
-#[test]
-fn client_rewrap_lengths() {
-    check::<ClientRewrap>();
-}
-
-#[test]
-fn client_rewrap_model_lengths() {
-    check::<ClientRewrapWith<Ideal>>();
-}
-
-#[test]
-fn bbs98_lengths() {
-    check::<Bbs98>();
-}
-
-#[test]
-fn keyhom_lengths() {
-    check::<KeyHom>();
-}
-
-#[test]
-fn afgh_lengths() {
-    check::<Afgh>();
-}
-
-#[test]
-fn afgh_hybrid_lengths() {
-    check::<AfghHybrid>();
+lengths_tests! {
+    none_lengths: NoProtection;
+    epoch_keys_lengths: EpochKeys;
+    client_rewrap_lengths: ClientRewrap;
+    client_rewrap_model_lengths: ClientRewrapWith<Ideal>;
+    bbs98_lengths: Bbs98;
+    keyhom_lengths: KeyHom;
+    afgh_lengths: Afgh;
+    afgh_hybrid_lengths: AfghHybrid;
 }

@@ -16,8 +16,8 @@ use conclave_schemes::common::cipher::SymmetricCipher;
 use conclave_schemes::model::ideal_cipher::Ideal;
 use conclave_schemes::rekeying::{RekeyingClient, RekeyingServer};
 use conclave_schemes::sse::{
-    mitra, per_epoch, plaintext, rekey_index, tokenize, Access, EpochChange, KeyView, Resolution,
-    SearchableEncryption, Searched, SseClient, SseServer, Work,
+    chain_traffic, mitra, per_epoch, plaintext, rekey_index, tokenize, Access, EpochChange,
+    KeyView, Resolution, SearchableEncryption, Searched, SseClient, SseServer, Work,
 };
 use conclave_schemes::testing::{Delivered, SseHarness};
 use conclave_schemes::{Dest, Epoch, EpochSecret, MsgId, Outbox, RoomId, UserId, Wire};
@@ -71,6 +71,16 @@ impl Room {
         words.len()
     }
 
+    /// Appends an applied update to the log.
+    fn log(&mut self, epoch: Epoch, msg: MsgId, keywords: Vec<String>, delete: bool) {
+        self.log.push(Logged {
+            epoch,
+            msg,
+            keywords,
+            delete,
+        });
+    }
+
     /// Live messages carrying `keyword`, from `from` on, and (if `epochs` is given) indexed in
     /// one of those epochs.
     fn matching(&self, keyword: &str, from: MsgId, epochs: Option<&BTreeSet<Epoch>>) -> Vec<MsgId> {
@@ -115,8 +125,15 @@ trait Formulas: SearchableEncryption {
     fn update_len(keywords: &[String], delete: bool) -> usize;
     /// Checks a round's query and reply; `addresses` sums what the rounds asked for.
     fn round(r: &Round<'_>, query: &Self::Query, reply: &Self::Reply, addresses: &mut usize);
-    /// Checks a complete search's result.
-    fn done(r: &Round<'_>, ids: &[MsgId], addresses: usize);
+    /// Checks a complete search's result. By default: the live messages carrying the keyword
+    /// from the searcher's first readable message on, whatever their epoch.
+    fn done(r: &Round<'_>, ids: &[MsgId], addresses: usize) {
+        let _ = addresses;
+        assert_eq!(
+            ids,
+            r.room.matching(r.keyword, r.access.readable_from, None)
+        );
+    }
     /// Checks the control messages a change delivered and the work each one caused.
     fn change(c: &Change, delivered: &[Delivered<Self::Message>], work: &[Work]);
 }
@@ -130,13 +147,6 @@ impl Formulas for plaintext::PlaintextIndex {
         assert_eq!(query.wire_len(), plaintext::query_len(r.keyword.len()));
         let ids = r.room.matching(r.keyword, r.access.readable_from, None);
         assert_eq!(reply.wire_len(), plaintext::reply_len(ids.len()));
-    }
-
-    fn done(r: &Round<'_>, ids: &[MsgId], _: usize) {
-        assert_eq!(
-            ids,
-            r.room.matching(r.keyword, r.access.readable_from, None)
-        );
     }
 
     fn change(c: &Change, delivered: &[Delivered<plaintext::NoMessage>], work: &[Work]) {
@@ -172,33 +182,7 @@ impl Formulas for per_epoch::PerEpoch {
     }
 
     fn change(c: &Change, delivered: &[Delivered<per_epoch::Message>], work: &[Work]) {
-        let expected = per_epoch::change_messages(c.epoch, c.joiners, c.shares_history);
-        let links = per_epoch::chain_links(c.epoch);
-        check_chain_traffic(c, &expected, delivered, work);
-        let mut work = work.iter();
-        for d in delivered {
-            let len = d.msg.wire_len();
-            match &d.msg {
-                ChainMessage::Link(_) => {
-                    assert_eq!(len, per_epoch::LINK_MESSAGE_LEN);
-                    let units = per_epoch::link_units(links, 0);
-                    assert_eq!(work.next(), Some(&serial("back-chain", units)), "{c:?}");
-                }
-                ChainMessage::Request { .. } => {
-                    assert_eq!(len, per_epoch::CHAIN_REQUEST_LEN);
-                    let units = per_epoch::request_units(links, true);
-                    assert_eq!(work.next(), Some(&serial("back-chain", units)), "{c:?}");
-                }
-                ChainMessage::Chain(chain) => {
-                    assert_eq!(chain.len(), links, "{c:?}");
-                    assert_eq!(len, per_epoch::chain_len(links));
-                    if links > 1 {
-                        LONG_CHAINS.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-        assert_eq!(work.next(), None);
+        check_back_chain(c, delivered, work, ["back-chain", "back-chain"]);
     }
 }
 
@@ -216,13 +200,6 @@ impl Formulas for rekey_index::RekeyIndex {
             let ids = r.room.matching(r.keyword, r.access.readable_from, None);
             assert_eq!(reply.wire_len(), rekey_index::reply_len(ids.len()));
         }
-    }
-
-    fn done(r: &Round<'_>, ids: &[MsgId], _: usize) {
-        assert_eq!(
-            ids,
-            r.room.matching(r.keyword, r.access.readable_from, None)
-        );
     }
 
     fn change(c: &Change, delivered: &[Delivered<rekey_index::Rekey>], work: &[Work]) {
@@ -299,34 +276,20 @@ impl<C: SymmetricCipher> Formulas for mitra::MitraWith<C> {
     }
 
     fn change(c: &Change, delivered: &[Delivered<mitra::Message>], work: &[Work]) {
-        let expected = mitra::change_messages(c.epoch, c.joiners, c.shares_history);
-        let links = mitra::chain_links(c.epoch);
-        check_chain_traffic(c, &expected, delivered, work);
-        let mut work = work.iter();
-        for d in delivered {
-            let len = d.msg.wire_len();
-            match &d.msg {
-                ChainMessage::Link(_) => {
-                    assert_eq!(len, mitra::LINK_MESSAGE_LEN);
-                    let units = mitra::link_units(links, 0);
-                    assert_eq!(work.next(), Some(&serial("store-link", units)), "{c:?}");
-                }
-                ChainMessage::Request { .. } => {
-                    assert_eq!(len, mitra::CHAIN_REQUEST_LEN);
-                    let units = mitra::request_units(links, true);
-                    assert_eq!(work.next(), Some(&serial("send-chain", units)), "{c:?}");
-                }
-                ChainMessage::Chain(chain) => {
-                    assert_eq!(chain.len(), links, "{c:?}");
-                    assert_eq!(len, mitra::chain_len(links));
-                    if links > 1 {
-                        LONG_CHAINS.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-        assert_eq!(work.next(), None);
+        check_back_chain(c, delivered, work, ["store-link", "send-chain"]);
     }
+}
+
+/// An update's length against its formula: one adding (or, if `delete`, deleting) a message
+/// carrying `keywords`.
+fn check_update_len<S: Formulas>(len: usize, keywords: &[String], delete: bool) {
+    let what = if delete { "deletion" } else { "update" };
+    assert_eq!(
+        len,
+        S::update_len(keywords, delete),
+        "{}: the {what} of {keywords:?}",
+        S::NAME
+    );
 }
 
 /// Work on one server worker.
@@ -369,6 +332,44 @@ fn check_chain_traffic(
         to_server,
         "one piece of work per message to the server"
     );
+}
+
+/// A change's back-chain traffic (`per-epoch` and `mitra` keep the same one) against the
+/// formulas of [`chain_traffic`]: each message's length, and the work it caused, charged as
+/// `ops` (the link's, the request's).
+fn check_back_chain(
+    c: &Change,
+    delivered: &[Delivered<ChainMessage>],
+    work: &[Work],
+    [link_op, request_op]: [&'static str; 2],
+) {
+    let expected = chain_traffic::change_messages(c.epoch, c.joiners, c.shares_history);
+    let links = chain_traffic::chain_links(c.epoch);
+    check_chain_traffic(c, &expected, delivered, work);
+    let mut work = work.iter();
+    for d in delivered {
+        let len = d.msg.wire_len();
+        match &d.msg {
+            ChainMessage::Link(_) => {
+                assert_eq!(len, chain_traffic::LINK_MESSAGE_LEN);
+                let units = chain_traffic::link_units(links, 0);
+                assert_eq!(work.next(), Some(&serial(link_op, units)), "{c:?}");
+            }
+            ChainMessage::Request { .. } => {
+                assert_eq!(len, chain_traffic::CHAIN_REQUEST_LEN);
+                let units = chain_traffic::request_units(links, true);
+                assert_eq!(work.next(), Some(&serial(request_op, units)), "{c:?}");
+            }
+            ChainMessage::Chain(chain) => {
+                assert_eq!(chain.len(), links, "{c:?}");
+                assert_eq!(len, chain_traffic::chain_len(links));
+                if links > 1 {
+                    LONG_CHAINS.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    assert_eq!(work.next(), None);
 }
 
 /// A uniform index below `n`.
@@ -484,22 +485,12 @@ impl<S: Formulas> Run<S> {
         let refs: Vec<&str> = keywords.iter().map(String::as_str).collect();
         let epoch = self.h.held_key(writer, room).unwrap().epoch;
         let pending = self.h.prepare_index(room, writer, &refs, &mut self.rng);
-        assert_eq!(
-            pending.wire_len(),
-            S::update_len(&keywords, false),
-            "{}: the update of {keywords:?}",
-            S::NAME
-        );
+        check_update_len::<S>(pending.wire_len(), &keywords, false);
         let msg = pending.msg();
         self.h.apply(pending);
         let r = self.rooms.get_mut(&room).unwrap();
         r.live.insert(msg, (keywords.clone(), epoch));
-        r.log.push(Logged {
-            epoch,
-            msg,
-            keywords,
-            delete: false,
-        });
+        r.log(epoch, msg, keywords, false);
         self.checked.updates += 1;
     }
 
@@ -514,19 +505,9 @@ impl<S: Formulas> Run<S> {
         let pending = self.h.prepare_remove(room, deleter, msg, &mut self.rng);
         let r = self.rooms.get_mut(&room).unwrap();
         let (keywords, _) = r.live.remove(&msg).unwrap();
-        assert_eq!(
-            pending.wire_len(),
-            S::update_len(&keywords, true),
-            "{}: the deletion of {keywords:?}",
-            S::NAME
-        );
+        check_update_len::<S>(pending.wire_len(), &keywords, true);
         self.h.apply(pending);
-        r.log.push(Logged {
-            epoch,
-            msg,
-            keywords,
-            delete: true,
-        });
+        r.log(epoch, msg, keywords, true);
         self.checked.deletions += 1;
     }
 
@@ -740,11 +721,17 @@ fn plaintext_lengths_follow_the_formulas() {
     random_run::<plaintext::PlaintextIndex>(1, 300);
 }
 
+/// A random run of a scheme with a back-chain, which must have sized answers of more than one
+/// link.
+fn random_run_with_long_chains<S: Formulas>(seed: u64, steps: usize) {
+    let before = LONG_CHAINS.load(Ordering::Relaxed);
+    random_run::<S>(seed, steps);
+    assert!(LONG_CHAINS.load(Ordering::Relaxed) > before);
+}
+
 #[test]
 fn per_epoch_lengths_follow_the_formulas() {
-    let before = LONG_CHAINS.load(Ordering::Relaxed);
-    random_run::<per_epoch::PerEpoch>(2, 300);
-    assert!(LONG_CHAINS.load(Ordering::Relaxed) > before);
+    random_run_with_long_chains::<per_epoch::PerEpoch>(2, 300);
 }
 
 #[test]
@@ -754,17 +741,13 @@ fn rekey_index_lengths_follow_the_formulas() {
 
 #[test]
 fn mitra_lengths_follow_the_formulas() {
-    let before = LONG_CHAINS.load(Ordering::Relaxed);
-    random_run::<mitra::Mitra>(4, 300);
+    random_run_with_long_chains::<mitra::Mitra>(4, 300);
     assert!(REWINDING_ROUNDS.load(Ordering::Relaxed) > 0);
-    assert!(LONG_CHAINS.load(Ordering::Relaxed) > before);
 }
 
 #[test]
 fn the_mitra_model_lengths_follow_the_formulas() {
-    let before = LONG_CHAINS.load(Ordering::Relaxed);
-    random_run::<mitra::MitraWith<Ideal>>(4, 300);
-    assert!(LONG_CHAINS.load(Ordering::Relaxed) > before);
+    random_run_with_long_chains::<mitra::MitraWith<Ideal>>(4, 300);
 }
 
 const ROOM: RoomId = RoomId(5);
@@ -775,6 +758,28 @@ fn view(secrets: &[EpochSecret], epoch: usize) -> KeyView<'_> {
         epoch: Epoch(epoch as u64),
         secret: &secrets[epoch],
     }
+}
+
+/// What `changer` sends as it changes `ROOM` from each epoch of `secrets` into the next.
+fn changes_by<C: RekeyingClient>(
+    changer: &mut C,
+    secrets: &[EpochSecret],
+    shares_history: bool,
+    rng: &mut ChaCha20Rng,
+) -> Vec<C::Message> {
+    let mut sent = Vec::new();
+    for e in 1..secrets.len() {
+        let change = EpochChange {
+            prev: Some(view(secrets, e - 1)),
+            next: view(secrets, e),
+            changer: true,
+            shares_history,
+        };
+        let mut out = Outbox::new();
+        changer.epoch_changed(change, rng, &mut out).unwrap();
+        sent.extend(out.drain().map(|(_, m)| m));
+    }
+    sent
 }
 
 /// Two joiners of epoch 3 whose requests reach the server before the link into it: the
@@ -789,19 +794,10 @@ where
     let mut server = S::Server::default();
     let changer = UserId(0);
     let mut member = S::new_client(changer);
-    let mut links = Vec::new();
     for e in 1..4 {
-        server.name_changer(ROOM, Epoch(e as u64), changer).unwrap();
-        let change = EpochChange {
-            prev: Some(view(&secrets, e - 1)),
-            next: view(&secrets, e),
-            changer: true,
-            shares_history: true,
-        };
-        let mut out = Outbox::new();
-        member.epoch_changed(change, &mut rng, &mut out).unwrap();
-        links.extend(out.drain().map(|(_, m)| m));
+        server.name_changer(ROOM, Epoch(e), changer).unwrap();
     }
+    let mut links = changes_by(&mut member, &secrets, true, &mut rng);
     let last = links.pop().unwrap();
     for link in links {
         server
@@ -875,18 +871,7 @@ fn rekey_index_factors_out_of_order() {
     let secrets: Vec<EpochSecret> = (0..3).map(|_| EpochSecret::random(&mut rng)).collect();
     let changer = UserId(0);
     let mut client = rekey_index::RekeyIndex::new_client(changer);
-    let mut factors = Vec::new();
-    for e in 1..3 {
-        let change = EpochChange {
-            prev: Some(view(&secrets, e - 1)),
-            next: view(&secrets, e),
-            changer: true,
-            shares_history: false,
-        };
-        let mut out = Outbox::new();
-        client.epoch_changed(change, &mut rng, &mut out).unwrap();
-        factors.extend(out.drain().map(|(_, m)| m));
-    }
+    let factors = changes_by(&mut client, &secrets, false, &mut rng);
     let words = ["alpha", "beta", "gamma", "delta"];
     let rekey = |units| Work {
         op: "rekey",

@@ -88,17 +88,7 @@ pub trait KdAuthority: Send + Sized {
 }
 
 /// Credentials of a scheme whose authority issues none: no value of this type exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NothingIssued {}
-
-impl Wire for NothingIssued {
-    fn wire_len(&self) -> usize {
-        match *self {}
-    }
-    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {
-        match *self {}
-    }
-}
+pub type NothingIssued = crate::Nothing;
 
 /// The authority of a scheme whose users publish their own public keys: the organisation's
 /// directory, which vouches for them. It holds no secret and issues nothing.

@@ -15,9 +15,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::authority::TwoOrganisations;
-use super::interpose::held;
+use super::interpose::{held, Exposure};
 use super::{Change, KdClient, KeyDistribution, Roster};
-use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
+use crate::{CryptoRngCore, Outbox, RoomId, SchemeError, UserId};
 
 /// The room of the experiment.
 pub const LEAK_ROOM: RoomId = RoomId(0);
@@ -28,26 +28,9 @@ pub const LEAKED: UserId = UserId(2);
 /// Members of the room.
 const MEMBERS: [UserId; 4] = [UserId(0), UserId(1), UserId(2), UserId(3)];
 
-/// What the attacker's copy of the leaked member made of the updates after the leak.
-#[derive(Debug, Clone)]
-pub struct Leaked {
-    /// The epoch and secret the members hold after both updates.
-    pub agreed: (Epoch, EpochSecret),
-    /// What the attacker's copy holds afterwards.
-    pub copy_holds: Option<(Epoch, EpochSecret)>,
-    /// Messages the copy was handed, and how many it refused.
-    pub copies: usize,
-    /// Of those, how many it refused.
-    pub refused: usize,
-}
-
-impl Leaked {
-    /// Whether the attacker's copy holds the members' secret after the updates.
-    #[must_use]
-    pub fn exposed(&self) -> bool {
-        self.copy_holds.as_ref() == Some(&self.agreed)
-    }
-}
+/// What the attacker's copy of the leaked member made of the updates after the leak; the secret
+/// agreed on is the one the members hold after both updates.
+pub type Leaked = Exposure;
 
 /// The system with the room created, from `seed`.
 fn system<K: KeyDistribution>(
@@ -104,7 +87,7 @@ pub fn leaked_member_updates<K: KeyDistribution>(
     ))?;
     Ok(Leaked {
         agreed,
-        copy_holds: held(copy.client.current(LEAK_ROOM)),
+        attacker_holds: held(copy.client.current(LEAK_ROOM)),
         copies: copy.copies,
         refused: copy.refused,
     })

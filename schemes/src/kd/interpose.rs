@@ -102,6 +102,29 @@ pub fn interposed_room<K: KeyDistribution>(
     }))
 }
 
+/// What an attacker's client (a removed member's that ignores its removal, [`super::overhear`],
+/// or a copy of a leaked member's, [`super::compromise`]) made of the messages it was handed,
+/// beside the secret the members hold: one shape for both experiments.
+#[derive(Debug, Clone)]
+pub struct Exposure {
+    /// The epoch and secret the members hold afterwards.
+    pub agreed: (Epoch, EpochSecret),
+    /// What the attacker's client holds for the room afterwards.
+    pub attacker_holds: Option<(Epoch, EpochSecret)>,
+    /// Messages the attacker's client was handed.
+    pub copies: usize,
+    /// Of those, how many it refused.
+    pub refused: usize,
+}
+
+impl Exposure {
+    /// Whether the attacker's client holds the members' secret.
+    #[must_use]
+    pub fn exposed(&self) -> bool {
+        self.attacker_holds.as_ref() == Some(&self.agreed)
+    }
+}
+
 pub(super) fn held(current: Option<(Epoch, &EpochSecret)>) -> Option<(Epoch, EpochSecret)> {
     current.map(|(e, s)| (e, s.clone()))
 }

@@ -9,9 +9,9 @@
 //! removal is exposed if user 3 then holds the secret the changer drew for the new epoch.
 
 use super::authority::TwoOrganisations;
-use super::interpose::held;
+use super::interpose::{held, Exposure};
 use super::{Change, KdAuthority, KdClient, KeyDistribution, Period, Roster};
-use crate::{CryptoRngCore, Epoch, EpochSecret, Outbox, RoomId, SchemeError, UserId};
+use crate::{CryptoRngCore, Outbox, RoomId, SchemeError, UserId};
 
 /// The room of the experiment.
 pub const OVERHEARD_ROOM: RoomId = RoomId(0);
@@ -19,26 +19,9 @@ pub const OVERHEARD_ROOM: RoomId = RoomId(0);
 /// The member removed.
 pub const REMOVED: UserId = UserId(3);
 
-/// What the removed member made of the change that removed it.
-#[derive(Debug, Clone)]
-pub struct Overheard {
-    /// The epoch and secret the changer holds after the removal.
-    pub agreed: (Epoch, EpochSecret),
-    /// What the removed member holds for the room afterwards.
-    pub removed_holds: Option<(Epoch, EpochSecret)>,
-    /// Copies the removed member's client refused.
-    pub refused: usize,
-    /// Copies it was handed.
-    pub copies: usize,
-}
-
-impl Overheard {
-    /// Whether the removed member holds the changer's new secret.
-    #[must_use]
-    pub fn exposed(&self) -> bool {
-        self.removed_holds.as_ref() == Some(&self.agreed)
-    }
-}
+/// What the removed member (the attacker) made of the change that removed it; the secret agreed
+/// on is the one the changer holds after the removal.
+pub type Overheard = Exposure;
 
 /// Runs the experiment for scheme `K`.
 ///
@@ -72,7 +55,7 @@ pub fn removed_member_overhears<K: KeyDistribution>(
     ))?;
     Ok(Overheard {
         agreed,
-        removed_holds: held(sys.clients[REMOVED.0 as usize].current(OVERHEARD_ROOM)),
+        attacker_holds: held(sys.clients[REMOVED.0 as usize].current(OVERHEARD_ROOM)),
         refused,
         copies,
     })

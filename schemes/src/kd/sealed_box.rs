@@ -60,13 +60,7 @@ pub struct StaticKeyPair {
     public: PublicKey,
 }
 
-impl core::fmt::Debug for StaticKeyPair {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("StaticKeyPair")
-            .field("public", &self.public)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("StaticKeyPair", StaticKeyPair { public });
 
 impl StaticKeyPair {
     /// A fresh key pair.

@@ -287,14 +287,7 @@ pub struct EpochKey {
     scalar: Scalar,
 }
 
-impl core::fmt::Debug for EpochKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EpochKey")
-            .field("room", &self.room)
-            .field("epoch", &self.epoch)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("EpochKey", EpochKey { room, epoch });
 
 impl EpochKey {
     /// Derives scheme `W`'s key of the epoch `key` is for.
@@ -374,11 +367,7 @@ impl EpochKey {
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct MessageKey(pub(crate) [u8; 32]);
 
-impl core::fmt::Debug for MessageKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MessageKey").finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("MessageKey", MessageKey {});
 
 impl MessageKey {
     /// The key's bytes.
@@ -488,14 +477,7 @@ pub struct ReKey {
     pub key: [u8; 32],
 }
 
-impl core::fmt::Debug for ReKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ReKey")
-            .field("from", &self.from)
-            .field("to", &self.to)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("ReKey", ReKey { from, to });
 
 impl Wire for ReKey {
     fn wire_len(&self) -> usize {
@@ -593,15 +575,11 @@ pub struct Client<W: EpochWrap> {
     scheme: PhantomData<fn() -> W>,
 }
 
-impl<W: EpochWrap> core::fmt::Debug for Client<W> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Client")
-            .field("user", &self.user)
-            .field("epoch_keys", &self.epoch_keys.len())
-            .field("message_keys", &self.message_keys.len())
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("Client", Client<W: EpochWrap> {
+    user,
+    epoch_keys.len(),
+    message_keys.len()
+});
 
 impl<W: EpochWrap> Client<W> {
     /// A fresh client for `user`.

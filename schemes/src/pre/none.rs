@@ -67,18 +67,8 @@ impl Wire for PlainRecord {
     }
 }
 
-/// `none` has no control traffic; this type has no values.
-#[derive(Debug, Clone, Copy)]
-pub enum NoMessage {}
-
-impl Wire for NoMessage {
-    fn wire_len(&self) -> usize {
-        match *self {}
-    }
-    fn visit_bytes(&self, _f: &mut dyn FnMut(&[u8])) {
-        match *self {}
-    }
-}
+/// `none` has no control traffic.
+pub type NoMessage = crate::Nothing;
 
 /// A client keeps nothing.
 #[derive(Debug, Default)]

@@ -73,6 +73,15 @@ pub(crate) fn check_ascending(ids: &[MsgId]) -> Result<(), SchemeError> {
     Ok(())
 }
 
+/// `entry` of each of `keywords`, sorted and each once: the entries of an index update, which
+/// show neither the order the keywords came in nor two keywords with one entry twice.
+pub(crate) fn distinct_entries<T: Ord>(keywords: &[&str], entry: impl FnMut(&str) -> T) -> Vec<T> {
+    let mut entries: Vec<T> = keywords.iter().copied().map(entry).collect();
+    entries.sort_unstable();
+    entries.dedup();
+    entries
+}
+
 /// What an index update does with its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexOp {

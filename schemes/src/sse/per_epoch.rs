@@ -297,13 +297,7 @@ pub struct ClientWith<C: SymmetricCipher> {
 /// A client under the real primitives.
 pub type Client = ClientWith<Real>;
 
-impl<C: SymmetricCipher> core::fmt::Debug for ClientWith<C> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Client")
-            .field("rooms", &self.rooms.len())
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("Client", ClientWith<C: SymmetricCipher> { rooms.len() });
 
 impl<C: SymmetricCipher> ClientWith<C> {
     /// The keys of `key`'s epoch, remembered from now on.
@@ -410,9 +404,7 @@ impl<C: SymmetricCipher> SseClient for ClientWith<C> {
             return Ok(Update::Delete { msg });
         }
         let keys = self.keys(key);
-        let mut labels: Vec<KeywordLabel> = keywords.iter().map(|w| keys.label(w)).collect();
-        labels.sort_unstable();
-        labels.dedup();
+        let labels = super::distinct_entries(keywords, |w| keys.label(w));
         Ok(Update::Add {
             msg,
             epoch: key.epoch,

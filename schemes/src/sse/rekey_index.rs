@@ -241,13 +241,7 @@ pub struct Rekey {
     pub rho: Scalar,
 }
 
-impl core::fmt::Debug for Rekey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Rekey")
-            .field("epoch", &self.epoch)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("Rekey", Rekey { epoch });
 
 impl Wire for Update {
     fn wire_len(&self) -> usize {
@@ -584,9 +578,7 @@ impl<G: DlGroup, C: SymmetricCipher> SseClient for ClientIn<G, C> {
     ) -> Result<Update, SchemeError> {
         let IndexChange { msg, keywords, op } = change;
         let a = self.exponent(key);
-        let mut tags: Vec<Tag> = keywords.iter().map(|w| tag::<G>(w, a)).collect();
-        tags.sort_unstable();
-        tags.dedup();
+        let tags = super::distinct_entries(keywords, |w| tag::<G>(w, a));
         Ok(Update {
             epoch: key.epoch,
             msg,

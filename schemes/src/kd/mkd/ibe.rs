@@ -55,23 +55,13 @@ pub struct MasterKey {
     public: G1Affine,
 }
 
-impl core::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MasterKey")
-            .field("public", &self.public)
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("MasterKey", MasterKey { public });
 
 /// A user's decryption key for one identity. Zeroised on drop.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct UserKey(G2Affine);
 
-impl core::fmt::Debug for UserKey {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("UserKey").finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("UserKey", UserKey {});
 
 /// A ciphertext: compressed `U` and the DEM output.
 #[derive(Debug, Clone, PartialEq, Eq)]

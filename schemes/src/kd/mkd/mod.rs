@@ -85,7 +85,7 @@
 //! A member's costs per change do not depend on the size of the room; the server's grow linearly
 //! with it.
 //!
-//! ## Messages of one change (n members; sizes as metered by [`Wire`])
+//! ## Messages of one change (n members; sizes as metered by [`Wire`](crate::Wire))
 //!
 //! | step | direction | message | bytes |
 //! |---|---|---|---|
@@ -212,9 +212,9 @@ pub mod sizes;
 
 use core::marker::PhantomData;
 
-use super::provider::{MkdCrypto, Real, StaticKeys};
+use super::provider::{MkdCrypto, Real};
 use super::{DirectoryAuthority, KdProperties, KeyDistribution};
-use crate::{CryptoRngCore, SchemeError, UserId, Wire};
+use crate::{CryptoRngCore, SchemeError, UserId};
 
 #[cfg(any(test, feature = "testing"))]
 pub use client::Corruption;
@@ -237,19 +237,9 @@ pub struct MkdWith<C>(PhantomData<C>);
 /// The DMKD scheme.
 pub type Mkd = MkdWith<Real>;
 
-/// A user's public credential: its static public key (X25519 for [`Real`]), to which the server
+/// A user's public credential is pairwise-dh's, its static public key, to which the server
 /// seals per-frame credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credential<C: StaticKeys = Real>(pub C::PublicKey);
-
-impl<C: StaticKeys> Wire for Credential<C> {
-    fn wire_len(&self) -> usize {
-        C::PUBLIC_KEY_LEN
-    }
-    fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
-        C::visit_public(&self.0, f);
-    }
-}
+pub use super::pairwise_dh::Credential;
 
 impl<C: MkdCrypto> KeyDistribution for MkdWith<C> {
     const NAME: &'static str = "mkd";

@@ -129,15 +129,11 @@ pub struct Server<C: MkdCrypto = Real> {
     interposer: Option<Interposer<C::Group>>,
 }
 
-impl<C: MkdCrypto> core::fmt::Debug for Server<C> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Server")
-            .field("frame", &self.frame)
-            .field("users", &self.users.len())
-            .field("rooms", &self.rooms.len())
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("Server", Server<C: MkdCrypto> {
+    frame,
+    users.len(),
+    rooms.len()
+});
 
 impl<C: MkdCrypto> Drop for Server<C> {
     fn drop(&mut self) {

@@ -73,11 +73,7 @@ pub struct EpochKey<P: PairingGroups = Bls12> {
     weak_secret: OnceLock<P::G2Prepared>,
 }
 
-impl<P: PairingGroups> std::fmt::Debug for EpochKey<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EpochKey").finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("EpochKey", EpochKey<P: PairingGroups> {});
 
 /// Wipes `a`, `1/a` and the cached `g_2^{1/a}` (the "weak secret": it opens every
 /// second-level capsule of the epoch). `pk_1` is public and left alone.
@@ -171,11 +167,7 @@ impl<P: PairingGroups> EpochKey<P> {
 /// The KEM secret `Z^r`. Zeroised on drop; `Debug` prints nothing.
 pub struct SharedSecret<P: PairingGroups = Bls12>(P::Gt);
 
-impl<P: PairingGroups> std::fmt::Debug for SharedSecret<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedSecret").finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("SharedSecret", SharedSecret<P: PairingGroups> {});
 
 impl<P: PairingGroups> Drop for SharedSecret<P> {
     fn drop(&mut self) {

@@ -160,11 +160,7 @@ impl crate::testing::Tamper for HybridRecord {
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 struct MessageKey([u8; 32]);
 
-impl std::fmt::Debug for MessageKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MessageKey").finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("MessageKey", MessageKey {});
 
 /// The cipher of a message key under `P`'s symmetric provider.
 type MessageCipher<P> = <<P as PairingGroups>::Cipher as SymmetricCipher>::SharedKey;

@@ -36,14 +36,10 @@ pub struct ClientWith<C: SymmetricCipher> {
 /// A user's Mitra state under the real primitives.
 pub type Client = ClientWith<Real>;
 
-impl<C: SymmetricCipher> core::fmt::Debug for ClientWith<C> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Client")
-            .field("user", &self.user)
-            .field("rooms", &self.rooms.len())
-            .finish_non_exhaustive()
-    }
-}
+crate::secret::debug_without_secrets!("Client", ClientWith<C: SymmetricCipher> {
+    user,
+    rooms.len()
+});
 
 impl<C: SymmetricCipher> ClientWith<C> {
     pub(super) fn new(user: UserId) -> Self {
