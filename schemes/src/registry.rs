@@ -10,9 +10,9 @@ use crate::kd::{
 };
 use crate::model::ideal_cipher::Ideal;
 use crate::model::mkd::MkdModel;
-use crate::model::sakke::SakkeModel;
 use crate::model::mls::MlsModel;
 use crate::model::pairwise_dh::PairwiseDhModel;
+use crate::model::sakke::SakkeModel;
 use crate::model::sender_keys::SenderKeysModel;
 use crate::pre::{
     afgh::{groups::Exponents as PairingExponents, Afgh, AfghHybrid, AfghHybridIn, AfghIn},

@@ -1,19 +1,23 @@
 //! The model of `sakke` ([`conclave_schemes::model::sakke`]) against the scheme: the same flows
-//! on the same seeds, across two organisations whose KMSs trust each other, send the same
-//! I_MESSAGEs (sender, recipient, length, in order), reach the same epochs with the same
+//! on the same seeds, across two organisations whose KMSs trust each other, make the same calls
+//! (who works, what each receives and sends, in order), reach the same epochs with the same
 //! secrets (the GMKs are drawn from the generator as the scheme draws them) and leave every
-//! member the same state length, through creations, joins, leaves, a new key period, a member
-//! offline during two changes and a key-period renewal who then catches up in order.
+//! member the same state length, through creations, joins, leaves, a new key period, and a
+//! member offline during two changes and the renewal who then catches up in order.
 #![allow(clippy::unwrap_used)]
 
-use conclave_schemes::kd::authority::TwoOrganisations;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use conclave_schemes::kd::provider::{Real, SakkeCrypto};
 use conclave_schemes::kd::sakke::{Sakke, SakkeWith};
-use conclave_schemes::kd::{Change, Handled, KdClient, KeyDistribution, Origin, Period, Roster};
+use conclave_schemes::kd::{
+    Change, Handled, KdAuthority, KdClient, KeyDistribution, Period, Roster,
+};
 use conclave_schemes::model::ideal_kd::Ideal;
 use conclave_schemes::model::sakke::SakkeModel;
-use conclave_schemes::testing;
-use conclave_schemes::{Dest, Epoch, EpochSecret, Outbox, RoomId, UserId, Wire};
+use conclave_schemes::testing::{self, KdHarness, Observer, Role};
+use conclave_schemes::{Dest, Epoch, EpochSecret, Outbox, RoomId, UserId};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -21,145 +25,104 @@ const USERS: u32 = 12;
 const ROOM: RoomId = RoomId(3);
 const OTHER: RoomId = RoomId(4);
 
-/// One delivered I_MESSAGE: sender, recipient, length.
-type Hop = (u32, u32, usize);
+/// Every call the harness makes: who, what it received, what it sent.
+type Calls = Rc<RefCell<Vec<(Role, usize, usize)>>>;
+
+/// Logs every call into its [`Calls`].
+struct Log(Calls);
+
+impl Observer for Log {
+    fn begin(&mut self, _role: Role) {}
+    fn end(&mut self, role: Role, bytes_in: usize, bytes_out: usize) {
+        self.0.borrow_mut().push((role, bytes_in, bytes_out));
+    }
+}
+
+/// Each user's epoch, secret and state length in one room.
+type Held = (Option<(Epoch, EpochSecret)>, usize);
 
 /// What a run shows of a scheme.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Trace {
-    hops: Vec<Hop>,
+    calls: Vec<(Role, usize, usize)>,
     /// After each step, every user's epoch, secret and state length in each room.
-    states: Vec<Vec<(Option<(Epoch, EpochSecret)>, usize)>>,
-    /// What each user's client said of each message it handled.
-    handled: Vec<(u32, Handled)>,
+    states: Vec<Vec<Held>>,
+    /// What the member who was away said of each message it caught up on.
+    caught_up: Vec<Handled>,
 }
 
-type Message = <Sakke as KeyDistribution>::Message;
-
-/// Two organisations (even users in one, odd in the other) and a router that logs every
-/// I_MESSAGE and can hold one user's mail.
-struct Org<C: SakkeCrypto> {
-    system: TwoOrganisations<SakkeWith<C>>,
-    rosters: std::collections::BTreeMap<RoomId, Vec<UserId>>,
-    /// Mail to this user is kept, in order, with its sender and room, instead of delivered.
-    away: Option<UserId>,
-    held: Vec<(UserId, RoomId, Message)>,
+/// Two organisations (even users in one, odd in the other) under scheme `SakkeWith<C>`.
+struct Flow<C: SakkeCrypto> {
+    h: KdHarness<SakkeWith<C>>,
+    calls: Calls,
     trace: Trace,
     rng: ChaCha20Rng,
 }
 
-impl<C: SakkeCrypto> Org<C> {
+impl<C: SakkeCrypto> Flow<C> {
     fn new(seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let system = TwoOrganisations::new(USERS, &mut rng).unwrap();
+        let mut h = KdHarness::new(USERS, &mut rng);
+        let calls = Calls::default();
+        h.observer = Some(Box::new(Log(Rc::clone(&calls))));
         Self {
-            system,
-            rosters: std::collections::BTreeMap::new(),
-            away: None,
-            held: Vec::new(),
+            h,
+            calls,
             trace: Trace::default(),
             rng,
         }
     }
 
-    fn deliver(&mut self, to: UserId, from: UserId, room: RoomId, msg: &Message) {
-        let members = self.rosters[&room].clone();
-        let view = Roster {
-            room,
-            members: &members,
-        };
-        let mut out = Outbox::new();
-        let handled = self.system.clients[to.0 as usize]
-            .handle(
-                &view,
-                Origin::User(from),
-                msg,
-                &self.system.directory,
-                &mut self.rng,
-                &mut out,
-            )
-            .unwrap();
-        assert_eq!(out.len(), 0, "a recipient answers nothing");
-        self.trace.handled.push((to.0, handled));
-    }
-
-    /// `by` changes `room`; the roster is updated first, as the directory does, and every
-    /// I_MESSAGE is relayed to its recipient.
     fn change(&mut self, room: RoomId, by: UserId, change: Change<'_>) {
-        let roster = self.rosters.entry(room).or_default();
-        testing::apply_change(roster, &change);
-        let members = roster.clone();
-        let view = Roster {
-            room,
-            members: &members,
-        };
-        let mut out = Outbox::new();
-        self.system.clients[by.0 as usize]
-            .change(
-                &view,
-                &change,
-                &self.system.directory,
-                &mut self.rng,
-                &mut out,
-            )
-            .unwrap();
-        for (dest, msg) in out.drain().collect::<Vec<_>>() {
-            let Dest::User(to) = dest else {
-                panic!("an I_MESSAGE to {dest:?}")
-            };
-            self.trace.hops.push((by.0, to.0, msg.wire_len()));
-            if self.away == Some(to) {
-                self.held.push((by, room, msg));
-            } else {
-                self.deliver(to, by, room, &msg);
-            }
-        }
+        self.h.change(room, by, change, &mut self.rng);
         self.snapshot();
     }
 
     fn create(&mut self, room: RoomId, members: &[UserId], by: UserId) {
-        self.rosters.insert(room, members.to_vec());
-        self.change(room, by, Change::Create);
-    }
-
-    /// The away member comes back and reads its mail in order.
-    fn come_back(&mut self) {
-        let Some(who) = self.away.take() else { return };
-        for (from, room, msg) in std::mem::take(&mut self.held) {
-            self.deliver(who, from, room, &msg);
-        }
+        self.h.create(room, members, by, &mut self.rng);
         self.snapshot();
     }
 
     /// Every user's KMS issues its keys for `period`, and the user moves to it.
     fn new_period(&mut self, period: Period) {
-        self.system.renew_all(period, &mut self.rng).unwrap();
+        for u in 0..USERS {
+            let user = UserId(u);
+            let kms = &mut self.h.authorities[usize::from(testing::org_of(user).0)];
+            let issued = kms.issue(user, period, &mut self.rng).unwrap();
+            self.h.clients[u as usize]
+                .renew(&issued, &mut self.rng)
+                .unwrap();
+        }
+        self.snapshot();
+    }
+
+    /// The member whose mail was held reads it in order, under the room's current roster.
+    fn come_back(&mut self, room: RoomId) {
+        let who = self.h.hold_for.take().unwrap();
+        let members = self.h.rosters[&room].clone();
+        let view = Roster {
+            room,
+            members: &members,
+        };
+        for (from, msg) in std::mem::take(&mut self.h.held) {
+            let handled = self
+                .h
+                .handle_by(who, &view, from, &msg, &mut self.rng)
+                .unwrap();
+            self.trace.caught_up.push(handled);
+        }
         self.snapshot();
     }
 
     fn snapshot(&mut self) {
         let mut s = Vec::new();
         for room in [ROOM, OTHER] {
-            for c in &mut self.system.clients {
+            for c in &mut self.h.clients {
                 let held = c.current(room).map(|(e, k)| (e, k.clone()));
                 s.push((held, c.state_len(room).unwrap()));
             }
         }
         self.trace.states.push(s);
-    }
-
-    /// Every member of `room` holds the same epoch and secret.
-    fn agreed(&self, room: RoomId) -> Epoch {
-        let members = &self.rosters[&room];
-        let first = self.system.clients[members[0].0 as usize]
-            .current(room)
-            .unwrap();
-        for m in members {
-            let got = self.system.clients[m.0 as usize].current(room).unwrap();
-            assert_eq!(got.0, first.0, "{m:?} in {room:?}");
-            assert!(got.1 == first.1, "{m:?} in {room:?}");
-        }
-        first.0
     }
 }
 
@@ -171,27 +134,26 @@ fn ids(r: std::ops::Range<u32>) -> Vec<UserId> {
 /// who then reads them in order (with the RSK of the period that ended), several leaving at
 /// once, changes made in the new period.
 fn flow<C: SakkeCrypto>(seed: u64) -> Trace {
-    let mut org = Org::<C>::new(seed);
-    org.create(ROOM, &ids(0..5), UserId(0));
-    org.agreed(ROOM);
-    org.change(ROOM, UserId(1), Change::Add(&[UserId(5), UserId(6)]));
-    org.change(ROOM, UserId(0), Change::Remove(&[UserId(2)]));
-    org.create(OTHER, &[UserId(2), UserId(8), UserId(9)], UserId(8));
-    org.agreed(ROOM);
-    org.agreed(OTHER);
-    // Member 4 is away while 7 and 8 join; then every key is renewed for period 1.
-    org.away = Some(UserId(4));
-    org.change(ROOM, UserId(3), Change::Add(&[UserId(7)]));
-    org.change(ROOM, UserId(6), Change::Add(&[UserId(8)]));
-    org.new_period(Period(1));
-    org.come_back();
-    org.agreed(ROOM);
-    org.change(ROOM, UserId(5), Change::Remove(&[UserId(0), UserId(1)]));
-    org.change(OTHER, UserId(9), Change::Add(&[UserId(10), UserId(11)]));
-    let e = org.agreed(ROOM);
-    assert_eq!(e, Epoch(5));
-    org.agreed(OTHER);
-    org.trace
+    let mut f = Flow::<C>::new(seed);
+    f.create(ROOM, &ids(0..5), UserId(0));
+    f.change(ROOM, UserId(1), Change::Add(&[UserId(5), UserId(6)]));
+    f.change(ROOM, UserId(0), Change::Remove(&[UserId(2)]));
+    f.create(OTHER, &[UserId(2), UserId(8), UserId(9)], UserId(8));
+    f.h.agreed(ROOM);
+    f.h.agreed(OTHER);
+    // Member 4 is away while 7 and 8 join and every key is renewed for period 1.
+    f.h.hold_for = Some(UserId(4));
+    f.change(ROOM, UserId(3), Change::Add(&[UserId(7)]));
+    f.change(ROOM, UserId(6), Change::Add(&[UserId(8)]));
+    f.new_period(Period(1));
+    f.come_back(ROOM);
+    f.h.agreed(ROOM);
+    f.change(ROOM, UserId(5), Change::Remove(&[UserId(0), UserId(1)]));
+    f.change(OTHER, UserId(9), Change::Add(&[UserId(10), UserId(11)]));
+    assert_eq!(f.h.agreed(ROOM).0, Epoch(5));
+    f.h.agreed(OTHER);
+    f.trace.calls = std::mem::take(&mut *f.calls.borrow_mut());
+    f.trace
 }
 
 #[test]
@@ -199,13 +161,20 @@ fn the_model_sends_and_stores_what_sakke_does() {
     for seed in [1, 2, 3] {
         let real = flow::<Real>(seed);
         let model = flow::<Ideal>(seed);
-        assert!(real.hops.len() > 30, "{}", real.hops.len());
-        // Across organisations: I_MESSAGEs of both KMS URIs' lengths and user ids of two digits.
-        let lengths: std::collections::BTreeSet<usize> =
-            real.hops.iter().map(|(_, _, len)| *len).collect();
-        assert!(lengths.len() > 1, "{lengths:?}");
-        assert_eq!(real.hops, model.hops, "seed {seed}");
-        assert_eq!(real.handled, model.handled, "seed {seed}");
+        assert!(real.calls.len() > 30, "{}", real.calls.len());
+        // Across organisations, user ids of one and two digits: I_MESSAGEs of several lengths.
+        let lengths: std::collections::BTreeSet<usize> = real
+            .calls
+            .iter()
+            .map(|(_, bytes_in, _)| *bytes_in)
+            .collect();
+        assert!(lengths.len() > 2, "{lengths:?}");
+        assert_eq!(
+            real.caught_up,
+            [Handled::NewEpoch(Epoch(3)), Handled::NewEpoch(Epoch(4))]
+        );
+        assert_eq!(real.calls, model.calls, "seed {seed}");
+        assert_eq!(real.caught_up, model.caught_up, "seed {seed}");
         assert!(real.states == model.states, "seed {seed}: states differ");
     }
 }
@@ -236,39 +205,33 @@ fn the_model_is_registered_under_the_schemes_name() {
 }
 
 /// A KMS's escrow opens each I_MESSAGE to its users, in the model as in the scheme, and gives
-/// the epoch secret the members hold.
+/// the epoch secret the members hold; the other organisation's KMS refuses it.
 #[test]
 fn the_kms_escrow_reads_what_its_users_read_in_the_model() {
-    use conclave_schemes::kd::KdAuthority;
     fn escrowed<C: SakkeCrypto>() -> Vec<bool> {
-        let mut org = Org::<C>::new(5);
-        org.create(ROOM, &ids(0..4), UserId(0));
-        let mut out = Outbox::new();
-        let members = org.rosters[&ROOM].clone();
+        let mut f = Flow::<C>::new(5);
+        f.create(ROOM, &ids(0..4), UserId(0));
+        let members = f.h.rosters[&ROOM].clone();
         let view = Roster {
             room: ROOM,
             members: &members,
         };
-        org.system.clients[0]
-            .change(
-                &view,
-                &Change::Remove(&[]),
-                &org.system.directory,
-                &mut org.rng,
-                &mut out,
-            )
+        let mut out: Outbox<_> =
+            f.h.change_by(UserId(0), &view, &Change::Remove(&[]), &mut f.rng)
+                .unwrap();
+        let (epoch, secret) = f.h.clients[0]
+            .current(ROOM)
+            .map(|(e, s)| (e, s.clone()))
             .unwrap();
-        let held = org.system.clients[0].current(ROOM).unwrap();
-        let held = (held.0, held.1.clone());
         out.drain()
             .map(|(dest, msg)| {
-                let Dest::User(to) = dest else { panic!() };
-                // Users 1 and 3 are organisation 1's, user 2 organisation 0's.
-                let kms = &org.system.authorities[(to.0 % 2) as usize];
-                let other = &org.system.authorities[1 - (to.0 % 2) as usize];
-                let mine = kms.escrow(ROOM, &msg).unwrap().unwrap();
-                let refused = other.escrow(ROOM, &msg).unwrap().is_err();
-                mine.0 == held.0 && mine.1 == held.1 && refused
+                let Dest::User(to) = dest else {
+                    panic!("an I_MESSAGE to {dest:?}")
+                };
+                let org = usize::from(testing::org_of(to).0);
+                let mine = f.h.authorities[org].escrow(ROOM, &msg).unwrap().unwrap();
+                let other = f.h.authorities[1 - org].escrow(ROOM, &msg).unwrap();
+                mine.0 == epoch && mine.1 == secret && other.is_err()
             })
             .collect()
     }

@@ -128,7 +128,10 @@ fn every_built_in_scheme_can_run_as_a_model() {
     ])
     .unwrap();
     assert_eq!(s.cost_model, CostModelKind::Model);
-    assert!(s.stacks.iter().all(|st| known.modelled.refusal(st).is_none()));
+    assert!(s
+        .stacks
+        .iter()
+        .all(|st| known.modelled.refusal(st).is_none()));
     assert!(Engine::new(&s, &s.stacks[1], s.seed, CostModel::Model(table())).is_ok());
 }
 

@@ -374,11 +374,8 @@ pub trait IdentitySignatures: Provider {
         pvt: Self::Pvt,
     ) -> Result<Self::Signer, SchemeError>;
     /// Signs `msg`.
-    fn id_sign(
-        signer: &Self::Signer,
-        msg: &[u8],
-        rng: &mut dyn CryptoRngCore,
-    ) -> Self::IdSignature;
+    fn id_sign(signer: &Self::Signer, msg: &[u8], rng: &mut dyn CryptoRngCore)
+        -> Self::IdSignature;
     /// Verifies `signature` on `msg` by identifier `id` under `kpak`.
     ///
     /// # Errors

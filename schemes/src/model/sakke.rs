@@ -36,7 +36,7 @@
 //!
 //! Every random value is drawn from the generator as the real scheme draws it: the master
 //! secret's 192 octets, and each KSAK, PVT's `v` and signature nonce `j` as a P-256 scalar by the
-//! same rejection sampling ([`random_nonzero_scalar`]), so a model run consumes the run's
+//! same rejection sampling (the real scheme's own draw), so a model run consumes the run's
 //! generator exactly as a real one does and the rest of the run (the GMKs, which are the real
 //! scheme's 16 random octets) is the same. The epoch secret is still HKDF-SHA-256 of the GMK,
 //! as in the real scheme (microseconds against a pairing's milliseconds).
@@ -440,15 +440,15 @@ mod tests {
     /// receiver, another identifier's, another KMS's, after a changed octet and through its
     /// encoding; which RSKs validate; then the generator's next draw.
     #[allow(clippy::type_complexity)]
-    fn kem_outcomes<P: SakkeCrypto>() -> (
-        Vec<Result<[u8; SSV_OCTETS], SchemeError>>,
-        Vec<bool>,
-        u64,
-    ) {
+    fn kem_outcomes<P: SakkeCrypto>() -> (Vec<Result<[u8; SSV_OCTETS], SchemeError>>, Vec<bool>, u64)
+    {
         let mut rng = ChaCha20Rng::seed_from_u64(21);
         let (kms, other) = (P::kem_setup(&mut rng), P::kem_setup(&mut rng));
         let (z, z_other) = (P::kem_public(&kms), P::kem_public(&other));
-        let (alice, bob) = (&b"2027-01\0conclave:user/1\0"[..], &b"2027-01\0conclave:user/2\0"[..]);
+        let (alice, bob) = (
+            &b"2027-01\0conclave:user/1\0"[..],
+            &b"2027-01\0conclave:user/2\0"[..],
+        );
         let rsk = P::issue_rsk(&kms, alice).unwrap();
         assert_eq!(P::rsk_to_bytes(&rsk).len(), POINT_OCTETS);
         let validates = vec![
@@ -498,10 +498,16 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(22);
         let (ksak, other) = (P::sig_setup(&mut rng), P::sig_setup(&mut rng));
         let (kpak, kpak_other) = (P::kpak(&ksak), P::kpak(&other));
-        let (alice, bob) = (&b"2027-01\0conclave:user/1\0"[..], &b"2027-01\0conclave:user/2\0"[..]);
+        let (alice, bob) = (
+            &b"2027-01\0conclave:user/1\0"[..],
+            &b"2027-01\0conclave:user/2\0"[..],
+        );
         let (ssk, pvt) = P::issue_signing(&ksak, alice, &mut rng);
         let (_, pvt_bob) = P::issue_signing(&ksak, bob, &mut rng);
-        assert_eq!(P::ssk_to_bytes(&ssk).len() + P::pvt_to_bytes(&pvt).len(), 97);
+        assert_eq!(
+            P::ssk_to_bytes(&ssk).len() + P::pvt_to_bytes(&pvt).len(),
+            97
+        );
         let validates = vec![
             P::signer(&kpak, alice, ssk.clone(), pvt.clone()).is_ok(),
             P::signer(&kpak, bob, ssk.clone(), pvt.clone()).is_ok(),
@@ -555,7 +561,8 @@ mod tests {
         for at in 0..SED_OCTETS {
             let mut bad = sed;
             bad[at] ^= 0x80;
-            let opened = Ideal::sed_from_bytes(&bad).and_then(|s| Ideal::decapsulate(&receiver, &s));
+            let opened =
+                Ideal::sed_from_bytes(&bad).and_then(|s| Ideal::decapsulate(&receiver, &s));
             assert!(opened.is_err(), "SED octet {at}");
         }
         for at in 0..SIGNATURE_OCTETS {

@@ -171,9 +171,7 @@ struct Charging {
 /// it (every built-in scheme has a model; a registry may add one that has none).
 fn refuse_unmodelled(modelled: ModelledSchemes<'_>, stacks: &[StackSpec]) -> Result<(), Failure> {
     match stacks.iter().find_map(|s| modelled.refusal(s)) {
-        Some(refusal) => Err(Failure::bad_input(format!(
-            "--cost-model model: {refusal}"
-        ))),
+        Some(refusal) => Err(Failure::bad_input(format!("--cost-model model: {refusal}"))),
         None => Ok(()),
     }
 }
