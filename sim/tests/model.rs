@@ -94,7 +94,7 @@ fn a_model_run_across_organisations_and_key_periods_renders_the_calibrated_run()
         )],
     )
     .unwrap();
-    assert_eq!(s.organisations.len(), 2);
+    assert_eq!(s.org.organisations.len(), 2);
     let calibrated = documents(&s, &Costing::Calibrated(table()));
     let modelled = documents(&s, &Costing::Model(table()));
     for (c, m) in calibrated.iter().zip(&modelled) {

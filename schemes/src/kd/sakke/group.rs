@@ -21,6 +21,13 @@
 //!
 //! # Construction
 //!
+//! **Primitives.** The scheme is written once, generic over the provider of its SAKKE and ECCSI
+//! ([`SakkeCrypto`]: [`IdentityKem`](crate::kd::provider::IdentityKem) and
+//! [`IdentitySignatures`](crate::kd::provider::IdentitySignatures)): [`Sakke`] is [`SakkeWith`]
+//! over [`Real`], which calls this directory's [`kem`](super::kem) and [`eccsi`](super::eccsi),
+//! and its model ([`crate::model::sakke`]) the same code over ideal objects. Nothing below
+//! depends on which.
+//!
 //! **Identifiers.** A user's identifier for key period T is the RFC 6509 §3.2 form
 //! `T ‖ 0x00 ‖ URI ‖ 0x00`, T the period as `YYYY-MM` ([`KeyPeriod`]) and URI the user's URI from
 //! the directory, `conclave:user/<id>` for user `<id>` ([`user_uri`]): for example
@@ -1134,6 +1141,7 @@ mod tests {
 
     use super::super::kem;
     use super::*;
+    use crate::model::ideal_kd::Ideal;
     use crate::kd::KdServer;
     use crate::Dest;
 
@@ -1142,9 +1150,9 @@ mod tests {
     /// The URI of the test organisation's KMS.
     const KMS: &[u8] = b"kms.org0.conclave";
 
-    struct Org {
-        kms: Kms,
-        clients: Vec<Client>,
+    struct Org<C: SakkeCrypto = Real> {
+        kms: Kms<C>,
+        clients: Vec<Client<C>>,
         dir: Vec<Credential>,
         rng: ChaCha20Rng,
     }
@@ -1152,11 +1160,16 @@ mod tests {
     /// Users 0 to 3 enrolled; users 0, 1 and 2 in `ROOM` at epoch 0 (user 3 is not a member).
     /// Also returns the creation's I_MESSAGE to user 1.
     fn org(seed: u64) -> (Org, Message) {
+        org_over::<Real>(seed)
+    }
+
+    /// As [`org`], over provider `C`.
+    fn org_over<C: SakkeCrypto>(seed: u64) -> (Org<C>, Message) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut server = Sakke::new_server(&mut rng).unwrap();
+        let mut server = SakkeWith::<C>::new_server(&mut rng).unwrap();
         let mut kms = Kms::new(OrgId(0), &mut rng).unwrap();
         let (clients, dir) = (0..4)
-            .map(|u| Sakke::enroll(&mut server, &mut kms, UserId(u), &mut rng).unwrap())
+            .map(|u| SakkeWith::<C>::enroll(&mut server, &mut kms, UserId(u), &mut rng).unwrap())
             .unzip();
         let mut org = Org {
             kms,
@@ -1172,7 +1185,7 @@ mod tests {
         (org, sent[0].1.clone())
     }
 
-    impl Org {
+    impl<C: SakkeCrypto> Org<C> {
         fn roster(&self) -> Roster<'static> {
             Roster {
                 room: ROOM,
@@ -1266,16 +1279,17 @@ mod tests {
 
     /// An I_MESSAGE with `fields`, its SED made under `client`'s own KMS for `sed_to`, signed
     /// with `client`'s key.
-    fn forge_by(
-        client: &Client,
+    fn forge_by<C: SakkeCrypto>(
+        client: &Client<C>,
         fields: &Fields<'_>,
         sed_to: &[u8],
         rng: &mut ChaCha20Rng,
     ) -> Message {
         let gmk = Ssv::new([9; SSV_OCTETS]);
-        let sed = kem::encapsulate_ssv(&client.trusted[&client.org].z, sed_to, &gmk).unwrap();
-        let mut bytes = signed_part(fields, &sed.to_bytes()).unwrap();
-        bytes.extend_from_slice(&client.signer.sign(rng, &bytes).to_bytes());
+        let sed = C::encapsulate(&client.trusted[&client.org].z, sed_to, &gmk).unwrap();
+        let mut bytes = signed_part(fields, &C::sed_to_bytes(&sed)).unwrap();
+        let signature = C::id_sign(&client.signer, &bytes, rng);
+        bytes.extend_from_slice(&C::signature_to_bytes(&signature));
         Message { bytes }
     }
 
@@ -1287,13 +1301,17 @@ mod tests {
     /// the one field each test changes.
     #[test]
     fn a_forged_but_honest_message_is_accepted() {
-        let (mut org, _) = org(1);
-        let msg = org.honest(ROOM, Epoch(1), false);
-        assert_eq!(
-            org.handle(UserId(1), UserId(0), &msg),
-            Ok(Handled::NewEpoch(Epoch(1)))
-        );
-        assert!(format!("{:?}", org.clients[1].receiver).contains("precomputed: true"));
+        fn accepted<C: SakkeCrypto>() {
+            let (mut org, _) = org_over::<C>(1);
+            let msg = org.honest(ROOM, Epoch(1), false);
+            assert_eq!(
+                org.handle(UserId(1), UserId(0), &msg),
+                Ok(Handled::NewEpoch(Epoch(1)))
+            );
+            assert!(format!("{:?}", org.clients[1].receiver).contains("precomputed: true"));
+        }
+        accepted::<Real>();
+        accepted::<Ideal>();
     }
 
     #[test]
@@ -1364,16 +1382,20 @@ mod tests {
     /// re-encryption test refuses it.
     #[test]
     fn a_sed_for_another_identity_is_refused() {
-        let (mut org, _) = org(6);
-        let (sender_id, recipient_id, other) =
-            (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(2)));
-        let fields = fields_between(ROOM, Epoch(1), false, &sender_id, &recipient_id);
-        let msg = org.forge(UserId(0), &fields, &other);
-        assert_eq!(
-            org.handle(UserId(1), UserId(0), &msg),
-            Err(SchemeError::Crypto)
-        );
-        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+        fn refused<C: SakkeCrypto>() {
+            let (mut org, _) = org_over::<C>(6);
+            let (sender_id, recipient_id, other) =
+                (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(2)));
+            let fields = fields_between(ROOM, Epoch(1), false, &sender_id, &recipient_id);
+            let msg = org.forge(UserId(0), &fields, &other);
+            assert_eq!(
+                org.handle(UserId(1), UserId(0), &msg),
+                Err(SchemeError::Crypto)
+            );
+            assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+        }
+        refused::<Real>();
+        refused::<Ideal>();
     }
 
     /// User 3 is enrolled with the same KMS but not a member of the room.
@@ -1414,10 +1436,16 @@ mod tests {
 
     /// Every truncation, an extra octet, each constant changed, and a flipped bit in every
     /// octet: each is refused with an error (a flip that makes the epoch one the member holds is
-    /// stale, which the trait allows before authentication), never a panic, never accepted.
+    /// stale, which the trait allows before authentication), never a panic, never accepted; by
+    /// the scheme and by its model.
     #[test]
     fn malformed_encodings_are_refused() {
-        let (mut org, _) = org(8);
+        malformed_encodings_are_refused_by::<Real>();
+        malformed_encodings_are_refused_by::<Ideal>();
+    }
+
+    fn malformed_encodings_are_refused_by<C: SakkeCrypto>() {
+        let (mut org, _) = org_over::<C>(8);
         let good = org.honest(ROOM, Epoch(1), false);
         let bytes = good.as_bytes().to_vec();
         for n in 0..bytes.len() {
