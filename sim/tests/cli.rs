@@ -221,8 +221,6 @@ fn the_model_cost_mode_runs_a_sakke_stack() {
         "1",
         "--set",
         "stacks=[sakke+none+plaintext]",
-        "--set",
-        "duration=10m",
         "--out",
         out.to_str().unwrap(),
     ]);
