@@ -1141,8 +1141,8 @@ mod tests {
 
     use super::super::kem;
     use super::*;
-    use crate::model::ideal_kd::Ideal;
     use crate::kd::KdServer;
+    use crate::model::ideal_kd::Ideal;
     use crate::Dest;
 
     const ROOM: RoomId = RoomId(1);
