@@ -291,7 +291,7 @@ fn bench_kms(c: &mut Criterion) {
 /// One whole key period of a KMS: every user's keys, once, timed as a whole.
 fn kms_period(_: &mut Criterion) {
     let mut rng = rng("kms period");
-    let mut kms = Kms::new(OrgId(0), &mut rng).expect("KMS");
+    let mut kms: Kms = Kms::new(OrgId(0), &mut rng).expect("KMS");
     let start = Instant::now();
     let mut octets = 0;
     for u in 0..KMS_USERS {

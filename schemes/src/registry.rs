@@ -12,6 +12,7 @@ use crate::model::ideal_cipher::Ideal;
 use crate::model::mkd::MkdModel;
 use crate::model::mls::MlsModel;
 use crate::model::pairwise_dh::PairwiseDhModel;
+use crate::model::sakke::SakkeModel;
 use crate::model::sender_keys::SenderKeysModel;
 use crate::pre::{
     afgh::{groups::Exponents as PairingExponents, Afgh, AfghHybrid, AfghHybridIn, AfghIn},
@@ -280,6 +281,7 @@ impl Models {
                 ),
                 (Mls::NAME, modelled_kd_system::<MlsModel, Mls>),
                 (Mkd::NAME, modelled_kd_system::<MkdModel, Mkd>),
+                (Sakke::NAME, modelled_kd_system::<SakkeModel, Sakke>),
             ],
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
@@ -582,8 +584,18 @@ mod tests {
             assert!(names(Family::Search).contains(&name), "{name}");
             assert_eq!(registry.sse_model(name).unwrap().name(), name);
         }
+        // Every built-in scheme has a model; one registered without a model has none.
+        for family in [Family::KeyDistribution, Family::History, Family::Search] {
+            let mut modelled = registry.modelled(family);
+            let mut all = names(family);
+            modelled.sort_unstable();
+            all.sort_unstable();
+            assert_eq!(modelled, all, "{family:?}");
+        }
+        let bare = Registry::default().with_kd::<Sakke>().unwrap();
+        assert!(bare.kd(Sakke::NAME, &mut rng).is_ok());
         assert!(matches!(
-            registry.kd_model(Sakke::NAME, &mut rng),
+            bare.kd_model(Sakke::NAME, &mut rng),
             Err(SchemeError::Unsupported(_))
         ));
         assert!(Registry::default().modelled(Family::Search).is_empty());

@@ -1,5 +1,7 @@
 //! The `model` cost mode: a run whose schemes run as their models, without cryptography, renders
-//! the `summary.json` the calibrated run renders; stacks without models are refused by name.
+//! the `summary.json` the calibrated run renders, in one organisation and across two with key
+//! periods; every built-in scheme has a model (the refusal of a scheme registered without one
+//! is tested in `oracle_can_fail`, whose broken schemes have none).
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,13 +20,17 @@ fn root() -> PathBuf {
 
 /// `scenarios/ci-smoke.yaml` with `sets` applied, validated against the built-in registry.
 fn smoke(sets: &[(&str, &str)]) -> Result<Scenario, String> {
-    let path = root().join("scenarios/ci-smoke.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
+    parse(&root().join("scenarios/ci-smoke.yaml"), sets)
+}
+
+/// The scenario at `path` with `sets` applied, validated against the built-in registry.
+fn parse(path: &Path, sets: &[(&str, &str)]) -> Result<Scenario, String> {
+    let text = std::fs::read_to_string(path).unwrap();
     let sets: Vec<(String, String)> = sets
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    scenario::parse_with(&text, &path, &Registered::new().known(), &sets).map_err(|e| e.to_string())
+    scenario::parse_with(&text, path, &Registered::new().known(), &sets).map_err(|e| e.to_string())
 }
 
 fn table() -> CalibrationTable {
@@ -62,7 +68,7 @@ fn a_model_run_renders_what_the_calibrated_run_renders() {
         let s = smoke(&[
             (
                 "stacks",
-                "[conventional+none+plaintext, pairwise-dh+none+plaintext, sender-keys+none+plaintext, pairwise-dh+epoch-keys+per-epoch, pairwise-dh+bbs98+plaintext, conventional+keyhom+per-epoch, pairwise-dh+afgh+plaintext, sender-keys+afgh-hybrid+per-epoch, mls+none+plaintext, pairwise-dh+client-rewrap+mitra, sender-keys+client-rewrap+plaintext, mkd+none+plaintext, mkd+epoch-keys+per-epoch, pairwise-dh+none+rekey-index, sender-keys+afgh+rekey-index]",
+                "[conventional+none+plaintext, pairwise-dh+none+plaintext, sender-keys+none+plaintext, pairwise-dh+epoch-keys+per-epoch, pairwise-dh+bbs98+plaintext, conventional+keyhom+per-epoch, pairwise-dh+afgh+plaintext, sender-keys+afgh-hybrid+per-epoch, mls+none+plaintext, pairwise-dh+client-rewrap+mitra, sender-keys+client-rewrap+plaintext, mkd+none+plaintext, mkd+epoch-keys+per-epoch, pairwise-dh+none+rekey-index, sender-keys+afgh+rekey-index, sakke+none+plaintext]",
             ),
             ("policy.history", policy),
         ])
@@ -75,30 +81,58 @@ fn a_model_run_renders_what_the_calibrated_run_renders() {
     }
 }
 
+/// Two organisations that trust each other, a joint room and key periods rolling over inside the
+/// run: `sakke`'s KMSs issue and its terminals renew keys, I_MESSAGEs cross organisations, and
+/// the model run renders what the calibrated run renders.
 #[test]
-fn a_stack_without_a_model_is_refused_by_name() {
-    let err = smoke(&[
+fn a_model_run_across_organisations_and_key_periods_renders_the_calibrated_run() {
+    let s = parse(
+        &root().join("sim/tests/fixtures/two-organisations.yaml"),
+        &[(
+            "stacks",
+            "[sakke+none+plaintext, sakke+afgh-hybrid+rekey-index, mkd+epoch-keys+per-epoch]",
+        )],
+    )
+    .unwrap();
+    assert_eq!(s.org.organisations.len(), 2);
+    let calibrated = documents(&s, &Costing::Calibrated(table()));
+    let modelled = documents(&s, &Costing::Model(table()));
+    for (c, m) in calibrated.iter().zip(&modelled) {
+        assert!(c == m, "the model run across organisations differs");
+    }
+    assert!(calibrated[0].contains("sakke+afgh-hybrid+rekey-index"));
+}
+
+/// Every built-in scheme has a model, so no built-in stack is refused under `cost_model: model`
+/// and the engine builds a `sakke` stack as its model.
+#[test]
+fn every_built_in_scheme_can_run_as_a_model() {
+    let registered = Registered::new();
+    let known = registered.known();
+    for (modelled, all) in [
+        (known.modelled.kd, known.kd),
+        (known.modelled.pre, known.pre),
+        (known.modelled.sse, known.sse),
+    ] {
+        let (mut modelled, mut all) = (modelled.to_vec(), all.to_vec());
+        modelled.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(modelled, all);
+    }
+    let s = smoke(&[
         ("cost_model", "model"),
         (
             "stacks",
-            "[pairwise-dh+none+plaintext, sakke+none+plaintext]",
+            "[pairwise-dh+none+plaintext, sakke+afgh-hybrid+rekey-index]",
         ),
     ])
-    .unwrap_err();
-    assert!(err.contains("cost_model"), "{err}");
-    assert!(err.contains("`sakke` has no model"), "{err}");
-    assert!(err.contains("pairwise-dh"), "names what can run: {err}");
-    let ok = smoke(&[
-        ("cost_model", "model"),
-        ("stacks", "[pairwise-dh+none+plaintext]"),
-    ])
     .unwrap();
-    assert_eq!(ok.cost_model, CostModelKind::Model);
-    // The engine refuses it too, for a caller that skips validation.
-    let s = smoke(&[("stacks", "[sakke+none+plaintext]")]).unwrap();
-    let refused = Engine::new(&s, &s.stacks[0], s.seed, CostModel::Model(table()));
-    let err = refused.err().unwrap().to_string();
-    assert!(err.contains("no model"), "{err}");
+    assert_eq!(s.cost_model, CostModelKind::Model);
+    assert!(s
+        .stacks
+        .iter()
+        .all(|st| known.modelled.refusal(st).is_none()));
+    assert!(Engine::new(&s, &s.stacks[1], s.seed, CostModel::Model(table())).is_ok());
 }
 
 #[test]

@@ -14,38 +14,7 @@ use conclave_sim::oracle::{Adversary, Verdict};
 use conclave_sim::run::{self, Costing};
 use conclave_sim::scenario::{self, KnownSchemes, ModelledSchemes, Scenario};
 
-const SCENARIO: &str = r"
-name: two-organisations
-seed: 11
-duration: 50m
-organisations:
-  - { name: acme, users: 9, departments: 2, trusts: [supplier] }
-  - { name: supplier, users: 5, departments: 1, trusts: [acme] }
-org:
-  rooms:
-    - { kind: department }
-    - { kind: project, count: 2, size: 6, orgs: [acme, supplier] }
-policy: { history: shared, key_period: 12m }
-workload:
-  messages: { rate: 30/h/user, size: 120B }
-  keywords: { vocabulary: 300, zipf: 1.0, per_message: 3 }
-  search: { rate: 4/h/user, fetch: 3 }
-  login: { rate: 6/h/user, recent: 5, session: 8m, online_at_start: 0.5 }
-  churn: { join: 6/h, leave: 6/h, move: 2/h }
-  history: { read: 5 }
-network:
-  clients:
-    - { share: 1.0, rtt: 40ms, jitter: 5ms, down: 20MB/s, up: 5MB/s }
-servers: { workers: 2 }
-cost_model: calibrated
-stacks:
-  - conventional+none+plaintext
-  - sakke+afgh-hybrid+rekey-index
-  - mkd+epoch-keys+per-epoch
-  - pairwise-dh+client-rewrap+mitra
-  - sender-keys+keyhom+rekey-index
-report: { percentiles: [50, 95], plots: [] }
-";
+const SCENARIO: &str = include_str!("fixtures/two-organisations.yaml");
 
 fn scenario() -> Scenario {
     let kd = registry::names(Family::KeyDistribution);

@@ -1,5 +1,5 @@
-//! The cryptography of the schemes built on sealed boxes (`pairwise-dh`, `sender-keys`, `mkd`),
-//! behind one trait per job, so that each scheme runs either with real cryptography ([`Real`])
+//! The cryptography of the schemes built on sealed boxes (`pairwise-dh`, `sender-keys`, `mkd`)
+//! and on identity-based keys (`sakke`), behind one trait per job, so that each scheme runs either with real cryptography ([`Real`])
 //! or as its model with ideal objects ([`Ideal`](crate::model::ideal_kd::Ideal)).
 //!
 //! # Source
@@ -7,8 +7,9 @@
 //! The provider pattern of RustCrypto and of mls-rs (`CryptoProvider`): a scheme names what it
 //! computes through traits with associated types, and an implementation supplies the
 //! primitives. The primitives of [`Real`] are those of [`sealed_box`] (RFC 9180 §5.1.3 shape)
-//! and of libsignal's Sender Keys (hash ratchet, per-message AEAD, Ed25519), and `mkd`'s
-//! Boneh–Franklin IBE ([`ibe`]) and Ristretto255 group ([`Ristretto`]).
+//! and of libsignal's Sender Keys (hash ratchet, per-message AEAD, Ed25519), `mkd`'s
+//! Boneh–Franklin IBE ([`ibe`]) and Ristretto255 group ([`Ristretto`]), and `sakke`'s SAKKE
+//! (RFC 6508, [`kem`]) and ECCSI (RFC 6507, [`eccsi`]).
 //!
 //! # Construction
 //!
@@ -21,6 +22,12 @@
 //! * [`IdentityEncryption`]: an IBE master key, its identities' keys, and encryption of a
 //!   32-byte key to an identity.
 //! * [`MkdCrypto`]: sealed boxes, IBE and a prime-order group ([`DlGroup`]) together.
+//! * [`IdentityKem`]: a KMS master key and its public key, the receiver key (RSK) of an
+//!   identifier, its validation into a receiver, and encapsulation of a shared secret value to
+//!   an identifier (a 273-octet SED) and its decapsulation.
+//! * [`IdentitySignatures`]: a KMS signing master key (KSAK) and its public key (KPAK), the
+//!   (SSK, PVT) of an identifier, their validation into a signer, and 129-octet signatures.
+//! * [`SakkeCrypto`]: both, for `sakke`.
 //!
 //! A scheme generic over a provider calls nothing else that is cryptographic, so its protocol
 //! code (who sends what, which checks a recipient makes) is one code for the real scheme and its
@@ -36,18 +43,20 @@
 //!
 //! As the primitives: X25519, HKDF-SHA-256 and ChaCha20-Poly1305 for boxes and messages,
 //! HMAC-SHA-256 for the ratchet, Ed25519 (`verify_strict`) for signatures, Boneh–Franklin on
-//! BLS12-381 for IBE, Ristretto255 for `mkd`'s group. Secrets (static keys,
+//! BLS12-381 for IBE, Ristretto255 for `mkd`'s group, SAKKE parameter set 1 and ECCSI on P-256
+//! for `sakke` (see [`sakke`](super::sakke)). Secrets (static keys,
 //! chain keys, message keys, signing keys) are zeroised on drop.
 //!
 //! # Weaknesses
 //!
-//! Those of the primitives' uses, documented in [`sealed_box`], the Sender Keys module and
-//! [`ibe`].
+//! Those of the primitives' uses, documented in [`sealed_box`], the Sender Keys module,
+//! [`ibe`] and [`sakke`](super::sakke).
 //!
 //! # Side channels
 //!
 //! All primitives of [`Real`] are constant time (curve25519-dalek, ed25519-dalek, RustCrypto),
-//! except the IBE, whose arkworks arithmetic makes no constant-time claim ([`ibe`]).
+//! except the IBE, whose arkworks arithmetic makes no constant-time claim ([`ibe`]), and SAKKE,
+//! which is not constant time either ([`sakke`](super::sakke)).
 
 use core::fmt;
 
@@ -61,6 +70,12 @@ use x25519_dalek::PublicKey;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::mkd::ibe;
+use super::sakke::curve::POINT_OCTETS as RSK_OCTETS;
+use super::sakke::eccsi::{
+    self, Kpak, Ksak, Pvt, Signature as EccsiSignature, SigningKey as EccsiSigningKey, Ssk,
+    POINT_OCTETS as PVT_OCTETS, SCALAR_OCTETS, SIGNATURE_OCTETS,
+};
+use super::sakke::kem::{self, KmsMasterKey, KmsPublicKey, Receiver, Rsk, Sed, Ssv, SED_OCTETS};
 use super::sealed_box::{self, SealedBox, StaticKeyPair};
 use crate::pre::dl_group::{DlGroup, Ristretto};
 use crate::{CryptoRngCore, SchemeError};
@@ -251,6 +266,139 @@ pub trait MkdCrypto: SealedBoxes + IdentityEncryption {
     /// The group of the DH shares, link values and commitments.
     type Group: DlGroup;
 }
+
+/// Identity-based key encapsulation ([`sakke`](super::sakke)'s SAKKE, RFC 6508): a Key
+/// Management Server's master key issues each identifier's receiver secret key (RSK), and an
+/// encapsulation of a shared secret value (SSV) to an identifier under the KMS's public key
+/// opens only with that identifier's RSK from that KMS.
+pub trait IdentityKem: Provider {
+    /// The KMS master secret.
+    type KemMasterKey: Send + Sync + 'static;
+    /// The KMS public key Z ([`RSK_OCTETS`] octets on the wire).
+    type KemPublicKey: fmt::Debug + Clone + PartialEq + Eq + Send + Sync + 'static;
+    /// An identifier's RSK, as issued and sent ([`RSK_OCTETS`] octets).
+    type Rsk: Clone + Send + Sync + 'static;
+    /// A validated RSK, ready to decapsulate.
+    type Receiver: fmt::Debug + Send + Sync + 'static;
+    /// Encapsulated data ([`SED_OCTETS`] octets).
+    type Sed;
+
+    /// A fresh master secret.
+    fn kem_setup(rng: &mut dyn CryptoRngCore) -> Self::KemMasterKey;
+    /// The public key of `master`.
+    fn kem_public(master: &Self::KemMasterKey) -> Self::KemPublicKey;
+    /// The RSK of identifier `id`.
+    ///
+    /// # Errors
+    /// As [`KmsMasterKey::issue_rsk`].
+    fn issue_rsk(master: &Self::KemMasterKey, id: &[u8]) -> Result<Self::Rsk, SchemeError>;
+    /// The encoding of an RSK.
+    fn rsk_to_bytes(rsk: &Self::Rsk) -> [u8; RSK_OCTETS];
+    /// Validates `rsk` as `id`'s under `kms` and keeps it, with the precomputation that speeds
+    /// up every later decapsulation if `precompute`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if it is not that identifier's RSK from that KMS.
+    fn receiver(
+        kms: &Self::KemPublicKey,
+        id: &[u8],
+        rsk: Self::Rsk,
+        precompute: bool,
+    ) -> Result<Self::Receiver, SchemeError>;
+    /// The identifier of a receiver.
+    fn receiver_id(receiver: &Self::Receiver) -> &[u8];
+    /// A receiver without its precomputation.
+    fn without_precomputation(receiver: Self::Receiver) -> Self::Receiver;
+    /// Encapsulates `ssv` to identifier `id` under `kms` (deterministic in the SSV).
+    ///
+    /// # Errors
+    /// As [`kem::encapsulate_ssv`].
+    fn encapsulate(
+        kms: &Self::KemPublicKey,
+        id: &[u8],
+        ssv: &Ssv,
+    ) -> Result<Self::Sed, SchemeError>;
+    /// The SSV of `sed`, if it was made for `receiver`'s identifier under its KMS, unaltered.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] otherwise.
+    fn decapsulate(receiver: &Self::Receiver, sed: &Self::Sed) -> Result<Ssv, SchemeError>;
+    /// The encoding of a SED.
+    fn sed_to_bytes(sed: &Self::Sed) -> [u8; SED_OCTETS];
+    /// A SED from its encoding.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] if it encodes none.
+    fn sed_from_bytes(bytes: &[u8]) -> Result<Self::Sed, SchemeError>;
+}
+
+/// Identity-based signatures ([`sakke`](super::sakke)'s ECCSI, RFC 6507): a KMS's KSAK issues
+/// each identifier's (SSK, PVT), and a signature by it verifies under the KMS's KPAK and that
+/// identifier only.
+pub trait IdentitySignatures: Provider {
+    /// The KMS secret authentication key.
+    type Ksak: Send + Sync + 'static;
+    /// The KMS public authentication key.
+    type Kpak: fmt::Debug + Clone + PartialEq + Eq + Send + Sync + 'static;
+    /// An identifier's secret signing key ([`SCALAR_OCTETS`] on the wire).
+    type Ssk: Clone + Send + Sync + 'static;
+    /// Its public validation token ([`PVT_OCTETS`] on the wire).
+    type Pvt: Clone + Send + Sync + 'static;
+    /// A validated (SSK, PVT), ready to sign.
+    type Signer: fmt::Debug + Send + Sync + 'static;
+    /// A signature ([`SIGNATURE_OCTETS`] on the wire).
+    type IdSignature;
+
+    /// A fresh KSAK.
+    fn sig_setup(rng: &mut dyn CryptoRngCore) -> Self::Ksak;
+    /// The KPAK of `ksak`.
+    fn kpak(ksak: &Self::Ksak) -> Self::Kpak;
+    /// The (SSK, PVT) of identifier `id`.
+    fn issue_signing(
+        ksak: &Self::Ksak,
+        id: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> (Self::Ssk, Self::Pvt);
+    /// The encoding of an SSK.
+    fn ssk_to_bytes(ssk: &Self::Ssk) -> [u8; SCALAR_OCTETS];
+    /// The encoding of a PVT.
+    fn pvt_to_bytes(pvt: &Self::Pvt) -> [u8; PVT_OCTETS];
+    /// Validates (SSK, PVT) as `id`'s under `kpak` and keeps them.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if they are not that identifier's from that KMS.
+    fn signer(
+        kpak: &Self::Kpak,
+        id: &[u8],
+        ssk: Self::Ssk,
+        pvt: Self::Pvt,
+    ) -> Result<Self::Signer, SchemeError>;
+    /// Signs `msg`.
+    fn id_sign(signer: &Self::Signer, msg: &[u8], rng: &mut dyn CryptoRngCore)
+        -> Self::IdSignature;
+    /// Verifies `signature` on `msg` by identifier `id` under `kpak`.
+    ///
+    /// # Errors
+    /// [`SchemeError::Crypto`] if it is not that identifier's signature of `msg`.
+    fn id_verify(
+        kpak: &Self::Kpak,
+        id: &[u8],
+        msg: &[u8],
+        signature: &Self::IdSignature,
+    ) -> Result<(), SchemeError>;
+    /// The encoding of a signature.
+    fn signature_to_bytes(signature: &Self::IdSignature) -> [u8; SIGNATURE_OCTETS];
+    /// A signature from its encoding.
+    ///
+    /// # Errors
+    /// [`SchemeError::Malformed`] if it encodes none.
+    fn signature_from_bytes(bytes: &[u8]) -> Result<Self::IdSignature, SchemeError>;
+}
+
+/// Everything [`sakke`](super::sakke) computes: SAKKE and ECCSI.
+pub trait SakkeCrypto: IdentityKem + IdentitySignatures {}
+
+impl<P: IdentityKem + IdentitySignatures> SakkeCrypto for P {}
 
 /// Everything Sender Keys computes.
 pub trait SenderKeyCrypto: SealedBoxes + MessageAead + Signatures {}
@@ -477,6 +625,106 @@ impl IdentityEncryption for Real {
 
 impl MkdCrypto for Real {
     type Group = Ristretto;
+}
+
+impl IdentityKem for Real {
+    type KemMasterKey = KmsMasterKey;
+    type KemPublicKey = KmsPublicKey;
+    type Rsk = Rsk;
+    type Receiver = Receiver;
+    type Sed = Sed;
+
+    fn kem_setup(rng: &mut dyn CryptoRngCore) -> KmsMasterKey {
+        KmsMasterKey::generate(rng)
+    }
+    fn kem_public(master: &KmsMasterKey) -> KmsPublicKey {
+        master.public_key()
+    }
+    fn issue_rsk(master: &KmsMasterKey, id: &[u8]) -> Result<Rsk, SchemeError> {
+        master.issue_rsk(id)
+    }
+    fn rsk_to_bytes(rsk: &Rsk) -> [u8; RSK_OCTETS] {
+        rsk.to_bytes()
+    }
+    fn receiver(
+        kms: &KmsPublicKey,
+        id: &[u8],
+        rsk: Rsk,
+        precompute: bool,
+    ) -> Result<Receiver, SchemeError> {
+        if precompute {
+            Receiver::with_precomputation(kms, id, rsk)
+        } else {
+            Receiver::new(kms, id, rsk)
+        }
+    }
+    fn receiver_id(receiver: &Receiver) -> &[u8] {
+        receiver.id()
+    }
+    fn without_precomputation(receiver: Receiver) -> Receiver {
+        receiver.without_precomputation()
+    }
+    fn encapsulate(kms: &KmsPublicKey, id: &[u8], ssv: &Ssv) -> Result<Sed, SchemeError> {
+        kem::encapsulate_ssv(kms, id, ssv)
+    }
+    fn decapsulate(receiver: &Receiver, sed: &Sed) -> Result<Ssv, SchemeError> {
+        receiver.decapsulate(sed)
+    }
+    fn sed_to_bytes(sed: &Sed) -> [u8; SED_OCTETS] {
+        sed.to_bytes()
+    }
+    fn sed_from_bytes(bytes: &[u8]) -> Result<Sed, SchemeError> {
+        Sed::from_bytes(bytes)
+    }
+}
+
+impl IdentitySignatures for Real {
+    type Ksak = Ksak;
+    type Kpak = Kpak;
+    type Ssk = Ssk;
+    type Pvt = Pvt;
+    type Signer = EccsiSigningKey;
+    type IdSignature = EccsiSignature;
+
+    fn sig_setup(rng: &mut dyn CryptoRngCore) -> Ksak {
+        Ksak::generate(rng)
+    }
+    fn kpak(ksak: &Ksak) -> Kpak {
+        ksak.kpak()
+    }
+    fn issue_signing(ksak: &Ksak, id: &[u8], rng: &mut dyn CryptoRngCore) -> (Ssk, Pvt) {
+        ksak.issue(rng, id)
+    }
+    fn ssk_to_bytes(ssk: &Ssk) -> [u8; SCALAR_OCTETS] {
+        ssk.to_bytes()
+    }
+    fn pvt_to_bytes(pvt: &Pvt) -> [u8; PVT_OCTETS] {
+        pvt.to_bytes()
+    }
+    fn signer(kpak: &Kpak, id: &[u8], ssk: Ssk, pvt: Pvt) -> Result<EccsiSigningKey, SchemeError> {
+        EccsiSigningKey::new(kpak, id, ssk, pvt)
+    }
+    fn id_sign(
+        signer: &EccsiSigningKey,
+        msg: &[u8],
+        rng: &mut dyn CryptoRngCore,
+    ) -> EccsiSignature {
+        signer.sign(rng, msg)
+    }
+    fn id_verify(
+        kpak: &Kpak,
+        id: &[u8],
+        msg: &[u8],
+        signature: &EccsiSignature,
+    ) -> Result<(), SchemeError> {
+        eccsi::verify(kpak, id, msg, signature)
+    }
+    fn signature_to_bytes(signature: &EccsiSignature) -> [u8; SIGNATURE_OCTETS] {
+        signature.to_bytes()
+    }
+    fn signature_from_bytes(bytes: &[u8]) -> Result<EccsiSignature, SchemeError> {
+        EccsiSignature::from_bytes(bytes)
+    }
 }
 
 #[cfg(test)]

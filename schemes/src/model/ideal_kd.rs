@@ -325,7 +325,7 @@ pub struct IdealUserKey {
 const USER_KEY_BODY: usize = 8 + 16;
 
 /// The digest an ideal user key and ciphertext name their identity by.
-fn identity_digest(id: &[u8]) -> [u8; 16] {
+pub(crate) fn identity_digest(id: &[u8]) -> [u8; 16] {
     Mix::new("conclave model ibe identity").field(id).block(0)
 }
 

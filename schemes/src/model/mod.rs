@@ -69,6 +69,11 @@
 //!   ring and Pedersen commitments are the scheme's algebra on discrete logarithms in the clear,
 //!   `K_1` travels in an ideal identity-based ciphertext and the frame's credentials in ideal
 //!   boxes. Its PRFs and MACs (HMAC) still run.
+//! * `sakke`: [`sakke`], the scheme's own code (its KMSs, I_MESSAGE encoding, the recipients'
+//!   checks and the relay) over [`ideal_kd`]'s provider with ideal SAKKE and ECCSI: an RSK and a
+//!   SED name the KMS and the identifier they are bound to, a signature checks the KPAK, the
+//!   identifier and the whole signed message, each of the real encoded length (257, 273, 129
+//!   octets), with no pairing and no curve arithmetic. The epoch secret's HKDF still runs.
 //! * `bbs98` and `keyhom`: the schemes' own code run in the exponent group
 //!   ([`Exponents`](crate::pre::dl_group::Exponents), the generic group model) instead of
 //!   Ristretto255, so that every wrap, unwrap, re-encryption and composition of re-keys is the
@@ -98,4 +103,5 @@ pub mod mix;
 pub mod mkd;
 pub mod mls;
 pub mod pairwise_dh;
+pub mod sakke;
 pub mod sender_keys;

@@ -54,8 +54,8 @@ primitives, which send the same messages, of the same lengths, to the same recip
 the same checks of sender, roster, epoch and integrity, but keep nothing secret: ideal objects \
 carry their content in the clear or under a public mask, and group elements are their discrete \
 logarithms. No public-key cryptography ran in the modelled schemes, and symmetric cryptography \
-ran only where a model keeps its scheme's own MACs (each model's documentation says whether it \
-does). The oracle's \
+ran only where a model keeps its scheme's own MACs or key derivations (each model's \
+documentation says whether it does). The oracle's \
 properties were therefore checked on who holds which key and who was sent what, not on \
 ciphertexts. **Not checked by cryptography in this run**: that a removed member or a server \
 cannot open what a modelled scheme protects (removed members excluded, key server blind), that \

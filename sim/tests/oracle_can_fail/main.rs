@@ -3,7 +3,8 @@
 //! of a small scenario (`scenario.yaml`) end with exactly the property they break violated and
 //! the exit status of a violation, while the same scenario over the wrapped scheme is clean;
 //! the sixth, a server that takes re-keying traffic from anyone, turns the active-member
-//! experiment from safe to exposed.
+//! experiment from safe to exposed. Registered without models, they are also what the `model`
+//! cost mode refuses by name, every built-in scheme having a model.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,12 +16,13 @@ mod broken_search;
 use std::path::{Path, PathBuf};
 
 use conclave_schemes::registry::{Family, Registry};
-use conclave_sim::cost::CalibrationTable;
+use conclave_sim::cost::{CalibrationTable, CostModel};
+use conclave_sim::engine::Engine;
 use conclave_sim::fuzz::Registered;
 use conclave_sim::metrics::StackResult;
 use conclave_sim::oracle::Verdict;
 use conclave_sim::run::{self, Costing, RunOutcome, EXIT_VIOLATION};
-use conclave_sim::scenario::{self, Scenario};
+use conclave_sim::scenario::{self, CostModelKind, Scenario};
 use rand::SeedableRng;
 
 use broken_history::StoresCleartext;
@@ -256,4 +258,53 @@ fn broken_schemes_claim_what_they_wrap_and_exist_only_where_registered() {
     );
     // And a name cannot be registered twice.
     assert!(registry.with_sse::<Miscounts<DropsOne>>().is_err());
+}
+
+/// A scheme registered without a model (each broken one) is refused under `cost_model: model`
+/// by validation, which names it and what can run (every built-in scheme, `sakke` included),
+/// and by the engine for a caller that skips validation; a stack of built-in schemes is not.
+#[test]
+fn a_scheme_without_a_model_is_refused_by_name_under_the_model_cost_mode() {
+    let registry = registry();
+    let registered = Registered::from_registry(&registry);
+    let text = std::fs::read_to_string(scenario_path()).unwrap();
+    let parse = |sets: &[(&str, &str)]| {
+        let sets: Vec<(String, String)> = sets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        scenario::parse_with(&text, &scenario_path(), &registered.known(), &sets)
+    };
+    let err = parse(&[
+        ("cost_model", "model"),
+        (
+            "stacks",
+            "[sakke+epoch-keys+plaintext, broken-diverges+epoch-keys+plaintext]",
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cost_model"), "{err}");
+    assert!(err.contains("`broken-diverges` has no model"), "{err}");
+    assert!(err.contains("pairwise-dh"), "names what can run: {err}");
+    assert!(err.contains("sakke"), "names what can run: {err}");
+    for (family, broken, _) in WRAPS {
+        assert!(!registry.modelled(family).contains(&broken), "{broken}");
+    }
+    let ok = parse(&[
+        ("cost_model", "model"),
+        ("stacks", "[sakke+epoch-keys+plaintext]"),
+    ])
+    .unwrap();
+    assert_eq!(ok.cost_model, CostModelKind::Model);
+    let s = parse(&[("stacks", "[broken-diverges+epoch-keys+plaintext]")]).unwrap();
+    let refused = Engine::with_registry(
+        &registry,
+        &s,
+        &s.stacks[0],
+        s.seed,
+        CostModel::Model(table()),
+    );
+    let err = refused.err().unwrap().to_string();
+    assert!(err.contains("no model"), "{err}");
 }

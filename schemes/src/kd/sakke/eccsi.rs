@@ -63,7 +63,7 @@ fn parse_nonzero_scalar(bytes: &[u8], field: &'static str) -> Result<Scalar, Sch
 }
 
 /// A uniformly random scalar in \[1, q − 1\].
-fn random_nonzero_scalar(rng: &mut dyn CryptoRngCore) -> Scalar {
+pub(crate) fn random_nonzero_scalar(rng: &mut dyn CryptoRngCore) -> Scalar {
     loop {
         let s = Scalar::random(&mut *rng);
         if !bool::from(s.is_zero()) {

@@ -21,6 +21,13 @@
 //!
 //! # Construction
 //!
+//! **Primitives.** The scheme is written once, generic over the provider of its SAKKE and ECCSI
+//! ([`SakkeCrypto`]: [`IdentityKem`](crate::kd::provider::IdentityKem) and
+//! [`IdentitySignatures`](crate::kd::provider::IdentitySignatures)): [`Sakke`] is [`SakkeWith`]
+//! over [`Real`], which calls this directory's [`kem`](super::kem) and [`eccsi`](super::eccsi),
+//! and its model ([`crate::model::sakke`]) the same code over ideal objects. Nothing below
+//! depends on which.
+//!
 //! **Identifiers.** A user's identifier for key period T is the RFC 6509 §3.2 form
 //! `T ‖ 0x00 ‖ URI ‖ 0x00`, T the period as `YYYY-MM` ([`KeyPeriod`]) and URI the user's URI from
 //! the directory, `conclave:user/<id>` for user `<id>` ([`user_uri`]): for example
@@ -179,15 +186,13 @@ use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroize;
 
+use core::marker::PhantomData;
+
 use super::curve::POINT_OCTETS as RSK_OCTETS;
-use super::eccsi::{
-    self, Kpak, Ksak, Pvt, Signature, SigningKey, Ssk, POINT_OCTETS as PVT_OCTETS, SCALAR_OCTETS,
-    SIGNATURE_OCTETS,
-};
-use super::kem::{
-    self, KmsMasterKey, KmsPublicKey, Receiver, Rsk, Sed, Ssv, SED_OCTETS, SSV_OCTETS,
-};
+use super::eccsi::{POINT_OCTETS as PVT_OCTETS, SCALAR_OCTETS, SIGNATURE_OCTETS};
+use super::kem::{Ssv, SED_OCTETS, SSV_OCTETS};
 use crate::kd::held::{member_sender, planned_change, HeldSecrets};
+use crate::kd::provider::{Real, SakkeCrypto};
 use crate::kd::relay::{RelayOnly, RelayServer};
 use crate::kd::{
     Change, Directory, Handled, KdAuthority, KdClient, KdProperties, KeyDistribution, OrgId,
@@ -195,10 +200,14 @@ use crate::kd::{
 };
 use crate::{CryptoRngCore, Epoch, EpochSecret, Misuse, Outbox, RoomId, SchemeError, UserId, Wire};
 
+/// The sakke scheme over crypto provider `C`: [`Sakke`] with real SAKKE and ECCSI, its model
+/// ([`crate::model::sakke`]) with ideal objects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SakkeWith<C>(PhantomData<C>);
+
 /// The sakke scheme (MIKEY-SAKKE group keys: the changer encapsulates a fresh GMK to each
 /// member and signs each I_MESSAGE with ECCSI).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sakke;
+pub type Sakke = SakkeWith<Real>;
 
 /// A KMS key period: a calendar month, written `YYYY-MM` in identifiers (RFC 6509 §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -352,14 +361,14 @@ impl Wire for Credential {
 
 /// What a client installs to accept users of a KMS's organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KmsPublic {
+pub struct KmsPublic<C: SakkeCrypto = Real> {
     org: OrgId,
     uri: String,
-    z: KmsPublicKey,
-    kpak: Kpak,
+    z: C::KemPublicKey,
+    kpak: C::Kpak,
 }
 
-impl KmsPublic {
+impl<C: SakkeCrypto> KmsPublic<C> {
     /// The organisation.
     #[must_use]
     pub fn org(&self) -> OrgId {
@@ -374,25 +383,25 @@ impl KmsPublic {
 
     /// The SAKKE public key Z.
     #[must_use]
-    pub fn z(&self) -> &KmsPublicKey {
+    pub fn z(&self) -> &C::KemPublicKey {
         &self.z
     }
 
     /// The ECCSI public authentication key.
     #[must_use]
-    pub fn kpak(&self) -> &Kpak {
+    pub fn kpak(&self) -> &C::Kpak {
         &self.kpak
     }
 }
 
 /// An organisation's Key Management Server.
-pub struct Kms {
-    public: KmsPublic,
-    master: KmsMasterKey,
-    ksak: Ksak,
+pub struct Kms<C: SakkeCrypto = Real> {
+    public: KmsPublic<C>,
+    master: C::KemMasterKey,
+    ksak: C::Ksak,
 }
 
-impl fmt::Debug for Kms {
+impl<C: SakkeCrypto> fmt::Debug for Kms<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Kms")
             .field("uri", &self.public.uri)
@@ -406,15 +415,15 @@ pub const ISSUED_OCTETS: usize = 4 + 4 + RSK_OCTETS + SCALAR_OCTETS + PVT_OCTETS
 /// A user's keys for one period, as its KMS sends them: the RSK and the (SSK, PVT) of its
 /// identifier for the period.
 #[derive(Clone)]
-pub struct IssuedKeys {
+pub struct IssuedKeys<C: SakkeCrypto = Real> {
     user: UserId,
     period: Period,
-    rsk: Rsk,
-    ssk: Ssk,
-    pvt: Pvt,
+    rsk: C::Rsk,
+    ssk: C::Ssk,
+    pvt: C::Pvt,
 }
 
-impl fmt::Debug for IssuedKeys {
+impl<C: SakkeCrypto> fmt::Debug for IssuedKeys<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IssuedKeys")
             .field("user", &self.user)
@@ -423,7 +432,7 @@ impl fmt::Debug for IssuedKeys {
     }
 }
 
-impl IssuedKeys {
+impl<C: SakkeCrypto> IssuedKeys<C> {
     /// The user they were issued to.
     #[must_use]
     pub fn user(&self) -> UserId {
@@ -437,41 +446,41 @@ impl IssuedKeys {
     }
 }
 
-impl Wire for IssuedKeys {
+impl<C: SakkeCrypto> Wire for IssuedKeys<C> {
     fn wire_len(&self) -> usize {
         ISSUED_OCTETS
     }
     fn visit_bytes(&self, f: &mut dyn FnMut(&[u8])) {
         f(&self.user.0.to_be_bytes());
         f(&self.period.0.to_be_bytes());
-        f(&self.rsk.to_bytes());
-        f(&self.ssk.to_bytes());
-        f(&self.pvt.to_bytes());
+        f(&C::rsk_to_bytes(&self.rsk));
+        f(&C::ssk_to_bytes(&self.ssk));
+        f(&C::pvt_to_bytes(&self.pvt));
     }
 }
 
-impl Kms {
+impl<C: SakkeCrypto> Kms<C> {
     /// The identifier of `user` in `period`.
     fn identifier(user: UserId, period: Period) -> Result<Vec<u8>, SchemeError> {
         identifier(KeyPeriod::of(period)?, &user_uri(user))
     }
 }
 
-impl KdAuthority for Kms {
-    type Kd = Sakke;
-    type Public = KmsPublic;
-    type Issued = IssuedKeys;
+impl<C: SakkeCrypto> KdAuthority for Kms<C> {
+    type Kd = SakkeWith<C>;
+    type Public = KmsPublic<C>;
+    type Issued = IssuedKeys<C>;
     const ISSUES_PER_PERIOD: bool = true;
 
     fn new(org: OrgId, rng: &mut dyn CryptoRngCore) -> Result<Self, SchemeError> {
-        let master = KmsMasterKey::generate(rng);
-        let ksak = Ksak::generate(rng);
+        let master = C::kem_setup(rng);
+        let ksak = C::sig_setup(rng);
         Ok(Self {
             public: KmsPublic {
                 org,
                 uri: kms_uri(org),
-                z: master.public_key(),
-                kpak: ksak.kpak(),
+                z: C::kem_public(&master),
+                kpak: C::kpak(&ksak),
             },
             master,
             ksak,
@@ -482,7 +491,7 @@ impl KdAuthority for Kms {
         self.public.org
     }
 
-    fn public(&self) -> KmsPublic {
+    fn public(&self) -> KmsPublic<C> {
         self.public.clone()
     }
 
@@ -491,10 +500,10 @@ impl KdAuthority for Kms {
         user: UserId,
         period: Period,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<IssuedKeys, SchemeError> {
+    ) -> Result<IssuedKeys<C>, SchemeError> {
         let id = Self::identifier(user, period)?;
-        let rsk = self.master.issue_rsk(&id)?;
-        let (ssk, pvt) = self.ksak.issue(rng, &id);
+        let rsk = C::issue_rsk(&self.master, &id)?;
+        let (ssk, pvt) = C::issue_signing(&self.ksak, &id, rng);
         Ok(IssuedKeys {
             user,
             period,
@@ -512,7 +521,7 @@ impl KdAuthority for Kms {
         relayed: &Message,
     ) -> Option<Result<(Epoch, EpochSecret), SchemeError>> {
         Some((|| {
-            let parsed = parse(&relayed.bytes)?;
+            let parsed = parse::<C>(&relayed.bytes)?;
             let fields = &parsed.fields;
             if fields.room != room {
                 return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another room").into());
@@ -523,9 +532,9 @@ impl KdAuthority for Kms {
                 );
             }
             let epoch = fields.epoch.bounded()?;
-            let rsk = self.master.issue_rsk(fields.recipient_id)?;
-            let receiver = Receiver::new(&self.public.z, fields.recipient_id, rsk)?;
-            let gmk = receiver.decapsulate(&parsed.sed)?;
+            let rsk = C::issue_rsk(&self.master, fields.recipient_id)?;
+            let receiver = C::receiver(&self.public.z, fields.recipient_id, rsk, false)?;
+            let gmk = C::decapsulate(&receiver, &parsed.sed)?;
             Ok((epoch, epoch_secret(&gmk, room, epoch)))
         })())
     }
@@ -661,8 +670,9 @@ struct Fields<'a> {
     recipient_kms: &'a [u8],
 }
 
-/// Everything an I_MESSAGE signs: all of it but the signature itself.
-fn signed_part(fields: &Fields<'_>, sed: &Sed) -> Result<Vec<u8>, SchemeError> {
+/// Everything an I_MESSAGE signs, with the SED's encoding `sed`: all of it but the signature
+/// itself.
+fn signed_part(fields: &Fields<'_>, sed: &[u8; SED_OCTETS]) -> Result<Vec<u8>, SchemeError> {
     let mut out = Vec::with_capacity(message_len(
         fields.sender_id.len(),
         fields.recipient_id.len(),
@@ -690,16 +700,16 @@ fn signed_part(fields: &Fields<'_>, sed: &Sed) -> Result<Vec<u8>, SchemeError> {
     out.extend_from_slice(&[SAKKE_PARAMS, ID_SCHEME]);
     // SED_OCTETS = 273 fits two octets.
     out.extend_from_slice(&(SED_OCTETS as u16).to_be_bytes());
-    out.extend_from_slice(&sed.to_bytes());
+    out.extend_from_slice(sed);
     out.extend_from_slice(&SIGN_HEADER.to_be_bytes());
     Ok(out)
 }
 
 /// A parsed I_MESSAGE.
-struct Parsed<'a> {
+struct Parsed<'a, C: SakkeCrypto> {
     fields: Fields<'a>,
-    sed: Sed,
-    signature: Signature,
+    sed: C::Sed,
+    signature: C::IdSignature,
     /// The octets the signature covers.
     signed: &'a [u8],
 }
@@ -740,7 +750,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Parses an I_MESSAGE strictly: known constants, exact lengths, nothing after the signature.
-fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SchemeError> {
+fn parse<C: SakkeCrypto>(bytes: &[u8]) -> Result<Parsed<'_, C>, SchemeError> {
     let mut r = Reader { bytes, at: 0 };
     let [version, data_type, flags] = r.array()?;
     if version != VERSION || data_type != DATA_TYPE_SAKKE {
@@ -761,14 +771,14 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, SchemeError> {
             "unsupported SAKKE parameters or ID scheme",
         ));
     }
-    let sed = Sed::from_bytes(r.prefixed()?)?;
+    let sed = C::sed_from_bytes(r.prefixed()?)?;
     if r.u16()? != SIGN_HEADER {
         return Err(SchemeError::Malformed(
             "SIGN payload not ECCSI of 129 octets",
         ));
     }
     let signed = &bytes[..r.at];
-    let signature = Signature::from_bytes(r.take(SIGNATURE_OCTETS)?)?;
+    let signature = C::signature_from_bytes(r.take(SIGNATURE_OCTETS)?)?;
     if r.at != bytes.len() {
         return Err(SchemeError::Malformed("octets after the I_MESSAGE"));
     }
@@ -807,26 +817,29 @@ fn epoch_secret(gmk: &Ssv, room: RoomId, epoch: Epoch) -> EpochSecret {
 /// A user's sakke state: its validated keys for the current period (and the RSKs of earlier
 /// ones), the KMSs it accepts, and the current epoch of each of its rooms.
 #[derive(Debug)]
-pub struct Client {
+pub struct Client<C: SakkeCrypto = Real> {
     me: UserId,
     org: OrgId,
     period: Period,
     /// The KMSs whose users this client accepts, its own organisation's included.
-    trusted: BTreeMap<OrgId, KmsPublic>,
-    signer: SigningKey,
-    receiver: Receiver,
+    trusted: BTreeMap<OrgId, KmsPublic<C>>,
+    signer: C::Signer,
+    receiver: C::Receiver,
     /// Receivers of earlier periods, without precomputation, for late I_MESSAGEs.
-    earlier: BTreeMap<Period, Receiver>,
+    earlier: BTreeMap<Period, C::Receiver>,
     rooms: HeldSecrets,
 }
 
 /// The sakke key server: a relay that computes and holds nothing.
-pub type Server = RelayServer<Sakke>;
+pub type Server<C = Real> = RelayServer<SakkeWith<C>>;
 
-impl KeyDistribution for Sakke {
+impl<C: SakkeCrypto> KeyDistribution for SakkeWith<C> {
     const NAME: &'static str = "sakke";
-    const SUMMARY: &'static str =
-        "MIKEY-SAKKE: a fresh group key SAKKE-encapsulated to each member, ECCSI-signed; each organisation's KMS can derive its users' keys";
+    const SUMMARY: &'static str = if C::IDEAL {
+        "model of sakke: its I_MESSAGEs, checks and KMSs, with ideal SAKKE and ECCSI (no pairing, no curve)"
+    } else {
+        "MIKEY-SAKKE: a fresh group key SAKKE-encapsulated to each member, ECCSI-signed; each organisation's KMS can derive its users' keys"
+    };
     const PROPERTIES: KdProperties = KdProperties {
         server_knows_epoch_secret: false,
         // Each KMS derives every epoch secret sent to its users (escrow).
@@ -841,20 +854,20 @@ impl KeyDistribution for Sakke {
     const CLIENT_CREDENTIAL_BYTES: usize = (390 + 1024) << 10;
     type Credential = Credential;
     type Message = Message;
-    type Client = Client;
-    type Server = Server;
-    type Authority = Kms;
+    type Client = Client<C>;
+    type Server = Server<C>;
+    type Authority = Kms<C>;
 
-    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server, SchemeError> {
+    fn new_server(_rng: &mut dyn CryptoRngCore) -> Result<Server<C>, SchemeError> {
         Ok(Server::default())
     }
 
     fn enroll(
-        _server: &mut Server,
-        kms: &mut Kms,
+        _server: &mut Server<C>,
+        kms: &mut Kms<C>,
         user: UserId,
         rng: &mut dyn CryptoRngCore,
-    ) -> Result<(Client, Credential), SchemeError> {
+    ) -> Result<(Client<C>, Credential), SchemeError> {
         let cred = Credential::new(user_uri(user), kms.org())?;
         let issued = kms.issue(user, Period::FIRST, rng)?;
         let own = kms.public();
@@ -876,10 +889,13 @@ impl KeyDistribution for Sakke {
 }
 
 /// Validates `issued` under `kms` and builds the signing key and precomputed receiver.
-fn validated(kms: &KmsPublic, issued: &IssuedKeys) -> Result<(SigningKey, Receiver), SchemeError> {
-    let id = Kms::identifier(issued.user, issued.period)?;
-    let signer = SigningKey::new(&kms.kpak, &id, issued.ssk.clone(), issued.pvt)?;
-    let receiver = Receiver::with_precomputation(&kms.z, &id, issued.rsk.clone())?;
+fn validated<C: SakkeCrypto>(
+    kms: &KmsPublic<C>,
+    issued: &IssuedKeys<C>,
+) -> Result<(C::Signer, C::Receiver), SchemeError> {
+    let id = Kms::<C>::identifier(issued.user, issued.period)?;
+    let signer = C::signer(&kms.kpak, &id, issued.ssk.clone(), issued.pvt.clone())?;
+    let receiver = C::receiver(&kms.z, &id, issued.rsk.clone(), true)?;
     Ok((signer, receiver))
 }
 
@@ -891,7 +907,7 @@ fn lookup(directory: &[Credential], user: UserId) -> Result<&Credential, SchemeE
         .ok_or(SchemeError::Malformed("user missing from the directory"))
 }
 
-impl Client {
+impl<C: SakkeCrypto> Client<C> {
     /// This client's user.
     #[must_use]
     pub fn user(&self) -> UserId {
@@ -901,7 +917,7 @@ impl Client {
     /// This client's identifier for the current key period.
     #[must_use]
     pub fn identifier(&self) -> &[u8] {
-        self.receiver.id()
+        C::receiver_id(&self.receiver)
     }
 
     /// The current key period.
@@ -915,7 +931,7 @@ impl Client {
         &self,
         directory: &'a [Credential],
         user: UserId,
-    ) -> Result<(&KmsPublic, &'a Credential), SchemeError> {
+    ) -> Result<(&KmsPublic<C>, &'a Credential), SchemeError> {
         let cred = lookup(directory, user)?;
         let kms = self
             .trusted
@@ -928,13 +944,13 @@ impl Client {
 
     /// The receiver of this client's identifier `id`, of the current period or an earlier one,
     /// and that period.
-    fn receiver_for(&self, id: &[u8]) -> Option<(Period, &Receiver)> {
-        if id == self.receiver.id() {
+    fn receiver_for(&self, id: &[u8]) -> Option<(Period, &C::Receiver)> {
+        if id == self.identifier() {
             return Some((self.period, &self.receiver));
         }
         self.earlier
             .iter()
-            .find(|(_, r)| r.id() == id)
+            .find(|(_, r)| C::receiver_id(r) == id)
             .map(|(p, r)| (*p, r))
     }
 
@@ -942,26 +958,26 @@ impl Client {
     fn i_message(
         &self,
         fields: &Fields<'_>,
-        z: &KmsPublicKey,
+        z: &C::KemPublicKey,
         gmk: &Ssv,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Message, SchemeError> {
-        let sed = kem::encapsulate_ssv(z, fields.recipient_id, gmk)?;
-        let mut bytes = signed_part(fields, &sed)?;
-        let signature = self.signer.sign(rng, &bytes);
-        bytes.extend_from_slice(&signature.to_bytes());
+        let sed = C::encapsulate(z, fields.recipient_id, gmk)?;
+        let mut bytes = signed_part(fields, &C::sed_to_bytes(&sed))?;
+        let signature = C::id_sign(&self.signer, &bytes, rng);
+        bytes.extend_from_slice(&C::signature_to_bytes(&signature));
         Ok(Message { bytes })
     }
 }
 
-impl KdClient for Client {
-    type Kd = Sakke;
+impl<C: SakkeCrypto> KdClient for Client<C> {
+    type Kd = SakkeWith<C>;
 
     fn change(
         &mut self,
         roster: &Roster<'_>,
         change: &Change<'_>,
-        directory: Directory<'_, Sakke>,
+        directory: Directory<'_, SakkeWith<C>>,
         rng: &mut dyn CryptoRngCore,
         out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
@@ -985,7 +1001,7 @@ impl KdClient for Client {
                 joining: planned.joins(member),
                 room,
                 epoch,
-                sender_id: self.receiver.id(),
+                sender_id: self.identifier(),
                 recipient_id: &recipient_id,
                 sender_kms: own_kms.as_bytes(),
                 recipient_kms: kms.uri.as_bytes(),
@@ -1003,7 +1019,7 @@ impl KdClient for Client {
         roster: &Roster<'_>,
         from: Origin,
         msg: &Message,
-        directory: Directory<'_, Sakke>,
+        directory: Directory<'_, SakkeWith<C>>,
         _rng: &mut dyn CryptoRngCore,
         _out: &mut Outbox<Message>,
     ) -> Result<Handled, SchemeError> {
@@ -1012,7 +1028,7 @@ impl KdClient for Client {
             // Removed before this change reached it.
             return Ok(Handled::Stale);
         };
-        let parsed = parse(&msg.bytes)?;
+        let parsed = parse::<C>(&msg.bytes)?;
         let fields = &parsed.fields;
         if fields.room != room {
             return Err(Misuse::UnexpectedMessage("an I_MESSAGE for another room").into());
@@ -1043,13 +1059,13 @@ impl KdClient for Client {
                 Misuse::UnexpectedMessage("an I_MESSAGE signed as another identity").into(),
             );
         }
-        eccsi::verify(
+        C::id_verify(
             &sender_kms.kpak,
             &sender_id,
             parsed.signed,
             &parsed.signature,
         )?;
-        let gmk = receiver.decapsulate(&parsed.sed)?;
+        let gmk = C::decapsulate(receiver, &parsed.sed)?;
         self.rooms
             .hold(room, epoch, epoch_secret(&gmk, room, epoch));
         Ok(Handled::NewEpoch(epoch))
@@ -1065,7 +1081,7 @@ impl KdClient for Client {
         Ok(self.rooms.state_len(room))
     }
 
-    fn trust(&mut self, org: OrgId, public: &KmsPublic) -> Result<(), SchemeError> {
+    fn trust(&mut self, org: OrgId, public: &KmsPublic<C>) -> Result<(), SchemeError> {
         if public.org != org || public.uri != kms_uri(org) {
             return Err(SchemeError::Malformed(
                 "KMS parameters of another organisation",
@@ -1085,7 +1101,7 @@ impl KdClient for Client {
     /// validated and kept the same way, without moving.
     fn renew(
         &mut self,
-        issued: &IssuedKeys,
+        issued: &IssuedKeys<C>,
         _rng: &mut dyn CryptoRngCore,
     ) -> Result<(), SchemeError> {
         if issued.user != self.me {
@@ -1099,22 +1115,22 @@ impl KdClient for Client {
             .get(&self.org)
             .ok_or(SchemeError::Internal("a client without its own KMS"))?;
         if issued.period < self.period {
-            let id = Kms::identifier(issued.user, issued.period)?;
-            let receiver = Receiver::new(&own.z, &id, issued.rsk.clone())?;
+            let id = Kms::<C>::identifier(issued.user, issued.period)?;
+            let receiver = C::receiver(&own.z, &id, issued.rsk.clone(), false)?;
             self.earlier.insert(issued.period, receiver);
             return Ok(());
         }
         let (signer, receiver) = validated(own, issued)?;
         let previous = std::mem::replace(&mut self.receiver, receiver);
         self.earlier
-            .insert(self.period, previous.without_precomputation());
+            .insert(self.period, C::without_precomputation(previous));
         self.signer = signer;
         self.period = issued.period;
         Ok(())
     }
 }
 
-impl RelayOnly for Sakke {
+impl<C: SakkeCrypto> RelayOnly for SakkeWith<C> {
     const REFUSAL: &'static str = "the sakke key server only relays";
 }
 
@@ -1123,8 +1139,10 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
+    use super::super::kem;
     use super::*;
     use crate::kd::KdServer;
+    use crate::model::ideal_kd::Ideal;
     use crate::Dest;
 
     const ROOM: RoomId = RoomId(1);
@@ -1132,9 +1150,9 @@ mod tests {
     /// The URI of the test organisation's KMS.
     const KMS: &[u8] = b"kms.org0.conclave";
 
-    struct Org {
-        kms: Kms,
-        clients: Vec<Client>,
+    struct Org<C: SakkeCrypto = Real> {
+        kms: Kms<C>,
+        clients: Vec<Client<C>>,
         dir: Vec<Credential>,
         rng: ChaCha20Rng,
     }
@@ -1142,11 +1160,16 @@ mod tests {
     /// Users 0 to 3 enrolled; users 0, 1 and 2 in `ROOM` at epoch 0 (user 3 is not a member).
     /// Also returns the creation's I_MESSAGE to user 1.
     fn org(seed: u64) -> (Org, Message) {
+        org_over::<Real>(seed)
+    }
+
+    /// As [`org`], over provider `C`.
+    fn org_over<C: SakkeCrypto>(seed: u64) -> (Org<C>, Message) {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut server = Sakke::new_server(&mut rng).unwrap();
+        let mut server = SakkeWith::<C>::new_server(&mut rng).unwrap();
         let mut kms = Kms::new(OrgId(0), &mut rng).unwrap();
         let (clients, dir) = (0..4)
-            .map(|u| Sakke::enroll(&mut server, &mut kms, UserId(u), &mut rng).unwrap())
+            .map(|u| SakkeWith::<C>::enroll(&mut server, &mut kms, UserId(u), &mut rng).unwrap())
             .unzip();
         let mut org = Org {
             kms,
@@ -1162,7 +1185,7 @@ mod tests {
         (org, sent[0].1.clone())
     }
 
-    impl Org {
+    impl<C: SakkeCrypto> Org<C> {
         fn roster(&self) -> Roster<'static> {
             Roster {
                 room: ROOM,
@@ -1256,16 +1279,17 @@ mod tests {
 
     /// An I_MESSAGE with `fields`, its SED made under `client`'s own KMS for `sed_to`, signed
     /// with `client`'s key.
-    fn forge_by(
-        client: &Client,
+    fn forge_by<C: SakkeCrypto>(
+        client: &Client<C>,
         fields: &Fields<'_>,
         sed_to: &[u8],
         rng: &mut ChaCha20Rng,
     ) -> Message {
         let gmk = Ssv::new([9; SSV_OCTETS]);
-        let sed = kem::encapsulate_ssv(&client.trusted[&client.org].z, sed_to, &gmk).unwrap();
-        let mut bytes = signed_part(fields, &sed).unwrap();
-        bytes.extend_from_slice(&client.signer.sign(rng, &bytes).to_bytes());
+        let sed = C::encapsulate(&client.trusted[&client.org].z, sed_to, &gmk).unwrap();
+        let mut bytes = signed_part(fields, &C::sed_to_bytes(&sed)).unwrap();
+        let signature = C::id_sign(&client.signer, &bytes, rng);
+        bytes.extend_from_slice(&C::signature_to_bytes(&signature));
         Message { bytes }
     }
 
@@ -1277,13 +1301,17 @@ mod tests {
     /// the one field each test changes.
     #[test]
     fn a_forged_but_honest_message_is_accepted() {
-        let (mut org, _) = org(1);
-        let msg = org.honest(ROOM, Epoch(1), false);
-        assert_eq!(
-            org.handle(UserId(1), UserId(0), &msg),
-            Ok(Handled::NewEpoch(Epoch(1)))
-        );
-        assert!(format!("{:?}", org.clients[1].receiver).contains("precomputed: true"));
+        fn accepted<C: SakkeCrypto>() {
+            let (mut org, _) = org_over::<C>(1);
+            let msg = org.honest(ROOM, Epoch(1), false);
+            assert_eq!(
+                org.handle(UserId(1), UserId(0), &msg),
+                Ok(Handled::NewEpoch(Epoch(1)))
+            );
+            assert!(format!("{:?}", org.clients[1].receiver).contains("precomputed: true"));
+        }
+        accepted::<Real>();
+        accepted::<Ideal>();
     }
 
     #[test]
@@ -1354,16 +1382,20 @@ mod tests {
     /// re-encryption test refuses it.
     #[test]
     fn a_sed_for_another_identity_is_refused() {
-        let (mut org, _) = org(6);
-        let (sender_id, recipient_id, other) =
-            (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(2)));
-        let fields = fields_between(ROOM, Epoch(1), false, &sender_id, &recipient_id);
-        let msg = org.forge(UserId(0), &fields, &other);
-        assert_eq!(
-            org.handle(UserId(1), UserId(0), &msg),
-            Err(SchemeError::Crypto)
-        );
-        assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+        fn refused<C: SakkeCrypto>() {
+            let (mut org, _) = org_over::<C>(6);
+            let (sender_id, recipient_id, other) =
+                (org.id(UserId(0)), org.id(UserId(1)), org.id(UserId(2)));
+            let fields = fields_between(ROOM, Epoch(1), false, &sender_id, &recipient_id);
+            let msg = org.forge(UserId(0), &fields, &other);
+            assert_eq!(
+                org.handle(UserId(1), UserId(0), &msg),
+                Err(SchemeError::Crypto)
+            );
+            assert_eq!(org.held(UserId(1)).map(|(e, _)| e), Some(Epoch(0)));
+        }
+        refused::<Real>();
+        refused::<Ideal>();
     }
 
     /// User 3 is enrolled with the same KMS but not a member of the room.
@@ -1404,10 +1436,16 @@ mod tests {
 
     /// Every truncation, an extra octet, each constant changed, and a flipped bit in every
     /// octet: each is refused with an error (a flip that makes the epoch one the member holds is
-    /// stale, which the trait allows before authentication), never a panic, never accepted.
+    /// stale, which the trait allows before authentication), never a panic, never accepted; by
+    /// the scheme and by its model.
     #[test]
     fn malformed_encodings_are_refused() {
-        let (mut org, _) = org(8);
+        malformed_encodings_are_refused_by::<Real>();
+        malformed_encodings_are_refused_by::<Ideal>();
+    }
+
+    fn malformed_encodings_are_refused_by<C: SakkeCrypto>() {
+        let (mut org, _) = org_over::<C>(8);
         let good = org.honest(ROOM, Epoch(1), false);
         let bytes = good.as_bytes().to_vec();
         for n in 0..bytes.len() {
@@ -1491,7 +1529,7 @@ mod tests {
             // The SED is honest (made under member 1's KMS): only the signature can refuse it.
             let gmk = Ssv::new([7; SSV_OCTETS]);
             let sed = kem::encapsulate_ssv(org.kms.public().z(), &recipient_id, &gmk).unwrap();
-            let mut bytes = signed_part(&fields, &sed).unwrap();
+            let mut bytes = signed_part(&fields, &sed.to_bytes()).unwrap();
             bytes.extend_from_slice(&impostor.signer.sign(&mut org.rng, &bytes).to_bytes());
             let got = org.handle(UserId(1), UserId(0), &Message { bytes });
             match refused_as {
@@ -1536,7 +1574,7 @@ mod tests {
         assert_eq!(sent.len(), 1);
         let removed = &org.clients[2].receiver;
         for (_, m) in &sent {
-            let parsed = parse(m.as_bytes()).unwrap();
+            let parsed = parse::<Real>(m.as_bytes()).unwrap();
             assert_eq!(removed.decapsulate(&parsed.sed), Err(SchemeError::Crypto));
         }
     }

@@ -23,7 +23,7 @@ pub const SED_OCTETS: usize = POINT_OCTETS + SSV_OCTETS;
 
 /// Octets drawn for a uniform scalar mod q: 64 more than q's 128, so the reduction's bias is
 /// below 2⁻⁵⁰⁰.
-const UNIFORM_SCALAR_OCTETS: usize = FP_OCTETS + 64;
+pub(crate) const UNIFORM_SCALAR_OCTETS: usize = FP_OCTETS + 64;
 
 /// Draws a scalar uniformly from \[2, q − 1\].
 fn random_scalar(rng: &mut dyn CryptoRngCore) -> Fq {

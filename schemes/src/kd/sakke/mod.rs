@@ -102,4 +102,4 @@ pub mod hash;
 pub mod kem;
 pub mod pairing;
 
-pub use group::Sakke;
+pub use group::{Sakke, SakkeWith};

@@ -14,7 +14,7 @@ use conclave_sim::fuzz::Registered;
 use conclave_sim::metrics::StackResult;
 use conclave_sim::report::{self, CalibrationInfo, RunReport};
 use conclave_sim::run::{self, Costing, RunOutcome};
-use conclave_sim::scenario::{self, CostModelKind, Scenario, StackSpec};
+use conclave_sim::scenario::{self, CostModelKind, ModelledSchemes, Scenario, StackSpec};
 use conclave_sim::shard::{self, JobResult, Partial, RunIdentity, Shard};
 
 use super::{default_jobs, hex_sha256, preflight, CostArg, Failure};
@@ -167,6 +167,15 @@ struct Charging {
     table_text: Option<String>,
 }
 
+/// Refuses `--cost-model model` for `stacks` if one has a scheme `modelled` cannot run, naming
+/// it (every built-in scheme has a model; a registry may add one that has none).
+fn refuse_unmodelled(modelled: ModelledSchemes<'_>, stacks: &[StackSpec]) -> Result<(), Failure> {
+    match stacks.iter().find_map(|s| modelled.refusal(s)) {
+        Some(refusal) => Err(Failure::bad_input(format!("--cost-model model: {refusal}"))),
+        None => Ok(()),
+    }
+}
+
 /// Settles the cost model: the table given, or one measured now and saved as `beside`.
 fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Failure> {
     let kind = match args.cost_model {
@@ -177,10 +186,7 @@ fn charging(args: &RunArgs, plan: &Plan, beside: &Path) -> Result<Charging, Fail
     };
     if kind == CostModelKind::Model {
         let registered = Registered::new();
-        let modelled = registered.known().modelled;
-        if let Some(refusal) = plan.all_stacks().iter().find_map(|s| modelled.refusal(s)) {
-            return Err(Failure::bad_input(format!("--cost-model model: {refusal}")));
-        }
+        refuse_unmodelled(registered.known().modelled, &plan.all_stacks())?;
     }
     let table_costing = |table| match kind {
         CostModelKind::Model => Costing::Model(table),
@@ -645,5 +651,36 @@ fn show_progress<T>(
     }
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusal the built-in schemes no longer reach (each has a model): a stack whose scheme
+    /// `modelled` does not list is refused as bad input, naming the scheme and what can run.
+    #[test]
+    fn the_model_cost_mode_refuses_a_stack_whose_scheme_has_no_model() {
+        let modelled = ModelledSchemes {
+            kd: &["pairwise-dh", "sakke"],
+            pre: &["none"],
+            sse: &["plaintext"],
+        };
+        let stack = |kd: &str| StackSpec {
+            kd: kd.to_owned(),
+            pre: "none".to_owned(),
+            sse: "plaintext".to_owned(),
+        };
+        let refused = refuse_unmodelled(modelled, &[stack("sakke"), stack("unmodelled")]);
+        let Err(failure) = refused else {
+            panic!("a stack without a model was accepted")
+        };
+        assert_eq!(failure.code, super::super::EXIT_BAD_INPUT);
+        let m = &failure.message;
+        assert!(m.starts_with("--cost-model model: "), "{m}");
+        assert!(m.contains("`unmodelled` has no model"), "{m}");
+        assert!(m.contains("pairwise-dh, sakke"), "names what can run: {m}");
+        assert!(refuse_unmodelled(modelled, &[stack("pairwise-dh"), stack("sakke")]).is_ok());
     }
 }
