@@ -259,9 +259,25 @@ pub struct Registry {
 /// The built-in schemes' models, by the name of the scheme each stands for.
 #[derive(Clone, Default)]
 struct Models {
-    kd: Vec<(&'static str, KdCtor)>,
+    kd: Vec<(&'static str, KdModel)>,
     history: Vec<(&'static str, HistoryCtor)>,
     sse: Vec<(&'static str, SseCtor)>,
+}
+
+/// A key-distribution scheme's model: how to make it, and what its clients hold for their
+/// credentials (which a model may hold far less of than the scheme: for a run's memory estimate).
+#[derive(Clone, Copy)]
+struct KdModel {
+    ctor: KdCtor,
+    client_credential_bytes: usize,
+}
+
+/// The model `M` of scheme `R`.
+const fn kd_model<M: KeyDistribution, R: KeyDistribution>() -> KdModel {
+    KdModel {
+        ctor: modelled_kd_system::<M, R>,
+        client_credential_bytes: M::CLIENT_CREDENTIAL_BYTES,
+    }
 }
 
 impl Models {
@@ -270,18 +286,12 @@ impl Models {
     fn builtin() -> Self {
         Self {
             kd: vec![
-                (Conventional::NAME, kd_system::<Conventional>),
-                (
-                    PairwiseDh::NAME,
-                    modelled_kd_system::<PairwiseDhModel, PairwiseDh>,
-                ),
-                (
-                    SenderKeys::NAME,
-                    modelled_kd_system::<SenderKeysModel, SenderKeys>,
-                ),
-                (Mls::NAME, modelled_kd_system::<MlsModel, Mls>),
-                (Mkd::NAME, modelled_kd_system::<MkdModel, Mkd>),
-                (Sakke::NAME, modelled_kd_system::<SakkeModel, Sakke>),
+                (Conventional::NAME, kd_model::<Conventional, Conventional>()),
+                (PairwiseDh::NAME, kd_model::<PairwiseDhModel, PairwiseDh>()),
+                (SenderKeys::NAME, kd_model::<SenderKeysModel, SenderKeys>()),
+                (Mls::NAME, kd_model::<MlsModel, Mls>()),
+                (Mkd::NAME, kd_model::<MkdModel, Mkd>()),
+                (Sakke::NAME, kd_model::<SakkeModel, Sakke>()),
             ],
             history: vec![
                 (NoProtection::NAME, history_system::<NoProtection>),
@@ -461,6 +471,22 @@ impl Registry {
         }
     }
 
+    /// What each client of key-distribution scheme `name` holds for its credentials
+    /// ([`KeyDistribution::CLIENT_CREDENTIAL_BYTES`]), as a run uses the scheme: as it is, or
+    /// as its model if `modelled`. `None` for a name that is not a registered key-distribution
+    /// scheme, or, if `modelled`, one without a model.
+    #[must_use]
+    pub fn client_credential_bytes(&self, name: &str, modelled: bool) -> Option<usize> {
+        if modelled {
+            model(&self.models.kd, name).map(|m| m.client_credential_bytes)
+        } else {
+            self.kd
+                .iter()
+                .find(|(i, _)| i.name == name)
+                .map(|(i, _)| i.client_credential_bytes)
+        }
+    }
+
     /// What the key-distribution scheme `name` runs as under the `model` cost mode
     /// ([`crate::model`]).
     ///
@@ -471,10 +497,10 @@ impl Registry {
         name: &str,
         rng: &mut dyn CryptoRngCore,
     ) -> Result<Box<dyn DynKd>, SchemeError> {
-        let ctor = model(&self.models.kd, name).ok_or(SchemeError::Unsupported(
+        let model = model(&self.models.kd, name).ok_or(SchemeError::Unsupported(
             "this key-distribution scheme has no model",
         ))?;
-        ctor(rng)
+        (model.ctor)(rng)
     }
 
     /// What the history-protection scheme `name` runs as under the `model` cost mode.
@@ -560,6 +586,30 @@ mod tests {
         assert!(history("none").is_ok());
         assert!(sse("plaintext").is_ok());
         assert!(matches!(sse("nope"), Err(SchemeError::Unsupported(_))));
+    }
+
+    #[test]
+    fn credentials_are_counted_as_the_run_uses_the_scheme() {
+        let registry = Registry::builtin();
+        let real = registry.client_credential_bytes("sakke", false).unwrap();
+        let model = registry.client_credential_bytes("sakke", true).unwrap();
+        // The real receiver's tables against an ideal one's few fields.
+        assert!(real > 1 << 20, "{real}");
+        assert!(model < 1 << 10, "{model}");
+        assert_eq!(
+            registry.client_credential_bytes("pairwise-dh", true),
+            Some(0)
+        );
+        assert_eq!(registry.client_credential_bytes("nope", false), None);
+        assert_eq!(registry.client_credential_bytes("epoch-keys", false), None);
+        let unmodelled = Registry::default()
+            .with_kd::<crate::kd::sakke::Sakke>()
+            .unwrap();
+        assert_eq!(unmodelled.client_credential_bytes("sakke", true), None);
+        assert_eq!(
+            unmodelled.client_credential_bytes("sakke", false),
+            Some(real)
+        );
     }
 
     #[test]

@@ -187,16 +187,14 @@ fn the_model_passes_the_key_distribution_conformance_suite() {
     testing::kd_conformance::<SakkeModel>(&mut r);
 }
 
-/// The model's names, claims and declared memory are the scheme's, and the registry runs it
-/// for `sakke`.
+/// The model's names and claims are the scheme's, its clients hold an ideal receiver instead of
+/// the real one's tables (for the memory estimate), and the registry runs it for `sakke`.
 #[test]
 fn the_model_is_registered_under_the_schemes_name() {
     assert_eq!(SakkeModel::NAME, Sakke::NAME);
     assert_eq!(SakkeModel::PROPERTIES, Sakke::PROPERTIES);
-    assert_eq!(
-        SakkeModel::CLIENT_CREDENTIAL_BYTES,
-        Sakke::CLIENT_CREDENTIAL_BYTES
-    );
+    assert!(SakkeModel::CLIENT_CREDENTIAL_BYTES < 1 << 10);
+    assert!(Sakke::CLIENT_CREDENTIAL_BYTES > 1 << 20);
     assert_ne!(SakkeModel::SUMMARY, Sakke::SUMMARY);
     let registry = conclave_schemes::registry::Registry::builtin();
     assert!(registry

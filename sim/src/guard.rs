@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use conclave_schemes::registry::Family;
+use conclave_schemes::registry::Registry;
 
-use crate::scenario::{ByteDist, KeywordSource, RoomKind, Scenario, SizeDist};
+use crate::scenario::{ByteDist, CostModelKind, KeywordSource, RoomKind, Scenario, SizeDist};
 
 /// Most jobs (stack × seed) run in parallel: beyond this, threads only compete for the same
 /// cores and each holds a whole copy of the simulated organisation.
@@ -123,7 +123,8 @@ fn gib(bytes: u64) -> String {
 /// room) or sent (`messages.rate × duration × users`, as if everybody were online all the
 /// time), with its body kept twice and an index entry per keyword; and what each user's
 /// key-distribution client holds for its credentials
-/// ([`KeyDistribution::CLIENT_CREDENTIAL_BYTES`](conclave_schemes::kd::KeyDistribution::CLIENT_CREDENTIAL_BYTES)),
+/// ([`KeyDistribution::CLIENT_CREDENTIAL_BYTES`](conclave_schemes::kd::KeyDistribution::CLIENT_CREDENTIAL_BYTES)
+/// of the scheme as the run uses it: its model's under `cost_model: model`),
 /// which differs per stack. Jobs in parallel are capped at the run's job count (stacks ×
 /// replicates).
 #[must_use]
@@ -194,16 +195,17 @@ pub fn estimate_memory(s: &Scenario, parallel_jobs: usize) -> MemoryEstimate {
         .max(1);
     let parallel = (parallel_jobs.max(1) as u64).min(jobs);
     // What each stack's key-distribution clients hold for their users' credentials (a sakke
-    // terminal's precomputed receiver): counted for the `parallel` heaviest jobs.
-    let registered = conclave_schemes::registry::all();
+    // terminal's precomputed receiver, which its model does not hold): counted for the
+    // `parallel` heaviest jobs.
+    let registry = Registry::builtin();
+    let modelled = s.cost_model == CostModelKind::Model;
     let mut credentials: Vec<(String, f64)> = s
         .stacks
         .iter()
         .flat_map(|st| {
-            let bytes = registered
-                .iter()
-                .find(|i| i.family == Family::KeyDistribution && i.name == st.kd)
-                .map_or(0, |i| i.client_credential_bytes);
+            let bytes = registry
+                .client_credential_bytes(&st.kd, modelled)
+                .unwrap_or(0);
             std::iter::repeat_n((st.kd.clone(), users * bytes as f64), s.replicates as usize)
         })
         .collect();

@@ -839,6 +839,18 @@ mod guards {
         let all = estimate_memory(&mixed, 3).total;
         assert_eq!(all, 3 * plain.total + (heavy.total - plain.total));
         assert_eq!(estimate_memory(&mixed, 3).per_job, heavy.per_job);
+        // Run as models, sakke's clients hold an ideal receiver, not the real one's tables.
+        let (mut plain_model, mut sakke_model) = (base.clone(), sakke.clone());
+        plain_model.cost_model = CostModelKind::Model;
+        sakke_model.cost_model = CostModelKind::Model;
+        let (plain_model, sakke_model) = (
+            estimate_memory(&plain_model, 1),
+            estimate_memory(&sakke_model, 1),
+        );
+        assert!(
+            sakke_model.total < plain_model.total + users * 1024,
+            "{plain_model:?} {sakke_model:?}"
+        );
     }
 
     #[test]

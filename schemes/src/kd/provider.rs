@@ -282,6 +282,8 @@ pub trait IdentityKem: Provider {
     type Receiver: fmt::Debug + Send + Sync + 'static;
     /// Encapsulated data ([`SED_OCTETS`] octets).
     type Sed;
+    /// Bytes a precomputed [`Receiver`](Self::Receiver) holds, for a run's memory estimate.
+    const RECEIVER_BYTES: usize;
 
     /// A fresh master secret.
     fn kem_setup(rng: &mut dyn CryptoRngCore) -> Self::KemMasterKey;
@@ -633,6 +635,8 @@ impl IdentityKem for Real {
     type Rsk = Rsk;
     type Receiver = Receiver;
     type Sed = Sed;
+    // 390 KiB of Miller-loop lines and a 1 MiB table (the sakke module doc).
+    const RECEIVER_BYTES: usize = (390 + 1024) << 10;
 
     fn kem_setup(rng: &mut dyn CryptoRngCore) -> KmsMasterKey {
         KmsMasterKey::generate(rng)
