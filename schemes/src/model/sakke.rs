@@ -94,10 +94,7 @@ pub type SakkeModel = SakkeWith<Ideal>;
 
 /// The identity of a fresh P-256 scalar drawn as the real ECCSI draws one.
 fn scalar_identity(rng: &mut dyn CryptoRngCore) -> u64 {
-    let bytes = random_nonzero_scalar(rng).to_bytes();
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&bytes[..8]);
-    u64::from_be_bytes(id)
+    u64_at(&random_nonzero_scalar(rng).to_bytes())
 }
 
 /// `u64` from the first 8 octets of `bytes` (at least 8 long).
@@ -182,9 +179,7 @@ impl IdentityKem for Ideal {
         })
     }
     fn rsk_to_bytes(rsk: &IdealRsk) -> [u8; POINT_OCTETS] {
-        let mut out = [0u8; POINT_OCTETS];
-        out[0] = 0x04;
-        out[1..9].copy_from_slice(&rsk.kms.to_be_bytes());
+        let mut out: [u8; POINT_OCTETS] = point_of(rsk.kms);
         out[9..POINT_BODY].copy_from_slice(&rsk.identity);
         out
     }
@@ -231,9 +226,7 @@ impl IdentityKem for Ideal {
         }
     }
     fn sed_to_bytes(sed: &IdealSed) -> [u8; SED_OCTETS] {
-        let mut out = [0u8; SED_OCTETS];
-        out[0] = 0x04;
-        out[1..9].copy_from_slice(&sed.kms.to_be_bytes());
+        let mut out: [u8; SED_OCTETS] = point_of(sed.kms);
         out[9..POINT_BODY].copy_from_slice(&sed.identity);
         out[POINT_BODY..POINT_BODY + 16].copy_from_slice(&sed.check);
         out[POINT_OCTETS..].copy_from_slice(&sed.masked);
@@ -311,12 +304,18 @@ fn signature_check(kms: u64, identity: &[u8; 16], r: u64, pvt: u64, msg: &[u8]) 
         .block(0)
 }
 
+/// An ideal point's encoding in `N` octets: `0x04` (uncompressed, as the real points), the
+/// identity `id`, zeros for the caller's fields.
+fn point_of<const N: usize>(id: u64) -> [u8; N] {
+    let mut out = [0u8; N];
+    out[0] = 0x04;
+    out[1..9].copy_from_slice(&id.to_be_bytes());
+    out
+}
+
 /// The PVT's encoding: `0x04`, its identity, zeros.
 fn pvt_bytes(pvt: u64) -> [u8; PVT_OCTETS] {
-    let mut out = [0u8; PVT_OCTETS];
-    out[0] = 0x04;
-    out[1..9].copy_from_slice(&pvt.to_be_bytes());
-    out
+    point_of(pvt)
 }
 
 impl IdentitySignatures for Ideal {
