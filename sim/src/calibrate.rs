@@ -28,6 +28,7 @@ pub fn calibration_scenario() -> Scenario {
         admins: 1,
         history: None,
         preload: 0,
+        activity: 1.0,
         orgs: vec![0],
     };
     Scenario {
@@ -44,6 +45,7 @@ pub fn calibration_scenario() -> Scenario {
                     admins: 1,
                     history: None,
                     preload: 0,
+                    activity: 1.0,
                     orgs: vec![0],
                 },
                 project(2, 4),

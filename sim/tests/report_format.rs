@@ -34,6 +34,7 @@ fn scenario() -> Scenario {
                     admins: 1,
                     history: None,
                     preload: 0,
+                    activity: 1.0,
                     orgs: vec![0],
                 },
                 RoomGroup {
@@ -44,6 +45,7 @@ fn scenario() -> Scenario {
                     admins: 1,
                     history: Some(HistoryPolicy::FromJoin),
                     preload: 0,
+                    activity: 1.0,
                     orgs: vec![0],
                 },
             ],

@@ -717,6 +717,13 @@ bad!(
     "expected all"
 );
 bad!(
+    activity_not_positive,
+    "activity_zero.yaml",
+    Some("org.rooms[1].activity"),
+    Some(8),
+    "greater than 0 and at most 1000000, found 0"
+);
+bad!(
     preload_out_of_range,
     "preload_too_large.yaml",
     Some("org.rooms[0].preload"),

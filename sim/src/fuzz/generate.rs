@@ -67,6 +67,8 @@ pub struct GenRoom {
     pub history: Option<HistoryPolicy>,
     /// `preload`
     pub preload: Option<u32>,
+    /// `activity`, in tenths
+    pub activity_tenths: Option<u32>,
     /// `orgs`: indices into [`FuzzScenario::organisations`] (left out when `None`: every
     /// organisation)
     pub orgs: Option<Vec<usize>>,
@@ -644,6 +646,7 @@ fn gen_room<R: Rng>(rng: &mut R, users: u32, departments: u32, costly: bool) -> 
             }
         }),
         preload: maybe(rng, 0.3, |r| r.gen_range(0..=if costly { 5 } else { 20 })),
+        activity_tenths: maybe(rng, 0.25, |r| r.gen_range(1..=50)),
         orgs: None,
     }
 }
@@ -971,6 +974,9 @@ impl FuzzScenario {
             }
             if let Some(p) = room.preload {
                 parts.push(format!("preload: {p}"));
+            }
+            if let Some(a) = room.activity_tenths {
+                parts.push(format!("activity: {}", tenths(a)));
             }
             if let Some(o) = room
                 .orgs

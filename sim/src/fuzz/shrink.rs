@@ -335,6 +335,9 @@ fn simpler_room_keys(s: &FuzzScenario) -> Vec<FuzzScenario> {
         if room.preload.is_some() {
             edit(&|r| r.preload = None);
         }
+        if room.activity_tenths.is_some() {
+            edit(&|r| r.activity_tenths = None);
+        }
         if let Some(p) = room.preload.filter(|p| *p > 1) {
             edit(&|r| r.preload = Some(p / 2));
         }

@@ -216,6 +216,9 @@ pub struct RoomGroup {
     pub history: Option<HistoryPolicy>,
     /// `preload`: messages each room of the group already holds when the run starts.
     pub preload: u32,
+    /// `activity`: how much each room of the group is chosen, against a member's other rooms,
+    /// as the room its next message goes to (1 by default).
+    pub activity: f64,
     /// `orgs`: indices of the organisations whose users may be members, ascending.
     pub orgs: Vec<u16>,
 }

@@ -151,6 +151,7 @@ pub(crate) struct RoomSpec {
     pub admins: Option<i64>,
     pub history: Option<HistorySpec>,
     pub preload: Option<i64>,
+    pub activity: Option<f64>,
     pub orgs: Option<Vec<String>>,
 }
 

@@ -49,6 +49,8 @@ pub mod limits {
     pub const ROOMS_TOTAL_MAX: u64 = 1_000_000;
     /// Most preloaded messages per room (`org.rooms[i].preload`).
     pub const PRELOAD_MAX: i64 = 1_000_000;
+    /// Largest `org.rooms[i].activity`: a room a million times as busy as the default.
+    pub const ACTIVITY_MAX: f64 = 1e6;
     /// Smallest project room.
     pub const ROOM_SIZE_MIN: i64 = 2;
     /// Largest Zipf exponent (room sizes and keywords).
@@ -914,11 +916,16 @@ fn validate_room(
         ));
     }
     let preload = cx.int_or(&join(key, "preload"), room.preload, 0, 0, lim::PRELOAD_MAX)?;
+    let activity = match room.activity {
+        Some(a) => cx.num(&join(key, "activity"), a, 0.0, true, lim::ACTIVITY_MAX)?,
+        None => 1.0,
+    };
     Ok(RoomGroup {
         kind,
         admins,
         history: room.history.map(history),
         preload,
+        activity,
         orgs,
     })
 }

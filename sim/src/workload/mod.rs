@@ -156,6 +156,9 @@ pub struct Generator {
     online: Vec<bool>,
     initially_online: Vec<bool>,
     rooms_of: Vec<BTreeSet<RoomId>>,
+    /// Each room's `activity`, by room id; `None` when every room has the same, so that a
+    /// message picks among its sender's rooms uniformly (one draw, as before weights existed).
+    activity: Option<Vec<f64>>,
     members: Vec<BTreeSet<UserId>>,
     admins: Vec<BTreeSet<UserId>>,
     room_department: Vec<Option<u32>>,
@@ -257,6 +260,11 @@ impl Generator {
             online: vec![false; users as usize],
             initially_online: vec![false; users as usize],
             rooms_of,
+            activity: {
+                let weights: Vec<f64> = org.rooms.iter().map(|r| r.activity).collect();
+                let uniform = weights.windows(2).all(|w| w[0] == w[1]);
+                (!uniform).then_some(weights)
+            },
             members,
             admins,
             room_department: org.rooms.iter().map(|r| r.department).collect(),
@@ -552,10 +560,36 @@ impl Generator {
         rooms.iter().nth(k).copied()
     }
 
+    /// The room a message of a member of `rooms` goes to: one of them in proportion to their
+    /// `activity`.
+    fn pick_busy_room(
+        rooms: &BTreeSet<RoomId>,
+        activity: &[f64],
+        rng: &mut ChaCha8Rng,
+    ) -> Option<RoomId> {
+        let weight = |r: &RoomId| activity.get(r.0 as usize).copied().unwrap_or(1.0);
+        let total: f64 = rooms.iter().map(weight).sum();
+        let mut x = rng.gen::<f64>() * total;
+        let mut last = None;
+        for r in rooms {
+            x -= weight(r);
+            if x < 0.0 {
+                return Some(*r);
+            }
+            last = Some(*r);
+        }
+        // Rounding left a sliver past the end: the last room's.
+        last
+    }
+
     fn message(&mut self, u: u32) -> Action {
         let i = u as usize;
         let mut rng = self.message_rng[i].clone();
-        let room = Self::pick_room(&self.rooms_of[i], &mut rng).unwrap_or(RoomId(0));
+        let room = match &self.activity {
+            None => Self::pick_room(&self.rooms_of[i], &mut rng),
+            Some(activity) => Self::pick_busy_room(&self.rooms_of[i], activity, &mut rng),
+        }
+        .unwrap_or(RoomId(0));
         let (msg, body, keywords, canary) = self.compose(room, &mut rng);
         self.message_rng[i] = rng;
         Action::Send {
@@ -1073,5 +1107,40 @@ stacks: [conventional+none+plaintext]
         let gen = Generator::new(&s, 3, &org).unwrap();
         assert!(gen.eligible_count[12] == 20 && !gen.joinable(12));
         assert!(gen.joinable(13));
+    }
+
+    #[test]
+    fn messages_go_to_rooms_in_proportion_to_their_activity() {
+        // Every user is in its department room and the org room; the org room is 9 times as
+        // busy, so about 90 % of messages go there (a uniform pick would send half).
+        let text = "name: activity
+duration: 24h
+org:
+  users: 40
+  departments: 4
+  rooms:
+    - { kind: department }
+    - { kind: org, activity: 9 }
+workload:
+  messages: { rate: 20/h/user }
+  churn: { join: 0/h, leave: 0/h, move: 0/h }
+stacks: [conventional+none+plaintext]
+";
+        let s = parse(text, Path::new("activity.yaml"), &KNOWN).unwrap();
+        let org = Org::build(&s, 5);
+        let org_room = org.rooms.len() - 1;
+        let (mut sent, mut to_org) = (0u32, 0u32);
+        for e in Generator::new(&s, 5, &org).unwrap() {
+            if let Action::Send { room, .. } = e.action {
+                sent += 1;
+                to_org += u32::from(room.0 as usize == org_room);
+            }
+        }
+        let share = f64::from(to_org) / f64::from(sent);
+        assert!(sent > 1000, "{sent} messages");
+        assert!(
+            (0.87..0.93).contains(&share),
+            "{share} of {sent} to the org room"
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::rng;
 use crate::scenario::{HistoryPolicy, RoomKind, Scenario, SizeDist};
 
 /// A room at time zero.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoomInit {
     /// Its id (index in [`Org::rooms`]).
     pub id: RoomId,
@@ -23,13 +23,15 @@ pub struct RoomInit {
     pub department: Option<u32>,
     /// Messages the room already holds when the run starts.
     pub preload: u32,
+    /// Its group's `activity`: its weight among a member's rooms when a message picks one.
+    pub activity: f64,
     /// The organisations whose users may be members, ascending: its group's `orgs`, except for a
     /// department room, whose members all come from its department's organisation (`[k]`).
     pub orgs: Vec<u16>,
 }
 
 /// The organisation at time zero.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Org {
     /// Department of each user (global department index).
     pub department: Vec<u32>,
@@ -112,6 +114,7 @@ impl Org {
                     history,
                     department,
                     preload: group.preload,
+                    activity: group.activity,
                     orgs,
                 });
             };
